@@ -1,0 +1,28 @@
+import { Command, CommanderError } from 'commander';
+import { ExitError } from './errors.js';
+
+/** Declares every command; each loads its implementation lazily so `--help` stays instant. */
+export function buildProgram(): Command {
+  const program = new Command('ringtrain')
+    .description('Data-parallel fine-tuning of image classifiers over a gRPC ring all-reduce')
+    .showHelpAfterError()
+    .exitOverride();
+  return program;
+}
+
+/** Runs the CLI and returns the process exit code; only this function decides it. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    if (error instanceof ExitError) {
+      process.stderr.write(`ringtrain: ${error.message}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`ringtrain: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
+}
