@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ExitError } from './errors.js';
+import { registerBenchCommands } from './commands/bench/index.js';
 
 /** Declares every command; each loads its implementation lazily so `--help` stays instant. */
 export function buildProgram(): Command {
@@ -7,6 +8,7 @@ export function buildProgram(): Command {
     .description('Data-parallel fine-tuning of image classifiers over a gRPC ring all-reduce')
     .showHelpAfterError()
     .exitOverride();
+  registerBenchCommands(program);
   return program;
 }
 

@@ -1,0 +1,11 @@
+import type { Command } from 'commander';
+
+/**
+ * `ringtrain bench …`: each benchmark prints one JSON object on stdout with --json. Subcommands register
+ * here and import their implementation lazily.
+ */
+export function registerBenchCommands(program: Command): void {
+  program
+    .command('bench')
+    .description('measure the collective, the training step, the loader and scaling; --json prints one object');
+}
