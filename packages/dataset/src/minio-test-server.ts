@@ -1,0 +1,92 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { S3Config } from './s3-config.js';
+
+/**
+ * A real MinIO server for integration tests, on 127.0.0.1 with a random free port and a temporary data dir.
+ * The binary comes from scripts/install-minio.sh; when it is missing this throws (tests fail, never skip).
+ */
+export type MinioTestServer = { config: S3Config; stop(): Promise<void> };
+
+const installScript = 'scripts/install-minio.sh';
+
+export function minioBinary(): string {
+  const explicit = process.env.RINGTRAIN_MINIO_BIN;
+  const cache = process.env.RINGTRAIN_CACHE ?? path.join(os.homedir(), '.cache', 'ringtrain');
+  const candidate = explicit ?? path.join(cache, 'bin', 'minio');
+  if (!existsSync(candidate)) {
+    throw new Error(`MinIO server binary not found at ${candidate}: run \`bash ${installScript}\` from the repository root first`);
+  }
+  return candidate;
+}
+
+export async function startMinio(): Promise<MinioTestServer> {
+  const binary = minioBinary();
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-minio-'));
+  const port = await freePort();
+  const accessKey = 'ringtrain-test';
+  const secretKey = 'ringtrain-test-secret';
+  const child = spawn(binary, ['server', '--quiet', '--address', `127.0.0.1:${port}`, dataDir], {
+    env: { ...process.env, MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const endpoint = `http://127.0.0.1:${port}`;
+  try {
+    await waitHealthy(endpoint, child, () => stderr);
+  } catch (error) {
+    await stopChild(child);
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    config: { endpoint, region: 'us-east-1', pathStyle: true, accessKey, secretKey },
+    async stop() {
+      await stopChild(child);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitHealthy(endpoint: string, child: ChildProcess, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`minio exited with ${child.exitCode}: ${stderr()}`);
+    try {
+      const response = await fetch(`${endpoint}/minio/health/live`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`minio did not become healthy at ${endpoint} within 30 s: ${stderr()}`);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Asks the kernel for a free port; MinIO binds it right after (a tiny race we accept in tests). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
