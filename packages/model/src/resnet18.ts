@@ -1,0 +1,191 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { SeededRandom } from './random.js';
+import { BLOCKS_PER_STAGE, STAGE_CHANNELS, elementCount, hasDownsample, resnet18Spec } from './resnet18-spec.js';
+import type { TensorSpec } from './resnet18-spec.js';
+
+/** torchvision's BatchNorm2d defaults: eps 1e-5, momentum 0.1 (the new batch's weight, i.e. decay 0.9). */
+export const BN_EPSILON = 1e-5;
+export const BN_MOMENTUM = 0.1;
+
+export interface ForwardOptions {
+  /** Batch statistics and running-stat updates in batch norm (PyTorch's `model.train()`). */
+  readonly training: boolean;
+  /** Backbone batch norm in inference mode even when training: the frozen-backbone recipe. */
+  readonly frozenBackbone?: boolean;
+}
+
+/**
+ * torchvision's resnet18 with NHWC activations and HWIO filters. Tensors are keyed by their state-dict
+ * names; parameters and running statistics live in tf.Variables, `num_batches_tracked` in plain numbers.
+ */
+export class ResNet18 {
+  readonly spec: readonly TensorSpec[];
+  private readonly variables = new Map<string, tf.Variable>();
+  private readonly batchesTracked = new Map<string, number>();
+
+  private constructor(
+    readonly numClasses: number,
+    values: ReadonlyMap<string, Float32Array>,
+  ) {
+    this.spec = resnet18Spec(numClasses);
+    for (const spec of this.spec) {
+      const value = values.get(spec.name);
+      if (value === undefined) throw new Error(`internal: no value for ${spec.name}`);
+      if (spec.kind === 'bn-num-batches') {
+        this.batchesTracked.set(spec.name, value[0] ?? 0);
+      } else {
+        // Unique variable names would collide between two models in one process; tfjs allows anonymous ones.
+        this.variables.set(spec.name, tf.variable(tf.tensor(value, [...spec.shape]), spec.parameter));
+      }
+    }
+  }
+
+  /** A freshly initialised model exactly as torchvision initialises it (not bit-for-bit: a different RNG). */
+  static create(options: { readonly numClasses: number; readonly seed?: number }): ResNet18 {
+    const random = SeededRandom.fromSeed(options.seed ?? 0);
+    const values = new Map<string, Float32Array>();
+    for (const spec of resnet18Spec(options.numClasses)) values.set(spec.name, initialValue(spec, random));
+    return new ResNet18(options.numClasses, values);
+  }
+
+  /** A model from Ringtrain-layout values (HWIO, [in,out]) for every tensor of the spec. */
+  static fromValues(numClasses: number, values: ReadonlyMap<string, Float32Array>): ResNet18 {
+    return new ResNet18(numClasses, values);
+  }
+
+  /** The live variable behind a parameter or running statistic. */
+  variable(name: string): tf.Variable {
+    const variable = this.variables.get(name);
+    if (variable === undefined) throw new Error(`ResNet18 has no tensor named ${name}`);
+    return variable;
+  }
+
+  /** A copy of any tensor's values in Ringtrain layout (including num_batches_tracked as one number). */
+  read(name: string): Float32Array {
+    const tracked = this.batchesTracked.get(name);
+    if (tracked !== undefined) return Float32Array.of(tracked);
+    return this.variable(name).dataSync() as Float32Array;
+  }
+
+  /** Overwrites one tensor in place (same shape). */
+  write(name: string, value: Float32Array): void {
+    if (this.batchesTracked.has(name)) {
+      this.batchesTracked.set(name, value[0] ?? 0);
+      return;
+    }
+    const variable = this.variable(name);
+    if (value.length !== variable.size) {
+      throw new Error(`${name}: expected ${variable.size} values, got ${value.length}`);
+    }
+    tf.tidy(() => variable.assign(tf.tensor(value, variable.shape)));
+  }
+
+  /** The tensors trained in this configuration, in state-dict order. */
+  trainable(frozenBackbone: boolean): TensorSpec[] {
+    return this.spec.filter((spec) => spec.parameter && (!frozenBackbone || spec.head));
+  }
+
+  /** Learnable parameter count (11,689,512 for 1,000 classes, as torchvision reports). */
+  parameterCount(): number {
+    return this.spec.filter((spec) => spec.parameter).reduce((sum, spec) => sum + elementCount(spec.shape), 0);
+  }
+
+  /** Logits [N, numClasses] for images [N, H, W, 3], already normalised. */
+  forward(images: tf.Tensor4D, options: ForwardOptions): tf.Tensor2D {
+    const updateStats = options.training && options.frozenBackbone !== true;
+    return tf.tidy(() => {
+      let x: tf.Tensor4D = this.conv('conv1', images, 2, 3);
+      x = tf.relu(this.batchNorm('bn1', x, updateStats));
+      x = tf.maxPool(x, 3, 2, 1, 'floor');
+      STAGE_CHANNELS.forEach((_, stage) => {
+        for (let block = 0; block < BLOCKS_PER_STAGE; block++) {
+          x = this.basicBlock(`layer${stage + 1}.${block}`, x, stage, block, updateStats);
+        }
+      });
+      const pooled = tf.mean(x, [1, 2]) as tf.Tensor2D;
+      return tf.add(tf.matMul(pooled, this.variable('fc.weight')), this.variable('fc.bias')) as tf.Tensor2D;
+    });
+  }
+
+  dispose(): void {
+    for (const variable of this.variables.values()) variable.dispose();
+    this.variables.clear();
+  }
+
+  private basicBlock(
+    prefix: string,
+    input: tf.Tensor4D,
+    stage: number,
+    block: number,
+    training: boolean,
+  ): tf.Tensor4D {
+    const stride = hasDownsample(stage, block) ? 2 : 1;
+    let out = this.conv(`${prefix}.conv1`, input, stride, 1);
+    out = tf.relu(this.batchNorm(`${prefix}.bn1`, out, training));
+    out = this.batchNorm(`${prefix}.bn2`, this.conv(`${prefix}.conv2`, out, 1, 1), training);
+    const identity = hasDownsample(stage, block)
+      ? this.batchNorm(`${prefix}.downsample.1`, this.conv(`${prefix}.downsample.0`, input, stride, 0), training)
+      : input;
+    return tf.relu(tf.add(out, identity));
+  }
+
+  /** PyTorch pads symmetrically (3 for the 7×7/2 stem), where TF's 'same' would pad 2 before and 3 after. */
+  private conv(name: string, x: tf.Tensor4D, stride: number, pad: number): tf.Tensor4D {
+    const padding: tf.backend_util.ExplicitPadding = [
+      [0, 0],
+      [pad, pad],
+      [pad, pad],
+      [0, 0],
+    ];
+    return tf.conv2d(x, this.variable(`${name}.weight`) as tf.Tensor4D, stride, padding);
+  }
+
+  private batchNorm(prefix: string, x: tf.Tensor4D, training: boolean): tf.Tensor4D {
+    const gamma = this.variable(`${prefix}.weight`);
+    const beta = this.variable(`${prefix}.bias`);
+    const runningMean = this.variable(`${prefix}.running_mean`);
+    const runningVar = this.variable(`${prefix}.running_var`);
+    let mean: tf.Tensor = runningMean;
+    let variance: tf.Tensor = runningVar;
+    if (training) {
+      const moments = tf.moments(x, [0, 1, 2]);
+      mean = moments.mean;
+      variance = moments.variance;
+      // PyTorch normalises with the biased variance but tracks the unbiased one.
+      const count = x.size / x.shape[3];
+      const unbiased = tf.mul(variance, count / Math.max(1, count - 1));
+      runningMean.assign(tf.add(tf.mul(runningMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
+      runningVar.assign(tf.add(tf.mul(runningVar, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)));
+      const tracked = `${prefix}.num_batches_tracked`;
+      this.batchesTracked.set(tracked, (this.batchesTracked.get(tracked) ?? 0) + 1);
+    }
+    const scale = tf.mul(tf.rsqrt(tf.add(variance, BN_EPSILON)), gamma);
+    return tf.add(tf.mul(tf.sub(x, mean), scale), beta) as tf.Tensor4D;
+  }
+}
+
+/** torchvision's init: kaiming_normal_(fan_out, relu) for convolutions, BN (1, 0), nn.Linear's uniform. */
+function initialValue(spec: TensorSpec, random: SeededRandom): Float32Array {
+  const values = new Float32Array(elementCount(spec.shape));
+  switch (spec.kind) {
+    case 'conv-weight': {
+      const [out, , kh, kw] = spec.torchShape as [number, number, number, number];
+      const std = Math.sqrt(2 / (out * kh * kw));
+      for (let i = 0; i < values.length; i++) values[i] = random.normal() * std;
+      return values;
+    }
+    case 'linear-weight':
+    case 'linear-bias': {
+      const bound = 1 / Math.sqrt(512);
+      for (let i = 0; i < values.length; i++) values[i] = (random.uniform() * 2 - 1) * bound;
+      return values;
+    }
+    case 'bn-weight':
+    case 'bn-running-var':
+      return values.fill(1);
+    case 'bn-bias':
+    case 'bn-running-mean':
+    case 'bn-num-batches':
+      return values;
+  }
+}
