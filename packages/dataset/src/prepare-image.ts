@@ -1,0 +1,44 @@
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+
+export type PreparedImage = { bytes: Buffer; width: number; height: number };
+export type ImageProblem = { reason: string };
+
+/** JPEG, PNG and WebP by their magic bytes: a file's name can lie, its first bytes cannot. */
+export function sniffImageFormat(bytes: Uint8Array): 'jpeg' | 'png' | 'webp' | undefined {
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
+  if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'png';
+  const ascii = Buffer.from(bytes.subarray(0, 12)).toString('latin1');
+  if (ascii.startsWith('RIFF') && ascii.slice(8, 12) === 'WEBP') return 'webp';
+  return undefined;
+}
+
+/**
+ * Reads and fully decodes one source image, so truncated or corrupt files are found at ingest rather than in
+ * the middle of a training epoch. Bytes are kept as they are unless the longer side exceeds maxResolution; then
+ * the image is downscaled (aspect kept) and stored as JPEG quality 90, as FFCV does, which makes every later
+ * decode cheaper.
+ */
+export async function prepareImage(file: string, maxResolution: number | undefined): Promise<PreparedImage | ImageProblem> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    return { reason: `unreadable: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  if (!sniffImageFormat(bytes)) return { reason: 'not a JPEG, PNG or WebP file (by its content)' };
+  try {
+    // failOn 'warning' makes libvips reject truncated data that a header read would accept.
+    const { info } = await sharp(bytes, { failOn: 'warning' }).raw().toBuffer({ resolveWithObject: true });
+    if (maxResolution === undefined || Math.max(info.width, info.height) <= maxResolution) {
+      return { bytes, width: info.width, height: info.height };
+    }
+    const resized = await sharp(bytes)
+      .resize({ width: maxResolution, height: maxResolution, fit: 'inside', kernel: 'lanczos3' })
+      .jpeg({ quality: 90 })
+      .toBuffer({ resolveWithObject: true });
+    return { bytes: resized.data, width: resized.info.width, height: resized.info.height };
+  } catch (error) {
+    return { reason: `corrupt: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
