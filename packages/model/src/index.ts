@@ -4,3 +4,24 @@
  */
 export { BACKEND_NAMES, initBackend, parseBackendRequest } from './backend.js';
 export type { BackendChoice, BackendName, BackendRequest, InitBackendOptions } from './backend.js';
+export { ResNet18, BN_EPSILON, BN_MOMENTUM } from './resnet18.js';
+export type { ForwardOptions } from './resnet18.js';
+export { resnet18Spec } from './resnet18-spec.js';
+export type { TensorKind, TensorSpec } from './resnet18-spec.js';
+export { SeededRandom } from './random.js';
+export type { UniformSource } from './random.js';
+export { decodeSafetensors, encodeSafetensors, SafetensorsError } from './safetensors.js';
+export type { RawTensor, SafetensorsDtype, SafetensorsFile } from './safetensors.js';
+export { loadSafetensorsWeights, saveSafetensorsWeights, WeightsMismatchError } from './weights.js';
+export type { LoadedWeights, LoadWeightsOptions } from './weights.js';
+export { labelsJson, loadTfjsModel, saveTfjsModel, TFJS_MODEL_FORMAT } from './tfjs-model.js';
+export {
+  applyCropPlan,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  normalize,
+  planEvalCrop,
+  planEvalResize,
+  planRandomResizedCrop,
+} from './transforms.js';
+export type { CropBox, EvalResizePlan, RandomResizedCropOptions } from './transforms.js';

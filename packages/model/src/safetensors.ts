@@ -1,0 +1,226 @@
+/**
+ * The safetensors format (huggingface/safetensors): an 8-byte little-endian header length, a JSON header
+ * `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {string: string}}`, then the raw
+ * little-endian tensor bytes. No npm library for it is well kept, and the format is small enough to read
+ * and write here with strict validation: a truncated or hostile file must fail with a clear message, never
+ * produce a silently wrong tensor.
+ */
+
+export const DTYPE_SIZES = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+} as const;
+export type SafetensorsDtype = keyof typeof DTYPE_SIZES;
+
+export interface RawTensor {
+  readonly dtype: SafetensorsDtype;
+  readonly shape: readonly number[];
+  /** Little-endian bytes, exactly shape-product × dtype-size long. */
+  readonly data: Uint8Array;
+}
+
+export interface SafetensorsFile {
+  readonly tensors: Map<string, RawTensor>;
+  readonly metadata: Record<string, string>;
+}
+
+/** Upper bound on the JSON header, as the reference implementation enforces (100 MB). */
+const MAX_HEADER_BYTES = 100_000_000;
+
+export class SafetensorsError extends Error {
+  constructor(message: string) {
+    super(`safetensors: ${message}`);
+    this.name = 'SafetensorsError';
+  }
+}
+
+export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
+  if (bytes.length < 8) throw new SafetensorsError(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = view.getBigUint64(0, true);
+  if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, bytes.length - 8))) {
+    throw new SafetensorsError(`header length ${headerLength} exceeds the file (${bytes.length} bytes) or 100 MB`);
+  }
+  const dataStart = 8 + Number(headerLength);
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart)));
+  } catch (error) {
+    throw new SafetensorsError(`header is not valid UTF-8 JSON (${(error as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+    throw new SafetensorsError('header is not a JSON object');
+  }
+  const dataLength = bytes.length - dataStart;
+  const tensors = new Map<string, RawTensor>();
+  const ranges: Array<[number, number, string]> = [];
+  let metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      metadata = parseMetadata(entry);
+      continue;
+    }
+    const { dtype, shape, begin, end } = parseEntry(name, entry);
+    const expected = shape.reduce((product, size) => product * size, 1) * DTYPE_SIZES[dtype];
+    if (end - begin !== expected) {
+      throw new SafetensorsError(`${name}: ${end - begin} bytes for ${dtype}[${shape}] (expected ${expected})`);
+    }
+    if (end > dataLength) throw new SafetensorsError(`${name}: data ends at ${end}, past the file's ${dataLength} data bytes (truncated?)`);
+    ranges.push([begin, end, name]);
+    tensors.set(name, { dtype, shape, data: bytes.subarray(dataStart + begin, dataStart + end) });
+  }
+  // The format requires the tensors to tile the data section exactly: no gaps, no overlaps.
+  ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let cursor = 0;
+  for (const [begin, end, name] of ranges) {
+    if (begin !== cursor) throw new SafetensorsError(`${name}: data starts at ${begin}, expected ${cursor} (gap or overlap)`);
+    cursor = end;
+  }
+  if (cursor !== dataLength) throw new SafetensorsError(`${dataLength - cursor} trailing data bytes belong to no tensor`);
+  return { tensors, metadata };
+}
+
+export function encodeSafetensors(
+  tensors: Iterable<readonly [string, RawTensor]>,
+  metadata: Readonly<Record<string, string>> = {},
+): Uint8Array {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = { ...metadata };
+  const parts: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, tensor] of tensors) {
+    if (name === '__metadata__' || name in header) throw new SafetensorsError(`duplicate or reserved tensor name ${name}`);
+    const expected = tensor.shape.reduce((product, size) => product * size, 1) * DTYPE_SIZES[tensor.dtype];
+    if (tensor.data.length !== expected) {
+      throw new SafetensorsError(`${name}: ${tensor.data.length} bytes for ${tensor.dtype}[${tensor.shape}] (expected ${expected})`);
+    }
+    header[name] = { dtype: tensor.dtype, shape: [...tensor.shape], data_offsets: [offset, offset + expected] };
+    parts.push(tensor.data);
+    offset += expected;
+  }
+  let json = new TextEncoder().encode(JSON.stringify(header));
+  // Pad with spaces to 8-byte alignment as the reference writer does, so readers can map data zero-copy.
+  const padded = Math.ceil(json.length / 8) * 8;
+  if (padded !== json.length) json = new TextEncoder().encode(JSON.stringify(header).padEnd(padded, ' '));
+  const out = new Uint8Array(8 + json.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  let cursor = 8 + json.length;
+  for (const part of parts) {
+    out.set(part, cursor);
+    cursor += part.length;
+  }
+  return out;
+}
+
+/** Float32 values of a floating-point or integer tensor (I64 must fit a double exactly: |v| < 2^53). */
+export function toFloat32(name: string, tensor: RawTensor): Float32Array {
+  const { data, dtype } = tensor;
+  const count = data.length / DTYPE_SIZES[dtype];
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    switch (dtype) {
+      case 'F32':
+        out[i] = view.getFloat32(i * 4, true);
+        break;
+      case 'F64':
+        out[i] = view.getFloat64(i * 8, true);
+        break;
+      case 'F16':
+        out[i] = halfToFloat(view.getUint16(i * 2, true));
+        break;
+      case 'BF16':
+        out[i] = bfloat16ToFloat(view.getUint16(i * 2, true));
+        break;
+      case 'I64': {
+        const value = view.getBigInt64(i * 8, true);
+        if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
+          throw new SafetensorsError(`${name}: I64 value ${value} does not fit a float`);
+        }
+        out[i] = Number(value);
+        break;
+      }
+      case 'I32':
+        out[i] = view.getInt32(i * 4, true);
+        break;
+      case 'I16':
+        out[i] = view.getInt16(i * 2, true);
+        break;
+      case 'I8':
+        out[i] = view.getInt8(i);
+        break;
+      case 'U8':
+      case 'BOOL':
+        out[i] = view.getUint8(i);
+        break;
+    }
+  }
+  return out;
+}
+
+/** Little-endian F32 bytes of a Float32Array (copied: the caller's buffer may be shared or misaligned). */
+export function float32Bytes(values: Float32Array): Uint8Array {
+  const out = new Uint8Array(values.length * 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true);
+  return out;
+}
+
+/** Little-endian I64 bytes of integers (num_batches_tracked is int64 in PyTorch). */
+export function int64Bytes(values: readonly number[]): Uint8Array {
+  const out = new Uint8Array(values.length * 8);
+  const view = new DataView(out.buffer);
+  values.forEach((value, i) => view.setBigInt64(i * 8, BigInt(Math.round(value)), true));
+  return out;
+}
+
+function parseMetadata(entry: unknown): Record<string, string> {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    throw new SafetensorsError('__metadata__ is not an object of strings');
+  }
+  for (const [key, value] of Object.entries(entry)) {
+    if (typeof value !== 'string') throw new SafetensorsError(`__metadata__.${key} is not a string`);
+  }
+  return { ...(entry as Record<string, string>) };
+}
+
+function parseEntry(
+  name: string,
+  entry: unknown,
+): { dtype: SafetensorsDtype; shape: number[]; begin: number; end: number } {
+  const record = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
+  const { dtype, shape, data_offsets: offsets } = record;
+  if (typeof dtype !== 'string' || !(dtype in DTYPE_SIZES)) {
+    throw new SafetensorsError(`${name}: unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_SIZES).join(', ')})`);
+  }
+  const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+  if (!Array.isArray(shape) || !shape.every(isCount)) throw new SafetensorsError(`${name}: shape is not a list of sizes`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
+    throw new SafetensorsError(`${name}: data_offsets is not [begin, end] with begin <= end`);
+  }
+  return { dtype: dtype as SafetensorsDtype, shape, begin: offsets[0], end: offsets[1] };
+}
+
+function halfToFloat(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
+  if (exponent === 0x1f) return fraction === 0 ? sign * Infinity : NaN;
+  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+}
+
+function bfloat16ToFloat(bits: number): number {
+  const scratch = new DataView(new ArrayBuffer(4));
+  scratch.setUint32(0, bits << 16);
+  return scratch.getFloat32(0);
+}
