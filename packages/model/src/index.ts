@@ -25,3 +25,13 @@ export {
   planRandomResizedCrop,
 } from './transforms.js';
 export type { CropBox, EvalResizePlan, RandomResizedCropOptions } from './transforms.js';
+export { Trainer } from './trainer.js';
+export type { GradientResult, LayoutEntry, StepResult, TrainingBatch } from './trainer.js';
+export {
+  learningRate,
+  LrScheduleSchema,
+  OptimizerConfigSchema,
+  parseTrainingConfig,
+  TrainingConfigSchema,
+} from './training-config.js';
+export type { LrSchedule, OptimizerConfig, TrainingConfig, TrainingConfigInput } from './training-config.js';

@@ -30,7 +30,7 @@ export class ResNet18 {
     this.spec = resnet18Spec(numClasses);
     for (const spec of this.spec) {
       const value = values.get(spec.name);
-      if (value === undefined) throw new Error(`internal: no value for ${spec.name}`);
+      if (value === undefined) throw new Error(`ResNet18: no value given for ${spec.name}`);
       if (spec.kind === 'bn-num-batches') {
         this.batchesTracked.set(spec.name, value[0] ?? 0);
       } else {
