@@ -1,0 +1,217 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pLimit, { type LimitFunction } from 'p-limit';
+import type { ManifestShard } from './manifest.js';
+import type { ObjectStore } from './object-store.js';
+import { decodeShardIndex, shardHeadLength, type ShardIndexEntry } from './shard-format.js';
+
+export type ShardCacheOptions = {
+  store: ObjectStore;
+  /** Local directory for cached shards; files are named by their sha256, so several runs can share it. */
+  dir: string;
+  /** Byte limit; least recently used shards that no batch is reading are evicted beyond it. */
+  maxBytes: number;
+  /** Shards downloaded at once. */
+  downloadConcurrency?: number;
+};
+
+export type CacheStats = { hits: number; misses: number; bytesDownloaded: number; evictions: number; redownloads: number };
+
+/** A shard on local disk, pinned (never evicted) until released. */
+export type CachedShard = { file: string; index: ShardIndexEntry[]; release(): void };
+
+type Entry = {
+  sha256: string;
+  bytes: number;
+  file: string;
+  pins: number;
+  lastUsed: number;
+  /** The download (or verification of a file found on disk) and the shard's index. */
+  ready?: Promise<ShardIndexEntry[]>;
+  settled?: boolean;
+};
+
+export class ShardChecksumError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ShardChecksumError';
+  }
+}
+
+/**
+ * A byte-limited LRU cache of shards on local disk, filled from the object store with bounded parallelism and
+ * checked by sha256. A pinned shard is never evicted: when every cached shard is pinned the cache runs over its
+ * limit rather than block, because blocking on space that only the blocked reader could free is the
+ * cache-limit deadlock Streaming users hit (streaming#417).
+ */
+export class ShardCache {
+  readonly stats: CacheStats = { hits: 0, misses: 0, bytesDownloaded: 0, evictions: 0, redownloads: 0 };
+  private readonly entries = new Map<string, Entry>();
+  private readonly limit: LimitFunction;
+  private clock = 0;
+  private ready: Promise<void>;
+
+  constructor(private readonly options: ShardCacheOptions) {
+    this.limit = pLimit(options.downloadConcurrency ?? 4);
+    this.ready = this.adoptExisting();
+  }
+
+  get cachedBytes(): number {
+    let total = 0;
+    for (const entry of this.entries.values()) if (entry.ready) total += entry.bytes;
+    return total;
+  }
+
+  /** Makes sure the shard is local and verified, and pins it until `release()`. */
+  async acquire(shard: ManifestShard): Promise<CachedShard> {
+    await this.ready;
+    let entry = this.entries.get(shard.sha256);
+    if (entry?.ready) this.stats.hits += 1;
+    else {
+      this.stats.misses += 1;
+      entry ??= { sha256: shard.sha256, bytes: shard.bytes, file: this.fileOf(shard.sha256), pins: 0, lastUsed: 0 };
+      this.entries.set(shard.sha256, entry);
+      entry.ready = track(entry, this.limit(() => this.download(shard, entry!.file)));
+    }
+    entry.pins += 1;
+    entry.lastUsed = ++this.clock;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      entry!.pins -= 1;
+      void this.evict();
+    };
+    try {
+      const index = await entry.ready;
+      return { file: entry.file, index, release };
+    } catch (error) {
+      release();
+      if (this.entries.get(shard.sha256) === entry) this.entries.delete(shard.sha256);
+      throw error;
+    }
+  }
+
+  /** Downloads a shard ahead of need without pinning it. */
+  prefetch(shard: ManifestShard): void {
+    this.acquire(shard).then(
+      (cached) => cached.release(),
+      () => {}, // the reader that needs it will see the error itself
+    );
+  }
+
+  private fileOf(sha256: string): string {
+    return path.join(this.options.dir, `${sha256}.rtshard`);
+  }
+
+  /** Files left by an earlier process are reused (verified on first use), so a restarted worker starts warm. */
+  private async adoptExisting(): Promise<void> {
+    await mkdir(this.options.dir, { recursive: true });
+    for (const name of await readdir(this.options.dir)) {
+      const match = /^([0-9a-f]{64})\.rtshard$/.exec(name);
+      if (!match) {
+        if (name.endsWith('.partial')) await rm(path.join(this.options.dir, name), { force: true });
+        continue;
+      }
+      const file = path.join(this.options.dir, name);
+      const info = await stat(file);
+      const sha256 = match[1]!;
+      const entry: Entry = { sha256, bytes: info.size, file, pins: 0, lastUsed: 0 };
+      entry.ready = track(
+        entry,
+        verifyFile(file, sha256).then((ok) => {
+          if (!ok) throw new ShardChecksumError(`cached ${file} is damaged`);
+          return readIndex(file, info.size);
+        }),
+      );
+      entry.ready.catch(() => this.entries.delete(sha256));
+      this.entries.set(sha256, entry);
+    }
+    await this.evict();
+  }
+
+  private async download(shard: ManifestShard, file: string): Promise<ShardIndexEntry[]> {
+    for (let attempt = 1; ; attempt += 1) {
+      const temp = `${file}.${process.pid}.${attempt}.partial`;
+      const hash = createHash('sha256');
+      let bytes = 0;
+      try {
+        const body = await this.options.store.getStream(shard.key);
+        const hasher = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            hash.update(chunk);
+            bytes += chunk.length;
+            done(null, chunk);
+          },
+        });
+        await pipeline(body, hasher, createWriteStream(temp));
+      } catch (error) {
+        await rm(temp, { force: true });
+        throw error;
+      }
+      this.stats.bytesDownloaded += bytes;
+      const actual = hash.digest('hex');
+      if (actual === shard.sha256 && bytes === shard.bytes) {
+        await rename(temp, file);
+        return readIndex(file, bytes);
+      }
+      await rm(temp, { force: true });
+      if (attempt >= 2) {
+        throw new ShardChecksumError(
+          `shard ${this.options.store.uri}/${shard.key} failed its checksum twice (expected sha256 ${shard.sha256} and ${shard.bytes} bytes, ` +
+            `got ${actual} and ${bytes}): the stored object differs from manifest.json; re-run ingest for this dataset`,
+        );
+      }
+      this.stats.redownloads += 1;
+    }
+  }
+
+  private async evict(): Promise<void> {
+    let total = this.cachedBytes;
+    if (total <= this.options.maxBytes) return;
+    const candidates = [...this.entries.values()].filter((entry) => entry.pins === 0 && entry.ready).sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const entry of candidates) {
+      if (total <= this.options.maxBytes) break;
+      // Never evict a download in flight: its reader is about to pin it.
+      if (!entry.settled || entry.pins > 0 || this.entries.get(entry.sha256) !== entry) continue;
+      this.entries.delete(entry.sha256);
+      total -= entry.bytes;
+      this.stats.evictions += 1;
+      await rm(entry.file, { force: true });
+    }
+  }
+}
+
+function track(entry: Entry, work: Promise<ShardIndexEntry[]>): Promise<ShardIndexEntry[]> {
+  const settle = () => void (entry.settled = true);
+  work.then(settle, settle);
+  return work;
+}
+
+async function readIndex(file: string, size: number): Promise<ShardIndexEntry[]> {
+  const handle = await open(file, 'r');
+  try {
+    const fixed = Buffer.alloc(16);
+    await handle.read(fixed, 0, 16, 0);
+    const head = Buffer.alloc(shardHeadLength(fixed));
+    await handle.read(head, 0, head.length, 0);
+    return decodeShardIndex(head, size);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function verifyFile(file: string, sha256: string): Promise<boolean> {
+  const hash = createHash('sha256');
+  const handle = await open(file, 'r');
+  try {
+    for await (const chunk of handle.createReadStream()) hash.update(chunk as Buffer);
+  } finally {
+    await handle.close();
+  }
+  return hash.digest('hex') === sha256;
+}
