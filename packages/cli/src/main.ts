@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { ExitError } from './errors.js';
 import { registerBenchCommands } from './commands/bench/index.js';
+import { registerIngestCommand } from './commands/ingest/index.js';
+import { registerDatasetServiceCommand } from './commands/dataset-service/index.js';
 
 /** Declares every command; each loads its implementation lazily so `--help` stays instant. */
 export function buildProgram(): Command {
@@ -9,6 +11,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerBenchCommands(program);
+  registerIngestCommand(program);
+  registerDatasetServiceCommand(program);
   return program;
 }
 

@@ -39,6 +39,6 @@ export async function prepareImage(file: string, maxResolution: number | undefin
       .toBuffer({ resolveWithObject: true });
     return { bytes: resized.data, width: resized.info.width, height: resized.info.height };
   } catch (error) {
-    return { reason: `corrupt: ${error instanceof Error ? error.message : String(error)}` };
+    return { reason: `corrupt: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}` };
   }
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { loaderBenchCommand } from './loader.js';
 
 /**
  * `ringtrain bench …`: each benchmark prints one JSON object on stdout with --json. Subcommands register
@@ -7,5 +8,6 @@ import type { Command } from 'commander';
 export function registerBenchCommands(program: Command): void {
   program
     .command('bench')
-    .description('measure the collective, the training step, the loader and scaling; --json prints one object');
+    .description('measure the collective, the training step, the loader and scaling; --json prints one object')
+    .addCommand(loaderBenchCommand());
 }

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { crc32, deflateSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
+import { text } from 'node:stream/consumers';
+
+/** A solid-colour RGB PNG, written by hand so the CLI's tests need no image library. */
+function solidPng(width: number, height: number, rgb: [number, number, number]): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8);
+  const row = Buffer.concat([Buffer.of(0), Buffer.from(Array.from({ length: width }, () => rgb).flat())]);
+  const pixels = Buffer.concat(Array.from({ length: height }, () => row));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(pixels)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
+
+/** Runs the real `ringtrain` entry point: the test runner owns this process's stdout. */
+async function capture(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [bin, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [stdout, stderr, code] = await Promise.all([text(child.stdout), text(child.stderr), new Promise<number>((resolve) => child.once('close', (exit) => resolve(exit ?? 1)))]);
+  return { code, stdout, stderr };
+}
+
+describe('ringtrain ingest', () => {
+  let work = '';
+  before(async () => {
+    work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-cli-ingest-'));
+    for (const [name, colour] of [['apple', [200, 0, 0]], ['pear', [0, 200, 0]]] as const) {
+      await mkdir(path.join(work, 'src', name), { recursive: true });
+      for (let i = 0; i < 5; i += 1) await writeFile(path.join(work, 'src', name, `${i}.png`), solidPng(12, 10, [...colour]));
+    }
+    await writeFile(path.join(work, 'src', 'pear', 'notes.md'), '# not an image');
+  });
+  after(() => rm(work, { recursive: true, force: true }));
+
+  it('ingests a folder, prints a JSON summary, warns once about non-images, and writes the manifest', async () => {
+    const to = path.join(work, 'out');
+    const result = await capture(['ingest', path.join(work, 'src'), '--to', to, '--val-fraction', '0.2', '--seed', '3', '--shard-size', '1KiB', '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    const summary = JSON.parse(result.stdout) as Record<string, number>;
+    assert.equal(summary.train, 8);
+    assert.equal(summary.val, 2);
+    assert.equal(summary.ignoredFiles, 1);
+    assert.equal(result.stderr.match(/warning: ignored 1 non-image/g)?.length, 1);
+    const manifest = JSON.parse(await readFile(path.join(to, 'manifest.json'), 'utf8')) as { classes: string[] };
+    assert.deepEqual(manifest.classes, ['apple', 'pear']);
+  });
+
+  it('rejects a malformed size with a usage error naming the flag', async () => {
+    const result = await capture(['ingest', path.join(work, 'src'), '--to', path.join(work, 'x'), '--shard-size', 'lots']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--shard-size: "lots" is not a size/);
+  });
+
+  it('fails with the reason when the source has no images', async () => {
+    await mkdir(path.join(work, 'empty', 'only'), { recursive: true });
+    await writeFile(path.join(work, 'empty', 'only', 'a.txt'), 'x');
+    const result = await capture(['ingest', path.join(work, 'empty'), '--to', path.join(work, 'y')]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /has no images/);
+  });
+});
