@@ -3,6 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { centerCropPlanner } from './crop-planner.js';
+import { DataLoader } from './loader.js';
+import { openStore } from './open-store.js';
 import { DatasetServiceConnection, startDatasetService, type RunningDatasetService } from './dataset-service.js';
 import { planEpoch } from './epoch-plan.js';
 import { ingest } from './ingest.js';
@@ -54,6 +57,24 @@ describe('dataset service over a dataset ingested into a real MinIO', () => {
       assert.deepEqual(remote.samples, local.samples);
       assert.equal(remote.dropped, local.dropped);
       assert.equal(remote.manifestSha256, sha256);
+    }
+  });
+
+  it('feeds a loader that streams the planned shards from MinIO into batches', async () => {
+    const { manifest } = await client.getManifest(dataset);
+    const plan = await client.getEpochPlan({ dataset, split: 'train', seed: 1, epoch: 0, worldSize: 2, rank: 1, batchSize: 3, samplesConsumed: 0, remainder: 'pad', partitions: 2 });
+    const loader = new DataLoader({
+      store: openStore(dataset, { s3: minio.config }), manifest, split: 'train', seed: 1, batchSize: 3, imageSize: 8,
+      mean: [0, 0, 0], std: [1, 1, 1], planner: centerCropPlanner, cacheDir: path.join(work, 'cache'), cacheBytes: 1 << 20, threads: 1,
+    });
+    try {
+      const seen: number[] = [];
+      for await (const batch of loader.epoch(plan.samples, 0)) seen.push(...batch.samples);
+      assert.deepEqual(seen, [...plan.samples]);
+      assert.ok(loader.stats.cache.bytesDownloaded > 0);
+      assert.equal(loader.stats.corrupt, 0);
+    } finally {
+      await loader.close();
     }
   });
 

@@ -33,6 +33,8 @@ type Entry = {
   /** The download (or verification of a file found on disk) and the shard's index. */
   ready?: Promise<ShardIndexEntry[]>;
   settled?: boolean;
+  /** Found on disk at start-up rather than downloaded by this process. */
+  adopted?: boolean;
 };
 
 export class ShardChecksumError extends Error {
@@ -54,6 +56,7 @@ export class ShardCache {
   private readonly limit: LimitFunction;
   private clock = 0;
   private ready: Promise<void>;
+  private readonly removals = new Set<Promise<void>>();
 
   constructor(private readonly options: ShardCacheOptions) {
     this.limit = pLimit(options.downloadConcurrency ?? 4);
@@ -66,10 +69,23 @@ export class ShardCache {
     return total;
   }
 
+  /** Resolves once evicted files are deleted from disk (tests, shutdown). */
+  async settle(): Promise<void> {
+    await this.ready;
+    while (this.removals.size > 0) await Promise.all(this.removals);
+  }
+
   /** Makes sure the shard is local and verified, and pins it until `release()`. */
   async acquire(shard: ManifestShard): Promise<CachedShard> {
     await this.ready;
     let entry = this.entries.get(shard.sha256);
+    if (entry?.adopted) {
+      // A file found on disk at start-up is only trusted once verified; a damaged one is fetched afresh.
+      const verified = await entry.ready!.then(() => true, () => false);
+      if (!verified && this.entries.get(shard.sha256) === entry) this.entries.delete(shard.sha256);
+      entry.adopted = false;
+      if (!verified) entry = undefined;
+    }
     if (entry?.ready) this.stats.hits += 1;
     else {
       this.stats.misses += 1;
@@ -120,7 +136,7 @@ export class ShardCache {
       const file = path.join(this.options.dir, name);
       const info = await stat(file);
       const sha256 = match[1]!;
-      const entry: Entry = { sha256, bytes: info.size, file, pins: 0, lastUsed: 0 };
+      const entry: Entry = { sha256, bytes: info.size, file, pins: 0, lastUsed: 0, adopted: true };
       entry.ready = track(
         entry,
         verifyFile(file, sha256).then((ok) => {
@@ -128,7 +144,6 @@ export class ShardCache {
           return readIndex(file, info.size);
         }),
       );
-      entry.ready.catch(() => this.entries.delete(sha256));
       this.entries.set(sha256, entry);
     }
     await this.evict();
@@ -181,7 +196,8 @@ export class ShardCache {
       this.entries.delete(entry.sha256);
       total -= entry.bytes;
       this.stats.evictions += 1;
-      await rm(entry.file, { force: true });
+      const removal = rm(entry.file, { force: true }).finally(() => this.removals.delete(removal));
+      this.removals.add(removal);
     }
   }
 }

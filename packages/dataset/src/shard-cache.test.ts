@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { FileStore } from './file-store.js';
+import type { ManifestShard } from './manifest.js';
+import { ShardCache } from './shard-cache.js';
+import { encodeShard } from './shard-format.js';
+
+describe('ShardCache', () => {
+  let work = '';
+  let store: FileStore;
+  const shards: ManifestShard[] = [];
+  before(async () => {
+    work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-cache-'));
+    store = new FileStore(path.join(work, 'store'));
+    for (let k = 0; k < 4; k += 1) {
+      const bytes = encodeShard([{ label: k, width: 1, height: 1, sourcePath: `s${k}`, bytes: new Uint8Array(1000).fill(k) }]);
+      const key = `train/shard-${k}.rtshard`;
+      await store.put(key, bytes);
+      shards.push({ key, firstSample: k, sampleCount: 1, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+    }
+  });
+  after(() => rm(work, { recursive: true, force: true }));
+
+  it('evicts the least recently used unpinned shard beyond its byte limit', async () => {
+    const dir = path.join(work, 'lru');
+    const cache = new ShardCache({ store, dir, maxBytes: shards[0]!.bytes * 2 });
+    for (const shard of [shards[0]!, shards[1]!, shards[0]!, shards[2]!]) (await cache.acquire(shard)).release();
+    await cache.settle();
+    const files = (await readdir(dir)).sort();
+    assert.deepEqual(files, [shards[0]!.sha256, shards[2]!.sha256].map((sha) => `${sha}.rtshard`).sort());
+    assert.equal(cache.stats.evictions, 1);
+    assert.deepEqual([cache.stats.hits, cache.stats.misses], [1, 3]);
+  });
+
+  it('never evicts a pinned shard, running over its limit instead of deadlocking', async () => {
+    const cache = new ShardCache({ store, dir: path.join(work, 'pinned'), maxBytes: 1 });
+    const held = await Promise.all(shards.map((shard) => cache.acquire(shard)));
+    assert.equal(cache.cachedBytes, shards.reduce((sum, shard) => sum + shard.bytes, 0));
+    for (const cached of held) cached.release();
+    await cache.settle();
+    assert.equal(cache.cachedBytes, 0);
+  });
+
+  it('adopts verified files left by an earlier process and fetches damaged ones afresh', async () => {
+    const dir = path.join(work, 'restart');
+    const first = new ShardCache({ store, dir, maxBytes: 1 << 20 });
+    for (const shard of shards.slice(0, 2)) (await first.acquire(shard)).release();
+    await writeFile(path.join(dir, `${shards[1]!.sha256}.rtshard`), 'damaged');
+    const second = new ShardCache({ store, dir, maxBytes: 1 << 20 });
+    const warm = await second.acquire(shards[0]!);
+    assert.equal(warm.index[0]!.sourcePath, 's0');
+    warm.release();
+    assert.equal(second.stats.bytesDownloaded, 0);
+    const fresh = await second.acquire(shards[1]!);
+    assert.equal(fresh.index[0]!.label, 1);
+    assert.equal(second.stats.bytesDownloaded, shards[1]!.bytes);
+    fresh.release();
+  });
+});
