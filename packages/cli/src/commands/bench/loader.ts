@@ -10,6 +10,7 @@ const schema = z.object({
   split: z.enum(['train', 'val']),
   imageSize: z.coerce.number().int().min(8),
   threads: z.coerce.number().int().min(1),
+  inFlight: z.coerce.number().int().min(1),
   batchSize: z.coerce.number().int().min(1),
   batches: z.coerce.number().int().min(1).optional(),
   warmupBatches: z.coerce.number().int().min(0),
@@ -29,6 +30,7 @@ export function loaderBenchCommand(): Command {
     .option('--split <split>', 'train or val', 'train')
     .option('--image-size <px>', 'output side', '224')
     .option('--threads <n>', 'decode threads', String(os.availableParallelism()))
+    .option('--in-flight <n>', 'decodes in flight per thread (sharp decodes on libuv threads, so they overlap)', '2')
     .option('--batch-size <n>', 'images per batch', '32')
     .option('--batches <n>', 'timed batches (default: the rest of one epoch)')
     .option('--warmup-batches <n>', 'batches before the clock starts (thread start-up)', '2')
@@ -48,7 +50,7 @@ export function loaderBenchCommand(): Command {
       });
       const loader = new DataLoader({
         store, manifest, split: options.split, seed: 0, batchSize: options.batchSize, imageSize: options.imageSize,
-        mean: IMAGENET_MEAN, std: IMAGENET_STD, threads: options.threads, cacheDir: options.cacheDir, cacheBytes: options.cacheSize,
+        mean: IMAGENET_MEAN, std: IMAGENET_STD, threads: options.threads, tasksPerThread: options.inFlight, cacheDir: options.cacheDir, cacheBytes: options.cacheSize,
         planner: (width, height, random) => planRandomResizedCrop(width, height, { uniform: random }),
       });
       let images = 0;
@@ -77,7 +79,7 @@ export function loaderBenchCommand(): Command {
         imagesPerSec: images / seconds,
         bytesPerSec: (stats.bytesRead - bytesAtStart) / seconds,
         cacheHitRate: stats.cacheHitRate,
-        images, seconds, threads: options.threads, imageSize: options.imageSize, batchSize: options.batchSize, corrupt: stats.corrupt,
+        images, seconds, threads: options.threads, inFlight: options.inFlight, imageSize: options.imageSize, batchSize: options.batchSize, corrupt: stats.corrupt,
       };
       if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
       else process.stdout.write(`loader: ${result.imagesPerSec.toFixed(1)} images/s, ${(result.bytesPerSec / 2 ** 20).toFixed(1)} MiB/s, cache hit rate ${(result.cacheHitRate * 100).toFixed(0)}% (${images} images, ${options.threads} threads)\n`);
