@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadProto, type DatasetProto, type DatasetServiceClient, type DatasetServiceHandlers, type GetEpochPlanRequest__Output, type GetEpochPlanResponse__Output } from '@ringtrain/proto';
-import { planEpoch, PlanError, type EpochPlan, type RemainderPolicy } from './epoch-plan.js';
+import { planEpoch, PlanError, type EpochPlan, type EpochPlanRequest } from './epoch-plan.js';
 import { loadManifest, manifestFromJson, type LoadedManifest } from './load-manifest.js';
 import { shardSampleCounts, splitNames, type SplitName } from './manifest.js';
 import type { OpenStoreOptions } from './open-store.js';
@@ -23,19 +23,8 @@ export type DatasetServiceOptions = {
 
 export type RunningDatasetService = { address: string; port: number; stop(): Promise<void> };
 
-export type RemotePlanRequest = {
-  dataset: string;
-  split: SplitName;
-  seed: number;
-  epoch: number;
-  worldSize: number;
-  rank: number;
-  batchSize: number;
-  samplesConsumed: number;
-  remainder: RemainderPolicy;
-  partitions: number;
-  shuffleBlockSamples?: number;
-};
+/** A plan request names the dataset and split; the service supplies the shard layout from the manifest. */
+export type RemotePlanRequest = Omit<EpochPlanRequest, 'shardSampleCounts'> & { dataset: string; split: SplitName };
 
 export type RemotePlan = EpochPlan & { manifestSha256: string };
 
@@ -108,7 +97,7 @@ class ServiceError extends Error {
   }
 }
 
-function toPlanRequest(request: GetEpochPlanRequest__Output, loaded: LoadedManifest): Parameters<typeof planEpoch>[0] {
+function toPlanRequest(request: GetEpochPlanRequest__Output, loaded: LoadedManifest): EpochPlanRequest {
   const split = request.split as SplitName;
   if (!splitNames.includes(split)) throw new ServiceError(grpc.status.INVALID_ARGUMENT, `split must be one of ${splitNames.join(', ')}, got "${request.split}"`);
   if (request.remainder === 'REMAINDER_POLICY_UNSPECIFIED') {
