@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { CollectiveEndpoint } from './endpoint.js';
+import { ProcessGroup } from './process-group.js';
+import { exchangeAddresses, forkRanks, reportFailure, reportResult } from './rank-processes.js';
+import type { WireFormat } from './wire-format.js';
+
+export interface AllReduceBenchmarkOptions {
+  workers: number;
+  /** f32 payload size in MiB (ResNet18's gradients are 44.6 MiB). */
+  mib: number;
+  wire: WireFormat;
+  iters: number;
+  warmup?: number;
+  chunkBytes?: number;
+  /** Node flags for the rank processes (the CLI passes tsx's loader). */
+  execArgv: readonly string[];
+}
+
+/** Figures as nccl-tests defines them: algbw = bytes / time, busbw = algbw · 2(N−1)/N. */
+export interface AllReduceBenchmarkResult {
+  workers: number;
+  bytes: number;
+  wire: WireFormat;
+  iters: number;
+  chunkBytes: number;
+  medianMs: number;
+  minMs: number;
+  algbwGBs: number;
+  busbwGBs: number;
+}
+
+interface RankSettings {
+  rank: number;
+  workers: number;
+  elements: number;
+  wire: WireFormat;
+  iters: number;
+  warmup: number;
+  chunkBytes: number;
+  token: string;
+}
+
+const RANK_ENTRY = fileURLToPath(new URL('./benchmark-rank.ts', import.meta.url));
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Runs the all-reduce on `workers` local processes and reports the slowest rank's time per iteration. */
+export async function benchmarkAllReduce(options: AllReduceBenchmarkOptions): Promise<AllReduceBenchmarkResult> {
+  const elements = Math.round((options.mib * 1024 * 1024) / 4);
+  const chunkBytes = options.chunkBytes ?? 1024 * 1024;
+  const token = randomBytes(16).toString('hex');
+  const settings = Array.from({ length: options.workers }, (_, rank): RankSettings => ({
+    rank, workers: options.workers, elements, wire: options.wire, iters: options.iters,
+    warmup: options.warmup ?? 2, chunkBytes, token,
+  }));
+  const ranks = forkRanks(RANK_ENTRY, settings, options.execArgv);
+  try {
+    const outcomes = await ranks.outcomes;
+    const times = outcomes.map((outcome, rank) => {
+      if ('error' in outcome) throw new Error(`benchmark rank ${rank} failed: ${outcome.error.message}`);
+      return outcome.result as number[];
+    });
+    const perIteration = times[0]!.map((_, iteration) => Math.max(...times.map((rankTimes) => rankTimes[iteration]!)));
+    const medianMs = median(perIteration);
+    const bytes = elements * 4;
+    const algbwGBs = bytes / (medianMs / 1000) / 1e9;
+    return {
+      workers: options.workers, bytes, wire: options.wire, iters: options.iters, chunkBytes,
+      medianMs, minMs: Math.min(...perIteration), algbwGBs,
+      busbwGBs: (algbwGBs * 2 * (options.workers - 1)) / options.workers,
+    };
+  } finally {
+    await ranks.stop();
+  }
+}
+
+/** The body of one benchmark rank process (see benchmark-rank.ts). */
+export async function runBenchmarkRank(settingsJson: string): Promise<void> {
+  const settings = JSON.parse(settingsJson) as RankSettings;
+  try {
+    const endpoint = await CollectiveEndpoint.listen();
+    const peers = await exchangeAddresses(settings.rank, endpoint.address);
+    const group = await ProcessGroup.connect(endpoint, {
+      groupId: 'bench', generation: 0, rank: settings.rank, worldSize: settings.workers, peers,
+      token: settings.token, chunkBytes: settings.chunkBytes,
+    });
+    const data = new Float32Array(settings.elements);
+    const times: number[] = [];
+    for (let iteration = 0; iteration < settings.warmup + settings.iters; iteration += 1) {
+      data.fill(settings.rank + 1);
+      await group.barrier();
+      const start = performance.now();
+      await group.allReduce(data, { op: 'sum', wire: settings.wire });
+      if (iteration >= settings.warmup) times.push(performance.now() - start);
+    }
+    const expected = (settings.workers * (settings.workers + 1)) / 2;
+    if (data[0] !== expected || data[data.length - 1] !== expected) throw new Error(`wrong sum: ${data[0]} instead of ${expected}`);
+    await group.close();
+    await endpoint.close();
+    reportResult(settings.rank, times);
+  } catch (error) {
+    reportFailure(settings.rank, error);
+  }
+  process.disconnect();
+}

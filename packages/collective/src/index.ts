@@ -1,0 +1,21 @@
+export { CollectiveEndpoint, type EndpointOptions } from './endpoint.js';
+export {
+  ProcessGroup,
+  type AllReduceOptions,
+  type JsonValue,
+  type ProcessGroupConfig,
+  type ProcessGroupStats,
+} from './process-group.js';
+export {
+  CollectiveArgumentError,
+  CollectiveError,
+  CollectiveTimeoutError,
+  GroupClosedError,
+  PeerLostError,
+  PeerRefusedError,
+  ProtocolError,
+  type CollectiveErrorCode,
+} from './errors.js';
+export { roundThroughWire, WIRE_FORMATS, type WireFormat } from './wire-format.js';
+export type { TlsFiles } from './tls.js';
+export { benchmarkAllReduce, type AllReduceBenchmarkOptions, type AllReduceBenchmarkResult } from './benchmark.js';

@@ -1,0 +1,602 @@
+import * as grpc from '@grpc/grpc-js';
+import { BufferPool } from './buffer-pool.js';
+import {
+  bearer,
+  deserializeFrame,
+  LINK_PATH,
+  serializeLinkRequest,
+  type CollectiveEndpoint,
+  type GroupMembership,
+  type LinkCall,
+} from './endpoint.js';
+import {
+  CollectiveArgumentError,
+  CollectiveError,
+  CollectiveTimeoutError,
+  GroupClosedError,
+  PeerLostError,
+  PeerRefusedError,
+  ProtocolError,
+} from './errors.js';
+import { decodeFrame, FRAME_HEADER_BYTES, FrameKind, writeFrameHeader, type FrameHeader } from './frame.js';
+import {
+  AllGatherOperation,
+  AllReduceOperation,
+  BroadcastOperation,
+  type RingContext,
+  type RingOperation,
+} from './operations.js';
+import { channelCredentials } from './tls.js';
+import { bytesPerElement, encodeHalf, WIRE_FORMATS, type WireFormat } from './wire-format.js';
+
+const MiB = 1024 * 1024;
+
+export interface ProcessGroupConfig {
+  /** The run id: ranks of different runs never link. */
+  groupId: string;
+  /** Bumped on every gang restart; links from older generations are refused. */
+  generation: number;
+  rank: number;
+  worldSize: number;
+  /** `host:port` of every rank's endpoint, indexed by rank. */
+  peers: readonly string[];
+  /** Shared secret of the run; a peer presenting another token is refused. */
+  token: string;
+  /** An operation fails if no data arrives from the left neighbour for this long (Gloo's default: 30 s). */
+  timeoutMs?: number;
+  /** Forming the group (both ring links up) must finish within this. */
+  connectTimeoutMs?: number;
+  /** Size of one frame's f32 payload; smaller pipelines deeper, larger costs fewer calls. */
+  chunkBytes?: number;
+  /** `allReduceMany` fuses tensors into buckets of about this many bytes (PyTorch DDP's default: 25 MiB). */
+  bucketBytes?: number;
+  /** HTTP/2 receive window of the link this rank reads from. */
+  flowControlWindowBytes?: number;
+}
+
+export interface AllReduceOptions {
+  op?: 'sum' | 'mean';
+  /** f16/bf16 halve the bytes on the wire; every rank still ends with identical values. */
+  wire?: WireFormat;
+}
+
+/** A value that survives JSON.stringify → JSON.parse unchanged. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export interface ProcessGroupStats {
+  bytesSent: number;
+  bytesReceived: number;
+  /** Frames whose payload gRPC delivered unaligned, so they were copied before reducing. */
+  unalignedFrames: number;
+  /** Send buffers ever allocated: constant in steady state. */
+  sendBuffersAllocated: number;
+}
+
+interface QueuedOperation {
+  opSeq: number;
+  operation: RingOperation;
+  resolve: () => void;
+  reject: (error: CollectiveError) => void;
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new CollectiveArgumentError(`${name} must be a positive integer, got ${value}`, 'connect');
+  }
+  return value;
+}
+
+function validateConfig(config: ProcessGroupConfig): void {
+  positiveInteger(config.worldSize, 'worldSize');
+  if (!Number.isInteger(config.rank) || config.rank < 0 || config.rank >= config.worldSize) {
+    throw new CollectiveArgumentError(`rank must be in 0..${config.worldSize - 1}, got ${config.rank}`, 'connect');
+  }
+  if (config.peers.length !== config.worldSize) {
+    throw new CollectiveArgumentError(`peers must list ${config.worldSize} addresses (one per rank), got ${config.peers.length}`, 'connect');
+  }
+  if (!Number.isInteger(config.generation) || config.generation < 0) {
+    throw new CollectiveArgumentError(`generation must be a non-negative integer, got ${config.generation}`, 'connect');
+  }
+  if (config.token.length === 0) throw new CollectiveArgumentError('token must not be empty', 'connect');
+  const chunkBytes = config.chunkBytes ?? MiB;
+  if (chunkBytes < 16 || chunkBytes > 16 * MiB || chunkBytes % 4 !== 0) {
+    throw new CollectiveArgumentError(`chunkBytes must be a multiple of 4 between 16 B and 16 MiB, got ${chunkBytes}`, 'connect');
+  }
+}
+
+/**
+ * A group of `worldSize` ranks joined in a ring: each rank reads from its left neighbour's endpoint and
+ * writes to its right neighbour over one long-lived gRPC stream per edge. Operations run one at a time in
+ * call order and must be called in the same order on every rank. Any failure aborts the whole group (every
+ * rank's pending and later operations fail, and `signal` aborts with the error): make a new group with the
+ * next generation to go on.
+ */
+export class ProcessGroup {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly groupId: string;
+  readonly generation: number;
+  readonly stats: ProcessGroupStats = { bytesSent: 0, bytesReceived: 0, unalignedFrames: 0, sendBuffersAllocated: 0 };
+
+  private readonly abortController = new AbortController();
+  private readonly timeoutMs: number;
+  private readonly chunkElements: number;
+  private readonly bucketElements: number;
+  private readonly pool: BufferPool;
+  private readonly context: RingContext;
+  private readonly leftRank: number;
+  private readonly rightRank: number;
+
+  private upstream: grpc.ClientReadableStream<Buffer> | undefined;
+  private upstreamClient: grpc.Client | undefined;
+  private downstream: LinkCall | undefined;
+  private unregister: () => void = () => {};
+
+  private nextOpSeq = 0;
+  /** The operation that is running, or runs next: frames of earlier ones are protocol errors. */
+  private currentOpSeq = 0;
+  private readonly queue: QueuedOperation[] = [];
+  private active: QueuedOperation | undefined;
+  private readonly early = new Map<number, Buffer[]>();
+  private progressTimer: NodeJS.Timeout | undefined;
+  private failure: CollectiveError | undefined;
+  private closing = false;
+  private upstreamHasEnded = false;
+  private upstreamEnded: () => void = () => {};
+  private readonly upstreamEnd = new Promise<void>((resolve) => (this.upstreamEnded = resolve));
+  private alignedScratch = new Float32Array(0);
+  private bucketScratch = new Float32Array(0);
+
+  private constructor(private readonly config: ProcessGroupConfig) {
+    this.rank = config.rank;
+    this.worldSize = config.worldSize;
+    this.groupId = config.groupId;
+    this.generation = config.generation;
+    this.timeoutMs = config.timeoutMs ?? 30_000;
+    this.chunkElements = (config.chunkBytes ?? MiB) / 4;
+    this.bucketElements = Math.max(1, Math.floor((config.bucketBytes ?? 25 * MiB) / 4));
+    this.leftRank = (config.rank - 1 + config.worldSize) % config.worldSize;
+    this.rightRank = (config.rank + 1) % config.worldSize;
+    this.pool = new BufferPool(FRAME_HEADER_BYTES + this.chunkElements * 4);
+    this.context = {
+      rank: this.rank,
+      worldSize: this.worldSize,
+      chunkElements: this.chunkElements,
+      leftRank: this.leftRank,
+      sendValues: (header, values) => this.sendValues(header, values),
+      sendBytes: (header, bytes) => this.sendBytes(header, bytes),
+      forward: (frame, step) => this.forward(frame, step),
+      f32View: (payload, count) => this.f32View(payload, count),
+      u16View: (payload, count) => new Uint16Array(payload.buffer, payload.byteOffset, count),
+    };
+  }
+
+  /** Aborted, with the CollectiveError as its reason, the moment the group fails. */
+  get signal(): AbortSignal {
+    return this.abortController.signal;
+  }
+
+  /** Forms the group: links to the left neighbour and waits for the right one to link here. */
+  static async connect(endpoint: CollectiveEndpoint, config: ProcessGroupConfig): Promise<ProcessGroup> {
+    validateConfig(config);
+    const group = new ProcessGroup(config);
+    if (config.worldSize === 1) return group;
+    await group.formRing(endpoint);
+    return group;
+  }
+
+  private async formRing(endpoint: CollectiveEndpoint): Promise<void> {
+    const connectTimeoutMs = this.config.connectTimeoutMs ?? 60_000;
+    const deadline = Date.now() + connectTimeoutMs;
+    const membership: GroupMembership = {
+      groupId: this.groupId,
+      generation: this.generation,
+      worldSize: this.worldSize,
+      rank: this.rank,
+      token: this.config.token,
+    };
+    let downstreamLinked: () => void = () => {};
+    const downstreamReady = new Promise<void>((resolve) => (downstreamLinked = resolve));
+    this.unregister = endpoint.expect({
+      membership,
+      accept: (call) => {
+        if (this.downstream !== undefined) return `rank ${this.rank} already has its right neighbour linked`;
+        this.attachDownstream(call);
+        downstreamLinked();
+        return undefined;
+      },
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const waitingFor = this.downstream === undefined ? this.rightRank : this.leftRank;
+        const what =
+          this.downstream === undefined
+            ? `rank ${this.rightRank} (${this.config.peers[this.rightRank]}) never linked to this rank`
+            : `rank ${this.leftRank} at ${this.config.peers[this.leftRank]} could not be linked`;
+        reject(new CollectiveTimeoutError(`forming group ${this.groupId} generation ${this.generation} took over ${connectTimeoutMs} ms: ${what}`, 'connect', waitingFor));
+      }, connectTimeoutMs);
+    });
+    try {
+      await Promise.race([Promise.all([this.linkUpstream(endpoint, deadline), downstreamReady]), timedOut]);
+    } catch (error) {
+      this.fail(error instanceof CollectiveError ? error : new PeerLostError(String(error), 'connect', this.leftRank));
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Calls Link on the left neighbour until it accepts, refuses for good, or the deadline passes. */
+  private async linkUpstream(endpoint: CollectiveEndpoint, deadline: number): Promise<void> {
+    const address = this.config.peers[this.leftRank]!;
+    const tls = endpoint.tls;
+    const options: grpc.ChannelOptions = {
+      'grpc-node.flow_control_window': this.config.flowControlWindowBytes ?? 32 * MiB,
+      'grpc.max_receive_message_length': FRAME_HEADER_BYTES + this.chunkElements * 4 + 1024,
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.enable_retries': 0,
+      'grpc.use_local_subchannel_pool': 1,
+      ...(tls?.serverName !== undefined ? { 'grpc.ssl_target_name_override': tls.serverName } : {}),
+    };
+    let backoffMs = 20;
+    for (;;) {
+      if (this.failure !== undefined) throw this.failure;
+      const client = new grpc.Client(address, channelCredentials(tls), options);
+      const outcome = await this.tryLink(client);
+      if (outcome === 'linked') return;
+      client.close();
+      if (outcome.retryable === false) {
+        throw new PeerRefusedError(`rank ${this.leftRank} at ${address} refused this rank: ${outcome.details}`, 'connect', this.leftRank);
+      }
+      if (Date.now() + backoffMs > deadline) {
+        throw new CollectiveTimeoutError(
+          `could not link to rank ${this.leftRank} at ${address} before the connect deadline: ${outcome.details}`,
+          'connect',
+          this.leftRank,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, backoffMs * (0.5 + Math.random())));
+      backoffMs = Math.min(backoffMs * 2, 1_000);
+    }
+  }
+
+  private tryLink(client: grpc.Client): Promise<'linked' | { retryable: boolean; details: string }> {
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', bearer(this.config.token));
+    const call = client.makeServerStreamRequest(
+      LINK_PATH,
+      serializeLinkRequest,
+      deserializeFrame,
+      { groupId: this.groupId, generation: this.generation, worldSize: this.worldSize, fromRank: this.rank, toRank: this.leftRank },
+      metadata,
+    );
+    return new Promise((resolve) => {
+      const onError = (error: grpc.ServiceError) => {
+        call.removeAllListeners();
+        const retryable = error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.ALREADY_EXISTS;
+        resolve({ retryable, details: error.details || error.message });
+      };
+      call.once('error', onError);
+      call.once('end', () => onError(Object.assign(new Error('link ended before it was accepted'), { code: grpc.status.UNAVAILABLE, details: 'link ended before it was accepted', metadata: new grpc.Metadata() })));
+      call.once('data', (first: Buffer) => {
+        call.removeAllListeners();
+        const frame = decodeFrame(first);
+        if (typeof frame === 'string' || frame.kind !== FrameKind.accepted) {
+          call.cancel();
+          resolve({ retryable: false, details: 'the peer did not answer with an accepted frame: is it a Ringtrain collective?' });
+          return;
+        }
+        this.attachUpstream(client, call);
+        resolve('linked');
+      });
+    });
+  }
+
+  private attachUpstream(client: grpc.Client, call: grpc.ClientReadableStream<Buffer>): void {
+    this.upstreamClient = client;
+    this.upstream = call;
+    call.on('data', (frame: Buffer) => this.onUpstreamFrame(frame));
+    call.on('error', (error: grpc.ServiceError) => {
+      if (this.closing && error.code === grpc.status.CANCELLED) return;
+      this.fail(new PeerLostError(`the link from rank ${this.leftRank} broke: ${error.details || error.message}`, this.activeName(), this.leftRank));
+    });
+    call.on('end', () => {
+      // A clean end means the left neighbour is closing the group after the final barrier.
+      this.upstreamHasEnded = true;
+      this.upstreamEnded();
+      if (!this.closing) this.markClosedByPeer();
+    });
+  }
+
+  private attachDownstream(call: LinkCall): void {
+    this.downstream = call;
+    call.on('cancelled', () => {
+      if (this.closing) return;
+      this.fail(new PeerLostError(`rank ${this.rightRank} dropped its link to this rank`, this.activeName(), this.rightRank));
+    });
+    call.on('error', (error: Error) => {
+      if (this.closing) return;
+      this.fail(new PeerLostError(`the link to rank ${this.rightRank} broke: ${error.message}`, this.activeName(), this.rightRank));
+    });
+    const accepted = this.pool.acquire();
+    writeFrameHeader(accepted, 0, { opSeq: 0, kind: FrameKind.accepted, format: 'bytes', step: 0, elementOffset: 0, elementCount: 0 }, 0);
+    call.write(accepted.subarray(0, FRAME_HEADER_BYTES), () => this.pool.release(accepted));
+  }
+
+  /** Sums (or averages) `data` element-wise across ranks, in place. */
+  allReduce(data: Float32Array, options: AllReduceOptions = {}): Promise<void> {
+    const reduction = options.op ?? 'sum';
+    const wire = options.wire ?? 'f32';
+    if (!WIRE_FORMATS.includes(wire)) return this.rejectArgument(`wire must be one of ${WIRE_FORMATS.join(', ')}, got ${String(wire)}`);
+    if (reduction !== 'sum' && reduction !== 'mean') return this.rejectArgument(`op must be sum or mean, got ${String(reduction)}`);
+    return this.enqueue((opSeq) => new AllReduceOperation(this.context, opSeq, data, reduction, wire));
+  }
+
+  /**
+   * All-reduces many tensors with few operations: consecutive tensors are packed into buckets of about
+   * `bucketBytes`, and a tensor at least that large is reduced in place. The list must have the same shapes
+   * in the same order on every rank.
+   */
+  async allReduceMany(tensors: readonly Float32Array[], options: AllReduceOptions = {}): Promise<void> {
+    let start = 0;
+    while (start < tensors.length) {
+      const first = tensors[start]!;
+      if (first.length >= this.bucketElements) {
+        await this.allReduce(first, options);
+        start += 1;
+        continue;
+      }
+      let end = start;
+      let elements = 0;
+      while (end < tensors.length && tensors[end]!.length < this.bucketElements && elements + tensors[end]!.length <= this.bucketElements) {
+        elements += tensors[end]!.length;
+        end += 1;
+      }
+      if (this.bucketScratch.length < elements) this.bucketScratch = new Float32Array(this.bucketElements);
+      const bucket = this.bucketScratch.subarray(0, elements);
+      let offset = 0;
+      for (let i = start; i < end; i += 1) {
+        bucket.set(tensors[i]!, offset);
+        offset += tensors[i]!.length;
+      }
+      await this.allReduce(bucket, options);
+      offset = 0;
+      for (let i = start; i < end; i += 1) {
+        tensors[i]!.set(bucket.subarray(offset, offset + tensors[i]!.length));
+        offset += tensors[i]!.length;
+      }
+      start = end;
+    }
+  }
+
+  /** Copies `root`'s `data` into every rank's `data` (same length everywhere). */
+  broadcast(data: Float32Array, root: number): Promise<void> {
+    if (!Number.isInteger(root) || root < 0 || root >= this.worldSize) {
+      return this.rejectArgument(`root must be a rank in 0..${this.worldSize - 1}, got ${root}`);
+    }
+    return this.enqueue((opSeq) => new BroadcastOperation(this.context, opSeq, data, root));
+  }
+
+  /** Every rank's small JSON value, indexed by rank (for counts, metrics, addresses; not for tensors). */
+  async allGather<T extends JsonValue>(value: T): Promise<T[]> {
+    const bytes = Buffer.from(JSON.stringify(value) ?? 'null');
+    if (bytes.length > this.chunkElements * 4) {
+      return this.rejectArgument(`allGather values must fit one frame (${this.chunkElements * 4} bytes), got ${bytes.length}: use allReduce or broadcast for tensors`);
+    }
+    let operation: AllGatherOperation | undefined;
+    await this.enqueue((opSeq) => (operation = new AllGatherOperation(this.context, opSeq, bytes)));
+    return operation!.values.map((encoded) => JSON.parse(Buffer.from(encoded).toString('utf8')) as T);
+  }
+
+  /** Returns once every rank has called barrier. */
+  async barrier(): Promise<void> {
+    await this.allGather(null);
+  }
+
+  /**
+   * Leaves the group cleanly: a barrier, then each rank ends its own outgoing link and waits for its left
+   * neighbour to do the same, so no rank mistakes a peer's orderly exit for a crash.
+   */
+  async close(): Promise<void> {
+    if (this.failure === undefined && this.worldSize > 1) {
+      try {
+        await this.barrier();
+      } catch {
+        // The group failed on the way out; tear down anyway.
+      }
+    }
+    this.closing = true;
+    this.unregister();
+    clearTimeout(this.progressTimer);
+    this.downstream?.end();
+    if (this.failure === undefined && this.upstream !== undefined && !this.upstreamHasEnded) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.upstreamEnd, new Promise((resolve) => (timer = setTimeout(resolve, 2_000)))]);
+      clearTimeout(timer);
+    }
+    this.upstream?.cancel();
+    this.upstreamClient?.close();
+    if (this.failure === undefined) this.rejectAll(new GroupClosedError('the process group is closed', 'close'));
+  }
+
+  /** Fails the group on purpose (e.g. the coordinator ended this generation): peers fail fast too. */
+  abort(reason: string): void {
+    this.fail(new GroupClosedError(`rank ${this.rank} aborted the group: ${reason}`, this.activeName()));
+  }
+
+  private rejectArgument(message: string): Promise<never> {
+    return Promise.reject(new CollectiveArgumentError(message, `op#${this.nextOpSeq}`));
+  }
+
+  private enqueue(create: (opSeq: number) => RingOperation): Promise<void> {
+    if (this.failure !== undefined) {
+      return Promise.reject(new GroupClosedError(`the process group already failed: ${this.failure.message}`, 'enqueue', this.failure.peerRank, { cause: this.failure }));
+    }
+    if (this.closing) return Promise.reject(new GroupClosedError('the process group is closed', 'enqueue'));
+    const opSeq = this.nextOpSeq;
+    const operation = create(opSeq);
+    this.nextOpSeq += 1;
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ opSeq, operation, resolve, reject });
+      if (this.active === undefined) this.startNext();
+    });
+  }
+
+  private startNext(): void {
+    const next = this.queue.shift();
+    if (next === undefined) return;
+    const opSeq = next.opSeq;
+    this.active = next;
+    if (this.worldSize === 1) {
+      this.complete();
+      return;
+    }
+    this.armProgressTimer();
+    try {
+      next.operation.start();
+      const early = this.early.get(opSeq);
+      this.early.delete(opSeq);
+      for (const frame of early ?? []) this.process(frame);
+    } catch (error) {
+      this.fail(error instanceof CollectiveError ? error : new ProtocolError(String(error), next.operation.name));
+      return;
+    }
+    if (this.active?.operation === next.operation && next.operation.done) this.complete();
+  }
+
+  private complete(): void {
+    const finished = this.active!;
+    this.active = undefined;
+    this.currentOpSeq = finished.opSeq + 1;
+    clearTimeout(this.progressTimer);
+    finished.resolve();
+    this.startNext();
+  }
+
+  private armProgressTimer(): void {
+    clearTimeout(this.progressTimer);
+    this.progressTimer = setTimeout(() => {
+      const name = this.activeName();
+      this.fail(new CollectiveTimeoutError(
+        `${name}: no data from rank ${this.leftRank} (${this.config.peers[this.leftRank]}) for ${this.timeoutMs} ms; it is stalled, overloaded or unreachable`,
+        name,
+        this.leftRank,
+      ));
+    }, this.timeoutMs);
+  }
+
+  private onUpstreamFrame(frame: Buffer): void {
+    if (this.failure !== undefined) return;
+    this.stats.bytesReceived += frame.length;
+    const opSeq = frame.length >= 6 ? frame.readUInt32LE(1) : -1;
+    if (this.active !== undefined && opSeq === this.active.opSeq) {
+      this.armProgressTimer();
+      try {
+        this.process(frame);
+      } catch (error) {
+        this.fail(error instanceof CollectiveError ? error : new ProtocolError(String(error), this.activeName(), this.leftRank));
+        return;
+      }
+      if (this.active.operation.done) this.complete();
+      return;
+    }
+    if (opSeq < this.currentOpSeq) {
+      this.fail(new ProtocolError(`rank ${this.leftRank} sent a frame of operation #${opSeq}, which this rank has finished`, this.activeName(), this.leftRank));
+      return;
+    }
+    // The left neighbour is already at a later operation: keep its frames until this rank gets there.
+    const waiting = this.early.get(opSeq) ?? [];
+    waiting.push(frame);
+    this.early.set(opSeq, waiting);
+  }
+
+  private process(raw: Buffer): void {
+    const operation = this.active!.operation;
+    const frame = decodeFrame(raw);
+    if (typeof frame === 'string') {
+      throw new ProtocolError(`${operation.name}: rank ${this.leftRank} sent a malformed frame: ${frame}`, operation.name, this.leftRank);
+    }
+    operation.onFrame(frame, raw);
+  }
+
+  private write(frame: Buffer, release?: () => void): void {
+    if (this.failure !== undefined || this.downstream === undefined) {
+      release?.();
+      return;
+    }
+    this.stats.bytesSent += frame.length;
+    this.downstream.write(frame, release);
+  }
+
+  private sendValues(header: FrameHeader, values: Float32Array): Uint16Array | undefined {
+    const format = header.format;
+    if (format === 'bytes') throw new Error('sendValues takes f32, f16 or bf16 frames');
+    const payloadBytes = values.length * bytesPerElement(format);
+    const buffer = this.pool.acquire();
+    this.stats.sendBuffersAllocated = this.pool.allocatedCount;
+    writeFrameHeader(buffer, 0, header, payloadBytes);
+    let encoded: Uint16Array | undefined;
+    if (format === 'f32') {
+      Buffer.from(values.buffer, values.byteOffset, values.byteLength).copy(buffer, FRAME_HEADER_BYTES);
+    } else {
+      encoded = new Uint16Array(buffer.buffer, buffer.byteOffset + FRAME_HEADER_BYTES, values.length);
+      encodeHalf(format, values, encoded);
+    }
+    this.write(buffer.subarray(0, FRAME_HEADER_BYTES + payloadBytes), () => this.pool.release(buffer));
+    return encoded;
+  }
+
+  private sendBytes(header: FrameHeader, bytes: Uint8Array): void {
+    const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bytes.length);
+    writeFrameHeader(frame, 0, header, bytes.length);
+    frame.set(bytes, FRAME_HEADER_BYTES);
+    this.write(frame);
+  }
+
+  private forward(frame: Buffer, step: number): void {
+    frame.writeUInt32LE(step, 11);
+    this.write(frame);
+  }
+
+  private f32View(payload: Buffer, count: number): Float32Array {
+    if (payload.byteOffset % 4 === 0) return new Float32Array(payload.buffer, payload.byteOffset, count);
+    this.stats.unalignedFrames += 1;
+    if (this.alignedScratch.length < count) this.alignedScratch = new Float32Array(this.chunkElements);
+    const scratch = this.alignedScratch.subarray(0, count);
+    payload.copy(Buffer.from(scratch.buffer, scratch.byteOffset, scratch.byteLength));
+    return scratch;
+  }
+
+  private activeName(): string {
+    return this.active?.operation.name ?? 'idle';
+  }
+
+  private markClosedByPeer(): void {
+    if (this.failure !== undefined) return;
+    this.closing = true;
+    this.rejectAll(new GroupClosedError(`rank ${this.leftRank} closed the process group`, this.activeName(), this.leftRank));
+  }
+
+  private rejectAll(error: CollectiveError): void {
+    const pending = [...(this.active ? [this.active] : []), ...this.queue.splice(0)];
+    this.active = undefined;
+    for (const operation of pending) operation.reject(error);
+  }
+
+  private fail(error: CollectiveError): void {
+    if (this.failure !== undefined || (this.closing && !(error instanceof GroupClosedError))) return;
+    this.failure = error;
+    clearTimeout(this.progressTimer);
+    this.unregister();
+    this.early.clear();
+    this.rejectAll(error);
+    this.abortController.abort(error);
+    // Tell both neighbours at once, so the whole ring fails fast instead of each rank waiting for its deadline.
+    this.downstream?.emit('error', { code: grpc.status.ABORTED, details: `rank ${this.rank} aborted: ${error.message}` });
+    this.upstream?.cancel();
+    this.upstreamClient?.close();
+  }
+}

@@ -1,0 +1,34 @@
+import { fileURLToPath } from 'node:url';
+import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
+
+/** The folder holding every `.proto` contract of Ringtrain. */
+export const PROTO_DIR = fileURLToPath(new URL('../proto', import.meta.url));
+
+/**
+ * Loader options shared by the runtime loader and the type generator (`npm run generate`): the generated
+ * types describe exactly the objects these options produce, so the two must never differ.
+ */
+export const LOADER_OPTIONS = {
+  keepCase: false,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+  includeDirs: [PROTO_DIR],
+} as const satisfies Options;
+
+export type ProtoFile = 'collective.proto' | 'dataset.proto';
+
+/** Loads one contract as a gRPC package definition (services keyed by their full name). */
+export function loadProto(file: ProtoFile): PackageDefinition {
+  return loadSync(file, LOADER_OPTIONS);
+}
+
+export type { ProtoGrpcType as CollectiveProto } from './generated/collective.js';
+export type { LinkRequest, LinkRequest__Output } from './generated/ringtrain/collective/v1/LinkRequest.js';
+export type { Frame, Frame__Output } from './generated/ringtrain/collective/v1/Frame.js';
+export type { ProtoGrpcType as DatasetProto } from './generated/dataset.js';
+export type { DatasetServiceHandlers, DatasetServiceClient } from './generated/ringtrain/dataset/v1/DatasetService.js';
+export type { GetEpochPlanRequest, GetEpochPlanRequest__Output } from './generated/ringtrain/dataset/v1/GetEpochPlanRequest.js';
+export type { GetEpochPlanResponse, GetEpochPlanResponse__Output } from './generated/ringtrain/dataset/v1/GetEpochPlanResponse.js';
+export type { GetManifestResponse, GetManifestResponse__Output } from './generated/ringtrain/dataset/v1/GetManifestResponse.js';
