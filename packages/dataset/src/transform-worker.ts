@@ -17,6 +17,8 @@ export type TransformResult = Float32Array | { error: string };
 // One libvips thread per task: parallelism comes from the pool's worker threads, and letting every worker's
 // libvips also spawn a thread per core oversubscribes the CPU.
 sharp.concurrency(1);
+// Every image is decoded once per epoch: libvips' operation cache would only hold memory.
+sharp.cache(false);
 
 /**
  * Decode → crop → resize (bilinear, like torchvision's default) → optional horizontal flip → sRGB →
