@@ -163,7 +163,10 @@ export class DataLoader {
     const needed = [...new Map(located.map(({ shard }) => [shard.key, shard])).values()];
     const pinned = new Map<string, CachedShard>();
     try {
-      await Promise.all(needed.map(async (shard) => pinned.set(shard.key, await this.cache.acquire(shard))));
+      // allSettled, not all: every pin taken must be in `pinned` before the finally block releases them.
+      const acquired = await Promise.allSettled(needed.map(async (shard) => pinned.set(shard.key, await this.cache.acquire(shard))));
+      const failed = acquired.find((outcome) => outcome.status === 'rejected');
+      if (failed) throw failed.reason;
       const results = await Promise.all(
         located.map(async ({ shard, local }, i) => {
           const cached = pinned.get(shard.key)!;
