@@ -20,7 +20,7 @@ describe('s3ConfigFromEnv', () => {
   });
 
   it('reads keys from a mounted Secret directory, trimming the trailing newline', () => {
-    const config = s3ConfigFromEnv({ AWS_ENDPOINT_URL: 'https://s3.example', RINGTRAIN_S3_CREDENTIALS_DIR: secretDir });
+    const config = s3ConfigFromEnv({ AWS_ENDPOINT_URL: 'https://s3.example', RINGTRAIN_S3_CREDENTIALS_DIR: secretDir, AWS_ACCESS_KEY_ID: '' });
     assert.equal(config.accessKey, 'from-secret');
     assert.equal(config.secretKey, 'shh');
     assert.equal(config.pathStyle, true);

@@ -34,7 +34,8 @@ const envSchema = z.object({
  * keeps secrets out of the pod spec and out of `ps`.
  */
 export function s3ConfigFromEnv(env: NodeJS.ProcessEnv = process.env): S3Config {
-  const parsed = envSchema.safeParse(env);
+  // An empty variable counts as unset, as Kubernetes renders an optional value that is absent.
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
     throw new Error(`invalid S3 environment: ${problems}`);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ExitError } from '../../errors.js';
 import { parseOptions } from '../../options.js';
 
 const schema = z.object({
@@ -10,7 +11,9 @@ const schema = z.object({
 export async function runDatasetService(raw: Record<string, unknown>): Promise<void> {
   const options = parseOptions(schema, raw);
   const { startDatasetService } = await import('@ringtrain/dataset');
-  const service = await startDatasetService({ datasets: options.dataset, host: options.host, port: options.port });
+  const service = await startDatasetService({ datasets: options.dataset, host: options.host, port: options.port }).catch((error: unknown) => {
+    throw new ExitError(1, `dataset-service cannot start: ${error instanceof Error ? error.message : String(error)}`);
+  });
   process.stderr.write(`dataset-service: listening on ${service.address}, serving ${options.dataset.join(', ')}\n`);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));

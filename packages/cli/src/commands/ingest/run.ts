@@ -34,11 +34,11 @@ const schema = z.object({
 export async function runIngest(source: string, raw: Record<string, unknown>): Promise<void> {
   const options = parseOptions(schema, raw);
   const { ingest, openStore, S3Store } = await import('@ringtrain/dataset');
-  const store = openStore(options.to);
-  if (options.createBucket && store instanceof S3Store) await store.ensureBucket();
   const progress = progressReporter();
   let summary;
   try {
+    const store = openStore(options.to);
+    if (options.createBucket && store instanceof S3Store) await store.ensureBucket();
     summary = await ingest({
       source,
       to: options.to,

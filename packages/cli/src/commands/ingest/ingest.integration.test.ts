@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { text } from 'node:stream/consumers';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { loadManifest, startMinio, type MinioTestServer } from '@ringtrain/dataset';
+import { solidPng } from './test-png.test-helper.js';
+
+const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
+
+describe('ringtrain ingest into a real MinIO', () => {
+  let minio: MinioTestServer;
+  let work = '';
+  before(async () => {
+    minio = await startMinio();
+    work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-cli-s3-'));
+    for (const name of ['left', 'right']) {
+      await mkdir(path.join(work, 'src', name), { recursive: true });
+      for (let i = 0; i < 3; i += 1) await writeFile(path.join(work, 'src', name, `${i}.png`), solidPng(8, 8, [i * 40, 90, 200]));
+    }
+  });
+  after(async () => {
+    await minio?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  const run = async (argv: string[], env: NodeJS.ProcessEnv) => {
+    const child = spawn(process.execPath, [bin, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const [stdout, stderr, code] = await Promise.all([text(child.stdout), text(child.stderr), new Promise<number>((resolve) => child.once('close', (exit) => resolve(exit ?? 1)))]);
+    return { stdout, stderr, code };
+  };
+
+  it('creates the bucket on request and writes shards and manifest with credentials from a mounted Secret', async () => {
+    const secret = path.join(work, 'secret');
+    await mkdir(secret);
+    await writeFile(path.join(secret, 'AWS_ACCESS_KEY_ID'), minio.config.accessKey);
+    await writeFile(path.join(secret, 'AWS_SECRET_ACCESS_KEY'), minio.config.secretKey);
+    const env = { RINGTRAIN_S3_ENDPOINT: minio.config.endpoint, RINGTRAIN_S3_CREDENTIALS_DIR: secret, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' };
+    const result = await run(['ingest', path.join(work, 'src'), '--to', 's3://fresh/ds', '--create-bucket', '--val-fraction', '0', '--json'], env);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal((JSON.parse(result.stdout) as { train: number }).train, 6);
+    const { manifest } = await loadManifest('s3://fresh/ds', { s3: minio.config });
+    assert.deepEqual(manifest.classes, ['left', 'right']);
+  });
+
+  it('fails at once on a missing bucket, naming it and what to check', async () => {
+    const env = { RINGTRAIN_S3_ENDPOINT: minio.config.endpoint, AWS_ACCESS_KEY_ID: minio.config.accessKey, AWS_SECRET_ACCESS_KEY: minio.config.secretKey };
+    const result = await run(['ingest', path.join(work, 'src'), '--to', 's3://absent/ds'], env);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /no such bucket: bucket "absent"/);
+  });
+});
