@@ -4,7 +4,11 @@ import { fork, type ChildProcess } from 'node:child_process';
  * Local rank processes for benchmarks and tests: each child listens, reports its address over IPC, and
  * receives every rank's address back — the rendezvous that the coordinator does in a real run.
  */
-export type RankReport = { type: 'address'; rank: number; address: string } | { type: 'result'; rank: number; result: unknown } | { type: 'failed'; rank: number; error: SerializedError };
+export type RankReport =
+  | { type: 'address'; rank: number; address: string }
+  | { type: 'result'; rank: number; result: unknown }
+  | { type: 'failed'; rank: number; error: SerializedError }
+  | { type: 'progress'; rank: number; iteration: number };
 export type PeersMessage = { type: 'peers'; peers: string[] };
 
 export interface SerializedError {
@@ -14,10 +18,14 @@ export interface SerializedError {
   code?: string;
 }
 
+export type RankOutcome = { result: unknown } | { error: SerializedError };
+
 export interface RankProcesses {
   children: ChildProcess[];
-  /** Settles once each rank has sent a result or a failure, indexed by rank. */
-  outcomes: Promise<({ result: unknown } | { error: SerializedError })[]>;
+  /** Each rank's result or failure (an exit without either is a failure too). */
+  rankOutcomes: Promise<RankOutcome>[];
+  /** Every rank's outcome, indexed by rank. */
+  outcomes: Promise<RankOutcome[]>;
   /** Waits (briefly) for every child to exit, then kills any left. */
   stop(): Promise<void>;
 }
@@ -28,34 +36,28 @@ export function forkRanks(entry: string, settings: readonly unknown[], execArgv:
     fork(entry, [JSON.stringify(rankSettings)], { execArgv: [...execArgv], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
   );
   const addresses = new Array<string>(worldSize);
-  const outcomes = new Array<{ result: unknown } | { error: SerializedError }>(worldSize);
-  const settled = new Promise<typeof outcomes>((resolve) => {
-    let addressed = 0;
-    let finished = 0;
-    const finish = (rank: number, outcome: { result: unknown } | { error: SerializedError }) => {
-      if (outcomes[rank] !== undefined) return;
-      outcomes[rank] = outcome;
-      finished += 1;
-      if (finished === worldSize) resolve(outcomes);
-    };
-    children.forEach((child, rank) => {
-      child.on('message', (message: RankReport) => {
-        if (message.type === 'address') {
-          addresses[message.rank] = message.address;
-          addressed += 1;
-          if (addressed === worldSize) for (const peer of children) peer.send({ type: 'peers', peers: addresses } satisfies PeersMessage);
-        } else if (message.type === 'result') {
-          finish(message.rank, { result: message.result });
-        } else {
-          finish(message.rank, { error: message.error });
-        }
-      });
-      child.on('exit', (code, signal) => finish(rank, { error: { name: 'ExitError', message: `rank ${rank} exited (code ${code}, signal ${signal})` } }));
-    });
-  });
+  let addressed = 0;
+  const rankOutcomes = children.map(
+    (child, rank) =>
+      new Promise<RankOutcome>((resolve) => {
+        child.on('message', (message: RankReport) => {
+          if (message.type === 'address') {
+            addresses[message.rank] = message.address;
+            addressed += 1;
+            if (addressed === worldSize) for (const peer of children) peer.send({ type: 'peers', peers: addresses } satisfies PeersMessage);
+          } else if (message.type === 'result') {
+            resolve({ result: message.result });
+          } else if (message.type === 'failed') {
+            resolve({ error: message.error });
+          }
+        });
+        child.on('exit', (code, signal) => resolve({ error: { name: 'ExitError', message: `rank ${rank} exited (code ${code}, signal ${signal})` } }));
+      }),
+  );
   return {
     children,
-    outcomes: settled,
+    rankOutcomes,
+    outcomes: Promise.all(rankOutcomes),
     stop: () =>
       Promise.all(
         children.map(

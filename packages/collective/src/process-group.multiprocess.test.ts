@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { forkRanks, type SerializedError } from './rank-processes.js';
+import type { TestRankSettings } from './test-rank.fixture.js';
+
+const ENTRY = fileURLToPath(new URL('./test-rank.fixture.ts', import.meta.url));
+const EXEC_ARGV = ['--import', import.meta.resolve('tsx')];
+const RESNET18_PARAMETERS = 11_689_512;
+
+function testInput(rank: number, index: number): number {
+  return Math.fround(((index * 7919 + rank * 104_729) % 2003) / 1001 - 1);
+}
+
+function launch(worldSize: number, settings: Omit<TestRankSettings, 'rank' | 'worldSize'>) {
+  return forkRanks(ENTRY, Array.from({ length: worldSize }, (_, rank): TestRankSettings => ({ rank, worldSize, ...settings })), EXEC_ARGV);
+}
+
+function waitForProgress(ranks: ReturnType<typeof launch>, iteration: number): Promise<void> {
+  return new Promise((resolve) => {
+    for (const child of ranks.children) {
+      child.on('message', (message: { type: string; iteration?: number }) => {
+        if (message.type === 'progress' && message.iteration === iteration) resolve();
+      });
+    }
+  });
+}
+
+test('separate processes all-reduce ResNet18-sized gradients to the same bits, equal to the exact sum', { timeout: 120_000 }, async () => {
+  for (const worldSize of [2, 3]) {
+    const ranks = launch(worldSize, { elements: RESNET18_PARAMETERS, iterations: 2, timeoutMs: 30_000, wire: 'f32' });
+    try {
+      const outcomes = await ranks.outcomes;
+      const results = outcomes.map((outcome, rank) => {
+        assert.ok('result' in outcome, `rank ${rank}: ${JSON.stringify(outcome)}`);
+        return outcome.result as { digest: string; samples: [number, number][] };
+      });
+      for (const result of results) assert.equal(result.digest, results[0]!.digest, 'every rank holds the same bits');
+      for (const [index, value] of results[0]!.samples) {
+        let exact = 0;
+        for (let rank = 0; rank < worldSize; rank += 1) exact += testInput(rank, index);
+        assert.ok(Math.abs(value - exact) <= 1e-6 * worldSize, `element ${index}: ${value} vs ${exact}`);
+      }
+    } finally {
+      await ranks.stop();
+    }
+  }
+});
+
+async function assertSurvivorsFailFast(disrupt: 'SIGKILL' | 'SIGSTOP'): Promise<void> {
+  const timeoutMs = 2_000;
+  const ranks = launch(3, { elements: 262_144, iterations: 100_000, timeoutMs, wire: 'f32' });
+  try {
+    await waitForProgress(ranks, 3);
+    const disruptedAt = Date.now();
+    ranks.children[1]!.kill(disrupt);
+    const survivors = await Promise.race([
+      Promise.all([ranks.rankOutcomes[0]!, ranks.rankOutcomes[2]!]),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('survivors still running: the ring hangs')), 3 * timeoutMs)),
+    ]);
+    const elapsed = Date.now() - disruptedAt;
+    assert.ok(elapsed <= timeoutMs + 2_000, `survivors failed after ${elapsed} ms`);
+    for (const [index, rank] of [0, 2].entries()) {
+      const outcome = survivors[index]!;
+      assert.ok('error' in outcome, `rank ${rank} should have failed`);
+      const error: SerializedError = outcome.error;
+      assert.ok(['PeerLostError', 'CollectiveTimeoutError'].includes(error.name), `rank ${rank}: ${error.name}: ${error.message}`);
+      assert.equal(typeof error.peerRank, 'number', `rank ${rank}'s error names a peer: ${error.message}`);
+    }
+  } finally {
+    if (disrupt === 'SIGSTOP') ranks.children[1]!.kill('SIGKILL');
+    await ranks.stop();
+  }
+}
+
+test('killing a rank mid-operation makes every survivor fail within the deadline, naming a peer', { timeout: 60_000 }, async () => {
+  await assertSurvivorsFailFast('SIGKILL');
+});
+
+test('a stalled rank (SIGSTOP) makes every other rank fail within the deadline instead of hanging', { timeout: 60_000 }, async () => {
+  await assertSurvivorsFailFast('SIGSTOP');
+});

@@ -1,0 +1,43 @@
+// One rank of the multi-process tests (process-group.multiprocess.test.ts): all-reduces deterministic data,
+// reports progress after every operation and, at the end, a digest of its result.
+import { createHash } from 'node:crypto';
+import { CollectiveEndpoint, ProcessGroup, type WireFormat } from './index.js';
+import { exchangeAddresses, reportFailure, reportResult, type RankReport } from './rank-processes.js';
+
+export interface TestRankSettings {
+  rank: number;
+  worldSize: number;
+  elements: number;
+  iterations: number;
+  timeoutMs: number;
+  wire: WireFormat;
+}
+
+/** Rank r's input: cheap to recompute anywhere, different on every rank and every element. */
+export function testInput(rank: number, index: number): number {
+  return Math.fround(((index * 7919 + rank * 104_729) % 2003) / 1001 - 1);
+}
+
+const settings = JSON.parse(process.argv[2] ?? '{}') as TestRankSettings;
+try {
+  const endpoint = await CollectiveEndpoint.listen();
+  const peers = await exchangeAddresses(settings.rank, endpoint.address);
+  const group = await ProcessGroup.connect(endpoint, {
+    groupId: 'multiprocess', generation: 0, rank: settings.rank, worldSize: settings.worldSize, peers,
+    token: 'multiprocess-token', timeoutMs: settings.timeoutMs,
+  });
+  const data = new Float32Array(settings.elements);
+  for (let iteration = 0; iteration < settings.iterations; iteration += 1) {
+    for (let i = 0; i < data.length; i += 1) data[i] = testInput(settings.rank, i);
+    await group.allReduce(data, { op: 'sum', wire: settings.wire });
+    process.send!({ type: 'progress', rank: settings.rank, iteration } satisfies RankReport);
+  }
+  const digest = createHash('sha256').update(new Uint8Array(data.buffer)).digest('hex');
+  const samples = [0, 1, data.length >> 1, data.length - 1].filter((index) => index >= 0 && index < data.length).map((index) => [index, data[index]!]);
+  await group.close();
+  await endpoint.close();
+  reportResult(settings.rank, { digest, samples });
+} catch (error) {
+  reportFailure(settings.rank, error);
+}
+process.disconnect();
