@@ -90,7 +90,11 @@ async function activate(name: BackendName): Promise<string | undefined> {
     if (name === 'tensorflow') return await activateTensorflow();
     if (name === 'wasm') registerWasmGradientKernels();
     const ok = await tf.setBackend(name);
-    return ok ? undefined : `tf.setBackend('${name}') failed`;
+    if (!ok) return `tf.setBackend('${name}') failed`;
+    // The cpu backend prints a banner recommending tfjs-node on first use; our own log line already says
+    // which backend runs and why, and stray stdout would corrupt `--json` output.
+    if (name === 'cpu') Object.assign(tf.backend(), { firstUse: false });
+    return undefined;
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
   }

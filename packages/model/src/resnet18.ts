@@ -64,7 +64,8 @@ export class ResNet18 {
   read(name: string): Float32Array {
     const tracked = this.batchesTracked.get(name);
     if (tracked !== undefined) return Float32Array.of(tracked);
-    return this.variable(name).dataSync() as Float32Array;
+    // A copy: the cpu backend's dataSync returns its live storage, which the caller must not alias.
+    return Float32Array.from(this.variable(name).dataSync() as Float32Array);
   }
 
   /** Overwrites one tensor in place (same shape). */
