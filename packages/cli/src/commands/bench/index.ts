@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { allReduceBenchCommand } from './allreduce.js';
 import { loaderBenchCommand } from './loader.js';
 
 /**
@@ -9,5 +10,6 @@ export function registerBenchCommands(program: Command): void {
   program
     .command('bench')
     .description('measure the collective, the training step, the loader and scaling; --json prints one object')
+    .addCommand(allReduceBenchCommand())
     .addCommand(loaderBenchCommand());
 }

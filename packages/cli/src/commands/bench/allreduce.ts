@@ -1,0 +1,48 @@
+import { Command } from 'commander';
+import { z } from 'zod';
+import { parseOptions } from '../../options.js';
+import { TSX_EXEC_ARGV } from '../../tsx-loader.js';
+
+const MiB = 1024 * 1024;
+
+const schema = z.object({
+  workers: z.coerce.number().int().min(1).max(64),
+  mib: z.coerce.number().positive().max(4096),
+  wire: z.enum(['f32', 'f16', 'bf16']),
+  iters: z.coerce.number().int().min(1),
+  warmup: z.coerce.number().int().min(0),
+  chunkMib: z.coerce.number().positive().max(16),
+  json: z.boolean().optional(),
+});
+
+/**
+ * `ringtrain bench allreduce`: N local rank processes on 127.0.0.1 all-reduce an f32 buffer; the slowest
+ * rank's time per iteration gives nccl-tests' algbw and busbw.
+ */
+export function allReduceBenchCommand(): Command {
+  return new Command('allreduce')
+    .description('ring all-reduce bandwidth between local processes; --json prints {workers, bytes, wire, iters, medianMs, algbwGBs, busbwGBs}')
+    .option('--workers <n>', 'rank processes', '2')
+    .option('--mib <m>', 'f32 payload in MiB (ResNet18 gradients: 44.6)', '44.6')
+    .option('--wire <format>', 'f32, f16 or bf16 on the wire', 'f32')
+    .option('--iters <k>', 'timed iterations', '20')
+    .option('--warmup <k>', 'untimed iterations first', '3')
+    .option('--chunk-mib <m>', 'frame payload size in MiB', '4')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (raw: Record<string, unknown>) => {
+      const options = parseOptions(schema, raw);
+      const { benchmarkAllReduce } = await import('@ringtrain/collective');
+      const result = await benchmarkAllReduce({
+        workers: options.workers, mib: options.mib, wire: options.wire, iters: options.iters, warmup: options.warmup,
+        chunkBytes: Math.round((options.chunkMib * MiB) / 4) * 4, execArgv: TSX_EXEC_ARGV,
+      });
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return;
+      }
+      process.stdout.write(
+        `all-reduce of ${(result.bytes / MiB).toFixed(1)} MiB over ${result.workers} processes (${result.wire} wire): ` +
+          `median ${result.medianMs.toFixed(1)} ms, algbw ${result.algbwGBs.toFixed(3)} GB/s, busbw ${result.busbwGBs.toFixed(3)} GB/s\n`,
+      );
+    });
+}
