@@ -11,6 +11,8 @@ export class HttpStore implements ObjectStore {
   constructor(
     readonly uri: string,
     private readonly retry: RetryOptions = defaultRetryOptions,
+    /** Whole-request limit: a stalled server fails the fetch (and is retried) instead of hanging the caller. */
+    private readonly timeoutMs = 300_000,
   ) {}
 
   async get(key: string): Promise<Buffer> {
@@ -51,7 +53,7 @@ export class HttpStore implements ObjectStore {
     return withRetry(async () => {
       let response: Response;
       try {
-        response = await fetch(url, { method, redirect: 'follow' });
+        response = await fetch(url, { method, redirect: 'follow', signal: AbortSignal.timeout(this.timeoutMs) });
       } catch (error) {
         throw new StoreError('transient', `cannot reach ${url}: ${error instanceof Error ? error.message : String(error)}`, url, { cause: error });
       }

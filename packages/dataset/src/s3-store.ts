@@ -5,6 +5,18 @@ import { joinKey, type ObjectInfo, type ObjectStore } from './object-store.js';
 import { withRetry, defaultRetryOptions, type RetryOptions } from './retry.js';
 import type { S3Config } from './s3-config.js';
 import { StoreError } from './store-error.js';
+import { deadline, idleGuard } from './timeouts.js';
+
+export type S3Timeouts = {
+  /** Until response headers (and whole answers of small requests). */
+  requestMs: number;
+  /** Longest silence while a body streams in. */
+  idleMs: number;
+  /** Whole PUT of one object (a 64 MiB shard over a slow link). */
+  putMs: number;
+};
+
+export const defaultS3Timeouts: S3Timeouts = { requestMs: 30_000, idleMs: 60_000, putMs: 600_000 };
 
 const transientCodes = new Set([
   'InternalError', 'ServiceUnavailable', 'SlowDown', 'RequestTimeout', 'RequestTimeTooSkewed',
@@ -23,6 +35,7 @@ export class S3Store implements ObjectStore {
     readonly prefix: string,
     readonly config: S3Config,
     private readonly retry: RetryOptions = defaultRetryOptions,
+    private readonly timeouts: S3Timeouts = defaultS3Timeouts,
   ) {
     this.uri = `s3://${bucket}/${prefix}`.replace(/\/$/, '');
     const endpoint = new URL(config.endpoint);
@@ -40,17 +53,17 @@ export class S3Store implements ObjectStore {
   }
 
   get(key: string): Promise<Buffer> {
-    // The body is read inside the retry so that a connection dropped mid-object is retried too.
-    return this.call(key, async (objectKey) => buffer(await this.client.getObject(this.bucket, objectKey)));
+    // The body is read inside the retry so that a connection dropped or stalled mid-object is retried too.
+    return this.call(key, async (objectKey) => buffer(await this.openBody(objectKey)), Infinity);
   }
 
   getStream(key: string): Promise<Readable> {
-    return this.call(key, (objectKey) => this.client.getObject(this.bucket, objectKey));
+    return this.call(key, (objectKey) => this.openBody(objectKey), Infinity);
   }
 
   async put(key: string, body: Buffer): Promise<void> {
     // S3 makes an object visible only once its PUT completes, so a single PUT is already atomic.
-    await this.call(key, (objectKey) => this.client.putObject(this.bucket, objectKey, body, body.length));
+    await this.call(key, (objectKey) => this.client.putObject(this.bucket, objectKey, body, body.length), this.timeouts.putMs);
   }
 
   async stat(key: string): Promise<ObjectInfo | undefined> {
@@ -85,11 +98,23 @@ export class S3Store implements ObjectStore {
     });
   }
 
-  private call<T>(key: string, operation: (objectKey: string) => Promise<T>): Promise<T> {
+  /** Headers within requestMs, then no silence longer than idleMs: a large body may take long, but never stall. */
+  private async openBody(objectKey: string): Promise<Readable> {
+    const { requestMs } = this.timeouts;
+    const body = await deadline(this.client.getObject(this.bucket, objectKey), requestMs, () => this.stalled(objectKey, `no answer within ${requestMs} ms`));
+    return idleGuard(body, this.timeouts.idleMs, () => this.stalled(objectKey, `no data for ${this.timeouts.idleMs} ms mid-object`));
+  }
+
+  private stalled(objectKey: string, what: string): StoreError {
+    return new StoreError('transient', `${what}: bucket "${this.bucket}", key "${objectKey}" at ${this.config.endpoint}`, `s3://${this.bucket}/${objectKey}`);
+  }
+
+  private call<T>(key: string, operation: (objectKey: string) => Promise<T>, timeoutMs = this.timeouts.requestMs): Promise<T> {
     const objectKey = joinKey(this.prefix, key);
     return withRetry(async () => {
       try {
-        return await operation(objectKey);
+        const running = operation(objectKey);
+        return await (timeoutMs === Infinity ? running : deadline(running, timeoutMs, () => this.stalled(objectKey, `no answer within ${timeoutMs} ms`)));
       } catch (error) {
         throw this.translate(error, objectKey);
       }
@@ -97,6 +122,7 @@ export class S3Store implements ObjectStore {
   }
 
   private translate(error: unknown, objectKey: string): StoreError {
+    if (error instanceof StoreError) return error;
     const location = `s3://${this.bucket}/${objectKey}`;
     const where = `bucket "${this.bucket}", key "${objectKey}" at ${this.config.endpoint}`;
     const code = errorCode(error);
