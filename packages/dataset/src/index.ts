@@ -5,7 +5,7 @@
 export type { ObjectInfo, ObjectStore } from './object-store.js';
 export { openStore, readObject, writeObject, type OpenStoreOptions } from './open-store.js';
 export { FileStore } from './file-store.js';
-export { S3Store } from './s3-store.js';
+export { S3Store, defaultS3Timeouts, type S3Timeouts } from './s3-store.js';
 export { HttpStore } from './http-store.js';
 export { s3ConfigFromEnv, type S3Config } from './s3-config.js';
 export { StoreError, isNotFound, type StoreErrorCode } from './store-error.js';
