@@ -35,3 +35,5 @@ export {
   TrainingConfigSchema,
 } from './training-config.js';
 export type { LrSchedule, OptimizerConfig, TrainingConfig, TrainingConfigInput } from './training-config.js';
+export { benchmarkTrainingStep } from './bench-train.js';
+export type { TrainBenchmarkOptions, TrainBenchmarkResult } from './bench-train.js';

@@ -80,3 +80,9 @@ test('a frozen backbone keeps batch norm in inference mode even when training', 
     model.dispose();
   }
 });
+
+test('creating and disposing a model returns every tensor', () => {
+  const before = tf.memory().numTensors;
+  ResNet18.create({ numClasses: 2, seed: 1 }).dispose();
+  assert.equal(tf.memory().numTensors, before);
+});

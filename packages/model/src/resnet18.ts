@@ -34,8 +34,11 @@ export class ResNet18 {
       if (spec.kind === 'bn-num-batches') {
         this.batchesTracked.set(spec.name, value[0] ?? 0);
       } else {
-        // Unique variable names would collide between two models in one process; tfjs allows anonymous ones.
-        this.variables.set(spec.name, tf.variable(tf.tensor(value, [...spec.shape]), spec.parameter));
+        // Anonymous variables: names would collide between two models in one process. The initial tensor
+        // is released once the variable holds a reference to its data.
+        const initial = tf.tensor(value, [...spec.shape]);
+        this.variables.set(spec.name, tf.variable(initial, spec.parameter));
+        initial.dispose();
       }
     }
   }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { allReduceBenchCommand } from './allreduce.js';
 import { loaderBenchCommand } from './loader.js';
+import { trainBenchCommand } from './train.js';
 
 /**
  * `ringtrain bench …`: each benchmark prints one JSON object on stdout with --json. Subcommands register
@@ -11,5 +12,6 @@ export function registerBenchCommands(program: Command): void {
     .command('bench')
     .description('measure the collective, the training step, the loader and scaling; --json prints one object')
     .addCommand(allReduceBenchCommand())
-    .addCommand(loaderBenchCommand());
+    .addCommand(loaderBenchCommand())
+    .addCommand(trainBenchCommand());
 }
