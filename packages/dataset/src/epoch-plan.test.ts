@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { epochOrder, planEpoch, PlanError, type EpochPlanRequest, type RemainderPolicy } from './epoch-plan.js';
+import { epochOrder, planEpoch, PlanError, samplesConsumedAfter, type EpochPlanRequest, type RemainderPolicy } from './epoch-plan.js';
 
 const layout = fc.record({
   shardSampleCounts: fc.array(fc.integer({ min: 0, max: 25 }), { minLength: 1, maxLength: 30 }),
@@ -65,8 +65,8 @@ describe('epoch plans', () => {
         const window = before.worldSize * before.batchSize;
         const fullSteps = Math.floor(total / window);
         const stepsDone = fullSteps === 0 ? 0 : stepPick % (fullSteps + 1);
-        const cursor = stepsDone * window;
         const first = planAll(base, before, 0, remainder);
+        const cursor = stepsDone === first[0]!.steps ? stepsDone * window : samplesConsumedAfter({ ...before, samplesConsumed: 0 }, first[0]!, stepsDone);
         const consumed = first.map((plan) => plan.samples.subarray(0, stepsDone * before.batchSize));
         // What was consumed is exactly the prefix O[0, cursor) of the world-size-independent order.
         const { order } = epochOrder(base.shardSampleCounts, base.seed, base.epoch, base.partitions, base.shuffleBlockSamples);
@@ -117,6 +117,16 @@ describe('epoch plans', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it('gives the checkpoint cursor after each step, and the whole epoch after the last', () => {
+    const request = { shardSampleCounts: [7, 6], seed: 2, epoch: 1, worldSize: 3, rank: 0, batchSize: 2, samplesConsumed: 0, remainder: 'drop' as const, partitions: 2 };
+    const plan = planEpoch(request);
+    assert.equal(plan.steps, 2); // 13 samples: two full steps of 6, then 1 dropped
+    assert.deepEqual([0, 1, 2].map((done) => samplesConsumedAfter(request, plan, done)), [0, 6, 13]);
+    const resumed = { ...request, samplesConsumed: 6 };
+    assert.deepEqual([0, 1].map((done) => samplesConsumedAfter(resumed, planEpoch(resumed), done)), [6, 13]);
+    assert.throws(() => samplesConsumedAfter(request, plan, 3), /stepsDone/);
   });
 
   it('refuses a cursor beyond the epoch and a rank outside the world', () => {

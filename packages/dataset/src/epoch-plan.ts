@@ -163,3 +163,19 @@ export function planEpoch(request: EpochPlanRequest): EpochPlan {
   }
   return { samples, steps, dropped, padded, epochSamples: total };
 }
+
+/**
+ * The resume cursor to checkpoint after `stepsDone` global steps of a plan: samples of the epoch consumed
+ * globally. After the plan's last step it is the epoch's size (the epoch is complete, dropped samples included).
+ */
+export function samplesConsumedAfter(
+  request: Pick<EpochPlanRequest, 'samplesConsumed' | 'worldSize' | 'batchSize'>,
+  plan: Pick<EpochPlan, 'steps' | 'epochSamples'>,
+  stepsDone: number,
+): number {
+  if (!Number.isInteger(stepsDone) || stepsDone < 0 || stepsDone > plan.steps) {
+    throw new PlanError(`stepsDone must be an integer in [0, ${plan.steps}], got ${stepsDone}`);
+  }
+  if (stepsDone === plan.steps) return plan.epochSamples;
+  return request.samplesConsumed + stepsDone * request.worldSize * request.batchSize;
+}
