@@ -57,7 +57,7 @@ export type LoaderStats = {
   /** Compressed image bytes read from the shard cache. */
   bytesRead: number;
   cache: CacheStats;
-  /** hits / (hits + misses) of shard acquisitions, a prefetched shard counting as a hit. */
+  /** Of the shards batches needed, the fraction already cached or being prefetched when asked for. */
   cacheHitRate: number;
 };
 

@@ -74,8 +74,23 @@ export class ShardCache {
     while (this.removals.size > 0) await Promise.all(this.removals);
   }
 
-  /** Makes sure the shard is local and verified, and pins it until `release()`. */
-  async acquire(shard: ManifestShard): Promise<CachedShard> {
+  /**
+   * Makes sure the shard is local and verified, and pins it until `release()`. Counts a hit when the shard was
+   * cached or already on its way (prefetched), a miss when this call had to start the download.
+   */
+  acquire(shard: ManifestShard): Promise<CachedShard> {
+    return this.pin(shard, true);
+  }
+
+  /** Downloads a shard ahead of need without pinning it; not counted as a hit or a miss. */
+  prefetch(shard: ManifestShard): void {
+    this.pin(shard, false).then(
+      (cached) => cached.release(),
+      () => {}, // the reader that needs it will see the error itself
+    );
+  }
+
+  private async pin(shard: ManifestShard, demand: boolean): Promise<CachedShard> {
     await this.ready;
     let entry = this.entries.get(shard.sha256);
     if (entry?.adopted) {
@@ -85,9 +100,10 @@ export class ShardCache {
       entry.adopted = false;
       if (!verified) entry = undefined;
     }
-    if (entry?.ready) this.stats.hits += 1;
-    else {
-      this.stats.misses += 1;
+    if (entry?.ready) {
+      if (demand) this.stats.hits += 1;
+    } else {
+      if (demand) this.stats.misses += 1;
       entry ??= { sha256: shard.sha256, bytes: shard.bytes, file: this.fileOf(shard.sha256), pins: 0, lastUsed: 0 };
       this.entries.set(shard.sha256, entry);
       entry.ready = track(entry, this.limit(() => this.download(shard, entry!.file)));
@@ -109,14 +125,6 @@ export class ShardCache {
       if (this.entries.get(shard.sha256) === entry) this.entries.delete(shard.sha256);
       throw error;
     }
-  }
-
-  /** Downloads a shard ahead of need without pinning it. */
-  prefetch(shard: ManifestShard): void {
-    this.acquire(shard).then(
-      (cached) => cached.release(),
-      () => {}, // the reader that needs it will see the error itself
-    );
   }
 
   private fileOf(sha256: string): string {
