@@ -103,7 +103,19 @@ export class AllReduceOperation implements RingOperation {
     return { opSeq: this.opSeq, kind: FrameKind.allReduce, format: this.wire, step, elementOffset: chunk.offset, elementCount: chunk.count };
   }
 
+  /**
+   * With a 16-bit wire, a mean divides before anything is encoded (as DDP's fp16_compress_hook does), so that
+   * partial sums stay in f16's range; with f32 the owner divides once, exactly, at the end.
+   */
+  private get dividesFirst(): boolean {
+    return this.reduction === 'mean' && this.wire !== 'f32';
+  }
+
   start(): void {
+    if (this.dividesFirst) {
+      const worldSize = this.context.worldSize;
+      for (let i = 0; i < this.data.length; i += 1) this.data[i] = this.data[i]! / worldSize;
+    }
     for (const chunk of this.chunksOfSegment[this.context.rank]!) {
       this.context.sendValues(this.header(0, chunk), this.data.subarray(chunk.offset, chunk.offset + chunk.count));
     }
@@ -146,7 +158,7 @@ export class AllReduceOperation implements RingOperation {
 
   /** The owner's last word on a chunk: what it sends is exactly what it keeps. */
   private finish(target: Float32Array, chunk: Span): void {
-    if (this.reduction === 'mean') {
+    if (this.reduction === 'mean' && !this.dividesFirst) {
       const worldSize = this.context.worldSize;
       for (let i = 0; i < target.length; i += 1) target[i] = target[i]! / worldSize;
     }

@@ -114,6 +114,17 @@ test('f16 and bf16 wires stay within their precision and still agree to the bit 
   });
 });
 
+test('an f16 mean divides before encoding, so values near f16’s limit do not overflow', async () => {
+  await withGroups(3, async (groups) => {
+    const data = groups.map(() => Float32Array.of(40_000, -50_000, 1));
+    await Promise.all(groups.map((group, rank) => group.allReduce(data[rank]!, { op: 'mean', wire: 'f16' })));
+    assertBitIdentical(data);
+    [40_000, -50_000, 1].forEach((exact, i) => {
+      assert.ok(Math.abs(data[0]![i]! - exact) <= 1e-3 * Math.abs(exact), `element ${i}: ${data[0]![i]} for a mean of ${exact}`);
+    });
+  });
+});
+
 test('bucketed all-reduce of many tensors equals plain all-reduce of each', async () => {
   await withGroups(3, async (groups) => {
     await fc.assert(
