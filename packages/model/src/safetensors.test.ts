@@ -41,6 +41,13 @@ test('encode → decode returns every tensor, shape, dtype and metadata unchange
   );
 });
 
+test('tensor names that are Object.prototype keys are ordinary names', () => {
+  for (const name of ['valueOf', '__proto__', 'constructor']) {
+    const file = decodeSafetensors(encodeSafetensors([[name, { dtype: 'U8', shape: [1], data: Uint8Array.of(7) }]]));
+    assert.deepEqual([...file.tensors.keys()], [name]);
+  }
+});
+
 test('reads the half-precision and integer dtypes PyTorch files use', () => {
   const data = new Uint8Array([0x00, 0x3c, 0x00, 0xc0, 0x80, 0x3f, 0x00, 0xc0, 7, 0, 0, 0, 0, 0, 0, 0]);
   const file = decodeSafetensors(

@@ -92,20 +92,24 @@ export function encodeSafetensors(
   tensors: Iterable<readonly [string, RawTensor]>,
   metadata: Readonly<Record<string, string>> = {},
 ): Uint8Array {
-  const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length > 0) header.__metadata__ = { ...metadata };
+  // Entries, not assignments into an object: names such as "valueOf" or "__proto__" are valid tensor names.
+  const entries: Array<[string, unknown]> = [];
+  if (Object.keys(metadata).length > 0) entries.push(['__metadata__', { ...metadata }]);
+  const seen = new Set<string>(['__metadata__']);
   const parts: Uint8Array[] = [];
   let offset = 0;
   for (const [name, tensor] of tensors) {
-    if (name === '__metadata__' || name in header) throw new SafetensorsError(`duplicate or reserved tensor name ${name}`);
+    if (seen.has(name)) throw new SafetensorsError(`duplicate or reserved tensor name ${name}`);
+    seen.add(name);
     const expected = tensor.shape.reduce((product, size) => product * size, 1) * DTYPE_SIZES[tensor.dtype];
     if (tensor.data.length !== expected) {
       throw new SafetensorsError(`${name}: ${tensor.data.length} bytes for ${tensor.dtype}[${tensor.shape}] (expected ${expected})`);
     }
-    header[name] = { dtype: tensor.dtype, shape: [...tensor.shape], data_offsets: [offset, offset + expected] };
+    entries.push([name, { dtype: tensor.dtype, shape: [...tensor.shape], data_offsets: [offset, offset + expected] }]);
     parts.push(tensor.data);
     offset += expected;
   }
+  const header = Object.fromEntries(entries);
   let json = new TextEncoder().encode(JSON.stringify(header));
   // Pad with spaces to 8-byte alignment as the reference writer does, so readers can map data zero-copy.
   const padded = Math.ceil(json.length / 8) * 8;
@@ -121,49 +125,40 @@ export function encodeSafetensors(
   return out;
 }
 
+type Reader = (view: DataView, index: number, name: string) => number;
+
+/** How to read element `index` of each dtype as a number. */
+const READERS: Record<SafetensorsDtype, Reader> = {
+  F32: (view, i) => view.getFloat32(i * 4, true),
+  F64: (view, i) => view.getFloat64(i * 8, true),
+  F16: (view, i) => halfToFloat(view.getUint16(i * 2, true)),
+  BF16: (view, i) => bfloat16ToFloat(view.getUint16(i * 2, true)),
+  I64: (view, i, name) => {
+    const value = view.getBigInt64(i * 8, true);
+    if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
+      throw new SafetensorsError(`${name}: I64 value ${value} does not fit a float`);
+    }
+    return Number(value);
+  },
+  I32: (view, i) => view.getInt32(i * 4, true),
+  I16: (view, i) => view.getInt16(i * 2, true),
+  I8: (view, i) => view.getInt8(i),
+  U8: (view, i) => view.getUint8(i),
+  BOOL: (view, i) => view.getUint8(i),
+};
+
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 /** Float32 values of a floating-point or integer tensor (I64 must fit a double exactly: |v| < 2^53). */
 export function toFloat32(name: string, tensor: RawTensor): Float32Array {
   const { data, dtype } = tensor;
+  // The common case, F32 on a little-endian host, is one copy (slice also fixes the alignment).
+  if (dtype === 'F32' && LITTLE_ENDIAN) return new Float32Array(data.slice().buffer);
   const count = data.length / DTYPE_SIZES[dtype];
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const read = READERS[dtype];
   const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    switch (dtype) {
-      case 'F32':
-        out[i] = view.getFloat32(i * 4, true);
-        break;
-      case 'F64':
-        out[i] = view.getFloat64(i * 8, true);
-        break;
-      case 'F16':
-        out[i] = halfToFloat(view.getUint16(i * 2, true));
-        break;
-      case 'BF16':
-        out[i] = bfloat16ToFloat(view.getUint16(i * 2, true));
-        break;
-      case 'I64': {
-        const value = view.getBigInt64(i * 8, true);
-        if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
-          throw new SafetensorsError(`${name}: I64 value ${value} does not fit a float`);
-        }
-        out[i] = Number(value);
-        break;
-      }
-      case 'I32':
-        out[i] = view.getInt32(i * 4, true);
-        break;
-      case 'I16':
-        out[i] = view.getInt16(i * 2, true);
-        break;
-      case 'I8':
-        out[i] = view.getInt8(i);
-        break;
-      case 'U8':
-      case 'BOOL':
-        out[i] = view.getUint8(i);
-        break;
-    }
-  }
+  for (let i = 0; i < count; i++) out[i] = read(view, i, name);
   return out;
 }
 
