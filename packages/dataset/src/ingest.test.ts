@@ -88,15 +88,16 @@ describe('ingest', () => {
     assert.equal(puts.filter((key) => key === manifestKey).length, 1);
   });
 
-  it('downscales at ingest when asked, keeping the aspect ratio', async () => {
-    const big = await makeImageFolder(path.join(work, 'big'), { classes: { a: 2, b: 2 }, width: 300, height: 150, format: 'png' });
+  it('downscales at ingest when asked, keeping the aspect ratio, and still finds corrupt images', async () => {
+    const big = await makeImageFolder(path.join(work, 'big'), { classes: { a: 2, b: 2 }, width: 300, height: 150, format: 'png', corrupt: true });
     const to = path.join(work, 'out-small');
-    const summary = await ingest({ source: big, to, valFraction: 0, maxResolution: 64 });
+    const summary = await ingest({ source: big, to, valFraction: 0, maxResolution: 48 });
+    assert.deepEqual(summary.corrupt.map((item) => item.path), ['a/broken.jpg']);
     const shard = await readFile(path.join(to, summary.manifest.splits.train.shards[0]!.key));
     for (const entry of decodeShardIndex(shard)) {
-      assert.deepEqual([entry.width, entry.height], [64, 32]);
+      assert.deepEqual([entry.width, entry.height], [48, 24]);
       const meta = await sharp(shard.subarray(entry.offset, entry.offset + entry.length)).metadata();
-      assert.deepEqual([meta.width, meta.height, meta.format], [64, 32, 'jpeg']);
+      assert.deepEqual([meta.width, meta.height, meta.format], [48, 24, 'jpeg']);
     }
   });
 

@@ -28,12 +28,15 @@ export async function prepareImage(file: string, maxResolution: number | undefin
   }
   if (!sniffImageFormat(bytes)) return { reason: 'not a JPEG, PNG or WebP file (by its content)' };
   try {
-    // failOn 'warning' makes libvips reject truncated data that a header read would accept.
-    const { info } = await sharp(bytes, { failOn: 'warning' }).raw().toBuffer({ resolveWithObject: true });
-    if (maxResolution === undefined || Math.max(info.width, info.height) <= maxResolution) {
+    // failOn 'warning' makes libvips reject truncated data that a header read would accept; either branch below
+    // decodes every pixel once, which is what finds corrupt files.
+    const header = await sharp(bytes).metadata();
+    const longer = Math.max(header.width ?? 0, header.height ?? 0);
+    if (maxResolution === undefined || longer <= maxResolution) {
+      const { info } = await sharp(bytes, { failOn: 'warning' }).raw().toBuffer({ resolveWithObject: true });
       return { bytes, width: info.width, height: info.height };
     }
-    const resized = await sharp(bytes)
+    const resized = await sharp(bytes, { failOn: 'warning' })
       .resize({ width: maxResolution, height: maxResolution, fit: 'inside', kernel: 'lanczos3' })
       .jpeg({ quality: 90 })
       .toBuffer({ resolveWithObject: true });
