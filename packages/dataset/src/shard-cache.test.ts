@@ -55,9 +55,10 @@ describe('ShardCache', () => {
     assert.equal(warm.index[0]!.sourcePath, 's0');
     warm.release();
     assert.equal(second.stats.bytesDownloaded, 0);
-    const fresh = await second.acquire(shards[1]!);
-    assert.equal(fresh.index[0]!.label, 1);
+    // Two readers at once: one fresh download between them.
+    const fresh = await Promise.all([second.acquire(shards[1]!), second.acquire(shards[1]!)]);
+    assert.deepEqual(fresh.map((cached) => cached.index[0]!.label), [1, 1]);
     assert.equal(second.stats.bytesDownloaded, shards[1]!.bytes);
-    fresh.release();
+    for (const cached of fresh) cached.release();
   });
 });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -96,9 +96,10 @@ export class ShardCache {
     if (entry?.adopted) {
       // A file found on disk at start-up is only trusted once verified; a damaged one is fetched afresh.
       const verified = await entry.ready!.then(() => true, () => false);
-      if (!verified && this.entries.get(shard.sha256) === entry) this.entries.delete(shard.sha256);
       entry.adopted = false;
-      if (!verified) entry = undefined;
+      if (!verified && this.entries.get(shard.sha256) === entry) this.entries.delete(shard.sha256);
+      // Re-read: while we waited, another caller may have started the fresh download, or eviction removed it.
+      entry = this.entries.get(shard.sha256);
     }
     if (entry?.ready) {
       if (demand) this.stats.hits += 1;
@@ -158,7 +159,7 @@ export class ShardCache {
 
   private async download(shard: ManifestShard, file: string): Promise<ShardIndexEntry[]> {
     for (let attempt = 1; ; attempt += 1) {
-      const temp = `${file}.${process.pid}.${attempt}.partial`;
+      const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
       const hash = createHash('sha256');
       let bytes = 0;
       try {
