@@ -3,6 +3,8 @@ import { ExitError } from './errors.js';
 import { registerBenchCommands } from './commands/bench/index.js';
 import { registerIngestCommand } from './commands/ingest/index.js';
 import { registerDatasetServiceCommand } from './commands/dataset-service/index.js';
+import { registerTrainCommand } from './commands/train/index.js';
+import { registerWorkerCommand } from './commands/worker/index.js';
 
 /** Declares every command; each loads its implementation lazily so `--help` stays instant. */
 export function buildProgram(): Command {
@@ -13,6 +15,8 @@ export function buildProgram(): Command {
   registerBenchCommands(program);
   registerIngestCommand(program);
   registerDatasetServiceCommand(program);
+  registerTrainCommand(program);
+  registerWorkerCommand(program);
   return program;
 }
 

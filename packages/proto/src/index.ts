@@ -17,7 +17,7 @@ export const LOADER_OPTIONS = {
   includeDirs: [PROTO_DIR],
 } as const satisfies Options;
 
-export type ProtoFile = 'collective.proto' | 'dataset.proto';
+export type ProtoFile = 'collective.proto' | 'dataset.proto' | 'coordinator.proto';
 
 /** Loads one contract as a gRPC package definition (services keyed by their full name). */
 export function loadProto(file: ProtoFile): PackageDefinition {
@@ -32,3 +32,8 @@ export type { DatasetServiceHandlers, DatasetServiceClient } from './generated/r
 export type { GetEpochPlanRequest, GetEpochPlanRequest__Output } from './generated/ringtrain/dataset/v1/GetEpochPlanRequest.js';
 export type { GetEpochPlanResponse, GetEpochPlanResponse__Output } from './generated/ringtrain/dataset/v1/GetEpochPlanResponse.js';
 export type { GetManifestResponse, GetManifestResponse__Output } from './generated/ringtrain/dataset/v1/GetManifestResponse.js';
+export type { ProtoGrpcType as CoordinatorProto } from './generated/coordinator.js';
+export type { CoordinatorHandlers, CoordinatorClient } from './generated/ringtrain/coordinator/v1/Coordinator.js';
+export type { RegisterResponse, RegisterResponse__Output } from './generated/ringtrain/coordinator/v1/RegisterResponse.js';
+export type { StepReport, StepReport__Output } from './generated/ringtrain/coordinator/v1/StepReport.js';
+export type { EpochReport, EpochReport__Output } from './generated/ringtrain/coordinator/v1/EpochReport.js';

@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+
+/** `ringtrain train`: a whole distributed run on this machine (coordinator in process, N worker processes). */
+export function registerTrainCommand(program: Command): void {
+  program
+    .command('train')
+    .description('fine-tune ResNet18 data-parallel on this machine: ingest, coordinator, N worker processes, ring all-reduce')
+    .option('--data <dir|uri>', 'ImageFolder directory (ingested into <out>/dataset), or an ingested dataset URI')
+    .option('--demo', 'train on handwritten digits generated from the mnist package (no download)')
+    .option('--workers <n>', 'worker processes (ranks)')
+    .option('--epochs <n>', 'epochs to train')
+    .option('--batch-size <n>', 'images per rank per step (global batch = workers × this)')
+    .option('--image-size <px>', 'square input size')
+    .option('--lr <rate>', 'learning rate (default: 1e-3 for adam, 1e-2 for sgd)')
+    .option('--optimizer <name>', 'adam or sgd')
+    .option('--momentum <m>', 'SGD momentum')
+    .option('--micro-batch-size <n>', 'split each rank batch into micro-batches (memory)')
+    .option('--pretrained <uri>', 'torchvision resnet18 weights (.safetensors) to start from; the head is replaced')
+    .option('--freeze-backbone', 'train only the classifier head')
+    .option('--augment', 'random-resized-crop and horizontal flip for training images')
+    .option('--out <dir>', 'output directory: model/, checkpoints/, metrics.json, logs/')
+    .option('--resume', 'continue the run whose checkpoint is in --out')
+    .option('--seed <n>', 'seed of initialisation, shuffling and augmentation')
+    .option('--val-fraction <f>', 'fraction of each class held out for validation at ingest')
+    .option('--checkpoint-every <steps>', 'checkpoint every this many steps (0: epoch ends only)')
+    .option('--keep-checkpoints <n>', 'checkpoints kept')
+    .option('--max-steps <n>', 'stop after this many optimizer steps in total')
+    .option('--partitions <n>', 'canonical data partitions, fixed for the run (default: workers)')
+    .option('--max-restarts <n>', 'failed generations tolerated before the run fails')
+    .option('--heartbeat-timeout <seconds>', 'a worker silent this long is declared hung')
+    .option('--backend <name>', 'compute backend of the workers: auto, tensorflow, wasm or cpu')
+    .option('--json', 'print the final result as one JSON object on stdout')
+    .action(async (raw: Record<string, unknown>) => {
+      const { runTrain } = await import('./run.js');
+      await runTrain(raw);
+    });
+}

@@ -1,0 +1,211 @@
+import { randomBytes } from 'node:crypto';
+import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ingest as ingestFunction, loadManifest as loadManifestFunction } from '@ringtrain/dataset';
+import { z } from 'zod';
+import { ExitError, UsageError } from '../../errors.js';
+import { parseOptions } from '../../options.js';
+
+const positiveInt = z.coerce.number().int().min(1);
+
+export const trainOptionsSchema = z
+  .object({
+    data: z.string().min(1).optional(),
+    demo: z.boolean().default(false),
+    workers: positiveInt.max(64).optional(),
+    epochs: positiveInt.optional(),
+    batchSize: positiveInt.optional(),
+    imageSize: z.coerce.number().int().min(16).max(1024).optional(),
+    lr: z.coerce.number().positive().optional(),
+    optimizer: z.enum(['adam', 'sgd']).default('adam'),
+    momentum: z.coerce.number().min(0).lt(1).optional(),
+    microBatchSize: positiveInt.optional(),
+    pretrained: z.string().min(1).optional(),
+    freezeBackbone: z.boolean().default(false),
+    augment: z.boolean().default(false),
+    out: z.string().min(1).optional(),
+    resume: z.boolean().default(false),
+    seed: z.coerce.number().int().min(0).default(0),
+    valFraction: z.coerce.number().gt(0).lt(1).optional(),
+    checkpointEvery: z.coerce.number().int().min(0).default(50),
+    keepCheckpoints: positiveInt.default(3),
+    maxSteps: positiveInt.optional(),
+    partitions: positiveInt.optional(),
+    maxRestarts: z.coerce.number().int().min(0).default(3),
+    heartbeatTimeout: z.coerce.number().positive().default(60),
+    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    json: z.boolean().default(false),
+  })
+  .refine((options) => options.demo || options.data !== undefined || options.resume, { message: 'give --data <ImageFolder dir or dataset URI>, or --demo', path: ['data'] });
+export type TrainOptions = z.output<typeof trainOptionsSchema>;
+
+/** The digits demo: small enough for two CPU cores in a few minutes, big enough to beat chance clearly. */
+const DEMO = { workers: 2, epochs: 4, batchSize: 16, imageSize: 32, perClass: 60, valFraction: 0.2, out: 'ringtrain-demo' } as const;
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+function isRemote(uri: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !uri.startsWith('file://');
+}
+
+export async function runTrain(raw: Record<string, unknown>): Promise<void> {
+  const options = parseOptions(trainOptionsSchema, raw);
+  const { Coordinator, createLogger, parseRunConfig } = await import('@ringtrain/coordinator');
+  const { ingest, loadManifest } = await import('@ringtrain/dataset');
+  const { CheckpointStore } = await import('@ringtrain/worker');
+  const { LocalCluster } = await import('./local-cluster.js');
+  const { ProgressView } = await import('./progress.js');
+
+  const out = path.resolve(options.out ?? (options.demo ? DEMO.out : 'ringtrain-out'));
+  await mkdir(out, { recursive: true });
+  const note = (line: string): void => void process.stderr.write(`${line}\n`);
+  const runFile = path.join(out, 'run.json');
+  const checkpoints = new CheckpointStore(out, options.keepCheckpoints);
+
+  let configInput: Record<string, unknown>;
+  if (options.resume) {
+    if (!(await exists(runFile)) || (await checkpoints.latest()) === undefined) {
+      throw new UsageError(`--resume: ${out} holds no checkpointed run (run.json and checkpoints/latest.json); start one without --resume`);
+    }
+    configInput = JSON.parse(await readFile(runFile, 'utf8')) as Record<string, unknown>;
+    // A resumed run keeps its data order and model; only how long it runs may change.
+    if (options.epochs !== undefined) configInput.epochs = options.epochs;
+    if (options.maxSteps !== undefined) configInput.maxSteps = options.maxSteps;
+    else delete configInput.maxSteps;
+  } else {
+    if (await checkpoints.latest()) {
+      if (!options.demo) throw new UsageError(`${out} already holds a checkpointed run: pass --resume to continue it, or choose another --out`);
+      await rm(path.join(out, 'checkpoints'), { recursive: true, force: true });
+    }
+    configInput = await prepareRun(options, out, note, { ingest, loadManifest });
+  }
+  let config;
+  try {
+    config = parseRunConfig(configInput, options.resume ? runFile : 'the command line');
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  await writeFile(runFile, `${JSON.stringify(config, null, 1)}\n`);
+
+  const token = randomBytes(24).toString('hex');
+  const logDir = path.join(out, 'logs');
+  await mkdir(logDir, { recursive: true });
+  const logger = createLogger({ service: 'coordinator', runId: config.runId }, path.join(logDir, 'coordinator.log'));
+  const coordinator = await Coordinator.start({
+    config, token, logger, heartbeatDeadlineMs: options.heartbeatTimeout * 1000, maxRestarts: options.maxRestarts,
+  });
+  const progress = new ProgressView(config.epochs, coordinator);
+  progress.line(`ringtrain: run ${config.runId}: ${config.workers} workers, ${config.epochs} epochs, batch ${config.batchSize}/rank at ${String(config.training.imageSize)}px; status at ${coordinator.httpAddress}/status, logs in ${logDir}`);
+  const cluster = new LocalCluster({
+    coordinator, token, workers: config.workers, logDir, maxRestartsPerWorker: options.maxRestarts + 2,
+    onEvent: (line) => progress.line(line),
+  });
+  let interrupts = 0;
+  const onInterrupt = (): void => {
+    interrupts += 1;
+    if (interrupts === 1) {
+      progress.line('ringtrain: stopping after the current step and writing a checkpoint (Ctrl-C again to abort at once)');
+      coordinator.requestStop('interrupted');
+      cluster.signal('SIGINT');
+    } else {
+      cluster.signal('SIGKILL');
+      coordinator.abortRun('interrupted twice: workers killed without a final checkpoint');
+    }
+  };
+  process.on('SIGINT', onInterrupt);
+  process.on('SIGTERM', onInterrupt);
+  let result;
+  try {
+    await cluster.start();
+    result = await coordinator.done;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onInterrupt);
+    await cluster.stop(30_000);
+    await coordinator.close();
+    progress.done();
+  }
+  const metrics = result.metrics;
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ state: result.state, reason: result.reason, out, metrics: path.join(out, 'metrics.json'), model: path.join(out, 'model'), valAccuracy: metrics.final.valAccuracy, restarts: metrics.restarts.length, weightsIdentical: metrics.weightsIdentical, durationSeconds: metrics.durationSeconds })}\n`);
+  }
+  if (result.state === 'failed') throw new ExitError(1, `training failed: ${result.reason} (logs in ${logDir})`);
+  if (result.state === 'stopped') throw new ExitError(130, `training stopped: ${result.reason}; continue with: ringtrain train --resume --out ${out}`);
+  if (!options.json) {
+    const accuracy = metrics.final.valAccuracy === null ? 'n/a' : `${(metrics.final.valAccuracy * 100).toFixed(1)}%`;
+    process.stdout.write(
+      `trained in ${metrics.durationSeconds.toFixed(0)} s: validation accuracy ${accuracy}, ${metrics.restarts.length} restarts, ranks bit-identical: ${metrics.weightsIdentical}\n` +
+        `  model:   ${path.join(out, 'model')} (model.safetensors in torchvision layout, tfjs/, labels.json)\n` +
+        `  metrics: ${path.join(out, 'metrics.json')}\n`,
+    );
+  }
+}
+
+type DatasetApi = { ingest: typeof ingestFunction; loadManifest: typeof loadManifestFunction };
+
+/** Makes the demo data if asked, ingests a folder (or takes a dataset as is), and builds the run configuration. */
+async function prepareRun(options: TrainOptions, out: string, note: (line: string) => void, dataset: DatasetApi): Promise<Record<string, unknown>> {
+  const demo = options.demo;
+  let source = options.data;
+  if (demo && source === undefined) {
+    const { writeMnistImageFolder } = await import('./demo-data.js');
+    source = path.join(out, 'demo-digits');
+    await rm(source, { recursive: true, force: true });
+    const made = await writeMnistImageFolder(source, DEMO.perClass);
+    note(`ringtrain: demo: wrote ${made.images} handwritten digits (the mnist package) as PNGs to ${source}`);
+  }
+  const data = source!;
+  let datasetUri: string;
+  if (isRemote(data) || (await exists(path.join(data, 'manifest.json')))) {
+    datasetUri = isRemote(data) ? data : path.resolve(data);
+  } else {
+    if (!(await exists(data))) throw new UsageError(`--data ${data}: no such directory (give an ImageFolder tree: one sub-folder of images per class)`);
+    datasetUri = path.join(out, 'dataset');
+    const imageSize = options.imageSize ?? (demo ? DEMO.imageSize : 224);
+    note(`ringtrain: ingesting ${data} into ${datasetUri}`);
+    try {
+      const summary = await dataset.ingest({
+        source: data, to: datasetUri, valFraction: options.valFraction ?? (demo ? DEMO.valFraction : 0.1), seed: options.seed,
+        maxResolution: Math.max(64, imageSize * 2),
+      });
+      note(`ringtrain: ${summary.manifest.splits.train.count} training and ${summary.manifest.splits.val.count} validation images of ${summary.manifest.classes.length} classes`);
+    } catch (error) {
+      throw new ExitError(1, `ingest of ${data} failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const { manifest } = await dataset.loadManifest(datasetUri);
+  if (manifest.classes.length < 2) throw new UsageError(`${datasetUri} has ${manifest.classes.length} class; a classifier needs at least 2`);
+  const workers = options.workers ?? (demo ? DEMO.workers : 2);
+  const lr = options.lr ?? (options.optimizer === 'adam' ? 1e-3 : 1e-2);
+  return {
+    runId: `run-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`,
+    dataset: datasetUri,
+    out,
+    workers,
+    epochs: options.epochs ?? (demo ? DEMO.epochs : 10),
+    batchSize: options.batchSize ?? (demo ? DEMO.batchSize : 32),
+    seed: options.seed,
+    partitions: options.partitions ?? workers,
+    ...(options.maxSteps !== undefined ? { maxSteps: options.maxSteps } : {}),
+    checkpointEverySteps: options.checkpointEvery,
+    keepCheckpoints: options.keepCheckpoints,
+    ...(options.pretrained !== undefined ? { pretrained: options.pretrained } : {}),
+    training: {
+      numClasses: manifest.classes.length,
+      imageSize: options.imageSize ?? (demo ? DEMO.imageSize : 224),
+      optimizer: options.optimizer === 'adam' ? { kind: 'adam', lr } : { kind: 'sgd', lr, momentum: options.momentum ?? 0.9 },
+      freezeBackbone: options.freezeBackbone,
+      seed: options.seed,
+      ...(options.microBatchSize !== undefined ? { microBatchSize: options.microBatchSize } : {}),
+    },
+    augment: options.augment,
+    loaderThreads: 1,
+    cacheDir: path.join(out, 'cache'),
+    backend: options.backend === 'auto' && demo ? 'wasm' : options.backend,
+  };
+}

@@ -1,0 +1,15 @@
+import type { Command } from 'commander';
+
+/** `ringtrain worker`: one rank of a run (the container entry point; `ringtrain train` starts these locally). */
+export function registerWorkerCommand(program: Command): void {
+  program
+    .command('worker')
+    .description('run one training rank: register with the coordinator, train, checkpoint (token in RINGTRAIN_TOKEN)')
+    .requiredOption('--coordinator <host:port>', "the coordinator's gRPC address")
+    .requiredOption('--worker-id <id>', 'stable name of this worker slot across restarts (e.g. the pod name)')
+    .option('--host <ip>', 'interface the collective endpoint listens on (0.0.0.0 in a pod)', '127.0.0.1')
+    .action(async (raw: Record<string, unknown>) => {
+      const { runWorkerCommand } = await import('./run.js');
+      await runWorkerCommand(raw);
+    });
+}

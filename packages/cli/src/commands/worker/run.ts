@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { ExitError, UsageError } from '../../errors.js';
+import { parseOptions } from '../../options.js';
+
+const schema = z.object({
+  coordinator: z.string().regex(/^[^\s:]+:\d+$|^\[[0-9a-f:]+\]:\d+$/i, 'use host:port'),
+  workerId: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash and underscore'),
+  host: z.string().min(1),
+});
+
+const envSchema = z.object({ RINGTRAIN_TOKEN: z.string().min(16) });
+
+export async function runWorkerCommand(raw: Record<string, unknown>): Promise<void> {
+  const options = parseOptions(schema, raw);
+  const env = envSchema.safeParse(process.env);
+  if (!env.success) throw new UsageError('RINGTRAIN_TOKEN must hold the run secret (at least 16 characters) that the coordinator was started with');
+  const { runWorker } = await import('@ringtrain/worker');
+  const stop = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupts += 1;
+    // The first signal stops the run cleanly after the current step; a second one means now.
+    if (interrupts === 1) stop.abort(signal);
+    else process.kill(process.pid, 'SIGKILL');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // Started by `ringtrain train` (an IPC channel exists): when that supervisor dies, so does this worker,
+  // however far it is into a retry loop.
+  if (process.connected) process.once('disconnect', () => setTimeout(() => process.kill(process.pid, 'SIGKILL'), 3_000).unref());
+  try {
+    const result = await runWorker({ coordinator: options.coordinator, token: env.data.RINGTRAIN_TOKEN, workerId: options.workerId, host: options.host, stop: stop.signal });
+    if (result.outcome === 'run-ended' && /fail|gave up/i.test(result.reason)) throw new ExitError(1, `the run failed: ${result.reason}`);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (process.connected) process.disconnect();
+  }
+}

@@ -1,0 +1,551 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import http from 'node:http';
+import * as grpc from '@grpc/grpc-js';
+import { openStore } from '@ringtrain/dataset';
+import { loadProto, type CoordinatorHandlers, type CoordinatorProto, type EpochReport__Output, type RegisterResponse, type StepReport__Output } from '@ringtrain/proto';
+import type { Logger } from 'pino';
+import { CoordinatorMetrics } from './metrics.js';
+import type { RunConfig } from './run-config.js';
+
+export interface CoordinatorOptions {
+  config: RunConfig;
+  /** Shared secret every worker presents; also what the collective tokens are derived from. */
+  token: string;
+  logger: Logger;
+  host?: string;
+  /** gRPC port; 0 picks a free one (read `address`). */
+  port?: number;
+  /** HTTP port for /status, /healthz and /metrics; 0 picks a free one, null serves none. */
+  httpPort?: number | null;
+  /** A worker silent for this long ends its generation (it is hung or unreachable). */
+  heartbeatDeadlineMs?: number;
+  /** Generations that may end in failure before the run is Failed (torchrun's max_restarts). */
+  maxRestarts?: number;
+}
+
+export type RunState = 'rendezvous' | 'running' | 'succeeded' | 'failed' | 'stopped';
+export type EpochRecord = Omit<EpochReport__Output, 'workerId' | 'samplesTrained'> & { samplesTrained: number };
+export type StepRecord = Omit<StepReport__Output, 'workerId' | 'globalStep'> & { globalStep: number };
+
+export interface RestartRecord {
+  /** The generation that ended. */
+  generation: number;
+  reason: string;
+  at: string;
+}
+
+export interface CheckpointRecord {
+  key: string;
+  epoch: number;
+  globalStep: number;
+  samplesConsumed: number;
+  bytes: number;
+  at: string;
+}
+
+/** What `/status` serves and `metrics.json` is built from. */
+export interface RunStatus {
+  runId: string;
+  state: RunState;
+  reason: string;
+  generation: number;
+  worldSize: number;
+  registered: number;
+  restarts: RestartRecord[];
+  maxRestarts: number;
+  epochs: number;
+  lastStep: StepRecord | undefined;
+  history: EpochRecord[];
+  checkpoints: CheckpointRecord[];
+  startedAt: string;
+  elapsedSeconds: number;
+}
+
+export interface RunResult {
+  state: 'succeeded' | 'failed' | 'stopped';
+  reason: string;
+  /** The content of metrics.json. */
+  metrics: RunMetricsFile;
+}
+
+export interface RunMetricsFile {
+  runId: string;
+  state: RunResult['state'];
+  reason: string;
+  config: RunConfig;
+  generations: number;
+  restarts: RestartRecord[];
+  epochs: EpochRecord[];
+  checkpoints: CheckpointRecord[];
+  final: { valAccuracy: number | null; valLoss: number | null; trainLoss: number | null; imagesPerSecond: number | null; globalStep: number };
+  /** Per rank, sha256 of its final weights; equal on every rank when averaging is right. */
+  weightsSha256: string[];
+  weightsIdentical: boolean;
+  /** What rank 0 reported at the end (model locations). */
+  summary: Record<string, unknown>;
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
+}
+
+export interface CoordinatorEvents {
+  generation: [{ generation: number; ranks: string[] }];
+  step: [StepRecord];
+  epoch: [EpochRecord];
+  checkpoint: [CheckpointRecord];
+  restart: [RestartRecord];
+  /** A worker missed its heartbeat deadline: the local supervisor kills it (it may be hung, not dead). */
+  workerLost: [{ workerId: string; reason: string }];
+  finished: [RunResult];
+}
+
+interface Member {
+  workerId: string;
+  rank: number;
+  address: string;
+  lastSeen: number;
+  finished?: { stopped: boolean; weightsSha256: string; summary: Record<string, unknown> };
+}
+
+interface Generation {
+  number: number;
+  members: Map<string, Member>;
+  ended: string | undefined;
+}
+
+interface Pending {
+  address: string;
+  respond: (response: RegisterResponse | grpc.ServiceError) => void;
+}
+
+function coordinatorProto(): CoordinatorProto {
+  return grpc.loadPackageDefinition(loadProto('coordinator.proto')) as unknown as CoordinatorProto;
+}
+
+function statusError(code: grpc.status, message: string): grpc.ServiceError {
+  return Object.assign(new Error(message), { code, details: message, metadata: new grpc.Metadata() });
+}
+
+function sameSecret(presented: string, expected: string): boolean {
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** worker-2 before worker-10: ranks follow the slot numbers people read in logs. */
+function naturalOrder(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
+/**
+ * One run's control plane: rendezvous into generations (gang semantics), heartbeats with a deadline, the end
+ * of a generation on any failure with a restart budget, progress history, and metrics.json at the end.
+ * Workers do the training and the checkpoints; the coordinator only keeps the books.
+ */
+export class Coordinator extends EventEmitter<CoordinatorEvents> {
+  readonly metrics = new CoordinatorMetrics();
+  readonly done: Promise<RunResult>;
+  private resolveDone: (result: RunResult) => void = () => {};
+  private readonly config: RunConfig;
+  private readonly log: Logger;
+  private readonly deadlineMs: number;
+  private readonly maxRestarts: number;
+  private readonly startedAt = new Date();
+  private grpcServer: grpc.Server | undefined;
+  private httpServer: http.Server | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private current: Generation | undefined;
+  private readonly pending = new Map<string, Pending>();
+  private readonly restarts: RestartRecord[] = [];
+  private readonly epochs = new Map<number, EpochRecord>();
+  private readonly checkpoints: CheckpointRecord[] = [];
+  private lastStep: StepRecord | undefined;
+  private stopRequested = false;
+  private result: RunResult | undefined;
+  private finishing = false;
+  address = '';
+  httpAddress: string | undefined;
+
+  private constructor(private readonly options: CoordinatorOptions) {
+    super();
+    this.config = options.config;
+    this.log = options.logger;
+    this.deadlineMs = options.heartbeatDeadlineMs ?? 60_000;
+    this.maxRestarts = options.maxRestarts ?? 3;
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  static async start(options: CoordinatorOptions): Promise<Coordinator> {
+    if (options.token.length < 16) throw new Error('the coordinator token must be at least 16 characters (a random secret)');
+    const coordinator = new Coordinator(options);
+    await coordinator.listen();
+    return coordinator;
+  }
+
+  get state(): RunState {
+    if (this.result !== undefined) return this.result.state;
+    return this.current !== undefined && this.current.ended === undefined ? 'running' : 'rendezvous';
+  }
+
+  status(): RunStatus {
+    const generation = this.current;
+    return {
+      runId: this.config.runId,
+      state: this.state,
+      reason: this.result?.reason ?? generation?.ended ?? '',
+      generation: generation?.number ?? -1,
+      worldSize: this.config.workers,
+      registered: generation !== undefined && generation.ended === undefined ? generation.members.size : this.pending.size,
+      restarts: [...this.restarts],
+      maxRestarts: this.maxRestarts,
+      epochs: this.config.epochs,
+      lastStep: this.lastStep,
+      history: this.history(),
+      checkpoints: [...this.checkpoints],
+      startedAt: this.startedAt.toISOString(),
+      elapsedSeconds: (Date.now() - this.startedAt.getTime()) / 1000,
+    };
+  }
+
+  /**
+   * The local supervisor (or the operator, from a pod's status) tells the coordinator that a worker process
+   * exited; a member of the running generation ends it at once rather than after the heartbeat deadline.
+   */
+  workerExited(workerId: string, description: string): void {
+    const member = this.current?.members.get(workerId);
+    if (member === undefined || member.finished !== undefined || this.current?.ended !== undefined) return;
+    this.endGeneration(`worker ${workerId} (rank ${member.rank}) ${description}`, true);
+  }
+
+  /** Stops the run cleanly: the workers finish their step, rank 0 writes a checkpoint, all exit. */
+  requestStop(reason: string): void {
+    if (this.result !== undefined || this.stopRequested) return;
+    this.stopRequested = true;
+    this.log.info({ reason }, 'stop requested');
+    if (this.current === undefined || this.current.ended !== undefined) void this.finish('stopped', `stopped: ${reason}`);
+  }
+
+  /** Fails the run from outside (e.g. the supervisor cannot keep a worker alive long enough to register). */
+  abortRun(reason: string): void {
+    if (this.result !== undefined) return;
+    if (this.current !== undefined) this.current.ended ??= reason;
+    void this.finish('failed', reason);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.watchdog);
+    if (this.result === undefined && !this.finishing) await this.finish('stopped', 'the coordinator was closed');
+    for (const waiting of this.pending.values()) waiting.respond(statusError(grpc.status.UNAVAILABLE, 'the coordinator is shutting down'));
+    this.pending.clear();
+    await new Promise<void>((resolve) => {
+      const server = this.grpcServer;
+      if (server === undefined) return resolve();
+      const timer = setTimeout(() => server.forceShutdown(), 2_000);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    await new Promise<void>((resolve) => {
+      if (this.httpServer === undefined) return resolve();
+      this.httpServer.closeAllConnections();
+      this.httpServer.close(() => resolve());
+    });
+  }
+
+  private async listen(): Promise<void> {
+    const host = this.options.host ?? '127.0.0.1';
+    const bindHost = host.includes(':') ? `[${host}]` : host;
+    const server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.http2.min_ping_interval_without_data_ms': 5_000 });
+    server.addService(coordinatorProto().ringtrain.coordinator.v1.Coordinator.service, this.handlers());
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${bindHost}:${this.options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(new Error(`the coordinator cannot listen on ${bindHost}:${this.options.port ?? 0}: ${error.message}`)) : resolve(bound),
+      ),
+    );
+    this.grpcServer = server;
+    this.address = `${bindHost}:${port}`;
+    if (this.options.httpPort !== null) {
+      const httpServer = http.createServer((request, response) => void this.serveHttp(request, response));
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once('error', (error) => reject(new Error(`the coordinator's HTTP server cannot listen: ${error.message}`)));
+        httpServer.listen(this.options.httpPort ?? 0, host, () => resolve());
+      });
+      const bound = httpServer.address();
+      this.httpServer = httpServer;
+      this.httpAddress = `http://${bindHost}:${typeof bound === 'object' && bound !== null ? bound.port : 0}`;
+    }
+    this.watchdog = setInterval(() => this.checkHeartbeats(), Math.max(100, Math.min(1_000, this.deadlineMs / 4)));
+    this.watchdog.unref();
+    this.log.info({ address: this.address, http: this.httpAddress, workers: this.config.workers }, 'coordinator listening');
+  }
+
+  private async serveHttp(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    const path = (request.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (path === '/status') {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(this.status())}\n`);
+    } else if (path === '/metrics') {
+      const body = await this.metrics.registry.metrics();
+      response.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(body);
+    } else {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /status, /healthz or /metrics\n');
+    }
+  }
+
+  private authorized(call: grpc.ServerUnaryCall<unknown, unknown>): boolean {
+    const presented = call.metadata.get('authorization')[0];
+    return typeof presented === 'string' && sameSecret(presented, `Bearer ${this.options.token}`);
+  }
+
+  private handlers(): CoordinatorHandlers {
+    const guard = <Request, Response>(
+      handle: (request: Request) => Response,
+    ): grpc.handleUnaryCall<Request, Response> => (call, callback) => {
+      if (!this.authorized(call)) {
+        callback(statusError(grpc.status.UNAUTHENTICATED, 'wrong or missing coordinator token (RINGTRAIN_TOKEN)'));
+        return;
+      }
+      try {
+        callback(null, handle(call.request));
+      } catch (error) {
+        callback(error instanceof Error && 'code' in error ? (error as grpc.ServiceError) : statusError(grpc.status.INTERNAL, String(error)));
+      }
+    };
+    return {
+      Register: (call, callback) => {
+        if (!this.authorized(call)) {
+          callback(statusError(grpc.status.UNAUTHENTICATED, 'wrong or missing coordinator token (RINGTRAIN_TOKEN)'));
+          return;
+        }
+        this.register(call.request.workerId, call.request.collectiveAddress, (response) =>
+          response instanceof Error ? callback(response) : callback(null, response),
+        );
+      },
+      Heartbeat: guard((request) => this.heartbeat(request.workerId, request.generation)),
+      ReportStep: guard((request) => {
+        this.member(request.workerId, request.generation);
+        const { workerId: _, ...step } = request;
+        const record: StepRecord = { ...step, globalStep: Number(request.globalStep) };
+        this.lastStep = record;
+        this.metrics.steps.inc();
+        this.metrics.images.inc(record.images);
+        this.metrics.loss.set(record.loss);
+        this.metrics.accuracy.set(record.accuracy);
+        this.metrics.throughput.set(record.imagesPerSecond);
+        this.metrics.epoch.set(record.epoch);
+        this.metrics.phaseSeconds.inc({ phase: 'data_wait' }, record.dataWaitSeconds);
+        this.metrics.phaseSeconds.inc({ phase: 'compute' }, record.computeSeconds);
+        this.metrics.phaseSeconds.inc({ phase: 'allreduce' }, record.allreduceSeconds);
+        this.metrics.phaseSeconds.inc({ phase: 'optimizer' }, record.optimizerSeconds);
+        this.emit('step', record);
+        return {};
+      }),
+      ReportEpoch: guard((request) => {
+        this.member(request.workerId, request.generation);
+        const { workerId: _, ...epoch } = request;
+        // Keyed by epoch: an epoch redone after a restart replaces its first report.
+        const record: EpochRecord = { ...epoch, samplesTrained: Number(request.samplesTrained) };
+        this.epochs.set(record.epoch, record);
+        this.metrics.valAccuracy.set(record.valAccuracy);
+        this.log.info({ epoch: record.epoch, valAccuracy: record.valAccuracy, trainLoss: record.trainLoss }, 'epoch done');
+        this.emit('epoch', record);
+        return {};
+      }),
+      ReportCheckpoint: guard((request) => {
+        this.member(request.workerId, request.generation);
+        const record: CheckpointRecord = {
+          key: request.key, epoch: request.epoch, globalStep: Number(request.globalStep),
+          samplesConsumed: Number(request.samplesConsumed), bytes: Number(request.bytes), at: new Date().toISOString(),
+        };
+        this.checkpoints.push(record);
+        if (this.checkpoints.length > this.config.keepCheckpoints) this.checkpoints.shift();
+        this.metrics.checkpoints.inc();
+        this.metrics.checkpointBytes.set(record.bytes);
+        this.emit('checkpoint', record);
+        return {};
+      }),
+      ReportFailure: guard((request) => {
+        const generation = this.current;
+        if (generation?.number === request.generation && generation.ended === undefined) {
+          const member = generation.members.get(request.workerId);
+          this.endGeneration(`rank ${member?.rank ?? '?'} (${request.workerId}) failed: ${request.reason}`, request.retryable);
+        }
+        return {};
+      }),
+      ReportFinished: guard((request) => {
+        const member = this.member(request.workerId, request.generation);
+        member.finished = {
+          stopped: request.stopped,
+          weightsSha256: request.weightsSha256,
+          summary: request.summaryJson === '' ? {} : (JSON.parse(request.summaryJson) as Record<string, unknown>),
+        };
+        const members = [...this.current!.members.values()];
+        if (members.every((each) => each.finished !== undefined)) {
+          const stopped = members.some((each) => each.finished!.stopped);
+          void this.finish(stopped ? 'stopped' : 'succeeded', stopped ? 'stopped on request; resume with --resume' : 'training finished');
+        }
+        return {};
+      }),
+    };
+  }
+
+  /** The member a report comes from; a report from an ended generation is refused, so the worker re-registers. */
+  private member(workerId: string, generation: number): Member {
+    const current = this.current;
+    const member = current?.members.get(workerId);
+    if (current === undefined || current.number !== generation || member === undefined) {
+      throw statusError(grpc.status.FAILED_PRECONDITION, `generation ${generation} is not the current one (${current?.number ?? 'none'}): register again`);
+    }
+    member.lastSeen = Date.now();
+    return member;
+  }
+
+  private register(workerId: string, address: string, respond: Pending['respond']): void {
+    if (workerId === '' || address === '') {
+      respond(statusError(grpc.status.INVALID_ARGUMENT, 'register needs a worker_id and the collective_address it listens on'));
+      return;
+    }
+    if (this.result !== undefined || this.finishing) {
+      respond({ runEnded: true, runEndedReason: this.result?.reason ?? 'the run is ending', runId: this.config.runId });
+      return;
+    }
+    const running = this.current !== undefined && this.current.ended === undefined;
+    if (running && this.current!.members.has(workerId)) {
+      this.endGeneration(`worker ${workerId} registered again: its previous process is gone`, true);
+    } else if (running) {
+      respond(statusError(grpc.status.RESOURCE_EXHAUSTED, `run ${this.config.runId} already has its ${this.config.workers} workers; ${workerId} is one too many`));
+      return;
+    }
+    this.pending.get(workerId)?.respond(statusError(grpc.status.ABORTED, `worker ${workerId} registered again from another call`));
+    this.pending.set(workerId, { address, respond });
+    this.metrics.workers.set(this.pending.size);
+    this.log.info({ workerId, address, waiting: this.pending.size, of: this.config.workers }, 'worker registered');
+    if (this.result === undefined) this.formGeneration();
+  }
+
+  private formGeneration(): void {
+    if (this.pending.size < this.config.workers || this.result !== undefined) return;
+    if (this.current !== undefined && this.current.ended === undefined) return;
+    if (this.stopRequested) {
+      void this.finish('stopped', 'stopped on request before the run could continue; resume with --resume');
+      return;
+    }
+    const number = this.current === undefined ? 0 : this.current.number + 1;
+    const ids = [...this.pending.keys()].sort(naturalOrder).slice(0, this.config.workers);
+    const peers = ids.map((id) => this.pending.get(id)!.address);
+    const collectiveToken = randomBytes(16).toString('hex');
+    const members = new Map<string, Member>();
+    const now = Date.now();
+    ids.forEach((workerId, rank) => members.set(workerId, { workerId, rank, address: peers[rank]!, lastSeen: now }));
+    this.current = { number, members, ended: undefined };
+    this.metrics.generations.inc();
+    this.metrics.workers.set(members.size);
+    this.log.info({ generation: number, ranks: ids }, 'generation formed');
+    const configJson = JSON.stringify(this.config);
+    for (const [rank, workerId] of ids.entries()) {
+      const waiting = this.pending.get(workerId)!;
+      this.pending.delete(workerId);
+      waiting.respond({
+        runEnded: false, runId: this.config.runId, generation: number, rank, worldSize: ids.length, peers,
+        collectiveToken, configJson,
+      });
+    }
+    this.emit('generation', { generation: number, ranks: ids });
+  }
+
+  private heartbeat(workerId: string, generation: number): { abort: boolean; reason: string; stop: boolean } {
+    const current = this.current;
+    if (this.result !== undefined && this.result.state !== 'succeeded') return { abort: true, reason: this.result.reason, stop: false };
+    if (current === undefined || current.number !== generation) {
+      return { abort: true, reason: `generation ${generation} has ended`, stop: false };
+    }
+    if (current.ended !== undefined) return { abort: true, reason: current.ended, stop: false };
+    const member = current.members.get(workerId);
+    if (member === undefined) return { abort: true, reason: `${workerId} is not a member of generation ${generation}`, stop: false };
+    member.lastSeen = Date.now();
+    return { abort: false, reason: '', stop: this.stopRequested };
+  }
+
+  private checkHeartbeats(): void {
+    const current = this.current;
+    if (current === undefined || current.ended !== undefined || this.result !== undefined) return;
+    const now = Date.now();
+    for (const member of current.members.values()) {
+      if (member.finished !== undefined || now - member.lastSeen <= this.deadlineMs) continue;
+      const reason = `worker ${member.workerId} (rank ${member.rank}) sent no heartbeat for ${((now - member.lastSeen) / 1000).toFixed(1)} s: hung or unreachable`;
+      this.emit('workerLost', { workerId: member.workerId, reason });
+      this.endGeneration(reason, true);
+      return;
+    }
+  }
+
+  private endGeneration(reason: string, retryable: boolean): void {
+    const current = this.current;
+    if (current === undefined || current.ended !== undefined || this.result !== undefined) return;
+    current.ended = reason;
+    if (this.stopRequested) {
+      void this.finish('stopped', `stopped on request (generation ${current.number} ended: ${reason}); resume with --resume`);
+      return;
+    }
+    const record: RestartRecord = { generation: current.number, reason, at: new Date().toISOString() };
+    this.restarts.push(record);
+    this.metrics.restarts.inc();
+    this.log.warn({ generation: current.number, reason, restarts: this.restarts.length }, 'generation ended');
+    if (!retryable) {
+      void this.finish('failed', `${reason} (not retryable)`);
+      return;
+    }
+    if (this.restarts.length > this.maxRestarts) {
+      void this.finish('failed', `gave up after ${this.restarts.length} failed generations (limit ${this.maxRestarts}); last: ${reason}`);
+      return;
+    }
+    this.emit('restart', record);
+    this.formGeneration();
+  }
+
+  private history(): EpochRecord[] {
+    return [...this.epochs.values()].sort((a, b) => a.epoch - b.epoch);
+  }
+
+  private metricsFile(state: RunResult['state'], reason: string): RunMetricsFile {
+    const members = [...(this.current?.members.values() ?? [])].sort((a, b) => a.rank - b.rank);
+    const hashes = members.map((member) => member.finished?.weightsSha256 ?? '');
+    const history = this.history();
+    const last = history.at(-1);
+    const finishedAt = new Date();
+    return {
+      runId: this.config.runId, state, reason, config: this.config,
+      generations: this.current === undefined ? 0 : this.current.number + 1,
+      restarts: [...this.restarts], epochs: history, checkpoints: [...this.checkpoints],
+      final: {
+        valAccuracy: last?.valAccuracy ?? null, valLoss: last?.valLoss ?? null, trainLoss: last?.trainLoss ?? null,
+        imagesPerSecond: last?.imagesPerSecond ?? null, globalStep: this.lastStep?.globalStep ?? 0,
+      },
+      weightsSha256: hashes,
+      weightsIdentical: hashes.length > 0 && hashes.every((hash) => hash !== '' && hash === hashes[0]),
+      summary: members[0]?.finished?.summary ?? {},
+      startedAt: this.startedAt.toISOString(), finishedAt: finishedAt.toISOString(),
+      durationSeconds: (finishedAt.getTime() - this.startedAt.getTime()) / 1000,
+    };
+  }
+
+  private async finish(state: RunResult['state'], reason: string): Promise<void> {
+    if (this.result !== undefined || this.finishing) return;
+    this.finishing = true;
+    const metrics = this.metricsFile(state, reason);
+    try {
+      await openStore(this.config.out).put('metrics.json', Buffer.from(`${JSON.stringify(metrics, null, 1)}\n`));
+    } catch (error) {
+      this.log.error({ error: String(error) }, 'could not write metrics.json');
+    }
+    this.result = { state, reason, metrics };
+    for (const waiting of this.pending.values()) waiting.respond({ runEnded: true, runEndedReason: reason, runId: this.config.runId });
+    this.pending.clear();
+    this.log.info({ state, reason }, 'run ended');
+    this.emit('finished', this.result);
+    this.resolveDone(this.result);
+  }
+}

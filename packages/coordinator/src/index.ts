@@ -1,0 +1,32 @@
+/**
+ * @ringtrain/coordinator: one run's control plane (rendezvous, generations, heartbeats, restarts, progress,
+ * /status, /metrics, metrics.json) and the client that workers use to talk to it. This file is the package's
+ * whole public API.
+ */
+export {
+  Coordinator,
+  type CheckpointRecord,
+  type CoordinatorEvents,
+  type CoordinatorOptions,
+  type EpochRecord,
+  type RestartRecord,
+  type RunMetricsFile,
+  type RunResult,
+  type RunState,
+  type RunStatus,
+  type StepRecord,
+} from './coordinator.js';
+export {
+  CoordinatorConnection,
+  CoordinatorUnavailableError,
+  type Assignment,
+  type CheckpointReportInput,
+  type EpochReport,
+  type FailureReportInput,
+  type FinishedReportInput,
+  type HeartbeatAnswer,
+  type RegisterOutcome,
+  type StepReport,
+} from './client.js';
+export { parseRunConfig, RunConfigSchema, type RunConfig, type RunConfigInput } from './run-config.js';
+export { createLogger, type Logger } from './logger.js';

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+
+/**
+ * One training run's configuration: validated once where it enters (the CLI's flags, a CRD spec), held by the
+ * coordinator and handed to every worker at registration, where it is validated again with this same schema
+ * (the worker's edge). `training` is the model package's TrainingConfigInput; the worker validates it with
+ * the model's own schema, so the coordinator does not depend on the model.
+ */
+export const RunConfigSchema = z
+  .object({
+    runId: z.string().min(1),
+    /** Dataset URI: a store holding manifest.json and shards (ingested). */
+    dataset: z.string().min(1),
+    /** Output URI: checkpoints/, model/ and metrics.json go here. */
+    out: z.string().min(1),
+    workers: z.number().int().min(1).max(256),
+    epochs: z.number().int().min(1),
+    /** Per-rank batch size; a global step consumes workers × batchSize samples. */
+    batchSize: z.number().int().min(1),
+    seed: z.number().int().min(0).default(0),
+    /** Canonical partitions of the epoch plans: fixed for the whole run so resume is exact. */
+    partitions: z.number().int().min(1),
+    /** Stop after this many optimizer steps in total (smoke runs, tests). */
+    maxSteps: z.number().int().min(1).optional(),
+    /** Rank 0 checkpoints every this many steps (0: only at epoch ends). */
+    checkpointEverySteps: z.number().int().min(0).default(50),
+    /** Checkpoints kept; older slots are overwritten. */
+    keepCheckpoints: z.number().int().min(1).default(3),
+    /** Torchvision-layout safetensors URI to start from (its head is replaced when the class count differs). */
+    pretrained: z.string().min(1).optional(),
+    training: z.record(z.string(), z.unknown()),
+    /** Random-resized-crop + flip for training images (off for digits, where a flip changes the class). */
+    augment: z.boolean().default(false),
+    loaderThreads: z.number().int().min(1).default(1),
+    /** Local directory for each worker's shard cache. */
+    cacheDir: z.string().min(1),
+    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    /** A collective operation fails when a peer sends nothing for this long. */
+    collectiveTimeoutMs: z.number().int().positive().default(30_000),
+    heartbeatIntervalMs: z.number().int().positive().default(1_000),
+  })
+  .strict();
+
+export type RunConfig = z.output<typeof RunConfigSchema>;
+export type RunConfigInput = z.input<typeof RunConfigSchema>;
+
+/** Parses a run configuration; one error lists every field that is wrong. */
+export function parseRunConfig(input: unknown, origin: string): RunConfig {
+  const result = RunConfigSchema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `  ${issue.path.join('.') || 'config'}: ${issue.message}`);
+  throw new Error(`invalid run configuration from ${origin}:\n${problems.join('\n')}`);
+}

@@ -1,0 +1,91 @@
+import { isNotFound, openStore, type ObjectStore } from '@ringtrain/dataset';
+import { z } from 'zod';
+
+/** Where an epoch stands: enough to continue it exactly, and to prove afterwards that no sample was lost. */
+export const DataCursorSchema = z.object({
+  epoch: z.number().int().min(0),
+  /** Samples of `epoch` consumed globally (a whole number of global steps): the plan's resume point. */
+  samplesConsumed: z.number().int().min(0),
+  /** Sample accounting of the epoch so far, across restarts. */
+  trained: z.object({
+    count: z.number().int().min(0),
+    /** Σ index and Σ index² as decimal strings (exact at any dataset size). */
+    indexSum: z.string(),
+    indexSquareSum: z.string(),
+    lossSum: z.number(),
+    correct: z.number().int().min(0),
+    seconds: z.number().min(0),
+  }),
+});
+export type DataCursor = z.output<typeof DataCursorSchema>;
+
+export const CheckpointPointerSchema = z.object({
+  runId: z.string(),
+  key: z.string(),
+  /** Optimizer steps taken when the checkpoint was written. */
+  globalStep: z.number().int().min(0),
+  cursor: DataCursorSchema,
+  bytes: z.number().int().min(0),
+  writtenAt: z.string(),
+});
+export type CheckpointPointer = z.output<typeof CheckpointPointerSchema>;
+
+export const POINTER_KEY = 'checkpoints/latest.json';
+
+/**
+ * Checkpoints in an object store, committed atomically: the checkpoint object is written first (stores write
+ * objects whole), then the small pointer object that names it. A crash between the two leaves the previous
+ * pointer, which still names a complete checkpoint. The last `keep` checkpoints live in a ring of slots, so
+ * old ones are overwritten and nothing needs deleting.
+ */
+export class CheckpointStore {
+  readonly store: ObjectStore;
+
+  constructor(
+    out: string | ObjectStore,
+    private readonly keep: number,
+  ) {
+    this.store = typeof out === 'string' ? openStore(out) : out;
+    if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`keep must be a positive integer, got ${keep}`);
+  }
+
+  /** The committed checkpoint's pointer, or undefined when this output has none. */
+  async latest(): Promise<CheckpointPointer | undefined> {
+    let body: Buffer;
+    try {
+      body = await this.store.get(POINTER_KEY);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    const parsed = CheckpointPointerSchema.safeParse(JSON.parse(body.toString('utf8')));
+    if (!parsed.success) {
+      throw new Error(`${this.store.uri}/${POINTER_KEY} is not a Ringtrain checkpoint pointer (${parsed.error.issues[0]?.message}); delete it to start afresh`);
+    }
+    return parsed.data;
+  }
+
+  async read(pointer: CheckpointPointer): Promise<Uint8Array> {
+    const bytes = await this.store.get(pointer.key);
+    if (bytes.length !== pointer.bytes) {
+      throw new Error(`checkpoint ${this.store.uri}/${pointer.key} has ${bytes.length} bytes, its pointer says ${pointer.bytes}: it was overwritten or damaged`);
+    }
+    return bytes;
+  }
+
+  /** Writes the checkpoint, then commits it by replacing the pointer. */
+  async write(runId: string, globalStep: number, cursor: DataCursor, bytes: Uint8Array): Promise<CheckpointPointer> {
+    const previous = await this.latest();
+    const slot = previous === undefined ? 0 : (slotOf(previous.key) + 1) % this.keep;
+    const key = `checkpoints/slot-${slot}.ckpt`;
+    await this.store.put(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    const pointer: CheckpointPointer = { runId, key, globalStep, cursor, bytes: bytes.byteLength, writtenAt: new Date().toISOString() };
+    await this.store.put(POINTER_KEY, Buffer.from(`${JSON.stringify(pointer, null, 1)}\n`));
+    return pointer;
+  }
+}
+
+function slotOf(key: string): number {
+  const match = /slot-(\d+)\.ckpt$/.exec(key);
+  return match ? Number(match[1]) : -1;
+}

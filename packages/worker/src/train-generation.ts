@@ -1,0 +1,283 @@
+import { createHash } from 'node:crypto';
+import type { ProcessGroup } from '@ringtrain/collective';
+import type { Assignment, CoordinatorConnection, Logger } from '@ringtrain/coordinator';
+import { planEpoch, readObject, shardSampleCounts } from '@ringtrain/dataset';
+import { labelsJson, loadSafetensorsWeights, saveSafetensorsWeights, saveTfjsModel, Trainer, type TrainingConfigInput } from '@ringtrain/model';
+import { DataCursorSchema, type DataCursor } from './checkpoint-store.js';
+import { evaluateBatch } from './evaluate.js';
+import type { RunResources } from './resources.js';
+
+export interface GenerationContext {
+  assignment: Assignment;
+  group: ProcessGroup;
+  connection: CoordinatorConnection;
+  workerId: string;
+  resources: RunResources;
+  /** True once this process was asked to stop (SIGINT/SIGTERM, or the coordinator said so). */
+  stopRequested: () => boolean;
+  log: Logger;
+}
+
+export interface GenerationOutcome {
+  stopped: boolean;
+  weightsSha256: string;
+  summary: Record<string, string | number | boolean>;
+}
+
+/** One rank's figures for one global step, all-gathered so every rank sees the global batch. */
+interface StepFigures {
+  lossSum: number;
+  correct: number;
+  count: number;
+  indexSum: string;
+  indexSquareSum: string;
+  stop: boolean;
+  [key: string]: string | number | boolean;
+}
+
+const freshCursor = (epoch: number): DataCursor => ({
+  epoch, samplesConsumed: 0, trained: { count: 0, indexSum: '0', indexSquareSum: '0', lossSum: 0, correct: 0, seconds: 0 },
+});
+
+const seconds = (from: number): number => (performance.now() - from) / 1000;
+
+/**
+ * Trains one generation to the end of the run (or to a stop request). Every rank starts from the same bytes:
+ * rank 0 reads the last checkpoint, or builds the initial model, and broadcasts the serialized trainer, so
+ * weights, optimizer state, step, RNG and data cursor are identical everywhere before the first step.
+ */
+export async function trainGeneration(context: GenerationContext): Promise<GenerationOutcome> {
+  const { assignment, group, resources, log } = context;
+  const { config } = resources;
+  const { rank, worldSize } = assignment;
+  const trainer = await startingTrainer(context);
+  try {
+    const cursor = parseCursor(trainer.extra);
+    log.info({ generation: assignment.generation, epoch: cursor.epoch, samplesConsumed: cursor.samplesConsumed, step: trainer.trainer.step }, 'generation starts');
+    return await trainEpochs(context, trainer.trainer, cursor);
+  } finally {
+    trainer.trainer.dispose();
+  }
+
+  async function trainEpochs(context: GenerationContext, trainer: Trainer, start: DataCursor): Promise<GenerationOutcome> {
+    const trainSplit = resources.manifest.splits.train;
+    const window = worldSize * config.batchSize;
+    let stopped = false;
+    let reachedMaxSteps = config.maxSteps !== undefined && trainer.step >= config.maxSteps;
+    for (let epoch = start.epoch; epoch < config.epochs && !reachedMaxSteps; epoch += 1) {
+      trainer.setEpoch(epoch);
+      const cursor = epoch === start.epoch ? structuredClone(start) : freshCursor(epoch);
+      const plan = planEpoch({
+        shardSampleCounts: shardSampleCounts(trainSplit), seed: config.seed, epoch, worldSize, rank, batchSize: config.batchSize,
+        samplesConsumed: cursor.samplesConsumed, remainder: 'drop', partitions: config.partitions,
+      });
+      const stepsBefore = Math.round(cursor.samplesConsumed / window);
+      const epochSteps = stepsBefore + plan.steps;
+      const epochStarted = performance.now() - cursor.trained.seconds * 1000;
+      let step = 0;
+      let waitStarted = performance.now();
+      for await (const batch of resources.train.epoch(plan.samples, epoch)) {
+        const dataWait = seconds(waitStarted);
+        const stepStarted = performance.now();
+        const result = batch.count > 0
+          ? trainer.computeGradients({ images: batch.images, labels: batch.labels, count: batch.count })
+          : { loss: 0, correct: 0, count: 0, gradients: new Float32Array(trainer.gradientLayout().reduce((sum, entry) => sum + entry.length, 0)) };
+        const computed = performance.now();
+        await group.allReduce(result.gradients, { op: 'mean' });
+        let indexSum = 0n;
+        let indexSquareSum = 0n;
+        for (const sample of batch.samples) {
+          indexSum += BigInt(sample);
+          indexSquareSum += BigInt(sample) * BigInt(sample);
+        }
+        const figures = await group.allGather<StepFigures>({
+          lossSum: result.loss * result.count, correct: result.correct, count: result.count,
+          indexSum: indexSum.toString(), indexSquareSum: indexSquareSum.toString(), stop: context.stopRequested(),
+        });
+        const reduced = performance.now();
+        const applied = trainer.applyGradients(result.gradients);
+        const optimized = performance.now();
+        step += 1;
+        const planned = Math.min(config.batchSize, plan.samples.length - (step - 1) * config.batchSize);
+        cursor.samplesConsumed += planned * worldSize;
+        const images = figures.reduce((sum, each) => sum + each.count, 0);
+        const lossSum = figures.reduce((sum, each) => sum + each.lossSum, 0);
+        const correct = figures.reduce((sum, each) => sum + each.correct, 0);
+        cursor.trained = {
+          count: cursor.trained.count + images,
+          indexSum: figures.reduce((sum, each) => sum + BigInt(each.indexSum), BigInt(cursor.trained.indexSum)).toString(),
+          indexSquareSum: figures.reduce((sum, each) => sum + BigInt(each.indexSquareSum), BigInt(cursor.trained.indexSquareSum)).toString(),
+          lossSum: cursor.trained.lossSum + lossSum,
+          correct: cursor.trained.correct + correct,
+          seconds: seconds(epochStarted),
+        };
+        const stepSeconds = seconds(stepStarted) + dataWait;
+        if (rank === 0) {
+          context.connection.reportStep({
+            workerId: context.workerId, generation: assignment.generation, epoch, globalStep: trainer.step,
+            epochStep: stepsBefore + step, epochSteps, loss: images > 0 ? lossSum / images : 0, accuracy: images > 0 ? correct / images : 0,
+            images, imagesPerSecond: images / Math.max(stepSeconds, 1e-9), dataWaitSeconds: dataWait,
+            computeSeconds: (computed - stepStarted) / 1000, allreduceSeconds: (reduced - computed) / 1000,
+            optimizerSeconds: (optimized - reduced) / 1000, learningRate: applied.lr,
+          }).catch((error: unknown) => log.warn({ error: String(error) }, 'step report failed'));
+        }
+        stopped = figures.some((each) => each.stop);
+        reachedMaxSteps = config.maxSteps !== undefined && trainer.step >= config.maxSteps;
+        const lastOfEpoch = step === plan.steps;
+        const periodic = config.checkpointEverySteps > 0 && trainer.step % config.checkpointEverySteps === 0;
+        if (rank === 0 && !lastOfEpoch && (periodic || stopped)) await writeCheckpoint(context, trainer, cursor);
+        if ((stopped && !lastOfEpoch) || reachedMaxSteps) break;
+        waitStarted = performance.now();
+      }
+      const epochComplete = step === plan.steps;
+      if (stopped && !epochComplete) break;
+      await syncBatchNormStatistics(group, trainer);
+      const validation = await validate(context, trainer);
+      const trained = cursor.trained;
+      if (rank === 0) {
+        await context.connection.reportEpoch({
+          workerId: context.workerId, generation: assignment.generation, epoch,
+          trainLoss: trained.count > 0 ? trained.lossSum / trained.count : 0,
+          trainAccuracy: trained.count > 0 ? trained.correct / trained.count : 0,
+          valLoss: validation.count > 0 ? validation.lossSum / validation.count : 0,
+          valAccuracy: validation.count > 0 ? validation.correct / validation.count : 0,
+          valImages: validation.count, samplesTrained: trained.count,
+          sampleChecksum: `${trained.indexSum}:${trained.indexSquareSum}`, samplesDropped: plan.dropped,
+          seconds: trained.seconds, imagesPerSecond: trained.seconds > 0 ? trained.count / trained.seconds : 0,
+        });
+        // A run cut short by maxSteps keeps its place mid-epoch, so --resume with a larger budget continues it.
+        await writeCheckpoint(context, trainer, epochComplete ? freshCursor(epoch + 1) : cursor);
+      }
+      if (stopped) break;
+    }
+    const weightsSha256 = hashWeights(trainer);
+    const summary = rank === 0 && !stopped ? await saveModel(context, trainer) : {};
+    return { stopped, weightsSha256, summary: { ...summary, globalStep: trainer.step } };
+  }
+}
+
+async function startingTrainer(context: GenerationContext): Promise<{ trainer: Trainer; extra: Record<string, string> }> {
+  const { group, resources, assignment } = context;
+  let bytes: Uint8Array = new Uint8Array(0);
+  if (assignment.rank === 0) {
+    const pointer = await resources.checkpoints.latest();
+    if (pointer !== undefined) {
+      context.log.info({ key: pointer.key, step: pointer.globalStep, cursor: pointer.cursor }, 'resuming from checkpoint');
+      bytes = await resources.checkpoints.read(pointer);
+    } else {
+      bytes = await initialCheckpoint(resources);
+    }
+  }
+  const [length] = await group.allGather(bytes.byteLength);
+  const carrier = new Float32Array(Math.ceil(length! / 4));
+  const carrierBytes = new Uint8Array(carrier.buffer, 0, length);
+  if (assignment.rank === 0) carrierBytes.set(bytes);
+  await group.broadcast(carrier, 0);
+  return Trainer.fromCheckpoint(carrierBytes);
+}
+
+/** Rank 0's starting point when there is no checkpoint: pretrained weights with a new head, or a seeded init. */
+async function initialCheckpoint(resources: RunResources): Promise<Uint8Array> {
+  const { config } = resources;
+  const training = config.training as TrainingConfigInput;
+  let trainer: Trainer;
+  if (config.pretrained !== undefined) {
+    let weights: Buffer;
+    try {
+      weights = await readObject(config.pretrained);
+    } catch (error) {
+      throw new WorkerConfigError(`cannot read --pretrained ${config.pretrained}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const loaded = loadSafetensorsWeights(weights, { numClasses: training.numClasses, seed: training.seed ?? 0 });
+    trainer = Trainer.create(training, loaded.model);
+  } else {
+    trainer = Trainer.create(training);
+  }
+  const bytes = trainer.saveCheckpoint({ cursor: JSON.stringify(freshCursor(0)), runId: config.runId });
+  trainer.dispose();
+  return bytes;
+}
+
+/** A problem that no restart can fix (bad configuration or input): the coordinator fails the run at once. */
+export class WorkerConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkerConfigError';
+  }
+}
+
+function parseCursor(extra: Record<string, string>): DataCursor {
+  const parsed = DataCursorSchema.safeParse(JSON.parse(extra.cursor ?? 'null'));
+  if (!parsed.success) throw new WorkerConfigError(`the checkpoint carries no valid data cursor (${parsed.error.issues[0]?.message}): it was not written by ringtrain train`);
+  return parsed.data;
+}
+
+async function writeCheckpoint(context: GenerationContext, trainer: Trainer, cursor: DataCursor): Promise<void> {
+  const { resources, assignment } = context;
+  const bytes = trainer.saveCheckpoint({ cursor: JSON.stringify(cursor), runId: resources.config.runId });
+  const pointer = await resources.checkpoints.write(resources.config.runId, trainer.step, cursor, bytes);
+  context.log.info({ key: pointer.key, step: trainer.step, epoch: cursor.epoch, samplesConsumed: cursor.samplesConsumed }, 'checkpoint committed');
+  await context.connection.reportCheckpoint({
+    workerId: context.workerId, generation: assignment.generation, key: pointer.key, epoch: cursor.epoch,
+    globalStep: trainer.step, samplesConsumed: cursor.samplesConsumed, bytes: bytes.byteLength,
+  }).catch((error: unknown) => context.log.warn({ error: String(error) }, 'checkpoint report failed'));
+}
+
+/**
+ * Batch-norm running statistics are rank-local during an epoch (DDP without SyncBatchNorm); at each epoch end
+ * rank 0's are broadcast, as DDP's broadcast_buffers does, so validation and the saved model are one model.
+ */
+async function syncBatchNormStatistics(group: ProcessGroup, trainer: Trainer): Promise<void> {
+  const buffers = trainer.model.spec.filter((spec) => spec.kind === 'bn-running-mean' || spec.kind === 'bn-running-var' || spec.kind === 'bn-num-batches');
+  const values = buffers.map((spec) => trainer.model.read(spec.name));
+  const flat = new Float32Array(values.reduce((sum, value) => sum + value.length, 0));
+  values.reduce((offset, value) => (flat.set(value, offset), offset + value.length), 0);
+  await group.broadcast(flat, 0);
+  let offset = 0;
+  for (const [i, spec] of buffers.entries()) {
+    trainer.model.write(spec.name, flat.subarray(offset, offset + values[i]!.length));
+    offset += values[i]!.length;
+  }
+}
+
+/** Each rank evaluates every worldSize-th validation sample; the sums are gathered, so accuracy is exact. */
+async function validate(context: GenerationContext, trainer: Trainer): Promise<{ lossSum: number; correct: number; count: number }> {
+  const { resources, assignment, group } = context;
+  const total = resources.manifest.splits.val.count;
+  const mine = Uint32Array.from({ length: Math.max(0, Math.ceil((total - assignment.rank) / assignment.worldSize)) }, (_, i) => assignment.rank + i * assignment.worldSize);
+  let lossSum = 0;
+  let correct = 0;
+  let count = 0;
+  for await (const batch of resources.val.epoch(mine, 0)) {
+    const result = evaluateBatch(trainer.model, batch.images, batch.labels, batch.count, resources.imageSize);
+    lossSum += result.lossSum;
+    correct += result.correct;
+    count += batch.count;
+  }
+  const all = await group.allGather({ lossSum, correct, count });
+  return all.reduce((sum, each) => ({ lossSum: sum.lossSum + each.lossSum, correct: sum.correct + each.correct, count: sum.count + each.count }), { lossSum: 0, correct: 0, count: 0 });
+}
+
+/** sha256 of every tensor of the model in state-dict order: equal across ranks when they hold one model. */
+export function hashWeights(trainer: Trainer): string {
+  const hash = createHash('sha256');
+  for (const spec of trainer.model.spec) {
+    const values = trainer.model.read(spec.name);
+    hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  }
+  return hash.digest('hex');
+}
+
+/** The trained model as torchvision safetensors, a TensorFlow.js directory and labels.json, under model/. */
+async function saveModel(context: GenerationContext, trainer: Trainer): Promise<Record<string, string>> {
+  const { resources } = context;
+  const labels = resources.manifest.classes;
+  await resources.out.put('model/model.safetensors', Buffer.from(saveSafetensorsWeights(trainer.model, { labels: JSON.stringify(labels) })));
+  for (const [name, bytes] of saveTfjsModel(trainer.model, labels)) await resources.out.put(`model/tfjs/${name}`, Buffer.from(bytes));
+  await resources.out.put('model/labels.json', Buffer.from(labelsJson(labels)));
+  return {
+    safetensors: `${resources.out.uri}/model/model.safetensors`,
+    tfjs: `${resources.out.uri}/model/tfjs`,
+    labels: `${resources.out.uri}/model/labels.json`,
+  };
+}

@@ -1,0 +1,108 @@
+import { CollectiveEndpoint, CollectiveError, ProcessGroup } from '@ringtrain/collective';
+import { CoordinatorConnection, createLogger, type Assignment, type Logger } from '@ringtrain/coordinator';
+import { openRunResources, type RunResources } from './resources.js';
+import { trainGeneration, WorkerConfigError } from './train-generation.js';
+
+export interface WorkerOptions {
+  /** host:port of the coordinator's gRPC server. */
+  coordinator: string;
+  /** The run's shared secret (RINGTRAIN_TOKEN). */
+  token: string;
+  /** Stable name of this worker slot across restarts (pod name, or worker-<i> locally). */
+  workerId: string;
+  /** Interface the collective endpoint listens on (0.0.0.0 in a pod). */
+  host?: string;
+  /** Aborting it stops the run cleanly after the current step (the CLI wires SIGINT/SIGTERM to it). */
+  stop?: AbortSignal;
+  logger?: Logger;
+}
+
+export interface WorkerResult {
+  /** How the run ended, as the coordinator or this worker saw it. */
+  outcome: 'finished' | 'stopped' | 'run-ended';
+  reason: string;
+  generations: number;
+}
+
+/**
+ * One rank's whole life in a run: listen for ring links, register, train each generation it is given, and
+ * when a generation fails (a peer died, the coordinator ended it) report it and register for the next one.
+ * Throws when the coordinator cannot be reached or this worker's setup fails.
+ */
+export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
+  const log = options.logger ?? createLogger({ service: 'worker', workerId: options.workerId });
+  const endpoint = await CollectiveEndpoint.listen({ host: options.host ?? '127.0.0.1' });
+  const connection = new CoordinatorConnection(options.coordinator, options.token);
+  let resources: RunResources | undefined;
+  let stopRequested = options.stop?.aborted ?? false;
+  options.stop?.addEventListener('abort', () => (stopRequested = true), { once: true });
+  let generations = 0;
+  try {
+    for (;;) {
+      const registered = await connection.register(options.workerId, endpoint.address);
+      if (registered.ended) {
+        log.info({ reason: registered.reason }, 'the run has ended');
+        return { outcome: 'run-ended', reason: registered.reason, generations };
+      }
+      const assignment = registered.assignment;
+      generations += 1;
+      const rankLog = log.child({ runId: assignment.runId, rank: assignment.rank, generation: assignment.generation });
+      try {
+        resources ??= await openRunResources(assignment.config, options.workerId, (line) => rankLog.info(line));
+        const outcome = await runGeneration(assignment, resources, rankLog, () => stopRequested, (stop) => (stopRequested ||= stop));
+        return outcome;
+      } catch (error) {
+        const configProblem = error instanceof WorkerConfigError;
+        const reason = error instanceof Error ? error.message : String(error);
+        const code = error instanceof CollectiveError ? error.code : configProblem ? 'CONFIG' : 'WORKER';
+        rankLog.warn({ code, reason }, 'generation failed');
+        await connection
+          .reportFailure({ workerId: options.workerId, generation: assignment.generation, reason, code, retryable: !configProblem })
+          .catch((reportError: unknown) => rankLog.warn({ error: String(reportError) }, 'failure report failed'));
+      }
+    }
+  } finally {
+    connection.close();
+    await resources?.close();
+    await endpoint.close();
+  }
+
+  async function runGeneration(
+    assignment: Assignment,
+    resources: RunResources,
+    rankLog: Logger,
+    stopped: () => boolean,
+    requestStop: (stop: boolean) => void,
+  ): Promise<WorkerResult> {
+    const group = await ProcessGroup.connect(endpoint, {
+      groupId: assignment.runId, generation: assignment.generation, rank: assignment.rank, worldSize: assignment.worldSize,
+      peers: assignment.peers, token: assignment.collectiveToken, timeoutMs: assignment.config.collectiveTimeoutMs,
+    });
+    // The coordinator's answer is how a rank learns that a peer far around the ring died, or that it should stop.
+    const heartbeat = setInterval(() => {
+      connection.heartbeat(options.workerId, assignment.generation).then(
+        (answer) => {
+          if (answer.abort) group.abort(answer.reason);
+          if (answer.stop) requestStop(true);
+        },
+        (error: unknown) => rankLog.warn({ error: String(error) }, 'heartbeat failed'),
+      );
+    }, assignment.config.heartbeatIntervalMs);
+    try {
+      const outcome = await trainGeneration({ assignment, group, connection, workerId: options.workerId, resources, stopRequested: stopped, log: rankLog });
+      clearInterval(heartbeat);
+      await connection.reportFinished({
+        workerId: options.workerId, generation: assignment.generation, stopped: outcome.stopped,
+        weightsSha256: outcome.weightsSha256, summaryJson: JSON.stringify(outcome.summary),
+      });
+      await group.close();
+      rankLog.info({ stopped: outcome.stopped }, 'finished');
+      return { outcome: outcome.stopped ? 'stopped' : 'finished', reason: outcome.stopped ? 'stopped on request' : 'training finished', generations };
+    } catch (error) {
+      clearInterval(heartbeat);
+      group.abort(error instanceof Error ? error.message : String(error));
+      await group.close().catch(() => {});
+      throw error;
+    }
+  }
+}
