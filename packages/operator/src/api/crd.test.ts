@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { CRD_PATH, crdYaml, trainingRunOpenApiSchema, type JsonSchema } from './crd.js';
+import { CROSS_FIELD_RULES } from './validation-rules.js';
+
+function walk(node: JsonSchema, path: string, visit: (node: JsonSchema, path: string) => void): void {
+  visit(node, path);
+  const properties = node.properties as Record<string, JsonSchema> | undefined;
+  for (const [key, child] of Object.entries(properties ?? {})) walk(child, `${path}.${key}`, visit);
+  if (typeof node.items === 'object') walk(node.items as JsonSchema, `${path}[]`, visit);
+  if (typeof node.additionalProperties === 'object') walk(node.additionalProperties as JsonSchema, `${path}{}`, visit);
+}
+
+describe('the generated CRD', () => {
+  it(`is what is committed in ${CRD_PATH} (regenerate with npm run generate-crd -w @ringtrain/operator)`, () => {
+    const committed = readFileSync(new URL(`../../../../${CRD_PATH}`, import.meta.url), 'utf8');
+    assert.equal(committed, crdYaml());
+  });
+
+  it('is structural: every node has a type, and no node has both properties and additionalProperties', () => {
+    walk(trainingRunOpenApiSchema(), '', (node, path) => {
+      const intOrString = node['x-kubernetes-int-or-string'] === true;
+      assert.ok(intOrString || typeof node.type === 'string', `${path || 'root'} has no type`);
+      assert.ok(!(node.properties && node.additionalProperties !== undefined), `${path} has properties and additionalProperties`);
+      if (intOrString) assert.deepEqual(node.anyOf, [{ type: 'integer' }, { type: 'string' }], path);
+    });
+  });
+
+  it('bounds every string and list, so the API server can estimate the cost of CEL rules', () => {
+    const spec = (trainingRunOpenApiSchema().properties as Record<string, JsonSchema>).spec as JsonSchema;
+    walk(spec, 'spec', (node, path) => {
+      if (node.type === 'string' && node.enum === undefined && node.format === undefined) assert.equal(typeof node.maxLength, 'number', `${path} has no maxLength`);
+      if (node.type === 'array') assert.equal(typeof node.maxItems, 'number', `${path} has no maxItems`);
+    });
+  });
+
+  it('carries every cross-field rule as x-kubernetes-validations where the rule is placed', () => {
+    const yaml = crdYaml();
+    for (const rule of CROSS_FIELD_RULES) assert.ok(yaml.includes(rule.message), `missing: ${rule.message}`);
+  });
+
+  it('defaults the GPU to one nvidia.com/gpu per worker', () => {
+    const yaml = crdYaml();
+    assert.match(yaml, /resourceName:\n\s+default: nvidia\.com\/gpu/);
+    assert.match(yaml, /count:\n\s+default: 1/);
+  });
+});

@@ -1,0 +1,183 @@
+import { z } from 'zod';
+import { OPERATOR_MANAGER } from './group-version.js';
+
+/**
+ * The TrainingRun spec as one zod schema: the operator parses objects with it, `validateTrainingRun` reports
+ * its issues as field paths, and `generateCrd` turns it into the CRD's OpenAPI schema, so the API server,
+ * the operator and the CLI agree on one definition. Bounds (maxLength, maxItems) are there also because the
+ * API server estimates the cost of CEL rules from them and refuses rules it cannot bound.
+ */
+
+const uri = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .max(2048)
+    .regex(/^[a-z][a-z0-9+.-]*:\/\/.+/, `${what} must be a URI with a scheme, e.g. s3://bucket/path or file:///data`)
+    .meta({ description: what });
+
+const name = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .max(253)
+    .meta({ description: what });
+
+/** A resource quantity: `1`, `500m`, `16Gi`; the API server's int-or-string. */
+export const QuantitySchema = z
+  .union([z.int().min(0), z.string().max(64).regex(/^[0-9.]+[a-zA-Z]*$/, 'a quantity such as 1, 500m or 16Gi')])
+  .meta({ 'x-kubernetes-int-or-string': true });
+
+const quantities = z.record(z.string().max(253), QuantitySchema).meta({ maxProperties: 32 });
+
+export const ModelSpecSchema = z
+  .object({
+    architecture: z.enum(['resnet18']).default('resnet18').meta({ description: 'network architecture' }),
+    numClasses: z
+      .int()
+      .min(2)
+      .max(100_000)
+      .optional()
+      .meta({ description: "classes of the classifier head; taken from the dataset's manifest when omitted" }),
+    pretrained: uri('torchvision-layout .safetensors weights to start from (the head is replaced)').optional(),
+    freezeBackbone: z.boolean().default(false).meta({ description: 'train only the classifier head' }),
+  })
+  .meta({ description: 'the network to fine-tune' });
+
+export const DatasetSpecSchema = z
+  .object({
+    uri: uri('an ingested dataset (manifest.json and shards)').optional(),
+    ingest: z
+      .object({
+        source: uri('an ImageFolder tree (one directory per class) to ingest before training'),
+        into: uri('where the ingested shards go'),
+        valFraction: z.number().min(0).max(0.5).default(0.1).meta({ description: 'fraction of each class held out' }),
+      })
+      .optional(),
+  })
+  .meta({ description: 'training data: an ingested dataset URI, or a source the run ingests first' });
+
+export const TolerationSchema = z.object({
+  key: z.string().max(253).optional(),
+  operator: z.enum(['Exists', 'Equal']).optional(),
+  value: z.string().max(253).optional(),
+  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+  tolerationSeconds: z.int().optional(),
+});
+
+const keyRef = z.object({ name: name('object name'), key: z.string().min(1).max(253), optional: z.boolean().optional() });
+
+export const EnvVarSchema = z.object({
+  name: z
+    .string()
+    .min(1)
+    .max(253)
+    .regex(/^[-._a-zA-Z][-._a-zA-Z0-9]*$/, 'an environment variable name'),
+  value: z.string().max(32_768).optional(),
+  valueFrom: z
+    .object({
+      secretKeyRef: keyRef.optional(),
+      configMapKeyRef: keyRef.optional(),
+      fieldRef: z.object({ fieldPath: z.string().min(1).max(253) }).optional(),
+    })
+    .optional(),
+});
+
+export const WorkersSpecSchema = z
+  .object({
+    replicas: z.int().min(1).max(1024).default(1).meta({ description: 'ranks of the ring (one pod each)' }),
+    image: z.string().min(1).max(1024).meta({ description: 'container image holding the ringtrain CLI' }),
+    gpu: z
+      .object({
+        resourceName: z.string().min(1).max(253).default('nvidia.com/gpu').meta({ description: 'extended resource name' }),
+        count: z.int().min(0).max(16).default(1).meta({ description: 'GPUs per worker (0: CPU training)' }),
+      })
+      .prefault({})
+      .meta({ description: 'accelerators per worker, added to resources.limits' }),
+    resources: z
+      .object({ requests: quantities.optional(), limits: quantities.optional() })
+      .optional()
+      .meta({ description: 'per-worker CPU and memory requests and limits' }),
+    nodeSelector: z.record(z.string().max(317), z.string().max(63)).optional().meta({ maxProperties: 32 }),
+    tolerations: z.array(TolerationSchema).max(32).optional(),
+    env: z.array(EnvVarSchema).max(128).optional(),
+  })
+  .meta({ description: 'the worker pods: one per rank' });
+
+export const HyperparametersSchema = z
+  .object({
+    epochs: z.int().min(1).max(10_000).default(10),
+    batchSizePerWorker: z.int().min(1).max(4096).default(32).meta({ description: 'images per rank per step' }),
+    learningRate: z.number().gt(0).max(10).default(0.01),
+    optimizer: z.enum(['sgd', 'adam', 'adamw']).default('sgd'),
+    momentum: z.number().min(0).max(1).default(0.9),
+    weightDecay: z.number().min(0).max(1).default(0.0001),
+    schedule: z.enum(['constant', 'cosine', 'step']).default('cosine'),
+    warmupEpochs: z.int().min(0).max(10_000).default(0),
+    seed: z.int().min(0).max(2_147_483_647).default(0),
+    imageSize: z.int().min(32).max(1024).default(224),
+  })
+  .prefault({})
+  .meta({ description: 'optimisation settings, identical on every rank' });
+
+export const CheckpointSpecSchema = z
+  .object({
+    uri: uri('where checkpoints go (default: <output.uri>/checkpoints)').optional(),
+    everySteps: z.int().min(1).max(10_000_000).default(500),
+    keep: z.int().min(1).max(100).default(3),
+  })
+  .prefault({})
+  .meta({ description: 'checkpoints: the gang resumes from the last one after a failure' });
+
+export const StorageSpecSchema = z
+  .object({
+    endpoint: z.url().max(2048).optional().meta({ description: 'S3/MinIO endpoint, e.g. http://minio.storage:9000' }),
+    credentialsSecretRef: z
+      .object({ name: name('a Secret with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY') })
+      .optional(),
+  })
+  .meta({ description: 'object store for s3:// URIs' });
+
+export const RunPolicySchema = z
+  .object({
+    backoffLimit: z.int().min(0).max(1000).default(3).meta({ description: 'counted gang restarts before Failed' }),
+    activeDeadlineSeconds: z.int().min(1).optional().meta({ description: 'Failed after this long since start' }),
+    ttlSecondsAfterFinished: z.int().min(0).optional().meta({ description: 'deleted this long after finishing' }),
+    cleanPodPolicy: z
+      .enum(['All', 'Running', 'None'])
+      .default('All')
+      .meta({ description: 'pods deleted when the run finishes: all, only still-running ones, or none' }),
+    suspend: z.boolean().default(false).meta({ description: 'true deletes the pods and keeps the checkpoint' }),
+    progressDeadlineSeconds: z
+      .int()
+      .min(30)
+      .optional()
+      .meta({ description: 'no training step reported in this long: Stalled, and a gang restart' }),
+  })
+  .prefault({})
+  .meta({ description: 'lifecycle: retries, deadlines, cleanup, suspension' });
+
+export const TrainingRunSpecSchema = z
+  .object({
+    model: ModelSpecSchema.prefault({}),
+    dataset: DatasetSpecSchema,
+    workers: WorkersSpecSchema,
+    hyperparameters: HyperparametersSchema,
+    checkpoint: CheckpointSpecSchema,
+    output: z.object({ uri: uri('where the trained model and metrics.json go') }).meta({ description: 'results' }),
+    storage: StorageSpecSchema.optional(),
+    runPolicy: RunPolicySchema,
+    managedBy: z
+      .string()
+      .min(1)
+      .max(63)
+      .optional()
+      .meta({ description: `controller that reconciles this run; absent or "${OPERATOR_MANAGER}" means this operator` }),
+  })
+  .meta({ description: 'what to train, on what, with how many workers, and the run policy' });
+
+export type TrainingRunSpec = z.output<typeof TrainingRunSpecSchema>;
+export type TrainingRunSpecInput = z.input<typeof TrainingRunSpecSchema>;
+export type EnvVar = z.output<typeof EnvVarSchema>;
+export type Toleration = z.output<typeof TolerationSchema>;
+export type Quantity = z.output<typeof QuantitySchema>;

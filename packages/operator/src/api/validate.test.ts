@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { sampleRunInput } from './sample-run.test-helper.js';
+import { parseTrainingRun, validateTrainingRun } from './validate.js';
+
+function errorsOf(input: unknown, old?: unknown): string[] {
+  const result = validateTrainingRun(input, old === undefined ? undefined : parseTrainingRun(old));
+  return result.ok ? [] : result.errors.map((e) => `${e.path}: ${e.message}`);
+}
+
+describe('validateTrainingRun', () => {
+  it('accepts a minimal run and fills in the defaults the CRD schema also applies', () => {
+    const run = parseTrainingRun(sampleRunInput());
+    assert.equal(run.spec.model.architecture, 'resnet18');
+    assert.deepEqual(run.spec.workers.gpu, { resourceName: 'nvidia.com/gpu', count: 1 });
+    assert.equal(run.spec.hyperparameters.epochs, 10);
+    assert.equal(run.spec.runPolicy.backoffLimit, 3);
+    assert.equal(run.spec.runPolicy.cleanPodPolicy, 'All');
+    assert.equal(run.spec.runPolicy.suspend, false);
+    assert.equal(run.spec.checkpoint.everySteps, 500);
+  });
+
+  const refused: Array<[string, (spec: ReturnType<typeof sampleRunInput>['spec']) => unknown, RegExp]> = [
+    ['numClasses below 2', (s) => ({ ...s, model: { numClasses: 1 } }), /^spec\.model\.numClasses: /],
+    ['zero replicas', (s) => ({ ...s, workers: { ...s.workers, replicas: 0 } }), /^spec\.workers\.replicas: /],
+    ['missing image', (s) => ({ ...s, workers: { replicas: 1 } }), /^spec\.workers\.image: /],
+    ['unknown optimizer', (s) => ({ ...s, hyperparameters: { optimizer: 'lamb' } }), /^spec\.hyperparameters\.optimizer: /],
+    ['learning rate of 0', (s) => ({ ...s, hyperparameters: { learningRate: 0 } }), /^spec\.hyperparameters\.learningRate: /],
+    ['a dataset path without a scheme', (s) => ({ ...s, dataset: { uri: '/data/flowers' } }), /^spec\.dataset\.uri: .*scheme/],
+    ['both dataset.uri and dataset.ingest', (s) => ({ ...s, dataset: { uri: 's3://a/b', ingest: { source: 's3://raw/x', into: 's3://a/c' } } }), /^spec\.dataset: set exactly one/],
+    ['neither dataset.uri nor dataset.ingest', (s) => ({ ...s, dataset: {} }), /^spec\.dataset: set exactly one/],
+    ['freezeBackbone without pretrained weights', (s) => ({ ...s, model: { freezeBackbone: true } }), /^spec\.model\.freezeBackbone: .*pretrained/],
+    ['warmup as long as training', (s) => ({ ...s, hyperparameters: { epochs: 2, warmupEpochs: 2 } }), /^spec\.hyperparameters\.warmupEpochs: /],
+    ['GPUs given in resources.limits as well', (s) => ({ ...s, workers: { ...s.workers, resources: { limits: { 'nvidia.com/gpu': 2 } } } }), /^spec\.workers\.resources\.limits: set GPUs with workers\.gpu/],
+    ['progress deadline past the active deadline', (s) => ({ ...s, runPolicy: { activeDeadlineSeconds: 60, progressDeadlineSeconds: 120 } }), /^spec\.runPolicy\.progressDeadlineSeconds: /],
+    ['an unknown cleanPodPolicy', (s) => ({ ...s, runPolicy: { cleanPodPolicy: 'Some' } }), /^spec\.runPolicy\.cleanPodPolicy: /],
+    ['a bad env var name', (s) => ({ ...s, workers: { ...s.workers, env: [{ name: '1X', value: 'y' }] } }), /^spec\.workers\.env\[0\]\.name: /],
+    ['a malformed quantity', (s) => ({ ...s, workers: { ...s.workers, resources: { requests: { memory: '16 GB' } } } }), /^spec\.workers\.resources\.requests\.memory: /],
+  ];
+  for (const [what, change, expected] of refused) {
+    it(`refuses ${what}, naming the field`, () => {
+      const input = sampleRunInput();
+      const errors = errorsOf({ ...input, spec: change(input.spec) });
+      assert.ok(errors.some((e) => expected.test(e)), `expected ${expected} among:\n${errors.join('\n')}`);
+    });
+  }
+
+  it('refuses a name too long for the pod names derived from it', () => {
+    const errors = errorsOf(sampleRunInput({ name: 'x'.repeat(43) }));
+    assert.deepEqual(errors.length, 1);
+    assert.match(errors[0] ?? '', /^metadata\.name: .*at most 42/);
+  });
+
+  it('allows GPUs in resources.limits when the run asks for no GPUs', () => {
+    const input = sampleRunInput();
+    const spec = { ...input.spec, workers: { ...input.spec.workers, gpu: { count: 0 }, resources: { limits: { 'nvidia.com/gpu': 1 } } } };
+    assert.deepEqual(errorsOf({ ...input, spec }), []);
+  });
+
+  describe('on update', () => {
+    const started = { ...sampleRunInput(), status: { startTime: '2026-11-27T10:00:00Z' } };
+
+    it('refuses a changed model once the run has started', () => {
+      const next = { ...started, spec: { ...started.spec, model: { numClasses: 7 } } };
+      assert.deepEqual(errorsOf(next, started).map((e) => e.split(':')[0]), ['spec']);
+    });
+
+    it('refuses a changed replica count once started, and allows it before', () => {
+      const resized = (from: typeof started | ReturnType<typeof sampleRunInput>) => ({ ...from, spec: { ...from.spec, workers: { ...from.spec.workers, replicas: 4 } } });
+      assert.equal(errorsOf(resized(started), started).length, 1);
+      assert.deepEqual(errorsOf(resized(sampleRunInput()), sampleRunInput()), []);
+    });
+
+    it('allows suspending a started run (runPolicy stays mutable)', () => {
+      const next = { ...started, spec: { ...started.spec, runPolicy: { suspend: true } } };
+      assert.deepEqual(errorsOf(next, started), []);
+    });
+
+    it('refuses setting or changing managedBy at any time', () => {
+      const next = { ...sampleRunInput(), spec: { ...sampleRunInput().spec, managedBy: 'kueue.x-k8s.io/multikueue' } };
+      assert.deepEqual(errorsOf(next, sampleRunInput()).map((e) => e.split(':')[0]), ['spec.managedBy']);
+    });
+  });
+
+  it('accepts every example in deploy/examples', () => {
+    for (const file of ['resnet18-flowers.yaml', 'cpu-smoke.yaml']) {
+      const text = readFileSync(new URL(`../../../../deploy/examples/${file}`, import.meta.url), 'utf8');
+      assert.deepEqual(errorsOf(parse(text)), [], file);
+    }
+  });
+});
