@@ -36,6 +36,13 @@ export interface EndpointOptions {
   /** 0 picks a free port; read `address` after listening. */
   port?: number;
   tls?: TlsFiles;
+  /** HTTP/2 keepalive: ping a linked peer after this much silence (default 10 s). */
+  keepaliveTimeMs?: number;
+  /**
+   * Drop a link whose ping goes unanswered this long (default 5 s). A peer answers pings only between
+   * synchronous tasks, so a training rank needs more than its longest synchronous step.
+   */
+  keepaliveTimeoutMs?: number;
 }
 
 export function bearer(token: string): string {
@@ -68,10 +75,10 @@ export class CollectiveEndpoint {
     const host = options.host ?? '127.0.0.1';
     const server = new grpc.Server({
       'grpc.max_receive_message_length': 1024 * 1024,
-      'grpc.keepalive_time_ms': 10_000,
-      'grpc.keepalive_timeout_ms': 5_000,
+      'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? 10_000,
+      'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs ?? 5_000,
       'grpc.keepalive_permit_without_calls': 1,
-      'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+      'grpc.http2.min_ping_interval_without_data_ms': Math.min(5_000, options.keepaliveTimeMs ?? 5_000),
     });
     // The handler is registered before the server binds, and the endpoint exists only once it has.
     const routing: { endpoint?: CollectiveEndpoint } = {};

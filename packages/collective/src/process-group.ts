@@ -54,6 +54,10 @@ export interface ProcessGroupConfig {
   bucketBytes?: number;
   /** HTTP/2 receive window of the link this rank reads from. */
   flowControlWindowBytes?: number;
+  /** Keepalive of the link to the left neighbour (see EndpointOptions): ping after this much silence... */
+  keepaliveTimeMs?: number;
+  /** ...and fail the group when a ping is unanswered this long: more than the longest synchronous step. */
+  keepaliveTimeoutMs?: number;
 }
 
 export interface AllReduceOptions {
@@ -236,8 +240,8 @@ export class ProcessGroup {
     const options: grpc.ChannelOptions = {
       'grpc-node.flow_control_window': this.config.flowControlWindowBytes ?? 32 * MiB,
       'grpc.max_receive_message_length': FRAME_HEADER_BYTES + this.chunkElements * 4 + 1024,
-      'grpc.keepalive_time_ms': 10_000,
-      'grpc.keepalive_timeout_ms': 5_000,
+      'grpc.keepalive_time_ms': this.config.keepaliveTimeMs ?? 10_000,
+      'grpc.keepalive_timeout_ms': this.config.keepaliveTimeoutMs ?? 5_000,
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.enable_retries': 0,
       'grpc.use_local_subchannel_pool': 1,

@@ -9,7 +9,7 @@ export type { Logger };
 export function createLogger(base: { service: string; runId?: string; rank?: number; workerId?: string }, destination: number | string = 2): Logger {
   return pino(
     {
-      base,
+      base: { ...base, pid: process.pid },
       level: process.env.RINGTRAIN_LOG_LEVEL ?? 'info',
       redact: ['token', 'collectiveToken', '*.token', '*.collectiveToken', 'config.token'],
       timestamp: pino.stdTimeFunctions.isoTime,

@@ -35,8 +35,12 @@ export const RunConfigSchema = z
     /** Local directory for each worker's shard cache. */
     cacheDir: z.string().min(1),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
-    /** A collective operation fails when a peer sends nothing for this long. */
-    collectiveTimeoutMs: z.number().int().positive().default(30_000),
+    /**
+     * A collective operation fails when a peer sends nothing for this long. Longer than Gloo's 30 s: ranks
+     * enter the all-reduce after a CPU step whose time varies with load, and a hung rank is caught sooner by
+     * its missing heartbeats anyway.
+     */
+    collectiveTimeoutMs: z.number().int().positive().default(120_000),
     heartbeatIntervalMs: z.number().int().positive().default(1_000),
   })
   .strict();

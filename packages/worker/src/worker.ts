@@ -3,6 +3,8 @@ import { CoordinatorConnection, createLogger, type Assignment, type Logger } fro
 import { openRunResources, type RunResources } from './resources.js';
 import { trainGeneration, WorkerConfigError } from './train-generation.js';
 
+const KEEPALIVE_TIMEOUT_MS = 10 * 60_000;
+
 export interface WorkerOptions {
   /** host:port of the coordinator's gRPC server. */
   coordinator: string;
@@ -31,7 +33,10 @@ export interface WorkerResult {
  */
 export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
   const log = options.logger ?? createLogger({ service: 'worker', workerId: options.workerId });
-  const endpoint = await CollectiveEndpoint.listen({ host: options.host ?? '127.0.0.1' });
+  // A rank blocks its event loop for each synchronous training step and cannot answer pings meanwhile: a
+  // dead peer shows as a reset link at once, a hung one through the collective's timeout and the heartbeats.
+  const keepalive = { keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS };
+  const endpoint = await CollectiveEndpoint.listen({ host: options.host ?? '127.0.0.1', ...keepalive });
   const connection = new CoordinatorConnection(options.coordinator, options.token);
   let resources: RunResources | undefined;
   let stopRequested = options.stop?.aborted ?? false;
@@ -76,7 +81,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
   ): Promise<WorkerResult> {
     const group = await ProcessGroup.connect(endpoint, {
       groupId: assignment.runId, generation: assignment.generation, rank: assignment.rank, worldSize: assignment.worldSize,
-      peers: assignment.peers, token: assignment.collectiveToken, timeoutMs: assignment.config.collectiveTimeoutMs,
+      peers: assignment.peers, token: assignment.collectiveToken, timeoutMs: assignment.config.collectiveTimeoutMs, ...keepalive,
     });
     // The coordinator's answer is how a rank learns that a peer far around the ring died, or that it should stop.
     const heartbeat = setInterval(() => {

@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { Coordinator, type CoordinatorOptions } from './coordinator.js';
+import { CoordinatorConnection } from './client.js';
+import { parseRunConfig, type RunConfig } from './run-config.js';
+
+const TOKEN = 'a-test-token-of-enough-length';
+const silent = pino({ level: 'silent' });
+
+let work = '';
+before(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-coordinator-'));
+});
+after(() => rm(work, { recursive: true, force: true }));
+
+function config(overrides: Partial<RunConfig> = {}): RunConfig {
+  return parseRunConfig(
+    { runId: 'run-test', dataset: '/nowhere', out: path.join(work, overrides.runId ?? 'out'), workers: 2, epochs: 1, batchSize: 4, partitions: 2, training: { numClasses: 2 }, cacheDir: work, ...overrides },
+    'the test',
+  );
+}
+
+async function start(overrides: Partial<CoordinatorOptions> = {}, runConfig = config()): Promise<{ coordinator: Coordinator; connect: () => CoordinatorConnection }> {
+  const coordinator = await Coordinator.start({ config: runConfig, token: TOKEN, logger: silent, ...overrides });
+  const connections: CoordinatorConnection[] = [];
+  after(async () => {
+    for (const connection of connections) connection.close();
+    await coordinator.close();
+  });
+  return {
+    coordinator,
+    connect: () => {
+      const connection = new CoordinatorConnection(coordinator.address, TOKEN, 2_000);
+      connections.push(connection);
+      return connection;
+    },
+  };
+}
+
+describe('Coordinator', () => {
+  it('answers registrations only when the whole gang is present, ranks in natural slot order, with the config', async () => {
+    const { coordinator, connect } = await start({}, config({ workers: 3, runId: 'gang' }));
+    const [a, b, c] = [connect(), connect(), connect()];
+    let answered = 0;
+    const first = a.register('worker-10', 'h:10').then((outcome) => (answered += 1, outcome));
+    const second = b.register('worker-2', 'h:2').then((outcome) => (answered += 1, outcome));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(answered, 0, 'nobody starts before the gang is complete');
+    assert.equal(coordinator.status().registered, 2);
+    const third = await c.register('worker-1', 'h:1');
+    const outcomes = [await first, await second, third];
+    for (const outcome of outcomes) assert.equal(outcome.ended, false);
+    const assignments = outcomes.map((outcome) => (outcome.ended ? assert.fail() : outcome.assignment));
+    assert.deepEqual(assignments.map((each) => each.rank), [2, 1, 0]);
+    assert.deepEqual(assignments[0]!.peers, ['h:1', 'h:2', 'h:10']);
+    assert.equal(new Set(assignments.map((each) => each.collectiveToken)).size, 1);
+    assert.equal(assignments[0]!.config.batchSize, 4);
+    assert.equal(assignments[0]!.generation, 0);
+    assert.equal(coordinator.state, 'running');
+  });
+
+  it('refuses a wrong token', async () => {
+    const { coordinator } = await start({}, config({ runId: 'token' }));
+    const intruder = new CoordinatorConnection(coordinator.address, 'not-the-right-token-at-all', 1_000);
+    await assert.rejects(intruder.register('worker-0', 'h:0'), /wrong or missing coordinator token/);
+    intruder.close();
+  });
+
+  it('a worker that registers again ends the generation; survivors are told to abort and the next generation forms', async () => {
+    const { coordinator, connect } = await start({}, config({ runId: 'restart' }));
+    const [a, b] = [connect(), connect()];
+    await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1')]);
+    const restarts: string[] = [];
+    coordinator.on('restart', ({ reason }) => restarts.push(reason));
+    const again = b.register('worker-1', 'h:1b');
+    const told = await a.heartbeat('worker-0', 0);
+    assert.equal(told.abort, true);
+    assert.match(told.reason, /worker-1 registered again/);
+    const [survivor, restarted] = await Promise.all([a.register('worker-0', 'h:0'), again]);
+    assert.equal(survivor.ended || restarted.ended, false);
+    if (!survivor.ended) assert.equal(survivor.assignment.generation, 1);
+    if (!restarted.ended) assert.deepEqual(restarted.assignment.peers, ['h:0', 'h:1b']);
+    assert.equal(restarts.length, 1);
+    assert.equal((await a.heartbeat('worker-0', 1)).abort, false);
+    await assert.rejects(a.reportStep({ workerId: 'worker-0', generation: 0, epoch: 0, globalStep: 1 }), /generation 0 is not the current one/);
+  });
+
+  it('a silent worker misses its heartbeat deadline: workerLost, the generation ends', async () => {
+    const { coordinator, connect } = await start({ heartbeatDeadlineMs: 400 }, config({ runId: 'deadline' }));
+    const [a, b] = [connect(), connect()];
+    await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1')]);
+    const lost = new Promise<string>((resolve) => coordinator.once('workerLost', ({ workerId }) => resolve(workerId)));
+    const beating = setInterval(() => void a.heartbeat('worker-0', 0), 100);
+    try {
+      assert.equal(await lost, 'worker-1');
+    } finally {
+      clearInterval(beating);
+    }
+    assert.match(coordinator.status().restarts[0]!.reason, /worker-1 \(rank 1\) sent no heartbeat/);
+  });
+
+  it('past the restart budget the run fails, and late registrations are told it ended', async () => {
+    const { coordinator, connect } = await start({ maxRestarts: 1 }, config({ runId: 'budget' }));
+    const [a, b] = [connect(), connect()];
+    for (let generation = 0; generation < 2; generation += 1) {
+      await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1')]);
+      await a.reportFailure({ workerId: 'worker-0', generation, reason: 'PEER_LOST: link broke', code: 'PEER_LOST', retryable: true });
+    }
+    const result = await coordinator.done;
+    assert.equal(result.state, 'failed');
+    assert.match(result.reason, /gave up after 2 failed generations \(limit 1\); last: rank 0 \(worker-0\) failed: PEER_LOST/);
+    const late = await a.register('worker-0', 'h:0');
+    assert.equal(late.ended, true);
+    const written = JSON.parse(await readFile(path.join(work, 'budget', 'metrics.json'), 'utf8')) as { state: string; restarts: unknown[] };
+    assert.equal(written.state, 'failed');
+    assert.equal(written.restarts.length, 2);
+  });
+
+  it('a configuration error fails the run at once, without using the restart budget', async () => {
+    const { coordinator, connect } = await start({}, config({ runId: 'permanent' }));
+    const [a, b] = [connect(), connect()];
+    await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1')]);
+    await b.reportFailure({ workerId: 'worker-1', generation: 0, reason: 'cannot read --pretrained', code: 'CONFIG', retryable: false });
+    const result = await coordinator.done;
+    assert.equal(result.state, 'failed');
+    assert.match(result.reason, /cannot read --pretrained \(not retryable\)/);
+  });
+
+  it('keeps the history, serves /status, /healthz and /metrics, and writes metrics.json when every rank finishes', async () => {
+    const { coordinator, connect } = await start({ httpPort: 0 }, config({ runId: 'finish' }));
+    const [a, b] = [connect(), connect()];
+    await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1')]);
+    await a.reportStep({ workerId: 'worker-0', generation: 0, epoch: 0, globalStep: 3, epochStep: 3, epochSteps: 5, loss: 1.5, accuracy: 0.25, images: 8, imagesPerSecond: 40, computeSeconds: 0.1, allreduceSeconds: 0.05 });
+    await a.reportEpoch({ workerId: 'worker-0', generation: 0, epoch: 0, trainLoss: 1.2, valAccuracy: 0.5, valImages: 10, samplesTrained: 40, sampleChecksum: '1:2' });
+    await a.reportEpoch({ workerId: 'worker-0', generation: 0, epoch: 0, trainLoss: 1.1, valAccuracy: 0.6, valImages: 10, samplesTrained: 40, sampleChecksum: '1:2' });
+    await a.reportCheckpoint({ workerId: 'worker-0', generation: 0, key: 'checkpoints/slot-0.ckpt', epoch: 1, globalStep: 5, samplesConsumed: 0, bytes: 123 });
+    const status = (await (await fetch(`${coordinator.httpAddress}/status`)).json()) as { state: string; lastStep: { globalStep: number }; history: { valAccuracy: number }[] };
+    assert.equal(status.state, 'running');
+    assert.equal(status.lastStep.globalStep, 3);
+    assert.deepEqual(status.history.map((epoch) => epoch.valAccuracy), [0.6], 'a redone epoch replaces its first report');
+    assert.equal(await (await fetch(`${coordinator.httpAddress}/healthz`)).text(), 'ok\n');
+    const exposition = await (await fetch(`${coordinator.httpAddress}/metrics`)).text();
+    for (const line of ['ringtrain_train_steps_total 1', 'ringtrain_train_images_total 8', 'ringtrain_train_loss_nats 1.5', 'ringtrain_checkpoint_size_bytes 123', 'ringtrain_train_phase_seconds_total{phase="allreduce"} 0.05']) {
+      assert.ok(exposition.includes(line), `${line} in /metrics`);
+    }
+    for (const name of exposition.matchAll(/^# TYPE (\S+)/gm)) assert.match(name[1]!, /^ringtrain_[a-z]+_[a-z_]+$/);
+    await a.reportFinished({ workerId: 'worker-0', generation: 0, weightsSha256: 'abc', summaryJson: JSON.stringify({ safetensors: 'model.safetensors' }) });
+    assert.equal(coordinator.state, 'running', 'the run ends only when every rank has finished');
+    await b.reportFinished({ workerId: 'worker-1', generation: 0, weightsSha256: 'abc', summaryJson: '{}' });
+    const result = await coordinator.done;
+    assert.equal(result.state, 'succeeded');
+    const written = JSON.parse(await readFile(path.join(work, 'finish', 'metrics.json'), 'utf8')) as { weightsIdentical: boolean; final: { valAccuracy: number }; summary: { safetensors: string } };
+    assert.equal(written.weightsIdentical, true);
+    assert.equal(written.final.valAccuracy, 0.6);
+    assert.equal(written.summary.safetensors, 'model.safetensors');
+  });
+
+  it('a stop request reaches the workers through their heartbeats; a stop before any generation ends the run at once', async () => {
+    const { coordinator, connect } = await start({}, config({ runId: 'stop' }));
+    const [a, b] = [connect(), connect()];
+    await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1')]);
+    coordinator.requestStop('interrupted');
+    assert.equal((await a.heartbeat('worker-0', 0)).stop, true);
+    const idle = await start({}, config({ runId: 'stop-idle' }));
+    idle.coordinator.requestStop('interrupted');
+    assert.equal((await idle.coordinator.done).state, 'stopped');
+  });
+});
