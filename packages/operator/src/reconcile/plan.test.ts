@@ -1,0 +1,252 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { TrainingRunStatus } from '../api/status-schema.js';
+import type { TrainingRun } from '../api/training-run.js';
+import { parseTrainingRun } from '../api/validate.js';
+import { sampleRunInput } from '../api/sample-run.test-helper.js';
+import { planReconcile, type Action, type Observed, type Plan } from './plan.js';
+import { observedPod } from './pod-fixtures.test-helper.js';
+
+const T0 = new Date('2026-11-27T10:00:00Z');
+const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
+const token = 'test-token-0123456789abcdef';
+
+function runWith(status?: TrainingRunStatus, runPolicy: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): TrainingRun {
+  const input = sampleRunInput({ spec: { runPolicy, ...extra } });
+  return parseTrainingRun({ ...input, ...(status ? { status } : {}) });
+}
+
+const labels = (role: 'coordinator' | 'worker', attempt: number, rank?: number) => ({
+  'ringtrain.dev/run': 'flowers',
+  'ringtrain.dev/role': role,
+  'ringtrain.dev/attempt': String(attempt),
+  ...(rank !== undefined ? { 'ringtrain.dev/rank': String(rank) } : {}),
+});
+
+/** The gang of attempt `attempt` (coordinator + 2 workers), each in the given state unless overridden. */
+function gang(attempt: number, state: Parameters<typeof observedPod>[2], overrides: Record<string, Parameters<typeof observedPod>[2]> = {}): V1Pod[] {
+  return [
+    observedPod('flowers-coordinator', labels('coordinator', attempt), overrides['flowers-coordinator'] ?? state),
+    observedPod('flowers-worker-0', labels('worker', attempt, 0), overrides['flowers-worker-0'] ?? state),
+    observedPod('flowers-worker-1', labels('worker', attempt, 1), overrides['flowers-worker-1'] ?? state),
+  ];
+}
+
+const everything = (pods: V1Pod[], progress?: Observed['progress']): Observed => ({
+  pods,
+  serviceNames: ['flowers-coordinator', 'flowers-workers'],
+  secretExists: true,
+  ...(progress ? { progress } : {}),
+});
+
+const created = (plan: Plan) => plan.actions.filter((a): a is Extract<Action, { kind: 'create' }> => a.kind === 'create').map((a) => `${a.object.kind}/${a.object.metadata?.name}`);
+const deleted = (plan: Plan) => plan.actions.filter((a): a is Extract<Action, { kind: 'delete-pod' }> => a.kind === 'delete-pod').map((a) => (a.force ? `force:${a.name}` : a.name));
+const events = (plan: Plan) => plan.events.map((e) => `${e.type}/${e.reason}`);
+const condition = (plan: Plan, type: string) => plan.status?.conditions?.find((c) => c.type === type);
+
+const running: TrainingRunStatus = { phase: 'Running', attempt: 1, restarts: 0, startTime: T0.toISOString(), lastProgressTime: T0.toISOString() };
+const RUNNING = { phase: 'Running', ready: true } as const;
+
+describe('planReconcile', () => {
+  it('starts a new run: attempt 1, the Secret, both Services, the coordinator and one pod per rank', () => {
+    const plan = planReconcile(runWith(), { pods: [], serviceNames: [], secretExists: false }, T0, { token });
+    assert.deepEqual(created(plan), ['Secret/flowers-token', 'Service/flowers-coordinator', 'Service/flowers-workers', 'Pod/flowers-coordinator', 'Pod/flowers-worker-0', 'Pod/flowers-worker-1']);
+    assert.equal(plan.status?.phase, 'Pending');
+    assert.equal(plan.status?.attempt, 1);
+    assert.equal(plan.status?.startTime, T0.toISOString());
+    assert.equal(plan.status?.workers, '0/2');
+    assert.equal(plan.status?.observedGeneration, 1);
+    assert.deepEqual(events(plan), ['Normal/Started', 'Normal/Pending']);
+    assert.equal(plan.requeueAfterSeconds, undefined);
+  });
+
+  it('is idempotent: with every child present it creates nothing and emits nothing new', () => {
+    const plan = planReconcile(runWith({ ...running, phase: 'Pending' }), everything(gang(1, { phase: 'Pending' })), at(5), { token });
+    assert.deepEqual(plan.actions, []);
+    assert.deepEqual(events(plan), []);
+  });
+
+  it('is Running with ready/desired workers once every pod of the gang runs', () => {
+    const plan = planReconcile(runWith({ ...running, phase: 'Pending' }), everything(gang(1, RUNNING)), at(30), { token });
+    assert.equal(plan.status?.phase, 'Running');
+    assert.equal(plan.status?.workers, '2/2');
+    assert.equal(plan.status?.readyWorkers, 2);
+    assert.equal(condition(plan, 'Running')?.status, 'True');
+    assert.deepEqual(events(plan), ['Normal/Running']);
+  });
+
+  it("copies the coordinator's progress, and moves lastProgressTime only when the step advances", () => {
+    const progress = { epoch: 2, step: 120, loss: 0.8, accuracy: 0.71, imagesPerSecond: 950, lastCheckpoint: { uri: 's3://runs/flowers/checkpoints/a', step: 100 } };
+    const plan = planReconcile(runWith(running), everything(gang(1, RUNNING), progress), at(60), { token });
+    assert.equal(plan.status?.epoch, 2);
+    assert.equal(plan.status?.step, 120);
+    assert.equal(plan.status?.loss, 0.8);
+    assert.equal(plan.status?.accuracy, 0.71);
+    assert.equal(plan.status?.imagesPerSecond, 950);
+    assert.deepEqual(plan.status?.lastCheckpoint, progress.lastCheckpoint);
+    assert.equal(plan.status?.lastProgressTime, at(60).toISOString());
+    const again = planReconcile(runWith(plan.status), everything(gang(1, RUNNING), progress), at(90), { token });
+    assert.equal(again.status?.lastProgressTime, at(60).toISOString());
+  });
+
+  it('restarts the whole gang as one numbered attempt when a worker is killed by a signal', () => {
+    const plan = planReconcile(runWith(running), everything(gang(1, RUNNING, { 'flowers-worker-1': { phase: 'Failed', terminated: { exitCode: 137 } } })), at(100), { token });
+    assert.equal(plan.status?.phase, 'Restarting');
+    assert.equal(plan.status?.attempt, 2);
+    assert.equal(plan.status?.restarts, 1);
+    assert.deepEqual(plan.status?.lastFailure, {
+      pod: 'flowers-worker-1',
+      rank: 1,
+      exitCode: 137,
+      reason: 'Signal',
+      message: 'container worker killed by signal 9',
+      retryable: true,
+      countedAgainstBackoffLimit: true,
+      time: at(100).toISOString(),
+    });
+    assert.deepEqual(deleted(plan).sort(), ['flowers-coordinator', 'flowers-worker-0', 'flowers-worker-1']);
+    assert.deepEqual(created(plan), [], 'the new attempt waits for the old pods to be gone');
+    assert.deepEqual(events(plan), ['Warning/GangRestart']);
+    assert.equal(condition(plan, 'Restarting')?.status, 'True');
+    assert.equal(condition(plan, 'Restarting')?.reason, 'Signal');
+  });
+
+  it('creates the next attempt only once the old pods are gone, and stays Restarting until it runs', () => {
+    const restarting: TrainingRunStatus = { ...running, phase: 'Restarting', attempt: 2, restarts: 1 };
+    const terminating = gang(1, { phase: 'Running', deletionTimestamp: at(100) });
+    const waiting = planReconcile(runWith(restarting), everything(terminating), at(110), { token });
+    assert.deepEqual(created(waiting), []);
+    assert.equal(waiting.status?.phase, 'Restarting');
+    const gone = planReconcile(runWith(restarting), everything([]), at(120), { token });
+    assert.deepEqual(created(gone), ['Pod/flowers-coordinator', 'Pod/flowers-worker-0', 'Pod/flowers-worker-1']);
+    const pod = gone.actions.find((a) => a.kind === 'create' && a.object.metadata?.name === 'flowers-worker-0');
+    assert.equal(pod?.kind === 'create' ? pod.object.metadata?.labels?.['ringtrain.dev/attempt'] : undefined, '2');
+    assert.equal(gone.status?.phase, 'Restarting');
+    assert.deepEqual(events(gone), []);
+    const back = planReconcile(runWith(gone.status), everything(gang(2, RUNNING)), at(150), { token });
+    assert.equal(back.status?.phase, 'Running');
+    assert.equal(condition(back, 'Restarting')?.status, 'False');
+  });
+
+  it('deletes pods of an earlier attempt it finds beside the current one', () => {
+    const plan = planReconcile(runWith({ ...running, attempt: 2 }), everything([...gang(2, RUNNING).slice(0, 2), observedPod('flowers-worker-1', labels('worker', 1, 1), RUNNING)]), at(10), { token });
+    assert.deepEqual(deleted(plan), ['flowers-worker-1']);
+  });
+
+  it('does not count preemptions, evictions or lost nodes against backoffLimit', () => {
+    const preempted = { phase: 'Failed', conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler' }] } as const;
+    const plan = planReconcile(runWith({ ...running, restarts: 3 }), everything(gang(1, RUNNING, { 'flowers-worker-0': preempted })), at(100), { token });
+    assert.equal(plan.status?.phase, 'Restarting');
+    assert.equal(plan.status?.restarts, 3);
+    assert.equal(plan.status?.lastFailure?.countedAgainstBackoffLimit, false);
+    assert.match(plan.events[0]?.message ?? '', /not counted against backoffLimit/);
+  });
+
+  it('fails at once on OOMKilled, and cleans up every pod (cleanPodPolicy All)', () => {
+    const plan = planReconcile(runWith(running), everything(gang(1, RUNNING, { 'flowers-worker-0': { phase: 'Failed', terminated: { exitCode: 137, reason: 'OOMKilled' } } })), at(100), { token });
+    assert.equal(plan.status?.phase, 'Failed');
+    assert.equal(plan.status?.completionTime, at(100).toISOString());
+    assert.equal(condition(plan, 'Failed')?.reason, 'OOMKilled');
+    assert.equal(plan.status?.lastFailure?.retryable, false);
+    assert.deepEqual(deleted(plan).sort(), ['flowers-coordinator', 'flowers-worker-0', 'flowers-worker-1']);
+    assert.deepEqual(events(plan), ['Warning/OOMKilled']);
+  });
+
+  it('fails with BackoffLimitExceeded when a counted failure finds the budget used up', () => {
+    const plan = planReconcile(runWith({ ...running, restarts: 2 }, { backoffLimit: 2 }), everything(gang(1, RUNNING, { 'flowers-worker-0': { phase: 'Failed', terminated: { exitCode: 143 } } })), at(100), { token });
+    assert.equal(plan.status?.phase, 'Failed');
+    assert.equal(condition(plan, 'Failed')?.reason, 'BackoffLimitExceeded');
+    assert.match(condition(plan, 'Failed')?.message ?? '', /runPolicy\.backoffLimit \(2\)/);
+  });
+
+  it('succeeds when the coordinator exits 0, and with cleanPodPolicy Running keeps the finished pods', () => {
+    const pods = gang(1, { phase: 'Succeeded' }, { 'flowers-worker-1': RUNNING });
+    const plan = planReconcile(runWith(running, { cleanPodPolicy: 'Running' }), everything(pods), at(500), { token });
+    assert.equal(plan.status?.phase, 'Succeeded');
+    assert.equal(plan.status?.modelUri, 's3://runs/flowers/model');
+    assert.equal(condition(plan, 'Succeeded')?.status, 'True');
+    assert.deepEqual(deleted(plan), ['flowers-worker-1']);
+    assert.deepEqual(events(plan), ['Normal/Succeeded']);
+  });
+
+  it('keeps every pod of a finished run with cleanPodPolicy None', () => {
+    const plan = planReconcile(runWith({ ...running, phase: 'Failed', completionTime: at(10).toISOString() }, { cleanPodPolicy: 'None' }), everything(gang(1, RUNNING)), at(20), { token });
+    assert.deepEqual(plan.actions, []);
+  });
+
+  it('requeues for activeDeadlineSeconds, then fails the run with DeadlineExceeded', () => {
+    const before = planReconcile(runWith(running, { activeDeadlineSeconds: 600 }), everything(gang(1, RUNNING)), at(450), { token });
+    assert.equal(before.requeueAfterSeconds, 150);
+    const after = planReconcile(runWith(running, { activeDeadlineSeconds: 600 }), everything(gang(1, RUNNING)), at(600), { token });
+    assert.equal(after.status?.phase, 'Failed');
+    assert.equal(condition(after, 'Failed')?.reason, 'DeadlineExceeded');
+    assert.equal(deleted(after).length, 3);
+  });
+
+  it('declares the run Stalled and restarts the gang after progressDeadlineSeconds without a step', () => {
+    const before = planReconcile(runWith(running, { progressDeadlineSeconds: 300 }), everything(gang(1, RUNNING)), at(200), { token });
+    assert.equal(before.requeueAfterSeconds, 100);
+    const plan = planReconcile(runWith(running, { progressDeadlineSeconds: 300 }), everything(gang(1, RUNNING)), at(300), { token });
+    assert.equal(condition(plan, 'Stalled')?.status, 'True');
+    assert.equal(plan.status?.phase, 'Restarting');
+    assert.equal(plan.status?.attempt, 2);
+    assert.equal(plan.status?.restarts, 1);
+    assert.equal(plan.status?.lastFailure?.reason, 'Stalled');
+    assert.deepEqual(events(plan), ['Warning/Stalled', 'Warning/GangRestart']);
+    assert.equal(plan.status?.lastProgressTime, at(300).toISOString(), 'the new attempt gets a fresh progress clock');
+  });
+
+  it('deletes the pods on suspend, keeps the attempt, and resumes as a new attempt', () => {
+    const suspended = planReconcile(runWith(running, { suspend: true }), everything(gang(1, RUNNING)), at(50), { token });
+    assert.equal(suspended.status?.phase, 'Suspended');
+    assert.deepEqual(deleted(suspended).sort(), ['flowers-coordinator', 'flowers-worker-0', 'flowers-worker-1']);
+    assert.deepEqual(created(suspended), []);
+    assert.equal(condition(suspended, 'Suspended')?.status, 'True');
+    assert.deepEqual(events(suspended), ['Normal/Suspended']);
+    const resumed = planReconcile(runWith(suspended.status), everything([]), at(80), { token });
+    assert.equal(resumed.status?.attempt, 2);
+    assert.equal(resumed.status?.restarts, 0);
+    assert.equal(condition(resumed, 'Suspended')?.status, 'False');
+    assert.deepEqual(created(resumed), ['Pod/flowers-coordinator', 'Pod/flowers-worker-0', 'Pod/flowers-worker-1']);
+    assert.deepEqual(events(resumed), ['Normal/Resumed', 'Normal/Pending']);
+  });
+
+  it('a run created suspended (a queue admits it later) creates no pods', () => {
+    const plan = planReconcile(runWith(undefined, { suspend: true }), { pods: [], serviceNames: [], secretExists: false }, T0, { token });
+    assert.deepEqual(plan.actions, []);
+    assert.equal(plan.status?.phase, 'Suspended');
+    assert.equal(plan.status?.attempt, undefined);
+  });
+
+  it('requeues until ttlSecondsAfterFinished, then deletes the run', () => {
+    const done: TrainingRunStatus = { ...running, phase: 'Succeeded', completionTime: at(100).toISOString() };
+    const early = planReconcile(runWith(done, { ttlSecondsAfterFinished: 60 }), everything([]), at(130), { token });
+    assert.equal(early.requeueAfterSeconds, 30);
+    assert.deepEqual(early.actions, []);
+    const late = planReconcile(runWith(done, { ttlSecondsAfterFinished: 60 }), everything([]), at(160), { token });
+    assert.deepEqual(late.actions.map((a) => a.kind), ['delete-run']);
+  });
+
+  it('force-deletes a pod stuck Terminating past the grace period, and requeues until then', () => {
+    const stuck = [observedPod('flowers-worker-0', labels('worker', 1, 0), { phase: 'Running', deletionTimestamp: at(0) })];
+    const soon = planReconcile(runWith({ ...running, attempt: 2, phase: 'Restarting' }), everything(stuck), at(100), { token, forceDeleteAfterSeconds: 300 });
+    assert.equal(soon.requeueAfterSeconds, 200);
+    assert.deepEqual(deleted(soon), []);
+    const late = planReconcile(runWith({ ...running, attempt: 2, phase: 'Restarting' }), everything(stuck), at(300), { token, forceDeleteAfterSeconds: 300 });
+    assert.deepEqual(deleted(late), ['force:flowers-worker-0']);
+    assert.ok(events(late).includes('Warning/ForceDeleted'));
+  });
+
+  it('leaves a run managed by another controller alone (Kueue managedBy contract)', () => {
+    const plan = planReconcile(runWith(undefined, {}, { managedBy: 'kueue.x-k8s.io/multikueue' }), { pods: [], serviceNames: [], secretExists: false }, T0, { token });
+    assert.deepEqual(plan, { actions: [], status: undefined, events: [] });
+  });
+
+  it('the first failure reported is the coordinator, then the lowest rank', () => {
+    const failedPod = { phase: 'Failed', terminated: { exitCode: 143 } } as const;
+    const plan = planReconcile(runWith(running), everything(gang(1, failedPod)), at(100), { token });
+    assert.equal(plan.status?.lastFailure?.pod, 'flowers-coordinator');
+    assert.equal(plan.status?.lastFailure?.rank, undefined);
+  });
+});

@@ -1,0 +1,342 @@
+import type { V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+import { OPERATOR_MANAGER } from '../api/group-version.js';
+import type { Phase, TrainingRunStatus } from '../api/status-schema.js';
+import type { TrainingRun } from '../api/training-run.js';
+import { LABEL_ATTEMPT, LABEL_RANK, LABEL_ROLE, names } from '../resources/names.js';
+import { buildCoordinatorPod, buildCoordinatorService, buildSecret, buildWorkerPod, buildWorkersService } from '../resources/templates.js';
+import { setCondition, type ConditionType } from './conditions.js';
+import { classifyPodFailure, type FailureVerdict } from './failure-policy.js';
+
+/** What the coordinator's /status said last, reduced to what the TrainingRun's status shows. */
+export interface CoordinatorProgress {
+  readonly epoch: number;
+  readonly step: number;
+  readonly loss?: number;
+  readonly accuracy?: number;
+  readonly imagesPerSecond?: number;
+  readonly lastCheckpoint?: { readonly uri: string; readonly step: number; readonly time?: string };
+}
+
+/** The cluster as reconcile sees it: the run's children, found by label and name. */
+export interface Observed {
+  readonly pods: readonly V1Pod[];
+  readonly serviceNames: readonly string[];
+  readonly secretExists: boolean;
+  readonly progress?: CoordinatorProgress;
+}
+
+export type Action =
+  | { readonly kind: 'create'; readonly object: V1Pod | V1Service | V1Secret }
+  | { readonly kind: 'delete-pod'; readonly name: string; readonly force: boolean; readonly why: string }
+  | { readonly kind: 'delete-run'; readonly why: string };
+
+export interface RunEvent {
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly message: string;
+}
+
+export interface Plan {
+  readonly actions: Action[];
+  /** The whole status to write; undefined when the run is another controller's. */
+  readonly status: TrainingRunStatus | undefined;
+  readonly events: RunEvent[];
+  /** Reconcile again after this long even if nothing changes: the next deadline or timer. */
+  readonly requeueAfterSeconds?: number;
+}
+
+export interface PlanOptions {
+  /** The collective token, used only if the run's Secret is missing. */
+  readonly token: string;
+  /** A pod still Terminating this long after its deletion deadline is force-deleted (its node is gone). */
+  readonly forceDeleteAfterSeconds?: number;
+}
+
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+const isTerminal = (pod: V1Pod) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+const attemptOf = (pod: V1Pod) => Number(pod.metadata?.labels?.[LABEL_ATTEMPT] ?? '0');
+const isReady = (pod: V1Pod) => pod.status?.phase === 'Running' && (pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
+
+/**
+ * The whole reconcile decision as a pure function: (run, observed, now) → actions, the status to write,
+ * events and the next timer. Level-based: it reads only the current state, never remembers a previous call,
+ * so running it twice, or after a crash, does the right thing. The controller only executes the plan.
+ *
+ * Phases and what ends each one (no phase lasts forever):
+ *   Pending/Restarting → Running when every pod runs; → Failed at activeDeadlineSeconds; → a gang restart
+ *                        at progressDeadlineSeconds (the progress clock restarts with each attempt).
+ *   Running            → Succeeded when the coordinator exits 0; → Restarting on a retryable failure;
+ *                        → Failed on a permanent one, past backoffLimit, or at activeDeadlineSeconds.
+ *   Suspended          → a new attempt when spec.runPolicy.suspend turns false.
+ *   Succeeded/Failed   → deleted at ttlSecondsAfterFinished (kept when unset).
+ */
+export function planReconcile(run: TrainingRun, observed: Observed, now: Date, options: PlanOptions): Plan {
+  if (run.spec.managedBy !== undefined && run.spec.managedBy !== OPERATOR_MANAGER) return { actions: [], status: undefined, events: [] };
+  return new Planner(run, observed, now, options).plan();
+}
+
+class Planner {
+  private readonly actions: Action[] = [];
+  private readonly events: RunEvent[] = [];
+  private readonly timers: number[] = [];
+  private status: TrainingRunStatus;
+  private readonly nowIso: string;
+  private readonly previousPhase: Phase | undefined;
+
+  constructor(
+    private readonly run: TrainingRun,
+    private readonly observed: Observed,
+    private readonly now: Date,
+    private readonly options: PlanOptions,
+  ) {
+    this.status = structuredClone(run.status ?? {});
+    this.nowIso = now.toISOString();
+    this.previousPhase = run.status?.phase;
+  }
+
+  plan(): Plan {
+    this.status.observedGeneration = this.run.metadata.generation;
+    this.forceDeleteStuckPods();
+    if (this.status.phase === 'Succeeded' || this.status.phase === 'Failed') this.finished();
+    else if (this.run.spec.runPolicy.suspend) this.suspended();
+    else this.active();
+    this.status.readyWorkers = this.workerPods().filter(isReady).length;
+    this.status.workers = `${this.status.readyWorkers}/${this.run.spec.workers.replicas}`;
+    const requeue = this.timers.length > 0 ? Math.min(...this.timers) : undefined;
+    return { actions: this.actions, status: this.status, events: this.events, ...(requeue !== undefined ? { requeueAfterSeconds: requeue } : {}) };
+  }
+
+  // ---- phases ------------------------------------------------------------------------------------------
+
+  private active(): void {
+    const policy = this.run.spec.runPolicy;
+    if (this.status.phase === 'Suspended' || this.status.attempt === undefined) this.startAttempt(this.status.attempt === undefined ? 'Started' : 'Resumed');
+    const attempt = this.status.attempt ?? 1;
+
+    if (policy.activeDeadlineSeconds !== undefined && this.status.startTime) {
+      const deadline = Date.parse(this.status.startTime) + policy.activeDeadlineSeconds * 1000;
+      if (deadline <= this.now.getTime()) {
+        this.fail('DeadlineExceeded', `the run did not finish within runPolicy.activeDeadlineSeconds (${policy.activeDeadlineSeconds}s)`);
+        return;
+      }
+      this.timers.push(seconds(deadline - this.now.getTime()));
+    }
+
+    // Pods of earlier attempts go before their names are reused by this one.
+    for (const pod of this.observed.pods) {
+      if (attemptOf(pod) !== attempt && !pod.metadata?.deletionTimestamp) this.deletePod(pod, `left over from attempt ${attemptOf(pod)}`);
+    }
+    const current = this.currentPods();
+    const coordinator = current.find((p) => p.metadata?.labels?.[LABEL_ROLE] === 'coordinator');
+    if (coordinator?.status?.phase === 'Succeeded') {
+      this.succeed();
+      return;
+    }
+    const failed = [...current].filter((p) => p.status?.phase === 'Failed').sort(byRoleAndRank)[0];
+    if (failed) {
+      this.failure(failed, classifyPodFailure(failed));
+      return;
+    }
+
+    this.copyProgress();
+    if (policy.progressDeadlineSeconds !== undefined) {
+      const since = Date.parse(this.status.lastProgressTime ?? this.nowIso);
+      const deadline = since + policy.progressDeadlineSeconds * 1000;
+      if (deadline <= this.now.getTime()) {
+        const message = `no training step reported for runPolicy.progressDeadlineSeconds (${policy.progressDeadlineSeconds}s)`;
+        this.setCondition('Stalled', 'True', 'ProgressDeadlineExceeded', message);
+        this.event('Warning', 'Stalled', message);
+        this.failure(undefined, { reason: 'Stalled', message, retryable: true, counted: true });
+        return;
+      }
+      this.timers.push(seconds(deadline - this.now.getTime()));
+    }
+
+    this.ensureChildren(attempt);
+    const running = this.currentPods();
+    const coordinatorRuns = running.some((p) => p.metadata?.labels?.[LABEL_ROLE] === 'coordinator' && p.status?.phase === 'Running');
+    const allRunning = coordinatorRuns && this.workerPods().filter((p) => p.status?.phase === 'Running').length === this.run.spec.workers.replicas;
+    if (allRunning) {
+      this.setPhase('Running', `all ${this.run.spec.workers.replicas} workers and the coordinator are running (attempt ${attempt})`);
+      this.setCondition('Running', 'True', 'AllPodsRunning', `attempt ${attempt}: every pod of the gang is running`);
+      this.setCondition('Restarting', 'False', 'AllPodsRunning', `attempt ${attempt} is running`);
+    } else {
+      const phase: Phase = this.status.phase === 'Restarting' || (this.status.phase === 'Running' && attempt > 1) ? 'Restarting' : 'Pending';
+      this.setPhase(phase, `waiting for the pods of attempt ${attempt} to run`);
+      this.setCondition('Running', 'False', 'PodsNotRunning', `attempt ${attempt}: waiting for ${this.run.spec.workers.replicas + 1} pods to run`);
+    }
+  }
+
+  private suspended(): void {
+    for (const pod of this.observed.pods) if (!pod.metadata?.deletionTimestamp) this.deletePod(pod, 'the run is suspended');
+    if (this.status.phase !== 'Suspended') {
+      this.setPhase('Suspended', 'spec.runPolicy.suspend is true: pods deleted, the checkpoint is kept');
+      this.setCondition('Suspended', 'True', 'Suspended', 'spec.runPolicy.suspend is true');
+      this.setCondition('Running', 'False', 'Suspended', 'the run is suspended');
+    }
+  }
+
+  private finished(): void {
+    const policy = this.run.spec.runPolicy;
+    for (const pod of this.observed.pods) {
+      if (pod.metadata?.deletionTimestamp) continue;
+      if (policy.cleanPodPolicy === 'All' || (policy.cleanPodPolicy === 'Running' && !isTerminal(pod))) this.deletePod(pod, `runPolicy.cleanPodPolicy is ${policy.cleanPodPolicy}`);
+    }
+    if (policy.ttlSecondsAfterFinished !== undefined && this.status.completionTime) {
+      const expiry = Date.parse(this.status.completionTime) + policy.ttlSecondsAfterFinished * 1000;
+      if (expiry <= this.now.getTime()) this.actions.push({ kind: 'delete-run', why: `finished more than runPolicy.ttlSecondsAfterFinished (${policy.ttlSecondsAfterFinished}s) ago` });
+      else this.timers.push(seconds(expiry - this.now.getTime()));
+    }
+  }
+
+  // ---- transitions -------------------------------------------------------------------------------------
+
+  private startAttempt(reason: 'Started' | 'Resumed' | 'Restarted'): void {
+    this.status.attempt = (this.status.attempt ?? 0) + 1;
+    this.status.startTime ??= this.nowIso;
+    // The progress clock restarts with every attempt: pulling images and rendezvous count against it.
+    this.status.lastProgressTime = this.nowIso;
+    if (reason === 'Resumed') {
+      this.setCondition('Suspended', 'False', 'Resumed', 'spec.runPolicy.suspend is false');
+      this.event('Normal', 'Resumed', `resumed as attempt ${this.status.attempt} from the last checkpoint`);
+    } else if (reason === 'Started') {
+      this.event('Normal', 'Started', `attempt 1 of ${this.run.spec.workers.replicas} workers`);
+    }
+  }
+
+  private failure(pod: V1Pod | undefined, verdict: FailureVerdict): void {
+    const rank = pod?.metadata?.labels?.[LABEL_RANK];
+    this.status.lastFailure = {
+      pod: pod?.metadata?.name ?? names.coordinatorPod(this.run.metadata.name),
+      ...(rank !== undefined ? { rank: Number(rank) } : {}),
+      ...(verdict.exitCode !== undefined ? { exitCode: verdict.exitCode } : {}),
+      reason: verdict.reason,
+      message: verdict.message,
+      retryable: verdict.retryable,
+      countedAgainstBackoffLimit: verdict.retryable && verdict.counted,
+      time: this.nowIso,
+    };
+    const where = pod ? `pod ${pod.metadata?.name}` : 'the gang';
+    if (!verdict.retryable) {
+      this.fail(verdict.reason, `${where}: ${verdict.message} (not retryable)`);
+      return;
+    }
+    const restarts = this.status.restarts ?? 0;
+    const limit = this.run.spec.runPolicy.backoffLimit;
+    if (verdict.counted && restarts >= limit) {
+      this.fail('BackoffLimitExceeded', `${where}: ${verdict.message}; runPolicy.backoffLimit (${limit}) restarts already used`);
+      return;
+    }
+    if (verdict.counted) this.status.restarts = restarts + 1;
+    const from = this.status.attempt ?? 1;
+    this.startAttempt('Restarted');
+    for (const p of this.currentPods(from)) this.deletePod(p, `gang restart after ${verdict.reason}`);
+    const counted = verdict.counted ? `restart ${this.status.restarts} of ${limit}` : 'not counted against backoffLimit';
+    const message = `attempt ${this.status.attempt} after ${where}: ${verdict.message} (${counted}); resuming from the last checkpoint`;
+    this.setPhase('Restarting', message, 'Warning', 'GangRestart', true);
+    this.setCondition('Restarting', 'True', verdict.reason, message);
+    this.setCondition('Running', 'False', verdict.reason, message);
+    this.status.readyWorkers = 0;
+  }
+
+  private fail(reason: string, message: string): void {
+    this.status.completionTime = this.nowIso;
+    this.setPhase('Failed', message, 'Warning', reason);
+    this.setCondition('Failed', 'True', reason, message);
+    this.setCondition('Running', 'False', reason, message);
+    this.finished();
+  }
+
+  private succeed(): void {
+    this.copyProgress();
+    this.status.completionTime = this.nowIso;
+    this.status.modelUri = `${this.run.spec.output.uri.replace(/\/+$/, '')}/model`;
+    const message = `training finished; the model is at ${this.status.modelUri}`;
+    this.setPhase('Succeeded', message);
+    this.setCondition('Succeeded', 'True', 'CoordinatorSucceeded', message);
+    this.setCondition('Running', 'False', 'Succeeded', message);
+    this.finished();
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------------------
+
+  private ensureChildren(attempt: number): void {
+    const run = this.run;
+    if (!this.observed.secretExists) this.create(buildSecret(run, this.options.token));
+    for (const service of [buildCoordinatorService(run), buildWorkersService(run)]) {
+      if (!this.observed.serviceNames.includes(service.metadata?.name ?? '')) this.create(service);
+    }
+    const present = new Set(this.observed.pods.map((p) => p.metadata?.name));
+    const wanted = [buildCoordinatorPod(run, attempt), ...Array.from({ length: run.spec.workers.replicas }, (_, rank) => buildWorkerPod(run, rank, attempt))];
+    // A name still held by a pod of an earlier attempt (Terminating) is created on a later pass.
+    for (const pod of wanted) if (!present.has(pod.metadata?.name)) this.create(pod);
+  }
+
+  private copyProgress(): void {
+    const progress = this.observed.progress;
+    if (!progress) return;
+    if (progress.step > (this.status.step ?? -1)) {
+      this.status.lastProgressTime = this.nowIso;
+      this.setCondition('Stalled', 'False', 'Progressing', `step ${progress.step} reported`);
+    }
+    this.status.epoch = progress.epoch;
+    this.status.step = progress.step;
+    if (progress.loss !== undefined) this.status.loss = progress.loss;
+    if (progress.accuracy !== undefined) this.status.accuracy = progress.accuracy;
+    if (progress.imagesPerSecond !== undefined) this.status.imagesPerSecond = progress.imagesPerSecond;
+    if (progress.lastCheckpoint) this.status.lastCheckpoint = { ...progress.lastCheckpoint };
+  }
+
+  private forceDeleteStuckPods(): void {
+    const grace = (this.options.forceDeleteAfterSeconds ?? 300) * 1000;
+    for (const pod of this.observed.pods) {
+      const since = pod.metadata?.deletionTimestamp;
+      if (!since) continue;
+      const due = new Date(since).getTime() + grace;
+      if (due <= this.now.getTime()) {
+        this.actions.push({ kind: 'delete-pod', name: pod.metadata?.name ?? '', force: true, why: 'stuck Terminating (its node is likely gone)' });
+        this.event('Warning', 'ForceDeleted', `pod ${pod.metadata?.name} was Terminating for more than ${grace / 1000}s; force-deleted`);
+      } else {
+        this.timers.push(seconds(due - this.now.getTime()));
+      }
+    }
+  }
+
+  private currentPods(attempt = this.status.attempt): V1Pod[] {
+    return this.observed.pods.filter((p) => attemptOf(p) === attempt && !p.metadata?.deletionTimestamp);
+  }
+
+  private workerPods(): V1Pod[] {
+    return this.currentPods().filter((p) => p.metadata?.labels?.[LABEL_ROLE] === 'worker');
+  }
+
+  private deletePod(pod: V1Pod, why: string): void {
+    const name = pod.metadata?.name ?? '';
+    if (this.actions.some((a) => a.kind === 'delete-pod' && a.name === name)) return;
+    this.actions.push({ kind: 'delete-pod', name, force: false, why });
+  }
+
+  private create(object: V1Pod | V1Service | V1Secret): void {
+    this.actions.push({ kind: 'create', object });
+  }
+
+  /** Events mark transitions; `always` is for a transition into the same phase (a second gang restart). */
+  private setPhase(phase: Phase, message: string, type: RunEvent['type'] = 'Normal', reason: string = phase, always = false): void {
+    this.status.phase = phase;
+    if (always || phase !== this.previousPhase) this.event(type, reason, message);
+  }
+
+  private setCondition(type: ConditionType, status: 'True' | 'False', reason: string, message: string): void {
+    this.status.conditions = setCondition(this.status.conditions, { type, status, reason, message, observedGeneration: this.run.metadata.generation }, this.nowIso);
+  }
+
+  private event(type: RunEvent['type'], reason: string, message: string): void {
+    this.events.push({ type, reason, message });
+  }
+}
+
+/** The coordinator first, then workers by rank: the first failure reported is the most telling one. */
+function byRoleAndRank(a: V1Pod, b: V1Pod): number {
+  const key = (p: V1Pod) => (p.metadata?.labels?.[LABEL_ROLE] === 'coordinator' ? -1 : Number(p.metadata?.labels?.[LABEL_RANK] ?? 0));
+  return key(a) - key(b);
+}

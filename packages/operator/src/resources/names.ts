@@ -1,0 +1,62 @@
+import { API_VERSION, KIND } from '../api/group-version.js';
+import type { TrainingRun } from '../api/training-run.js';
+
+/** Ports the pod templates expose; the coordinator and worker commands are started with these. */
+export const COORDINATOR_GRPC_PORT = 50051;
+export const COORDINATOR_HTTP_PORT = 8080;
+export const WORKER_COLLECTIVE_PORT = 50052;
+
+export const LABEL_RUN = 'ringtrain.dev/run';
+export const LABEL_ROLE = 'ringtrain.dev/role';
+export const LABEL_RANK = 'ringtrain.dev/rank';
+export const LABEL_ATTEMPT = 'ringtrain.dev/attempt';
+export const TOKEN_KEY = 'token';
+
+export type Role = 'coordinator' | 'worker';
+
+/**
+ * Every child's name derives from the run's name, so reconcile finds its objects by name (idempotent
+ * creates: AlreadyExists means done) and people find them with kubectl without reading labels.
+ */
+export const names = {
+  coordinatorPod: (run: string) => `${run}-coordinator`,
+  coordinatorService: (run: string) => `${run}-coordinator`,
+  workerPod: (run: string, rank: number) => `${run}-worker-${rank}`,
+  /** Headless: gives each worker pod the DNS name worker-<rank>.<run>-workers. */
+  workersService: (run: string) => `${run}-workers`,
+  workerHostname: (rank: number) => `worker-${rank}`,
+  secret: (run: string) => `${run}-token`,
+};
+
+export function selectorLabels(run: TrainingRun, role?: Role): Record<string, string> {
+  return { [LABEL_RUN]: run.metadata.name, ...(role ? { [LABEL_ROLE]: role } : {}) };
+}
+
+export function commonLabels(run: TrainingRun): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': 'ringtrain',
+    'app.kubernetes.io/instance': run.metadata.name,
+    'app.kubernetes.io/managed-by': 'ringtrain-operator',
+    [LABEL_RUN]: run.metadata.name,
+  };
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller: boolean;
+  blockOwnerDeletion: boolean;
+}
+
+/**
+ * The controller reference that makes the garbage collector delete children with the run. A run read from
+ * the API server always has a uid; one without is a programming error, so say so instead of writing an
+ * owner reference the API server would refuse.
+ */
+export function ownerReference(run: TrainingRun): OwnerReference {
+  const uid = run.metadata.uid;
+  if (!uid) throw new Error(`TrainingRun ${run.metadata.name} has no metadata.uid: owner references need the object as stored by the API server`);
+  return { apiVersion: API_VERSION, kind: KIND, name: run.metadata.name, uid, controller: true, blockOwnerDeletion: true };
+}

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseTrainingRun } from '../api/validate.js';
+import { sampleRunInput } from '../api/sample-run.test-helper.js';
+import { buildCoordinatorPod, buildCoordinatorService, buildSecret, buildWorkerPod, buildWorkersService, coordinatorRunConfig } from './templates.js';
+
+const run = parseTrainingRun(
+  sampleRunInput({
+    spec: {
+      dataset: { uri: 's3://datasets/flowers' },
+      workers: {
+        replicas: 4,
+        image: 'ringtrain:test',
+        resources: { requests: { cpu: '4', memory: '16Gi' }, limits: { memory: '16Gi' } },
+        nodeSelector: { pool: 'gpu' },
+        tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+        env: [{ name: 'RINGTRAIN_TOKEN', value: 'user-tries-to-override' }],
+      },
+      storage: { endpoint: 'http://minio:9000', credentialsSecretRef: { name: 'minio-creds' } },
+    },
+  }),
+);
+const envOf = (pod: ReturnType<typeof buildWorkerPod>) => Object.fromEntries((pod.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+
+describe('pod and service templates', () => {
+  it('name workers by rank and give each a stable DNS name under the headless Service', () => {
+    const pod = buildWorkerPod(run, 3, 2);
+    assert.equal(pod.metadata?.name, 'flowers-worker-3');
+    assert.equal(pod.spec?.hostname, 'worker-3');
+    assert.equal(pod.spec?.subdomain, 'flowers-workers');
+    assert.equal(buildWorkersService(run).metadata?.name, 'flowers-workers');
+    assert.equal(buildWorkersService(run).spec?.clusterIP, 'None');
+    assert.equal(buildWorkersService(run).spec?.publishNotReadyAddresses, true);
+    assert.deepEqual(buildWorkersService(run).spec?.selector, { 'ringtrain.dev/run': 'flowers', 'ringtrain.dev/role': 'worker' });
+  });
+
+  it('give workers their rank, world size and attempt, the token from the Secret, and the coordinator address', () => {
+    const pod = buildWorkerPod(run, 1, 2);
+    const env = envOf(pod);
+    assert.equal(env.RINGTRAIN_RANK, '1');
+    assert.equal(env.RINGTRAIN_WORLD_SIZE, '4');
+    assert.equal(env.RINGTRAIN_ATTEMPT, '2');
+    assert.equal(env.RINGTRAIN_S3_ENDPOINT, 'http://minio:9000');
+    assert.equal(env.RINGTRAIN_S3_CREDENTIALS_DIR, '/var/run/secrets/ringtrain/s3');
+    const container = pod.spec?.containers[0];
+    assert.deepEqual(container?.command, ['ringtrain', 'worker']);
+    assert.deepEqual(container?.args, ['--coordinator', 'flowers-coordinator:50051', '--worker-id', 'flowers-worker-1', '--host', '0.0.0.0']);
+    // The operator's token wins over a user's env of the same name: it is listed last.
+    const tokens = (container?.env ?? []).filter((e) => e.name === 'RINGTRAIN_TOKEN');
+    assert.deepEqual(tokens.at(-1)?.valueFrom, { secretKeyRef: { name: 'flowers-token', key: 'token' } });
+    assert.equal(pod.metadata?.labels?.['ringtrain.dev/attempt'], '2');
+    assert.equal(pod.metadata?.labels?.['ringtrain.dev/rank'], '1');
+  });
+
+  it('ask for one nvidia.com/gpu per worker by default, beside the user resources', () => {
+    const resources = buildWorkerPod(run, 0, 1).spec?.containers[0]?.resources;
+    assert.deepEqual(resources, { requests: { cpu: '4', memory: '16Gi' }, limits: { memory: '16Gi', 'nvidia.com/gpu': '1' } });
+    const cpuRun = parseTrainingRun(sampleRunInput({ spec: { workers: { replicas: 1, image: 'x', gpu: { count: 0 } } } }));
+    assert.deepEqual(buildWorkerPod(cpuRun, 0, 1).spec?.containers[0]?.resources, {});
+  });
+
+  it('run every pod as non-root with a read-only root filesystem, no token automount and writable /tmp and /cache', () => {
+    for (const pod of [buildWorkerPod(run, 0, 1), buildCoordinatorPod(run, 1)]) {
+      assert.equal(pod.spec?.securityContext?.runAsNonRoot, true);
+      assert.equal(pod.spec?.automountServiceAccountToken, false);
+      assert.equal(pod.spec?.restartPolicy, 'Never');
+      const container = pod.spec?.containers[0];
+      assert.deepEqual(container?.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+      assert.deepEqual(container?.volumeMounts?.map((m) => m.mountPath), ['/tmp', '/cache', '/var/run/secrets/ringtrain/s3']);
+      assert.deepEqual(pod.spec?.nodeSelector, { pool: 'gpu' });
+      assert.equal(pod.spec?.tolerations?.[0]?.key, 'nvidia.com/gpu');
+    }
+  });
+
+  it('put a controller owner reference on every child so deleting the run deletes them', () => {
+    for (const object of [buildWorkerPod(run, 0, 1), buildCoordinatorPod(run, 1), buildCoordinatorService(run), buildWorkersService(run), buildSecret(run, 't'.repeat(32))]) {
+      assert.deepEqual(object.metadata?.ownerReferences, [
+        { apiVersion: 'ringtrain.dev/v1alpha1', kind: 'TrainingRun', name: 'flowers', uid: 'uid-flowers', controller: true, blockOwnerDeletion: true },
+      ]);
+      assert.equal(object.metadata?.namespace, 'default');
+    }
+  });
+
+  it('refuse to build children of a run that has no uid, saying why', () => {
+    const unsaved = parseTrainingRun({ ...sampleRunInput(), metadata: { name: 'flowers' } });
+    assert.throws(() => buildSecret(unsaved, 'x'), /has no metadata\.uid/);
+  });
+
+  it('start the coordinator with the run configuration derived from the spec', () => {
+    const pod = buildCoordinatorPod(run, 1);
+    const container = pod.spec?.containers[0];
+    assert.deepEqual(container?.command, ['ringtrain', 'coordinator']);
+    assert.deepEqual(container?.ports?.map((p) => p.containerPort), [50051, 8080]);
+    const config = JSON.parse(String(envOf(pod).RINGTRAIN_RUN_CONFIG)) as Record<string, unknown>;
+    assert.deepEqual(config, coordinatorRunConfig(run));
+    assert.equal(config.runId, 'default/flowers');
+    assert.equal(config.workers, 4);
+    assert.equal(config.partitions, 4);
+    assert.equal(config.dataset, 's3://datasets/flowers');
+    assert.equal(config.batchSize, 32);
+    assert.deepEqual(buildCoordinatorService(run).spec?.ports?.map((p) => p.port), [50051, 8080]);
+  });
+
+  it('keep the collective token in the Secret only', () => {
+    assert.deepEqual(buildSecret(run, 'secret-token-0123456789').stringData, { token: 'secret-token-0123456789' });
+    assert.ok(!JSON.stringify(buildWorkerPod(run, 0, 1)).includes('secret-token'));
+  });
+});

@@ -1,0 +1,240 @@
+import type { V1Container, V1EnvVar, V1Pod, V1PodSecurityContext, V1SecurityContext, V1Secret, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { TrainingRun } from '../api/training-run.js';
+import {
+  COORDINATOR_GRPC_PORT,
+  COORDINATOR_HTTP_PORT,
+  LABEL_ATTEMPT,
+  LABEL_RANK,
+  LABEL_ROLE,
+  TOKEN_KEY,
+  WORKER_COLLECTIVE_PORT,
+  commonLabels,
+  names,
+  ownerReference,
+  selectorLabels,
+} from './names.js';
+
+/**
+ * Pure builders: (run, attempt) → the objects the run needs. No I/O, no clock, no randomness (the token is
+ * passed in), so table tests pin them down and reconcile can compare desired with observed.
+ *
+ * Container contract (the `ringtrain` CLI in the run's image):
+ *   coordinator: `ringtrain coordinator --port 50051 --http-port 8080 --host 0.0.0.0`, the run configuration
+ *                as JSON in RINGTRAIN_RUN_CONFIG, the shared secret in RINGTRAIN_TOKEN; serves /status,
+ *                /healthz and /metrics on 8080.
+ *   worker:      `ringtrain worker --coordinator <run>-coordinator:50051 --worker-id <pod name> --host 0.0.0.0`,
+ *                RINGTRAIN_TOKEN, plus RINGTRAIN_RANK / RINGTRAIN_WORLD_SIZE / RINGTRAIN_ATTEMPT for logs.
+ *   both:        RINGTRAIN_S3_ENDPOINT and RINGTRAIN_S3_CREDENTIALS_DIR when spec.storage is set.
+ */
+
+const S3_CREDENTIALS_DIR = '/var/run/secrets/ringtrain/s3';
+const RUN_UID = 65532; // distroless "nonroot": any non-zero uid works; this one owns nothing on the image.
+
+function metadata(run: TrainingRun, name: string, labels: Record<string, string>) {
+  return { name, namespace: run.metadata.namespace, labels: { ...commonLabels(run), ...labels }, ownerReferences: [ownerReference(run)] };
+}
+
+/** The run's shared secret: workers present it to the coordinator, and the collective derives its tokens from it. */
+export function buildSecret(run: TrainingRun, token: string): V1Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: metadata(run, names.secret(run.metadata.name), {}),
+    type: 'Opaque',
+    stringData: { [TOKEN_KEY]: token },
+  };
+}
+
+export function buildCoordinatorService(run: TrainingRun): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: metadata(run, names.coordinatorService(run.metadata.name), { [LABEL_ROLE]: 'coordinator' }),
+    spec: {
+      selector: selectorLabels(run, 'coordinator'),
+      ports: [
+        { name: 'grpc', port: COORDINATOR_GRPC_PORT, targetPort: COORDINATOR_GRPC_PORT, protocol: 'TCP' },
+        { name: 'http', port: COORDINATOR_HTTP_PORT, targetPort: COORDINATOR_HTTP_PORT, protocol: 'TCP' },
+      ],
+    },
+  };
+}
+
+/**
+ * One headless Service for all workers (MPI Operator's and JobSet's choice, cheaper than a Service per pod).
+ * publishNotReadyAddresses: peers must resolve each other during rendezvous, before any is Ready.
+ */
+export function buildWorkersService(run: TrainingRun): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: metadata(run, names.workersService(run.metadata.name), { [LABEL_ROLE]: 'worker' }),
+    spec: {
+      clusterIP: 'None',
+      publishNotReadyAddresses: true,
+      selector: selectorLabels(run, 'worker'),
+      ports: [{ name: 'collective', port: WORKER_COLLECTIVE_PORT, targetPort: WORKER_COLLECTIVE_PORT, protocol: 'TCP' }],
+    },
+  };
+}
+
+/** What the coordinator is started with: its RunConfig (packages/coordinator), derived from the spec. */
+export function coordinatorRunConfig(run: TrainingRun): Record<string, unknown> {
+  const { spec } = run;
+  const hp = spec.hyperparameters;
+  return {
+    runId: `${run.metadata.namespace ?? 'default'}/${run.metadata.name}`,
+    dataset: spec.dataset.uri ?? spec.dataset.ingest?.into,
+    out: spec.output.uri,
+    workers: spec.workers.replicas,
+    epochs: hp.epochs,
+    batchSize: hp.batchSizePerWorker,
+    seed: hp.seed,
+    // Fixed for the run (replicas is immutable after start), so a resumed epoch plan is exact.
+    partitions: spec.workers.replicas,
+    checkpointEverySteps: spec.checkpoint.everySteps,
+    keepCheckpoints: spec.checkpoint.keep,
+    ...(spec.model.pretrained ? { pretrained: spec.model.pretrained } : {}),
+    training: {
+      architecture: spec.model.architecture,
+      ...(spec.model.numClasses ? { numClasses: spec.model.numClasses } : {}),
+      freezeBackbone: spec.model.freezeBackbone,
+      learningRate: hp.learningRate,
+      optimizer: hp.optimizer,
+      momentum: hp.momentum,
+      weightDecay: hp.weightDecay,
+      schedule: hp.schedule,
+      warmupEpochs: hp.warmupEpochs,
+      imageSize: hp.imageSize,
+    },
+    cacheDir: '/cache',
+    backend: spec.workers.gpu.count > 0 ? 'tensorflow' : 'auto',
+  };
+}
+
+function storageEnv(run: TrainingRun): V1EnvVar[] {
+  const storage = run.spec.storage;
+  const env: V1EnvVar[] = [];
+  if (storage?.endpoint) env.push({ name: 'RINGTRAIN_S3_ENDPOINT', value: storage.endpoint });
+  if (storage?.credentialsSecretRef) env.push({ name: 'RINGTRAIN_S3_CREDENTIALS_DIR', value: S3_CREDENTIALS_DIR });
+  return env;
+}
+
+function tokenEnv(run: TrainingRun): V1EnvVar {
+  return { name: 'RINGTRAIN_TOKEN', valueFrom: { secretKeyRef: { name: names.secret(run.metadata.name), key: TOKEN_KEY } } };
+}
+
+/** Writable places for a read-only root filesystem: /tmp, and the shard cache. */
+function volumes(run: TrainingRun): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+  const vols: V1Volume[] = [
+    { name: 'tmp', emptyDir: {} },
+    { name: 'cache', emptyDir: {} },
+  ];
+  const mounts: V1VolumeMount[] = [
+    { name: 'tmp', mountPath: '/tmp' },
+    { name: 'cache', mountPath: '/cache' },
+  ];
+  const secretRef = run.spec.storage?.credentialsSecretRef;
+  if (secretRef) {
+    vols.push({ name: 's3-credentials', secret: { secretName: secretRef.name } });
+    mounts.push({ name: 's3-credentials', mountPath: S3_CREDENTIALS_DIR, readOnly: true });
+  }
+  return { volumes: vols, mounts };
+}
+
+const podSecurity: V1PodSecurityContext = {
+  runAsNonRoot: true,
+  runAsUser: RUN_UID,
+  runAsGroup: RUN_UID,
+  fsGroup: RUN_UID,
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+const containerSecurity: V1SecurityContext = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+};
+
+function pod(run: TrainingRun, name: string, labels: Record<string, string>, container: V1Container, extra: Partial<NonNullable<V1Pod['spec']>>): V1Pod {
+  const { volumes: vols, mounts } = volumes(run);
+  const workers = run.spec.workers;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: metadata(run, name, labels),
+    spec: {
+      // The operator restarts the whole gang as one attempt; a kubelet restarting one container in place
+      // would rejoin a ring that has moved on.
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      securityContext: podSecurity,
+      volumes: vols,
+      containers: [{ ...container, volumeMounts: mounts, securityContext: containerSecurity, imagePullPolicy: 'IfNotPresent' }],
+      ...(workers.nodeSelector ? { nodeSelector: workers.nodeSelector } : {}),
+      ...(workers.tolerations ? { tolerations: workers.tolerations } : {}),
+      ...extra,
+    },
+  };
+}
+
+export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
+  const name = names.coordinatorPod(run.metadata.name);
+  return pod(
+    run,
+    name,
+    { [LABEL_ROLE]: 'coordinator', [LABEL_ATTEMPT]: String(attempt) },
+    {
+      name: 'coordinator',
+      image: run.spec.workers.image,
+      command: ['ringtrain', 'coordinator'],
+      args: ['--host', '0.0.0.0', '--port', String(COORDINATOR_GRPC_PORT), '--http-port', String(COORDINATOR_HTTP_PORT)],
+      env: [
+        { name: 'RINGTRAIN_RUN_CONFIG', value: JSON.stringify(coordinatorRunConfig(run)) },
+        tokenEnv(run),
+        { name: 'RINGTRAIN_ATTEMPT', value: String(attempt) },
+        ...storageEnv(run),
+      ],
+      ports: [
+        { name: 'grpc', containerPort: COORDINATOR_GRPC_PORT, protocol: 'TCP' },
+        { name: 'http', containerPort: COORDINATOR_HTTP_PORT, protocol: 'TCP' },
+      ],
+      readinessProbe: { httpGet: { path: '/healthz', port: COORDINATOR_HTTP_PORT }, periodSeconds: 5 },
+      resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '1Gi' } },
+    },
+    {},
+  );
+}
+
+export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number): V1Pod {
+  const runName = run.metadata.name;
+  const { workers } = run.spec;
+  const limits: Record<string, string> = Object.fromEntries(Object.entries(workers.resources?.limits ?? {}).map(([k, v]) => [k, String(v)]));
+  if (workers.gpu.count > 0) limits[workers.gpu.resourceName] = String(workers.gpu.count);
+  const requests: Record<string, string> = Object.fromEntries(Object.entries(workers.resources?.requests ?? {}).map(([k, v]) => [k, String(v)]));
+  return pod(
+    run,
+    names.workerPod(runName, rank),
+    { [LABEL_ROLE]: 'worker', [LABEL_RANK]: String(rank), [LABEL_ATTEMPT]: String(attempt) },
+    {
+      name: 'worker',
+      image: workers.image,
+      command: ['ringtrain', 'worker'],
+      args: ['--coordinator', `${names.coordinatorService(runName)}:${COORDINATOR_GRPC_PORT}`, '--worker-id', names.workerPod(runName, rank), '--host', '0.0.0.0'],
+      env: [
+        // User env first: ours come last so a user cannot silently break the rank contract.
+        ...((workers.env ?? []) as V1EnvVar[]),
+        tokenEnv(run),
+        { name: 'RINGTRAIN_RANK', value: String(rank) },
+        { name: 'RINGTRAIN_WORLD_SIZE', value: String(workers.replicas) },
+        { name: 'RINGTRAIN_ATTEMPT', value: String(attempt) },
+        { name: 'RINGTRAIN_COLLECTIVE_PORT', value: String(WORKER_COLLECTIVE_PORT) },
+        ...storageEnv(run),
+      ],
+      ports: [{ name: 'collective', containerPort: WORKER_COLLECTIVE_PORT, protocol: 'TCP' }],
+      resources: { ...(Object.keys(requests).length ? { requests } : {}), ...(Object.keys(limits).length ? { limits } : {}) },
+    },
+    { hostname: names.workerHostname(rank), subdomain: names.workersService(runName) },
+  );
+}
