@@ -128,6 +128,31 @@ describe('DataLoader', () => {
     for (const value of batch!.images.subarray(48, 51)) assert.ok(Math.abs(value - (128 / 255 - 0.5) / 0.25) < 0.02);
   });
 
+  it('closes cleanly when the consumer stops while later batches are still being decoded', async () => {
+    // Noisy 600x400 JPEGs take milliseconds each to decode, so later batches are still running at close().
+    const noisy = await datasetOf(
+      path.join(work, 'noisy'),
+      await Promise.all(
+        Array.from({ length: 48 }, async (_, k) => {
+          const raw = Buffer.from(Array.from({ length: 600 * 400 * 3 }, (_, i) => (i * 7919 + k * 104729) % 251));
+          return { label: 0, bytes: await sharp(raw, { raw: { width: 600, height: 400, channels: 3 } }).jpeg().toBuffer(), width: 600, height: 400 };
+        }),
+      ),
+    );
+    const loader = new DataLoader({
+      ...noisy, split: 'train', seed: 9, batchSize: 8, imageSize: 224, ...identity, planner: centerCropPlanner,
+      cacheDir: path.join(work, 'cache-early-stop'), cacheBytes: 1 << 30, threads: 2, readyBatches: 4,
+    });
+    for await (const batch of loader.epoch(Uint32Array.from({ length: 96 }, (_, i) => i % 48), 0)) {
+      assert.equal(batch.count, 8);
+      break;
+    }
+    await loader.close();
+    // close() waited for the batch consumed and the five started ahead of it (readyBatches 4, plus the one
+    // refilled as it was handed over) rather than killing threads under them; the other six never started.
+    assert.equal(loader.stats.images, 6 * 8);
+  });
+
   it('evicts beyond its byte limit and still serves every sample', async () => {
     const loader = make({ cacheBytes: manifest.splits.train.shards[0]!.bytes * 2, prefetchShards: 1, readyBatches: 0 });
     const samples = Uint32Array.from({ length: manifest.splits.train.count }, (_, i) => i);

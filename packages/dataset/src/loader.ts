@@ -75,6 +75,8 @@ export class DataLoader {
   private readonly shards: ManifestShard[];
   private readonly counters = { images: 0, corrupt: 0, bytesRead: 0 };
   private readonly corruptSamples: LoaderStats['corruptSamples'] = [];
+  /** Batches being decoded, also after a consumer stopped early: close() lets them finish first. */
+  private readonly inFlight = new Set<Promise<Batch>>();
 
   constructor(private readonly options: LoaderOptions) {
     for (const [name, value] of [['batchSize', options.batchSize], ['imageSize', options.imageSize]] as const) {
@@ -111,7 +113,12 @@ export class DataLoader {
         const step = next++;
         this.prefetchFrom(samples, step * batchSize, prefetched);
         const batch = this.loadBatch(samples.subarray(step * batchSize, (step + 1) * batchSize), epoch, step);
-        batch.catch(() => {}); // surfaced when awaited below; avoids an unhandled rejection meanwhile
+        this.inFlight.add(batch);
+        // Errors surface when the batch is awaited below; this only keeps them from being "unhandled" meanwhile.
+        batch.then(
+          () => this.inFlight.delete(batch),
+          () => this.inFlight.delete(batch),
+        );
         pending.push(batch);
       }
     };
@@ -123,7 +130,12 @@ export class DataLoader {
     }
   }
 
+  /**
+   * Stops the decode threads once batches still in flight (decoded ahead for a consumer that stopped early)
+   * have finished: destroying the pool under running tasks makes piscina throw from its message handler.
+   */
   async close(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     await this.pool.destroy();
   }
 
@@ -162,6 +174,8 @@ export class DataLoader {
     const located = Array.from(samples, (sample) => this.locate(sample));
     const needed = [...new Map(located.map(({ shard }) => [shard.key, shard])).values()];
     const pinned = new Map<string, CachedShard>();
+    const pixels = imageSize * imageSize * 3;
+    const output = new SharedArrayBuffer(samples.length * pixels * 4);
     try {
       // allSettled, not all: every pin taken must be in `pinned` before the finally block releases them.
       const acquired = await Promise.allSettled(needed.map(async (shard) => pinned.set(shard.key, await this.cache.acquire(shard))));
@@ -176,27 +190,29 @@ export class DataLoader {
           const random = seededRandom(seed, epoch, samples[i]!);
           const box = planner(entry.width, entry.height, random.float);
           checkCropBox(box, entry.width, entry.height);
-          const result = await this.pool.run({ bytes, box, size: imageSize, mean, std }, { transferList: [bytes.buffer as ArrayBuffer] });
+          const result = await this.pool.run({ bytes, box, size: imageSize, mean, std, output, offset: i * pixels }, { transferList: [bytes.buffer as ArrayBuffer] });
           return { result, label: entry.label, sourcePath: entry.sourcePath };
         }),
       );
-      const pixels = imageSize * imageSize * 3;
-      const good = results.flatMap((item, i) => {
-        if (item.result instanceof Float32Array) return [{ ...item, pixels: item.result, sample: samples[i]! }];
-        this.counters.corrupt += 1;
-        if (this.corruptSamples.length < corruptSamplesKept) this.corruptSamples.push({ sample: samples[i]!, sourcePath: item.sourcePath, reason: item.result.error });
-        return [];
-      });
-      const images = new Float32Array(good.length * pixels);
-      const labels = new Int32Array(good.length);
-      const kept = new Uint32Array(good.length);
-      for (const [i, item] of good.entries()) {
-        images.set(item.pixels, i * pixels);
-        labels[i] = item.label;
-        kept[i] = item.sample;
+      // Compact in place over corrupt samples' slots (rare), so the batch stays one dense NHWC block.
+      const all = new Float32Array(output);
+      const labels = new Int32Array(results.length);
+      const kept = new Uint32Array(results.length);
+      let count = 0;
+      for (const [i, item] of results.entries()) {
+        if ('error' in item.result) {
+          this.counters.corrupt += 1;
+          if (this.corruptSamples.length < corruptSamplesKept) this.corruptSamples.push({ sample: samples[i]!, sourcePath: item.sourcePath, reason: item.result.error });
+          continue;
+        }
+        if (count !== i) all.copyWithin(count * pixels, i * pixels, (i + 1) * pixels);
+        labels[count] = item.label;
+        kept[count] = samples[i]!;
+        count += 1;
       }
-      this.counters.images += good.length;
-      return { step, count: good.length, images, labels, samples: kept };
+      const images = all.subarray(0, count * pixels);
+      this.counters.images += count;
+      return { step, count, images, labels: labels.subarray(0, count), samples: kept.subarray(0, count) };
     } finally {
       for (const cached of pinned.values()) cached.release();
     }

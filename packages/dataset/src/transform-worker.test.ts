@@ -1,16 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { valueSymbol } from 'piscina';
 import sharp from 'sharp';
 import { transform, type TransformResult } from './transform-worker.js';
 
-/** Outside a pool, transform returns piscina's "moved" wrapper; the pool unwraps it the same way. */
-function unwrap(result: TransformResult): TransformResult {
-  return ((result as unknown as Record<symbol, TransformResult | undefined>)[valueSymbol] ?? result) as TransformResult;
+/** Runs one transform into a fresh shared buffer with a float of guard on each side of the slot. */
+async function run(bytes: Uint8Array, size: number, mean: readonly [number, number, number], std: readonly [number, number, number]): Promise<{ result: TransformResult; pixels: Float32Array; guards: number[] }> {
+  const output = new SharedArrayBuffer((size * size * 3 + 2) * 4);
+  const all = new Float32Array(output).fill(-999);
+  const result = await transform({ bytes, box: { left: 0, top: 0, width: 16, height: 16, flip: false }, size, mean, std, output, offset: 1 });
+  return { result, pixels: all.subarray(1, 1 + size * size * 3), guards: [all[0]!, all.at(-1)!] };
 }
 
 const solid = (r: number, g: number, b: number) => sharp({ create: { width: 16, height: 16, channels: 3, background: { r, g, b } } });
-const whole = { left: 0, top: 0, width: 16, height: 16, flip: false };
 
 describe('transform (decode, crop, resize, normalise)', () => {
   it('turns every colour layout into normalised sRGB with three channels', async () => {
@@ -23,16 +24,17 @@ describe('transform (decode, crop, resize, normalise)', () => {
       ['WebP', await solid(20, 40, 220).webp({ lossless: true }).toBuffer(), [20, 40, 220], 1],
     ];
     for (const [name, bytes, expected, tolerance] of cases) {
-      const result = unwrap(await transform({ bytes, box: whole, size: 4, mean: [0.5, 0.5, 0.5], std: [0.5, 0.25, 0.125] }));
-      assert.ok(result instanceof Float32Array, `${name}: ${JSON.stringify(result)}`);
-      assert.equal(result.length, 4 * 4 * 3);
-      const decoded = [0, 1, 2].map((c) => Math.round((result[c]! * [0.5, 0.25, 0.125][c]! + 0.5) * 255));
+      const { result, pixels, guards } = await run(bytes, 4, [0.5, 0.5, 0.5], [0.5, 0.25, 0.125]);
+      assert.deepEqual(result, { ok: true }, name);
+      assert.deepEqual(guards, [-999, -999], `${name} wrote outside its slot`);
+      assert.ok(pixels.every((value) => value !== -999), `${name} left part of its slot unwritten`);
+      const decoded = [0, 1, 2].map((c) => Math.round((pixels[c]! * [0.5, 0.25, 0.125][c]! + 0.5) * 255));
       for (let c = 0; c < 3; c += 1) assert.ok(Math.abs(decoded[c]! - expected[c]!) <= tolerance, `${name} channel ${c}: ${decoded[c]} vs ${expected[c]}`);
     }
   });
 
   it('reports undecodable bytes as an error value rather than throwing', async () => {
-    const result = unwrap(await transform({ bytes: new Uint8Array([0xff, 0xd8, 0xff, 0, 1, 2, 3]), box: whole, size: 4, mean: [0, 0, 0], std: [1, 1, 1] }));
-    assert.ok(!(result instanceof Float32Array) && /./.test(result.error));
+    const { result } = await run(new Uint8Array([0xff, 0xd8, 0xff, 0, 1, 2, 3]), 4, [0, 0, 0], [1, 1, 1]);
+    assert.ok('error' in result && result.error.length > 0);
   });
 });

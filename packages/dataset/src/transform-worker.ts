@@ -1,4 +1,3 @@
-import { move } from 'piscina';
 import sharp from 'sharp';
 import type { CropBox } from './crop-planner.js';
 
@@ -9,10 +8,17 @@ export type TransformTask = {
   size: number;
   mean: readonly [number, number, number];
   std: readonly [number, number, number];
+  /**
+   * Where to write the size·size·3 floats: the batch's shared memory, at this float offset. Writing in place
+   * spares a 600 KB allocation, a transfer and a copy per 224² image, which the loader's main thread otherwise
+   * spends most of its time collecting as garbage.
+   */
+  output: SharedArrayBuffer;
+  offset: number;
 };
 
-/** The pixels (moved, not copied, to the caller's thread), or why the image could not be decoded. */
-export type TransformResult = Float32Array | { error: string };
+/** Whether the pixels were written, or why the image could not be decoded. */
+export type TransformResult = { ok: true } | { error: string };
 
 // One libvips thread per task: parallelism comes from the pool's worker threads, and letting every worker's
 // libvips also spawn a thread per core oversubscribes the CPU.
@@ -22,7 +28,7 @@ sharp.cache(false);
 
 /**
  * Decode → crop → resize (bilinear, like torchvision's default) → optional horizontal flip → sRGB →
- * normalise, returning HWC float32 ready to be copied into an NHWC batch. Runs on a piscina worker thread.
+ * normalise, written as HWC float32 straight into its slot of an NHWC batch. Runs on a piscina worker thread.
  * A corrupt image comes back as `{ error }` so that the loader can count and skip it.
  */
 export async function transform(task: TransformTask): Promise<TransformResult> {
@@ -35,7 +41,7 @@ export async function transform(task: TransformTask): Promise<TransformResult> {
     if (info.channels !== 3 || info.width !== task.size || info.height !== task.size) {
       return { error: `decoded to ${info.width}x${info.height}x${info.channels}, expected ${task.size}x${task.size}x3` };
     }
-    const pixels = new Float32Array(data.length);
+    const pixels = new Float32Array(task.output, task.offset * 4, data.length);
     const [m0, m1, m2] = task.mean;
     const scale0 = 1 / (255 * task.std[0]);
     const scale1 = 1 / (255 * task.std[1]);
@@ -48,8 +54,7 @@ export async function transform(task: TransformTask): Promise<TransformResult> {
       pixels[i + 1] = data[i + 1]! * scale1 - shift1;
       pixels[i + 2] = data[i + 2]! * scale2 - shift2;
     }
-    // piscina transfers a moved buffer instead of structured-cloning 600 KB per 224² image.
-    return move(pixels) as Float32Array;
+    return { ok: true };
   } catch (error) {
     return { error: error instanceof Error ? error.message : String(error) };
   }
