@@ -5,6 +5,7 @@ import { registerIngestCommand } from './commands/ingest/index.js';
 import { registerDatasetServiceCommand } from './commands/dataset-service/index.js';
 import { registerTrainCommand } from './commands/train/index.js';
 import { registerWorkerCommand } from './commands/worker/index.js';
+import { registerOperatorCommand } from '@ringtrain/operator';
 
 /** Declares every command; each loads its implementation lazily so `--help` stays instant. */
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerDatasetServiceCommand(program);
   registerTrainCommand(program);
   registerWorkerCommand(program);
+  registerOperatorCommand(program);
   return program;
 }
 

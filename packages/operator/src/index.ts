@@ -12,3 +12,24 @@ export { buildSecret, buildCoordinatorPod, buildCoordinatorService, buildWorkerP
 export { classifyPodFailure, type FailureVerdict, type FailureReason } from './reconcile/failure-policy.js';
 export { setCondition, CONDITION_TYPES, type ConditionType } from './reconcile/conditions.js';
 export { planReconcile, type Plan, type PlanOptions, type Observed, type Action, type RunEvent, type CoordinatorProgress } from './reconcile/plan.js';
+export { registerOperatorCommand, runOperatorCommand } from './cli-command.js';
+import type { OperatorOptions, RunningOperator } from './controller/operator.js';
+import type { KubeTestServer } from './controller/kube-test-server.js';
+export type { OperatorOptions, RunningOperator, KubeTestServer };
+export type { ProgressSource } from './controller/progress.js';
+export { progressFromCoordinatorStatus } from './controller/progress.js';
+
+/**
+ * Starts the operator (list+watch, work queue, leader election, /healthz, /metrics). Loaded on first use so
+ * that importing this package for its types and schema does not load the Kubernetes client.
+ */
+export async function startOperator(options?: OperatorOptions): Promise<RunningOperator> {
+  const { startOperator: start } = await import('./controller/operator.js');
+  return start(options);
+}
+
+/** Starts etcd + kube-apiserver for integration tests (binaries from scripts/install-kube-test-servers.sh). */
+export async function startKubeTestServer(): Promise<KubeTestServer> {
+  const { startKubeTestServer: start } = await import('./controller/kube-test-server.js');
+  return start();
+}

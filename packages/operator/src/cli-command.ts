@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+
+const OptionsSchema = z.object({
+  namespace: z.string().min(1).optional(),
+  leaseNamespace: z.string().min(1).optional(),
+  httpPort: z.coerce.number().int().min(0).max(65_535).default(8081),
+  identity: z.string().min(1).optional(),
+  concurrency: z.coerce.number().int().min(1).max(64).default(4),
+  forceDeleteAfter: z.coerce.number().int().min(0).default(300),
+});
+
+/**
+ * `ringtrain operator`: the container entry point of the operator Deployment. Registered by the CLI's
+ * main.ts; the operator itself is imported only when the command runs, so `ringtrain --help` stays fast.
+ */
+export function registerOperatorCommand(program: Command): void {
+  program
+    .command('operator')
+    .description('reconcile TrainingRuns (ringtrain.dev/v1alpha1) in the cluster: pods, services, status, events')
+    .option('--namespace <ns>', 'watch one namespace only (default: all namespaces)')
+    .option('--lease-namespace <ns>', 'namespace of the leader-election Lease (default: --namespace, or $POD_NAMESPACE, or default)')
+    .option('--http-port <port>', '/healthz, /readyz and /metrics', '8081')
+    .option('--identity <id>', 'leader-election identity (default: hostname + random suffix)')
+    .option('--concurrency <n>', 'runs reconciled at once', '4')
+    .option('--force-delete-after <seconds>', 'force-delete pods stuck Terminating this long (their node is gone)', '300')
+    .action(async (raw: Record<string, unknown>) => {
+      await runOperatorCommand(raw);
+    });
+}
+
+/** Runs until SIGTERM/SIGINT (then stops gracefully and resolves) or until leadership is lost (rejects). */
+export async function runOperatorCommand(raw: Record<string, unknown>): Promise<void> {
+  const parsed = OptionsSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(`operator: ${parsed.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join('; ')}`);
+  const options = parsed.data;
+  const { startOperator } = await import('./controller/operator.js');
+  let lost: (error: Error) => void = () => undefined;
+  const lostLeadership = new Promise<never>((_, reject) => (lost = reject));
+  const operator = await startOperator({
+    ...(options.namespace ? { namespace: options.namespace } : {}),
+    leaseNamespace: options.leaseNamespace ?? options.namespace ?? process.env.POD_NAMESPACE ?? 'default',
+    httpPort: options.httpPort,
+    ...(options.identity ? { identity: options.identity } : {}),
+    concurrency: options.concurrency,
+    forceDeleteAfterSeconds: options.forceDeleteAfter,
+    onLostLeadership: () => lost(new Error('lost the leader lease (or could not start reconciling); exiting so a restart campaigns again')),
+  });
+  const signalled = new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+  try {
+    await Promise.race([signalled, lostLeadership]);
+  } finally {
+    await operator.stop();
+  }
+}

@@ -1,0 +1,171 @@
+import {
+  ApiException,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubernetesObjectApi,
+  PatchStrategy,
+  V1MicroTime,
+  Watch,
+  setHeaderOptions,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1Lease,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { GROUP, KIND, API_VERSION, PLURAL, VERSION } from '../api/group-version.js';
+import type { TrainingRunStatus } from '../api/status-schema.js';
+import type { TrainingRun } from '../api/training-run.js';
+import type { RunEvent } from '../reconcile/plan.js';
+import { LABEL_RUN } from '../resources/names.js';
+import type { ListResult } from './informer.js';
+
+/** The HTTP status of a failed API call, or undefined for a failure that never reached the API server. */
+export function statusCodeOf(error: unknown): number | undefined {
+  if (error instanceof ApiException) return error.code;
+  const code = (error as { code?: unknown; statusCode?: unknown } | null)?.statusCode ?? (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** A raw TrainingRun as listed: validated later by reconcile, so a bad object cannot stop the cache. */
+export type RawRun = KubernetesObject & { spec?: unknown; status?: TrainingRunStatus };
+
+/**
+ * Every API call the operator makes, in one place: the RBAC the chart grants is exactly this list
+ * (trainingruns get/list/watch/delete, trainingruns/status patch; pods list/watch/create/delete;
+ * services and secrets get/create; events create; leases get/create/update).
+ */
+export class KubeApi {
+  readonly watch: Watch;
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+  private readonly coordination: CoordinationV1Api;
+  private readonly objects: KubernetesObjectApi;
+
+  constructor(readonly config: KubeConfig) {
+    this.watch = new Watch(config);
+    this.core = config.makeApiClient(CoreV1Api);
+    this.custom = config.makeApiClient(CustomObjectsApi);
+    this.coordination = config.makeApiClient(CoordinationV1Api);
+    this.objects = KubernetesObjectApi.makeApiClient(config);
+  }
+
+  runsPath(namespace?: string): string {
+    return namespace ? `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`;
+  }
+
+  podsPath(namespace?: string): string {
+    return namespace ? `/api/v1/namespaces/${namespace}/pods` : '/api/v1/pods';
+  }
+
+  /** Only pods of some run: the operator never caches the cluster's other pods. */
+  readonly podSelector = LABEL_RUN;
+
+  async listRuns(namespace?: string): Promise<ListResult<RawRun>> {
+    const list = (namespace
+      ? await this.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL })
+      : await this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as { items: RawRun[]; metadata?: { resourceVersion?: string } };
+    return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+  }
+
+  async listPods(namespace?: string): Promise<ListResult<V1Pod>> {
+    const list = namespace
+      ? await this.core.listNamespacedPod({ namespace, labelSelector: this.podSelector })
+      : await this.core.listPodForAllNamespaces({ labelSelector: this.podSelector });
+    return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+  }
+
+  /** Creates an object; one that already exists (a create whose answer was lost, a stale cache) counts as done. */
+  async create(object: KubernetesObject): Promise<'created' | 'exists'> {
+    try {
+      await this.objects.create(object);
+      return 'created';
+    } catch (error) {
+      if (statusCodeOf(error) === 409) return 'exists';
+      throw error;
+    }
+  }
+
+  async exists(kind: 'Service' | 'Secret', namespace: string, name: string): Promise<boolean> {
+    try {
+      await (kind === 'Service' ? this.core.readNamespacedService({ namespace, name }) : this.core.readNamespacedSecret({ namespace, name }));
+      return true;
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return false;
+      throw error;
+    }
+  }
+
+  /** Deletes a pod; `force` skips the grace period, for pods whose kubelet will never confirm (node gone). */
+  async deletePod(namespace: string, name: string, force: boolean): Promise<void> {
+    try {
+      await this.core.deleteNamespacedPod({ namespace, name, ...(force ? { gracePeriodSeconds: 0 } : {}) });
+    } catch (error) {
+      if (statusCodeOf(error) !== 404) throw error;
+    }
+  }
+
+  async deleteRun(namespace: string, name: string): Promise<void> {
+    try {
+      // Background: the run goes now, the garbage collector removes its children after.
+      await this.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name, propagationPolicy: 'Background' });
+    } catch (error) {
+      if (statusCodeOf(error) !== 404) throw error;
+    }
+  }
+
+  /**
+   * Writes the whole status through the status subresource, guarded by the resourceVersion the decision
+   * was made from: a stale cache gets 409 Conflict instead of, say, counting one failure twice.
+   */
+  async patchRunStatus(run: TrainingRun, status: TrainingRunStatus): Promise<RawRun> {
+    const body = { metadata: { resourceVersion: run.metadata.resourceVersion }, status };
+    return (await this.custom.patchNamespacedCustomObjectStatus(
+      { group: GROUP, version: VERSION, namespace: run.metadata.namespace ?? 'default', plural: PLURAL, name: run.metadata.name, body },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    )) as RawRun;
+  }
+
+  async recordEvent(run: { metadata: Pick<TrainingRun['metadata'], 'name' | 'namespace' | 'uid' | 'resourceVersion'> }, event: RunEvent, component: string): Promise<void> {
+    const namespace = run.metadata.namespace ?? 'default';
+    const now = new Date();
+    await this.core.createNamespacedEvent({
+      namespace,
+      body: {
+        metadata: { generateName: `${run.metadata.name}.`, namespace },
+        involvedObject: { apiVersion: API_VERSION, kind: KIND, name: run.metadata.name, namespace, uid: run.metadata.uid, resourceVersion: run.metadata.resourceVersion },
+        type: event.type,
+        reason: event.reason,
+        message: event.message.slice(0, 1024),
+        source: { component },
+        reportingComponent: component,
+        reportingInstance: component,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      },
+    });
+  }
+
+  async readLease(namespace: string, name: string): Promise<V1Lease | undefined> {
+    try {
+      return await this.coordination.readNamespacedLease({ namespace, name });
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async createLease(lease: V1Lease): Promise<V1Lease> {
+    return this.coordination.createNamespacedLease({ namespace: lease.metadata?.namespace ?? 'default', body: lease });
+  }
+
+  /** Replaces the lease if nobody wrote it since it was read (resourceVersion precondition). */
+  async replaceLease(lease: V1Lease): Promise<V1Lease> {
+    return this.coordination.replaceNamespacedLease({ namespace: lease.metadata?.namespace ?? 'default', name: lease.metadata?.name ?? '', body: lease });
+  }
+}
+
+export function microTime(date: Date): V1MicroTime {
+  return new V1MicroTime(date.getTime());
+}

@@ -1,0 +1,227 @@
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { hostname } from 'node:os';
+import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import pino, { type Logger } from 'pino';
+import { LABEL_RUN } from '../resources/names.js';
+import { Informer, objectKey } from './informer.js';
+import { KubeApi, type RawRun } from './kube-api.js';
+import { LeaderElector } from './leader-election.js';
+import { OperatorMetrics } from './metrics.js';
+import { httpProgressSource, type ProgressSource } from './progress.js';
+import { Reconciler } from './reconciler.js';
+import { WorkQueue } from './work-queue.js';
+
+export interface OperatorOptions {
+  /** Defaults to the in-cluster service account, or $KUBECONFIG / ~/.kube/config outside a cluster. */
+  readonly kubeConfig?: KubeConfig;
+  /** Watch one namespace only; all namespaces when unset. */
+  readonly namespace?: string;
+  /** Where the leader Lease lives. */
+  readonly leaseNamespace?: string;
+  readonly leaseName?: string;
+  readonly identity?: string;
+  readonly leaseDurationSeconds?: number;
+  readonly renewDeadlineSeconds?: number;
+  readonly retryPeriodSeconds?: number;
+  /** Port of /healthz, /readyz and /metrics; 0 picks a free one (read `httpPort`), null serves none. */
+  readonly httpPort?: number | null;
+  readonly httpHost?: string;
+  /** Runs reconciled at once. */
+  readonly concurrency?: number;
+  readonly forceDeleteAfterSeconds?: number;
+  readonly progress?: ProgressSource;
+  readonly logger?: Logger;
+  /** Called when leadership is lost: the process should exit so a fresh start campaigns again. */
+  readonly onLostLeadership?: () => void;
+  /** Tests run several operators in one process: skip process-wide default metrics. */
+  readonly processMetrics?: boolean;
+}
+
+export interface RunningOperator {
+  readonly identity: string;
+  readonly httpPort: number | undefined;
+  readonly metrics: OperatorMetrics;
+  isLeader(): boolean;
+  /** Resolves once this instance leads and its caches have synced. */
+  readonly leading: Promise<void>;
+  /** Graceful: stops taking work, lets running reconciles finish, releases the lease. */
+  stop(): Promise<void>;
+}
+
+export function defaultKubeConfig(): KubeConfig {
+  const config = new KubeConfig();
+  config.loadFromDefault();
+  return config;
+}
+
+/**
+ * The operator process: /healthz and /metrics at once, then a Lease campaign; the leader lists and watches
+ * TrainingRuns and their pods and reconciles each changed run through a rate-limited work queue.
+ */
+export async function startOperator(options: OperatorOptions = {}): Promise<RunningOperator> {
+  const logger = options.logger ?? pino({ base: { service: 'operator' }, level: process.env.RINGTRAIN_LOG_LEVEL ?? 'info' });
+  const api = new KubeApi(options.kubeConfig ?? defaultKubeConfig());
+  const metrics = new OperatorMetrics(options.processMetrics ?? true);
+  const identity = options.identity ?? `${hostname()}_${randomBytes(4).toString('hex')}`;
+  const queue = new WorkQueue();
+  let synced = false;
+  let stopping = false;
+
+  const runs = new Informer<RawRun>({
+    resource: 'trainingruns',
+    list: () => api.listRuns(options.namespace),
+    watchPath: api.runsPath(options.namespace),
+    watch: api.watch,
+    onChange: (run) => queue.add(objectKey(run)),
+    onRelist: (reason) => metrics.relists.inc({ resource: 'trainingruns', reason }),
+    logger,
+  });
+  const pods = new Informer<V1Pod>({
+    resource: 'pods',
+    list: () => api.listPods(options.namespace),
+    watchPath: api.podsPath(options.namespace),
+    watchQuery: { labelSelector: api.podSelector },
+    watch: api.watch,
+    onChange: (pod) => {
+      const run = pod.metadata?.labels?.[LABEL_RUN];
+      if (run) queue.add(`${pod.metadata?.namespace ?? ''}/${run}`);
+    },
+    onRelist: (reason) => metrics.relists.inc({ resource: 'pods', reason }),
+    logger,
+  });
+  const reconciler = new Reconciler({
+    api,
+    runs,
+    pods,
+    progress: options.progress ?? httpProgressSource,
+    metrics,
+    logger,
+    ...(options.forceDeleteAfterSeconds !== undefined ? { forceDeleteAfterSeconds: options.forceDeleteAfterSeconds } : {}),
+  });
+
+  metrics.runs.reset();
+  const server = options.httpPort === null ? undefined : await serve(options.httpPort ?? 8081, options.httpHost ?? '0.0.0.0', metrics, () => ({ synced, stopping, leader: elector.isLeader }), () => {
+    metrics.runs.reset();
+    for (const run of runs.list()) metrics.runs.inc({ phase: run.status?.phase ?? 'New' });
+    metrics.queueDepth.set(queue.length);
+  });
+
+  const workers: Promise<void>[] = [];
+  const work = async () => {
+    for (;;) {
+      const key = await queue.get();
+      if (key === undefined) return;
+      const end = metrics.reconcileSeconds.startTimer();
+      try {
+        const result = await reconciler.reconcile(key);
+        queue.forget(key);
+        metrics.reconciles.inc({ result: 'ok' });
+        if (result.requeueAfterMs !== undefined) queue.addAfter(key, result.requeueAfterMs);
+      } catch (error) {
+        const delay = queue.addRateLimited(key);
+        metrics.reconciles.inc({ result: 'error' });
+        logger.warn({ err: error, run: key, retryInMs: delay }, 'reconcile failed; retrying with backoff');
+      } finally {
+        end();
+        queue.done(key);
+      }
+    }
+  };
+
+  let resolveLeading: () => void = () => undefined;
+  let rejectLeading: (error: Error) => void = () => undefined;
+  const leading = new Promise<void>((resolve, reject) => {
+    resolveLeading = resolve;
+    rejectLeading = reject;
+  });
+  leading.catch(() => undefined);
+
+  const elector = new LeaderElector({
+    api,
+    namespace: options.leaseNamespace ?? options.namespace ?? 'default',
+    name: options.leaseName ?? 'ringtrain-operator',
+    identity,
+    ...(options.leaseDurationSeconds !== undefined ? { leaseDurationSeconds: options.leaseDurationSeconds } : {}),
+    ...(options.renewDeadlineSeconds !== undefined ? { renewDeadlineSeconds: options.renewDeadlineSeconds } : {}),
+    ...(options.retryPeriodSeconds !== undefined ? { retryPeriodSeconds: options.retryPeriodSeconds } : {}),
+    logger,
+  });
+  elector.run(
+    () => {
+      metrics.leader.set(1);
+      void (async () => {
+        try {
+          await Promise.all([runs.start(), pods.start()]);
+          synced = true;
+          for (let i = 0; i < (options.concurrency ?? 4); i++) workers.push(work());
+          logger.info({ identity, namespace: options.namespace ?? '(all)' }, 'caches synced; reconciling');
+          resolveLeading();
+        } catch (error) {
+          logger.error({ err: error }, 'could not list TrainingRuns or pods: is the CRD installed and may the operator list them (RBAC)?');
+          rejectLeading(error instanceof Error ? error : new Error(String(error)));
+          options.onLostLeadership?.();
+        }
+      })();
+    },
+    () => {
+      metrics.leader.set(0);
+      runs.stop();
+      pods.stop();
+      queue.shutDown();
+      options.onLostLeadership?.();
+    },
+  );
+
+  return {
+    identity,
+    httpPort: server ? (server.address() as { port: number }).port : undefined,
+    metrics,
+    isLeader: () => elector.isLeader,
+    leading,
+    async stop() {
+      stopping = true;
+      runs.stop();
+      pods.stop();
+      queue.shutDown();
+      await Promise.all(workers);
+      await elector.stop();
+      metrics.leader.set(0);
+      rejectLeading(new Error('the operator stopped before it became leader'));
+      if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function serve(
+  port: number,
+  host: string,
+  metrics: OperatorMetrics,
+  state: () => { synced: boolean; stopping: boolean; leader: boolean },
+  beforeScrape: () => void,
+): Promise<http.Server> {
+  const server = http.createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (path === '/readyz') {
+      // A standby is ready (it is campaigning); a leader once its caches have synced.
+      const { synced, stopping, leader } = state();
+      const ready = !stopping && (!leader || synced);
+      response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ok\n' : 'not ready\n');
+    } else if (path === '/metrics') {
+      beforeScrape();
+      metrics.registry
+        .metrics()
+        .then((text) => response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text))
+        .catch((error: unknown) => response.writeHead(500).end(String(error)));
+    } else {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz or /metrics\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) => reject(new Error(`the operator cannot serve /healthz and /metrics on ${host}:${port}: ${error.message}`)));
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}

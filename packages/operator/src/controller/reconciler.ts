@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { OPERATOR_MANAGER } from '../api/group-version.js';
+import { validateTrainingRun } from '../api/validate.js';
+import { planReconcile, type Observed } from '../reconcile/plan.js';
+import { LABEL_ROLE, LABEL_RUN, names } from '../resources/names.js';
+import type { Informer } from './informer.js';
+import { statusCodeOf, type KubeApi, type RawRun } from './kube-api.js';
+import type { OperatorMetrics } from './metrics.js';
+import type { ProgressSource } from './progress.js';
+
+export interface ReconcilerOptions {
+  readonly api: KubeApi;
+  readonly runs: Informer<RawRun>;
+  readonly pods: Informer<V1Pod>;
+  readonly progress: ProgressSource;
+  readonly metrics: OperatorMetrics;
+  readonly logger: Logger;
+  readonly forceDeleteAfterSeconds?: number;
+  /** Events' source component. */
+  readonly component?: string;
+}
+
+export interface ReconcileResult {
+  readonly requeueAfterMs?: number;
+}
+
+/**
+ * Executes planReconcile's decisions for one run key (`namespace/name`). Order matters: the status goes
+ * first, guarded by resourceVersion, so a decision made from a stale cache is refused (409) before any pod
+ * is touched; the actions that follow are idempotent (AlreadyExists and NotFound count as done).
+ */
+export class Reconciler {
+  private readonly invalidReported = new Map<string, number | undefined>();
+
+  constructor(private readonly options: ReconcilerOptions) {}
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const { api, logger } = this.options;
+    const raw = this.options.runs.get(key);
+    if (!raw || raw.metadata?.deletionTimestamp) return {}; // gone: owner references let the garbage collector clean up
+    const managedBy = (raw.spec as { managedBy?: unknown } | undefined)?.managedBy;
+    if (managedBy !== undefined && managedBy !== OPERATOR_MANAGER) return {};
+    const validated = validateTrainingRun(raw);
+    if (!validated.ok) {
+      // The API server validates with the same schema, so this is an object stored before the CRD changed.
+      const generation = raw.metadata?.generation;
+      if (this.invalidReported.get(key) !== generation) {
+        this.invalidReported.set(key, generation);
+        logger.warn({ run: key, errors: validated.errors }, 'invalid TrainingRun; fix its spec');
+        await this.options.api
+          .recordEvent(
+            {
+              metadata: {
+                name: raw.metadata?.name ?? '',
+                ...(raw.metadata?.namespace ? { namespace: raw.metadata.namespace } : {}),
+                ...(raw.metadata?.uid ? { uid: raw.metadata.uid } : {}),
+                ...(raw.metadata?.resourceVersion ? { resourceVersion: raw.metadata.resourceVersion } : {}),
+              },
+            },
+            { type: 'Warning', reason: 'InvalidSpec', message: validated.errors.map((e) => `${e.path}: ${e.message}`).join('; ') },
+            this.component,
+          )
+          .catch(() => undefined);
+      }
+      return {};
+    }
+    const run = validated.run;
+    const namespace = run.metadata.namespace ?? 'default';
+    const pods = this.options.pods
+      .list()
+      .filter((p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[LABEL_RUN] === run.metadata.name)
+      .filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => o.uid === run.metadata.uid));
+    const [coordinatorService, workersService, secretExists] = await Promise.all([
+      api.exists('Service', namespace, names.coordinatorService(run.metadata.name)),
+      api.exists('Service', namespace, names.workersService(run.metadata.name)),
+      api.exists('Secret', namespace, names.secret(run.metadata.name)),
+    ]);
+    const coordinatorRunning = pods.some((p) => p.metadata?.labels?.[LABEL_ROLE] === 'coordinator' && p.status?.phase === 'Running');
+    const progress = coordinatorRunning ? await this.options.progress(run) : undefined;
+    const observed: Observed = {
+      pods,
+      serviceNames: [
+        ...(coordinatorService ? [names.coordinatorService(run.metadata.name)] : []),
+        ...(workersService ? [names.workersService(run.metadata.name)] : []),
+      ],
+      secretExists,
+      ...(progress ? { progress } : {}),
+    };
+    const plan = planReconcile(run, observed, new Date(), {
+      token: randomBytes(32).toString('base64url'),
+      ...(this.options.forceDeleteAfterSeconds !== undefined ? { forceDeleteAfterSeconds: this.options.forceDeleteAfterSeconds } : {}),
+    });
+
+    if (plan.status && !isDeepStrictEqual(plan.status, run.status ?? {})) {
+      try {
+        const updated = await api.patchRunStatus(run, plan.status);
+        this.options.runs.upsert(updated);
+      } catch (error) {
+        if (statusCodeOf(error) === 409) {
+          logger.debug({ run: key }, 'status conflict: the cache was stale; reconciling again');
+          return { requeueAfterMs: 0 };
+        }
+        if (statusCodeOf(error) === 404) return {};
+        throw error;
+      }
+    }
+    for (const event of plan.events) {
+      if (event.reason === 'GangRestart') this.options.metrics.gangRestarts.inc({ reason: plan.status?.lastFailure?.reason ?? 'unknown' });
+      await api.recordEvent(run, event, this.component).catch((error: unknown) => logger.warn({ err: error, run: key }, 'could not record an event'));
+    }
+    for (const action of plan.actions) {
+      if (action.kind === 'create') {
+        const result = await api.create(action.object);
+        logger.debug({ run: key, kind: action.object.kind, name: action.object.metadata?.name, result }, 'create');
+      } else if (action.kind === 'delete-pod') {
+        await api.deletePod(namespace, action.name, action.force);
+        logger.info({ run: key, pod: action.name, force: action.force, why: action.why }, 'deleted pod');
+      } else {
+        await api.deleteRun(namespace, run.metadata.name);
+        logger.info({ run: key, why: action.why }, 'deleted run');
+      }
+    }
+    return plan.requeueAfterSeconds !== undefined ? { requeueAfterMs: plan.requeueAfterSeconds * 1000 } : {};
+  }
+
+  private get component(): string {
+    return this.options.component ?? 'ringtrain-operator';
+  }
+}
