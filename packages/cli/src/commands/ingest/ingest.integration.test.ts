@@ -7,7 +7,7 @@ import { text } from 'node:stream/consumers';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { loadManifest, startMinio, type MinioTestServer } from '@ringtrain/dataset';
-import { solidPng } from './test-png.test-helper.js';
+import { greyPng } from '../train/demo-data.js';
 
 const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
 
@@ -19,7 +19,7 @@ describe('ringtrain ingest into a real MinIO', () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-cli-s3-'));
     for (const name of ['left', 'right']) {
       await mkdir(path.join(work, 'src', name), { recursive: true });
-      for (let i = 0; i < 3; i += 1) await writeFile(path.join(work, 'src', name, `${i}.png`), solidPng(8, 8, [i * 40, 90, 200]));
+      for (let i = 0; i < 3; i += 1) await writeFile(path.join(work, 'src', name, `${i}.png`), greyPng(new Uint8Array(64).fill(i * 40), 8, 8));
     }
   });
   after(async () => {

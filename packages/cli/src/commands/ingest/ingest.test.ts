@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { solidPng } from './test-png.test-helper.js';
+import { greyPng } from '../train/demo-data.js';
 import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { text } from 'node:stream/consumers';
@@ -21,9 +21,9 @@ describe('ringtrain ingest', () => {
   let work = '';
   before(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-cli-ingest-'));
-    for (const [name, colour] of [['apple', [200, 0, 0]], ['pear', [0, 200, 0]]] as const) {
+    for (const [name, colour] of [['apple', 60], ['pear', 200]] as const) {
       await mkdir(path.join(work, 'src', name), { recursive: true });
-      for (let i = 0; i < 5; i += 1) await writeFile(path.join(work, 'src', name, `${i}.png`), solidPng(12, 10, [...colour]));
+      for (let i = 0; i < 5; i += 1) await writeFile(path.join(work, 'src', name, `${i}.png`), greyPng(new Uint8Array(12 * 10).fill(colour), 12, 10));
     }
     await writeFile(path.join(work, 'src', 'pear', 'notes.md'), '# not an image');
   });
