@@ -5,6 +5,7 @@ import { registerIngestCommand } from './commands/ingest/index.js';
 import { registerDatasetServiceCommand } from './commands/dataset-service/index.js';
 import { registerTrainCommand } from './commands/train/index.js';
 import { registerWorkerCommand } from './commands/worker/index.js';
+import { registerCoordinatorCommand } from './commands/coordinator/index.js';
 import { registerOperatorCommand } from '@ringtrain/operator';
 
 /** Declares every command; each loads its implementation lazily so `--help` stays instant. */
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerDatasetServiceCommand(program);
   registerTrainCommand(program);
   registerWorkerCommand(program);
+  registerCoordinatorCommand(program);
   registerOperatorCommand(program);
   return program;
 }

@@ -22,6 +22,8 @@ export interface CoordinatorOptions {
   heartbeatDeadlineMs?: number;
   /** Generations that may end in failure before the run is Failed (torchrun's max_restarts). */
   maxRestarts?: number;
+  /** The metrics.json of the run being resumed: its epoch history carries on (restarts count afresh). */
+  previous?: Pick<RunMetricsFile, 'epochs' | 'restarts'>;
 }
 
 export type RunState = 'rendezvous' | 'running' | 'succeeded' | 'failed' | 'stopped';
@@ -158,6 +160,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private current: Generation | undefined;
   private readonly pending = new Map<string, Pending>();
   private readonly restarts: RestartRecord[] = [];
+  /** Restarts of the run before it was resumed: reported, but not held against this session's budget. */
+  private readonly earlierRestarts: RestartRecord[];
   private readonly epochs = new Map<number, EpochRecord>();
   private readonly checkpoints: CheckpointRecord[] = [];
   private lastStep: StepRecord | undefined;
@@ -174,6 +178,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.deadlineMs = options.heartbeatDeadlineMs ?? 60_000;
     this.maxRestarts = options.maxRestarts ?? 3;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    for (const epoch of options.previous?.epochs ?? []) this.epochs.set(epoch.epoch, epoch);
+    this.earlierRestarts = options.previous?.restarts ?? [];
   }
 
   static async start(options: CoordinatorOptions): Promise<Coordinator> {
@@ -519,7 +525,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     return {
       runId: this.config.runId, state, reason, config: this.config,
       generations: this.current === undefined ? 0 : this.current.number + 1,
-      restarts: [...this.restarts], epochs: history, checkpoints: [...this.checkpoints],
+      restarts: [...this.earlierRestarts, ...this.restarts], epochs: history, checkpoints: [...this.checkpoints],
       final: {
         valAccuracy: last?.valAccuracy ?? null, valLoss: last?.valLoss ?? null, trainLoss: last?.trainLoss ?? null,
         imagesPerSecond: last?.imagesPerSecond ?? null, globalStep: this.lastStep?.globalStep ?? 0,

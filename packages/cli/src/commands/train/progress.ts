@@ -15,7 +15,8 @@ export class ProgressView {
   private readonly tty = process.stderr.isTTY === true;
   private drawn = false;
   private lastLineAt = 0;
-  private readonly startedAt = Date.now();
+  private lastStepAt: number | undefined;
+  private stepSeconds: number | undefined;
 
   constructor(
     private readonly epochs: number,
@@ -24,7 +25,10 @@ export class ProgressView {
     coordinator.on('generation', ({ generation, ranks }) => this.line(`generation ${generation}: ${ranks.length} ranks in ring order ${ranks.join(' → ')}`));
     coordinator.on('step', (step) => this.step(step));
     coordinator.on('epoch', (epoch) => this.epoch(epoch));
-    coordinator.on('restart', ({ generation, reason }) => this.line(`generation ${generation} ended: ${reason}; all ranks roll back to the last checkpoint`));
+    coordinator.on('restart', ({ generation, reason }) => {
+      this.lastStepAt = undefined;
+      this.line(`generation ${generation} ended: ${reason}; all ranks roll back to the last checkpoint`);
+    });
   }
 
   line(text: string): void {
@@ -39,10 +43,15 @@ export class ProgressView {
   }
 
   private step(step: StepRecord): void {
-    const totalSteps = step.epochSteps * this.epochs;
-    const doneSteps = step.epoch * step.epochSteps + step.epochStep;
-    const elapsed = (Date.now() - this.startedAt) / 1000;
-    const eta = doneSteps > 0 ? (elapsed / doneSteps) * (totalSteps - doneSteps) : 0;
+    const now = Date.now();
+    // Seconds per step, smoothed; steps redone after a restart and validation pauses only nudge it.
+    if (this.lastStepAt !== undefined) {
+      const seconds = (now - this.lastStepAt) / 1000;
+      this.stepSeconds = this.stepSeconds === undefined ? seconds : 0.8 * this.stepSeconds + 0.2 * seconds;
+    }
+    this.lastStepAt = now;
+    const remaining = (this.epochs - step.epoch) * step.epochSteps - step.epochStep;
+    const eta = (this.stepSeconds ?? 0) * remaining;
     const figures = `step ${step.epochStep}/${step.epochSteps} loss ${step.loss.toFixed(3)} acc ${percent(step.accuracy)} ${step.imagesPerSecond.toFixed(1)} img/s ETA ${duration(eta)}`;
     if (this.tty) {
       const width = 20;

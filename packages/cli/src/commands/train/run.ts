@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { RunMetricsFile } from '@ringtrain/coordinator';
 import type { ingest as ingestFunction, loadManifest as loadManifestFunction } from '@ringtrain/dataset';
 import { z } from 'zod';
 import { ExitError, UsageError } from '../../errors.js';
@@ -49,17 +50,22 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
+/** The epoch history of the run being resumed, so its metrics.json stays whole; none if it never wrote one. */
+async function readPreviousMetrics(file: string): Promise<RunMetricsFile | undefined> {
+  if (!(await exists(file))) return undefined;
+  return JSON.parse(await readFile(file, 'utf8')) as RunMetricsFile;
+}
+
 function isRemote(uri: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !uri.startsWith('file://');
 }
 
 export async function runTrain(raw: Record<string, unknown>): Promise<void> {
   const options = parseOptions(trainOptionsSchema, raw);
-  const { Coordinator, createLogger, parseRunConfig } = await import('@ringtrain/coordinator');
+  const { parseRunConfig } = await import('@ringtrain/coordinator');
   const { ingest, loadManifest } = await import('@ringtrain/dataset');
   const { CheckpointStore } = await import('@ringtrain/worker');
-  const { LocalCluster } = await import('./local-cluster.js');
-  const { ProgressView } = await import('./progress.js');
+  const { runLocalCluster } = await import('./local-run.js');
 
   const out = path.resolve(options.out ?? (options.demo ? DEMO.out : 'ringtrain-out'));
   await mkdir(out, { recursive: true });
@@ -92,44 +98,12 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
   }
   await writeFile(runFile, `${JSON.stringify(config, null, 1)}\n`);
 
-  const token = randomBytes(24).toString('hex');
   const logDir = path.join(out, 'logs');
-  await mkdir(logDir, { recursive: true });
-  const logger = createLogger({ service: 'coordinator', runId: config.runId }, path.join(logDir, 'coordinator.log'));
-  const coordinator = await Coordinator.start({
-    config, token, logger, heartbeatDeadlineMs: options.heartbeatTimeout * 1000, maxRestarts: options.maxRestarts,
+  const previous = options.resume ? await readPreviousMetrics(path.join(out, 'metrics.json')) : undefined;
+  const result = await runLocalCluster(config, {
+    logDir, heartbeatTimeoutMs: options.heartbeatTimeout * 1000, maxRestarts: options.maxRestarts,
+    ...(previous !== undefined ? { previous } : {}),
   });
-  const progress = new ProgressView(config.epochs, coordinator);
-  progress.line(`ringtrain: run ${config.runId}: ${config.workers} workers, ${config.epochs} epochs, batch ${config.batchSize}/rank at ${String(config.training.imageSize)}px; status at ${coordinator.httpAddress}/status, logs in ${logDir}`);
-  const cluster = new LocalCluster({
-    coordinator, token, workers: config.workers, logDir, maxRestartsPerWorker: options.maxRestarts + 2,
-    onEvent: (line) => progress.line(line),
-  });
-  let interrupts = 0;
-  const onInterrupt = (): void => {
-    interrupts += 1;
-    if (interrupts === 1) {
-      progress.line('ringtrain: stopping after the current step and writing a checkpoint (Ctrl-C again to abort at once)');
-      coordinator.requestStop('interrupted');
-      cluster.signal('SIGINT');
-    } else {
-      cluster.signal('SIGKILL');
-      coordinator.abortRun('interrupted twice: workers killed without a final checkpoint');
-    }
-  };
-  process.on('SIGINT', onInterrupt);
-  process.on('SIGTERM', onInterrupt);
-  let result;
-  try {
-    await cluster.start();
-    result = await coordinator.done;
-  } finally {
-    process.off('SIGINT', onInterrupt);
-    process.off('SIGTERM', onInterrupt);
-    await cluster.stop(30_000);
-    await coordinator.close();
-    progress.done();
-  }
   const metrics = result.metrics;
   if (options.json) {
     process.stdout.write(`${JSON.stringify({ state: result.state, reason: result.reason, out, metrics: path.join(out, 'metrics.json'), model: path.join(out, 'model'), valAccuracy: metrics.final.valAccuracy, restarts: metrics.restarts.length, weightsIdentical: metrics.weightsIdentical, durationSeconds: metrics.durationSeconds })}\n`);

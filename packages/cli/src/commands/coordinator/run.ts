@@ -1,0 +1,45 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { ExitError, UsageError } from '../../errors.js';
+import { parseOptions } from '../../options.js';
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const schema = z.object({
+  config: z.string().min(1),
+  host: z.string().min(1),
+  port,
+  httpPort: port,
+  heartbeatTimeout: z.coerce.number().positive(),
+  maxRestarts: z.coerce.number().int().min(0),
+});
+const envSchema = z.object({ RINGTRAIN_TOKEN: z.string().min(16) });
+
+export async function runCoordinatorCommand(raw: Record<string, unknown>): Promise<void> {
+  const options = parseOptions(schema, raw);
+  const env = envSchema.safeParse(process.env);
+  if (!env.success) throw new UsageError('RINGTRAIN_TOKEN must hold the run secret (at least 16 characters) that the workers present');
+  const { Coordinator, createLogger, parseRunConfig } = await import('@ringtrain/coordinator');
+  let config;
+  try {
+    config = parseRunConfig(JSON.parse(await readFile(options.config, 'utf8')) as unknown, options.config);
+  } catch (error) {
+    throw new UsageError(`--config ${options.config}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const coordinator = await Coordinator.start({
+    config, token: env.data.RINGTRAIN_TOKEN, logger: createLogger({ service: 'coordinator', runId: config.runId }),
+    host: options.host, port: options.port, httpPort: options.httpPort,
+    heartbeatDeadlineMs: options.heartbeatTimeout * 1000, maxRestarts: options.maxRestarts,
+  });
+  const stop = (): void => coordinator.requestStop('the coordinator received a termination signal');
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    const result = await coordinator.done;
+    if (result.state === 'failed') throw new ExitError(1, `the run failed: ${result.reason}`);
+    if (result.state === 'stopped') throw new ExitError(130, `the run stopped: ${result.reason}`);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await coordinator.close();
+  }
+}

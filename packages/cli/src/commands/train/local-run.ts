@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Coordinator, createLogger, type RunConfig, type RunMetricsFile, type RunResult } from '@ringtrain/coordinator';
+import { LocalCluster } from './local-cluster.js';
+import { ProgressView } from './progress.js';
+
+export interface LocalRunOptions {
+  logDir: string;
+  heartbeatTimeoutMs: number;
+  maxRestarts: number;
+  previous?: Pick<RunMetricsFile, 'epochs' | 'restarts'>;
+  /** Called with the coordinator before the workers start (benchmarks listen to its step events). */
+  onCoordinator?: (coordinator: Coordinator) => void;
+}
+
+/**
+ * One run on this machine: the coordinator in this process, `config.workers` worker processes under the
+ * local supervisor, progress on stderr. Ctrl-C stops cleanly (a checkpoint is left); a second one kills.
+ */
+export async function runLocalCluster(config: RunConfig, options: LocalRunOptions): Promise<RunResult> {
+  const token = randomBytes(24).toString('hex');
+  await mkdir(options.logDir, { recursive: true });
+  const logger = createLogger({ service: 'coordinator', runId: config.runId }, path.join(options.logDir, 'coordinator.log'));
+  const coordinator = await Coordinator.start({
+    config, token, logger, heartbeatDeadlineMs: options.heartbeatTimeoutMs, maxRestarts: options.maxRestarts,
+    ...(options.previous !== undefined ? { previous: options.previous } : {}),
+  });
+  options.onCoordinator?.(coordinator);
+  const progress = new ProgressView(config.epochs, coordinator);
+  progress.line(`ringtrain: run ${config.runId}: ${config.workers} workers, ${config.epochs} epochs, batch ${config.batchSize}/rank at ${String(config.training.imageSize)}px; status at ${coordinator.httpAddress}/status, logs in ${options.logDir}`);
+  const cluster = new LocalCluster({
+    coordinator, token, workers: config.workers, logDir: options.logDir, maxRestartsPerWorker: options.maxRestarts + 2,
+    onEvent: (line) => progress.line(line),
+  });
+  let interrupts = 0;
+  const onInterrupt = (): void => {
+    interrupts += 1;
+    if (interrupts === 1) {
+      progress.line('ringtrain: stopping after the current step and writing a checkpoint (Ctrl-C again to abort at once)');
+      coordinator.requestStop('interrupted');
+      cluster.signal('SIGINT');
+    } else {
+      cluster.signal('SIGKILL');
+      coordinator.abortRun('interrupted twice: workers killed without a final checkpoint');
+    }
+  };
+  process.on('SIGINT', onInterrupt);
+  process.on('SIGTERM', onInterrupt);
+  try {
+    await cluster.start();
+    return await coordinator.done;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onInterrupt);
+    await cluster.stop(30_000);
+    await coordinator.close();
+    progress.done();
+  }
+}

@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { epochOrder, ingest, loadManifest, shardSampleCounts } from '@ringtrain/dataset';
+import { decodeSafetensors } from '@ringtrain/model';
+import { writeMnistImageFolder } from './demo-data.js';
+
+/**
+ * Real runs of `ringtrain train`: the CLI process runs the coordinator, each rank is its own worker process,
+ * the data are handwritten digits from the mnist package at 32×32. The runs are small, but each still takes a
+ * minute or more on two cores: RINGTRAIN_SKIP_SLOW_TESTS=1 skips them.
+ */
+const slow = process.env.RINGTRAIN_SKIP_SLOW_TESTS === '1' ? 'RINGTRAIN_SKIP_SLOW_TESTS=1' : false;
+const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `ringtrain train`; `onStarted` gets the coordinator's /status URL and the CLI process once it prints them. */
+function train(args: string[], onStarted?: (statusUrl: string, child: ChildProcess) => void): Promise<Run> {
+  const child = spawn('nice', ['-n', '5', process.execPath, bin, 'train', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let started = false;
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    const status = /status at (http:\/\/\S+\/status)/.exec(stderr)?.[1];
+    if (!started && status !== undefined) {
+      started = true;
+      onStarted?.(status, child);
+    }
+  });
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr })));
+}
+
+/** Polls /status until the run has taken `steps` steps of its first epoch. */
+async function untilStep(statusUrl: string, steps: number): Promise<void> {
+  for (;;) {
+    const status = (await (await fetch(statusUrl)).json()) as { lastStep?: { epoch: number; epochStep: number } };
+    if (status.lastStep !== undefined && status.lastStep.epoch === 0 && status.lastStep.epochStep >= steps) return;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
+
+interface Metrics {
+  state: string;
+  restarts: { reason: string }[];
+  weightsIdentical: boolean;
+  weightsSha256: string[];
+  final: { valAccuracy: number };
+  epochs: { epoch: number; samplesTrained: number; samplesDropped: number; sampleChecksum: string; valImages: number }[];
+  config: { seed: number; partitions: number };
+}
+
+const readMetrics = async (out: string): Promise<Metrics> => JSON.parse(await readFile(path.join(out, 'metrics.json'), 'utf8')) as Metrics;
+
+/** Σ index and Σ index² of the samples an epoch must train on exactly once: O[0, total − dropped). */
+async function expectedChecksum(dataset: string, metrics: Metrics, epoch: number, dropped: number): Promise<string> {
+  const { manifest } = await loadManifest(dataset);
+  const { order } = epochOrder(shardSampleCounts(manifest.splits.train), metrics.config.seed, epoch, metrics.config.partitions);
+  let sum = 0n;
+  let squares = 0n;
+  for (const sample of order.subarray(0, order.length - dropped)) {
+    sum += BigInt(sample);
+    squares += BigInt(sample) * BigInt(sample);
+  }
+  return `${sum}:${squares}`;
+}
+
+async function assertExactAccounting(dataset: string, metrics: Metrics): Promise<void> {
+  const { manifest } = await loadManifest(dataset);
+  for (const epoch of metrics.epochs) {
+    assert.equal(epoch.samplesTrained + epoch.samplesDropped, manifest.splits.train.count, `epoch ${epoch.epoch}: every sample trained once or dropped`);
+    assert.equal(epoch.sampleChecksum, await expectedChecksum(dataset, metrics, epoch.epoch, epoch.samplesDropped), `epoch ${epoch.epoch}: exactly the planned samples`);
+  }
+}
+
+describe('ringtrain train', () => {
+  let work = '';
+  let dataset = '';
+  before(async () => {
+    work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-train-'));
+    await writeMnistImageFolder(path.join(work, 'digits'), 40);
+    dataset = path.join(work, 'dataset');
+    await ingest({ source: path.join(work, 'digits'), to: dataset, valFraction: 0.2, seed: 1 });
+  });
+  after(() => rm(work, { recursive: true, force: true }));
+
+  it('rejects a run without data, and --resume of an output that holds no run, with the fix', async () => {
+    const none = await train(['--out', path.join(work, 'none')]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /--data: give --data <ImageFolder dir or dataset URI>, or --demo/);
+    const resume = await train(['--resume', '--out', path.join(work, 'empty')]);
+    assert.equal(resume.code, 2);
+    assert.match(resume.stderr, /--resume: .* holds no checkpointed run/);
+    const missing = await train(['--data', path.join(work, 'no-such-dir'), '--out', path.join(work, 'missing')]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /no-such-dir: no such directory/);
+  });
+
+  it('[slow] trains 2 worker processes to a useful model: accuracy > 50%, bit-identical ranks, exact sample accounting', { skip: slow, timeout: 15 * 60_000 }, async () => {
+    const out = path.join(work, 'e2e');
+    const run = await train(['--data', dataset, '--workers', '2', '--epochs', '3', '--batch-size', '16', '--image-size', '32', '--out', out, '--backend', 'wasm', '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as { state: string; valAccuracy: number };
+    assert.equal(result.state, 'succeeded');
+    const metrics = await readMetrics(out);
+    assert.equal(metrics.epochs.length, 3);
+    // 10 classes: chance is 10%.
+    assert.ok(metrics.final.valAccuracy > 0.5, `validation accuracy ${metrics.final.valAccuracy}`);
+    assert.equal(metrics.epochs[2]!.valImages, 80, 'every validation image counted once across ranks');
+    assert.equal(metrics.weightsSha256.length, 2);
+    assert.equal(metrics.weightsIdentical, true);
+    await assertExactAccounting(dataset, metrics);
+    const weights = decodeSafetensors(await readFile(path.join(out, 'model', 'model.safetensors')));
+    assert.deepEqual(weights.tensors.get('fc.weight')!.shape, [10, 512]);
+    assert.deepEqual(JSON.parse(await readFile(path.join(out, 'model', 'labels.json'), 'utf8')), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    assert.ok(JSON.parse(await readFile(path.join(out, 'model', 'tfjs', 'model.json'), 'utf8')).weightsManifest);
+    assert.match(run.stderr, /epoch 3\/3 done .* val loss [\d.]+ acc [\d.]+%/);
+  });
+
+  it('[slow] survives a worker killed mid-epoch: the supervisor restarts it, all ranks roll back, no sample lost or repeated', { skip: slow, timeout: 15 * 60_000 }, async () => {
+    const out = path.join(work, 'chaos');
+    let killed = false;
+    const run = await train(
+      ['--data', dataset, '--workers', '2', '--epochs', '2', '--batch-size', '16', '--image-size', '32', '--out', out, '--backend', 'wasm', '--checkpoint-every', '3', '--json'],
+      (statusUrl) =>
+        void (async () => {
+          // Step 4 of 10: one step past the checkpoint at step 3, so the rollback redoes work.
+          await untilStep(statusUrl, 4);
+          const log = await readFile(path.join(out, 'logs', 'worker-1.log'), 'utf8');
+          process.kill((JSON.parse(log.split('\n')[0]!) as { pid: number }).pid, 'SIGKILL');
+          killed = true;
+        })(),
+    );
+    assert.ok(killed, 'the test killed worker-1');
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /worker-1 was killed by SIGKILL; restarting it/);
+    const metrics = await readMetrics(out);
+    assert.equal(metrics.state, 'succeeded');
+    assert.ok(metrics.restarts.length >= 1);
+    assert.match(metrics.restarts[0]!.reason, /worker-1/);
+    assert.equal(metrics.epochs.length, 2);
+    assert.equal(metrics.weightsIdentical, true);
+    await assertExactAccounting(dataset, metrics);
+  });
+
+  it('[slow] Ctrl-C stops after the current step leaving a checkpoint; --resume finishes the run exactly', { skip: slow, timeout: 15 * 60_000 }, async () => {
+    const out = path.join(work, 'stop-resume');
+    const args = ['--data', dataset, '--workers', '2', '--epochs', '2', '--batch-size', '16', '--image-size', '32', '--out', out, '--backend', 'wasm', '--checkpoint-every', '0'];
+    const stopped = await train(args, (statusUrl, child) => void untilStep(statusUrl, 3).then(() => child.kill('SIGINT')));
+    assert.equal(stopped.code, 130, stopped.stderr);
+    assert.match(stopped.stderr, /training stopped: .*continue with: ringtrain train --resume --out/);
+    const pointer = JSON.parse(await readFile(path.join(out, 'checkpoints', 'latest.json'), 'utf8')) as { cursor: { epoch: number; samplesConsumed: number } };
+    assert.equal(pointer.cursor.epoch, 0);
+    assert.ok(pointer.cursor.samplesConsumed >= 3 * 32 && pointer.cursor.samplesConsumed % 32 === 0, `cursor at ${pointer.cursor.samplesConsumed}`);
+    const resumed = await train(['--resume', '--out', out, '--json']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const metrics = await readMetrics(out);
+    assert.equal(metrics.state, 'succeeded');
+    assert.equal(metrics.epochs.length, 2);
+    assert.equal(metrics.weightsIdentical, true);
+    await assertExactAccounting(dataset, metrics);
+  });
+
+  it('[slow] 2 workers × batch B take the same step as 1 worker × batch 2B in micro-batches of B (the mean is right)', { skip: slow, timeout: 10 * 60_000 }, async () => {
+    const common = ['--data', dataset, '--epochs', '1', '--max-steps', '1', '--image-size', '32', '--optimizer', 'sgd', '--lr', '0.5', '--momentum', '0', '--partitions', '2', '--checkpoint-every', '0', '--backend', 'wasm', '--json'];
+    const twoRanks = path.join(work, 'two-ranks');
+    const oneRank = path.join(work, 'one-rank');
+    const first = await train([...common, '--workers', '2', '--batch-size', '4', '--out', twoRanks]);
+    assert.equal(first.code, 0, first.stderr);
+    const second = await train([...common, '--workers', '1', '--batch-size', '8', '--micro-batch-size', '4', '--out', oneRank]);
+    assert.equal(second.code, 0, second.stderr);
+    const read = async (out: string) => decodeSafetensors(await readFile(path.join(out, 'model', 'model.safetensors'))).tensors;
+    const [a, b] = [await read(twoRanks), await read(oneRank)];
+    const values = (bytes: Uint8Array) => new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    let compared = 0;
+    let worst = 0;
+    for (const [name, tensor] of a) {
+      // Running statistics are batch-norm state, not parameters: rank-local by design (BN aside).
+      if (/running_|num_batches/.test(name)) continue;
+      const [x, y] = [values(tensor.data), values(b.get(name)!.data)];
+      for (let i = 0; i < x.length; i += 1) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
+      compared += x.length;
+    }
+    assert.ok(compared > 11_000_000, `${compared} parameters compared`);
+    assert.ok(worst < 1e-5, `largest difference ${worst}`);
+    // The step was real: batch-norm scales start at exactly 1 (torchvision's init) and moved far beyond the tolerance.
+    const moved = Math.max(...values(a.get('bn1.weight')!.data).map((scale) => Math.abs(scale - 1)));
+    assert.ok(moved > 1e-3, `bn1.weight moved by ${moved}`);
+  });
+});
