@@ -41,6 +41,16 @@ test('encode → decode returns every tensor, shape, dtype and metadata unchange
   );
 });
 
+test('reads tensors out of a Node Buffer, as readFileSync returns them', () => {
+  const bytes = encodeSafetensors([
+    ['a', { dtype: 'F32', shape: [2], data: float32Bytes(Float32Array.of(1, 2)) }],
+    ['b', { dtype: 'F32', shape: [1], data: float32Bytes(Float32Array.of(3)) }],
+  ]);
+  const file = decodeSafetensors(Buffer.from(bytes));
+  assert.deepEqual(toFloat32('a', file.tensors.get('a')!), Float32Array.of(1, 2));
+  assert.deepEqual(toFloat32('b', file.tensors.get('b')!), Float32Array.of(3));
+});
+
 test('tensor names that are Object.prototype keys are ordinary names', () => {
   for (const name of ['valueOf', '__proto__', 'constructor']) {
     const file = decodeSafetensors(encodeSafetensors([[name, { dtype: 'U8', shape: [1], data: Uint8Array.of(7) }]]));

@@ -152,8 +152,9 @@ const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 /** Float32 values of a floating-point or integer tensor (I64 must fit a double exactly: |v| < 2^53). */
 export function toFloat32(name: string, tensor: RawTensor): Float32Array {
   const { data, dtype } = tensor;
-  // The common case, F32 on a little-endian host, is one copy (slice also fixes the alignment).
-  if (dtype === 'F32' && LITTLE_ENDIAN) return new Float32Array(data.slice().buffer);
+  // The common case, F32 on a little-endian host, is one copy, which also fixes the alignment. Not
+  // data.slice(): on a Node Buffer (readFileSync) that is a view of the whole file, not a copy.
+  if (dtype === 'F32' && LITTLE_ENDIAN) return new Float32Array(new Uint8Array(data).buffer);
   const count = data.length / DTYPE_SIZES[dtype];
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const read = READERS[dtype];

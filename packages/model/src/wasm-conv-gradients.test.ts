@@ -81,6 +81,10 @@ for (const kernel of [1, 3, 7]) {
 }
 cases.push({ batch: 1, height: 7, width: 7, inChannels: 2, outChannels: 4, kernel: 7, stride: 2, pad: 'valid' });
 cases.push({ batch: 3, height: 5, width: 4, inChannels: 1, outChannels: 1, kernel: 3, stride: 2, pad: 1 });
+// Padding wider than the kernel's reach: border outputs see only zeros, so some dy entries reach no input.
+cases.push({ batch: 2, height: 9, width: 8, inChannels: 3, outChannels: 4, kernel: 1, stride: 2, pad: 1 });
+cases.push({ batch: 2, height: 9, width: 8, inChannels: 3, outChannels: 4, kernel: 3, stride: 2, pad: 3 });
+cases.push({ batch: 2, height: 6, width: 7, inChannels: 3, outChannels: 4, kernel: 3, stride: 1, pad: 3 });
 
 for (const c of cases) {
   const name = `k${c.kernel} s${c.stride} pad ${c.pad} ${c.height}x${c.width} ${c.inChannels}->${c.outChannels}`;

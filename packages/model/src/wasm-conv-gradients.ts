@@ -9,8 +9,9 @@ import type { KernelConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from 
  *
  * - filter gradient: dW[kh,kw,ci,co] = Σ x[n, ho·s+kh−pt, wo·s+kw−pl, ci] · dy[n,ho,wo,co], i.e. a
  *   convolution of xᵀ [Ci,H,W,N] with dyᵀ [Ho,Wo,N,Co] as the filter, dilated by the forward stride;
- * - input gradient: dy dilated by the stride (s−1 zeros between rows/columns), padded by K−1−pt, then
- *   convolved (stride 1, valid) with the filter rotated by 180° and with in/out channels swapped.
+ * - input gradient: a stride-1 convolution of dy with the filter rotated by 180° and its in/out channels
+ *   swapped; for stride s, one such convolution per output phase with the matching taps (the classic
+ *   "dilate dy by the stride" formulation without multiplying the inserted zeros).
  */
 
 type Backend = BackendWasm;
@@ -100,101 +101,140 @@ function conv2DBackpropInput(args: { inputs: NamedTensorInfoMap; backend: unknow
   const attrs = args.attrs ?? {};
   const inputShape = attrs.inputShape as [number, number, number, number];
   const { info } = geometry(attrs, inputShape, filter.shape);
-  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
-  const [, inHeight, inWidth] = inputShape;
-  const [, outHeight, outWidth] = dy.shape as [number, number, number, number];
-  const top = kh - 1 - info.padInfo.top;
-  const left = kw - 1 - info.padInfo.left;
-  const bottom = inHeight + kh - 1 - top - ((outHeight - 1) * sh + 1);
-  const right = inWidth + kw - 1 - left - ((outWidth - 1) * sw + 1);
-
-  const rotated = rotateFilter(backend, filter);
-  let source = dy;
-  let pad: tf.backend_util.ExplicitPadding = [
-    [0, 0],
-    [top, bottom],
-    [left, right],
-    [0, 0],
-  ];
-  const dilate = sh !== 1 || sw !== 1 || Math.min(top, bottom, left, right) < 0;
-  if (dilate) {
-    source = dilateAndPad(backend, dy, sh, sw, top, left, inHeight + kh - 1, inWidth + kw - 1);
-    pad = [
-      [0, 0],
-      [0, 0],
-      [0, 0],
-      [0, 0],
-    ];
-  }
-  const dx = run(
-    'Conv2D',
-    backend,
-    { x: source, filter: rotated },
-    { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1] },
-  );
-  release(backend, rotated);
-  if (dilate) release(backend, source);
-  if (dx.shape.some((size, axis) => size !== inputShape[axis])) {
-    throw new Error(`internal: input gradient has shape [${dx.shape}] for input [${inputShape}]`);
-  }
-  return dx;
-}
-
-/**
- * W[kh,kw,ci,co] → W'[K−1−kh, K−1−kw, co, ci]: the channel swap with wasm's Transpose, then the taps in
- * reverse order as whole-block copies. Both run at memory speed, unlike wasm's element-wise Reverse or
- * a JavaScript element loop (11 M filter values are rotated every step).
- */
-function rotateFilter(backend: Backend, filter: TensorInfo): TensorInfo {
-  const [kh, kw, ci, co] = filter.shape as [number, number, number, number];
+  const [batch, inHeight, inWidth, inChannels] = inputShape;
+  const [, outHeight, outWidth, outChannels] = dy.shape as [number, number, number, number];
+  const rows = phases(info.filterHeight, info.strideHeight, info.padInfo.top, inHeight, outHeight);
+  const cols = phases(info.filterWidth, info.strideWidth, info.padInfo.left, inWidth, outWidth);
+  // [kh,kw,ci,co] → [kh,kw,co,ci] once (memory-speed transpose); sub-filters are then whole-tap copies.
   const swapped = run('Transpose', backend, { x: filter }, { perm: [0, 1, 3, 2] });
-  const taps = kh * kw;
-  if (taps === 1) return swapped;
-  const out = backend.makeOutput([kh, kw, co, ci], 'float32');
-  // Views after the allocation: growing the wasm heap detaches earlier views.
-  const src = backend.typedArrayFromHeap(swapped) as Float32Array;
-  const dst = backend.typedArrayFromHeap(out) as Float32Array;
-  const block = ci * co;
-  for (let tap = 0; tap < taps; tap++) {
-    const from = (taps - 1 - tap) * block;
-    dst.set(src.subarray(from, from + block), tap * block);
-  }
-  release(backend, swapped);
-  return out;
-}
-
-/**
- * Places dy[n,ho,wo,:] at row top+ho·sh, column left+wo·sw of a zero tensor [N,height,width,C]; rows and
- * columns that fall outside (negative padding) are dropped, which makes one code path for every geometry.
- */
-function dilateAndPad(
-  backend: Backend,
-  dy: TensorInfo,
-  sh: number,
-  sw: number,
-  top: number,
-  left: number,
-  height: number,
-  width: number,
-): TensorInfo {
-  const [batch, outHeight, outWidth, channels] = dy.shape as [number, number, number, number];
-  const out = backend.makeOutput([batch, height, width, channels], 'float32');
-  const src = backend.typedArrayFromHeap(dy) as Float32Array;
-  const dst = backend.typedArrayFromHeap(out) as Float32Array;
-  dst.fill(0);
-  for (let n = 0; n < batch; n++) {
-    for (let ho = 0; ho < outHeight; ho++) {
-      const row = top + ho * sh;
-      if (row < 0 || row >= height) continue;
-      for (let wo = 0; wo < outWidth; wo++) {
-        const col = left + wo * sw;
-        if (col < 0 || col >= width) continue;
-        const from = ((n * outHeight + ho) * outWidth + wo) * channels;
-        dst.set(src.subarray(from, from + channels), ((n * height + row) * width + col) * channels);
+  const strided = rows.length > 1 || cols.length > 1;
+  let dx: TensorInfo | undefined;
+  try {
+    if (strided) {
+      dx = backend.makeOutput([...inputShape], 'float32');
+      (backend.typedArrayFromHeap(dx) as Float32Array).fill(0);
+    }
+    for (const row of rows) {
+      for (const col of cols) {
+        if (row.taps.length === 0 || col.taps.length === 0 || row.count <= 0 || col.count <= 0) continue;
+        const part = phaseConvolution(backend, dy, swapped, row, col, filter.shape[3]!, inChannels);
+        if (!strided) return part;
+        // Interleave: phase output (i, j) is dx row (q0+i)·s + r − pad, column likewise.
+        const src = backend.typedArrayFromHeap(part) as Float32Array;
+        const dst = backend.typedArrayFromHeap(dx!) as Float32Array;
+        for (let n = 0; n < batch; n++) {
+          for (let i = 0; i < row.count; i++) {
+            const h = row.first + i * info.strideHeight;
+            for (let j = 0; j < col.count; j++) {
+              const w = col.first + j * info.strideWidth;
+              const from = ((n * row.count + i) * col.count + j) * inChannels;
+              dst.set(src.subarray(from, from + inChannels), ((n * inHeight + h) * inWidth + w) * inChannels);
+            }
+          }
+        }
+        release(backend, part);
       }
     }
+    if (!strided) throw new Error(`internal: no phase produced the input gradient (dy [${dy.shape}], ${outChannels} channels)`);
+    return dx!;
+  } finally {
+    release(backend, swapped);
+  }
+}
+
+/**
+ * One output phase of a strided convolution's input gradient along one axis. Input positions h with
+ * (h + pad) mod s = r receive dy[q − j]·w[r + j·s] for q = (h + pad − r)/s: a stride-1 convolution of dy with
+ * the taps r, r+s, … in reverse order. Splitting by phase avoids convolving the s−1 zeros of a dilated dy
+ * (4× the work for stride 2).
+ */
+interface Phase {
+  /** Filter taps in convolution order (already reversed). */
+  readonly taps: number[];
+  /** Number of input positions in this phase, and the first one; the rest follow every `stride`. */
+  readonly count: number;
+  readonly first: number;
+  /** Zero padding of dy before and after (negative: dy entries that reach no input position). */
+  readonly before: number;
+  readonly after: number;
+}
+
+function phases(kernel: number, stride: number, pad: number, inSize: number, outSize: number): Phase[] {
+  const out: Phase[] = [];
+  for (let r = 0; r < stride; r++) {
+    const tapCount = r < kernel ? Math.ceil((kernel - r) / stride) : 0;
+    const q0 = Math.ceil((pad - r) / stride);
+    const q1 = Math.floor((inSize - 1 + pad - r) / stride);
+    const count = q1 - q0 + 1;
+    const before = tapCount - 1 - q0;
+    out.push({
+      taps: Array.from({ length: tapCount }, (_, m) => r + (tapCount - 1 - m) * stride),
+      count,
+      first: q0 * stride + r - pad,
+      before,
+      after: count - outSize - before + tapCount - 1,
+    });
   }
   return out;
+}
+
+function phaseConvolution(
+  backend: Backend,
+  dy: TensorInfo,
+  swapped: TensorInfo,
+  row: Phase,
+  col: Phase,
+  outChannels: number,
+  inChannels: number,
+): TensorInfo {
+  const [, kw] = swapped.shape as [number, number];
+  const block = outChannels * inChannels;
+  const filter = backend.makeOutput([row.taps.length, col.taps.length, outChannels, inChannels], 'float32');
+  const src = backend.typedArrayFromHeap(swapped) as Float32Array;
+  const dst = backend.typedArrayFromHeap(filter) as Float32Array;
+  row.taps.forEach((th, mh) =>
+    col.taps.forEach((tw, mw) => {
+      const from = (th * kw + tw) * block;
+      dst.set(src.subarray(from, from + block), (mh * col.taps.length + mw) * block);
+    }),
+  );
+  // Negative padding means dy rows/columns that no input position of this phase reads: crop them.
+  let source = dy;
+  const [n, height, width, channels] = dy.shape as [number, number, number, number];
+  const cropTop = Math.max(0, -row.before);
+  const cropLeft = Math.max(0, -col.before);
+  const cropBottom = Math.max(0, -row.after);
+  const cropRight = Math.max(0, -col.after);
+  if (cropTop + cropLeft + cropBottom + cropRight > 0) {
+    source = run(
+      'Slice',
+      backend,
+      { x: dy },
+      {
+        begin: [0, cropTop, cropLeft, 0],
+        size: [n, height - cropTop - cropBottom, width - cropLeft - cropRight, channels],
+      },
+    );
+  }
+  const part = run(
+    'Conv2D',
+    backend,
+    { x: source, filter },
+    {
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [Math.max(0, row.before), Math.max(0, row.after)],
+        [Math.max(0, col.before), Math.max(0, col.after)],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+    },
+  );
+  release(backend, filter);
+  if (source !== dy) release(backend, source);
+  return part;
 }
 
 /** Our replacement kernels, exported so tests can check that they are the ones registered. */

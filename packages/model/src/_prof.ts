@@ -1,0 +1,14 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from './backend.js';
+import { Trainer } from './trainer.js';
+await initBackend({ requested: 'wasm', log: () => {} });
+const S = Number(process.argv[2] ?? 64), B = Number(process.argv[3] ?? 32);
+const tr = Trainer.create({ numClasses: 1000, imageSize: S });
+const batch = { images: new Float32Array(B * S * S * 3).map(() => Math.random()), labels: new Int32Array(B), count: B };
+tr.computeGradients(batch);
+const t0 = performance.now();
+const info = await tf.profile(() => { tr.computeGradients(batch); });
+console.log('total', (performance.now() - t0).toFixed(0));
+const by = new Map<string, number>();
+for (const k of info.kernels) by.set(k.name, (by.get(k.name) ?? 0) + (k.kernelTimeMs as number));
+console.log([...by].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([n, t]) => `${n} ${t.toFixed(0)}`).join('\n'));
