@@ -33,7 +33,7 @@ export type RawRun = KubernetesObject & { spec?: unknown; status?: TrainingRunSt
 /**
  * Every API call the operator makes, in one place: the RBAC the chart grants is exactly this list
  * (trainingruns get/list/watch/delete, trainingruns/status patch; pods list/watch/create/delete;
- * services and secrets get/create; events create; leases get/create/update).
+ * services, secrets and configmaps get/create; events create; leases get/create/update).
  */
 export class KubeApi {
   readonly watch: Watch;
@@ -86,9 +86,11 @@ export class KubeApi {
     }
   }
 
-  async exists(kind: 'Service' | 'Secret', namespace: string, name: string): Promise<boolean> {
+  async exists(kind: 'Service' | 'Secret' | 'ConfigMap', namespace: string, name: string): Promise<boolean> {
     try {
-      await (kind === 'Service' ? this.core.readNamespacedService({ namespace, name }) : this.core.readNamespacedSecret({ namespace, name }));
+      if (kind === 'Service') await this.core.readNamespacedService({ namespace, name });
+      else if (kind === 'Secret') await this.core.readNamespacedSecret({ namespace, name });
+      else await this.core.readNamespacedConfigMap({ namespace, name });
       return true;
     } catch (error) {
       if (statusCodeOf(error) === 404) return false;

@@ -73,10 +73,11 @@ export class Reconciler {
       .list()
       .filter((p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[LABEL_RUN] === run.metadata.name)
       .filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => o.uid === run.metadata.uid));
-    const [coordinatorService, workersService, secretExists] = await Promise.all([
+    const [coordinatorService, workersService, secretExists, configMapExists] = await Promise.all([
       api.exists('Service', namespace, names.coordinatorService(run.metadata.name)),
       api.exists('Service', namespace, names.workersService(run.metadata.name)),
       api.exists('Secret', namespace, names.secret(run.metadata.name)),
+      api.exists('ConfigMap', namespace, names.configMap(run.metadata.name)),
     ]);
     const coordinatorRunning = pods.some((p) => p.metadata?.labels?.[LABEL_ROLE] === 'coordinator' && p.status?.phase === 'Running');
     const progress = coordinatorRunning ? await this.options.progress(run) : undefined;
@@ -87,6 +88,7 @@ export class Reconciler {
         ...(workersService ? [names.workersService(run.metadata.name)] : []),
       ],
       secretExists,
+      configMapExists,
       ...(progress ? { progress } : {}),
     };
     const plan = planReconcile(run, observed, new Date(), {

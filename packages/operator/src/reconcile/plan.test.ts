@@ -37,6 +37,7 @@ const everything = (pods: V1Pod[], progress?: Observed['progress']): Observed =>
   pods,
   serviceNames: ['flowers-coordinator', 'flowers-workers'],
   secretExists: true,
+  configMapExists: true,
   ...(progress ? { progress } : {}),
 });
 
@@ -50,8 +51,8 @@ const RUNNING = { phase: 'Running', ready: true } as const;
 
 describe('planReconcile', () => {
   it('starts a new run: attempt 1, the Secret, both Services, the coordinator and one pod per rank', () => {
-    const plan = planReconcile(runWith(), { pods: [], serviceNames: [], secretExists: false }, T0, { token });
-    assert.deepEqual(created(plan), ['Secret/flowers-token', 'Service/flowers-coordinator', 'Service/flowers-workers', 'Pod/flowers-coordinator', 'Pod/flowers-worker-0', 'Pod/flowers-worker-1']);
+    const plan = planReconcile(runWith(), { pods: [], serviceNames: [], secretExists: false, configMapExists: false }, T0, { token });
+    assert.deepEqual(created(plan), ['Secret/flowers-token', 'ConfigMap/flowers-config', 'Service/flowers-coordinator', 'Service/flowers-workers', 'Pod/flowers-coordinator', 'Pod/flowers-worker-0', 'Pod/flowers-worker-1']);
     assert.equal(plan.status?.phase, 'Pending');
     assert.equal(plan.status?.attempt, 1);
     assert.equal(plan.status?.startTime, T0.toISOString());
@@ -213,7 +214,7 @@ describe('planReconcile', () => {
   });
 
   it('a run created suspended (a queue admits it later) creates no pods', () => {
-    const plan = planReconcile(runWith(undefined, { suspend: true }), { pods: [], serviceNames: [], secretExists: false }, T0, { token });
+    const plan = planReconcile(runWith(undefined, { suspend: true }), { pods: [], serviceNames: [], secretExists: false, configMapExists: false }, T0, { token });
     assert.deepEqual(plan.actions, []);
     assert.equal(plan.status?.phase, 'Suspended');
     assert.equal(plan.status?.attempt, undefined);
@@ -239,7 +240,7 @@ describe('planReconcile', () => {
   });
 
   it('leaves a run managed by another controller alone (Kueue managedBy contract)', () => {
-    const plan = planReconcile(runWith(undefined, {}, { managedBy: 'kueue.x-k8s.io/multikueue' }), { pods: [], serviceNames: [], secretExists: false }, T0, { token });
+    const plan = planReconcile(runWith(undefined, {}, { managedBy: 'kueue.x-k8s.io/multikueue' }), { pods: [], serviceNames: [], secretExists: false, configMapExists: false }, T0, { token });
     assert.deepEqual(plan, { actions: [], status: undefined, events: [] });
   });
 

@@ -1,9 +1,9 @@
-import type { V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import { OPERATOR_MANAGER } from '../api/group-version.js';
 import type { Phase, TrainingRunStatus } from '../api/status-schema.js';
 import type { TrainingRun } from '../api/training-run.js';
 import { LABEL_ATTEMPT, LABEL_RANK, LABEL_ROLE, names } from '../resources/names.js';
-import { buildCoordinatorPod, buildCoordinatorService, buildSecret, buildWorkerPod, buildWorkersService } from '../resources/templates.js';
+import { buildConfigMap, buildCoordinatorPod, buildCoordinatorService, buildSecret, buildWorkerPod, buildWorkersService } from '../resources/templates.js';
 import { setCondition, type ConditionType } from './conditions.js';
 import { classifyPodFailure, type FailureVerdict } from './failure-policy.js';
 
@@ -22,11 +22,12 @@ export interface Observed {
   readonly pods: readonly V1Pod[];
   readonly serviceNames: readonly string[];
   readonly secretExists: boolean;
+  readonly configMapExists: boolean;
   readonly progress?: CoordinatorProgress;
 }
 
 export type Action =
-  | { readonly kind: 'create'; readonly object: V1Pod | V1Service | V1Secret }
+  | { readonly kind: 'create'; readonly object: V1Pod | V1Service | V1Secret | V1ConfigMap }
   | { readonly kind: 'delete-pod'; readonly name: string; readonly force: boolean; readonly why: string }
   | { readonly kind: 'delete-run'; readonly why: string };
 
@@ -263,6 +264,7 @@ class Planner {
   private ensureChildren(attempt: number): void {
     const run = this.run;
     if (!this.observed.secretExists) this.create(buildSecret(run, this.options.token));
+    if (!this.observed.configMapExists) this.create(buildConfigMap(run));
     for (const service of [buildCoordinatorService(run), buildWorkersService(run)]) {
       if (!this.observed.serviceNames.includes(service.metadata?.name ?? '')) this.create(service);
     }
@@ -316,7 +318,7 @@ class Planner {
     this.actions.push({ kind: 'delete-pod', name, force: false, why });
   }
 
-  private create(object: V1Pod | V1Service | V1Secret): void {
+  private create(object: V1Pod | V1Service | V1Secret | V1ConfigMap): void {
     this.actions.push({ kind: 'create', object });
   }
 

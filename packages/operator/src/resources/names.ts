@@ -11,6 +11,9 @@ export const LABEL_ROLE = 'ringtrain.dev/role';
 export const LABEL_RANK = 'ringtrain.dev/rank';
 export const LABEL_ATTEMPT = 'ringtrain.dev/attempt';
 export const TOKEN_KEY = 'token';
+export const RUN_CONFIG_KEY = 'run.json';
+/** Where the coordinator finds its run configuration (`ringtrain coordinator --config`). */
+export const RUN_CONFIG_PATH = `/etc/ringtrain/${RUN_CONFIG_KEY}`;
 
 export type Role = 'coordinator' | 'worker';
 
@@ -26,6 +29,7 @@ export const names = {
   workersService: (run: string) => `${run}-workers`,
   workerHostname: (rank: number) => `worker-${rank}`,
   secret: (run: string) => `${run}-token`,
+  configMap: (run: string) => `${run}-config`,
 };
 
 export function selectorLabels(run: TrainingRun, role?: Role): Record<string, string> {

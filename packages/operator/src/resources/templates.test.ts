@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseTrainingRun } from '../api/validate.js';
 import { sampleRunInput } from '../api/sample-run.test-helper.js';
-import { buildCoordinatorPod, buildCoordinatorService, buildSecret, buildWorkerPod, buildWorkersService, coordinatorRunConfig } from './templates.js';
+import { buildConfigMap, buildCoordinatorPod, buildCoordinatorService, buildSecret, buildWorkerPod, buildWorkersService, coordinatorRunConfig } from './templates.js';
 
 const run = parseTrainingRun(
   sampleRunInput({
@@ -66,14 +66,14 @@ describe('pod and service templates', () => {
       assert.equal(pod.spec?.restartPolicy, 'Never');
       const container = pod.spec?.containers[0];
       assert.deepEqual(container?.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
-      assert.deepEqual(container?.volumeMounts?.map((m) => m.mountPath), ['/tmp', '/cache', '/var/run/secrets/ringtrain/s3']);
+      assert.deepEqual(container?.volumeMounts?.map((m) => m.mountPath).slice(0, 3), ['/tmp', '/cache', '/var/run/secrets/ringtrain/s3']);
       assert.deepEqual(pod.spec?.nodeSelector, { pool: 'gpu' });
       assert.equal(pod.spec?.tolerations?.[0]?.key, 'nvidia.com/gpu');
     }
   });
 
   it('put a controller owner reference on every child so deleting the run deletes them', () => {
-    for (const object of [buildWorkerPod(run, 0, 1), buildCoordinatorPod(run, 1), buildCoordinatorService(run), buildWorkersService(run), buildSecret(run, 't'.repeat(32))]) {
+    for (const object of [buildWorkerPod(run, 0, 1), buildCoordinatorPod(run, 1), buildCoordinatorService(run), buildWorkersService(run), buildSecret(run, 't'.repeat(32)), buildConfigMap(run)]) {
       assert.deepEqual(object.metadata?.ownerReferences, [
         { apiVersion: 'ringtrain.dev/v1alpha1', kind: 'TrainingRun', name: 'flowers', uid: 'uid-flowers', controller: true, blockOwnerDeletion: true },
       ]);
@@ -90,8 +90,13 @@ describe('pod and service templates', () => {
     const pod = buildCoordinatorPod(run, 1);
     const container = pod.spec?.containers[0];
     assert.deepEqual(container?.command, ['ringtrain', 'coordinator']);
+    assert.deepEqual(container?.args, ['--config', '/etc/ringtrain/run.json', '--host', '0.0.0.0', '--port', '50051', '--http-port', '8080', '--max-restarts', '3']);
     assert.deepEqual(container?.ports?.map((p) => p.containerPort), [50051, 8080]);
-    const config = JSON.parse(String(envOf(pod).RINGTRAIN_RUN_CONFIG)) as Record<string, unknown>;
+    assert.ok(container?.volumeMounts?.some((m) => m.mountPath === '/etc/ringtrain' && m.readOnly));
+    assert.deepEqual(pod.spec?.volumes?.find((v) => v.name === 'run-config')?.configMap, { name: 'flowers-config' });
+    const configMap = buildConfigMap(run);
+    assert.equal(configMap.metadata?.name, 'flowers-config');
+    const config = JSON.parse(configMap.data?.['run.json'] ?? '') as Record<string, unknown>;
     assert.deepEqual(config, coordinatorRunConfig(run));
     assert.equal(config.runId, 'default/flowers');
     assert.equal(config.workers, 4);

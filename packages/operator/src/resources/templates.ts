@@ -1,4 +1,4 @@
-import type { V1Container, V1EnvVar, V1Pod, V1PodSecurityContext, V1SecurityContext, V1Secret, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Container, V1EnvVar, V1Pod, V1PodSecurityContext, V1SecurityContext, V1Secret, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { TrainingRun } from '../api/training-run.js';
 import {
   COORDINATOR_GRPC_PORT,
@@ -6,6 +6,8 @@ import {
   LABEL_ATTEMPT,
   LABEL_RANK,
   LABEL_ROLE,
+  RUN_CONFIG_KEY,
+  RUN_CONFIG_PATH,
   TOKEN_KEY,
   WORKER_COLLECTIVE_PORT,
   commonLabels,
@@ -19,9 +21,9 @@ import {
  * passed in), so table tests pin them down and reconcile can compare desired with observed.
  *
  * Container contract (the `ringtrain` CLI in the run's image):
- *   coordinator: `ringtrain coordinator --port 50051 --http-port 8080 --host 0.0.0.0`, the run configuration
- *                as JSON in RINGTRAIN_RUN_CONFIG, the shared secret in RINGTRAIN_TOKEN; serves /status,
- *                /healthz and /metrics on 8080.
+ *   coordinator: `ringtrain coordinator --config /etc/ringtrain/run.json --host 0.0.0.0 --port 50051
+ *                --http-port 8080 --max-restarts <backoffLimit>`, run.json from the run's ConfigMap, the
+ *                shared secret in RINGTRAIN_TOKEN; serves /status, /healthz and /metrics on 8080.
  *   worker:      `ringtrain worker --coordinator <run>-coordinator:50051 --worker-id <pod name> --host 0.0.0.0`,
  *                RINGTRAIN_TOKEN, plus RINGTRAIN_RANK / RINGTRAIN_WORLD_SIZE / RINGTRAIN_ATTEMPT for logs.
  *   both:        RINGTRAIN_S3_ENDPOINT and RINGTRAIN_S3_CREDENTIALS_DIR when spec.storage is set.
@@ -42,6 +44,16 @@ export function buildSecret(run: TrainingRun, token: string): V1Secret {
     metadata: metadata(run, names.secret(run.metadata.name), {}),
     type: 'Opaque',
     stringData: { [TOKEN_KEY]: token },
+  };
+}
+
+/** The coordinator's run configuration: not secret, so a ConfigMap, mounted as a file for `--config`. */
+export function buildConfigMap(run: TrainingRun): V1ConfigMap {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: metadata(run, names.configMap(run.metadata.name), {}),
+    data: { [RUN_CONFIG_KEY]: `${JSON.stringify(coordinatorRunConfig(run), null, 2)}\n` },
   };
 }
 
@@ -156,8 +168,17 @@ const containerSecurity: V1SecurityContext = {
   capabilities: { drop: ['ALL'] },
 };
 
-function pod(run: TrainingRun, name: string, labels: Record<string, string>, container: V1Container, extra: Partial<NonNullable<V1Pod['spec']>>): V1Pod {
-  const { volumes: vols, mounts } = volumes(run);
+function pod(
+  run: TrainingRun,
+  name: string,
+  labels: Record<string, string>,
+  container: V1Container,
+  extra: Partial<NonNullable<V1Pod['spec']>>,
+  more: { volumes: V1Volume[]; mounts: V1VolumeMount[] } = { volumes: [], mounts: [] },
+): V1Pod {
+  const base = volumes(run);
+  const vols = [...base.volumes, ...more.volumes];
+  const mounts = [...base.mounts, ...more.mounts];
   const workers = run.spec.workers;
   return {
     apiVersion: 'v1',
@@ -189,9 +210,20 @@ export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
       name: 'coordinator',
       image: run.spec.workers.image,
       command: ['ringtrain', 'coordinator'],
-      args: ['--host', '0.0.0.0', '--port', String(COORDINATOR_GRPC_PORT), '--http-port', String(COORDINATOR_HTTP_PORT)],
+      args: [
+        '--config',
+        RUN_CONFIG_PATH,
+        '--host',
+        '0.0.0.0',
+        '--port',
+        String(COORDINATOR_GRPC_PORT),
+        '--http-port',
+        String(COORDINATOR_HTTP_PORT),
+        // Worker losses inside one attempt are the coordinator's to absorb, within the same budget.
+        '--max-restarts',
+        String(run.spec.runPolicy.backoffLimit),
+      ],
       env: [
-        { name: 'RINGTRAIN_RUN_CONFIG', value: JSON.stringify(coordinatorRunConfig(run)) },
         tokenEnv(run),
         { name: 'RINGTRAIN_ATTEMPT', value: String(attempt) },
         ...storageEnv(run),
@@ -204,6 +236,10 @@ export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
       resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '1Gi' } },
     },
     {},
+    {
+      volumes: [{ name: 'run-config', configMap: { name: names.configMap(run.metadata.name) } }],
+      mounts: [{ name: 'run-config', mountPath: '/etc/ringtrain', readOnly: true }],
+    },
   );
 }
 

@@ -1,0 +1,317 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1CustomResourceDefinition, type V1Pod } from '@kubernetes/client-node';
+import pino from 'pino';
+import { generateCrd } from '../api/crd.js';
+import { GROUP, PLURAL, VERSION } from '../api/group-version.js';
+import type { TrainingRunStatus } from '../api/status-schema.js';
+import type { CoordinatorProgress } from '../reconcile/plan.js';
+import { Informer } from './informer.js';
+import { KubeApi, statusCodeOf, type RawRun } from './kube-api.js';
+import { startKubeTestServer, type KubeTestServer } from './kube-test-server.js';
+import { startOperator, type RunningOperator } from './operator.js';
+
+const logger = pino({ level: process.env.RINGTRAIN_LOG_LEVEL ?? 'silent' });
+const namespace = 'default';
+
+let kube: KubeTestServer;
+let core: CoreV1Api;
+let custom: CustomObjectsApi;
+let operator: RunningOperator | undefined;
+const progress = new Map<string, CoordinatorProgress>();
+
+function runBody(name: string, spec: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'TrainingRun',
+    metadata: { name, namespace },
+    spec: { dataset: { uri: 's3://datasets/flowers' }, workers: { replicas: 2, image: 'ringtrain:test' }, output: { uri: `s3://runs/${name}` }, ...spec },
+  };
+}
+
+async function createRun(body: Record<string, unknown>): Promise<RawRun> {
+  return (await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body })) as RawRun;
+}
+
+async function getRun(name: string): Promise<RawRun> {
+  return (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name })) as RawRun;
+}
+
+async function patchRunSpec(name: string, spec: Record<string, unknown>): Promise<void> {
+  await custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { spec } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+}
+
+/** Polls until `check` returns a value; fails with the last value seen so a timeout says what was wrong. */
+async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await sleep(150);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+const runStatus = (name: string, predicate: (status: TrainingRunStatus) => boolean) => async () => {
+  const status = (await getRun(name)).status;
+  return status && predicate(status) ? status : undefined;
+};
+
+async function podsOf(run: string): Promise<V1Pod[]> {
+  return (await core.listNamespacedPod({ namespace, labelSelector: `ringtrain.dev/run=${run}` })).items.filter((p) => !p.metadata?.deletionTimestamp);
+}
+
+/** Plays the kubelet: writes a pod's phase (and, for a failure, the container's exit) through pods/status. */
+async function setPodPhase(name: string, phase: 'Running' | 'Succeeded' | 'Failed', exit?: { exitCode: number; reason?: string }): Promise<void> {
+  const now = new Date().toISOString();
+  const container = name.includes('coordinator') ? 'coordinator' : 'worker';
+  const status = {
+    phase,
+    conditions: [{ type: 'Ready', status: phase === 'Running' ? 'True' : 'False', lastTransitionTime: now }],
+    ...(exit
+      ? { containerStatuses: [{ name: container, image: 'ringtrain:test', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: exit.exitCode, reason: exit.reason ?? 'Error', startedAt: now, finishedAt: now } } }] }
+      : {}),
+  };
+  await core.patchNamespacedPodStatus({ namespace, name, body: { status } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+}
+
+async function runGang(run: string, replicas: number): Promise<void> {
+  await eventually(`the pods of ${run}`, async () => ((await podsOf(run)).length === replicas + 1 ? true : undefined));
+  for (const pod of await podsOf(run)) await setPodPhase(pod.metadata?.name ?? '', 'Running');
+}
+
+async function eventsOf(run: string): Promise<string[]> {
+  const list = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${run}` });
+  return list.items.map((e) => `${e.type}/${e.reason}`);
+}
+
+describe('the operator against a real kube-apiserver and etcd', { timeout: 600_000 }, () => {
+  before(async () => {
+    kube = await startKubeTestServer();
+    core = kube.kubeConfig.makeApiClient(CoreV1Api);
+    custom = kube.kubeConfig.makeApiClient(CustomObjectsApi);
+    const extensions = kube.kubeConfig.makeApiClient(ApiextensionsV1Api);
+    await extensions.createCustomResourceDefinition({ body: generateCrd() as unknown as V1CustomResourceDefinition });
+    await eventually('the CRD to be Established', async () => {
+      const crd = await extensions.readCustomResourceDefinition({ name: `${PLURAL}.${GROUP}` });
+      return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ? true : undefined;
+    });
+    operator = await startOperator({
+      kubeConfig: kube.kubeConfig,
+      namespace,
+      httpPort: 0,
+      httpHost: '127.0.0.1',
+      leaseDurationSeconds: 4,
+      renewDeadlineSeconds: 3,
+      retryPeriodSeconds: 1,
+      progress: async (run) => progress.get(run.metadata.name),
+      logger,
+      processMetrics: false,
+    });
+    await operator.leading;
+  });
+
+  after(async () => {
+    await operator?.stop();
+    await kube?.stop();
+  });
+
+  it('the API server refuses invalid TrainingRuns and names the field', async () => {
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [runBody('bad-classes', { model: { numClasses: 1 } }), /spec\.model\.numClasses/],
+      [runBody('bad-dataset', { dataset: { uri: 's3://a/b', ingest: { source: 's3://raw/x', into: 's3://a/c' } } }), /spec\.dataset.*set exactly one of dataset\.uri/],
+      [runBody('bad-warmup', { hyperparameters: { epochs: 1, warmupEpochs: 1 } }), /spec\.hyperparameters\.warmupEpochs/],
+      [runBody('x'.repeat(43)), /metadata\.name must be at most 42/],
+      [runBody('bad-gpu', { workers: { replicas: 1, image: 'x', resources: { limits: { 'nvidia.com/gpu': 2 } } } }), /spec\.workers\.resources\.limits.*workers\.gpu/],
+    ];
+    for (const [body, expected] of cases) {
+      const error = await createRun(body).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(error, `${String((body.metadata as { name: string }).name)} was accepted`);
+      assert.equal(statusCodeOf(error), 422);
+      assert.match(String((error as { body?: unknown }).body), expected);
+    }
+  });
+
+  it('the API server applies the schema defaults', async () => {
+    const created = await createRun(runBody('defaults', { runPolicy: { suspend: true } }));
+    const spec = created.spec as { workers: { gpu: unknown }; hyperparameters: { epochs: number }; runPolicy: { backoffLimit: number; cleanPodPolicy: string } };
+    assert.deepEqual(spec.workers.gpu, { resourceName: 'nvidia.com/gpu', count: 1 });
+    assert.equal(spec.hyperparameters.epochs, 10);
+    assert.equal(spec.runPolicy.backoffLimit, 3);
+    assert.equal(spec.runPolicy.cleanPodPolicy, 'All');
+  });
+
+  it('creates the Secret, Services and pods with owner references, rank env and ports; status follows pod phases', async () => {
+    const created = await createRun(runBody('gang', { runPolicy: { cleanPodPolicy: 'All' } }));
+    const uid = created.metadata?.uid;
+    const pending = await eventually('phase Pending, attempt 1', runStatus('gang', (s) => s.phase === 'Pending' && s.attempt === 1));
+    assert.equal(pending.workers, '0/2');
+    const pods = await eventually('3 pods', async () => {
+      const list = await podsOf('gang');
+      return list.length === 3 ? list : undefined;
+    });
+    for (const pod of pods) {
+      assert.deepEqual(pod.metadata?.ownerReferences?.map((o) => [o.kind, o.name, o.uid, o.controller]), [['TrainingRun', 'gang', uid, true]]);
+      assert.equal(pod.spec?.securityContext?.runAsNonRoot, true);
+      assert.equal(pod.spec?.containers[0]?.securityContext?.readOnlyRootFilesystem, true);
+    }
+    const worker1 = pods.find((p) => p.metadata?.name === 'gang-worker-1');
+    const env = Object.fromEntries((worker1?.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+    assert.equal(env.RINGTRAIN_RANK, '1');
+    assert.equal(env.RINGTRAIN_WORLD_SIZE, '2');
+    assert.equal(worker1?.spec?.subdomain, 'gang-workers');
+    assert.deepEqual(worker1?.spec?.containers[0]?.resources?.limits, { 'nvidia.com/gpu': '1' });
+    const services = (await core.listNamespacedService({ namespace, labelSelector: 'ringtrain.dev/run=gang' })).items;
+    assert.deepEqual(services.map((s) => s.metadata?.name).sort(), ['gang-coordinator', 'gang-workers']);
+    assert.deepEqual(services.find((s) => s.metadata?.name === 'gang-coordinator')?.spec?.ports?.map((p) => p.port), [50051, 8080]);
+    const configMap = await core.readNamespacedConfigMap({ namespace, name: 'gang-config' });
+    assert.equal((JSON.parse(configMap.data?.['run.json'] ?? '{}') as { workers?: number }).workers, 2);
+    const secret = await core.readNamespacedSecret({ namespace, name: 'gang-token' });
+    assert.equal(secret.metadata?.ownerReferences?.[0]?.uid, uid);
+    assert.ok(Buffer.from(secret.data?.token ?? '', 'base64').length >= 32);
+
+    progress.set('gang', { epoch: 1, step: 42, loss: 1.25, accuracy: 0.5, imagesPerSecond: 321 });
+    await runGang('gang', 2);
+    const running = await eventually('phase Running with 2/2 workers and progress', runStatus('gang', (s) => s.phase === 'Running' && s.workers === '2/2' && s.step === 42));
+    assert.equal(running.epoch, 1);
+    assert.equal(running.loss, 1.25);
+    assert.equal(running.conditions?.find((c) => c.type === 'Running')?.status, 'True');
+
+    // A worker killed by a signal: the whole gang restarts as attempt 2.
+    await setPodPhase('gang-worker-1', 'Failed', { exitCode: 137 });
+    const restarting = await eventually('a gang restart', runStatus('gang', (s) => s.attempt === 2));
+    assert.equal(restarting.restarts, 1);
+    assert.equal(restarting.lastFailure?.pod, 'gang-worker-1');
+    assert.equal(restarting.lastFailure?.exitCode, 137);
+    assert.equal(restarting.lastFailure?.reason, 'Signal');
+    await eventually('the pods of attempt 2', async () => {
+      const list = await podsOf('gang');
+      return list.length === 3 && list.every((p) => p.metadata?.labels?.['ringtrain.dev/attempt'] === '2') ? true : undefined;
+    });
+    await runGang('gang', 2);
+    await eventually('Running again', runStatus('gang', (s) => s.phase === 'Running' && s.attempt === 2));
+
+    // The coordinator exits 0: Succeeded, and cleanPodPolicy All removes the pods.
+    await setPodPhase('gang-coordinator', 'Succeeded');
+    const done = await eventually('phase Succeeded', runStatus('gang', (s) => s.phase === 'Succeeded'));
+    assert.equal(done.modelUri, 's3://runs/gang/model');
+    assert.ok(done.completionTime);
+    await eventually('pods cleaned up', async () => ((await podsOf('gang')).length === 0 ? true : undefined));
+    const events = await eventsOf('gang');
+    for (const reason of ['Normal/Started', 'Normal/Running', 'Warning/GangRestart', 'Normal/Succeeded']) assert.ok(events.includes(reason), `${reason} not in ${events.join(', ')}`);
+  });
+
+  it('refuses changes to the model once the run has started', async () => {
+    const error = await patchRunSpec('gang', { model: { numClasses: 7 } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.equal(statusCodeOf(error), 422);
+    assert.match(String((error as { body?: unknown }).body), /immutable once the run has started/);
+  });
+
+  it('suspend deletes the pods and keeps the run; resume starts a new attempt', async () => {
+    await createRun(runBody('pausable'));
+    await runGang('pausable', 2);
+    await eventually('Running', runStatus('pausable', (s) => s.phase === 'Running'));
+    await patchRunSpec('pausable', { runPolicy: { suspend: true } });
+    await eventually('Suspended', runStatus('pausable', (s) => s.phase === 'Suspended'));
+    await eventually('no pods while suspended', async () => ((await podsOf('pausable')).length === 0 ? true : undefined));
+    await patchRunSpec('pausable', { runPolicy: { suspend: false } });
+    await eventually('resumed as attempt 2', runStatus('pausable', (s) => s.attempt === 2 && s.phase !== 'Suspended'));
+    await eventually('pods of attempt 2', async () => ((await podsOf('pausable')).length === 3 ? true : undefined));
+  });
+
+  it('fails a run at activeDeadlineSeconds through a requeue timer, then deletes it at ttlSecondsAfterFinished', async () => {
+    await createRun(runBody('deadline', { runPolicy: { activeDeadlineSeconds: 3, ttlSecondsAfterFinished: 2 } }));
+    const failed = await eventually('Failed by the deadline', runStatus('deadline', (s) => s.phase === 'Failed'), 20_000);
+    assert.equal(failed.conditions?.find((c) => c.type === 'Failed')?.reason, 'DeadlineExceeded');
+    await eventually('the run deleted by its TTL', async () => getRun('deadline').then(() => undefined, (e: unknown) => (statusCodeOf(e) === 404 ? true : undefined)), 20_000);
+  });
+
+  it('fails at once on OOMKilled without using the backoff budget', async () => {
+    await createRun(runBody('oom'));
+    await runGang('oom', 2);
+    await setPodPhase('oom-worker-0', 'Failed', { exitCode: 137, reason: 'OOMKilled' });
+    const failed = await eventually('Failed', runStatus('oom', (s) => s.phase === 'Failed'));
+    assert.equal(failed.lastFailure?.reason, 'OOMKilled');
+    assert.equal(failed.lastFailure?.retryable, false);
+    assert.equal(failed.attempt, 1);
+  });
+
+  it('serves /healthz, /readyz and /metrics', async () => {
+    const base = `http://127.0.0.1:${operator?.httpPort}`;
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    assert.equal((await fetch(`${base}/readyz`)).status, 200);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /ringtrain_operator_leader 1/);
+    assert.match(metrics, /ringtrain_operator_reconciles_total\{result="ok"\} \d+/);
+    assert.match(metrics, /ringtrain_operator_gang_restarts_total\{reason="Signal"\} 1/);
+  });
+
+  it('lists again after 410 Gone when its resourceVersion is too old', async () => {
+    const api = new KubeApi(kube.kubeConfig);
+    const reasons: string[] = [];
+    let stale = true;
+    const informer = new Informer<RawRun>({
+      resource: 'trainingruns',
+      // The first list claims a long-compacted resourceVersion, as after a long disconnection.
+      list: async () => {
+        const list = await api.listRuns(namespace);
+        if (!stale) return list;
+        stale = false;
+        return { items: list.items, resourceVersion: '1' };
+      },
+      watchPath: api.runsPath(namespace),
+      watch: api.watch,
+      onChange: () => undefined,
+      onRelist: (reason) => reasons.push(reason),
+      logger,
+    });
+    await informer.start();
+    try {
+      await eventually('a relist after 410 Gone', async () => (reasons.includes('410 Gone') ? true : undefined), 15_000);
+      await createRun(runBody('after-relist', { runPolicy: { suspend: true } }));
+      await eventually('the watch to deliver a new run after the relist', async () => (informer.get(`${namespace}/after-relist`) ? true : undefined));
+    } finally {
+      informer.stop();
+    }
+  });
+
+  it('a second operator waits as standby and takes over when the leader stops', async () => {
+    const standby = await startOperator({
+      kubeConfig: kube.kubeConfig,
+      namespace,
+      httpPort: null,
+      leaseDurationSeconds: 4,
+      renewDeadlineSeconds: 3,
+      retryPeriodSeconds: 1,
+      progress: async () => undefined,
+      logger,
+      processMetrics: false,
+    });
+    try {
+      await sleep(2500);
+      assert.equal(standby.isLeader(), false, 'two leaders at once');
+      assert.equal(operator?.isLeader(), true);
+      await operator?.stop();
+      operator = undefined;
+      await standby.leading;
+      assert.equal(standby.isLeader(), true);
+      // The new leader reconciles: a new run gets its pods.
+      await createRun(runBody('after-failover'));
+      await eventually('pods created by the new leader', async () => ((await podsOf('after-failover')).length === 3 ? true : undefined));
+    } finally {
+      await standby.stop();
+    }
+  });
+});
