@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { KernelConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { batchMatMulWithExplicitTranspose } from './wasm-batch-matmul.js';
 
 /**
  * Convolution gradients for the wasm backend, computed with its fast (XNNPACK) Conv2D. tfjs-backend-wasm
@@ -245,11 +246,13 @@ export const WASM_GRADIENT_KERNELS: readonly KernelConfig[] = [
 
 let registered = false;
 
-/** Replaces the wasm backend's convolution gradient kernels with ours; idempotent. */
+/** Replaces the wasm backend's convolution gradient kernels (and its slow transposed BatchMatMul); idempotent. */
 export function registerWasmGradientKernels(): void {
   if (registered) return;
   registered = true;
-  for (const config of WASM_GRADIENT_KERNELS) {
+  const matMul = tf.getKernel(tf.BatchMatMul, WASM);
+  if (matMul === undefined) throw new Error('wasm backend lacks the BatchMatMul kernel');
+  for (const config of [...WASM_GRADIENT_KERNELS, batchMatMulWithExplicitTranspose(matMul)]) {
     if (tf.getKernel(config.kernelName, WASM) !== undefined) tf.unregisterKernel(config.kernelName, WASM);
     tf.registerKernel(config);
   }
