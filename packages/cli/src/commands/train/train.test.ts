@@ -131,7 +131,7 @@ describe('ringtrain train', () => {
     const out = path.join(work, 'chaos');
     let killed = false;
     const run = await train(
-      ['--data', dataset, '--workers', '2', '--epochs', '2', '--batch-size', '16', '--image-size', '32', '--out', out, '--backend', 'wasm', '--checkpoint-every', '3', '--json'],
+      ['--data', dataset, '--workers', '2', '--epochs', '1', '--batch-size', '16', '--image-size', '32', '--out', out, '--backend', 'wasm', '--checkpoint-every', '3', '--json'],
       (statusUrl) =>
         void (async () => {
           // Step 4 of 10: one step past the checkpoint at step 3, so the rollback redoes work.
@@ -148,14 +148,14 @@ describe('ringtrain train', () => {
     assert.equal(metrics.state, 'succeeded');
     assert.ok(metrics.restarts.length >= 1);
     assert.match(metrics.restarts[0]!.reason, /worker-1/);
-    assert.equal(metrics.epochs.length, 2);
+    assert.equal(metrics.epochs.length, 1);
     assert.equal(metrics.weightsIdentical, true);
     await assertExactAccounting(dataset, metrics);
   });
 
   it('[slow] Ctrl-C stops after the current step leaving a checkpoint; --resume finishes the run exactly', { skip: slow, timeout: 15 * 60_000 }, async () => {
     const out = path.join(work, 'stop-resume');
-    const args = ['--data', dataset, '--workers', '2', '--epochs', '2', '--batch-size', '16', '--image-size', '32', '--out', out, '--backend', 'wasm', '--checkpoint-every', '0'];
+    const args = ['--data', dataset, '--workers', '2', '--epochs', '1', '--batch-size', '16', '--image-size', '32', '--out', out, '--backend', 'wasm', '--checkpoint-every', '0'];
     const stopped = await train(args, (statusUrl, child) => void untilStep(statusUrl, 3).then(() => child.kill('SIGINT')));
     assert.equal(stopped.code, 130, stopped.stderr);
     assert.match(stopped.stderr, /training stopped: .*continue with: ringtrain train --resume --out/);
@@ -166,7 +166,7 @@ describe('ringtrain train', () => {
     assert.equal(resumed.code, 0, resumed.stderr);
     const metrics = await readMetrics(out);
     assert.equal(metrics.state, 'succeeded');
-    assert.equal(metrics.epochs.length, 2);
+    assert.equal(metrics.epochs.length, 1);
     assert.equal(metrics.weightsIdentical, true);
     await assertExactAccounting(dataset, metrics);
   });
