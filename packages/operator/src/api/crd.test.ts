@@ -40,6 +40,12 @@ describe('the generated CRD', () => {
     for (const rule of CROSS_FIELD_RULES) assert.ok(yaml.includes(rule.message), `missing: ${rule.message}`);
   });
 
+  it('spells out object defaults (the API server checks a default against CEL rules before nested defaulting)', () => {
+    walk(trainingRunOpenApiSchema(), '', (node, path) => {
+      if (node.type === 'object' && node.default !== undefined) assert.notDeepEqual(node.default, {}, `${path} defaults to {}`);
+    });
+  });
+
   it('defaults the GPU to one nvidia.com/gpu per worker', () => {
     const yaml = crdYaml();
     assert.match(yaml, /resourceName:\n\s+default: nvidia\.com\/gpu/);

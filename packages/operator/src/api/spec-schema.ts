@@ -23,6 +23,15 @@ const name = (what: string) =>
     .max(253)
     .meta({ description: what });
 
+/**
+ * An object whose default is its fields' defaults spelled out, not `{}`: the API server checks a default
+ * against the CEL rules without applying the nested defaults first, so `default: {}` fails a rule such as
+ * `self.warmupEpochs < self.epochs` and the CRD is refused. Spelled out, they also show in `kubectl explain`.
+ */
+function defaulted<T extends z.ZodObject>(schema: T) {
+  return schema.default(schema.parse({}) as z.core.util.NoUndefined<z.output<T>>);
+}
+
 /** A resource quantity: `1`, `500m`, `16Gi`; the API server's int-or-string. */
 export const QuantitySchema = z
   .union([z.int().min(0), z.string().max(64).regex(/^[0-9.]+[a-zA-Z]*$/, 'a quantity such as 1, 500m or 16Gi')])
@@ -87,12 +96,12 @@ export const WorkersSpecSchema = z
   .object({
     replicas: z.int().min(1).max(1024).default(1).meta({ description: 'ranks of the ring (one pod each)' }),
     image: z.string().min(1).max(1024).meta({ description: 'container image holding the ringtrain CLI' }),
-    gpu: z
-      .object({
+    gpu: defaulted(
+      z.object({
         resourceName: z.string().min(1).max(253).default('nvidia.com/gpu').meta({ description: 'extended resource name' }),
         count: z.int().min(0).max(16).default(1).meta({ description: 'GPUs per worker (0: CPU training)' }),
       })
-      .prefault({})
+      )
       .meta({ description: 'accelerators per worker, added to resources.limits' }),
     resources: z
       .object({ requests: quantities.optional(), limits: quantities.optional() })
@@ -104,8 +113,8 @@ export const WorkersSpecSchema = z
   })
   .meta({ description: 'the worker pods: one per rank' });
 
-export const HyperparametersSchema = z
-  .object({
+export const HyperparametersSchema = defaulted(
+  z.object({
     epochs: z.int().min(1).max(10_000).default(10),
     batchSizePerWorker: z.int().min(1).max(4096).default(32).meta({ description: 'images per rank per step' }),
     learningRate: z.number().gt(0).max(10).default(0.01),
@@ -117,16 +126,16 @@ export const HyperparametersSchema = z
     seed: z.int().min(0).max(2_147_483_647).default(0),
     imageSize: z.int().min(32).max(1024).default(224),
   })
-  .prefault({})
+  )
   .meta({ description: 'optimisation settings, identical on every rank' });
 
-export const CheckpointSpecSchema = z
-  .object({
+export const CheckpointSpecSchema = defaulted(
+  z.object({
     uri: uri('where checkpoints go (default: <output.uri>/checkpoints)').optional(),
     everySteps: z.int().min(1).max(10_000_000).default(500),
     keep: z.int().min(1).max(100).default(3),
   })
-  .prefault({})
+  )
   .meta({ description: 'checkpoints: the gang resumes from the last one after a failure' });
 
 export const StorageSpecSchema = z
@@ -138,8 +147,8 @@ export const StorageSpecSchema = z
   })
   .meta({ description: 'object store for s3:// URIs' });
 
-export const RunPolicySchema = z
-  .object({
+export const RunPolicySchema = defaulted(
+  z.object({
     backoffLimit: z.int().min(0).max(1000).default(3).meta({ description: 'counted gang restarts before Failed' }),
     activeDeadlineSeconds: z.int().min(1).optional().meta({ description: 'Failed after this long since start' }),
     ttlSecondsAfterFinished: z.int().min(0).optional().meta({ description: 'deleted this long after finishing' }),
@@ -154,12 +163,12 @@ export const RunPolicySchema = z
       .optional()
       .meta({ description: 'no training step reported in this long: Stalled, and a gang restart' }),
   })
-  .prefault({})
+  )
   .meta({ description: 'lifecycle: retries, deadlines, cleanup, suspension' });
 
 export const TrainingRunSpecSchema = z
   .object({
-    model: ModelSpecSchema.prefault({}),
+    model: defaulted(ModelSpecSchema),
     dataset: DatasetSpecSchema,
     workers: WorkersSpecSchema,
     hyperparameters: HyperparametersSchema,

@@ -48,9 +48,24 @@ export class Informer<T extends ObjectWithMeta> {
 
   constructor(private readonly options: InformerOptions<T>) {}
 
-  /** Resolves once the first list is in the cache (the informer has synced). */
+  /**
+   * Resolves once the first list is in the cache (the informer has synced). Transient refusals (429 while the
+   * API server's watch cache initialises, 5xx, a dropped connection) are retried with backoff; 403 and 404
+   * are not, as no retry fixes missing RBAC or a missing CRD.
+   */
   async start(): Promise<void> {
-    await this.relist('initial list');
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.relist('initial list');
+        return;
+      } catch (error) {
+        const status = (error as { code?: unknown } | null)?.code;
+        if (this.stopped || status === 403 || status === 404 || attempt >= 30) throw error;
+        const delay = Math.min(5000, 100 * 2 ** attempt);
+        this.options.logger.warn({ resource: this.options.resource, err: error, retryInMs: delay }, 'initial list failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 
   stop(): void {

@@ -1,3 +1,5 @@
+import http from 'node:http';
+import https from 'node:https';
 import {
   ApiException,
   CoordinationV1Api,
@@ -166,6 +168,34 @@ export class KubeApi {
   async replaceLease(lease: V1Lease): Promise<V1Lease> {
     return this.coordination.replaceNamespacedLease({ namespace: lease.metadata?.namespace ?? 'default', name: lease.metadata?.name ?? '', body: lease });
   }
+}
+
+/**
+ * Creates a CustomResourceDefinition as raw JSON. client-node's typed serializer maps JSON keys to its model's
+ * property names and silently drops the ones it has no name for — `default`, `x-kubernetes-validations`,
+ * `x-kubernetes-int-or-string`, `x-kubernetes-list-type` — which would install the CRD without its defaults
+ * and CEL rules. AlreadyExists counts as done.
+ */
+export async function createCrd(config: KubeConfig, crd: object): Promise<'created' | 'exists'> {
+  const cluster = config.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster: set a current context');
+  const url = new URL('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', cluster.server);
+  const options: https.RequestOptions = { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' } };
+  await config.applyToHTTPSOptions(options);
+  const body = JSON.stringify(crd);
+  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const request = (url.protocol === 'https:' ? https : http).request(url, options, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+  if (status === 409) return 'exists';
+  if (status < 200 || status >= 300) throw new Error(`creating the CRD failed with HTTP ${status}: ${text}`);
+  return 'created';
 }
 
 export function microTime(date: Date): V1MicroTime {

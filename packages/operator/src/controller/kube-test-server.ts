@@ -80,6 +80,8 @@ export async function startKubeTestServer(): Promise<KubeTestServer> {
       // No controller-manager creates the default ServiceAccount, so its admission plugin would refuse every pod.
       '--disable-admission-plugins=ServiceAccount',
       '--enable-priority-and-fairness=false',
+      // The `kubernetes` Service's endpoints would point at 127.0.0.1, which the endpoint reconciler refuses; as envtest does, skip it.
+      '--endpoint-reconciler-type=none',
       '--v=0',
     ]);
     children.push(apiserver.child);

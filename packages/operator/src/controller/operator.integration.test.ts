@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1CustomResourceDefinition, type V1Pod } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import pino from 'pino';
 import { generateCrd } from '../api/crd.js';
 import { GROUP, PLURAL, VERSION } from '../api/group-version.js';
 import type { TrainingRunStatus } from '../api/status-schema.js';
 import type { CoordinatorProgress } from '../reconcile/plan.js';
 import { Informer } from './informer.js';
-import { KubeApi, statusCodeOf, type RawRun } from './kube-api.js';
+import { KubeApi, createCrd, statusCodeOf, type RawRun } from './kube-api.js';
 import { startKubeTestServer, type KubeTestServer } from './kube-test-server.js';
 import { startOperator, type RunningOperator } from './operator.js';
 
@@ -97,7 +97,7 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     core = kube.kubeConfig.makeApiClient(CoreV1Api);
     custom = kube.kubeConfig.makeApiClient(CustomObjectsApi);
     const extensions = kube.kubeConfig.makeApiClient(ApiextensionsV1Api);
-    await extensions.createCustomResourceDefinition({ body: generateCrd() as unknown as V1CustomResourceDefinition });
+    assert.equal(await createCrd(kube.kubeConfig, generateCrd()), 'created');
     await eventually('the CRD to be Established', async () => {
       const crd = await extensions.readCustomResourceDefinition({ name: `${PLURAL}.${GROUP}` });
       return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ? true : undefined;

@@ -213,11 +213,17 @@ describe('planReconcile', () => {
     assert.deepEqual(events(resumed), ['Normal/Resumed', 'Normal/Pending']);
   });
 
-  it('a run created suspended (a queue admits it later) creates no pods', () => {
+  it('a run created suspended creates no pods until a queue admits it (suspend: false), then starts attempt 1', () => {
     const plan = planReconcile(runWith(undefined, { suspend: true }), { pods: [], serviceNames: [], secretExists: false, configMapExists: false }, T0, { token });
     assert.deepEqual(plan.actions, []);
     assert.equal(plan.status?.phase, 'Suspended');
     assert.equal(plan.status?.attempt, undefined);
+    const admitted = planReconcile(runWith(plan.status), { pods: [], serviceNames: [], secretExists: false, configMapExists: false }, at(60), { token });
+    assert.equal(admitted.status?.attempt, 1);
+    assert.equal(admitted.status?.startTime, at(60).toISOString());
+    assert.equal(condition(admitted, 'Suspended')?.status, 'False');
+    assert.equal(condition(admitted, 'Suspended')?.reason, 'Admitted');
+    assert.deepEqual(events(admitted), ['Normal/Started', 'Normal/Pending']);
   });
 
   it('requeues until ttlSecondsAfterFinished, then deletes the run', () => {

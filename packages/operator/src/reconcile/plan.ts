@@ -197,8 +197,9 @@ class Planner {
     this.status.startTime ??= this.nowIso;
     // The progress clock restarts with every attempt: pulling images and rendezvous count against it.
     this.status.lastProgressTime = this.nowIso;
+    // A run created suspended (a queue admitting it later) starts rather than resumes, but is unsuspended all the same.
+    if (this.previousPhase === 'Suspended') this.setCondition('Suspended', 'False', reason === 'Resumed' ? 'Resumed' : 'Admitted', 'spec.runPolicy.suspend is false');
     if (reason === 'Resumed') {
-      this.setCondition('Suspended', 'False', 'Resumed', 'spec.runPolicy.suspend is false');
       this.event('Normal', 'Resumed', `resumed as attempt ${this.status.attempt} from the last checkpoint`);
     } else if (reason === 'Started') {
       this.event('Normal', 'Started', `attempt 1 of ${this.run.spec.workers.replicas} workers`);
