@@ -130,3 +130,20 @@ test('bad batches and configurations are rejected with the reason', () => {
   assert.throws(() => trainer.computeGradients({ ...batch(1, 1), labels: Int32Array.of(7) }), /label 7 is outside \[0, 3\)/);
   trainer.dispose();
 });
+
+test('clipping scales the averaged gradient to the configured norm; a non-finite gradient changes nothing', () => {
+  const trainer = Trainer.create({ ...base, freezeBackbone: true, clipGradNorm: 0.5, optimizer: { kind: 'sgd', lr: 1 } });
+  const before = [trainer.model.read('fc.weight'), trainer.model.read('fc.bias')];
+  const gradient = new Float32Array(512 * 3 + 3).fill(1);
+  const { gradNorm } = trainer.applyGradients(gradient);
+  assert.ok(Math.abs(gradNorm - Math.sqrt(gradient.length)) < 1e-3);
+  const after = [trainer.model.read('fc.weight'), trainer.model.read('fc.bias')];
+  let squares = 0;
+  after.forEach((values, t) => values.forEach((v, i) => (squares += (v - before[t]![i]!) ** 2)));
+  assert.ok(Math.abs(Math.sqrt(squares) - 0.5) < 1e-4, `update norm ${Math.sqrt(squares)}`);
+  gradient[7] = Number.NaN;
+  assert.throws(() => trainer.applyGradients(gradient), /gradient norm is NaN; refusing to step/);
+  assert.deepEqual(trainer.model.read('fc.weight'), after[0]);
+  assert.equal(trainer.step, 1);
+  trainer.dispose();
+});

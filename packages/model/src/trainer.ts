@@ -176,6 +176,8 @@ export class Trainer {
     let sumSquares = 0;
     for (const g of gradients) sumSquares += g * g;
     const gradNorm = Math.sqrt(sumSquares);
+    // Refuse before touching any weight, so a diverged step leaves the model as it was.
+    if (!Number.isFinite(gradNorm)) throw new Error(`gradient norm is ${gradNorm}; refusing to step (lower the learning rate?)`);
     let source = gradients;
     const clip = this.config.clipGradNorm;
     if (clip !== undefined && gradNorm > clip) {
@@ -183,7 +185,6 @@ export class Trainer {
       const scale = clip / (gradNorm + 1e-6);
       source = gradients.map((g) => g * scale);
     }
-    if (!Number.isFinite(gradNorm)) throw new Error(`gradient norm is ${gradNorm}; refusing to step (lower the learning rate?)`);
     const lr = learningRate(this.config, this.stepCount);
     for (const entry of layout) {
       const weights = this.weights.get(entry.name)!;
