@@ -111,6 +111,7 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
       renewDeadlineSeconds: 3,
       retryPeriodSeconds: 1,
       progress: async (run) => progress.get(run.metadata.name),
+      forceDeleteAfterSeconds: 2,
       logger,
       processMetrics: false,
     });
@@ -246,6 +247,24 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     assert.equal(failed.lastFailure?.reason, 'OOMKilled');
     assert.equal(failed.lastFailure?.retryable, false);
     assert.equal(failed.attempt, 1);
+  });
+
+  it('restarts the gang when a pod on a lost node is deleted, force-deleting it once stuck Terminating', async () => {
+    await createRun(runBody('drained'));
+    await runGang('drained', 2);
+    await eventually('Running', runStatus('drained', (s) => s.phase === 'Running'));
+    // Bound to a node whose kubelet never answers, a deleted pod stays Terminating until someone forces it.
+    await core.createNamespacedPodBinding({ namespace, name: 'drained-worker-0', body: { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'drained-worker-0' }, target: { apiVersion: 'v1', kind: 'Node', name: 'lost-node' } } });
+    await core.deleteNamespacedPod({ namespace, name: 'drained-worker-0', gracePeriodSeconds: 1 });
+    const restarted = await eventually('a gang restart', runStatus('drained', (s) => s.attempt === 2));
+    assert.equal(restarted.lastFailure?.pod, 'drained-worker-0');
+    assert.equal(restarted.lastFailure?.reason, 'Evicted');
+    assert.equal(restarted.restarts ?? 0, 0, 'a disruption is not counted against backoffLimit');
+    await eventually('attempt 2 pods, after the stuck pod was force-deleted', async () => {
+      const list = await core.listNamespacedPod({ namespace, labelSelector: 'ringtrain.dev/run=drained' });
+      return list.items.length === 3 && list.items.every((p) => p.metadata?.labels?.['ringtrain.dev/attempt'] === '2') ? true : undefined;
+    });
+    assert.ok((await eventsOf('drained')).includes('Warning/ForceDeleted'));
   });
 
   it('serves /healthz, /readyz and /metrics', async () => {

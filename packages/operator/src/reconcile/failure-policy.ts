@@ -26,6 +26,7 @@ export interface FailureVerdict {
  * | a container exit code 128–255 (killed by a signal)        | Signal    | yes       | yes     |
  * | a container exit code 1–127 (the program said it failed)  | Error     | no        | —       |
  * | failed with no container status (e.g. never started)      | Error     | yes       | yes     |
+ * | (plan.ts) deleted/Terminating while the gang was Running  | Evicted   | yes       | no      |
  *
  * Disruptions are the cluster's doing, not the run's, so they never use up the backoff budget (Kubernetes
  * Job's podFailurePolicy `Ignore` on DisruptionTarget). OOMKilled repeats with the same spec and memory, so

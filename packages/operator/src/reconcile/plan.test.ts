@@ -131,8 +131,23 @@ describe('planReconcile', () => {
   });
 
   it('deletes pods of an earlier attempt it finds beside the current one', () => {
-    const plan = planReconcile(runWith({ ...running, attempt: 2 }), everything([...gang(2, RUNNING).slice(0, 2), observedPod('flowers-worker-1', labels('worker', 1, 1), RUNNING)]), at(10), { token });
+    const plan = planReconcile(runWith({ ...running, phase: 'Restarting', attempt: 2 }), everything([...gang(2, RUNNING).slice(0, 2), observedPod('flowers-worker-1', labels('worker', 1, 1), RUNNING)]), at(10), { token });
     assert.deepEqual(deleted(plan), ['flowers-worker-1']);
+  });
+
+  it('restarts the gang, uncounted, when a pod of the running gang is deleted from outside (drain, lost node)', () => {
+    const pods = gang(1, RUNNING, { 'flowers-worker-0': { phase: 'Running', deletionTimestamp: at(90) } });
+    const plan = planReconcile(runWith(running), everything(pods), at(100), { token });
+    assert.equal(plan.status?.phase, 'Restarting');
+    assert.equal(plan.status?.attempt, 2);
+    assert.equal(plan.status?.restarts, 0);
+    assert.equal(plan.status?.lastFailure?.pod, 'flowers-worker-0');
+    assert.equal(plan.status?.lastFailure?.rank, 0);
+    assert.equal(plan.status?.lastFailure?.reason, 'Evicted');
+    assert.deepEqual(deleted(plan).sort(), ['flowers-coordinator', 'flowers-worker-1']);
+    const gone = planReconcile(runWith(running), everything(gang(1, RUNNING).slice(0, 2)), at(100), { token });
+    assert.equal(gone.status?.lastFailure?.pod, 'flowers-worker-1');
+    assert.equal(gone.status?.attempt, 2);
   });
 
   it('does not count preemptions, evictions or lost nodes against backoffLimit', () => {

@@ -138,6 +138,12 @@ class Planner {
       this.failure(failed, classifyPodFailure(failed));
       return;
     }
+    const vanished = this.previousPhase === 'Running' ? this.vanishedPod(attempt) : undefined;
+    if (vanished) {
+      const message = `pod ${vanished.metadata?.name} of the running gang was deleted or is terminating (a drain, an eviction or a lost node)`;
+      this.failure(vanished, { reason: 'Evicted', message, retryable: true, counted: false });
+      return;
+    }
 
     this.copyProgress();
     if (policy.progressDeadlineSeconds !== undefined) {
@@ -303,6 +309,25 @@ class Planner {
         this.timers.push(seconds(due - this.now.getTime()));
       }
     }
+  }
+
+  /**
+   * A pod of a gang that was running and is now terminating or gone without having failed: someone deleted
+   * it (kubectl delete, a drain, the taint manager on a lost node). The ring has a hole, so this is a
+   * disruption like an eviction, not a reason to recreate that one pod.
+   */
+  private vanishedPod(attempt: number): V1Pod | undefined {
+    const run = this.run.metadata.name;
+    const expected = [
+      { name: names.coordinatorPod(run), labels: { [LABEL_ROLE]: 'coordinator' } },
+      ...Array.from({ length: this.run.spec.workers.replicas }, (_, rank) => ({ name: names.workerPod(run, rank), labels: { [LABEL_ROLE]: 'worker', [LABEL_RANK]: String(rank) } })),
+    ];
+    for (const { name, labels } of expected) {
+      const pod = this.observed.pods.find((p) => p.metadata?.name === name && attemptOf(p) === attempt);
+      if (!pod) return { metadata: { name, labels } };
+      if (pod.metadata?.deletionTimestamp) return pod;
+    }
+    return undefined;
   }
 
   private currentPods(attempt = this.status.attempt): V1Pod[] {
