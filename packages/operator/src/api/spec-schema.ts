@@ -160,8 +160,11 @@ export const RunPolicySchema = defaulted(
     progressDeadlineSeconds: z
       .int()
       .min(30)
-      .optional()
-      .meta({ description: 'no training step reported in this long: Stalled, and a gang restart' }),
+      .default(3600)
+      .meta({
+        description:
+          'no training step reported in this long: Stalled, and a gang restart. The default bounds every phase (an unschedulable gang is not Pending forever); raise it for runs that ingest a large dataset before the first step',
+      }),
   })
   )
   .meta({ description: 'lifecycle: retries, deadlines, cleanup, suspension' });

@@ -20,6 +20,7 @@ describe('validateTrainingRun', () => {
     assert.equal(run.spec.runPolicy.cleanPodPolicy, 'All');
     assert.equal(run.spec.runPolicy.suspend, false);
     assert.equal(run.spec.checkpoint.everySteps, 500);
+    assert.equal(run.spec.runPolicy.progressDeadlineSeconds, 3600, 'every phase has a deadline by default');
   });
 
   const refused: Array<[string, (spec: ReturnType<typeof sampleRunInput>['spec']) => unknown, RegExp]> = [
@@ -34,7 +35,7 @@ describe('validateTrainingRun', () => {
     ['freezeBackbone without pretrained weights', (s) => ({ ...s, model: { freezeBackbone: true } }), /^spec\.model\.freezeBackbone: .*pretrained/],
     ['warmup as long as training', (s) => ({ ...s, hyperparameters: { epochs: 2, warmupEpochs: 2 } }), /^spec\.hyperparameters\.warmupEpochs: /],
     ['GPUs given in resources.limits as well', (s) => ({ ...s, workers: { ...s.workers, resources: { limits: { 'nvidia.com/gpu': 2 } } } }), /^spec\.workers\.resources\.limits: set GPUs with workers\.gpu/],
-    ['progress deadline past the active deadline', (s) => ({ ...s, runPolicy: { activeDeadlineSeconds: 60, progressDeadlineSeconds: 120 } }), /^spec\.runPolicy\.progressDeadlineSeconds: /],
+    ['a progress deadline under 30 s', (s) => ({ ...s, runPolicy: { progressDeadlineSeconds: 10 } }), /^spec\.runPolicy\.progressDeadlineSeconds: /],
     ['an unknown cleanPodPolicy', (s) => ({ ...s, runPolicy: { cleanPodPolicy: 'Some' } }), /^spec\.runPolicy\.cleanPodPolicy: /],
     ['a bad env var name', (s) => ({ ...s, workers: { ...s.workers, env: [{ name: '1X', value: 'y' }] } }), /^spec\.workers\.env\[0\]\.name: /],
     ['a malformed quantity', (s) => ({ ...s, workers: { ...s.workers, resources: { requests: { memory: '16 GB' } } } }), /^spec\.workers\.resources\.requests\.memory: /],

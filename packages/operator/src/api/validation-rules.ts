@@ -61,16 +61,6 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
     },
   },
   {
-    at: ['spec', 'runPolicy'],
-    cel: '!has(self.activeDeadlineSeconds) || !has(self.progressDeadlineSeconds) || self.progressDeadlineSeconds < self.activeDeadlineSeconds',
-    fieldPath: '.progressDeadlineSeconds',
-    message: 'runPolicy.progressDeadlineSeconds must be less than runPolicy.activeDeadlineSeconds',
-    holds: (run) => {
-      const { activeDeadlineSeconds: active, progressDeadlineSeconds: progress } = run.spec.runPolicy;
-      return active === undefined || progress === undefined || progress < active;
-    },
-  },
-  {
     at: ['spec'],
     cel: "(has(self.managedBy) ? self.managedBy : '') == (has(oldSelf.managedBy) ? oldSelf.managedBy : '')",
     fieldPath: '.managedBy',

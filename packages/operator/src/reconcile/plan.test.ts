@@ -59,7 +59,7 @@ describe('planReconcile', () => {
     assert.equal(plan.status?.workers, '0/2');
     assert.equal(plan.status?.observedGeneration, 1);
     assert.deepEqual(events(plan), ['Normal/Started', 'Normal/Pending']);
-    assert.equal(plan.requeueAfterSeconds, undefined);
+    assert.equal(plan.requeueAfterSeconds, 3600, 'the default progress deadline bounds Pending');
   });
 
   it('is idempotent: with every child present it creates nothing and emits nothing new', () => {
