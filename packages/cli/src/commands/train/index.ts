@@ -18,7 +18,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--pretrained <uri>', 'torchvision resnet18 weights (.safetensors) to start from; the head is replaced')
     .option('--freeze-backbone', 'train only the classifier head')
     .option('--augment', 'random-resized-crop and horizontal flip for training images')
-    .option('--out <dir>', 'output directory: model/, checkpoints/, metrics.json, logs/')
+    .option('--out <dir>', 'output directory: model/, checkpoints/, metrics.json, logs/ (default runs/train, runs/demo)')
     .option('--resume', 'continue the run whose checkpoint is in --out')
     .option('--seed <n>', 'seed of initialisation, shuffling and augmentation')
     .option('--val-fraction <f>', 'fraction of each class held out for validation at ingest')

@@ -41,7 +41,7 @@ export const trainOptionsSchema = z
 export type TrainOptions = z.output<typeof trainOptionsSchema>;
 
 /** The digits demo: small enough for two CPU cores in a few minutes, big enough to beat chance clearly. */
-const DEMO = { workers: 2, epochs: 4, batchSize: 16, imageSize: 32, perClass: 60, valFraction: 0.2, out: 'ringtrain-demo' } as const;
+const DEMO = { workers: 2, epochs: 4, batchSize: 16, imageSize: 32, perClass: 60, valFraction: 0.2, out: 'runs/demo' } as const;
 
 async function exists(file: string): Promise<boolean> {
   return access(file).then(
@@ -67,7 +67,7 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
   const { CheckpointStore } = await import('@ringtrain/worker');
   const { runLocalCluster } = await import('./local-run.js');
 
-  const out = path.resolve(options.out ?? (options.demo ? DEMO.out : 'ringtrain-out'));
+  const out = path.resolve(options.out ?? (options.demo ? DEMO.out : 'runs/train'));
   await mkdir(out, { recursive: true });
   const note = (line: string): void => void process.stderr.write(`${line}\n`);
   const runFile = path.join(out, 'run.json');
@@ -115,7 +115,8 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
     process.stdout.write(
       `trained in ${metrics.durationSeconds.toFixed(0)} s: validation accuracy ${accuracy}, ${metrics.restarts.length} restarts, ranks bit-identical: ${metrics.weightsIdentical}\n` +
         `  model:   ${path.join(out, 'model')} (model.safetensors in torchvision layout, tfjs/, labels.json)\n` +
-        `  metrics: ${path.join(out, 'metrics.json')}\n`,
+        `  metrics: ${path.join(out, 'metrics.json')}\n` +
+        `  in PyTorch: torchvision.models.resnet18(num_classes=${config.training.numClasses as number}).load_state_dict(safetensors.torch.load_file('${path.join(out, 'model', 'model.safetensors')}'))\n`,
     );
   }
 }
