@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import pino from 'pino';
 import { generateCrd } from '../api/crd.js';
 import { GROUP, PLURAL, VERSION } from '../api/group-version.js';
@@ -303,6 +309,43 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
       await eventually('the watch to deliver a new run after the relist', async () => (informer.get(`${namespace}/after-relist`) ? true : undefined));
     } finally {
       informer.stop();
+    }
+  });
+
+  it('`ringtrain operator` serves until SIGTERM, then releases its lease and exits 0', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'cli-test' } } });
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-operator-cli-'));
+    const kubeconfig = path.join(dir, 'kubeconfig');
+    await writeFile(kubeconfig, kube.kubeConfig.exportConfig());
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = server.address() as { port: number };
+        server.close(() => resolve(free));
+      });
+    });
+    const command = fileURLToPath(new URL('../cli-command.ts', import.meta.url));
+    const script = `import { runOperatorCommand } from ${JSON.stringify(command)}; await runOperatorCommand({ namespace: 'cli-test', httpPort: '${port}' });`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      env: { ...process.env, KUBECONFIG: kubeconfig, RINGTRAIN_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const leases = kube.kubeConfig.makeApiClient(CoordinationV1Api);
+    try {
+      await eventually('the CLI operator to lead and be ready', async () => {
+        const lease = await leases.readNamespacedLease({ namespace: 'cli-test', name: 'ringtrain-operator' });
+        const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+        return lease.spec?.holderIdentity && ready.status === 200 ? true : undefined;
+      });
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, stderr);
+      const lease = await leases.readNamespacedLease({ namespace: 'cli-test', name: 'ringtrain-operator' });
+      assert.equal(lease.spec?.holderIdentity ?? '', '', 'the lease is released for a standby');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
