@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiextensionsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import pino from 'pino';
+import { parse } from 'yaml';
 import { generateCrd } from '../api/crd.js';
 import { GROUP, PLURAL, VERSION } from '../api/group-version.js';
 import type { TrainingRunStatus } from '../api/status-schema.js';
@@ -145,6 +146,14 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
       assert.ok(error, `${String((body.metadata as { name: string }).name)} was accepted`);
       assert.equal(statusCodeOf(error), 422);
       assert.match(String((error as { body?: unknown }).body), expected);
+    }
+  });
+
+  it('the API server accepts every example in deploy/examples (server-side dry run)', async () => {
+    const dir = new URL('../../../../deploy/examples/', import.meta.url);
+    for (const file of (await readdir(dir)).filter((f) => f.endsWith('.yaml'))) {
+      const body = parse(await readFile(new URL(file, dir), 'utf8')) as Record<string, unknown>;
+      await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body, dryRun: 'All' });
     }
   });
 
