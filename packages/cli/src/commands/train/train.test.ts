@@ -153,6 +153,29 @@ describe('ringtrain train', () => {
     await assertExactAccounting(dataset, metrics);
   });
 
+  it('[slow] a stalled worker (SIGSTOP) misses its heartbeats: it is killed and restarted, the others abort at once, the run completes', { skip: slow, timeout: 15 * 60_000 }, async () => {
+    const out = path.join(work, 'stall');
+    let stalled = false;
+    const run = await train(
+      ['--data', dataset, '--workers', '2', '--epochs', '1', '--batch-size', '16', '--image-size', '32', '--out', out, '--backend', 'wasm', '--checkpoint-every', '3', '--heartbeat-timeout', '30', '--json'],
+      (statusUrl) =>
+        void (async () => {
+          await untilStep(statusUrl, 4);
+          const log = await readFile(path.join(out, 'logs', 'worker-1.log'), 'utf8');
+          process.kill((JSON.parse(log.split('\n')[0]!) as { pid: number }).pid, 'SIGSTOP');
+          stalled = true;
+        })(),
+    );
+    assert.ok(stalled, 'the test stopped worker-1');
+    assert.equal(run.code, 0, run.stderr);
+    const metrics = await readMetrics(out);
+    assert.equal(metrics.state, 'succeeded');
+    assert.match(metrics.restarts[0]!.reason, /worker-1 \(rank 1\) sent no heartbeat for [\d.]+ s: hung or unreachable/);
+    assert.match(run.stderr, /worker-1 was killed by SIGKILL; restarting it/);
+    assert.equal(metrics.weightsIdentical, true);
+    await assertExactAccounting(dataset, metrics);
+  });
+
   it('[slow] Ctrl-C stops after the current step leaving a checkpoint; --resume finishes the run exactly', { skip: slow, timeout: 15 * 60_000 }, async () => {
     const out = path.join(work, 'stop-resume');
     const args = ['--data', dataset, '--workers', '2', '--epochs', '1', '--batch-size', '16', '--image-size', '32', '--out', out, '--backend', 'wasm', '--checkpoint-every', '0'];
