@@ -8,6 +8,7 @@ const OptionsSchema = z.object({
   identity: z.string().min(1).optional(),
   concurrency: z.coerce.number().int().min(1).max(64).default(4),
   forceDeleteAfter: z.coerce.number().int().min(0).default(300),
+  pollProgress: z.coerce.number().int().min(0).default(15),
 });
 
 /**
@@ -24,6 +25,7 @@ export function registerOperatorCommand(program: Command): void {
     .option('--identity <id>', 'leader-election identity (default: hostname + random suffix)')
     .option('--concurrency <n>', 'runs reconciled at once', '4')
     .option('--force-delete-after <seconds>', 'force-delete pods stuck Terminating this long (their node is gone)', '300')
+    .option('--poll-progress <seconds>', "read a running coordinator's /status this often (0: only on cluster events)", '15')
     .action(async (raw: Record<string, unknown>) => {
       await runOperatorCommand(raw);
     });
@@ -44,6 +46,7 @@ export async function runOperatorCommand(raw: Record<string, unknown>): Promise<
     ...(options.identity ? { identity: options.identity } : {}),
     concurrency: options.concurrency,
     forceDeleteAfterSeconds: options.forceDeleteAfter,
+    pollProgressSeconds: options.pollProgress,
     onLostLeadership: () => lost(new Error('lost the leader lease (or could not start reconciling); exiting so a restart campaigns again')),
   });
   const signalled = new Promise<void>((resolve) => {

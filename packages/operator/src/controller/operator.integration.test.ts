@@ -119,6 +119,7 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
       retryPeriodSeconds: 1,
       progress: async (run) => progress.get(run.metadata.name),
       forceDeleteAfterSeconds: 2,
+      pollProgressSeconds: 1,
       logger,
       processMetrics: false,
     });
@@ -201,6 +202,10 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     assert.equal(running.epoch, 1);
     assert.equal(running.loss, 1.25);
     assert.equal(running.conditions?.find((c) => c.type === 'Running')?.status, 'True');
+
+    // A training step changes nothing in the cluster: the status follows through polling alone.
+    progress.set('gang', { epoch: 2, step: 99, loss: 0.75, accuracy: 0.8, imagesPerSecond: 330 });
+    await eventually('progress polled without a cluster event', runStatus('gang', (s) => s.step === 99 && s.epoch === 2));
 
     // A worker killed by a signal: the whole gang restarts as attempt 2.
     await setPodPhase('gang-worker-1', 'Failed', { exitCode: 137 });

@@ -30,6 +30,8 @@ export interface OperatorOptions {
   /** Runs reconciled at once. */
   readonly concurrency?: number;
   readonly forceDeleteAfterSeconds?: number;
+  /** How often a running coordinator's /status is read (default 15 s). */
+  readonly pollProgressSeconds?: number;
   readonly progress?: ProgressSource;
   readonly logger?: Logger;
   /** Called when leadership is lost: the process should exit so a fresh start campaigns again. */
@@ -98,6 +100,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     metrics,
     logger,
     ...(options.forceDeleteAfterSeconds !== undefined ? { forceDeleteAfterSeconds: options.forceDeleteAfterSeconds } : {}),
+    ...(options.pollProgressSeconds !== undefined ? { pollProgressSeconds: options.pollProgressSeconds } : {}),
   });
 
   metrics.runs.reset();

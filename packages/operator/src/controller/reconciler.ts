@@ -19,6 +19,7 @@ export interface ReconcilerOptions {
   readonly metrics: OperatorMetrics;
   readonly logger: Logger;
   readonly forceDeleteAfterSeconds?: number;
+  readonly pollProgressSeconds?: number;
   /** Events' source component. */
   readonly component?: string;
 }
@@ -94,6 +95,7 @@ export class Reconciler {
     const plan = planReconcile(run, observed, new Date(), {
       token: randomBytes(32).toString('base64url'),
       ...(this.options.forceDeleteAfterSeconds !== undefined ? { forceDeleteAfterSeconds: this.options.forceDeleteAfterSeconds } : {}),
+      ...(this.options.pollProgressSeconds !== undefined ? { pollProgressSeconds: this.options.pollProgressSeconds } : {}),
     });
 
     if (plan.status && !isDeepStrictEqual(plan.status, run.status ?? {})) {

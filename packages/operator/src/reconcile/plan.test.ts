@@ -51,7 +51,7 @@ const RUNNING = { phase: 'Running', ready: true } as const;
 
 describe('planReconcile', () => {
   it('starts a new run: attempt 1, the Secret, both Services, the coordinator and one pod per rank', () => {
-    const plan = planReconcile(runWith(), { pods: [], serviceNames: [], secretExists: false, configMapExists: false }, T0, { token });
+    const plan = planReconcile(runWith(), { pods: [], serviceNames: [], secretExists: false, configMapExists: false }, T0, { token, pollProgressSeconds: 0 });
     assert.deepEqual(created(plan), ['Secret/flowers-token', 'ConfigMap/flowers-config', 'Service/flowers-coordinator', 'Service/flowers-workers', 'Pod/flowers-coordinator', 'Pod/flowers-worker-0', 'Pod/flowers-worker-1']);
     assert.equal(plan.status?.phase, 'Pending');
     assert.equal(plan.status?.attempt, 1);
@@ -63,13 +63,13 @@ describe('planReconcile', () => {
   });
 
   it('is idempotent: with every child present it creates nothing and emits nothing new', () => {
-    const plan = planReconcile(runWith({ ...running, phase: 'Pending' }), everything(gang(1, { phase: 'Pending' })), at(5), { token });
+    const plan = planReconcile(runWith({ ...running, phase: 'Pending' }), everything(gang(1, { phase: 'Pending' })), at(5), { token, pollProgressSeconds: 0 });
     assert.deepEqual(plan.actions, []);
     assert.deepEqual(events(plan), []);
   });
 
   it('is Running with ready/desired workers once every pod of the gang runs', () => {
-    const plan = planReconcile(runWith({ ...running, phase: 'Pending' }), everything(gang(1, RUNNING)), at(30), { token });
+    const plan = planReconcile(runWith({ ...running, phase: 'Pending' }), everything(gang(1, RUNNING)), at(30), { token, pollProgressSeconds: 0 });
     assert.equal(plan.status?.phase, 'Running');
     assert.equal(plan.status?.workers, '2/2');
     assert.equal(plan.status?.readyWorkers, 2);
@@ -77,9 +77,16 @@ describe('planReconcile', () => {
     assert.deepEqual(events(plan), ['Normal/Running']);
   });
 
+  it('polls the coordinator for progress while it runs (a training step changes nothing in the cluster)', () => {
+    const plan = planReconcile(runWith(running), everything(gang(1, RUNNING)), at(60), { token });
+    assert.equal(plan.requeueAfterSeconds, 15);
+    const pending = planReconcile(runWith({ ...running, phase: 'Pending' }), everything(gang(1, { phase: 'Pending' })), at(60), { token });
+    assert.ok((pending.requeueAfterSeconds ?? 0) > 15, 'no polling before the coordinator runs');
+  });
+
   it("copies the coordinator's progress, and moves lastProgressTime only when the step advances", () => {
     const progress = { epoch: 2, step: 120, loss: 0.8, accuracy: 0.71, imagesPerSecond: 950, lastCheckpoint: { uri: 's3://runs/flowers/checkpoints/a', step: 100 } };
-    const plan = planReconcile(runWith(running), everything(gang(1, RUNNING), progress), at(60), { token });
+    const plan = planReconcile(runWith(running), everything(gang(1, RUNNING), progress), at(60), { token, pollProgressSeconds: 0 });
     assert.equal(plan.status?.epoch, 2);
     assert.equal(plan.status?.step, 120);
     assert.equal(plan.status?.loss, 0.8);
@@ -87,12 +94,12 @@ describe('planReconcile', () => {
     assert.equal(plan.status?.imagesPerSecond, 950);
     assert.deepEqual(plan.status?.lastCheckpoint, progress.lastCheckpoint);
     assert.equal(plan.status?.lastProgressTime, at(60).toISOString());
-    const again = planReconcile(runWith(plan.status), everything(gang(1, RUNNING), progress), at(90), { token });
+    const again = planReconcile(runWith(plan.status), everything(gang(1, RUNNING), progress), at(90), { token, pollProgressSeconds: 0 });
     assert.equal(again.status?.lastProgressTime, at(60).toISOString());
   });
 
   it('restarts the whole gang as one numbered attempt when a worker is killed by a signal', () => {
-    const plan = planReconcile(runWith(running), everything(gang(1, RUNNING, { 'flowers-worker-1': { phase: 'Failed', terminated: { exitCode: 137 } } })), at(100), { token });
+    const plan = planReconcile(runWith(running), everything(gang(1, RUNNING, { 'flowers-worker-1': { phase: 'Failed', terminated: { exitCode: 137 } } })), at(100), { token, pollProgressSeconds: 0 });
     assert.equal(plan.status?.phase, 'Restarting');
     assert.equal(plan.status?.attempt, 2);
     assert.equal(plan.status?.restarts, 1);
@@ -116,28 +123,28 @@ describe('planReconcile', () => {
   it('creates the next attempt only once the old pods are gone, and stays Restarting until it runs', () => {
     const restarting: TrainingRunStatus = { ...running, phase: 'Restarting', attempt: 2, restarts: 1 };
     const terminating = gang(1, { phase: 'Running', deletionTimestamp: at(100) });
-    const waiting = planReconcile(runWith(restarting), everything(terminating), at(110), { token });
+    const waiting = planReconcile(runWith(restarting), everything(terminating), at(110), { token, pollProgressSeconds: 0 });
     assert.deepEqual(created(waiting), []);
     assert.equal(waiting.status?.phase, 'Restarting');
-    const gone = planReconcile(runWith(restarting), everything([]), at(120), { token });
+    const gone = planReconcile(runWith(restarting), everything([]), at(120), { token, pollProgressSeconds: 0 });
     assert.deepEqual(created(gone), ['Pod/flowers-coordinator', 'Pod/flowers-worker-0', 'Pod/flowers-worker-1']);
     const pod = gone.actions.find((a) => a.kind === 'create' && a.object.metadata?.name === 'flowers-worker-0');
     assert.equal(pod?.kind === 'create' ? pod.object.metadata?.labels?.['ringtrain.dev/attempt'] : undefined, '2');
     assert.equal(gone.status?.phase, 'Restarting');
     assert.deepEqual(events(gone), []);
-    const back = planReconcile(runWith(gone.status), everything(gang(2, RUNNING)), at(150), { token });
+    const back = planReconcile(runWith(gone.status), everything(gang(2, RUNNING)), at(150), { token, pollProgressSeconds: 0 });
     assert.equal(back.status?.phase, 'Running');
     assert.equal(condition(back, 'Restarting')?.status, 'False');
   });
 
   it('deletes pods of an earlier attempt it finds beside the current one', () => {
-    const plan = planReconcile(runWith({ ...running, phase: 'Restarting', attempt: 2 }), everything([...gang(2, RUNNING).slice(0, 2), observedPod('flowers-worker-1', labels('worker', 1, 1), RUNNING)]), at(10), { token });
+    const plan = planReconcile(runWith({ ...running, phase: 'Restarting', attempt: 2 }), everything([...gang(2, RUNNING).slice(0, 2), observedPod('flowers-worker-1', labels('worker', 1, 1), RUNNING)]), at(10), { token, pollProgressSeconds: 0 });
     assert.deepEqual(deleted(plan), ['flowers-worker-1']);
   });
 
   it('restarts the gang, uncounted, when a pod of the running gang is deleted from outside (drain, lost node)', () => {
     const pods = gang(1, RUNNING, { 'flowers-worker-0': { phase: 'Running', deletionTimestamp: at(90) } });
-    const plan = planReconcile(runWith(running), everything(pods), at(100), { token });
+    const plan = planReconcile(runWith(running), everything(pods), at(100), { token, pollProgressSeconds: 0 });
     assert.equal(plan.status?.phase, 'Restarting');
     assert.equal(plan.status?.attempt, 2);
     assert.equal(plan.status?.restarts, 0);
@@ -145,14 +152,14 @@ describe('planReconcile', () => {
     assert.equal(plan.status?.lastFailure?.rank, 0);
     assert.equal(plan.status?.lastFailure?.reason, 'Evicted');
     assert.deepEqual(deleted(plan).sort(), ['flowers-coordinator', 'flowers-worker-1']);
-    const gone = planReconcile(runWith(running), everything(gang(1, RUNNING).slice(0, 2)), at(100), { token });
+    const gone = planReconcile(runWith(running), everything(gang(1, RUNNING).slice(0, 2)), at(100), { token, pollProgressSeconds: 0 });
     assert.equal(gone.status?.lastFailure?.pod, 'flowers-worker-1');
     assert.equal(gone.status?.attempt, 2);
   });
 
   it('does not count preemptions, evictions or lost nodes against backoffLimit', () => {
     const preempted = { phase: 'Failed', conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler' }] } as const;
-    const plan = planReconcile(runWith({ ...running, restarts: 3 }), everything(gang(1, RUNNING, { 'flowers-worker-0': preempted })), at(100), { token });
+    const plan = planReconcile(runWith({ ...running, restarts: 3 }), everything(gang(1, RUNNING, { 'flowers-worker-0': preempted })), at(100), { token, pollProgressSeconds: 0 });
     assert.equal(plan.status?.phase, 'Restarting');
     assert.equal(plan.status?.restarts, 3);
     assert.equal(plan.status?.lastFailure?.countedAgainstBackoffLimit, false);
@@ -160,7 +167,7 @@ describe('planReconcile', () => {
   });
 
   it('fails at once on OOMKilled, and cleans up every pod (cleanPodPolicy All)', () => {
-    const plan = planReconcile(runWith(running), everything(gang(1, RUNNING, { 'flowers-worker-0': { phase: 'Failed', terminated: { exitCode: 137, reason: 'OOMKilled' } } })), at(100), { token });
+    const plan = planReconcile(runWith(running), everything(gang(1, RUNNING, { 'flowers-worker-0': { phase: 'Failed', terminated: { exitCode: 137, reason: 'OOMKilled' } } })), at(100), { token, pollProgressSeconds: 0 });
     assert.equal(plan.status?.phase, 'Failed');
     assert.equal(plan.status?.completionTime, at(100).toISOString());
     assert.equal(condition(plan, 'Failed')?.reason, 'OOMKilled');
@@ -170,7 +177,7 @@ describe('planReconcile', () => {
   });
 
   it('fails with BackoffLimitExceeded when a counted failure finds the budget used up', () => {
-    const plan = planReconcile(runWith({ ...running, restarts: 2 }, { backoffLimit: 2 }), everything(gang(1, RUNNING, { 'flowers-worker-0': { phase: 'Failed', terminated: { exitCode: 143 } } })), at(100), { token });
+    const plan = planReconcile(runWith({ ...running, restarts: 2 }, { backoffLimit: 2 }), everything(gang(1, RUNNING, { 'flowers-worker-0': { phase: 'Failed', terminated: { exitCode: 143 } } })), at(100), { token, pollProgressSeconds: 0 });
     assert.equal(plan.status?.phase, 'Failed');
     assert.equal(condition(plan, 'Failed')?.reason, 'BackoffLimitExceeded');
     assert.match(condition(plan, 'Failed')?.message ?? '', /runPolicy\.backoffLimit \(2\)/);
@@ -178,7 +185,7 @@ describe('planReconcile', () => {
 
   it('succeeds when the coordinator exits 0, and with cleanPodPolicy Running keeps the finished pods', () => {
     const pods = gang(1, { phase: 'Succeeded' }, { 'flowers-worker-1': RUNNING });
-    const plan = planReconcile(runWith(running, { cleanPodPolicy: 'Running' }), everything(pods), at(500), { token });
+    const plan = planReconcile(runWith(running, { cleanPodPolicy: 'Running' }), everything(pods), at(500), { token, pollProgressSeconds: 0 });
     assert.equal(plan.status?.phase, 'Succeeded');
     assert.equal(plan.status?.modelUri, 's3://runs/flowers/model');
     assert.equal(condition(plan, 'Succeeded')?.status, 'True');
@@ -187,23 +194,23 @@ describe('planReconcile', () => {
   });
 
   it('keeps every pod of a finished run with cleanPodPolicy None', () => {
-    const plan = planReconcile(runWith({ ...running, phase: 'Failed', completionTime: at(10).toISOString() }, { cleanPodPolicy: 'None' }), everything(gang(1, RUNNING)), at(20), { token });
+    const plan = planReconcile(runWith({ ...running, phase: 'Failed', completionTime: at(10).toISOString() }, { cleanPodPolicy: 'None' }), everything(gang(1, RUNNING)), at(20), { token, pollProgressSeconds: 0 });
     assert.deepEqual(plan.actions, []);
   });
 
   it('requeues for activeDeadlineSeconds, then fails the run with DeadlineExceeded', () => {
-    const before = planReconcile(runWith(running, { activeDeadlineSeconds: 600 }), everything(gang(1, RUNNING)), at(450), { token });
+    const before = planReconcile(runWith(running, { activeDeadlineSeconds: 600 }), everything(gang(1, RUNNING)), at(450), { token, pollProgressSeconds: 0 });
     assert.equal(before.requeueAfterSeconds, 150);
-    const after = planReconcile(runWith(running, { activeDeadlineSeconds: 600 }), everything(gang(1, RUNNING)), at(600), { token });
+    const after = planReconcile(runWith(running, { activeDeadlineSeconds: 600 }), everything(gang(1, RUNNING)), at(600), { token, pollProgressSeconds: 0 });
     assert.equal(after.status?.phase, 'Failed');
     assert.equal(condition(after, 'Failed')?.reason, 'DeadlineExceeded');
     assert.equal(deleted(after).length, 3);
   });
 
   it('declares the run Stalled and restarts the gang after progressDeadlineSeconds without a step', () => {
-    const before = planReconcile(runWith(running, { progressDeadlineSeconds: 300 }), everything(gang(1, RUNNING)), at(200), { token });
+    const before = planReconcile(runWith(running, { progressDeadlineSeconds: 300 }), everything(gang(1, RUNNING)), at(200), { token, pollProgressSeconds: 0 });
     assert.equal(before.requeueAfterSeconds, 100);
-    const plan = planReconcile(runWith(running, { progressDeadlineSeconds: 300 }), everything(gang(1, RUNNING)), at(300), { token });
+    const plan = planReconcile(runWith(running, { progressDeadlineSeconds: 300 }), everything(gang(1, RUNNING)), at(300), { token, pollProgressSeconds: 0 });
     assert.equal(condition(plan, 'Stalled')?.status, 'True');
     assert.equal(plan.status?.phase, 'Restarting');
     assert.equal(plan.status?.attempt, 2);
@@ -214,13 +221,13 @@ describe('planReconcile', () => {
   });
 
   it('deletes the pods on suspend, keeps the attempt, and resumes as a new attempt', () => {
-    const suspended = planReconcile(runWith(running, { suspend: true }), everything(gang(1, RUNNING)), at(50), { token });
+    const suspended = planReconcile(runWith(running, { suspend: true }), everything(gang(1, RUNNING)), at(50), { token, pollProgressSeconds: 0 });
     assert.equal(suspended.status?.phase, 'Suspended');
     assert.deepEqual(deleted(suspended).sort(), ['flowers-coordinator', 'flowers-worker-0', 'flowers-worker-1']);
     assert.deepEqual(created(suspended), []);
     assert.equal(condition(suspended, 'Suspended')?.status, 'True');
     assert.deepEqual(events(suspended), ['Normal/Suspended']);
-    const resumed = planReconcile(runWith(suspended.status), everything([]), at(80), { token });
+    const resumed = planReconcile(runWith(suspended.status), everything([]), at(80), { token, pollProgressSeconds: 0 });
     assert.equal(resumed.status?.attempt, 2);
     assert.equal(resumed.status?.restarts, 0);
     assert.equal(condition(resumed, 'Suspended')?.status, 'False');
@@ -229,11 +236,11 @@ describe('planReconcile', () => {
   });
 
   it('a run created suspended creates no pods until a queue admits it (suspend: false), then starts attempt 1', () => {
-    const plan = planReconcile(runWith(undefined, { suspend: true }), { pods: [], serviceNames: [], secretExists: false, configMapExists: false }, T0, { token });
+    const plan = planReconcile(runWith(undefined, { suspend: true }), { pods: [], serviceNames: [], secretExists: false, configMapExists: false }, T0, { token, pollProgressSeconds: 0 });
     assert.deepEqual(plan.actions, []);
     assert.equal(plan.status?.phase, 'Suspended');
     assert.equal(plan.status?.attempt, undefined);
-    const admitted = planReconcile(runWith(plan.status), { pods: [], serviceNames: [], secretExists: false, configMapExists: false }, at(60), { token });
+    const admitted = planReconcile(runWith(plan.status), { pods: [], serviceNames: [], secretExists: false, configMapExists: false }, at(60), { token, pollProgressSeconds: 0 });
     assert.equal(admitted.status?.attempt, 1);
     assert.equal(admitted.status?.startTime, at(60).toISOString());
     assert.equal(condition(admitted, 'Suspended')?.status, 'False');
@@ -243,31 +250,31 @@ describe('planReconcile', () => {
 
   it('requeues until ttlSecondsAfterFinished, then deletes the run', () => {
     const done: TrainingRunStatus = { ...running, phase: 'Succeeded', completionTime: at(100).toISOString() };
-    const early = planReconcile(runWith(done, { ttlSecondsAfterFinished: 60 }), everything([]), at(130), { token });
+    const early = planReconcile(runWith(done, { ttlSecondsAfterFinished: 60 }), everything([]), at(130), { token, pollProgressSeconds: 0 });
     assert.equal(early.requeueAfterSeconds, 30);
     assert.deepEqual(early.actions, []);
-    const late = planReconcile(runWith(done, { ttlSecondsAfterFinished: 60 }), everything([]), at(160), { token });
+    const late = planReconcile(runWith(done, { ttlSecondsAfterFinished: 60 }), everything([]), at(160), { token, pollProgressSeconds: 0 });
     assert.deepEqual(late.actions.map((a) => a.kind), ['delete-run']);
   });
 
   it('force-deletes a pod stuck Terminating past the grace period, and requeues until then', () => {
     const stuck = [observedPod('flowers-worker-0', labels('worker', 1, 0), { phase: 'Running', deletionTimestamp: at(0) })];
-    const soon = planReconcile(runWith({ ...running, attempt: 2, phase: 'Restarting' }), everything(stuck), at(100), { token, forceDeleteAfterSeconds: 300 });
+    const soon = planReconcile(runWith({ ...running, attempt: 2, phase: 'Restarting' }), everything(stuck), at(100), { token, forceDeleteAfterSeconds: 300, pollProgressSeconds: 0 });
     assert.equal(soon.requeueAfterSeconds, 200);
     assert.deepEqual(deleted(soon), []);
-    const late = planReconcile(runWith({ ...running, attempt: 2, phase: 'Restarting' }), everything(stuck), at(300), { token, forceDeleteAfterSeconds: 300 });
+    const late = planReconcile(runWith({ ...running, attempt: 2, phase: 'Restarting' }), everything(stuck), at(300), { token, forceDeleteAfterSeconds: 300, pollProgressSeconds: 0 });
     assert.deepEqual(deleted(late), ['force:flowers-worker-0']);
     assert.ok(events(late).includes('Warning/ForceDeleted'));
   });
 
   it('leaves a run managed by another controller alone (Kueue managedBy contract)', () => {
-    const plan = planReconcile(runWith(undefined, {}, { managedBy: 'kueue.x-k8s.io/multikueue' }), { pods: [], serviceNames: [], secretExists: false, configMapExists: false }, T0, { token });
+    const plan = planReconcile(runWith(undefined, {}, { managedBy: 'kueue.x-k8s.io/multikueue' }), { pods: [], serviceNames: [], secretExists: false, configMapExists: false }, T0, { token, pollProgressSeconds: 0 });
     assert.deepEqual(plan, { actions: [], status: undefined, events: [] });
   });
 
   it('the first failure reported is the coordinator, then the lowest rank', () => {
     const failedPod = { phase: 'Failed', terminated: { exitCode: 143 } } as const;
-    const plan = planReconcile(runWith(running), everything(gang(1, failedPod)), at(100), { token });
+    const plan = planReconcile(runWith(running), everything(gang(1, failedPod)), at(100), { token, pollProgressSeconds: 0 });
     assert.equal(plan.status?.lastFailure?.pod, 'flowers-coordinator');
     assert.equal(plan.status?.lastFailure?.rank, undefined);
   });

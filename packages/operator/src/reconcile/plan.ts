@@ -51,6 +51,11 @@ export interface PlanOptions {
   readonly token: string;
   /** A pod still Terminating this long after its deletion deadline is force-deleted (its node is gone). */
   readonly forceDeleteAfterSeconds?: number;
+  /**
+   * While the coordinator runs, reconcile again this often to copy its progress into the status: nothing in
+   * the cluster changes when a training step completes, so no watch event would. 0 turns polling off.
+   */
+  readonly pollProgressSeconds?: number;
 }
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
@@ -162,6 +167,8 @@ class Planner {
     this.ensureChildren(attempt);
     const running = this.currentPods();
     const coordinatorRuns = running.some((p) => p.metadata?.labels?.[LABEL_ROLE] === 'coordinator' && p.status?.phase === 'Running');
+    const poll = this.options.pollProgressSeconds ?? 15;
+    if (coordinatorRuns && poll > 0) this.timers.push(poll);
     const allRunning = coordinatorRuns && this.workerPods().filter((p) => p.status?.phase === 'Running').length === this.run.spec.workers.replicas;
     if (allRunning) {
       this.setPhase('Running', `all ${this.run.spec.workers.replicas} workers and the coordinator are running (attempt ${attempt})`);
