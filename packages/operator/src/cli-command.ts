@@ -47,7 +47,7 @@ export async function runOperatorCommand(raw: Record<string, unknown>): Promise<
     concurrency: options.concurrency,
     forceDeleteAfterSeconds: options.forceDeleteAfter,
     pollProgressSeconds: options.pollProgress,
-    onLostLeadership: () => lost(new Error('lost the leader lease (or could not start reconciling); exiting so a restart campaigns again')),
+    onLostLeadership: (reason) => lost(reason),
   });
   const signalled = new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiextensionsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import pino from 'pino';
 import { parse } from 'yaml';
 import { generateCrd } from '../api/crd.js';
@@ -360,6 +360,33 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an operator whose service account may not list TrainingRuns says which RBAC is missing', async () => {
+    // A real service-account token, signed with the test server's key: only Lease rights, nothing else.
+    await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'lease-only' } } });
+    const rbac = kube.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+    await rbac.createNamespacedRole({ namespace, body: { metadata: { name: 'lease-only' }, rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }] } });
+    await rbac.createNamespacedRoleBinding({
+      namespace,
+      body: { metadata: { name: 'lease-only' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'lease-only' }, subjects: [{ kind: 'ServiceAccount', name: 'lease-only', namespace }] },
+    });
+    const request = await core.createNamespacedServiceAccountToken({ namespace, name: 'lease-only', body: { spec: { audiences: [], expirationSeconds: 600 } } });
+    const limited = new KubeConfig();
+    limited.loadFromOptions({
+      clusters: [{ name: 'test', server: kube.server, skipTLSVerify: true }],
+      users: [{ name: 'lease-only', token: request.status?.token ?? '' }],
+      contexts: [{ name: 'test', cluster: 'test', user: 'lease-only', namespace }],
+      currentContext: 'test',
+    });
+    let lost: Error | undefined;
+    const limitedOperator = await startOperator({ kubeConfig: limited, namespace, leaseName: 'lease-only', httpPort: null, retryPeriodSeconds: 1, logger, processMetrics: false, onLostLeadership: (reason) => (lost = reason) });
+    try {
+      await assert.rejects(limitedOperator.leading, /HTTP 403.*lacks RBAC.*docs\/operator\.md/);
+      assert.match(lost?.message ?? '', /HTTP 403/);
+    } finally {
+      await limitedOperator.stop();
     }
   });
 

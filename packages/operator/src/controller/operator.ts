@@ -5,7 +5,7 @@ import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
 import { LABEL_RUN } from '../resources/names.js';
 import { Informer, objectKey } from './informer.js';
-import { KubeApi, type RawRun } from './kube-api.js';
+import { KubeApi, statusCodeOf, type RawRun } from './kube-api.js';
 import { LeaderElector } from './leader-election.js';
 import { OperatorMetrics } from './metrics.js';
 import { httpProgressSource, type ProgressSource } from './progress.js';
@@ -34,8 +34,8 @@ export interface OperatorOptions {
   readonly pollProgressSeconds?: number;
   readonly progress?: ProgressSource;
   readonly logger?: Logger;
-  /** Called when leadership is lost: the process should exit so a fresh start campaigns again. */
-  readonly onLostLeadership?: () => void;
+  /** Called when the operator can no longer work (lease lost, caches cannot sync): the process should exit. */
+  readonly onLostLeadership?: (reason: Error) => void;
   /** Tests run several operators in one process: skip process-wide default metrics. */
   readonly processMetrics?: boolean;
 }
@@ -161,9 +161,10 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
           logger.info({ identity, namespace: options.namespace ?? '(all)' }, 'caches synced; reconciling');
           resolveLeading();
         } catch (error) {
-          logger.error({ err: error }, 'could not list TrainingRuns or pods: is the CRD installed and may the operator list them (RBAC)?');
-          rejectLeading(error instanceof Error ? error : new Error(String(error)));
-          options.onLostLeadership?.();
+          const reason = cannotSync(error);
+          logger.error({ err: error }, reason.message);
+          rejectLeading(reason);
+          options.onLostLeadership?.(reason);
         }
       })();
     },
@@ -172,7 +173,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       runs.stop();
       pods.stop();
       queue.shutDown();
-      options.onLostLeadership?.();
+      options.onLostLeadership?.(new Error('lost the leader lease (could not renew it within renewDeadlineSeconds); exiting so a restart campaigns again'));
     },
   );
 
@@ -194,6 +195,14 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Why the first list failed, said so that the reader knows what to do. */
+function cannotSync(error: unknown): Error {
+  const status = statusCodeOf(error);
+  if (status === 404) return new Error(`cannot list TrainingRuns (HTTP 404): the CRD is not installed; kubectl apply -f deploy/crds/ringtrain.dev_trainingruns.yaml`);
+  if (status === 403) return new Error('cannot list TrainingRuns or pods (HTTP 403): the service account lacks RBAC; grant what docs/operator.md lists');
+  return new Error(`cannot list TrainingRuns or pods: ${error instanceof Error ? error.message : String(error)}`);
 }
 
 async function serve(
