@@ -40,6 +40,8 @@ describe('pod and service templates', () => {
     assert.equal(env.RINGTRAIN_RANK, '1');
     assert.equal(env.RINGTRAIN_WORLD_SIZE, '4');
     assert.equal(env.RINGTRAIN_ATTEMPT, '2');
+    assert.equal(env.RINGTRAIN_ADVERTISE_HOST, 'worker-1.flowers-workers.default.svc');
+    assert.deepEqual(env.RINGTRAIN_POD_IP, { fieldRef: { fieldPath: 'status.podIP' } });
     assert.equal(env.RINGTRAIN_S3_ENDPOINT, 'http://minio:9000');
     assert.equal(env.RINGTRAIN_S3_CREDENTIALS_DIR, '/var/run/secrets/ringtrain/s3');
     const container = pod.spec?.containers[0];

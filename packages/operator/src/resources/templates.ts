@@ -25,7 +25,9 @@ import {
  *                --http-port 8080 --max-restarts <backoffLimit>`, run.json from the run's ConfigMap, the
  *                shared secret in RINGTRAIN_TOKEN; serves /status, /healthz and /metrics on 8080.
  *   worker:      `ringtrain worker --coordinator <run>-coordinator:50051 --worker-id <pod name> --host 0.0.0.0`,
- *                RINGTRAIN_TOKEN, plus RINGTRAIN_RANK / RINGTRAIN_WORLD_SIZE / RINGTRAIN_ATTEMPT for logs.
+ *                RINGTRAIN_TOKEN, RINGTRAIN_RANK / RINGTRAIN_WORLD_SIZE / RINGTRAIN_ATTEMPT, and where peers
+ *                reach it: RINGTRAIN_COLLECTIVE_PORT (50052), RINGTRAIN_ADVERTISE_HOST (its stable DNS name
+ *                worker-<rank>.<run>-workers.<ns>.svc) and RINGTRAIN_POD_IP.
  *   both:        RINGTRAIN_S3_ENDPOINT and RINGTRAIN_S3_CREDENTIALS_DIR when spec.storage is set.
  */
 
@@ -266,6 +268,9 @@ export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number):
         { name: 'RINGTRAIN_WORLD_SIZE', value: String(workers.replicas) },
         { name: 'RINGTRAIN_ATTEMPT', value: String(attempt) },
         { name: 'RINGTRAIN_COLLECTIVE_PORT', value: String(WORKER_COLLECTIVE_PORT) },
+        // What peers can dial: listening on 0.0.0.0 says nothing about where the pod is reachable.
+        { name: 'RINGTRAIN_ADVERTISE_HOST', value: `${names.workerHostname(rank)}.${names.workersService(runName)}.${run.metadata.namespace ?? 'default'}.svc` },
+        { name: 'RINGTRAIN_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
         ...storageEnv(run),
       ],
       ports: [{ name: 'collective', containerPort: WORKER_COLLECTIVE_PORT, protocol: 'TCP' }],
