@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import https from 'node:https';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -229,6 +230,23 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     await eventually('pods cleaned up', async () => ((await podsOf('gang')).length === 0 ? true : undefined));
     const events = await eventsOf('gang');
     for (const reason of ['Normal/Started', 'Normal/Running', 'Warning/GangRestart', 'Normal/Succeeded']) assert.ok(events.includes(reason), `${reason} not in ${events.join(', ')}`);
+  });
+
+  it('shows Phase, Workers, Epoch, Loss, Accuracy and Age in `kubectl get tr`', async () => {
+    // What kubectl asks for: the server-side Table built from the CRD's printer columns.
+    const options: https.RequestOptions = { headers: { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' } };
+    await kube.kubeConfig.applyToHTTPSOptions(options);
+    const table = await new Promise<{ columnDefinitions: Array<{ name: string }>; rows: Array<{ cells: unknown[] }> }>((resolve, reject) => {
+      https
+        .get(`${kube.server}/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}/gang`, options, (response) => {
+          let text = '';
+          response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          response.on('end', () => resolve(JSON.parse(text) as { columnDefinitions: Array<{ name: string }>; rows: Array<{ cells: unknown[] }> }));
+        })
+        .on('error', reject);
+    });
+    assert.deepEqual(table.columnDefinitions.map((c) => c.name), ['Name', 'Phase', 'Workers', 'Epoch', 'Loss', 'Accuracy', 'Age']);
+    assert.deepEqual(table.rows[0]?.cells.slice(0, 6), ['gang', 'Succeeded', '0/2', 2, 0.75, 0.8]);
   });
 
   it('refuses changes to the model once the run has started', async () => {
