@@ -126,6 +126,9 @@ type DatasetApi = { ingest: typeof ingestFunction; loadManifest: typeof loadMani
 /** Makes the demo data if asked, ingests a folder (or takes a dataset as is), and builds the run configuration. */
 async function prepareRun(options: TrainOptions, out: string, note: (line: string) => void, dataset: DatasetApi): Promise<Record<string, unknown>> {
   const demo = options.demo;
+  if (options.pretrained !== undefined && !isRemote(options.pretrained) && !(await exists(options.pretrained.replace(/^file:\/\//, '')))) {
+    throw new UsageError(`--pretrained ${options.pretrained}: no such file (give torchvision resnet18 weights saved as .safetensors)`);
+  }
   let source = options.data;
   if (demo && source === undefined) {
     const { writeMnistImageFolder } = await import('./demo-data.js');
@@ -169,7 +172,7 @@ async function prepareRun(options: TrainOptions, out: string, note: (line: strin
     ...(options.maxSteps !== undefined ? { maxSteps: options.maxSteps } : {}),
     checkpointEverySteps: options.checkpointEvery,
     keepCheckpoints: options.keepCheckpoints,
-    ...(options.pretrained !== undefined ? { pretrained: options.pretrained } : {}),
+    ...(options.pretrained !== undefined ? { pretrained: isRemote(options.pretrained) ? options.pretrained : path.resolve(options.pretrained.replace(/^file:\/\//, '')) } : {}),
     training: {
       numClasses: manifest.classes.length,
       imageSize: options.imageSize ?? (demo ? DEMO.imageSize : 224),

@@ -104,6 +104,9 @@ describe('ringtrain train', () => {
     const missing = await train(['--data', path.join(work, 'no-such-dir'), '--out', path.join(work, 'missing')]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /no-such-dir: no such directory/);
+    const weights = await train(['--data', dataset, '--pretrained', path.join(work, 'nope.safetensors'), '--out', path.join(work, 'no-weights')]);
+    assert.equal(weights.code, 2);
+    assert.match(weights.stderr, /--pretrained .*nope.safetensors: no such file/);
   });
 
   it('[slow] trains 2 worker processes to a useful model: accuracy > 50%, bit-identical ranks, exact sample accounting', { skip: slow, timeout: 15 * 60_000 }, async () => {
