@@ -71,7 +71,11 @@ export class ResNet18 {
     return Float32Array.from(this.variable(name).dataSync() as Float32Array);
   }
 
-  /** Overwrites one tensor in place (same shape). */
+  /**
+   * Overwrites one tensor in place (same shape). For a model owned by a Trainer, write buffers (running
+   * statistics) only: the trainer's float32 master copy is the source of truth for parameters and would
+   * overwrite a parameter written here at its next step.
+   */
   write(name: string, value: Float32Array): void {
     if (this.batchesTracked.has(name)) {
       this.batchesTracked.set(name, value[0] ?? 0);
