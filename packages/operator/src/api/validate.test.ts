@@ -61,7 +61,7 @@ describe('validateTrainingRun', () => {
   });
 
   describe('on update', () => {
-    const started = { ...sampleRunInput(), status: { startTime: '2026-11-27T10:00:00Z' } };
+    const started = { ...sampleRunInput(), status: { attempt: 1, startTime: '2026-11-27T10:00:00Z' } };
 
     it('refuses a changed model once the run has started', () => {
       const next = { ...started, spec: { ...started.spec, model: { numClasses: 7 } } };

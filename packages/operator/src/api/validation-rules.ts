@@ -71,7 +71,8 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
   {
     at: [],
     cel:
-      '!has(oldSelf.status) || !has(oldSelf.status.startTime) || (' +
+      // status.attempt, not startTime: startTime restarts on every resume (Job semantics), attempt never clears.
+      '!has(oldSelf.status) || !has(oldSelf.status.attempt) || (' +
       [...IMMUTABLE_AFTER_START.map((f) => `self.spec.${f} == oldSelf.spec.${f}`), 'self.spec.workers.replicas == oldSelf.spec.workers.replicas'].join(
         ' && ',
       ) +
@@ -80,7 +81,7 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
     message: `spec.${IMMUTABLE_AFTER_START.join(', spec.')} and spec.workers.replicas are immutable once the run has started; create a new TrainingRun`,
     transition: true,
     holds: (run, old) =>
-      old?.status?.startTime === undefined ||
+      old?.status?.attempt === undefined ||
       (IMMUTABLE_AFTER_START.every((f) => isDeepStrictEqual(run.spec[f], old.spec[f])) &&
         run.spec.workers.replicas === old.spec.workers.replicas),
   },

@@ -265,8 +265,11 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     await patchRunSpec('pausable', { runPolicy: { suspend: true } });
     await eventually('Suspended', runStatus('pausable', (s) => s.phase === 'Suspended'));
     await eventually('no pods while suspended', async () => ((await podsOf('pausable')).length === 0 ? true : undefined));
+    const suspendedSince = (await getRun('pausable')).status?.startTime;
+    await sleep(1100);
     await patchRunSpec('pausable', { runPolicy: { suspend: false } });
-    await eventually('resumed as attempt 2', runStatus('pausable', (s) => s.attempt === 2 && s.phase !== 'Suspended'));
+    const resumed = await eventually('resumed as attempt 2', runStatus('pausable', (s) => s.attempt === 2 && s.phase !== 'Suspended'));
+    assert.ok(Date.parse(resumed.startTime ?? '') > Date.parse(suspendedSince ?? ''), 'activeDeadlineSeconds counts from the resume');
     await eventually('pods of attempt 2', async () => ((await podsOf('pausable')).length === 3 ? true : undefined));
   });
 

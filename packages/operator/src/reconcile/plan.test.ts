@@ -230,6 +230,7 @@ describe('planReconcile', () => {
     const resumed = planReconcile(runWith(suspended.status), everything([]), at(80), { token, pollProgressSeconds: 0 });
     assert.equal(resumed.status?.attempt, 2);
     assert.equal(resumed.status?.restarts, 0);
+    assert.equal(resumed.status?.startTime, at(80).toISOString(), 'time suspended does not count against activeDeadlineSeconds');
     assert.equal(condition(resumed, 'Suspended')?.status, 'False');
     assert.deepEqual(created(resumed), ['Pod/flowers-coordinator', 'Pod/flowers-worker-0', 'Pod/flowers-worker-1']);
     assert.deepEqual(events(resumed), ['Normal/Resumed', 'Normal/Pending']);

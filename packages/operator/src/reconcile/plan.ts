@@ -207,7 +207,9 @@ class Planner {
 
   private startAttempt(reason: 'Started' | 'Resumed' | 'Restarted'): void {
     this.status.attempt = (this.status.attempt ?? 0) + 1;
-    this.status.startTime ??= this.nowIso;
+    // Kubernetes Job semantics, which Kueue relies on: activeDeadlineSeconds counts from the latest start or
+    // resume, so time spent suspended (queued, preempted) does not use it up. A gang restart keeps counting.
+    if (reason !== 'Restarted' || !this.status.startTime) this.status.startTime = this.nowIso;
     // The progress clock restarts with every attempt: pulling images and rendezvous count against it.
     this.status.lastProgressTime = this.nowIso;
     // A run created suspended (a queue admitting it later) starts rather than resumes, but is unsuspended all the same.
