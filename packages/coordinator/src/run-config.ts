@@ -11,6 +11,11 @@ export const RunConfigSchema = z
     runId: z.string().min(1),
     /** Dataset URI: a store holding manifest.json and shards (ingested). */
     dataset: z.string().min(1),
+    /**
+     * host:port of the dataset service that serves this dataset's epoch plans. Plans are pure functions of the
+     * manifest, so a worker computes its own when the service is absent or unreachable.
+     */
+    datasetService: z.string().min(1).optional(),
     /** Output URI: checkpoints/, model/ and metrics.json go here. */
     out: z.string().min(1),
     workers: z.number().int().min(1).max(256),

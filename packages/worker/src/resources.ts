@@ -1,5 +1,8 @@
 import path from 'node:path';
-import { centerCropPlanner, DataLoader, loadManifest, openStore, type CropPlanner, type Manifest, type ObjectStore } from '@ringtrain/dataset';
+import {
+  centerCropPlanner, DataLoader, DatasetServiceConnection, loadManifest, openStore, planEpoch, shardSampleCounts,
+  type CropPlanner, type EpochPlan, type Manifest, type ObjectStore,
+} from '@ringtrain/dataset';
 import { IMAGENET_MEAN, IMAGENET_STD, initBackend, planRandomResizedCrop, type BackendChoice } from '@ringtrain/model';
 import type { RunConfig } from '@ringtrain/coordinator';
 import { CheckpointStore } from './checkpoint-store.js';
@@ -14,14 +17,25 @@ export interface RunResources {
   out: ObjectStore;
   checkpoints: CheckpointStore;
   imageSize: number;
+  /** This rank's plan of the training split for one epoch, and where it came from. */
+  planTrain(request: TrainPlanRequest): Promise<EpochPlan & { source: 'dataset-service' | 'local' }>;
   close(): Promise<void>;
 }
+
+export interface TrainPlanRequest {
+  epoch: number;
+  worldSize: number;
+  rank: number;
+  samplesConsumed: number;
+}
+
 
 const augmentPlanner: CropPlanner = (width, height, random) => planRandomResizedCrop(width, height, { uniform: random });
 
 export async function openRunResources(config: RunConfig, workerId: string, log: (line: string) => void): Promise<RunResources> {
   const backend = await initBackend({ requested: config.backend, log });
-  const { manifest } = await loadManifest(config.dataset);
+  const { manifest, sha256 } = await loadManifest(config.dataset);
+  const service = config.datasetService === undefined ? undefined : new DatasetServiceConnection(config.datasetService);
   const imageSize = Number(config.training.imageSize ?? 224);
   const store = openStore(config.dataset);
   const common = {
@@ -34,7 +48,22 @@ export async function openRunResources(config: RunConfig, workerId: string, log:
   return {
     config, backend, manifest, train, val, out, imageSize,
     checkpoints: new CheckpointStore(out, config.keepCheckpoints),
+    planTrain: async ({ epoch, worldSize, rank, samplesConsumed }) => {
+      const request = { seed: config.seed, epoch, worldSize, rank, batchSize: config.batchSize, samplesConsumed, remainder: 'drop', partitions: config.partitions } as const;
+      if (service !== undefined) {
+        try {
+          const plan = await service.getEpochPlan({ ...request, dataset: config.dataset, split: 'train' });
+          if (plan.manifestSha256 !== sha256) throw new Error(`the service planned from another manifest (sha256 ${plan.manifestSha256.slice(0, 12)}…, ours ${sha256.slice(0, 12)}…)`);
+          return { ...plan, source: 'dataset-service' };
+        } catch (error) {
+          // Plans are pure functions of the manifest: the same library computes the same plan here.
+          log(`dataset service ${service.address} gave no plan (${error instanceof Error ? error.message : String(error)}); planning locally`);
+        }
+      }
+      return { ...planEpoch({ ...request, shardSampleCounts: shardSampleCounts(manifest.splits.train) }), source: 'local' };
+    },
     close: async () => {
+      service?.close();
       await Promise.all([train.close(), val.close()]);
     },
   };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ProcessGroup } from '@ringtrain/collective';
 import type { Assignment, CoordinatorConnection, Logger } from '@ringtrain/coordinator';
-import { planEpoch, readObject, shardSampleCounts } from '@ringtrain/dataset';
+import { readObject } from '@ringtrain/dataset';
 import { labelsJson, loadSafetensorsWeights, saveSafetensorsWeights, saveTfjsModel, Trainer, type TrainingConfigInput } from '@ringtrain/model';
 import { DataCursorSchema, type DataCursor } from './checkpoint-store.js';
 import { evaluateBatch } from './evaluate.js';
@@ -65,17 +65,14 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
   }
 
   async function trainEpochs(context: GenerationContext, trainer: Trainer, start: DataCursor): Promise<GenerationOutcome> {
-    const trainSplit = resources.manifest.splits.train;
     const window = worldSize * config.batchSize;
     let stopped = false;
     let reachedMaxSteps = config.maxSteps !== undefined && trainer.step >= config.maxSteps;
     for (let epoch = start.epoch; epoch < config.epochs && !reachedMaxSteps; epoch += 1) {
       trainer.setEpoch(epoch);
       const cursor = epoch === start.epoch ? structuredClone(start) : freshCursor(epoch);
-      const plan = planEpoch({
-        shardSampleCounts: shardSampleCounts(trainSplit), seed: config.seed, epoch, worldSize, rank, batchSize: config.batchSize,
-        samplesConsumed: cursor.samplesConsumed, remainder: 'drop', partitions: config.partitions,
-      });
+      const plan = await resources.planTrain({ epoch, worldSize, rank, samplesConsumed: cursor.samplesConsumed });
+      log.info({ epoch, planSource: plan.source, samples: plan.samples.length, steps: plan.steps, samplesConsumed: cursor.samplesConsumed }, 'epoch plan');
       const stepsBefore = Math.round(cursor.samplesConsumed / window);
       const epochSteps = stepsBefore + plan.steps;
       const epochStarted = performance.now() - cursor.trained.seconds * 1000;

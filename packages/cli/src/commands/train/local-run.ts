@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Coordinator, createLogger, type RunConfig, type RunMetricsFile, type RunResult } from '@ringtrain/coordinator';
+import { startDatasetService } from '@ringtrain/dataset';
 import { LocalCluster } from './local-cluster.js';
 import { ProgressView } from './progress.js';
 
@@ -15,16 +16,22 @@ export interface LocalRunOptions {
 }
 
 /**
- * One run on this machine: the coordinator in this process, `config.workers` worker processes under the
- * local supervisor, progress on stderr. Ctrl-C stops cleanly (a checkpoint is left); a second one kills.
+ * One run on this machine: the dataset service and the coordinator in this process, `config.workers` worker
+ * processes under the local supervisor, progress on stderr. Ctrl-C stops cleanly (a checkpoint is left); a second one kills.
  */
-export async function runLocalCluster(config: RunConfig, options: LocalRunOptions): Promise<RunResult> {
+export async function runLocalCluster(runConfig: RunConfig, options: LocalRunOptions): Promise<RunResult> {
   const token = randomBytes(24).toString('hex');
+  // The workers take their epoch plans from a dataset service, as on a cluster; its address is this session's.
+  const datasetService = await startDatasetService({ datasets: [runConfig.dataset] });
+  const config: RunConfig = { ...runConfig, datasetService: datasetService.address };
   await mkdir(options.logDir, { recursive: true });
   const logger = createLogger({ service: 'coordinator', runId: config.runId }, path.join(options.logDir, 'coordinator.log'));
   const coordinator = await Coordinator.start({
     config, token, logger, heartbeatDeadlineMs: options.heartbeatTimeoutMs, maxRestarts: options.maxRestarts,
     ...(options.previous !== undefined ? { previous: options.previous } : {}),
+  }).catch(async (error: unknown) => {
+    await datasetService.stop();
+    throw error;
   });
   options.onCoordinator?.(coordinator);
   const progress = new ProgressView(config.epochs, coordinator);
@@ -55,6 +62,7 @@ export async function runLocalCluster(config: RunConfig, options: LocalRunOption
     process.off('SIGTERM', onInterrupt);
     await cluster.stop(30_000);
     await coordinator.close();
+    await datasetService.stop();
     progress.done();
   }
 }

@@ -128,6 +128,8 @@ describe('ringtrain train', () => {
     assert.deepEqual(JSON.parse(await readFile(path.join(out, 'model', 'labels.json'), 'utf8')), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
     assert.ok(JSON.parse(await readFile(path.join(out, 'model', 'tfjs', 'model.json'), 'utf8')).weightsManifest);
     assert.match(run.stderr, /epoch 3\/3 done .* val loss [\d.]+ acc [\d.]+%/);
+    const workerLog = await readFile(path.join(out, 'logs', 'worker-1.log'), 'utf8');
+    assert.equal(workerLog.match(/"planSource":"dataset-service"/g)?.length, 3, 'each epoch plan came from the dataset service');
   });
 
   it('[slow] survives a worker killed mid-epoch: the supervisor restarts it, all ranks roll back, no sample lost or repeated', { skip: slow, timeout: 15 * 60_000 }, async () => {
