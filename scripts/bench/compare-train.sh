@@ -11,8 +11,9 @@ cd "$(dirname "$0")/../.."
 RUNS="${1:-3}"
 BACKEND="${2:-wasm}"
 OUT="$(mktemp)"
-# image size, batch size, micro-batch size (our side; the wasm heap stops at 4 GiB), timed steps
-SHAPES=("32 64 64 3" "64 32 32 3" "224 16 8 1")
+# image size, batch size, micro-batch size (our side; the wasm heap stops at 4 GiB), timed steps;
+# COMPARE_SHAPES="32 64 64 3;64 32 32 3" runs a subset.
+IFS=';' read -r -a SHAPES <<<"${COMPARE_SHAPES:-32 64 64 3;64 32 32 3;224 16 8 1}"
 for shape in "${SHAPES[@]}"; do
   read -r size batch micro steps <<<"$shape"
   for run in $(seq "$RUNS"); do
