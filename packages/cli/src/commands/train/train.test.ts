@@ -50,6 +50,12 @@ async function untilStep(statusUrl: string, steps: number): Promise<void> {
   }
 }
 
+/** Signals a worker process of a run; its pid is in the first line of its JSON log. */
+async function signalWorker(out: string, workerId: string, signal: NodeJS.Signals): Promise<void> {
+  const log = await readFile(path.join(out, 'logs', `${workerId}.log`), 'utf8');
+  process.kill((JSON.parse(log.split('\n')[0]!) as { pid: number }).pid, signal);
+}
+
 interface Metrics {
   state: string;
   restarts: { reason: string }[];
@@ -141,8 +147,7 @@ describe('ringtrain train', () => {
         void (async () => {
           // Step 4 of 10: one step past the checkpoint at step 3, so the rollback redoes work.
           await untilStep(statusUrl, 4);
-          const log = await readFile(path.join(out, 'logs', 'worker-1.log'), 'utf8');
-          process.kill((JSON.parse(log.split('\n')[0]!) as { pid: number }).pid, 'SIGKILL');
+          await signalWorker(out, 'worker-1', 'SIGKILL');
           killed = true;
         })(),
     );
@@ -166,8 +171,7 @@ describe('ringtrain train', () => {
       (statusUrl) =>
         void (async () => {
           await untilStep(statusUrl, 4);
-          const log = await readFile(path.join(out, 'logs', 'worker-1.log'), 'utf8');
-          process.kill((JSON.parse(log.split('\n')[0]!) as { pid: number }).pid, 'SIGSTOP');
+          await signalWorker(out, 'worker-1', 'SIGSTOP');
           stalled = true;
         })(),
     );
