@@ -14,6 +14,10 @@ export interface WorkerOptions {
   workerId: string;
   /** Interface the collective endpoint listens on (0.0.0.0 in a pod). */
   host?: string;
+  /** Port of the collective endpoint; 0 (default) picks a free one. */
+  port?: number;
+  /** Host name peers use to reach this rank (a pod's stable DNS name); default: the listening host. */
+  advertiseHost?: string;
   /** Aborting it stops the run cleanly after the current step (the CLI wires SIGINT/SIGTERM to it). */
   stop?: AbortSignal;
   logger?: Logger;
@@ -36,7 +40,9 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
   // A rank blocks its event loop for each synchronous training step and cannot answer pings meanwhile: a
   // dead peer shows as a reset link at once, a hung one through the collective's timeout and the heartbeats.
   const keepalive = { keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS };
-  const endpoint = await CollectiveEndpoint.listen({ host: options.host ?? '127.0.0.1', ...keepalive });
+  const endpoint = await CollectiveEndpoint.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, ...keepalive });
+  const port = endpoint.address.slice(endpoint.address.lastIndexOf(':') + 1);
+  const advertised = options.advertiseHost === undefined ? endpoint.address : `${options.advertiseHost.includes(':') ? `[${options.advertiseHost}]` : options.advertiseHost}:${port}`;
   const connection = new CoordinatorConnection(options.coordinator, options.token);
   let resources: RunResources | undefined;
   let stopRequested = options.stop?.aborted ?? false;
@@ -44,7 +50,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
   let generations = 0;
   try {
     for (;;) {
-      const registered = await connection.register(options.workerId, endpoint.address);
+      const registered = await connection.register(options.workerId, advertised);
       if (registered.ended) {
         log.info({ reason: registered.reason }, 'the run has ended');
         return { outcome: 'run-ended', reason: registered.reason, generations };

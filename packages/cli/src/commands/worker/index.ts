@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
-    .description('run one training rank: register with the coordinator, train, checkpoint (token in RINGTRAIN_TOKEN)')
+    .description('run one training rank: register with the coordinator, train, checkpoint (token in RINGTRAIN_TOKEN; in a pod RINGTRAIN_COLLECTIVE_PORT and RINGTRAIN_ADVERTISE_HOST)')
     .requiredOption('--coordinator <host:port>', "the coordinator's gRPC address")
     .requiredOption('--worker-id <id>', 'stable name of this worker slot across restarts (e.g. the pod name)')
     .option('--host <ip>', 'interface the collective endpoint listens on (0.0.0.0 in a pod)', '127.0.0.1')

@@ -8,12 +8,20 @@ const schema = z.object({
   host: z.string().min(1),
 });
 
-const envSchema = z.object({ RINGTRAIN_TOKEN: z.string().min(16) });
+const envSchema = z.object({
+  RINGTRAIN_TOKEN: z.string().min(16),
+  /** Set by the operator: the collective port and the stable name peers reach this pod by. */
+  RINGTRAIN_COLLECTIVE_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+  RINGTRAIN_ADVERTISE_HOST: z.string().min(1).optional(),
+});
 
 export async function runWorkerCommand(raw: Record<string, unknown>): Promise<void> {
   const options = parseOptions(schema, raw);
   const env = envSchema.safeParse(process.env);
-  if (!env.success) throw new UsageError('RINGTRAIN_TOKEN must hold the run secret (at least 16 characters) that the coordinator was started with');
+  if (!env.success) {
+    const problems = env.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`).join('\n');
+    throw new UsageError(`invalid environment (RINGTRAIN_TOKEN must hold the run secret, at least 16 characters, that the coordinator was started with):\n${problems}`);
+  }
   const { runWorker } = await import('@ringtrain/worker');
   const stop = new AbortController();
   let interrupts = 0;
@@ -29,7 +37,11 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
   // however far it is into a retry loop.
   if (process.connected) process.once('disconnect', () => setTimeout(() => process.kill(process.pid, 'SIGKILL'), 3_000).unref());
   try {
-    const result = await runWorker({ coordinator: options.coordinator, token: env.data.RINGTRAIN_TOKEN, workerId: options.workerId, host: options.host, stop: stop.signal });
+    const result = await runWorker({
+      coordinator: options.coordinator, token: env.data.RINGTRAIN_TOKEN, workerId: options.workerId, host: options.host, stop: stop.signal,
+      ...(env.data.RINGTRAIN_COLLECTIVE_PORT !== undefined ? { port: env.data.RINGTRAIN_COLLECTIVE_PORT } : {}),
+      ...(env.data.RINGTRAIN_ADVERTISE_HOST !== undefined ? { advertiseHost: env.data.RINGTRAIN_ADVERTISE_HOST } : {}),
+    });
     if (result.outcome === 'run-ended' && /fail|gave up/i.test(result.reason)) throw new ExitError(1, `the run failed: ${result.reason}`);
   } finally {
     process.off('SIGINT', onSignal);

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Coordinator, createLogger, parseRunConfig } from '@ringtrain/coordinator';
+
+const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
+const TOKEN = 'a-worker-test-token-long-enough';
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('ringtrain worker', () => {
+  let work = '';
+  before(async () => {
+    work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-cli-worker-'));
+  });
+  after(() => rm(work, { recursive: true, force: true }));
+
+  it('registers the address peers reach it by (RINGTRAIN_ADVERTISE_HOST, RINGTRAIN_COLLECTIVE_PORT) and exits 0 when the run ends', async () => {
+    const logFile = path.join(work, 'coordinator.log');
+    const config = parseRunConfig({ runId: 'run-worker', dataset: path.join(work, 'dataset'), out: path.join(work, 'out'), workers: 2, epochs: 1, batchSize: 4, partitions: 2, training: { numClasses: 2 }, cacheDir: work }, 'the test');
+    const coordinator = await Coordinator.start({ config, token: TOKEN, logger: createLogger({ service: 'coordinator' }, logFile), httpPort: null });
+    try {
+      const port = await freePort();
+      const child = spawn(process.execPath, [bin, 'worker', '--coordinator', coordinator.address, '--worker-id', 'worker-0'], {
+        env: { ...process.env, RINGTRAIN_TOKEN: TOKEN, RINGTRAIN_COLLECTIVE_PORT: String(port), RINGTRAIN_ADVERTISE_HOST: 'localhost' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      let registered: { address: string } | undefined;
+      while (registered === undefined) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const line = (await readFile(logFile, 'utf8')).split('\n').find((each) => each.includes('"worker registered"'));
+        if (line !== undefined) registered = JSON.parse(line) as { address: string };
+      }
+      assert.equal(registered.address, `localhost:${port}`);
+      // One of two workers: no generation forms; stopping the run answers its registration with "ended".
+      coordinator.requestStop('the test is over');
+      assert.equal(await exit, 0);
+    } finally {
+      await coordinator.close();
+    }
+  });
+
+  it('names the environment problem when the secret is missing', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, RINGTRAIN_COLLECTIVE_PORT: 'eighty' };
+    delete env.RINGTRAIN_TOKEN;
+    const child = spawn(process.execPath, [bin, 'worker', '--coordinator', '127.0.0.1:1', '--worker-id', 'worker-0'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 2);
+    assert.match(stderr, /RINGTRAIN_TOKEN: .*\n.*RINGTRAIN_COLLECTIVE_PORT: /);
+  });
+});
