@@ -80,3 +80,17 @@ test('killing a rank mid-operation makes every survivor fail within the deadline
 test('a stalled rank (SIGSTOP) makes every other rank fail within the deadline instead of hanging', { timeout: 60_000 }, async () => {
   await assertSurvivorsFailFast('SIGSTOP');
 });
+
+test('an all-reduce returns only once its last frames are on the wire, so a rank that blocks next does not stall the others', { timeout: 60_000 }, async () => {
+  const ranks = launch(2, { elements: 4 * 1024 * 1024, iterations: 1, timeoutMs: 30_000, wire: 'f32', blockAfterFirstMs: 4_000 });
+  try {
+    const outcomes = await ranks.outcomes;
+    const waited = outcomes.map((outcome, rank) => {
+      assert.ok('result' in outcome, `rank ${rank}: ${JSON.stringify(outcome)}`);
+      return (outcome.result as { operationMs: number[] }).operationMs[0]!;
+    });
+    assert.ok(waited[1]! < 3_000, `rank 1 waited ${waited[1]!.toFixed(0)} ms for frames rank 0 had queued before blocking`);
+  } finally {
+    await ranks.stop();
+  }
+});

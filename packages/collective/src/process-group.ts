@@ -151,6 +151,9 @@ export class ProcessGroup {
   private upstreamEnded: () => void = () => {};
   private readonly upstreamEnd = new Promise<void>((resolve) => (this.upstreamEnded = resolve));
   private alignedScratch = new Float32Array(0);
+  /** Frames given to gRPC whose write has not completed yet; an operation returns only at zero. */
+  private unflushedWrites = 0;
+  private onFlushed: (() => void) | undefined;
   private bucketScratch = new Float32Array(0);
 
   private constructor(private readonly config: ProcessGroupConfig) {
@@ -474,6 +477,15 @@ export class ProcessGroup {
   }
 
   private complete(): void {
+    if (this.unflushedWrites > 0) {
+      // Return only once the last frames are handed to the socket: a caller that blocks the event loop next
+      // (a synchronous training step) would otherwise keep its neighbours waiting for them all that time.
+      if (this.onFlushed === undefined) {
+        this.armProgressTimer('right');
+        this.onFlushed = () => this.complete();
+      }
+      return;
+    }
     const finished = this.active!;
     this.active = undefined;
     this.currentOpSeq = finished.opSeq + 1;
@@ -482,14 +494,17 @@ export class ProcessGroup {
     this.startNext();
   }
 
-  private armProgressTimer(): void {
+  /** Fails the group unless the awaited neighbour makes progress within the timeout. */
+  private armProgressTimer(awaiting: 'left' | 'right' = 'left'): void {
     clearTimeout(this.progressTimer);
     this.progressTimer = setTimeout(() => {
       const name = this.activeName();
+      const peer = awaiting === 'left' ? this.leftRank : this.rightRank;
+      const what = awaiting === 'left' ? `no data from rank ${peer}` : `rank ${peer} did not read this rank's last frames`;
       this.fail(new CollectiveTimeoutError(
-        `${name}: no data from rank ${this.leftRank} (${this.config.peers[this.leftRank]}) for ${this.timeoutMs} ms; it is stalled, overloaded or unreachable`,
+        `${name}: ${what} (${this.config.peers[peer]}) for ${this.timeoutMs} ms; it is stalled, overloaded or unreachable`,
         name,
-        this.leftRank,
+        peer,
       ));
     }, this.timeoutMs);
   }
@@ -534,7 +549,16 @@ export class ProcessGroup {
       return;
     }
     this.stats.bytesSent += frame.length;
-    this.downstream.write(frame, release);
+    this.unflushedWrites += 1;
+    this.downstream.write(frame, () => {
+      release?.();
+      this.unflushedWrites -= 1;
+      if (this.unflushedWrites === 0 && this.onFlushed !== undefined) {
+        const flushed = this.onFlushed;
+        this.onFlushed = undefined;
+        flushed();
+      }
+    });
   }
 
   private sendValues(header: FrameHeader, values: Float32Array): Uint16Array | undefined {
@@ -595,6 +619,7 @@ export class ProcessGroup {
   private fail(error: CollectiveError): void {
     if (this.failure !== undefined || (this.closing && !(error instanceof GroupClosedError))) return;
     this.failure = error;
+    this.onFlushed = undefined;
     clearTimeout(this.progressTimer);
     this.unregister();
     this.early.clear();

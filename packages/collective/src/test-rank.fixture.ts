@@ -11,6 +11,8 @@ export interface TestRankSettings {
   iterations: number;
   timeoutMs: number;
   wire: WireFormat;
+  /** Rank 0 blocks its event loop this long after the first operation, like a synchronous training step. */
+  blockAfterFirstMs?: number;
 }
 
 /** Rank r's input: cheap to recompute anywhere, different on every rank and every element. */
@@ -27,16 +29,25 @@ try {
     token: 'multiprocess-token', timeoutMs: settings.timeoutMs,
   });
   const data = new Float32Array(settings.elements);
+  const operationMs: number[] = [];
   for (let iteration = 0; iteration < settings.iterations; iteration += 1) {
     for (let i = 0; i < data.length; i += 1) data[i] = testInput(settings.rank, i);
+    const started = performance.now();
     await group.allReduce(data, { op: 'sum', wire: settings.wire });
+    operationMs.push(performance.now() - started);
     process.send!({ type: 'progress', rank: settings.rank, iteration } satisfies RankReport);
+    if (iteration === 0 && settings.rank === 0 && settings.blockAfterFirstMs !== undefined) {
+      const until = Date.now() + settings.blockAfterFirstMs;
+      while (Date.now() < until) {
+        // Busy: no I/O runs in this process meanwhile.
+      }
+    }
   }
   const digest = createHash('sha256').update(new Uint8Array(data.buffer)).digest('hex');
   const samples = [0, 1, data.length >> 1, data.length - 1].filter((index) => index >= 0 && index < data.length).map((index) => [index, data[index]!]);
   await group.close();
   await endpoint.close();
-  reportResult(settings.rank, { digest, samples });
+  reportResult(settings.rank, { digest, samples, operationMs });
 } catch (error) {
   reportFailure(settings.rank, error);
 }

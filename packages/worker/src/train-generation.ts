@@ -41,11 +41,6 @@ const freshCursor = (epoch: number): DataCursor => ({
 
 const seconds = (from: number): number => (performance.now() - from) / 1000;
 
-/** A few macrotask turns: HTTP/2 sends queued data from the event loop's check phase, not from microtasks. */
-async function flushEventLoop(): Promise<void> {
-  for (let turn = 0; turn < 3; turn += 1) await new Promise((resolve) => setImmediate(resolve));
-}
-
 /**
  * Trains one generation to the end of the run (or to a stop request). Every rank starts from the same bytes:
  * rank 0 reads the last checkpoint, or builds the initial model, and broadcasts the serialized trainer, so
@@ -96,9 +91,6 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
           lossSum: result.loss * result.count, correct: result.correct, count: result.count,
           indexSum: indexSum.toString(), indexSquareSum: indexSquareSum.toString(), stop: context.stopRequested(),
         });
-        // Let gRPC flush this rank's last frames before the optimizer and the next forward/backward block the
-        // event loop for seconds: a frame still queued here would hold the neighbour for that whole time.
-        await flushEventLoop();
         const reduced = performance.now();
         const applied = trainer.applyGradients(result.gradients);
         const optimized = performance.now();
