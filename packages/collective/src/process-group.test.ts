@@ -215,9 +215,7 @@ test('a peer of another group or an older generation is refused', async () => {
 });
 
 test('a stalled rank makes every other rank fail within the deadline, naming a peer', async () => {
-  const formed = await formGroups(3, () => ({ timeoutMs: 800 }));
-  try {
-    const groups = formed.attempts.map((attempt) => (attempt as PromiseFulfilledResult<ProcessGroup>).value);
+  await withGroups(3, async (groups) => {
     const started = Date.now();
     // Rank 2 never joins the operation, as if it hung in its training step.
     const results = await Promise.allSettled([groups[0]!.allReduce(new Float32Array(100_000)), groups[1]!.allReduce(new Float32Array(100_000))]);
@@ -232,21 +230,15 @@ test('a stalled rank makes every other rank fail within the deadline, naming a p
     for (let waited = 0; !groups[2]!.signal.aborted && waited < 1_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
     assert.ok(groups[2]!.signal.aborted, 'the stalled rank learns that the group failed');
     await assert.rejects(groups[0]!.allReduce(new Float32Array(4)), GroupClosedError);
-  } finally {
-    await formed.closeAll();
-  }
+  }, () => ({ timeoutMs: 800 }));
 });
 
 test('mismatched calls across ranks are protocol errors on every rank, not wrong numbers', async () => {
-  const formed = await formGroups(3, () => ({ timeoutMs: 2_000 }));
-  try {
-    const groups = formed.attempts.map((attempt) => (attempt as PromiseFulfilledResult<ProcessGroup>).value);
+  await withGroups(3, async (groups) => {
     const results = await Promise.allSettled(groups.map((group) => group.allReduce(new Float32Array(group.rank === 1 ? 1001 : 1000))));
     for (const result of results) assert.equal(result.status, 'rejected');
     assert.ok(results.some((result) => (result as PromiseRejectedResult).reason instanceof ProtocolError));
-  } finally {
-    await formed.closeAll();
-  }
+  }, () => ({ timeoutMs: 2_000 }));
 });
 
 test('a peer that sends a chunk of the wrong size fails the operation with a ProtocolError naming it', async () => {
