@@ -39,11 +39,14 @@ export interface EndpointOptions {
   /** HTTP/2 keepalive: ping a linked peer after this much silence (default 10 s). */
   keepaliveTimeMs?: number;
   /**
-   * Drop a link whose ping goes unanswered this long (default 5 s). A peer answers pings only between
-   * synchronous tasks, so a training rank needs more than its longest synchronous step.
+   * Drop a link whose ping goes unanswered this long (default 10 min). A peer answers pings only between
+   * synchronous tasks, so this must exceed the longest synchronous step (a tfjs training step blocks for
+   * seconds to minutes); a dead or stalled peer is caught sooner by the operations' progress deadline.
    */
   keepaliveTimeoutMs?: number;
 }
+
+export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 10 * 60_000;
 
 export function bearer(token: string): string {
   return `Bearer ${token}`;
@@ -76,7 +79,7 @@ export class CollectiveEndpoint {
     const server = new grpc.Server({
       'grpc.max_receive_message_length': 1024 * 1024,
       'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? 10_000,
-      'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs ?? 5_000,
+      'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.http2.min_ping_interval_without_data_ms': Math.min(5_000, options.keepaliveTimeMs ?? 5_000),
     });

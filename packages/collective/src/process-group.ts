@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { BufferPool } from './buffer-pool.js';
 import {
   bearer,
+  DEFAULT_KEEPALIVE_TIMEOUT_MS,
   deserializeFrame,
   LINK_PATH,
   serializeLinkRequest,
@@ -244,7 +245,7 @@ export class ProcessGroup {
       'grpc-node.flow_control_window': this.config.flowControlWindowBytes ?? 32 * MiB,
       'grpc.max_receive_message_length': FRAME_HEADER_BYTES + this.chunkElements * 4 + 1024,
       'grpc.keepalive_time_ms': this.config.keepaliveTimeMs ?? 10_000,
-      'grpc.keepalive_timeout_ms': this.config.keepaliveTimeoutMs ?? 5_000,
+      'grpc.keepalive_timeout_ms': this.config.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.enable_retries': 0,
       'grpc.use_local_subchannel_pool': 1,
