@@ -59,6 +59,17 @@ function assertBitIdentical(arrays: readonly Float32Array[]): void {
   });
 }
 
+/** Element i summed over every rank's input in float64, and the sum of magnitudes that bounds its rounding. */
+function exactSum(inputs: readonly Float32Array[], i: number): { sum: number; magnitude: number } {
+  let sum = 0;
+  let magnitude = 0;
+  for (const input of inputs) {
+    sum += input[i]!;
+    magnitude += Math.abs(input[i]!);
+  }
+  return { sum, magnitude };
+}
+
 const SIZES = [0, 1, 2, 3, 7, 997, 1024, 4099, 10_007];
 
 for (const worldSize of [1, 2, 3, 4, 5]) {
@@ -71,16 +82,10 @@ for (const worldSize of [1, 2, 3, 4, 5]) {
           await Promise.all(groups.map((group, rank) => group.allReduce(data[rank]!, { op })));
           assertBitIdentical(data);
           for (let i = 0; i < length; i += 1) {
-            let reference = 0;
-            let magnitude = 0;
-            for (const input of inputs) {
-              reference += input[i]!;
-              magnitude += Math.abs(input[i]!);
-            }
-            if (op === 'mean') {
-              reference /= worldSize;
-              magnitude /= worldSize;
-            }
+            const { sum, magnitude: total } = exactSum(inputs, i);
+            const divisor = op === 'mean' ? worldSize : 1;
+            const reference = sum / divisor;
+            const magnitude = total / divisor;
             assert.ok(Math.abs(data[0]![i]! - reference) <= 1e-6 * magnitude + 1e-30, `size ${length} ${op} element ${i}: ${data[0]![i]} vs ${reference}`);
           }
         }
@@ -99,12 +104,7 @@ test('f16 and bf16 wires stay within their precision and still agree to the bit 
       assertBitIdentical(data);
       const relative = wire === 'f16' ? 2 ** -9 : 2 ** -6;
       for (let i = 0; i < length; i += 1) {
-        let reference = 0;
-        let magnitude = 0;
-        for (const input of inputs) {
-          reference += input[i]!;
-          magnitude += Math.abs(input[i]!);
-        }
+        const { sum: reference, magnitude } = exactSum(inputs, i);
         // Each of the N-1 hops and the final result round once; f16 also flushes below 2^-24.
         const tolerance = 4 * relative * magnitude + (wire === 'f16' ? 3 * 2 ** -24 : 0);
         assert.ok(Math.abs(data[0]![i]! - reference) <= tolerance, `${wire} element ${i}: ${data[0]![i]} vs ${reference}`);
@@ -139,7 +139,7 @@ test('bucketed all-reduce of many tensors equals plain all-reduce of each', asyn
         for (let t = 0; t < lengths.length; t += 1) {
           const inputs = groups.map((group) => inputsFor(group.rank, lengths[t]!, t));
           for (let i = 0; i < lengths[t]!; i += 1) {
-            const magnitude = inputs.reduce((sum, input) => sum + Math.abs(input[i]!), 0);
+            const { magnitude } = exactSum(inputs, i);
             assert.ok(Math.abs(many[0]![t]![i]! - plain[0]![t]![i]!) <= 1e-6 * magnitude + 1e-30, `tensor ${t} element ${i}`);
           }
           assertBitIdentical(many.map((tensors) => tensors[t]!));
