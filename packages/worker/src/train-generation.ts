@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import type { ProcessGroup } from '@ringtrain/collective';
 import type { Assignment, CoordinatorConnection, Logger } from '@ringtrain/coordinator';
 import { readObject } from '@ringtrain/dataset';
-import { labelsJson, loadSafetensorsWeights, saveSafetensorsWeights, saveTfjsModel, Trainer, type TrainingConfigInput } from '@ringtrain/model';
+import { evaluateBatch, labelsJson, loadSafetensorsWeights, saveSafetensorsWeights, saveTfjsModel, Trainer, type TrainingConfigInput } from '@ringtrain/model';
 import { DataCursorSchema, type DataCursor } from './checkpoint-store.js';
-import { evaluateBatch } from './evaluate.js';
 import type { RunResources } from './resources.js';
 
 export interface GenerationContext {
