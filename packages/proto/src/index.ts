@@ -37,3 +37,4 @@ export type { CoordinatorHandlers, CoordinatorClient } from './generated/ringtra
 export type { RegisterResponse, RegisterResponse__Output } from './generated/ringtrain/coordinator/v1/RegisterResponse.js';
 export type { StepReport, StepReport__Output } from './generated/ringtrain/coordinator/v1/StepReport.js';
 export type { EpochReport, EpochReport__Output } from './generated/ringtrain/coordinator/v1/EpochReport.js';
+export type { RankStepTime, RankStepTime__Output } from './generated/ringtrain/coordinator/v1/RankStepTime.js';

@@ -9,6 +9,7 @@ import type { FailureReport as _ringtrain_coordinator_v1_FailureReport, FailureR
 import type { FinishedReport as _ringtrain_coordinator_v1_FinishedReport, FinishedReport__Output as _ringtrain_coordinator_v1_FinishedReport__Output } from './ringtrain/coordinator/v1/FinishedReport';
 import type { HeartbeatRequest as _ringtrain_coordinator_v1_HeartbeatRequest, HeartbeatRequest__Output as _ringtrain_coordinator_v1_HeartbeatRequest__Output } from './ringtrain/coordinator/v1/HeartbeatRequest';
 import type { HeartbeatResponse as _ringtrain_coordinator_v1_HeartbeatResponse, HeartbeatResponse__Output as _ringtrain_coordinator_v1_HeartbeatResponse__Output } from './ringtrain/coordinator/v1/HeartbeatResponse';
+import type { RankStepTime as _ringtrain_coordinator_v1_RankStepTime, RankStepTime__Output as _ringtrain_coordinator_v1_RankStepTime__Output } from './ringtrain/coordinator/v1/RankStepTime';
 import type { RegisterRequest as _ringtrain_coordinator_v1_RegisterRequest, RegisterRequest__Output as _ringtrain_coordinator_v1_RegisterRequest__Output } from './ringtrain/coordinator/v1/RegisterRequest';
 import type { RegisterResponse as _ringtrain_coordinator_v1_RegisterResponse, RegisterResponse__Output as _ringtrain_coordinator_v1_RegisterResponse__Output } from './ringtrain/coordinator/v1/RegisterResponse';
 import type { StepReport as _ringtrain_coordinator_v1_StepReport, StepReport__Output as _ringtrain_coordinator_v1_StepReport__Output } from './ringtrain/coordinator/v1/StepReport';
@@ -29,6 +30,7 @@ export interface ProtoGrpcType {
         FinishedReport: MessageTypeDefinition<_ringtrain_coordinator_v1_FinishedReport, _ringtrain_coordinator_v1_FinishedReport__Output>
         HeartbeatRequest: MessageTypeDefinition<_ringtrain_coordinator_v1_HeartbeatRequest, _ringtrain_coordinator_v1_HeartbeatRequest__Output>
         HeartbeatResponse: MessageTypeDefinition<_ringtrain_coordinator_v1_HeartbeatResponse, _ringtrain_coordinator_v1_HeartbeatResponse__Output>
+        RankStepTime: MessageTypeDefinition<_ringtrain_coordinator_v1_RankStepTime, _ringtrain_coordinator_v1_RankStepTime__Output>
         RegisterRequest: MessageTypeDefinition<_ringtrain_coordinator_v1_RegisterRequest, _ringtrain_coordinator_v1_RegisterRequest__Output>
         RegisterResponse: MessageTypeDefinition<_ringtrain_coordinator_v1_RegisterResponse, _ringtrain_coordinator_v1_RegisterResponse__Output>
         StepReport: MessageTypeDefinition<_ringtrain_coordinator_v1_StepReport, _ringtrain_coordinator_v1_StepReport__Output>

@@ -19,6 +19,11 @@ export interface EpochReport {
   'samplesDropped'?: (number);
   'seconds'?: (number | string);
   'imagesPerSecond'?: (number | string);
+  /**
+   * The validation confusion matrix summed over all ranks, row-major num_classes × num_classes:
+   * row = true class, column = predicted class. Empty when the worker does not compute it.
+   */
+  'confusion'?: (number)[];
 }
 
 export interface EpochReport__Output {
@@ -38,4 +43,9 @@ export interface EpochReport__Output {
   'samplesDropped': (number);
   'seconds': (number);
   'imagesPerSecond': (number);
+  /**
+   * The validation confusion matrix summed over all ranks, row-major num_classes × num_classes:
+   * row = true class, column = predicted class. Empty when the worker does not compute it.
+   */
+  'confusion': (number)[];
 }

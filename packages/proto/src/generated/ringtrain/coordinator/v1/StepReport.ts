@@ -1,5 +1,6 @@
 // Original file: proto/coordinator.proto
 
+import type { RankStepTime as _ringtrain_coordinator_v1_RankStepTime, RankStepTime__Output as _ringtrain_coordinator_v1_RankStepTime__Output } from '../../../ringtrain/coordinator/v1/RankStepTime';
 import type { Long } from '@grpc/proto-loader';
 
 export interface StepReport {
@@ -30,6 +31,10 @@ export interface StepReport {
   'allreduceSeconds'?: (number | string);
   'optimizerSeconds'?: (number | string);
   'learningRate'?: (number | string);
+  /**
+   * Every rank's own split of the step, by rank: the dashboard shows which rank the others wait for.
+   */
+  'ranks'?: (_ringtrain_coordinator_v1_RankStepTime)[];
 }
 
 export interface StepReport__Output {
@@ -60,4 +65,8 @@ export interface StepReport__Output {
   'allreduceSeconds': (number);
   'optimizerSeconds': (number);
   'learningRate': (number);
+  /**
+   * Every rank's own split of the step, by rank: the dashboard shows which rank the others wait for.
+   */
+  'ranks': (_ringtrain_coordinator_v1_RankStepTime__Output)[];
 }
