@@ -6,6 +6,7 @@ import { registerDatasetServiceCommand } from './commands/dataset-service/index.
 import { registerTrainCommand } from './commands/train/index.js';
 import { registerWorkerCommand } from './commands/worker/index.js';
 import { registerCoordinatorCommand } from './commands/coordinator/index.js';
+import { registerReportCommand } from './commands/report/index.js';
 import { registerOperatorCommand } from '@ringtrain/operator';
 
 /** Declares every command; each loads its implementation lazily so `--help` stays instant. */
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerIngestCommand(program);
   registerDatasetServiceCommand(program);
   registerTrainCommand(program);
+  registerReportCommand(program);
   registerWorkerCommand(program);
   registerCoordinatorCommand(program);
   registerOperatorCommand(program);
