@@ -7,6 +7,8 @@ import { registerTrainCommand } from './commands/train/index.js';
 import { registerWorkerCommand } from './commands/worker/index.js';
 import { registerCoordinatorCommand } from './commands/coordinator/index.js';
 import { registerReportCommand } from './commands/report/index.js';
+import { registerEvalCommand } from './commands/eval/index.js';
+import { registerPredictCommand } from './commands/predict/index.js';
 import { registerOperatorCommand } from '@ringtrain/operator';
 
 /** Declares every command; each loads its implementation lazily so `--help` stays instant. */
@@ -20,6 +22,8 @@ export function buildProgram(): Command {
   registerDatasetServiceCommand(program);
   registerTrainCommand(program);
   registerReportCommand(program);
+  registerPredictCommand(program);
+  registerEvalCommand(program);
   registerWorkerCommand(program);
   registerCoordinatorCommand(program);
   registerOperatorCommand(program);

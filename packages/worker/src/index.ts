@@ -12,3 +12,16 @@ export {
   type CheckpointPointer,
   type DataCursor,
 } from './checkpoint-store.js';
+export {
+  evaluateModel,
+  EVAL_PIPELINE,
+  loadTrainedModel,
+  perClassAccuracy,
+  predictFiles,
+  TrainedModelError,
+  type ClassAccuracy,
+  type EvaluateOptions,
+  type EvaluationReport,
+  type Prediction,
+  type TrainedModel,
+} from './inference.js';

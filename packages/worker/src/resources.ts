@@ -6,6 +6,7 @@ import {
 import { IMAGENET_MEAN, IMAGENET_STD, initBackend, planRandomResizedCrop, type BackendChoice } from '@ringtrain/model';
 import type { RunConfig } from '@ringtrain/coordinator';
 import { CheckpointStore } from './checkpoint-store.js';
+import { EVAL_PIPELINE } from './inference.js';
 
 /** What a worker sets up once per run and keeps across generations: backend, manifest, loaders, stores. */
 export interface RunResources {
@@ -43,7 +44,7 @@ export async function openRunResources(config: RunConfig, workerId: string, log:
     cacheBytes: 2 ** 30, threads: config.loaderThreads,
   } as const;
   const train = new DataLoader({ ...common, split: 'train', planner: config.augment ? augmentPlanner : centerCropPlanner, cacheDir: path.join(config.cacheDir, workerId, 'train') });
-  const val = new DataLoader({ ...common, split: 'val', planner: centerCropPlanner, cacheDir: path.join(config.cacheDir, workerId, 'val') });
+  const val = new DataLoader({ ...common, split: 'val', planner: EVAL_PIPELINE.planner, cacheDir: path.join(config.cacheDir, workerId, 'val') });
   const out = openStore(config.out);
   return {
     config, backend, manifest, train, val, out, imageSize,

@@ -4,18 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { greyPng } from '../train/demo-data.js';
-import { fileURLToPath } from 'node:url';
-import { spawn } from 'node:child_process';
-import { text } from 'node:stream/consumers';
-
-const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
-
-/** Runs the real `ringtrain` entry point: the test runner owns this process's stdout. */
-async function capture(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [bin, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const [stdout, stderr, code] = await Promise.all([text(child.stdout), text(child.stderr), new Promise<number>((resolve) => child.once('close', (exit) => resolve(exit ?? 1)))]);
-  return { code, stdout, stderr };
-}
+import { runCli } from '../../run-cli.test-helper.js';
 
 describe('ringtrain ingest', () => {
   let work = '';
@@ -31,7 +20,7 @@ describe('ringtrain ingest', () => {
 
   it('ingests a folder, prints a JSON summary, warns once about non-images, and writes the manifest', async () => {
     const to = path.join(work, 'out');
-    const result = await capture(['ingest', path.join(work, 'src'), '--to', to, '--val-fraction', '0.2', '--seed', '3', '--shard-size', '1KiB', '--json']);
+    const result = await runCli(['ingest', path.join(work, 'src'), '--to', to, '--val-fraction', '0.2', '--seed', '3', '--shard-size', '1KiB', '--json']);
     assert.equal(result.code, 0, result.stderr);
     const summary = JSON.parse(result.stdout) as Record<string, number>;
     assert.equal(summary.train, 8);
@@ -43,7 +32,7 @@ describe('ringtrain ingest', () => {
   });
 
   it('rejects a malformed size with a usage error naming the flag', async () => {
-    const result = await capture(['ingest', path.join(work, 'src'), '--to', path.join(work, 'x'), '--shard-size', 'lots']);
+    const result = await runCli(['ingest', path.join(work, 'src'), '--to', path.join(work, 'x'), '--shard-size', 'lots']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /--shard-size: "lots" is not a size/);
   });
@@ -51,7 +40,7 @@ describe('ringtrain ingest', () => {
   it('fails with the reason when the source has no images', async () => {
     await mkdir(path.join(work, 'empty', 'only'), { recursive: true });
     await writeFile(path.join(work, 'empty', 'only', 'a.txt'), 'x');
-    const result = await capture(['ingest', path.join(work, 'empty'), '--to', path.join(work, 'y')]);
+    const result = await runCli(['ingest', path.join(work, 'empty'), '--to', path.join(work, 'y')]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /has no images/);
   });

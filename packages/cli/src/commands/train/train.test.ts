@@ -4,10 +4,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { epochOrder, ingest, loadManifest, shardSampleCounts } from '@ringtrain/dataset';
 import { decodeSafetensors } from '@ringtrain/model';
 import { writeMnistImageFolder } from './demo-data.js';
+import { ringtrainBin, runCli } from '../../run-cli.test-helper.js';
 
 /**
  * Real runs of `ringtrain train`: the CLI process runs the coordinator, each rank is its own worker process,
@@ -15,7 +15,6 @@ import { writeMnistImageFolder } from './demo-data.js';
  * minute or more on two cores: RINGTRAIN_SKIP_SLOW_TESTS=1 skips them.
  */
 const slow = process.env.RINGTRAIN_SKIP_SLOW_TESTS === '1' ? 'RINGTRAIN_SKIP_SLOW_TESTS=1' : false;
-const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
 
 interface Run {
   code: number;
@@ -25,7 +24,7 @@ interface Run {
 
 /** Runs `ringtrain train`; `onStarted` gets the coordinator's /status URL and the CLI process once it prints them. */
 function train(args: string[], onStarted?: (statusUrl: string, child: ChildProcess) => void): Promise<Run> {
-  const child = spawn('nice', ['-n', '5', process.execPath, bin, 'train', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('nice', ['-n', '5', process.execPath, ringtrainBin, 'train', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let started = false;
@@ -136,6 +135,11 @@ describe('ringtrain train', () => {
     assert.match(run.stderr, /epoch 3\/3 done .* val loss [\d.]+ acc [\d.]+%/);
     const workerLog = await readFile(path.join(out, 'logs', 'worker-1.log'), 'utf8');
     assert.equal(workerLog.match(/"planSource":"dataset-service"/g)?.length, 3, 'each epoch plan came from the dataset service');
+    const evaluated = await runCli(['eval', out, '--json', '--backend', 'wasm', '--threads', '1']);
+    assert.equal(evaluated.code, 0, evaluated.stderr);
+    const report = JSON.parse(evaluated.stdout) as { count: number; correct: number; accuracy: number };
+    assert.equal(report.count, 80);
+    assert.equal(report.accuracy, metrics.final.valAccuracy, 'ringtrain eval on the saved model reproduces the accuracy the run reported');
   });
 
   it('[slow] survives a worker killed mid-epoch: the supervisor restarts it, all ranks roll back, no sample lost or repeated', { skip: slow, timeout: 15 * 60_000 }, async () => {

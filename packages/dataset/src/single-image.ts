@@ -1,0 +1,41 @@
+import sharp from 'sharp';
+import { checkCropBox, type CropPlanner } from './crop-planner.js';
+import type { Triple } from './loader.js';
+import { sniffImageFormat } from './prepare-image.js';
+import { transform } from './transform-worker.js';
+
+export interface ImageTransformOptions {
+  /** Output side in pixels (square). */
+  size: number;
+  planner: CropPlanner;
+  mean: Triple;
+  std: Triple;
+  /** Source of the planner's randomness; eval planners ignore it. */
+  random?: () => number;
+}
+
+/** The image is not a JPEG, PNG or WebP, or libvips could not decode it. */
+export class ImageDecodeError extends Error {
+  override readonly name = 'ImageDecodeError';
+}
+
+/**
+ * One image through exactly the loader's decode → crop → resize → normalise path, for prediction on files that
+ * were never ingested: size·size·3 HWC floats.
+ */
+export async function transformImage(bytes: Uint8Array, options: ImageTransformOptions): Promise<Float32Array> {
+  if (sniffImageFormat(bytes) === undefined) throw new ImageDecodeError('not a JPEG, PNG or WebP image (by its content)');
+  let width: number;
+  let height: number;
+  try {
+    ({ width, height } = await sharp(bytes).metadata());
+  } catch (error) {
+    throw new ImageDecodeError(`cannot read the image header: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const box = options.planner(width, height, options.random ?? Math.random);
+  checkCropBox(box, width, height);
+  const output = new SharedArrayBuffer(options.size * options.size * 3 * 4);
+  const result = await transform({ bytes, box, size: options.size, mean: options.mean, std: options.std, output, offset: 0 });
+  if ('error' in result) throw new ImageDecodeError(result.error);
+  return new Float32Array(output);
+}

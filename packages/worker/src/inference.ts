@@ -1,0 +1,187 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import {
+  centerCropPlanner, DataLoader, isNotFound, loadManifest, openStore, transformImage, type ObjectStore,
+} from '@ringtrain/dataset';
+import {
+  decodeSafetensors, evaluateBatch, IMAGENET_MEAN, IMAGENET_STD, loadSafetensorsWeights, predictProbabilities, type ResNet18,
+} from '@ringtrain/model';
+
+/** The evaluation crop every validation pass uses, so `ringtrain eval` reproduces a run's reported accuracy. */
+export const EVAL_PIPELINE = { planner: centerCropPlanner, mean: IMAGENET_MEAN, std: IMAGENET_STD } as const;
+
+/** A trained model as a run leaves it under model/: weights, class names, and the image size it was trained at. */
+export interface TrainedModel {
+  readonly model: ResNet18;
+  readonly labels: readonly string[];
+  /** Side in pixels of the images it was trained on, when the file records it. */
+  readonly imageSize: number | undefined;
+  /** The model directory's URI. */
+  readonly uri: string;
+}
+
+/** The model URI names no trained model, or its files disagree. */
+export class TrainedModelError extends Error {
+  override readonly name = 'TrainedModelError';
+}
+
+const LabelsSchema = z.array(z.string()).min(1);
+
+/**
+ * Opens a trained model from a run's output (`runs/demo`, `s3://bucket/run`) or its `model/` directory:
+ * `model.safetensors` in torchvision layout, with class names from its metadata or `labels.json`.
+ */
+export async function loadTrainedModel(uri: string): Promise<TrainedModel> {
+  const modelUri = (await openStore(uri).stat('model/model.safetensors')) !== undefined ? `${uri.replace(/\/+$/, '')}/model` : uri;
+  const store = openStore(modelUri);
+  let bytes: Buffer;
+  try {
+    bytes = await store.get('model.safetensors');
+  } catch (error) {
+    if (isNotFound(error)) throw new TrainedModelError(`${uri} holds no trained model: expected model.safetensors (or model/model.safetensors under a run's output); train one with \`ringtrain train --out <dir>\``);
+    throw error;
+  }
+  const header = decodeSafetensors(bytes);
+  const fcShape = header.tensors.get('fc.weight')?.shape;
+  if (fcShape === undefined || fcShape.length !== 2) throw new TrainedModelError(`${modelUri}/model.safetensors has no fc.weight of rank 2: it is not a resnet18 state dict`);
+  const numClasses = fcShape[0]!;
+  const labels = await readLabels(store, header.metadata, numClasses, modelUri);
+  const { model } = loadSafetensorsWeights(bytes, { numClasses });
+  const recordedSize = Number(header.metadata.imageSize);
+  return { model, labels, imageSize: Number.isInteger(recordedSize) && recordedSize > 0 ? recordedSize : undefined, uri: modelUri };
+}
+
+async function readLabels(store: ObjectStore, metadata: Record<string, string>, numClasses: number, modelUri: string): Promise<string[]> {
+  let source = 'the safetensors metadata';
+  let raw: unknown = metadata.labels === undefined ? undefined : JSON.parse(metadata.labels);
+  if (raw === undefined) {
+    source = `${modelUri}/labels.json`;
+    try {
+      raw = JSON.parse((await store.get('labels.json')).toString('utf8'));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      return Array.from({ length: numClasses }, (_, index) => `class ${index}`);
+    }
+  }
+  const labels = LabelsSchema.safeParse(raw);
+  if (!labels.success) throw new TrainedModelError(`${source}: expected a JSON array of class names`);
+  if (labels.data.length !== numClasses) throw new TrainedModelError(`${source} names ${labels.data.length} classes but the model's head has ${numClasses}`);
+  return labels.data;
+}
+
+export interface EvaluateOptions {
+  /** The dataset's URI (the one holding manifest.json, as `ringtrain ingest` wrote it). */
+  dataset: string;
+  split: 'train' | 'val';
+  batchSize: number;
+  /** Default: the size the model records, else 224. */
+  imageSize?: number;
+  threads?: number;
+  cacheDir?: string;
+}
+
+export interface ClassAccuracy {
+  readonly name: string;
+  readonly count: number;
+  readonly correct: number;
+  /** correct / count, or null for a class with no samples in the split. */
+  readonly accuracy: number | null;
+}
+
+export interface EvaluationReport {
+  readonly model: string;
+  readonly dataset: string;
+  readonly split: 'train' | 'val';
+  readonly imageSize: number;
+  readonly count: number;
+  readonly correct: number;
+  readonly accuracy: number;
+  /** Mean cross-entropy. */
+  readonly loss: number;
+  /** Samples that failed to decode and were skipped. */
+  readonly skipped: number;
+  readonly classes: readonly string[];
+  /** Row = true class, column = predicted class. */
+  readonly confusion: readonly (readonly number[])[];
+  readonly perClass: readonly ClassAccuracy[];
+}
+
+/** Every sample of one split through the model in inference mode, on the same crop as a run's validation. */
+export async function evaluateModel(trained: TrainedModel, options: EvaluateOptions): Promise<EvaluationReport> {
+  const { manifest } = await loadManifest(options.dataset);
+  if (manifest.classes.length !== trained.labels.length || manifest.classes.some((name, index) => name !== trained.labels[index])) {
+    throw new TrainedModelError(
+      `the dataset's classes (${manifest.classes.join(', ')}) are not the model's (${trained.labels.join(', ')}), in order: evaluate on the dataset the model was trained on`,
+    );
+  }
+  const imageSize = options.imageSize ?? trained.imageSize ?? 224;
+  const numClasses = trained.labels.length;
+  const loader = new DataLoader({
+    store: openStore(options.dataset), manifest, split: options.split, seed: 0, batchSize: options.batchSize, imageSize,
+    ...EVAL_PIPELINE, cacheDir: options.cacheDir ?? path.join(os.tmpdir(), 'ringtrain-eval-cache'), cacheBytes: 2 ** 30,
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+  });
+  const confusion = new Float64Array(numClasses * numClasses);
+  let lossSum = 0;
+  let correct = 0;
+  let count = 0;
+  try {
+    const samples = Uint32Array.from({ length: manifest.splits[options.split].count }, (_, index) => index);
+    for await (const batch of loader.epoch(samples, 0)) {
+      const result = evaluateBatch(trained.model, batch.images, batch.labels, batch.count, imageSize);
+      lossSum += result.lossSum;
+      correct += result.correct;
+      count += batch.count;
+      result.confusion.forEach((value, index) => (confusion[index]! += value));
+    }
+  } finally {
+    await loader.close();
+  }
+  const rows = Array.from({ length: numClasses }, (_, row) => Array.from(confusion.subarray(row * numClasses, (row + 1) * numClasses)));
+  return {
+    model: trained.uri, dataset: options.dataset, split: options.split, imageSize, count, correct,
+    accuracy: count === 0 ? 0 : correct / count, loss: count === 0 ? 0 : lossSum / count, skipped: loader.stats.corrupt,
+    classes: trained.labels, confusion: rows, perClass: perClassAccuracy(trained.labels, rows),
+  };
+}
+
+/** Recall per class: the diagonal over each row's total. */
+export function perClassAccuracy(classes: readonly string[], confusion: readonly (readonly number[])[]): ClassAccuracy[] {
+  return classes.map((name, row) => {
+    const count = (confusion[row] ?? []).reduce((sum, value) => sum + value, 0);
+    const correct = confusion[row]?.[row] ?? 0;
+    return { name, count, correct, accuracy: count === 0 ? null : correct / count };
+  });
+}
+
+export interface Prediction {
+  readonly file: string;
+  /** The topK most probable classes, most probable first. */
+  readonly top: readonly { readonly label: string; readonly index: number; readonly probability: number }[];
+}
+
+/** Classifies image files (JPEG, PNG, WebP) with the evaluation crop, batchSize at a time. */
+export async function predictFiles(
+  trained: TrainedModel,
+  files: readonly { name: string; bytes: Uint8Array }[],
+  options: { topK: number; imageSize?: number; batchSize?: number },
+): Promise<Prediction[]> {
+  const imageSize = options.imageSize ?? trained.imageSize ?? 224;
+  const batchSize = options.batchSize ?? 16;
+  const predictions: Prediction[] = [];
+  for (let start = 0; start < files.length; start += batchSize) {
+    const chunk = files.slice(start, start + batchSize);
+    const pixels = await Promise.all(chunk.map((file) => transformImage(file.bytes, { size: imageSize, ...EVAL_PIPELINE }).catch((error: unknown) => {
+      throw new TrainedModelError(`${file.name}: ${error instanceof Error ? error.message : String(error)}`);
+    })));
+    const images = new Float32Array(chunk.length * imageSize * imageSize * 3);
+    pixels.forEach((values, index) => images.set(values, index * values.length));
+    const rows = predictProbabilities(trained.model, images, chunk.length, imageSize);
+    rows.forEach((row, index) => {
+      const ranked = [...row.keys()].sort((a, b) => row[b]! - row[a]! || a - b).slice(0, options.topK);
+      predictions.push({ file: chunk[index]!.name, top: ranked.map((classIndex) => ({ label: trained.labels[classIndex]!, index: classIndex, probability: row[classIndex]! })) });
+    });
+  }
+  return predictions;
+}
