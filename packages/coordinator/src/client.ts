@@ -90,8 +90,19 @@ export class CoordinatorConnection {
     }
   }
 
-  heartbeat(workerId: string, generation: number): Promise<HeartbeatAnswer> {
-    return this.unary((callback) => this.client.Heartbeat({ workerId, generation }, this.metadata, { deadline: Date.now() + 5_000 }, callback));
+  /**
+   * Tells the coordinator this rank is alive. Rejects with CoordinatorUnavailableError when nothing listens at
+   * the coordinator's address (it died or restarts), which a late answer from a busy one never is.
+   */
+  async heartbeat(workerId: string, generation: number): Promise<HeartbeatAnswer> {
+    try {
+      return await this.unary((callback) => this.client.Heartbeat({ workerId, generation }, this.metadata, { deadline: Date.now() + 5_000 }, callback));
+    } catch (error) {
+      if ((error as Partial<grpc.ServiceError>).code === grpc.status.UNAVAILABLE) {
+        throw new CoordinatorUnavailableError(`the coordinator at ${this.address} is unreachable: ${(error as Error).message}`);
+      }
+      throw error;
+    }
   }
 
   reportStep(report: StepReport): Promise<void> {

@@ -47,6 +47,11 @@ export const RunConfigSchema = z
      */
     collectiveTimeoutMs: z.number().int().positive().default(120_000),
     heartbeatIntervalMs: z.number().int().positive().default(1_000),
+    /**
+     * A rank that finds nothing listening at the coordinator's address for this long ends its generation and
+     * registers again, so a restarted coordinator gathers the gang and the run resumes from its checkpoint.
+     */
+    coordinatorLostMs: z.number().int().positive().default(15_000),
   })
   .strict();
 

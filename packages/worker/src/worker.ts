@@ -1,5 +1,5 @@
 import { CollectiveEndpoint, CollectiveError, ProcessGroup } from '@ringtrain/collective';
-import { CoordinatorConnection, createLogger, type Assignment, type Logger } from '@ringtrain/coordinator';
+import { CoordinatorConnection, CoordinatorUnavailableError, createLogger, type Assignment, type Logger } from '@ringtrain/coordinator';
 import { openRunResources, type RunResources } from './resources.js';
 import { trainGeneration, WorkerConfigError } from './train-generation.js';
 
@@ -90,13 +90,23 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
       peers: assignment.peers, token: assignment.collectiveToken, timeoutMs: assignment.config.collectiveTimeoutMs, ...keepalive,
     });
     // The coordinator's answer is how a rank learns that a peer far around the ring died, or that it should stop.
+    let unreachableSince: number | undefined;
     const heartbeat = setInterval(() => {
       connection.heartbeat(options.workerId, assignment.generation).then(
         (answer) => {
+          unreachableSince = undefined;
           if (answer.abort) group.abort(answer.reason);
           if (answer.stop) requestStop(true);
         },
-        (error: unknown) => rankLog.warn({ error: String(error) }, 'heartbeat failed'),
+        (error: unknown) => {
+          rankLog.warn({ error: String(error) }, 'heartbeat failed');
+          if (!(error instanceof CoordinatorUnavailableError)) return;
+          unreachableSince ??= Date.now();
+          // Training on would only lose the steps: the generation's books died with the coordinator.
+          if (Date.now() - unreachableSince >= assignment.config.coordinatorLostMs) {
+            group.abort(`the coordinator at ${connection.address} has been unreachable for ${((Date.now() - unreachableSince) / 1000).toFixed(0)} s`);
+          }
+        },
       );
     }, assignment.config.heartbeatIntervalMs);
     try {
