@@ -5,8 +5,11 @@ import * as grpc from '@grpc/grpc-js';
 import { openStore } from '@ringtrain/dataset';
 import { loadProto, type CoordinatorHandlers, type CoordinatorProto, type EpochReport__Output, type RegisterResponse, type StepReport__Output } from '@ringtrain/proto';
 import type { Logger } from 'pino';
+import { isDashboardPath, serveDashboard } from './dashboard/dashboard.js';
 import { CoordinatorMetrics } from './metrics.js';
 import type { RunConfig } from './run-config.js';
+import { loadRunPlan, renderRunPlan, type RunPlan } from './run-plan.js';
+import { RunTimeline, type RankStepTimes, type StepPoint, type ValidationByClass } from './run-timeline.js';
 
 export interface CoordinatorOptions {
   config: RunConfig;
@@ -24,10 +27,13 @@ export interface CoordinatorOptions {
   maxRestarts?: number;
   /** The metrics.json of the run being resumed: its epoch history carries on (restarts count afresh). */
   previous?: Pick<RunMetricsFile, 'epochs' | 'restarts'>;
+  /** The run plan, when the caller has described it already; else the coordinator reads the dataset's manifest. */
+  plan?: RunPlan;
 }
 
 export type RunState = 'rendezvous' | 'running' | 'succeeded' | 'failed' | 'stopped';
-export type EpochRecord = Omit<EpochReport__Output, 'workerId' | 'samplesTrained'> & { samplesTrained: number };
+/** The confusion matrix is kept apart (RunTimeline): per epoch it would make the history grow with classes². */
+export type EpochRecord = Omit<EpochReport__Output, 'workerId' | 'samplesTrained' | 'confusion'> & { samplesTrained: number };
 export type StepRecord = Omit<StepReport__Output, 'workerId' | 'globalStep'> & { globalStep: number };
 
 export interface RestartRecord {
@@ -62,6 +68,8 @@ export interface RunStatus {
   checkpoints: CheckpointRecord[];
   startedAt: string;
   elapsedSeconds: number;
+  /** Null when the dataset's manifest could not be read to describe the run. */
+  plan: RunPlan | null;
 }
 
 export interface RunResult {
@@ -86,6 +94,14 @@ export interface RunMetricsFile {
   weightsIdentical: boolean;
   /** What rank 0 reported at the end (model locations). */
   summary: Record<string, unknown>;
+  /** The run plan as the run started (backends per rank filled in once known); null if it could not be made. */
+  plan: RunPlan | null;
+  /** Training loss, accuracy, images/s and learning rate per step (evenly thinned to at most ~2,000 points). */
+  steps: StepPoint[];
+  /** Per rank, the mean seconds of a step's phases over the run. */
+  rankStepSeconds: RankStepTimes[];
+  /** The last epoch's validation by class: confusion matrix (rows = true class) and per-class accuracy. */
+  validation: ValidationByClass | null;
   startedAt: string;
   finishedAt: string;
   durationSeconds: number;
@@ -147,6 +163,8 @@ function naturalOrder(a: string, b: string): number {
  */
 export class Coordinator extends EventEmitter<CoordinatorEvents> {
   readonly metrics = new CoordinatorMetrics();
+  /** Per-step curves, each rank's time split, backends, validation by class: for the dashboard and metrics.json. */
+  readonly timeline: RunTimeline;
   readonly done: Promise<RunResult>;
   private resolveDone: (result: RunResult) => void = () => {};
   private readonly config: RunConfig;
@@ -180,11 +198,14 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     for (const epoch of options.previous?.epochs ?? []) this.epochs.set(epoch.epoch, epoch);
     this.earlierRestarts = options.previous?.restarts ?? [];
+    this.timeline = new RunTimeline(options.logger);
+    this.on('step', (step) => this.timeline.recordStep(step));
   }
 
   static async start(options: CoordinatorOptions): Promise<Coordinator> {
     if (options.token.length < 16) throw new Error('the coordinator token must be at least 16 characters (a random secret)');
     const coordinator = new Coordinator(options);
+    await coordinator.describePlan(options.plan);
     await coordinator.listen();
     return coordinator;
   }
@@ -211,6 +232,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       checkpoints: [...this.checkpoints],
       startedAt: this.startedAt.toISOString(),
       elapsedSeconds: (Date.now() - this.startedAt.getTime()) / 1000,
+      plan: this.timeline.plan(),
     };
   }
 
@@ -287,9 +309,24 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.log.info({ address: this.address, http: this.httpAddress, workers: this.config.workers }, 'coordinator listening');
   }
 
+  /** Logs the plan (in a cluster, how it reaches the TrainingRun's events); a run without one still runs. */
+  private async describePlan(given: RunPlan | undefined): Promise<void> {
+    try {
+      const plan = given ?? (await loadRunPlan(this.config));
+      this.timeline.setPlan(plan);
+      this.log.info({ plan }, renderRunPlan(plan));
+    } catch (error) {
+      this.log.warn({ error: error instanceof Error ? error.message : String(error) }, 'no run plan: the dataset manifest could not be read');
+    }
+  }
+
   private async serveHttp(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
-    const path = (request.url ?? '/').split('?')[0];
-    if (path === '/healthz') {
+    const path = (request.url ?? '/').split('?')[0] ?? '/';
+    if (isDashboardPath(path)) {
+      await serveDashboard(new URL(request.url ?? '/', 'http://coordinator'), response, this).catch((error: unknown) => {
+        if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain' }).end(`dashboard error: ${String(error)}\n`);
+      });
+    } else if (path === '/healthz') {
       response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/status') {
       response.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(this.status())}\n`);
@@ -297,7 +334,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       const body = await this.metrics.registry.metrics();
       response.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(body);
     } else {
-      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /status, /healthz or /metrics\n');
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try / (the dashboard), /status, /healthz or /metrics\n');
     }
   }
 
@@ -351,10 +388,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       }),
       ReportEpoch: guard((request) => {
         this.member(request.workerId, request.generation);
-        const { workerId: _, ...epoch } = request;
+        const { workerId: _, confusion, ...epoch } = request;
         // Keyed by epoch: an epoch redone after a restart replaces its first report.
         const record: EpochRecord = { ...epoch, samplesTrained: Number(request.samplesTrained) };
         this.epochs.set(record.epoch, record);
+        this.timeline.recordValidation(record.epoch, confusion);
         this.metrics.valAccuracy.set(record.valAccuracy);
         this.log.info({ epoch: record.epoch, valAccuracy: record.valAccuracy, trainLoss: record.trainLoss }, 'epoch done');
         this.emit('epoch', record);
@@ -533,6 +571,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       weightsSha256: hashes,
       weightsIdentical: hashes.length > 0 && hashes.every((hash) => hash !== '' && hash === hashes[0]),
       summary: members[0]?.finished?.summary ?? {},
+      plan: this.timeline.plan(), steps: this.timeline.steps(), rankStepSeconds: this.timeline.rankTimes().mean,
+      validation: this.timeline.validation(),
       startedAt: this.startedAt.toISOString(), finishedAt: finishedAt.toISOString(),
       durationSeconds: (finishedAt.getTime() - this.startedAt.getTime()) / 1000,
     };

@@ -1,7 +1,7 @@
 /**
  * @ringtrain/coordinator: one run's control plane (rendezvous, generations, heartbeats, restarts, progress,
- * /status, /metrics, metrics.json) and the client that workers use to talk to it. This file is the package's
- * whole public API.
+ * /status, /metrics, the dashboard at /, the run plan, metrics.json) and the client that workers use to talk
+ * to it. This file is the package's whole public API.
  */
 export {
   Coordinator,
@@ -29,4 +29,16 @@ export {
   type StepReport,
 } from './client.js';
 export { parseRunConfig, RunConfigSchema, type RunConfig, type RunConfigInput } from './run-config.js';
+export { describeBackends, describeRunPlan, iterationsOfEpoch, loadRunPlan, renderRunPlan, type DatasetCounts, type RunPlan } from './run-plan.js';
+export {
+  confusionRows,
+  perClassAccuracy,
+  RunTimeline,
+  type ClassAccuracy,
+  type RankStepTimes,
+  type RunTimelineEvents,
+  type StepPoint,
+  type ValidationByClass,
+} from './run-timeline.js';
+export { dashboardData, isDashboardPath, type DashboardData } from './dashboard/dashboard.js';
 export { createLogger, type Logger } from './logger.js';
