@@ -31,6 +31,13 @@ interface StepFigures {
   indexSum: string;
   indexSquareSum: string;
   stop: boolean;
+  /** This rank's own time split, so the dashboard shows which rank the others wait for. */
+  backend: string;
+  dataWaitSeconds: number;
+  computeSeconds: number;
+  allreduceSeconds: number;
+  /** Of the previous step: the optimizer runs after the figures are exchanged. */
+  optimizerSeconds: number;
   [key: string]: string | number | boolean;
 }
 
@@ -62,6 +69,7 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
     const window = worldSize * config.batchSize;
     let stopped = false;
     let reachedMaxSteps = config.maxSteps !== undefined && trainer.step >= config.maxSteps;
+    let previousOptimizerSeconds = 0;
     for (let epoch = start.epoch; epoch < config.epochs && !reachedMaxSteps; epoch += 1) {
       trainer.setEpoch(epoch);
       const cursor = epoch === start.epoch ? structuredClone(start) : freshCursor(epoch);
@@ -80,6 +88,7 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
           : { loss: 0, correct: 0, count: 0, gradients: new Float32Array(trainer.gradientLayout().reduce((sum, entry) => sum + entry.length, 0)) };
         const computed = performance.now();
         await group.allReduce(result.gradients, { op: 'mean' });
+        const allReduced = performance.now();
         let indexSum = 0n;
         let indexSquareSum = 0n;
         for (const sample of batch.samples) {
@@ -89,10 +98,13 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
         const figures = await group.allGather<StepFigures>({
           lossSum: result.loss * result.count, correct: result.correct, count: result.count,
           indexSum: indexSum.toString(), indexSquareSum: indexSquareSum.toString(), stop: context.stopRequested(),
+          backend: resources.backend.name, dataWaitSeconds: dataWait, computeSeconds: (computed - stepStarted) / 1000,
+          allreduceSeconds: (allReduced - computed) / 1000, optimizerSeconds: previousOptimizerSeconds,
         });
         const reduced = performance.now();
         const applied = trainer.applyGradients(result.gradients);
         const optimized = performance.now();
+        previousOptimizerSeconds = (optimized - reduced) / 1000;
         step += 1;
         const planned = Math.min(config.batchSize, plan.samples.length - (step - 1) * config.batchSize);
         cursor.samplesConsumed += planned * worldSize;
@@ -116,6 +128,10 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
             images, imagesPerSecond: images / Math.max(stepSeconds, 1e-9), dataWaitSeconds: dataWait,
             computeSeconds: (computed - stepStarted) / 1000, allreduceSeconds: (reduced - computed) / 1000,
             optimizerSeconds: (optimized - reduced) / 1000, learningRate: applied.lr,
+            ranks: figures.map((each, index) => ({
+              rank: index, backend: each.backend, dataWaitSeconds: each.dataWaitSeconds, computeSeconds: each.computeSeconds,
+              allreduceSeconds: each.allreduceSeconds, optimizerSeconds: each.optimizerSeconds,
+            })),
           }).catch((error: unknown) => log.warn({ error: String(error) }, 'step report failed'));
         }
         stopped = figures.some((each) => each.stop);
@@ -141,6 +157,7 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
           valImages: validation.count, samplesTrained: trained.count,
           sampleChecksum: `${trained.indexSum}:${trained.indexSquareSum}`, samplesDropped: plan.dropped,
           seconds: trained.seconds, imagesPerSecond: trained.seconds > 0 ? trained.count / trained.seconds : 0,
+          confusion: Array.from(validation.confusion),
         });
         // A run cut short by maxSteps keeps its place mid-epoch, so --resume with a larger budget continues it.
         await writeCheckpoint(context, trainer, epochComplete ? freshCursor(epoch + 1) : cursor);
@@ -237,22 +254,29 @@ async function syncBatchNormStatistics(group: ProcessGroup, trainer: Trainer): P
   }
 }
 
-/** Each rank evaluates every worldSize-th validation sample; the sums are gathered, so accuracy is exact. */
-async function validate(context: GenerationContext, trainer: Trainer): Promise<{ lossSum: number; correct: number; count: number }> {
+/**
+ * Each rank evaluates every worldSize-th validation sample; the sums are gathered and the confusion counts
+ * summed with an f32 all-reduce, so accuracy and the matrix are exact (a cell stays far below 2^24 images).
+ */
+async function validate(context: GenerationContext, trainer: Trainer): Promise<{ lossSum: number; correct: number; count: number; confusion: Float32Array }> {
   const { resources, assignment, group } = context;
   const total = resources.manifest.splits.val.count;
   const mine = Uint32Array.from({ length: Math.max(0, Math.ceil((total - assignment.rank) / assignment.worldSize)) }, (_, i) => assignment.rank + i * assignment.worldSize);
   let lossSum = 0;
   let correct = 0;
   let count = 0;
+  const confusion = new Float32Array(trainer.model.numClasses * trainer.model.numClasses);
   for await (const batch of resources.val.epoch(mine, 0)) {
     const result = evaluateBatch(trainer.model, batch.images, batch.labels, batch.count, resources.imageSize);
     lossSum += result.lossSum;
     correct += result.correct;
     count += batch.count;
+    for (let cell = 0; cell < confusion.length; cell += 1) confusion[cell]! += result.confusion[cell]!;
   }
   const all = await group.allGather({ lossSum, correct, count });
-  return all.reduce((sum, each) => ({ lossSum: sum.lossSum + each.lossSum, correct: sum.correct + each.correct, count: sum.count + each.count }), { lossSum: 0, correct: 0, count: 0 });
+  await group.allReduce(confusion, { op: 'sum', wire: 'f32' });
+  const sums = all.reduce((sum, each) => ({ lossSum: sum.lossSum + each.lossSum, correct: sum.correct + each.correct, count: sum.count + each.count }), { lossSum: 0, correct: 0, count: 0 });
+  return { ...sums, confusion };
 }
 
 /** sha256 of every tensor of the model in state-dict order: equal across ranks when they hold one model. */
