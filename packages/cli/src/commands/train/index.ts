@@ -29,7 +29,8 @@ export function registerTrainCommand(program: Command): void {
     .option('--max-restarts <n>', 'failed generations tolerated before the run fails')
     .option('--heartbeat-timeout <seconds>', 'a worker silent this long is declared hung')
     .option('--backend <name>', 'compute backend of the workers: auto, tensorflow, wasm or cpu')
-    .option('--json', 'print the final result as one JSON object on stdout')
+    .option('--dry-run', 'print the run plan and exit: ingests a folder given with --data (to count its images) but starts no coordinator or worker')
+    .option('--json', 'print the final result (with --dry-run: the plan) as one JSON object on stdout')
     .action(async (raw: Record<string, unknown>) => {
       const { runTrain } = await import('./run.js');
       await runTrain(raw);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { Coordinator, createLogger, type RunConfig, type RunMetricsFile, type RunResult } from '@ringtrain/coordinator';
+import { Coordinator, createLogger, type RunConfig, type RunMetricsFile, type RunPlan, type RunResult } from '@ringtrain/coordinator';
 import { startDatasetService } from '@ringtrain/dataset';
 import { LocalCluster } from './local-cluster.js';
 import { ProgressView } from './progress.js';
@@ -11,6 +11,8 @@ export interface LocalRunOptions {
   heartbeatTimeoutMs: number;
   maxRestarts: number;
   previous?: Pick<RunMetricsFile, 'epochs' | 'restarts'>;
+  /** The plan already printed; without it the coordinator reads the manifest to make its own. */
+  plan?: RunPlan;
   /** Called with the coordinator before the workers start (benchmarks listen to its step events). */
   onCoordinator?: (coordinator: Coordinator) => void;
 }
@@ -29,13 +31,15 @@ export async function runLocalCluster(runConfig: RunConfig, options: LocalRunOpt
   const coordinator = await Coordinator.start({
     config, token, logger, heartbeatDeadlineMs: options.heartbeatTimeoutMs, maxRestarts: options.maxRestarts,
     ...(options.previous !== undefined ? { previous: options.previous } : {}),
+    ...(options.plan !== undefined ? { plan: options.plan } : {}),
   }).catch(async (error: unknown) => {
     await datasetService.stop();
     throw error;
   });
   options.onCoordinator?.(coordinator);
   const progress = new ProgressView(config.epochs, coordinator);
-  progress.line(`ringtrain: run ${config.runId}: ${config.workers} workers, ${config.epochs} epochs, batch ${config.batchSize}/rank at ${String(config.training.imageSize)}px; status at ${coordinator.httpAddress}/status, logs in ${options.logDir}`);
+  progress.line(`ringtrain: run ${config.runId}: ${config.workers} workers, ${config.epochs} epochs, batch ${config.batchSize}/rank at ${String(config.training.imageSize)}px; logs in ${options.logDir}`);
+  progress.line(`ringtrain: live dashboard at ${coordinator.httpAddress}/ (open it in a browser; status at ${coordinator.httpAddress}/status)`);
   const cluster = new LocalCluster({
     coordinator, token, workers: config.workers, logDir: options.logDir, maxRestartsPerWorker: options.maxRestarts + 2,
     onEvent: (line) => progress.line(line),

@@ -1,4 +1,4 @@
-import type { Coordinator, EpochRecord, StepRecord } from '@ringtrain/coordinator';
+import { describeBackends, type Coordinator, type EpochRecord, type StepRecord } from '@ringtrain/coordinator';
 
 const percent = (value: number): string => `${(value * 100).toFixed(1)}%`;
 
@@ -25,6 +25,10 @@ export class ProgressView {
     coordinator.on('generation', ({ generation, ranks }) => this.line(`generation ${generation}: ${ranks.length} ranks in ring order ${ranks.join(' → ')}`));
     coordinator.on('step', (step) => this.step(step));
     coordinator.on('epoch', (epoch) => this.epoch(epoch));
+    coordinator.timeline.on('backends', (backends) => {
+      const plan = coordinator.timeline.plan();
+      this.line(`backend: ${plan === null ? backends.map((name, rank) => `rank ${rank}: ${name}`).join(', ') : describeBackends(plan)}`);
+    });
     coordinator.on('restart', ({ generation, reason }) => {
       this.lastStepAt = undefined;
       this.line(`generation ${generation} ended: ${reason}; all ranks roll back to the last checkpoint`);

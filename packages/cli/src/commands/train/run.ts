@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { RunMetricsFile } from '@ringtrain/coordinator';
+import type { RunMetricsFile, RunPlan } from '@ringtrain/coordinator';
 import type { ingest as ingestFunction, loadManifest as loadManifestFunction } from '@ringtrain/dataset';
 import { z } from 'zod';
 import { ExitError, UsageError } from '../../errors.js';
@@ -35,6 +35,7 @@ export const trainOptionsSchema = z
     maxRestarts: z.coerce.number().int().min(0).default(3),
     heartbeatTimeout: z.coerce.number().positive().default(60),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    dryRun: z.boolean().default(false),
     json: z.boolean().default(false),
   })
   .refine((options) => options.demo || options.data !== undefined || options.resume, { message: 'give --data <ImageFolder dir or dataset URI>, or --demo', path: ['data'] });
@@ -62,7 +63,7 @@ function isRemote(uri: string): boolean {
 
 export async function runTrain(raw: Record<string, unknown>): Promise<void> {
   const options = parseOptions(trainOptionsSchema, raw);
-  const { parseRunConfig } = await import('@ringtrain/coordinator');
+  const { loadRunPlan, parseRunConfig, renderRunPlan } = await import('@ringtrain/coordinator');
   const { ingest, loadManifest } = await import('@ringtrain/dataset');
   const { CheckpointStore } = await import('@ringtrain/worker');
   const { runLocalCluster } = await import('./local-run.js');
@@ -86,7 +87,7 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
   } else {
     if (await checkpoints.latest()) {
       if (!options.demo) throw new UsageError(`${out} already holds a checkpointed run: pass --resume to continue it, or choose another --out`);
-      await rm(path.join(out, 'checkpoints'), { recursive: true, force: true });
+      if (!options.dryRun) await rm(path.join(out, 'checkpoints'), { recursive: true, force: true });
     }
     configInput = await prepareRun(options, out, note, { ingest, loadManifest });
   }
@@ -96,6 +97,21 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+
+  // The plan, from the manifest's real counts, before anything starts; --dry-run stops here.
+  let plan: RunPlan | undefined;
+  try {
+    plan = await loadRunPlan(config);
+  } catch (error) {
+    const problem = `cannot describe the run from ${config.dataset}: ${error instanceof Error ? error.message : String(error)}`;
+    if (options.dryRun) throw new ExitError(1, problem);
+    note(`ringtrain: ${problem}`);
+  }
+  if (options.dryRun) {
+    process.stdout.write(options.json ? `${JSON.stringify({ plan })}\n` : `${renderRunPlan(plan!)}\n`);
+    return;
+  }
+  if (plan !== undefined) note(renderRunPlan(plan));
   await writeFile(runFile, `${JSON.stringify(config, null, 1)}\n`);
 
   const logDir = path.join(out, 'logs');
@@ -103,6 +119,7 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
   const result = await runLocalCluster(config, {
     logDir, heartbeatTimeoutMs: options.heartbeatTimeout * 1000, maxRestarts: options.maxRestarts,
     ...(previous !== undefined ? { previous } : {}),
+    ...(plan !== undefined ? { plan } : {}),
   });
   const metrics = result.metrics;
   if (options.json) {

@@ -114,6 +114,23 @@ describe('ringtrain train', () => {
     assert.match(weights.stderr, /--pretrained .*nope.safetensors: no such file/);
   });
 
+  it('--dry-run prints the plan from the real counts and exits 0 without starting a coordinator or workers', async () => {
+    const out = path.join(work, 'dry-run');
+    const run = await train(['--data', dataset, '--workers', '2', '--epochs', '3', '--batch-size', '16', '--image-size', '32', '--out', out, '--dry-run']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /data: +10 classes \(0, 1, 2, 3, 4, 5, 6, 7, 8, 9\); 400 images: 320 for training, 80 for validation/);
+    assert.match(run.stdout, /batch: +2 workers × 16 images per worker = global batch 32/);
+    assert.match(run.stdout, /320 training images ÷ global batch 32 = 10 iterations per epoch/);
+    assert.match(run.stdout, /epochs: +3 epochs × 10 iterations = 30 iterations/);
+    assert.match(run.stdout, /optimizer: +Adam, learning rate 0\.001/);
+    assert.doesNotMatch(run.stderr, /dashboard at/);
+    await assert.rejects(readFile(path.join(out, 'run.json')), 'a dry run leaves no run behind');
+    const json = await train(['--data', dataset, '--workers', '4', '--batch-size', '8', '--out', out, '--dry-run', '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    const { plan } = JSON.parse(json.stdout) as { plan: { globalBatch: number; iterationsPerEpoch: number; imageSize: number } };
+    assert.deepEqual([plan.globalBatch, plan.iterationsPerEpoch, plan.imageSize], [32, 10, 224]);
+  });
+
   it('[slow] trains 2 worker processes to a useful model: accuracy > 50%, bit-identical ranks, exact sample accounting', { skip: slow, timeout: 15 * 60_000 }, async () => {
     const out = path.join(work, 'e2e');
     const run = await train(['--data', dataset, '--workers', '2', '--epochs', '3', '--batch-size', '16', '--image-size', '32', '--out', out, '--backend', 'wasm', '--json']);
