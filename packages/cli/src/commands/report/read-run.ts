@@ -1,27 +1,22 @@
 import { stat } from 'node:fs/promises';
-import { z } from 'zod';
 import { MetricsFileError, parseEvaluation, parseRunMetrics, type Evaluation, type RunMetrics } from './run-metrics.js';
 
-/** A finished run as the report needs it: its metrics, where they came from, and class names if the model has them. */
+/** A finished run as the report needs it: its metrics and where they came from. */
 export interface LoadedRun {
   metrics: RunMetrics;
   source: string;
-  labels?: string[];
 }
-
-const LabelsSchema = z.array(z.string());
 
 const hasScheme = (location: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(location);
 
 /**
  * Reads metrics.json from a run's output: a local directory, any store URI (s3://…, file://…, http(s)://…), or
- * the metrics.json file itself. The model's labels.json beside it names the classes of older runs whose
- * metrics.json has no plan; it is optional.
+ * the metrics.json file itself.
  */
 export async function readRun(location: string): Promise<LoadedRun> {
   const { openStore, readObject, isNotFound } = await import('@ringtrain/dataset');
   const isFile = /\.json$/i.test(location);
-  const base = isFile ? location.replace(/\/[^/]*$/, '') : location.replace(/\/+$/, '');
+  const base = location.replace(/\/+$/, '');
   const source = isFile ? location : `${base}/metrics.json`;
   if (!hasScheme(location) && !isFile) {
     const info = await stat(location).catch(() => undefined);
@@ -39,20 +34,7 @@ export async function readRun(location: string): Promise<LoadedRun> {
     }
     throw new MetricsFileError(`cannot read ${source}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const metrics = parseRunMetrics(text, source);
-  const labels = metrics.plan === undefined ? await readLabels(base) : undefined;
-  return { metrics, source, ...(labels !== undefined ? { labels } : {}) };
-}
-
-async function readLabels(base: string): Promise<string[] | undefined> {
-  const { openStore } = await import('@ringtrain/dataset');
-  try {
-    const parsed = LabelsSchema.safeParse(JSON.parse((await openStore(base).get('model/labels.json')).toString('utf8')));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    // Only names for the confusion matrix's rows: without them the classes are numbered.
-    return undefined;
-  }
+  return { metrics: parseRunMetrics(text, source), source };
 }
 
 /** Reads the JSON that `ringtrain eval --out` wrote, from a path or store URI. */

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { renderReportHtml, type ReportInput } from './report-html.js';
-import { perClassAccuracy, resolveConfusion, squareRows, timeSplit } from './report-model.js';
+import { perClassAccuracy, resolveConfusion, timeSplit } from './report-model.js';
 import { parseRunMetrics, type RunMetrics } from './run-metrics.js';
-import { demoMetricsText, demoMetricsWithPlan, EVIL_CLASS } from './testdata/fixtures.js';
+import { demoMetricsText, EVIL_CLASS, tinyRunWithPlan } from './testdata/fixtures.js';
 
 const oldFormat = (): RunMetrics => parseRunMetrics(demoMetricsText, 'runs/demo/metrics.json');
-const withPlan = (): RunMetrics => parseRunMetrics(JSON.stringify(demoMetricsWithPlan()), 'runs/demo/metrics.json');
+const withPlan = (): RunMetrics => parseRunMetrics(JSON.stringify(tinyRunWithPlan()), 'runs/tiny/metrics.json');
 const at = new Date('2026-11-27T13:00:00Z');
 const render = (metrics: RunMetrics, extra: Partial<ReportInput> = {}): string => renderReportHtml({ metrics, source: 'runs/demo/metrics.json', generatedAt: at, ...extra });
 
@@ -21,11 +21,15 @@ describe('renderReportHtml', () => {
     assert.ok(html.trimEnd().endsWith('</html>'));
   });
 
-  it('adds the run plan and the confusion matrix with per-class accuracy when metrics.json has them', () => {
+  it('adds the run plan, per-step curves, each rank\'s step split and the confusion matrix when metrics.json has them', () => {
     const html = render(withPlan());
     assert.deepEqual(headings(html), ['The run plan', 'Curves', 'Epochs', 'Throughput and time', 'Restarts', 'Confusion matrix and per-class accuracy', 'Run configuration', 'Model']);
     assert.match(html, /480 training images ÷ global batch 32 = 15 iterations per epoch/);
-    assert.match(html, /From validation at the end of epoch 4 \(\d+ images\)/);
+    assert.match(html, /Training loss per iteration \(global batch\)/);
+    assert.match(html, /<h3>The mean step, rank by rank<\/h3>/);
+    assert.match(html, /<td>rank 1 \(wasm\)<\/td>(<td>[\d.]+ s<\/td>){5}<\/tr>/);
+    assert.match(html, /From validation at the end of epoch 1 \(120 images\)/);
+    assert.match(html, /<td>6<\/td><td>12 \/ 12<\/td>/);
   });
 
   it('shows the figures a reader looks for: final accuracy against chance, per-epoch curves, throughput, time split', () => {
@@ -86,17 +90,10 @@ describe('report model', () => {
     ]);
   });
 
-  it('reads the flat row-major matrix of an epoch as rows, and refuses a non-square one', () => {
-    assert.deepEqual(squareRows([1, 2, 3, 4]), [[1, 2], [3, 4]]);
-    assert.throws(() => squareRows([1, 2, 3]), /not square/);
-  });
-
-  it('names classes from the plan, then from labels.json, else by number', () => {
-    const json = demoMetricsWithPlan() as Record<string, unknown>;
-    delete json.plan;
-    const metrics = parseRunMetrics(JSON.stringify(json), 'm.json');
-    assert.equal(resolveConfusion(metrics, undefined, ['zero', '1', '2', '3', '4', '5', '6', '7', '8', '9'])?.classes[0], 'zero');
-    assert.equal(resolveConfusion(metrics)?.classes[0], 'class 0');
+  it('takes the confusion matrix from ringtrain eval, else from the last validation, else shows none', () => {
+    const evaluation = { split: 'train', count: 2, accuracy: 1, classes: ['a', 'b'], confusion: [[1, 0], [0, 1]] };
+    assert.deepEqual(resolveConfusion(withPlan(), evaluation)?.classes, ['a', 'b']);
+    assert.equal(resolveConfusion(withPlan())?.classes.length, 10);
     assert.equal(resolveConfusion(oldFormat()), undefined);
   });
 

@@ -1,6 +1,6 @@
 import { describeOptimizer, iterationsPerEpoch, resolveConfusion, timeSplit, type ConfusionView } from './report-model.js';
-import type { EpochMetrics, Evaluation, RunMetrics, RunPlanMetrics } from './run-metrics.js';
-import { confusionHeatmap, escapeXml, formatSeconds, lineChart, percent, sideBySide, stackedBar } from './svg.js';
+import type { EpochMetrics, Evaluation, RankStepSeconds, RunMetrics, RunPlanMetrics } from './run-metrics.js';
+import { confusionHeatmap, escapeXml, formatSeconds, grid, lineChart, percent, segmentedBars, stackedBar } from './svg.js';
 
 /**
  * The report as one self-contained HTML file: inline CSS and inline SVG charts, no script and no external
@@ -14,11 +14,17 @@ export interface ReportInput {
   /** When the report was made (passed in so that rendering stays pure). */
   generatedAt: Date;
   evaluation?: Evaluation;
-  /** Class names from the model's labels.json, for runs whose metrics.json has no plan. */
-  labels?: readonly string[];
 }
 
 const COLORS = { train: '#1f77b4', val: '#d62728', throughput: '#2ca02c', training: '#1f77b4', other: '#b0b0b0' } as const;
+
+/** The phases of one step, in the order a step runs them. */
+const STEP_PHASES = [
+  { label: 'waiting for data', color: '#f2b134', key: 'dataWaitSeconds' },
+  { label: 'forward + backward', color: '#1f77b4', key: 'computeSeconds' },
+  { label: 'all-reduce', color: '#d62728', key: 'allreduceSeconds' },
+  { label: 'optimizer', color: '#2ca02c', key: 'optimizerSeconds' },
+] as const satisfies readonly { label: string; color: string; key: keyof RankStepSeconds }[];
 
 const epochNumber = (epoch: EpochMetrics): number => epoch.epoch + 1;
 
@@ -59,11 +65,42 @@ export function throughputChart(metrics: RunMetrics, width = 480): string {
   });
 }
 
-/** What `--png` writes: the curves side by side under a line naming the run and its result. */
+/** Training loss per optimizer step: the noisy curve under the per-epoch averages; none for older runs. */
+export function stepLossChart(metrics: RunMetrics, width = 480): string | undefined {
+  const steps = metrics.steps ?? [];
+  if (steps.length < 2) return undefined;
+  return lineChart({
+    title: 'Training loss per iteration (global batch)',
+    xLabel: 'iteration (optimizer step)',
+    xTicks: 'nice',
+    width,
+    series: [{ name: 'training loss of the step', color: COLORS.train, points: steps.map((step) => ({ x: step.globalStep, y: step.loss })) }],
+  });
+}
+
+export function stepAccuracyChart(metrics: RunMetrics, width = 480): string | undefined {
+  const steps = metrics.steps ?? [];
+  if (steps.length < 2) return undefined;
+  return lineChart({
+    title: 'Training accuracy per iteration (global batch)',
+    xLabel: 'iteration (optimizer step)',
+    xTicks: 'nice',
+    width,
+    yDomain: [0, 1],
+    yFormat: (value) => percent(value, 0),
+    series: [{ name: 'training accuracy of the step', color: COLORS.train, points: steps.map((step) => ({ x: step.globalStep, y: step.accuracy })) }],
+  });
+}
+
+/** What `--png` writes: the curves under a line naming the run and its result. */
 export function curvesSvg(metrics: RunMetrics): string {
   const accuracy = metrics.final.valAccuracy === null ? 'n/a' : percent(metrics.final.valAccuracy);
   const heading = `${metrics.runId}: ${metrics.state}, validation accuracy ${accuracy} after ${metrics.epochs.length} epochs, ${metrics.config.workers} workers × batch ${metrics.config.batchSize}`;
-  return sideBySide(heading, [lossChart(metrics, 460), accuracyChart(metrics, 460), throughputChart(metrics, 400)]);
+  const perStep = stepLossChart(metrics);
+  return grid(heading, [
+    [lossChart(metrics), accuracyChart(metrics)],
+    [...(perStep !== undefined ? [perStep] : []), throughputChart(metrics)],
+  ]);
 }
 
 function number(value: number | null | undefined, digits = 3): string {
@@ -185,12 +222,15 @@ function curvesSection(metrics: RunMetrics): string {
   }
   const last = metrics.epochs.at(-1)!;
   const gap = last.trainAccuracy !== null && last.valAccuracy !== null ? last.trainAccuracy - last.valAccuracy : null;
-  const reading =
-    gap !== null && gap > 0.1
-      ? `Training accuracy is ${percent(gap, 0)} above validation accuracy at the end: the model fits its training images better than new ones (over-fitting); more data, augmentation or fewer epochs help.`
-      : 'Training and validation curves stay close: the model does about as well on images it has not trained on.';
-  return `<section><h2>Curves</h2><p>Training figures are averaged over each epoch's steps; validation runs once at the end of each epoch, on images the model never trains on. ${e(reading)}</p>
-<div class="charts">${lossChart(metrics)}${accuracyChart(metrics)}</div></section>`;
+  // One epoch is too little to tell over-fitting from a model still learning: say nothing rather than guess.
+  let reading = '';
+  if (metrics.epochs.length >= 2 && gap !== null) {
+    reading = gap > 0.1
+      ? `Training accuracy ends ${percent(gap, 0)} above validation accuracy: the model fits its training images better than new ones, a sign of over-fitting if the gap keeps growing; more data, augmentation or fewer epochs help.`
+      : 'Training and validation accuracy end close together: the model does about as well on images it has not trained on.';
+  }
+  return `<section><h2>Curves</h2><p>Training figures are averaged over each epoch's steps; validation runs once at the end of each epoch, on images the model never trains on.${metrics.steps !== undefined && metrics.steps.length > 1 ? ' The per-iteration curves show each optimizer step on its own global batch: noisy, because every batch holds different images.' : ''} ${e(reading)}</p>
+<div class="charts">${lossChart(metrics)}${accuracyChart(metrics)}${stepLossChart(metrics) ?? ''}${stepAccuracyChart(metrics) ?? ''}</div></section>`;
 }
 
 function epochsTable(metrics: RunMetrics): string {
@@ -219,7 +259,23 @@ function timeSection(metrics: RunMetrics): string {
   return `<section><h2>Throughput and time</h2>
 <p>Wall time ${formatSeconds(split.totalSeconds)} from the coordinator's start to metrics.json; ${formatSeconds(split.trainingSeconds)} of it inside the epochs' training steps
 (loading, forward and backward pass, gradient all-reduce, optimizer). The rest is start-up and rendezvous, validation, checkpoints and any work redone after a restart.</p>
-${note}<div class="charts">${chart}${metrics.epochs.length > 0 ? throughputChart(metrics) : ''}</div></section>`;
+${note}<div class="charts">${chart}${metrics.epochs.length > 0 ? throughputChart(metrics) : ''}</div>${rankSplit(metrics.rankStepSeconds ?? [])}</section>`;
+}
+
+/** Each rank's mean step by phase: the all-reduce waits for the slowest rank, so its bar shows who that is. */
+function rankSplit(ranks: readonly RankStepSeconds[]): string {
+  if (ranks.length === 0) return '';
+  const legend = STEP_PHASES.map(({ label, color }) => ({ label, color }));
+  const rows = ranks.map((rank) => ({ label: `rank ${rank.rank}${rank.backend !== undefined ? ` (${rank.backend})` : ''}`, parts: STEP_PHASES.map((phase) => rank[phase.key]) }));
+  const header = `<tr><th>rank</th>${STEP_PHASES.map((phase) => `<th>${e(phase.label)}</th>`).join('')}<th>step</th></tr>`;
+  const lines = ranks.map((rank, index) => {
+    const total = STEP_PHASES.reduce((sum, phase) => sum + rank[phase.key], 0);
+    return `<tr><td>${e(rows[index]!.label)}</td>${STEP_PHASES.map((phase) => `<td>${rank[phase.key].toFixed(3)} s</td>`).join('')}<td>${total.toFixed(3)} s</td></tr>`;
+  });
+  return `<h3>The mean step, rank by rank</h3>
+<p>Every rank computes its gradients, then all wait in the all-reduce until the slowest has sent its share: a long all-reduce on one rank usually means another rank was still computing.</p>
+<div class="charts">${segmentedBars('Mean seconds per step, by phase', legend, rows)}
+<table class="grid">${header}\n${lines.join('\n')}</table></div>`;
 }
 
 function restartsSection(metrics: RunMetrics): string {
@@ -256,7 +312,7 @@ function modelSection(metrics: RunMetrics): string {
 
 const STYLE = `
 body{font-family:${'DejaVu Sans'},Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px;line-height:1.4}
-h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
+h1{font-size:22px;margin-bottom:4px}h3{font-size:15px;margin-top:18px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .state{display:inline-block;padding:1px 8px;border-radius:4px;color:#fff;font-size:14px;vertical-align:middle}
 .succeeded{background:#1a7f37}.failed{background:#cf222e}.stopped{background:#9a6700}
 .tiles{display:flex;flex-wrap:wrap;gap:10px;margin-top:16px}.tile{border:1px solid #ddd;border-radius:6px;padding:8px 12px;min-width:150px}
@@ -270,7 +326,7 @@ table{border-collapse:collapse;font-size:14px}.kv th{text-align:left;padding:3px
 /** The whole report. */
 export function renderReportHtml(input: ReportInput): string {
   const { metrics } = input;
-  const confusion = resolveConfusion(metrics, input.evaluation, input.labels);
+  const confusion = resolveConfusion(metrics, input.evaluation);
   const sections = [
     summarySection(metrics),
     ...(metrics.plan !== undefined ? [planSection(metrics.plan)] : []),

@@ -33,19 +33,11 @@ export function perClassAccuracy(classes: readonly string[], counts: readonly (r
   });
 }
 
-/** A row-major flat n×n matrix (how epochs carry it) as rows. */
-export function squareRows(flat: readonly number[]): number[][] {
-  const n = Math.round(Math.sqrt(flat.length));
-  if (n * n !== flat.length) throw new Error(`a confusion matrix of ${flat.length} cells is not square`);
-  return Array.from({ length: n }, (_, row) => flat.slice(row * n, (row + 1) * n));
-}
-
 /**
  * The confusion matrix to show: `ringtrain eval`'s when given (a deliberate measurement), else the last
- * epoch's validation matrix from metrics.json, else none. Class names come from the plan, then from the
- * model's labels.json, else are numbered.
+ * validation's from metrics.json, else none (runs from before it was recorded).
  */
-export function resolveConfusion(metrics: RunMetrics, evaluation?: Evaluation, labels?: readonly string[]): ConfusionView | undefined {
+export function resolveConfusion(metrics: RunMetrics, evaluation?: Evaluation): ConfusionView | undefined {
   if (evaluation !== undefined) {
     const counts = evaluation.confusion.map((row) => [...row]);
     return {
@@ -55,14 +47,16 @@ export function resolveConfusion(metrics: RunMetrics, evaluation?: Evaluation, l
       perClass: perClassAccuracy(evaluation.classes, counts),
     };
   }
-  const last = metrics.epochs.findLast((epoch) => epoch.confusion !== undefined && epoch.confusion.length > 0);
-  if (last?.confusion === undefined) return undefined;
-  const counts = squareRows(last.confusion);
-  const n = counts.length;
-  const planned = metrics.plan?.dataset.classes;
-  const classes = planned?.length === n ? [...planned] : labels?.length === n ? [...labels] : Array.from({ length: n }, (_, index) => `class ${index}`);
+  const validation = metrics.validation;
+  if (validation === undefined) return undefined;
+  const counts = validation.confusion.map((row) => [...row]);
   const images = counts.flat().reduce((sum, value) => sum + value, 0);
-  return { source: `validation at the end of epoch ${last.epoch + 1} (${images} images)`, classes, counts, perClass: perClassAccuracy(classes, counts) };
+  return {
+    source: `validation at the end of epoch ${validation.epoch + 1} (${images} images)`,
+    classes: [...validation.classes],
+    counts,
+    perClass: perClassAccuracy(validation.classes, counts),
+  };
 }
 
 export function timeSplit(metrics: RunMetrics): TimeSplit {
@@ -88,6 +82,7 @@ export function describeOptimizer(metrics: RunMetrics): { name: string; learning
   const details: string[] = [];
   const schedule = plan?.schedule ?? metrics.config.training.schedule?.kind ?? 'constant';
   details.push(`schedule: ${schedule}`);
+  if (metrics.plan?.optimizer.scaledWithGlobalBatch === false) details.push('not scaled with the global batch');
   const warmup = plan?.warmupIterations ?? metrics.config.training.warmupSteps ?? 0;
   if (warmup > 0) details.push(`linear warmup over ${warmup} iterations`);
   const decay = plan?.weightDecay ?? optimizer?.weightDecay ?? 0;

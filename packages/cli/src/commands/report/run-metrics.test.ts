@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MetricsFileError, parseEvaluation, parseRunMetrics } from './run-metrics.js';
-import { demoMetricsJson, demoMetricsText, demoMetricsWithPlan } from './testdata/fixtures.js';
+import { demoMetricsJson, demoMetricsText, tinyRunWithPlan } from './testdata/fixtures.js';
 
 describe('parseRunMetrics', () => {
   it('reads a real metrics.json written before the plan and the confusion matrix existed', () => {
@@ -9,13 +9,21 @@ describe('parseRunMetrics', () => {
     assert.equal(metrics.epochs.length, 4);
     assert.equal(metrics.final.valAccuracy, 0.9);
     assert.equal(metrics.plan, undefined);
-    assert.equal(metrics.epochs[0]!.confusion, undefined);
+    assert.equal(metrics.validation, undefined);
   });
 
-  it('reads the plan and per-epoch confusion matrices when present', () => {
-    const metrics = parseRunMetrics(JSON.stringify(demoMetricsWithPlan()), 'm.json');
+  it('reads the plan, the per-step points, the ranks\' step split and the validation by class of the current format', () => {
+    const metrics = parseRunMetrics(JSON.stringify(tinyRunWithPlan()), 'm.json');
     assert.equal(metrics.plan?.globalBatch, 32);
-    assert.equal(metrics.epochs[3]!.confusion?.length, 100);
+    assert.equal(metrics.steps?.length, 15);
+    assert.deepEqual(metrics.rankStepSeconds?.map((rank) => rank.rank), [0, 1]);
+    assert.equal(metrics.validation?.confusion.length, 10);
+  });
+
+  it('treats a plan or validation the coordinator could not make (null) as absent', () => {
+    const metrics = parseRunMetrics(JSON.stringify({ ...tinyRunWithPlan(), plan: null, validation: null }), 'm.json');
+    assert.equal(metrics.plan, undefined);
+    assert.equal(metrics.validation, undefined);
   });
 
   it('accepts a diverged run: NaN losses are null in JSON', () => {
@@ -46,10 +54,10 @@ describe('parseRunMetrics', () => {
     assert.throws(() => parseRunMetrics(demoMetricsText.slice(0, 500), 'runs/x/metrics.json'), /runs\/x\/metrics\.json is not JSON \(.*\): it was cut short .*ringtrain train --resume/);
   });
 
-  it('refuses a confusion matrix that is not square', () => {
-    const json = demoMetricsWithPlan() as { epochs: Record<string, unknown>[] };
-    json.epochs[2]!.confusion = [1, 2, 3];
-    assert.throws(() => parseRunMetrics(JSON.stringify(json), 'm.json'), /epochs\[2\]\.confusion has 3 cells, not a square number/);
+  it('refuses a confusion matrix without one row and column per class', () => {
+    const json = tinyRunWithPlan() as { validation: { confusion: number[][] } };
+    json.validation.confusion = json.validation.confusion.slice(1);
+    assert.throws(() => parseRunMetrics(JSON.stringify(json), 'm.json'), /m\.json: validation\.confusion is not 10 × 10 \(one row and column per class\)/);
   });
 });
 

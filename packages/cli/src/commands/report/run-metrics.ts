@@ -3,7 +3,8 @@ import { z } from 'zod';
 /**
  * metrics.json as the report reads it: the coordinator writes it at the end of a run (RunMetricsFile in
  * packages/coordinator). This is the reader's edge, so it is validated here, and it checks only what the
- * report shows. Everything added after the first release (`plan`, per-epoch `confusion`) is optional, so that
+ * report shows. Everything added after the first release (`plan`, `steps`, `rankStepSeconds`,
+ * `validation`) is optional, and may be null where the coordinator could not make it, so that
  * older runs still render; unknown fields pass through untouched.
  */
 
@@ -22,8 +23,34 @@ const EpochSchema = z.looseObject({
   samplesDropped: z.number().min(0).optional(),
   seconds: z.number().min(0),
   imagesPerSecond: measured,
-  /** Validation confusion matrix summed over ranks, row-major numClasses²: row = true class, column = predicted. */
-  confusion: z.array(z.number().min(0)).optional(),
+});
+
+/** One optimizer step as the coordinator keeps it (StepPoint in packages/coordinator run-timeline.ts). */
+const StepSchema = z.looseObject({
+  globalStep: z.number().int().min(0),
+  epoch: z.number().int().min(0),
+  loss: measured,
+  accuracy: measured,
+  imagesPerSecond: measured.optional(),
+  learningRate: z.number().optional(),
+});
+
+/** A rank's mean step, phase by phase (RankStepTimes in packages/coordinator run-timeline.ts). */
+const RankStepSecondsSchema = z.looseObject({
+  rank: z.number().int().min(0),
+  backend: z.string().optional(),
+  dataWaitSeconds: z.number().min(0),
+  computeSeconds: z.number().min(0),
+  allreduceSeconds: z.number().min(0),
+  optimizerSeconds: z.number().min(0),
+});
+
+/** The last validation by class (ValidationByClass in packages/coordinator run-timeline.ts). */
+const ValidationSchema = z.looseObject({
+  epoch: z.number().int().min(0),
+  classes: z.array(z.string()).min(1),
+  /** confusion[truth][prediction], summed over the ranks. */
+  confusion: z.array(z.array(z.number().min(0))),
 });
 
 const OptimizerSchema = z.looseObject({
@@ -137,12 +164,17 @@ export const RunMetricsSchema = z.looseObject({
   startedAt: z.string(),
   finishedAt: z.string(),
   durationSeconds: z.number().min(0),
-  plan: PlanSchema.optional(),
+  // Null where the coordinator could not make one; the report treats that as absent.
+  plan: PlanSchema.nullish().transform((plan) => plan ?? undefined),
+  steps: z.array(StepSchema).optional(),
+  rankStepSeconds: z.array(RankStepSecondsSchema).optional(),
+  validation: ValidationSchema.nullish().transform((validation) => validation ?? undefined),
 });
 
 export type RunMetrics = z.output<typeof RunMetricsSchema>;
 export type EpochMetrics = RunMetrics['epochs'][number];
 export type RunPlanMetrics = NonNullable<RunMetrics['plan']>;
+export type RankStepSeconds = NonNullable<RunMetrics['rankStepSeconds']>[number];
 
 /** `ringtrain eval --out eval.json`: the report takes its confusion matrix (packages/worker EvaluationReport). */
 export const EvaluationSchema = z.looseObject({
@@ -193,14 +225,16 @@ export function parseRunMetrics(text: string, origin: string): RunMetrics {
   );
 }
 
-/** Facts the schema cannot state: a confusion matrix must be square and name each class once. */
+/** Facts the schema cannot state: a confusion matrix has one row and one column per class. */
 function checkConsistency(metrics: RunMetrics, origin: string): void {
-  for (const epoch of metrics.epochs) {
-    const cells = epoch.confusion?.length ?? 0;
-    if (cells > 0 && !Number.isInteger(Math.sqrt(cells))) {
-      throw new MetricsFileError(`${origin}: epochs[${epoch.epoch}].confusion has ${cells} cells, not a square number (classes × classes): the file is damaged; rerun the run`);
-    }
+  const validation = metrics.validation;
+  if (validation !== undefined && !isSquare(validation.confusion, validation.classes.length)) {
+    throw new MetricsFileError(`${origin}: validation.confusion is not ${validation.classes.length} × ${validation.classes.length} (one row and column per class): the file is damaged; rerun the run`);
   }
+}
+
+function isSquare(matrix: readonly (readonly number[])[], size: number): boolean {
+  return matrix.length === size && matrix.every((row) => row.length === size);
 }
 
 export function parseEvaluation(text: string, origin: string): Evaluation {
@@ -210,7 +244,7 @@ export function parseEvaluation(text: string, origin: string): Evaluation {
     throw new MetricsFileError(`${origin} is not an evaluation as \`ringtrain eval --out\` writes it:\n${describeIssues(result.error)}\ngive the file that \`ringtrain eval <run> --out eval.json\` wrote`);
   }
   const { classes, confusion } = result.data;
-  if (confusion.length !== classes.length || confusion.some((row) => row.length !== classes.length)) {
+  if (!isSquare(confusion, classes.length)) {
     throw new MetricsFileError(`${origin}: its confusion matrix is not ${classes.length} × ${classes.length} (one row and column per class): rerun ringtrain eval`);
   }
   return result.data;

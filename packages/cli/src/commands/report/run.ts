@@ -29,7 +29,6 @@ export async function runReport(location: string, raw: Record<string, unknown>):
   const html = renderReportHtml({
     metrics: run.metrics, source: run.source, generatedAt: new Date(),
     ...(evaluation !== undefined ? { evaluation } : {}),
-    ...(run.labels !== undefined ? { labels: run.labels } : {}),
   });
   const out = path.resolve(options.out);
   await mkdir(path.dirname(out), { recursive: true });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { confusionHeatmap, escapeXml, formatSeconds, formatTick, integerTicks, lineChart, linearScale, niceTicks, sideBySide, truncate } from './svg.js';
+import { confusionHeatmap, escapeXml, formatSeconds, formatTick, integerTicks, grid, lineChart, linearScale, niceTicks, truncate } from './svg.js';
 
 const EVIL = `<script>alert("x")</script> & 'cats'`;
 
@@ -88,6 +88,12 @@ describe('lineChart', () => {
     assert.equal(chart.match(/<polyline /g)?.length, 2);
     assert.equal(chart.match(/<circle /g)?.length, 4);
   });
+  it('draws thousands of steps as a line with round step ticks and no markers', () => {
+    const steps = lineChart({ title: 't', xLabel: 'step', xTicks: 'nice', series: [{ name: 's', color: '#000', points: Array.from({ length: 2000 }, (_, i) => ({ x: i + 1, y: 1 / (i + 1) })) }] });
+    assert.equal(steps.match(/<circle /g), null);
+    const labels = [...steps.matchAll(/text-anchor="middle" fill="#555">(\d+)<\/text>/g)].map((match) => match[1]);
+    assert.deepEqual(labels, ['500', '1000', '1500', '2000']);
+  });
   it('draws a single-epoch run as a marker on a usable axis', () => {
     const single = lineChart({ title: 't', xLabel: 'epoch', series: [{ name: 's', color: '#000', points: [{ x: 1, y: 0.7 }] }] });
     assert.equal(single.match(/<circle /g)?.length, 1);
@@ -105,13 +111,15 @@ describe('confusionHeatmap', () => {
   });
 });
 
-describe('sideBySide', () => {
-  it('lays charts out left to right under a heading, sized to hold them all', () => {
+describe('grid', () => {
+  it('lays charts out in rows under a heading, sized to hold them all', () => {
     const a = lineChart({ title: 'a', xLabel: 'x', width: 300, height: 200, series: [] });
     const b = lineChart({ title: 'b', xLabel: 'x', width: 200, height: 250, series: [] });
-    const both = sideBySide('run <1>', [a, b], 10);
-    assert.match(both, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" width="510" height="280"/);
-    assert.ok(both.includes('<svg x="310" y="30" '));
-    assert.ok(both.includes('run &#60;1&#62;'));
+    const c = lineChart({ title: 'c', xLabel: 'x', width: 600, height: 100, series: [] });
+    const all = grid('run <1>', [[a, b], [c]], 10);
+    assert.match(all, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" width="600" height="390"/);
+    assert.ok(all.includes('<svg x="310" y="30" '));
+    assert.ok(all.includes('<svg x="0" y="290" '));
+    assert.ok(all.includes('run &#60;1&#62;'));
   });
 });

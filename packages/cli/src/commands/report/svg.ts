@@ -89,7 +89,12 @@ export interface LineChartSpec {
   /** Fixed y range (accuracy: 0–1); otherwise from 0 (or the data's minimum when below 0) to the maximum. */
   yDomain?: readonly [number, number];
   yFormat?: (value: number) => string;
+  /** Epochs get a tick each (thinned when many); steps get round numbers. */
+  xTicks?: 'integer' | 'nice';
 }
+
+/** Beyond this many points a series is drawn as a line only: markers would merge into a smear. */
+const MAX_MARKERS = 60;
 
 interface Box {
   left: number;
@@ -126,7 +131,9 @@ export function lineChart(spec: LineChartSpec): string {
     ? niceTicks(spec.yDomain[0], spec.yDomain[1])
     : niceTicks(Math.min(0, ...ys), ys.length > 0 ? Math.max(...ys) : 1);
   const yDomain: [number, number] = [yTicks[0]!, yTicks.at(-1)!];
-  const xTicks = integerTicks(xMin, xMax);
+  const xTicks = spec.xTicks === 'nice' && xMax > xMin
+    ? niceTicks(xMin, xMax, 6).filter((tick) => tick >= xMin && tick <= xMax && Number.isInteger(tick))
+    : integerTicks(xMin, xMax);
   // A single epoch still gets a visible x axis: half an epoch of room either side.
   const x = linearScale(xMin === xMax ? [xMin - 0.5, xMax + 0.5] : [xMin, xMax], [box.left + 8, box.right - 8]);
   const y = linearScale(yDomain, [box.bottom, box.top]);
@@ -163,7 +170,7 @@ export function lineChart(spec: LineChartSpec): string {
     for (const points of segments) {
       if (points.length > 1) parts.push(`<polyline points="${points.join(' ')}" fill="none" stroke="${series.color}" stroke-width="2"${dash}/>`);
     }
-    for (const point of series.points) {
+    for (const point of series.points.length <= MAX_MARKERS ? series.points : []) {
       if (finite(point.y)) parts.push(`<circle cx="${round(x(point.x))}" cy="${round(y(point.y))}" r="3" fill="${series.color}"/>`);
     }
   }
@@ -211,6 +218,56 @@ export function stackedBar(title: string, segments: readonly Segment[], width = 
   return svgDocument(width, height, title, parts);
 }
 
+export interface BarRow {
+  label: string;
+  /** Seconds of each part, in the order of the legend. */
+  parts: readonly number[];
+}
+
+/**
+ * One horizontal bar per row on a shared seconds axis, each split into the legend's parts: where a step's time
+ * goes on each rank, and which rank the others wait for.
+ */
+export function segmentedBars(title: string, legend: readonly { label: string; color: string }[], rows: readonly BarRow[], width = 720): string {
+  const left = 110;
+  const right = width - 20;
+  const top = 30;
+  const barHeight = 18;
+  const rowGap = 8;
+  const axisY = top + rows.length * (barHeight + rowGap);
+  const height = axisY + 34 + 20 * Math.ceil(legend.length / 4);
+  const longest = Math.max(0, ...rows.map((row) => row.parts.reduce((sum, part) => sum + Math.max(0, part), 0)));
+  const ticks = niceTicks(0, longest > 0 ? longest : 1, 5);
+  const x = linearScale([0, ticks.at(-1)!], [left, right]);
+  const parts: string[] = [`<rect x="0" y="0" width="${width}" height="${height}" fill="#fff"/>`];
+  parts.push(text(10, 18, title, 'font-size="14" font-weight="bold" fill="#222"'));
+  for (const tick of ticks) {
+    const tx = round(x(tick));
+    parts.push(`<line x1="${tx}" y1="${top - 4}" x2="${tx}" y2="${axisY}" stroke="${GRID_COLOR}" stroke-width="1"/>`);
+    parts.push(text(tx, axisY + 14, `${formatTick(tick)} s`, `font-size="11" text-anchor="middle" fill="${AXIS_COLOR}"`));
+  }
+  rows.forEach((row, index) => {
+    const y = top + index * (barHeight + rowGap);
+    parts.push(text(left - 8, y + 13, truncate(row.label, 16), 'font-size="12" text-anchor="end" fill="#222"'));
+    let offset = 0;
+    row.parts.forEach((seconds, part) => {
+      const value = Math.max(0, seconds);
+      if (value > 0) {
+        const color = legend[part]?.color ?? '#999';
+        parts.push(`<rect x="${round(x(offset))}" y="${y}" width="${round(x(offset + value) - x(offset))}" height="${barHeight}" fill="${color}"><title>${escapeXml(`${row.label}, ${legend[part]?.label ?? ''}: ${value.toFixed(3)} s`)}</title></rect>`);
+      }
+      offset += value;
+    });
+  });
+  legend.forEach((entry, index) => {
+    const lx = 10 + (index % 4) * ((width - 20) / 4);
+    const ly = axisY + 36 + Math.floor(index / 4) * 20;
+    parts.push(`<rect x="${round(lx)}" y="${ly - 10}" width="12" height="12" fill="${entry.color}"/>`);
+    parts.push(text(lx + 18, ly, entry.label, 'font-size="12" fill="#222"'));
+  });
+  return svgDocument(width, height, title, parts);
+}
+
 /** 84 s, 12.3 s, 4 min 05 s, 1 h 02 min: durations as people read them. */
 export function formatSeconds(seconds: number): string {
   if (!Number.isFinite(seconds)) return 'n/a';
@@ -249,15 +306,21 @@ export function confusionHeatmap(confusion: ConfusionInput, title = 'Confusion m
   const cell = n <= 12 ? 36 : n <= 30 ? 20 : Math.max(6, Math.floor(600 / n));
   const showCounts = cell >= 20;
   const showLabels = cell >= 12;
-  const labelWidth = showLabels ? 110 : 20;
+  // Room for the longest (truncated) name at ~7 px a character, so short names leave no empty margin.
+  const longestName = Math.max(1, ...confusion.classes.map((name) => [...truncate(name, 16)].length));
+  const labelWidth = showLabels ? Math.min(110, 12 + 7 * longestName) : 20;
   const left = labelWidth + 24;
-  const top = 44 + (showLabels ? 80 : 10);
-  const width = Math.max(left + n * cell + 20, 420);
+  // Column names are written at 60°: their height is about 0.87 × their length.
+  const top = 44 + (showLabels ? Math.min(100, 14 + 6 * longestName) : 10);
+  // The last column's name leans right by about half its length.
+  const width = Math.max(left + n * cell + 20 + (showLabels ? 4 * longestName : 0), 420);
   const height = top + n * cell + 30;
   const parts: string[] = [`<rect x="0" y="0" width="${width}" height="${height}" fill="#fff"/>`];
   parts.push(text(10, 18, title, 'font-size="14" font-weight="bold" fill="#222"'));
   parts.push(text(left + (n * cell) / 2, 36, 'predicted', `font-size="12" text-anchor="middle" fill="${AXIS_COLOR}"`));
   parts.push(text(14, top + (n * cell) / 2, 'true', `font-size="12" text-anchor="middle" fill="${AXIS_COLOR}" transform="rotate(-90 14 ${round(top + (n * cell) / 2)})"`));
+  // The diagonal (right answers) is outlined last, so that no neighbouring cell paints over its frame.
+  const diagonal: string[] = [];
   for (let truth = 0; truth < n; truth += 1) {
     const row = confusion.counts[truth] ?? [];
     const rowTotal = row.reduce((sum, value) => sum + value, 0);
@@ -272,14 +335,14 @@ export function confusionHeatmap(confusion: ConfusionInput, title = 'Confusion m
       const share = rowTotal > 0 ? count / rowTotal : 0;
       const cx = left + predicted * cell;
       const cy = top + truth * cell;
-      const border = truth === predicted ? ' stroke="#1a7f37" stroke-width="2"' : ' stroke="#fff" stroke-width="1"';
-      parts.push(`<rect x="${cx}" y="${cy}" width="${cell}" height="${cell}" fill="${cellColor(share)}"${border}><title>${escapeXml(`${name} → ${confusion.classes[predicted]!}: ${count}`)}</title></rect>`);
+      if (truth === predicted) diagonal.push(`<rect x="${cx + 1}" y="${cy + 1}" width="${cell - 2}" height="${cell - 2}" fill="none" stroke="#1a7f37" stroke-width="2"/>`);
+      parts.push(`<rect x="${cx}" y="${cy}" width="${cell}" height="${cell}" fill="${cellColor(share)}" stroke="#fff" stroke-width="1"><title>${escapeXml(`${name} → ${confusion.classes[predicted]!}: ${count}`)}</title></rect>`);
       if (showCounts && count > 0) {
         parts.push(text(cx + cell / 2, cy + cell / 2 + 4, String(count), `font-size="${cell >= 30 ? 12 : 9}" text-anchor="middle" fill="${share > 0.5 ? '#fff' : '#222'}"`));
       }
     }
   }
-  return svgDocument(width, height, title, parts);
+  return svgDocument(width, height, title, [...parts, ...diagonal]);
 }
 
 function svgDocument(width: number, height: number, title: string, parts: readonly string[]): string {
@@ -289,26 +352,36 @@ function svgDocument(width: number, height: number, title: string, parts: readon
   );
 }
 
+function svgSize(svg: string): { width: number; height: number } {
+  const size = /width="(\d+(?:\.\d+)?)" height="(\d+(?:\.\d+)?)"/.exec(svg);
+  if (size === null) throw new Error('an SVG without width and height cannot be placed');
+  return { width: Number(size[1]), height: Number(size[2]) };
+}
+
 /**
- * Places SVG documents side by side under a one-line heading, in one SVG: the PNG export needs one image, and
- * a PNG attached to a ticket must say which run it shows.
+ * Places SVG documents in rows (each row left to right) under a one-line heading, in one SVG: the PNG export
+ * needs one image, and a PNG attached to a ticket must say which run it shows.
  */
-export function sideBySide(heading: string, svgs: readonly string[], gap = 12): string {
+export function grid(heading: string, rows: readonly (readonly string[])[], gap = 12): string {
   const headingHeight = 30;
-  let x = 0;
-  let height = 0;
+  let y = headingHeight;
+  let width = 0;
   const placed: string[] = [];
-  for (const svg of svgs) {
-    const size = /width="(\d+(?:\.\d+)?)" height="(\d+(?:\.\d+)?)"/.exec(svg);
-    if (size === null) throw new Error('sideBySide: an SVG without width and height');
-    placed.push(svg.replace('<svg ', `<svg x="${x}" y="${headingHeight}" `));
-    x += Number(size[1]) + gap;
-    height = Math.max(height, Number(size[2]));
+  for (const row of rows) {
+    let x = 0;
+    let rowHeight = 0;
+    for (const svg of row) {
+      const size = svgSize(svg);
+      placed.push(svg.replace('<svg ', `<svg x="${x}" y="${y}" `));
+      x += size.width + gap;
+      rowHeight = Math.max(rowHeight, size.height);
+    }
+    width = Math.max(width, x - gap);
+    y += rowHeight + gap;
   }
-  const width = Math.max(0, x - gap);
-  const total = height + headingHeight;
+  const height = Math.max(headingHeight, y - gap);
   return (
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${total}" viewBox="0 0 ${width} ${total}" font-family="${FONT}">` +
-    `<rect x="0" y="0" width="${width}" height="${total}" fill="#fff"/>${text(10, 21, heading, 'font-size="15" fill="#222"')}${placed.join('')}</svg>`
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}">` +
+    `<rect x="0" y="0" width="${width}" height="${height}" fill="#fff"/>${text(10, 21, heading, 'font-size="15" fill="#222"')}${placed.join('')}</svg>`
   );
 }
