@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { chartDir, defaultValues, helmBinary, helmTemplate, productionValues, repoRoot, run, valuesArgs, type ValuesSet } from './tools.js';
+
+/** `kind: X` lines of a rendered manifest stream, with the object's name, e.g. `Deployment/rt-ringtrain-operator`. */
+function objects(manifests: string): string[] {
+  return manifests
+    .split(/^---$/m)
+    .map((doc) => {
+      const kind = /^kind: (\S+)$/m.exec(doc)?.[1];
+      const name = /^metadata:\n(?:[ ].*\n)*?[ ]{2}name: (\S+)$/m.exec(doc)?.[1];
+      return kind && name ? `${kind}/${name}` : undefined;
+    })
+    .filter((object): object is string => object !== undefined);
+}
+
+async function renderOk(values: ValuesSet, extra: readonly string[] = []): Promise<string> {
+  const result = await helmTemplate(values, extra);
+  assert.equal(result.code, 0, `helm template with ${values.name} failed:\n${result.stderr}`);
+  return result.stdout;
+}
+
+describe('the helm chart (helm lint, helm template, values.schema.json)', () => {
+  it('fails, naming scripts/install-helm.sh, when helm is missing', () => {
+    const saved = process.env.RINGTRAIN_HELM_BIN;
+    process.env.RINGTRAIN_HELM_BIN = path.join(repoRoot, 'no-such-helm');
+    try {
+      assert.throws(() => helmBinary(), /helm not found at .*no-such-helm: run `bash scripts\/install-helm\.sh`/);
+    } finally {
+      if (saved === undefined) delete process.env.RINGTRAIN_HELM_BIN;
+      else process.env.RINGTRAIN_HELM_BIN = saved;
+    }
+  });
+
+  for (const values of [defaultValues, productionValues]) {
+    it(`passes helm lint --strict with the ${values.name}`, async () => {
+      const result = await run(helmBinary(), ['lint', '--strict', chartDir, '--namespace', values.namespace, ...valuesArgs(values)]);
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      assert.match(result.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+    });
+  }
+
+  it('renders the operator, its RBAC, the dataset service, MinIO and the NetworkPolicies with the default values', async () => {
+    const rendered = objects(await renderOk(defaultValues));
+    for (const object of [
+      'ServiceAccount/rt-ringtrain-operator',
+      'ClusterRole/rt-ringtrain-operator',
+      'ClusterRoleBinding/rt-ringtrain-operator',
+      'Role/rt-ringtrain-operator-leader-election',
+      'RoleBinding/rt-ringtrain-operator-leader-election',
+      'Deployment/rt-ringtrain-operator',
+      'Service/rt-ringtrain-operator-metrics',
+      'Deployment/rt-ringtrain-dataset-service',
+      'Service/rt-ringtrain-dataset-service',
+      'StatefulSet/rt-ringtrain-minio',
+      'Service/rt-ringtrain-minio',
+      'Secret/rt-ringtrain-minio',
+      'NetworkPolicy/rt-ringtrain-run-workers',
+      'NetworkPolicy/rt-ringtrain-run-coordinator',
+      'NetworkPolicy/rt-ringtrain-dataset-service',
+      'NetworkPolicy/rt-ringtrain-minio',
+    ]) {
+      assert.ok(rendered.includes(object), `${object} not in ${rendered.join(', ')}`);
+    }
+    // One replica: no PodDisruptionBudget, which would block every drain.
+    assert.ok(!rendered.some((o) => o.startsWith('PodDisruptionBudget/')), rendered.join(', '));
+  });
+
+  it('renders without MinIO, with a Role in the watched namespace and a PodDisruptionBudget for the second values set', async () => {
+    const manifests = await renderOk(productionValues);
+    const rendered = objects(manifests);
+    assert.ok(!rendered.some((o) => /minio/i.test(o)), `MinIO objects rendered with minio.enabled=false: ${rendered.join(', ')}`);
+    for (const object of ['Role/rt-ringtrain-operator', 'RoleBinding/rt-ringtrain-operator', 'PodDisruptionBudget/rt-ringtrain-operator']) {
+      assert.ok(rendered.includes(object), `${object} not in ${rendered.join(', ')}`);
+    }
+    assert.ok(!rendered.includes('ClusterRole/rt-ringtrain-operator'), 'a namespaced operator got a ClusterRole');
+    assert.match(manifests, /value: "https:\/\/s3\.eu-west-1\.amazonaws\.com"/);
+    assert.match(manifests, /secretName: s3-credentials/);
+  });
+
+  it('puts the run pods’ NetworkPolicies in every namespace of networkPolicy.runNamespaces', async () => {
+    const manifests = await renderOk(defaultValues, ['--set', 'networkPolicy.runNamespaces={team-a,team-b}']);
+    for (const namespace of ['team-a', 'team-b']) {
+      for (const policy of ['rt-ringtrain-run-workers', 'rt-ringtrain-run-coordinator']) {
+        assert.match(manifests, new RegExp(`name: ${policy}\\n  namespace: ${namespace}\\n`), `${policy} missing in ${namespace}`);
+      }
+    }
+  });
+
+  // Each bad value must be refused by values.schema.json with a message that names the field.
+  const refusals: Array<[string, string[], RegExp]> = [
+    ['a string where a number belongs', ['--set-string', 'operator.replicas=two'], /\/operator\/replicas/],
+    ['an unknown log level', ['--set', 'operator.logLevel=loud'], /\/operator\/logLevel/],
+    ['a misspelt key', ['--set', 'operator.replica=2'], /at '\/operator': additional properties 'replica' not allowed/],
+    ['a dataset URI that is not s3:// or file://', ['--set', 'datasetService.datasets={http://example.com/data}'], /\/datasetService\/datasets\/0/],
+    ['minio disabled without an S3 endpoint', ['--set', 'minio.enabled=false'], /\/s3\/endpoint/],
+  ];
+  for (const [what, args, field] of refusals) {
+    it(`refuses ${what}, naming the field`, async () => {
+      const result = await helmTemplate(defaultValues, args);
+      assert.notEqual(result.code, 0, `accepted: ${args.join(' ')}`);
+      assert.match(result.stderr, /values don't meet the specifications of the schema/);
+      assert.match(result.stderr, field);
+    });
+  }
+
+  it('names the MinIO Service and Secret keys that deploy/examples expect of release `ringtrain` in ringtrain-system', async () => {
+    const result = await run(helmBinary(), ['template', 'ringtrain', chartDir, '--namespace', 'ringtrain-system']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /kind: Service\nmetadata:\n  name: ringtrain-minio\n  namespace: ringtrain-system\n[\s\S]*?port: 9000\n/);
+    assert.match(result.stdout, /AWS_ACCESS_KEY_ID: "[^"]+"\n  AWS_SECRET_ACCESS_KEY: "[^"]+"/);
+    const examples = (await readdir(path.join(repoRoot, 'deploy', 'examples'))).filter((f) => f.endsWith('.yaml'));
+    for (const example of examples) {
+      const text = await readFile(path.join(repoRoot, 'deploy', 'examples', example), 'utf8');
+      const endpoint = /endpoint: (\S+)/.exec(text)?.[1];
+      if (endpoint) assert.equal(endpoint, 'http://ringtrain-minio.ringtrain-system:9000', `deploy/examples/${example}`);
+    }
+  });
+
+  it('ships the CRD that packages/operator generates (helm/ringtrain/crds equals deploy/crds)', async () => {
+    const generated = path.join(repoRoot, 'deploy', 'crds');
+    const shipped = path.join(chartDir, 'crds');
+    const files = (await readdir(generated)).filter((f) => f.endsWith('.yaml')).sort();
+    assert.deepEqual((await readdir(shipped)).sort(), files, 'the chart ships exactly the generated CRDs');
+    for (const file of files) {
+      const [want, got] = await Promise.all([readFile(path.join(generated, file), 'utf8'), readFile(path.join(shipped, file), 'utf8')]);
+      assert.ok(got === want, `helm/ringtrain/crds/${file} differs from deploy/crds/${file}: cp deploy/crds/${file} helm/ringtrain/crds/`);
+    }
+  });
+});

@@ -1,0 +1,261 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KubeConfig } from '@kubernetes/client-node';
+import { startKubeTestServer, startOperator, type KubeTestServer, type RunningOperator } from '@ringtrain/operator';
+import { RELEASE, chartDir, defaultValues, helmTemplate, kubectlBinary, productionValues, run, runOk, type Ran, type ValuesSet } from './tools.js';
+
+/**
+ * The rendered chart against a real kube-apiserver + etcd (scripts/install-kube-test-servers.sh): every object
+ * passes the server's validation (server-side dry run, after the chart's CRDs), and the operator's RBAC is
+ * proven by running the real operator under the chart's ServiceAccount and by asking the authorizer.
+ */
+
+interface KubeObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace?: string };
+  readonly spec?: Record<string, unknown>;
+}
+
+const operatorSa = `${RELEASE}-ringtrain-operator`;
+const runNamespace = 'ml';
+
+let kube: KubeTestServer;
+let dir = '';
+let kubeconfig = '';
+
+const kubectl = (args: readonly string[], input?: string): Promise<Ran> => run(kubectlBinary, ['--kubeconfig', kubeconfig, ...args], input);
+const kubectlOk = (args: readonly string[], input?: string): Promise<string> => runOk(kubectlBinary, ['--kubeconfig', kubeconfig, ...args], input);
+
+async function rendered(values: ValuesSet): Promise<string> {
+  const result = await helmTemplate(values);
+  assert.equal(result.code, 0, result.stderr);
+  return result.stdout;
+}
+
+/** Polls until `check` returns a value; a timeout names what was awaited and the last error. */
+async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await sleep(200);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+describe('the chart on a real kube-apiserver', { timeout: 300_000 }, () => {
+  before(async () => {
+    kube = await startKubeTestServer();
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-chart-'));
+    kubeconfig = path.join(dir, 'kubeconfig.json');
+    await writeFile(kubeconfig, kube.kubeConfig.exportConfig(), { mode: 0o600 });
+    // CRDs first (helm installs crds/ before templates), then the namespaces the two values sets use. The
+    // namespaces warn about anything the restricted Pod Security Standard would refuse.
+    await kubectlOk(['apply', '--server-side', '-f', path.join(chartDir, 'crds')]);
+    await kubectlOk(['wait', '--for=condition=Established', 'crd/trainingruns.ringtrain.dev', '--timeout=60s']);
+    for (const namespace of [defaultValues.namespace, productionValues.namespace, runNamespace]) {
+      await kubectlOk(['create', 'namespace', namespace]);
+      await kubectlOk(['label', 'namespace', namespace, 'pod-security.kubernetes.io/warn=restricted', 'pod-security.kubernetes.io/enforce=restricted']);
+    }
+  });
+
+  after(async () => {
+    await kube?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  for (const values of [defaultValues, productionValues]) {
+    it(`accepts every object of the ${values.name} (server-side dry run), within the restricted Pod Security Standard`, async () => {
+      const manifests = await rendered(values);
+      const documents = manifests.split(/^---$/m).filter((doc) => /^kind: /m.test(doc)).length;
+      const result = await kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], manifests);
+      assert.equal(result.code, 0, result.stderr);
+      assert.doesNotMatch(result.stderr, /would violate PodSecurity|Warning/, result.stderr);
+      const list = JSON.parse(result.stdout) as { items?: KubeObject[] } & KubeObject;
+      const items = list.items ?? [list];
+      assert.equal(items.length, documents, 'every rendered object came back from the server');
+      // The server filled in its defaults: proof these went through its decoding and admission, not a linter.
+      const deployment = items.find((o) => o.kind === 'Deployment' && o.metadata.name === `${RELEASE}-ringtrain-operator`);
+      assert.ok(deployment, 'the operator Deployment');
+      assert.deepEqual((deployment.spec?.strategy as { type?: string } | undefined)?.type, 'RollingUpdate');
+    });
+  }
+
+  it('refuses a broken object (the dry run is a real check)', async () => {
+    const manifests = (await rendered(defaultValues)).replace('port: 8081\n      targetPort: http', 'port: 808100\n      targetPort: http');
+    const result = await kubectl(['apply', '--dry-run=server', '-f', '-'], manifests);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /spec\.ports\[0\]\.port: Invalid value: 808100/);
+  });
+
+  describe('the operator’s RBAC', () => {
+    before(async () => {
+      for (const values of [defaultValues, productionValues]) await kubectlOk(['apply', '-f', '-'], await rendered(values));
+    });
+
+    /**
+     * `kubectl auth can-i` as the operator's ServiceAccount of one release namespace. A resource is written as
+     * kubectl takes it (`leases.coordination.k8s.io/<name>`); `resource:subresource` asks about a subresource.
+     */
+    async function canI(releaseNamespace: string, verb: string, resource: string, namespace?: string): Promise<boolean> {
+      const [plain, subresource] = resource.split(':');
+      const args = ['auth', 'can-i', verb, plain ?? resource, ...(subresource ? [`--subresource=${subresource}`] : [])];
+      const where = namespace === undefined ? ['--all-namespaces'] : ['--namespace', namespace];
+      const result = await kubectl([...args, ...where, `--as=system:serviceaccount:${releaseNamespace}:${operatorSa}`]);
+      const answer = result.stdout.trim();
+      if (answer !== 'yes' && answer !== 'no') throw new Error(`kubectl ${args.join(' ')}: ${result.stderr}`);
+      return answer === 'yes';
+    }
+
+    // What packages/operator/src/controller/kube-api.ts calls, and what it must not be able to do.
+    const needed: Array<[string, string]> = [
+      ['list', 'trainingruns.ringtrain.dev'],
+      ['watch', 'trainingruns.ringtrain.dev'],
+      ['delete', 'trainingruns.ringtrain.dev'],
+      ['patch', 'trainingruns.ringtrain.dev:status'],
+      ['update', 'trainingruns.ringtrain.dev:finalizers'],
+      ['list', 'pods'],
+      ['watch', 'pods'],
+      ['create', 'pods'],
+      ['delete', 'pods'],
+      ['get', 'services'],
+      ['create', 'services'],
+      ['get', 'secrets'],
+      ['create', 'secrets'],
+      ['get', 'configmaps'],
+      ['create', 'configmaps'],
+      ['create', 'events'],
+    ];
+    const refused: Array<[string, string]> = [
+      ['get', 'trainingruns.ringtrain.dev'],
+      ['update', 'trainingruns.ringtrain.dev'],
+      ['patch', 'trainingruns.ringtrain.dev'],
+      ['create', 'trainingruns.ringtrain.dev'],
+      ['update', 'trainingruns.ringtrain.dev:status'],
+      ['update', 'pods'],
+      ['patch', 'pods'],
+      ['patch', 'pods:status'],
+      ['create', 'pods:exec'],
+      ['list', 'secrets'],
+      ['watch', 'secrets'],
+      ['delete', 'secrets'],
+      ['delete', 'services'],
+      ['update', 'configmaps'],
+      ['create', 'deployments.apps'],
+      ['get', 'leases.coordination.k8s.io'],
+      ['create', 'leases.coordination.k8s.io'],
+    ];
+
+    it('grants a cluster-wide operator exactly what it calls, and the Lease only in the release namespace', async () => {
+      const ns = defaultValues.namespace;
+      for (const [verb, resource] of needed) {
+        assert.ok(await canI(ns, verb, resource, runNamespace), `${verb} ${resource} in ${runNamespace} refused`);
+        if (verb === 'list' || verb === 'watch') assert.ok(await canI(ns, verb, resource), `${verb} ${resource} in all namespaces refused`);
+      }
+      for (const [verb, resource] of refused) assert.ok(!(await canI(ns, verb, resource, runNamespace)), `${verb} ${resource} in ${runNamespace} granted`);
+      assert.ok(await canI(ns, 'create', 'leases.coordination.k8s.io', ns));
+      assert.ok(await canI(ns, 'get', 'leases.coordination.k8s.io/ringtrain-operator', ns));
+      assert.ok(await canI(ns, 'update', 'leases.coordination.k8s.io/ringtrain-operator', ns));
+      assert.ok(!(await canI(ns, 'update', 'leases.coordination.k8s.io/someone-elses', ns)), 'another Lease is writable');
+      assert.ok(!(await canI(ns, 'create', 'clusterrolebindings.rbac.authorization.k8s.io', ns)));
+      assert.ok(!(await canI(ns, 'get', 'nodes', undefined)));
+    });
+
+    it('confines an operator with watchNamespace to that namespace', async () => {
+      const ns = productionValues.namespace;
+      for (const [verb, resource] of needed) assert.ok(await canI(ns, verb, resource, runNamespace), `${verb} ${resource} in ${runNamespace} refused`);
+      for (const [verb, resource] of needed) assert.ok(!(await canI(ns, verb, resource, 'default')), `${verb} ${resource} in default granted`);
+      assert.ok(!(await canI(ns, 'list', 'pods', undefined)), 'list pods in all namespaces granted');
+      assert.ok(await canI(ns, 'update', 'leases.coordination.k8s.io/ringtrain-operator', ns));
+    });
+
+    const operators: Array<[ValuesSet, string | undefined]> = [
+      [defaultValues, undefined],
+      [productionValues, runNamespace],
+    ];
+    for (const [values, watchNamespace] of operators) {
+      it(`is enough for the real operator (${watchNamespace ? `watching ${watchNamespace}` : 'all namespaces'}): a run from creation to TTL deletion`, async () => {
+        const token = (await kubectlOk(['create', 'token', operatorSa, '--namespace', values.namespace, '--duration=1h'])).trim();
+        const asOperator = new KubeConfig();
+        asOperator.loadFromOptions({
+          clusters: [{ name: 'test', server: kube.server, skipTLSVerify: true }],
+          users: [{ name: operatorSa, token }],
+          contexts: [{ name: 'test', cluster: 'test', user: operatorSa }],
+          currentContext: 'test',
+        });
+        // Quiet by default; RINGTRAIN_LOG_LEVEL=warn shows each refused call (403) and the start-up retries.
+        process.env.RINGTRAIN_LOG_LEVEL ??= 'error';
+        const operator: RunningOperator = await startOperator({
+          kubeConfig: asOperator,
+          ...(watchNamespace ? { namespace: watchNamespace } : {}),
+          leaseNamespace: values.namespace,
+          leaseDurationSeconds: 4,
+          renewDeadlineSeconds: 3,
+          retryPeriodSeconds: 1,
+          httpPort: null,
+          processMetrics: false,
+          pollProgressSeconds: 1,
+          // No coordinator listens here: progress comes from nowhere, and no request leaves the machine.
+          progress: async () => undefined,
+        });
+        const name = `rbac-${watchNamespace ? 'ns' : 'cluster'}`;
+        try {
+          // Leading needs the Lease (create, get, update) and synced caches (list + watch of runs and pods).
+          await Promise.race([operator.leading, sleep(30_000).then(() => Promise.reject(new Error('the operator did not lead within 30 s')))]);
+          const holder = await kubectlOk(['get', 'lease', 'ringtrain-operator', '--namespace', values.namespace, '-o', 'jsonpath={.spec.holderIdentity}']);
+          assert.equal(holder, operator.identity);
+
+          const runManifest = JSON.stringify({
+            apiVersion: 'ringtrain.dev/v1alpha1',
+            kind: 'TrainingRun',
+            metadata: { name, namespace: runNamespace },
+            spec: {
+              model: { numClasses: 10 },
+              dataset: { uri: 's3://datasets/digits' },
+              workers: { replicas: 1, image: 'ghcr.io/ringtrain/worker-cpu:0.1.0', gpu: { count: 0 } },
+              output: { uri: `s3://runs/${name}` },
+              runPolicy: { ttlSecondsAfterFinished: 0 },
+            },
+          });
+          await kubectlOk(['apply', '-f', '-'], runManifest);
+          const ns = ['--namespace', runNamespace];
+          // Pods, Services, Secret and ConfigMap created (get to see they are missing, then create).
+          const objects = [`pod/${name}-coordinator`, `pod/${name}-worker-0`, `service/${name}-coordinator`, `service/${name}-workers`, `secret/${name}-token`, `configmap/${name}-config`];
+          await eventually('the run’s objects', async () => ((await kubectl(['get', ...objects, ...ns])).code === 0 ? true : undefined));
+          // The status subresource was patched.
+          await eventually('a phase in the status', async () => ((await kubectlOk(['get', 'tr', name, ...ns, '-o', 'jsonpath={.status.phase}'])) ? true : undefined));
+
+          // Play the kubelet: both pods run, then the coordinator exits 0.
+          const setPhase = (pod: string, phase: string) =>
+            kubectlOk(['patch', 'pod', pod, ...ns, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { phase, conditions: [{ type: 'Ready', status: phase === 'Running' ? 'True' : 'False' }] } })]);
+          for (const pod of [`${name}-coordinator`, `${name}-worker-0`]) await setPhase(pod, 'Running');
+          await eventually('phase Running', async () => ((await kubectlOk(['get', 'tr', name, ...ns, '-o', 'jsonpath={.status.phase}'])) === 'Running' ? true : undefined));
+          await setPhase(`${name}-coordinator`, 'Succeeded');
+
+          // Finished: cleanPodPolicy All deletes the pods, ttlSecondsAfterFinished 0 deletes the run.
+          await eventually('the run deleted at its TTL', async () => ((await kubectl(['get', 'tr', name, ...ns])).code !== 0 ? true : undefined));
+          const pods = await kubectlOk(['get', 'pods', ...ns, '-l', `ringtrain.dev/run=${name}`, '-o', 'name']);
+          assert.equal(pods.trim(), '', 'the pods were deleted');
+          // Events were recorded by the operator.
+          const reasons = await kubectlOk(['get', 'events', ...ns, '--field-selector', `involvedObject.name=${name}`, '-o', 'jsonpath={.items[*].reason}']);
+          assert.match(reasons, /Succeeded/, `events: ${reasons}`);
+        } finally {
+          await operator.stop();
+        }
+        // A stopping leader releases the Lease (an update), so a standby takes over at once.
+        const holder = await kubectlOk(['get', 'lease', 'ringtrain-operator', '--namespace', values.namespace, '-o', 'jsonpath={.spec.holderIdentity}']);
+        assert.equal(holder, '');
+      });
+    }
+  });
+});
