@@ -95,12 +95,17 @@ export function stepAccuracyChart(metrics: RunMetrics, width = 480): string | un
 /** What `--png` writes: the curves under a line naming the run and its result. */
 export function curvesSvg(metrics: RunMetrics): string {
   const accuracy = metrics.final.valAccuracy === null ? 'n/a' : percent(metrics.final.valAccuracy);
-  const heading = `${metrics.runId}: ${metrics.state}, validation accuracy ${accuracy} after ${metrics.epochs.length} epochs, ${metrics.config.workers} workers × batch ${metrics.config.batchSize}`;
+  const heading = `${metrics.runId}: ${metrics.state}, validation accuracy ${accuracy} after ${plural(metrics.epochs.length, 'epoch')}, ${plural(metrics.config.workers, 'worker')} × batch ${metrics.config.batchSize}`;
   const perStep = stepLossChart(metrics);
   return grid(heading, [
     [lossChart(metrics), accuracyChart(metrics)],
     [...(perStep !== undefined ? [perStep] : []), throughputChart(metrics)],
   ]);
+}
+
+/** "1 epoch", "4 epochs". */
+export function plural(value: number, word: string): string {
+  return `${value.toLocaleString('en-US')} ${word}${value === 1 ? '' : 's'}`;
 }
 
 function number(value: number | null | undefined, digits = 3): string {
@@ -194,13 +199,13 @@ function planSection(plan: RunPlanMetrics): string {
   const exact = (plan.lastIterationImages ?? plan.globalBatch) === plan.globalBatch && (plan.droppedPerEpoch ?? 0) === 0;
   const lines = [
     row('data', `${count(classes.length)} classes (${e(shown)}); ${count(plan.dataset.images)} images: ${count(plan.dataset.trainImages)} training, ${count(plan.dataset.valImages)} validation`),
-    row('batch', `${plan.workers} workers × ${plan.batchPerWorker} images per worker = global batch ${count(plan.globalBatch)}`),
+    row('batch', `${plural(plan.workers, 'worker')} × ${plural(plan.batchPerWorker, 'image')} per worker = global batch ${count(plan.globalBatch)}`),
     row(
       'iterations',
-      `${count(plan.dataset.trainImages)} training images ÷ global batch ${count(plan.globalBatch)} = ${count(plan.iterationsPerEpoch)} iterations per epoch` +
+      `${count(plan.dataset.trainImages)} training images ÷ global batch ${count(plan.globalBatch)} = ${plural(plan.iterationsPerEpoch, 'iteration')} per epoch` +
         (exact ? '' : ` (the last one takes ${count(plan.lastIterationImages ?? 0)} images${(plan.droppedPerEpoch ?? 0) > 0 ? `; ${plan.droppedPerEpoch} skipped per epoch so every worker gets as many` : ''})`),
     ),
-    row('epochs', `${plan.epochs} epochs × ${count(plan.iterationsPerEpoch)} iterations = ${count(plan.totalIterations)} optimizer steps${plan.maxSteps !== null && plan.maxSteps !== undefined ? ` (at most ${plan.maxSteps}: --max-steps)` : ''}`),
+    row('epochs', `${plural(plan.epochs, 'epoch')} × ${plural(plan.iterationsPerEpoch, 'iteration')} = ${plural(plan.totalIterations, 'optimizer step')}${plan.maxSteps !== null && plan.maxSteps !== undefined ? ` (at most ${plan.maxSteps}: --max-steps)` : ''}`),
     row(
       'optimizer',
       `${e(plan.optimizer.kind === 'adam' ? 'Adam' : plan.optimizer.kind === 'sgd' ? 'SGD' : plan.optimizer.kind)}, learning rate ${rate(plan.optimizer.learningRate)}` +
@@ -273,7 +278,7 @@ function rankSplit(ranks: readonly RankStepSeconds[]): string {
     return `<tr><td>${e(rows[index]!.label)}</td>${STEP_PHASES.map((phase) => `<td>${rank[phase.key].toFixed(3)} s</td>`).join('')}<td>${total.toFixed(3)} s</td></tr>`;
   });
   return `<h3>The mean step, rank by rank</h3>
-<p>Every rank computes its gradients, then all wait in the all-reduce until the slowest has sent its share: a long all-reduce on one rank usually means another rank was still computing.</p>
+<p>Each rank computes its gradients on its own images, then the ranks average them together: a rank's all-reduce time includes waiting for the slowest rank, so when one rank's all-reduce is much longer than another's, the other was still computing.</p>
 <div class="charts">${segmentedBars('Mean seconds per step, by phase', legend, rows)}
 <table class="grid">${header}\n${lines.join('\n')}</table></div>`;
 }
@@ -311,7 +316,7 @@ function modelSection(metrics: RunMetrics): string {
 }
 
 const STYLE = `
-body{font-family:${'DejaVu Sans'},Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px;line-height:1.4}
+body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px;line-height:1.4}
 h1{font-size:22px;margin-bottom:4px}h3{font-size:15px;margin-top:18px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .state{display:inline-block;padding:1px 8px;border-radius:4px;color:#fff;font-size:14px;vertical-align:middle}
 .succeeded{background:#1a7f37}.failed{background:#cf222e}.stopped{background:#9a6700}

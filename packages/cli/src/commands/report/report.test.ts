@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { pngSize } from './png.js';
-import { demoMetricsText, demoRunDir } from './testdata/fixtures.js';
+import { demoMetricsText, demoRunDir, tinyRunDir } from './testdata/fixtures.js';
 
 const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
 const report = (...args: string[]) => spawnSync(process.execPath, [bin, 'report', ...args], { encoding: 'utf8' });
@@ -33,6 +33,15 @@ describe('ringtrain report', () => {
       const printed = JSON.parse(result.stdout) as { html: string; png: string | null; valAccuracy: number };
       assert.deepEqual([printed.html, printed.png, printed.valAccuracy], [path.join(work, 'direct.html'), null, 0.9]);
     }
+  });
+
+  it("adds the confusion matrix that ringtrain eval measured, given its --out file", async () => {
+    const html = path.join(work, 'with-eval.html');
+    const result = report(tinyRunDir, '--out', html, '--eval', path.join(tinyRunDir, 'eval.json'));
+    assert.equal(result.status, 0, result.stderr);
+    const page = await readFile(html, 'utf8');
+    assert.match(page, /From ringtrain eval on the val split of \S+ \(120 images\)/);
+    assert.match(page, /<h2>The run plan<\/h2>/);
   });
 
   it('names the problem and the fix when the run directory, metrics.json or its content is wrong', async () => {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ExitError } from '../../errors.js';
 import { parseOptions } from '../../options.js';
 import { readEvaluation, readRun } from './read-run.js';
-import { curvesSvg, renderReportHtml } from './report-html.js';
+import { curvesSvg, plural, renderReportHtml } from './report-html.js';
 import { MetricsFileError } from './run-metrics.js';
 import { svgToPng } from './png.js';
 
@@ -45,6 +45,6 @@ export async function runReport(location: string, raw: Record<string, unknown>):
     process.stdout.write(`${JSON.stringify({ runId: run.metrics.runId, source: run.source, html: out, png: png?.file ?? null, epochs: run.metrics.epochs.length, valAccuracy: run.metrics.final.valAccuracy })}\n`);
     return;
   }
-  process.stdout.write(`report of ${run.metrics.runId} (${run.metrics.state}, ${run.metrics.epochs.length} epochs) written to ${out}\n`);
+  process.stdout.write(`report of ${run.metrics.runId} (${run.metrics.state}, ${plural(run.metrics.epochs.length, 'epoch')}) written to ${out}\n`);
   if (png !== undefined) process.stdout.write(`curves written to ${png.file} (${png.width}×${png.height} PNG)\n`);
 }

@@ -9,6 +9,9 @@ export const demoMetricsText = readFileSync(new URL('./demo-run/metrics.json', i
 
 export const demoMetricsJson = (): Record<string, unknown> => JSON.parse(demoMetricsText) as Record<string, unknown>;
 
+/** A real 1-epoch demo run at 16 px in the current format, with what `ringtrain eval <run> --out eval.json` wrote for it. */
+export const tinyRunDir = fileURLToPath(new URL('./tiny-run', import.meta.url));
+
 /** A class name that must never reach the page unescaped. */
 export const EVIL_CLASS = `<img src=x onerror="alert(1)">&'`;
 
