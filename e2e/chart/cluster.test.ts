@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startKubeTestServer, startOperator, type KubeTestServer, type RunningOperator } from '@ringtrain/operator';
-import { RELEASE, chartDir, defaultValues, helmTemplate, kubectlBinary, productionValues, run, runOk, type Ran, type ValuesSet } from './tools.js';
+import { RELEASE, chartDir, defaultValues, repoRoot, helmTemplate, kubectlBinary, productionValues, run, runOk, type Ran, type ValuesSet } from './tools.js';
 
 /**
  * The rendered chart against a real kube-apiserver + etcd (scripts/install-kube-test-servers.sh): every object
@@ -103,6 +104,21 @@ describe('the chart on a real kube-apiserver', { timeout: 300_000 }, () => {
       for (const values of [defaultValues, productionValues]) await kubectlOk(['apply', '-f', '-'], await rendered(values));
     });
 
+    /** Credentials of the operator's ServiceAccount: a token from the TokenRequest API, as a pod would mount. */
+    async function operatorKubeConfig(releaseNamespace: string): Promise<KubeConfig> {
+      const token = (await kubectlOk(['create', 'token', operatorSa, '--namespace', releaseNamespace, '--duration=1h'])).trim();
+      const config = new KubeConfig();
+      config.loadFromOptions({
+        clusters: [{ name: 'test', server: kube.server, skipTLSVerify: true }],
+        users: [{ name: operatorSa, token }],
+        contexts: [{ name: 'test', cluster: 'test', user: operatorSa }],
+        currentContext: 'test',
+      });
+      return config;
+    }
+
+    const leaseHolder = (namespace: string) => kubectlOk(['get', 'lease', 'ringtrain-operator', '--namespace', namespace, '-o', 'jsonpath={.spec.holderIdentity}']);
+
     /**
      * `kubectl auth can-i` as the operator's ServiceAccount of one release namespace. A resource is written as
      * kubectl takes it (`leases.coordination.k8s.io/<name>`); `resource:subresource` asks about a subresource.
@@ -185,14 +201,7 @@ describe('the chart on a real kube-apiserver', { timeout: 300_000 }, () => {
     ];
     for (const [values, watchNamespace] of operators) {
       it(`is enough for the real operator (${watchNamespace ? `watching ${watchNamespace}` : 'all namespaces'}): a run from creation to TTL deletion`, async () => {
-        const token = (await kubectlOk(['create', 'token', operatorSa, '--namespace', values.namespace, '--duration=1h'])).trim();
-        const asOperator = new KubeConfig();
-        asOperator.loadFromOptions({
-          clusters: [{ name: 'test', server: kube.server, skipTLSVerify: true }],
-          users: [{ name: operatorSa, token }],
-          contexts: [{ name: 'test', cluster: 'test', user: operatorSa }],
-          currentContext: 'test',
-        });
+        const asOperator = await operatorKubeConfig(values.namespace);
         // Quiet by default; RINGTRAIN_LOG_LEVEL=warn shows each refused call (403) and the start-up retries.
         process.env.RINGTRAIN_LOG_LEVEL ??= 'error';
         const operator: RunningOperator = await startOperator({
@@ -212,8 +221,7 @@ describe('the chart on a real kube-apiserver', { timeout: 300_000 }, () => {
         try {
           // Leading needs the Lease (create, get, update) and synced caches (list + watch of runs and pods).
           await Promise.race([operator.leading, sleep(30_000).then(() => Promise.reject(new Error('the operator did not lead within 30 s')))]);
-          const holder = await kubectlOk(['get', 'lease', 'ringtrain-operator', '--namespace', values.namespace, '-o', 'jsonpath={.spec.holderIdentity}']);
-          assert.equal(holder, operator.identity);
+          assert.equal(await leaseHolder(values.namespace), operator.identity);
 
           const runManifest = JSON.stringify({
             apiVersion: 'ringtrain.dev/v1alpha1',
@@ -253,9 +261,41 @@ describe('the chart on a real kube-apiserver', { timeout: 300_000 }, () => {
           await operator.stop();
         }
         // A stopping leader releases the Lease (an update), so a standby takes over at once.
-        const holder = await kubectlOk(['get', 'lease', 'ringtrain-operator', '--namespace', values.namespace, '-o', 'jsonpath={.spec.holderIdentity}']);
-        assert.equal(holder, '');
+        assert.equal(await leaseHolder(values.namespace), '');
       });
     }
+
+    it('starts the operator from the Deployment’s own command line, which leads and exits 0 on SIGTERM', async () => {
+      const ns = defaultValues.namespace;
+      type Container = { command?: string[]; args?: string[] };
+      const deployment = JSON.parse(await kubectlOk(['get', 'deployment', `${RELEASE}-ringtrain-operator`, '--namespace', ns, '-o', 'json'])) as {
+        spec: { template: { spec: { containers: Container[] } } };
+      };
+      const container = deployment.spec.template.spec.containers[0];
+      assert.deepEqual(container?.command, ['ringtrain', 'operator']);
+      // The chart's flags as they are, but a free port here and a name to find in the Lease.
+      const args = [...(container?.args ?? []).filter((arg) => !arg.startsWith('--http-port=')), '--http-port=0', '--identity=from-the-deployment'];
+      const file = path.join(dir, 'operator-kubeconfig.json');
+      await writeFile(file, (await operatorKubeConfig(ns)).exportConfig(), { mode: 0o600 });
+      const cli = path.join(repoRoot, 'packages', 'cli', 'bin', 'ringtrain.mjs');
+      const child = spawn(process.execPath, [cli, 'operator', ...args], {
+        env: { ...process.env, KUBECONFIG: file, POD_NAMESPACE: ns, RINGTRAIN_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      // An operator that dies first (a flag the CLI no longer takes, say) fails at once, with its output.
+      const diedFirst = exited.then((code) => Promise.reject(new Error(`the operator exited ${code} before it led:\n${output}`)));
+      diedFirst.catch(() => undefined);
+      try {
+        await Promise.race([eventually('the operator started with the Deployment’s args to lead', async () => ((await leaseHolder(ns)) === 'from-the-deployment' ? true : undefined), 90_000), diedFirst]);
+      } finally {
+        child.kill('SIGTERM');
+      }
+      assert.equal(await exited, 0, output);
+      assert.equal(await leaseHolder(ns), '', 'the Lease is released on SIGTERM');
+    });
   });
 });
