@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { text } from 'node:stream/consumers';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { openStore, S3Store, startMinio, type MinioTestServer } from '@ringtrain/dataset';
+import { demoMetricsText } from './testdata/fixtures.js';
+
+const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
+
+describe('ringtrain report from a run in a real MinIO', () => {
+  let minio: MinioTestServer;
+  let work = '';
+  let env: NodeJS.ProcessEnv = {};
+  before(async () => {
+    minio = await startMinio();
+    work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-report-s3-'));
+    const store = openStore('s3://runs/resnet18-digits', { s3: minio.config });
+    assert.ok(store instanceof S3Store);
+    await store.ensureBucket();
+    await store.put('metrics.json', Buffer.from(demoMetricsText));
+    env = { RINGTRAIN_S3_ENDPOINT: minio.config.endpoint, AWS_ACCESS_KEY_ID: minio.config.accessKey, AWS_SECRET_ACCESS_KEY: minio.config.secretKey };
+  });
+  after(async () => {
+    await minio?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  const report = async (argv: string[]) => {
+    const child = spawn(process.execPath, [bin, 'report', ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const [stdout, stderr, code] = await Promise.all([text(child.stdout), text(child.stderr), new Promise<number>((resolve) => child.once('close', (exit) => resolve(exit ?? 1)))]);
+    return { stdout, stderr, code };
+  };
+
+  it('reads metrics.json from an s3:// output URI, as a TrainingRun writes it', async () => {
+    const html = path.join(work, 'report.html');
+    const result = await report(['s3://runs/resnet18-digits/', '--out', html]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(await readFile(html, 'utf8'), /Made by <code>ringtrain report<\/code> from s3:\/\/runs\/resnet18-digits\/metrics\.json/);
+  });
+
+  it('says the run has not written metrics.json yet, naming the URI', async () => {
+    const result = await report(['s3://runs/still-training', '--out', path.join(work, 'none.html')]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /s3:\/\/runs\/still-training\/metrics\.json does not exist: metrics\.json is written when a run ends/);
+  });
+});
