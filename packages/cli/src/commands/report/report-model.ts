@@ -82,7 +82,7 @@ export function describeOptimizer(metrics: RunMetrics): { name: string; learning
   const details: string[] = [];
   const schedule = plan?.schedule ?? metrics.config.training.schedule?.kind ?? 'constant';
   details.push(`schedule: ${schedule}`);
-  if (metrics.plan?.optimizer.scaledWithGlobalBatch === false) details.push('not scaled with the global batch');
+  if (plan?.scaledWithGlobalBatch === false) details.push('not scaled with the global batch');
   const warmup = plan?.warmupIterations ?? metrics.config.training.warmupSteps ?? 0;
   if (warmup > 0) details.push(`linear warmup over ${warmup} iterations`);
   const decay = plan?.weightDecay ?? optimizer?.weightDecay ?? 0;

@@ -118,7 +118,7 @@ function finite(y: number | null): y is number {
   return y !== null && Number.isFinite(y);
 }
 
-/** A titled line chart with axes, grid, legend and a marker on every point (runs have few epochs). */
+/** A titled line chart with axes, grid and legend; a marker on every point while there are few (epochs). */
 export function lineChart(spec: LineChartSpec): string {
   const width = spec.width ?? 480;
   const height = spec.height ?? 300;
