@@ -91,6 +91,8 @@ export class RunTimeline extends EventEmitter<RunTimelineEvents> {
   private currentBackends: string[] | null = null;
   private runPlan: RunPlan | null = null;
   private lastValidation: ValidationByClass | null = null;
+  /** When a dashboard last polled (ms since the epoch), so a local run can let it see the final state. */
+  watchedAt = 0;
 
   constructor(
     private readonly log?: Logger,

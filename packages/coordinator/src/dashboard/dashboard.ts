@@ -67,6 +67,7 @@ export function dashboardData(source: DashboardSource, version: number, afterSte
 /** Serves the live dashboard: the static page, uPlot, and `dashboard/data.json`. */
 export async function serveDashboard(url: URL, response: http.ServerResponse, source: DashboardSource): Promise<void> {
   if (url.pathname === '/dashboard/data.json') {
+    source.timeline.watchedAt = Date.now();
     const data = dashboardData(source, integer(url.searchParams.get('version'), -1), integer(url.searchParams.get('after'), -1));
     response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', ...SECURITY_HEADERS }).end(JSON.stringify(data));
     return;

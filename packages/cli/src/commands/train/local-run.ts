@@ -65,6 +65,8 @@ export async function runLocalCluster(runConfig: RunConfig, options: LocalRunOpt
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onInterrupt);
     await cluster.stop(30_000);
+    // A dashboard open in a browser polls every second: let it see how the run ended before the server goes.
+    if (Date.now() - coordinator.timeline.watchedAt < 5_000) await new Promise((resolve) => setTimeout(resolve, 2_000));
     await coordinator.close();
     await datasetService.stop();
     progress.done();

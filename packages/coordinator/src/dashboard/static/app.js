@@ -13,6 +13,9 @@ const PHASES = [
   ['optimizerSeconds', 'optimizer', 'optimizer'],
 ];
 
+// Steps and epochs are whole numbers: the x axes tick on them only.
+const WHOLE_INCREMENTS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, 1000000];
+
 const view = {
   version: -1,
   points: [],
@@ -60,7 +63,7 @@ function drawChart(containerId, xLabel, series, columns) {
         scales: { x: { time: false } },
         legend: { live: true },
         series: [{ label: xLabel }, ...series],
-        axes: [{ label: xLabel }, {}],
+        axes: [{ label: xLabel, incrs: WHOLE_INCREMENTS }, {}],
       },
       columns,
       container,
@@ -219,6 +222,8 @@ async function poll() {
   } catch (error) {
     // `ringtrain train` closes the coordinator when the run ends: keep what was drawn and say so.
     byId('connection').textContent = `coordinator unreachable (${error instanceof Error ? error.message : String(error)}); the run may have ended — showing the last data`;
+    const state = byId('state');
+    if (!state.textContent.endsWith('(last seen)')) state.textContent = `${state.textContent} (last seen)`;
     delay = UNREACHABLE_POLL_MS;
   }
   setTimeout(poll, delay);
