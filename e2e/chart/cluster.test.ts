@@ -1,19 +1,31 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
+import { S3Store, minioBinary } from '@ringtrain/dataset';
 import { startKubeTestServer, startOperator, type KubeTestServer, type RunningOperator } from '@ringtrain/operator';
-import { RELEASE, chartDir, defaultValues, repoRoot, helmTemplate, kubectlBinary, productionValues, run, runOk, type Ran, type ValuesSet } from './tools.js';
+import { RELEASE, chartDir, defaultValues, freePort, helmTemplate, kubectlBinary, productionValues, repoRoot, run, runOk, start, type Ran, type Started, type ValuesSet } from './tools.js';
 
 /**
  * The rendered chart against a real kube-apiserver + etcd (scripts/install-kube-test-servers.sh): every object
  * passes the server's validation (server-side dry run, after the chart's CRDs), and the operator's RBAC is
  * proven by running the real operator under the chart's ServiceAccount and by asking the authorizer.
  */
+
+interface Container {
+  readonly name: string;
+  readonly command?: string[];
+  readonly args?: string[];
+  readonly env?: Array<{ readonly name: string; readonly value?: string }>;
+}
+
+/** A Deployment's or StatefulSet's pod template, as the API server stored it. */
+interface Workload {
+  readonly spec: { readonly template: { readonly spec: { readonly containers: Container[]; readonly initContainers?: Container[] } } };
+}
 
 interface KubeObject {
   readonly apiVersion: string;
@@ -23,6 +35,7 @@ interface KubeObject {
 }
 
 const operatorSa = `${RELEASE}-ringtrain-operator`;
+const cli = path.join(repoRoot, 'packages', 'cli', 'bin', 'ringtrain.mjs');
 const runNamespace = 'ml';
 
 let kube: KubeTestServer;
@@ -99,7 +112,7 @@ describe('the chart on a real kube-apiserver', { timeout: 300_000 }, () => {
     assert.match(result.stderr, /spec\.ports\[0\]\.port: Invalid value: 808100/);
   });
 
-  describe('the operator’s RBAC', () => {
+  describe('with the chart applied: the operator’s RBAC and the command lines of its workloads', () => {
     before(async () => {
       for (const values of [defaultValues, productionValues]) await kubectlOk(['apply', '-f', '-'], await rendered(values));
     });
@@ -265,37 +278,87 @@ describe('the chart on a real kube-apiserver', { timeout: 300_000 }, () => {
       });
     }
 
+    /** A workload of the default values as stored by the API server. */
+    async function workload(kind: 'deployment' | 'statefulset', name: string): Promise<Workload> {
+      return JSON.parse(await kubectlOk(['get', kind, `${RELEASE}-ringtrain-${name}`, '--namespace', defaultValues.namespace, '-o', 'json'])) as Workload;
+    }
+
+    /** Waits for `ready`, failing at once (with the process's output) if the process ends first. */
+    async function whileRunning(started: Started, what: string, ready: () => Promise<true | undefined>, timeoutMs = 90_000): Promise<void> {
+      const diedFirst = started.exited.then((code) => Promise.reject(new Error(`exited ${code} before ${what}:\n${started.output()}`)));
+      diedFirst.catch(() => undefined);
+      await Promise.race([eventually(what, ready, timeoutMs), diedFirst]);
+    }
+
     it('starts the operator from the Deployment’s own command line, which leads and exits 0 on SIGTERM', async () => {
       const ns = defaultValues.namespace;
-      type Container = { command?: string[]; args?: string[] };
-      const deployment = JSON.parse(await kubectlOk(['get', 'deployment', `${RELEASE}-ringtrain-operator`, '--namespace', ns, '-o', 'json'])) as {
-        spec: { template: { spec: { containers: Container[] } } };
-      };
-      const container = deployment.spec.template.spec.containers[0];
+      const container = (await workload('deployment', 'operator')).spec.template.spec.containers[0];
       assert.deepEqual(container?.command, ['ringtrain', 'operator']);
       // The chart's flags as they are, but a free port here and a name to find in the Lease.
       const args = [...(container?.args ?? []).filter((arg) => !arg.startsWith('--http-port=')), '--http-port=0', '--identity=from-the-deployment'];
       const file = path.join(dir, 'operator-kubeconfig.json');
       await writeFile(file, (await operatorKubeConfig(ns)).exportConfig(), { mode: 0o600 });
-      const cli = path.join(repoRoot, 'packages', 'cli', 'bin', 'ringtrain.mjs');
-      const child = spawn(process.execPath, [cli, 'operator', ...args], {
-        env: { ...process.env, KUBECONFIG: file, POD_NAMESPACE: ns, RINGTRAIN_LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      // An operator that dies first (a flag the CLI no longer takes, say) fails at once, with its output.
-      const diedFirst = exited.then((code) => Promise.reject(new Error(`the operator exited ${code} before it led:\n${output}`)));
-      diedFirst.catch(() => undefined);
+      const operator = start(process.execPath, [cli, 'operator', ...args], { ...process.env, KUBECONFIG: file, POD_NAMESPACE: ns, RINGTRAIN_LOG_LEVEL: 'warn' });
       try {
-        await Promise.race([eventually('the operator started with the Deployment’s args to lead', async () => ((await leaseHolder(ns)) === 'from-the-deployment' ? true : undefined), 90_000), diedFirst]);
+        // An operator that dies first (a flag the CLI no longer takes, say) fails at once, with its output.
+        await whileRunning(operator, 'the operator led', async () => ((await leaseHolder(ns)) === 'from-the-deployment' ? true : undefined));
       } finally {
-        child.kill('SIGTERM');
+        operator.child.kill('SIGTERM');
       }
-      assert.equal(await exited, 0, output);
+      assert.equal(await operator.exited, 0, operator.output());
       assert.equal(await leaseHolder(ns), '', 'the Lease is released on SIGTERM');
+    });
+
+    it('starts the dataset service from its Deployment’s command line and environment', async () => {
+      const container = (await workload('deployment', 'dataset-service')).spec.template.spec.containers[0];
+      assert.deepEqual(container?.command, ['ringtrain', 'dataset-service']);
+      const port = await freePort();
+      // Bound to loopback on a free port here; the datasets, as the chart passes them, are what is checked.
+      const args = (container?.args ?? []).map((arg) => (arg.startsWith('--port=') ? `--port=${port}` : arg.startsWith('--host=') ? '--host=127.0.0.1' : arg));
+      const env = Object.fromEntries((container?.env ?? []).map((v) => [v.name, v.value ?? '']));
+      assert.equal(env.RINGTRAIN_S3_ENDPOINT, `http://${RELEASE}-ringtrain-minio.${defaultValues.namespace}.svc:9000`);
+      const service = start(process.execPath, [cli, 'dataset-service', ...args], { ...process.env, ...env });
+      try {
+        await whileRunning(service, 'the dataset service listened', async () => (service.output().includes(`listening on 127.0.0.1:${port}, serving s3://datasets/digits, s3://datasets/flowers`) ? true : undefined));
+      } finally {
+        service.child.kill('SIGTERM');
+      }
+      assert.equal(await service.exited, 0, service.output());
+    });
+
+    it('runs MinIO as the StatefulSet does: its init container’s buckets take writes with no bucket created through the API', async () => {
+      const sts = (await workload('statefulset', 'minio')).spec.template.spec;
+      const init = sts.initContainers?.[0];
+      const server = sts.containers[0];
+      assert.ok(init?.command && server?.command, 'the init container and the server have commands');
+      // The chart's own commands, with the pod's paths mapped into a temporary directory and the API on loopback.
+      const data = path.join(dir, 'minio-data');
+      const certs = path.join(dir, 'minio-certs');
+      await mkdir(data);
+      const port = await freePort();
+      const local = (arg: string) => arg.replaceAll('/data', data).replaceAll('/tmp/certs', certs).replace('--address=:9000', `--address=127.0.0.1:${port}`);
+      const initCommand = init.command.map(local);
+      assert.equal(initCommand[0], 'sh');
+      await runOk('sh', [...initCommand.slice(1), ...(init.args ?? [])]);
+
+      const secret = JSON.parse(await kubectlOk(['get', 'secret', `${RELEASE}-ringtrain-minio`, '--namespace', defaultValues.namespace, '-o', 'json'])) as { data: Record<string, string> };
+      const decode = (key: string) => Buffer.from(secret.data[key] ?? '', 'base64').toString();
+      const [binary, ...serverArgs] = server.command.map(local);
+      assert.equal(binary, 'minio');
+      const env = Object.fromEntries((server.env ?? []).filter((v) => v.value !== undefined).map((v) => [v.name, v.value ?? '']));
+      const minio = start(minioBinary(), serverArgs, { ...process.env, ...env, MINIO_ROOT_USER: decode('AWS_ACCESS_KEY_ID'), MINIO_ROOT_PASSWORD: decode('AWS_SECRET_ACCESS_KEY') });
+      try {
+        const endpoint = `http://127.0.0.1:${port}`;
+        await whileRunning(minio, 'MinIO was ready', async () => ((await fetch(`${endpoint}/minio/health/ready`)).ok ? true : undefined), 60_000);
+        const config = { endpoint, region: 'us-east-1', pathStyle: true, accessKey: decode('AWS_ACCESS_KEY_ID'), secretKey: decode('AWS_SECRET_ACCESS_KEY') };
+        const out = new S3Store('runs', 'chart-test', config);
+        await out.put('model/model.safetensors', Buffer.from('weights'));
+        assert.equal((await out.stat('model/model.safetensors'))?.size, 7);
+        for (const bucket of ['datasets', 'models']) assert.deepEqual(await new S3Store(bucket, '', config).list(''), [], `bucket ${bucket}`);
+      } finally {
+        minio.child.kill('SIGTERM');
+        await minio.exited;
+      }
     });
   });
 });
