@@ -7,6 +7,7 @@ import { loadProto, type CoordinatorHandlers, type CoordinatorProto, type EpochR
 import type { Logger } from 'pino';
 import { isDashboardPath, serveDashboard } from './dashboard/dashboard.js';
 import { CoordinatorMetrics } from './metrics.js';
+import { resolveRunConfigFromManifest } from './resolve-config.js';
 import type { RunConfig } from './run-config.js';
 import { loadRunPlan, renderRunPlan, type RunPlan } from './run-plan.js';
 import { RunTimeline, type RankStepTimes, type StepPoint, type ValidationByClass } from './run-timeline.js';
@@ -204,7 +205,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   static async start(options: CoordinatorOptions): Promise<Coordinator> {
     if (options.token.length < 16) throw new Error('the coordinator token must be at least 16 characters (a random secret)');
-    const coordinator = new Coordinator(options);
+    // Before the plan and before any worker sees it: workers must all train the same, concrete configuration.
+    const coordinator = new Coordinator({ ...options, config: await resolveRunConfigFromManifest(options.config) });
     await coordinator.describePlan(options.plan);
     await coordinator.listen();
     return coordinator;

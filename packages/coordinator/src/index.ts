@@ -28,6 +28,7 @@ export {
   type RegisterOutcome,
   type StepReport,
 } from './client.js';
+export { resolveRunConfig, RunConfigResolutionError, stepsPerEpoch, type DatasetShape } from './resolve-config.js';
 export { parseRunConfig, RunConfigSchema, type RunConfig, type RunConfigInput } from './run-config.js';
 export { describeBackends, describeRunPlan, iterationsOfEpoch, loadRunPlan, renderRunPlan, type DatasetCounts, type RunPlan } from './run-plan.js';
 export {

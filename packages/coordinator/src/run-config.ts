@@ -33,7 +33,20 @@ export const RunConfigSchema = z
     keepCheckpoints: z.number().int().min(1).default(3),
     /** Torchvision-layout safetensors URI to start from (its head is replaced when the class count differs). */
     pretrained: z.string().min(1).optional(),
+    /**
+     * The model's training configuration (packages/model's TrainingConfigInput). `numClasses` may be left out:
+     * the coordinator takes it from the dataset's manifest.
+     */
     training: z.record(z.string(), z.unknown()),
+    /**
+     * A learning-rate schedule in epochs, for callers that cannot count optimizer steps because they have not
+     * read the manifest (the operator): the coordinator turns it into `training.schedule` and
+     * `training.warmupSteps` before any worker sees the configuration.
+     */
+    lrSchedule: z
+      .object({ kind: z.enum(['constant', 'cosine', 'step']), warmupEpochs: z.number().int().min(0).default(0) })
+      .strict()
+      .optional(),
     /** Random-resized-crop + flip for training images (off for digits, where a flip changes the class). */
     augment: z.boolean().default(false),
     loaderThreads: z.number().int().min(1).default(1),

@@ -119,7 +119,7 @@ export const HyperparametersSchema = defaulted(
     batchSizePerWorker: z.int().min(1).max(4096).default(32).meta({ description: 'images per rank per step' }),
     learningRate: z.number().gt(0).max(10).default(0.01),
     optimizer: z.enum(['sgd', 'adam', 'adamw']).default('sgd'),
-    momentum: z.number().min(0).max(1).default(0.9),
+    momentum: z.number().min(0).lt(1).default(0.9),
     weightDecay: z.number().min(0).max(1).default(0.0001),
     schedule: z.enum(['constant', 'cosine', 'step']).default('cosine'),
     warmupEpochs: z.int().min(0).max(10_000).default(0),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseRunConfig } from '@ringtrain/coordinator';
+import { parseRunConfig, resolveRunConfig } from '@ringtrain/coordinator';
+import { parseTrainingConfig, type TrainingConfigInput } from '@ringtrain/model';
 import { parseTrainingRun } from '../api/validate.js';
 import { sampleRunInput } from '../api/sample-run.test-helper.js';
 import { coordinatorRunConfig } from './templates.js';
@@ -16,5 +17,22 @@ describe('the run configuration handed to the coordinator', () => {
       assert.equal(config.out, run.spec.output.uri);
     }
     assert.equal(parseRunConfig(coordinatorRunConfig(cpu), 'the operator').dataset, 's3://datasets/x');
+  });
+
+  it('resolves, with the dataset the coordinator reads, to a training configuration the workers accept, for every optimizer and schedule', () => {
+    const dataset = { classes: ['cello', 'flute', 'harp', 'oboe', 'viola'], trainImages: 3840 };
+    for (const optimizer of ['sgd', 'adam', 'adamw'] as const) {
+      for (const schedule of ['constant', 'cosine', 'step'] as const) {
+        const run = parseTrainingRun(sampleRunInput({ spec: { hyperparameters: { optimizer, schedule, warmupEpochs: 1, batchSizePerWorker: 32 }, workers: { replicas: 2, image: 'x', gpu: { count: 0 } } } }));
+        const resolved = resolveRunConfig(parseRunConfig(coordinatorRunConfig(run), 'the operator'), dataset);
+        const training = parseTrainingConfig(resolved.training as TrainingConfigInput);
+        assert.equal(training.numClasses, 5);
+        assert.equal(training.optimizer.kind, optimizer === 'sgd' ? 'sgd' : 'adam');
+        assert.equal(training.optimizer.lr, run.spec.hyperparameters.learningRate);
+        assert.equal(training.schedule.kind, schedule);
+        assert.equal(training.warmupSteps, 60, '3,840 images ÷ (2 × 32) = 60 steps in the warmup epoch');
+        if (training.optimizer.kind === 'adam') assert.equal(training.optimizer.decoupled, optimizer === 'adamw');
+      }
+    }
   });
 });

@@ -109,21 +109,31 @@ export function coordinatorRunConfig(run: TrainingRun): Record<string, unknown> 
     checkpointEverySteps: spec.checkpoint.everySteps,
     keepCheckpoints: spec.checkpoint.keep,
     ...(spec.model.pretrained ? { pretrained: spec.model.pretrained } : {}),
+    // packages/model's TrainingConfigInput; the class count and the schedule in steps need the dataset's
+    // manifest, which the coordinator reads (lrSchedule, numClasses left out).
     training: {
-      architecture: spec.model.architecture,
       ...(spec.model.numClasses ? { numClasses: spec.model.numClasses } : {}),
-      freezeBackbone: spec.model.freezeBackbone,
-      learningRate: hp.learningRate,
-      optimizer: hp.optimizer,
-      momentum: hp.momentum,
-      weightDecay: hp.weightDecay,
-      schedule: hp.schedule,
-      warmupEpochs: hp.warmupEpochs,
       imageSize: hp.imageSize,
+      optimizer: optimizerConfig(hp),
+      freezeBackbone: spec.model.freezeBackbone,
+      seed: hp.seed,
     },
+    lrSchedule: { kind: hp.schedule, warmupEpochs: hp.warmupEpochs },
     cacheDir: '/cache',
     backend: spec.workers.gpu.count > 0 ? 'tensorflow' : 'auto',
   };
+}
+
+/** The spec's optimizer in the model's terms: AdamW is Adam with decoupled weight decay. */
+function optimizerConfig(hp: TrainingRun['spec']['hyperparameters']): Record<string, unknown> {
+  switch (hp.optimizer) {
+    case 'sgd':
+      return { kind: 'sgd', lr: hp.learningRate, momentum: hp.momentum, weightDecay: hp.weightDecay };
+    case 'adam':
+      return { kind: 'adam', lr: hp.learningRate, weightDecay: hp.weightDecay };
+    case 'adamw':
+      return { kind: 'adam', lr: hp.learningRate, weightDecay: hp.weightDecay, decoupled: true };
+  }
 }
 
 function storageEnv(run: TrainingRun): V1EnvVar[] {
