@@ -1,5 +1,6 @@
 import { loadManifest } from '@ringtrain/dataset';
 import { z } from 'zod';
+import { resolveRunConfig } from './resolve-config.js';
 import type { RunConfig } from './run-config.js';
 
 /** What the plan needs to know about the dataset: the real counts, from its manifest. */
@@ -169,10 +170,14 @@ export function describeRunPlan(config: RunConfig, dataset: DatasetCounts, backe
   };
 }
 
-/** Reads the dataset's manifest for the real counts, and describes the run. */
+/**
+ * Reads the dataset's manifest for the real counts, and describes the run as the workers will train it: with
+ * what the coordinator fills in from the manifest (class count, an epoch-based schedule in steps).
+ */
 export async function loadRunPlan(config: RunConfig): Promise<RunPlan> {
   const { manifest } = await loadManifest(config.dataset);
-  return describeRunPlan(config, { classes: manifest.classes, trainImages: manifest.splits.train.count, valImages: manifest.splits.val.count });
+  const counts = { classes: manifest.classes, trainImages: manifest.splits.train.count, valImages: manifest.splits.val.count };
+  return describeRunPlan(resolveRunConfig(config, counts), counts);
 }
 
 const count = (value: number): string => value.toLocaleString('en-US');
