@@ -293,7 +293,7 @@ export function hashWeights(trainer: Trainer): string {
 async function saveModel(context: GenerationContext, trainer: Trainer): Promise<Record<string, string>> {
   const { resources } = context;
   const labels = resources.manifest.classes;
-  await resources.out.put('model/model.safetensors', Buffer.from(saveSafetensorsWeights(trainer.model, { labels: JSON.stringify(labels) })));
+  await resources.out.put('model/model.safetensors', Buffer.from(saveSafetensorsWeights(trainer.model, { labels: JSON.stringify(labels), imageSize: String(resources.imageSize) })));
   for (const [name, bytes] of saveTfjsModel(trainer.model, labels)) await resources.out.put(`model/tfjs/${name}`, Buffer.from(bytes));
   await resources.out.put('model/labels.json', Buffer.from(labelsJson(labels)));
   return {
