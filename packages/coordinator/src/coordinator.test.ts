@@ -169,4 +169,48 @@ describe('Coordinator', () => {
     idle.coordinator.requestStop('interrupted');
     assert.equal((await idle.coordinator.done).state, 'stopped');
   });
+
+  it('a restarted coordinator carries the run on from its record: history, checkpoints, later generation numbers, the interruption counted; a finished run stays finished', async () => {
+    const runConfig = config({ runId: 'recover' });
+    const record = path.join(work, 'recover', 'run-record.json');
+    const first = await start({}, runConfig);
+    const [a, b] = [first.connect(), first.connect()];
+    await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1')]);
+    await a.reportEpoch({ workerId: 'worker-0', generation: 0, epoch: 0, trainLoss: 1.2, valAccuracy: 0.5, valImages: 10, samplesTrained: 40, sampleChecksum: '1:2' });
+    await a.reportCheckpoint({ workerId: 'worker-0', generation: 0, key: 'checkpoints/slot-0.ckpt', epoch: 1, globalStep: 5, samplesConsumed: 0, bytes: 123 });
+    for (;;) {
+      const written = await readFile(record, 'utf8').then((text) => JSON.parse(text) as { checkpoints: unknown[] }, () => undefined);
+      if (written?.checkpoints.length === 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // The first coordinator is never closed: as after a crash, its successor finds the record still 'running'.
+    const second = await start({}, runConfig);
+    const [c, d] = [second.connect(), second.connect()];
+    const [joined] = await Promise.all([c.register('worker-0', 'h:0'), d.register('worker-1', 'h:1')]);
+    assert.equal(joined.ended ? -1 : joined.assignment.generation, 1, 'the generation after the last one started');
+    const status = second.coordinator.status();
+    assert.deepEqual(status.history.map((epoch) => epoch.valAccuracy), [0.5]);
+    assert.deepEqual(status.checkpoints.map((checkpoint) => checkpoint.globalStep), [5]);
+    await c.reportFinished({ workerId: 'worker-0', generation: 1, weightsSha256: 'abc', summaryJson: '{}' });
+    await d.reportFinished({ workerId: 'worker-1', generation: 1, weightsSha256: 'abc', summaryJson: '{}' });
+    const result = await second.coordinator.done;
+    assert.equal(result.state, 'succeeded');
+    assert.deepEqual(result.metrics.restarts.map((restart) => restart.reason), ['the coordinator restarted: generation 0 was interrupted']);
+    assert.equal(result.metrics.epochs.length, 1);
+    const third = await start({}, runConfig);
+    assert.equal((await third.coordinator.done).state, 'succeeded');
+    const late = await third.connect().register('worker-0', 'h:0');
+    assert.equal(late.ended, true);
+  });
+
+  it("refuses to start on an output that holds another run's record", async () => {
+    const { connect, coordinator } = await start({}, config({ runId: 'first-owner', out: path.join(work, 'shared-out') }));
+    const [a, b] = [connect(), connect()];
+    await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1')]);
+    await coordinator.close();
+    await assert.rejects(
+      Coordinator.start({ config: config({ runId: 'second-owner', out: path.join(work, 'shared-out') }), token: TOKEN, logger: silent }),
+      /holds the record of run first-owner, not of second-owner: give this run its own output URI/,
+    );
+  });
 });

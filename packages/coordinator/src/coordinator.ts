@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { isDashboardPath, serveDashboard } from './dashboard/dashboard.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { resolveRunConfigFromManifest } from './resolve-config.js';
+import { readRunRecord, writeRunRecord, type RunRecord } from './run-record.js';
 import type { RunConfig } from './run-config.js';
 import { loadRunPlan, renderRunPlan, type RunPlan } from './run-plan.js';
 import { RunTimeline, type RankStepTimes, type StepPoint, type ValidationByClass } from './run-timeline.js';
@@ -190,23 +191,49 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   address = '';
   httpAddress: string | undefined;
 
-  private constructor(private readonly options: CoordinatorOptions) {
+  /** Generation numbers continue those of a predecessor, so nothing of its last generation passes for ours. */
+  private readonly firstGeneration: number;
+  /** Record writes, one after another: each is a whole snapshot and the last one written must be the newest. */
+  private recordWrites: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly options: CoordinatorOptions,
+    recovered: RunRecord | undefined,
+  ) {
     super();
     this.config = options.config;
     this.log = options.logger;
     this.deadlineMs = options.heartbeatDeadlineMs ?? 60_000;
     this.maxRestarts = options.maxRestarts ?? 3;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
-    for (const epoch of options.previous?.epochs ?? []) this.epochs.set(epoch.epoch, epoch);
-    this.earlierRestarts = options.previous?.restarts ?? [];
+    this.firstGeneration = recovered === undefined ? 0 : recovered.generation + 1;
+    if (recovered === undefined) {
+      for (const epoch of options.previous?.epochs ?? []) this.epochs.set(epoch.epoch, epoch);
+      this.earlierRestarts = options.previous?.restarts ?? [];
+    } else {
+      for (const epoch of recovered.epochs) this.epochs.set(epoch.epoch, epoch);
+      this.checkpoints.push(...recovered.checkpoints);
+      const interrupted = recovered.state === 'running' && recovered.generation >= 0;
+      this.earlierRestarts = [
+        ...recovered.restarts,
+        ...(interrupted ? [{ generation: recovered.generation, reason: `the coordinator restarted: generation ${recovered.generation} was interrupted`, at: new Date().toISOString() }] : []),
+      ];
+      this.log.info({ generation: recovered.generation, state: recovered.state, epochs: recovered.epochs.length }, 'recovered the run from its record');
+    }
     this.timeline = new RunTimeline(options.logger);
     this.on('step', (step) => this.timeline.recordStep(step));
+    if (recovered?.state === 'succeeded' || recovered?.state === 'failed') {
+      // A finished run stays finished: its workers are answered "ended", and metrics.json is left as written.
+      this.result = { state: recovered.state, reason: recovered.reason, metrics: this.metricsFile(recovered.state, recovered.reason) };
+      this.resolveDone(this.result);
+    }
   }
 
   static async start(options: CoordinatorOptions): Promise<Coordinator> {
     if (options.token.length < 16) throw new Error('the coordinator token must be at least 16 characters (a random secret)');
     // Before the plan and before any worker sees it: workers must all train the same, concrete configuration.
-    const coordinator = new Coordinator({ ...options, config: await resolveRunConfigFromManifest(options.config) });
+    const config = await resolveRunConfigFromManifest(options.config);
+    const coordinator = new Coordinator({ ...options, config }, await readRunRecord(openStore(config.out), config.runId));
     await coordinator.describePlan(options.plan);
     await coordinator.listen();
     return coordinator;
@@ -398,6 +425,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         this.metrics.valAccuracy.set(record.valAccuracy);
         this.log.info({ epoch: record.epoch, valAccuracy: record.valAccuracy, trainLoss: record.trainLoss }, 'epoch done');
         this.emit('epoch', record);
+        this.saveRecord();
         return {};
       }),
       ReportCheckpoint: guard((request) => {
@@ -409,6 +437,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         this.checkpoints.push(record);
         if (this.checkpoints.length > this.config.keepCheckpoints) this.checkpoints.shift();
         this.metrics.checkpoints.inc();
+        this.saveRecord();
         this.metrics.checkpointBytes.set(record.bytes);
         this.emit('checkpoint', record);
         return {};
@@ -479,7 +508,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       void this.finish('stopped', 'stopped on request before the run could continue; resume with --resume');
       return;
     }
-    const number = this.current === undefined ? 0 : this.current.number + 1;
+    const number = this.current === undefined ? this.firstGeneration : this.current.number + 1;
     const ids = [...this.pending.keys()].sort(naturalOrder).slice(0, this.config.workers);
     const peers = ids.map((id) => this.pending.get(id)!.address);
     const collectiveToken = randomBytes(16).toString('hex');
@@ -500,6 +529,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       });
     }
     this.emit('generation', { generation: number, ranks: ids });
+    this.saveRecord();
   }
 
   private heartbeat(workerId: string, generation: number): { abort: boolean; reason: string; stop: boolean } {
@@ -540,6 +570,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.restarts.push(record);
     this.metrics.restarts.inc();
     this.log.warn({ generation: current.number, reason, restarts: this.restarts.length }, 'generation ended');
+    this.saveRecord();
     if (!retryable) {
       void this.finish('failed', `${reason} (not retryable)`);
       return;
@@ -550,6 +581,20 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     }
     this.emit('restart', record);
     this.formGeneration();
+  }
+
+  /** Snapshots the books into the run record (see run-record.ts); a failed write is logged, not fatal. */
+  private saveRecord(): void {
+    const record: RunRecord = {
+      version: 1, runId: this.config.runId, state: this.result?.state ?? 'running', reason: this.result?.reason ?? '',
+      generation: this.current?.number ?? this.firstGeneration - 1,
+      restarts: [...this.earlierRestarts, ...this.restarts], epochs: this.history(), checkpoints: [...this.checkpoints],
+      startedAt: this.startedAt.toISOString(), updatedAt: new Date().toISOString(),
+    };
+    const store = openStore(this.config.out);
+    this.recordWrites = this.recordWrites
+      .then(() => writeRunRecord(store, record))
+      .catch((error: unknown) => this.log.warn({ error: String(error) }, 'could not write the run record'));
   }
 
   private history(): EpochRecord[] {
@@ -590,6 +635,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       this.log.error({ error: String(error) }, 'could not write metrics.json');
     }
     this.result = { state, reason, metrics };
+    this.saveRecord();
+    await this.recordWrites;
     for (const waiting of this.pending.values()) waiting.respond({ runEnded: true, runEndedReason: reason, runId: this.config.runId });
     this.pending.clear();
     this.log.info({ state, reason }, 'run ended');

@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { ingest, loadManifest } from '@ringtrain/dataset';
+import { writeMnistImageFolder } from '../train/demo-data.js';
+import { ringtrainBin as bin } from '../../run-cli.test-helper.js';
 
-const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
+const slow = process.env.RINGTRAIN_SKIP_SLOW_TESTS === '1' ? 'RINGTRAIN_SKIP_SLOW_TESTS=1' : false;
 
 describe('ringtrain coordinator', () => {
   let work = '';
@@ -51,4 +54,58 @@ describe('ringtrain coordinator', () => {
     assert.equal(code, 2);
     assert.match(stderr, /RINGTRAIN_TOKEN must hold the run secret/);
   });
+
+  it('[slow] a coordinator killed mid-run and started again recovers the run from its record: the workers re-register and finish it', { skip: slow, timeout: 15 * 60_000 }, async () => {
+    await writeMnistImageFolder(path.join(work, 'digits'), 20);
+    const dataset = path.join(work, 'digits-dataset');
+    await ingest({ source: path.join(work, 'digits'), to: dataset, valFraction: 0.2, seed: 1 });
+    const out = path.join(work, 'recover-out');
+    const recoverConfig = path.join(work, 'recover.json');
+    await writeFile(recoverConfig, JSON.stringify({
+      runId: 'run-recover', dataset, out, workers: 2, epochs: 2, batchSize: 8, partitions: 2, checkpointEverySteps: 3,
+      training: { numClasses: 10, imageSize: 32 }, cacheDir: path.join(work, 'recover-cache'), backend: 'wasm',
+      heartbeatIntervalMs: 500, coordinatorLostMs: 3_000,
+    }));
+    const [grpcPort, httpPort] = [await freePort(), await freePort()];
+    const env = { ...process.env, RINGTRAIN_TOKEN: 'a-token-of-sufficient-length' };
+    const coordinator = () => spawn('nice', ['-n', '5', process.execPath, bin, 'coordinator', '--config', recoverConfig, '--port', String(grpcPort), '--http-port', String(httpPort)], { env, stdio: 'ignore' });
+    const exited = (child: ReturnType<typeof spawn>) => new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const firstCoordinator = coordinator();
+    const workers = ['worker-0', 'worker-1'].map((id) =>
+      spawn('nice', ['-n', '5', process.execPath, bin, 'worker', '--coordinator', `127.0.0.1:${grpcPort}`, '--worker-id', id], { env, stdio: 'ignore' }),
+    );
+    const workerExits = workers.map(exited);
+    try {
+      // Into the second epoch, past a checkpoint: the first epoch's report lives only in the record.
+      for (;;) {
+        const status = await fetch(`http://127.0.0.1:${httpPort}/status`).then((response) => response.json() as Promise<{ history: unknown[]; lastStep?: { epoch: number; epochStep: number } }>, () => undefined);
+        if (status !== undefined && status.history.length === 1 && status.lastStep !== undefined && status.lastStep.epoch === 1 && status.lastStep.epochStep >= 4) break;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      firstCoordinator.kill('SIGKILL');
+      await exited(firstCoordinator);
+      const secondCoordinator = coordinator();
+      assert.equal(await exited(secondCoordinator), 0, 'the restarted coordinator ends the run as succeeded');
+      assert.deepEqual(await Promise.all(workerExits), [0, 0]);
+      const metrics = JSON.parse(await readFile(path.join(out, 'metrics.json'), 'utf8')) as {
+        state: string; restarts: { reason: string }[]; weightsIdentical: boolean; epochs: { epoch: number; samplesTrained: number; samplesDropped: number }[];
+      };
+      assert.equal(metrics.state, 'succeeded');
+      assert.deepEqual(metrics.epochs.map((epoch) => epoch.epoch), [0, 1], 'the first epoch carried over from the record');
+      assert.match(metrics.restarts[0]!.reason, /the coordinator restarted: generation 0 was interrupted/);
+      assert.equal(metrics.weightsIdentical, true);
+      const { manifest } = await loadManifest(dataset);
+      for (const epoch of metrics.epochs) assert.equal(epoch.samplesTrained + epoch.samplesDropped, manifest.splits.train.count, `epoch ${epoch.epoch}: every sample once`);
+    } finally {
+      for (const child of [firstCoordinator, ...workers]) child.kill('SIGKILL');
+    }
+  });
 });
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

@@ -63,7 +63,7 @@ function isRemote(uri: string): boolean {
 
 export async function runTrain(raw: Record<string, unknown>): Promise<void> {
   const options = parseOptions(trainOptionsSchema, raw);
-  const { loadRunPlan, parseRunConfig, renderRunPlan } = await import('@ringtrain/coordinator');
+  const { loadRunPlan, parseRunConfig, renderRunPlan, RUN_RECORD_KEY } = await import('@ringtrain/coordinator');
   const { ingest, loadManifest } = await import('@ringtrain/dataset');
   const { CheckpointStore } = await import('@ringtrain/worker');
   const { runLocalCluster } = await import('./local-run.js');
@@ -89,6 +89,8 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
       if (!options.demo) throw new UsageError(`${out} already holds a checkpointed run: pass --resume to continue it, or choose another --out`);
       if (!options.dryRun) await rm(path.join(out, 'checkpoints'), { recursive: true, force: true });
     }
+    // Nothing to resume here: the books of an earlier run (ended, or stopped before its first checkpoint) go.
+    if (!options.dryRun) await rm(path.join(out, RUN_RECORD_KEY), { force: true });
     configInput = await prepareRun(options, out, note, { ingest, loadManifest });
   }
   let config;
@@ -133,6 +135,8 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
       `trained in ${metrics.durationSeconds.toFixed(0)} s: validation accuracy ${accuracy}, ${metrics.restarts.length} restarts, ranks bit-identical: ${metrics.weightsIdentical}\n` +
         `  model:   ${path.join(out, 'model')} (model.safetensors in torchvision layout, tfjs/, labels.json)\n` +
         `  metrics: ${path.join(out, 'metrics.json')}\n` +
+        `  classify new images: npx ringtrain predict ${path.relative(process.cwd(), out) || '.'} <image files or folders>\n` +
+        `  measure it:          npx ringtrain eval ${path.relative(process.cwd(), out) || '.'}\n` +
         `  in PyTorch: torchvision.models.resnet18(num_classes=${config.training.numClasses as number}).load_state_dict(safetensors.torch.load_file('${path.join(out, 'model', 'model.safetensors')}'))\n`,
     );
   }
