@@ -119,6 +119,13 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
     }
   });
 
+  it("points the operator at the chart's dataset service, so every run's workers take their epoch plans from it", async () => {
+    const withService = await renderOk(defaultValues);
+    assert.match(withService, /- --dataset-service=rt-ringtrain-dataset-service\.ringtrain-system:7070\n/);
+    const without = await renderOk(defaultValues, ['--set', 'datasetService.enabled=false']);
+    assert.doesNotMatch(without, /--dataset-service/);
+  });
+
   it('ships the CRD that packages/operator generates (helm/ringtrain/crds equals deploy/crds)', async () => {
     const generated = path.join(repoRoot, 'deploy', 'crds');
     const shipped = path.join(chartDir, 'crds');

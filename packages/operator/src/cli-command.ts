@@ -9,6 +9,7 @@ const OptionsSchema = z.object({
   concurrency: z.coerce.number().int().min(1).max(64).default(4),
   forceDeleteAfter: z.coerce.number().int().min(0).default(300),
   pollProgress: z.coerce.number().int().min(0).default(15),
+  datasetService: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port, e.g. ringtrain-dataset-service.ringtrain-system:7071').optional(),
 });
 
 /**
@@ -26,6 +27,7 @@ export function registerOperatorCommand(program: Command): void {
     .option('--concurrency <n>', 'runs reconciled at once', '4')
     .option('--force-delete-after <seconds>', 'force-delete pods stuck Terminating this long (their node is gone)', '300')
     .option('--poll-progress <seconds>', "read a running coordinator's /status this often (0: only on cluster events)", '15')
+    .option('--dataset-service <host:port>', "the cluster's dataset service, which plans every run's epochs (default: each run's workers plan locally)")
     .action(async (raw: Record<string, unknown>) => {
       await runOperatorCommand(raw);
     });
@@ -47,6 +49,7 @@ export async function runOperatorCommand(raw: Record<string, unknown>): Promise<
     concurrency: options.concurrency,
     forceDeleteAfterSeconds: options.forceDeleteAfter,
     pollProgressSeconds: options.pollProgress,
+    ...(options.datasetService ? { datasetService: options.datasetService } : {}),
     onLostLeadership: (reason) => lost(reason),
   });
   const signalled = new Promise<void>((resolve) => {

@@ -8,7 +8,7 @@ export { validateTrainingRun, parseTrainingRun, type FieldError, type Validated 
 export { CROSS_FIELD_RULES, type CrossFieldRule } from './api/validation-rules.js';
 export { generateCrd, crdYaml, trainingRunOpenApiSchema, CRD_PATH, type JsonSchema } from './api/crd.js';
 export { names, ownerReference, COORDINATOR_GRPC_PORT, COORDINATOR_HTTP_PORT, WORKER_COLLECTIVE_PORT, LABEL_RUN, LABEL_ROLE, LABEL_RANK, LABEL_ATTEMPT } from './resources/names.js';
-export { buildSecret, buildConfigMap, buildCoordinatorPod, buildCoordinatorService, buildWorkerPod, buildWorkersService, coordinatorRunConfig } from './resources/templates.js';
+export { buildSecret, buildConfigMap, buildCoordinatorPod, buildCoordinatorService, buildWorkerPod, buildWorkersService, coordinatorRunConfig, type ClusterSettings } from './resources/templates.js';
 export { classifyPodFailure, type FailureVerdict, type FailureReason } from './reconcile/failure-policy.js';
 export { setCondition, CONDITION_TYPES, type ConditionType } from './reconcile/conditions.js';
 export { planReconcile, type Plan, type PlanOptions, type Observed, type Action, type RunEvent, type CoordinatorProgress } from './reconcile/plan.js';

@@ -34,7 +34,8 @@ export type RawRun = KubernetesObject & { spec?: unknown; status?: TrainingRunSt
 
 /**
  * Every API call the operator makes, in one place: the RBAC the chart grants is exactly this list
- * (trainingruns get/list/watch/delete, trainingruns/status patch; pods list/watch/create/delete;
+ * (trainingruns list/watch/delete, trainingruns/status patch, trainingruns/finalizers update for
+ * blockOwnerDeletion; pods list/watch/create/delete;
  * services, secrets and configmaps get/create; events create; leases get/create/update).
  */
 export class KubeApi {

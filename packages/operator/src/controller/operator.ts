@@ -32,6 +32,8 @@ export interface OperatorOptions {
   readonly forceDeleteAfterSeconds?: number;
   /** How often a running coordinator's /status is read (default 15 s). */
   readonly pollProgressSeconds?: number;
+  /** host:port of the cluster's dataset service, handed to every run's workers for their epoch plans. */
+  readonly datasetService?: string;
   readonly progress?: ProgressSource;
   readonly logger?: Logger;
   /** Called when the operator can no longer work (lease lost, caches cannot sync): the process should exit. */
@@ -101,6 +103,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     logger,
     ...(options.forceDeleteAfterSeconds !== undefined ? { forceDeleteAfterSeconds: options.forceDeleteAfterSeconds } : {}),
     ...(options.pollProgressSeconds !== undefined ? { pollProgressSeconds: options.pollProgressSeconds } : {}),
+    ...(options.datasetService !== undefined ? { cluster: { datasetService: options.datasetService } } : {}),
   });
 
   metrics.runs.reset();

@@ -6,6 +6,7 @@ import { OPERATOR_MANAGER } from '../api/group-version.js';
 import { validateTrainingRun } from '../api/validate.js';
 import { planReconcile, type Observed } from '../reconcile/plan.js';
 import { LABEL_ROLE, LABEL_RUN, names } from '../resources/names.js';
+import type { ClusterSettings } from '../resources/templates.js';
 import type { Informer } from './informer.js';
 import { statusCodeOf, type KubeApi, type RawRun } from './kube-api.js';
 import type { OperatorMetrics } from './metrics.js';
@@ -20,6 +21,7 @@ export interface ReconcilerOptions {
   readonly logger: Logger;
   readonly forceDeleteAfterSeconds?: number;
   readonly pollProgressSeconds?: number;
+  readonly cluster?: ClusterSettings;
   /** Events' source component. */
   readonly component?: string;
 }
@@ -96,6 +98,7 @@ export class Reconciler {
       token: randomBytes(32).toString('base64url'),
       ...(this.options.forceDeleteAfterSeconds !== undefined ? { forceDeleteAfterSeconds: this.options.forceDeleteAfterSeconds } : {}),
       ...(this.options.pollProgressSeconds !== undefined ? { pollProgressSeconds: this.options.pollProgressSeconds } : {}),
+      ...(this.options.cluster !== undefined ? { cluster: this.options.cluster } : {}),
     });
 
     if (plan.status && !isDeepStrictEqual(plan.status, run.status ?? {})) {

@@ -4,6 +4,7 @@ import type { Phase, TrainingRunStatus } from '../api/status-schema.js';
 import type { TrainingRun } from '../api/training-run.js';
 import { LABEL_ATTEMPT, LABEL_RANK, LABEL_ROLE, names } from '../resources/names.js';
 import { buildConfigMap, buildCoordinatorPod, buildCoordinatorService, buildSecret, buildWorkerPod, buildWorkersService } from '../resources/templates.js';
+import type { ClusterSettings } from '../resources/templates.js';
 import { setCondition, type ConditionType } from './conditions.js';
 import { classifyPodFailure, type FailureVerdict } from './failure-policy.js';
 
@@ -56,6 +57,7 @@ export interface PlanOptions {
    * the cluster changes when a training step completes, so no watch event would. 0 turns polling off.
    */
   readonly pollProgressSeconds?: number;
+  readonly cluster?: ClusterSettings;
 }
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
@@ -280,7 +282,7 @@ class Planner {
   private ensureChildren(attempt: number): void {
     const run = this.run;
     if (!this.observed.secretExists) this.create(buildSecret(run, this.options.token));
-    if (!this.observed.configMapExists) this.create(buildConfigMap(run));
+    if (!this.observed.configMapExists) this.create(buildConfigMap(run, this.options.cluster));
     for (const service of [buildCoordinatorService(run), buildWorkersService(run)]) {
       if (!this.observed.serviceNames.includes(service.metadata?.name ?? '')) this.create(service);
     }

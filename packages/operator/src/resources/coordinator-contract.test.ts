@@ -4,7 +4,7 @@ import { parseRunConfig, resolveRunConfig } from '@ringtrain/coordinator';
 import { parseTrainingConfig, type TrainingConfigInput } from '@ringtrain/model';
 import { parseTrainingRun } from '../api/validate.js';
 import { sampleRunInput } from '../api/sample-run.test-helper.js';
-import { coordinatorRunConfig } from './templates.js';
+import { buildConfigMap, coordinatorRunConfig } from './templates.js';
 
 // The ConfigMap's run.json is read by `ringtrain coordinator --config`; this pins the two packages together.
 describe('the run configuration handed to the coordinator', () => {
@@ -34,5 +34,13 @@ describe('the run configuration handed to the coordinator', () => {
         if (training.optimizer.kind === 'adam') assert.equal(training.optimizer.decoupled, optimizer === 'adamw');
       }
     }
+  });
+
+  it("carries the cluster's dataset service to the workers when the operator knows it, and leaves planning local otherwise", () => {
+    const run = parseTrainingRun(sampleRunInput());
+    assert.equal(parseRunConfig(coordinatorRunConfig(run), 'the operator').datasetService, undefined);
+    const map = buildConfigMap(run, { datasetService: 'ringtrain-dataset-service.ringtrain-system:7071' });
+    const config = parseRunConfig(JSON.parse(Object.values(map.data ?? {})[0]!) as unknown, 'the ConfigMap');
+    assert.equal(config.datasetService, 'ringtrain-dataset-service.ringtrain-system:7071');
   });
 });

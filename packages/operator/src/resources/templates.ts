@@ -49,13 +49,19 @@ export function buildSecret(run: TrainingRun, token: string): V1Secret {
   };
 }
 
+/** What the operator knows of the cluster that a TrainingRun does not say (set by its flags, from the chart). */
+export interface ClusterSettings {
+  /** host:port of the cluster's dataset service, which plans every run's epochs; unset, workers plan locally. */
+  readonly datasetService?: string;
+}
+
 /** The coordinator's run configuration: not secret, so a ConfigMap, mounted as a file for `--config`. */
-export function buildConfigMap(run: TrainingRun): V1ConfigMap {
+export function buildConfigMap(run: TrainingRun, cluster: ClusterSettings = {}): V1ConfigMap {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: metadata(run, names.configMap(run.metadata.name), {}),
-    data: { [RUN_CONFIG_KEY]: `${JSON.stringify(coordinatorRunConfig(run), null, 2)}\n` },
+    data: { [RUN_CONFIG_KEY]: `${JSON.stringify(coordinatorRunConfig(run, cluster), null, 2)}\n` },
   };
 }
 
@@ -93,7 +99,7 @@ export function buildWorkersService(run: TrainingRun): V1Service {
 }
 
 /** What the coordinator is started with: its RunConfig (packages/coordinator), derived from the spec. */
-export function coordinatorRunConfig(run: TrainingRun): Record<string, unknown> {
+export function coordinatorRunConfig(run: TrainingRun, cluster: ClusterSettings = {}): Record<string, unknown> {
   const { spec } = run;
   const hp = spec.hyperparameters;
   return {
@@ -119,6 +125,7 @@ export function coordinatorRunConfig(run: TrainingRun): Record<string, unknown> 
       seed: hp.seed,
     },
     lrSchedule: { kind: hp.schedule, warmupEpochs: hp.warmupEpochs },
+    ...(cluster.datasetService ? { datasetService: cluster.datasetService } : {}),
     cacheDir: '/cache',
     backend: spec.workers.gpu.count > 0 ? 'tensorflow' : 'auto',
   };
