@@ -28,10 +28,10 @@ export {
   type RegisterOutcome,
   type StepReport,
 } from './client.js';
-export { resolveRunConfig, RunConfigResolutionError, stepsPerEpoch, type DatasetShape } from './resolve-config.js';
+export { iterationsOfEpoch, resolveRunConfig, RunConfigResolutionError, stepsPerEpoch, type DatasetShape } from './resolve-config.js';
 export { readRunRecord, RunRecordError, RunRecordSchema, RUN_RECORD_KEY, writeRunRecord, type RunRecord } from './run-record.js';
 export { parseRunConfig, RunConfigSchema, type RunConfig, type RunConfigInput } from './run-config.js';
-export { describeBackends, describeRunPlan, iterationsOfEpoch, loadRunPlan, renderRunPlan, type DatasetCounts, type RunPlan } from './run-plan.js';
+export { describeBackends, describeRunPlan, loadRunPlan, renderRunPlan, type DatasetCounts, type RunPlan } from './run-plan.js';
 export {
   confusionRows,
   perClassAccuracy,

@@ -6,9 +6,9 @@ import { resolveRunConfig, RunConfigResolutionError, stepsPerEpoch } from './res
 const base = { runId: 'r', dataset: 's3://d/x', out: 's3://o/x', workers: 2, partitions: 2, epochs: 5, batchSize: 32, cacheDir: '/cache' };
 const digits = { classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], trainImages: 3840 };
 
-test('steps per epoch: 3,840 images ÷ global batch 64 = 60, and never 0', () => {
+test('steps per epoch: 3,840 images ÷ global batch 64 = 60, a short last iteration counts, and never 0', () => {
   assert.equal(stepsPerEpoch({ workers: 2, batchSize: 32 }, 3840), 60);
-  assert.equal(stepsPerEpoch({ workers: 2, batchSize: 32 }, 3850), 60);
+  assert.equal(stepsPerEpoch({ workers: 2, batchSize: 32 }, 3850), 61);
   assert.equal(stepsPerEpoch({ workers: 4, batchSize: 64 }, 10), 1);
 });
 

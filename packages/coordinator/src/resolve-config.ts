@@ -12,9 +12,19 @@ export class RunConfigResolutionError extends Error {
   override readonly name = 'RunConfigResolutionError';
 }
 
-/** Optimizer steps of one epoch: each rank drops its last partial batch (the epoch plan's 'drop' remainder). */
+/** Iterations of one epoch exactly as the epoch planner cuts it with `remainder: 'drop'` (dataset/epoch-plan.ts). */
+export function iterationsOfEpoch(trainImages: number, workers: number, batchPerWorker: number): { iterations: number; lastIterationImages: number; dropped: number } {
+  const window = workers * batchPerWorker;
+  const fullWindows = Math.floor(trainImages / window);
+  const tail = trainImages - fullWindows * window;
+  const dropped = tail % workers;
+  const tailImages = tail - dropped;
+  return { iterations: fullWindows + (tailImages > 0 ? 1 : 0), lastIterationImages: tailImages > 0 ? tailImages : window, dropped };
+}
+
+/** Optimizer steps of one epoch, counted as the epoch planner cuts it (a short last iteration included). */
 export function stepsPerEpoch(config: Pick<RunConfig, 'workers' | 'batchSize'>, trainImages: number): number {
-  return Math.max(1, Math.floor(trainImages / (config.workers * config.batchSize)));
+  return Math.max(1, iterationsOfEpoch(trainImages, config.workers, config.batchSize).iterations);
 }
 
 /**

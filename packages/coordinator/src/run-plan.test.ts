@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { planEpoch } from '@ringtrain/dataset';
 import { parseRunConfig, type RunConfigInput } from './run-config.js';
-import { describeBackends, describeRunPlan, iterationsOfEpoch, renderRunPlan } from './run-plan.js';
+import { describeBackends, describeRunPlan, renderRunPlan } from './run-plan.js';
+import { iterationsOfEpoch } from './resolve-config.js';
 
 const digits = { classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], trainImages: 3840, valImages: 960 };
 

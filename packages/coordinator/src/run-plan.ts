@@ -1,6 +1,6 @@
 import { loadManifest } from '@ringtrain/dataset';
 import { z } from 'zod';
-import { resolveRunConfig } from './resolve-config.js';
+import { iterationsOfEpoch, resolveRunConfig } from './resolve-config.js';
 import type { RunConfig } from './run-config.js';
 
 /** What the plan needs to know about the dataset: the real counts, from its manifest. */
@@ -95,15 +95,6 @@ const TrainingSummarySchema = z.looseObject({
 /** The model package's default rates (training-config.ts), used when the configuration names none. */
 const DEFAULT_LEARNING_RATE = { adam: 1e-3, sgd: 1e-2 } as const;
 
-/** Iterations of one epoch exactly as the epoch planner cuts it with `remainder: 'drop'` (dataset/epoch-plan.ts). */
-export function iterationsOfEpoch(trainImages: number, workers: number, batchPerWorker: number): { iterations: number; lastIterationImages: number; dropped: number } {
-  const window = workers * batchPerWorker;
-  const fullWindows = Math.floor(trainImages / window);
-  const tail = trainImages - fullWindows * window;
-  const dropped = tail % workers;
-  const tailImages = tail - dropped;
-  return { iterations: fullWindows + (tailImages > 0 ? 1 : 0), lastIterationImages: tailImages > 0 ? tailImages : window, dropped };
-}
 
 function joinUri(base: string, key: string): string {
   return `${base.replace(/\/+$/, '')}/${key}`;

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { perClassAccuracy, type ClassAccuracy } from '@ringtrain/coordinator';
 import {
   centerCropPlanner, DataLoader, isNotFound, loadManifest, openStore, transformImage, type ObjectStore,
 } from '@ringtrain/dataset';
@@ -81,14 +82,6 @@ export interface EvaluateOptions {
   cacheDir?: string;
 }
 
-export interface ClassAccuracy {
-  readonly name: string;
-  readonly count: number;
-  readonly correct: number;
-  /** correct / count, or null for a class with no samples in the split. */
-  readonly accuracy: number | null;
-}
-
 export interface EvaluationReport {
   readonly model: string;
   readonly dataset: string;
@@ -142,17 +135,8 @@ export async function evaluateModel(trained: TrainedModel, options: EvaluateOpti
   return {
     model: trained.uri, dataset: options.dataset, split: options.split, imageSize, count, correct,
     accuracy: count === 0 ? 0 : correct / count, loss: count === 0 ? 0 : lossSum / count, skipped: loader.stats.corrupt,
-    classes: trained.labels, confusion: rows, perClass: perClassAccuracy(trained.labels, rows),
+    classes: trained.labels, confusion: rows, perClass: perClassAccuracy(rows, trained.labels),
   };
-}
-
-/** Recall per class: the diagonal over each row's total. */
-export function perClassAccuracy(classes: readonly string[], confusion: readonly (readonly number[])[]): ClassAccuracy[] {
-  return classes.map((name, row) => {
-    const count = (confusion[row] ?? []).reduce((sum, value) => sum + value, 0);
-    const correct = confusion[row]?.[row] ?? 0;
-    return { name, count, correct, accuracy: count === 0 ? null : correct / count };
-  });
 }
 
 export interface Prediction {

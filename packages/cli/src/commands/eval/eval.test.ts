@@ -17,7 +17,7 @@ interface EvalJson {
   imageSize: number;
   classes: string[];
   confusion: number[][];
-  perClass: { name: string; count: number; correct: number; accuracy: number | null }[];
+  perClass: { className: string; total: number; correct: number; accuracy: number | null }[];
 }
 
 /**
@@ -55,7 +55,7 @@ describe('ringtrain eval and predict', () => {
     assert.equal(report.confusion.reduce((sum, row, index) => sum + row[index]!, 0), report.correct);
     assert.equal(report.accuracy, report.correct / 30);
     report.perClass.forEach((entry, index) => {
-      assert.equal(entry.count, 3, `class ${entry.name}: 3 of its 6 images are held out`);
+      assert.equal(entry.total, 3, `class ${entry.className}: 3 of its 6 images are held out`);
       assert.equal(entry.correct, report.confusion[index]![index]);
     });
   });

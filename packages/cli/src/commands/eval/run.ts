@@ -53,7 +53,7 @@ export async function runEval(modelUri: string, raw: Record<string, unknown>): P
     `${report.split} split of ${report.dataset}, ${report.imageSize}px: ${report.correct}/${report.count} correct = ` +
       `accuracy ${(100 * report.accuracy).toFixed(2)}%, loss ${report.loss.toFixed(4)}` +
       `${report.skipped > 0 ? ` (${report.skipped} corrupt images skipped)` : ''}\n\nper class (recall):\n` +
-      report.perClass.map((entry) => `  ${entry.name.padEnd(width)} ${percent(entry.accuracy)}  ${entry.correct}/${entry.count}`).join('\n') +
+      report.perClass.map((entry) => `  ${entry.className.padEnd(width)} ${percent(entry.accuracy)}  ${entry.correct}/${entry.total}`).join('\n') +
       `\n\nconfusion matrix (rows: true class, columns: predicted):\n` +
       `  ${''.padEnd(width)} ${report.classes.map((_, index) => String(index).padStart(5)).join('')}\n` +
       report.confusion.map((row, index) => `  ${`${index} ${report.classes[index]}`.slice(0, width).padEnd(width)} ${row.map((value) => String(value).padStart(5)).join('')}`).join('\n') +
