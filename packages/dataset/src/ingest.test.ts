@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { FileStore } from './file-store.js';
@@ -124,5 +125,62 @@ describe('ingest', () => {
     await writeFile(path.join(none, 'a', 'doc.txt'), 'x');
     await assert.rejects(ingest({ source: none, to: path.join(work, 'out-y') }), /has no images/);
     await assert.rejects(ingest({ source: path.join(work, 'missing'), to: path.join(work, 'out-z') }), /does not exist/);
+  });
+});
+
+describe('ingest from a store URI (file:// here; s3:// in ingest.integration.test.ts)', () => {
+  let work = '';
+  let source = '';
+  let sourceUri = '';
+  before(async () => {
+    work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-ingest-store-'));
+    source = await makeImageFolder(path.join(work, 'src'), { classes: { daisy: 9, tulip: 5, rose: 3 }, corrupt: true, nonImage: true });
+    sourceUri = pathToFileURL(source).href;
+  });
+  after(() => rm(work, { recursive: true, force: true }));
+
+  it('packs the same shards and manifest as from the folder itself, listing the corrupt image and warning once about non-images', async () => {
+    const options = { valFraction: 0.3, seed: 5, shardSizeBytes: 1_200 };
+    const fromFolder = await ingest({ source, to: path.join(work, 'out-folder'), ...options });
+    const events: IngestEvent[] = [];
+    const fromStore = await ingest({ source: sourceUri, to: path.join(work, 'out-store'), ...options, onEvent: (event) => events.push(event) });
+    assert.deepEqual(fromStore.manifest, fromFolder.manifest);
+    assert.deepEqual(fromStore.corrupt.map((item) => item.path), ['daisy/broken.jpg']);
+    assert.deepEqual(events.filter((event) => event.type === 'scanned').map((event) => event.type === 'scanned' && event.ignoredFiles), [['daisy/README.txt']]);
+    assert.deepEqual(events.filter((event) => event.type === 'corrupt').length, 1);
+  });
+
+  it('resumes: a re-run uploads only the shards that are missing', async () => {
+    const to = path.join(work, 'out-resume');
+    const first = await ingest({ source: sourceUri, to, seed: 2, shardSizeBytes: 1_200 });
+    await rm(path.join(to, first.manifest.splits.train.shards[0]!.key));
+    await rm(path.join(to, manifestKey));
+    const again = await ingest({ source: sourceUri, to, seed: 2, shardSizeBytes: 1_200 });
+    assert.deepEqual(again.manifest, first.manifest);
+    assert.equal(again.shardsUploaded, 1);
+    assert.equal(again.shardsSkipped, first.shardsUploaded - 1);
+  });
+
+  it('reads a manifest object, with row paths relative to its folder, and refuses rows that leave it', async () => {
+    await writeFile(path.join(source, 'labels.csv'), 'path,label\ndaisy/img-000.jpg,daisy\ntulip/img-001.jpg,tulip\n');
+    const summary = await ingest({ source: `${sourceUri}/labels.csv`, to: path.join(work, 'out-listed'), valFraction: 0 });
+    assert.deepEqual(summary.manifest.classes, ['daisy', 'tulip']);
+    assert.equal(summary.manifest.splits.train.count, 2);
+    await writeFile(path.join(source, 'escape.jsonl'), '{"path":"../elsewhere/x.png","label":"a"}\n');
+    await assert.rejects(ingest({ source: `${sourceUri}/escape.jsonl`, to: path.join(work, 'out-escape') }), /leaves the manifest's folder/);
+    await rm(path.join(source, 'labels.csv'));
+    await rm(path.join(source, 'escape.jsonl'));
+  });
+
+  it('refuses an empty prefix, a prefix without class folders, and a class without images, naming the URI', async () => {
+    const empty = path.join(work, 'empty');
+    await mkdir(empty);
+    await assert.rejects(ingest({ source: pathToFileURL(empty).href, to: path.join(work, 'out-a') }), /holds no objects/);
+    await writeFile(path.join(empty, 'notes.txt'), 'x');
+    await assert.rejects(ingest({ source: pathToFileURL(empty).href, to: path.join(work, 'out-b') }), /no class folders in file:\/\//);
+    await makeImageFolder(empty, { classes: { full: 2 } });
+    await mkdir(path.join(empty, 'hollow'));
+    await writeFile(path.join(empty, 'hollow', 'README.txt'), 'no images here');
+    await assert.rejects(ingest({ source: pathToFileURL(empty).href, to: path.join(work, 'out-c') }), /class folder file:\/\/.*\/hollow has no images/);
   });
 });

@@ -3,14 +3,17 @@ import os from 'node:os';
 import pLimit from 'p-limit';
 import { manifestFormatVersion, manifestKey, type Manifest, type ManifestShard, type ManifestSplit, type SplitName } from './manifest.js';
 import type { ObjectStore } from './object-store.js';
-import { openStore } from './open-store.js';
+import { openStore, type OpenStoreOptions } from './open-store.js';
 import { prepareImage } from './prepare-image.js';
 import { encodeShard, type ShardSample } from './shard-format.js';
 import { scanSource, type SourceItem } from './source-scan.js';
 import { stratifiedSplit } from './stratified-split.js';
 
 export type IngestOptions = {
-  /** An ImageFolder directory or a .csv/.jsonl manifest of path,label rows. */
+  /**
+   * An ImageFolder directory or a .csv/.jsonl manifest of path,label rows: a local path, or a store URI
+   * (`s3://bucket/prefix` laid out as `<prefix>/<class>/<image>`, `s3://bucket/raw/labels.csv`, `file:///dir`).
+   */
   source: string;
   /** Dataset URI: s3://bucket/prefix, file:///dir or a local path. */
   to: string;
@@ -25,6 +28,8 @@ export type IngestOptions = {
   uploadConcurrency?: number;
   /** A store to write to instead of opening `to` (tests, custom S3 config). */
   store?: ObjectStore;
+  /** How store URIs (the source's, and `to` unless `store` is given) are opened; default: S3 settings from the environment. */
+  storeOptions?: OpenStoreOptions;
   onEvent?: (event: IngestEvent) => void;
 };
 
@@ -56,9 +61,9 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   if (!(valFraction >= 0 && valFraction < 1)) throw new RangeError(`valFraction must be in [0, 1), got ${valFraction}`);
   if (!(shardSizeBytes > 0)) throw new RangeError(`shardSizeBytes must be positive, got ${shardSizeBytes}`);
   const emit = options.onEvent ?? (() => {});
-  const store = options.store ?? openStore(options.to);
+  const store = options.store ?? openStore(options.to, options.storeOptions);
 
-  const listing = await scanSource(options.source);
+  const listing = await scanSource(options.source, options.storeOptions);
   emit({ type: 'scanned', images: listing.items.length, classes: listing.classes.length, ignoredFiles: listing.ignored });
   const splits = stratifiedSplit(listing.items, listing.classes.length, valFraction, seed);
 
@@ -108,7 +113,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     const window = Math.max(8, decodeLimit.concurrency * 4);
     for (let start = 0; start < items.length; start += window) {
       const batch = items.slice(start, start + window);
-      const prepared = await Promise.all(batch.map((item) => decodeLimit(() => prepareImage(item.file, options.maxResolution))));
+      const prepared = await Promise.all(batch.map((item) => decodeLimit(() => prepareImage(item.read, options.maxResolution))));
       for (const [i, result] of prepared.entries()) {
         const item = batch[i]!;
         progress.imagesDone += 1;

@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
+import { StoreError } from './store-error.js';
 
 export type PreparedImage = { bytes: Buffer; width: number; height: number };
 export type ImageProblem = { reason: string };
@@ -14,16 +14,19 @@ export function sniffImageFormat(bytes: Uint8Array): 'jpeg' | 'png' | 'webp' | u
 }
 
 /**
- * Reads and fully decodes one source image, so truncated or corrupt files are found at ingest rather than in
+ * Reads (from a file or an object, as `read` does) and fully decodes one source image, so truncated or corrupt files are found at ingest rather than in
  * the middle of a training epoch. Bytes are kept as they are unless the longer side exceeds maxResolution; then
  * the image is downscaled (aspect kept) and stored as JPEG quality 90, as FFCV does, which makes every later
  * decode cheaper.
  */
-export async function prepareImage(file: string, maxResolution: number | undefined): Promise<PreparedImage | ImageProblem> {
+export async function prepareImage(read: () => Promise<Buffer>, maxResolution: number | undefined): Promise<PreparedImage | ImageProblem> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    bytes = await read();
   } catch (error) {
+    // A store that is down, or refuses us, says nothing about this image: listing it as corrupt would quietly
+    // leave it out of the dataset, so the ingest fails (and resumes when run again). The store has retried.
+    if (error instanceof StoreError && error.code !== 'not-found') throw error;
     return { reason: `unreadable: ${error instanceof Error ? error.message : String(error)}` };
   }
   if (!sniffImageFormat(bytes)) return { reason: 'not a JPEG, PNG or WebP file (by its content)' };

@@ -78,7 +78,8 @@ export class S3Store implements ObjectStore {
 
   async list(prefix: string): Promise<ObjectInfo[]> {
     const base = joinKey(this.prefix, '');
-    const full = joinKey(this.prefix, prefix);
+    // Listed under `base/`, never `base`: the store s3://b/flowers must not list s3://b/flowers-v2's keys.
+    const full = base === '' ? prefix : `${base}/${prefix.replace(/^\/+/, '')}`;
     const items = await this.call(prefix, async () => {
       const found: ObjectInfo[] = [];
       for await (const item of this.client.listObjectsV2(this.bucket, full, true)) {

@@ -1,8 +1,13 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { ObjectStore } from './object-store.js';
+import { openStore, type OpenStoreOptions } from './open-store.js';
 
-/** One labelled image found in the source, before it is read. */
-export type SourceItem = { file: string; sourcePath: string; label: number };
+/**
+ * One labelled image found in the source, before it is read. `read` fetches its bytes from wherever the source
+ * lives (a file, an object), so everything after the scan is the same for every kind of source.
+ */
+export type SourceItem = { sourcePath: string; label: number; read: () => Promise<Buffer> };
 
 export type SourceListing = {
   classes: string[];
@@ -11,62 +16,149 @@ export type SourceListing = {
   ignored: string[];
 };
 
+/** A file of an ImageFolder tree: its `/`-separated path below the root, and how to read it. */
+type SourceFile = { path: string; read: () => Promise<Buffer> };
+
 const imageExtensions = new Set(['.jpg', '.jpeg', '.png', '.webp']);
+const manifestExtensions = new Set(['.csv', '.jsonl']);
 
 export function isImageFileName(name: string): boolean {
   return imageExtensions.has(path.extname(name).toLowerCase());
 }
 
+/** `s3://…`, `file://…`, `http(s)://…`: read through an ObjectStore; anything else is a local path. */
+export function isStoreUri(source: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(source);
+}
+
 /**
  * Lists the labelled images of a source: an ImageFolder tree (one sub-folder per class, files found
  * recursively, classes sorted by name as torchvision's ImageFolder does) or a `.csv` / `.jsonl` manifest of
- * `path,label` rows with paths relative to the manifest's folder.
+ * `path,label` rows with paths relative to the manifest's folder. The source is a local path, or a store URI
+ * (`s3://bucket/prefix` holding `<prefix>/<class>/<image>`, or naming a manifest object such as
+ * `s3://bucket/raw/labels.csv`), which is how a cluster reaches raw images.
  */
-export async function scanSource(source: string): Promise<SourceListing> {
-  let info;
-  try {
-    info = await stat(source);
-  } catch {
-    throw new Error(`ingest source ${source} does not exist: give an ImageFolder directory or a .csv/.jsonl manifest`);
-  }
-  const listing = info.isDirectory() ? await scanImageFolder(source) : await scanManifestFile(source);
+export async function scanSource(source: string, storeOptions: OpenStoreOptions = {}): Promise<SourceListing> {
+  const listing = isStoreUri(source) ? await scanStoreSource(source, storeOptions) : await scanLocalSource(source);
   if (listing.items.length === 0) {
     throw new Error(`no images (JPEG, PNG or WebP) found in ${source}${listing.ignored.length > 0 ? ` (${listing.ignored.length} other files ignored)` : ''}`);
   }
   return listing;
 }
 
-async function scanImageFolder(root: string): Promise<SourceListing> {
+async function scanLocalSource(source: string): Promise<SourceListing> {
+  let info;
+  try {
+    info = await stat(source);
+  } catch {
+    throw new Error(`ingest source ${source} does not exist: give an ImageFolder directory or a .csv/.jsonl manifest`);
+  }
+  if (info.isDirectory()) return scanLocalImageFolder(source);
+  const extension = path.extname(source).toLowerCase();
+  if (!manifestExtensions.has(extension)) {
+    throw new Error(`ingest source ${source} is a file but not a .csv or .jsonl manifest of path,label rows`);
+  }
+  const base = path.dirname(source);
+  const rows = parseRows(await readFile(source, 'utf8'), source, extension);
+  return listingFromRows(rows, source, (rowPath) => {
+    const file = path.resolve(base, rowPath);
+    return () => readFile(file);
+  });
+}
+
+async function scanLocalImageFolder(root: string): Promise<SourceListing> {
   const entries = await readdir(root, { withFileTypes: true });
-  const classes = entries.filter((entry) => entry.isDirectory() && !entry.name.startsWith('.')).map((entry) => entry.name).sort();
-  const ignored = entries.filter((entry) => entry.isFile()).map((entry) => entry.name);
+  const classes = entries.filter((entry) => entry.isDirectory() && !entry.name.startsWith('.')).map((entry) => entry.name);
+  const files: SourceFile[] = entries.filter((entry) => entry.isFile()).map((entry) => localFile(root, entry.name));
+  for (const name of classes) {
+    for (const entry of await readdir(path.join(root, name), { recursive: true, withFileTypes: true })) {
+      if (entry.isFile()) files.push(localFile(root, path.relative(root, path.join(entry.parentPath, entry.name))));
+    }
+  }
+  return imageFolderListing(classes, files, root, (name) => path.join(root, name));
+}
+
+function localFile(root: string, relative: string): SourceFile {
+  const file = path.join(root, relative);
+  return { path: relative.split(path.sep).join('/'), read: () => readFile(file) };
+}
+
+async function scanStoreSource(source: string, storeOptions: OpenStoreOptions): Promise<SourceListing> {
+  const uri = source.replace(/\/+$/, '');
+  const extension = path.posix.extname(uri).toLowerCase();
+  if (manifestExtensions.has(extension)) {
+    const slash = uri.lastIndexOf('/');
+    const store = openStore(uri.slice(0, slash), storeOptions);
+    const rows = parseRows((await store.get(uri.slice(slash + 1))).toString('utf8'), uri, extension);
+    return listingFromRows(rows, uri, (rowPath) => {
+      const key = path.posix.normalize(rowPath);
+      if (key.startsWith('../') || key === '..' || path.posix.isAbsolute(key)) {
+        throw new Error(`${uri}: row path ${JSON.stringify(rowPath)} leaves the manifest's folder; in object storage paths are relative to it`);
+      }
+      return () => store.get(key);
+    });
+  }
+  const store = openStore(uri, storeOptions);
+  const objects = await store.list('');
+  if (objects.length === 0) {
+    throw new Error(`ingest source ${uri} holds no objects: give a prefix laid out as <prefix>/<class>/<image>, or a .csv/.jsonl manifest object`);
+  }
+  const [classes, files] = storeImageFolder(store, objects.map((object) => object.key));
+  return imageFolderListing(classes, files, uri, (name) => `${uri}/${name}`);
+}
+
+/**
+ * Object storage has no folders, only keys: a class is the first segment of a key below the prefix. A key that
+ * ends with `/` is a folder marker (what consoles create for an empty folder): it names a class but is no file.
+ */
+function storeImageFolder(store: ObjectStore, keys: readonly string[]): [string[], SourceFile[]] {
+  const classes = new Set<string>();
+  const files: SourceFile[] = [];
+  for (const key of keys) {
+    const slash = key.indexOf('/');
+    const top = slash < 0 ? undefined : key.slice(0, slash);
+    // Hidden folders are skipped whole, as a local tree's are.
+    if (top?.startsWith('.')) continue;
+    if (top !== undefined) classes.add(top);
+    if (!key.endsWith('/')) files.push({ path: key, read: () => store.get(key) });
+  }
+  return [[...classes], files];
+}
+
+/** The one ImageFolder rule for every kind of source: a class per folder, each with at least one image. */
+function imageFolderListing(
+  classNames: readonly string[],
+  files: readonly SourceFile[],
+  root: string,
+  locate: (className: string) => string,
+): SourceListing {
+  const classes = [...classNames].sort();
   if (classes.length === 0) throw new Error(`no class folders in ${root}: an ImageFolder source has one sub-folder of images per class`);
+  const byClass = new Map<string, SourceFile[]>(classes.map((name) => [name, []]));
+  const ignored: string[] = [];
+  for (const file of files) {
+    const slash = file.path.indexOf('/');
+    const members = slash < 0 ? undefined : byClass.get(file.path.slice(0, slash));
+    if (members === undefined) ignored.push(file.path);
+    else members.push(file);
+  }
   const items: SourceItem[] = [];
   for (const [label, name] of classes.entries()) {
-    const files = (await readdir(path.join(root, name), { recursive: true, withFileTypes: true }))
-      .filter((entry) => entry.isFile())
-      .map((entry) => path.relative(root, path.join(entry.parentPath, entry.name)))
-      .sort();
-    const images = files.filter(isImageFileName);
-    ignored.push(...files.filter((file) => !isImageFileName(file)));
+    const members = byClass.get(name)!.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const images = members.filter((file) => isImageFileName(file.path));
+    ignored.push(...members.filter((file) => !isImageFileName(file.path)).map((file) => file.path));
     if (images.length === 0) {
-      throw new Error(`class folder ${path.join(root, name)} has no images (JPEG, PNG or WebP): add images or remove the folder`);
+      throw new Error(`class folder ${locate(name)} has no images (JPEG, PNG or WebP): add images or remove the folder`);
     }
-    for (const file of images) items.push({ file: path.join(root, file), sourcePath: file.split(path.sep).join('/'), label });
+    for (const file of images) items.push({ sourcePath: file.path, label, read: file.read });
   }
   return { classes, items, ignored };
 }
 
-async function scanManifestFile(file: string): Promise<SourceListing> {
-  const extension = path.extname(file).toLowerCase();
-  if (extension !== '.csv' && extension !== '.jsonl') {
-    throw new Error(`ingest source ${file} is a file but not a .csv or .jsonl manifest of path,label rows`);
-  }
-  const text = await readFile(file, 'utf8');
-  const rows = extension === '.csv' ? parseCsvRows(text, file) : parseJsonlRows(text, file);
+/** The one manifest rule for every kind of source: classes sorted by name, each with at least one image row. */
+function listingFromRows(rows: readonly Row[], origin: string, reader: (rowPath: string) => () => Promise<Buffer>): SourceListing {
   const classes = [...new Set(rows.map((row) => row.label))].sort();
   const labelOf = new Map(classes.map((name, index) => [name, index]));
-  const base = path.dirname(file);
   const items: SourceItem[] = [];
   const ignored: string[] = [];
   for (const row of rows) {
@@ -74,12 +166,16 @@ async function scanManifestFile(file: string): Promise<SourceListing> {
       ignored.push(row.path);
       continue;
     }
-    items.push({ file: path.resolve(base, row.path), sourcePath: row.path, label: labelOf.get(row.label)! });
+    items.push({ sourcePath: row.path, label: labelOf.get(row.label)!, read: reader(row.path) });
   }
   for (const [label, name] of classes.entries()) {
-    if (!items.some((item) => item.label === label)) throw new Error(`class "${name}" in ${file} has no image rows (JPEG, PNG or WebP)`);
+    if (!items.some((item) => item.label === label)) throw new Error(`class "${name}" in ${origin} has no image rows (JPEG, PNG or WebP)`);
   }
   return { classes, items, ignored };
+}
+
+function parseRows(text: string, origin: string, extension: string): Row[] {
+  return extension === '.csv' ? parseCsvRows(text, origin) : parseJsonlRows(text, origin);
 }
 
 type Row = { path: string; label: string };
