@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from './backend.js';
-import { evaluateBatch, predictProbabilities } from './evaluate.js';
+import { evaluateBatch, predictLogits, softmax } from './evaluate.js';
 import { SeededRandom } from './random.js';
 import { ResNet18 } from './resnet18.js';
 
@@ -58,16 +58,35 @@ test('evaluateBatch reads only the first count images of a reused, larger loader
   model.dispose();
 });
 
-test('predictProbabilities: one softmax row per image, summing to 1, arg-max as in evaluateBatch', () => {
+test('predictLogits: one row per image with the forward pass\'s arg-max; softmax rows sum to 1 and keep the order', () => {
   const model = ResNet18.create({ numClasses: CLASSES, seed: 4 });
   const pixels = images(9, 3);
-  const rows = predictProbabilities(model, pixels, 3, SIZE);
+  const rows = predictLogits(model, pixels, 3, SIZE);
   const { predicted } = reference(model, pixels, Int32Array.of(0, 0, 0));
   assert.equal(rows.length, 3);
   rows.forEach((row, index) => {
     assert.equal(row.length, CLASSES);
-    assert.ok(Math.abs(row.reduce((sum, value) => sum + value, 0) - 1) < 1e-5);
+    const probabilities = softmax(row);
+    assert.ok(Math.abs(probabilities.reduce((sum, value) => sum + value, 0) - 1) < 1e-12);
     assert.equal(row.indexOf(Math.max(...row)), predicted[index]);
+    assert.equal(probabilities.indexOf(Math.max(...probabilities)), predicted[index]);
   });
+  assert.deepEqual([...softmax(Float32Array.of(1000, 1000))], [0.5, 0.5], 'no overflow');
   model.dispose();
+});
+
+test('evaluateBatch: top-5 counts a label among the five largest logits, and is all of them with five classes or fewer', () => {
+  const model = ResNet18.create({ numClasses: 8, seed: 5 });
+  const count = 16;
+  const pixels = images(10, count);
+  const labels = Int32Array.from({ length: count }, (_, index) => index % 8);
+  const result = evaluateBatch(model, pixels, labels, count, SIZE);
+  const logits = predictLogits(model, pixels, count, SIZE);
+  const expected = labels.filter((truth, index) => [...logits[index]!].filter((value) => value > logits[index]![truth]!).length < 5).length;
+  assert.equal(result.top5Correct, expected);
+  assert.ok(result.top5Correct >= result.correct);
+  model.dispose();
+  const small = ResNet18.create({ numClasses: CLASSES, seed: 3 });
+  assert.equal(evaluateBatch(small, pixels, Int32Array.from({ length: count }, (_, index) => index % CLASSES), count, SIZE).top5Correct, count);
+  small.dispose();
 });

@@ -25,7 +25,7 @@ export {
   planRandomResizedCrop,
 } from './transforms.js';
 export type { CropBox, EvalResizePlan, RandomResizedCropOptions } from './transforms.js';
-export { evaluateBatch, predictProbabilities } from './evaluate.js';
+export { evaluateBatch, predictLogits, softmax } from './evaluate.js';
 export type { BatchEvaluation } from './evaluate.js';
 export { Trainer } from './trainer.js';
 export type { GradientResult, LayoutEntry, StepResult, TrainingBatch } from './trainer.js';

@@ -6,7 +6,7 @@ import {
   centerCropPlanner, DataLoader, isNotFound, loadManifest, openStore, transformImage, type ObjectStore,
 } from '@ringtrain/dataset';
 import {
-  decodeSafetensors, evaluateBatch, IMAGENET_MEAN, IMAGENET_STD, loadSafetensorsWeights, predictProbabilities, type ResNet18,
+  decodeSafetensors, evaluateBatch, IMAGENET_MEAN, IMAGENET_STD, loadSafetensorsWeights, predictLogits, softmax, type ResNet18,
 } from '@ringtrain/model';
 
 /** The evaluation crop every validation pass uses, so `ringtrain eval` reproduces a run's reported accuracy. */
@@ -30,22 +30,32 @@ export class TrainedModelError extends Error {
 const LabelsSchema = z.array(z.string()).min(1);
 
 /**
- * Opens a trained model from a run's output (`runs/demo`, `s3://bucket/run`) or its `model/` directory:
- * `model.safetensors` in torchvision layout, with class names from its metadata or `labels.json`.
+ * Opens a trained model from a run's output (`runs/demo`, `s3://bucket/run`), its `model/` directory, or a
+ * `.safetensors` file: weights in torchvision layout, class names from the file's metadata or `labels.json`
+ * beside it.
  */
 export async function loadTrainedModel(uri: string): Promise<TrainedModel> {
-  const modelUri = (await openStore(uri).stat('model/model.safetensors')) !== undefined ? `${uri.replace(/\/+$/, '')}/model` : uri;
+  const trimmed = uri.replace(/\/+$/, '');
+  let modelUri = trimmed;
+  let weightsKey = 'model.safetensors';
+  if (trimmed.endsWith('.safetensors')) {
+    const slash = trimmed.lastIndexOf('/');
+    modelUri = slash < 0 ? '.' : trimmed.slice(0, slash) || '/';
+    weightsKey = trimmed.slice(slash + 1);
+  } else if ((await openStore(trimmed).stat('model/model.safetensors')) !== undefined) {
+    modelUri = `${trimmed}/model`;
+  }
   const store = openStore(modelUri);
   let bytes: Buffer;
   try {
-    bytes = await store.get('model.safetensors');
+    bytes = await store.get(weightsKey);
   } catch (error) {
     if (isNotFound(error)) throw new TrainedModelError(`${uri} holds no trained model: expected model.safetensors (or model/model.safetensors under a run's output); train one with \`ringtrain train --out <dir>\``);
     throw error;
   }
   const header = decodeSafetensors(bytes);
   const fcShape = header.tensors.get('fc.weight')?.shape;
-  if (fcShape === undefined || fcShape.length !== 2) throw new TrainedModelError(`${modelUri}/model.safetensors has no fc.weight of rank 2: it is not a resnet18 state dict`);
+  if (fcShape === undefined || fcShape.length !== 2) throw new TrainedModelError(`${modelUri}/${weightsKey} has no fc.weight of rank 2: it is not a resnet18 state dict`);
   const numClasses = fcShape[0]!;
   const labels = await readLabels(store, header.metadata, numClasses, modelUri);
   const { model } = loadSafetensorsWeights(bytes, { numClasses });
@@ -89,7 +99,10 @@ export interface EvaluationReport {
   readonly imageSize: number;
   readonly count: number;
   readonly correct: number;
+  /** Top-1 accuracy. */
   readonly accuracy: number;
+  /** Share of images whose class is among the model's five most probable. */
+  readonly top5Accuracy: number;
   /** Mean cross-entropy. */
   readonly loss: number;
   /** Samples that failed to decode and were skipped. */
@@ -118,6 +131,7 @@ export async function evaluateModel(trained: TrainedModel, options: EvaluateOpti
   const confusion = new Float64Array(numClasses * numClasses);
   let lossSum = 0;
   let correct = 0;
+  let top5Correct = 0;
   let count = 0;
   try {
     const samples = Uint32Array.from({ length: manifest.splits[options.split].count }, (_, index) => index);
@@ -125,6 +139,7 @@ export async function evaluateModel(trained: TrainedModel, options: EvaluateOpti
       const result = evaluateBatch(trained.model, batch.images, batch.labels, batch.count, imageSize);
       lossSum += result.lossSum;
       correct += result.correct;
+      top5Correct += result.top5Correct;
       count += batch.count;
       result.confusion.forEach((value, index) => (confusion[index]! += value));
     }
@@ -134,7 +149,7 @@ export async function evaluateModel(trained: TrainedModel, options: EvaluateOpti
   const rows = Array.from({ length: numClasses }, (_, row) => Array.from(confusion.subarray(row * numClasses, (row + 1) * numClasses)));
   return {
     model: trained.uri, dataset: options.dataset, split: options.split, imageSize, count, correct,
-    accuracy: count === 0 ? 0 : correct / count, loss: count === 0 ? 0 : lossSum / count, skipped: loader.stats.corrupt,
+    accuracy: count === 0 ? 0 : correct / count, top5Accuracy: count === 0 ? 0 : top5Correct / count, loss: count === 0 ? 0 : lossSum / count, skipped: loader.stats.corrupt,
     classes: trained.labels, confusion: rows, perClass: perClassAccuracy(rows, trained.labels),
   };
 }
@@ -143,13 +158,15 @@ export interface Prediction {
   readonly file: string;
   /** The topK most probable classes, most probable first. */
   readonly top: readonly { readonly label: string; readonly index: number; readonly probability: number }[];
+  /** Every class's logit, in class order, when asked for. */
+  readonly logits?: readonly number[];
 }
 
 /** Classifies image files (JPEG, PNG, WebP) with the evaluation crop, batchSize at a time. */
 export async function predictFiles(
   trained: TrainedModel,
   files: readonly { name: string; bytes: Uint8Array }[],
-  options: { topK: number; imageSize?: number; batchSize?: number },
+  options: { topK: number; imageSize?: number; batchSize?: number; logits?: boolean },
 ): Promise<Prediction[]> {
   const imageSize = options.imageSize ?? trained.imageSize ?? 224;
   const batchSize = options.batchSize ?? 16;
@@ -161,10 +178,14 @@ export async function predictFiles(
     })));
     const images = new Float32Array(chunk.length * imageSize * imageSize * 3);
     pixels.forEach((values, index) => images.set(values, index * values.length));
-    const rows = predictProbabilities(trained.model, images, chunk.length, imageSize);
-    rows.forEach((row, index) => {
-      const ranked = [...row.keys()].sort((a, b) => row[b]! - row[a]! || a - b).slice(0, options.topK);
-      predictions.push({ file: chunk[index]!.name, top: ranked.map((classIndex) => ({ label: trained.labels[classIndex]!, index: classIndex, probability: row[classIndex]! })) });
+    predictLogits(trained.model, images, chunk.length, imageSize).forEach((logits, index) => {
+      const probabilities = softmax(logits);
+      const ranked = [...probabilities.keys()].sort((a, b) => probabilities[b]! - probabilities[a]! || a - b).slice(0, options.topK);
+      predictions.push({
+        file: chunk[index]!.name,
+        top: ranked.map((classIndex) => ({ label: trained.labels[classIndex]!, index: classIndex, probability: probabilities[classIndex]! })),
+        ...(options.logits === true ? { logits: [...logits] } : {}),
+      });
     });
   }
   return predictions;

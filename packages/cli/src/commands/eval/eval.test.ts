@@ -14,6 +14,8 @@ interface EvalJson {
   count: number;
   correct: number;
   accuracy: number;
+  top5Accuracy: number;
+  dataset: string;
   imageSize: number;
   classes: string[];
   confusion: number[][];
@@ -54,6 +56,7 @@ describe('ringtrain eval and predict', () => {
     assert.equal(report.confusion.flat().reduce((sum, value) => sum + value, 0), 30);
     assert.equal(report.confusion.reduce((sum, row, index) => sum + row[index]!, 0), report.correct);
     assert.equal(report.accuracy, report.correct / 30);
+    assert.ok(report.top5Accuracy >= report.accuracy && report.top5Accuracy <= 1);
     report.perClass.forEach((entry, index) => {
       assert.equal(entry.total, 3, `class ${entry.className}: 3 of its 6 images are held out`);
       assert.equal(entry.correct, report.confusion[index]![index]);
@@ -61,14 +64,23 @@ describe('ringtrain eval and predict', () => {
   });
 
   it('prints a readable report, and --split train evaluates the other split', async () => {
-    const text = await runCli(['eval', path.join(run, 'model'), '--data', dataset, '--split', 'train', '--backend', 'wasm', '--threads', '1']);
+    const text = await runCli(['eval', '--model', path.join(run, 'model'), '--data', dataset, '--split', 'train', '--backend', 'wasm', '--threads', '1']);
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, /^train split of .*dataset, 16px: \d+\/30 correct = accuracy [\d.]+%, loss [\d.]+/);
+    assert.match(text.stdout, /^train split of .*dataset, 16px: \d+\/30 correct = accuracy [\d.]+% \(top-5 [\d.]+%\), loss [\d.]+/);
     assert.match(text.stdout, /confusion matrix \(rows: true class, columns: predicted\)/);
   });
 
+  it('evaluates an ImageFolder directory whole, with the model given as its .safetensors file', async () => {
+    const result = await runCli(['eval', '--model', path.join(run, 'model', 'model.safetensors'), '--data', path.join(work, 'digits'), '--json', '--backend', 'wasm', '--threads', '1']);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as EvalJson;
+    assert.equal(report.count, 60, 'all 6 images of each of the 10 classes');
+    assert.equal(report.dataset, path.join(work, 'digits'));
+    assert.equal(report.confusion.flat().reduce((sum, value) => sum + value, 0), 60);
+  });
+
   it('predict ranks the classes of image files and folders, most probable first', async () => {
-    const result = await runCli(['predict', run, path.join(work, 'digits', '3'), '--top-k', '3', '--json', '--backend', 'wasm']);
+    const result = await runCli(['predict', run, path.join(work, 'digits', '3'), '--top', '3', '--json', '--backend', 'wasm']);
     assert.equal(result.code, 0, result.stderr);
     const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { file: string; top: { label: string; probability: number }[] });
     assert.equal(lines.length, 6);
@@ -78,12 +90,21 @@ describe('ringtrain eval and predict', () => {
       assert.ok(line.top.every((entry) => DIGITS.includes(entry.label)));
       assert.ok(line.top[0]!.probability >= line.top[1]!.probability && line.top[1]!.probability >= line.top[2]!.probability);
     }
+    const withLogits = await runCli(['predict', '--model', run, '--logits', '--top', '1', '--json', '--backend', 'wasm', path.join(work, 'digits', '3', lines[0]!.file.split('/').at(-1)!)]);
+    assert.equal(withLogits.code, 0, withLogits.stderr);
+    const single = JSON.parse(withLogits.stdout) as { top: { label: string }[]; logits: number[] };
+    assert.equal(single.logits.length, 10);
+    assert.equal(single.top[0]!.label, DIGITS[single.logits.indexOf(Math.max(...single.logits))], 'the top class has the largest logit');
+    assert.equal(single.top[0]!.label, lines[0]!.top[0]!.label, 'the same image gets the same answer alone or in a batch');
   });
 
   it('names the problem and the fix: no model, no dataset, classes that differ, a file that is not an image', async () => {
     const noModel = await runCli(['eval', work, '--data', dataset]);
     assert.equal(noModel.code, 2);
     assert.match(noModel.stderr, /holds no trained model: expected model.safetensors/);
+    const twice = await runCli(['eval', run, '--model', run]);
+    assert.equal(twice.code, 2);
+    assert.match(twice.stderr, /give the model once/);
     const noData = await runCli(['eval', path.join(run, 'model')]);
     assert.equal(noData.code, 2);
     assert.match(noData.stderr, /no run.json\), so its dataset is unknown: give --data/);

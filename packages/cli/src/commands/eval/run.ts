@@ -1,10 +1,13 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../../errors.js';
 import { parseOptions } from '../../options.js';
-import { backendFlag, openTrainedModel } from '../predict/model-flags.js';
+import { backendFlag, chooseModel, openTrainedModel } from '../predict/model-flags.js';
 
 const schema = z.object({
+  model: z.string().min(1).optional(),
   data: z.string().min(1).optional(),
   split: z.enum(['train', 'val']),
   batchSize: z.coerce.number().int().min(1).max(4096),
@@ -17,11 +20,27 @@ const schema = z.object({
 
 const RunFileSchema = z.object({ dataset: z.string().min(1) });
 
-export async function runEval(modelUri: string, raw: Record<string, unknown>): Promise<void> {
+export async function runEval(run: string | undefined, raw: Record<string, unknown>): Promise<void> {
   const options = parseOptions(schema, raw);
+  const modelUri = chooseModel(run, options.model);
   const { evaluateModel, TrainedModelError } = await import('@ringtrain/worker');
-  const { readObject, isNotFound } = await import('@ringtrain/dataset');
+  const { ingest, readObject, isNotFound } = await import('@ringtrain/dataset');
   let dataset = options.data;
+  let split = options.split;
+  let ingested: string | undefined;
+  if (dataset !== undefined && (await isImageFolder(dataset))) {
+    // An ImageFolder is packed whole into a throwaway dataset (all in its train split) and read as training reads.
+    ingested = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-eval-'));
+    process.stderr.write(`ringtrain: packing ${dataset} for evaluation\n`);
+    try {
+      await ingest({ source: dataset, to: ingested, valFraction: 0, seed: 0 });
+    } catch (error) {
+      await rm(ingested, { recursive: true, force: true });
+      throw new UsageError(`--data ${dataset}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    dataset = ingested;
+    split = 'train';
+  }
   if (dataset === undefined) {
     let runFile: Buffer;
     try {
@@ -35,13 +54,19 @@ export async function runEval(modelUri: string, raw: Record<string, unknown>): P
     dataset = parsed.data.dataset;
   }
   const trained = await openTrainedModel(modelUri, options.backend);
-  const report = await evaluateModel(trained, {
-    dataset, split: options.split, batchSize: options.batchSize,
+  const measured = await evaluateModel(trained, {
+    dataset, split, batchSize: options.batchSize,
     ...(options.imageSize !== undefined ? { imageSize: options.imageSize } : {}),
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
   }).catch((error: unknown) => {
     throw error instanceof TrainedModelError ? new UsageError(error.message) : error;
-  }).finally(() => trained.model.dispose());
+  }).finally(async () => {
+    trained.model.dispose();
+    if (ingested !== undefined) await rm(ingested, { recursive: true, force: true });
+  });
+  // A packed folder is named as the user gave it, not by its throwaway copy.
+  const report = ingested === undefined ? measured : { ...measured, dataset: options.data! };
+  const where = ingested === undefined ? `${report.split} split of ${report.dataset}` : `all images of ${report.dataset}`;
   if (options.out !== undefined) await writeFile(options.out, `${JSON.stringify(report, null, 1)}\n`);
   if (options.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -50,8 +75,8 @@ export async function runEval(modelUri: string, raw: Record<string, unknown>): P
   const percent = (value: number | null): string => (value === null ? '   n/a' : `${(100 * value).toFixed(1).padStart(5)}%`);
   const width = Math.max(5, ...report.classes.map((name) => name.length));
   process.stdout.write(
-    `${report.split} split of ${report.dataset}, ${report.imageSize}px: ${report.correct}/${report.count} correct = ` +
-      `accuracy ${(100 * report.accuracy).toFixed(2)}%, loss ${report.loss.toFixed(4)}` +
+    `${where}, ${report.imageSize}px: ${report.correct}/${report.count} correct = ` +
+      `accuracy ${(100 * report.accuracy).toFixed(2)}% (top-5 ${(100 * report.top5Accuracy).toFixed(2)}%), loss ${report.loss.toFixed(4)}` +
       `${report.skipped > 0 ? ` (${report.skipped} corrupt images skipped)` : ''}\n\nper class (recall):\n` +
       report.perClass.map((entry) => `  ${entry.className.padEnd(width)} ${percent(entry.accuracy)}  ${entry.correct}/${entry.total}`).join('\n') +
       `\n\nconfusion matrix (rows: true class, columns: predicted):\n` +
@@ -59,4 +84,12 @@ export async function runEval(modelUri: string, raw: Record<string, unknown>): P
       report.confusion.map((row, index) => `  ${`${index} ${report.classes[index]}`.slice(0, width).padEnd(width)} ${row.map((value) => String(value).padStart(5)).join('')}`).join('\n') +
       '\n',
   );
+}
+
+/** A local directory without a manifest.json: images to pack, not a dataset. */
+async function isImageFolder(data: string): Promise<boolean> {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(data)) return false;
+  const info = await stat(data).catch(() => undefined);
+  if (info === undefined || !info.isDirectory()) return false;
+  return (await stat(path.join(data, 'manifest.json')).catch(() => undefined)) === undefined;
 }
