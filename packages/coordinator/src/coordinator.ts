@@ -7,6 +7,7 @@ import { loadProto, type CoordinatorHandlers, type CoordinatorProto, type EpochR
 import type { Logger } from 'pino';
 import { isDashboardPath, serveDashboard } from './dashboard/dashboard.js';
 import { CoordinatorMetrics } from './metrics.js';
+import { ingestIfNeeded } from './ingest-before-training.js';
 import { resolveRunConfigFromManifest } from './resolve-config.js';
 import { readRunRecord, writeRunRecord, type RunRecord } from './run-record.js';
 import type { RunConfig } from './run-config.js';
@@ -231,6 +232,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   static async start(options: CoordinatorOptions): Promise<Coordinator> {
     if (options.token.length < 16) throw new Error('the coordinator token must be at least 16 characters (a random secret)');
+    // First of all: everything below reads the dataset's manifest, which a run given a raw source has yet to make.
+    await ingestIfNeeded(options.config, options.logger);
     // Before the plan and before any worker sees it: workers must all train the same, concrete configuration.
     const config = await resolveRunConfigFromManifest(options.config);
     const coordinator = new Coordinator({ ...options, config }, await readRunRecord(openStore(config.out), config.runId));

@@ -9,8 +9,22 @@ import { z } from 'zod';
 export const RunConfigSchema = z
   .object({
     runId: z.string().min(1),
-    /** Dataset URI: a store holding manifest.json and shards (ingested). */
+    /** Dataset URI: a store holding manifest.json and shards (ingested, or ingested by the coordinator: `ingest`). */
     dataset: z.string().min(1),
+    /**
+     * A source the coordinator ingests into `dataset` before anything else, when `dataset` holds no complete
+     * manifest yet (a TrainingRun's `spec.dataset.ingest`): one ingest per run, and a restarted coordinator
+     * resumes it. `source` is what `ingest` reads: `s3://bucket/prefix` (`<prefix>/<class>/<image>`), a
+     * `.csv`/`.jsonl` manifest object, or a local path.
+     */
+    ingest: z
+      .object({
+        source: z.string().min(1),
+        valFraction: z.number().min(0).lt(1).default(0.1),
+        seed: z.number().int().min(0).default(0),
+      })
+      .strict()
+      .optional(),
     /**
      * host:port of the dataset service that serves this dataset's epoch plans. Plans are pure functions of the
      * manifest, so a worker computes its own when the service is absent or unreachable.

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { crc32, deflateSync } from 'node:zlib';
+import { manifestKey, parseManifest } from '@ringtrain/dataset';
+import { pino, type Logger } from 'pino';
+import { Coordinator } from './coordinator.js';
+import { DatasetIngestError, ingestIfNeeded } from './ingest-before-training.js';
+import { parseRunConfig, type RunConfigInput } from './run-config.js';
+
+const TOKEN = 'a-test-token-of-enough-length';
+
+/** A solid grey 8-bit PNG, encoded by hand (the coordinator has no image library). */
+function greyPng(level: number, side: number): Buffer {
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(data.length);
+    const tail = Buffer.alloc(4);
+    tail.writeUInt32BE(crc32(body));
+    return Buffer.concat([head, body, tail]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(side, 0);
+  header.writeUInt32BE(side, 4);
+  header.set([8, 0, 0, 0, 0], 8);
+  const rows = Buffer.alloc((side + 1) * side, level);
+  for (let y = 0; y < side; y += 1) rows[y * (side + 1)] = 0;
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/** A logger whose lines the test reads back. */
+function recordingLogger(): { logger: Logger; messages: () => { msg: string; [field: string]: unknown }[] } {
+  const lines: string[] = [];
+  const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(chunk.toString()), done()) });
+  return { logger: pino({ level: 'info' }, sink), messages: () => lines.map((line) => JSON.parse(line) as { msg: string }) };
+}
+
+describe('a coordinator whose run ingests its dataset first', () => {
+  let work = '';
+  let source = '';
+  before(async () => {
+    work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-coordinator-ingest-'));
+    source = path.join(work, 'raw');
+    for (const [index, name] of ['circle', 'square', 'star'].entries()) {
+      await mkdir(path.join(source, name), { recursive: true });
+      for (let i = 0; i < 6; i += 1) await writeFile(path.join(source, name, `${i}.png`), greyPng(40 + 80 * index + i, 8));
+    }
+    await writeFile(path.join(source, 'star', 'broken.png'), greyPng(9, 8).subarray(0, 40));
+    await writeFile(path.join(source, 'README.txt'), 'shapes');
+  });
+  after(() => rm(work, { recursive: true, force: true }));
+
+  function config(name: string, overrides: Partial<RunConfigInput> = {}) {
+    return parseRunConfig(
+      {
+        runId: name, dataset: path.join(work, name, 'dataset'), out: path.join(work, name, 'out'), workers: 2, epochs: 2, batchSize: 2, partitions: 2,
+        training: { optimizer: { kind: 'adam', lr: 0.001 } }, lrSchedule: { kind: 'cosine' }, cacheDir: work,
+        ingest: { source, valFraction: 0.2, seed: 4 }, ...overrides,
+      },
+      'the test',
+    );
+  }
+
+  it('ingests before it starts, so the manifest exists and the plan and the resolved configuration come from it', async () => {
+    const { logger, messages } = recordingLogger();
+    const runConfig = config('fresh');
+    const coordinator = await Coordinator.start({ config: runConfig, token: TOKEN, logger, httpPort: null });
+    after(() => coordinator.close());
+    const manifest = parseManifest(await readFile(path.join(runConfig.dataset, manifestKey)), 'manifest');
+    assert.deepEqual(manifest.classes, ['circle', 'square', 'star']);
+    assert.deepEqual(manifest.ingest.corrupt.map((item) => item.path), ['star/broken.png']);
+    assert.equal(manifest.ingest.seed, 4);
+    assert.equal(manifest.splits.val.count, 3, 'round(6 × 0.2) = 1 image of each class held out');
+
+    const plan = coordinator.status().plan;
+    assert.ok(plan, 'the plan is described from the freshly written manifest');
+    assert.deepEqual(plan.dataset.classes, ['circle', 'square', 'star']);
+    assert.equal(plan.dataset.trainImages, 15);
+    assert.equal(plan.dataset.valImages, 3);
+    assert.equal(plan.iterationsPerEpoch, 4, '15 images ÷ global batch 4 = 3 full iterations and a short one');
+
+    const said = messages().map((line) => line.msg);
+    const order = ['ingesting the dataset before training', 'ingest: source scanned', 'ingest: skipped a corrupt image', 'ingest: done', 'coordinator listening'].map((msg) => said.indexOf(msg));
+    assert.ok(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]!)), `ingest is logged, in order, before the coordinator listens: ${said.join(' | ')}`);
+    assert.ok(messages().some((line) => line.msg === 'ingest: ignored files that are not JPEG, PNG or WebP' && line.ignored === 1));
+  });
+
+  it('a restarted coordinator finds the dataset complete and does not ingest again; one with a shard gone re-uploads only that shard', async () => {
+    const runConfig = config('restarted');
+    await ingestIfNeeded(runConfig, pino({ level: 'silent' }));
+    const manifestFile = path.join(runConfig.dataset, manifestKey);
+    const written = (await stat(manifestFile)).mtimeMs;
+
+    const again = recordingLogger();
+    await ingestIfNeeded(runConfig, again.logger);
+    assert.equal((await stat(manifestFile)).mtimeMs, written);
+    assert.deepEqual(again.messages().map((line) => line.msg), ['the dataset is already ingested: training starts']);
+
+    const manifest = parseManifest(await readFile(manifestFile), 'manifest');
+    await rm(path.join(runConfig.dataset, manifest.splits.train.shards[0]!.key));
+    const repair = recordingLogger();
+    await ingestIfNeeded(runConfig, repair.logger);
+    const lines = repair.messages();
+    assert.match(String(lines[0]?.why), /shard train\/shard-00000\.rtshard .* missing/);
+    const done = lines.find((line) => line.msg === 'ingest: done');
+    assert.equal(done?.shardsUploaded, 1);
+    assert.deepEqual(parseManifest(await readFile(manifestFile), 'manifest'), manifest);
+  });
+
+  it('refuses a dataset URI that holds a dataset split otherwise, rather than overwriting what another run may train on', async () => {
+    const runConfig = config('other-split');
+    await ingestIfNeeded(runConfig, pino({ level: 'silent' }));
+    const differently = config('other-split', { ingest: { source, valFraction: 0.2, seed: 5 } });
+    await assert.rejects(Coordinator.start({ config: differently, token: TOKEN, logger: pino({ level: 'silent' }), httpPort: null }), (error: unknown) => {
+      assert.ok(error instanceof DatasetIngestError);
+      assert.match(error.message, /already holds a dataset split with seed 4 .* this run asks for seed 5/);
+      return true;
+    });
+  });
+
+  it('fails to start, saying what and where, when the ingest fails', async () => {
+    const runConfig = config('missing-source', { ingest: { source: path.join(work, 'no-such-folder'), valFraction: 0.1, seed: 0 } });
+    await assert.rejects(Coordinator.start({ config: runConfig, token: TOKEN, logger: pino({ level: 'silent' }), httpPort: null }), (error: unknown) => {
+      assert.ok(error instanceof DatasetIngestError);
+      assert.match(error.message, /^ingesting .*no-such-folder into .*missing-source\/dataset failed: ingest source .* does not exist/);
+      return true;
+    });
+  });
+
+  it('leaves a run without `ingest` alone', async () => {
+    const { logger, messages } = recordingLogger();
+    await ingestIfNeeded(config('no-ingest', { ingest: undefined }), logger);
+    assert.deepEqual(messages(), []);
+  });
+});
