@@ -18,6 +18,11 @@ export interface WorkerOptions {
   port?: number;
   /** Host name peers use to reach this rank (a pod's stable DNS name); default: the listening host. */
   advertiseHost?: string;
+  /**
+   * How long registering keeps retrying while nothing answers at the coordinator's address (default 120 s).
+   * Longer in a cluster where the coordinator ingests the dataset before it listens.
+   */
+  coordinatorWaitMs?: number;
   /** Aborting it stops the run cleanly after the current step (the CLI wires SIGINT/SIGTERM to it). */
   stop?: AbortSignal;
   logger?: Logger;
@@ -43,7 +48,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
   const endpoint = await CollectiveEndpoint.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, ...keepalive });
   const port = endpoint.address.slice(endpoint.address.lastIndexOf(':') + 1);
   const advertised = options.advertiseHost === undefined ? endpoint.address : `${options.advertiseHost.includes(':') ? `[${options.advertiseHost}]` : options.advertiseHost}:${port}`;
-  const connection = new CoordinatorConnection(options.coordinator, options.token);
+  const connection = new CoordinatorConnection(options.coordinator, options.token, options.coordinatorWaitMs);
   let resources: RunResources | undefined;
   let stopRequested = options.stop?.aborted ?? false;
   options.stop?.addEventListener('abort', () => (stopRequested = true), { once: true });

@@ -52,6 +52,18 @@ describe('ringtrain worker', () => {
     }
   });
 
+  it('waits for an unreachable coordinator as long as RINGTRAIN_COORDINATOR_WAIT_SECONDS says, then fails naming it', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, RINGTRAIN_TOKEN: TOKEN, RINGTRAIN_COORDINATOR_WAIT_SECONDS: '1' };
+    const started = Date.now();
+    const child = spawn(process.execPath, [bin, 'worker', '--coordinator', '127.0.0.1:1', '--worker-id', 'worker-0'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    assert.notEqual(code, 0);
+    assert.match(stderr, /the coordinator at 127\.0\.0\.1:1 was unreachable for 1 s/);
+    assert.ok(Date.now() - started < 30_000, 'the default wait is 120 s: the variable must shorten it');
+  });
+
   it('names the environment problem when the secret is missing', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, RINGTRAIN_COLLECTIVE_PORT: 'eighty' };
     delete env.RINGTRAIN_TOKEN;
