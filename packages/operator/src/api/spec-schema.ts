@@ -58,9 +58,16 @@ export const DatasetSpecSchema = z
     uri: uri('an ingested dataset (manifest.json and shards)').optional(),
     ingest: z
       .object({
-        source: uri('an ImageFolder tree (one directory per class) to ingest before training'),
-        into: uri('where the ingested shards go'),
-        valFraction: z.number().min(0).max(0.5).default(0.1).meta({ description: 'fraction of each class held out' }),
+        source: uri(
+          'images the coordinator ingests before training: an ImageFolder prefix (s3://bucket/prefix holding <class>/<image>) or a .csv/.jsonl manifest object of path,label rows',
+        ),
+        into: uri('where the ingested shards and manifest.json go; a complete dataset already there is used as it is'),
+        valFraction: z
+          .number()
+          .min(0)
+          .max(0.5)
+          .default(0.1)
+          .meta({ description: 'fraction of each class held out for validation, chosen with hyperparameters.seed' }),
       })
       .optional(),
   })

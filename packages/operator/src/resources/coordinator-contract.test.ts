@@ -4,7 +4,7 @@ import { parseRunConfig, resolveRunConfig } from '@ringtrain/coordinator';
 import { parseTrainingConfig, type TrainingConfigInput } from '@ringtrain/model';
 import { parseTrainingRun } from '../api/validate.js';
 import { sampleRunInput } from '../api/sample-run.test-helper.js';
-import { buildConfigMap, coordinatorRunConfig } from './templates.js';
+import { buildConfigMap, buildCoordinatorPod, buildWorkerPod, coordinatorRunConfig } from './templates.js';
 
 // The ConfigMap's run.json is read by `ringtrain coordinator --config`; this pins the two packages together.
 describe('the run configuration handed to the coordinator', () => {
@@ -34,6 +34,46 @@ describe('the run configuration handed to the coordinator', () => {
         if (training.optimizer.kind === 'adam') assert.equal(training.optimizer.decoupled, optimizer === 'adamw');
       }
     }
+  });
+
+  it('hands a run with spec.dataset.ingest to the coordinator to ingest into dataset.ingest.into, split with the run’s seed', () => {
+    const run = parseTrainingRun(
+      sampleRunInput({
+        spec: {
+          dataset: { ingest: { source: 's3://raw/flowers', into: 's3://datasets/flowers-ingested', valFraction: 0.2 } },
+          hyperparameters: { seed: 7 },
+          storage: { endpoint: 'http://minio.storage:9000', credentialsSecretRef: { name: 'minio-creds' } },
+          runPolicy: { progressDeadlineSeconds: 7200 },
+        },
+      }),
+    );
+    const config = parseRunConfig(coordinatorRunConfig(run), 'the operator');
+    assert.equal(config.dataset, 's3://datasets/flowers-ingested');
+    assert.deepEqual(config.ingest, { source: 's3://raw/flowers', valFraction: 0.2, seed: 7 });
+    assert.equal(config.seed, 7);
+
+    // The coordinator reads the source and writes the dataset: it needs what the workers get to reach the store.
+    const coordinator = buildCoordinatorPod(run, 1);
+    const worker = buildWorkerPod(run, 0, 1);
+    for (const pod of [coordinator, worker]) {
+      const env = Object.fromEntries((pod.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+      assert.equal(env.RINGTRAIN_S3_ENDPOINT, 'http://minio.storage:9000', pod.metadata?.name);
+      assert.equal(env.RINGTRAIN_S3_CREDENTIALS_DIR, '/var/run/secrets/ringtrain/s3', pod.metadata?.name);
+      const mounted = pod.spec?.containers[0]?.volumeMounts?.find((mount) => mount.mountPath === env.RINGTRAIN_S3_CREDENTIALS_DIR);
+      const volume = pod.spec?.volumes?.find((each) => each.name === mounted?.name);
+      assert.equal(volume?.secret?.secretName, 'minio-creds', pod.metadata?.name);
+    }
+    // The coordinator does not listen until the dataset is made: workers wait as long as the progress deadline.
+    const workerEnv = Object.fromEntries((worker.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+    assert.equal(workerEnv.RINGTRAIN_COORDINATOR_WAIT_SECONDS, '7200');
+  });
+
+  it('leaves ingest out for a run given an ingested dataset, and its workers wait for the coordinator as usual', () => {
+    const run = parseTrainingRun(sampleRunInput());
+    const config = parseRunConfig(coordinatorRunConfig(run), 'the operator');
+    assert.equal(config.ingest, undefined);
+    assert.equal(config.dataset, 's3://datasets/flowers');
+    assert.ok(!(buildWorkerPod(run, 0, 1).spec?.containers[0]?.env ?? []).some((e) => e.name === 'RINGTRAIN_COORDINATOR_WAIT_SECONDS'));
   });
 
   it("carries the cluster's dataset service to the workers when the operator knows it, and leaves planning local otherwise", () => {

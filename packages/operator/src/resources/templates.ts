@@ -28,7 +28,9 @@ import {
  *                RINGTRAIN_TOKEN, RINGTRAIN_RANK / RINGTRAIN_WORLD_SIZE / RINGTRAIN_ATTEMPT, and where peers
  *                reach it: RINGTRAIN_COLLECTIVE_PORT (50052), RINGTRAIN_ADVERTISE_HOST (its stable DNS name
  *                worker-<rank>.<run>-workers.<ns>.svc) and RINGTRAIN_POD_IP.
- *   both:        RINGTRAIN_S3_ENDPOINT and RINGTRAIN_S3_CREDENTIALS_DIR when spec.storage is set.
+ *                With spec.dataset.ingest, RINGTRAIN_COORDINATOR_WAIT_SECONDS: the coordinator ingests first.
+ *   both:        RINGTRAIN_S3_ENDPOINT and RINGTRAIN_S3_CREDENTIALS_DIR when spec.storage is set (the
+ *                coordinator reads the ingest's source and writes the dataset with them).
  */
 
 const S3_CREDENTIALS_DIR = '/var/run/secrets/ringtrain/s3';
@@ -102,9 +104,12 @@ export function buildWorkersService(run: TrainingRun): V1Service {
 export function coordinatorRunConfig(run: TrainingRun, cluster: ClusterSettings = {}): Record<string, unknown> {
   const { spec } = run;
   const hp = spec.hyperparameters;
+  const toIngest = spec.dataset.ingest;
   return {
     runId: `${run.metadata.namespace ?? 'default'}/${run.metadata.name}`,
-    dataset: spec.dataset.uri ?? spec.dataset.ingest?.into,
+    dataset: spec.dataset.uri ?? toIngest?.into,
+    // The coordinator ingests first (one ingest per run); the run's seed splits the data, as `ringtrain train` does.
+    ...(toIngest ? { ingest: { source: toIngest.source, valFraction: toIngest.valFraction, seed: hp.seed } } : {}),
     out: spec.output.uri,
     workers: spec.workers.replicas,
     epochs: hp.epochs,
@@ -149,6 +154,16 @@ function storageEnv(run: TrainingRun): V1EnvVar[] {
   if (storage?.endpoint) env.push({ name: 'RINGTRAIN_S3_ENDPOINT', value: storage.endpoint });
   if (storage?.credentialsSecretRef) env.push({ name: 'RINGTRAIN_S3_CREDENTIALS_DIR', value: S3_CREDENTIALS_DIR });
   return env;
+}
+
+/**
+ * A coordinator that ingests does not listen until the dataset is made, longer than a worker waits for it by
+ * default (120 s): the workers of such a run wait as long as the run may go without progress, the deadline
+ * that already bounds the ingest.
+ */
+function coordinatorWaitEnv(run: TrainingRun): V1EnvVar[] {
+  if (!run.spec.dataset.ingest) return [];
+  return [{ name: 'RINGTRAIN_COORDINATOR_WAIT_SECONDS', value: String(run.spec.runPolicy.progressDeadlineSeconds) }];
 }
 
 function tokenEnv(run: TrainingRun): V1EnvVar {
@@ -288,6 +303,7 @@ export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number):
         // What peers can dial: listening on 0.0.0.0 says nothing about where the pod is reachable.
         { name: 'RINGTRAIN_ADVERTISE_HOST', value: `${names.workerHostname(rank)}.${names.workersService(runName)}.${run.metadata.namespace ?? 'default'}.svc` },
         { name: 'RINGTRAIN_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+        ...coordinatorWaitEnv(run),
         ...storageEnv(run),
       ],
       ports: [{ name: 'collective', containerPort: WORKER_COLLECTIVE_PORT, protocol: 'TCP' }],
