@@ -233,7 +233,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   static async start(options: CoordinatorOptions): Promise<Coordinator> {
     if (options.token.length < 16) throw new Error('the coordinator token must be at least 16 characters (a random secret)');
     // First of all: everything below reads the dataset's manifest, which a run given a raw source has yet to make.
-    await ingestIfNeeded(options.config, options.logger);
+    await ingestIfNeeded(options.config, options.logger, options.httpPort === null ? {} : { serve: { host: options.host ?? '127.0.0.1', port: options.httpPort ?? 0 } });
     // Before the plan and before any worker sees it: workers must all train the same, concrete configuration.
     const config = await resolveRunConfigFromManifest(options.config);
     const coordinator = new Coordinator({ ...options, config }, await readRunRecord(openStore(config.out), config.runId));

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import net from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { crc32, deflateSync } from 'node:zlib';
 import { manifestKey, parseManifest } from '@ringtrain/dataset';
 import { pino, type Logger } from 'pino';
-import { Coordinator } from './coordinator.js';
+import { Coordinator, type RunStatus } from './coordinator.js';
 import { DatasetIngestError, ingestIfNeeded } from './ingest-before-training.js';
 import { parseRunConfig, type RunConfigInput } from './run-config.js';
 
@@ -30,6 +31,14 @@ function greyPng(level: number, side: number): Buffer {
   const rows = Buffer.alloc((side + 1) * side, level);
   for (let y = 0; y < side; y += 1) rows[y * (side + 1)] = 0;
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 /** A logger whose lines the test reads back. */
@@ -68,15 +77,18 @@ describe('a coordinator whose run ingests its dataset first', () => {
   it('ingests before it starts, so the manifest exists and the plan and the resolved configuration come from it', async () => {
     const { logger, messages } = recordingLogger();
     const runConfig = config('fresh');
-    const coordinator = await Coordinator.start({ config: runConfig, token: TOKEN, logger, httpPort: null });
+    // The port a pod's probes and the operator use: the ingest answers on it first, then the coordinator proper.
+    const httpPort = await freePort();
+    const coordinator = await Coordinator.start({ config: runConfig, token: TOKEN, logger, httpPort });
     after(() => coordinator.close());
+    assert.equal(coordinator.httpAddress, `http://127.0.0.1:${httpPort}`);
     const manifest = parseManifest(await readFile(path.join(runConfig.dataset, manifestKey)), 'manifest');
     assert.deepEqual(manifest.classes, ['circle', 'square', 'star']);
     assert.deepEqual(manifest.ingest.corrupt.map((item) => item.path), ['star/broken.png']);
     assert.equal(manifest.ingest.seed, 4);
     assert.equal(manifest.splits.val.count, 3, 'round(6 × 0.2) = 1 image of each class held out');
 
-    const plan = coordinator.status().plan;
+    const plan = ((await (await fetch(`${coordinator.httpAddress}/status`)).json()) as RunStatus).plan;
     assert.ok(plan, 'the plan is described from the freshly written manifest');
     assert.deepEqual(plan.dataset.classes, ['circle', 'square', 'star']);
     assert.equal(plan.dataset.trainImages, 15);
@@ -129,6 +141,30 @@ describe('a coordinator whose run ingests its dataset first', () => {
       assert.match(error.message, /^ingesting .*no-such-folder into .*missing-source\/dataset failed: ingest source .* does not exist/);
       return true;
     });
+  });
+
+  it('answers /status and /healthz while it ingests, so the operator sees progress rather than a stall, and frees the port after', async () => {
+    let release = (): void => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let url = '';
+    const ingesting = ingestIfNeeded(config('serving'), pino({ level: 'silent' }), {
+      serve: { host: '127.0.0.1', port: 0 },
+      onServing: (served) => (url = served),
+      ingest: async (options) => {
+        options.onEvent?.({ type: 'scanned', images: 40, classes: 2, ignoredFiles: [] });
+        options.onEvent?.({ type: 'progress', imagesDone: 16, imagesTotal: 40, shardsUploaded: 1, shardsSkipped: 2, bytesUploaded: 100 });
+        await gate;
+        throw new Error('the test ends this ingest');
+      },
+    });
+    while (url === '') await new Promise((resolve) => setTimeout(resolve, 10));
+    const status = (await (await fetch(`${url}/status`)).json()) as Record<string, unknown>;
+    assert.deepEqual(status, { runId: 'serving', state: 'ingesting', lastStep: null, ingest: { imagesDone: 16, imagesTotal: 40, shardsWritten: 3 } });
+    assert.equal((await fetch(`${url}/healthz`)).status, 200, 'alive, so the Service routes the operator to it');
+    assert.equal((await fetch(`${url}/`)).status, 503);
+    release();
+    await assert.rejects(ingesting, /ingesting .* failed: the test ends this ingest/);
+    await assert.rejects(fetch(`${url}/status`), 'the port is free for the coordinator proper');
   });
 
   it('leaves a run without `ingest` alone', async () => {

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { ingest, isNotFound, loadManifest, openStore, StoreError, type IngestEvent, type Manifest } from '@ringtrain/dataset';
 import type { Logger } from 'pino';
 import type { RunConfig } from './run-config.js';
@@ -9,6 +10,24 @@ export class DatasetIngestError extends Error {
 
 type IngestRequest = NonNullable<RunConfig['ingest']>;
 
+/** How far the ingest is: what `/status` says while the coordinator ingests. */
+export interface IngestProgress {
+  imagesDone: number;
+  imagesTotal: number;
+  /** Shards stored so far, uploaded or found already there. */
+  shardsWritten: number;
+}
+
+export interface IngestIfNeededOptions {
+  /** Where the coordinator will serve HTTP: it answers there during the ingest already (0 picks a free port). */
+  serve?: { host: string; port: number };
+  /** Called once the HTTP server listens, with its URL (tests). */
+  onServing?: (url: string) => void;
+  /** The dataset package's ingest, unless a test stands in for it. */
+  ingest?: typeof ingest;
+  now?: () => number;
+}
+
 /** Progress lines at most this often: a large ingest reports every shard, which would flood the pod's log. */
 const progressLogIntervalMs = 10_000;
 
@@ -17,7 +36,7 @@ const progressLogIntervalMs = 10_000;
  * coordinator of a run ingests; one restarted mid-ingest runs it again, and ingest skips the shards already
  * stored with the right hash. Throws DatasetIngestError with what went wrong and where.
  */
-export async function ingestIfNeeded(config: RunConfig, log: Logger, now: () => number = Date.now): Promise<void> {
+export async function ingestIfNeeded(config: RunConfig, log: Logger, options: IngestIfNeededOptions = {}): Promise<void> {
   const request = config.ingest;
   if (request === undefined) return;
   const missing = await whyNotIngested(config.dataset, request);
@@ -26,23 +45,46 @@ export async function ingestIfNeeded(config: RunConfig, log: Logger, now: () => 
     return;
   }
   log.info({ source: request.source, dataset: config.dataset, why: missing }, 'ingesting the dataset before training');
+  const progress: IngestProgress = { imagesDone: 0, imagesTotal: 0, shardsWritten: 0 };
+  const server = options.serve === undefined ? undefined : await serveIngestStatus(config.runId, progress, options.serve);
+  if (server !== undefined) options.onServing?.(server.url);
+  try {
+    await runIngest(config, request, progress, log, options.ingest ?? ingest, options.now ?? Date.now);
+  } finally {
+    await server?.close();
+  }
+}
+
+async function runIngest(
+  config: RunConfig,
+  request: IngestRequest,
+  progress: IngestProgress,
+  log: Logger,
+  ingestDataset: typeof ingest,
+  now: () => number,
+): Promise<void> {
   const started = now();
   let lastLogged = started;
   const onEvent = (event: IngestEvent): void => {
     if (event.type === 'scanned') {
+      progress.imagesTotal = event.images;
       log.info({ images: event.images, classes: event.classes }, 'ingest: source scanned');
       if (event.ignoredFiles.length > 0) {
         log.warn({ ignored: event.ignoredFiles.length, first: event.ignoredFiles[0] }, 'ingest: ignored files that are not JPEG, PNG or WebP');
       }
     } else if (event.type === 'corrupt') {
       log.warn({ path: event.path, reason: event.reason }, 'ingest: skipped a corrupt image');
-    } else if (now() - lastLogged >= progressLogIntervalMs) {
-      lastLogged = now();
-      log.info({ imagesDone: event.imagesDone, imagesTotal: event.imagesTotal, shardsUploaded: event.shardsUploaded, shardsSkipped: event.shardsSkipped }, 'ingest: progress');
+    } else {
+      progress.imagesDone = event.imagesDone;
+      progress.shardsWritten = event.shardsUploaded + event.shardsSkipped;
+      if (now() - lastLogged >= progressLogIntervalMs) {
+        lastLogged = now();
+        log.info({ imagesDone: event.imagesDone, imagesTotal: event.imagesTotal, shardsUploaded: event.shardsUploaded, shardsSkipped: event.shardsSkipped }, 'ingest: progress');
+      }
     }
   };
   try {
-    const summary = await ingest({ source: request.source, to: config.dataset, valFraction: request.valFraction, seed: request.seed, onEvent });
+    const summary = await ingestDataset({ source: request.source, to: config.dataset, valFraction: request.valFraction, seed: request.seed, onEvent });
     log.info(
       {
         classes: summary.manifest.classes.length,
@@ -58,6 +100,35 @@ export async function ingestIfNeeded(config: RunConfig, log: Logger, now: () => 
   } catch (error) {
     throw new DatasetIngestError(`ingesting ${request.source} into ${config.dataset} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
+}
+
+/**
+ * While it ingests, the coordinator answers on its HTTP port already: `/status` says how far the ingest is, so
+ * the operator sees progress (and does not take a long ingest for a stall), and `/healthz` says the process is
+ * alive, so its Service routes to it. Workers find nothing on the gRPC port yet, and wait.
+ */
+async function serveIngestStatus(runId: string, progress: IngestProgress, where: { host: string; port: number }): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (path === '/healthz') response.writeHead(200, { 'content-type': 'text/plain' }).end('ok: ingesting the dataset\n');
+    else if (path === '/status') {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ runId, state: 'ingesting', lastStep: null, ingest: progress })}\n`);
+    } else response.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '10' }).end('the coordinator is ingesting the dataset: /status says how far\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) => reject(new Error(`the coordinator's HTTP server cannot listen: ${error.message}`)));
+    server.listen(where.port, where.host, () => resolve());
+  });
+  const bound = server.address();
+  const host = where.host.includes(':') ? `[${where.host}]` : where.host;
+  return {
+    url: `http://${host}:${typeof bound === 'object' && bound !== null ? bound.port : where.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /**
