@@ -19,8 +19,8 @@ export interface WorkerOptions {
   /** Host name peers use to reach this rank (a pod's stable DNS name); default: the listening host. */
   advertiseHost?: string;
   /**
-   * How long registering keeps retrying while nothing answers at the coordinator's address (default 120 s).
-   * Longer in a cluster where the coordinator ingests the dataset before it listens.
+   * How long registering keeps retrying while nothing answers at the coordinator's address (default 120 s;
+   * Infinity: until it answers). Longer in a cluster where the coordinator ingests the dataset before it listens.
    */
   coordinatorWaitMs?: number;
   /** Aborting it stops the run cleanly after the current step (the CLI wires SIGINT/SIGTERM to it). */

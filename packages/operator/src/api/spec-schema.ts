@@ -170,7 +170,7 @@ export const RunPolicySchema = defaulted(
       .default(3600)
       .meta({
         description:
-          'no training step reported in this long: Stalled, and a gang restart. The default bounds every phase (an unschedulable gang is not Pending forever); raise it for runs that ingest a large dataset before the first step',
+          "no training step reported in this long: Stalled, and a gang restart. The default bounds every phase (an unschedulable gang is not Pending forever); the coordinator's ingest of dataset.ingest counts as progress while it moves",
       }),
   })
   )

@@ -53,6 +53,10 @@ export const TrainingRunStatusSchema = z
     loss: z.number().optional(),
     accuracy: z.number().optional(),
     imagesPerSecond: z.number().optional(),
+    ingest: z
+      .object({ imagesDone: z.int().min(0), imagesTotal: z.int().min(0), shardsWritten: z.int().min(0) })
+      .optional()
+      .meta({ description: "the coordinator's ingest of spec.dataset.ingest in this attempt, before training: images read and shards written" }),
     lastProgressTime: time.optional(),
     lastFailure: LastFailureSchema.optional(),
     lastCheckpoint: z.object({ uri: z.string().max(2048), step: z.int().min(0), time: time.optional() }).optional(),

@@ -23,6 +23,11 @@ describe('progressFromCoordinatorStatus', () => {
     });
   });
 
+  it('maps the ingest progress a coordinator serves before training (spec.dataset.ingest)', () => {
+    const status = { runId: 'default/flowers', state: 'ingesting', lastStep: null, ingest: { imagesDone: 1200, imagesTotal: 3670, shardsWritten: 2 } };
+    assert.deepEqual(progressFromCoordinatorStatus(status, 's3://x'), { ingest: { imagesDone: 1200, imagesTotal: 3670, shardsWritten: 2 } });
+  });
+
   it('says nothing before the first step or for a body it does not understand', () => {
     assert.equal(progressFromCoordinatorStatus({ state: 'rendezvous', lastStep: null }, 's3://x'), undefined);
     assert.equal(progressFromCoordinatorStatus('<html>', 's3://x'), undefined);

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import type { TrainingRun } from '../api/training-run.js';
-import type { CoordinatorProgress } from '../reconcile/plan.js';
+import type { CoordinatorReport } from '../reconcile/plan.js';
 import { COORDINATOR_HTTP_PORT, names } from '../resources/names.js';
 
 /** Reads one run's progress; undefined when the coordinator cannot say (not up yet, unreachable). */
-export type ProgressSource = (run: TrainingRun) => Promise<CoordinatorProgress | undefined>;
+export type ProgressSource = (run: TrainingRun) => Promise<CoordinatorReport | undefined>;
 
 // Only the fields the status shows, leniently: a newer coordinator may add fields, never break the operator.
 const CoordinatorStatusSchema = z.object({
@@ -13,12 +13,18 @@ const CoordinatorStatusSchema = z.object({
     .optional()
     .nullable(),
   checkpoints: z.array(z.object({ key: z.string(), globalStep: z.number(), at: z.string().optional() })).optional(),
+  // Served while the coordinator ingests the run's dataset, before it trains.
+  ingest: z.object({ imagesDone: z.int().min(0), imagesTotal: z.int().min(0), shardsWritten: z.int().min(0) }).optional(),
 });
 
-/** Maps the coordinator's /status JSON (packages/coordinator RunStatus) to what the TrainingRun shows. */
-export function progressFromCoordinatorStatus(json: unknown, checkpointBase: string): CoordinatorProgress | undefined {
+/** Maps the coordinator's /status JSON (packages/coordinator RunStatus, or its ingest progress) to what the TrainingRun shows. */
+export function progressFromCoordinatorStatus(json: unknown, checkpointBase: string): CoordinatorReport | undefined {
   const parsed = CoordinatorStatusSchema.safeParse(json);
-  if (!parsed.success || !parsed.data.lastStep) return undefined;
+  if (!parsed.success) return undefined;
+  if (!parsed.data.lastStep) {
+    const ingest = parsed.data.ingest;
+    return ingest ? { ingest: { imagesDone: ingest.imagesDone, imagesTotal: ingest.imagesTotal, shardsWritten: ingest.shardsWritten } } : undefined;
+  }
   const step = parsed.data.lastStep;
   const last = parsed.data.checkpoints?.at(-1);
   return {

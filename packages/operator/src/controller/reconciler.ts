@@ -83,7 +83,7 @@ export class Reconciler {
       api.exists('ConfigMap', namespace, names.configMap(run.metadata.name)),
     ]);
     const coordinatorRunning = pods.some((p) => p.metadata?.labels?.[LABEL_ROLE] === 'coordinator' && p.status?.phase === 'Running');
-    const progress = coordinatorRunning ? await this.options.progress(run) : undefined;
+    const report = coordinatorRunning ? await this.options.progress(run) : undefined;
     const observed: Observed = {
       pods,
       serviceNames: [
@@ -92,7 +92,7 @@ export class Reconciler {
       ],
       secretExists,
       configMapExists,
-      ...(progress ? { progress } : {}),
+      ...(report === undefined ? {} : 'ingest' in report ? { ingest: report.ingest } : { progress: report }),
     };
     const plan = planReconcile(run, observed, new Date(), {
       token: randomBytes(32).toString('base64url'),

@@ -33,12 +33,13 @@ function gang(attempt: number, state: Parameters<typeof observedPod>[2], overrid
   ];
 }
 
-const everything = (pods: V1Pod[], progress?: Observed['progress']): Observed => ({
+const everything = (pods: V1Pod[], progress?: Observed['progress'], ingest?: Observed['ingest']): Observed => ({
   pods,
   serviceNames: ['flowers-coordinator', 'flowers-workers'],
   secretExists: true,
   configMapExists: true,
   ...(progress ? { progress } : {}),
+  ...(ingest ? { ingest } : {}),
 });
 
 const created = (plan: Plan) => plan.actions.filter((a): a is Extract<Action, { kind: 'create' }> => a.kind === 'create').map((a) => `${a.object.kind}/${a.object.metadata?.name}`);
@@ -218,6 +219,29 @@ describe('planReconcile', () => {
     assert.equal(plan.status?.lastFailure?.reason, 'Stalled');
     assert.deepEqual(events(plan), ['Warning/Stalled', 'Warning/GangRestart']);
     assert.equal(plan.status?.lastProgressTime, at(300).toISOString(), 'the new attempt gets a fresh progress clock');
+  });
+
+  it('counts a coordinator’s ingest that moves as progress, so a long ingest is not taken for a stall; one that stops moving stalls', () => {
+    const policy = { progressDeadlineSeconds: 300 };
+    const ingestRun = { dataset: { ingest: { source: 's3://raw/flowers', into: 's3://datasets/flowers' } } };
+    let status: TrainingRunStatus | undefined = running;
+    // Every 250 s the coordinator has read more images: past the deadline twice over, and never Stalled.
+    for (const [seconds, imagesDone] of [[250, 1000], [500, 2000], [750, 2500]] as const) {
+      const plan = planReconcile(runWith(status, policy, ingestRun), everything(gang(1, RUNNING), undefined, { imagesDone, imagesTotal: 9000, shardsWritten: 0 }), at(seconds), { token, pollProgressSeconds: 0 });
+      assert.equal(plan.status?.phase, 'Running', `at ${seconds}s`);
+      assert.equal(plan.status?.lastProgressTime, at(seconds).toISOString());
+      assert.equal(condition(plan, 'Stalled')?.reason, 'Ingesting');
+      assert.deepEqual(plan.status?.ingest, { imagesDone, imagesTotal: 9000, shardsWritten: 0 });
+      status = plan.status;
+    }
+    // Then it reports the same numbers for progressDeadlineSeconds: a stall like any other, and a gang restart.
+    const stuck = { imagesDone: 2500, imagesTotal: 9000, shardsWritten: 0 };
+    const waiting = planReconcile(runWith(status, policy, ingestRun), everything(gang(1, RUNNING), undefined, stuck), at(1000), { token, pollProgressSeconds: 0 });
+    assert.equal(waiting.status?.lastProgressTime, at(750).toISOString());
+    const stalled = planReconcile(runWith(waiting.status, policy, ingestRun), everything(gang(1, RUNNING), undefined, stuck), at(1050), { token, pollProgressSeconds: 0 });
+    assert.equal(condition(stalled, 'Stalled')?.status, 'True');
+    assert.equal(stalled.status?.attempt, 2);
+    assert.equal(stalled.status?.ingest, undefined, 'the next attempt counts its own ingest from zero');
   });
 
   it('deletes the pods on suspend, keeps the attempt, and resumes as a new attempt', () => {

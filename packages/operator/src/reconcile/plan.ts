@@ -18,6 +18,17 @@ export interface CoordinatorProgress {
   readonly lastCheckpoint?: { readonly uri: string; readonly step: number; readonly time?: string };
 }
 
+/** What the coordinator's /status says while it ingests the run's dataset (`spec.dataset.ingest`), before any step. */
+export interface IngestProgress {
+  readonly imagesDone: number;
+  readonly imagesTotal: number;
+  /** Shards stored so far, uploaded or found already there. */
+  readonly shardsWritten: number;
+}
+
+/** What the coordinator's /status said: training progress, or how far the ingest before training is. */
+export type CoordinatorReport = CoordinatorProgress | { readonly ingest: IngestProgress };
+
 /** The cluster as reconcile sees it: the run's children, found by label and name. */
 export interface Observed {
   readonly pods: readonly V1Pod[];
@@ -25,6 +36,7 @@ export interface Observed {
   readonly secretExists: boolean;
   readonly configMapExists: boolean;
   readonly progress?: CoordinatorProgress;
+  readonly ingest?: IngestProgress;
 }
 
 export type Action =
@@ -152,6 +164,7 @@ class Planner {
       return;
     }
 
+    this.copyIngestProgress();
     this.copyProgress();
     if (policy.progressDeadlineSeconds !== undefined) {
       const since = Date.parse(this.status.lastProgressTime ?? this.nowIso);
@@ -214,6 +227,8 @@ class Planner {
     if (reason !== 'Restarted' || !this.status.startTime) this.status.startTime = this.nowIso;
     // The progress clock restarts with every attempt: pulling images and rendezvous count against it.
     this.status.lastProgressTime = this.nowIso;
+    // A new attempt's coordinator ingests afresh (skipping stored shards), counting from zero again.
+    delete this.status.ingest;
     // A run created suspended (a queue admitting it later) starts rather than resumes, but is unsuspended all the same.
     if (this.previousPhase === 'Suspended') this.setCondition('Suspended', 'False', reason === 'Resumed' ? 'Resumed' : 'Admitted', 'spec.runPolicy.suspend is false');
     if (reason === 'Resumed') {
@@ -305,6 +320,21 @@ class Planner {
     if (progress.accuracy !== undefined) this.status.accuracy = progress.accuracy;
     if (progress.imagesPerSecond !== undefined) this.status.imagesPerSecond = progress.imagesPerSecond;
     if (progress.lastCheckpoint) this.status.lastCheckpoint = { ...progress.lastCheckpoint };
+  }
+
+  /**
+   * An ingest that moves is progress: a large dataset can take longer to ingest than progressDeadlineSeconds
+   * allows between steps, and a gang restart would only start its ingest again. One that stops moving stalls.
+   */
+  private copyIngestProgress(): void {
+    const ingest = this.observed.ingest;
+    if (!ingest) return;
+    const before = this.status.ingest;
+    if (!before || ingest.imagesDone > before.imagesDone || ingest.shardsWritten > before.shardsWritten) {
+      this.status.lastProgressTime = this.nowIso;
+      this.setCondition('Stalled', 'False', 'Ingesting', `ingesting the dataset: ${ingest.imagesDone} of ${ingest.imagesTotal} images, ${ingest.shardsWritten} shards written`);
+    }
+    this.status.ingest = { imagesDone: ingest.imagesDone, imagesTotal: ingest.imagesTotal, shardsWritten: ingest.shardsWritten };
   }
 
   private forceDeleteStuckPods(): void {

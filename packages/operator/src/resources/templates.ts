@@ -158,12 +158,12 @@ function storageEnv(run: TrainingRun): V1EnvVar[] {
 
 /**
  * A coordinator that ingests does not listen until the dataset is made, longer than a worker waits for it by
- * default (120 s): the workers of such a run wait as long as the run may go without progress, the deadline
- * that already bounds the ingest.
+ * default (120 s; a worker that gives up exits 1 and fails the run). Its workers wait for as long as it takes
+ * (0): the run's deadlines bound the ingest, and a failed coordinator ends the gang anyway.
  */
 function coordinatorWaitEnv(run: TrainingRun): V1EnvVar[] {
   if (!run.spec.dataset.ingest) return [];
-  return [{ name: 'RINGTRAIN_COORDINATOR_WAIT_SECONDS', value: String(run.spec.runPolicy.progressDeadlineSeconds) }];
+  return [{ name: 'RINGTRAIN_COORDINATOR_WAIT_SECONDS', value: '0' }];
 }
 
 function tokenEnv(run: TrainingRun): V1EnvVar {

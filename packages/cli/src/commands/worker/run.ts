@@ -13,8 +13,11 @@ const envSchema = z.object({
   /** Set by the operator: the collective port and the stable name peers reach this pod by. */
   RINGTRAIN_COLLECTIVE_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   RINGTRAIN_ADVERTISE_HOST: z.string().min(1).optional(),
-  /** Set by the operator for a run whose coordinator ingests first: how long to wait for it to listen. */
-  RINGTRAIN_COORDINATOR_WAIT_SECONDS: z.coerce.number().positive().optional(),
+  /**
+   * How long to wait for an unreachable coordinator (default 120 s); 0: for as long as it takes. The operator
+   * sets 0 for a run whose coordinator ingests first: its deadlines, not the worker, bound that wait.
+   */
+  RINGTRAIN_COORDINATOR_WAIT_SECONDS: z.coerce.number().min(0).optional(),
 });
 
 export async function runWorkerCommand(raw: Record<string, unknown>): Promise<void> {
@@ -43,7 +46,9 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
       coordinator: options.coordinator, token: env.data.RINGTRAIN_TOKEN, workerId: options.workerId, host: options.host, stop: stop.signal,
       ...(env.data.RINGTRAIN_COLLECTIVE_PORT !== undefined ? { port: env.data.RINGTRAIN_COLLECTIVE_PORT } : {}),
       ...(env.data.RINGTRAIN_ADVERTISE_HOST !== undefined ? { advertiseHost: env.data.RINGTRAIN_ADVERTISE_HOST } : {}),
-      ...(env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS !== undefined ? { coordinatorWaitMs: env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS * 1000 } : {}),
+      ...(env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS !== undefined
+        ? { coordinatorWaitMs: env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS === 0 ? Infinity : env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS * 1000 }
+        : {}),
     });
     if (result.outcome === 'run-ended' && /fail|gave up/i.test(result.reason)) throw new ExitError(1, `the run failed: ${result.reason}`);
   } finally {
