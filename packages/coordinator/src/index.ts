@@ -43,4 +43,5 @@ export {
   type ValidationByClass,
 } from './run-timeline.js';
 export { dashboardData, isDashboardPath, type DashboardData } from './dashboard/dashboard.js';
+export { DatasetIngestError } from './ingest-before-training.js';
 export { createLogger, type Logger } from './logger.js';

@@ -62,6 +62,8 @@ describe('the run configuration handed to the coordinator', () => {
       const volume = pod.spec?.volumes?.find((each) => each.name === mounted?.name);
       assert.equal(volume?.secret?.secretName, 'minio-creds', pod.metadata?.name);
     }
+    // A failed ingest is the coordinator's last log line, which the pod keeps as its termination message.
+    assert.equal(coordinator.spec?.containers[0]?.terminationMessagePolicy, 'FallbackToLogsOnError');
     // The coordinator does not listen until the dataset is made: workers wait for it as long as it takes.
     const workerEnv = Object.fromEntries((worker.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
     assert.equal(workerEnv.RINGTRAIN_COORDINATOR_WAIT_SECONDS, '0');

@@ -267,6 +267,8 @@ export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
         { name: 'http', containerPort: COORDINATOR_HTTP_PORT, protocol: 'TCP' },
       ],
       readinessProbe: { httpGet: { path: '/healthz', port: COORDINATOR_HTTP_PORT }, periodSeconds: 5 },
+      // The CLI's last line says why it failed (e.g. the run's ingest): it becomes status.lastFailure.message.
+      terminationMessagePolicy: 'FallbackToLogsOnError',
       resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '1Gi' } },
     },
     {},

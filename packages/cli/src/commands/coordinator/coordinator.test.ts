@@ -44,6 +44,19 @@ describe('ringtrain coordinator', () => {
     assert.match(stderr, /the run stopped/);
   });
 
+  it('exits 1 with the reason as its last line when the run’s ingest fails', async () => {
+    const failing = path.join(work, 'run-ingest.json');
+    await writeFile(failing, JSON.stringify({ runId: 'run-ingest', dataset: path.join(work, 'never-made'), out: path.join(work, 'out-ingest'), workers: 2, epochs: 1, batchSize: 8, partitions: 2, training: {}, cacheDir: work, ingest: { source: path.join(work, 'no-such-images') } }));
+    const child = spawn(process.execPath, [bin, 'coordinator', '--config', failing, '--port', '0', '--http-port', '0'], {
+      env: { ...process.env, RINGTRAIN_TOKEN: 'a-token-of-sufficient-length' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 1);
+    assert.match(stderr.trim().split('\n').at(-1) ?? '', /^ringtrain: ingesting .*no-such-images into .*never-made failed: ingest source .* does not exist/);
+  });
+
   it('refuses to start without the run secret', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.RINGTRAIN_TOKEN;

@@ -18,7 +18,7 @@ export async function runCoordinatorCommand(raw: Record<string, unknown>): Promi
   const options = parseOptions(schema, raw);
   const env = envSchema.safeParse(process.env);
   if (!env.success) throw new UsageError('RINGTRAIN_TOKEN must hold the run secret (at least 16 characters) that the workers present');
-  const { Coordinator, createLogger, parseRunConfig } = await import('@ringtrain/coordinator');
+  const { Coordinator, createLogger, DatasetIngestError, parseRunConfig } = await import('@ringtrain/coordinator');
   let config;
   try {
     config = parseRunConfig(JSON.parse(await readFile(options.config, 'utf8')) as unknown, options.config);
@@ -29,6 +29,10 @@ export async function runCoordinatorCommand(raw: Record<string, unknown>): Promi
     config, token: env.data.RINGTRAIN_TOKEN, logger: createLogger({ service: 'coordinator', runId: config.runId }),
     host: options.host, port: options.port, httpPort: options.httpPort,
     heartbeatDeadlineMs: options.heartbeatTimeout * 1000, maxRestarts: options.maxRestarts,
+  }).catch((error: unknown) => {
+    // The reason as the log's last line, no stack: in a pod it becomes the termination message the operator reports.
+    if (error instanceof DatasetIngestError) throw new ExitError(1, error.message);
+    throw error;
   });
   const stop = (): void => coordinator.requestStop('the coordinator received a termination signal');
   process.on('SIGINT', stop);
