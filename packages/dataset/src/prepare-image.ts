@@ -14,10 +14,10 @@ export function sniffImageFormat(bytes: Uint8Array): 'jpeg' | 'png' | 'webp' | u
 }
 
 /**
- * Reads (from a file or an object, as `read` does) and fully decodes one source image, so truncated or corrupt files are found at ingest rather than in
- * the middle of a training epoch. Bytes are kept as they are unless the longer side exceeds maxResolution; then
- * the image is downscaled (aspect kept) and stored as JPEG quality 90, as FFCV does, which makes every later
- * decode cheaper.
+ * Reads (from a file or an object: `read` knows which) and fully decodes one source image, so truncated or
+ * corrupt files are found at ingest rather than in the middle of a training epoch. Bytes are kept as they are
+ * unless the longer side exceeds maxResolution; then the image is downscaled (aspect kept) and stored as JPEG
+ * quality 90, as FFCV does, which makes every later decode cheaper.
  */
 export async function prepareImage(read: () => Promise<Buffer>, maxResolution: number | undefined): Promise<PreparedImage | ImageProblem> {
   let bytes: Buffer;
