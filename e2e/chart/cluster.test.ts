@@ -7,7 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { S3Store, minioBinary } from '@ringtrain/dataset';
 import { startKubeTestServer, startOperator, type KubeTestServer, type RunningOperator } from '@ringtrain/operator';
-import { RELEASE, chartDir, defaultValues, freePort, helmTemplate, kubectlBinary, productionValues, repoRoot, run, runOk, start, type Ran, type Started, type ValuesSet } from './tools.js';
+import { RELEASE, chartDir, defaultValues, helmTemplate, kubectlBinary, productionValues, repoRoot, run, runOk, start, type Ran, type Started, type ValuesSet } from './tools.js';
+import { eventually, freePort } from '@ringtrain/testing';
 
 /**
  * The rendered chart against a real kube-apiserver + etcd (scripts/install-kube-test-servers.sh): every object
@@ -49,22 +50,6 @@ async function rendered(values: ValuesSet): Promise<string> {
   const result = await helmTemplate(values);
   assert.equal(result.code, 0, result.stderr);
   return result.stdout;
-}
-
-/** Polls until `check` returns a value; a timeout names what was awaited and the last error. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
 describe('the chart on a real kube-apiserver', { timeout: 300_000 }, () => {
@@ -287,7 +272,7 @@ describe('the chart on a real kube-apiserver', { timeout: 300_000 }, () => {
     async function whileRunning(started: Started, what: string, ready: () => Promise<true | undefined>, timeoutMs = 90_000): Promise<void> {
       const diedFirst = started.exited.then((code) => Promise.reject(new Error(`exited ${code} before ${what}:\n${started.output()}`)));
       diedFirst.catch(() => undefined);
-      await Promise.race([eventually(what, ready, timeoutMs), diedFirst]);
+      await Promise.race([eventually(what, ready, { timeoutMs }), diedFirst]);
     }
 
     it('starts the operator from the Deployment’s own command line, which leads and exits 0 on SIGTERM', async () => {

@@ -1,6 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,18 +75,6 @@ export function valuesArgs(values: ValuesSet): string[] {
  */
 export function helmTemplate(values: ValuesSet, extra: readonly string[] = []): Promise<Ran> {
   return run(helmBinary(), ['template', RELEASE, chartDir, '--namespace', values.namespace, ...valuesArgs(values), ...extra]);
-}
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /** A started process: its combined output so far, and its exit code once it ends. */

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { crc32, deflateSync } from 'node:zlib';
@@ -11,6 +10,7 @@ import { pino, type Logger } from 'pino';
 import { Coordinator, type RunStatus } from './coordinator.js';
 import { DatasetIngestError, ingestIfNeeded } from './ingest-before-training.js';
 import { parseRunConfig, type RunConfigInput } from './run-config.js';
+import { freePort } from '@ringtrain/testing';
 
 const TOKEN = 'a-test-token-of-enough-length';
 
@@ -31,14 +31,6 @@ function greyPng(level: number, side: number): Buffer {
   const rows = Buffer.alloc((side + 1) * side, level);
   for (let y = 0; y < side; y += 1) rows[y * (side + 1)] = 0;
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** A logger whose lines the test reads back. */

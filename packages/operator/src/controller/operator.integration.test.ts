@@ -19,6 +19,7 @@ import { Informer } from './informer.js';
 import { KubeApi, createCrd, statusCodeOf, type RawRun } from './kube-api.js';
 import { startKubeTestServer, type KubeTestServer } from './kube-test-server.js';
 import { startOperator, type RunningOperator } from './operator.js';
+import { eventually } from '@ringtrain/testing';
 
 const logger = pino({ level: process.env.RINGTRAIN_LOG_LEVEL ?? 'silent' });
 const namespace = 'default';
@@ -48,22 +49,6 @@ async function getRun(name: string): Promise<RawRun> {
 
 async function patchRunSpec(name: string, spec: Record<string, unknown>): Promise<void> {
   await custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { spec } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
-}
-
-/** Polls until `check` returns a value; fails with the last value seen so a timeout says what was wrong. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await sleep(150);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
 const runStatus = (name: string, predicate: (status: TrainingRunStatus) => boolean) => async () => {
@@ -275,9 +260,9 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
 
   it('fails a run at activeDeadlineSeconds through a requeue timer, then deletes it at ttlSecondsAfterFinished', async () => {
     await createRun(runBody('deadline', { runPolicy: { activeDeadlineSeconds: 3, ttlSecondsAfterFinished: 2 } }));
-    const failed = await eventually('Failed by the deadline', runStatus('deadline', (s) => s.phase === 'Failed'), 20_000);
+    const failed = await eventually('Failed by the deadline', runStatus('deadline', (s) => s.phase === 'Failed'), { timeoutMs: 20_000 });
     assert.equal(failed.conditions?.find((c) => c.type === 'Failed')?.reason, 'DeadlineExceeded');
-    await eventually('the run deleted by its TTL', async () => getRun('deadline').then(() => undefined, (e: unknown) => (statusCodeOf(e) === 404 ? true : undefined)), 20_000);
+    await eventually('the run deleted by its TTL', async () => getRun('deadline').then(() => undefined, (e: unknown) => (statusCodeOf(e) === 404 ? true : undefined)), { timeoutMs: 20_000 });
   });
 
   it('fails at once on OOMKilled without using the backoff budget', async () => {
@@ -339,7 +324,7 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     });
     await informer.start();
     try {
-      await eventually('a relist after 410 Gone', async () => (reasons.includes('410 Gone') ? true : undefined), 15_000);
+      await eventually('a relist after 410 Gone', async () => (reasons.includes('410 Gone') ? true : undefined), { timeoutMs: 15_000 });
       await createRun(runBody('after-relist', { runPolicy: { suspend: true } }));
       await eventually('the watch to deliver a new run after the relist', async () => (informer.get(`${namespace}/after-relist`) ? true : undefined));
     } finally {

@@ -1,24 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { DatasetServiceConnection, FileStore, manifestFormatVersion, manifestKey, type Manifest } from '@ringtrain/dataset';
+import { freePort } from '@ringtrain/testing';
 
 const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 describe('ringtrain dataset-service', () => {
   let work = '';

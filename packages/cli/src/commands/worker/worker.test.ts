@@ -1,23 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Coordinator, createLogger, parseRunConfig } from '@ringtrain/coordinator';
+import { freePort } from '@ringtrain/testing';
 
 const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
 const TOKEN = 'a-worker-test-token-long-enough';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('ringtrain worker', () => {
   let work = '';
