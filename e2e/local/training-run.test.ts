@@ -1,0 +1,276 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isNotFound, openStore, type ObjectStore } from '@ringtrain/dataset';
+import { GaveUp, eventually } from './eventually.js';
+import { CREDENTIALS_SECRET, DATASET_URI, NAMESPACE, startLocalCluster, type LocalCluster, type RawRun } from './local-cluster.js';
+
+/**
+ * One TrainingRun's life on a local control plane, end to end: kubectl → API server (CRD schema and CEL) →
+ * operator → pods run by the node agent → coordinator and workers training ResNet18 over the ring
+ * all-reduce on digits in MinIO → model, labels and metrics.json in MinIO → status. Runs are kept small
+ * (32 px, 180 training images, batch 16 per worker) so the suite takes minutes on 2 cores.
+ */
+
+const TRAINING_TIMEOUT_MS = 8 * 60_000;
+const STARTUP_TIMEOUT_MS = 3 * 60_000;
+const BATCH_SIZE_PER_WORKER = 16;
+
+let cluster: LocalCluster;
+const suiteStarted = Date.now();
+
+function trainingRun(name: string, spec: { epochs?: number; runPolicy?: Record<string, unknown> } = {}): Record<string, unknown> {
+  return {
+    apiVersion: 'ringtrain.dev/v1alpha1',
+    kind: 'TrainingRun',
+    metadata: { name, namespace: NAMESPACE },
+    spec: {
+      dataset: { uri: DATASET_URI },
+      workers: { replicas: 2, image: 'ringtrain:e2e', gpu: { count: 0 } },
+      hyperparameters: { epochs: spec.epochs ?? 2, batchSizePerWorker: BATCH_SIZE_PER_WORKER, imageSize: 32, optimizer: 'adam', learningRate: 0.001, schedule: 'constant' },
+      // Often enough that a killed or suspended gang has a checkpoint to resume from.
+      checkpoint: { everySteps: 2 },
+      output: { uri: `s3://runs/${name}` },
+      storage: { endpoint: cluster.minio.config.endpoint, credentialsSecretRef: { name: CREDENTIALS_SECRET } },
+      runPolicy: { backoffLimit: 2, activeDeadlineSeconds: 1200, ...spec.runPolicy },
+    },
+  };
+}
+
+async function apply(manifest: Record<string, unknown>): Promise<void> {
+  const result = await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(manifest));
+  assert.equal(result.code, 0, `kubectl apply failed: ${result.stderr}`);
+}
+
+async function waitForPhase(name: string, phase: string, timeoutMs: number): Promise<RawRun> {
+  return eventually(
+    `TrainingRun ${name} to reach ${phase}`,
+    async () => {
+      const run = await cluster.getRun(name);
+      if (run?.status?.phase === 'Failed' && phase !== 'Failed') throw new GaveUp(`${name} Failed: ${JSON.stringify(run.status)}`);
+      return run?.status?.phase === phase ? run : undefined;
+    },
+    timeoutMs,
+    () => cluster.diagnostics(name),
+  );
+}
+
+/** Every Pod, Service, Secret and ConfigMap labelled with the run or owned by it, with its controller references. */
+async function objectsOf(run: string, uid: string): Promise<Array<{ name: string; controllers: Array<Record<string, unknown>> }>> {
+  const lists = await Promise.all([
+    cluster.core.listNamespacedPod({ namespace: NAMESPACE }).then((list) => list.items.map((item) => ['Pod', item] as const)),
+    cluster.core.listNamespacedService({ namespace: NAMESPACE }).then((list) => list.items.map((item) => ['Service', item] as const)),
+    cluster.core.listNamespacedSecret({ namespace: NAMESPACE }).then((list) => list.items.map((item) => ['Secret', item] as const)),
+    cluster.core.listNamespacedConfigMap({ namespace: NAMESPACE }).then((list) => list.items.map((item) => ['ConfigMap', item] as const)),
+  ]);
+  return lists
+    .flat()
+    .filter(([, item]) => item.metadata?.labels?.['ringtrain.dev/run'] === run || item.metadata?.ownerReferences?.some((owner) => owner.uid === uid))
+    .map(([kind, item]) => ({
+      name: `${kind}/${item.metadata?.name}`,
+      controllers: (item.metadata?.ownerReferences ?? []).filter((owner) => owner.controller).map((owner) => ({ kind: owner.kind, name: owner.name, uid: owner.uid, blockOwnerDeletion: owner.blockOwnerDeletion })),
+    }));
+}
+
+/** Until rank 0 has committed a checkpoint to MinIO: training is under way and a restart has somewhere to resume from. */
+async function waitForCheckpoint(name: string): Promise<void> {
+  await eventually(
+    `a first checkpoint of ${name}`,
+    async () => {
+      if ((await cluster.getRun(name))?.status?.phase === 'Failed') throw new GaveUp(`${name} Failed`);
+      return (await hasObject(cluster.outputOf(name), 'checkpoints/latest.json')) ? true : undefined;
+    },
+    TRAINING_TIMEOUT_MS,
+    () => cluster.diagnostics(name),
+  );
+}
+
+async function livePodsOf(run: string): Promise<string[]> {
+  const pods = await cluster.core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `ringtrain.dev/run=${run}` });
+  return pods.items.map((pod) => pod.metadata?.name ?? '').sort();
+}
+
+async function objectJson(store: ObjectStore, key: string): Promise<unknown> {
+  return JSON.parse((await store.get(key)).toString('utf8')) as unknown;
+}
+
+async function hasObject(store: ObjectStore, key: string): Promise<boolean> {
+  try {
+    await store.get(key);
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+}
+
+/** Optimizer steps of a whole run: the last batch of an epoch may be short, none is dropped or padded. */
+async function expectedSteps(epochs: number): Promise<number> {
+  const manifest = (await objectJson(openStore(DATASET_URI, { s3: cluster.minio.config }), 'manifest.json')) as { splits: { train: { count: number } } };
+  return Math.ceil(manifest.splits.train.count / (2 * BATCH_SIZE_PER_WORKER)) * epochs;
+}
+
+/** Whether rank 0 of the gang's second attempt loaded the checkpoint (the worker logs it), rather than starting over. */
+async function resumedFromCheckpoint(run: string): Promise<boolean> {
+  for (const pod of [`${run}-worker-0`, `${run}-worker-1`]) {
+    const [, second] = await cluster.agent.logsOf(pod);
+    if (second?.text.includes('"msg":"resuming from checkpoint"')) return true;
+  }
+  return false;
+}
+
+interface MetricsFile {
+  state: string;
+  generations: number;
+  weightsIdentical: boolean;
+  weightsSha256: string[];
+  epochs: Array<{ epoch: number; trainLoss: number; valAccuracy: number }>;
+  final: { valAccuracy: number | null; globalStep: number };
+  config: { workers: number; epochs: number; runId: string };
+}
+
+/** The trained model, its labels and metrics.json, as a user would check them in MinIO. */
+async function assertTrainedModel(name: string, epochs: number): Promise<MetricsFile> {
+  const output = cluster.outputOf(name);
+  const weights = await output.get('model/model.safetensors');
+  // safetensors: an 8-byte little-endian header length, then a JSON header naming every tensor.
+  const header = JSON.parse(weights.subarray(8, 8 + Number(weights.readBigUInt64LE(0))).toString('utf8')) as Record<string, { shape?: number[] }>;
+  assert.deepEqual(header['fc.weight']?.shape, [10, 512], 'a torchvision ResNet18 with a 10-class head');
+  assert.ok(weights.length > 40e6, `ResNet18's ~11.2M float32 weights, got ${weights.length} bytes`);
+  assert.deepEqual(await objectJson(output, 'model/labels.json'), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+  const metrics = (await objectJson(output, 'metrics.json')) as MetricsFile;
+  assert.equal(metrics.state, 'succeeded');
+  assert.equal(metrics.config.workers, 2);
+  assert.equal(metrics.config.runId, `${NAMESPACE}/${name}`);
+  assert.equal(metrics.weightsSha256.length, 2);
+  assert.equal(metrics.weightsIdentical, true, 'both ranks end with the same weights: the all-reduce averaged them');
+  const last = metrics.epochs.at(-1);
+  assert.equal(last?.epoch, epochs - 1);
+  // Cross-entropy of a uniform guess over 10 classes is ln 10: below it, the model learned from the data.
+  assert.ok((last?.trainLoss ?? Infinity) < Math.log(10), `last epoch's training loss ${last?.trainLoss} is below ln 10`);
+  return metrics;
+}
+
+describe('a TrainingRun on a local control plane (kube-apiserver, etcd, operator, node agent, MinIO)', { timeout: 30 * 60_000 }, () => {
+  before(async () => {
+    cluster = await startLocalCluster();
+  });
+
+  after(async () => {
+    const problems = cluster ? [...cluster.agent.problems] : [];
+    await cluster?.stop();
+    console.log(`# e2e/local suite: ${((Date.now() - suiteStarted) / 1000).toFixed(1)} s`);
+    assert.deepEqual(problems, [], 'the node agent itself met no problem');
+  });
+
+  it('kubectl apply of an invalid TrainingRun is refused, naming the field', async () => {
+    const invalid = trainingRun('invalid-classes');
+    (invalid.spec as Record<string, unknown>).model = { numClasses: 1 };
+    const result = await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(invalid));
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /spec\.model\.numClasses: Invalid value: 1/);
+    const crossField = trainingRun('invalid-warmup');
+    (crossField.spec as { hyperparameters: Record<string, unknown> }).hyperparameters.warmupEpochs = 2;
+    const refused = await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(crossField));
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /spec\.hyperparameters\.warmupEpochs/);
+    assert.equal(await cluster.getRun('invalid-classes'), undefined);
+    assert.equal(await cluster.getRun('invalid-warmup'), undefined);
+  });
+
+  it('kubectl apply of a 2-worker run ends Succeeded with the model, labels and metrics.json in MinIO', async () => {
+    await apply(trainingRun('digits'));
+    const done = await waitForPhase('digits', 'Succeeded', TRAINING_TIMEOUT_MS);
+    assert.equal(done.status?.modelUri, 's3://runs/digits/model');
+    assert.equal(done.status?.attempt, 1);
+    assert.ok(done.status?.completionTime);
+    assert.deepEqual(cluster.phaseHistory.get('digits')?.filter((p) => p !== 'Pending'), ['Running', 'Succeeded']);
+    const metrics = await assertTrainedModel('digits', 2);
+    assert.equal(metrics.generations, 1, 'no restart was needed');
+    assert.equal(metrics.final.globalStep, await expectedSteps(2), 'every training sample once per epoch');
+    // The coordinator exited 0 (that is what Succeeded means). A worker exits 0 too, unless cleanPodPolicy All
+    // deleted its pod while it was still shutting down after its last report: then SIGTERM (143).
+    const exits = cluster.agent.exits.filter((exit) => exit.pod.startsWith('digits-'));
+    assert.deepEqual(exits.map((exit) => exit.pod).sort(), ['digits-coordinator', 'digits-worker-0', 'digits-worker-1'], 'one incarnation each');
+    for (const exit of exits) assert.ok(exit.pod === 'digits-coordinator' ? exit.exitCode === 0 : [0, 143].includes(exit.exitCode), `${exit.pod} exited with ${exit.exitCode}`);
+    await eventually('the pods removed (cleanPodPolicy All)', async () => ((await livePodsOf('digits')).length === 0 ? true : undefined), 60_000);
+  });
+
+  it('a worker process killed with SIGKILL: Restarting, then Succeeded from the last checkpoint', async () => {
+    await apply(trainingRun('digits-kill'));
+    await waitForCheckpoint('digits-kill');
+    const victim = cluster.agent.processOf('digits-kill-worker-1');
+    assert.ok(victim, 'worker 1 runs');
+    process.kill(victim.pid, 'SIGKILL');
+
+    const done = await waitForPhase('digits-kill', 'Succeeded', TRAINING_TIMEOUT_MS);
+    const phases = cluster.phaseHistory.get('digits-kill') ?? [];
+    assert.deepEqual(phases.slice(phases.indexOf('Running')), ['Running', 'Restarting', 'Running', 'Succeeded']);
+    assert.equal(done.status?.attempt, 2);
+    assert.equal(done.status?.restarts, 1);
+    assert.equal(done.status?.lastFailure?.pod, 'digits-kill-worker-1');
+    assert.equal(done.status?.lastFailure?.exitCode, 137);
+    assert.equal(done.status?.lastFailure?.reason, 'Signal');
+    const killed = cluster.agent.exits.find((exit) => exit.pod === 'digits-kill-worker-1');
+    assert.equal(killed?.exitCode, 137);
+    const metrics = await assertTrainedModel('digits-kill', 2);
+    assert.equal(metrics.final.globalStep, await expectedSteps(2));
+    assert.ok(await resumedFromCheckpoint('digits-kill'), 'attempt 2 resumed from the checkpoint');
+  });
+
+  it('suspend deletes the pods and keeps the run; resume continues it to Succeeded', async () => {
+    await apply(trainingRun('digits-pause'));
+    await waitForCheckpoint('digits-pause');
+    const suspended = await cluster.kubectl(['patch', 'trainingrun', 'digits-pause', '--type', 'merge', '-p', JSON.stringify({ spec: { runPolicy: { suspend: true } } })]);
+    assert.equal(suspended.code, 0, suspended.stderr);
+    await waitForPhase('digits-pause', 'Suspended', 60_000);
+    await eventually('no pods and no processes while suspended', async () => ((await livePodsOf('digits-pause')).length === 0 && !cluster.agent.runningPods().some((key) => key.includes('digits-pause')) ? true : undefined), 60_000, () => cluster.diagnostics('digits-pause'));
+    assert.ok(await hasObject(cluster.outputOf('digits-pause'), 'checkpoints/latest.json'), 'the checkpoint is kept');
+
+    const resumed = await cluster.kubectl(['patch', 'trainingrun', 'digits-pause', '--type', 'merge', '-p', JSON.stringify({ spec: { runPolicy: { suspend: false } } })]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const done = await waitForPhase('digits-pause', 'Succeeded', TRAINING_TIMEOUT_MS);
+    assert.equal(done.status?.attempt, 2);
+    assert.equal(done.status?.restarts ?? 0, 0, 'a suspension is not a failure');
+    const phases = cluster.phaseHistory.get('digits-pause') ?? [];
+    assert.deepEqual(phases.slice(phases.indexOf('Running')), ['Running', 'Suspended', 'Pending', 'Running', 'Succeeded']);
+    const metrics = await assertTrainedModel('digits-pause', 2);
+    assert.equal(metrics.final.globalStep, await expectedSteps(2));
+    assert.ok(await resumedFromCheckpoint('digits-pause'), 'the resumed attempt started from the checkpoint');
+  });
+
+  it('kubectl delete of a running run: the garbage collector removes its pods (ending their processes), Services, Secret and ConfigMap', async () => {
+    await apply(trainingRun('digits-delete'));
+    const pods = ['digits-delete-coordinator', 'digits-delete-worker-0', 'digits-delete-worker-1'];
+    await eventually('the gang of digits-delete to run', async () => (pods.every((pod) => cluster.agent.processOf(pod)) ? true : undefined), STARTUP_TIMEOUT_MS, () => cluster.diagnostics('digits-delete'));
+    const uid = (await cluster.getRun('digits-delete'))?.metadata?.uid;
+    assert.ok(uid);
+    // What the garbage collector works from: every object the operator made names the run as its controller.
+    const made = await objectsOf('digits-delete', uid);
+    assert.deepEqual(made.map((object) => object.name).sort(), [
+      'ConfigMap/digits-delete-config',
+      'Pod/digits-delete-coordinator',
+      'Pod/digits-delete-worker-0',
+      'Pod/digits-delete-worker-1',
+      'Secret/digits-delete-token',
+      'Service/digits-delete-coordinator',
+      'Service/digits-delete-workers',
+    ]);
+    for (const object of made) assert.deepEqual(object.controllers, [{ kind: 'TrainingRun', name: 'digits-delete', uid, blockOwnerDeletion: true }], object.name);
+
+    const deleted = await cluster.kubectl(['delete', 'trainingrun', 'digits-delete']);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.equal(await cluster.getRun('digits-delete'), undefined, 'no finalizer holds the run back');
+    await eventually(
+      'every child of digits-delete to be collected and its processes to end',
+      async () => ((await objectsOf('digits-delete', uid)).length === 0 && !cluster.agent.runningPods().some((key) => key.includes('digits-delete')) ? true : undefined),
+      STARTUP_TIMEOUT_MS,
+      () => cluster.diagnostics('digits-delete'),
+    );
+    // The operator does not bring anything back for a run that is gone (no recreate loop).
+    await sleep(5000);
+    assert.deepEqual(await objectsOf('digits-delete', uid), []);
+    // What the user made and the run only referred to stays.
+    assert.equal((await cluster.core.readNamespacedSecret({ namespace: NAMESPACE, name: CREDENTIALS_SECRET })).metadata?.name, CREDENTIALS_SECRET);
+  });
+});
