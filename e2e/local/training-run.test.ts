@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isNotFound, openStore, type ObjectStore } from '@ringtrain/dataset';
 import { GaveUp, eventually } from './eventually.js';
-import { CREDENTIALS_SECRET, DATASET_URI, NAMESPACE, startLocalCluster, type LocalCluster, type RawRun } from './local-cluster.js';
+import { CREDENTIALS_SECRET, DATASET_URI, NAMESPACE, RAW_IMAGES_URI, startLocalCluster, type LocalCluster, type RawRun } from './local-cluster.js';
 
 /**
  * One TrainingRun's life on a local control plane, end to end: kubectl → API server (CRD schema and CEL) →
@@ -19,13 +19,13 @@ const BATCH_SIZE_PER_WORKER = 16;
 let cluster: LocalCluster;
 const suiteStarted = Date.now();
 
-function trainingRun(name: string, spec: { epochs?: number; runPolicy?: Record<string, unknown> } = {}): Record<string, unknown> {
+function trainingRun(name: string, spec: { epochs?: number; dataset?: Record<string, unknown>; runPolicy?: Record<string, unknown> } = {}): Record<string, unknown> {
   return {
     apiVersion: 'ringtrain.dev/v1alpha1',
     kind: 'TrainingRun',
     metadata: { name, namespace: NAMESPACE },
     spec: {
-      dataset: { uri: DATASET_URI },
+      dataset: spec.dataset ?? { uri: DATASET_URI },
       workers: { replicas: 2, image: 'ringtrain:e2e', gpu: { count: 0 } },
       hyperparameters: { epochs: spec.epochs ?? 2, batchSizePerWorker: BATCH_SIZE_PER_WORKER, imageSize: 32, optimizer: 'adam', learningRate: 0.001, schedule: 'constant' },
       // Often enough that a killed or suspended gang has a checkpoint to resume from.
@@ -194,6 +194,17 @@ describe('a TrainingRun on a local control plane (kube-apiserver, etcd, operator
     assert.deepEqual(exits.map((exit) => exit.pod).sort(), ['digits-coordinator', 'digits-worker-0', 'digits-worker-1'], 'one incarnation each');
     for (const exit of exits) assert.ok(exit.pod === 'digits-coordinator' ? exit.exitCode === 0 : [0, 143].includes(exit.exitCode), `${exit.pod} exited with ${exit.exitCode}`);
     await eventually('the pods removed (cleanPodPolicy All)', async () => ((await livePodsOf('digits')).length === 0 ? true : undefined), 60_000);
+  });
+
+  it('a run with spec.dataset.ingest ingests the raw images in MinIO first, then trains to Succeeded', async () => {
+    await apply(trainingRun('digits-ingest', { dataset: { ingest: { source: RAW_IMAGES_URI, into: 's3://datasets/digits-ingest', valFraction: 0.1 } } }));
+    const done = await waitForPhase('digits-ingest', 'Succeeded', TRAINING_TIMEOUT_MS);
+    assert.equal(done.status?.modelUri, 's3://runs/digits-ingest/model');
+    const manifest = (await objectJson(openStore('s3://datasets/digits-ingest', { s3: cluster.minio.config }), 'manifest.json')) as { classes: string[]; splits: { train: { count: number }; val: { count: number } } };
+    assert.equal(manifest.classes.length, 10);
+    assert.equal(manifest.splits.train.count + manifest.splits.val.count, 200, 'every raw image ingested');
+    const metrics = await assertTrainedModel('digits-ingest', 2);
+    assert.equal(metrics.final.globalStep, Math.ceil(manifest.splits.train.count / (2 * BATCH_SIZE_PER_WORKER)) * 2);
   });
 
   it('a worker process killed with SIGKILL: Restarting, then Succeeded from the last checkpoint', async () => {
