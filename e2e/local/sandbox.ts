@@ -13,8 +13,9 @@ import path from 'node:path';
  * bind-mounted, so the process sees exactly the paths its pod spec names while the machine sees none of its
  * files. Not
  * emulated: the image's filesystem (the process runs on this machine's, with the repository's `ringtrain`),
- * the security context (uid, read-only root), resource limits, and a PID namespace: the process runs in its
- * own process group, which is signalled as a whole, as a runtime stops every process of a container.
+ * the security context (uid, read-only root), resource limits, and a PID namespace: signals go to the one
+ * process Ringtrain's containers run (its worker threads go with it). It stays in the suite's process group,
+ * so a Ctrl-C of the suite stops the pods too instead of leaving them training.
  */
 export interface BindMount {
   readonly source: string;
@@ -45,7 +46,7 @@ export interface Exit {
 export interface SandboxedProcess {
   readonly pid: number;
   readonly exited: Promise<Exit>;
-  /** Signals every process of the sandbox (its process group); a no-op once the main process has exited. */
+  /** A no-op once the process has exited (its pid may be someone else's by then). */
   signal(signal: NodeJS.Signals): void;
   hasExited(): boolean;
 }
@@ -124,8 +125,6 @@ export async function startSandboxed(spec: SandboxSpec): Promise<{ process: Sand
     cwd: spec.cwd,
     env: spec.env,
     stdio: ['ignore', log.fd, log.fd],
-    // A process group of its own: signalled as one, and not killed by a Ctrl-C meant for the test runner.
-    detached: true,
   });
   await log.close(); // the child holds its own copy of the descriptor
   const pid = child.pid;
@@ -137,8 +136,6 @@ export async function startSandboxed(spec: SandboxSpec): Promise<{ process: Sand
   const exited = new Promise<Exit>((resolve) => {
     child.once('exit', (code, signal) => {
       done = true;
-      // The main process is gone: so is everything it started, as when a container's init process exits.
-      killGroup(pid, 'SIGKILL');
       resolve({ exitCode: code ?? 128 + (signal ? constants.signals[signal] : 0), signal });
     });
   });
@@ -149,16 +146,8 @@ export async function startSandboxed(spec: SandboxSpec): Promise<{ process: Sand
       exited,
       hasExited: () => done,
       signal: (signal) => {
-        if (!done) killGroup(pid, signal);
+        if (!done) child.kill(signal);
       },
     },
   };
-}
-
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // the group is already empty
-  }
 }
