@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the pinned kube-apiserver and etcd that packages/operator's integration tests start on 127.0.0.1
-# (a real control plane, as envtest does; never a fake). Idempotent: binaries of the pinned versions already
-# in the cache are reused (a cached run takes milliseconds). A cold install builds both from the Go module
-# proxy: 19.5 minutes measured on a shared 2-core machine with empty Go module and build caches (etcd ~4,
-# kube-apiserver ~15.5; ~3 GB of Go build cache). Prints the bin directory on stdout.
+# (a real control plane, as envtest does; never a fake), and kube-controller-manager, whose garbage collector
+# the local e2e suite runs so that deleting a TrainingRun deletes what it owns, as in a cluster. Idempotent:
+# binaries of the pinned versions already in the cache are reused (a cached run takes milliseconds). A cold
+# install builds them from the Go module proxy: 19.5 minutes measured on a shared 2-core machine with empty Go
+# module and build caches for etcd (~4) and kube-apiserver (~15.5; ~3 GB of Go build cache), then ~9 more for
+# kube-controller-manager with that build cache warm. Prints the bin directory on stdout.
 #
 #   RINGTRAIN_CACHE  cache root (default ~/.cache/ringtrain); binaries land in $RINGTRAIN_CACHE/bin
 #
@@ -36,13 +38,19 @@ installed() { # binary version
   [[ -x "$bin_dir/$1" && -f "$bin_dir/$1.version" && "$(cat "$bin_dir/$1.version")" == "$2" ]]
 }
 
-if installed kube-apiserver "$KUBERNETES_VERSION" && installed etcd "$ETCD_VERSION"; then
+KUBE_BINARIES=(kube-apiserver kube-controller-manager)
+
+kube_installed() {
+  for binary in "${KUBE_BINARIES[@]}"; do installed "$binary" "$KUBERNETES_VERSION" || return 1; done
+}
+
+if kube_installed && installed etcd "$ETCD_VERSION"; then
   echo "$bin_dir"
   exit 0
 fi
 
 if ! command -v go >/dev/null 2>&1; then
-  echo "$name: the go command is needed to build kube-apiserver $KUBERNETES_VERSION and etcd $ETCD_VERSION; install Go >= 1.26" >&2
+  echo "$name: the go command is needed to build kube-apiserver and kube-controller-manager $KUBERNETES_VERSION and etcd $ETCD_VERSION; install Go >= 1.26" >&2
   exit 1
 fi
 
@@ -64,8 +72,7 @@ if ! installed etcd "$ETCD_VERSION"; then
   echo "$ETCD_VERSION" >"$bin_dir/etcd.version"
 fi
 
-if ! installed kube-apiserver "$KUBERNETES_VERSION"; then
-  echo "$name: building kube-apiserver $KUBERNETES_VERSION (the slow part: 10-20 minutes cold)" >&2
+if ! kube_installed; then
   mod="$work/kube-mod"
   mkdir -p "$mod"
   {
@@ -85,9 +92,13 @@ if ! installed kube-apiserver "$KUBERNETES_VERSION"; then
   # itself v0.0.0-master.
   ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION"
   ldflags+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
-  (cd "$mod" && go build -mod=mod -ldflags="$ldflags" -o "$work/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
-  mv -f "$work/kube-apiserver" "$bin_dir/kube-apiserver"
-  echo "$KUBERNETES_VERSION" >"$bin_dir/kube-apiserver.version"
+  for binary in "${KUBE_BINARIES[@]}"; do
+    installed "$binary" "$KUBERNETES_VERSION" && continue
+    echo "$name: building $binary $KUBERNETES_VERSION (the slow part: 10-20 minutes cold)" >&2
+    (cd "$mod" && go build -mod=mod -ldflags="$ldflags" -o "$work/$binary" "k8s.io/kubernetes/cmd/$binary")
+    mv -f "$work/$binary" "$bin_dir/$binary"
+    echo "$KUBERNETES_VERSION" >"$bin_dir/$binary.version"
+  done
 fi
 
 echo "$bin_dir"

@@ -17,7 +17,7 @@ import { startSandboxed, type SandboxedProcess } from './sandbox.js';
  * The whole local cluster of the end-to-end suite, each part real: etcd and kube-apiserver (the pinned
  * binaries of scripts/install-kube-test-servers.sh), the CRD applied with kubectl from deploy/crds/, MinIO
  * (scripts/install-minio.sh) holding a digits dataset ingested with `ringtrain ingest`, the garbage collector
- * of kube-controller-manager (install-kube-controller-manager.sh), the node agent
+ * of kube-controller-manager (scripts/install-kube-test-servers.sh), the node agent
  * playing scheduler and kubelet, and `ringtrain operator` as a process of its own, as its Deployment runs
  * it: its kubeconfig from $KUBECONFIG, and cluster DNS so that it reaches the coordinators' /status.
  */
@@ -99,7 +99,7 @@ async function ingestDigits(workDir: string, minio: MinioTestServer): Promise<vo
 async function startGarbageCollector(kubeconfigFile: string, workDir: string): Promise<SandboxedProcess> {
   const cache = process.env.RINGTRAIN_CACHE ?? path.join(os.homedir(), '.cache', 'ringtrain');
   const binary = path.join(cache, 'bin', 'kube-controller-manager');
-  if (!existsSync(binary)) throw new Error(`kube-controller-manager not found at ${binary}: run \`bash e2e/local/install-kube-controller-manager.sh\` from the repository root first`);
+  if (!existsSync(binary)) throw new Error(`kube-controller-manager not found at ${binary}: run \`bash scripts/install-kube-test-servers.sh\` from the repository root first`);
   const { process: manager } = await startSandboxed({
     argv: [binary, `--kubeconfig=${kubeconfigFile}`, '--controllers=garbagecollector', '--leader-elect=false', '--secure-port=0', '--use-service-account-credentials=false', '--v=1'],
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
