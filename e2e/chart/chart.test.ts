@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { EXTENDED_RESOURCE_NAME } from '@ringtrain/operator';
 import { chartDir, defaultValues, helmBinary, helmTemplate, productionValues, repoRoot, run, valuesArgs, type ValuesSet } from './tools.js';
 
 /** `kind: X` lines of a rendered manifest stream, with the object's name, e.g. `Deployment/rt-ringtrain-operator`. */
@@ -96,6 +97,8 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
     ['a misspelt key', ['--set', 'operator.replica=2'], /at '\/operator': additional properties 'replica' not allowed/],
     ['a dataset URI that is not s3:// or file://', ['--set', 'datasetService.datasets={http://example.com/data}'], /\/datasetService\/datasets\/0/],
     ['minio disabled without an S3 endpoint', ['--set', 'minio.enabled=false'], /\/s3\/endpoint/],
+    ['a GPU resource name without a domain', ['--set', 'gpu.resourceName=gpu'], /\/gpu\/resourceName/],
+    ['a GPU resource name with a space', ['--set', 'gpu.resourceName=amd.com/my gpu'], /\/gpu\/resourceName/],
   ];
   for (const [what, args, field] of refusals) {
     it(`refuses ${what}, naming the field`, async () => {
@@ -124,6 +127,17 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
     assert.match(withService, /- --dataset-service=rt-ringtrain-dataset-service\.ringtrain-system:7070\n/);
     const without = await renderOk(defaultValues, ['--set', 'datasetService.enabled=false']);
     assert.doesNotMatch(without, /--dataset-service/);
+  });
+
+  it("passes gpu.resourceName to the operator as the GPU of runs that name none (--default-gpu-resource)", async () => {
+    assert.match(await renderOk(defaultValues), /- --default-gpu-resource=nvidia\.com\/gpu\n/);
+    const amd = await renderOk(defaultValues, ['--set', 'gpu.resourceName=amd.com/gpu']);
+    assert.match(amd, /- --default-gpu-resource=amd\.com\/gpu\n/);
+  });
+
+  it('checks gpu.resourceName with the pattern the CRD checks spec.workers.gpu.resourceName with', async () => {
+    const schema = JSON.parse(await readFile(path.join(chartDir, 'values.schema.json'), 'utf8')) as { properties: { gpu: { properties: { resourceName: { pattern: string } } } } };
+    assert.equal(schema.properties.gpu.properties.resourceName.pattern, EXTENDED_RESOURCE_NAME.source.replaceAll('\\/', '/'));
   });
 
   it('ships the CRD that packages/operator generates (helm/ringtrain/crds equals deploy/crds)', async () => {

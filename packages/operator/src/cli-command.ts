@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { EXTENDED_RESOURCE_NAME } from './api/spec-schema.js';
+import { DEFAULT_GPU_RESOURCE } from './resources/templates.js';
 
 const OptionsSchema = z.object({
   namespace: z.string().min(1).optional(),
@@ -10,6 +12,7 @@ const OptionsSchema = z.object({
   forceDeleteAfter: z.coerce.number().int().min(0).default(300),
   pollProgress: z.coerce.number().int().min(0).default(15),
   datasetService: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port, e.g. ringtrain-dataset-service.ringtrain-system:7071').optional(),
+  defaultGpuResource: z.string().max(317).regex(EXTENDED_RESOURCE_NAME, 'expected an extended resource name, e.g. nvidia.com/gpu, amd.com/gpu or gpu.intel.com/i915').default(DEFAULT_GPU_RESOURCE),
 });
 
 /**
@@ -28,6 +31,7 @@ export function registerOperatorCommand(program: Command): void {
     .option('--force-delete-after <seconds>', 'force-delete pods stuck Terminating this long (their node is gone)', '300')
     .option('--poll-progress <seconds>', "read a running coordinator's /status this often (0: only on cluster events)", '15')
     .option('--dataset-service <host:port>', "the cluster's dataset service, which plans every run's epochs (default: each run's workers plan locally)")
+    .option('--default-gpu-resource <name>', "the device plugin's GPU resource, for runs that set no spec.workers.gpu.resourceName", DEFAULT_GPU_RESOURCE)
     .action(async (raw: Record<string, unknown>) => {
       await runOperatorCommand(raw);
     });
@@ -50,6 +54,7 @@ export async function runOperatorCommand(raw: Record<string, unknown>): Promise<
     forceDeleteAfterSeconds: options.forceDeleteAfter,
     pollProgressSeconds: options.pollProgress,
     ...(options.datasetService ? { datasetService: options.datasetService } : {}),
+    defaultGpuResource: options.defaultGpuResource,
     onLostLeadership: (reason) => lost(reason),
   });
   const signalled = new Promise<void>((resolve) => {

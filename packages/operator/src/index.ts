@@ -1,7 +1,7 @@
 // The operator package's one API: the TrainingRun contract (schema, types, validation, CRD) and the
 // operator built on it.
 export * from './api/group-version.js';
-export { TrainingRunSpecSchema, type TrainingRunSpec, type TrainingRunSpecInput, type EnvVar, type Toleration, type Quantity } from './api/spec-schema.js';
+export { TrainingRunSpecSchema, EXTENDED_RESOURCE_NAME, type TrainingRunSpec, type TrainingRunSpecInput, type EnvVar, type Toleration, type Quantity } from './api/spec-schema.js';
 export { TrainingRunStatusSchema, PHASES, FAILURE_REASONS, type TrainingRunStatus, type Phase, type Condition, type LastFailure } from './api/status-schema.js';
 export { TrainingRunSchema, type TrainingRun, type TrainingRunInput, type ObjectMeta } from './api/training-run.js';
 export { validateTrainingRun, parseTrainingRun, type FieldError, type Validated } from './api/validate.js';

@@ -46,9 +46,10 @@ describe('the generated CRD', () => {
     });
   });
 
-  it('defaults the GPU to one nvidia.com/gpu per worker', () => {
+  it('defaults to one GPU per worker and leaves its resource name to the cluster (the operator’s --default-gpu-resource)', () => {
     const yaml = crdYaml();
-    assert.match(yaml, /resourceName:\n\s+default: nvidia\.com\/gpu/);
+    assert.doesNotMatch(yaml, /nvidia\.com\/gpu\n/, 'no resource name is defaulted in the schema');
+    assert.match(yaml, /resourceName:\n(\s+)description: [^\n]*\n\1type: string\n\1maxLength: 317\n\1pattern: /);
     assert.match(yaml, /count:\n\s+default: 1/);
   });
 });

@@ -32,6 +32,12 @@ function defaulted<T extends z.ZodObject>(schema: T) {
   return schema.default(schema.parse({}) as z.core.util.NoUndefined<z.output<T>>);
 }
 
+/**
+ * An extended resource name as device plugins register them: `<DNS subdomain>/<name>` (nvidia.com/gpu,
+ * amd.com/gpu, gpu.intel.com/i915). The chart's values.schema.json checks gpu.resourceName with the same pattern.
+ */
+export const EXTENDED_RESOURCE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
 /** A resource quantity: `1`, `500m`, `16Gi`; the API server's int-or-string. */
 export const QuantitySchema = z
   .union([z.int().min(0), z.string().max(64).regex(/^[0-9.]+[a-zA-Z]*$/, 'a quantity such as 1, 500m or 16Gi')])
@@ -105,7 +111,14 @@ export const WorkersSpecSchema = z
     image: z.string().min(1).max(1024).meta({ description: 'container image holding the ringtrain CLI' }),
     gpu: defaulted(
       z.object({
-        resourceName: z.string().min(1).max(253).default('nvidia.com/gpu').meta({ description: 'extended resource name' }),
+        // No schema default: which device plugin a cluster runs is the cluster's business (the operator's
+        // --default-gpu-resource, from the chart's gpu.resourceName), not something every run should spell out.
+        resourceName: z
+          .string()
+          .max(317)
+          .regex(EXTENDED_RESOURCE_NAME, 'an extended resource name such as nvidia.com/gpu, amd.com/gpu or gpu.intel.com/i915')
+          .optional()
+          .meta({ description: "extended resource name of the GPU device plugin; default: the operator's cluster setting (nvidia.com/gpu unless the chart's gpu.resourceName says otherwise)" }),
         count: z.int().min(0).max(16).default(1).meta({ description: 'GPUs per worker (0: CPU training)' }),
       })
       )

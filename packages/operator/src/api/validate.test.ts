@@ -14,7 +14,8 @@ describe('validateTrainingRun', () => {
   it('accepts a minimal run and fills in the defaults the CRD schema also applies', () => {
     const run = parseTrainingRun(sampleRunInput());
     assert.equal(run.spec.model.architecture, 'resnet18');
-    assert.deepEqual(run.spec.workers.gpu, { resourceName: 'nvidia.com/gpu', count: 1 });
+    // No resourceName: the operator's cluster default (--default-gpu-resource) applies.
+    assert.deepEqual(run.spec.workers.gpu, { count: 1 });
     assert.equal(run.spec.hyperparameters.epochs, 10);
     assert.equal(run.spec.runPolicy.backoffLimit, 3);
     assert.equal(run.spec.runPolicy.cleanPodPolicy, 'All');
@@ -35,6 +36,9 @@ describe('validateTrainingRun', () => {
     ['freezeBackbone without pretrained weights', (s) => ({ ...s, model: { freezeBackbone: true } }), /^spec\.model\.freezeBackbone: .*pretrained/],
     ['warmup as long as training', (s) => ({ ...s, hyperparameters: { epochs: 2, warmupEpochs: 2 } }), /^spec\.hyperparameters\.warmupEpochs: /],
     ['GPUs given in resources.limits as well', (s) => ({ ...s, workers: { ...s.workers, resources: { limits: { 'nvidia.com/gpu': 2 } } } }), /^spec\.workers\.resources\.limits: set GPUs with workers\.gpu/],
+    ['another device plugin’s GPU in resources.limits beside the default one', (s) => ({ ...s, workers: { ...s.workers, resources: { limits: { 'amd.com/gpu': 1 } } } }), /^spec\.workers\.resources\.limits: set GPUs with workers\.gpu/],
+    ['the named GPU in resources.limits as well', (s) => ({ ...s, workers: { ...s.workers, gpu: { resourceName: 'example.com/tpu' }, resources: { limits: { 'example.com/tpu': 1 } } } }), /^spec\.workers\.resources\.limits: set GPUs with workers\.gpu/],
+    ['a GPU resource name that is not an extended resource name', (s) => ({ ...s, workers: { ...s.workers, gpu: { resourceName: 'gpu' } } }), /^spec\.workers\.gpu\.resourceName: an extended resource name/],
     ['a progress deadline under 30 s', (s) => ({ ...s, runPolicy: { progressDeadlineSeconds: 10 } }), /^spec\.runPolicy\.progressDeadlineSeconds: /],
     ['an unknown cleanPodPolicy', (s) => ({ ...s, runPolicy: { cleanPodPolicy: 'Some' } }), /^spec\.runPolicy\.cleanPodPolicy: /],
     ['a bad env var name', (s) => ({ ...s, workers: { ...s.workers, env: [{ name: '1X', value: 'y' }] } }), /^spec\.workers\.env\[0\]\.name: /],
@@ -57,6 +61,12 @@ describe('validateTrainingRun', () => {
   it('allows GPUs in resources.limits when the run asks for no GPUs', () => {
     const input = sampleRunInput();
     const spec = { ...input.spec, workers: { ...input.spec.workers, gpu: { count: 0 }, resources: { limits: { 'nvidia.com/gpu': 1 } } } };
+    assert.deepEqual(errorsOf({ ...input, spec }), []);
+  });
+
+  it('accepts a GPU resource of another device plugin, named in workers.gpu', () => {
+    const input = sampleRunInput();
+    const spec = { ...input.spec, workers: { ...input.spec.workers, gpu: { resourceName: 'gpu.intel.com/i915', count: 2 } } };
     assert.deepEqual(errorsOf({ ...input, spec }), []);
   });
 

@@ -20,6 +20,9 @@ export interface CrossFieldRule {
   readonly holds: (run: TrainingRun, old?: TrainingRun) => boolean;
 }
 
+/** GPU resource names of the common device plugins (NVIDIA, AMD, Intel i915 and Xe). */
+export const WELL_KNOWN_GPU_RESOURCES: readonly string[] = ['nvidia.com/gpu', 'amd.com/gpu', 'gpu.intel.com/i915', 'gpu.intel.com/xe'];
+
 /** Fields a running gang depends on: changing them mid-run would make the checkpoint meaningless. */
 const IMMUTABLE_AFTER_START = ['model', 'dataset', 'hyperparameters', 'output'] as const;
 
@@ -52,12 +55,18 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
   },
   {
     at: ['spec', 'workers'],
-    cel: 'self.gpu.count == 0 || !has(self.resources) || !has(self.resources.limits) || !(self.gpu.resourceName in self.resources.limits)',
+    // Without workers.gpu.resourceName the API server cannot know the operator's cluster default, so it
+    // refuses the device plugins' usual names instead: a GPU in limits beside workers.gpu would be asked twice.
+    cel:
+      'self.gpu.count == 0 || !has(self.resources) || !has(self.resources.limits) || (has(self.gpu.resourceName) ? !(self.gpu.resourceName in self.resources.limits) : ' +
+      `!self.resources.limits.exists(name, name in [${WELL_KNOWN_GPU_RESOURCES.map((name) => `'${name}'`).join(', ')}]))`,
     fieldPath: '.resources.limits',
     message: 'set GPUs with workers.gpu (resourceName, count), not in workers.resources.limits',
     holds: (run) => {
       const { gpu, resources } = run.spec.workers;
-      return gpu.count === 0 || resources?.limits?.[gpu.resourceName] === undefined;
+      if (gpu.count === 0) return true;
+      const gpuNames: readonly string[] = gpu.resourceName !== undefined ? [gpu.resourceName] : WELL_KNOWN_GPU_RESOURCES;
+      return !Object.keys(resources?.limits ?? {}).some((name) => gpuNames.includes(name));
     },
   },
   {

@@ -147,7 +147,8 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
   it('the API server applies the schema defaults', async () => {
     const created = await createRun(runBody('defaults', { runPolicy: { suspend: true } }));
     const spec = created.spec as { workers: { gpu: unknown }; hyperparameters: { epochs: number }; runPolicy: { backoffLimit: number; cleanPodPolicy: string } };
-    assert.deepEqual(spec.workers.gpu, { resourceName: 'nvidia.com/gpu', count: 1 });
+    // No resourceName: the operator's --default-gpu-resource names the GPU (nvidia.com/gpu here; see the gang's pods).
+    assert.deepEqual(spec.workers.gpu, { count: 1 });
     assert.equal(spec.hyperparameters.epochs, 10);
     assert.equal(spec.runPolicy.backoffLimit, 3);
     assert.equal(spec.runPolicy.cleanPodPolicy, 'All');

@@ -34,6 +34,8 @@ export interface OperatorOptions {
   readonly pollProgressSeconds?: number;
   /** host:port of the cluster's dataset service, handed to every run's workers for their epoch plans. */
   readonly datasetService?: string;
+  /** GPU resource for runs that name none in spec.workers.gpu.resourceName (default nvidia.com/gpu). */
+  readonly defaultGpuResource?: string;
   readonly progress?: ProgressSource;
   readonly logger?: Logger;
   /** Called when the operator can no longer work (lease lost, caches cannot sync): the process should exit. */
@@ -103,7 +105,10 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     logger,
     ...(options.forceDeleteAfterSeconds !== undefined ? { forceDeleteAfterSeconds: options.forceDeleteAfterSeconds } : {}),
     ...(options.pollProgressSeconds !== undefined ? { pollProgressSeconds: options.pollProgressSeconds } : {}),
-    ...(options.datasetService !== undefined ? { cluster: { datasetService: options.datasetService } } : {}),
+    cluster: {
+      ...(options.datasetService !== undefined ? { datasetService: options.datasetService } : {}),
+      ...(options.defaultGpuResource !== undefined ? { defaultGpuResource: options.defaultGpuResource } : {}),
+    },
   });
 
   metrics.runs.reset();

@@ -63,6 +63,22 @@ describe('planReconcile', () => {
     assert.equal(plan.requeueAfterSeconds, 3600, 'the default progress deadline bounds Pending');
   });
 
+  const workerPods = (plan: Plan) => plan.actions.flatMap((a) => (a.kind === 'create' && a.object.kind === 'Pod' && a.object.metadata?.labels?.['ringtrain.dev/role'] === 'worker' ? [a.object as V1Pod] : []));
+  const gpuLimits = (plan: Plan) => workerPods(plan).map((pod) => pod.spec?.containers[0]?.resources?.limits);
+  const fresh: Observed = { pods: [], serviceNames: [], secretExists: false, configMapExists: false };
+  const gpuCases: Array<[string, Record<string, unknown>, string | undefined, Record<string, string>]> = [
+    ['nvidia.com/gpu when neither the run nor the cluster names a GPU resource', {}, undefined, { 'nvidia.com/gpu': '1' }],
+    ["the cluster's GPU resource (--default-gpu-resource) when the run names none", {}, 'amd.com/gpu', { 'amd.com/gpu': '1' }],
+    ["the run's own spec.workers.gpu.resourceName over the cluster's", { resourceName: 'gpu.intel.com/i915', count: 2 }, 'amd.com/gpu', { 'gpu.intel.com/i915': '2' }],
+  ];
+  for (const [what, gpu, defaultGpuResource, limits] of gpuCases) {
+    it(`gives worker pods ${what}`, () => {
+      const run = runWith(undefined, {}, { workers: { replicas: 2, image: 'ringtrain:test', gpu } });
+      const plan = planReconcile(run, fresh, T0, { token, pollProgressSeconds: 0, ...(defaultGpuResource ? { cluster: { defaultGpuResource } } : {}) });
+      assert.deepEqual(gpuLimits(plan), [limits, limits]);
+    });
+  }
+
   it('is idempotent: with every child present it creates nothing and emits nothing new', () => {
     const plan = planReconcile(runWith({ ...running, phase: 'Pending' }), everything(gang(1, { phase: 'Pending' })), at(5), { token, pollProgressSeconds: 0 });
     assert.deepEqual(plan.actions, []);

@@ -302,7 +302,7 @@ class Planner {
       if (!this.observed.serviceNames.includes(service.metadata?.name ?? '')) this.create(service);
     }
     const present = new Set(this.observed.pods.map((p) => p.metadata?.name));
-    const wanted = [buildCoordinatorPod(run, attempt), ...Array.from({ length: run.spec.workers.replicas }, (_, rank) => buildWorkerPod(run, rank, attempt))];
+    const wanted = [buildCoordinatorPod(run, attempt), ...Array.from({ length: run.spec.workers.replicas }, (_, rank) => buildWorkerPod(run, rank, attempt, this.options.cluster))];
     // A name still held by a pod of an earlier attempt (Terminating) is created on a later pass.
     for (const pod of wanted) if (!present.has(pod.metadata?.name)) this.create(pod);
   }

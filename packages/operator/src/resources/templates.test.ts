@@ -61,6 +61,17 @@ describe('pod and service templates', () => {
     assert.deepEqual(buildWorkerPod(cpuRun, 0, 1).spec?.containers[0]?.resources, {});
   });
 
+  it("ask for the cluster's GPU resource (--default-gpu-resource) when the run names none", () => {
+    const limits = buildWorkerPod(run, 0, 1, { defaultGpuResource: 'amd.com/gpu' }).spec?.containers[0]?.resources?.limits;
+    assert.deepEqual(limits, { memory: '16Gi', 'amd.com/gpu': '1' });
+  });
+
+  it("ask for the run's own GPU resource over the cluster's", () => {
+    const intel = parseTrainingRun(sampleRunInput({ spec: { workers: { replicas: 1, image: 'x', gpu: { resourceName: 'gpu.intel.com/i915', count: 2 } } } }));
+    const limits = buildWorkerPod(intel, 0, 1, { defaultGpuResource: 'amd.com/gpu' }).spec?.containers[0]?.resources?.limits;
+    assert.deepEqual(limits, { 'gpu.intel.com/i915': '2' });
+  });
+
   it('run every pod as non-root with a read-only root filesystem, no token automount and writable /tmp and /cache', () => {
     for (const pod of [buildWorkerPod(run, 0, 1), buildCoordinatorPod(run, 1)]) {
       assert.equal(pod.spec?.securityContext?.runAsNonRoot, true);

@@ -55,7 +55,15 @@ export function buildSecret(run: TrainingRun, token: string): V1Secret {
 export interface ClusterSettings {
   /** host:port of the cluster's dataset service, which plans every run's epochs; unset, workers plan locally. */
   readonly datasetService?: string;
+  /**
+   * The GPU resource of the cluster's device plugin (amd.com/gpu, gpu.intel.com/i915, ...), for runs whose
+   * spec.workers.gpu.resourceName is unset; nvidia.com/gpu when this is unset too.
+   */
+  readonly defaultGpuResource?: string;
 }
+
+/** The GPU resource a worker asks for when neither its run nor the cluster names one. */
+export const DEFAULT_GPU_RESOURCE = 'nvidia.com/gpu';
 
 /** The coordinator's run configuration: not secret, so a ConfigMap, mounted as a file for `--config`. */
 export function buildConfigMap(run: TrainingRun, cluster: ClusterSettings = {}): V1ConfigMap {
@@ -279,11 +287,12 @@ export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
   );
 }
 
-export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number): V1Pod {
+export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number, cluster: ClusterSettings = {}): V1Pod {
   const runName = run.metadata.name;
   const { workers } = run.spec;
   const limits: Record<string, string> = Object.fromEntries(Object.entries(workers.resources?.limits ?? {}).map(([k, v]) => [k, String(v)]));
-  if (workers.gpu.count > 0) limits[workers.gpu.resourceName] = String(workers.gpu.count);
+  const gpuResource = workers.gpu.resourceName ?? cluster.defaultGpuResource ?? DEFAULT_GPU_RESOURCE;
+  if (workers.gpu.count > 0) limits[gpuResource] = String(workers.gpu.count);
   const requests: Record<string, string> = Object.fromEntries(Object.entries(workers.resources?.requests ?? {}).map(([k, v]) => [k, String(v)]));
   return pod(
     run,
