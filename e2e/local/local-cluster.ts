@@ -9,7 +9,7 @@ import { CoreV1Api, CustomObjectsApi, ListWatch, Watch, type KubernetesObject } 
 import { S3Store, openStore, startMinio, type MinioTestServer, type ObjectStore } from '@ringtrain/dataset';
 import { GROUP, PLURAL, VERSION, startKubeTestServer, type KubeTestServer, type TrainingRunStatus } from '@ringtrain/operator';
 import { RINGTRAIN_BIN } from './container-config.js';
-import { eventually } from './eventually.js';
+import { eventually } from '@ringtrain/testing';
 import { NodeAgent } from './node-agent.js';
 import { startSandboxed, type SandboxedProcess } from './sandbox.js';
 
@@ -200,8 +200,7 @@ export async function startLocalCluster(): Promise<LocalCluster> {
         const lease = await kubectl(['get', 'lease', 'ringtrain-operator', '-o', 'jsonpath={.spec.holderIdentity}']);
         return lease.code === 0 && lease.stdout.trim() !== '' ? true : undefined;
       },
-      60_000,
-      operatorLog,
+      { timeoutMs: 60_000, describe: operatorLog },
     );
 
     const cluster: LocalCluster = {

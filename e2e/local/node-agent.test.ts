@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { startKubeTestServer, type KubeTestServer } from '@ringtrain/operator';
-import { eventually } from './eventually.js';
+import { eventually } from '@ringtrain/testing';
 import { NodeAgent } from './node-agent.js';
 
 /**
@@ -64,8 +64,7 @@ async function terminatedWith(name: string) {
       const terminated = status?.containerStatuses?.[0]?.state?.terminated;
       return status?.phase === 'Succeeded' || status?.phase === 'Failed' ? { phase: status.phase, exitCode: terminated?.exitCode, reason: terminated?.reason } : undefined;
     },
-    60_000,
-    async () => `${agent.timeline.join('\n')}\n${await agent.logTail(name)}`,
+    { timeoutMs: 60_000, describe: async () => `${agent.timeline.join('\n')}\n${await agent.logTail(name)}` },
   );
 }
 
@@ -145,7 +144,7 @@ describe('the e2e node agent (a process-based kubelet) against a real kube-apise
     await core.createNamespacedPod({ namespace, body: nodePod('failing', 'process.exit(3)') });
     assert.deepEqual(await terminatedWith('failing'), { phase: 'Failed', exitCode: 3, reason: 'Error' });
     await core.createNamespacedPod({ namespace, body: nodePod('sleeper', 'setInterval(() => {}, 1000)') });
-    const sleeper = await eventually('the sleeper to run', async () => agent.processOf('sleeper'), 30_000);
+    const sleeper = await eventually('the sleeper to run', async () => agent.processOf('sleeper'), { timeoutMs: 30_000 });
     process.kill(sleeper.pid, 'SIGKILL');
     assert.deepEqual(await terminatedWith('sleeper'), { phase: 'Failed', exitCode: 137, reason: 'Error' });
   });
@@ -157,8 +156,7 @@ describe('the e2e node agent (a process-based kubelet) against a real kube-apise
     await eventually(
       'the server pod to be gone',
       async () => core.readNamespacedPod({ namespace, name: 'server' }).then(() => undefined, (error: unknown) => ((error as { code?: number }).code === 404 ? true : undefined)),
-      30_000,
-      async () => agent.timeline.join('\n'),
+      { timeoutMs: 30_000, describe: async () => agent.timeline.join('\n') },
     );
     assert.equal(agent.processOf('server'), undefined);
     // node exits on an unhandled SIGTERM by the signal: 128 + 15.
@@ -170,7 +168,7 @@ describe('the e2e node agent (a process-based kubelet) against a real kube-apise
 
   it('leaves no process and no mount point behind when it stops', async () => {
     await core.createNamespacedPod({ namespace, body: nodePod('lingering', 'setInterval(() => {}, 1000)') });
-    const lingering = await eventually('the lingering pod to run', async () => agent.processOf('lingering'), 30_000);
+    const lingering = await eventually('the lingering pod to run', async () => agent.processOf('lingering'), { timeoutMs: 30_000 });
     assert.ok(existsSync('/etc/ringtrain-e2e-probe'));
     await agent.stop();
     assert.throws(() => process.kill(lingering.pid, 0), /ESRCH/);

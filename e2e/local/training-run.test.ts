@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isNotFound, openStore, type ObjectStore } from '@ringtrain/dataset';
-import { GaveUp, eventually } from './eventually.js';
+import { GaveUp, eventually } from '@ringtrain/testing';
 import { CREDENTIALS_SECRET, DATASET_URI, NAMESPACE, RAW_IMAGES_URI, startLocalCluster, type LocalCluster, type RawRun } from './local-cluster.js';
 
 /**
@@ -50,8 +50,7 @@ async function waitForPhase(name: string, phase: string, timeoutMs: number): Pro
       if (run?.status?.phase === 'Failed' && phase !== 'Failed') throw new GaveUp(`${name} Failed: ${JSON.stringify(run.status)}`);
       return run?.status?.phase === phase ? run : undefined;
     },
-    timeoutMs,
-    () => cluster.diagnostics(name),
+    { timeoutMs: timeoutMs, describe: () => cluster.diagnostics(name) },
   );
 }
 
@@ -80,8 +79,7 @@ async function waitForCheckpoint(name: string): Promise<void> {
       if ((await cluster.getRun(name))?.status?.phase === 'Failed') throw new GaveUp(`${name} Failed`);
       return (await hasObject(cluster.outputOf(name), 'checkpoints/latest.json')) ? true : undefined;
     },
-    TRAINING_TIMEOUT_MS,
-    () => cluster.diagnostics(name),
+    { timeoutMs: TRAINING_TIMEOUT_MS, describe: () => cluster.diagnostics(name) },
   );
 }
 
@@ -188,12 +186,15 @@ describe('a TrainingRun on a local control plane (kube-apiserver, etcd, operator
     const metrics = await assertTrainedModel('digits', 2);
     assert.equal(metrics.generations, 1, 'no restart was needed');
     assert.equal(metrics.final.globalStep, await expectedSteps(2), 'every training sample once per epoch');
-    // The coordinator exited 0 (that is what Succeeded means). A worker exits 0 too, unless cleanPodPolicy All
-    // deleted its pod while it was still shutting down after its last report: then SIGTERM (143).
-    const exits = cluster.agent.exits.filter((exit) => exit.pod.startsWith('digits-'));
+    // Every process exited 0, the workers too, even when cleanPodPolicy All deleted their pods (SIGTERM) while they
+    // were still closing down after their last report.
+    const exits = await eventually('the three processes of digits to exit', async () => {
+      const ended = cluster.agent.exits.filter((exit) => exit.pod.startsWith('digits-'));
+      return ended.length >= 3 ? ended : undefined;
+    }, { timeoutMs: 60_000, describe: () => cluster.diagnostics('digits') });
     assert.deepEqual(exits.map((exit) => exit.pod).sort(), ['digits-coordinator', 'digits-worker-0', 'digits-worker-1'], 'one incarnation each');
-    for (const exit of exits) assert.ok(exit.pod === 'digits-coordinator' ? exit.exitCode === 0 : [0, 143].includes(exit.exitCode), `${exit.pod} exited with ${exit.exitCode}`);
-    await eventually('the pods removed (cleanPodPolicy All)', async () => ((await livePodsOf('digits')).length === 0 ? true : undefined), 60_000);
+    for (const exit of exits) assert.equal(exit.exitCode, 0, `${exit.pod} exited with ${exit.exitCode}`);
+    await eventually('the pods removed (cleanPodPolicy All)', async () => ((await livePodsOf('digits')).length === 0 ? true : undefined), { timeoutMs: 60_000 });
   });
 
   it('a run with spec.dataset.ingest ingests the raw images in MinIO first, then trains to Succeeded', async () => {
@@ -235,7 +236,7 @@ describe('a TrainingRun on a local control plane (kube-apiserver, etcd, operator
     const suspended = await cluster.kubectl(['patch', 'trainingrun', 'digits-pause', '--type', 'merge', '-p', JSON.stringify({ spec: { runPolicy: { suspend: true } } })]);
     assert.equal(suspended.code, 0, suspended.stderr);
     await waitForPhase('digits-pause', 'Suspended', 60_000);
-    await eventually('no pods and no processes while suspended', async () => ((await livePodsOf('digits-pause')).length === 0 && !cluster.agent.runningPods().some((key) => key.includes('digits-pause')) ? true : undefined), 60_000, () => cluster.diagnostics('digits-pause'));
+    await eventually('no pods and no processes while suspended', async () => ((await livePodsOf('digits-pause')).length === 0 && !cluster.agent.runningPods().some((key) => key.includes('digits-pause')) ? true : undefined), { timeoutMs: 60_000, describe: () => cluster.diagnostics('digits-pause') });
     assert.ok(await hasObject(cluster.outputOf('digits-pause'), 'checkpoints/latest.json'), 'the checkpoint is kept');
 
     const resumed = await cluster.kubectl(['patch', 'trainingrun', 'digits-pause', '--type', 'merge', '-p', JSON.stringify({ spec: { runPolicy: { suspend: false } } })]);
@@ -253,7 +254,7 @@ describe('a TrainingRun on a local control plane (kube-apiserver, etcd, operator
   it('kubectl delete of a running run: the garbage collector removes its pods (ending their processes), Services, Secret and ConfigMap', async () => {
     await apply(trainingRun('digits-delete'));
     const pods = ['digits-delete-coordinator', 'digits-delete-worker-0', 'digits-delete-worker-1'];
-    await eventually('the gang of digits-delete to run', async () => (pods.every((pod) => cluster.agent.processOf(pod)) ? true : undefined), STARTUP_TIMEOUT_MS, () => cluster.diagnostics('digits-delete'));
+    await eventually('the gang of digits-delete to run', async () => (pods.every((pod) => cluster.agent.processOf(pod)) ? true : undefined), { timeoutMs: STARTUP_TIMEOUT_MS, describe: () => cluster.diagnostics('digits-delete') });
     const uid = (await cluster.getRun('digits-delete'))?.metadata?.uid;
     assert.ok(uid);
     // What the garbage collector works from: every object the operator made names the run as its controller.
@@ -275,8 +276,7 @@ describe('a TrainingRun on a local control plane (kube-apiserver, etcd, operator
     await eventually(
       'every child of digits-delete to be collected and its processes to end',
       async () => ((await objectsOf('digits-delete', uid)).length === 0 && !cluster.agent.runningPods().some((key) => key.includes('digits-delete')) ? true : undefined),
-      STARTUP_TIMEOUT_MS,
-      () => cluster.diagnostics('digits-delete'),
+      { timeoutMs: STARTUP_TIMEOUT_MS, describe: () => cluster.diagnostics('digits-delete') },
     );
     // The operator does not bring anything back for a run that is gone (no recreate loop).
     await sleep(5000);

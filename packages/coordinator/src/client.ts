@@ -34,6 +34,14 @@ export class CoordinatorUnavailableError extends Error {
   }
 }
 
+/** The worker was told to stop while it waited for its gang: not a failure of the run. */
+export class RegistrationAbortedError extends Error {
+  constructor(workerId: string) {
+    super(`${workerId} stopped waiting for its gang: it was told to stop`);
+    this.name = 'RegistrationAbortedError';
+  }
+}
+
 const RETRYABLE = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.ABORTED]);
 
 /** The worker's side of the coordinator contract (packages/proto/proto/coordinator.proto). */
@@ -57,16 +65,20 @@ export class CoordinatorConnection {
 
   /**
    * Joins the next generation and waits for the gang to be complete. Retries while the coordinator is
-   * unreachable, up to the unavailable timeout.
+   * unreachable, up to the unavailable timeout. Aborting `signal` (the worker was told to stop) ends the wait
+   * at once with RegistrationAbortedError.
    */
-  async register(workerId: string, collectiveAddress: string): Promise<RegisterOutcome> {
+  async register(workerId: string, collectiveAddress: string, signal?: AbortSignal): Promise<RegisterOutcome> {
     const giveUpAt = Date.now() + this.unavailableTimeoutMs;
     let delay = 200;
     for (;;) {
+      if (signal?.aborted) throw new RegistrationAbortedError(workerId);
       try {
-        const response = await this.unary<RegisterResponse__Output>((callback) =>
-          this.client.Register({ workerId, collectiveAddress }, this.metadata, callback),
-        );
+        const response = await this.unary<RegisterResponse__Output>((callback) => {
+          const call = this.client.Register({ workerId, collectiveAddress }, this.metadata, callback);
+          signal?.addEventListener('abort', () => call.cancel(), { once: true });
+          return call;
+        });
         if (response.runEnded) return { ended: true, reason: response.runEndedReason };
         return {
           ended: false,
@@ -77,6 +89,7 @@ export class CoordinatorConnection {
           },
         };
       } catch (error) {
+        if (signal?.aborted) throw new RegistrationAbortedError(workerId);
         const code = (error as Partial<grpc.ServiceError>).code;
         if (code === undefined || !RETRYABLE.has(code) || Date.now() > giveUpAt) {
           if (code !== undefined && RETRYABLE.has(code)) {
@@ -84,7 +97,10 @@ export class CoordinatorConnection {
           }
           throw error;
         }
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await new Promise((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          signal?.addEventListener('abort', () => (clearTimeout(timer), resolve(undefined)), { once: true });
+        });
         delay = Math.min(delay * 2, 5_000);
       }
     }

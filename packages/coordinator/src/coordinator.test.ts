@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
-import { CoordinatorConnection } from './client.js';
+import { CoordinatorConnection, RegistrationAbortedError } from './client.js';
 import { parseRunConfig, type RunConfig } from './run-config.js';
 
 const TOKEN = 'a-test-token-of-enough-length';
@@ -212,5 +212,22 @@ describe('Coordinator', () => {
       Coordinator.start({ config: config({ runId: 'second-owner', out: path.join(work, 'shared-out') }), token: TOKEN, logger: silent }),
       /holds the record of run first-owner, not of second-owner: give this run its own output URI/,
     );
+  });
+
+  it('a worker told to stop stops waiting for its gang at once, whether the coordinator answers or is gone', async () => {
+    const { connect } = await start({}, config({ runId: 'abort-wait' }));
+    const waiting = new AbortController();
+    const pending = connect().register('worker-0', 'h:0', waiting.signal);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    waiting.abort();
+    await assert.rejects(pending, RegistrationAbortedError);
+    const nobody = new CoordinatorConnection('127.0.0.1:1', TOKEN, Infinity);
+    const gone = new AbortController();
+    const retrying = nobody.register('worker-0', 'h:0', gone.signal);
+    setTimeout(() => gone.abort(), 300);
+    const started = Date.now();
+    await assert.rejects(retrying, RegistrationAbortedError);
+    assert.ok(Date.now() - started < 2_000, 'no retry delay outlives the stop');
+    nobody.close();
   });
 });

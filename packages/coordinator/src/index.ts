@@ -19,6 +19,7 @@ export {
 export {
   CoordinatorConnection,
   CoordinatorUnavailableError,
+  RegistrationAbortedError,
   type Assignment,
   type CheckpointReportInput,
   type EpochReport,

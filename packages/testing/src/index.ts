@@ -4,4 +4,4 @@
  * @ringtrain/operator).
  */
 export { freePort } from './free-port.js';
-export { eventually } from './eventually.js';
+export { eventually, GaveUp } from './eventually.js';

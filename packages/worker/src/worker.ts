@@ -1,5 +1,5 @@
 import { CollectiveEndpoint, CollectiveError, ProcessGroup } from '@ringtrain/collective';
-import { CoordinatorConnection, CoordinatorUnavailableError, createLogger, type Assignment, type Logger } from '@ringtrain/coordinator';
+import { CoordinatorConnection, CoordinatorUnavailableError, createLogger, RegistrationAbortedError, type Assignment, type Logger } from '@ringtrain/coordinator';
 import { openRunResources, type RunResources } from './resources.js';
 import { trainGeneration, WorkerConfigError } from './train-generation.js';
 
@@ -55,7 +55,14 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
   let generations = 0;
   try {
     for (;;) {
-      const registered = await connection.register(options.workerId, advertised);
+      let registered;
+      try {
+        registered = await connection.register(options.workerId, advertised, options.stop);
+      } catch (error) {
+        // Told to stop while waiting for the gang (a pod deleted during a gang restart): not a failure.
+        if (error instanceof RegistrationAbortedError) return { outcome: 'stopped', reason: error.message, generations };
+        throw error;
+      }
       if (registered.ended) {
         log.info({ reason: registered.reason }, 'the run has ended');
         return { outcome: 'run-ended', reason: registered.reason, generations };
@@ -75,6 +82,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
         await connection
           .reportFailure({ workerId: options.workerId, generation: assignment.generation, reason, code, retryable: !configProblem })
           .catch((reportError: unknown) => rankLog.warn({ error: String(reportError) }, 'failure report failed'));
+        if (stopRequested) return { outcome: 'stopped', reason: `told to stop; generation ${assignment.generation} had failed: ${reason}`, generations };
       }
     }
   } finally {

@@ -52,8 +52,8 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
     });
     if (result.outcome === 'run-ended' && /fail|gave up/i.test(result.reason)) throw new ExitError(1, `the run failed: ${result.reason}`);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    // The handlers stay: a SIGTERM while the finished process closes its sockets and threads (a pod deleted as
+    // its run ends) must not turn a clean exit into death by signal (143).
     if (process.connected) process.disconnect();
   }
 }
