@@ -58,8 +58,6 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
       'StatefulSet/rt-ringtrain-minio',
       'Service/rt-ringtrain-minio',
       'Secret/rt-ringtrain-minio',
-      'NetworkPolicy/rt-ringtrain-run-workers',
-      'NetworkPolicy/rt-ringtrain-run-coordinator',
       'NetworkPolicy/rt-ringtrain-dataset-service',
       'NetworkPolicy/rt-ringtrain-minio',
     ]) {
@@ -81,13 +79,21 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
     assert.match(manifests, /secretName: s3-credentials/);
   });
 
-  it('puts the run pods’ NetworkPolicies in every namespace of networkPolicy.runNamespaces', async () => {
-    const manifests = await renderOk(defaultValues, ['--set', 'networkPolicy.runNamespaces={team-a,team-b}']);
-    for (const namespace of ['team-a', 'team-b']) {
-      for (const policy of ['rt-ringtrain-run-workers', 'rt-ringtrain-run-coordinator']) {
-        assert.match(manifests, new RegExp(`name: ${policy}\\n  namespace: ${namespace}\\n`), `${policy} missing in ${namespace}`);
-      }
-    }
+  it("leaves run pods to the operator's per-run NetworkPolicies: no namespace-wide policy that would widen them", async () => {
+    const manifests = await renderOk(defaultValues);
+    const policies = objects(manifests).filter((o) => o.startsWith('NetworkPolicy/'));
+    assert.deepEqual(policies.sort(), ['NetworkPolicy/rt-ringtrain-dataset-service', 'NetworkPolicy/rt-ringtrain-minio']);
+    // The operator makes them, may get and create them, and knows its own pods for their /status rule.
+    assert.match(manifests, /- --network-policies=true\n/);
+    assert.match(manifests, /- --operator-pod-labels=app\.kubernetes\.io\/name=ringtrain,app\.kubernetes\.io\/instance=rt,app\.kubernetes\.io\/component=operator\n/);
+    assert.match(manifests, /- apiGroups: \[networking\.k8s\.io\]\n\s+resources: \[networkpolicies\]\n\s+verbs: \[get, create\]\n/);
+  });
+
+  it('with networkPolicy.enabled=false: no policies, an operator that makes none, and no RBAC for them', async () => {
+    const manifests = await renderOk(defaultValues, ['--set', 'networkPolicy.enabled=false']);
+    assert.ok(!objects(manifests).some((o) => o.startsWith('NetworkPolicy/')));
+    assert.match(manifests, /- --network-policies=false\n/);
+    assert.doesNotMatch(manifests, /--operator-pod-labels|networkpolicies/);
   });
 
   // Each bad value must be refused by values.schema.json with a message that names the field.

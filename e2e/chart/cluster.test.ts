@@ -148,6 +148,8 @@ describe('the chart on a real kube-apiserver', { timeout: 300_000 }, () => {
       ['create', 'secrets'],
       ['get', 'configmaps'],
       ['create', 'configmaps'],
+      ['get', 'networkpolicies.networking.k8s.io'],
+      ['create', 'networkpolicies.networking.k8s.io'],
       ['create', 'events'],
     ];
     const refused: Array<[string, string]> = [
@@ -165,6 +167,9 @@ describe('the chart on a real kube-apiserver', { timeout: 300_000 }, () => {
       ['delete', 'secrets'],
       ['delete', 'services'],
       ['update', 'configmaps'],
+      ['list', 'networkpolicies.networking.k8s.io'],
+      ['update', 'networkpolicies.networking.k8s.io'],
+      ['delete', 'networkpolicies.networking.k8s.io'],
       ['create', 'deployments.apps'],
       ['get', 'leases.coordination.k8s.io'],
       ['create', 'leases.coordination.k8s.io'],
@@ -235,8 +240,8 @@ describe('the chart on a real kube-apiserver', { timeout: 300_000 }, () => {
           });
           await kubectlOk(['apply', '-f', '-'], runManifest);
           const ns = ['--namespace', runNamespace];
-          // Pods, Services, Secret and ConfigMap created (get to see they are missing, then create).
-          const objects = [`pod/${name}-coordinator`, `pod/${name}-worker-0`, `service/${name}-coordinator`, `service/${name}-workers`, `secret/${name}-token`, `configmap/${name}-config`];
+          // Pods, Services, Secret, ConfigMap and NetworkPolicy created (get to see they are missing, then create).
+          const objects = [`pod/${name}-coordinator`, `pod/${name}-worker-0`, `service/${name}-coordinator`, `service/${name}-workers`, `secret/${name}-token`, `configmap/${name}-config`, `networkpolicy/${name}-network-policy`];
           await eventually('the run’s objects', async () => ((await kubectl(['get', ...objects, ...ns])).code === 0 ? true : undefined));
           // The status subresource was patched.
           await eventually('a phase in the status', async () => ((await kubectlOk(['get', 'tr', name, ...ns, '-o', 'jsonpath={.status.phase}'])) ? true : undefined));

@@ -72,7 +72,6 @@ kind load docker-image --name "$cluster" "ghcr.io/ringtrain/control-plane:$tag" 
 
 step "helm install"
 "$helm" upgrade --install "$release" helm/ringtrain --kube-context "$context" --namespace "$system_ns" --create-namespace \
-  --set "networkPolicy.runNamespaces={$run_ns}" \
   --set "datasetService.datasets={s3://datasets/digits}" \
   --set minio.persistence.size=2Gi \
   --wait --timeout 10m

@@ -52,15 +52,6 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
-{{/* Namespaces that get the run pods' NetworkPolicies, one per line. */}}
-{{- define "ringtrain.runNamespaces" -}}
-{{- if .Values.networkPolicy.runNamespaces }}
-{{- join "\n" (uniq .Values.networkPolicy.runNamespaces) }}
-{{- else }}
-{{- default .Release.Namespace .Values.operator.watchNamespace }}
-{{- end }}
-{{- end }}
-
 {{/* Where the dataset service finds the object store. */}}
 {{- define "ringtrain.s3Endpoint" -}}
 {{- if .Values.minio.enabled }}

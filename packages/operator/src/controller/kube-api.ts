@@ -6,6 +6,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubernetesObjectApi,
+  NetworkingV1Api,
   PatchStrategy,
   V1MicroTime,
   Watch,
@@ -36,13 +37,15 @@ export type RawRun = KubernetesObject & { spec?: unknown; status?: TrainingRunSt
  * Every API call the operator makes, in one place: the RBAC the chart grants is exactly this list
  * (trainingruns list/watch/delete, trainingruns/status patch, trainingruns/finalizers update for
  * blockOwnerDeletion; pods list/watch/create/delete;
- * services, secrets and configmaps get/create; events create; leases get/create/update).
+ * services, secrets and configmaps get/create; networking.k8s.io networkpolicies get/create, unless started
+ * with --network-policies=false; events create; leases get/create/update).
  */
 export class KubeApi {
   readonly watch: Watch;
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
   private readonly coordination: CoordinationV1Api;
+  private readonly networking: NetworkingV1Api;
   private readonly objects: KubernetesObjectApi;
 
   constructor(readonly config: KubeConfig) {
@@ -50,6 +53,7 @@ export class KubeApi {
     this.core = config.makeApiClient(CoreV1Api);
     this.custom = config.makeApiClient(CustomObjectsApi);
     this.coordination = config.makeApiClient(CoordinationV1Api);
+    this.networking = config.makeApiClient(NetworkingV1Api);
     this.objects = KubernetesObjectApi.makeApiClient(config);
   }
 
@@ -89,10 +93,11 @@ export class KubeApi {
     }
   }
 
-  async exists(kind: 'Service' | 'Secret' | 'ConfigMap', namespace: string, name: string): Promise<boolean> {
+  async exists(kind: 'Service' | 'Secret' | 'ConfigMap' | 'NetworkPolicy', namespace: string, name: string): Promise<boolean> {
     try {
       if (kind === 'Service') await this.core.readNamespacedService({ namespace, name });
       else if (kind === 'Secret') await this.core.readNamespacedSecret({ namespace, name });
+      else if (kind === 'NetworkPolicy') await this.networking.readNamespacedNetworkPolicy({ namespace, name });
       else await this.core.readNamespacedConfigMap({ namespace, name });
       return true;
     } catch (error) {

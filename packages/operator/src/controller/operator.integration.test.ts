@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiextensionsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import pino from 'pino';
 import { parse } from 'yaml';
 import { generateCrd } from '../api/crd.js';
@@ -181,6 +181,12 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     assert.equal((JSON.parse(configMap.data?.['run.json'] ?? '{}') as { workers?: number }).workers, 2);
     const secret = await core.readNamespacedSecret({ namespace, name: 'gang-token' });
     assert.equal(secret.metadata?.ownerReferences?.[0]?.uid, uid);
+    // The run's NetworkPolicy: over its pods, owned by it (the garbage collector deletes it with the run).
+    const policy = await kube.kubeConfig.makeApiClient(NetworkingV1Api).readNamespacedNetworkPolicy({ namespace, name: 'gang-network-policy' });
+    assert.deepEqual(policy.metadata?.ownerReferences?.map((o) => [o.kind, o.name, o.uid, o.controller]), [['TrainingRun', 'gang', uid, true]]);
+    assert.deepEqual(policy.spec?.podSelector?.matchLabels, { 'ringtrain.dev/run': 'gang' });
+    assert.deepEqual(policy.spec?.ingress?.[0]?._from?.map((peer) => ({ ...peer.podSelector?.matchLabels })), [{ 'ringtrain.dev/run': 'gang' }], 'the run’s own pods, as the API server stored it');
+    assert.deepEqual(policy.spec?.ingress?.[0]?.ports?.map((p) => p.port), ['collective', 'grpc', 'http']);
     assert.ok(Buffer.from(secret.data?.token ?? '', 'base64').length >= 32);
 
     progress.set('gang', { epoch: 1, step: 42, loss: 1.25, accuracy: 0.5, imagesPerSecond: 321 });

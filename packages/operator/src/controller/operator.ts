@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
 import { LABEL_RUN } from '../resources/names.js';
+import type { ClusterSettings } from '../resources/templates.js';
 import { Informer, objectKey } from './informer.js';
 import { KubeApi, statusCodeOf, type RawRun } from './kube-api.js';
 import { LeaderElector } from './leader-election.js';
@@ -36,6 +37,10 @@ export interface OperatorOptions {
   readonly datasetService?: string;
   /** GPU resource for runs that name none in spec.workers.gpu.resourceName (default nvidia.com/gpu). */
   readonly defaultGpuResource?: string;
+  /** False: create no per-run NetworkPolicy (default true). */
+  readonly networkPolicies?: boolean;
+  /** The operator's own pods, whose reads of /status the per-run NetworkPolicy lets in (unset: any source). */
+  readonly operatorPods?: ClusterSettings['operatorPods'];
   readonly progress?: ProgressSource;
   readonly logger?: Logger;
   /** Called when the operator can no longer work (lease lost, caches cannot sync): the process should exit. */
@@ -108,6 +113,8 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     cluster: {
       ...(options.datasetService !== undefined ? { datasetService: options.datasetService } : {}),
       ...(options.defaultGpuResource !== undefined ? { defaultGpuResource: options.defaultGpuResource } : {}),
+      ...(options.networkPolicies !== undefined ? { networkPolicies: options.networkPolicies } : {}),
+      ...(options.operatorPods !== undefined ? { operatorPods: options.operatorPods } : {}),
     },
   });
 

@@ -76,11 +76,14 @@ export class Reconciler {
       .list()
       .filter((p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[LABEL_RUN] === run.metadata.name)
       .filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => o.uid === run.metadata.uid));
-    const [coordinatorService, workersService, secretExists, configMapExists] = await Promise.all([
+    // With --network-policies=false the operator never reads one (nor may it, with the chart's RBAC).
+    const networkPolicies = this.options.cluster?.networkPolicies !== false;
+    const [coordinatorService, workersService, secretExists, configMapExists, networkPolicyExists] = await Promise.all([
       api.exists('Service', namespace, names.coordinatorService(run.metadata.name)),
       api.exists('Service', namespace, names.workersService(run.metadata.name)),
       api.exists('Secret', namespace, names.secret(run.metadata.name)),
       api.exists('ConfigMap', namespace, names.configMap(run.metadata.name)),
+      networkPolicies ? api.exists('NetworkPolicy', namespace, names.networkPolicy(run.metadata.name)) : Promise.resolve(false),
     ]);
     const coordinatorRunning = pods.some((p) => p.metadata?.labels?.[LABEL_ROLE] === 'coordinator' && p.status?.phase === 'Running');
     const report = coordinatorRunning ? await this.options.progress(run) : undefined;
@@ -92,6 +95,7 @@ export class Reconciler {
       ],
       secretExists,
       configMapExists,
+      networkPolicyExists,
       ...(report === undefined ? {} : 'ingest' in report ? { ingest: report.ingest } : { progress: report }),
     };
     const plan = planReconcile(run, observed, new Date(), {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1NetworkPolicy, V1Pod } from '@kubernetes/client-node';
 import type { TrainingRunStatus } from '../api/status-schema.js';
 import type { TrainingRun } from '../api/training-run.js';
 import { parseTrainingRun } from '../api/validate.js';
 import { sampleRunInput } from '../api/sample-run.test-helper.js';
-import { planReconcile, type Action, type Observed, type Plan } from './plan.js';
+import { planReconcile, type Action, type Observed, type Plan, type PlanOptions } from './plan.js';
 import { observedPod } from './pod-fixtures.test-helper.js';
 
 const T0 = new Date('2026-11-27T10:00:00Z');
@@ -38,9 +38,13 @@ const everything = (pods: V1Pod[], progress?: Observed['progress'], ingest?: Obs
   serviceNames: ['flowers-coordinator', 'flowers-workers'],
   secretExists: true,
   configMapExists: true,
+  networkPolicyExists: true,
   ...(progress ? { progress } : {}),
   ...(ingest ? { ingest } : {}),
 });
+
+/** A new run: none of its children exists yet. */
+const fresh: Observed = { pods: [], serviceNames: [], secretExists: false, configMapExists: false, networkPolicyExists: false };
 
 const created = (plan: Plan) => plan.actions.filter((a): a is Extract<Action, { kind: 'create' }> => a.kind === 'create').map((a) => `${a.object.kind}/${a.object.metadata?.name}`);
 const deleted = (plan: Plan) => plan.actions.filter((a): a is Extract<Action, { kind: 'delete-pod' }> => a.kind === 'delete-pod').map((a) => (a.force ? `force:${a.name}` : a.name));
@@ -52,8 +56,8 @@ const RUNNING = { phase: 'Running', ready: true } as const;
 
 describe('planReconcile', () => {
   it('starts a new run: attempt 1, the Secret, both Services, the coordinator and one pod per rank', () => {
-    const plan = planReconcile(runWith(), { pods: [], serviceNames: [], secretExists: false, configMapExists: false }, T0, { token, pollProgressSeconds: 0 });
-    assert.deepEqual(created(plan), ['Secret/flowers-token', 'ConfigMap/flowers-config', 'Service/flowers-coordinator', 'Service/flowers-workers', 'Pod/flowers-coordinator', 'Pod/flowers-worker-0', 'Pod/flowers-worker-1']);
+    const plan = planReconcile(runWith(), { pods: [], serviceNames: [], secretExists: false, configMapExists: false, networkPolicyExists: false }, T0, { token, pollProgressSeconds: 0 });
+    assert.deepEqual(created(plan), ['NetworkPolicy/flowers-network-policy', 'Secret/flowers-token', 'ConfigMap/flowers-config', 'Service/flowers-coordinator', 'Service/flowers-workers', 'Pod/flowers-coordinator', 'Pod/flowers-worker-0', 'Pod/flowers-worker-1']);
     assert.equal(plan.status?.phase, 'Pending');
     assert.equal(plan.status?.attempt, 1);
     assert.equal(plan.status?.startTime, T0.toISOString());
@@ -63,9 +67,29 @@ describe('planReconcile', () => {
     assert.equal(plan.requeueAfterSeconds, 3600, 'the default progress deadline bounds Pending');
   });
 
+  const networkPolicyCases: Array<[string, Observed, PlanOptions['cluster'], string[]]> = [
+    ['creates the per-run NetworkPolicy, before any pod, with the other children of a new run', fresh, undefined, ['NetworkPolicy/flowers-network-policy']],
+    ['creates the NetworkPolicy a running run lacks (one started before the operator made them)', { ...everything(gang(1, RUNNING)), networkPolicyExists: false }, undefined, ['NetworkPolicy/flowers-network-policy']],
+    ['does not create a NetworkPolicy that exists', everything(gang(1, RUNNING)), undefined, []],
+    ['creates no NetworkPolicy with --network-policies=false', fresh, { networkPolicies: false }, []],
+  ];
+  for (const [what, observed, cluster, policies] of networkPolicyCases) {
+    it(what, () => {
+      const plan = planReconcile(runWith(observed.pods.length > 0 ? running : undefined), observed, at(1), { token, pollProgressSeconds: 0, ...(cluster ? { cluster } : {}) });
+      assert.deepEqual(created(plan).filter((object) => object.startsWith('NetworkPolicy/')), policies);
+      if (policies.length > 0) assert.equal(created(plan)[0], policies[0], 'the fence goes up before the pods');
+    });
+  }
+
+  it('hands the cluster settings to the NetworkPolicy: the operator pods it lets read /status', () => {
+    const operatorPods = { namespace: 'ringtrain-system', labels: { 'app.kubernetes.io/component': 'operator' } };
+    const plan = planReconcile(runWith(), fresh, T0, { token, pollProgressSeconds: 0, cluster: { operatorPods } });
+    const policy = plan.actions.find((a): a is Extract<Action, { kind: 'create' }> => a.kind === 'create' && a.object.kind === 'NetworkPolicy')?.object as V1NetworkPolicy | undefined;
+    assert.deepEqual(policy?.spec?.ingress?.[1]?._from?.[0]?.podSelector?.matchLabels, operatorPods.labels);
+  });
+
   const workerPods = (plan: Plan) => plan.actions.flatMap((a) => (a.kind === 'create' && a.object.kind === 'Pod' && a.object.metadata?.labels?.['ringtrain.dev/role'] === 'worker' ? [a.object as V1Pod] : []));
   const gpuLimits = (plan: Plan) => workerPods(plan).map((pod) => pod.spec?.containers[0]?.resources?.limits);
-  const fresh: Observed = { pods: [], serviceNames: [], secretExists: false, configMapExists: false };
   const gpuCases: Array<[string, Record<string, unknown>, string | undefined, Record<string, string>]> = [
     ['nvidia.com/gpu when neither the run nor the cluster names a GPU resource', {}, undefined, { 'nvidia.com/gpu': '1' }],
     ["the cluster's GPU resource (--default-gpu-resource) when the run names none", {}, 'amd.com/gpu', { 'amd.com/gpu': '1' }],
@@ -277,11 +301,11 @@ describe('planReconcile', () => {
   });
 
   it('a run created suspended creates no pods until a queue admits it (suspend: false), then starts attempt 1', () => {
-    const plan = planReconcile(runWith(undefined, { suspend: true }), { pods: [], serviceNames: [], secretExists: false, configMapExists: false }, T0, { token, pollProgressSeconds: 0 });
+    const plan = planReconcile(runWith(undefined, { suspend: true }), { pods: [], serviceNames: [], secretExists: false, configMapExists: false, networkPolicyExists: false }, T0, { token, pollProgressSeconds: 0 });
     assert.deepEqual(plan.actions, []);
     assert.equal(plan.status?.phase, 'Suspended');
     assert.equal(plan.status?.attempt, undefined);
-    const admitted = planReconcile(runWith(plan.status), { pods: [], serviceNames: [], secretExists: false, configMapExists: false }, at(60), { token, pollProgressSeconds: 0 });
+    const admitted = planReconcile(runWith(plan.status), { pods: [], serviceNames: [], secretExists: false, configMapExists: false, networkPolicyExists: false }, at(60), { token, pollProgressSeconds: 0 });
     assert.equal(admitted.status?.attempt, 1);
     assert.equal(admitted.status?.startTime, at(60).toISOString());
     assert.equal(condition(admitted, 'Suspended')?.status, 'False');
@@ -309,7 +333,7 @@ describe('planReconcile', () => {
   });
 
   it('leaves a run managed by another controller alone (Kueue managedBy contract)', () => {
-    const plan = planReconcile(runWith(undefined, {}, { managedBy: 'kueue.x-k8s.io/multikueue' }), { pods: [], serviceNames: [], secretExists: false, configMapExists: false }, T0, { token, pollProgressSeconds: 0 });
+    const plan = planReconcile(runWith(undefined, {}, { managedBy: 'kueue.x-k8s.io/multikueue' }), { pods: [], serviceNames: [], secretExists: false, configMapExists: false, networkPolicyExists: false }, T0, { token, pollProgressSeconds: 0 });
     assert.deepEqual(plan, { actions: [], status: undefined, events: [] });
   });
 

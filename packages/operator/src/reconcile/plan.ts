@@ -1,9 +1,9 @@
-import type { V1ConfigMap, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1NetworkPolicy, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import { OPERATOR_MANAGER } from '../api/group-version.js';
 import type { Phase, TrainingRunStatus } from '../api/status-schema.js';
 import type { TrainingRun } from '../api/training-run.js';
 import { LABEL_ATTEMPT, LABEL_RANK, LABEL_ROLE, names } from '../resources/names.js';
-import { buildConfigMap, buildCoordinatorPod, buildCoordinatorService, buildSecret, buildWorkerPod, buildWorkersService } from '../resources/templates.js';
+import { buildConfigMap, buildCoordinatorPod, buildCoordinatorService, buildNetworkPolicy, buildSecret, buildWorkerPod, buildWorkersService } from '../resources/templates.js';
 import type { ClusterSettings } from '../resources/templates.js';
 import { setCondition, type ConditionType } from './conditions.js';
 import { classifyPodFailure, type FailureVerdict } from './failure-policy.js';
@@ -35,14 +35,18 @@ export interface Observed {
   readonly serviceNames: readonly string[];
   readonly secretExists: boolean;
   readonly configMapExists: boolean;
+  readonly networkPolicyExists: boolean;
   readonly progress?: CoordinatorProgress;
   readonly ingest?: IngestProgress;
 }
 
 export type Action =
-  | { readonly kind: 'create'; readonly object: V1Pod | V1Service | V1Secret | V1ConfigMap }
+  | { readonly kind: 'create'; readonly object: ChildObject }
   | { readonly kind: 'delete-pod'; readonly name: string; readonly force: boolean; readonly why: string }
   | { readonly kind: 'delete-run'; readonly why: string };
+
+/** What reconcile creates for a run; each is owned by the run, so the garbage collector deletes it with it. */
+export type ChildObject = V1Pod | V1Service | V1Secret | V1ConfigMap | V1NetworkPolicy;
 
 export interface RunEvent {
   readonly type: 'Normal' | 'Warning';
@@ -296,6 +300,9 @@ class Planner {
 
   private ensureChildren(attempt: number): void {
     const run = this.run;
+    const cluster = this.options.cluster ?? {};
+    // First, so that where a controller enforces NetworkPolicies no pod of the run is ever reachable by others.
+    if (cluster.networkPolicies !== false && !this.observed.networkPolicyExists) this.create(buildNetworkPolicy(run, cluster));
     if (!this.observed.secretExists) this.create(buildSecret(run, this.options.token));
     if (!this.observed.configMapExists) this.create(buildConfigMap(run, this.options.cluster));
     for (const service of [buildCoordinatorService(run), buildWorkersService(run)]) {
@@ -385,7 +392,7 @@ class Planner {
     this.actions.push({ kind: 'delete-pod', name, force: false, why });
   }
 
-  private create(object: V1Pod | V1Service | V1Secret | V1ConfigMap): void {
+  private create(object: ChildObject): void {
     this.actions.push({ kind: 'create', object });
   }
 

@@ -6,6 +6,12 @@ export const COORDINATOR_GRPC_PORT = 50051;
 export const COORDINATOR_HTTP_PORT = 8080;
 export const WORKER_COLLECTIVE_PORT = 50052;
 
+/**
+ * Container port names: the per-run NetworkPolicy opens ports by these names, so a rule reaches only the pods
+ * that declare the port (the coordinator's grpc and http, a worker's collective) in one policy for the run.
+ */
+export const PORT_NAMES = { grpc: 'grpc', http: 'http', collective: 'collective' } as const;
+
 export const LABEL_RUN = 'ringtrain.dev/run';
 export const LABEL_ROLE = 'ringtrain.dev/role';
 export const LABEL_RANK = 'ringtrain.dev/rank';
@@ -30,6 +36,7 @@ export const names = {
   workerHostname: (rank: number) => `worker-${rank}`,
   secret: (run: string) => `${run}-token`,
   configMap: (run: string) => `${run}-config`,
+  networkPolicy: (run: string) => `${run}-network-policy`,
 };
 
 export function selectorLabels(run: TrainingRun, role?: Role): Record<string, string> {

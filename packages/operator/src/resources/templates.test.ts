@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseTrainingRun } from '../api/validate.js';
 import { sampleRunInput } from '../api/sample-run.test-helper.js';
-import { buildConfigMap, buildCoordinatorPod, buildCoordinatorService, buildSecret, buildWorkerPod, buildWorkersService, coordinatorRunConfig } from './templates.js';
+import { buildConfigMap, buildCoordinatorPod, buildCoordinatorService, buildNetworkPolicy, buildSecret, buildWorkerPod, buildWorkersService, coordinatorRunConfig } from './templates.js';
 
 const run = parseTrainingRun(
   sampleRunInput({
@@ -86,12 +86,52 @@ describe('pod and service templates', () => {
   });
 
   it('put a controller owner reference on every child so deleting the run deletes them', () => {
-    for (const object of [buildWorkerPod(run, 0, 1), buildCoordinatorPod(run, 1), buildCoordinatorService(run), buildWorkersService(run), buildSecret(run, 't'.repeat(32)), buildConfigMap(run)]) {
+    for (const object of [buildWorkerPod(run, 0, 1), buildCoordinatorPod(run, 1), buildCoordinatorService(run), buildWorkersService(run), buildSecret(run, 't'.repeat(32)), buildConfigMap(run), buildNetworkPolicy(run)]) {
       assert.deepEqual(object.metadata?.ownerReferences, [
         { apiVersion: 'ringtrain.dev/v1alpha1', kind: 'TrainingRun', name: 'flowers', uid: 'uid-flowers', controller: true, blockOwnerDeletion: true },
       ]);
       assert.equal(object.metadata?.namespace, 'default');
     }
+  });
+
+  describe('the per-run NetworkPolicy', () => {
+    const operatorPods = { namespace: 'ringtrain-system', labels: { 'app.kubernetes.io/instance': 'rt', 'app.kubernetes.io/component': 'operator' } };
+    const policy = buildNetworkPolicy(run, { operatorPods });
+    const thisRun = { podSelector: { matchLabels: { 'ringtrain.dev/run': 'flowers' } } };
+
+    it("fences in every pod of the run, and only this run's pods", () => {
+      assert.equal(policy.metadata?.name, 'flowers-network-policy');
+      assert.deepEqual(policy.spec?.podSelector, { matchLabels: { 'ringtrain.dev/run': 'flowers' } });
+      assert.deepEqual(policy.spec?.policyTypes, ['Ingress']);
+    });
+
+    it("lets only the run's own pods reach a worker's collective port and the coordinator's gRPC and HTTP ports", () => {
+      const [fromRun] = policy.spec?.ingress ?? [];
+      assert.deepEqual(fromRun?._from, [thisRun]);
+      assert.deepEqual(fromRun?.ports, [
+        { port: 'collective', protocol: 'TCP' },
+        { port: 'grpc', protocol: 'TCP' },
+        { port: 'http', protocol: 'TCP' },
+      ]);
+    });
+
+    it("names the ports the pods declare, so each rule reaches only the role that has the port", () => {
+      const declared = (pod: ReturnType<typeof buildWorkerPod>) => pod.spec?.containers[0]?.ports?.map((p) => p.name);
+      assert.deepEqual(declared(buildWorkerPod(run, 0, 1)), ['collective']);
+      assert.deepEqual(declared(buildCoordinatorPod(run, 1)), ['grpc', 'http']);
+    });
+
+    it("lets the operator's pods, in their namespace, read the coordinator's HTTP port (/status)", () => {
+      const fromOperator = policy.spec?.ingress?.[1];
+      assert.deepEqual(fromOperator?._from, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ringtrain-system' } }, podSelector: { matchLabels: operatorPods.labels } }]);
+      assert.deepEqual(fromOperator?.ports, [{ port: 'http', protocol: 'TCP' }]);
+    });
+
+    it('opens the HTTP port to every source when the operator’s pods are not known (an operator outside the cluster)', () => {
+      const open = buildNetworkPolicy(run).spec?.ingress?.[1];
+      assert.equal(open?._from, undefined);
+      assert.deepEqual(open?.ports, [{ port: 'http', protocol: 'TCP' }]);
+    });
   });
 
   it('refuse to build children of a run that has no uid, saying why', () => {

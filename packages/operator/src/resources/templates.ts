@@ -1,4 +1,4 @@
-import type { V1ConfigMap, V1Container, V1EnvVar, V1Pod, V1PodSecurityContext, V1SecurityContext, V1Secret, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Container, V1EnvVar, V1NetworkPolicy, V1NetworkPolicyPeer, V1Pod, V1PodSecurityContext, V1SecurityContext, V1Secret, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { TrainingRun } from '../api/training-run.js';
 import {
   COORDINATOR_GRPC_PORT,
@@ -6,6 +6,7 @@ import {
   LABEL_ATTEMPT,
   LABEL_RANK,
   LABEL_ROLE,
+  PORT_NAMES,
   RUN_CONFIG_KEY,
   RUN_CONFIG_PATH,
   TOKEN_KEY,
@@ -60,10 +61,51 @@ export interface ClusterSettings {
    * spec.workers.gpu.resourceName is unset; nvidia.com/gpu when this is unset too.
    */
   readonly defaultGpuResource?: string;
+  /** False: no per-run NetworkPolicy (a cluster without a NetworkPolicy controller, or one fenced otherwise). */
+  readonly networkPolicies?: boolean;
+  /**
+   * Where the operator's pods are, so the per-run NetworkPolicy lets them read the coordinator's /status;
+   * unset (an operator outside the cluster, whose address no pod selector names), the coordinator's HTTP port
+   * is open to every source.
+   */
+  readonly operatorPods?: { readonly namespace: string; readonly labels: Readonly<Record<string, string>> };
 }
 
 /** The GPU resource a worker asks for when neither its run nor the cluster names one. */
 export const DEFAULT_GPU_RESOURCE = 'nvidia.com/gpu';
+
+/**
+ * One NetworkPolicy per run over all of its pods (ingress only): the ports are named, so each rule reaches only
+ * the pods that declare that port. A worker's collective port and the coordinator's gRPC port take connections
+ * from the run's own pods only, not from another run's workers in the same namespace; the coordinator's HTTP
+ * port (/status, /healthz, the dashboard) from the run's pods and the operator's. The kubelet's probes and
+ * `kubectl port-forward` are not pod-to-pod traffic, and policy controllers let them through.
+ */
+export function buildNetworkPolicy(run: TrainingRun, cluster: ClusterSettings = {}): V1NetworkPolicy {
+  const runPods: V1NetworkPolicyPeer = { podSelector: { matchLabels: selectorLabels(run) } };
+  const operator = cluster.operatorPods;
+  const tcp = (name: string) => ({ port: name, protocol: 'TCP' });
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: metadata(run, names.networkPolicy(run.metadata.name), {}),
+    spec: {
+      podSelector: { matchLabels: selectorLabels(run) },
+      policyTypes: ['Ingress'],
+      ingress: [
+        // `_from`: client-node's model name for `from`, which its serializer writes as `from`.
+        { _from: [runPods], ports: [tcp(PORT_NAMES.collective), tcp(PORT_NAMES.grpc), tcp(PORT_NAMES.http)] },
+        operator
+          ? {
+              _from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': operator.namespace } }, podSelector: { matchLabels: { ...operator.labels } } }],
+              ports: [tcp(PORT_NAMES.http)],
+            }
+          : // No `from`: every source, as an operator outside the cluster reaches /status from no pod at all.
+            { ports: [tcp(PORT_NAMES.http)] },
+      ],
+    },
+  };
+}
 
 /** The coordinator's run configuration: not secret, so a ConfigMap, mounted as a file for `--config`. */
 export function buildConfigMap(run: TrainingRun, cluster: ClusterSettings = {}): V1ConfigMap {
@@ -83,8 +125,8 @@ export function buildCoordinatorService(run: TrainingRun): V1Service {
     spec: {
       selector: selectorLabels(run, 'coordinator'),
       ports: [
-        { name: 'grpc', port: COORDINATOR_GRPC_PORT, targetPort: COORDINATOR_GRPC_PORT, protocol: 'TCP' },
-        { name: 'http', port: COORDINATOR_HTTP_PORT, targetPort: COORDINATOR_HTTP_PORT, protocol: 'TCP' },
+        { name: PORT_NAMES.grpc, port: COORDINATOR_GRPC_PORT, targetPort: COORDINATOR_GRPC_PORT, protocol: 'TCP' },
+        { name: PORT_NAMES.http, port: COORDINATOR_HTTP_PORT, targetPort: COORDINATOR_HTTP_PORT, protocol: 'TCP' },
       ],
     },
   };
@@ -103,7 +145,7 @@ export function buildWorkersService(run: TrainingRun): V1Service {
       clusterIP: 'None',
       publishNotReadyAddresses: true,
       selector: selectorLabels(run, 'worker'),
-      ports: [{ name: 'collective', port: WORKER_COLLECTIVE_PORT, targetPort: WORKER_COLLECTIVE_PORT, protocol: 'TCP' }],
+      ports: [{ name: PORT_NAMES.collective, port: WORKER_COLLECTIVE_PORT, targetPort: WORKER_COLLECTIVE_PORT, protocol: 'TCP' }],
     },
   };
 }
@@ -271,8 +313,8 @@ export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
         ...storageEnv(run),
       ],
       ports: [
-        { name: 'grpc', containerPort: COORDINATOR_GRPC_PORT, protocol: 'TCP' },
-        { name: 'http', containerPort: COORDINATOR_HTTP_PORT, protocol: 'TCP' },
+        { name: PORT_NAMES.grpc, containerPort: COORDINATOR_GRPC_PORT, protocol: 'TCP' },
+        { name: PORT_NAMES.http, containerPort: COORDINATOR_HTTP_PORT, protocol: 'TCP' },
       ],
       readinessProbe: { httpGet: { path: '/healthz', port: COORDINATOR_HTTP_PORT }, periodSeconds: 5 },
       // The CLI's last line says why it failed (e.g. the run's ingest): it becomes status.lastFailure.message.
@@ -317,7 +359,7 @@ export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number, 
         ...coordinatorWaitEnv(run),
         ...storageEnv(run),
       ],
-      ports: [{ name: 'collective', containerPort: WORKER_COLLECTIVE_PORT, protocol: 'TCP' }],
+      ports: [{ name: PORT_NAMES.collective, containerPort: WORKER_COLLECTIVE_PORT, protocol: 'TCP' }],
       resources: { ...(Object.keys(requests).length ? { requests } : {}), ...(Object.keys(limits).length ? { limits } : {}) },
     },
     { hostname: names.workerHostname(rank), subdomain: names.workersService(runName) },
