@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { prepareImage } from './prepare-image.js';
+import { decodeFailure, describe, it } from 'node:test';
+import { decodeFailure, prepareImage } from './prepare-image.js';
 import { StoreError } from './store-error.js';
 import { imageBytes } from './test-images.test-helper.js';
 
@@ -22,5 +22,12 @@ describe('prepareImage', () => {
       const failure = new StoreError(code, `store says ${code}`, 's3://raw/a/x.png');
       await assert.rejects(prepareImage(() => Promise.reject(failure), undefined), (error: unknown) => error === failure);
     }
+  });
+
+  it("keeps sharp's words for a failed decode and drops libvips' varying detail, so manifest.json is the same every run", () => {
+    assert.equal(decodeFailure(new Error('Input buffer has corrupt header: VipsJpeg: premature end of JPEG image')), 'Input buffer has corrupt header');
+    assert.equal(decodeFailure(new Error('Input buffer has corrupt header:\nVipsJpeg: premature end')), 'Input buffer has corrupt header');
+    assert.equal(decodeFailure(new Error('Input file contains unsupported image format')), 'Input file contains unsupported image format');
+    assert.equal(decodeFailure('weird'), 'weird');
   });
 });

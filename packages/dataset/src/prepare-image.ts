@@ -45,6 +45,16 @@ export async function prepareImage(read: () => Promise<Buffer>, maxResolution: n
       .toBuffer({ resolveWithObject: true });
     return { bytes: resized.data, width: resized.info.width, height: resized.info.height };
   } catch (error) {
-    return { reason: `corrupt: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}` };
+    return { reason: `corrupt: ${decodeFailure(error)}` };
   }
+}
+
+/**
+ * sharp's own words for a failed decode ("Input buffer has corrupt header"), without the detail libvips appends
+ * after a colon: that detail comes from a per-thread error buffer and differs from one decode of the same file to
+ * the next, and the reason is written into manifest.json, which must come out the same on every run.
+ */
+export function decodeFailure(error: unknown): string {
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+  return message.split(/:\s/)[0]!.replace(/:$/, '').trim() || 'undecodable';
 }
