@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { decodeFailure, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { decodeFailure, prepareImage } from './prepare-image.js';
 import { StoreError } from './store-error.js';
 import { imageBytes } from './test-images.test-helper.js';
