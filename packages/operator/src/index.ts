@@ -11,7 +11,7 @@ export { names, ownerReference, COORDINATOR_GRPC_PORT, COORDINATOR_HTTP_PORT, WO
 export { buildSecret, buildConfigMap, buildCoordinatorPod, buildCoordinatorService, buildWorkerPod, buildWorkersService, coordinatorRunConfig, type ClusterSettings } from './resources/templates.js';
 export { classifyPodFailure, type FailureVerdict, type FailureReason } from './reconcile/failure-policy.js';
 export { setCondition, CONDITION_TYPES, type ConditionType } from './reconcile/conditions.js';
-export { planReconcile, type Plan, type PlanOptions, type Observed, type Action, type RunEvent, type CoordinatorProgress, type CoordinatorReport, type IngestProgress } from './reconcile/plan.js';
+export { planReconcile, type Plan, type PlanOptions, type Observed, type Action, type RunEvent, type CoordinatorProgress, type CoordinatorReport, type IngestProgress, type RunPlanSummary } from './reconcile/plan.js';
 export { registerOperatorCommand, runOperatorCommand } from './cli-command.js';
 import type { OperatorOptions, RunningOperator } from './controller/operator.js';
 import type { KubeTestServer } from './controller/kube-test-server.js';

@@ -57,6 +57,18 @@ export const TrainingRunStatusSchema = z
       .object({ imagesDone: z.int().min(0), imagesTotal: z.int().min(0), shardsWritten: z.int().min(0) })
       .optional()
       .meta({ description: "the coordinator's ingest of spec.dataset.ingest in this attempt, before training: images read and shards written" }),
+    plan: z
+      .object({
+        summary: z.string().max(1024),
+        classes: z.int().min(0),
+        trainImages: z.int().min(0),
+        valImages: z.int().min(0),
+        globalBatch: z.int().min(0),
+        iterationsPerEpoch: z.int().min(0),
+        totalIterations: z.int().min(0),
+      })
+      .optional()
+      .meta({ description: 'the run plan the coordinator computed from the dataset (its Planned event says it in words)' }),
     lastProgressTime: time.optional(),
     lastFailure: LastFailureSchema.optional(),
     lastCheckpoint: z.object({ uri: z.string().max(2048), step: z.int().min(0), time: time.optional() }).optional(),

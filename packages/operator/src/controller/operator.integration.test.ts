@@ -14,7 +14,7 @@ import { parse } from 'yaml';
 import { generateCrd } from '../api/crd.js';
 import { GROUP, PLURAL, VERSION } from '../api/group-version.js';
 import type { TrainingRunStatus } from '../api/status-schema.js';
-import type { CoordinatorProgress } from '../reconcile/plan.js';
+import type { CoordinatorReport } from '../reconcile/plan.js';
 import { Informer } from './informer.js';
 import { KubeApi, createCrd, statusCodeOf, type RawRun } from './kube-api.js';
 import { startKubeTestServer, type KubeTestServer } from './kube-test-server.js';
@@ -28,7 +28,7 @@ let kube: KubeTestServer;
 let core: CoreV1Api;
 let custom: CustomObjectsApi;
 let operator: RunningOperator | undefined;
-const progress = new Map<string, CoordinatorProgress>();
+const progress = new Map<string, CoordinatorReport>();
 
 function runBody(name: string, spec: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -103,6 +103,7 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
       leaseDurationSeconds: 4,
       renewDeadlineSeconds: 3,
       retryPeriodSeconds: 1,
+      // The coordinator's /status, as progressFromCoordinatorStatus maps it (e2e/local polls a real coordinator).
       progress: async (run) => progress.get(run.metadata.name),
       forceDeleteAfterSeconds: 2,
       pollProgressSeconds: 1,
@@ -189,15 +190,17 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     assert.deepEqual(policy.spec?.ingress?.[0]?.ports?.map((p) => p.port), ['collective', 'grpc', 'http']);
     assert.ok(Buffer.from(secret.data?.token ?? '', 'base64').length >= 32);
 
-    progress.set('gang', { epoch: 1, step: 42, loss: 1.25, accuracy: 0.5, imagesPerSecond: 321 });
+    const plan = { summary: '3 classes; 96 training and 24 validation images; 2 workers × 16 images = global batch 32; 3 iterations per epoch × 3 epochs = 9 iterations; Adam at learning rate 0.001 (constant)', classes: 3, trainImages: 96, valImages: 24, globalBatch: 32, iterationsPerEpoch: 3, totalIterations: 9 };
+    progress.set('gang', { progress: { epoch: 1, step: 42, loss: 1.25, accuracy: 0.5, imagesPerSecond: 321 }, plan });
     await runGang('gang', 2);
     const running = await eventually('phase Running with 2/2 workers and progress', runStatus('gang', (s) => s.phase === 'Running' && s.workers === '2/2' && s.step === 42));
     assert.equal(running.epoch, 1);
     assert.equal(running.loss, 1.25);
     assert.equal(running.conditions?.find((c) => c.type === 'Running')?.status, 'True');
+    assert.deepEqual(running.plan, plan, 'the run plan in the status');
 
     // A training step changes nothing in the cluster: the status follows through polling alone.
-    progress.set('gang', { epoch: 2, step: 99, loss: 0.75, accuracy: 0.8, imagesPerSecond: 330 });
+    progress.set('gang', { progress: { epoch: 2, step: 99, loss: 0.75, accuracy: 0.8, imagesPerSecond: 330 }, plan });
     await eventually('progress polled without a cluster event', runStatus('gang', (s) => s.step === 99 && s.epoch === 2));
 
     // A worker killed by a signal: the whole gang restarts as attempt 2.
@@ -221,7 +224,8 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     assert.ok(done.completionTime);
     await eventually('pods cleaned up', async () => ((await podsOf('gang')).length === 0 ? true : undefined));
     const events = await eventsOf('gang');
-    for (const reason of ['Normal/Started', 'Normal/Running', 'Warning/GangRestart', 'Normal/Succeeded']) assert.ok(events.includes(reason), `${reason} not in ${events.join(', ')}`);
+    for (const reason of ['Normal/Started', 'Normal/Planned', 'Normal/Running', 'Warning/GangRestart', 'Normal/Succeeded']) assert.ok(events.includes(reason), `${reason} not in ${events.join(', ')}`);
+    assert.equal(events.filter((reason) => reason === 'Normal/Planned').length, 1, 'the plan is told once, not at every poll or attempt');
   });
 
   it('shows Phase, Workers, Epoch, Loss, Accuracy and Age in `kubectl get tr`', async () => {

@@ -96,7 +96,9 @@ export class Reconciler {
       secretExists,
       configMapExists,
       networkPolicyExists,
-      ...(report === undefined ? {} : 'ingest' in report ? { ingest: report.ingest } : { progress: report }),
+      ...(report?.progress ? { progress: report.progress } : {}),
+      ...(report?.ingest ? { ingest: report.ingest } : {}),
+      ...(report?.plan ? { plan: report.plan } : {}),
     };
     const plan = planReconcile(run, observed, new Date(), {
       token: randomBytes(32).toString('base64url'),

@@ -284,6 +284,16 @@ describe('planReconcile', () => {
     assert.equal(stalled.status?.ingest, undefined, 'the next attempt counts its own ingest from zero');
   });
 
+  it("copies the coordinator's run plan into the status and tells it once, as a Planned event", () => {
+    const plan = { summary: '5 classes; 3840 training and 960 validation images; 2 workers × 32 images = global batch 64; 60 iterations per epoch × 5 epochs = 300 iterations; Adam at learning rate 0.001 (constant)', classes: 5, trainImages: 3840, valImages: 960, globalBatch: 64, iterationsPerEpoch: 60, totalIterations: 300 };
+    const first = planReconcile(runWith(running), { ...everything(gang(1, RUNNING)), plan }, at(10), { token, pollProgressSeconds: 0 });
+    assert.deepEqual(first.status?.plan, plan);
+    assert.deepEqual(first.events.filter((event) => event.reason === 'Planned'), [{ type: 'Normal', reason: 'Planned', message: plan.summary }]);
+    const again = planReconcile(runWith(first.status), { ...everything(gang(1, RUNNING), { epoch: 0, step: 3 }), plan }, at(20), { token, pollProgressSeconds: 0 });
+    assert.deepEqual(again.status?.plan, plan);
+    assert.deepEqual(events(again).filter((event) => event.endsWith('/Planned')), [], 'told once, not at every poll');
+  });
+
   it('deletes the pods on suspend, keeps the attempt, and resumes as a new attempt', () => {
     const suspended = planReconcile(runWith(running, { suspend: true }), everything(gang(1, RUNNING)), at(50), { token, pollProgressSeconds: 0 });
     assert.equal(suspended.status?.phase, 'Suspended');

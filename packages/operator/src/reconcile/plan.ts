@@ -26,8 +26,24 @@ export interface IngestProgress {
   readonly shardsWritten: number;
 }
 
-/** What the coordinator's /status said: training progress, or how far the ingest before training is. */
-export type CoordinatorReport = CoordinatorProgress | { readonly ingest: IngestProgress };
+/** The run plan the coordinator computed from the dataset, as much of it as the TrainingRun shows. */
+export interface RunPlanSummary {
+  /** The plan in the crash course's words, on one line (the "Planned" event's message). */
+  readonly summary: string;
+  readonly classes: number;
+  readonly trainImages: number;
+  readonly valImages: number;
+  readonly globalBatch: number;
+  readonly iterationsPerEpoch: number;
+  readonly totalIterations: number;
+}
+
+/** What the coordinator's /status said: training progress, or how far the ingest before training is, and its plan. */
+export interface CoordinatorReport {
+  readonly progress?: CoordinatorProgress;
+  readonly ingest?: IngestProgress;
+  readonly plan?: RunPlanSummary;
+}
 
 /** The cluster as reconcile sees it: the run's children, found by label and name. */
 export interface Observed {
@@ -38,6 +54,7 @@ export interface Observed {
   readonly networkPolicyExists: boolean;
   readonly progress?: CoordinatorProgress;
   readonly ingest?: IngestProgress;
+  readonly plan?: RunPlanSummary;
 }
 
 export type Action =
@@ -168,6 +185,7 @@ class Planner {
       return;
     }
 
+    this.copyPlan();
     this.copyIngestProgress();
     this.copyProgress();
     if (policy.progressDeadlineSeconds !== undefined) {
@@ -286,6 +304,7 @@ class Planner {
   }
 
   private succeed(): void {
+    this.copyPlan();
     this.copyProgress();
     this.status.completionTime = this.nowIso;
     this.status.modelUri = `${this.run.spec.output.uri.replace(/\/+$/, '')}/model`;
@@ -312,6 +331,14 @@ class Planner {
     const wanted = [buildCoordinatorPod(run, attempt), ...Array.from({ length: run.spec.workers.replicas }, (_, rank) => buildWorkerPod(run, rank, attempt, this.options.cluster))];
     // A name still held by a pod of an earlier attempt (Terminating) is created on a later pass.
     for (const pod of wanted) if (!present.has(pod.metadata?.name)) this.create(pod);
+  }
+
+  /** The plan reaches the status, and once per run an event, so `kubectl describe tr` explains the run. */
+  private copyPlan(): void {
+    const plan = this.observed.plan;
+    if (!plan) return;
+    if (this.status.plan?.summary !== plan.summary) this.event('Normal', 'Planned', plan.summary);
+    this.status.plan = { ...plan };
   }
 
   private copyProgress(): void {
