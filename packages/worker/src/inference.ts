@@ -53,7 +53,12 @@ export async function loadTrainedModel(uri: string): Promise<TrainedModel> {
     if (isNotFound(error)) throw new TrainedModelError(`${uri} holds no trained model: expected model.safetensors (or model/model.safetensors under a run's output); train one with \`ringtrain train --out <dir>\``);
     throw error;
   }
-  const header = decodeSafetensors(bytes);
+  let header;
+  try {
+    header = decodeSafetensors(bytes);
+  } catch (error) {
+    throw new TrainedModelError(`${modelUri}/${weightsKey} is not a safetensors file (${error instanceof Error ? error.message : String(error)}): give the model.safetensors a run wrote`);
+  }
   const fcShape = header.tensors.get('fc.weight')?.shape;
   if (fcShape === undefined || fcShape.length !== 2) throw new TrainedModelError(`${modelUri}/${weightsKey} has no fc.weight of rank 2: it is not a resnet18 state dict`);
   const numClasses = fcShape[0]!;
@@ -65,15 +70,21 @@ export async function loadTrainedModel(uri: string): Promise<TrainedModel> {
 
 async function readLabels(store: ObjectStore, metadata: Record<string, string>, numClasses: number, modelUri: string): Promise<string[]> {
   let source = 'the safetensors metadata';
-  let raw: unknown = metadata.labels === undefined ? undefined : JSON.parse(metadata.labels);
-  if (raw === undefined) {
+  let text = metadata.labels;
+  if (text === undefined) {
     source = `${modelUri}/labels.json`;
     try {
-      raw = JSON.parse((await store.get('labels.json')).toString('utf8'));
+      text = (await store.get('labels.json')).toString('utf8');
     } catch (error) {
       if (!isNotFound(error)) throw error;
       return Array.from({ length: numClasses }, (_, index) => `class ${index}`);
     }
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new TrainedModelError(`${source}: not JSON; expected a JSON array of class names`);
   }
   const labels = LabelsSchema.safeParse(raw);
   if (!labels.success) throw new TrainedModelError(`${source}: expected a JSON array of class names`);

@@ -116,6 +116,10 @@ describe('ringtrain eval and predict', () => {
     const mismatch = await runCli(['eval', other, '--data', dataset]);
     assert.equal(mismatch.code, 2);
     assert.match(mismatch.stderr, /the dataset's classes \(0, 1, .*\) are not the model's \(a, b, c\)/);
+    await writeFile(path.join(work, 'garbage.safetensors'), 'not weights at all');
+    const garbage = await runCli(['predict', '--model', path.join(work, 'garbage.safetensors'), path.join(work, 'digits', '3')]);
+    assert.equal(garbage.code, 2);
+    assert.match(garbage.stderr, /garbage\.safetensors is not a safetensors file .*: give the model\.safetensors a run wrote/);
     await writeFile(path.join(work, 'notes.png'), 'not a picture');
     const notImage = await runCli(['predict', run, path.join(work, 'notes.png')]);
     assert.equal(notImage.code, 2);
