@@ -4,8 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { crc32, deflateSync } from 'node:zlib';
-import { manifestKey, parseManifest } from '@ringtrain/dataset';
+import { encodeGreyscalePng, manifestKey, parseManifest } from '@ringtrain/dataset';
 import { pino, type Logger } from 'pino';
 import { Coordinator, type RunStatus } from './coordinator.js';
 import { DatasetIngestError, ingestIfNeeded } from './ingest-before-training.js';
@@ -13,25 +12,6 @@ import { parseRunConfig, type RunConfigInput } from './run-config.js';
 import { freePort } from '@ringtrain/testing';
 
 const TOKEN = 'a-test-token-of-enough-length';
-
-/** A solid grey 8-bit PNG, encoded by hand (the coordinator has no image library). */
-function greyPng(level: number, side: number): Buffer {
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const head = Buffer.alloc(4);
-    head.writeUInt32BE(data.length);
-    const tail = Buffer.alloc(4);
-    tail.writeUInt32BE(crc32(body));
-    return Buffer.concat([head, body, tail]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(side, 0);
-  header.writeUInt32BE(side, 4);
-  header.set([8, 0, 0, 0, 0], 8);
-  const rows = Buffer.alloc((side + 1) * side, level);
-  for (let y = 0; y < side; y += 1) rows[y * (side + 1)] = 0;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
-}
 
 /** A logger whose lines the test reads back. */
 function recordingLogger(): { logger: Logger; messages: () => { msg: string; [field: string]: unknown }[] } {
@@ -48,9 +28,9 @@ describe('a coordinator whose run ingests its dataset first', () => {
     source = path.join(work, 'raw');
     for (const [index, name] of ['circle', 'square', 'star'].entries()) {
       await mkdir(path.join(source, name), { recursive: true });
-      for (let i = 0; i < 6; i += 1) await writeFile(path.join(source, name, `${i}.png`), greyPng(40 + 80 * index + i, 8));
+      for (let i = 0; i < 6; i += 1) await writeFile(path.join(source, name, `${i}.png`), encodeGreyscalePng(new Uint8Array(64).fill(40 + 80 * index + i), 8, 8));
     }
-    await writeFile(path.join(source, 'star', 'broken.png'), greyPng(9, 8).subarray(0, 40));
+    await writeFile(path.join(source, 'star', 'broken.png'), encodeGreyscalePng(new Uint8Array(64).fill(9), 8, 8).subarray(0, 40));
     await writeFile(path.join(source, 'README.txt'), 'shapes');
   });
   after(() => rm(work, { recursive: true, force: true }));

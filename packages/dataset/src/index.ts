@@ -31,6 +31,7 @@ export { centerCropPlanner, type CropBox, type CropPlanner } from './crop-planne
 export { ShardCache, ShardChecksumError, type CacheStats, type CachedShard, type ShardCacheOptions } from './shard-cache.js';
 export { DataLoader, type Batch, type LoaderOptions, type LoaderStats, type Triple } from './loader.js';
 export { transformImage, ImageDecodeError, type ImageTransformOptions } from './single-image.js';
+export { encodeGreyscalePng } from './grey-png.js';
 
 /** A real MinIO on 127.0.0.1 for any package's integration tests (needs `bash scripts/install-minio.sh`). */
 export { minioBinary, startMinio, type MinioTestServer } from './minio-test-server.js';

@@ -6,8 +6,7 @@ import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { loadManifest, startMinio, type MinioTestServer } from '@ringtrain/dataset';
-import { greyPng } from '../train/demo-data.js';
+import { encodeGreyscalePng, loadManifest, startMinio, type MinioTestServer } from '@ringtrain/dataset';
 
 const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
 
@@ -19,7 +18,7 @@ describe('ringtrain ingest into a real MinIO', () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-cli-s3-'));
     for (const name of ['left', 'right']) {
       await mkdir(path.join(work, 'src', name), { recursive: true });
-      for (let i = 0; i < 3; i += 1) await writeFile(path.join(work, 'src', name, `${i}.png`), greyPng(new Uint8Array(64).fill(i * 40), 8, 8));
+      for (let i = 0; i < 3; i += 1) await writeFile(path.join(work, 'src', name, `${i}.png`), encodeGreyscalePng(new Uint8Array(64).fill(i * 40), 8, 8));
     }
   });
   after(async () => {

@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { greyPng } from '../train/demo-data.js';
 import { runCli } from '../../run-cli.test-helper.js';
+import { encodeGreyscalePng } from '@ringtrain/dataset';
 
 describe('ringtrain ingest', () => {
   let work = '';
@@ -12,7 +12,7 @@ describe('ringtrain ingest', () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-cli-ingest-'));
     for (const [name, colour] of [['apple', 60], ['pear', 200]] as const) {
       await mkdir(path.join(work, 'src', name), { recursive: true });
-      for (let i = 0; i < 5; i += 1) await writeFile(path.join(work, 'src', name, `${i}.png`), greyPng(new Uint8Array(12 * 10).fill(colour), 12, 10));
+      for (let i = 0; i < 5; i += 1) await writeFile(path.join(work, 'src', name, `${i}.png`), encodeGreyscalePng(new Uint8Array(12 * 10).fill(colour), 12, 10));
     }
     await writeFile(path.join(work, 'src', 'pear', 'notes.md'), '# not an image');
   });
