@@ -101,6 +101,8 @@ export interface EvaluateOptions {
   imageSize?: number;
   threads?: number;
   cacheDir?: string;
+  /** Called after each batch with the images evaluated so far and the split's total. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface EvaluationReport {
@@ -152,6 +154,7 @@ export async function evaluateModel(trained: TrainedModel, options: EvaluateOpti
       correct += result.correct;
       top5Correct += result.top5Correct;
       count += batch.count;
+      options.onProgress?.(count, samples.length);
       result.confusion.forEach((value, index) => (confusion[index]! += value));
     }
   } finally {
