@@ -19,33 +19,11 @@ HELM_VERSION="v3.19.5"
 KUBE_MINOR="34"
 STAMP="$HELM_VERSION kube-1.$KUBE_MINOR"
 
-cache="${RINGTRAIN_CACHE:-$HOME/.cache/ringtrain}"
-bin_dir="$cache/bin"
-stamp="$bin_dir/helm.version"
-name="install-helm.sh"
-
-if [[ -x "$bin_dir/helm" && -f "$stamp" && "$(cat "$stamp")" == "$STAMP" ]]; then
-  echo "$bin_dir/helm"
-  exit 0
-fi
-
-if ! command -v go >/dev/null 2>&1; then
-  echo "$name: the go command is needed to build helm $HELM_VERSION; install Go >= 1.24" >&2
-  exit 1
-fi
-
-mkdir -p "$bin_dir"
-echo "$name: building $HELM_MODULE@$HELM_VERSION (a few minutes on a cold cache)" >&2
-# Build into a temporary GOBIN and move into place, so an interrupted build never leaves a broken binary.
-tmp_bin="$(mktemp -d "$bin_dir/.helm-build.XXXXXX")"
-trap 'rm -rf "$tmp_bin"' EXIT
 # The version stamp is what `helm version` prints (go install leaves it at the minor version alone).
 ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
 for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
   ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$KUBE_MINOR"
 done
-GOBIN="$tmp_bin" CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" \
-  nice -n 10 go install -ldflags="$ldflags" "$HELM_MODULE@$HELM_VERSION"
-mv -f "$tmp_bin/helm" "$bin_dir/helm"
-echo "$STAMP" >"$stamp"
-echo "$bin_dir/helm"
+# shellcheck source=lib/pinned-go-binary.sh
+source "$(dirname "$0")/lib/pinned-go-binary.sh"
+install_pinned_go_binary install-helm.sh helm "$HELM_MODULE@$HELM_VERSION" "$STAMP" -ldflags="$ldflags"
