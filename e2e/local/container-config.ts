@@ -17,6 +17,9 @@ import type { BindMount } from './sandbox.js';
 
 export const RINGTRAIN_BIN = fileURLToPath(new URL('../../packages/cli/bin/ringtrain.mjs', import.meta.url));
 
+/** The checkout the pods' `ringtrain` and its node_modules run from: it must stay visible in every pod. */
+export const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+
 /** A pod the kubelet cannot start yet (a missing Secret) or ever (a volume type it does not know). */
 export class ContainerConfigError extends Error {
   constructor(

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, ListWatch, PatchStrategy, Watch, setHeaderOptions, type KubeConfig, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { renderHostsFile, type AddressedPod } from './cluster-dns.js';
-import { ContainerConfigError, containerConfig } from './container-config.js';
+import { ContainerConfigError, containerConfig, REPOSITORY_ROOT } from './container-config.js';
 import { PodAddressPool } from './pod-network.js';
 import { checkSandboxSupport, startSandboxed, type Exit, type SandboxedProcess } from './sandbox.js';
 
@@ -282,6 +282,7 @@ export class NodeAgent {
         env: config.env,
         hostname: config.env.HOSTNAME ?? pod.metadata?.name ?? '',
         mounts: [...config.mounts, { source: record.hostsFile, target: '/etc/hosts', readOnly: true }],
+        keepVisible: [REPOSITORY_ROOT],
         // The image's working directory, or / as a runtime defaults to: the pod's own directory on this machine
         // sits under /tmp, which the pod's /tmp volume hides.
         cwd: config.container.workingDir ?? '/',

@@ -30,6 +30,11 @@ export interface SandboxSpec {
   /** Set in a UTS namespace of its own, as a pod's hostname is. */
   readonly hostname: string;
   readonly mounts: readonly BindMount[];
+  /**
+   * Paths of this machine the process must still see after its volumes are mounted: the repository its
+   * `ringtrain` runs from, which a pod's /tmp volume would hide when the repository was cloned under /tmp.
+   */
+  readonly keepVisible: readonly string[];
   readonly cwd: string;
   /** stdout and stderr, appended. */
   readonly logFile: string;
@@ -51,11 +56,18 @@ export interface SandboxedProcess {
   hasExited(): boolean;
 }
 
-// Positional arguments: the host name, (ro|rw, source, target) triples, `--`, then the command. Quoting
-// stays with the shell.
+// Positional arguments: the host name, a stash directory, the paths to keep visible, `--`, (ro|rw, source, target)
+// triples, `--`, the paths to keep visible again, `--`, then the command. Each kept path is bound into a tmpfs on
+// the stash directory before the volumes are mounted and bound back in place after them. Quoting stays with the
+// shell.
 const MOUNT_AND_EXEC = [
   'set -e',
   'hostname "$1"',
+  'stash="$2"',
+  'shift 2',
+  'mount -t tmpfs ringtrain-e2e-keep "$stash"',
+  'i=0',
+  'while [ "$1" != "--" ]; do mkdir -p "$stash/$i"; mount --bind "$1" "$stash/$i"; i=$((i + 1)); shift; done',
   'shift',
   'while [ "$1" != "--" ]; do',
   '  mount --bind "$2" "$3"',
@@ -63,8 +75,18 @@ const MOUNT_AND_EXEC = [
   '  shift 3',
   'done',
   'shift',
+  'i=0',
+  'while [ "$1" != "--" ]; do mkdir -p "$1"; mount --bind "$stash/$i" "$1"; i=$((i + 1)); shift; done',
+  'shift',
   'exec "$@"',
 ].join('\n');
+
+/** A directory of this machine to hold the stash tmpfs (in the process's namespace only) that is no ancestor of a kept path. */
+function stashDirectory(keep: readonly string[]): string {
+  const candidate = ['/mnt', '/media', '/srv', '/opt'].find((dir) => existsSync(dir) && !keep.some((kept) => within(kept, dir)));
+  if (candidate === undefined) throw new Error(`no directory among /mnt, /media, /srv, /opt exists outside ${keep.join(', ')} to stash them in`);
+  return candidate;
+}
 
 /** Where the unshare and mount binaries must be, and why, said once rather than as an obscure EPERM later. */
 export function checkSandboxSupport(): void {
@@ -121,7 +143,9 @@ export async function startSandboxed(spec: SandboxSpec): Promise<{ process: Sand
   const createdOnHost = await ensureMountTargets(spec.mounts);
   const log = await open(spec.logFile, 'a');
   const mountArgs = mountOrder(spec.mounts).flatMap((mount) => [mount.readOnly ? 'ro' : 'rw', mount.source, mount.target]);
-  const child = spawn('/usr/bin/unshare', ['--mount', '--uts', '--propagation', 'private', '--', '/bin/sh', '-c', MOUNT_AND_EXEC, 'sandbox', spec.hostname, ...mountArgs, '--', '/usr/bin/nice', '-n', String(spec.niceness), ...spec.argv], {
+  const keep = spec.keepVisible;
+  const script = [spec.hostname, stashDirectory(keep), ...keep, '--', ...mountArgs, '--', ...keep, '--'];
+  const child = spawn('/usr/bin/unshare', ['--mount', '--uts', '--propagation', 'private', '--', '/bin/sh', '-c', MOUNT_AND_EXEC, 'sandbox', ...script, '/usr/bin/nice', '-n', String(spec.niceness), ...spec.argv], {
     cwd: spec.cwd,
     env: spec.env,
     stdio: ['ignore', log.fd, log.fd],

@@ -42,6 +42,14 @@ async function apply(manifest: Record<string, unknown>): Promise<void> {
   assert.equal(result.code, 0, `kubectl apply failed: ${result.stderr}`);
 }
 
+/** The phases a watch saw, once it has seen `last`: a watch may deliver a change a moment after a GET shows it. */
+function phasesUpTo(name: string, last: string): Promise<string[]> {
+  return eventually(`the watch to see ${name} reach ${last}`, async () => {
+    const seen = cluster.phaseHistory.get(name) ?? [];
+    return seen.at(-1) === last ? [...seen] : undefined;
+  }, { timeoutMs: 30_000 });
+}
+
 async function waitForPhase(name: string, phase: string, timeoutMs: number): Promise<RawRun> {
   return eventually(
     `TrainingRun ${name} to reach ${phase}`,
@@ -182,18 +190,20 @@ describe('a TrainingRun on a local control plane (kube-apiserver, etcd, operator
     assert.equal(done.status?.modelUri, 's3://runs/digits/model');
     assert.equal(done.status?.attempt, 1);
     assert.ok(done.status?.completionTime);
-    assert.deepEqual(cluster.phaseHistory.get('digits')?.filter((p) => p !== 'Pending'), ['Running', 'Succeeded']);
+    assert.deepEqual((await phasesUpTo('digits', 'Succeeded')).filter((p) => p !== 'Pending'), ['Running', 'Succeeded']);
     const metrics = await assertTrainedModel('digits', 2);
     assert.equal(metrics.generations, 1, 'no restart was needed');
     assert.equal(metrics.final.globalStep, await expectedSteps(2), 'every training sample once per epoch');
-    // Every process exited 0, the workers too, even when cleanPodPolicy All deleted their pods (SIGTERM) while they
-    // were still closing down after their last report.
+    // The coordinator exits 0 (that is what Succeeded means), and so does a worker, also when cleanPodPolicy All
+    // deletes its pod (SIGTERM) while it closes down after its last report: it keeps its handler to the end. Only
+    // a SIGTERM that lands in Node's own teardown, after JavaScript has stopped running, still takes the default
+    // action (143); the operator ignores the exit of a pod it is deleting.
     const exits = await eventually('the three processes of digits to exit', async () => {
       const ended = cluster.agent.exits.filter((exit) => exit.pod.startsWith('digits-'));
       return ended.length >= 3 ? ended : undefined;
     }, { timeoutMs: 60_000, describe: () => cluster.diagnostics('digits') });
     assert.deepEqual(exits.map((exit) => exit.pod).sort(), ['digits-coordinator', 'digits-worker-0', 'digits-worker-1'], 'one incarnation each');
-    for (const exit of exits) assert.equal(exit.exitCode, 0, `${exit.pod} exited with ${exit.exitCode}`);
+    for (const exit of exits) assert.ok(exit.pod === 'digits-coordinator' ? exit.exitCode === 0 : [0, 143].includes(exit.exitCode), `${exit.pod} exited with ${exit.exitCode}`);
     await eventually('the pods removed (cleanPodPolicy All)', async () => ((await livePodsOf('digits')).length === 0 ? true : undefined), { timeoutMs: 60_000 });
   });
 
@@ -216,7 +226,7 @@ describe('a TrainingRun on a local control plane (kube-apiserver, etcd, operator
     process.kill(victim.pid, 'SIGKILL');
 
     const done = await waitForPhase('digits-kill', 'Succeeded', TRAINING_TIMEOUT_MS);
-    const phases = cluster.phaseHistory.get('digits-kill') ?? [];
+    const phases = await phasesUpTo('digits-kill', 'Succeeded');
     assert.deepEqual(phases.slice(phases.indexOf('Running')), ['Running', 'Restarting', 'Running', 'Succeeded']);
     assert.equal(done.status?.attempt, 2);
     assert.equal(done.status?.restarts, 1);
@@ -244,7 +254,7 @@ describe('a TrainingRun on a local control plane (kube-apiserver, etcd, operator
     const done = await waitForPhase('digits-pause', 'Succeeded', TRAINING_TIMEOUT_MS);
     assert.equal(done.status?.attempt, 2);
     assert.equal(done.status?.restarts ?? 0, 0, 'a suspension is not a failure');
-    const phases = cluster.phaseHistory.get('digits-pause') ?? [];
+    const phases = await phasesUpTo('digits-pause', 'Succeeded');
     assert.deepEqual(phases.slice(phases.indexOf('Running')), ['Running', 'Suspended', 'Pending', 'Running', 'Succeeded']);
     const metrics = await assertTrainedModel('digits-pause', 2);
     assert.equal(metrics.final.globalStep, await expectedSteps(2));
