@@ -1,6 +1,11 @@
 import { spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import { fileURLToPath } from 'node:url';
+import { ingest } from '@ringtrain/dataset';
+import { writeMnistImageFolder } from './commands/train/demo-data.js';
 
 /** The real `ringtrain` entry point, as users run it. */
 export const ringtrainBin = fileURLToPath(new URL('../bin/ringtrain.mjs', import.meta.url));
@@ -10,4 +15,17 @@ export async function runCli(argv: readonly string[]): Promise<{ code: number; s
   const child = spawn(process.execPath, [ringtrainBin, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   const [stdout, stderr, code] = await Promise.all([text(child.stdout), text(child.stderr), new Promise<number>((resolve) => child.once('close', (exit) => resolve(exit ?? 1)))]);
   return { code, stdout, stderr };
+}
+
+/**
+ * A temporary directory with the demo's handwritten digits as an ImageFolder (`digits/`, `perClass` images per
+ * class) and that folder ingested as a dataset (`dataset/`), as the CLI tests train and evaluate on.
+ */
+export async function digitsDataset(prefix: string, perClass: number, valFraction: number, seed = 1): Promise<{ work: string; digits: string; dataset: string }> {
+  const work = await mkdtemp(path.join(os.tmpdir(), prefix));
+  const digits = path.join(work, 'digits');
+  const dataset = path.join(work, 'dataset');
+  await writeMnistImageFolder(digits, perClass);
+  await ingest({ source: digits, to: dataset, valFraction, seed });
+  return { work, digits, dataset };
 }

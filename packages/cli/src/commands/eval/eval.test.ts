@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ingest } from '@ringtrain/dataset';
 import { initBackend, ResNet18, saveSafetensorsWeights } from '@ringtrain/model';
-import { writeMnistImageFolder } from '../train/demo-data.js';
-import { runCli } from '../../run-cli.test-helper.js';
+import { digitsDataset, runCli } from '../../run-cli.test-helper.js';
 
 const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
@@ -32,10 +29,7 @@ describe('ringtrain eval and predict', () => {
   let dataset = '';
   let run = '';
   before(async () => {
-    work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-eval-'));
-    await writeMnistImageFolder(path.join(work, 'digits'), 6);
-    dataset = path.join(work, 'dataset');
-    await ingest({ source: path.join(work, 'digits'), to: dataset, valFraction: 0.5, seed: 2 });
+    ({ work, dataset } = await digitsDataset('ringtrain-eval-', 6, 0.5, 2));
     run = path.join(work, 'run');
     await mkdir(path.join(run, 'model'), { recursive: true });
     await initBackend({ requested: 'wasm', log: () => {} });

@@ -5,9 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ingest } from '@ringtrain/dataset';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { writeMnistImageFolder } from './demo-data.js';
+import { digitsDataset } from '../../run-cli.test-helper.js';
 
 /**
  * The live dashboard in a real browser during a real run: Debian's chromium (scripts/install-browser.sh)
@@ -38,10 +37,7 @@ describe('the live dashboard in a browser', () => {
   let work = '';
   let dataset = '';
   before(async () => {
-    work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-dashboard-browser-'));
-    await writeMnistImageFolder(path.join(work, 'digits'), 20);
-    dataset = path.join(work, 'dataset');
-    await ingest({ source: path.join(work, 'digits'), to: dataset, valFraction: 0.2, seed: 1 });
+    ({ work, dataset } = await digitsDataset('ringtrain-dashboard-browser-', 20, 0.2));
   });
   after(() => rm(work, { recursive: true, force: true }));
 

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { epochOrder, ingest, loadManifest, shardSampleCounts } from '@ringtrain/dataset';
+import { epochOrder, loadManifest, shardSampleCounts } from '@ringtrain/dataset';
 import { decodeSafetensors } from '@ringtrain/model';
-import { writeMnistImageFolder } from './demo-data.js';
-import { ringtrainBin, runCli } from '../../run-cli.test-helper.js';
+import { digitsDataset, ringtrainBin, runCli } from '../../run-cli.test-helper.js';
 
 /**
  * Real runs of `ringtrain train`: the CLI process runs the coordinator, each rank is its own worker process,
@@ -92,10 +90,7 @@ describe('ringtrain train', () => {
   let work = '';
   let dataset = '';
   before(async () => {
-    work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-train-'));
-    await writeMnistImageFolder(path.join(work, 'digits'), 40);
-    dataset = path.join(work, 'dataset');
-    await ingest({ source: path.join(work, 'digits'), to: dataset, valFraction: 0.2, seed: 1 });
+    ({ work, dataset } = await digitsDataset('ringtrain-train-', 40, 0.2));
   });
   after(() => rm(work, { recursive: true, force: true }));
 
