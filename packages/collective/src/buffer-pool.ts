@@ -1,26 +1,33 @@
 /**
- * Send buffers recycled when gRPC has finished with them. A grpc-js server stream may hold a message until
- * the previous write completes, so a buffer is reused only after its write callback: in steady state the
- * pool holds as many buffers as are in flight and allocates nothing.
+ * Message buffers recycled once HTTP/2 has finished with them (a write's callback) or the group has consumed
+ * them (a received frame). Fresh multi-megabyte buffers cost page faults and garbage collections on every
+ * message; in steady state the pool holds as many buffers as are in flight and allocates nothing.
  */
 export class BufferPool {
   private readonly free: Buffer[] = [];
+  private readonly owned = new WeakSet<ArrayBuffer>();
   private allocated = 0;
 
   constructor(readonly bufferBytes: number) {}
 
-  /** A buffer of exactly `bufferBytes`, laid at byte 1 of an aligned allocation (see `alignedFrame`). */
+  /**
+   * A buffer of exactly `bufferBytes` at the start of its own allocation: a payload behind the 36 bytes of
+   * gRPC prefix and frame header is 4-byte aligned, so f32, f16 and bf16 values can be read and written
+   * through typed-array views.
+   */
   acquire(): Buffer {
     const reused = this.free.pop();
     if (reused !== undefined) return reused;
     this.allocated += 1;
-    // One leading byte puts the payload after the 31-byte header on a 4-byte boundary, so that f32, f16 and
-    // bf16 values can be written through typed-array views.
-    return Buffer.from(new ArrayBuffer(this.bufferBytes + 1), 1, this.bufferBytes);
+    const memory = new ArrayBuffer(this.bufferBytes);
+    this.owned.add(memory);
+    return Buffer.from(memory);
   }
 
-  release(buffer: Buffer): void {
-    if (buffer.byteLength === this.bufferBytes) this.free.push(buffer);
+  /** Takes back a buffer of this pool, or any view into one; anything else is ignored. */
+  release(buffer: Uint8Array): void {
+    const memory = buffer.buffer;
+    if (memory instanceof ArrayBuffer && this.owned.has(memory)) this.free.push(Buffer.from(memory));
   }
 
   /** How many buffers this pool ever allocated (flat once warm; tests watch it). */

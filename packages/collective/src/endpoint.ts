@@ -1,17 +1,23 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { loadProto, type LinkRequest, type LinkRequest__Output } from '@ringtrain/proto';
-import { serverCredentials, type TlsFiles } from './tls.js';
+import { DownstreamLink, GRPC_PREFIX_BYTES, keepSessionAlive, statusTrailers, type LinkStatus } from './link.js';
+import { serverTlsOptions, type TlsFiles } from './tls.js';
 
 export const LINK_PATH = '/ringtrain.collective.v1.Collective/Link';
 
 const collectiveService = loadProto('collective.proto')['ringtrain.collective.v1.Collective'] as grpc.ServiceDefinition;
 const linkMethod = collectiveService['Link'] as grpc.MethodDefinition<LinkRequest, Buffer>;
 
-/** LinkRequests are small protobuf messages; frames are raw Buffers (see frame.ts), so they skip protobuf. */
+/** LinkRequests are small protobuf messages; frames are hand-laid (see frame.ts), so they skip protobuf. */
 export const serializeLinkRequest = linkMethod.requestSerialize;
-const identity = (bytes: Buffer): Buffer => bytes;
-export { identity as deserializeFrame };
+// The loader fills defaults (LOADER_OPTIONS.defaults), so what it decodes has every field: the Output shape.
+const deserializeLinkRequest = linkMethod.requestDeserialize as (bytes: Buffer) => LinkRequest__Output;
+
+/** A LinkRequest is a few dozen bytes; a body this large is not one. */
+const MAX_REQUEST_BYTES = 64 * 1024;
 
 /** Who this rank is in the group being formed; a Link call must match it exactly to be accepted. */
 export interface GroupMembership {
@@ -22,12 +28,10 @@ export interface GroupMembership {
   token: string;
 }
 
-export type LinkCall = grpc.ServerWritableStream<LinkRequest__Output, Buffer>;
-
-/** Takes the accepted Link call of the right neighbour; returns a refusal reason if it already has one. */
+/** Opens the Link call of the right neighbour (the call is answered only then); returns a refusal reason if it already has one. */
 export interface LinkAcceptor {
   readonly membership: GroupMembership;
-  accept(call: LinkCall): string | undefined;
+  accept(open: () => DownstreamLink): string | undefined;
 }
 
 export interface EndpointOptions {
@@ -36,7 +40,7 @@ export interface EndpointOptions {
   /** 0 picks a free port; read `address` after listening. */
   port?: number;
   tls?: TlsFiles;
-  /** HTTP/2 keepalive: ping a linked peer after this much silence (default 10 s). */
+  /** HTTP/2 keepalive: ping a linked peer every this often (default 10 s). */
   keepaliveTimeMs?: number;
   /**
    * Drop a link whose ping goes unanswered this long (default 10 min). A peer answers pings only between
@@ -57,43 +61,69 @@ function sameSecret(presented: string, expected: string): boolean {
   return timingSafeEqual(digest(presented), digest(expected));
 }
 
-function refuse(call: LinkCall, code: grpc.status, details: string): void {
-  call.emit('error', { code, details });
+/** Answers a call with a status and no messages (gRPC's trailers-only response). */
+function refuse(stream: http2.ServerHttp2Stream, linkStatus: LinkStatus): void {
+  if (stream.destroyed || stream.headersSent) return;
+  stream.respond({ ':status': 200, 'content-type': 'application/grpc', ...statusTrailers(linkStatus) }, { endStream: true });
+}
+
+/** The body of a unary gRPC request: one uncompressed length-prefixed message. */
+function readRequest(stream: http2.ServerHttp2Stream): Promise<Buffer | string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    stream.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes <= MAX_REQUEST_BYTES) chunks.push(chunk);
+    });
+    stream.once('end', () => {
+      if (bytes > MAX_REQUEST_BYTES) return resolve(`the request of ${bytes} bytes is too large for a LinkRequest`);
+      const body = Buffer.concat(chunks);
+      if (body.length < GRPC_PREFIX_BYTES || body[0] !== 0 || body.readUInt32BE(1) !== body.length - GRPC_PREFIX_BYTES) {
+        return resolve('the request is not one uncompressed gRPC message');
+      }
+      resolve(body.subarray(GRPC_PREFIX_BYTES));
+    });
+    stream.once('error', () => resolve('the request stream failed'));
+  });
 }
 
 /**
- * A rank's listening side of the ring: one gRPC server that lives across generations, so a restarted gang can
- * form a new group on the same address. Only the right neighbour of the group being formed may link.
+ * A rank's listening side of the ring: one HTTP/2 server speaking gRPC's Link call, living across
+ * generations so a restarted gang can form a new group on the same address. Only the right neighbour of the
+ * group being formed may link.
  */
 export class CollectiveEndpoint {
   private acceptor: LinkAcceptor | undefined;
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
 
   private constructor(
-    private readonly server: grpc.Server,
+    private readonly server: http2.Http2Server | http2.Http2SecureServer,
     readonly address: string,
     readonly tls: TlsFiles | undefined,
   ) {}
 
   static async listen(options: EndpointOptions = {}): Promise<CollectiveEndpoint> {
     const host = options.host ?? '127.0.0.1';
-    const server = new grpc.Server({
-      'grpc.max_receive_message_length': 1024 * 1024,
-      'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? 10_000,
-      'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
-      'grpc.keepalive_permit_without_calls': 1,
-      'grpc.http2.min_ping_interval_without_data_ms': Math.min(5_000, options.keepaliveTimeMs ?? 5_000),
-    });
-    // The handler is registered before the server binds, and the endpoint exists only once it has.
+    const common = { maxSessionMemory: Number.MAX_SAFE_INTEGER };
+    const server = options.tls === undefined ? http2.createServer(common) : http2.createSecureServer({ ...common, ...serverTlsOptions(options.tls) });
     const routing: { endpoint?: CollectiveEndpoint } = {};
-    server.addService(
-      { Link: { ...linkMethod, responseSerialize: identity, responseDeserialize: identity } },
-      { Link: (call: LinkCall) => routing.endpoint?.handleLink(call) },
-    );
+    server.on('session', (session: http2.ServerHttp2Session) => {
+      routing.endpoint?.sessions.add(session);
+      session.on('error', () => {});
+      session.once('close', () => routing.endpoint?.sessions.delete(session));
+      keepSessionAlive(session, options.keepaliveTimeMs ?? 10_000, options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS, () => {});
+    });
+    server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      stream.on('error', () => {});
+      void routing.endpoint?.handleLink(stream, headers);
+    });
+    server.on('sessionError', () => {});
+    server.on('tlsClientError', () => {});
     const bindHost = host.includes(':') ? `[${host}]` : host;
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${bindHost}:${options.port ?? 0}`, serverCredentials(options.tls), (error, boundPort) =>
-        error ? reject(new Error(`the collective cannot listen on ${bindHost}:${options.port ?? 0}: ${error.message}`)) : resolve(boundPort),
-      );
+      server.once('error', (error: Error) => reject(new Error(`the collective cannot listen on ${bindHost}:${options.port ?? 0}: ${error.message}`)));
+      server.listen(options.port ?? 0, host, () => resolve((server.address() as AddressInfo).port));
     });
     routing.endpoint = new CollectiveEndpoint(server, `${bindHost}:${port}`, options.tls);
     return routing.endpoint;
@@ -110,34 +140,53 @@ export class CollectiveEndpoint {
   async close(): Promise<void> {
     this.acceptor = undefined;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => this.server.forceShutdown(), 2_000);
-      this.server.tryShutdown(() => {
+      const timer = setTimeout(() => {
+        for (const session of this.sessions) session.destroy();
+      }, 2_000);
+      this.server.close(() => {
         clearTimeout(timer);
         resolve();
       });
+      for (const session of this.sessions) session.close();
     });
   }
 
-  private handleLink(call: LinkCall): void {
+  private async handleLink(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): Promise<void> {
+    if (headers[':path'] !== LINK_PATH) {
+      refuse(stream, { code: grpc.status.UNIMPLEMENTED, details: `a collective endpoint serves only ${LINK_PATH}` });
+      return;
+    }
+    const body = await readRequest(stream);
     const acceptor = this.acceptor;
     if (acceptor === undefined) {
-      refuse(call, grpc.status.UNAVAILABLE, 'no process group is being formed on this rank yet');
+      refuse(stream, { code: grpc.status.UNAVAILABLE, details: 'no process group is being formed on this rank yet' });
       return;
     }
     const own = acceptor.membership;
-    const presented = call.metadata.get('authorization')[0];
+    const presented = headers['authorization'];
     if (typeof presented !== 'string' || !sameSecret(presented, bearer(own.token))) {
-      refuse(call, grpc.status.UNAUTHENTICATED, `rank ${own.rank} refused the link: wrong or missing collective token`);
+      refuse(stream, { code: grpc.status.UNAUTHENTICATED, details: `rank ${own.rank} refused the link: wrong or missing collective token` });
       return;
     }
-    const request = call.request;
+    if (typeof body === 'string') {
+      refuse(stream, { code: grpc.status.INVALID_ARGUMENT, details: `rank ${own.rank} refused the link: ${body}` });
+      return;
+    }
+    let request: LinkRequest__Output;
+    try {
+      request = deserializeLinkRequest(body);
+    } catch (error) {
+      refuse(stream, { code: grpc.status.INVALID_ARGUMENT, details: `rank ${own.rank} refused the link: the LinkRequest does not parse (${(error as Error).message})` });
+      return;
+    }
     const mismatch = describeMismatch(request, own);
     if (mismatch !== undefined) {
-      refuse(call, mismatch.retryable ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION, mismatch.reason);
+      refuse(stream, { code: mismatch.retryable ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION, details: mismatch.reason });
       return;
     }
-    const refusal = acceptor.accept(call);
-    if (refusal !== undefined) refuse(call, grpc.status.ALREADY_EXISTS, refusal);
+    if (stream.destroyed) return;
+    const refusal = acceptor.accept(() => new DownstreamLink(stream));
+    if (refusal !== undefined) refuse(stream, { code: grpc.status.ALREADY_EXISTS, details: refusal });
   }
 }
 

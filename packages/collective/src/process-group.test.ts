@@ -241,21 +241,24 @@ test('mismatched calls across ranks are protocol errors on every rank, not wrong
   }, () => ({ timeoutMs: 2_000 }));
 });
 
-test('a peer that sends a chunk of the wrong size fails the operation with a ProtocolError naming it', async () => {
-  // A hand-made rank 1 of a 2-rank group: it links properly, then answers the all-reduce with a short chunk.
+/**
+ * Rank 0 of a 2-rank group against a hand-made rank 1 built on grpc-js (so this also checks that the Link
+ * speaks plain gRPC both ways): the fake links properly, then answers the all-reduce with `answer`'s messages.
+ */
+async function allReduceAgainstFake(answer: (frame: (kind: FrameKind, step: number, offset: number, count: number, payloadBytes: number) => Buffer) => Buffer[]): Promise<unknown> {
   const endpoint = await CollectiveEndpoint.listen();
   const fake = new grpc.Server();
   fake.addService(
     { Link: { path: LINK_PATH, requestStream: false, responseStream: true, requestSerialize: (value: Buffer) => value, requestDeserialize: (bytes: Buffer) => bytes, responseSerialize: (value: Buffer) => value, responseDeserialize: (bytes: Buffer) => bytes } },
     {
       Link: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
-        const frame = (kind: number, step: number, offset: number, count: number, payloadBytes: number) => {
+        const frame = (kind: FrameKind, step: number, offset: number, count: number, payloadBytes: number) => {
           const buffer = Buffer.alloc(FRAME_HEADER_BYTES + payloadBytes);
-          writeFrameHeader(buffer, 0, { opSeq: 0, kind: kind as FrameKind, format: kind === FrameKind.accepted ? 'bytes' : 'f32', step, elementOffset: offset, elementCount: count }, payloadBytes);
+          writeFrameHeader(buffer, 0, { opSeq: 0, kind, format: kind === FrameKind.accepted ? 'bytes' : 'f32', step, elementOffset: offset, elementCount: count }, payloadBytes);
           return buffer;
         };
         call.write(frame(FrameKind.accepted, 0, 0, 0, 0));
-        call.write(frame(FrameKind.allReduce, 0, 50, 50, 49 * 4));
+        for (const message of answer(frame)) call.write(message);
       },
     },
   );
@@ -263,24 +266,38 @@ test('a peer that sends a chunk of the wrong size fails the operation with a Pro
   const peers = [endpoint.address, `127.0.0.1:${fakePort}`];
   const fakeClient = new grpc.Client(endpoint.address, grpc.credentials.createInsecure());
   try {
-    const connecting = ProcessGroup.connect(endpoint, { groupId: 'g', generation: 0, rank: 0, worldSize: 2, peers, token: 't', timeoutMs: 2_000 });
+    const connecting = ProcessGroup.connect(endpoint, { groupId: 'g', generation: 0, rank: 0, worldSize: 2, peers, token: 't', timeoutMs: 2_000, chunkBytes: 4096 });
     const metadata = new grpc.Metadata();
     metadata.set('authorization', 'Bearer t');
     const { serializeLinkRequest } = await import('./endpoint.js');
     const downstream = fakeClient.makeServerStreamRequest(LINK_PATH, serializeLinkRequest, (bytes: Buffer) => bytes, { groupId: 'g', generation: 0, worldSize: 2, fromRank: 1, toRank: 0 }, metadata);
     downstream.on('data', () => {});
     downstream.on('error', () => {});
-    const group = await connecting;
+    // A message can break the link while the group is still forming (it follows the accepted frame at once).
+    const group = await connecting.catch((reason: unknown) => reason);
+    if (!(group instanceof ProcessGroup)) return group;
     const error = await group.allReduce(new Float32Array(100)).then(() => undefined, (reason: unknown) => reason);
-    assert.ok(error instanceof ProtocolError, String(error));
-    assert.equal(error.peerRank, 1);
-    assert.match(error.message, /payload of 196 bytes for 50 f32 values/);
     await group.close();
+    return error;
   } finally {
     fakeClient.close();
     fake.forceShutdown();
     await endpoint.close();
   }
+}
+
+test('a peer that sends a chunk of the wrong size fails the operation with a ProtocolError naming it', async () => {
+  const error = await allReduceAgainstFake((frame) => [frame(FrameKind.allReduce, 0, 50, 50, 49 * 4)]);
+  assert.ok(error instanceof ProtocolError, String(error));
+  assert.equal(error.peerRank, 1);
+  assert.match(error.message, /payload of 196 bytes for 50 f32 values/);
+});
+
+test('a peer that sends a message larger than the group’s frames is a ProtocolError, not an allocation', async () => {
+  const error = await allReduceAgainstFake((frame) => [frame(FrameKind.allReduce, 0, 50, 50_000, 200_000)]);
+  assert.ok(error instanceof ProtocolError, String(error));
+  assert.equal(error.peerRank, 1);
+  assert.match(error.message, /message of 200031 bytes, more than a frame of this group can hold \(4127\): do all ranks use the same chunkBytes\?/);
 });
 
 test('a new generation forms on the same endpoints after a failure', async () => {

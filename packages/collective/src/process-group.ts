@@ -1,14 +1,12 @@
-import * as grpc from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import { BufferPool } from './buffer-pool.js';
 import {
   bearer,
   DEFAULT_KEEPALIVE_TIMEOUT_MS,
-  deserializeFrame,
   LINK_PATH,
   serializeLinkRequest,
   type CollectiveEndpoint,
   type GroupMembership,
-  type LinkCall,
 } from './endpoint.js';
 import {
   CollectiveArgumentError,
@@ -27,7 +25,16 @@ import {
   type RingContext,
   type RingOperation,
 } from './operations.js';
-import { channelCredentials } from './tls.js';
+import {
+  GRPC_PREFIX_BYTES,
+  isRetryable,
+  openUpstream,
+  WIRE_HEADER_BYTES,
+  writeMessagePrefix,
+  type DownstreamLink,
+  type LinkStatus,
+  type UpstreamLink,
+} from './link.js';
 import { bytesPerElement, encodeHalf, WIRE_FORMATS, type WireFormat } from './wire-format.js';
 
 const MiB = 1024 * 1024;
@@ -73,7 +80,7 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 export interface ProcessGroupStats {
   bytesSent: number;
   bytesReceived: number;
-  /** Frames whose payload gRPC delivered unaligned, so they were copied before reducing. */
+  /** Frames whose payload arrived unaligned, so they were copied before reducing (none with our reader). */
   unalignedFrames: number;
   /** Send buffers ever allocated: constant in steady state. */
   sendBuffersAllocated: number;
@@ -129,14 +136,18 @@ export class ProcessGroup {
   private readonly timeoutMs: number;
   private readonly chunkElements: number;
   private readonly bucketElements: number;
-  private readonly pool: BufferPool;
+  /** Messages this rank encodes (16-bit wires); f32 values are sent from where they lie. */
+  private readonly sendPool: BufferPool;
+  /** Messages from the left neighbour, reassembled; a forwarded one returns after its write. */
+  private readonly receivePool: BufferPool;
+  /** Set by `forward` while a received message is processed: its buffer then returns after the write. */
+  private forwardedCurrent = false;
   private readonly context: RingContext;
   private readonly leftRank: number;
   private readonly rightRank: number;
 
-  private upstream: grpc.ClientReadableStream<Buffer> | undefined;
-  private upstreamClient: grpc.Client | undefined;
-  private downstream: LinkCall | undefined;
+  private upstream: UpstreamLink | undefined;
+  private downstream: DownstreamLink | undefined;
   private unregister: () => void = () => {};
 
   private nextOpSeq = 0;
@@ -167,7 +178,8 @@ export class ProcessGroup {
     this.bucketElements = Math.max(1, Math.floor((config.bucketBytes ?? 25 * MiB) / 4));
     this.leftRank = (config.rank - 1 + config.worldSize) % config.worldSize;
     this.rightRank = (config.rank + 1) % config.worldSize;
-    this.pool = new BufferPool(FRAME_HEADER_BYTES + this.chunkElements * 4);
+    this.sendPool = new BufferPool(WIRE_HEADER_BYTES + this.chunkElements * 4);
+    this.receivePool = new BufferPool(WIRE_HEADER_BYTES + this.chunkElements * 4);
     this.context = {
       rank: this.rank,
       worldSize: this.worldSize,
@@ -209,9 +221,9 @@ export class ProcessGroup {
     const downstreamReady = new Promise<void>((resolve) => (downstreamLinked = resolve));
     this.unregister = endpoint.expect({
       membership,
-      accept: (call) => {
+      accept: (open) => {
         if (this.downstream !== undefined) return `rank ${this.rank} already has its right neighbour linked`;
-        this.attachDownstream(call);
+        this.attachDownstream(open());
         downstreamLinked();
         return undefined;
       },
@@ -228,7 +240,10 @@ export class ProcessGroup {
       }, connectTimeoutMs);
     });
     try {
-      await Promise.race([Promise.all([this.linkUpstream(endpoint, deadline), downstreamReady]), timedOut]);
+      const failedMeanwhile = new Promise<never>((_, reject) => {
+        this.abortController.signal.addEventListener('abort', () => reject(this.abortController.signal.reason as CollectiveError), { once: true });
+      });
+      await Promise.race([Promise.all([this.linkUpstream(endpoint, deadline), downstreamReady]), timedOut, failedMeanwhile]);
     } catch (error) {
       this.fail(error instanceof CollectiveError ? error : new PeerLostError(String(error), 'connect', this.leftRank));
       throw error;
@@ -240,30 +255,46 @@ export class ProcessGroup {
   /** Calls Link on the left neighbour until it accepts, refuses for good, or the deadline passes. */
   private async linkUpstream(endpoint: CollectiveEndpoint, deadline: number): Promise<void> {
     const address = this.config.peers[this.leftRank]!;
-    const tls = endpoint.tls;
-    const options: grpc.ChannelOptions = {
-      'grpc-node.flow_control_window': this.config.flowControlWindowBytes ?? 32 * MiB,
-      'grpc.max_receive_message_length': FRAME_HEADER_BYTES + this.chunkElements * 4 + 1024,
-      'grpc.keepalive_time_ms': this.config.keepaliveTimeMs ?? 10_000,
-      'grpc.keepalive_timeout_ms': this.config.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
-      'grpc.keepalive_permit_without_calls': 1,
-      'grpc.enable_retries': 0,
-      'grpc.use_local_subchannel_pool': 1,
-      ...(tls?.serverName !== undefined ? { 'grpc.ssl_target_name_override': tls.serverName } : {}),
-    };
+    const request = serializeLinkRequest({
+      groupId: this.groupId, generation: this.generation, worldSize: this.worldSize, fromRank: this.rank, toRank: this.leftRank,
+    });
     let backoffMs = 20;
     for (;;) {
       if (this.failure !== undefined) throw this.failure;
-      const client = new grpc.Client(address, channelCredentials(tls), options);
-      const outcome = await this.tryLink(client);
-      if (outcome === 'linked') return;
-      client.close();
-      if (outcome.retryable === false) {
-        throw new PeerRefusedError(`rank ${this.leftRank} at ${address} refused this rank: ${outcome.details}`, 'connect', this.leftRank);
+      const outcome = await openUpstream(
+        {
+          address,
+          tls: endpoint.tls,
+          path: LINK_PATH,
+          headers: { authorization: bearer(this.config.token) },
+          request,
+          windowBytes: this.config.flowControlWindowBytes ?? 32 * MiB,
+          keepaliveTimeMs: this.config.keepaliveTimeMs ?? 10_000,
+          keepaliveTimeoutMs: this.config.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
+          pool: this.receivePool,
+        },
+        (wire) => {
+          const frame = decodeFrame(wire.subarray(GRPC_PREFIX_BYTES));
+          return typeof frame === 'string' || frame.kind !== FrameKind.accepted
+            ? 'the peer did not answer with an accepted frame: is it a Ringtrain collective?'
+            : undefined;
+        },
+      );
+      if ('linked' in outcome) {
+        if (this.failure !== undefined) {
+          outcome.linked.cancel();
+          throw this.failure;
+        }
+        this.attachUpstream(outcome.linked);
+        return;
+      }
+      const refusal = outcome.refused;
+      if (!isRetryable(refusal)) {
+        throw new PeerRefusedError(`rank ${this.leftRank} at ${address} refused this rank: ${refusal.details}`, 'connect', this.leftRank);
       }
       if (Date.now() + backoffMs > deadline) {
         throw new CollectiveTimeoutError(
-          `could not link to rank ${this.leftRank} at ${address} before the connect deadline: ${outcome.details}`,
+          `could not link to rank ${this.leftRank} at ${address} before the connect deadline: ${refusal.details}`,
           'connect',
           this.leftRank,
         );
@@ -273,67 +304,42 @@ export class ProcessGroup {
     }
   }
 
-  private tryLink(client: grpc.Client): Promise<'linked' | { retryable: boolean; details: string }> {
-    const metadata = new grpc.Metadata();
-    metadata.set('authorization', bearer(this.config.token));
-    const call = client.makeServerStreamRequest(
-      LINK_PATH,
-      serializeLinkRequest,
-      deserializeFrame,
-      { groupId: this.groupId, generation: this.generation, worldSize: this.worldSize, fromRank: this.rank, toRank: this.leftRank },
-      metadata,
-    );
-    return new Promise((resolve) => {
-      const onError = (error: grpc.ServiceError) => {
-        call.removeAllListeners();
-        const retryable = error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.ALREADY_EXISTS;
-        resolve({ retryable, details: error.details || error.message });
-      };
-      call.once('error', onError);
-      call.once('end', () => onError(Object.assign(new Error('link ended before it was accepted'), { code: grpc.status.UNAVAILABLE, details: 'link ended before it was accepted', metadata: new grpc.Metadata() })));
-      call.once('data', (first: Buffer) => {
-        call.removeAllListeners();
-        const frame = decodeFrame(first);
-        if (typeof frame === 'string' || frame.kind !== FrameKind.accepted) {
-          call.cancel();
-          resolve({ retryable: false, details: 'the peer did not answer with an accepted frame: is it a Ringtrain collective?' });
+  private attachUpstream(link: UpstreamLink): void {
+    this.upstream = link;
+    link.attach({
+      message: (wire) => this.onUpstreamFrame(wire),
+      ended: (linkStatus: LinkStatus) => {
+        this.upstreamHasEnded = true;
+        this.upstreamEnded();
+        if (this.closing) return;
+        if (linkStatus.code === status.OK) {
+          // A clean end means the left neighbour is closing the group after the final barrier.
+          this.markClosedByPeer();
           return;
         }
-        this.attachUpstream(client, call);
-        resolve('linked');
-      });
+        this.fail(new PeerLostError(`the link from rank ${this.leftRank} ended: ${linkStatus.details}`, this.activeName(), this.leftRank));
+      },
+      lost: (reason) => {
+        if (this.closing) return;
+        this.fail(new PeerLostError(`the link from rank ${this.leftRank} broke: ${reason}`, this.activeName(), this.leftRank));
+      },
+      defect: (detail) => {
+        if (this.closing) return;
+        this.fail(new ProtocolError(`${this.activeName()}: rank ${this.leftRank} broke the Link protocol: ${detail}`, this.activeName(), this.leftRank));
+      },
     });
   }
 
-  private attachUpstream(client: grpc.Client, call: grpc.ClientReadableStream<Buffer>): void {
-    this.upstreamClient = client;
-    this.upstream = call;
-    call.on('data', (frame: Buffer) => this.onUpstreamFrame(frame));
-    call.on('error', (error: grpc.ServiceError) => {
-      if (this.closing && error.code === grpc.status.CANCELLED) return;
-      this.fail(new PeerLostError(`the link from rank ${this.leftRank} broke: ${error.details || error.message}`, this.activeName(), this.leftRank));
-    });
-    call.on('end', () => {
-      // A clean end means the left neighbour is closing the group after the final barrier.
-      this.upstreamHasEnded = true;
-      this.upstreamEnded();
-      if (!this.closing) this.markClosedByPeer();
-    });
-  }
-
-  private attachDownstream(call: LinkCall): void {
-    this.downstream = call;
-    call.on('cancelled', () => {
+  private attachDownstream(link: DownstreamLink): void {
+    this.downstream = link;
+    link.onLost((reason) => {
       if (this.closing) return;
-      this.fail(new PeerLostError(`rank ${this.rightRank} dropped its link to this rank`, this.activeName(), this.rightRank));
+      this.fail(new PeerLostError(`rank ${this.rightRank} dropped its link to this rank: ${reason}`, this.activeName(), this.rightRank));
     });
-    call.on('error', (error: Error) => {
-      if (this.closing) return;
-      this.fail(new PeerLostError(`the link to rank ${this.rightRank} broke: ${error.message}`, this.activeName(), this.rightRank));
-    });
-    const accepted = this.pool.acquire();
-    writeFrameHeader(accepted, 0, { opSeq: 0, kind: FrameKind.accepted, format: 'bytes', step: 0, elementOffset: 0, elementCount: 0 }, 0);
-    call.write(accepted.subarray(0, FRAME_HEADER_BYTES), () => this.pool.release(accepted));
+    const accepted = Buffer.allocUnsafe(WIRE_HEADER_BYTES);
+    writeMessagePrefix(accepted, 0, FRAME_HEADER_BYTES);
+    writeFrameHeader(accepted, GRPC_PREFIX_BYTES, { opSeq: 0, kind: FrameKind.accepted, format: 'bytes', step: 0, elementOffset: 0, elementCount: 0 }, 0);
+    link.write(accepted, undefined, () => {});
   }
 
   /** Sums (or averages) `data` element-wise across ranks, in place. */
@@ -428,7 +434,6 @@ export class ProcessGroup {
       clearTimeout(timer);
     }
     this.upstream?.cancel();
-    this.upstreamClient?.close();
     if (this.failure === undefined) this.rejectAll(new GroupClosedError('the process group is closed', 'close'));
   }
 
@@ -469,7 +474,7 @@ export class ProcessGroup {
       next.operation.start();
       const early = this.early.get(opSeq);
       this.early.delete(opSeq);
-      for (const frame of early ?? []) this.process(frame);
+      for (const wire of early ?? []) this.consume(wire);
     } catch (error) {
       this.fail(error instanceof CollectiveError ? error : new ProtocolError(String(error), next.operation.name));
       return;
@@ -510,14 +515,14 @@ export class ProcessGroup {
     }, this.timeoutMs);
   }
 
-  private onUpstreamFrame(frame: Buffer): void {
+  private onUpstreamFrame(wire: Buffer): void {
     if (this.failure !== undefined) return;
-    this.stats.bytesReceived += frame.length;
-    const opSeq = frame.length >= 6 ? frame.readUInt32LE(1) : -1;
+    this.stats.bytesReceived += wire.length;
+    const opSeq = wire.length >= GRPC_PREFIX_BYTES + 5 ? wire.readUInt32LE(GRPC_PREFIX_BYTES + 1) : -1;
     if (this.active !== undefined && opSeq === this.active.opSeq) {
       this.armProgressTimer();
       try {
-        this.process(frame);
+        this.consume(wire);
       } catch (error) {
         this.fail(error instanceof CollectiveError ? error : new ProtocolError(String(error), this.activeName(), this.leftRank));
         return;
@@ -531,27 +536,35 @@ export class ProcessGroup {
     }
     // The left neighbour is already at a later operation: keep its frames until this rank gets there.
     const waiting = this.early.get(opSeq) ?? [];
-    waiting.push(frame);
+    waiting.push(wire);
     this.early.set(opSeq, waiting);
   }
 
-  private process(raw: Buffer): void {
-    const operation = this.active!.operation;
-    const frame = decodeFrame(raw);
-    if (typeof frame === 'string') {
-      throw new ProtocolError(`${operation.name}: rank ${this.leftRank} sent a malformed frame: ${frame}`, operation.name, this.leftRank);
+  /** Hands a received message to the active operation; its buffer returns to the pool unless forwarded. */
+  private consume(wire: Buffer): void {
+    this.forwardedCurrent = false;
+    try {
+      const operation = this.active!.operation;
+      const frame = decodeFrame(wire.subarray(GRPC_PREFIX_BYTES));
+      if (typeof frame === 'string') {
+        throw new ProtocolError(`${operation.name}: rank ${this.leftRank} sent a malformed frame: ${frame}`, operation.name, this.leftRank);
+      }
+      operation.onFrame(frame, wire);
+    } finally {
+      if (!this.forwardedCurrent) this.receivePool.release(wire);
+      this.forwardedCurrent = false;
     }
-    operation.onFrame(frame, raw);
   }
 
-  private write(frame: Buffer, release?: () => void): void {
+  /** Queues one message to the right neighbour: `head` and, zero-copy, `payload`. */
+  private write(head: Buffer, payload: Uint8Array | undefined, release?: () => void): void {
     if (this.failure !== undefined || this.downstream === undefined) {
       release?.();
       return;
     }
-    this.stats.bytesSent += frame.length;
+    this.stats.bytesSent += head.length + (payload?.length ?? 0);
     this.unflushedWrites += 1;
-    this.downstream.write(frame, () => {
+    this.downstream.write(head, payload, () => {
       release?.();
       this.unflushedWrites -= 1;
       if (this.unflushedWrites === 0 && this.onFlushed !== undefined) {
@@ -566,30 +579,38 @@ export class ProcessGroup {
     const format = header.format;
     if (format === 'bytes') throw new Error('sendValues takes f32, f16 or bf16 frames');
     const payloadBytes = values.length * bytesPerElement(format);
-    const buffer = this.pool.acquire();
-    this.stats.sendBuffersAllocated = this.pool.allocatedCount;
-    writeFrameHeader(buffer, 0, header, payloadBytes);
-    let encoded: Uint16Array | undefined;
     if (format === 'f32') {
-      Buffer.from(values.buffer, values.byteOffset, values.byteLength).copy(buffer, FRAME_HEADER_BYTES);
-    } else {
-      encoded = new Uint16Array(buffer.buffer, buffer.byteOffset + FRAME_HEADER_BYTES, values.length);
-      encodeHalf(format, values, encoded);
+      // The values go out from where they lie: operations never change a chunk between sending it and
+      // completing, and an operation completes only once its writes are flushed.
+      const head = Buffer.allocUnsafe(WIRE_HEADER_BYTES);
+      writeMessagePrefix(head, 0, FRAME_HEADER_BYTES + payloadBytes);
+      writeFrameHeader(head, GRPC_PREFIX_BYTES, header, payloadBytes);
+      this.write(head, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+      return undefined;
     }
-    this.write(buffer.subarray(0, FRAME_HEADER_BYTES + payloadBytes), () => this.pool.release(buffer));
+    const buffer = this.sendPool.acquire();
+    this.stats.sendBuffersAllocated = this.sendPool.allocatedCount;
+    writeMessagePrefix(buffer, 0, FRAME_HEADER_BYTES + payloadBytes);
+    writeFrameHeader(buffer, GRPC_PREFIX_BYTES, header, payloadBytes);
+    const encoded = new Uint16Array(buffer.buffer, buffer.byteOffset + WIRE_HEADER_BYTES, values.length);
+    encodeHalf(format, values, encoded);
+    this.write(buffer.subarray(0, WIRE_HEADER_BYTES + payloadBytes), undefined, () => this.sendPool.release(buffer));
     return encoded;
   }
 
   private sendBytes(header: FrameHeader, bytes: Uint8Array): void {
-    const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bytes.length);
-    writeFrameHeader(frame, 0, header, bytes.length);
-    frame.set(bytes, FRAME_HEADER_BYTES);
-    this.write(frame);
+    const message = Buffer.allocUnsafe(WIRE_HEADER_BYTES + bytes.length);
+    writeMessagePrefix(message, 0, FRAME_HEADER_BYTES + bytes.length);
+    writeFrameHeader(message, GRPC_PREFIX_BYTES, header, bytes.length);
+    message.set(bytes, WIRE_HEADER_BYTES);
+    this.write(message, undefined);
   }
 
-  private forward(frame: Buffer, step: number): void {
-    frame.writeUInt32LE(step, 11);
-    this.write(frame);
+  /** Re-sends a received message with its step changed; its buffer returns to the pool after the write. */
+  private forward(wire: Buffer, step: number): void {
+    wire.writeUInt32LE(step, GRPC_PREFIX_BYTES + 11);
+    this.forwardedCurrent = true;
+    this.write(wire, undefined, () => this.receivePool.release(wire));
   }
 
   private f32View(payload: Buffer, count: number): Float32Array {
@@ -627,8 +648,7 @@ export class ProcessGroup {
     this.rejectAll(error);
     this.abortController.abort(error);
     // Tell both neighbours at once, so the whole ring fails fast instead of each rank waiting for its deadline.
-    this.downstream?.emit('error', { code: grpc.status.ABORTED, details: `rank ${this.rank} aborted: ${error.message}` });
+    this.downstream?.end({ code: status.ABORTED, details: `rank ${this.rank} aborted: ${error.message}` });
     this.upstream?.cancel();
-    this.upstreamClient?.close();
   }
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import * as grpc from '@grpc/grpc-js';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import type { SecureClientSessionOptions, SecureServerOptions } from 'node:http2';
 
 /**
  * PEM files for TLS between ranks. With `caFile`, peers verify each other's certificates against it; the
@@ -22,20 +23,22 @@ function readPem(path: string, what: string): Buffer {
   }
 }
 
-export function serverCredentials(tls: TlsFiles | undefined): grpc.ServerCredentials {
-  if (tls === undefined) return grpc.ServerCredentials.createInsecure();
-  return grpc.ServerCredentials.createSsl(
-    readPem(tls.caFile, 'CA certificate'),
-    [{ cert_chain: readPem(tls.certFile, 'certificate'), private_key: readPem(tls.keyFile, 'private key') }],
-    tls.requireClientCertificate ?? true,
-  );
+function pems(tls: TlsFiles): { ca: Buffer; cert: Buffer; key: Buffer } {
+  return { ca: readPem(tls.caFile, 'CA certificate'), cert: readPem(tls.certFile, 'certificate'), key: readPem(tls.keyFile, 'private key') };
 }
 
-export function channelCredentials(tls: TlsFiles | undefined): grpc.ChannelCredentials {
-  if (tls === undefined) return grpc.credentials.createInsecure();
-  return grpc.credentials.createSsl(
-    readPem(tls.caFile, 'CA certificate'),
-    readPem(tls.keyFile, 'private key'),
-    readPem(tls.certFile, 'certificate'),
-  );
+export function serverTlsOptions(tls: TlsFiles): SecureServerOptions {
+  const requireClientCertificate = tls.requireClientCertificate ?? true;
+  return { ...pems(tls), requestCert: requireClientCertificate, rejectUnauthorized: requireClientCertificate, ALPNProtocols: ['h2'] };
+}
+
+export function clientTlsOptions(tls: TlsFiles): SecureClientSessionOptions {
+  const serverName = tls.serverName;
+  return {
+    ...pems(tls),
+    ALPNProtocols: ['h2'],
+    ...(serverName !== undefined
+      ? { servername: serverName, checkServerIdentity: (_host: string, certificate: PeerCertificate) => checkServerIdentity(serverName, certificate) }
+      : {}),
+  };
 }
