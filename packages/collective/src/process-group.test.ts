@@ -266,15 +266,16 @@ async function allReduceAgainstFake(answer: (frame: (kind: FrameKind, step: numb
   const peers = [endpoint.address, `127.0.0.1:${fakePort}`];
   const fakeClient = new grpc.Client(endpoint.address, grpc.credentials.createInsecure());
   try {
-    const connecting = ProcessGroup.connect(endpoint, { groupId: 'g', generation: 0, rank: 0, worldSize: 2, peers, token: 't', timeoutMs: 2_000, chunkBytes: 4096 });
+    // A message can break the link while the group is still forming (it may follow the accepted frame at once).
+    const connecting = ProcessGroup.connect(endpoint, { groupId: 'g', generation: 0, rank: 0, worldSize: 2, peers, token: 't', timeoutMs: 2_000, chunkBytes: 4096 })
+      .catch((reason: unknown) => reason);
     const metadata = new grpc.Metadata();
     metadata.set('authorization', 'Bearer t');
     const { serializeLinkRequest } = await import('./endpoint.js');
     const downstream = fakeClient.makeServerStreamRequest(LINK_PATH, serializeLinkRequest, (bytes: Buffer) => bytes, { groupId: 'g', generation: 0, worldSize: 2, fromRank: 1, toRank: 0 }, metadata);
     downstream.on('data', () => {});
     downstream.on('error', () => {});
-    // A message can break the link while the group is still forming (it follows the accepted frame at once).
-    const group = await connecting.catch((reason: unknown) => reason);
+    const group = await connecting;
     if (!(group instanceof ProcessGroup)) return group;
     const error = await group.allReduce(new Float32Array(100)).then(() => undefined, (reason: unknown) => reason);
     await group.close();
