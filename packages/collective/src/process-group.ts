@@ -492,7 +492,8 @@ export class ProcessGroup {
       }
       return;
     }
-    const finished = this.active!;
+    const finished = this.active;
+    if (finished === undefined) return;
     this.active = undefined;
     this.currentOpSeq = finished.opSeq + 1;
     clearTimeout(this.progressTimer);
@@ -628,6 +629,16 @@ export class ProcessGroup {
 
   private markClosedByPeer(): void {
     if (this.failure !== undefined) return;
+    const finished = this.active;
+    if (finished !== undefined && finished.operation.done) {
+      // The left neighbour closes only after the final barrier, which every rank's frames had to reach: an
+      // operation holding all its frames is complete, even if its last writes have not reported back yet.
+      this.active = undefined;
+      this.onFlushed = undefined;
+      this.currentOpSeq = finished.opSeq + 1;
+      clearTimeout(this.progressTimer);
+      finished.resolve();
+    }
     this.closing = true;
     this.rejectAll(new GroupClosedError(`rank ${this.leftRank} closed the process group`, this.activeName(), this.leftRank));
   }
@@ -635,6 +646,7 @@ export class ProcessGroup {
   private rejectAll(error: CollectiveError): void {
     const pending = [...(this.active ? [this.active] : []), ...this.queue.splice(0)];
     this.active = undefined;
+    this.onFlushed = undefined;
     for (const operation of pending) operation.reject(error);
   }
 
