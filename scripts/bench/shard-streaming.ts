@@ -1,10 +1,12 @@
 // Shard streaming vs raw GET from the same MinIO, in the same run (issue 4's ">= 80% of raw GET" check).
 // Starts a MinIO from scripts/install-minio.sh on 127.0.0.1, ingests an ImageFolder into it, then alternates:
 //   raw:    minio client GET of every shard object, bytes discarded (the ceiling)
+//   hashed: the same GET with sha256 over the bytes, nothing written (what verification alone costs)
 //   shards: the loader's ShardCache fetching the same objects (stream + sha256 + write to local disk)
 // both with the same number of parallel downloads. Prints one JSON object.
 //
 //   npx tsx scripts/bench/shard-streaming.ts <image-folder> [--shard-size-mib 8] [--parallel 4] [--rounds 3]
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,11 +35,13 @@ try {
   const endpoint = new URL(minio.config.endpoint);
   const client = new Client({ endPoint: endpoint.hostname, port: Number(endpoint.port), useSSL: false, accessKey: minio.config.accessKey, secretKey: minio.config.secretKey, region: minio.config.region, pathStyle: true });
 
-  const raw = async (): Promise<number> => {
+  const get = async (hashed: boolean): Promise<number> => {
     const limit = pLimit(parallel);
     const started = performance.now();
     await Promise.all(shards.map((shard) => limit(async () => {
-      for await (const _chunk of await client.getObject('bench', `ds/${shard.key}`)) { /* discard */ }
+      const hash = hashed ? createHash('sha256') : undefined;
+      for await (const chunk of await client.getObject('bench', `ds/${shard.key}`)) hash?.update(chunk as Buffer);
+      hash?.digest();
     })));
     return totalBytes / ((performance.now() - started) / 1000);
   };
@@ -49,19 +53,22 @@ try {
   };
 
   const rawRuns: number[] = [];
+  const hashedRuns: number[] = [];
   const shardRuns: number[] = [];
   for (let round = 0; round < Number(values.rounds); round += 1) {
-    rawRuns.push(await raw());
+    rawRuns.push(await get(false));
+    hashedRuns.push(await get(true));
     shardRuns.push(await streamed(round));
   }
   const median = (runs: number[]) => [...runs].sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
   const result = {
     shards: shards.length, totalBytes, parallel,
-    rawGetBytesPerSec: median(rawRuns), shardStreamBytesPerSec: median(shardRuns),
+    rawGetBytesPerSec: median(rawRuns), hashedGetBytesPerSec: median(hashedRuns), shardStreamBytesPerSec: median(shardRuns),
     ratio: median(shardRuns) / median(rawRuns),
+    hashedRatio: median(hashedRuns) / median(rawRuns),
     // Each round runs raw then shards back to back: the median of paired ratios is steadier on shared cores.
     pairedRatio: median(shardRuns.map((value, round) => value / rawRuns[round]!)),
-    rawRuns, shardRuns,
+    rawRuns, hashedRuns, shardRuns,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
