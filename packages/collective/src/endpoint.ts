@@ -156,6 +156,14 @@ export class CollectiveEndpoint {
       refuse(stream, { code: grpc.status.UNIMPLEMENTED, details: `a collective endpoint serves only ${LINK_PATH}` });
       return;
     }
+    const presented = headers['authorization'];
+    const unauthenticated = (own: GroupMembership): boolean => {
+      if (typeof presented === 'string' && sameSecret(presented, bearer(own.token))) return false;
+      refuse(stream, { code: grpc.status.UNAUTHENTICATED, details: `rank ${own.rank} refused the link: wrong or missing collective token` });
+      return true;
+    };
+    // The token is checked before the body is read too, so a caller without it costs no more than its headers.
+    if (this.acceptor !== undefined && unauthenticated(this.acceptor.membership)) return;
     const body = await readRequest(stream);
     const acceptor = this.acceptor;
     if (acceptor === undefined) {
@@ -163,11 +171,7 @@ export class CollectiveEndpoint {
       return;
     }
     const own = acceptor.membership;
-    const presented = headers['authorization'];
-    if (typeof presented !== 'string' || !sameSecret(presented, bearer(own.token))) {
-      refuse(stream, { code: grpc.status.UNAUTHENTICATED, details: `rank ${own.rank} refused the link: wrong or missing collective token` });
-      return;
-    }
+    if (unauthenticated(own)) return;
     if (typeof body === 'string') {
       refuse(stream, { code: grpc.status.INVALID_ARGUMENT, details: `rank ${own.rank} refused the link: ${body}` });
       return;
