@@ -3,7 +3,9 @@
  * the training step. This file is the package's whole public API.
  */
 export { BACKEND_NAMES, initBackend, parseBackendRequest } from './backend.js';
-export type { BackendChoice, BackendName, BackendRequest, InitBackendOptions } from './backend.js';
+export type { BackendChoice, BackendName, BackendRequest, InitBackendOptions, NativeRuntime } from './backend.js';
+export { cgroupCpuQuota, chooseComputeThreads } from './compute-threads.js';
+export type { ComputeThreads, ComputeThreadsOptions } from './compute-threads.js';
 export { ResNet18, BN_EPSILON, BN_MOMENTUM } from './resnet18.js';
 export type { ForwardOptions } from './resnet18.js';
 export { resnet18Spec } from './resnet18-spec.js';

@@ -5,7 +5,7 @@ import { initBackend } from './backend.js';
 import { ResNet18 } from './resnet18.js';
 import { resnet18Spec } from './resnet18-spec.js';
 
-await initBackend({ requested: 'wasm', log: () => {} });
+await initBackend({ log: () => {} }); // RINGTRAIN_BACKEND: the package's test script runs this suite on each backend
 
 test('ResNet18 has torchvision parameter count: 11,689,512 for 1,000 classes', () => {
   const specs = resnet18Spec(1000);

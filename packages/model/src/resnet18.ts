@@ -104,7 +104,7 @@ export class ResNet18 {
     return tf.tidy(() => {
       let x: tf.Tensor4D = this.conv('conv1', images, 2, 3);
       x = tf.relu(this.batchNorm('bn1', x, updateStats));
-      x = tf.maxPool(x, 3, 2, 1, 'floor');
+      x = this.maxPool(x);
       STAGE_CHANNELS.forEach((_, stage) => {
         for (let block = 0; block < BLOCKS_PER_STAGE; block++) {
           x = this.basicBlock(`layer${stage + 1}.${block}`, x, stage, block, updateStats);
@@ -137,15 +137,23 @@ export class ResNet18 {
     return tf.relu(tf.add(out, identity));
   }
 
-  /** PyTorch pads symmetrically (3 for the 7×7/2 stem), where TF's 'same' would pad 2 before and 3 after. */
+  /**
+   * torchvision's convolution: symmetric zero padding (3 for the 7×7/2 stem, 1 for the 3×3 convolutions).
+   * TensorFlow's kernels take only 'valid' and 'same', and 'same' pads more at the bottom and right at stride 2,
+   * so there the padding is its own op; at stride 1 'same' is exactly the symmetric padding.
+   */
   private conv(name: string, x: tf.Tensor4D, stride: number, pad: number): tf.Tensor4D {
-    const padding: tf.backend_util.ExplicitPadding = [
-      [0, 0],
-      [pad, pad],
-      [pad, pad],
-      [0, 0],
-    ];
-    return tf.conv2d(x, this.variable(`${name}.weight`) as tf.Tensor4D, stride, padding);
+    const filter = this.variable(`${name}.weight`) as tf.Tensor4D;
+    if (pad === 0) return tf.conv2d(x, filter, stride, 'valid');
+    if (acceptsExplicitPadding()) return tf.conv2d(x, filter, stride, symmetricPadding(pad));
+    if (stride === 1 && filter.shape[0] === 2 * pad + 1) return tf.conv2d(x, filter, 1, 'same');
+    return tf.conv2d(tf.pad(x, symmetricPadding(pad)), filter, stride, 'valid');
+  }
+
+  /** The stem's 3×3/2 max-pool with padding 1. It follows a ReLU, so zero padding gives torchvision's result. */
+  private maxPool(x: tf.Tensor4D): tf.Tensor4D {
+    if (acceptsExplicitPadding()) return tf.maxPool(x, 3, 2, 1, 'floor');
+    return tf.maxPool(tf.pad(x, symmetricPadding(1)), 3, 2, 'valid');
   }
 
   private batchNorm(prefix: string, x: tf.Tensor4D, training: boolean): tf.Tensor4D {
@@ -187,6 +195,20 @@ export class ResNet18 {
     return trainingNorm(x, gamma, beta) as tf.Tensor4D;
   }
 
+}
+
+/** Whether the active backend's convolution and pooling kernels take numeric paddings (wasm and cpu do). */
+function acceptsExplicitPadding(): boolean {
+  return tf.getBackend() !== 'tensorflow';
+}
+
+function symmetricPadding(pad: number): Array<[number, number]> & tf.backend_util.ExplicitPadding {
+  return [
+    [0, 0],
+    [pad, pad],
+    [pad, pad],
+    [0, 0],
+  ];
 }
 
 /** torchvision's init: kaiming_normal_(fan_out, relu) for convolutions, BN (1, 0), nn.Linear's uniform. */
