@@ -75,6 +75,62 @@ test('reads the half-precision and integer dtypes PyTorch files use', () => {
   assert.deepEqual([...toFloat32('n', file.tensors.get('n')!)], [7]);
 });
 
+/** One tensor of `dtype` holding the given 16-bit patterns (little-endian), decoded back to float32. */
+function decode16(dtype: 'F16' | 'BF16', patterns: readonly number[]): Float32Array {
+  const data = new Uint8Array(patterns.length * 2);
+  patterns.forEach((bits, i) => new DataView(data.buffer).setUint16(i * 2, bits, true));
+  const file = decodeSafetensors(encodeSafetensors([['t', { dtype, shape: [patterns.length], data }]]));
+  return toFloat32('t', file.tensors.get('t')!);
+}
+
+const float32Bits = (value: number): number => new Uint32Array(Float32Array.of(value).buffer)[0]!;
+
+test('F16 converts exactly: known values, subnormals, signed zero, infinities and NaN', () => {
+  const cases: [number, number][] = [
+    [0x3c00, 1], [0xc000, -2], [0x3555, 0.333251953125], [0x7bff, 65504], [0x0400, 2 ** -14],
+    [0x0001, 2 ** -24], [0x03ff, 1023 * 2 ** -24], [0x8001, -(2 ** -24)], [0x0000, 0], [0x8000, -0],
+    [0x7c00, Infinity], [0xfc00, -Infinity], [0x7e00, NaN], [0x7c01, NaN], [0xfe00, NaN],
+  ];
+  const values = decode16('F16', cases.map(([bits]) => bits));
+  cases.forEach(([bits, expected], i) => assert.ok(Object.is(values[i], expected), `0x${bits.toString(16)} → ${values[i]}, expected ${expected}`));
+});
+
+test('F16 → F32 is exact for all 65536 patterns (against the bit-level construction of the same float)', () => {
+  const values = decode16('F16', Array.from({ length: 65536 }, (_, bits) => bits));
+  for (let bits = 0; bits < 65536; bits++) {
+    const sign = bits >> 15;
+    const exponent = (bits >> 10) & 0x1f;
+    const fraction = bits & 0x3ff;
+    const value = values[bits]!;
+    if (exponent === 0x1f) assert.ok(fraction === 0 ? value === (sign ? -Infinity : Infinity) : Number.isNaN(value), `0x${bits.toString(16)}`);
+    else if (exponent === 0) assert.ok(Object.is(value, (sign ? -1 : 1) * fraction * 2 ** -24), `subnormal 0x${bits.toString(16)}`);
+    else assert.equal(float32Bits(value), ((sign << 31) | ((exponent + 112) << 23) | (fraction << 13)) >>> 0, `0x${bits.toString(16)}`);
+  }
+});
+
+test('BF16 converts exactly: its bits are the top half of the float32 for all 65536 patterns', () => {
+  const cases: [number, number][] = [
+    [0x3f80, 1], [0xc000, -2], [0x3eab, 0.333984375], [0x7f7f, 3.3895313892515355e38], [0x0001, 2 ** -133],
+    [0x8000, -0], [0x7f80, Infinity], [0xff80, -Infinity], [0x7fc0, NaN], [0xffc1, NaN],
+  ];
+  const known = decode16('BF16', cases.map(([bits]) => bits));
+  cases.forEach(([bits, expected], i) => assert.ok(Object.is(known[i], expected), `0x${bits.toString(16)} → ${known[i]}, expected ${expected}`));
+  const values = decode16('BF16', Array.from({ length: 65536 }, (_, bits) => bits));
+  for (let bits = 0; bits < 65536; bits++) {
+    const nan = (bits & 0x7f80) === 0x7f80 && (bits & 0x7f) !== 0;
+    if (nan) assert.ok(Number.isNaN(values[bits]), `0x${bits.toString(16)}`);
+    else assert.equal(float32Bits(values[bits]!), (bits << 16) >>> 0, `0x${bits.toString(16)}`);
+  }
+});
+
+test('F64 rounds to the nearest float32', () => {
+  const data = new Uint8Array(16);
+  new DataView(data.buffer).setFloat64(0, 1 / 3, true);
+  new DataView(data.buffer).setFloat64(8, -0.1, true);
+  const file = decodeSafetensors(encodeSafetensors([['t', { dtype: 'F64', shape: [2], data }]]));
+  assert.deepEqual([...toFloat32('t', file.tensors.get('t')!)], [Math.fround(1 / 3), Math.fround(-0.1)]);
+});
+
 test('rejects malformed files with a message naming the problem', () => {
   assert.throws(() => decodeSafetensors(new Uint8Array(4)), /shorter than the 8-byte header length/);
   const tooLong = new Uint8Array(16);

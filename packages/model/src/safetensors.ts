@@ -206,6 +206,7 @@ function parseEntry(
   return { dtype: dtype as SafetensorsDtype, shape, begin: offsets[0], end: offsets[1] };
 }
 
+/** IEEE binary16 → number, exactly (every half is a float32): subnormals, ±0, ±Infinity and NaN included. */
 function halfToFloat(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
   const exponent = (bits >> 10) & 0x1f;
@@ -215,8 +216,11 @@ function halfToFloat(bits: number): number {
   return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
+const scratch = new Float32Array(1);
+const scratchBits = new Uint32Array(scratch.buffer);
+
+/** bfloat16 → number, exactly: the top half of a float32's bits (one shared scratch, no allocation per value). */
 function bfloat16ToFloat(bits: number): number {
-  const scratch = new DataView(new ArrayBuffer(4));
-  scratch.setUint32(0, bits << 16);
-  return scratch.getFloat32(0);
+  scratchBits[0] = bits << 16;
+  return scratch[0]!;
 }

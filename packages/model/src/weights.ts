@@ -2,7 +2,7 @@ import { ResNet18 } from './resnet18.js';
 import { elementCount, resnet18Spec } from './resnet18-spec.js';
 import type { TensorSpec } from './resnet18-spec.js';
 import { decodeSafetensors, encodeSafetensors, float32Bytes, int64Bytes, toFloat32 } from './safetensors.js';
-import type { RawTensor } from './safetensors.js';
+import type { RawTensor, SafetensorsDtype } from './safetensors.js';
 
 /** The weight file does not fit the model; the message lists every problem at once. */
 export class WeightsMismatchError extends Error {
@@ -10,11 +10,14 @@ export class WeightsMismatchError extends Error {
     readonly missing: readonly string[],
     readonly unexpected: readonly string[],
     readonly misshaped: readonly string[],
+    /** Tensors whose dtype cannot hold them (e.g. integer weights), with the dtype found. */
+    readonly mistyped: readonly string[] = [],
   ) {
     const lines = [
       ...(missing.length > 0 ? [`missing keys: ${missing.join(', ')}`] : []),
       ...(unexpected.length > 0 ? [`unexpected keys: ${unexpected.join(', ')}`] : []),
       ...(misshaped.length > 0 ? [`mis-shaped tensors: ${misshaped.join(', ')}`] : []),
+      ...(mistyped.length > 0 ? [`tensors of the wrong dtype: ${mistyped.join(', ')}`] : []),
     ];
     super(
       `weights do not match torchvision resnet18:\n  ${lines.join('\n  ')}\n` +
@@ -38,14 +41,22 @@ export interface LoadedWeights {
   readonly metadata: Record<string, string>;
 }
 
-/** Builds a ResNet18 from a torchvision state dict in safetensors (OIHW → HWIO, fc [out,in] → [in,out]). */
+/** Dtypes a weight or running statistic may come in: converted to float32 (F64 rounded, the rest exact). */
+const FLOAT_DTYPES: ReadonlySet<SafetensorsDtype> = new Set(['F32', 'F16', 'BF16', 'F64']);
+
+/**
+ * Builds a ResNet18 from a torchvision state dict in safetensors (OIHW → HWIO, fc [out,in] → [in,out]). As
+ * PyTorch's load_state_dict does, it accepts a file without the `num_batches_tracked` counters (many exported
+ * checkpoints drop them; they count as 0) and half-precision tensors; anything else missing, extra, mis-shaped
+ * or of an integer dtype is refused with every problem listed.
+ */
 export function loadSafetensorsWeights(bytes: Uint8Array, options: LoadWeightsOptions): LoadedWeights {
   const file = decodeSafetensors(bytes);
   const specs = resnet18Spec(options.numClasses);
   const fileClasses = file.tensors.get('fc.weight')?.shape[0];
   const headReplaced = fileClasses !== undefined && fileClasses !== options.numClasses;
   const expected = specs.filter((spec) => !(headReplaced && spec.head));
-  const missing = expected.filter((spec) => !file.tensors.has(spec.name)).map((spec) => spec.name);
+  const missing = expected.filter((spec) => !file.tensors.has(spec.name) && spec.kind !== 'bn-num-batches').map((spec) => spec.name);
   const known = new Set(specs.map((spec) => spec.name));
   const unexpected = [...file.tensors.keys()].filter((name) => !known.has(name));
   const misshaped = expected.flatMap((spec) => {
@@ -54,15 +65,22 @@ export function loadSafetensorsWeights(bytes: Uint8Array, options: LoadWeightsOp
       ? [`${spec.name} is [${tensor.shape}], expected [${spec.torchShape}]`]
       : [];
   });
-  if (missing.length + unexpected.length + misshaped.length > 0) {
-    throw new WeightsMismatchError(missing, unexpected, misshaped);
+  const mistyped = expected.flatMap((spec) => {
+    const tensor = file.tensors.get(spec.name);
+    return tensor !== undefined && spec.kind !== 'bn-num-batches' && !FLOAT_DTYPES.has(tensor.dtype)
+      ? [`${spec.name} is ${tensor.dtype}, expected F32, F16, BF16 or F64`]
+      : [];
+  });
+  if (missing.length + unexpected.length + misshaped.length + mistyped.length > 0) {
+    throw new WeightsMismatchError(missing, unexpected, misshaped, mistyped);
   }
   const fresh = headReplaced ? ResNet18.create({ numClasses: options.numClasses, seed: options.seed }) : undefined;
   const values = new Map<string, Float32Array>();
   for (const spec of specs) {
     const tensor = file.tensors.get(spec.name);
     if (headReplaced && spec.head) values.set(spec.name, fresh!.read(spec.name));
-    else values.set(spec.name, fromTorchLayout(spec, toFloat32(spec.name, tensor as RawTensor)));
+    else if (tensor === undefined) values.set(spec.name, Float32Array.of(0)); // an absent num_batches_tracked
+    else values.set(spec.name, fromTorchLayout(spec, toFloat32(spec.name, tensor)));
   }
   fresh?.dispose();
   return { model: ResNet18.fromValues(options.numClasses, values), headReplaced, metadata: file.metadata };
