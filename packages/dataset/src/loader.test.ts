@@ -14,6 +14,7 @@ import { manifestFormatVersion, shardSampleCounts, type Manifest } from './manif
 import { encodeShard } from './shard-format.js';
 import { createHash } from 'node:crypto';
 import { classColours, imageBytes, makeImageFolder } from './test-images.test-helper.js';
+import { transformImage } from './single-image.js';
 
 const identity = { mean: [0, 0, 0] as const, std: [1, 1, 1] as const };
 
@@ -106,6 +107,21 @@ describe('DataLoader', () => {
     // Top-left pixel: red unflipped, blue flipped.
     assert.deepEqual([...plain!.images.subarray(0, 3)].map((v) => Math.round(v * 255)), [255, 0, 0]);
     assert.deepEqual([...flipped!.images.subarray(0, 3)].map((v) => Math.round(v * 255)), [0, 0, 255]);
+  });
+
+  it('executes a resize-then-crop plan (the eval transform) with the pixels transformImage gives the same file', async () => {
+    const dir = path.join(work, 'resize-crop');
+    const pixels = Buffer.from(Array.from({ length: 21 * 13 * 3 }, (_, i) => (i * 37) % 256));
+    const bytes = await sharp(pixels, { raw: { width: 21, height: 13, channels: 3 } }).png().toBuffer();
+    const dataset = await datasetOf(dir, [{ label: 0, bytes, width: 21, height: 13 }]);
+    const sizes: number[] = [];
+    const planner: CropPlanner = (width, height, _random, size) => {
+      sizes.push(size);
+      return { resizeWidth: Math.trunc((9 * width) / height), resizeHeight: 9, left: 2, top: 1, size };
+    };
+    const [batch] = await collect(make({ ...dataset, planner, imageSize: 8 }), Uint32Array.of(0));
+    assert.deepEqual(sizes, [8], 'the planner is told the output size');
+    assert.deepEqual(batch!.images, await transformImage(bytes, { size: 8, planner, ...identity }));
   });
 
   it('skips and counts a corrupt sample without failing the batch, and gives greyscale images three channels', async () => {

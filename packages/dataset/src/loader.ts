@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import os from 'node:os';
 import { Piscina } from 'piscina';
-import { checkCropBox, type CropPlanner } from './crop-planner.js';
+import { checkCropPlan, type CropPlanner } from './crop-planner.js';
 import type { Manifest, ManifestShard, SplitName } from './manifest.js';
 import type { ObjectStore } from './object-store.js';
 import { seededRandom } from './seeded-random.js';
@@ -188,9 +188,9 @@ export class DataLoader {
           const bytes = await readRange(cached.file, entry.offset, entry.length);
           this.counters.bytesRead += bytes.length;
           const random = seededRandom(seed, epoch, samples[i]!);
-          const box = planner(entry.width, entry.height, random.float);
-          checkCropBox(box, entry.width, entry.height);
-          const result = await this.pool.run({ bytes, box, size: imageSize, mean, std, output, offset: i * pixels }, { transferList: [bytes.buffer as ArrayBuffer] });
+          const plan = planner(entry.width, entry.height, random.float, imageSize);
+          checkCropPlan(plan, entry.width, entry.height, imageSize);
+          const result = await this.pool.run({ bytes, plan, size: imageSize, mean, std, output, offset: i * pixels }, { transferList: [bytes.buffer as ArrayBuffer] });
           return { result, label: entry.label, sourcePath: entry.sourcePath };
         }),
       );

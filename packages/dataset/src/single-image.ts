@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { checkCropBox, type CropPlanner } from './crop-planner.js';
+import { checkCropPlan, type CropPlanner } from './crop-planner.js';
 import type { Triple } from './loader.js';
 import { sniffImageFormat } from './prepare-image.js';
 import { transform } from './transform-worker.js';
@@ -32,10 +32,10 @@ export async function transformImage(bytes: Uint8Array, options: ImageTransformO
   } catch (error) {
     throw new ImageDecodeError(`cannot read the image header: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const box = options.planner(width, height, options.random ?? Math.random);
-  checkCropBox(box, width, height);
+  const plan = options.planner(width, height, options.random ?? Math.random, options.size);
+  checkCropPlan(plan, width, height, options.size);
   const output = new SharedArrayBuffer(options.size * options.size * 3 * 4);
-  const result = await transform({ bytes, box, size: options.size, mean: options.mean, std: options.std, output, offset: 0 });
+  const result = await transform({ bytes, plan, size: options.size, mean: options.mean, std: options.std, output, offset: 0 });
   if ('error' in result) throw new ImageDecodeError(result.error);
   return new Float32Array(output);
 }

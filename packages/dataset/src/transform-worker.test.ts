@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
+import type { CropPlan } from './crop-planner.js';
 import { transform, type TransformResult } from './transform-worker.js';
 
 /** Runs one transform into a fresh shared buffer with a float of guard on each side of the slot. */
-async function run(bytes: Uint8Array, size: number, mean: readonly [number, number, number], std: readonly [number, number, number]): Promise<{ result: TransformResult; pixels: Float32Array; guards: number[] }> {
+async function run(
+  bytes: Uint8Array, size: number, mean: readonly [number, number, number], std: readonly [number, number, number],
+  plan: CropPlan = { left: 0, top: 0, width: 16, height: 16, flip: false },
+): Promise<{ result: TransformResult; pixels: Float32Array; guards: number[] }> {
   const output = new SharedArrayBuffer((size * size * 3 + 2) * 4);
   const all = new Float32Array(output).fill(-999);
-  const result = await transform({ bytes, box: { left: 0, top: 0, width: 16, height: 16, flip: false }, size, mean, std, output, offset: 1 });
+  const result = await transform({ bytes, plan, size, mean, std, output, offset: 1 });
   return { result, pixels: all.subarray(1, 1 + size * size * 3), guards: [all[0]!, all.at(-1)!] };
 }
 
@@ -23,8 +27,10 @@ describe('transform (decode, crop, resize, normalise)', () => {
       ['PNG with alpha', await sharp({ create: { width: 16, height: 16, channels: 4, background: { r: 10, g: 200, b: 30, alpha: 0.5 } } }).png().toBuffer(), [10, 200, 30], 1],
       ['WebP', await solid(20, 40, 220).webp({ lossless: true }).toBuffer(), [20, 40, 220], 1],
     ];
-    for (const [name, bytes, expected, tolerance] of cases) {
-      const { result, pixels, guards } = await run(bytes, 4, [0.5, 0.5, 0.5], [0.5, 0.25, 0.125]);
+    // Both executors: a crop box (libvips resizes) and a resize-then-crop plan (Pillow's filter in JavaScript).
+    const plans: CropPlan[] = [{ left: 0, top: 0, width: 16, height: 16, flip: false }, { resizeWidth: 8, resizeHeight: 8, left: 2, top: 2, size: 4 }];
+    for (const [[name, bytes, expected, tolerance], plan] of cases.flatMap((entry) => plans.map((plan) => [entry, plan] as const))) {
+      const { result, pixels, guards } = await run(bytes, 4, [0.5, 0.5, 0.5], [0.5, 0.25, 0.125], plan);
       assert.deepEqual(result, { ok: true }, name);
       assert.deepEqual(guards, [-999, -999], `${name} wrote outside its slot`);
       assert.ok(pixels.every((value) => value !== -999), `${name} left part of its slot unwritten`);

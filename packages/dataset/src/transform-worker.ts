@@ -1,9 +1,10 @@
 import sharp from 'sharp';
-import type { CropBox } from './crop-planner.js';
+import { isResizeCrop, type CropBox, type CropPlan, type ResizeCrop } from './crop-planner.js';
+import { resizeBilinearWindow } from './pil-bilinear.js';
 
 export type TransformTask = {
   bytes: Uint8Array;
-  box: CropBox;
+  plan: CropPlan;
   /** Output side in pixels (square). */
   size: number;
   mean: readonly [number, number, number];
@@ -27,20 +28,16 @@ sharp.concurrency(1);
 sharp.cache(false);
 
 /**
- * Decode → crop → resize (bilinear, like torchvision's default) → optional horizontal flip → sRGB →
- * normalise, written as HWC float32 straight into its slot of an NHWC batch. Runs on a piscina worker thread.
- * A corrupt image comes back as `{ error }` so that the loader can count and skip it.
+ * Decode → crop → resize → optional horizontal flip → sRGB → normalise, written as HWC float32 straight into
+ * its slot of an NHWC batch. Runs on a piscina worker thread. A crop box is cut and resized by libvips
+ * (bilinear, like torchvision's default); a resize-then-crop plan (the eval transform) is resized with
+ * Pillow's exact bilinear filter (`pil-bilinear.ts`), so its pixels are torchvision's. A corrupt image comes
+ * back as `{ error }` so that the loader can count and skip it.
  */
 export async function transform(task: TransformTask): Promise<TransformResult> {
   try {
-    let pipeline = sharp(task.bytes, { failOn: 'error' })
-      .extract({ left: task.box.left, top: task.box.top, width: task.box.width, height: task.box.height })
-      .resize(task.size, task.size, { fit: 'fill', kernel: 'linear' });
-    if (task.box.flip) pipeline = pipeline.flop();
-    const { data, info } = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || info.width !== task.size || info.height !== task.size) {
-      return { error: `decoded to ${info.width}x${info.height}x${info.channels}, expected ${task.size}x${task.size}x3` };
-    }
+    const data = isResizeCrop(task.plan) ? await resizeCrop(task.bytes, task.plan) : await cropResize(task.bytes, task.plan, task.size);
+    if (typeof data === 'string') return { error: data };
     const pixels = new Float32Array(task.output, task.offset * 4, data.length);
     const [m0, m1, m2] = task.mean;
     const scale0 = 1 / (255 * task.std[0]);
@@ -58,6 +55,30 @@ export async function transform(task: TransformTask): Promise<TransformResult> {
   } catch (error) {
     return { error: error instanceof Error ? error.message : String(error) };
   }
+}
+
+/** The box cut from the decoded image and resized to size×size by libvips; the pixels, or why not. */
+async function cropResize(bytes: Uint8Array, box: CropBox, size: number): Promise<Uint8Array | string> {
+  let pipeline = sharp(bytes, { failOn: 'error' })
+    .extract({ left: box.left, top: box.top, width: box.width, height: box.height })
+    .resize(size, size, { fit: 'fill', kernel: 'linear' });
+  if (box.flip) pipeline = pipeline.flop();
+  const { data, info } = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3 || info.width !== size || info.height !== size) {
+    return `decoded to ${info.width}x${info.height}x${info.channels}, expected ${size}x${size}x3`;
+  }
+  return data;
+}
+
+/**
+ * The whole image decoded to 8-bit sRGB (as PIL's convert("RGB") gives it), then the plan's window of its
+ * Pillow-bilinear resize; the pixels, or why not.
+ */
+async function resizeCrop(bytes: Uint8Array, plan: ResizeCrop): Promise<Uint8Array | string> {
+  const { data, info } = await sharp(bytes, { failOn: 'error' }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) return `decoded to ${info.channels} channels, expected 3`;
+  const pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
+  return resizeBilinearWindow(pixels, info.width, info.height, 3, { ...plan, width: plan.size, height: plan.size });
 }
 
 export default transform;
