@@ -14,32 +14,11 @@ DIR receives three safetensors files (written by hand: Debian has no python3-saf
 import argparse
 import json
 import os
-import struct
 
 import torch
 import torchvision
 
-DTYPES = {torch.float32: ("F32", 4), torch.int64: ("I64", 8)}
-
-
-def save_safetensors(path, tensors):
-    header, chunks, offset = {}, [], 0
-    for name, tensor in tensors.items():
-        tensor = tensor.detach().contiguous().cpu()
-        dtype, _ = DTYPES[tensor.dtype]
-        data = tensor.numpy().tobytes()  # native order; x86/arm64 are little-endian like the format
-        header[name] = {"dtype": dtype, "shape": list(tensor.shape), "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for chunk in chunks:
-            f.write(chunk)
-    os.replace(tmp, path)
+from fixture_io import save_safetensors, seeded_resnet18
 
 
 def main():
@@ -50,19 +29,9 @@ def main():
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    assert struct.pack("=I", 1) == struct.pack("<I", 1), "this script assumes a little-endian machine"
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(1)
-    torch.manual_seed(args.seed)
-
-    model = torchvision.models.resnet18(num_classes=args.num_classes)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.uniform_(-0.2, 0.2)
-                module.running_mean.uniform_(-0.2, 0.2)
-                module.running_var.uniform_(0.5, 1.5)
+    model = seeded_resnet18(args.num_classes, args.seed)
     save_safetensors(os.path.join(args.out, "weights.safetensors"), model.state_dict())
 
     images = torch.randn(args.batch, 3, args.image_size, args.image_size)

@@ -27,7 +27,7 @@ export {
   type DatasetServiceOptions, type RemotePlan, type RemotePlanRequest, type RunningDatasetService,
 } from './dataset-service.js';
 
-export { centerCropPlanner, type CropBox, type CropPlan, type CropPlanner, type ResizeCrop } from './crop-planner.js';
+export type { CropBox, CropPlan, CropPlanner, ResizeCrop } from './crop-planner.js';
 export { ShardCache, ShardChecksumError, type CacheStats, type CachedShard, type ShardCacheOptions } from './shard-cache.js';
 export { DataLoader, type Batch, type LoaderOptions, type LoaderStats, type Triple } from './loader.js';
 export { transformImage, ImageDecodeError, type ImageTransformOptions } from './single-image.js';

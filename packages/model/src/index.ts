@@ -22,7 +22,6 @@ export {
   IMAGENET_MEAN,
   IMAGENET_STD,
   normalize,
-  planEvalCrop,
   planEvalResize,
   planRandomResizedCrop,
 } from './transforms.js';

@@ -19,6 +19,8 @@ import { fromTorchLayout, loadSafetensorsWeights } from './weights.js';
  */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SCRIPT = `${ROOT}scripts/parity/make-resnet18-fixture.py`;
+/** The model and the safetensors writer the script imports: part of the fixture's key too. */
+const HELPER = `${ROOT}scripts/parity/fixture_io.py`;
 const PYTHON = '/usr/bin/python3';
 const NUM_CLASSES = 5;
 const IMAGE_SIZE = 64;
@@ -37,8 +39,7 @@ const STEP_WEIGHT_TOLERANCE = 1e-2;
 const STEP_COSINE = 0.9999;
 
 function fixture(): { weights: Uint8Array; inputs: SafetensorsFile; after: SafetensorsFile } {
-  const script = readFileSync(SCRIPT);
-  const key = createHash('sha256').update(script).update(`${NUM_CLASSES} ${IMAGE_SIZE}`).digest('hex').slice(0, 16);
+  const key = createHash('sha256').update(readFileSync(SCRIPT)).update(readFileSync(HELPER)).update(`${NUM_CLASSES} ${IMAGE_SIZE}`).digest('hex').slice(0, 16);
   const dir = `${ROOT}.cache/parity/resnet18-${key}`;
   if (!existsSync(`${dir}/after-step.safetensors`)) {
     try {

@@ -3,8 +3,9 @@ import type { UniformSource } from './random.js';
 
 /**
  * torchvision's ImageNet transforms, split into pure, seeded *planners* (which source pixels, flipped or not)
- * and executors. The dataset loader executes plans with sharp; `applyCropPlan` executes them with tfjs for
- * prediction and tests. Plans are plain objects so other packages need no import to use them.
+ * and executors. The dataset loader executes plans (a crop box with libvips; the eval resize-then-crop with
+ * Pillow's bilinear filter, so its pixels are torchvision's); `applyCropPlan` executes a box with tfjs for
+ * tests. Plans are plain objects so other packages need no import to use them.
  */
 export interface CropBox {
   left: number;
@@ -83,7 +84,10 @@ export interface EvalResizePlan {
   readonly size: number;
 }
 
-/** The exact eval pipeline as torchvision runs it: resize the whole image, then take the centre window. */
+/**
+ * The eval transform as torchvision runs it, Resize(int(size·256/224)) then CenterCrop(size): resize the whole
+ * image, then take the centre window. @ringtrain/dataset executes it (its `ResizeCrop` plan).
+ */
 export function planEvalResize(sourceWidth: number, sourceHeight: number, size: number): EvalResizePlan {
   checkSize(sourceWidth, sourceHeight);
   const short = Math.trunc((size * 256) / 224);
@@ -101,25 +105,6 @@ export function planEvalResize(sourceWidth: number, sourceHeight: number, size: 
     left: roundHalfEven((resizeWidth - size) / 2),
     top: roundHalfEven((resizeHeight - size) / 2),
     size,
-  };
-}
-
-/**
- * The same eval crop as a box of source pixels (crop, then resize to size×size): the resize+center-crop
- * window mapped back to the source and rounded to whole pixels, i.e. within half a source pixel of it.
- */
-export function planEvalCrop(sourceWidth: number, sourceHeight: number, size: number): CropBox {
-  const plan = planEvalResize(sourceWidth, sourceHeight, size);
-  const sx = sourceWidth / plan.resizeWidth;
-  const sy = sourceHeight / plan.resizeHeight;
-  const left = Math.round(plan.left * sx);
-  const top = Math.round(plan.top * sy);
-  return {
-    left,
-    top,
-    width: Math.min(sourceWidth - left, Math.max(1, Math.round(size * sx))),
-    height: Math.min(sourceHeight - top, Math.max(1, Math.round(size * sy))),
-    flip: false,
   };
 }
 

@@ -3,14 +3,21 @@ import path from 'node:path';
 import { z } from 'zod';
 import { perClassAccuracy, type ClassAccuracy } from '@ringtrain/coordinator';
 import {
-  centerCropPlanner, DataLoader, isNotFound, loadManifest, openStore, transformImage, type ObjectStore,
+  DataLoader, isNotFound, loadManifest, openStore, transformImage, type CropPlanner, type ObjectStore,
 } from '@ringtrain/dataset';
 import {
-  decodeSafetensors, evaluateBatch, IMAGENET_MEAN, IMAGENET_STD, loadSafetensorsWeights, predictLogits, softmax, type ResNet18,
+  decodeSafetensors, evaluateBatch, IMAGENET_MEAN, IMAGENET_STD, loadSafetensorsWeights, planEvalResize, predictLogits, softmax, type ResNet18,
 } from '@ringtrain/model';
 
-/** The evaluation crop every validation pass uses, so `ringtrain eval` reproduces a run's reported accuracy. */
-export const EVAL_PIPELINE = { planner: centerCropPlanner, mean: IMAGENET_MEAN, std: IMAGENET_STD } as const;
+/** torchvision's eval transform: Resize(int(size·256/224)) with Pillow's bilinear filter, then CenterCrop(size). */
+const evalPlanner: CropPlanner = (width, height, _random, size) => planEvalResize(width, height, size);
+
+/**
+ * The evaluation transform every validation pass, `ringtrain eval` and `ringtrain predict` use (and training
+ * without --augment), so that eval reproduces a run's reported accuracy and a torchvision model's logits on an
+ * image file are torchvision's: Resize + CenterCrop + ToTensor + Normalize(ImageNet).
+ */
+export const EVAL_PIPELINE = { planner: evalPlanner, mean: IMAGENET_MEAN, std: IMAGENET_STD } as const;
 
 /** A trained model as a run leaves it under model/: weights, class names, and the image size it was trained at. */
 export interface TrainedModel {

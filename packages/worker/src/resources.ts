@@ -1,6 +1,6 @@
 import path from 'node:path';
 import {
-  centerCropPlanner, DataLoader, DatasetServiceConnection, loadManifest, openStore, planEpoch, shardSampleCounts,
+  DataLoader, DatasetServiceConnection, loadManifest, openStore, planEpoch, shardSampleCounts,
   type CropPlanner, type EpochPlan, type Manifest, type ObjectStore,
 } from '@ringtrain/dataset';
 import { IMAGENET_MEAN, IMAGENET_STD, initBackend, planRandomResizedCrop, type BackendChoice } from '@ringtrain/model';
@@ -43,7 +43,8 @@ export async function openRunResources(config: RunConfig, workerId: string, log:
     store, manifest, seed: config.seed, batchSize: config.batchSize, imageSize, mean: IMAGENET_MEAN, std: IMAGENET_STD,
     cacheBytes: 2 ** 30, threads: config.loaderThreads,
   } as const;
-  const train = new DataLoader({ ...common, split: 'train', planner: config.augment ? augmentPlanner : centerCropPlanner, cacheDir: path.join(config.cacheDir, workerId, 'train') });
+  // Without augmentation the training images get the evaluation transform, so both splits show the model the same framing.
+  const train = new DataLoader({ ...common, split: 'train', planner: config.augment ? augmentPlanner : EVAL_PIPELINE.planner, cacheDir: path.join(config.cacheDir, workerId, 'train') });
   const val = new DataLoader({ ...common, split: 'val', planner: EVAL_PIPELINE.planner, cacheDir: path.join(config.cacheDir, workerId, 'val') });
   const out = openStore(config.out);
   return {

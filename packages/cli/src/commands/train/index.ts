@@ -17,7 +17,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--micro-batch-size <n>', 'split each rank batch into micro-batches (memory)')
     .option('--pretrained <uri>', 'torchvision resnet18 weights (.safetensors) to start from; the head is replaced')
     .option('--freeze-backbone', 'train only the classifier head')
-    .option('--augment', 'random-resized-crop and horizontal flip for training images')
+    .option('--augment', 'random-resized-crop and horizontal flip for training images (without it they get the evaluation transform, Resize + CenterCrop)')
     .option('--out <dir>', 'output directory: model/, checkpoints/, metrics.json, logs/ (default runs/train, runs/demo)')
     .option('--resume', 'continue the run whose checkpoint is in --out')
     .option('--seed <n>', 'seed of initialisation, shuffling and augmentation')
