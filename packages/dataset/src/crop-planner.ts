@@ -25,7 +25,7 @@ export function isResizeCrop(plan: CropPlan): plan is ResizeCrop {
   return 'resizeWidth' in plan;
 }
 
-/** The largest centred square, unflipped. A stand-in for tests and benchmarks; training injects the model's. */
+/** The largest centred square, unflipped: a stand-in for this package's tests (runs inject the model's planners). */
 export const centerCropPlanner: CropPlanner = (width, height) => {
   const side = Math.min(width, height);
   return { left: Math.floor((width - side) / 2), top: Math.floor((height - side) / 2), width: side, height: side, flip: false };
