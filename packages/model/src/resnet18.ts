@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SeededRandom } from './random.js';
+import { fusedBatchNormTraining, fusedRelu, tensorflowBackend } from './tensorflow-kernels.js';
 import { BLOCKS_PER_STAGE, STAGE_CHANNELS, elementCount, hasDownsample, resnet18Spec } from './resnet18-spec.js';
 import type { TensorSpec } from './resnet18-spec.js';
 
@@ -72,9 +73,9 @@ export class ResNet18 {
   }
 
   /**
-   * Overwrites one tensor in place (same shape). For a model owned by a Trainer, write buffers (running
-   * statistics) only: the trainer's float32 master copy is the source of truth for parameters and would
-   * overwrite a parameter written here at its next step.
+   * Overwrites one tensor in place (same shape). For a model a Trainer has stepped on wasm or cpu, write buffers
+   * (running statistics) only: there the optimizer keeps the parameters' master copy, which its next step
+   * writes over them.
    */
   write(name: string, value: Float32Array): void {
     if (this.batchesTracked.has(name)) {
@@ -103,7 +104,7 @@ export class ResNet18 {
     const updateStats = options.training && options.frozenBackbone !== true;
     return tf.tidy(() => {
       let x: tf.Tensor4D = this.conv('conv1', images, 2, 3);
-      x = tf.relu(this.batchNorm('bn1', x, updateStats));
+      x = relu(this.batchNorm('bn1', x, updateStats));
       x = this.maxPool(x);
       STAGE_CHANNELS.forEach((_, stage) => {
         for (let block = 0; block < BLOCKS_PER_STAGE; block++) {
@@ -129,12 +130,12 @@ export class ResNet18 {
   ): tf.Tensor4D {
     const stride = hasDownsample(stage, block) ? 2 : 1;
     let out = this.conv(`${prefix}.conv1`, input, stride, 1);
-    out = tf.relu(this.batchNorm(`${prefix}.bn1`, out, training));
+    out = relu(this.batchNorm(`${prefix}.bn1`, out, training));
     out = this.batchNorm(`${prefix}.bn2`, this.conv(`${prefix}.conv2`, out, 1, 1), training);
     const identity = hasDownsample(stage, block)
       ? this.batchNorm(`${prefix}.downsample.1`, this.conv(`${prefix}.downsample.0`, input, stride, 0), training)
       : input;
-    return tf.relu(tf.add(out, identity));
+    return relu(tf.add(out, identity));
   }
 
   /**
@@ -165,6 +166,18 @@ export class ResNet18 {
       const scale = tf.mul(tf.rsqrt(tf.add(runningVar, BN_EPSILON)), gamma);
       return tf.add(tf.mul(tf.sub(x, runningMean), scale), beta) as tf.Tensor4D;
     }
+    const tracked = `${prefix}.num_batches_tracked`;
+    this.batchesTracked.set(tracked, (this.batchesTracked.get(tracked) ?? 0) + 1);
+    const native = tensorflowBackend();
+    if (native !== undefined) {
+      const running = { mean: runningMean as tf.Tensor1D, variance: runningVar as tf.Tensor1D };
+      const options = { epsilon: BN_EPSILON, momentum: BN_MOMENTUM };
+      const { y, mean, variance } = fusedBatchNormTraining(native, x, gamma as tf.Tensor1D, beta as tf.Tensor1D, running, options);
+      runningMean.assign(mean);
+      runningVar.assign(variance);
+      tf.dispose([mean, variance]);
+      return y;
+    }
     const trainingNorm = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [input, weight, bias, save] = args as unknown as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
       const { mean, variance } = tf.moments(input, [0, 1, 2]);
@@ -190,11 +203,15 @@ export class ResNet18 {
         },
       };
     });
-    const tracked = `${prefix}.num_batches_tracked`;
-    this.batchesTracked.set(tracked, (this.batchesTracked.get(tracked) ?? 0) + 1);
     return trainingNorm(x, gamma, beta) as tf.Tensor4D;
   }
 
+}
+
+/** ReLU; on TensorFlow with its fused gradient kernel. */
+function relu(x: tf.Tensor4D): tf.Tensor4D {
+  const native = tensorflowBackend();
+  return native === undefined ? tf.relu(x) : fusedRelu(native, x);
 }
 
 /** Whether the active backend's convolution and pooling kernels take numeric paddings (wasm and cpu do). */

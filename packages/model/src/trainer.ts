@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { emptyParameterState, optimizerStep } from './optimizer.js';
-import type { ParameterState } from './optimizer.js';
+import { DeviceOptimizer } from './optimizer.js';
 import { SeededRandom } from './random.js';
 import { ResNet18 } from './resnet18.js';
 import { elementCount } from './resnet18-spec.js';
@@ -61,9 +60,8 @@ export class Trainer {
   random: SeededRandom;
   private stepCount = 0;
   private epochCount = 0;
-  /** Master copy of every parameter: the optimizer's source of truth, mirrored into the tf variables. */
-  private readonly weights = new Map<string, Float32Array>();
-  private readonly optimizerState = new Map<string, ParameterState>();
+  /** Weights and optimizer state stay on the compute backend; only gradients cross into JavaScript. */
+  private readonly optimizer: DeviceOptimizer;
 
   private constructor(
     readonly model: ResNet18,
@@ -74,11 +72,7 @@ export class Trainer {
     }
     this.config = config;
     this.random = SeededRandom.fromSeed(config.seed);
-    for (const spec of model.spec) {
-      if (!spec.parameter) continue;
-      this.weights.set(spec.name, model.read(spec.name));
-      this.optimizerState.set(spec.name, emptyParameterState());
-    }
+    this.optimizer = new DeviceOptimizer(config.optimizer);
   }
 
   /** A trainer over `model` (pretrained or fresh); the model is owned by the trainer from here on. */
@@ -136,33 +130,42 @@ export class Trainer {
       }
     }
     const frozen = this.backboneFrozen;
-    const layout = this.gradientLayout();
-    const variables = layout.map((entry) => this.model.variable(entry.name));
-    const flat = new Float32Array(layout.reduce((sum, entry) => sum + entry.length, 0));
+    const variables = this.gradientLayout().map((entry) => this.model.variable(entry.name));
     const micro = this.config.microBatchSize ?? count;
-    let loss = 0;
-    let correct = 0;
+    // Sums stay on the device across micro-batches: one read of the flat gradient at the end.
+    let flatSum: tf.Tensor1D | undefined;
+    let lossSum: tf.Scalar | undefined;
+    let correctSum: tf.Scalar | undefined;
     for (let start = 0; start < count; start += micro) {
       const n = Math.min(micro, count - start);
       const weight = n / count;
-      let correctTensor: tf.Tensor | undefined;
+      let correct: tf.Scalar | undefined;
       const { value, grads } = tf.variableGrads(() => {
         const x = tf.tensor4d(images.subarray(start * pixels, (start + n) * pixels), [n, size, size, 3]);
         const y = tf.tensor1d(labels.subarray(start, start + n), 'int32');
         const logits = this.model.forward(x, { training: true, frozenBackbone: frozen });
-        correctTensor = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32')));
+        correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32')));
         return crossEntropy(logits, y, this.config.numClasses, this.config.labelSmoothing);
       }, variables);
-      loss += value.dataSync()[0]! * weight;
-      correct += correctTensor!.dataSync()[0]!;
-      layout.forEach((entry, i) => {
-        const gradient = grads[variables[i]!.name]!.dataSync() as Float32Array;
-        if (weight === 1) flat.set(gradient, entry.offset);
-        else for (let j = 0; j < entry.length; j++) flat[entry.offset + j]! += gradient[j]! * weight;
+      const [nextFlat, nextLoss, nextCorrect] = tf.tidy(() => {
+        const flat = tf.concat(variables.map((variable) => tf.reshape(grads[variable.name]!, [-1]))) as tf.Tensor1D;
+        const scaled = weight === 1 ? flat : tf.mul(flat, weight);
+        const weightedLoss = tf.mul(value, weight);
+        return [
+          flatSum === undefined ? scaled : tf.add(flatSum, scaled),
+          lossSum === undefined ? weightedLoss : tf.add(lossSum, weightedLoss),
+          correctSum === undefined ? correct! : tf.add(correctSum, correct!),
+        ] as [tf.Tensor1D, tf.Scalar, tf.Scalar];
       });
-      tf.dispose([value, correctTensor!, ...Object.values(grads)]);
+      tf.dispose([value, correct!, ...Object.values(grads), flatSum, lossSum, correctSum].filter((t) => t !== undefined && t !== nextCorrect));
+      [flatSum, lossSum, correctSum] = [nextFlat, nextLoss, nextCorrect];
     }
-    return { loss, correct, count, gradients: flat };
+    // Read outside tf.tidy: tidy walks a returned typed array element by element looking for tensors.
+    const gradients = flatSum!.dataSync() as Float32Array;
+    const loss = lossSum!.dataSync()[0]!;
+    const correct = correctSum!.dataSync()[0]!;
+    tf.dispose([flatSum!, lossSum!, correctSum!]);
+    return { loss, correct, count, gradients };
   }
 
   /** One optimizer step with the rank-averaged gradient (layout of `gradientLayout()`). */
@@ -179,25 +182,12 @@ export class Trainer {
     const gradNorm = Math.sqrt(sumSquares);
     // Refuse before touching any weight, so a diverged step leaves the model as it was.
     if (!Number.isFinite(gradNorm)) throw new Error(`gradient norm is ${gradNorm}; refusing to step (lower the learning rate?)`);
-    let source = gradients;
     const clip = this.config.clipGradNorm;
-    if (clip !== undefined && gradNorm > clip) {
-      // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6).
-      const scale = clip / (gradNorm + 1e-6);
-      source = gradients.map((g) => g * scale);
-    }
     const lr = learningRate(this.config, this.stepCount);
-    for (const entry of layout) {
-      const weights = this.weights.get(entry.name)!;
-      optimizerStep(
-        this.config.optimizer,
-        lr,
-        weights,
-        source.subarray(entry.offset, entry.offset + entry.length),
-        this.optimizerState.get(entry.name)!,
-      );
-      this.model.write(entry.name, weights);
-    }
+    const parameters = layout.map((entry) => ({ name: entry.name, variable: this.model.variable(entry.name) }));
+    // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6).
+    const scale = clip !== undefined && gradNorm > clip ? clip / (gradNorm + 1e-6) : 1;
+    this.optimizer.step(lr, parameters, gradients, scale);
     this.stepCount += 1;
     return { step: this.stepCount, lr, gradNorm };
   }
@@ -210,13 +200,14 @@ export class Trainer {
   saveCheckpoint(extra: Readonly<Record<string, string>> = {}): Uint8Array {
     const tensors: Array<[string, RawTensor]> = [];
     const steps: Record<string, number> = {};
+    const optimizerState = this.optimizer.snapshot();
     for (const spec of this.model.spec) {
       tensors.push([`model.${spec.name}`, { dtype: 'F32', shape: spec.shape, data: float32Bytes(this.model.read(spec.name)) }]);
-      const state = this.optimizerState.get(spec.name);
-      if (state === undefined) continue;
-      steps[spec.name] = state.steps;
-      if (state.first.length > 0) tensors.push([`optimizer.first.${spec.name}`, { dtype: 'F32', shape: spec.shape, data: float32Bytes(state.first) }]);
-      if (state.second.length > 0) tensors.push([`optimizer.second.${spec.name}`, { dtype: 'F32', shape: spec.shape, data: float32Bytes(state.second) }]);
+      if (!spec.parameter) continue;
+      const state = optimizerState.get(spec.name);
+      steps[spec.name] = state?.steps ?? 0;
+      if (state?.first !== undefined) tensors.push([`optimizer.first.${spec.name}`, { dtype: 'F32', shape: spec.shape, data: float32Bytes(state.first) }]);
+      if (state?.second !== undefined) tensors.push([`optimizer.second.${spec.name}`, { dtype: 'F32', shape: spec.shape, data: float32Bytes(state.second) }]);
     }
     return encodeSafetensors(tensors, {
       format: CHECKPOINT_FORMAT,
@@ -242,17 +233,21 @@ export class Trainer {
     trainer.epochCount = Number(metadata.epoch);
     trainer.random = SeededRandom.fromState(JSON.parse(metadata.random ?? '[]') as number[]);
     const steps = JSON.parse(metadata.parameterSteps ?? '{}') as Record<string, number>;
-    for (const [name, state] of trainer.optimizerState) {
-      state.steps = steps[name] ?? 0;
-      const first = tensors.get(`optimizer.first.${name}`);
-      const second = tensors.get(`optimizer.second.${name}`);
-      if (first !== undefined) state.first = toFloat32(name, first);
-      if (second !== undefined) state.second = toFloat32(name, second);
+    for (const spec of trainer.model.spec) {
+      if (!spec.parameter) continue;
+      const first = tensors.get(`optimizer.first.${spec.name}`);
+      const second = tensors.get(`optimizer.second.${spec.name}`);
+      trainer.optimizer.restore(spec.name, {
+        steps: steps[spec.name] ?? 0,
+        ...(first !== undefined ? { first: toFloat32(spec.name, first) } : {}),
+        ...(second !== undefined ? { second: toFloat32(spec.name, second) } : {}),
+      });
     }
     return { trainer, extra: JSON.parse(metadata.extra ?? '{}') as Record<string, string> };
   }
 
   dispose(): void {
+    this.optimizer.dispose();
     this.model.dispose();
   }
 }

@@ -3,7 +3,7 @@ import {
   DataLoader, DatasetServiceConnection, loadManifest, openStore, planEpoch, shardSampleCounts,
   type CropPlanner, type EpochPlan, type Manifest, type ObjectStore,
 } from '@ringtrain/dataset';
-import { IMAGENET_MEAN, IMAGENET_STD, initBackend, planRandomResizedCrop, type BackendChoice } from '@ringtrain/model';
+import { IMAGENET_MEAN, IMAGENET_STD, initBackend, planRandomResizedCrop, type BackendChoice, type ComputeThreads } from '@ringtrain/model';
 import type { RunConfig } from '@ringtrain/coordinator';
 import { CheckpointStore } from './checkpoint-store.js';
 import { EVAL_PIPELINE } from './inference.js';
@@ -33,8 +33,13 @@ export interface TrainPlanRequest {
 
 const augmentPlanner: CropPlanner = (width, height, random) => planRandomResizedCrop(width, height, { uniform: random });
 
-export async function openRunResources(config: RunConfig, workerId: string, log: (line: string) => void): Promise<RunResources> {
-  const backend = await initBackend({ requested: config.backend, log });
+export async function openRunResources(
+  config: RunConfig,
+  workerId: string,
+  log: (line: string) => void,
+  threads?: ComputeThreads,
+): Promise<RunResources> {
+  const backend = await initBackend({ requested: config.backend, log, ...(threads !== undefined ? { threads } : {}) });
   const { manifest, sha256 } = await loadManifest(config.dataset);
   const service = config.datasetService === undefined ? undefined : new DatasetServiceConnection(config.datasetService);
   const imageSize = Number(config.training.imageSize ?? 224);

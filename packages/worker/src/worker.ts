@@ -1,5 +1,6 @@
 import { CollectiveEndpoint, CollectiveError, ProcessGroup } from '@ringtrain/collective';
 import { CoordinatorConnection, CoordinatorUnavailableError, createLogger, RegistrationAbortedError, type Assignment, type Logger } from '@ringtrain/coordinator';
+import type { ComputeThreads } from '@ringtrain/model';
 import { openRunResources, type RunResources } from './resources.js';
 import { trainGeneration, WorkerConfigError } from './train-generation.js';
 
@@ -23,6 +24,8 @@ export interface WorkerOptions {
    * Infinity: until it answers). Longer in a cluster where the coordinator ingests the dataset before it listens.
    */
   coordinatorWaitMs?: number;
+  /** TensorFlow's threads for this rank (`chooseComputeThreads`: the cgroup quota or the cores it shares). */
+  computeThreads?: ComputeThreads;
   /** Aborting it stops the run cleanly after the current step (the CLI wires SIGINT/SIGTERM to it). */
   stop?: AbortSignal;
   logger?: Logger;
@@ -71,7 +74,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
       generations += 1;
       const rankLog = log.child({ runId: assignment.runId, rank: assignment.rank, generation: assignment.generation });
       try {
-        resources ??= await openRunResources(assignment.config, options.workerId, (line) => rankLog.info(line));
+        resources ??= await openRunResources(assignment.config, options.workerId, (line) => rankLog.info(line), options.computeThreads);
         const outcome = await runGeneration(assignment, resources, rankLog, () => stopRequested, (stop) => (stopRequested ||= stop));
         return outcome;
       } catch (error) {

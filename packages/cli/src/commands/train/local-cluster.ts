@@ -79,7 +79,7 @@ export class LocalCluster {
   private spawn(slot: Slot): void {
     const log = openSync(path.join(this.options.logDir, `${slot.id}.log`), 'a');
     const child = fork(BIN, ['worker', '--coordinator', this.options.coordinator.address, '--worker-id', slot.id], {
-      env: { ...process.env, RINGTRAIN_TOKEN: this.options.token },
+      env: { ...process.env, RINGTRAIN_TOKEN: this.options.token, RINGTRAIN_LOCAL_WORKERS: String(this.options.workers) },
       stdio: ['ignore', log, log, 'ipc'],
     });
     closeSync(log);

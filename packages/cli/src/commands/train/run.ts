@@ -205,6 +205,6 @@ async function prepareRun(options: TrainOptions, out: string, note: (line: strin
     augment: options.augment,
     loaderThreads: 1,
     cacheDir: path.join(out, 'cache'),
-    backend: options.backend === 'auto' && demo ? 'wasm' : options.backend,
+    backend: options.backend,
   };
 }

@@ -6,6 +6,7 @@ const schema = z.object({
   coordinator: z.string().regex(/^[^\s:]+:\d+$|^\[[0-9a-f:]+\]:\d+$/i, 'use host:port'),
   workerId: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash and underscore'),
   host: z.string().min(1),
+  computeThreads: z.coerce.number().int().min(1).optional(),
 });
 
 const envSchema = z.object({
@@ -18,6 +19,10 @@ const envSchema = z.object({
    * sets 0 for a run whose coordinator ingests first: its deadlines, not the worker, bound that wait.
    */
   RINGTRAIN_COORDINATOR_WAIT_SECONDS: z.coerce.number().min(0).optional(),
+  /** TensorFlow's intra-op threads for this rank; by default the cgroup CPU quota or the cores, shared (below). */
+  RINGTRAIN_COMPUTE_THREADS: z.coerce.number().int().min(1).optional(),
+  /** Set by `ringtrain train`: how many workers share this machine's cores. */
+  RINGTRAIN_LOCAL_WORKERS: z.coerce.number().int().min(1).optional(),
 });
 
 export async function runWorkerCommand(raw: Record<string, unknown>): Promise<void> {
@@ -28,6 +33,12 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
     throw new UsageError(`invalid environment (RINGTRAIN_TOKEN must hold the run secret, at least 16 characters, that the coordinator was started with):\n${problems}`);
   }
   const { runWorker } = await import('@ringtrain/worker');
+  const { chooseComputeThreads } = await import('@ringtrain/model');
+  const requestedThreads = options.computeThreads ?? env.data.RINGTRAIN_COMPUTE_THREADS;
+  const computeThreads = chooseComputeThreads({
+    ...(requestedThreads !== undefined ? { requested: requestedThreads } : {}),
+    ...(env.data.RINGTRAIN_LOCAL_WORKERS !== undefined ? { localWorkers: env.data.RINGTRAIN_LOCAL_WORKERS } : {}),
+  });
   const stop = new AbortController();
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -44,6 +55,7 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
   try {
     const result = await runWorker({
       coordinator: options.coordinator, token: env.data.RINGTRAIN_TOKEN, workerId: options.workerId, host: options.host, stop: stop.signal,
+      computeThreads,
       ...(env.data.RINGTRAIN_COLLECTIVE_PORT !== undefined ? { port: env.data.RINGTRAIN_COLLECTIVE_PORT } : {}),
       ...(env.data.RINGTRAIN_ADVERTISE_HOST !== undefined ? { advertiseHost: env.data.RINGTRAIN_ADVERTISE_HOST } : {}),
       ...(env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS !== undefined
