@@ -11,6 +11,7 @@ scripts/install-python-reference.sh.
 import argparse
 import json
 import os
+import resource
 import tempfile
 import time
 
@@ -79,6 +80,8 @@ def main():
         "stepMs": step_ms,
         "forwardMs": sum(s[1] for s in steps) / len(steps),
         "backwardMs": sum(s[2] for s in steps) / len(steps),
+        # This process's peak; with --processes > 1 the ranks are children and this is only the launcher's.
+        "peakRssBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 if args.processes == 1 else None,
     }))
 
 

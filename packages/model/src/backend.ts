@@ -3,7 +3,6 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import './tfjs-gradients.js';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmGradientKernels } from './wasm-conv-gradients.js';
 import type { ComputeThreads } from './compute-threads.js';
@@ -123,6 +122,9 @@ function withRuntime(choice: BackendChoice): BackendChoice {
 async function activate(name: BackendName, threads: ComputeThreads | undefined): Promise<string | undefined> {
   try {
     if (name === 'tensorflow') return await activateTensorflow(threads);
+    // tfjs-node loads @tensorflow/tfjs, which registers tfjs-core's gradients; wasm and cpu alone need our
+    // loader hook to reach them.
+    if (nativeRuntime === undefined) await import('./tfjs-gradients.js');
     if (name === 'wasm') registerWasmGradientKernels();
     const ok = await tf.setBackend(name);
     if (!ok) return `tf.setBackend('${name}') failed`;

@@ -26,13 +26,17 @@ export interface TrainBenchmarkResult {
   readonly backwardMs: number;
   /** Mean optimizer update (Adam, all parameters) including the copy back into the model. */
   readonly optimizerMs: number;
+  /** Backend kernels one whole step runs (gradients and optimizer): per-kernel overhead is paid this often. */
+  readonly kernelsPerStep: number;
+  /** The process's peak resident memory so far, in bytes (`process.resourceUsage().maxRSS`). */
+  readonly peakRssBytes: number;
 }
 
 /**
  * Times the single-process training step on the active backend with synthetic data: what one worker of
  * a data-parallel run spends per step apart from loading and the all-reduce.
  */
-export function benchmarkTrainingStep(options: TrainBenchmarkOptions): TrainBenchmarkResult {
+export async function benchmarkTrainingStep(options: TrainBenchmarkOptions): Promise<TrainBenchmarkResult> {
   const { imageSize, batchSize, steps } = options;
   const numClasses = options.numClasses ?? 1000;
   const trainer = Trainer.create({ numClasses, imageSize, microBatchSize: options.microBatchSize });
@@ -67,6 +71,10 @@ export function benchmarkTrainingStep(options: TrainBenchmarkOptions): TrainBenc
         optimizerMs += t2 - t1;
       }
     }
+    // One more step under tf.profile, untimed: it records every kernel the engine dispatches.
+    const profile = await tf.profile(() => {
+      trainer.applyGradients(trainer.computeGradients(batch).gradients);
+    });
     forward();
     const f0 = performance.now();
     for (let i = 0; i < steps; i++) forward();
@@ -81,6 +89,8 @@ export function benchmarkTrainingStep(options: TrainBenchmarkOptions): TrainBenc
       forwardMs,
       backwardMs: gradientMs / steps - forwardMs,
       optimizerMs: optimizerMs / steps,
+      kernelsPerStep: profile.kernels.length,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
     };
   } finally {
     trainer.dispose();

@@ -73,9 +73,8 @@ export class ResNet18 {
   }
 
   /**
-   * Overwrites one tensor in place (same shape). For a model a Trainer has stepped on wasm or cpu, write buffers
-   * (running statistics) only: there the optimizer keeps the parameters' master copy, which its next step
-   * writes over them.
+   * Overwrites one tensor in place (same shape). For a model a Trainer has stepped, write buffers (running
+   * statistics) only: its optimizer keeps the parameters' master copy, which its next step writes over them.
    */
   write(name: string, value: Float32Array): void {
     if (this.batchesTracked.has(name)) {

@@ -27,7 +27,10 @@ class ResourceSegment implements OptimizerSegment {
     private readonly init: SegmentInit,
   ) {
     this.float = { name: 'dtype', type: backend.binding.TF_ATTR_TYPE, value: backend.binding.TF_FLOAT };
-    this.weights = this.resource(init.length);
+    // The master copy of the weights, from the variables once: from here on the segment writes them.
+    const flat = tf.tidy(() => tf.concat(init.parameters.map(({ variable }) => tf.reshape(variable, [-1]))));
+    this.weights = this.resource(init.length, flat.dataSync() as Float32Array);
+    flat.dispose();
     this.first = init.first === undefined ? undefined : this.resource(init.length, init.first);
     this.second = init.second === undefined ? undefined : this.resource(init.length, init.second);
   }
@@ -37,9 +40,7 @@ class ResourceSegment implements OptimizerSegment {
     const T = { name: 'T', type: this.backend.binding.TF_ATTR_TYPE, value: this.backend.binding.TF_FLOAT };
     const flag = (name: string, value: boolean): OpAttr => ({ name, type: this.backend.binding.TF_ATTR_BOOL, value });
     tf.tidy(() => {
-      // The model's variables are the weights' source of truth (a checkpoint or `write` may have set them).
-      const weights = tf.concat(parameters.map(({ variable }) => tf.reshape(variable, [-1])));
-      this.assign(this.weights, weights);
+      const weights = this.readVariable(this.weights);
       const uploaded = tf.tensor1d(gradient);
       let g: tf.Tensor = scale === 1 ? uploaded : tf.mul(uploaded, scale);
       if (config.kind === 'sgd') {

@@ -1,7 +1,8 @@
 import { register } from 'node:module';
 
 /**
- * Registers tfjs-core's gradient functions, which training needs and which the package's Node (CommonJS)
+ * Registers tfjs-core's gradient functions for the wasm and cpu backends (tfjs-node registers them itself when the
+ * native backend loads), which training needs and which the package's Node (CommonJS)
  * bundle leaves out: they exist only as the ES-module tree under `dist/`, whose extensionless relative imports
  * Node's resolver rejects, and in one case (`./gradients`, both a file and a folder) so does tsx's. A resolve
  * hook scoped to tfjs-core's `dist/` retries such a specifier with `.js`. The registries are process-global
