@@ -44,7 +44,7 @@ export function scalingBenchCommand(): Command {
     .option('--batch-size <n>', 'images per rank per step', '32')
     .option('--steps <n>', 'timed steps per world size', '8')
     .option('--warmup-steps <n>', 'steps before the clock starts', '2')
-    .option('--backend <name>', 'compute backend of the workers', 'wasm')
+    .option('--backend <name>', 'compute backend of the workers', 'auto')
     .option('--json', 'print one JSON object on stdout')
     .action(async (raw: Record<string, unknown>) => {
       await benchScaling(parseOptions(schema, raw));

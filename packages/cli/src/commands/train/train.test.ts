@@ -7,6 +7,9 @@ import { epochOrder, loadManifest, shardSampleCounts } from '@ringtrain/dataset'
 import { decodeSafetensors } from '@ringtrain/model';
 import { digitsDataset, ringtrainBin, runCli } from '../../run-cli.test-helper.js';
 
+/** The workers' backend: the native one wherever npm ci built it (RINGTRAIN_BACKEND overrides). */
+const TEST_BACKEND = process.env.RINGTRAIN_BACKEND ?? 'auto';
+
 /**
  * Real runs of `ringtrain train`: the CLI process runs the coordinator, each rank is its own worker process,
  * the data are handwritten digits from the mnist package at 32×32. The runs are small, but each still takes a
@@ -128,7 +131,7 @@ describe('ringtrain train', () => {
 
   it('[slow] trains 2 worker processes to a useful model: accuracy > 50%, bit-identical ranks, exact sample accounting', { skip: slow, timeout: 15 * 60_000 }, async () => {
     const out = path.join(work, 'e2e');
-    const run = await train(['--data', dataset, '--workers', '2', '--epochs', '3', '--batch-size', '16', '--image-size', '32', '--out', out, '--backend', 'wasm', '--json']);
+    const run = await train(['--data', dataset, '--workers', '2', '--epochs', '3', '--batch-size', '16', '--image-size', '32', '--out', out, '--backend', TEST_BACKEND, '--json']);
     assert.equal(run.code, 0, run.stderr);
     const result = JSON.parse(run.stdout) as { state: string; valAccuracy: number };
     assert.equal(result.state, 'succeeded');
@@ -147,7 +150,7 @@ describe('ringtrain train', () => {
     assert.match(run.stderr, /epoch 3\/3 done .* val loss [\d.]+ acc [\d.]+%/);
     const workerLog = await readFile(path.join(out, 'logs', 'worker-1.log'), 'utf8');
     assert.equal(workerLog.match(/"planSource":"dataset-service"/g)?.length, 3, 'each epoch plan came from the dataset service');
-    const evaluated = await runCli(['eval', out, '--json', '--backend', 'wasm', '--threads', '1']);
+    const evaluated = await runCli(['eval', out, '--json', '--backend', TEST_BACKEND, '--threads', '1']);
     assert.equal(evaluated.code, 0, evaluated.stderr);
     const report = JSON.parse(evaluated.stdout) as { count: number; correct: number; accuracy: number };
     assert.equal(report.count, 80);
@@ -158,7 +161,7 @@ describe('ringtrain train', () => {
     const out = path.join(work, 'chaos');
     let killed = false;
     const run = await train(
-      ['--data', dataset, '--workers', '2', '--epochs', '1', '--batch-size', '16', '--image-size', '32', '--out', out, '--backend', 'wasm', '--checkpoint-every', '3', '--json'],
+      ['--data', dataset, '--workers', '2', '--epochs', '1', '--batch-size', '16', '--image-size', '32', '--out', out, '--backend', TEST_BACKEND, '--checkpoint-every', '3', '--json'],
       (statusUrl) =>
         void (async () => {
           // Step 4 of 10: one step past the checkpoint at step 3, so the rollback redoes work.
@@ -183,7 +186,7 @@ describe('ringtrain train', () => {
     const out = path.join(work, 'stall');
     let stalled = false;
     const run = await train(
-      ['--data', dataset, '--workers', '2', '--epochs', '1', '--batch-size', '16', '--image-size', '32', '--out', out, '--backend', 'wasm', '--checkpoint-every', '3', '--heartbeat-timeout', '30', '--json'],
+      ['--data', dataset, '--workers', '2', '--epochs', '1', '--batch-size', '16', '--image-size', '32', '--out', out, '--backend', TEST_BACKEND, '--checkpoint-every', '3', '--heartbeat-timeout', '30', '--json'],
       (statusUrl) =>
         void (async () => {
           await untilStep(statusUrl, 4);
@@ -203,7 +206,7 @@ describe('ringtrain train', () => {
 
   it('[slow] Ctrl-C stops after the current step leaving a checkpoint; --resume finishes the run exactly', { skip: slow, timeout: 15 * 60_000 }, async () => {
     const out = path.join(work, 'stop-resume');
-    const args = ['--data', dataset, '--workers', '2', '--epochs', '1', '--batch-size', '16', '--image-size', '32', '--out', out, '--backend', 'wasm', '--checkpoint-every', '0'];
+    const args = ['--data', dataset, '--workers', '2', '--epochs', '1', '--batch-size', '16', '--image-size', '32', '--out', out, '--backend', TEST_BACKEND, '--checkpoint-every', '0'];
     const stopped = await train(args, (statusUrl, child) => void untilStep(statusUrl, 3).then(() => child.kill('SIGINT')));
     assert.equal(stopped.code, 130, stopped.stderr);
     assert.match(stopped.stderr, /training stopped: .*continue with: ringtrain train --resume --out/);
@@ -220,7 +223,7 @@ describe('ringtrain train', () => {
   });
 
   it('[slow] 2 workers × batch B take the same step as 1 worker × batch 2B in micro-batches of B (the mean is right)', { skip: slow, timeout: 10 * 60_000 }, async () => {
-    const common = ['--data', dataset, '--epochs', '1', '--max-steps', '1', '--image-size', '32', '--optimizer', 'sgd', '--lr', '0.5', '--momentum', '0', '--partitions', '2', '--checkpoint-every', '0', '--backend', 'wasm', '--json'];
+    const common = ['--data', dataset, '--epochs', '1', '--max-steps', '1', '--image-size', '32', '--optimizer', 'sgd', '--lr', '0.5', '--momentum', '0', '--partitions', '2', '--checkpoint-every', '0', '--backend', TEST_BACKEND, '--json'];
     const twoRanks = path.join(work, 'two-ranks');
     const oneRank = path.join(work, 'one-rank');
     const first = await train([...common, '--workers', '2', '--batch-size', '4', '--out', twoRanks]);
