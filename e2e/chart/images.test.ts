@@ -53,3 +53,57 @@ describe('deploy/docker/Dockerfile', () => {
     }
   });
 });
+
+describe("the images' native TensorFlow", () => {
+  const script = path.join(repoRoot, 'packages', 'model', 'scripts', 'install-native-tensorflow.mjs');
+  const requirementsFile = path.join(repoRoot, 'deploy', 'docker', 'nvidia-cu12-requirements.txt');
+  const stage = (text: string, name: string): string => text.slice(text.indexOf(` AS ${name}\n`)).split(/^FROM /m)[0] ?? '';
+  /** The `requirement` the install script pins for one variant, e.g. tensorflow==2.15.1 for gpu. */
+  const pinned = (source: string, variant: 'cpu' | 'gpu'): string => {
+    const match = new RegExp(`\\b${variant}: \\{[^}]*requirement: '([^']+)'`).exec(source);
+    assert.ok(match?.[1], `install-native-tensorflow.mjs pins no ${variant} wheel`);
+    return match[1];
+  };
+  const readRequirements = async () => {
+    const text = await readFile(requirementsFile, 'utf8');
+    const lines = text.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('#'));
+    const wheels = lines.map((line) => {
+      const match = /^(nvidia-[a-z0-9-]+-cu12)==([0-9.]+) --hash=sha256:[0-9a-f]{64}$/.exec(line);
+      assert.ok(match, `not a name==version --hash=sha256:<64 hex> line: ${line}`);
+      return { name: match[1] ?? '', version: match[2] ?? '' };
+    });
+    return { text, wheels, forTensorflow: /^# for: (\S+)$/m.exec(text)?.[1] };
+  };
+
+  it("builds each worker's binding with the install script from PyPI's wheels, strictly, and nothing with tfjs-node's own download", async () => {
+    const text = await readFile(dockerfile, 'utf8');
+    assert.match(stage(text, 'deps-cpu'), /node packages\/model\/scripts\/install-native-tensorflow\.mjs --variant cpu --strict/);
+    assert.match(stage(text, 'deps-gpu'), /node packages\/model\/scripts\/install-native-tensorflow\.mjs --variant gpu --strict/);
+    assert.match(stage(text, 'deps'), /npm ci .*--ignore-scripts/);
+    assert.doesNotMatch(text, /npm rebuild|googleapis|^\s*(RUN|&&).*\b(curl|wget)\b/m);
+  });
+
+  it('installs the CUDA wheels pinned for the TensorFlow the script builds the GPU binding against, each by sha256', async () => {
+    const source = await readFile(script, 'utf8');
+    const { wheels, forTensorflow } = await readRequirements();
+    assert.equal(forTensorflow, pinned(source, 'gpu'), 'nvidia-cu12-requirements.txt says which TensorFlow its pins are for');
+    // What TensorFlow 2.15 dlopens at GPU start, and nvJitLink, which cuSOLVER and cuSPARSE link.
+    const loaded = ['cuda-runtime', 'cublas', 'cufft', 'cusolver', 'cusparse', 'cudnn', 'nvjitlink'].map((name) => `nvidia-${name}-cu12`);
+    for (const name of loaded) assert.ok(wheels.some((wheel) => wheel.name === name), `${name} is not installed`);
+    assert.equal(new Set(wheels.map((wheel) => wheel.name)).size, wheels.length, 'one pin per wheel');
+    const gpu = stage(await readFile(dockerfile, 'utf8'), 'deps-gpu');
+    assert.match(gpu, /^COPY deploy\/docker\/nvidia-cu12-requirements\.txt /m);
+    assert.match(gpu, /pip install --no-deps --require-hashes --only-binary=:all:/);
+    assert.match(gpu, /mv \S+\/nvidia node_modules\/@tensorflow\/tfjs-node-gpu\/deps\/nvidia/);
+  });
+
+  it("names in the Dockerfile's header the TensorFlow, CUDA and cuDNN versions that the script and the pins ship", async () => {
+    const header = (await readFile(dockerfile, 'utf8')).split(/^ARG /m)[0] ?? '';
+    const source = await readFile(script, 'utf8');
+    for (const variant of ['cpu', 'gpu'] as const) assert.ok(header.includes(pinned(source, variant)), `the header does not name ${pinned(source, variant)}`);
+    const { wheels } = await readRequirements();
+    const minor = (name: string) => wheels.find((wheel) => wheel.name === name)?.version.split('.').slice(0, 2).join('.');
+    assert.ok(header.includes(`CUDA ${minor('nvidia-cuda-runtime-cu12')}`), `the header does not name CUDA ${minor('nvidia-cuda-runtime-cu12')}`);
+    assert.ok(header.includes(`cuDNN ${minor('nvidia-cudnn-cu12')}`), `the header does not name cuDNN ${minor('nvidia-cudnn-cu12')}`);
+  });
+});
