@@ -5,6 +5,17 @@
 export { runWorker, type WorkerOptions, type WorkerResult } from './worker.js';
 export { WorkerConfigError } from './train-generation.js';
 export {
+  checkGpuBackend,
+  GpuUnavailableError,
+  MIN_NVIDIA_DRIVER,
+  MIN_NVIDIA_DRIVER_SM90,
+  observeGpuHost,
+  type BackendOutcome,
+  type GpuExpectation,
+  type GpuHostFacts,
+  type GpuVerdict,
+} from './gpu-check.js';
+export {
   CheckpointStore,
   CheckpointPointerSchema,
   DataCursorSchema,

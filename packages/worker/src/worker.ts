@@ -1,6 +1,7 @@
 import { CollectiveEndpoint, CollectiveError, ProcessGroup } from '@ringtrain/collective';
 import { CoordinatorConnection, CoordinatorUnavailableError, createLogger, RegistrationAbortedError, type Assignment, type Logger } from '@ringtrain/coordinator';
-import type { ComputeThreads } from '@ringtrain/model';
+import { initBackend, type ComputeThreads } from '@ringtrain/model';
+import { checkGpuBackend, GpuUnavailableError, observeGpuHost, type BackendOutcome, type GpuExpectation } from './gpu-check.js';
 import { openRunResources, type RunResources } from './resources.js';
 import { trainGeneration, WorkerConfigError } from './train-generation.js';
 
@@ -26,6 +27,11 @@ export interface WorkerOptions {
   coordinatorWaitMs?: number;
   /** TensorFlow's threads for this rank (`chooseComputeThreads`: the cgroup quota or the cores it shares). */
   computeThreads?: ComputeThreads;
+  /**
+   * The GPUs this worker's pod was given (RINGTRAIN_EXPECTED_GPUS, set by the operator): with a count above 0
+   * the worker starts TensorFlow before it registers and throws GpuUnavailableError unless it computes on a GPU.
+   */
+  expectedGpus?: GpuExpectation;
   /** Aborting it stops the run cleanly after the current step (the CLI wires SIGINT/SIGTERM to it). */
   stop?: AbortSignal;
   logger?: Logger;
@@ -41,10 +47,12 @@ export interface WorkerResult {
 /**
  * One rank's whole life in a run: listen for ring links, register, train each generation it is given, and
  * when a generation fails (a peer died, the coordinator ended it) report it and register for the next one.
- * Throws when the coordinator cannot be reached or this worker's setup fails.
+ * Throws when the coordinator cannot be reached or this worker's setup fails, and GpuUnavailableError before
+ * anything else when its pod was given GPUs that TensorFlow does not compute on.
  */
 export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
   const log = options.logger ?? createLogger({ service: 'worker', workerId: options.workerId });
+  if (options.expectedGpus !== undefined && options.expectedGpus.count > 0) await requireGpu(options.expectedGpus, options.computeThreads, log);
   // A rank blocks its event loop for each synchronous training step and cannot answer pings meanwhile: a
   // dead peer shows as a reset link at once, a hung one through the collective's timeout and the heartbeats.
   const keepalive = { keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS };
@@ -142,4 +150,23 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
       throw error;
     }
   }
+}
+
+/**
+ * Starts the tensorflow backend (the run's config asks for it too when the run has GPUs) and refuses to go on
+ * unless it computes on a GPU: before registering, so the gang never waits for a rank that would train on the
+ * CPU, and the pod fails at once with the reason.
+ */
+async function requireGpu(expected: GpuExpectation, threads: ComputeThreads | undefined, log: Logger): Promise<void> {
+  const outcome: BackendOutcome = await initBackend({ requested: 'tensorflow', log: (line) => log.info(line), ...(threads !== undefined ? { threads } : {}) }).then(
+    (backend) => ({ backend }),
+    (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }),
+  );
+  const host = observeGpuHost();
+  const verdict = checkGpuBackend(expected, outcome, host);
+  if (!verdict.ok) {
+    log.error({ expected, host, ...('error' in outcome ? { backendError: outcome.error } : {}) }, 'GPU check failed');
+    throw new GpuUnavailableError(verdict.message);
+  }
+  log.info({ expected, host }, `GPU check: ${verdict.summary}`);
 }

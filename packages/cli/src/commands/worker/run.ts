@@ -23,7 +23,16 @@ const envSchema = z.object({
   RINGTRAIN_COMPUTE_THREADS: z.coerce.number().int().min(1).optional(),
   /** Set by `ringtrain train`: how many workers share this machine's cores. */
   RINGTRAIN_LOCAL_WORKERS: z.coerce.number().int().min(1).optional(),
+  /** Set by the operator on a pod given GPUs: how many, and as which resource; the worker then must compute on one. */
+  RINGTRAIN_EXPECTED_GPUS: z.coerce.number().int().min(0).optional(),
+  RINGTRAIN_GPU_RESOURCE: z.string().min(1).optional(),
 });
+
+/**
+ * A pod given GPUs on which TensorFlow sees none: EX_UNAVAILABLE from sysexits.h. In 1-127, so the operator
+ * fails the run at once (Error, not retryable): the same node and image would fail the same way again.
+ */
+export const EXIT_GPU_UNAVAILABLE = 69;
 
 export async function runWorkerCommand(raw: Record<string, unknown>): Promise<void> {
   const options = parseOptions(schema, raw);
@@ -32,7 +41,7 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
     const problems = env.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`).join('\n');
     throw new UsageError(`invalid environment (RINGTRAIN_TOKEN must hold the run secret, at least 16 characters, that the coordinator was started with):\n${problems}`);
   }
-  const { runWorker } = await import('@ringtrain/worker');
+  const { runWorker, GpuUnavailableError } = await import('@ringtrain/worker');
   const { chooseComputeThreads } = await import('@ringtrain/model');
   const requestedThreads = options.computeThreads ?? env.data.RINGTRAIN_COMPUTE_THREADS;
   const computeThreads = chooseComputeThreads({
@@ -56,6 +65,9 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
     const result = await runWorker({
       coordinator: options.coordinator, token: env.data.RINGTRAIN_TOKEN, workerId: options.workerId, host: options.host, stop: stop.signal,
       computeThreads,
+      ...(env.data.RINGTRAIN_EXPECTED_GPUS !== undefined
+        ? { expectedGpus: { count: env.data.RINGTRAIN_EXPECTED_GPUS, ...(env.data.RINGTRAIN_GPU_RESOURCE !== undefined ? { resource: env.data.RINGTRAIN_GPU_RESOURCE } : {}) } }
+        : {}),
       ...(env.data.RINGTRAIN_COLLECTIVE_PORT !== undefined ? { port: env.data.RINGTRAIN_COLLECTIVE_PORT } : {}),
       ...(env.data.RINGTRAIN_ADVERTISE_HOST !== undefined ? { advertiseHost: env.data.RINGTRAIN_ADVERTISE_HOST } : {}),
       ...(env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS !== undefined
@@ -63,6 +75,9 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
         : {}),
     });
     if (result.outcome === 'run-ended' && /fail|gave up/i.test(result.reason)) throw new ExitError(1, `the run failed: ${result.reason}`);
+  } catch (error) {
+    if (error instanceof GpuUnavailableError) throw new ExitError(EXIT_GPU_UNAVAILABLE, error.message);
+    throw error;
   } finally {
     // The handlers stay: a SIGTERM while the finished process closes its sockets and threads (a pod deleted as
     // its run ends) must not turn a clean exit into death by signal (143).

@@ -56,6 +56,18 @@ describe('ringtrain worker', () => {
     assert.ok(Date.now() - started < 30_000, 'the default wait is 120 s: the variable must shorten it');
   });
 
+  it('exits 69 (permanent) before contacting the coordinator when its pod was given GPUs that TensorFlow does not compute on', async () => {
+    // CUDA_VISIBLE_DEVICES=-1 hides any GPU from TensorFlow, so this holds on a GPU machine too.
+    const env: NodeJS.ProcessEnv = { ...process.env, RINGTRAIN_TOKEN: TOKEN, RINGTRAIN_EXPECTED_GPUS: '1', RINGTRAIN_GPU_RESOURCE: 'nvidia.com/gpu', CUDA_VISIBLE_DEVICES: '-1' };
+    const child = spawn(process.execPath, [bin, 'worker', '--coordinator', '127.0.0.1:1', '--worker-id', 'worker-0'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 69);
+    const last = stderr.trim().split('\n').at(-1) ?? '';
+    assert.match(last, /^ringtrain: this pod was given 1 GPU \(nvidia\.com\/gpu\) but TensorFlow sees none: /);
+    assert.doesNotMatch(stderr, /unreachable/);
+  });
+
   it('names the environment problem when the secret is missing', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, RINGTRAIN_COLLECTIVE_PORT: 'eighty' };
     delete env.RINGTRAIN_TOKEN;
