@@ -18,6 +18,7 @@ describe('classifyPodFailure (the failure table)', () => {
     ['exit code 255', { terminated: { exitCode: 255 } }, { reason: 'Signal', retryable: true, counted: true, exitCode: 255 }],
     ['exit code 1 (the program failed)', { terminated: { exitCode: 1 } }, { reason: 'Error', retryable: false, counted: false, exitCode: 1 }],
     ['exit code 127', { terminated: { exitCode: 127 } }, { reason: 'Error', retryable: false, counted: false, exitCode: 127 }],
+    ['exit code 69 (a worker given GPUs that TensorFlow cannot use)', { terminated: { exitCode: 69 } }, { reason: 'Error', retryable: false, counted: false, exitCode: 69 }],
     ['no container status at all', {}, { reason: 'Error', retryable: true, counted: true }],
   ];
   for (const [what, state, expected] of table) {

@@ -61,6 +61,19 @@ describe('pod and service templates', () => {
     assert.deepEqual(buildWorkerPod(cpuRun, 0, 1).spec?.containers[0]?.resources, {});
   });
 
+  it('tell a worker given GPUs how many and of which resource, so it refuses to train on the CPU; nothing for CPU workers', () => {
+    const env = envOf(buildWorkerPod(run, 0, 1));
+    assert.equal(env.RINGTRAIN_EXPECTED_GPUS, '1');
+    assert.equal(env.RINGTRAIN_GPU_RESOURCE, 'nvidia.com/gpu');
+    const amd = envOf(buildWorkerPod(run, 0, 1, { defaultGpuResource: 'amd.com/gpu' }));
+    assert.equal(amd.RINGTRAIN_GPU_RESOURCE, 'amd.com/gpu');
+    const cpuRun = parseTrainingRun(sampleRunInput({ spec: { workers: { replicas: 1, image: 'x', gpu: { count: 0 }, env: [{ name: 'RINGTRAIN_EXPECTED_GPUS', value: '0' }] } } }));
+    const cpuEnv = (buildWorkerPod(cpuRun, 0, 1).spec?.containers[0]?.env ?? []).filter((e) => ['RINGTRAIN_EXPECTED_GPUS', 'RINGTRAIN_GPU_RESOURCE'].includes(e.name));
+    assert.deepEqual(cpuEnv, [{ name: 'RINGTRAIN_EXPECTED_GPUS', value: '0' }], "a CPU worker gets none of its own; a user's stays as given");
+    // Its reason (the CLI's last line) reaches status.lastFailure.message.
+    assert.equal(buildWorkerPod(run, 0, 1).spec?.containers[0]?.terminationMessagePolicy, 'FallbackToLogsOnError');
+  });
+
   it("ask for the cluster's GPU resource (--default-gpu-resource) when the run names none", () => {
     const limits = buildWorkerPod(run, 0, 1, { defaultGpuResource: 'amd.com/gpu' }).spec?.containers[0]?.resources?.limits;
     assert.deepEqual(limits, { memory: '16Gi', 'amd.com/gpu': '1' });

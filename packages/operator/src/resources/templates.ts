@@ -30,6 +30,8 @@ import {
  *                reach it: RINGTRAIN_COLLECTIVE_PORT (50052), RINGTRAIN_ADVERTISE_HOST (its stable DNS name
  *                worker-<rank>.<run>-workers.<ns>.svc) and RINGTRAIN_POD_IP.
  *                With spec.dataset.ingest, RINGTRAIN_COORDINATOR_WAIT_SECONDS: the coordinator ingests first.
+ *                With spec.workers.gpu.count > 0, RINGTRAIN_EXPECTED_GPUS and RINGTRAIN_GPU_RESOURCE: the
+ *                worker exits 69 before registering unless TensorFlow computes on a GPU.
  *   both:        RINGTRAIN_S3_ENDPOINT and RINGTRAIN_S3_CREDENTIALS_DIR when spec.storage is set (the
  *                coordinator reads the ingest's source and writes the dataset with them).
  */
@@ -220,6 +222,19 @@ function tokenEnv(run: TrainingRun): V1EnvVar {
   return { name: 'RINGTRAIN_TOKEN', valueFrom: { secretKeyRef: { name: names.secret(run.metadata.name), key: TOKEN_KEY } } };
 }
 
+/**
+ * What a worker given GPUs checks at start: that TensorFlow computes on one. tfjs-node-gpu would otherwise
+ * fall back to the CPU without an error (no driver in the container, one too old for CUDA 12.2) and the run
+ * would train many times slower with nothing failing.
+ */
+function gpuEnv(count: number, resource: string): V1EnvVar[] {
+  if (count === 0) return [];
+  return [
+    { name: 'RINGTRAIN_EXPECTED_GPUS', value: String(count) },
+    { name: 'RINGTRAIN_GPU_RESOURCE', value: resource },
+  ];
+}
+
 /** Writable places for a read-only root filesystem: /tmp, and the shard cache. */
 function volumes(run: TrainingRun): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
   const vols: V1Volume[] = [
@@ -357,9 +372,12 @@ export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number, 
         { name: 'RINGTRAIN_ADVERTISE_HOST', value: `${names.workerHostname(rank)}.${names.workersService(runName)}.${run.metadata.namespace ?? 'default'}.svc` },
         { name: 'RINGTRAIN_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
         ...coordinatorWaitEnv(run),
+        ...gpuEnv(workers.gpu.count, gpuResource),
         ...storageEnv(run),
       ],
       ports: [{ name: PORT_NAMES.collective, containerPort: WORKER_COLLECTIVE_PORT, protocol: 'TCP' }],
+      // The CLI's last line says why it failed (e.g. no GPU that TensorFlow can use): it becomes status.lastFailure.message.
+      terminationMessagePolicy: 'FallbackToLogsOnError',
       resources: { ...(Object.keys(requests).length ? { requests } : {}), ...(Object.keys(limits).length ? { limits } : {}) },
     },
     { hostname: names.workerHostname(rank), subdomain: names.workersService(runName) },
