@@ -28,12 +28,14 @@ import { parseArgs } from 'node:util';
 const WHEELS = {
   cpu: {
     npmPackage: '@tensorflow/tfjs-node',
+    megabytes: 207,
     requirement: 'tensorflow-cpu==2.15.1',
     file: 'tensorflow_cpu-2.15.1-cp310-cp310-manylinux_2_17_x86_64.manylinux2014_x86_64.whl',
     sha256: 'ba9503db2c5357ea21938555323581fbdabf3d051b6bc1b5f73c5b0ae034d077',
   },
   gpu: {
     npmPackage: '@tensorflow/tfjs-node-gpu',
+    megabytes: 475,
     requirement: 'tensorflow==2.15.1',
     file: 'tensorflow-2.15.1-cp310-cp310-manylinux_2_17_x86_64.manylinux2014_x86_64.whl',
     sha256: 'ea290e435464cf0794f657b48786e5fa413362abe55ed771c172c25980d070ce',
@@ -110,7 +112,7 @@ async function ensureExtracted(wheel, cacheDir) {
   await mkdir(dirname(cacheDir), { recursive: true });
   const work = await mkdtemp(`${cacheDir}.partial-`);
   try {
-    say(`downloading ${wheel.requirement} from PyPI (207 MB for the CPU wheel, once; cached in ${dirname(cacheDir)})`);
+    say(`downloading ${wheel.requirement} from PyPI (${wheel.megabytes} MB, once; cached in ${dirname(cacheDir)})`);
     await writeFile(join(work, 'requirements.txt'), `${wheel.requirement} --hash=sha256:${wheel.sha256}\n`);
     const download = run(python, ['-m', 'pip', 'download', '--no-deps', '--require-hashes', ...WHEEL_PLATFORM,
       '--dest', work, '-r', join(work, 'requirements.txt')]);
