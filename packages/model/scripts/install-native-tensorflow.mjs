@@ -17,7 +17,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { copyFile, cp, link, mkdir, mkdtemp, rm, rename, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
@@ -72,10 +72,22 @@ async function setUp(wheel) {
   const packageDir = findPackage(wheel.npmPackage);
   const nodeDir = findNodeHeaders();
   const cacheDir = join(process.env.RINGTRAIN_CACHE ?? join(homedir(), '.cache', 'ringtrain'), 'tensorflow', wheel.file.replace(/\.whl$/, ''));
+  // A binding built from this wheel for this Node, which still loads, is left alone: rebuilding would remove
+  // the libraries under any process that has them open.
+  const stamp = join(packageDir, 'deps', 'ringtrain-build');
+  const wanted = `${wheel.sha256} node-abi-${process.versions.modules}\n`;
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted) {
+    try {
+      return `${wheel.npmPackage} already built against TensorFlow ${verify(packageDir, wheel.npmPackage)} from PyPI's ${wheel.requirement}`;
+    } catch {
+      // It no longer loads (its cache was removed?): build it again.
+    }
+  }
   const fetched = await ensureExtracted(wheel, cacheDir);
   await layOutDeps(cacheDir, join(packageDir, 'deps'));
   build(packageDir, nodeDir);
   const version = verify(packageDir, wheel.npmPackage);
+  await writeFile(stamp, wanted);
   return `${wheel.npmPackage} built against TensorFlow ${version} from PyPI's ${wheel.requirement}${fetched ? '' : ' (cached)'}`;
 }
 

@@ -29,6 +29,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--max-restarts <n>', 'failed generations tolerated before the run fails')
     .option('--heartbeat-timeout <seconds>', 'a worker silent this long is declared hung')
     .option('--backend <name>', 'compute backend of the workers: auto, tensorflow, wasm or cpu')
+    .option('--compute-threads <n>', "TensorFlow's threads per worker (default: this machine's cores divided among the workers)")
     .option('--dry-run', 'print the run plan and exit: ingests a folder given with --data (to count its images) but starts no coordinator or worker')
     .option('--json', 'print the final result (with --dry-run: the plan) as one JSON object on stdout')
     .action(async (raw: Record<string, unknown>) => {

@@ -14,6 +14,8 @@ export interface LocalClusterOptions {
   logDir: string;
   /** Restarts of one worker slot before the supervisor gives up and fails the run. */
   maxRestartsPerWorker: number;
+  /** RINGTRAIN_COMPUTE_THREADS of every worker; unset, each takes the cores divided by `workers`. */
+  computeThreads?: number;
   onEvent: (line: string) => void;
 }
 
@@ -79,7 +81,12 @@ export class LocalCluster {
   private spawn(slot: Slot): void {
     const log = openSync(path.join(this.options.logDir, `${slot.id}.log`), 'a');
     const child = fork(BIN, ['worker', '--coordinator', this.options.coordinator.address, '--worker-id', slot.id], {
-      env: { ...process.env, RINGTRAIN_TOKEN: this.options.token, RINGTRAIN_LOCAL_WORKERS: String(this.options.workers) },
+      env: {
+        ...process.env,
+        RINGTRAIN_TOKEN: this.options.token,
+        RINGTRAIN_LOCAL_WORKERS: String(this.options.workers),
+        ...(this.options.computeThreads !== undefined ? { RINGTRAIN_COMPUTE_THREADS: String(this.options.computeThreads) } : {}),
+      },
       stdio: ['ignore', log, log, 'ipc'],
     });
     closeSync(log);

@@ -10,6 +10,8 @@ export interface LocalRunOptions {
   logDir: string;
   heartbeatTimeoutMs: number;
   maxRestarts: number;
+  /** TensorFlow's threads per worker; by default the cores divided among the workers. */
+  computeThreads?: number;
   previous?: Pick<RunMetricsFile, 'epochs' | 'restarts'>;
   /** The plan already printed; without it the coordinator reads the manifest to make its own. */
   plan?: RunPlan;
@@ -42,6 +44,7 @@ export async function runLocalCluster(runConfig: RunConfig, options: LocalRunOpt
   progress.line(`ringtrain: live dashboard at ${coordinator.httpAddress}/ (open it in a browser; status at ${coordinator.httpAddress}/status)`);
   const cluster = new LocalCluster({
     coordinator, token, workers: config.workers, logDir: options.logDir, maxRestartsPerWorker: options.maxRestarts + 2,
+    ...(options.computeThreads !== undefined ? { computeThreads: options.computeThreads } : {}),
     onEvent: (line) => progress.line(line),
   });
   let interrupts = 0;

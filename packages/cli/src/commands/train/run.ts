@@ -34,6 +34,7 @@ export const trainOptionsSchema = z
     partitions: positiveInt.optional(),
     maxRestarts: z.coerce.number().int().min(0).default(3),
     heartbeatTimeout: z.coerce.number().positive().default(60),
+    computeThreads: z.coerce.number().int().min(1).optional(),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
     dryRun: z.boolean().default(false),
     json: z.boolean().default(false),
@@ -120,6 +121,7 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
   const previous = options.resume ? await readPreviousMetrics(path.join(out, 'metrics.json')) : undefined;
   const result = await runLocalCluster(config, {
     logDir, heartbeatTimeoutMs: options.heartbeatTimeout * 1000, maxRestarts: options.maxRestarts,
+    ...(options.computeThreads !== undefined ? { computeThreads: options.computeThreads } : {}),
     ...(previous !== undefined ? { previous } : {}),
     ...(plan !== undefined ? { plan } : {}),
   });
