@@ -1,12 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { OptimizerConfig } from './training-config.js';
+import { assignFlat } from './flat-parameters.js';
+import type { FlatParameter } from './flat-parameters.js';
 import { createTensorflowSegment } from './tensorflow-optimizer.js';
 
-/** One trainable tensor as the optimizer sees it: its variable, flattened in the order of the gradient. */
-export interface FlatParameter {
-  readonly name: string;
-  readonly variable: tf.Variable;
-}
 
 /** A parameter's optimizer state as checkpoints store it (Ringtrain layout, flattened). */
 export interface ParameterState {
@@ -233,15 +230,6 @@ function adamLoop(
     // torch computes with the float32-stored moments; read them back to use the same values.
     w[i] = wi - (stepSize * m[i]!) / (Math.sqrt(v[i]!) / sqrtCorrection2 + epsilon);
   }
-}
-
-/** Writes a flat update back into the parameters' own variables (the model's forward pass reads those). */
-export function assignFlat(parameters: readonly FlatParameter[], flat: tf.Tensor1D): void {
-  const pieces = parameters.length === 1 ? [flat] : tf.split(flat, parameters.map(({ variable }) => variable.size));
-  parameters.forEach(({ variable }, i) => {
-    tf.tidy(() => variable.assign(tf.reshape(pieces[i]!, variable.shape)));
-  });
-  if (pieces.length > 1) tf.dispose(pieces);
 }
 
 function sum(values: readonly number[]): number {

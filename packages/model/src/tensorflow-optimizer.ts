@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assignFlat } from './optimizer.js';
+import { assignFlat } from './flat-parameters.js';
 import type { OptimizerSegment, SegmentInit } from './optimizer.js';
 import type { OpAttr, TensorflowBackend } from './tensorflow-kernels.js';
 

@@ -60,7 +60,7 @@ export class Trainer {
   random: SeededRandom;
   private stepCount = 0;
   private epochCount = 0;
-  /** Weights and optimizer state stay on the compute backend; only gradients cross into JavaScript. */
+  /** On tensorflow, weights and optimizer state stay on the device; only gradients cross into JavaScript. */
   private readonly optimizer: DeviceOptimizer;
 
   private constructor(
