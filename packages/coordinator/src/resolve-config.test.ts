@@ -6,10 +6,17 @@ import { resolveRunConfig, RunConfigResolutionError, stepsPerEpoch } from './res
 const base = { runId: 'r', dataset: 's3://d/x', out: 's3://o/x', workers: 2, partitions: 2, epochs: 5, batchSize: 32, cacheDir: '/cache' };
 const digits = { classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], trainImages: 3840 };
 
-test('steps per epoch: 3,840 images ÷ global batch 64 = 60, a short last iteration counts, and never 0', () => {
-  assert.equal(stepsPerEpoch({ workers: 2, batchSize: 32 }, 3840), 60);
-  assert.equal(stepsPerEpoch({ workers: 2, batchSize: 32 }, 3850), 61);
-  assert.equal(stepsPerEpoch({ workers: 4, batchSize: 64 }, 10), 1);
+test('steps per epoch: 3,840 images ÷ global batch 64 = 60, a short last iteration counts unless it is small, and never 0', () => {
+  assert.equal(stepsPerEpoch({ workers: 2, batchSize: 32, dropLastBatchBelow: 0.5 }, 3840), 60);
+  assert.equal(stepsPerEpoch({ workers: 2, batchSize: 32, dropLastBatchBelow: 0.5 }, 3880), 61);
+  assert.equal(stepsPerEpoch({ workers: 2, batchSize: 32, dropLastBatchBelow: 0.5 }, 3850), 60, 'a last batch of 10 is dropped');
+  assert.equal(stepsPerEpoch({ workers: 2, batchSize: 32, dropLastBatchBelow: 0 }, 3850), 61);
+  assert.equal(stepsPerEpoch({ workers: 4, batchSize: 64, dropLastBatchBelow: 0.5 }, 10), 1);
+});
+
+test('dropLastBatchBelow defaults to half the global batch and is bounded to [0, 1]', () => {
+  assert.equal(parseRunConfig({ ...base, training: {} }, 'the test').dropLastBatchBelow, 0.5);
+  assert.throws(() => parseRunConfig({ ...base, training: {}, dropLastBatchBelow: 1.5 }, 'the test'), /dropLastBatchBelow/);
 });
 
 test('the class count and an epoch-based schedule become the model configuration in steps', () => {

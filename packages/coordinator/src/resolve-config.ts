@@ -1,4 +1,4 @@
-import { loadManifest } from '@ringtrain/dataset';
+import { epochWindows, loadManifest } from '@ringtrain/dataset';
 import type { RunConfig } from './run-config.js';
 
 /** What resolving a run configuration needs from the dataset's manifest. */
@@ -12,19 +12,23 @@ export class RunConfigResolutionError extends Error {
   override readonly name = 'RunConfigResolutionError';
 }
 
-/** Iterations of one epoch exactly as the epoch planner cuts it with `remainder: 'drop'` (dataset/epoch-plan.ts). */
-export function iterationsOfEpoch(trainImages: number, workers: number, batchPerWorker: number): { iterations: number; lastIterationImages: number; dropped: number } {
+/** Iterations of one epoch exactly as the epoch planner cuts it (`remainder: 'drop'`; dataset's epochWindows). */
+export function iterationsOfEpoch(
+  trainImages: number,
+  workers: number,
+  batchPerWorker: number,
+  dropLastBatchBelow: number,
+): { iterations: number; lastIterationImages: number; dropped: number } {
   const window = workers * batchPerWorker;
-  const fullWindows = Math.floor(trainImages / window);
-  const tail = trainImages - fullWindows * window;
-  const dropped = tail % workers;
-  const tailImages = tail - dropped;
-  return { iterations: fullWindows + (tailImages > 0 ? 1 : 0), lastIterationImages: tailImages > 0 ? tailImages : window, dropped };
+  const { fullWindows, tailLength, dropped } = epochWindows({
+    samples: trainImages, worldSize: workers, batchSize: batchPerWorker, samplesConsumed: 0, remainder: 'drop', dropLastBatchBelow,
+  });
+  return { iterations: fullWindows + (tailLength > 0 ? 1 : 0), lastIterationImages: tailLength > 0 ? tailLength : window, dropped };
 }
 
 /** Optimizer steps of one epoch, counted as the epoch planner cuts it (a short last iteration included). */
-export function stepsPerEpoch(config: Pick<RunConfig, 'workers' | 'batchSize'>, trainImages: number): number {
-  return Math.max(1, iterationsOfEpoch(trainImages, config.workers, config.batchSize).iterations);
+export function stepsPerEpoch(config: Pick<RunConfig, 'workers' | 'batchSize' | 'dropLastBatchBelow'>, trainImages: number): number {
+  return Math.max(1, iterationsOfEpoch(trainImages, config.workers, config.batchSize, config.dropLastBatchBelow).iterations);
 }
 
 /**

@@ -39,6 +39,13 @@ export const RunConfigSchema = z
     seed: z.number().int().min(0).default(0),
     /** Canonical partitions of the epoch plans: fixed for the whole run so resume is exact. */
     partitions: z.number().int().min(1),
+    /**
+     * An epoch's last batch with fewer than this fraction of the global batch is dropped (its images train in
+     * other epochs, which are shuffled anew): a handful of images per rank would make batch norm normalise over
+     * almost nothing, and those statistics would be the last to move the running averages before validation.
+     * 0 keeps every last batch; 1 drops every partial one (PyTorch's drop_last=True).
+     */
+    dropLastBatchBelow: z.number().min(0).max(1).default(0.5),
     /** Stop after this many optimizer steps in total (smoke runs, tests). */
     maxSteps: z.number().int().min(1).optional(),
     /** Rank 0 checkpoints every this many steps (0: only at epoch ends). */

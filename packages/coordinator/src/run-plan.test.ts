@@ -41,14 +41,20 @@ describe('describeRunPlan', () => {
   });
 
   it('counts iterations exactly as the epoch planner cuts the epoch (short last iteration, dropped remainder)', () => {
-    for (const [images, workers, batch] of [[480, 2, 16], [490, 2, 16], [491, 2, 16], [7, 3, 4], [100, 1, 7], [2, 4, 8]] as const) {
-      const counts = [Math.ceil(images / 2), Math.floor(images / 2)].filter((each) => each > 0);
-      const planned = planEpoch({ shardSampleCounts: counts, seed: 3, epoch: 0, worldSize: workers, rank: 0, batchSize: batch, samplesConsumed: 0, remainder: 'drop', partitions: workers });
-      const ours = iterationsOfEpoch(images, workers, batch);
-      assert.deepEqual([ours.iterations, ours.dropped], [planned.steps, planned.dropped], `${images} images, ${workers} × ${batch}`);
+    for (const dropLastBatchBelow of [0, 0.5, 1]) {
+      for (const [images, workers, batch] of [[480, 2, 16], [490, 2, 16], [491, 2, 16], [7, 3, 4], [100, 1, 7], [2, 4, 8], [900, 2, 32]] as const) {
+        const counts = [Math.ceil(images / 2), Math.floor(images / 2)].filter((each) => each > 0);
+        const planned = planEpoch({ shardSampleCounts: counts, seed: 3, epoch: 0, worldSize: workers, rank: 0, batchSize: batch, samplesConsumed: 0, remainder: 'drop', partitions: workers, dropLastBatchBelow });
+        const ours = iterationsOfEpoch(images, workers, batch, dropLastBatchBelow);
+        assert.deepEqual([ours.iterations, ours.dropped], [planned.steps, planned.dropped], `${images} images, ${workers} × ${batch}, ${dropLastBatchBelow}`);
+      }
     }
-    const text = renderRunPlan(describeRunPlan(config({ workers: 2, batchSize: 16 }), { ...digits, trainImages: 491 }));
-    assert.match(text, /491 training images ÷ global batch 32 = 15\.34 → 16 iterations per epoch \(the last one takes 10 images; 1 image skipped each epoch/);
+    const text = renderRunPlan(describeRunPlan(config({ workers: 2, batchSize: 16, dropLastBatchBelow: 0 }), { ...digits, trainImages: 491 }));
+    assert.match(text, /491 training images ÷ global batch 32 = 15\.34 → 16 iterations per epoch \(the last one takes 10 images; the last image of each epoch is dropped \(so every worker gets as many\)\)/);
+    // The issue's case: 900 images in global batches of 64 leave 4, which the default drops whole.
+    const small = renderRunPlan(describeRunPlan(config({ workers: 2, batchSize: 32 }), { ...digits, trainImages: 900 }));
+    assert.match(small, /900 training images ÷ global batch 64 = 14\.06 → 14 iterations per epoch \(the last 4 images of each epoch are dropped \(a last batch that small would give batch norm a handful of images per worker; --drop-last-batch-below 0 keeps it\)\)/);
+    assert.match(small, /each epoch sees every training image once but the 4 it leaves out, other ones each epoch/);
   });
 
   it('names pretrained weights, the frozen backbone, SGD with its schedule and warmup, and a --max-steps cut', () => {

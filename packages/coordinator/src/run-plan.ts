@@ -114,7 +114,7 @@ export function describeRunPlan(config: RunConfig, dataset: DatasetCounts, backe
   }
   const training = parsed.data;
   const globalBatch = config.workers * config.batchSize;
-  const epoch = iterationsOfEpoch(dataset.trainImages, config.workers, config.batchSize);
+  const epoch = iterationsOfEpoch(dataset.trainImages, config.workers, config.batchSize, config.dropLastBatchBelow);
   const planned = epoch.iterations * config.epochs;
   const kind = training.optimizer.kind;
   const learningRate = training.optimizer.lr ?? DEFAULT_LEARNING_RATE[kind];
@@ -197,6 +197,20 @@ export function describeBackends(plan: Pick<RunPlan, 'backend' | 'workers'>): st
 }
 
 /** The plan as the lines `ringtrain train` prints (and the coordinator logs), in the course's words. */
+/** What happens to the images that do not fill the epoch's last global batch. */
+function droppedText(plan: RunPlan): string {
+  const last = plan.lastIterationImages === plan.globalBatch ? '' : `the last one takes ${plural(plan.lastIterationImages, 'image')}`;
+  if (plan.droppedPerEpoch === 0) return last;
+  // Fewer than one per worker: the remainder policy; a whole last batch: dropLastBatchBelow.
+  const why = plan.droppedPerEpoch < plan.workers
+    ? 'so every worker gets as many'
+    : `a last batch that small would give batch norm a handful of images per worker; --drop-last-batch-below 0 keeps it`;
+  const dropped = plan.droppedPerEpoch === 1
+    ? `the last image of each epoch is dropped (${why})`
+    : `the last ${count(plan.droppedPerEpoch)} images of each epoch are dropped (${why})`;
+  return last === '' ? dropped : `${last}; ${dropped}`;
+}
+
 export function renderRunPlan(plan: RunPlan): string {
   const { optimizer } = plan;
   const name = optimizer.kind === 'adam' ? 'Adam' : `SGD${optimizer.momentum ? ` with momentum ${optimizer.momentum}` : ''}`;
@@ -210,10 +224,11 @@ export function renderRunPlan(plan: RunPlan): string {
   const iterations = exact
     ? `${division} = ${plural(plan.iterationsPerEpoch, 'iteration')} per epoch`
     : `${division} = ${(plan.dataset.trainImages / plan.globalBatch).toFixed(2)} → ${plural(plan.iterationsPerEpoch, 'iteration')} per epoch ` +
-      `(the last one takes ${plural(plan.lastIterationImages, 'image')}${plan.droppedPerEpoch > 0 ? `; ${plural(plan.droppedPerEpoch, 'image')} skipped each epoch so every worker gets as many` : ''})`;
+      `(${droppedText(plan)})`;
   const total = plan.maxSteps !== null && plan.maxSteps < plan.iterationsPerEpoch * plan.epochs
     ? `stops after ${plural(plan.totalIterations, 'iteration')} (--max-steps), before the ${plural(plan.epochs, 'epoch')} of ${plural(plan.iterationsPerEpoch * plan.epochs, 'iteration')} are done`
-    : `${plural(plan.epochs, 'epoch')} × ${plural(plan.iterationsPerEpoch, 'iteration')} = ${plural(plan.totalIterations, 'iteration')} (optimizer steps) in total; each epoch sees every training image once`;
+    : `${plural(plan.epochs, 'epoch')} × ${plural(plan.iterationsPerEpoch, 'iteration')} = ${plural(plan.totalIterations, 'iteration')} (optimizer steps) in total; ` +
+      (plan.droppedPerEpoch === 0 ? 'each epoch sees every training image once' : `each epoch sees every training image once but the ${plan.droppedPerEpoch === 1 ? 'one' : count(plan.droppedPerEpoch)} it leaves out, other ones each epoch`);
   const checkpoints = plan.output.checkpointEveryIterations > 0 ? `every ${plural(plan.output.checkpointEveryIterations, 'iteration')} and at each epoch end` : 'at each epoch end';
   const lines: [string, string][] = [
     ['data', `${plural(plan.dataset.classes.length, 'class', 'classes')} (${listClasses(plan.dataset.classes)}); ${plural(plan.dataset.images, 'image')}: ${count(plan.dataset.trainImages)} for training, ${count(plan.dataset.valImages)} for validation`],

@@ -50,13 +50,15 @@ describe('dataset service over a dataset ingested into a real MinIO', () => {
 
   it('serves, for every rank, the plan the library computes locally', async () => {
     const { manifest, sha256 } = await client.getManifest(dataset);
-    const common = { seed: 4, epoch: 2, worldSize: 3, batchSize: 2, samplesConsumed: 6, remainder: 'drop' as const, partitions: 3 };
-    for (let rank = 0; rank < 3; rank += 1) {
-      const remote = await client.getEpochPlan({ dataset, split: 'train', rank, ...common });
-      const local = planEpoch({ shardSampleCounts: shardSampleCounts(manifest.splits.train), rank, ...common });
-      assert.deepEqual(remote.samples, local.samples);
-      assert.equal(remote.dropped, local.dropped);
-      assert.equal(remote.manifestSha256, sha256);
+    for (const dropLastBatchBelow of [0, 1]) {
+      const common = { seed: 4, epoch: 2, worldSize: 3, batchSize: 2, samplesConsumed: 6, remainder: 'drop' as const, partitions: 3, dropLastBatchBelow };
+      for (let rank = 0; rank < 3; rank += 1) {
+        const remote = await client.getEpochPlan({ dataset, split: 'train', rank, ...common });
+        const local = planEpoch({ shardSampleCounts: shardSampleCounts(manifest.splits.train), rank, ...common });
+        assert.deepEqual(remote.samples, local.samples);
+        assert.equal(remote.dropped, local.dropped);
+        assert.equal(remote.manifestSha256, sha256);
+      }
     }
   });
 

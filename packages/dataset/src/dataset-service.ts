@@ -117,6 +117,7 @@ function toPlanRequest(request: GetEpochPlanRequest__Output, loaded: LoadedManif
     remainder: request.remainder === 'REMAINDER_POLICY_PAD' ? 'pad' : 'drop',
     partitions: request.partitions,
     ...(request.shuffleBlockSamples > 0 ? { shuffleBlockSamples: request.shuffleBlockSamples } : {}),
+    ...(request.dropLastBatchBelow > 0 ? { dropLastBatchBelow: request.dropLastBatchBelow } : {}),
   };
 }
 
@@ -173,6 +174,7 @@ export class DatasetServiceConnection {
           remainder: request.remainder === 'pad' ? 'REMAINDER_POLICY_PAD' : 'REMAINDER_POLICY_DROP',
           partitions: request.partitions,
           shuffleBlockSamples: request.shuffleBlockSamples ?? 0,
+          dropLastBatchBelow: request.dropLastBatchBelow ?? 0,
         },
         { deadline: Date.now() + deadlineMs },
         (error, value) => (error || !value ? reject(clientError(this.address, error)) : resolve(value)),

@@ -43,6 +43,40 @@ describe('epoch plans', () => {
     );
   });
 
+  it('dropLastBatchBelow: a last step smaller than that fraction of a full one is dropped whole, a larger one kept', () => {
+    fc.assert(
+      fc.property(layout, world, fc.double({ min: 0, max: 1, noNaN: true }), (base, w, fraction) => {
+        const total = sum(base.shardSampleCounts);
+        const window = w.worldSize * w.batchSize;
+        const plans = Array.from({ length: w.worldSize }, (_, rank) =>
+          planEpoch({ ...base, ...w, rank, samplesConsumed: 0, remainder: 'drop', dropLastBatchBelow: fraction }));
+        const seen = counts(total, plans.map((plan) => plan.samples));
+        assert.ok(seen.every((n) => n <= 1), 'a sample was assigned twice');
+        assert.equal(seen.filter((n) => n === 0).length, plans[0]!.dropped, 'every sample is trained or counted as dropped');
+        const tail = total % window;
+        const full = Math.floor(total / window);
+        const dropsTail = tail > 0 && tail < fraction * window && full > 0;
+        assert.equal(plans[0]!.steps, full + (tail >= w.worldSize && !dropsTail ? 1 : 0));
+        assert.equal(plans[0]!.dropped, dropsTail ? tail : tail % w.worldSize);
+        // A resumed plan makes the same decision as the plan of the whole epoch.
+        if (full > 0) {
+          const resumed = planEpoch({ ...base, ...w, rank: 0, samplesConsumed: window, remainder: 'drop', dropLastBatchBelow: fraction });
+          assert.equal(resumed.dropped, plans[0]!.dropped);
+          assert.deepEqual([...resumed.samples], [...plans[0]!.samples.subarray(w.batchSize)]);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('dropLastBatchBelow: 900 images in global batches of 64 leave 4, dropped at 0.5, kept at 0; a lone small epoch is kept', () => {
+    const base = { shardSampleCounts: [900], seed: 1, epoch: 0, partitions: 2, worldSize: 2, rank: 0, batchSize: 32, samplesConsumed: 0, remainder: 'drop' } as const;
+    assert.deepEqual([planEpoch({ ...base, dropLastBatchBelow: 0.5 })].map((p) => [p.steps, p.dropped]), [[14, 4]]);
+    assert.deepEqual([planEpoch({ ...base, dropLastBatchBelow: 0 })].map((p) => [p.steps, p.dropped]), [[15, 0]]);
+    assert.deepEqual([planEpoch({ ...base, shardSampleCounts: [20], dropLastBatchBelow: 1 })].map((p) => [p.steps, p.dropped]), [[1, 0]]);
+    assert.throws(() => planEpoch({ ...base, dropLastBatchBelow: 2 }), /dropLastBatchBelow must be in \[0, 1\], got 2/);
+  });
+
   it('pad: every sample at least once, repeats only as pads and fewer than worldSize, equal counts per rank', () => {
     fc.assert(
       fc.property(layout.filter((l) => sum(l.shardSampleCounts) > 0), world, (base, w) => {

@@ -20,6 +20,10 @@ import { seededRandom, shuffleInPlace } from './seeded-random.js';
  * 4. The last window is trimmed (`drop`) or topped up with repeats from the start of O (`pad`) to a multiple of
  *    worldSize, so every rank gets the same count. Only `pad` ever repeats a sample; `drop` skips fewer than
  *    worldSize samples of the epoch.
+ * 5. A last window smaller than `dropLastBatchBelow` of a full one is dropped whole (PyTorch's `drop_last`, for
+ *    small batches only): a handful of samples per rank would make batch norm normalise over almost nothing and
+ *    leave that batch's statistics as the last word before validation. O is reshuffled every epoch, so the
+ *    dropped samples differ from epoch to epoch. An epoch with no full window keeps its only one.
  */
 export type RemainderPolicy = 'drop' | 'pad';
 
@@ -39,6 +43,11 @@ export type EpochPlanRequest = {
   samplesConsumed: number;
   remainder: RemainderPolicy;
   /**
+   * A last window with fewer than this fraction of worldSize·batchSize samples is dropped whole; absent or 0
+   * keeps every last window, 1 drops every partial one.
+   */
+  dropLastBatchBelow?: number;
+  /**
    * Canonical partitions: fix once per training run (e.g. the first run's world size, or a multiple of every
    * world size you expect). Changing it between restarts changes the order and breaks exact resume.
    */
@@ -52,7 +61,7 @@ export type EpochPlan = {
   samples: Uint32Array;
   /** Global steps in this plan; the last may be shorter than batchSize per rank. */
   steps: number;
-  /** Samples of the epoch skipped by `drop` (the same on every rank). */
+  /** Samples of the epoch skipped by `drop` or `dropLastBatchBelow` (the same on every rank). */
   dropped: number;
   /** Repeated samples added by `pad` across all ranks. */
   padded: number;
@@ -114,6 +123,41 @@ export function epochOrder(
   return { order, partitionOf };
 }
 
+/** How an epoch's remaining samples fall into global steps: full windows, then one last window, or none. */
+export interface EpochWindows {
+  /** Steps of worldSize·batchSize samples. */
+  fullWindows: number;
+  /** Samples of the last, shorter step (a multiple of worldSize), or 0 when there is none. */
+  tailLength: number;
+  /** Samples skipped, the same on every rank. */
+  dropped: number;
+  /** Repeats added by `pad`, across all ranks. */
+  padded: number;
+}
+
+/**
+ * The window arithmetic of `planEpoch`, alone: what the run plan and the learning-rate schedule count as an
+ * epoch's iterations, so that they always agree with the plans the workers train on.
+ */
+export function epochWindows(
+  request: Pick<EpochPlanRequest, 'worldSize' | 'batchSize' | 'samplesConsumed' | 'remainder' | 'dropLastBatchBelow'> & { samples: number },
+): EpochWindows {
+  const { worldSize, batchSize, samplesConsumed } = request;
+  const window = worldSize * batchSize;
+  const remaining = request.samples - samplesConsumed;
+  const fullWindows = Math.floor(remaining / window);
+  const tail = remaining - fullWindows * window;
+  const tailExcess = tail % worldSize;
+  const dropLastBelow = request.dropLastBatchBelow ?? 0;
+  if (!(dropLastBelow >= 0 && dropLastBelow <= 1)) throw new PlanError(`dropLastBatchBelow must be in [0, 1], got ${dropLastBelow}`);
+  if (tail > 0 && tail < dropLastBelow * window && (fullWindows > 0 || samplesConsumed > 0)) {
+    return { fullWindows, tailLength: 0, dropped: tail, padded: 0 };
+  }
+  if (tailExcess !== 0 && request.remainder === 'drop') return { fullWindows, tailLength: tail - tailExcess, dropped: tailExcess, padded: 0 };
+  if (tailExcess !== 0) return { fullWindows, tailLength: tail + worldSize - tailExcess, dropped: 0, padded: worldSize - tailExcess };
+  return { fullWindows, tailLength: tail, dropped: 0, padded: 0 };
+}
+
 /** The plan of one rank. Pure and deterministic: the service and a worker compute the same plan. */
 export function planEpoch(request: EpochPlanRequest): EpochPlan {
   const { worldSize, rank, batchSize, samplesConsumed } = request;
@@ -127,21 +171,7 @@ export function planEpoch(request: EpochPlanRequest): EpochPlan {
     throw new PlanError(`cursor says ${samplesConsumed} samples consumed but the epoch has ${total}: the checkpoint belongs to another dataset or split`);
   }
   const window = worldSize * batchSize;
-  const remaining = total - samplesConsumed;
-  const fullWindows = Math.floor(remaining / window);
-  const tail = remaining - fullWindows * window;
-  const tailExcess = tail % worldSize;
-  let dropped = 0;
-  let padded = 0;
-  let tailLength = tail;
-  if (tailExcess !== 0 && request.remainder === 'drop') {
-    dropped = tailExcess;
-    tailLength = tail - tailExcess;
-  } else if (tailExcess !== 0) {
-    if (total === 0) throw new PlanError('cannot pad an empty split');
-    padded = worldSize - tailExcess;
-    tailLength = tail + padded;
-  }
+  const { fullWindows, tailLength, dropped, padded } = epochWindows({ ...request, samples: total });
   const steps = fullWindows + (tailLength > 0 ? 1 : 0);
   const perRank = fullWindows * batchSize + tailLength / worldSize;
   const samples = new Uint32Array(perRank);

@@ -19,7 +19,7 @@ export {
 export { loadManifest, type LoadedManifest } from './load-manifest.js';
 export { ingest, defaultShardSizeBytes, type IngestEvent, type IngestOptions, type IngestSummary } from './ingest.js';
 
-export { epochOrder, planEpoch, PlanError, samplesConsumedAfter, type EpochPlan, type EpochPlanRequest, type RemainderPolicy } from './epoch-plan.js';
+export { epochOrder, epochWindows, planEpoch, PlanError, samplesConsumedAfter, type EpochPlan, type EpochPlanRequest, type EpochWindows, type RemainderPolicy } from './epoch-plan.js';
 export { seededRandom, type SeededRandom } from './seeded-random.js';
 
 export {

@@ -56,7 +56,10 @@ export async function openRunResources(
     config, backend, manifest, train, val, out, imageSize,
     checkpoints: new CheckpointStore(out, config.keepCheckpoints),
     planTrain: async ({ epoch, worldSize, rank, samplesConsumed }) => {
-      const request = { seed: config.seed, epoch, worldSize, rank, batchSize: config.batchSize, samplesConsumed, remainder: 'drop', partitions: config.partitions } as const;
+      const request = {
+        seed: config.seed, epoch, worldSize, rank, batchSize: config.batchSize, samplesConsumed, remainder: 'drop',
+        partitions: config.partitions, dropLastBatchBelow: config.dropLastBatchBelow,
+      } as const;
       if (service !== undefined) {
         try {
           const plan = await service.getEpochPlan({ ...request, dataset: config.dataset, split: 'train' });

@@ -145,6 +145,9 @@ export const HyperparametersSchema = defaulted(
     warmupEpochs: z.int().min(0).max(10_000).default(0),
     seed: z.int().min(0).max(2_147_483_647).default(0),
     imageSize: z.int().min(32).max(1024).default(224),
+    dropLastBatchBelow: z.number().min(0).max(1).optional().meta({
+      description: "drop an epoch's last batch when it holds less than this fraction of the global batch (default: half; 0 keeps it, 1 is PyTorch's drop_last)",
+    }),
   })
   )
   .meta({ description: 'optimisation settings, identical on every rank' });

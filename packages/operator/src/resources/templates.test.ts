@@ -169,7 +169,11 @@ describe('pod and service templates', () => {
     assert.equal(config.partitions, 4);
     assert.equal(config.dataset, 's3://datasets/flowers');
     assert.equal(config.batchSize, 32);
+    assert.equal('dropLastBatchBelow' in config, false, "unset, the coordinator's own default applies");
     assert.deepEqual(buildCoordinatorService(run).spec?.ports?.map((p) => p.port), [50051, 8080]);
+    const input = sampleRunInput();
+    const keepLast = parseTrainingRun({ ...input, spec: { ...input.spec, hyperparameters: { ...input.spec.hyperparameters, dropLastBatchBelow: 0 } } });
+    assert.equal(coordinatorRunConfig(keepLast).dropLastBatchBelow, 0);
   });
 
   it('keep the collective token in the Secret only', () => {

@@ -169,6 +169,7 @@ export function coordinatorRunConfig(run: TrainingRun, cluster: ClusterSettings 
     seed: hp.seed,
     // Fixed for the run (replicas is immutable after start), so a resumed epoch plan is exact.
     partitions: spec.workers.replicas,
+    ...(hp.dropLastBatchBelow !== undefined ? { dropLastBatchBelow: hp.dropLastBatchBelow } : {}),
     checkpointEverySteps: spec.checkpoint.everySteps,
     keepCheckpoints: spec.checkpoint.keep,
     ...(spec.model.pretrained ? { pretrained: spec.model.pretrained } : {}),

@@ -26,6 +26,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--keep-checkpoints <n>', 'checkpoints kept')
     .option('--max-steps <n>', 'stop after this many optimizer steps in total')
     .option('--partitions <n>', 'canonical data partitions, fixed for the run (default: workers)')
+    .option('--drop-last-batch-below <fraction>', "drop an epoch's last batch when it holds less than this fraction of the global batch (default: half; 0 keeps it, 1 is PyTorch's drop_last)")
     .option('--max-restarts <n>', 'failed generations tolerated before the run fails')
     .option('--heartbeat-timeout <seconds>', 'a worker silent this long is declared hung')
     .option('--backend <name>', 'compute backend of the workers: auto, tensorflow, wasm or cpu')

@@ -30,6 +30,10 @@ export interface GetEpochPlanRequest {
    * Samples shuffled together inside a partition; 0 means the default (four average shards).
    */
   'shuffleBlockSamples'?: (number);
+  /**
+   * A last step with fewer than this fraction of world_size * batch_size samples is dropped whole; 0 keeps it.
+   */
+  'dropLastBatchBelow'?: (number | string);
 }
 
 export interface GetEpochPlanRequest__Output {
@@ -59,4 +63,8 @@ export interface GetEpochPlanRequest__Output {
    * Samples shuffled together inside a partition; 0 means the default (four average shards).
    */
   'shuffleBlockSamples': (number);
+  /**
+   * A last step with fewer than this fraction of world_size * batch_size samples is dropped whole; 0 keeps it.
+   */
+  'dropLastBatchBelow': (number);
 }
