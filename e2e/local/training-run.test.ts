@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isNotFound, openStore, type ObjectStore } from '@ringtrain/dataset';
+import { epochWindows, isNotFound, openStore, type ObjectStore } from '@ringtrain/dataset';
 import { GaveUp, eventually } from '@ringtrain/testing';
 import { CREDENTIALS_SECRET, DATASET_URI, NAMESPACE, RAW_IMAGES_URI, startLocalCluster, type LocalCluster, type RawRun } from './local-cluster.js';
 
@@ -113,7 +113,9 @@ async function hasObject(store: ObjectStore, key: string): Promise<boolean> {
 /** Optimizer steps of a whole run: the last batch of an epoch may be short, none is dropped or padded. */
 async function expectedSteps(epochs: number): Promise<number> {
   const manifest = (await objectJson(openStore(DATASET_URI, { s3: cluster.minio.config }), 'manifest.json')) as { splits: { train: { count: number } } };
-  return Math.ceil(manifest.splits.train.count / (2 * BATCH_SIZE_PER_WORKER)) * epochs;
+  // As the epoch planner cuts an epoch: a last batch under half the global batch (the default) is dropped.
+  const windows = epochWindows({ samples: manifest.splits.train.count, worldSize: 2, batchSize: BATCH_SIZE_PER_WORKER, samplesConsumed: 0, remainder: 'drop', dropLastBatchBelow: 0.5 });
+  return (windows.fullWindows + (windows.tailLength > 0 ? 1 : 0)) * epochs;
 }
 
 /** Whether rank 0 of the gang's second attempt loaded the checkpoint (the worker logs it), rather than starting over. */
