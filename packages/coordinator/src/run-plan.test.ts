@@ -73,6 +73,10 @@ describe('describeRunPlan', () => {
     assert.match(text, /frozen: +the backbone for the first 2 epochs/);
     assert.match(text, /stops after 100 iterations \(--max-steps\)/);
     assert.match(text, /random-resized-crop and horizontal flip/);
+    for (const [freezeBatchNorm, mode] of [[false, /batch norm stays in train mode, as PyTorch's model\.train\(\): running statistics adapt/], [true, /batch norm stays in inference mode, running statistics fixed/]] as const) {
+      const frozen = renderRunPlan(describeRunPlan(config({ pretrained: 's3://w/r.safetensors', training: { numClasses: 10, freezeBackbone: true, freezeBatchNorm } }), digits));
+      assert.match(frozen, mode);
+    }
   });
 
   it('takes the model defaults when the configuration names no optimizer (Adam at 1e-3)', () => {

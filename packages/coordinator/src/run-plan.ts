@@ -89,6 +89,7 @@ const TrainingSummarySchema = z.looseObject({
     .default({ kind: 'constant' }),
   warmupSteps: z.number().int().min(0).default(0),
   freezeBackbone: z.boolean().default(false),
+  freezeBatchNorm: z.boolean().default(false),
   unfreezeAfterEpochs: z.number().int().min(0).optional(),
 });
 
@@ -121,7 +122,10 @@ export function describeRunPlan(config: RunConfig, dataset: DatasetCounts, backe
   const freezeBackbone = training.freezeBackbone;
   const unfreezeAfterEpochs = freezeBackbone ? (training.unfreezeAfterEpochs ?? null) : null;
   let frozen = 'nothing: every layer trains';
-  if (freezeBackbone && unfreezeAfterEpochs === null) frozen = 'the backbone (every layer but the final fc layer; its batch norm stays in inference mode): only the classifier head trains';
+  const batchNorm = training.freezeBatchNorm
+    ? 'its batch norm stays in inference mode, running statistics fixed'
+    : "its batch norm stays in train mode, as PyTorch's model.train(): running statistics adapt to the new data";
+  if (freezeBackbone && unfreezeAfterEpochs === null) frozen = `the backbone (every layer but the final fc layer; ${batchNorm}): only the classifier head trains`;
   else if (freezeBackbone) frozen = `the backbone for the first ${unfreezeAfterEpochs} epochs (only the classifier head trains), then every layer trains`;
   return {
     runId: config.runId,

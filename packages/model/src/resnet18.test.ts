@@ -72,7 +72,7 @@ test('a frozen backbone keeps batch norm in inference mode even when training', 
   const model = ResNet18.create({ numClasses: 2, seed: 3 });
   try {
     const before = model.read('bn1.running_var');
-    tf.tidy(() => model.forward(tf.ones([1, 32, 32, 3]) as tf.Tensor4D, { training: true, frozenBackbone: true }));
+    tf.tidy(() => model.forward(tf.ones([1, 32, 32, 3]) as tf.Tensor4D, { training: true, batchNormInference: true }));
     assert.deepEqual(model.read('bn1.running_var'), before);
     assert.deepEqual(model.trainable(true).map((s) => s.name), ['fc.weight', 'fc.bias']);
     assert.equal(model.trainable(false).length, 62);

@@ -11,8 +11,8 @@ export const BN_MOMENTUM = 0.1;
 export interface ForwardOptions {
   /** Batch statistics and running-stat updates in batch norm (PyTorch's `model.train()`). */
   readonly training: boolean;
-  /** Backbone batch norm in inference mode even when training: the frozen-backbone recipe. */
-  readonly frozenBackbone?: boolean;
+  /** Batch norm in inference mode even when training (a frozen backbone with `freezeBatchNorm`). */
+  readonly batchNormInference?: boolean;
 }
 
 /**
@@ -100,7 +100,7 @@ export class ResNet18 {
 
   /** Logits [N, numClasses] for images [N, H, W, 3], already normalised. */
   forward(images: tf.Tensor4D, options: ForwardOptions): tf.Tensor2D {
-    const updateStats = options.training && options.frozenBackbone !== true;
+    const updateStats = options.training && options.batchNormInference !== true;
     return tf.tidy(() => {
       let x: tf.Tensor4D = this.conv('conv1', images, 2, 3);
       x = relu(this.batchNorm('bn1', x, updateStats));

@@ -40,9 +40,9 @@ test('gradients come out flat, in state-dict order, and the loss falls when we s
 });
 
 test('micro-batches give the mean gradient of the whole batch (BN statistics per micro-batch, as in torch)', () => {
-  const whole = Trainer.create({ ...base, freezeBackbone: true });
-  const split = Trainer.create({ ...base, freezeBackbone: true, microBatchSize: 2 });
-  // With the backbone frozen batch norm uses running statistics, so splitting must not change the result.
+  const whole = Trainer.create({ ...base, freezeBackbone: true, freezeBatchNorm: true });
+  const split = Trainer.create({ ...base, freezeBackbone: true, freezeBatchNorm: true, microBatchSize: 2 });
+  // With the backbone's batch norm frozen it uses running statistics, so splitting must not change the result.
   const data = batch(2, 5);
   const a = whole.computeGradients(data);
   const b = split.computeGradients(data);

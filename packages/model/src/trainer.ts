@@ -95,7 +95,7 @@ export class Trainer {
     this.epochCount = epoch;
   }
 
-  /** True while only the head trains (backbone batch norm in inference mode). */
+  /** True while only the head trains. */
   get backboneFrozen(): boolean {
     const { freezeBackbone, unfreezeAfterEpochs } = this.config;
     return freezeBackbone && (unfreezeAfterEpochs === undefined || this.epochCount < unfreezeAfterEpochs);
@@ -143,7 +143,7 @@ export class Trainer {
       const { value, grads } = tf.variableGrads(() => {
         const x = tf.tensor4d(images.subarray(start * pixels, (start + n) * pixels), [n, size, size, 3]);
         const y = tf.tensor1d(labels.subarray(start, start + n), 'int32');
-        const logits = this.model.forward(x, { training: true, frozenBackbone: frozen });
+        const logits = this.model.forward(x, { training: true, batchNormInference: frozen && this.config.freezeBatchNorm });
         correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32')));
         return crossEntropy(logits, y, this.config.numClasses, this.config.labelSmoothing);
       }, variables);

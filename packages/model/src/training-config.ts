@@ -46,8 +46,14 @@ export const TrainingConfigSchema = z
     /** Clip the averaged gradient's global L2 norm to this value before the optimizer step. */
     clipGradNorm: z.number().positive().optional(),
     labelSmoothing: z.number().min(0).lt(1).default(0),
-    /** Train the head only, backbone batch norm in inference mode... */
+    /** Train the head only (PyTorch's `requires_grad = False` on every backbone parameter)... */
     freezeBackbone: z.boolean().default(false),
+    /**
+     * ...and with it keep the backbone's batch norm in inference mode (normalised with its running statistics,
+     * which stay fixed). Off, as in the crash course, whose model stays in `train()` mode: batch norm normalises
+     * with each batch's statistics, and its running statistics adapt to the new data.
+     */
+    freezeBatchNorm: z.boolean().default(false),
     /** ...until this many epochs have passed (absent: frozen for the whole run). */
     unfreezeAfterEpochs: z.number().int().min(0).optional(),
     /** Seeds the head's initialisation and the trainer's RNG. */

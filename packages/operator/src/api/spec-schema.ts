@@ -56,6 +56,9 @@ export const ModelSpecSchema = z
       .meta({ description: "classes of the classifier head; taken from the dataset's manifest when omitted" }),
     pretrained: uri('torchvision-layout .safetensors weights to start from (the head is replaced)').optional(),
     freezeBackbone: z.boolean().default(false).meta({ description: 'train only the classifier head' }),
+    freezeBatchNorm: z.boolean().default(false).meta({
+      description: "with freezeBackbone, keep the backbone's batch norm in inference mode too (default: train mode, running statistics adapt, as PyTorch's model.train())",
+    }),
   })
   .meta({ description: 'the network to fine-tune' });
 

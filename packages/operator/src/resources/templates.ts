@@ -180,6 +180,7 @@ export function coordinatorRunConfig(run: TrainingRun, cluster: ClusterSettings 
       imageSize: hp.imageSize,
       optimizer: optimizerConfig(hp),
       freezeBackbone: spec.model.freezeBackbone,
+      freezeBatchNorm: spec.model.freezeBatchNorm,
       seed: hp.seed,
     },
     lrSchedule: { kind: hp.schedule, warmupEpochs: hp.warmupEpochs },

@@ -168,7 +168,10 @@ function configSection(metrics: RunMetrics): string {
   const rows = [
     row('model', 'ResNet18', 'the final layer sized for the classes'),
     row('weights', e(config.pretrained ?? 'random initialisation (no pretrained weights)')),
-    row('frozen', training.freezeBackbone === true ? `the backbone: only the classifier head trains${training.unfreezeAfterEpochs !== undefined ? `, for ${training.unfreezeAfterEpochs} epochs` : ''}` : 'nothing: every layer trains'),
+    row('frozen', training.freezeBackbone === true
+      ? `the backbone: only the classifier head trains${training.unfreezeAfterEpochs !== undefined ? `, for ${training.unfreezeAfterEpochs} epochs` : ''}` +
+        (training.freezeBatchNorm === true ? '; its batch norm in inference mode' : '; its batch norm in train mode, running statistics adapting')
+      : 'nothing: every layer trains'),
     row('workers', String(config.workers), 'ranks of the ring; each holds a full copy of the model'),
     row('batch size per worker', String(config.batchSize)),
     row('global batch', `${config.workers} × ${config.batchSize} = ${globalBatch}`, 'images whose gradients are averaged into one optimizer step'),

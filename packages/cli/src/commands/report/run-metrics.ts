@@ -69,6 +69,7 @@ const TrainingSchema = z.looseObject({
   warmupSteps: z.number().int().min(0).optional(),
   microBatchSize: z.number().int().min(1).optional(),
   freezeBackbone: z.boolean().optional(),
+  freezeBatchNorm: z.boolean().optional(),
   unfreezeAfterEpochs: z.number().int().min(0).optional(),
   labelSmoothing: z.number().optional(),
   clipGradNorm: z.number().optional(),

@@ -17,6 +17,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--micro-batch-size <n>', 'split each rank batch into micro-batches (memory)')
     .option('--pretrained <uri>', 'torchvision resnet18 weights (.safetensors) to start from; the head is replaced')
     .option('--freeze-backbone', 'train only the classifier head')
+    .option('--freeze-batch-norm', "with --freeze-backbone, also keep the backbone's batch norm in inference mode (default: train mode, as PyTorch's model.train())")
     .option('--augment', 'random-resized-crop and horizontal flip for training images (without it they get the evaluation transform, Resize + CenterCrop)')
     .option('--out <dir>', 'output directory: model/, checkpoints/, metrics.json, logs/ (default runs/train, runs/demo)')
     .option('--resume', 'continue the run whose checkpoint is in --out')
