@@ -62,13 +62,21 @@ test('a frozen backbone trains only fc until the configured epoch, then everythi
   const fcBefore = trainer.model.read('fc.weight');
   trainer.applyGradients(gradients);
   assert.deepEqual(trainer.model.read('layer1.0.conv1.weight'), conv);
-  assert.deepEqual(trainer.model.read('bn1.running_mean'), runningMean);
+  // As the course freezes (requires_grad = False, model in train mode): the backbone's batch norm still
+  // normalises with batch statistics, and its running statistics adapt.
+  assert.notDeepEqual(trainer.model.read('bn1.running_mean'), runningMean);
   assert.notDeepEqual(trainer.model.read('fc.weight'), fcBefore);
   trainer.setEpoch(1);
   assert.equal(trainer.backboneFrozen, false);
   assert.equal(trainer.computeGradients(batch(3, 2)).gradients.length, 11_689_512 - 513 * 997);
   assert.throws(() => trainer.applyGradients(gradients), /has 1539 values, the current layout needs/);
   trainer.dispose();
+  // freezeBatchNorm: the backbone's batch norm in inference mode, its running statistics untouched.
+  const fixed = Trainer.create({ ...base, freezeBackbone: true, freezeBatchNorm: true });
+  const fixedMean = fixed.model.read('bn1.running_mean');
+  fixed.applyGradients(fixed.computeGradients(batch(3, 2)).gradients);
+  assert.deepEqual(fixed.model.read('bn1.running_mean'), fixedMean);
+  fixed.dispose();
 });
 
 test('ranks that apply the same averaged gradient hold bit-identical weights and optimizer state', () => {
