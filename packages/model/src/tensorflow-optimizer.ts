@@ -40,11 +40,13 @@ class ResourceSegment implements OptimizerSegment {
     const T = { name: 'T', type: this.backend.binding.TF_ATTR_TYPE, value: this.backend.binding.TF_FLOAT };
     const flag = (name: string, value: boolean): OpAttr => ({ name, type: this.backend.binding.TF_ATTR_BOOL, value });
     tf.tidy(() => {
-      const weights = this.readVariable(this.weights);
+      // Read only when weight decay needs it: a read still alive when a kernel updates the variable in place
+      // makes TensorFlow copy all 47 MB first.
+      const weights = (): tf.Tensor => this.readVariable(this.weights);
       const uploaded = tf.tensor1d(gradient);
       let g: tf.Tensor = scale === 1 ? uploaded : tf.mul(uploaded, scale);
       if (config.kind === 'sgd') {
-        if (config.weightDecay !== 0) g = tf.add(g, tf.mul(weights, config.weightDecay));
+        if (config.weightDecay !== 0) g = tf.add(g, tf.mul(weights(), config.weightDecay));
         if (this.first === undefined) {
           this.apply('ResourceApplyGradientDescent', [T, flag('use_locking', false)], [this.weights, tf.scalar(lr), g]);
         } else {
@@ -55,9 +57,9 @@ class ResourceSegment implements OptimizerSegment {
       } else {
         const { beta1, beta2, epsilon, weightDecay, decoupled } = config;
         if (weightDecay !== 0 && decoupled) {
-          this.apply('ResourceApplyGradientDescent', [T, flag('use_locking', false)], [this.weights, tf.scalar(lr * weightDecay), weights]);
+          this.apply('ResourceApplyGradientDescent', [T, flag('use_locking', false)], [this.weights, tf.scalar(lr * weightDecay), weights()]);
         }
-        if (weightDecay !== 0 && !decoupled) g = tf.add(g, tf.mul(weights, weightDecay));
+        if (weightDecay !== 0 && !decoupled) g = tf.add(g, tf.mul(weights(), weightDecay));
         // Bias corrections computed here in double precision and folded into lr and ε, with β-powers of 0: in
         // the kernel, 1 − β₂ᵗ in float32 loses 1e-5 of its value to cancellation in the first steps.
         const sqrtCorrection2 = Math.sqrt(1 - beta2 ** steps);
