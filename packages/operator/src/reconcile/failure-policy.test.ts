@@ -19,6 +19,16 @@ describe('classifyPodFailure (the failure table)', () => {
     ['exit code 1 (the program failed)', { terminated: { exitCode: 1 } }, { reason: 'Error', retryable: false, counted: false, exitCode: 1 }],
     ['exit code 127', { terminated: { exitCode: 127 } }, { reason: 'Error', retryable: false, counted: false, exitCode: 127 }],
     ['exit code 69 (a worker given GPUs that TensorFlow cannot use)', { terminated: { exitCode: 69 } }, { reason: 'Error', retryable: false, counted: false, exitCode: 69 }],
+    ['exit code 65 (bad data)', { terminated: { exitCode: 65 } }, { reason: 'Error', retryable: false, counted: false, exitCode: 65 }],
+    ['exit code 66 (bad weights)', { terminated: { exitCode: 66 } }, { reason: 'Error', retryable: false, counted: false, exitCode: 66 }],
+    ['exit code 78 (bad spec or run configuration)', { terminated: { exitCode: 78 } }, { reason: 'Error', retryable: false, counted: false, exitCode: 78 }],
+    ['exit code 2 (bad flags)', { terminated: { exitCode: 2 } }, { reason: 'Error', retryable: false, counted: false, exitCode: 2 }],
+    ['exit code 75 (object storage unreachable past the deadline)', { terminated: { exitCode: 75 } }, { reason: 'Error', retryable: true, counted: true, exitCode: 75 }],
+    ['exit code 80 (coordinator unreachable past the deadline)', { terminated: { exitCode: 80 } }, { reason: 'Error', retryable: true, counted: true, exitCode: 80 }],
+    ['exit code 81 (peer lost)', { terminated: { exitCode: 81 } }, { reason: 'Error', retryable: true, counted: true, exitCode: 81 }],
+    ['exit code 82 (timeout)', { terminated: { exitCode: 82 } }, { reason: 'Error', retryable: true, counted: true, exitCode: 82 }],
+    ['exit code 83 (out of memory, known cause)', { terminated: { exitCode: 83 } }, { reason: 'Error', retryable: true, counted: true, exitCode: 83 }],
+    ['exit code 3 (no part of ringtrain uses it)', { terminated: { exitCode: 3 } }, { reason: 'Error', retryable: false, counted: false, exitCode: 3 }],
     ['no container status at all', {}, { reason: 'Error', retryable: true, counted: true }],
   ];
   for (const [what, state, expected] of table) {
@@ -34,6 +44,10 @@ describe('classifyPodFailure (the failure table)', () => {
   it('a disruption wins over the exit code it caused', () => {
     const verdict = failed({ terminated: { exitCode: 143 }, conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler' }] });
     assert.equal(verdict.reason, 'Preempted');
+  });
+
+  it('names the class of a retryable exit code in the message', () => {
+    assert.match(failed({ terminated: { exitCode: 75, message: 'ringtrain: object storage unreachable' } }).message, /exited with code 75 \(object storage unreachable past the reconnect deadline\): ringtrain: object storage unreachable/);
   });
 
   it('tells the user what to change after an OOMKill', () => {

@@ -1,4 +1,5 @@
 import type { V1Pod } from '@kubernetes/client-node';
+import { exitCodeClass } from '@ringtrain/proto';
 import type { FAILURE_REASONS } from '../api/status-schema.js';
 
 export type FailureReason = (typeof FAILURE_REASONS)[number];
@@ -24,15 +25,20 @@ export interface FailureVerdict {
  * | status.reason Evicted, or DisruptionTarget otherwise      | Evicted   | yes       | no      |
  * | a container terminated OOMKilled                          | OOMKilled | no        | —       |
  * | a container exit code 128–255 (killed by a signal)        | Signal    | yes       | yes     |
- * | a container exit code 1–127 (the program said it failed)  | Error     | no        | —       |
+ * | exit 75, 80–83 (outage past the deadline, peer lost,      | Error     | yes       | yes     |
+ * |   timeout, known out-of-memory: @ringtrain/proto)         |           |           |         |
+ * | any other exit code 1–127 (bad spec, data, weights, bug)  | Error     | no        | —       |
  * | failed with no container status (e.g. never started)      | Error     | yes       | yes     |
  * | (plan.ts) deleted/Terminating while the gang was Running  | Evicted   | yes       | no      |
  *
  * Disruptions are the cluster's doing, not the run's, so they never use up the backoff budget (Kubernetes
  * Job's podFailurePolicy `Ignore` on DisruptionTarget). OOMKilled repeats with the same spec and memory, so
  * retrying only burns GPU hours: fail at once and say to raise workers.resources.limits.memory. Exit codes
- * follow Kubeflow's convention: 1–127 are the program's own verdict (bad data, bad config), 128+n is
- * signal n from outside (SIGKILL, SIGTERM at a node drain) and worth another attempt.
+ * are read through the contract both sides share (`exitCodeClass`, packages/proto/src/exit-codes.ts): 128+n is
+ * signal n from outside (SIGKILL, SIGTERM at a node drain), the retryable codes say the program gave up on a
+ * fault outside itself (storage or coordinator unreachable past spec.runPolicy.reconnectDeadlineSeconds, a lost
+ * peer, a timeout); both are worth another attempt, counted. Every other code is the program's own verdict on
+ * its input (bad spec, data, weights) or a bug, which would repeat: fail at once.
  */
 export function classifyPodFailure(pod: V1Pod): FailureVerdict {
   const status = pod.status;
@@ -63,8 +69,10 @@ export function classifyPodFailure(pod: V1Pod): FailureVerdict {
   if (first?.t) {
     const code = first.t.exitCode;
     const said = first.t.message ? `: ${first.t.message.trim().slice(-512)}` : '';
-    if (code >= 128) return { reason: 'Signal', exitCode: code, message: `container ${first.name} killed by signal ${code - 128}${said}`, retryable: true, counted: true };
-    return { reason: 'Error', exitCode: code, message: `container ${first.name} exited with code ${code}${said}`, retryable: false, counted: false };
+    const meaning = exitCodeClass(code);
+    if (meaning.signal !== undefined) return { reason: 'Signal', exitCode: code, message: `container ${first.name} killed by signal ${meaning.signal}${said}`, retryable: true, counted: true };
+    const message = `container ${first.name} exited with code ${code} (${meaning.description})${said}`;
+    return { reason: 'Error', exitCode: code, message, retryable: meaning.retryable, counted: meaning.retryable };
   }
   return { reason: 'Error', message: `pod failed without a container exit status (${status?.reason ?? 'no reason given'})`, retryable: true, counted: true };
 }
