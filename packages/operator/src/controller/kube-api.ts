@@ -125,14 +125,21 @@ export class KubeApi {
   }
 
   /**
-   * Writes the whole status through the status subresource, guarded by the resourceVersion the decision
-   * was made from: a stale cache gets 409 Conflict instead of, say, counting one failure twice.
+   * Replaces the whole status through the status subresource, guarded by the resourceVersion the decision was
+   * made from: a stale cache gets 409 Conflict instead of, say, counting one failure twice. A JSON patch
+   * (`add /status` replaces the member whole), not a merge patch: a merge patch cannot remove a key, so a field
+   * the plan drops (the ingest of an attempt that ended) would stay, and the stored status would never equal
+   * the planned one. It needs only the `patch` verb on trainingruns/status, as before.
    */
-  async patchRunStatus(run: TrainingRun, status: TrainingRunStatus): Promise<RawRun> {
-    const body = { metadata: { resourceVersion: run.metadata.resourceVersion }, status };
+  async writeRunStatus(run: TrainingRun, status: TrainingRunStatus): Promise<RawRun> {
+    const body = [
+      // Replacing the resourceVersion with the one read makes the write conditional on it (409 if it moved on).
+      { op: 'replace', path: '/metadata/resourceVersion', value: run.metadata.resourceVersion },
+      { op: 'add', path: '/status', value: status },
+    ];
     return (await this.custom.patchNamespacedCustomObjectStatus(
       { group: GROUP, version: VERSION, namespace: run.metadata.namespace ?? 'default', plural: PLURAL, name: run.metadata.name, body },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
     )) as RawRun;
   }
 

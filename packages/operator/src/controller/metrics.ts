@@ -14,6 +14,7 @@ export class OperatorMetrics {
   readonly relists = new Counter({ name: 'ringtrain_operator_relists_total', help: 'Full lists by resource and reason (410 Gone among them)', labelNames: ['resource', 'reason'] as const, registers: [this.registry] });
   readonly leader = new Gauge({ name: 'ringtrain_operator_leader', help: '1 while this instance holds the leader lease', registers: [this.registry] });
   readonly runs = new Gauge({ name: 'ringtrain_operator_runs', help: 'TrainingRuns in the cache by phase', labelNames: ['phase'] as const, registers: [this.registry] });
+  readonly statusWrites = new Counter({ name: 'ringtrain_operator_status_writes_total', help: 'TrainingRun status writes (a reconcile that changes nothing writes none)', registers: [this.registry] });
   readonly gangRestarts = new Counter({ name: 'ringtrain_operator_gang_restarts_total', help: 'Gang restarts by failure reason', labelNames: ['reason'] as const, registers: [this.registry] });
 
   constructor(withProcessMetrics = true) {

@@ -109,7 +109,8 @@ export class Reconciler {
 
     if (plan.status && !isDeepStrictEqual(plan.status, run.status ?? {})) {
       try {
-        const updated = await api.patchRunStatus(run, plan.status);
+        const updated = await api.writeRunStatus(run, plan.status);
+        this.options.metrics.statusWrites.inc();
         this.options.runs.upsert(updated);
       } catch (error) {
         if (statusCodeOf(error) === 409) {

@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { eventually } from '@ringtrain/testing';
+import pino from 'pino';
+import { generateCrd } from '../api/crd.js';
+import { GROUP, PLURAL, VERSION } from '../api/group-version.js';
+import type { TrainingRunStatus } from '../api/status-schema.js';
+import type { TrainingRun } from '../api/training-run.js';
+import type { CoordinatorReport } from '../reconcile/plan.js';
+import { KubeApi, createCrd, statusCodeOf, type RawRun } from './kube-api.js';
+import { startKubeTestServer, type KubeTestServer } from './kube-test-server.js';
+import { startOperator, type RunningOperator } from './operator.js';
+
+// What the TrainingRun's status says, read back from a real kube-apiserver and etcd: written whole, so a field
+// the operator drops is gone, and written only when it changes.
+
+const logger = pino({ level: process.env.RINGTRAIN_LOG_LEVEL ?? 'silent' });
+const namespace = 'default';
+
+let kube: KubeTestServer;
+let core: CoreV1Api;
+let custom: CustomObjectsApi;
+let operator: RunningOperator | undefined;
+const progress = new Map<string, CoordinatorReport>();
+
+function runBody(name: string, spec: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'TrainingRun',
+    metadata: { name, namespace },
+    spec: { dataset: { uri: 's3://datasets/flowers' }, workers: { replicas: 1, image: 'ringtrain:test', gpu: { count: 0 } }, output: { uri: `s3://runs/${name}` }, ...spec },
+  };
+}
+
+async function createRun(body: Record<string, unknown>): Promise<RawRun> {
+  return (await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body })) as RawRun;
+}
+
+async function getRun(name: string): Promise<RawRun> {
+  return (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name })) as RawRun;
+}
+
+const runStatus = (name: string, predicate: (status: TrainingRunStatus) => boolean) => async () => {
+  const status = (await getRun(name)).status;
+  return status && predicate(status) ? status : undefined;
+};
+
+/** Plays the kubelet for every pod of the run's current attempt. */
+async function runGang(run: string, replicas: number): Promise<void> {
+  const pods = await eventually(`the pods of ${run}`, async () => {
+    const list = (await core.listNamespacedPod({ namespace, labelSelector: `ringtrain.dev/run=${run}` })).items.filter((p) => !p.metadata?.deletionTimestamp);
+    return list.length === replicas + 1 ? list : undefined;
+  });
+  for (const pod of pods) await setPodPhase(pod.metadata?.name ?? '', 'Running');
+}
+
+async function setPodPhase(name: string, phase: 'Running' | 'Failed', exit?: { exitCode: number }): Promise<void> {
+  const now = new Date().toISOString();
+  const container = name.includes('coordinator') ? 'coordinator' : 'worker';
+  const status = {
+    phase,
+    conditions: [{ type: 'Ready', status: phase === 'Running' ? 'True' : 'False', lastTransitionTime: now }],
+    ...(exit ? { containerStatuses: [{ name: container, image: 'ringtrain:test', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: exit.exitCode, reason: 'Error', startedAt: now, finishedAt: now } } }] } : {}),
+  };
+  await core.patchNamespacedPodStatus({ namespace, name, body: { status } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+}
+
+async function statusWrites(): Promise<number> {
+  const metric = await operator?.metrics.registry.getSingleMetric('ringtrain_operator_status_writes_total')?.get();
+  return metric?.values.reduce((sum, v) => sum + v.value, 0) ?? 0;
+}
+
+describe('the TrainingRun status against a real kube-apiserver and etcd', { timeout: 300_000 }, () => {
+  before(async () => {
+    kube = await startKubeTestServer();
+    core = kube.kubeConfig.makeApiClient(CoreV1Api);
+    custom = kube.kubeConfig.makeApiClient(CustomObjectsApi);
+    const extensions = kube.kubeConfig.makeApiClient(ApiextensionsV1Api);
+    assert.equal(await createCrd(kube.kubeConfig, generateCrd()), 'created');
+    await eventually('the CRD to be Established', async () => {
+      const crd = await extensions.readCustomResourceDefinition({ name: `${PLURAL}.${GROUP}` });
+      return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ? true : undefined;
+    });
+    operator = await startOperator({
+      kubeConfig: kube.kubeConfig,
+      namespace,
+      httpPort: null,
+      leaseDurationSeconds: 4,
+      renewDeadlineSeconds: 3,
+      retryPeriodSeconds: 1,
+      progress: async (run) => progress.get(run.metadata.name),
+      pollProgressSeconds: 1,
+      logger,
+      processMetrics: false,
+    });
+    await operator.leading;
+  });
+
+  after(async () => {
+    await operator?.stop();
+    await kube?.stop();
+  });
+
+  it('a status written without a field it had before reads back without it', async () => {
+    // Another controller's run: this operator leaves it alone, so only the test writes its status.
+    await createRun(runBody('written', { managedBy: 'example.com/other' }));
+    const api = new KubeApi(kube.kubeConfig);
+    const asRun = (raw: RawRun) => raw as unknown as TrainingRun;
+    const first = await api.writeRunStatus(asRun(await getRun('written')), { phase: 'Pending', attempt: 1, ingest: { imagesDone: 3000, imagesTotal: 3670, shardsWritten: 5 } });
+    assert.deepEqual((await getRun('written')).status?.ingest, { imagesDone: 3000, imagesTotal: 3670, shardsWritten: 5 });
+    await api.writeRunStatus(asRun(first), { phase: 'Restarting', attempt: 2 });
+    assert.deepEqual((await getRun('written')).status, { phase: 'Restarting', attempt: 2 });
+    // Guarded by the resourceVersion the decision was made from: a stale one is a conflict, not a write.
+    const stale = await api.writeRunStatus(asRun(first), { phase: 'Failed' }).then(() => undefined, (error: unknown) => error);
+    assert.equal(statusCodeOf(stale), 409);
+    assert.deepEqual((await getRun('written')).status, { phase: 'Restarting', attempt: 2 });
+  });
+
+  it('a reconcile that changes nothing writes nothing', async () => {
+    await createRun(runBody('quiet'));
+    progress.set('quiet', { progress: { epoch: 1, step: 7, loss: 1.5, accuracy: 0.25, imagesPerSecond: 100, lastCheckpoint: { uri: 's3://runs/quiet/checkpoints/slot-0.ckpt', step: 5 } } });
+    await runGang('quiet', 1);
+    await eventually('Running at step 7', runStatus('quiet', (s) => s.phase === 'Running' && s.step === 7));
+    // The coordinator is polled every second; what it says does not change, so neither does the status.
+    await sleep(1500);
+    const before = await statusWrites();
+    const resourceVersion = (await getRun('quiet')).metadata?.resourceVersion;
+    await sleep(3500);
+    assert.equal(await statusWrites(), before, 'status writes while nothing changed');
+    assert.equal((await getRun('quiet')).metadata?.resourceVersion, resourceVersion);
+  });
+
+  it('a re-ingest after a gang restart, counting from zero again, is progress', async () => {
+    await createRun(runBody('reingest', { dataset: { ingest: { source: 's3://raw/flowers', into: 's3://datasets/flowers' } } }));
+    progress.set('reingest', { ingest: { imagesDone: 3000, imagesTotal: 3670, shardsWritten: 5 } });
+    await runGang('reingest', 1);
+    await eventually('ingest at 3000 images', runStatus('reingest', (s) => s.phase === 'Running' && s.ingest?.imagesDone === 3000));
+    progress.delete('reingest');
+    await setPodPhase('reingest-worker-0', 'Failed', { exitCode: 137 });
+    const restarted = await eventually('attempt 2', runStatus('reingest', (s) => s.attempt === 2));
+    assert.equal(restarted.ingest, undefined, "the first attempt's ingest is gone from the status");
+    const restartedAt = Date.parse(restarted.lastProgressTime ?? '');
+    await sleep(1100); // status times have a resolution of one second
+    progress.set('reingest', { ingest: { imagesDone: 10, imagesTotal: 3670, shardsWritten: 0 } });
+    await runGang('reingest', 1);
+    const ingesting = await eventually('the new ingest in the status', runStatus('reingest', (s) => s.ingest?.imagesDone === 10));
+    assert.ok(Date.parse(ingesting.lastProgressTime ?? '') > restartedAt, `lastProgressTime ${ingesting.lastProgressTime} moved on from the restart's`);
+    const stalled = ingesting.conditions?.find((c) => c.type === 'Stalled');
+    assert.equal(stalled?.status, 'False');
+    assert.match(stalled?.message ?? '', /10 of 3670 images/);
+    // And once the status says what the coordinator says, polling it again writes nothing.
+    await sleep(1500);
+    const writes = await statusWrites();
+    await sleep(3000);
+    assert.equal(await statusWrites(), writes, 'status writes while the ingest stood still');
+  });
+});
