@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ExitError } from './errors.js';
+import { ExitError, exitCodeFor } from './errors.js';
 import { registerBenchCommands } from './commands/bench/index.js';
 import { registerIngestCommand } from './commands/ingest/index.js';
 import { registerDatasetServiceCommand } from './commands/dataset-service/index.js';
@@ -42,7 +42,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`ringtrain: ${error.message}\n`);
       return error.exitCode;
     }
-    process.stderr.write(`ringtrain: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    return 1;
+    // Classified errors print their message (in a pod, the last line becomes the termination message the
+    // operator reports); an unexpected one prints its stack too, since it is most likely a bug.
+    const code = exitCodeFor(error);
+    const text = error instanceof Error ? (code === 1 ? (error.stack ?? error.message) : `${error.message}${causeOf(error)}`) : String(error);
+    process.stderr.write(`ringtrain: ${text}\n`);
+    return code;
   }
+}
+
+function causeOf(error: Error): string {
+  return error.cause instanceof Error && !error.message.includes(error.cause.message) ? ` (cause: ${error.cause.message})` : '';
 }

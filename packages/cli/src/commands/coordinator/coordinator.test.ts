@@ -44,7 +44,7 @@ describe('ringtrain coordinator', () => {
     assert.match(stderr, /the run stopped/);
   });
 
-  it('exits 1 with the reason as its last line when the run’s ingest fails', async () => {
+  it('exits 65 (bad data, not retried) with the reason as its last line when the run’s ingest fails on a missing source', async () => {
     const failing = path.join(work, 'run-ingest.json');
     await writeFile(failing, JSON.stringify({ runId: 'run-ingest', dataset: path.join(work, 'never-made'), out: path.join(work, 'out-ingest'), workers: 2, epochs: 1, batchSize: 8, partitions: 2, training: {}, cacheDir: work, ingest: { source: path.join(work, 'no-such-images') } }));
     const child = spawn(process.execPath, [bin, 'coordinator', '--config', failing, '--port', '0', '--http-port', '0'], {
@@ -53,7 +53,7 @@ describe('ringtrain coordinator', () => {
     });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 1);
+    assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 65);
     assert.match(stderr.trim().split('\n').at(-1) ?? '', /^ringtrain: ingesting .*no-such-images into .*never-made failed: ingest source .* does not exist/);
   });
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { ExitError, UsageError } from '../../errors.js';
+import { ExitError, exitCodeFor, UsageError } from '../../errors.js';
 import { parseOptions } from '../../options.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
@@ -31,7 +31,8 @@ export async function runCoordinatorCommand(raw: Record<string, unknown>): Promi
     heartbeatDeadlineMs: options.heartbeatTimeout * 1000, maxRestarts: options.maxRestarts,
   }).catch((error: unknown) => {
     // The reason as the log's last line, no stack: in a pod it becomes the termination message the operator reports.
-    if (error instanceof DatasetIngestError) throw new ExitError(1, error.message);
+    // An ingest that failed on an outage (a transient StoreError as its cause) exits retryably, on bad data permanently.
+    if (error instanceof DatasetIngestError) throw new ExitError(exitCodeFor(error), error.message);
     throw error;
   });
   const stop = (): void => coordinator.requestStop('the coordinator received a termination signal');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ExitError } from '../../errors.js';
+import { ExitError, exitCodeFor } from '../../errors.js';
 import { parseOptions } from '../../options.js';
 
 const schema = z.object({
@@ -12,7 +12,7 @@ export async function runDatasetService(raw: Record<string, unknown>): Promise<v
   const options = parseOptions(schema, raw);
   const { startDatasetService } = await import('@ringtrain/dataset');
   const service = await startDatasetService({ datasets: options.dataset, host: options.host, port: options.port }).catch((error: unknown) => {
-    throw new ExitError(1, `dataset-service cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    throw new ExitError(exitCodeFor(error), `dataset-service cannot start: ${error instanceof Error ? error.message : String(error)}`);
   });
   process.stderr.write(`dataset-service: listening on ${service.address}, serving ${options.dataset.join(', ')}\n`);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseOptions } from '../../options.js';
-import { ExitError } from '../../errors.js';
+import { ExitError, exitCodeFor } from '../../errors.js';
 
 const units: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
 
@@ -60,7 +60,7 @@ export async function runIngest(source: string, raw: Record<string, unknown>): P
     });
   } catch (error) {
     progress.done();
-    throw new ExitError(1, error instanceof Error ? error.message : String(error));
+    throw new ExitError(exitCodeFor(error), error instanceof Error ? error.message : String(error));
   }
   progress.done();
   const { manifest } = summary;

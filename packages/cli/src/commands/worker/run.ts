@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ExitError, UsageError } from '../../errors.js';
+import { ExitError, exitCodeFor, UsageError } from '../../errors.js';
 import { parseOptions } from '../../options.js';
 
 const schema = z.object({
@@ -27,12 +27,6 @@ const envSchema = z.object({
   RINGTRAIN_EXPECTED_GPUS: z.coerce.number().int().min(0).optional(),
   RINGTRAIN_GPU_RESOURCE: z.string().min(1).optional(),
 });
-
-/**
- * A pod given GPUs on which TensorFlow sees none: EX_UNAVAILABLE from sysexits.h. In 1-127, so the operator
- * fails the run at once (Error, not retryable): the same node and image would fail the same way again.
- */
-export const EXIT_GPU_UNAVAILABLE = 69;
 
 export async function runWorkerCommand(raw: Record<string, unknown>): Promise<void> {
   const options = parseOptions(schema, raw);
@@ -76,7 +70,8 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
     });
     if (result.outcome === 'run-ended' && /fail|gave up/i.test(result.reason)) throw new ExitError(1, `the run failed: ${result.reason}`);
   } catch (error) {
-    if (error instanceof GpuUnavailableError) throw new ExitError(EXIT_GPU_UNAVAILABLE, error.message);
+    // EXIT_CODES.noGpu (69), permanent: the same node and image would fail the same way again.
+    if (error instanceof GpuUnavailableError) throw new ExitError(exitCodeFor(error), error.message);
     throw error;
   } finally {
     // The handlers stay: a SIGTERM while the finished process closes its sockets and threads (a pod deleted as
