@@ -29,3 +29,11 @@ export const TrainingRunSchema = z.object({
 export type TrainingRun = z.output<typeof TrainingRunSchema>;
 export type TrainingRunInput = z.input<typeof TrainingRunSchema>;
 export type ObjectMeta = z.output<typeof ObjectMetaSchema>;
+
+/**
+ * Where a run's checkpoints go: spec.checkpoint.uri, or <output.uri>/checkpoints. The coordinator's run
+ * configuration carries it to the workers, and status.lastCheckpoint.uri names an object under it.
+ */
+export function checkpointsUri(run: Pick<TrainingRun, 'spec'>): string {
+  return (run.spec.checkpoint.uri ?? `${run.spec.output.uri.replace(/\/+$/, '')}/checkpoints`).replace(/\/+$/, '');
+}

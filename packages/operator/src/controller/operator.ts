@@ -105,7 +105,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     api,
     runs,
     pods,
-    progress: options.progress ?? httpProgressSource,
+    progress: options.progress ?? httpProgressSource({ logger }),
     metrics,
     logger,
     ...(options.forceDeleteAfterSeconds !== undefined ? { forceDeleteAfterSeconds: options.forceDeleteAfterSeconds } : {}),

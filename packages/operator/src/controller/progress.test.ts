@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { progressFromCoordinatorStatus } from './progress.js';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { parseTrainingRun } from '../api/validate.js';
+import { sampleRunInput } from '../api/sample-run.test-helper.js';
+import { CoordinatorStatusError, httpProgressSource, progressFromCoordinatorStatus, readCoordinatorStatus } from './progress.js';
 
 describe('progressFromCoordinatorStatus', () => {
   it("maps the coordinator's last step and newest checkpoint", () => {
@@ -50,3 +54,117 @@ describe('progressFromCoordinatorStatus', () => {
     assert.equal(progressFromCoordinatorStatus('<html>', 's3://x'), undefined);
   });
 });
+
+describe("reading a coordinator's /status, which runs the user's image", () => {
+  let server: http.Server;
+  let base = '';
+  /** Per path, whether the server saw the operator hang up before it had sent everything. */
+  const hungUp = new Map<string, boolean>();
+  const status = { state: 'running', lastStep: { epoch: 1, globalStep: 12, loss: 0.5 }, checkpoints: [] };
+
+  before(async () => {
+    server = http.createServer((request, response) => {
+      const path = request.url ?? '/';
+      response.on('close', () => hungUp.set(path, !response.writableFinished));
+      if (path === '/ok') {
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(status));
+      } else if (path === '/endless') {
+        // Chunked, no length: only counting the bytes as they come stops it.
+        response.writeHead(200, { 'content-type': 'application/json' });
+        const chunk = Buffer.alloc(64 * 1024, 0x20);
+        const pump = () => {
+          while (!response.destroyed && response.write(chunk));
+          if (!response.destroyed) response.once('drain', pump);
+        };
+        pump();
+      } else if (path === '/declared-large') {
+        response.writeHead(200, { 'content-type': 'application/json', 'content-length': String(64 * 1024 * 1024) });
+        response.write('{"state":');
+      } else if (path === '/slow-body') {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.write('{"state": "running", ');
+      } else if (path === '/slow-headers') {
+        // Never answers.
+      } else if (path === '/not-json') {
+        response.writeHead(200, { 'content-type': 'text/html' }).end('<html>an error page</html>');
+      } else if (path === '/wrong-shape') {
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ lastStep: { epoch: 'one', globalStep: 12 } }));
+      } else {
+        response.writeHead(500).end('boom');
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  async function failure(path: string, options: { maxBytes?: number; timeoutMs?: number } = {}): Promise<CoordinatorStatusError> {
+    const error = await readCoordinatorStatus(`${base}${path}`, options).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof CoordinatorStatusError, `${path}: ${String(error)}`);
+    return error;
+  }
+
+  it('parses a well-formed answer', async () => {
+    assert.deepEqual(await readCoordinatorStatus(`${base}/ok`), status);
+  });
+
+  it('stops reading an endless body past its bound and hangs up', async () => {
+    const error = await failure('/endless', { maxBytes: 1024 * 1024 });
+    assert.equal(error.code, 'too-large');
+    assert.match(error.message, /more than 1048576 bytes/);
+    await waitFor(() => hungUp.get('/endless') === true);
+  });
+
+  it('refuses a body whose declared length is past the bound without reading it', async () => {
+    const error = await failure('/declared-large');
+    assert.equal(error.code, 'too-large');
+  });
+
+  it('gives up on a body that does not finish in time, and on headers that never come', async () => {
+    const started = Date.now();
+    const body = await failure('/slow-body', { timeoutMs: 300 });
+    assert.equal(body.code, 'timeout');
+    assert.match(body.message, /within 300 ms/);
+    const headers = await failure('/slow-headers', { timeoutMs: 300 });
+    assert.equal(headers.code, 'timeout');
+    assert.ok(Date.now() - started < 3000, 'both within their bound');
+    await waitFor(() => hungUp.get('/slow-body') === true);
+  });
+
+  it('says what is wrong with a body that is not JSON, or not the shape of /status', async () => {
+    const html = await failure('/not-json');
+    assert.equal(html.code, 'malformed');
+    assert.match(html.message, /not JSON.*<html>/);
+    const source = httpProgressSource({ url: () => `${base}/wrong-shape`, logger: silent });
+    assert.equal(await source(run), undefined);
+    assert.match(warnings.at(-1) ?? '', /not the coordinator's \/status: lastStep\.epoch/);
+  });
+
+  it('as a progress source: never throws, warns about a bad answer, and is quiet about one not up yet', async () => {
+    warnings.length = 0;
+    for (const path of ['/endless', '/not-json', '/missing']) {
+      assert.equal(await httpProgressSource({ url: () => `${base}${path}`, logger: silent, maxBytes: 1024 * 1024 })(run), undefined);
+    }
+    assert.equal(warnings.length, 3);
+    assert.match(warnings[2] ?? '', /HTTP 500.*keeps its last progress/);
+    assert.equal(await httpProgressSource({ url: () => 'http://127.0.0.1:1/status', logger: silent })(run), undefined);
+    assert.equal(warnings.length, 3, 'unreachable is debug, not a warning');
+    assert.deepEqual(await httpProgressSource({ url: () => `${base}/ok`, logger: silent })(run), { progress: { epoch: 1, step: 12, loss: 0.5 } });
+  });
+});
+
+const run = parseTrainingRun(sampleRunInput());
+const warnings: string[] = [];
+const silent = { debug: () => undefined, warn: (_: unknown, message: string) => void warnings.push(message) };
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(condition());
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { TrainingRun } from '../api/training-run.js';
+import { checkpointsUri, type TrainingRun } from '../api/training-run.js';
 import type { CoordinatorProgress, CoordinatorReport, RunPlanSummary } from '../reconcile/plan.js';
 import { COORDINATOR_HTTP_PORT, names } from '../resources/names.js';
 
@@ -52,11 +52,24 @@ function summarizePlan(plan: CoordinatorPlan): RunPlanSummary {
 
 /**
  * Maps the coordinator's /status JSON (packages/coordinator RunStatus, or its ingest progress) to what the
- * TrainingRun shows; undefined when it says nothing the status shows yet.
+ * TrainingRun shows; undefined when it says nothing the status shows yet, or nothing this schema understands.
  */
 export function progressFromCoordinatorStatus(json: unknown, checkpointBase: string): CoordinatorReport | undefined {
+  try {
+    return coordinatorReport(json, checkpointBase);
+  } catch (error) {
+    if (error instanceof CoordinatorStatusError) return undefined;
+    throw error;
+  }
+}
+
+/** As progressFromCoordinatorStatus, but a body of another shape is a CoordinatorStatusError naming the field. */
+function coordinatorReport(json: unknown, checkpointBase: string): CoordinatorReport | undefined {
   const parsed = CoordinatorStatusSchema.safeParse(json);
-  if (!parsed.success) return undefined;
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new CoordinatorStatusError('malformed', `is not the coordinator's /status: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
+  }
   const { ingest, plan } = parsed.data;
   const progress = trainingProgress(parsed.data, checkpointBase);
   const report: CoordinatorReport = {
@@ -81,14 +94,125 @@ function trainingProgress(status: z.output<typeof CoordinatorStatusSchema>, chec
   };
 }
 
-/** Asks the coordinator Service in-cluster: http://<run>-coordinator.<namespace>.svc:8080/status. */
-export const httpProgressSource: ProgressSource = async (run) => {
-  const host = `${names.coordinatorService(run.metadata.name)}.${run.metadata.namespace ?? 'default'}.svc`;
-  try {
-    const response = await fetch(`http://${host}:${COORDINATOR_HTTP_PORT}/status`, { signal: AbortSignal.timeout(2000) });
-    if (!response.ok) return undefined;
-    return progressFromCoordinatorStatus(await response.json(), run.spec.checkpoint.uri ?? `${run.spec.output.uri.replace(/\/+$/, '')}/checkpoints`);
-  } catch {
-    return undefined; // not up yet or unreachable: the status keeps the last progress it had
+/**
+ * Why the coordinator's /status gave nothing: `unreachable` (not up yet, or gone) is expected around starts
+ * and restarts; the others mean the coordinator answered with something the operator will not read.
+ */
+export type CoordinatorStatusErrorCode = 'unreachable' | 'http' | 'timeout' | 'too-large' | 'malformed';
+
+export class CoordinatorStatusError extends Error {
+  override readonly name = 'CoordinatorStatusError';
+  constructor(
+    readonly code: CoordinatorStatusErrorCode,
+    message: string,
+  ) {
+    super(message);
   }
-};
+}
+
+/**
+ * The most of /status the operator reads. The coordinator runs the user's image, so its answer is bounded
+ * like any input from outside. Its largest legitimate part is the epoch history (~0.4 KB an epoch), so 4 MiB
+ * holds the spec's 10,000 epochs; the operator reads a few runs at once and keeps none of the body.
+ */
+export const MAX_STATUS_BYTES = 4 * 1024 * 1024;
+/** Headers and the whole body within this long, or the read is abandoned (the next poll tries again). */
+export const STATUS_TIMEOUT_MS = 5000;
+
+export interface StatusReadOptions {
+  readonly maxBytes?: number;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * GETs a coordinator's /status and parses its JSON, reading at most `maxBytes` within `timeoutMs` (headers
+ * and body both): past either the connection is dropped and a CoordinatorStatusError says which bound it hit.
+ */
+export async function readCoordinatorStatus(url: string, options: StatusReadOptions = {}): Promise<unknown> {
+  const maxBytes = options.maxBytes ?? MAX_STATUS_BYTES;
+  const timeoutMs = options.timeoutMs ?? STATUS_TIMEOUT_MS;
+  const signal = AbortSignal.timeout(timeoutMs);
+  const timedOut = () => new CoordinatorStatusError('timeout', `${url} did not answer in full within ${timeoutMs} ms`);
+  let response: Response;
+  try {
+    response = await fetch(url, { signal, headers: { accept: 'application/json' } });
+  } catch (error) {
+    if (signal.aborted) throw timedOut();
+    throw new CoordinatorStatusError('unreachable', `${url} is unreachable: ${describe(error)}`);
+  }
+  const tooLarge = () => new CoordinatorStatusError('too-large', `${url} answered with more than ${maxBytes} bytes; the operator reads at most that much`);
+  if (!response.ok) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new CoordinatorStatusError('http', `${url} answered HTTP ${response.status}`);
+  }
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > maxBytes) {
+    await response.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = response.body?.getReader();
+  try {
+    for (;;) {
+      const { done, value } = reader ? await reader.read() : { done: true, value: undefined };
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        await reader?.cancel().catch(() => undefined);
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  } catch (error) {
+    if (error instanceof CoordinatorStatusError) throw error;
+    if (signal.aborted) throw timedOut();
+    throw new CoordinatorStatusError('unreachable', `${url} broke off its answer: ${describe(error)}`);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new CoordinatorStatusError('malformed', `${url} answered with a body that is not JSON (${describe(error)}): ${JSON.stringify(text.slice(0, 80))}`);
+  }
+}
+
+function describe(error: unknown): string {
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  const message = error instanceof Error ? error.message : String(error);
+  return cause instanceof Error ? `${message} (${cause.message})` : message;
+}
+
+export interface HttpProgressSourceOptions extends StatusReadOptions {
+  /** A pino logger, or anything with its (fields, message) calls. */
+  readonly logger?: { debug(fields: object, message: string): void; warn(fields: object, message: string): void };
+  /** The run's /status URL; default: its coordinator Service in the cluster. */
+  readonly url?: (run: TrainingRun) => string;
+}
+
+/** The in-cluster coordinator Service: http://<run>-coordinator.<namespace>.svc:8080/status. */
+export function coordinatorStatusUrl(run: TrainingRun): string {
+  return `http://${names.coordinatorService(run.metadata.name)}.${run.metadata.namespace ?? 'default'}.svc:${COORDINATOR_HTTP_PORT}/status`;
+}
+
+/**
+ * Reads each run's coordinator /status, bounded in size and time and checked against its schema. Nothing it
+ * reads can fail a reconcile: a coordinator not up yet is logged at debug, one that answers with something
+ * else at warn, and either way the status keeps the last progress it had.
+ */
+export function httpProgressSource(options: HttpProgressSourceOptions = {}): ProgressSource {
+  const url = options.url ?? coordinatorStatusUrl;
+  return async (run) => {
+    const where = url(run);
+    try {
+      return coordinatorReport(await readCoordinatorStatus(where, options), checkpointsUri(run));
+    } catch (error) {
+      if (!(error instanceof CoordinatorStatusError)) throw error;
+      const key = `${run.metadata.namespace ?? 'default'}/${run.metadata.name}`;
+      const message = error.message.startsWith(where) ? error.message : `${where} ${error.message}`;
+      if (error.code === 'unreachable') options.logger?.debug({ run: key, code: error.code }, message);
+      else options.logger?.warn({ run: key, code: error.code }, `${message}; the status keeps its last progress`);
+      return undefined;
+    }
+  };
+}
