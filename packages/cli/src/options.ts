@@ -1,4 +1,5 @@
-import type { z } from 'zod';
+import { DEFAULT_RECONNECT_DEADLINE_SECONDS } from '@ringtrain/proto';
+import { z } from 'zod';
 import { UsageError } from './errors.js';
 
 /**
@@ -17,4 +18,22 @@ export function parseOptions<Schema extends z.ZodType>(schema: Schema, raw: unkn
 
 function kebabCase(name: string): string {
   return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}
+
+/**
+ * `--reconnect-deadline <seconds>`: how long a process waits for unreachable object storage or coordinator
+ * before it exits retryably (75, 80). The operator passes spec.runPolicy.reconnectDeadlineSeconds; both default
+ * to DEFAULT_RECONNECT_DEADLINE_SECONDS.
+ */
+export const reconnectDeadlineFlag = {
+  flags: '--reconnect-deadline <seconds>',
+  description: `how long to wait for unreachable object storage or coordinator before exiting retryably (default ${DEFAULT_RECONNECT_DEADLINE_SECONDS})`,
+} as const;
+
+export const reconnectDeadlineSchema = z.coerce.number().int().min(1).max(86_400).default(DEFAULT_RECONNECT_DEADLINE_SECONDS);
+
+/** Makes every object store this process opens wait `seconds` for an outage to pass. */
+export async function applyReconnectDeadline(seconds: number): Promise<void> {
+  const { configureRetryDefaults } = await import('@ringtrain/dataset');
+  configureRetryDefaults({ deadlineMs: seconds * 1000 });
 }

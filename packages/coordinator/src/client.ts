@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadProto, type CoordinatorClient, type CoordinatorProto, type EpochReport, type RegisterResponse__Output, type StepReport } from '@ringtrain/proto';
+import { logRetryToStderr, retryUntilDeadline, type Patience } from '@ringtrain/dataset';
+import { DEFAULT_RECONNECT_DEADLINE_SECONDS, loadProto, type CoordinatorClient, type CoordinatorProto, type EpochReport, type RegisterResponse__Output, type StepReport } from '@ringtrain/proto';
 import { parseRunConfig, type RunConfig } from './run-config.js';
 
 /** The worker's place in one generation, as the coordinator assigned it. */
@@ -26,7 +27,7 @@ export type FailureReportInput = Parameters<CoordinatorClient['ReportFailure']>[
 export type FinishedReportInput = Parameters<CoordinatorClient['ReportFinished']>[0];
 export type { StepReport, EpochReport };
 
-/** The coordinator could not be reached for longer than the worker is willing to wait. */
+/** The coordinator could not be reached for longer than the worker is willing to wait (the CLI exits 80, retryable). */
 export class CoordinatorUnavailableError extends Error {
   constructor(message: string) {
     super(message);
@@ -44,17 +45,27 @@ export class RegistrationAbortedError extends Error {
 
 const RETRYABLE = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.ABORTED]);
 
+/**
+ * How patiently register waits for an unreachable coordinator (one that restarts, or has not started yet):
+ * backoff from 250 ms doubling to 15 s, with jitter, for spec.runPolicy.reconnectDeadlineSeconds (default
+ * DEFAULT_RECONNECT_DEADLINE_SECONDS; Infinity: until it answers), a line on stderr per retry unless
+ * `onRetry` says otherwise.
+ */
+export type CoordinatorWait = Partial<Patience>;
+
 /** The worker's side of the coordinator contract (packages/proto/proto/coordinator.proto). */
 export class CoordinatorConnection {
   private readonly client: CoordinatorClient;
   private readonly metadata = new grpc.Metadata();
+  private readonly wait: Patience;
 
   constructor(
     readonly address: string,
     token: string,
-    /** How long register keeps retrying while the coordinator is unreachable (e.g. while it restarts). */
-    private readonly unavailableTimeoutMs = 120_000,
+    /** How long and how register keeps retrying while the coordinator is unreachable (e.g. while it restarts). */
+    wait: CoordinatorWait = {},
   ) {
+    this.wait = { deadlineMs: DEFAULT_RECONNECT_DEADLINE_SECONDS * 1000, baseDelayMs: 250, maxDelayMs: 15_000, onRetry: logRetryToStderr, ...wait };
     const proto = grpc.loadPackageDefinition(loadProto('coordinator.proto')) as unknown as CoordinatorProto;
     this.client = new proto.ringtrain.coordinator.v1.Coordinator(address, grpc.credentials.createInsecure(), {
       'grpc.keepalive_time_ms': 10_000,
@@ -65,44 +76,48 @@ export class CoordinatorConnection {
 
   /**
    * Joins the next generation and waits for the gang to be complete. Retries while the coordinator is
-   * unreachable, up to the unavailable timeout. Aborting `signal` (the worker was told to stop) ends the wait
-   * at once with RegistrationAbortedError.
+   * unreachable, with backoff and a log line per retry, up to the wait's deadline; then throws
+   * CoordinatorUnavailableError. Aborting `signal` (the worker was told to stop) ends the wait at once with
+   * RegistrationAbortedError.
    */
   async register(workerId: string, collectiveAddress: string, signal?: AbortSignal): Promise<RegisterOutcome> {
-    const giveUpAt = Date.now() + this.unavailableTimeoutMs;
-    let delay = 200;
-    for (;;) {
+    const isRetryable = (error: unknown): boolean => {
+      const code = (error as Partial<grpc.ServiceError>).code;
+      return code !== undefined && RETRYABLE.has(code);
+    };
+    try {
+      const response = await retryUntilDeadline(
+        () => {
+          if (signal?.aborted) throw new RegistrationAbortedError(workerId);
+          return this.unary<RegisterResponse__Output>((callback) => {
+            const call = this.client.Register({ workerId, collectiveAddress }, this.metadata, callback);
+            signal?.addEventListener('abort', () => call.cancel(), { once: true });
+            return call;
+          });
+        },
+        {
+          ...this.wait,
+          what: `the coordinator at ${this.address}`,
+          retryable: isRetryable,
+          ...(signal ? { signal } : {}),
+          giveUp: (error, downForMs) =>
+            new CoordinatorUnavailableError(
+              `the coordinator at ${this.address} was unreachable for ${Math.round(downForMs / 1000)} s, past the reconnect deadline of ${Math.round(this.wait.deadlineMs / 1000)} s: ${(error as Error).message}`,
+            ),
+        },
+      );
+      if (response.runEnded) return { ended: true, reason: response.runEndedReason };
+      return {
+        ended: false,
+        assignment: {
+          runId: response.runId, generation: response.generation, rank: response.rank, worldSize: response.worldSize,
+          peers: response.peers, collectiveToken: response.collectiveToken,
+          config: parseRunConfig(JSON.parse(response.configJson) as unknown, `coordinator ${this.address}`),
+        },
+      };
+    } catch (error) {
       if (signal?.aborted) throw new RegistrationAbortedError(workerId);
-      try {
-        const response = await this.unary<RegisterResponse__Output>((callback) => {
-          const call = this.client.Register({ workerId, collectiveAddress }, this.metadata, callback);
-          signal?.addEventListener('abort', () => call.cancel(), { once: true });
-          return call;
-        });
-        if (response.runEnded) return { ended: true, reason: response.runEndedReason };
-        return {
-          ended: false,
-          assignment: {
-            runId: response.runId, generation: response.generation, rank: response.rank, worldSize: response.worldSize,
-            peers: response.peers, collectiveToken: response.collectiveToken,
-            config: parseRunConfig(JSON.parse(response.configJson) as unknown, `coordinator ${this.address}`),
-          },
-        };
-      } catch (error) {
-        if (signal?.aborted) throw new RegistrationAbortedError(workerId);
-        const code = (error as Partial<grpc.ServiceError>).code;
-        if (code === undefined || !RETRYABLE.has(code) || Date.now() > giveUpAt) {
-          if (code !== undefined && RETRYABLE.has(code)) {
-            throw new CoordinatorUnavailableError(`the coordinator at ${this.address} was unreachable for ${this.unavailableTimeoutMs / 1000} s: ${(error as Error).message}`);
-          }
-          throw error;
-        }
-        await new Promise((resolve) => {
-          const timer = setTimeout(resolve, delay);
-          signal?.addEventListener('abort', () => (clearTimeout(timer), resolve(undefined)), { once: true });
-        });
-        delay = Math.min(delay * 2, 5_000);
-      }
+      throw error;
     }
   }
 

@@ -34,7 +34,7 @@ async function start(overrides: Partial<CoordinatorOptions> = {}, runConfig = co
   return {
     coordinator,
     connect: () => {
-      const connection = new CoordinatorConnection(coordinator.address, TOKEN, 2_000);
+      const connection = new CoordinatorConnection(coordinator.address, TOKEN, { deadlineMs: 2_000 });
       connections.push(connection);
       return connection;
     },
@@ -65,7 +65,7 @@ describe('Coordinator', () => {
 
   it('refuses a wrong token', async () => {
     const { coordinator } = await start({}, config({ runId: 'token' }));
-    const intruder = new CoordinatorConnection(coordinator.address, 'not-the-right-token-at-all', 1_000);
+    const intruder = new CoordinatorConnection(coordinator.address, 'not-the-right-token-at-all', { deadlineMs: 1_000 });
     await assert.rejects(intruder.register('worker-0', 'h:0'), /wrong or missing coordinator token/);
     intruder.close();
   });
@@ -221,7 +221,7 @@ describe('Coordinator', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     waiting.abort();
     await assert.rejects(pending, RegistrationAbortedError);
-    const nobody = new CoordinatorConnection('127.0.0.1:1', TOKEN, Infinity);
+    const nobody = new CoordinatorConnection('127.0.0.1:1', TOKEN, { deadlineMs: Infinity });
     const gone = new AbortController();
     const retrying = nobody.register('worker-0', 'h:0', gone.signal);
     setTimeout(() => gone.abort(), 300);

@@ -18,6 +18,7 @@ export {
 } from './coordinator.js';
 export {
   CoordinatorConnection,
+  type CoordinatorWait,
   CoordinatorUnavailableError,
   RegistrationAbortedError,
   type Assignment,

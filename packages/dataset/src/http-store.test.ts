@@ -26,7 +26,7 @@ describe('HttpStore', () => {
   });
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  const fast = { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 };
+  const fast = { deadlineMs: 1_000, baseDelayMs: 1, maxDelayMs: 2 };
 
   it('reads a single object named by a full URL', async () => {
     assert.equal((await readObject(`${base}/weights.bin`)).toString(), 'weights-bytes');

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { ObjectInfo, ObjectStore } from './object-store.js';
-import { withRetry, defaultRetryOptions, type RetryOptions } from './retry.js';
+import { withRetry, retryDefaults, type RetryOptions } from './retry.js';
 import { StoreError } from './store-error.js';
 
 /** Read-only `http(s)://` objects: pretrained weights and other single files published on a web server. */
@@ -10,7 +10,8 @@ export class HttpStore implements ObjectStore {
 
   constructor(
     readonly uri: string,
-    private readonly retry: RetryOptions = defaultRetryOptions,
+    /** Default: the process's (`configureRetryDefaults`), read at each call. */
+    private readonly retry: RetryOptions | undefined = undefined,
     /** Whole-request limit: a stalled server fails the fetch (and is retried) instead of hanging the caller. */
     private readonly timeoutMs = 300_000,
   ) {}
@@ -64,6 +65,6 @@ export class HttpStore implements ObjectStore {
       if (status === 401 || status === 403) throw new StoreError('access-denied', `access denied to ${url} (HTTP ${status}): the server needs no credentials we can send; make the object public or copy it to s3://`, url);
       if (status === 408 || status === 429 || status >= 500) throw new StoreError('transient', `HTTP ${status} from ${url}`, url);
       throw new StoreError('invalid', `HTTP ${status} from ${url}`, url);
-    }, this.retry);
+    }, this.retry ?? retryDefaults(), `web server ${new URL(url).origin}`);
   }
 }

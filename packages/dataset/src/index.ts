@@ -9,7 +9,10 @@ export { S3Store, defaultS3Timeouts, type S3Timeouts } from './s3-store.js';
 export { HttpStore } from './http-store.js';
 export { s3ConfigFromEnv, type S3Config } from './s3-config.js';
 export { StoreError, isNotFound, type StoreErrorCode } from './store-error.js';
-export { defaultRetryOptions, withRetry, type RetryOptions } from './retry.js';
+export {
+  configureRetryDefaults, describeRetry, logRetryToStderr, retryDefaults, retryUntilDeadline, withRetry,
+  type Patience, type RetryEvent, type RetryOptions,
+} from './retry.js';
 
 export { encodeShard, decodeShardIndex, shardHeadLength, shardMagic, ShardFormatError, type ShardIndexEntry, type ShardSample } from './shard-format.js';
 export {

@@ -38,7 +38,7 @@ describe('S3Store timeouts', () => {
   });
 
   const config = { region: 'us-east-1', pathStyle: true, accessKey: 'k', secretKey: 's' };
-  const retry = { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 };
+  const retry = { deadlineMs: 1, baseDelayMs: 1, maxDelayMs: 2 };
   const timeouts = { requestMs: 300, idleMs: 300, putMs: 300 };
 
   it('gives up on a server that never answers, as a transient error, after retrying', async () => {

@@ -2,7 +2,7 @@ import { buffer } from 'node:stream/consumers';
 import type { Readable } from 'node:stream';
 import { Client, S3Error } from 'minio';
 import { joinKey, type ObjectInfo, type ObjectStore } from './object-store.js';
-import { withRetry, defaultRetryOptions, type RetryOptions } from './retry.js';
+import { withRetry, retryDefaults, type RetryOptions } from './retry.js';
 import type { S3Config } from './s3-config.js';
 import { StoreError } from './store-error.js';
 import { deadline, idleGuard } from './timeouts.js';
@@ -34,7 +34,8 @@ export class S3Store implements ObjectStore {
     readonly bucket: string,
     readonly prefix: string,
     readonly config: S3Config,
-    private readonly retry: RetryOptions = defaultRetryOptions,
+    /** Default: the process's (`configureRetryDefaults`), read at each call. */
+    private readonly retry: RetryOptions | undefined = undefined,
     private readonly timeouts: S3Timeouts = defaultS3Timeouts,
   ) {
     this.uri = `s3://${bucket}/${prefix}`.replace(/\/$/, '');
@@ -119,7 +120,7 @@ export class S3Store implements ObjectStore {
       } catch (error) {
         throw this.translate(error, objectKey);
       }
-    }, this.retry);
+    }, this.retry ?? retryDefaults(), `object storage at ${this.config.endpoint}`);
   }
 
   private translate(error: unknown, objectKey: string): StoreError {

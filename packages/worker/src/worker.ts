@@ -1,5 +1,6 @@
 import { CollectiveEndpoint, CollectiveError, ProcessGroup } from '@ringtrain/collective';
 import { CoordinatorConnection, CoordinatorUnavailableError, createLogger, RegistrationAbortedError, type Assignment, type Logger } from '@ringtrain/coordinator';
+import { describeRetry } from '@ringtrain/dataset';
 import { initBackend, type ComputeThreads } from '@ringtrain/model';
 import { checkGpuBackend, GpuUnavailableError, observeGpuHost, type BackendOutcome, type GpuExpectation } from './gpu-check.js';
 import { openRunResources, type RunResources } from './resources.js';
@@ -21,8 +22,9 @@ export interface WorkerOptions {
   /** Host name peers use to reach this rank (a pod's stable DNS name); default: the listening host. */
   advertiseHost?: string;
   /**
-   * How long registering keeps retrying while nothing answers at the coordinator's address (default 120 s;
-   * Infinity: until it answers). Longer in a cluster where the coordinator ingests the dataset before it listens.
+   * How long registering keeps retrying while nothing answers at the coordinator's address (default
+   * DEFAULT_RECONNECT_DEADLINE_SECONDS, 300 s; Infinity: until it answers), with backoff and a warning per retry.
+   * Infinity in a cluster where the coordinator ingests the dataset before it listens.
    */
   coordinatorWaitMs?: number;
   /** TensorFlow's threads for this rank (`chooseComputeThreads`: the cgroup quota or the cores it shares). */
@@ -59,7 +61,10 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
   const endpoint = await CollectiveEndpoint.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, ...keepalive });
   const port = endpoint.address.slice(endpoint.address.lastIndexOf(':') + 1);
   const advertised = options.advertiseHost === undefined ? endpoint.address : `${options.advertiseHost.includes(':') ? `[${options.advertiseHost}]` : options.advertiseHost}:${port}`;
-  const connection = new CoordinatorConnection(options.coordinator, options.token, options.coordinatorWaitMs);
+  const connection = new CoordinatorConnection(options.coordinator, options.token, {
+    ...(options.coordinatorWaitMs !== undefined ? { deadlineMs: options.coordinatorWaitMs } : {}),
+    onRetry: (event) => log.warn({ downForSeconds: Math.round(event.downForMs / 1000), attempt: event.attempt }, describeRetry(event)),
+  });
   let resources: RunResources | undefined;
   let stopRequested = options.stop?.aborted ?? false;
   options.stop?.addEventListener('abort', () => (stopRequested = true), { once: true });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { reconnectDeadlineFlag } from '../../options.js';
 
 /** `ringtrain coordinator`: one run's control plane (the container entry point; `ringtrain train` embeds it). */
 export function registerCoordinatorCommand(program: Command): void {
@@ -11,6 +12,7 @@ export function registerCoordinatorCommand(program: Command): void {
     .option('--http-port <n>', 'HTTP port for /status, /healthz and /metrics', '8080')
     .option('--heartbeat-timeout <seconds>', 'a worker silent this long is declared hung', '60')
     .option('--max-restarts <n>', 'failed generations tolerated before the run fails', '3')
+    .option(reconnectDeadlineFlag.flags, reconnectDeadlineFlag.description)
     .action(async (raw: Record<string, unknown>) => {
       const { runCoordinatorCommand } = await import('./run.js');
       await runCoordinatorCommand(raw);

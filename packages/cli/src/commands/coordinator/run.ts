@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ExitError, exitCodeFor, UsageError } from '../../errors.js';
-import { parseOptions } from '../../options.js';
+import { applyReconnectDeadline, parseOptions, reconnectDeadlineSchema } from '../../options.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const schema = z.object({
@@ -11,6 +11,7 @@ const schema = z.object({
   httpPort: port,
   heartbeatTimeout: z.coerce.number().positive(),
   maxRestarts: z.coerce.number().int().min(0),
+  reconnectDeadline: reconnectDeadlineSchema,
 });
 const envSchema = z.object({ RINGTRAIN_TOKEN: z.string().min(16) });
 
@@ -18,6 +19,7 @@ export async function runCoordinatorCommand(raw: Record<string, unknown>): Promi
   const options = parseOptions(schema, raw);
   const env = envSchema.safeParse(process.env);
   if (!env.success) throw new UsageError('RINGTRAIN_TOKEN must hold the run secret (at least 16 characters) that the workers present');
+  await applyReconnectDeadline(options.reconnectDeadline);
   const { Coordinator, createLogger, DatasetIngestError, parseRunConfig } = await import('@ringtrain/coordinator');
   let config;
   try {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { reconnectDeadlineFlag } from '../../options.js';
 
 /** `ringtrain worker`: one rank of a run (the container entry point; `ringtrain train` starts these locally). */
 export function registerWorkerCommand(program: Command): void {
@@ -8,6 +9,7 @@ export function registerWorkerCommand(program: Command): void {
     .requiredOption('--coordinator <host:port>', "the coordinator's gRPC address")
     .requiredOption('--worker-id <id>', 'stable name of this worker slot across restarts (e.g. the pod name)')
     .option('--host <ip>', 'interface the collective endpoint listens on (0.0.0.0 in a pod)', '127.0.0.1')
+    .option(reconnectDeadlineFlag.flags, reconnectDeadlineFlag.description)
     .option('--compute-threads <n>', "TensorFlow's threads for this rank (default RINGTRAIN_COMPUTE_THREADS, else the pod's CPU quota or the cores, divided among RINGTRAIN_LOCAL_WORKERS)")
     .action(async (raw: Record<string, unknown>) => {
       const { runWorkerCommand } = await import('./run.js');

@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { ExitError, exitCodeFor, UsageError } from '../../errors.js';
-import { parseOptions } from '../../options.js';
+import { applyReconnectDeadline, parseOptions, reconnectDeadlineSchema } from '../../options.js';
 
 const schema = z.object({
   coordinator: z.string().regex(/^[^\s:]+:\d+$|^\[[0-9a-f:]+\]:\d+$/i, 'use host:port'),
   workerId: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash and underscore'),
   host: z.string().min(1),
   computeThreads: z.coerce.number().int().min(1).optional(),
+  reconnectDeadline: reconnectDeadlineSchema,
 });
 
 const envSchema = z.object({
@@ -15,8 +16,8 @@ const envSchema = z.object({
   RINGTRAIN_COLLECTIVE_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   RINGTRAIN_ADVERTISE_HOST: z.string().min(1).optional(),
   /**
-   * How long to wait for an unreachable coordinator (default 120 s); 0: for as long as it takes. The operator
-   * sets 0 for a run whose coordinator ingests first: its deadlines, not the worker, bound that wait.
+   * How long to wait for an unreachable coordinator (default --reconnect-deadline); 0: for as long as it takes.
+   * The operator sets 0 for a run whose coordinator ingests first: its deadlines, not the worker, bound that wait.
    */
   RINGTRAIN_COORDINATOR_WAIT_SECONDS: z.coerce.number().min(0).optional(),
   /** TensorFlow's intra-op threads for this rank; by default the cgroup CPU quota or the cores, shared (below). */
@@ -35,6 +36,7 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
     const problems = env.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`).join('\n');
     throw new UsageError(`invalid environment (RINGTRAIN_TOKEN must hold the run secret, at least 16 characters, that the coordinator was started with):\n${problems}`);
   }
+  await applyReconnectDeadline(options.reconnectDeadline);
   const { runWorker, GpuUnavailableError } = await import('@ringtrain/worker');
   const { chooseComputeThreads } = await import('@ringtrain/model');
   const requestedThreads = options.computeThreads ?? env.data.RINGTRAIN_COMPUTE_THREADS;
@@ -64,9 +66,10 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
         : {}),
       ...(env.data.RINGTRAIN_COLLECTIVE_PORT !== undefined ? { port: env.data.RINGTRAIN_COLLECTIVE_PORT } : {}),
       ...(env.data.RINGTRAIN_ADVERTISE_HOST !== undefined ? { advertiseHost: env.data.RINGTRAIN_ADVERTISE_HOST } : {}),
-      ...(env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS !== undefined
-        ? { coordinatorWaitMs: env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS === 0 ? Infinity : env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS * 1000 }
-        : {}),
+      coordinatorWaitMs:
+        env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS === undefined
+          ? options.reconnectDeadline * 1000
+          : env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS === 0 ? Infinity : env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS * 1000,
     });
     if (result.outcome === 'run-ended' && /fail|gave up/i.test(result.reason)) throw new ExitError(1, `the run failed: ${result.reason}`);
   } catch (error) {

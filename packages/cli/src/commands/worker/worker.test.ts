@@ -44,16 +44,26 @@ describe('ringtrain worker', () => {
     }
   });
 
-  it('waits for an unreachable coordinator as long as RINGTRAIN_COORDINATOR_WAIT_SECONDS says, then fails naming it', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, RINGTRAIN_TOKEN: TOKEN, RINGTRAIN_COORDINATOR_WAIT_SECONDS: '1' };
+  it('waits for an unreachable coordinator up to --reconnect-deadline, logging each retry, then exits 80 (retryable) naming it', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, RINGTRAIN_TOKEN: TOKEN };
     const started = Date.now();
-    const child = spawn(process.execPath, [bin, 'worker', '--coordinator', '127.0.0.1:1', '--worker-id', 'worker-0'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [bin, 'worker', '--coordinator', '127.0.0.1:1', '--worker-id', 'worker-0', '--reconnect-deadline', '2'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    assert.notEqual(code, 0);
-    assert.match(stderr, /the coordinator at 127\.0\.0\.1:1 was unreachable for 1 s/);
-    assert.ok(Date.now() - started < 30_000, 'the default wait is 120 s: the variable must shorten it');
+    assert.equal(code, 80, stderr);
+    const retries = stderr.match(/waiting for the coordinator at 127\.0\.0\.1:1: unreachable for [\d.]+ s \(deadline 2\.0 s\), attempt \d+, next in/g) ?? [];
+    assert.ok(retries.length >= 2, `one warning per retry, got ${retries.length}:\n${stderr}`);
+    assert.match(stderr.trim().split('\n').at(-1) ?? '', /^ringtrain: the coordinator at 127\.0\.0\.1:1 was unreachable for 2 s, past the reconnect deadline of 2 s/);
+    assert.ok(Date.now() - started < 30_000, 'the flag shortens the default wait of 300 s');
+  });
+
+  it('refuses a --reconnect-deadline that is not a whole number of seconds from 1 to 86400', async () => {
+    const child = spawn(process.execPath, [bin, 'worker', '--coordinator', '127.0.0.1:1', '--worker-id', 'worker-0', '--reconnect-deadline', '0'], { env: { ...process.env, RINGTRAIN_TOKEN: TOKEN }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 2);
+    assert.match(stderr, /--reconnect-deadline: /);
   });
 
   it('exits 69 (permanent) before contacting the coordinator when its pod was given GPUs that TensorFlow does not compute on', async () => {
