@@ -63,6 +63,19 @@ test('a different class count replaces the head and keeps the backbone', () => {
   loaded.model.dispose();
 });
 
+test('transfer learning replaces the head even when the file has as many classes, and keeps the backbone', () => {
+  const pretrained = ResNet18.create({ numClasses: 10, seed: 1 });
+  const bytes = saveSafetensorsWeights(pretrained);
+  const loaded = loadSafetensorsWeights(bytes, { numClasses: 10, replaceHead: true, seed: 9 });
+  const fresh = ResNet18.create({ numClasses: 10, seed: 9 });
+  assert.equal(loaded.headReplaced, true);
+  assert.deepEqual(loaded.model.read('fc.weight'), fresh.read('fc.weight'));
+  assert.deepEqual(loaded.model.read('fc.bias'), fresh.read('fc.bias'));
+  assert.notDeepEqual(loaded.model.read('fc.weight'), pretrained.read('fc.weight'));
+  assert.deepEqual(loaded.model.read('layer4.1.conv2.weight'), pretrained.read('layer4.1.conv2.weight'));
+  for (const model of [pretrained, loaded.model, fresh]) model.dispose();
+});
+
 test('missing, extra and mis-shaped keys are all listed in one error', () => {
   const model = ResNet18.create({ numClasses: 3, seed: 1 });
   const file = decodeSafetensors(saveSafetensorsWeights(model));

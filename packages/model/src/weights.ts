@@ -30,6 +30,12 @@ export class WeightsMismatchError extends Error {
 export interface LoadWeightsOptions {
   /** Classes of the model to build; when the file's `fc` has another count, its head is dropped. */
   readonly numClasses: number;
+  /**
+   * Transfer learning: drop the file's `fc` for a freshly initialised one even when its class count matches, as
+   * the course's recipe replaces the final layer whatever the pretrained model was trained on (another 10-class
+   * data set has nothing to say about these 10 classes). Without it, a head of the right size is kept (inference).
+   */
+  readonly replaceHead?: boolean;
   /** Seed of the new head's initialisation when the file's head is dropped. */
   readonly seed?: number;
 }
@@ -54,7 +60,7 @@ export function loadSafetensorsWeights(bytes: Uint8Array, options: LoadWeightsOp
   const file = decodeSafetensors(bytes);
   const specs = resnet18Spec(options.numClasses);
   const fileClasses = file.tensors.get('fc.weight')?.shape[0];
-  const headReplaced = fileClasses !== undefined && fileClasses !== options.numClasses;
+  const headReplaced = fileClasses !== undefined && (options.replaceHead === true || fileClasses !== options.numClasses);
   const expected = specs.filter((spec) => !(headReplaced && spec.head));
   const missing = expected.filter((spec) => !file.tensors.has(spec.name) && spec.kind !== 'bn-num-batches').map((spec) => spec.name);
   const known = new Set(specs.map((spec) => spec.name));

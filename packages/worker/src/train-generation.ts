@@ -202,7 +202,7 @@ async function initialCheckpoint(resources: RunResources): Promise<Uint8Array> {
     } catch (error) {
       throw new WorkerConfigError(`cannot read --pretrained ${config.pretrained}: ${error instanceof Error ? error.message : String(error)}`);
     }
-    const loaded = loadSafetensorsWeights(weights, { numClasses: training.numClasses, seed: training.seed ?? 0 });
+    const loaded = loadSafetensorsWeights(weights, { numClasses: training.numClasses, replaceHead: true, seed: training.seed ?? 0 });
     trainer = Trainer.create(training, loaded.model);
   } else {
     trainer = Trainer.create(training);
