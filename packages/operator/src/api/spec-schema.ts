@@ -1,3 +1,4 @@
+import { DEFAULT_RECONNECT_DEADLINE_SECONDS } from '@ringtrain/proto';
 import { z } from 'zod';
 import { OPERATOR_MANAGER } from './group-version.js';
 
@@ -190,6 +191,15 @@ export const RunPolicySchema = defaulted(
       .meta({
         description:
           "no training step reported in this long: Stalled, and a gang restart. The default bounds every phase (an unschedulable gang is not Pending forever); the coordinator's ingest of dataset.ingest counts as progress while it moves",
+      }),
+    reconnectDeadlineSeconds: z
+      .int()
+      .min(1)
+      .max(86_400)
+      .default(DEFAULT_RECONNECT_DEADLINE_SECONDS)
+      .meta({
+        description:
+          'how long a pod retries unreachable object storage or its coordinator (backoff up to 15 s, a log line each) before it exits retryably (75, 80) and the gang restarts, counted against backoffLimit',
       }),
   })
   )

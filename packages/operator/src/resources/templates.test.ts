@@ -46,7 +46,7 @@ describe('pod and service templates', () => {
     assert.equal(env.RINGTRAIN_S3_CREDENTIALS_DIR, '/var/run/secrets/ringtrain/s3');
     const container = pod.spec?.containers[0];
     assert.deepEqual(container?.command, ['ringtrain', 'worker']);
-    assert.deepEqual(container?.args, ['--coordinator', 'flowers-coordinator:50051', '--worker-id', 'flowers-worker-1', '--host', '0.0.0.0']);
+    assert.deepEqual(container?.args, ['--coordinator', 'flowers-coordinator:50051', '--worker-id', 'flowers-worker-1', '--host', '0.0.0.0', '--reconnect-deadline', '300']);
     // The operator's token wins over a user's env of the same name: it is listed last.
     const tokens = (container?.env ?? []).filter((e) => e.name === 'RINGTRAIN_TOKEN');
     assert.deepEqual(tokens.at(-1)?.valueFrom, { secretKeyRef: { name: 'flowers-token', key: 'token' } });
@@ -156,7 +156,7 @@ describe('pod and service templates', () => {
     const pod = buildCoordinatorPod(run, 1);
     const container = pod.spec?.containers[0];
     assert.deepEqual(container?.command, ['ringtrain', 'coordinator']);
-    assert.deepEqual(container?.args, ['--config', '/etc/ringtrain/run.json', '--host', '0.0.0.0', '--port', '50051', '--http-port', '8080', '--max-restarts', '3']);
+    assert.deepEqual(container?.args, ['--config', '/etc/ringtrain/run.json', '--host', '0.0.0.0', '--port', '50051', '--http-port', '8080', '--max-restarts', '3', '--reconnect-deadline', '300']);
     assert.deepEqual(container?.ports?.map((p) => p.containerPort), [50051, 8080]);
     assert.ok(container?.volumeMounts?.some((m) => m.mountPath === '/etc/ringtrain' && m.readOnly));
     assert.deepEqual(pod.spec?.volumes?.find((v) => v.name === 'run-config')?.configMap, { name: 'flowers-config' });
@@ -174,6 +174,13 @@ describe('pod and service templates', () => {
     const input = sampleRunInput();
     const keepLast = parseTrainingRun({ ...input, spec: { ...input.spec, hyperparameters: { ...input.spec.hyperparameters, dropLastBatchBelow: 0 } } });
     assert.equal(coordinatorRunConfig(keepLast).dropLastBatchBelow, 0);
+  });
+
+  it('pass spec.runPolicy.reconnectDeadlineSeconds to both pods as --reconnect-deadline', () => {
+    const patient = parseTrainingRun(sampleRunInput({ spec: { runPolicy: { reconnectDeadlineSeconds: 900 } } }));
+    for (const container of [buildCoordinatorPod(patient, 1).spec?.containers[0], buildWorkerPod(patient, 0, 1).spec?.containers[0]]) {
+      assert.deepEqual(container?.args?.slice(-2), ['--reconnect-deadline', '900']);
+    }
   });
 
   it('keep the collective token in the Secret only', () => {

@@ -23,9 +23,11 @@ import {
  *
  * Container contract (the `ringtrain` CLI in the run's image):
  *   coordinator: `ringtrain coordinator --config /etc/ringtrain/run.json --host 0.0.0.0 --port 50051
- *                --http-port 8080 --max-restarts <backoffLimit>`, run.json from the run's ConfigMap, the
+ *                --http-port 8080 --max-restarts <backoffLimit> --reconnect-deadline <reconnectDeadlineSeconds>`,
+ *                run.json from the run's ConfigMap, the
  *                shared secret in RINGTRAIN_TOKEN; serves /status, /healthz and /metrics on 8080.
- *   worker:      `ringtrain worker --coordinator <run>-coordinator:50051 --worker-id <pod name> --host 0.0.0.0`,
+ *   worker:      `ringtrain worker --coordinator <run>-coordinator:50051 --worker-id <pod name> --host 0.0.0.0
+ *                --reconnect-deadline <reconnectDeadlineSeconds>`,
  *                RINGTRAIN_TOKEN, RINGTRAIN_RANK / RINGTRAIN_WORLD_SIZE / RINGTRAIN_ATTEMPT, and where peers
  *                reach it: RINGTRAIN_COLLECTIVE_PORT (50052), RINGTRAIN_ADVERTISE_HOST (its stable DNS name
  *                worker-<rank>.<run>-workers.<ns>.svc) and RINGTRAIN_POD_IP.
@@ -323,6 +325,9 @@ export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
         // Worker losses inside one attempt are the coordinator's to absorb, within the same budget.
         '--max-restarts',
         String(run.spec.runPolicy.backoffLimit),
+        // How long it waits for unreachable storage before exiting 75 (retryable): a MinIO restart is not the run's end.
+        '--reconnect-deadline',
+        String(run.spec.runPolicy.reconnectDeadlineSeconds),
       ],
       env: [
         tokenEnv(run),
@@ -361,7 +366,11 @@ export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number, 
       name: 'worker',
       image: workers.image,
       command: ['ringtrain', 'worker'],
-      args: ['--coordinator', `${names.coordinatorService(runName)}:${COORDINATOR_GRPC_PORT}`, '--worker-id', names.workerPod(runName, rank), '--host', '0.0.0.0'],
+      args: [
+        '--coordinator', `${names.coordinatorService(runName)}:${COORDINATOR_GRPC_PORT}`, '--worker-id', names.workerPod(runName, rank), '--host', '0.0.0.0',
+        // How long it waits for unreachable storage or coordinator before exiting 75 or 80 (retryable).
+        '--reconnect-deadline', String(run.spec.runPolicy.reconnectDeadlineSeconds),
+      ],
       env: [
         // User env first: ours come last so a user cannot silently break the rank contract.
         ...((workers.env ?? []) as V1EnvVar[]),
