@@ -1,3 +1,4 @@
+import { MAX_WORLD_SIZE } from '@ringtrain/proto';
 import { z } from 'zod';
 
 /**
@@ -32,7 +33,8 @@ export const RunConfigSchema = z
     datasetService: z.string().min(1).optional(),
     /** Output URI: checkpoints/, model/ and metrics.json go here. */
     out: z.string().min(1),
-    workers: z.number().int().min(1).max(256),
+    /** Ranks of the ring; the TrainingRun CRD's spec.workers.replicas has the same bound. */
+    workers: z.number().int().min(1).max(MAX_WORLD_SIZE),
     epochs: z.number().int().min(1),
     /** Per-rank batch size; a global step consumes workers × batchSize samples. */
     batchSize: z.number().int().min(1),

@@ -17,6 +17,13 @@ export const LOADER_OPTIONS = {
   includeDirs: [PROTO_DIR],
 } as const satisfies Options;
 
+/**
+ * The most ranks one run may have (`world_size` of every contract): the coordinator's run configuration and
+ * the TrainingRun CRD's `spec.workers.replicas` both take their bound from here, so the API server refuses at
+ * admission a run the coordinator would refuse after its whole gang was created.
+ */
+export const MAX_WORLD_SIZE = 256;
+
 export type ProtoFile = 'collective.proto' | 'dataset.proto' | 'coordinator.proto';
 
 /** Loads one contract as a gRPC package definition (services keyed by their full name). */

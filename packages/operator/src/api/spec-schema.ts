@@ -1,4 +1,4 @@
-import { DEFAULT_RECONNECT_DEADLINE_SECONDS } from '@ringtrain/proto';
+import { DEFAULT_RECONNECT_DEADLINE_SECONDS, MAX_WORLD_SIZE } from '@ringtrain/proto';
 import { z } from 'zod';
 import { OPERATOR_MANAGER } from './group-version.js';
 
@@ -111,7 +111,12 @@ export const EnvVarSchema = z.object({
 
 export const WorkersSpecSchema = z
   .object({
-    replicas: z.int().min(1).max(1024).default(1).meta({ description: 'ranks of the ring (one pod each)' }),
+    replicas: z
+      .int()
+      .min(1)
+      .max(MAX_WORLD_SIZE) // the coordinator's bound too (@ringtrain/proto), so a run it would refuse is refused at admission
+      .default(1)
+      .meta({ description: 'ranks of the ring (one pod each)' }),
     image: z.string().min(1).max(1024).meta({ description: 'container image holding the ringtrain CLI' }),
     gpu: defaulted(
       z.object({

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { MAX_WORLD_SIZE } from '@ringtrain/proto';
 import { eventually } from '@ringtrain/testing';
 import pino from 'pino';
 import { generateCrd } from '../api/crd.js';
@@ -155,5 +156,17 @@ describe('the TrainingRun status against a real kube-apiserver and etcd', { time
     const writes = await statusWrites();
     await sleep(3000);
     assert.equal(await statusWrites(), writes, 'status writes while the ingest stood still');
+  });
+
+  it(`the API server refuses a run of more than ${MAX_WORLD_SIZE} replicas, the most the coordinator accepts`, async () => {
+    const error = await createRun(runBody('too-many', { workers: { replicas: MAX_WORLD_SIZE + 1, image: 'ringtrain:test', gpu: { count: 0 } } })).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(error, `a run of ${MAX_WORLD_SIZE + 1} replicas was accepted`);
+    assert.equal(statusCodeOf(error), 422);
+    assert.match(String((error as { body?: unknown }).body), new RegExp(`spec\\.workers\\.replicas.*less than or equal to ${MAX_WORLD_SIZE}`));
+    const most = runBody('most', { workers: { replicas: MAX_WORLD_SIZE, image: 'ringtrain:test', gpu: { count: 0 } }, runPolicy: { suspend: true } });
+    await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body: most, dryRun: 'All' });
   });
 });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseRunConfig, resolveRunConfig } from '@ringtrain/coordinator';
 import { parseTrainingConfig, type TrainingConfigInput } from '@ringtrain/model';
-import { parseTrainingRun } from '../api/validate.js';
+import { MAX_WORLD_SIZE } from '@ringtrain/proto';
+import { parseTrainingRun, validateTrainingRun } from '../api/validate.js';
 import { sampleRunInput } from '../api/sample-run.test-helper.js';
 import { buildConfigMap, buildCoordinatorPod, buildWorkerPod, coordinatorRunConfig } from './templates.js';
 
@@ -17,6 +18,15 @@ describe('the run configuration handed to the coordinator', () => {
       assert.equal(config.out, run.spec.output.uri);
     }
     assert.equal(parseRunConfig(coordinatorRunConfig(cpu), 'the operator').dataset, 's3://datasets/x');
+  });
+
+  it(`bounds replicas where the coordinator bounds workers (${MAX_WORLD_SIZE}), so no run is admitted that the coordinator refuses`, () => {
+    const most = parseTrainingRun(sampleRunInput({ spec: { workers: { replicas: MAX_WORLD_SIZE, image: 'x', gpu: { count: 0 } } } }));
+    assert.equal(parseRunConfig(coordinatorRunConfig(most), 'the operator').workers, MAX_WORLD_SIZE);
+    const tooMany = validateTrainingRun(sampleRunInput({ spec: { workers: { replicas: MAX_WORLD_SIZE + 1, image: 'x', gpu: { count: 0 } } } }));
+    assert.equal(tooMany.ok, false);
+    if (!tooMany.ok) assert.deepEqual(tooMany.errors.map((e) => e.path), ['spec.workers.replicas']);
+    assert.throws(() => parseRunConfig({ ...coordinatorRunConfig(most), workers: MAX_WORLD_SIZE + 1 }, 'the operator'), /workers/);
   });
 
   it('resolves, with the dataset the coordinator reads, to a training configuration the workers accept, for every optimizer and schedule', () => {
