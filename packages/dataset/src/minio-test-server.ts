@@ -11,7 +11,14 @@ import { freePort } from '@ringtrain/testing';
  * A real MinIO server for integration tests, on 127.0.0.1 with a random free port and a temporary data dir.
  * The binary comes from scripts/install-minio.sh; when it is missing this throws (tests fail, never skip).
  */
-export type MinioTestServer = { config: S3Config; stop(): Promise<void> };
+export type MinioTestServer = {
+  config: S3Config;
+  stop(): Promise<void>;
+  /** Kills the server (SIGKILL, as a pod is killed) and keeps its data: clients get refused connections until `restart`. */
+  kill(): Promise<void>;
+  /** Starts it again on the same address and data, and waits until it is healthy. */
+  restart(): Promise<void>;
+};
 
 const installScript = 'scripts/install-minio.sh';
 
@@ -31,25 +38,38 @@ export async function startMinio(): Promise<MinioTestServer> {
   const port = await freePort();
   const accessKey = 'ringtrain-test';
   const secretKey = 'ringtrain-test-secret';
-  const child = spawn(binary, ['server', '--quiet', '--address', `127.0.0.1:${port}`, dataDir], {
-    env: { ...process.env, MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const endpoint = `http://127.0.0.1:${port}`;
-  try {
-    await waitHealthy(endpoint, child, () => stderr);
-  } catch (error) {
-    await stopChild(child);
+  const launch = async (): Promise<ChildProcess> => {
+    const child = spawn(binary, ['server', '--quiet', '--address', `127.0.0.1:${port}`, dataDir], {
+      env: { ...process.env, MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    try {
+      await waitHealthy(endpoint, child, () => stderr);
+    } catch (error) {
+      await stopChild(child);
+      throw error;
+    }
+    return child;
+  };
+  let child = await launch().catch(async (error: unknown) => {
     await rm(dataDir, { recursive: true, force: true });
     throw error;
-  }
+  });
   return {
     config: { endpoint, region: 'us-east-1', pathStyle: true, accessKey, secretKey },
     async stop() {
       await stopChild(child);
       await rm(dataDir, { recursive: true, force: true });
+    },
+    async kill() {
+      await stopChild(child, 'SIGKILL');
+    },
+    async restart() {
+      await stopChild(child, 'SIGKILL');
+      child = await launch();
     },
   };
 }
@@ -69,10 +89,10 @@ async function waitHealthy(endpoint: string, child: ChildProcess, stderr: () => 
   throw new Error(`minio did not become healthy at ${endpoint} within 30 s: ${stderr()}`);
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
+  child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
   await exited;
   clearTimeout(timer);

@@ -3,11 +3,14 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { FileStore } from './file-store.js';
 import type { ManifestShard } from './manifest.js';
+import type { ObjectStore } from './object-store.js';
 import { ShardCache } from './shard-cache.js';
 import { encodeShard } from './shard-format.js';
+import { StoreError } from './store-error.js';
 
 describe('ShardCache', () => {
   let work = '';
@@ -60,5 +63,36 @@ describe('ShardCache', () => {
     assert.deepEqual(fresh.map((cached) => cached.index[0]!.label), [1, 1]);
     assert.equal(second.stats.bytesDownloaded, shards[1]!.bytes);
     for (const cached of fresh) cached.release();
+  });
+
+  /** The store, except that the first `cuts` bodies break off halfway with `error`. */
+  function cutting(cuts: number, error: () => Error): ObjectStore {
+    let left = cuts;
+    return Object.assign(Object.create(store) as ObjectStore, {
+      getStream: async (key: string) => {
+        const bytes = await store.get(key);
+        if (left <= 0) return Readable.from([bytes]);
+        left -= 1;
+        return new Readable({
+          read() {
+            this.push(bytes.subarray(0, bytes.length >> 1));
+            this.destroy(error());
+          },
+        });
+      },
+    });
+  }
+
+  it('downloads again a body cut mid-object (a store restart), and gives up on one that keeps breaking', async () => {
+    const reset = () => Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    const cache = new ShardCache({ store: cutting(2, reset), dir: path.join(work, 'cut'), maxBytes: 1 << 20 });
+    const cached = await cache.acquire(shards[0]!);
+    assert.equal(cached.index[0]!.sourcePath, 's0');
+    cached.release();
+    assert.equal(cache.stats.redownloads, 2);
+    const broken = new ShardCache({ store: cutting(100, reset), dir: path.join(work, 'broken'), maxBytes: 1 << 20 });
+    await assert.rejects(broken.acquire(shards[1]!), /ECONNRESET/);
+    const denied = new ShardCache({ store: cutting(1, () => new StoreError('access-denied', 'denied', 'x')), dir: path.join(work, 'denied'), maxBytes: 1 << 20 });
+    await assert.rejects(denied.acquire(shards[2]!), /denied/, 'a permanent error is not a cut');
   });
 });

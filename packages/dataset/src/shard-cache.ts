@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { ManifestShard } from './manifest.js';
 import type { ObjectStore } from './object-store.js';
+import { StoreError } from './store-error.js';
 import { decodeShardIndex, shardHeadLength, type ShardIndexEntry } from './shard-format.js';
 
 export type ShardCacheOptions = {
@@ -158,12 +159,14 @@ export class ShardCache {
   }
 
   private async download(shard: ManifestShard, file: string): Promise<ShardIndexEntry[]> {
+    let cuts = 0;
     for (let attempt = 1; ; attempt += 1) {
       const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
       const hash = createHash('sha256');
       let bytes = 0;
+      // Opening waits out an outage by itself (the store's retry, up to the reconnect deadline).
+      const body = await this.options.store.getStream(shard.key);
       try {
-        const body = await this.options.store.getStream(shard.key);
         // Hash while streaming to disk: one pass over the bytes, and 1 MiB writes rather than 16 KiB ones.
         await pipeline(
           body,
@@ -178,6 +181,14 @@ export class ShardCache {
         );
       } catch (error) {
         await rm(temp, { force: true });
+        // A body cut mid-object (the store restarted, a connection reset) is not seen by the store's retry,
+        // which ended when the object opened: download again, a few times.
+        if (cuts < MAX_BODY_CUTS && bodyWasCut(error, temp)) {
+          cuts += 1;
+          attempt -= 1;
+          this.stats.redownloads += 1;
+          continue;
+        }
         throw error;
       }
       this.stats.bytesDownloaded += bytes;
@@ -242,4 +253,15 @@ async function verifyFile(file: string, sha256: string): Promise<boolean> {
     await handle.close();
   }
   return hash.digest('hex') === sha256;
+}
+
+/** Bodies cut mid-object that one shard's download survives; each reopen waits out an outage by itself. */
+const MAX_BODY_CUTS = 5;
+
+/** Whether a download failed because its body stopped arriving, rather than on a permanent error or on local disk. */
+function bodyWasCut(error: unknown, temp: string): boolean {
+  if (error instanceof StoreError) return error.code === 'transient';
+  const { code, path: where } = (error ?? {}) as { code?: unknown; path?: unknown };
+  if (where === temp || code === 'ENOSPC' || code === 'EACCES' || code === 'EROFS' || code === 'EDQUOT') return false;
+  return error instanceof Error;
 }

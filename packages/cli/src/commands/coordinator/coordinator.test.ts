@@ -57,6 +57,23 @@ describe('ringtrain coordinator', () => {
     assert.match(stderr.trim().split('\n').at(-1) ?? '', /^ringtrain: ingesting .*no-such-images into .*never-made failed: ingest source .* does not exist/);
   });
 
+  it('exits 75 (storage unavailable, retryable) when its object storage stays unreachable past --reconnect-deadline, after a warning per retry', async () => {
+    const unreachable = path.join(work, 'run-unreachable.json');
+    await writeFile(unreachable, JSON.stringify({ runId: 'run-unreachable', dataset: 's3://datasets/x', out: 's3://runs/x', workers: 2, epochs: 1, batchSize: 8, partitions: 2, training: { numClasses: 3 }, cacheDir: work }));
+    const started = Date.now();
+    const child = spawn(process.execPath, [bin, 'coordinator', '--config', unreachable, '--port', '0', '--http-port', '0', '--reconnect-deadline', '2'], {
+      // Nothing listens on port 1: every request is refused, as while MinIO restarts.
+      env: { ...process.env, RINGTRAIN_TOKEN: 'a-token-of-sufficient-length', RINGTRAIN_S3_ENDPOINT: 'http://127.0.0.1:1', AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 75, stderr);
+    assert.ok((stderr.match(/waiting for object storage at http:\/\/127\.0\.0\.1:1 \(s3:\/\/runs\/x\/[^)]*\): unreachable for/g) ?? []).length >= 2, stderr);
+    assert.match(stderr.trim().split('\n').at(-1) ?? '', /^ringtrain: object storage at http:\/\/127\.0\.0\.1:1 unreachable for 2 s, past the reconnect deadline of 2 s/);
+    assert.ok(Date.now() - started < 30_000);
+  });
+
   it('refuses to start without the run secret', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.RINGTRAIN_TOKEN;
