@@ -213,8 +213,9 @@ function storageEnv(run: TrainingRun): V1EnvVar[] {
 }
 
 /**
- * A coordinator that ingests does not listen until the dataset is made, longer than a worker waits for it by
- * default (120 s; a worker that gives up exits 1 and fails the run). Its workers wait for as long as it takes
+ * A coordinator that ingests does not listen until the dataset is made, which may take longer than
+ * runPolicy.reconnectDeadlineSeconds (a worker that gives up exits 80: a counted gang restart, which would
+ * restart the ingest too). Its workers wait for as long as it takes
  * (0): the run's deadlines bound the ingest, and a failed coordinator ends the gang anyway.
  */
 function coordinatorWaitEnv(run: TrainingRun): V1EnvVar[] {
