@@ -32,7 +32,7 @@ export {
 } from './client.js';
 export { iterationsOfEpoch, resolveRunConfig, RunConfigResolutionError, stepsPerEpoch, type DatasetShape } from './resolve-config.js';
 export { readRunRecord, RunRecordError, RunRecordSchema, RUN_RECORD_KEY, writeRunRecord, type RunRecord } from './run-record.js';
-export { parseRunConfig, RunConfigSchema, type RunConfig, type RunConfigInput } from './run-config.js';
+export { checkpointsUri, parseRunConfig, RunConfigSchema, type RunConfig, type RunConfigInput } from './run-config.js';
 export { describeBackends, describeRunPlan, loadRunPlan, renderRunPlan, type DatasetCounts, type RunPlan } from './run-plan.js';
 export {
   confusionRows,

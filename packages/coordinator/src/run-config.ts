@@ -31,8 +31,10 @@ export const RunConfigSchema = z
      * manifest, so a worker computes its own when the service is absent or unreachable.
      */
     datasetService: z.string().min(1).optional(),
-    /** Output URI: checkpoints/, model/ and metrics.json go here. */
+    /** Output URI: model/, metrics.json and, unless `checkpoints` says otherwise, checkpoints/ go here. */
     out: z.string().min(1),
+    /** Where checkpoints go (a TrainingRun's spec.checkpoint.uri); default `<out>/checkpoints`: see checkpointsUri. */
+    checkpoints: z.string().min(1).optional(),
     /** Ranks of the ring; the TrainingRun CRD's spec.workers.replicas has the same bound. */
     workers: z.number().int().min(1).max(MAX_WORLD_SIZE),
     epochs: z.number().int().min(1),
@@ -93,6 +95,14 @@ export const RunConfigSchema = z
 
 export type RunConfig = z.output<typeof RunConfigSchema>;
 export type RunConfigInput = z.input<typeof RunConfigSchema>;
+
+/**
+ * The directory of a run's checkpoints: `checkpoints`, or `<out>/checkpoints`. Workers write there and the
+ * keys they report (`slot-<k>.ckpt`) are relative to it, so `<checkpointsUri>/<key>` names a checkpoint.
+ */
+export function checkpointsUri(config: Pick<RunConfig, 'out' | 'checkpoints'>): string {
+  return (config.checkpoints ?? `${config.out.replace(/\/+$/, '')}/checkpoints`).replace(/\/+$/, '');
+}
 
 /** Parses a run configuration; one error lists every field that is wrong. */
 export function parseRunConfig(input: unknown, origin: string): RunConfig {

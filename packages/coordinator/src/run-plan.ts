@@ -1,7 +1,7 @@
 import { loadManifest } from '@ringtrain/dataset';
 import { z } from 'zod';
 import { iterationsOfEpoch, resolveRunConfig } from './resolve-config.js';
-import type { RunConfig } from './run-config.js';
+import { checkpointsUri, type RunConfig } from './run-config.js';
 
 /** What the plan needs to know about the dataset: the real counts, from its manifest. */
 export interface DatasetCounts {
@@ -157,7 +157,7 @@ export function describeRunPlan(config: RunConfig, dataset: DatasetCounts, backe
     backend: { requested: config.backend, perRank: backendsPerRank === null ? null : [...backendsPerRank] },
     output: {
       dir: config.out,
-      checkpoints: joinUri(config.out, 'checkpoints'),
+      checkpoints: checkpointsUri(config),
       model: joinUri(config.out, 'model'),
       metrics: joinUri(config.out, 'metrics.json'),
       checkpointEveryIterations: config.checkpointEverySteps,

@@ -30,8 +30,8 @@ describe('CheckpointStore', () => {
     const store = new CheckpointStore(path.join(work, 'b'), 2);
     const keys: string[] = [];
     for (let step = 1; step <= 5; step += 1) keys.push((await store.write('run-1', step, cursor(step * 8), Uint8Array.of(step))).key);
-    assert.deepEqual(keys, ['checkpoints/slot-0.ckpt', 'checkpoints/slot-1.ckpt', 'checkpoints/slot-0.ckpt', 'checkpoints/slot-1.ckpt', 'checkpoints/slot-0.ckpt']);
-    assert.deepEqual((await readdir(path.join(work, 'b', 'checkpoints'))).filter((name) => !name.startsWith('.')).sort(), ['latest.json', 'slot-0.ckpt', 'slot-1.ckpt']);
+    assert.deepEqual(keys, ['slot-0.ckpt', 'slot-1.ckpt', 'slot-0.ckpt', 'slot-1.ckpt', 'slot-0.ckpt']);
+    assert.deepEqual((await readdir(path.join(work, 'b'))).filter((name) => !name.startsWith('.')).sort(), ['latest.json', 'slot-0.ckpt', 'slot-1.ckpt']);
     const latest = (await store.latest())!;
     assert.equal(latest.globalStep, 5);
     assert.deepEqual([...(await store.read(latest))], [5]);
@@ -43,7 +43,18 @@ describe('CheckpointStore', () => {
     const pointer = await store.write('run-1', 1, cursor(8), Uint8Array.of(1, 2));
     await writeFile(path.join(dir, pointer.key), Buffer.of(9));
     await assert.rejects(store.read(pointer), /has 1 bytes, its pointer says 2: it was overwritten or damaged/);
-    await writeFile(path.join(dir, 'checkpoints', 'latest.json'), '{"runId": 3}');
+    await writeFile(path.join(dir, 'latest.json'), '{"runId": 3}');
     await assert.rejects(store.latest(), /is not a Ringtrain checkpoint pointer .*delete it to start afresh/);
+  });
+
+  it('reads a pointer written when keys were relative to the output (checkpoints/slot-<k>.ckpt) as relative to its directory', async () => {
+    const dir = path.join(work, 'd');
+    const store = new CheckpointStore(dir, 2);
+    const pointer = await store.write('run-1', 3, cursor(24), Uint8Array.of(4, 5));
+    await writeFile(path.join(dir, 'latest.json'), JSON.stringify({ ...pointer, key: `checkpoints/${pointer.key}` }));
+    const latest = (await store.latest())!;
+    assert.equal(latest.key, 'slot-0.ckpt');
+    assert.deepEqual([...(await store.read(latest))], [4, 5]);
+    assert.equal((await store.write('run-1', 4, cursor(32), Uint8Array.of(6))).key, 'slot-1.ckpt', 'the ring carries on');
   });
 });

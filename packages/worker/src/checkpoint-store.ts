@@ -30,10 +30,14 @@ export const CheckpointPointerSchema = z.object({
 });
 export type CheckpointPointer = z.output<typeof CheckpointPointerSchema>;
 
-export const POINTER_KEY = 'checkpoints/latest.json';
+/** The pointer's key in the checkpoints directory; checkpoints' keys (`slot-<k>.ckpt`) are relative to it too. */
+export const POINTER_KEY = 'latest.json';
+/** Pointers written before the store was rooted at the checkpoints directory named keys under the output. */
+const LEGACY_KEY_PREFIX = 'checkpoints/';
 
 /**
- * Checkpoints in an object store, committed atomically: the checkpoint object is written first (stores write
+ * Checkpoints in an object store rooted at the run's checkpoints directory (the coordinator's
+ * `checkpointsUri(config)`), committed atomically: the checkpoint object is written first (stores write
  * objects whole), then the small pointer object that names it. A crash between the two leaves the previous
  * pointer, which still names a complete checkpoint. The last `keep` checkpoints live in a ring of slots, so
  * old ones are overwritten and nothing needs deleting.
@@ -42,10 +46,10 @@ export class CheckpointStore {
   readonly store: ObjectStore;
 
   constructor(
-    out: string | ObjectStore,
+    directory: string | ObjectStore,
     private readonly keep: number,
   ) {
-    this.store = typeof out === 'string' ? openStore(out) : out;
+    this.store = typeof directory === 'string' ? openStore(directory) : directory;
     if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`keep must be a positive integer, got ${keep}`);
   }
 
@@ -62,7 +66,8 @@ export class CheckpointStore {
     if (!parsed.success) {
       throw new Error(`${this.store.uri}/${POINTER_KEY} is not a Ringtrain checkpoint pointer (${parsed.error.issues[0]?.message}); delete it to start afresh`);
     }
-    return parsed.data;
+    const pointer = parsed.data;
+    return pointer.key.startsWith(LEGACY_KEY_PREFIX) ? { ...pointer, key: pointer.key.slice(LEGACY_KEY_PREFIX.length) } : pointer;
   }
 
   async read(pointer: CheckpointPointer): Promise<Uint8Array> {
@@ -77,7 +82,7 @@ export class CheckpointStore {
   async write(runId: string, globalStep: number, cursor: DataCursor, bytes: Uint8Array): Promise<CheckpointPointer> {
     const previous = await this.latest();
     const slot = previous === undefined ? 0 : (slotOf(previous.key) + 1) % this.keep;
-    const key = `checkpoints/slot-${slot}.ckpt`;
+    const key = `slot-${slot}.ckpt`;
     await this.store.put(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     const pointer: CheckpointPointer = { runId, key, globalStep, cursor, bytes: bytes.byteLength, writtenAt: new Date().toISOString() };
     await this.store.put(POINTER_KEY, Buffer.from(`${JSON.stringify(pointer, null, 1)}\n`));

@@ -4,7 +4,7 @@ import {
   type CropPlanner, type EpochPlan, type Manifest, type ObjectStore,
 } from '@ringtrain/dataset';
 import { IMAGENET_MEAN, IMAGENET_STD, initBackend, planRandomResizedCrop, type BackendChoice, type ComputeThreads } from '@ringtrain/model';
-import type { RunConfig } from '@ringtrain/coordinator';
+import { checkpointsUri, type RunConfig } from '@ringtrain/coordinator';
 import { CheckpointStore } from './checkpoint-store.js';
 import { EVAL_PIPELINE } from './inference.js';
 
@@ -54,7 +54,7 @@ export async function openRunResources(
   const out = openStore(config.out);
   return {
     config, backend, manifest, train, val, out, imageSize,
-    checkpoints: new CheckpointStore(out, config.keepCheckpoints),
+    checkpoints: new CheckpointStore(checkpointsUri(config), config.keepCheckpoints),
     planTrain: async ({ epoch, worldSize, rank, samplesConsumed }) => {
       const request = {
         seed: config.seed, epoch, worldSize, rank, batchSize: config.batchSize, samplesConsumed, remainder: 'drop',

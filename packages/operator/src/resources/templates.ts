@@ -1,5 +1,5 @@
 import type { V1ConfigMap, V1Container, V1EnvVar, V1NetworkPolicy, V1NetworkPolicyPeer, V1Pod, V1PodSecurityContext, V1SecurityContext, V1Secret, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import type { TrainingRun } from '../api/training-run.js';
+import { checkpointsUri, type TrainingRun } from '../api/training-run.js';
 import {
   COORDINATOR_GRPC_PORT,
   COORDINATOR_HTTP_PORT,
@@ -165,6 +165,8 @@ export function coordinatorRunConfig(run: TrainingRun, cluster: ClusterSettings 
     // The coordinator ingests first (one ingest per run); the run's seed splits the data, as `ringtrain train` does.
     ...(toIngest ? { ingest: { source: toIngest.source, valFraction: toIngest.valFraction, seed: hp.seed } } : {}),
     out: spec.output.uri,
+    // Always spelled out, so status.lastCheckpoint.uri and the workers name one place.
+    checkpoints: checkpointsUri(run),
     workers: spec.workers.replicas,
     epochs: hp.epochs,
     batchSize: hp.batchSizePerWorker,

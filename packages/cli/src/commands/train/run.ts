@@ -75,7 +75,8 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
   await mkdir(out, { recursive: true });
   const note = (line: string): void => void process.stderr.write(`${line}\n`);
   const runFile = path.join(out, 'run.json');
-  const checkpoints = new CheckpointStore(out, options.keepCheckpoints);
+  // Where the workers write them: the run config names no other place, so checkpointsUri's default.
+  const checkpoints = new CheckpointStore(path.join(out, 'checkpoints'), options.keepCheckpoints);
 
   let configInput: Record<string, unknown>;
   if (options.resume) {
