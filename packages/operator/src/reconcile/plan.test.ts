@@ -125,7 +125,7 @@ describe('planReconcile', () => {
     assert.ok((pending.requeueAfterSeconds ?? 0) > 15, 'no polling before the coordinator runs');
   });
 
-  it("copies the coordinator's progress, and moves lastProgressTime only when the step advances", () => {
+  it("copies the coordinator's progress, and moves lastProgressTime only when the step moves", () => {
     const progress = { epoch: 2, step: 120, loss: 0.8, accuracy: 0.71, imagesPerSecond: 950, lastCheckpoint: { uri: 's3://runs/flowers/checkpoints/a', step: 100 } };
     const plan = planReconcile(runWith(running), everything(gang(1, RUNNING), progress), at(60), { token, pollProgressSeconds: 0 });
     assert.equal(plan.status?.epoch, 2);
@@ -137,6 +137,16 @@ describe('planReconcile', () => {
     assert.equal(plan.status?.lastProgressTime, at(60).toISOString());
     const again = planReconcile(runWith(plan.status), everything(gang(1, RUNNING), progress), at(90), { token, pollProgressSeconds: 0 });
     assert.equal(again.status?.lastProgressTime, at(60).toISOString());
+  });
+
+  it('takes the steps a resumed attempt redoes from its checkpoint, below the step the status shows, for progress', () => {
+    const restarted: TrainingRunStatus = { ...running, attempt: 2, restarts: 1, step: 480, epoch: 4 };
+    const redo = { epoch: 4, step: 401 };
+    const plan = planReconcile(runWith(restarted), everything(gang(2, RUNNING), redo), at(60), { token, pollProgressSeconds: 0 });
+    assert.equal(plan.status?.step, 401);
+    assert.equal(plan.status?.lastProgressTime, at(60).toISOString());
+    const next = planReconcile(runWith(plan.status), everything(gang(2, RUNNING), { epoch: 4, step: 402 }), at(90), { token, pollProgressSeconds: 0 });
+    assert.equal(next.status?.lastProgressTime, at(90).toISOString());
   });
 
   it('restarts the whole gang as one numbered attempt when a worker is killed by a signal', () => {

@@ -344,7 +344,9 @@ class Planner {
   private copyProgress(): void {
     const progress = this.observed.progress;
     if (!progress) return;
-    if (progress.step > (this.status.step ?? -1)) {
+    // A step that moves is progress, backwards too: an attempt resumed from its checkpoint redoes the steps
+    // after it, below the step the status shows from the attempt before.
+    if (progress.step !== this.status.step) {
       this.status.lastProgressTime = this.nowIso;
       this.setCondition('Stalled', 'False', 'Progressing', `step ${progress.step} reported`);
     }
