@@ -223,6 +223,8 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     assert.equal(done.modelUri, 's3://runs/gang/model');
     assert.ok(done.completionTime);
     await eventually('pods cleaned up', async () => ((await podsOf('gang')).length === 0 ? true : undefined));
+    // The status follows the pods' deletion a reconcile later (the next test reads its printer columns).
+    await eventually('no ready workers in the status', runStatus('gang', (s) => s.workers === '0/2'));
     const events = await eventsOf('gang');
     for (const reason of ['Normal/Started', 'Normal/Planned', 'Normal/Running', 'Warning/GangRestart', 'Normal/Succeeded']) assert.ok(events.includes(reason), `${reason} not in ${events.join(', ')}`);
     assert.equal(events.filter((reason) => reason === 'Normal/Planned').length, 1, 'the plan is told once, not at every poll or attempt');
