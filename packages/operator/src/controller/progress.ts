@@ -116,8 +116,12 @@ export class CoordinatorStatusError extends Error {
  * holds the spec's 10,000 epochs; the operator reads a few runs at once and keeps none of the body.
  */
 export const MAX_STATUS_BYTES = 4 * 1024 * 1024;
-/** Headers and the whole body within this long, or the read is abandoned (the next poll tries again). */
-export const STATUS_TIMEOUT_MS = 5000;
+/**
+ * Headers and the whole body within this long, or the read is abandoned (the next poll tries again). The read
+ * happens inside a reconcile, so a coordinator that hangs holds one of the operator's reconcile workers this
+ * long; the coordinator serves /status from memory on an event loop that never trains, so 2 s is ample.
+ */
+export const STATUS_TIMEOUT_MS = 2000;
 
 export interface StatusReadOptions {
   readonly maxBytes?: number;
