@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { epochWindows, isNotFound, openStore, type ObjectStore } from '@ringtrain/dataset';
+import { epochWindows, isNotFound, openStore, readObject, type ObjectStore } from '@ringtrain/dataset';
 import { GaveUp, eventually } from '@ringtrain/testing';
 import { CREDENTIALS_SECRET, DATASET_URI, NAMESPACE, RAW_IMAGES_URI, startLocalCluster, type LocalCluster, type RawRun } from './local-cluster.js';
 
@@ -196,6 +196,10 @@ describe('a TrainingRun on a local control plane (kube-apiserver, etcd, operator
     assert.equal(done.status?.modelUri, 's3://runs/digits/model');
     assert.equal(done.status?.attempt, 1);
     assert.ok(done.status?.completionTime);
+    // status.lastCheckpoint.uri opens the checkpoint it names: rank 0's weights and optimizer state.
+    const checkpoint = done.status?.lastCheckpoint?.uri ?? '';
+    assert.match(checkpoint, /^s3:\/\/runs\/digits\/checkpoints\/slot-\d+\.ckpt$/);
+    assert.ok((await readObject(checkpoint, { s3: cluster.minio.config })).length > 40e6, `${checkpoint} holds a checkpoint`);
     assert.deepEqual((await phasesUpTo('digits', 'Succeeded')).filter((p) => p !== 'Pending'), ['Running', 'Succeeded']);
     const metrics = await assertTrainedModel('digits', 2);
     assert.equal(metrics.generations, 1, 'no restart was needed');
