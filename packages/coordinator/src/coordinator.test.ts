@@ -103,6 +103,32 @@ describe('Coordinator', () => {
     assert.match(coordinator.status().restarts[0]!.reason, /worker-1 \(rank 1\) sent no heartbeat/);
   });
 
+  it("/status names a hung worker until it registers again, so the operator can replace its pod", async () => {
+    const { coordinator, connect } = await start({ heartbeatDeadlineMs: 400 }, config({ runId: 'hung' }));
+    const [a, b] = [connect(), connect()];
+    await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1')]);
+    assert.deepEqual(coordinator.status().hungWorkers, []);
+    const before = Date.now();
+    const lost = new Promise<void>((resolve) => coordinator.once('workerLost', () => resolve()));
+    const beating = setInterval(() => void a.heartbeat('worker-0', 0), 100);
+    try {
+      await lost;
+    } finally {
+      clearInterval(beating);
+    }
+    const [hung, ...others] = coordinator.status().hungWorkers;
+    assert.deepEqual(others, []);
+    assert.equal(hung?.workerId, 'worker-1');
+    assert.equal(hung?.rank, 1);
+    assert.ok(Date.parse(hung!.since) >= before - 50 && Date.parse(hung!.since) <= Date.now(), 'since: its last sign of life');
+    assert.match(hung!.reason, /sent no heartbeat/);
+    // Alive after all (a stopped process resumed, or its replacement): it is no longer hung.
+    const again = b.register('worker-1', 'h:1');
+    await a.register('worker-0', 'h:0');
+    await again;
+    assert.deepEqual(coordinator.status().hungWorkers, []);
+  });
+
   it('past the restart budget the run fails, and late registrations are told it ended', async () => {
     const { coordinator, connect } = await start({ maxRestarts: 1 }, config({ runId: 'budget' }));
     const [a, b] = [connect(), connect()];

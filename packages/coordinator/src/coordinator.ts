@@ -46,6 +46,20 @@ export interface RestartRecord {
   at: string;
 }
 
+/**
+ * A worker the heartbeat watchdog declared hung: silent past the deadline while its generation ran. It stays
+ * listed until the same worker registers again (alive after all, or its replacement), so whoever runs the
+ * processes (the operator, from /status) can replace the one that hangs: nothing else ever would.
+ */
+export interface HungWorker {
+  workerId: string;
+  /** Its rank in the generation it hung in. */
+  rank: number;
+  /** Its last sign of life (ISO time). */
+  since: string;
+  reason: string;
+}
+
 export interface CheckpointRecord {
   key: string;
   epoch: number;
@@ -69,6 +83,8 @@ export interface RunStatus {
   lastStep: StepRecord | undefined;
   history: EpochRecord[];
   checkpoints: CheckpointRecord[];
+  /** Workers declared hung and not heard from since; empty when there are none. */
+  hungWorkers: HungWorker[];
   startedAt: string;
   elapsedSeconds: number;
   /** Null when the dataset's manifest could not be read to describe the run. */
@@ -185,6 +201,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private readonly earlierRestarts: RestartRecord[];
   private readonly epochs = new Map<number, EpochRecord>();
   private readonly checkpoints: CheckpointRecord[] = [];
+  private readonly hung = new Map<string, HungWorker>();
   private lastStep: StepRecord | undefined;
   private stopRequested = false;
   private result: RunResult | undefined;
@@ -262,6 +279,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       lastStep: this.lastStep,
       history: this.history(),
       checkpoints: [...this.checkpoints],
+      hungWorkers: [...this.hung.values()],
       startedAt: this.startedAt.toISOString(),
       elapsedSeconds: (Date.now() - this.startedAt.getTime()) / 1000,
       plan: this.timeline.plan(),
@@ -497,6 +515,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       respond(statusError(grpc.status.RESOURCE_EXHAUSTED, `run ${this.config.runId} already has its ${this.config.workers} workers; ${workerId} is one too many`));
       return;
     }
+    this.hung.delete(workerId);
     this.pending.get(workerId)?.respond(statusError(grpc.status.ABORTED, `worker ${workerId} registered again from another call`));
     this.pending.set(workerId, { address, respond });
     this.metrics.workers.set(this.pending.size);
@@ -555,6 +574,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     for (const member of current.members.values()) {
       if (member.finished !== undefined || now - member.lastSeen <= this.deadlineMs) continue;
       const reason = `worker ${member.workerId} (rank ${member.rank}) sent no heartbeat for ${((now - member.lastSeen) / 1000).toFixed(1)} s: hung or unreachable`;
+      this.hung.set(member.workerId, { workerId: member.workerId, rank: member.rank, since: new Date(member.lastSeen).toISOString(), reason });
       this.emit('workerLost', { workerId: member.workerId, reason });
       this.endGeneration(reason, true);
       return;

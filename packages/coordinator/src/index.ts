@@ -9,6 +9,7 @@ export {
   type CoordinatorEvents,
   type CoordinatorOptions,
   type EpochRecord,
+  type HungWorker,
   type RestartRecord,
   type RunMetricsFile,
   type RunResult,

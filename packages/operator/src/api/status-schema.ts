@@ -22,7 +22,7 @@ export const ConditionSchema = z.object({
 });
 export type Condition = z.output<typeof ConditionSchema>;
 
-export const FAILURE_REASONS = ['Error', 'OOMKilled', 'Evicted', 'Preempted', 'NodeLost', 'Signal', 'Stalled', 'DeadlineExceeded'] as const;
+export const FAILURE_REASONS = ['Error', 'OOMKilled', 'Evicted', 'Preempted', 'NodeLost', 'Signal', 'Stalled', 'Hung', 'DeadlineExceeded'] as const;
 
 export const LastFailureSchema = z.object({
   pod: z.string().max(253),

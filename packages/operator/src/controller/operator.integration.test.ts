@@ -306,6 +306,27 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     assert.ok((await eventsOf('drained')).includes('Warning/ForceDeleted'));
   });
 
+  it("replaces a worker the coordinator's watchdog declared hung, though its pod stays Running: a counted gang restart, reason Hung, within a poll", async () => {
+    await createRun(runBody('hung'));
+    await runGang('hung', 2);
+    await eventually('Running', runStatus('hung', (s) => s.phase === 'Running'));
+    const declared = Date.now();
+    progress.set('hung', { hung: [{ workerId: 'hung-worker-1', rank: 1, since: new Date(declared - 60_000).toISOString(), reason: 'worker hung-worker-1 (rank 1) sent no heartbeat for 60.1 s: hung or unreachable' }] });
+    const restarted = await eventually('a gang restart', runStatus('hung', (s) => s.attempt === 2));
+    assert.ok(Date.now() - declared < 10_000, `restarted ${Date.now() - declared} ms after the verdict, with /status polled every second`);
+    assert.equal(restarted.lastFailure?.pod, 'hung-worker-1');
+    assert.equal(restarted.lastFailure?.reason, 'Hung');
+    assert.equal(restarted.restarts, 1, 'counted against backoffLimit');
+    assert.ok((await eventsOf('hung')).includes('Warning/GangRestart'));
+    // The next attempt runs while the old verdict is still served (the old coordinator read as it terminates): no second restart.
+    await eventually('attempt 2 pods', async () => ((await podsOf('hung')).every((p) => p.metadata?.labels?.['ringtrain.dev/attempt'] === '2') ? true : undefined));
+    await runGang('hung', 2);
+    await eventually('attempt 2 Running', runStatus('hung', (s) => s.phase === 'Running'));
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    assert.equal((await getRun('hung')).status?.attempt, 2);
+    progress.delete('hung');
+  });
+
   it('serves /healthz, /readyz and /metrics', async () => {
     const base = `http://127.0.0.1:${operator?.httpPort}`;
     assert.equal((await fetch(`${base}/healthz`)).status, 200);

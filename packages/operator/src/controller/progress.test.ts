@@ -49,6 +49,13 @@ describe('progressFromCoordinatorStatus', () => {
     });
   });
 
+  it('passes on the workers the watchdog declared hung, bounded like the gang', () => {
+    const hung = { workerId: 'flowers-worker-1', rank: 1, since: '2026-11-27T10:00:30.000Z', reason: 'worker flowers-worker-1 (rank 1) sent no heartbeat for 60.2 s: hung or unreachable' };
+    assert.deepEqual(progressFromCoordinatorStatus({ state: 'rendezvous', lastStep: null, hungWorkers: [hung] }, 's3://x'), { hung: [hung] });
+    assert.equal(progressFromCoordinatorStatus({ state: 'running', lastStep: null, hungWorkers: [] }, 's3://x'), undefined);
+    assert.equal(progressFromCoordinatorStatus({ state: 'rendezvous', lastStep: null, hungWorkers: Array.from({ length: 257 }, () => hung) }, 's3://x'), undefined);
+  });
+
   it('says nothing before the first step or for a body it does not understand', () => {
     assert.equal(progressFromCoordinatorStatus({ state: 'rendezvous', lastStep: null, plan: null }, 's3://x'), undefined);
     assert.equal(progressFromCoordinatorStatus('<html>', 's3://x'), undefined);

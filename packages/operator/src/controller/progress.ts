@@ -1,3 +1,4 @@
+import { MAX_WORLD_SIZE } from '@ringtrain/proto';
 import { z } from 'zod';
 import { checkpointsUri, type TrainingRun } from '../api/training-run.js';
 import type { CoordinatorProgress, CoordinatorReport, RunPlanSummary } from '../reconcile/plan.js';
@@ -15,6 +16,11 @@ const CoordinatorStatusSchema = z.object({
   checkpoints: z.array(z.object({ key: z.string(), globalStep: z.number(), at: z.string().optional() })).optional(),
   // Served while the coordinator ingests the run's dataset, before it trains.
   ingest: z.object({ imagesDone: z.int().min(0), imagesTotal: z.int().min(0), shardsWritten: z.int().min(0) }).optional(),
+  // Workers its heartbeat watchdog declared hung (packages/coordinator HungWorker): the operator replaces their pods.
+  hungWorkers: z
+    .array(z.object({ workerId: z.string().max(253), rank: z.int().min(0), since: z.string().max(64), reason: z.string().max(4096) }))
+    .max(MAX_WORLD_SIZE)
+    .optional(),
   // packages/coordinator's RunPlan, once the dataset has been read.
   plan: z
     .object({
@@ -70,12 +76,13 @@ function coordinatorReport(json: unknown, checkpointBase: string): CoordinatorRe
     const issue = parsed.error.issues[0];
     throw new CoordinatorStatusError('malformed', `is not the coordinator's /status: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
   }
-  const { ingest, plan } = parsed.data;
+  const { ingest, plan, hungWorkers } = parsed.data;
   const progress = trainingProgress(parsed.data, checkpointBase);
   const report: CoordinatorReport = {
     ...(progress ? { progress } : {}),
     ...(!progress && ingest ? { ingest: { imagesDone: ingest.imagesDone, imagesTotal: ingest.imagesTotal, shardsWritten: ingest.shardsWritten } } : {}),
     ...(plan ? { plan: summarizePlan(plan) } : {}),
+    ...(hungWorkers && hungWorkers.length > 0 ? { hung: hungWorkers.map(({ workerId, rank, since, reason }) => ({ workerId, rank, since, reason })) } : {}),
   };
   return Object.keys(report).length === 0 ? undefined : report;
 }

@@ -99,6 +99,7 @@ export class Reconciler {
       ...(report?.progress ? { progress: report.progress } : {}),
       ...(report?.ingest ? { ingest: report.ingest } : {}),
       ...(report?.plan ? { plan: report.plan } : {}),
+      ...(report?.hung ? { hung: report.hung } : {}),
     };
     const plan = planReconcile(run, observed, new Date(), {
       token: randomBytes(32).toString('base64url'),

@@ -30,6 +30,7 @@ export interface FailureVerdict {
  * | any other exit code 1–127 (bad spec, data, weights, bug)  | Error     | no        | —       |
  * | failed with no container status (e.g. never started)      | Error     | yes       | yes     |
  * | (plan.ts) deleted/Terminating while the gang was Running  | Evicted   | yes       | no      |
+ * | (plan.ts) declared hung by the coordinator's watchdog      | Hung      | yes       | yes     |
  *
  * Disruptions are the cluster's doing, not the run's, so they never use up the backoff budget (Kubernetes
  * Job's podFailurePolicy `Ignore` on DisruptionTarget). OOMKilled repeats with the same spec and memory, so

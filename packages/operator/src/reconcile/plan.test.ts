@@ -208,6 +208,41 @@ describe('planReconcile', () => {
     assert.equal(gone.status?.attempt, 2);
   });
 
+  it("replaces a worker the coordinator's watchdog declared hung (it stays Running) and restarts the gang, counted, reason Hung", () => {
+    const hung = [{ workerId: 'flowers-worker-1', rank: 1, since: at(30).toISOString(), reason: 'worker flowers-worker-1 (rank 1) sent no heartbeat for 60.2 s: hung or unreachable' }];
+    const plan = planReconcile(runWith(running), { ...everything(gang(1, RUNNING)), hung }, at(95), { token, pollProgressSeconds: 0 });
+    assert.equal(plan.status?.phase, 'Restarting');
+    assert.equal(plan.status?.attempt, 2);
+    assert.equal(plan.status?.restarts, 1);
+    assert.deepEqual(plan.status?.lastFailure, {
+      pod: 'flowers-worker-1',
+      rank: 1,
+      reason: 'Hung',
+      message: `the coordinator declared it hung: ${hung[0]!.reason}`,
+      retryable: true,
+      countedAgainstBackoffLimit: true,
+      time: at(95).toISOString(),
+    });
+    // Its process hangs, so it writes no checkpoint: no grace period, which could otherwise hold its name (and the next attempt) for minutes.
+    assert.deepEqual(deleted(plan).sort(), ['flowers-coordinator', 'flowers-worker-0', 'force:flowers-worker-1']);
+    assert.equal(condition(plan, 'Restarting')?.reason, 'Hung');
+    assert.deepEqual(events(plan), ['Warning/GangRestart']);
+  });
+
+  it('ignores a hung verdict that is not about a pod of the running attempt (an old coordinator read while it terminates)', () => {
+    const stale = [{ workerId: 'flowers-worker-1', rank: 1, since: at(30).toISOString(), reason: 'sent no heartbeat' }];
+    const restarted: TrainingRunStatus = { ...running, attempt: 2, restarts: 1, lastFailure: { pod: 'flowers-worker-1', rank: 1, reason: 'Hung', message: 'hung', retryable: true, countedAgainstBackoffLimit: true, time: at(95).toISOString() } };
+    // The verdict predates the restart it caused: the new attempt's pods are not hung.
+    const plan = planReconcile(runWith(restarted), { ...everything(gang(2, RUNNING)), hung: stale }, at(120), { token, pollProgressSeconds: 0 });
+    assert.equal(plan.status?.phase, 'Running');
+    assert.equal(plan.status?.attempt, 2);
+    assert.deepEqual(deleted(plan), []);
+    // A worker id that names no pod of the gang (a typo, another run's) deletes nothing either.
+    const unknown = planReconcile(runWith(running), { ...everything(gang(1, RUNNING)), hung: [{ ...stale[0]!, workerId: 'someone-else' }] }, at(95), { token, pollProgressSeconds: 0 });
+    assert.equal(unknown.status?.phase, 'Running');
+    assert.deepEqual(deleted(unknown), []);
+  });
+
   it('does not count preemptions, evictions or lost nodes against backoffLimit', () => {
     const preempted = { phase: 'Failed', conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler' }] } as const;
     const plan = planReconcile(runWith({ ...running, restarts: 3 }), everything(gang(1, RUNNING, { 'flowers-worker-0': preempted })), at(100), { token, pollProgressSeconds: 0 });

@@ -38,11 +38,23 @@ export interface RunPlanSummary {
   readonly totalIterations: number;
 }
 
+/** A worker the coordinator's heartbeat watchdog declared hung (packages/coordinator HungWorker). */
+export interface HungWorkerReport {
+  /** The worker's id: its pod's name. */
+  readonly workerId: string;
+  readonly rank: number;
+  /** Its last sign of life, by the coordinator's clock. */
+  readonly since: string;
+  readonly reason: string;
+}
+
 /** What the coordinator's /status said: training progress, or how far the ingest before training is, and its plan. */
 export interface CoordinatorReport {
   readonly progress?: CoordinatorProgress;
   readonly ingest?: IngestProgress;
   readonly plan?: RunPlanSummary;
+  /** Workers silent past the heartbeat deadline; a hung process stays Running, so only this tells. */
+  readonly hung?: readonly HungWorkerReport[];
 }
 
 /** The cluster as reconcile sees it: the run's children, found by label and name. */
@@ -55,6 +67,7 @@ export interface Observed {
   readonly progress?: CoordinatorProgress;
   readonly ingest?: IngestProgress;
   readonly plan?: RunPlanSummary;
+  readonly hung?: readonly HungWorkerReport[];
 }
 
 export type Action =
@@ -106,7 +119,8 @@ const isReady = (pod: V1Pod) => pod.status?.phase === 'Running' && (pod.status.c
  * Phases and what ends each one (no phase lasts forever):
  *   Pending/Restarting → Running when every pod runs; → Failed at activeDeadlineSeconds; → a gang restart
  *                        at progressDeadlineSeconds (the progress clock restarts with each attempt).
- *   Running            → Succeeded when the coordinator exits 0; → Restarting on a retryable failure;
+ *   Running            → Succeeded when the coordinator exits 0; → Restarting on a retryable failure,
+ *                        including a worker the coordinator's heartbeat watchdog declared hung;
  *                        → Failed on a permanent one, past backoffLimit, or at activeDeadlineSeconds.
  *   Suspended          → a new attempt when spec.runPolicy.suspend turns false.
  *   Succeeded/Failed   → deleted at ttlSecondsAfterFinished (kept when unset).
@@ -182,6 +196,14 @@ class Planner {
     if (vanished) {
       const message = `pod ${vanished.metadata?.name} of the running gang was deleted or is terminating (a drain, an eviction or a lost node)`;
       this.failure(vanished, { reason: 'Evicted', message, retryable: true, counted: false });
+      return;
+    }
+    const hung = this.hungPod();
+    if (hung) {
+      // Its process hangs, so it writes no checkpoint and may not even take SIGTERM (SIGSTOP, a stuck driver
+      // call): no grace period, which would otherwise hold its name, and so the next attempt, that long.
+      this.actions.push({ kind: 'delete-pod', name: hung.pod.metadata?.name ?? '', force: true, why: `hung: ${hung.report.reason}` });
+      this.failure(hung.pod, { reason: 'Hung', message: `the coordinator declared it hung: ${hung.report.reason}`, retryable: true, counted: true });
       return;
     }
 
@@ -403,6 +425,20 @@ class Planner {
       const pod = this.observed.pods.find((p) => p.metadata?.name === name && attemptOf(p) === attempt);
       if (!pod) return { metadata: { name, labels } };
       if (pod.metadata?.deletionTimestamp) return pod;
+    }
+    return undefined;
+  }
+
+  /**
+   * The first worker pod of this attempt that the coordinator declared hung. A verdict from before the last
+   * restart (read from the previous attempt's coordinator while it terminates) is not about these pods.
+   */
+  private hungPod(): { pod: V1Pod; report: HungWorkerReport } | undefined {
+    const restartedAt = Date.parse(this.status.lastFailure?.time ?? '');
+    for (const report of [...(this.observed.hung ?? [])].sort((a, b) => a.rank - b.rank)) {
+      if (Number.isFinite(restartedAt) && !(Date.parse(report.since) > restartedAt)) continue;
+      const pod = this.workerPods().find((p) => p.metadata?.name === report.workerId);
+      if (pod) return { pod, report };
     }
     return undefined;
   }
