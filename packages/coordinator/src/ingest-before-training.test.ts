@@ -139,6 +139,19 @@ describe('a coordinator whose run ingests its dataset first', () => {
     await assert.rejects(fetch(`${url}/status`), 'the port is free for the coordinator proper');
   });
 
+  it("downscales as the run says (spec.dataset.ingest.maxResolution), else to twice the training image size as ringtrain train does", async () => {
+    const asked: Array<number | undefined> = [];
+    const capture = { ingest: async (options: { maxResolution?: number }) => (asked.push(options.maxResolution), Promise.reject(new Error('captured'))) };
+    const cases: Array<[string, Partial<RunConfigInput>]> = [
+      ['res-own', { ingest: { source, valFraction: 0.2, seed: 4, maxResolution: 300 } }],
+      ['res-image-size', { training: { imageSize: 96 } }],
+      ['res-default', {}],
+      ['res-small', { training: { imageSize: 24 } }],
+    ];
+    for (const [name, overrides] of cases) await assert.rejects(ingestIfNeeded(config(name, overrides), pino({ level: 'silent' }), capture), /captured/);
+    assert.deepEqual(asked, [300, 192, 448, 64]);
+  });
+
   it('leaves a run without `ingest` alone', async () => {
     const { logger, messages } = recordingLogger();
     await ingestIfNeeded(config('no-ingest', { ingest: undefined }), logger);

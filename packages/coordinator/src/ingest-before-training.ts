@@ -1,7 +1,8 @@
 import http from 'node:http';
-import { ingest, isNotFound, loadManifest, openStore, StoreError, type IngestEvent, type Manifest } from '@ringtrain/dataset';
+import { defaultMaxResolution, ingest, isNotFound, loadManifest, openStore, StoreError, type IngestEvent, type Manifest } from '@ringtrain/dataset';
 import type { Logger } from 'pino';
 import type { RunConfig } from './run-config.js';
+import { trainingImageSize } from './run-plan.js';
 
 /** The run's own ingest failed, or the dataset URI already holds a different dataset: the run cannot train. */
 export class DatasetIngestError extends Error {
@@ -55,6 +56,11 @@ export async function ingestIfNeeded(config: RunConfig, log: Logger, options: In
   }
 }
 
+/** The run's own downscaling, else what `ringtrain train` does for the run's image size. */
+function maxResolutionOf(config: RunConfig, request: IngestRequest): number {
+  return request.maxResolution ?? defaultMaxResolution(trainingImageSize(config));
+}
+
 async function runIngest(
   config: RunConfig,
   request: IngestRequest,
@@ -84,7 +90,7 @@ async function runIngest(
     }
   };
   try {
-    const summary = await ingestDataset({ source: request.source, to: config.dataset, valFraction: request.valFraction, seed: request.seed, onEvent });
+    const summary = await ingestDataset({ source: request.source, to: config.dataset, valFraction: request.valFraction, seed: request.seed, maxResolution: maxResolutionOf(config, request), onEvent });
     log.info(
       {
         classes: summary.manifest.classes.length,

@@ -23,6 +23,12 @@ export const RunConfigSchema = z
         source: z.string().min(1),
         valFraction: z.number().min(0).lt(1).default(0.1),
         seed: z.number().int().min(0).default(0),
+        /**
+         * Images whose longer side exceeds this are downscaled at ingest (`ringtrain ingest --max-resolution`);
+         * unset, twice `training.imageSize` (at least 64), as `ringtrain train` ingests: @ringtrain/dataset's
+         * defaultMaxResolution.
+         */
+        maxResolution: z.number().int().min(8).optional(),
       })
       .strict()
       .optional(),
@@ -77,6 +83,12 @@ export const RunConfigSchema = z
     loaderThreads: z.number().int().min(1).default(1),
     /** Local directory for each worker's shard cache. */
     cacheDir: z.string().min(1),
+    /**
+     * Bytes of shards each worker may keep under `cacheDir`, its training and validation caches together (a
+     * TrainingRun's spec.workers.cacheSizeLimit, less headroom): least recently used shards no batch reads are
+     * evicted beyond it, and a shard larger than its share is an error that names it.
+     */
+    cacheBytes: z.number().int().positive().default(2 ** 31),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
     /**
      * A collective operation fails when a peer sends nothing for this long. Longer than Gloo's 30 s: ranks

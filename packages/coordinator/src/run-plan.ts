@@ -108,6 +108,11 @@ function describeSchedule(schedule: z.output<typeof TrainingSummarySchema>['sche
 }
 
 /** Builds the plan from a validated run configuration and the dataset's real counts. Pure. */
+/** The size the workers train at: `training.imageSize`, or the model's default (the in-cluster ingest downscales for it). */
+export function trainingImageSize(config: Pick<RunConfig, 'training'>): number {
+  return TrainingSummarySchema.shape.imageSize.parse(config.training.imageSize);
+}
+
 export function describeRunPlan(config: RunConfig, dataset: DatasetCounts, backendsPerRank: string[] | null = null): RunPlan {
   const parsed = TrainingSummarySchema.safeParse(config.training);
   if (!parsed.success) {

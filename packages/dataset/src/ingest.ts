@@ -51,6 +51,15 @@ export type IngestSummary = {
 export const defaultShardSizeBytes = 64 * 1024 * 1024;
 
 /**
+ * The longer side images are downscaled to at ingest for a model trained at `imageSize`, when the user names no
+ * --max-resolution: twice the training size (a random-resized crop still finds detail), at least 64 px.
+ * `ringtrain train` and a TrainingRun's in-cluster ingest both use it.
+ */
+export function defaultMaxResolution(imageSize: number): number {
+  return Math.max(64, imageSize * 2);
+}
+
+/**
  * Packs a labelled image source into shards in an object store and writes manifest.json last, so a reader
  * never sees a half-written dataset. Deterministic: the same source, seed and options give the same shards.
  */

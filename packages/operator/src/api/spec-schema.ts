@@ -46,6 +46,32 @@ export const QuantitySchema = z
 
 const quantities = z.record(z.string().max(253), QuantitySchema).meta({ maxProperties: 32 });
 
+/**
+ * A size in bytes as Kubernetes writes it: an integer, or a decimal with a binary (Ki, Mi, Gi, Ti, Pi, Ei) or
+ * decimal (k, M, G, T, P, E) suffix, as a string so the API server checks the pattern at admission (an
+ * int-or-string carries no pattern). Narrower than QuantitySchema on purpose: the operator turns it into a byte
+ * budget (`quantityBytes`), so `500m` bytes or `1e9` are refused, with the field named, rather than guessed.
+ */
+export const BYTE_QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
+export const ByteQuantitySchema = z
+  .string()
+  .max(64)
+  .regex(BYTE_QUANTITY, 'a size such as 20Gi, 500Mi or 10G (an integer or decimal, optionally with Ki, Mi, Gi, Ti, Pi, Ei, k, M, G, T, P or E)')
+  .refine((size) => Number.parseFloat(size) > 0, 'a size above 0');
+
+const BYTE_UNITS: Readonly<Record<string, number>> = {
+  '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+
+/** A ByteQuantitySchema value in bytes (rounded down). */
+export function quantityBytes(size: string): number {
+  const match = /^([0-9.]+)([a-zA-Z]*)$/.exec(size);
+  const unit = BYTE_UNITS[match?.[2] ?? 'none'];
+  if (!match || unit === undefined) throw new RangeError(`not a size in bytes: ${size}`);
+  return Math.floor(Number(match[1]) * unit);
+}
+
 export const ModelSpecSchema = z
   .object({
     architecture: z.enum(['resnet18']).default('resnet18').meta({ description: 'network architecture' }),
@@ -78,6 +104,15 @@ export const DatasetSpecSchema = z
           .max(0.5)
           .default(0.1)
           .meta({ description: 'fraction of each class held out for validation, chosen with hyperparameters.seed' }),
+        maxResolution: z
+          .int()
+          .min(8)
+          .max(65_535)
+          .optional()
+          .meta({
+            description:
+              "images whose longer side exceeds this many pixels are downscaled to it (stored as JPEG q90), as ringtrain ingest --max-resolution does; default: twice hyperparameters.imageSize, at least 64 (as ringtrain train). Smaller images decode faster in every epoch, and the ingest's memory follows it",
+          }),
       })
       .optional(),
   })
@@ -109,6 +144,27 @@ export const EnvVarSchema = z.object({
     .optional(),
 });
 
+/**
+ * The coordinator's resources when the spec names none, sized for the ingest it runs with dataset.ingest (the
+ * heaviest thing it does): it decodes as many images at once as its CPU limit and memory limit allow (the
+ * cgroup's, read by @ringtrain/dataset), so 2 CPUs and 2 GiB decode 4 at once with room for photos of 12 MP and
+ * more. Without an ingest it keeps a run's bookkeeping and uses well under its request.
+ */
+export const DEFAULT_COORDINATOR_RESOURCES = {
+  requests: { cpu: '1', memory: '1Gi' },
+  limits: { cpu: '2', memory: '2Gi' },
+} as const;
+
+/**
+ * How much of /cache each worker may fill when the spec does not say: room for the shards of a mid-sized dataset
+ * (64 MiB each) on a node's ephemeral storage shared with other pods, not the whole node's disk.
+ */
+export const DEFAULT_WORKER_CACHE_SIZE_LIMIT = '10Gi';
+
+const nodeSelector = (what: string) =>
+  z.record(z.string().max(317), z.string().max(63)).optional().meta({ maxProperties: 32, description: `node labels required of ${what}` });
+const tolerations = (what: string) => z.array(TolerationSchema).max(32).optional().meta({ description: `taints tolerated by ${what}` });
+
 export const WorkersSpecSchema = z
   .object({
     replicas: z
@@ -136,11 +192,38 @@ export const WorkersSpecSchema = z
       .object({ requests: quantities.optional(), limits: quantities.optional() })
       .optional()
       .meta({ description: 'per-worker CPU and memory requests and limits' }),
-    nodeSelector: z.record(z.string().max(317), z.string().max(63)).optional().meta({ maxProperties: 32 }),
-    tolerations: z.array(TolerationSchema).max(32).optional(),
+    nodeSelector: nodeSelector('worker pods'),
+    tolerations: tolerations('worker pods'),
     env: z.array(EnvVarSchema).max(128).optional(),
+    cacheSizeLimit: ByteQuantitySchema.default(DEFAULT_WORKER_CACHE_SIZE_LIMIT).meta({
+      description:
+        "sizeLimit of each worker's /cache emptyDir, where it keeps downloaded shards; the shard cache keeps 90% of it as its byte budget (least recently used shards evicted) and the kubelet evicts a pod past the limit. Must hold a few shards (64 MiB each by default)",
+    }),
   })
   .meta({ description: 'the worker pods: one per rank' });
+
+export const CoordinatorSpecSchema = defaulted(
+  z.object({
+    image: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .meta({
+        description:
+          "container image of the coordinator (ringtrain coordinator); default: workers.image, because coordinator and workers must speak the same version of the run's contract. Set a CPU build of the same version (e.g. the ringtrain-cpu image) to keep the coordinator from pulling a GPU image",
+      }),
+    resources: z
+      .object({ requests: quantities.optional(), limits: quantities.optional() })
+      .default({ requests: { ...DEFAULT_COORDINATOR_RESOURCES.requests }, limits: { ...DEFAULT_COORDINATOR_RESOURCES.limits } })
+      .meta({
+        description:
+          "the coordinator's CPU and memory, used as given when set (Kubernetes defaults requests to limits). The in-cluster ingest decodes as many images at once as these limits allow; an OOMKilled coordinator names coordinator.resources.limits.memory",
+      }),
+    nodeSelector: nodeSelector('the coordinator pod; not inherited from workers, so it need not land on (or wait for) a GPU node'),
+    tolerations: tolerations('the coordinator pod; not inherited from workers'),
+  }),
+).meta({ description: 'the coordinator pod: rendezvous, checkpoints bookkeeping, /status, and the ingest of dataset.ingest' });
 
 export const HyperparametersSchema = defaulted(
   z.object({
@@ -179,6 +262,14 @@ export const StorageSpecSchema = z
   })
   .meta({ description: 'object store for s3:// URIs' });
 
+/**
+ * Time for a pod to stop cleanly: finish the step in flight and write a checkpoint. On the slowest backend we
+ * support (wasm, one thread: 0.77 images/s at 224 px, docs/benchmarks.md) the default 32-image step takes ~42 s;
+ * a ~140 MB checkpoint at a modest 10 MB/s to object storage ~14 s; ~60 s together, doubled for shared cores
+ * (single runs vary by ±40% there). The Kubernetes default of 30 s would kill that rank mid-write.
+ */
+export const DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS = 120;
+
 export const RunPolicySchema = defaulted(
   z.object({
     backoffLimit: z.int().min(0).max(1000).default(3).meta({ description: 'counted gang restarts before Failed' }),
@@ -206,6 +297,15 @@ export const RunPolicySchema = defaulted(
         description:
           'how long a pod retries unreachable object storage or its coordinator (backoff up to 15 s, a log line each) before it exits retryably (75, 80) and the gang restarts, counted against backoffLimit',
       }),
+    terminationGracePeriodSeconds: z
+      .int()
+      .min(1)
+      .max(86_400)
+      .default(DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS)
+      .meta({
+        description:
+          'terminationGracePeriodSeconds of the worker and coordinator pods: after SIGTERM (a drain, a gang restart, a deletion) a worker finishes its step and rank 0 writes a checkpoint (~140 MB for ResNet18 with Adam) before the kubelet kills it. Raise it for steps longer than about a minute',
+      }),
   })
   )
   .meta({ description: 'lifecycle: retries, deadlines, cleanup, suspension' });
@@ -215,6 +315,7 @@ export const TrainingRunSpecSchema = z
     model: defaulted(ModelSpecSchema),
     dataset: DatasetSpecSchema,
     workers: WorkersSpecSchema,
+    coordinator: CoordinatorSpecSchema,
     hyperparameters: HyperparametersSchema,
     checkpoint: CheckpointSpecSchema,
     output: z.object({ uri: uri('where the trained model and metrics.json go') }).meta({ description: 'results' }),

@@ -22,6 +22,9 @@ describe('validateTrainingRun', () => {
     assert.equal(run.spec.runPolicy.suspend, false);
     assert.equal(run.spec.checkpoint.everySteps, 500);
     assert.equal(run.spec.runPolicy.progressDeadlineSeconds, 3600, 'every phase has a deadline by default');
+    assert.equal(run.spec.runPolicy.terminationGracePeriodSeconds, 120);
+    assert.equal(run.spec.workers.cacheSizeLimit, '10Gi');
+    assert.deepEqual(run.spec.coordinator, { resources: { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } } }, "no image (the workers'), no placement");
   });
 
   const refused: Array<[string, (spec: ReturnType<typeof sampleRunInput>['spec']) => unknown, RegExp]> = [
@@ -43,6 +46,16 @@ describe('validateTrainingRun', () => {
     ['an unknown cleanPodPolicy', (s) => ({ ...s, runPolicy: { cleanPodPolicy: 'Some' } }), /^spec\.runPolicy\.cleanPodPolicy: /],
     ['a bad env var name', (s) => ({ ...s, workers: { ...s.workers, env: [{ name: '1X', value: 'y' }] } }), /^spec\.workers\.env\[0\]\.name: /],
     ['a malformed quantity', (s) => ({ ...s, workers: { ...s.workers, resources: { requests: { memory: '16 GB' } } } }), /^spec\.workers\.resources\.requests\.memory: /],
+    ['a cache size with a space', (s) => ({ ...s, workers: { ...s.workers, cacheSizeLimit: '10 GB' } }), /^spec\.workers\.cacheSizeLimit: a size such as 20Gi/],
+    ['a cache size in millibytes', (s) => ({ ...s, workers: { ...s.workers, cacheSizeLimit: '500m' } }), /^spec\.workers\.cacheSizeLimit: a size such as 20Gi/],
+    ['a cache size of 0', (s) => ({ ...s, workers: { ...s.workers, cacheSizeLimit: '0Gi' } }), /^spec\.workers\.cacheSizeLimit: a size above 0/],
+    ['a cache size given as a number', (s) => ({ ...s, workers: { ...s.workers, cacheSizeLimit: 1e9 } }), /^spec\.workers\.cacheSizeLimit: /],
+    ['a grace period of 0 s', (s) => ({ ...s, runPolicy: { terminationGracePeriodSeconds: 0 } }), /^spec\.runPolicy\.terminationGracePeriodSeconds: /],
+    ['a fractional grace period', (s) => ({ ...s, runPolicy: { terminationGracePeriodSeconds: 1.5 } }), /^spec\.runPolicy\.terminationGracePeriodSeconds: /],
+    ["a malformed coordinator memory limit", (s) => ({ ...s, coordinator: { resources: { limits: { memory: '2 GiB' } } } }), /^spec\.coordinator\.resources\.limits\.memory: a quantity/],
+    ['an empty coordinator image', (s) => ({ ...s, coordinator: { image: '' } }), /^spec\.coordinator\.image: /],
+    ['an unknown toleration effect on the coordinator', (s) => ({ ...s, coordinator: { tolerations: [{ key: 'x', effect: 'Never' }] } }), /^spec\.coordinator\.tolerations\[0\]\.effect: /],
+    ['an ingest maxResolution below 8 px', (s) => ({ ...s, dataset: { ingest: { source: 's3://raw/x', into: 's3://a/c', maxResolution: 4 } } }), /^spec\.dataset\.ingest\.maxResolution: /],
   ];
   for (const [what, change, expected] of refused) {
     it(`refuses ${what}, naming the field`, () => {

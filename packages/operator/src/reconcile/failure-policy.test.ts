@@ -53,4 +53,14 @@ describe('classifyPodFailure (the failure table)', () => {
   it('tells the user what to change after an OOMKill', () => {
     assert.match(failed({ terminated: { exitCode: 137, reason: 'OOMKilled' } }).message, /raise workers\.resources\.limits\.memory/);
   });
+
+  it("names the coordinator's memory, not the workers', when the coordinator is OOMKilled", () => {
+    const pod = observedPod('r-coordinator', { 'ringtrain.dev/role': 'coordinator' }, { phase: 'Failed', terminated: { exitCode: 137, reason: 'OOMKilled' } });
+    pod.status!.containerStatuses![0]!.name = 'coordinator';
+    const verdict = classifyPodFailure(pod);
+    assert.equal(verdict.reason, 'OOMKilled');
+    assert.match(verdict.message, /^container coordinator was OOMKilled: raise coordinator\.resources\.limits\.memory/);
+    assert.match(verdict.message, /dataset\.ingest\.maxResolution/);
+    assert.doesNotMatch(verdict.message, /workers\.resources/);
+  });
 });

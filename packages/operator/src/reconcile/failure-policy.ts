@@ -34,7 +34,8 @@ export interface FailureVerdict {
  *
  * Disruptions are the cluster's doing, not the run's, so they never use up the backoff budget (Kubernetes
  * Job's podFailurePolicy `Ignore` on DisruptionTarget). OOMKilled repeats with the same spec and memory, so
- * retrying only burns GPU hours: fail at once and say to raise workers.resources.limits.memory. Exit codes
+ * retrying only burns GPU hours: fail at once and say which setting to raise: the coordinator's container
+ * (named by the pod templates) has its own, coordinator.resources.limits.memory. Exit codes
  * are read through the contract both sides share (`exitCodeClass`, packages/proto/src/exit-codes.ts): 128+n is
  * signal n from outside (SIGKILL, SIGTERM at a node drain), the retryable codes say the program gave up on a
  * fault outside itself (storage or coordinator unreachable past spec.runPolicy.reconnectDeadlineSeconds, a lost
@@ -61,7 +62,7 @@ export function classifyPodFailure(pod: V1Pod): FailureVerdict {
     return {
       reason: 'OOMKilled',
       exitCode: oom.t.exitCode,
-      message: `container ${oom.name} was OOMKilled: raise workers.resources.limits.memory or lower hyperparameters.batchSizePerWorker`,
+      message: `container ${oom.name} was OOMKilled: ${oomAdvice(oom.name)}`,
       retryable: false,
       counted: false,
     };
@@ -76,4 +77,12 @@ export function classifyPodFailure(pod: V1Pod): FailureVerdict {
     return { reason: 'Error', exitCode: code, message, retryable: meaning.retryable, counted: meaning.retryable };
   }
   return { reason: 'Error', message: `pod failed without a container exit status (${status?.reason ?? 'no reason given'})`, retryable: true, counted: true };
+}
+
+/** The settings that give an OOMKilled container more room, by the container the pod templates named. */
+function oomAdvice(container: string): string {
+  if (container === 'coordinator') {
+    return 'raise coordinator.resources.limits.memory (its ingest decodes as many images at once as that limit allows) or lower dataset.ingest.maxResolution';
+  }
+  return 'raise workers.resources.limits.memory or lower hyperparameters.batchSizePerWorker';
 }

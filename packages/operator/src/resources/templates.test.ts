@@ -93,9 +93,75 @@ describe('pod and service templates', () => {
       const container = pod.spec?.containers[0];
       assert.deepEqual(container?.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
       assert.deepEqual(container?.volumeMounts?.map((m) => m.mountPath).slice(0, 3), ['/tmp', '/cache', '/var/run/secrets/ringtrain/s3']);
-      assert.deepEqual(pod.spec?.nodeSelector, { pool: 'gpu' });
-      assert.equal(pod.spec?.tolerations?.[0]?.key, 'nvidia.com/gpu');
     }
+  });
+
+  describe("the coordinator's own resources, placement and image", () => {
+    it("does not inherit the workers' GPU nodeSelector and tolerations, nor their resources", () => {
+      const worker = buildWorkerPod(run, 0, 1).spec;
+      assert.deepEqual(worker?.nodeSelector, { pool: 'gpu' });
+      assert.equal(worker?.tolerations?.[0]?.key, 'nvidia.com/gpu');
+      const coordinator = buildCoordinatorPod(run, 1).spec;
+      assert.equal(coordinator?.nodeSelector, undefined);
+      assert.equal(coordinator?.tolerations, undefined);
+    });
+
+    it('defaults to resources sized for an ingest (2 CPUs, 2 GiB), with a CPU limit its ingest sizes its decoding to', () => {
+      assert.deepEqual(buildCoordinatorPod(run, 1).spec?.containers[0]?.resources, { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } });
+    });
+
+    it("defaults to the workers' image, so both sides of the run's contract come from one build", () => {
+      assert.equal(buildCoordinatorPod(run, 1).spec?.containers[0]?.image, 'ringtrain:test');
+    });
+
+    it('takes image, resources, nodeSelector and tolerations from spec.coordinator', () => {
+      const input = sampleRunInput();
+      const own = parseTrainingRun({
+        ...input,
+        spec: {
+          ...input.spec,
+          workers: { ...input.spec.workers, nodeSelector: { pool: 'gpu' } },
+          coordinator: {
+            image: 'ringtrain-cpu:test',
+            resources: { requests: { cpu: '500m' }, limits: { memory: '8Gi', cpu: 4 } },
+            nodeSelector: { pool: 'cpu' },
+            tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'ingest', effect: 'NoSchedule' }],
+          },
+        },
+      });
+      const pod = buildCoordinatorPod(own, 1);
+      assert.equal(pod.spec?.containers[0]?.image, 'ringtrain-cpu:test');
+      assert.deepEqual(pod.spec?.containers[0]?.resources, { requests: { cpu: '500m' }, limits: { memory: '8Gi', cpu: '4' } });
+      assert.deepEqual(pod.spec?.nodeSelector, { pool: 'cpu' });
+      assert.deepEqual(pod.spec?.tolerations, [{ key: 'dedicated', operator: 'Equal', value: 'ingest', effect: 'NoSchedule' }]);
+      assert.equal(buildWorkerPod(own, 0, 1).spec?.containers[0]?.image, 'ringtrain:test');
+    });
+
+    it("passes spec.dataset.ingest.maxResolution to the coordinator's ingest, and leaves it out when unset (its default applies)", () => {
+      const ingesting = (ingest: Record<string, unknown>) =>
+        parseTrainingRun(sampleRunInput({ spec: { dataset: { ingest: { source: 's3://raw/photos', into: 's3://datasets/photos', ...ingest } } } }));
+      assert.deepEqual(coordinatorRunConfig(ingesting({ maxResolution: 512 })).ingest, { source: 's3://raw/photos', valFraction: 0.1, seed: 0, maxResolution: 512 });
+      assert.deepEqual(coordinatorRunConfig(ingesting({})).ingest, { source: 's3://raw/photos', valFraction: 0.1, seed: 0 });
+    });
+  });
+
+  it('give worker and coordinator pods 120 s to stop by default (a step and a checkpoint on the slowest backend), or spec.runPolicy.terminationGracePeriodSeconds', () => {
+    for (const pod of [buildWorkerPod(run, 0, 1), buildCoordinatorPod(run, 1)]) assert.equal(pod.spec?.terminationGracePeriodSeconds, 120);
+    const patient = parseTrainingRun(sampleRunInput({ spec: { runPolicy: { terminationGracePeriodSeconds: 900 } } }));
+    for (const pod of [buildWorkerPod(patient, 0, 1), buildCoordinatorPod(patient, 1)]) assert.equal(pod.spec?.terminationGracePeriodSeconds, 900);
+  });
+
+  it("bound the workers' /cache by spec.workers.cacheSizeLimit (default 10Gi) and give their shard caches 90% of it", () => {
+    const cacheOf = (pod: ReturnType<typeof buildWorkerPod>) => pod.spec?.volumes?.find((v) => v.name === 'cache')?.emptyDir;
+    assert.deepEqual(cacheOf(buildWorkerPod(run, 0, 1)), { sizeLimit: '10Gi' });
+    assert.equal(coordinatorRunConfig(run).cacheBytes, Math.floor(10 * 2 ** 30 * 0.9));
+    const input = sampleRunInput();
+    const small = parseTrainingRun({ ...input, spec: { ...input.spec, workers: { ...input.spec.workers, cacheSizeLimit: '500Mi' } } });
+    assert.deepEqual(cacheOf(buildWorkerPod(small, 0, 1)), { sizeLimit: '500Mi' });
+    assert.equal(coordinatorRunConfig(small).cacheBytes, Math.floor(500 * 2 ** 20 * 0.9));
+    const decimal = parseTrainingRun({ ...input, spec: { ...input.spec, workers: { ...input.spec.workers, cacheSizeLimit: '1.5G' } } });
+    assert.equal(coordinatorRunConfig(decimal).cacheBytes, Math.floor(1.5e9 * 0.9));
+    assert.deepEqual(cacheOf(buildCoordinatorPod(run, 1)), {}, 'the coordinator keeps no shards');
   });
 
   it('put a controller owner reference on every child so deleting the run deletes them', () => {

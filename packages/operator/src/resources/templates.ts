@@ -1,4 +1,5 @@
 import type { V1ConfigMap, V1Container, V1EnvVar, V1NetworkPolicy, V1NetworkPolicyPeer, V1Pod, V1PodSecurityContext, V1SecurityContext, V1Secret, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { quantityBytes, type Toleration } from '../api/spec-schema.js';
 import { checkpointsUri, type TrainingRun } from '../api/training-run.js';
 import {
   COORDINATOR_GRPC_PORT,
@@ -35,7 +36,12 @@ import {
  *                With spec.workers.gpu.count > 0, RINGTRAIN_EXPECTED_GPUS and RINGTRAIN_GPU_RESOURCE: the
  *                worker exits 69 before registering unless TensorFlow computes on a GPU.
  *   both:        RINGTRAIN_S3_ENDPOINT and RINGTRAIN_S3_CREDENTIALS_DIR when spec.storage is set (the
- *                coordinator reads the ingest's source and writes the dataset with them).
+ *                coordinator reads the ingest's source and writes the dataset with them);
+ *                terminationGracePeriodSeconds from spec.runPolicy, time to finish a step and a checkpoint.
+ *   placement:   workers take spec.workers' image, resources, nodeSelector and tolerations; the coordinator
+ *                spec.coordinator's (image default: the workers'), never the workers' GPU placement.
+ *   /cache:      an emptyDir; the workers' is bounded by spec.workers.cacheSizeLimit, and run.json's cacheBytes
+ *                (CACHE_BUDGET_FRACTION of it) is what their shard caches keep.
  */
 
 const S3_CREDENTIALS_DIR = '/var/run/secrets/ringtrain/s3';
@@ -163,7 +169,10 @@ export function coordinatorRunConfig(run: TrainingRun, cluster: ClusterSettings 
     runId: `${run.metadata.namespace ?? 'default'}/${run.metadata.name}`,
     dataset: spec.dataset.uri ?? toIngest?.into,
     // The coordinator ingests first (one ingest per run); the run's seed splits the data, as `ringtrain train` does.
-    ...(toIngest ? { ingest: { source: toIngest.source, valFraction: toIngest.valFraction, seed: hp.seed } } : {}),
+    // maxResolution unset: the coordinator downscales as `ringtrain train` does (twice imageSize; @ringtrain/dataset).
+    ...(toIngest
+      ? { ingest: { source: toIngest.source, valFraction: toIngest.valFraction, seed: hp.seed, ...(toIngest.maxResolution !== undefined ? { maxResolution: toIngest.maxResolution } : {}) } }
+      : {}),
     out: spec.output.uri,
     // Always spelled out, so status.lastCheckpoint.uri and the workers name one place.
     checkpoints: checkpointsUri(run),
@@ -190,8 +199,21 @@ export function coordinatorRunConfig(run: TrainingRun, cluster: ClusterSettings 
     lrSchedule: { kind: hp.schedule, warmupEpochs: hp.warmupEpochs },
     ...(cluster.datasetService ? { datasetService: cluster.datasetService } : {}),
     cacheDir: '/cache',
+    cacheBytes: workerCacheBytes(run),
     backend: spec.workers.gpu.count > 0 ? 'tensorflow' : 'auto',
   };
+}
+
+/**
+ * The part of the workers' /cache sizeLimit their shard caches fill: the rest is room for what the byte count
+ * does not see (a download's file while it is renamed, an evicted file not yet deleted, filesystem overhead),
+ * since the kubelet evicts a pod whose emptyDir passes its sizeLimit.
+ */
+export const CACHE_BUDGET_FRACTION = 0.9;
+
+/** The byte budget of a worker's shard caches, from spec.workers.cacheSizeLimit. */
+export function workerCacheBytes(run: TrainingRun): number {
+  return Math.max(1, Math.floor(quantityBytes(run.spec.workers.cacheSizeLimit) * CACHE_BUDGET_FRACTION));
 }
 
 /** The spec's optimizer in the model's terms: AdamW is Adam with decoupled weight decay. */
@@ -242,11 +264,14 @@ function gpuEnv(count: number, resource: string): V1EnvVar[] {
   ];
 }
 
-/** Writable places for a read-only root filesystem: /tmp, and the shard cache. */
-function volumes(run: TrainingRun): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+/**
+ * Writable places for a read-only root filesystem: /tmp, and the shard cache, bounded by `cacheSizeLimit` (the
+ * workers'; the coordinator keeps no shards there).
+ */
+function volumes(run: TrainingRun, cacheSizeLimit?: string): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
   const vols: V1Volume[] = [
     { name: 'tmp', emptyDir: {} },
-    { name: 'cache', emptyDir: {} },
+    { name: 'cache', emptyDir: cacheSizeLimit !== undefined ? { sizeLimit: cacheSizeLimit } : {} },
   ];
   const mounts: V1VolumeMount[] = [
     { name: 'tmp', mountPath: '/tmp' },
@@ -274,18 +299,25 @@ const containerSecurity: V1SecurityContext = {
   capabilities: { drop: ['ALL'] },
 };
 
+/** Where a pod may run: each role's own nodeSelector and tolerations, from its part of the spec. */
+interface Placement {
+  readonly nodeSelector?: Record<string, string> | undefined;
+  readonly tolerations?: readonly Toleration[] | undefined;
+  readonly cacheSizeLimit?: string;
+}
+
 function pod(
   run: TrainingRun,
   name: string,
   labels: Record<string, string>,
   container: V1Container,
+  placement: Placement,
   extra: Partial<NonNullable<V1Pod['spec']>>,
   more: { volumes: V1Volume[]; mounts: V1VolumeMount[] } = { volumes: [], mounts: [] },
 ): V1Pod {
-  const base = volumes(run);
+  const base = volumes(run, placement.cacheSizeLimit);
   const vols = [...base.volumes, ...more.volumes];
   const mounts = [...base.mounts, ...more.mounts];
-  const workers = run.spec.workers;
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -294,27 +326,38 @@ function pod(
       // The operator restarts the whole gang as one attempt; a kubelet restarting one container in place
       // would rejoin a ring that has moved on.
       restartPolicy: 'Never',
+      // SIGTERM (a drain, a gang restart) lets a worker finish its step and rank 0 write a checkpoint first.
+      terminationGracePeriodSeconds: run.spec.runPolicy.terminationGracePeriodSeconds,
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       securityContext: podSecurity,
       volumes: vols,
       containers: [{ ...container, volumeMounts: mounts, securityContext: containerSecurity, imagePullPolicy: 'IfNotPresent' }],
-      ...(workers.nodeSelector ? { nodeSelector: workers.nodeSelector } : {}),
-      ...(workers.tolerations ? { tolerations: workers.tolerations } : {}),
+      ...(placement.nodeSelector ? { nodeSelector: { ...placement.nodeSelector } } : {}),
+      ...(placement.tolerations ? { tolerations: [...placement.tolerations] } : {}),
       ...extra,
     },
   };
 }
 
+/** A spec's requests or limits as the API's strings (a quantity may be written as a number). */
+function quantityStrings(quantities: Record<string, number | string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(quantities ?? {}).map(([k, v]) => [k, String(v)]));
+}
+
 export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
   const name = names.coordinatorPod(run.metadata.name);
+  const { coordinator } = run.spec;
+  const requests = quantityStrings(coordinator.resources.requests);
+  const limits = quantityStrings(coordinator.resources.limits);
   return pod(
     run,
     name,
     { [LABEL_ROLE]: 'coordinator', [LABEL_ATTEMPT]: String(attempt) },
     {
       name: 'coordinator',
-      image: run.spec.workers.image,
+      // The workers' image unless set: both sides of the run's contract come from one build.
+      image: coordinator.image ?? run.spec.workers.image,
       command: ['ringtrain', 'coordinator'],
       args: [
         '--config',
@@ -344,8 +387,10 @@ export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
       readinessProbe: { httpGet: { path: '/healthz', port: COORDINATOR_HTTP_PORT }, periodSeconds: 5 },
       // The CLI's last line says why it failed (e.g. the run's ingest): it becomes status.lastFailure.message.
       terminationMessagePolicy: 'FallbackToLogsOnError',
-      resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '1Gi' } },
+      // Its limits are also what its ingest sizes its decoding to (the cgroup's CPU quota and memory limit).
+      resources: { ...(Object.keys(requests).length ? { requests } : {}), ...(Object.keys(limits).length ? { limits } : {}) },
     },
+    { nodeSelector: coordinator.nodeSelector, tolerations: coordinator.tolerations },
     {},
     {
       volumes: [{ name: 'run-config', configMap: { name: names.configMap(run.metadata.name) } }],
@@ -357,10 +402,10 @@ export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
 export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number, cluster: ClusterSettings = {}): V1Pod {
   const runName = run.metadata.name;
   const { workers } = run.spec;
-  const limits: Record<string, string> = Object.fromEntries(Object.entries(workers.resources?.limits ?? {}).map(([k, v]) => [k, String(v)]));
+  const limits = quantityStrings(workers.resources?.limits);
   const gpuResource = workers.gpu.resourceName ?? cluster.defaultGpuResource ?? DEFAULT_GPU_RESOURCE;
   if (workers.gpu.count > 0) limits[gpuResource] = String(workers.gpu.count);
-  const requests: Record<string, string> = Object.fromEntries(Object.entries(workers.resources?.requests ?? {}).map(([k, v]) => [k, String(v)]));
+  const requests = quantityStrings(workers.resources?.requests);
   return pod(
     run,
     names.workerPod(runName, rank),
@@ -394,6 +439,7 @@ export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number, 
       terminationMessagePolicy: 'FallbackToLogsOnError',
       resources: { ...(Object.keys(requests).length ? { requests } : {}), ...(Object.keys(limits).length ? { limits } : {}) },
     },
+    { nodeSelector: workers.nodeSelector, tolerations: workers.tolerations, cacheSizeLimit: workers.cacheSizeLimit },
     { hostname: names.workerHostname(rank), subdomain: names.workersService(runName) },
   );
 }

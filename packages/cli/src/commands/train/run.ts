@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunMetricsFile, RunPlan } from '@ringtrain/coordinator';
-import type { ingest as ingestFunction, loadManifest as loadManifestFunction } from '@ringtrain/dataset';
+import type { defaultMaxResolution as defaultMaxResolutionFunction, ingest as ingestFunction, loadManifest as loadManifestFunction } from '@ringtrain/dataset';
 import { z } from 'zod';
 import { ExitError, UsageError } from '../../errors.js';
 import { parseOptions } from '../../options.js';
@@ -67,7 +67,7 @@ function isRemote(uri: string): boolean {
 export async function runTrain(raw: Record<string, unknown>): Promise<void> {
   const options = parseOptions(trainOptionsSchema, raw);
   const { loadRunPlan, parseRunConfig, renderRunPlan, RUN_RECORD_KEY } = await import('@ringtrain/coordinator');
-  const { ingest, loadManifest } = await import('@ringtrain/dataset');
+  const { defaultMaxResolution, ingest, loadManifest } = await import('@ringtrain/dataset');
   const { CheckpointStore } = await import('@ringtrain/worker');
   const { runLocalCluster } = await import('./local-run.js');
 
@@ -95,7 +95,7 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
     }
     // Nothing to resume here: the books of an earlier run (ended, or stopped before its first checkpoint) go.
     if (!options.dryRun) await rm(path.join(out, RUN_RECORD_KEY), { force: true });
-    configInput = await prepareRun(options, out, note, { ingest, loadManifest });
+    configInput = await prepareRun(options, out, note, { ingest, loadManifest, defaultMaxResolution });
   }
   let config;
   try {
@@ -147,7 +147,7 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
   }
 }
 
-type DatasetApi = { ingest: typeof ingestFunction; loadManifest: typeof loadManifestFunction };
+type DatasetApi = { ingest: typeof ingestFunction; loadManifest: typeof loadManifestFunction; defaultMaxResolution: typeof defaultMaxResolutionFunction };
 
 /** Makes the demo data if asked, ingests a folder (or takes a dataset as is), and builds the run configuration. */
 async function prepareRun(options: TrainOptions, out: string, note: (line: string) => void, dataset: DatasetApi): Promise<Record<string, unknown>> {
@@ -175,7 +175,7 @@ async function prepareRun(options: TrainOptions, out: string, note: (line: strin
     try {
       const summary = await dataset.ingest({
         source: data, to: datasetUri, valFraction: options.valFraction ?? (demo ? DEMO.valFraction : 0.1), seed: options.seed,
-        maxResolution: Math.max(64, imageSize * 2),
+        maxResolution: dataset.defaultMaxResolution(imageSize),
       });
       note(`ringtrain: ${summary.manifest.splits.train.count} training and ${summary.manifest.splits.val.count} validation images of ${summary.manifest.classes.length} classes`);
     } catch (error) {
