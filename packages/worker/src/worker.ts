@@ -1,8 +1,9 @@
 import { CollectiveEndpoint, CollectiveError, ProcessGroup } from '@ringtrain/collective';
-import { CoordinatorConnection, CoordinatorUnavailableError, createLogger, RegistrationAbortedError, type Assignment, type Logger } from '@ringtrain/coordinator';
+import { CoordinatorConnection, createLogger, RegistrationAbortedError, type Assignment, type Logger } from '@ringtrain/coordinator';
 import { describeRetry } from '@ringtrain/dataset';
 import { initBackend, type ComputeThreads } from '@ringtrain/model';
 import { checkGpuBackend, GpuUnavailableError, observeGpuHost, type BackendOutcome, type GpuExpectation } from './gpu-check.js';
+import { HeartbeatSender } from './heartbeat.js';
 import { openRunResources, type RunResources } from './resources.js';
 import { trainGeneration, WorkerConfigError } from './train-generation.js';
 
@@ -65,6 +66,17 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
     ...(options.coordinatorWaitMs !== undefined ? { deadlineMs: options.coordinatorWaitMs } : {}),
     onRetry: (event) => log.warn({ downForSeconds: Math.round(event.downForMs / 1000), attempt: event.attempt }, describeRetry(event)),
   });
+  // Heartbeats go from their own thread, up before the gang forms: a step blocks this thread's event loop.
+  const heartbeats = new HeartbeatSender({
+    coordinator: options.coordinator, token: options.token, workerId: options.workerId,
+    onFailure: (generation, error) => log.warn({ generation, error }, 'heartbeat failed'),
+  });
+  await heartbeats.ready.catch(async (error: unknown) => {
+    await heartbeats.close();
+    connection.close();
+    await endpoint.close();
+    throw error;
+  });
   let resources: RunResources | undefined;
   let stopRequested = options.stop?.aborted ?? false;
   options.stop?.addEventListener('abort', () => (stopRequested = true), { once: true });
@@ -102,6 +114,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
       }
     }
   } finally {
+    await heartbeats.close();
     connection.close();
     await resources?.close();
     await endpoint.close();
@@ -118,29 +131,20 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
       groupId: assignment.runId, generation: assignment.generation, rank: assignment.rank, worldSize: assignment.worldSize,
       peers: assignment.peers, token: assignment.collectiveToken, timeoutMs: assignment.config.collectiveTimeoutMs, ...keepalive,
     });
-    // The coordinator's answer is how a rank learns that a peer far around the ring died, or that it should stop.
-    let unreachableSince: number | undefined;
-    const heartbeat = setInterval(() => {
-      connection.heartbeat(options.workerId, assignment.generation).then(
-        (answer) => {
-          unreachableSince = undefined;
-          if (answer.abort) group.abort(answer.reason);
-          if (answer.stop) requestStop(true);
-        },
-        (error: unknown) => {
-          rankLog.warn({ error: String(error) }, 'heartbeat failed');
-          if (!(error instanceof CoordinatorUnavailableError)) return;
-          unreachableSince ??= Date.now();
-          // Training on would only lose the steps: the generation's books died with the coordinator.
-          if (Date.now() - unreachableSince >= assignment.config.coordinatorLostMs) {
-            group.abort(`the coordinator at ${connection.address} has been unreachable for ${((Date.now() - unreachableSince) / 1000).toFixed(0)} s`);
-          }
-        },
-      );
-    }, assignment.config.heartbeatIntervalMs);
+    // The coordinator's answer is how a rank learns that a peer far around the ring died, or that it should
+    // stop; read when this thread's loop turns (between steps, or while the collective waits on the network).
+    heartbeats.beat(assignment.generation, { intervalMs: assignment.config.heartbeatIntervalMs, coordinatorLostMs: assignment.config.coordinatorLostMs }, (verdict) => {
+      if (verdict.kind === 'coordinator-lost') {
+        // Training on would only lose the steps: the generation's books died with the coordinator.
+        group.abort(verdict.reason);
+        return;
+      }
+      if (verdict.abort) group.abort(verdict.reason);
+      if (verdict.stop) requestStop(true);
+    });
     try {
       const outcome = await trainGeneration({ assignment, group, connection, workerId: options.workerId, resources, stopRequested: stopped, log: rankLog });
-      clearInterval(heartbeat);
+      heartbeats.idle();
       await connection.reportFinished({
         workerId: options.workerId, generation: assignment.generation, stopped: outcome.stopped,
         weightsSha256: outcome.weightsSha256, summaryJson: JSON.stringify(outcome.summary),
@@ -149,7 +153,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
       rankLog.info({ stopped: outcome.stopped }, 'finished');
       return { outcome: outcome.stopped ? 'stopped' : 'finished', reason: outcome.stopped ? 'stopped on request' : 'training finished', generations };
     } catch (error) {
-      clearInterval(heartbeat);
+      heartbeats.idle();
       group.abort(error instanceof Error ? error.message : String(error));
       await group.close().catch(() => {});
       throw error;

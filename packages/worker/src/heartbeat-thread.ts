@@ -1,0 +1,58 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { CoordinatorConnection, CoordinatorUnavailableError } from '@ringtrain/coordinator';
+import type { FromHeartbeatThread, HeartbeatThreadData, ToHeartbeatThread } from './heartbeat-protocol.js';
+
+// Runs in a worker thread (heartbeat.ts starts it): its event loop never trains, so a synchronous TensorFlow
+// step on the rank's main thread, however long, does not silence it. Only the whole process stopping does
+// (SIGSTOP, a frozen node), which is what the coordinator's watchdog is for.
+const data = workerData as HeartbeatThreadData;
+const port = parentPort!;
+const connection = new CoordinatorConnection(data.coordinator, data.token);
+const post = (message: FromHeartbeatThread) => port.postMessage(message);
+
+let generation: number | undefined;
+let timing = { intervalMs: 1_000, coordinatorLostMs: 60_000 };
+let timer: NodeJS.Timeout | undefined;
+let unreachableSince: number | undefined;
+let inFlight = false;
+
+function beat(): void {
+  const current = generation;
+  if (current === undefined || inFlight) return;
+  inFlight = true;
+  connection.heartbeat(data.workerId, current).then(
+    (answer) => {
+      unreachableSince = undefined;
+      if (generation === current) post({ kind: 'answer', generation: current, abort: answer.abort, reason: answer.reason, stop: answer.stop });
+    },
+    (error: unknown) => {
+      if (generation !== current) return;
+      post({ kind: 'failed', generation: current, error: String(error) });
+      if (!(error instanceof CoordinatorUnavailableError)) return;
+      unreachableSince ??= Date.now();
+      const down = Date.now() - unreachableSince;
+      if (down >= timing.coordinatorLostMs) {
+        post({ kind: 'coordinator-lost', generation: current, reason: `the coordinator at ${connection.address} has been unreachable for ${(down / 1000).toFixed(0)} s` });
+      }
+    },
+  ).finally(() => (inFlight = false));
+}
+
+port.on('message', (message: ToHeartbeatThread) => {
+  if (message.kind === 'generation') {
+    generation = message.generation;
+    timing = { intervalMs: message.intervalMs, coordinatorLostMs: message.coordinatorLostMs };
+    unreachableSince = undefined;
+    clearInterval(timer);
+    timer = setInterval(beat, timing.intervalMs);
+    beat();
+  } else if (message.kind === 'idle') {
+    generation = undefined;
+    clearInterval(timer);
+  } else {
+    clearInterval(timer);
+    connection.close();
+    port.close();
+  }
+});
+post({ kind: 'ready' });

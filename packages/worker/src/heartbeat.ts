@@ -1,0 +1,71 @@
+import { Worker } from 'node:worker_threads';
+import type { FromHeartbeatThread, HeartbeatThreadData, HeartbeatTiming, ToHeartbeatThread } from './heartbeat-protocol.js';
+
+export type HeartbeatVerdict = Exclude<FromHeartbeatThread, { kind: 'failed' } | { kind: 'ready' }>;
+export type { HeartbeatTiming };
+
+export interface HeartbeatOptions extends HeartbeatThreadData {
+  /** A heartbeat that failed (logged; the coordinator's watchdog decides what silence means). */
+  onFailure?: (generation: number, error: string) => void;
+}
+
+/**
+ * A rank's heartbeats, sent from a worker thread with its own gRPC client to the coordinator (same token): a
+ * synchronous training step blocks the main thread's event loop for as long as it computes (a first GPU step,
+ * a large CPU step), and heartbeats sent from there would let a healthy rank be declared hung. The main thread
+ * says which generation to beat for and reads the coordinator's verdicts (abort, stop) when its loop turns.
+ */
+export class HeartbeatSender {
+  /** Resolves once the thread has loaded (it imports the gRPC client): start it before registering. */
+  readonly ready: Promise<void>;
+  private readonly thread: Worker;
+  private listener: ((verdict: HeartbeatVerdict) => void) | undefined;
+  private generation: number | undefined;
+  private closed = false;
+
+  constructor(private readonly options: HeartbeatOptions) {
+    const data: HeartbeatThreadData = { coordinator: options.coordinator, token: options.token, workerId: options.workerId };
+    this.thread = new Worker(new URL('./heartbeat-thread-entry.mjs', import.meta.url), { workerData: data, name: `heartbeats ${options.workerId}` });
+    this.thread.unref();
+    this.ready = new Promise((resolve, reject) => {
+      this.thread.once('error', reject);
+      this.thread.on('message', (message: FromHeartbeatThread) => message.kind === 'ready' && resolve());
+    });
+    this.ready.catch(() => {});
+    this.thread.on('message', (message: FromHeartbeatThread) => {
+      if (message.kind === 'ready' || message.generation !== this.generation) return;
+      if (message.kind === 'failed') this.options.onFailure?.(message.generation, message.error);
+      else this.listener?.(message);
+    });
+    this.thread.on('error', (error) => this.options.onFailure?.(this.generation ?? -1, `the heartbeat thread failed: ${error.message}`));
+  }
+
+  /** Beats for `generation` until `idle()`, handing each verdict of the coordinator to `onVerdict`. */
+  beat(generation: number, timing: HeartbeatTiming, onVerdict: (verdict: HeartbeatVerdict) => void): void {
+    this.generation = generation;
+    this.listener = onVerdict;
+    this.send({ kind: 'generation', generation, intervalMs: timing.intervalMs, coordinatorLostMs: timing.coordinatorLostMs });
+  }
+
+  /** Between generations: no heartbeats (the coordinator waits for a registration, not for beats). */
+  idle(): void {
+    this.generation = undefined;
+    this.listener = undefined;
+    this.send({ kind: 'idle' });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.idle();
+    this.closed = true;
+    const exited = new Promise<void>((resolve) => this.thread.once('exit', () => resolve()));
+    this.thread.postMessage({ kind: 'close' } satisfies ToHeartbeatThread);
+    const timer = setTimeout(() => void this.thread.terminate(), 2_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private send(message: ToHeartbeatThread): void {
+    if (!this.closed) this.thread.postMessage(message);
+  }
+}
