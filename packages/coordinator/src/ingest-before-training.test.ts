@@ -71,6 +71,8 @@ describe('a coordinator whose run ingests its dataset first', () => {
     const order = ['ingesting the dataset before training', 'ingest: source scanned', 'ingest: skipped a corrupt image', 'ingest: done', 'coordinator listening'].map((msg) => said.indexOf(msg));
     assert.ok(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]!)), `ingest is logged, in order, before the coordinator listens: ${said.join(' | ')}`);
     assert.ok(messages().some((line) => line.msg === 'ingest: ignored files that are not JPEG, PNG or WebP' && line.ignored === 1));
+    const scanned = messages().find((line) => line.msg === 'ingest: source scanned');
+    assert.ok(Number(scanned?.decodes) >= 1 && /per CPU/.test(String(scanned?.decodesWhy)), 'it says how many images it decodes at once, and why');
   });
 
   it('a restarted coordinator finds the dataset complete and does not ingest again; one with a shard gone re-uploads only that shard', async () => {
@@ -123,7 +125,7 @@ describe('a coordinator whose run ingests its dataset first', () => {
       serve: { host: '127.0.0.1', port: 0 },
       onServing: (served) => (url = served),
       ingest: async (options) => {
-        options.onEvent?.({ type: 'scanned', images: 40, classes: 2, ignoredFiles: [] });
+        options.onEvent?.({ type: 'scanned', images: 40, classes: 2, ignoredFiles: [], decodes: 4, decodesReason: 'the test' });
         options.onEvent?.({ type: 'progress', imagesDone: 16, imagesTotal: 40, shardsUploaded: 1, shardsSkipped: 2, bytesUploaded: 100 });
         await gate;
         throw new Error('the test ends this ingest');

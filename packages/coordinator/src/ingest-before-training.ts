@@ -74,7 +74,7 @@ async function runIngest(
   const onEvent = (event: IngestEvent): void => {
     if (event.type === 'scanned') {
       progress.imagesTotal = event.images;
-      log.info({ images: event.images, classes: event.classes }, 'ingest: source scanned');
+      log.info({ images: event.images, classes: event.classes, decodes: event.decodes, decodesWhy: event.decodesReason }, 'ingest: source scanned');
       if (event.ignoredFiles.length > 0) {
         log.warn({ ignored: event.ignoredFiles.length, first: event.ignoredFiles[0] }, 'ingest: ignored files that are not JPEG, PNG or WebP');
       }

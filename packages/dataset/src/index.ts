@@ -20,6 +20,7 @@ export {
   type Manifest, type ManifestShard, type ManifestSplit, type SplitName,
 } from './manifest.js';
 export { loadManifest, type LoadedManifest } from './load-manifest.js';
+export { chooseDecodeConcurrency, type DecodeConcurrency, type DecodeConcurrencyOptions } from './decode-concurrency.js';
 export { ingest, defaultMaxResolution, defaultShardSizeBytes, type IngestEvent, type IngestOptions, type IngestSummary } from './ingest.js';
 
 export { epochOrder, epochWindows, planEpoch, PlanError, samplesConsumedAfter, type EpochPlan, type EpochPlanRequest, type EpochWindows, type RemainderPolicy } from './epoch-plan.js';

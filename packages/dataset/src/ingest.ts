@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import os from 'node:os';
 import pLimit from 'p-limit';
+import { chooseDecodeConcurrency } from './decode-concurrency.js';
 import { manifestFormatVersion, manifestKey, type Manifest, type ManifestShard, type ManifestSplit, type SplitName } from './manifest.js';
 import type { ObjectStore } from './object-store.js';
 import { openStore, type OpenStoreOptions } from './open-store.js';
@@ -22,7 +22,7 @@ export type IngestOptions = {
   shardSizeBytes?: number;
   /** Downscale images whose longer side exceeds this many pixels. */
   maxResolution?: number;
-  /** Images read and decoded at once (default: 2 per core). */
+  /** Images read and decoded at once (default: 2 per CPU of the cgroup's quota, within its memory limit: chooseDecodeConcurrency). */
   decodeConcurrency?: number;
   /** Shards uploaded at once (default 4). */
   uploadConcurrency?: number;
@@ -34,7 +34,7 @@ export type IngestOptions = {
 };
 
 export type IngestEvent =
-  | { type: 'scanned'; images: number; classes: number; ignoredFiles: readonly string[] }
+  | { type: 'scanned'; images: number; classes: number; ignoredFiles: readonly string[]; decodes: number; decodesReason: string }
   | { type: 'corrupt'; path: string; reason: string }
   | { type: 'progress'; imagesDone: number; imagesTotal: number; shardsUploaded: number; shardsSkipped: number; bytesUploaded: number };
 
@@ -73,10 +73,11 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const store = options.store ?? openStore(options.to, options.storeOptions);
 
   const listing = await scanSource(options.source, options.storeOptions);
-  emit({ type: 'scanned', images: listing.items.length, classes: listing.classes.length, ignoredFiles: listing.ignored });
+  const sized = options.decodeConcurrency !== undefined ? { decodes: options.decodeConcurrency, reason: 'requested' } : chooseDecodeConcurrency({ maxResolution: options.maxResolution });
+  emit({ type: 'scanned', images: listing.items.length, classes: listing.classes.length, ignoredFiles: listing.ignored, decodes: sized.decodes, decodesReason: sized.reason });
   const splits = stratifiedSplit(listing.items, listing.classes.length, valFraction, seed);
 
-  const decodeLimit = pLimit(options.decodeConcurrency ?? 2 * os.availableParallelism());
+  const decodeLimit = pLimit(sized.decodes);
   const uploadConcurrency = options.uploadConcurrency ?? 4;
   const progress = { imagesDone: 0, imagesTotal: listing.items.length, shardsUploaded: 0, shardsSkipped: 0, bytesUploaded: 0 };
   const corrupt: IngestSummary['corrupt'] = [];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cgroupCpuQuota, chooseComputeThreads } from './compute-threads.js';
+import { chooseComputeThreads } from './compute-threads.js';
 
 const files = (entries: Record<string, string>) => (path: string): string | undefined => entries[path];
 
@@ -19,10 +19,10 @@ test('an explicit count wins, and a bad one is refused with the accepted values'
   assert.throws(() => chooseComputeThreads({ requested: 0 }), /positive integer, got 0/);
 });
 
-test('cgroup quotas: v2 max is no limit, v1 quota -1 is no limit, a fraction still gets one thread', () => {
-  assert.equal(cgroupCpuQuota(files({ '/sys/fs/cgroup/cpu.max': 'max 100000' })), undefined);
-  assert.equal(cgroupCpuQuota(files({ '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '-1', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000' })), undefined);
-  assert.equal(cgroupCpuQuota(files({ '/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us': '250000', '/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us': '100000' })), 2);
-  assert.equal(cgroupCpuQuota(files({ '/sys/fs/cgroup/cpu.max': '50000 100000' })), 1);
+test('more local workers than cores still get one thread each', () => {
   assert.equal(chooseComputeThreads({ cores: 8, localWorkers: 16, readCgroupFile: files({}) }).intraOp, 1);
+});
+
+test('a fractional quota (500m) computes with one thread', () => {
+  assert.equal(chooseComputeThreads({ cores: 8, readCgroupFile: files({ '/sys/fs/cgroup/cpu.max': '50000 100000' }) }).intraOp, 1);
 });

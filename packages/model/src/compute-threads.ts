@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { cgroupCpuQuota, readCgroupFile, type ReadCgroupFile } from '@ringtrain/proto';
 
 /** TensorFlow's two thread pools, and why they have the size they have (logged with the backend). */
 export interface ComputeThreads {
@@ -16,7 +16,7 @@ export interface ComputeThreadsOptions {
   /** Workers sharing this machine or container (`ringtrain train --workers N` on one host). */
   readonly localWorkers?: number;
   /** Reads a cgroup file; injectable for tests. Returns undefined when the file does not exist. */
-  readonly readCgroupFile?: (path: string) => string | undefined;
+  readonly readCgroupFile?: ReadCgroupFile;
   /** `os.availableParallelism()` by default. */
   readonly cores?: number;
 }
@@ -34,7 +34,7 @@ export function chooseComputeThreads(options: ComputeThreadsOptions = {}): Compu
     return { intraOp: options.requested, interOp: 1, reason: 'requested' };
   }
   const cores = options.cores ?? availableParallelism();
-  const quota = cgroupCpuQuota(options.readCgroupFile ?? readIfExists);
+  const quota = cgroupCpuQuota(options.readCgroupFile ?? readCgroupFile);
   const budget = quota === undefined ? cores : Math.min(cores, quota);
   const source = quota === undefined ? `${cores} cores` : `a cgroup CPU quota of ${formatCpus(quota)} on ${cores} cores`;
   const workers = Math.max(1, options.localWorkers ?? 1);
@@ -43,35 +43,6 @@ export function chooseComputeThreads(options: ComputeThreadsOptions = {}): Compu
   return { intraOp, interOp: 1, reason: `${source}${share}` };
 }
 
-/** The CPU limit of this process's cgroup in CPUs (v2 `cpu.max`, else v1's CFS quota), or undefined if none. */
-export function cgroupCpuQuota(read: (path: string) => string | undefined): number | undefined {
-  const v2 = read('/sys/fs/cgroup/cpu.max')?.trim().split(/\s+/);
-  if (v2 !== undefined && v2.length === 2) {
-    const [quota, period] = v2;
-    return quota === 'max' ? undefined : positiveRatio(Number(quota), Number(period));
-  }
-  for (const dir of ['/sys/fs/cgroup/cpu,cpuacct', '/sys/fs/cgroup/cpu']) {
-    const quota = read(`${dir}/cpu.cfs_quota_us`);
-    const period = read(`${dir}/cpu.cfs_period_us`);
-    if (quota !== undefined && period !== undefined) return positiveRatio(Number(quota), Number(period));
-  }
-  return undefined;
-}
-
-/** A fractional quota (500m) still gets one thread; -1 (v1's "no limit") is no quota. */
-function positiveRatio(quota: number, period: number): number | undefined {
-  if (!(quota > 0) || !(period > 0)) return undefined;
-  return Math.max(1, Math.floor(quota / period));
-}
-
 function formatCpus(cpus: number): string {
   return cpus === 1 ? '1 CPU' : `${cpus} CPUs`;
-}
-
-function readIfExists(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
 }

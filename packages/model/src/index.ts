@@ -4,7 +4,7 @@
  */
 export { BACKEND_NAMES, initBackend, parseBackendRequest } from './backend.js';
 export type { BackendChoice, BackendName, BackendRequest, InitBackendOptions, NativeRuntime } from './backend.js';
-export { cgroupCpuQuota, chooseComputeThreads } from './compute-threads.js';
+export { chooseComputeThreads } from './compute-threads.js';
 export type { ComputeThreads, ComputeThreadsOptions } from './compute-threads.js';
 export { ResNet18, BN_EPSILON, BN_MOMENTUM } from './resnet18.js';
 export type { ForwardOptions } from './resnet18.js';
