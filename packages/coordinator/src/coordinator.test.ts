@@ -185,6 +185,28 @@ describe('Coordinator', () => {
     assert.equal(written.summary.safetensors, 'model.safetensors');
   });
 
+  it('once finishing, nothing reopens the run: a failure report, a lost worker or a registration during the final write form no generation and count no restart', async () => {
+    const { coordinator, connect } = await start({}, config({ runId: 'finishing' }));
+    const [a, b, late] = [connect(), connect(), connect()];
+    await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1')]);
+    const after: string[] = [];
+    coordinator.on('restart', ({ reason }) => after.push(`restart: ${reason}`));
+    coordinator.on('generation', ({ generation }) => after.push(`generation ${generation}`));
+    await a.reportFinished({ workerId: 'worker-0', generation: 0, weightsSha256: 'abc', summaryJson: '{}' });
+    await b.reportFinished({ workerId: 'worker-1', generation: 0, weightsSha256: 'abc', summaryJson: '{}' });
+    // metrics.json is being written: the run is finishing, not finished.
+    const failure = a.reportFailure({ workerId: 'worker-0', generation: 0, reason: 'PEER_LOST: link closed at exit', code: 'PEER_LOST', retryable: true });
+    coordinator.workerExited('worker-1', 'exited with code 1');
+    const registration = late.register('worker-0', 'h:0b');
+    await failure;
+    const result = await coordinator.done;
+    assert.equal((await registration).ended, true);
+    assert.equal(result.state, 'succeeded');
+    assert.deepEqual(after, []);
+    assert.deepEqual(result.metrics.restarts, []);
+    assert.equal(result.metrics.generations, 1);
+  });
+
   it('a stop request reaches the workers through their heartbeats; a stop before any generation ends the run at once', async () => {
     const { coordinator, connect } = await start({}, config({ runId: 'stop' }));
     const [a, b] = [connect(), connect()];

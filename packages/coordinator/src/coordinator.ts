@@ -12,6 +12,7 @@ import { resolveRunConfigFromManifest } from './resolve-config.js';
 import { readRunRecord, writeRunRecord, type RunRecord } from './run-record.js';
 import type { RunConfig } from './run-config.js';
 import { loadRunPlan, renderRunPlan, type RunPlan } from './run-plan.js';
+import { initialRendezvous, isEnding, rendezvous, runningGeneration, type RendezvousAction, type RendezvousEvent, type RendezvousState } from './rendezvous.js';
 import { RunTimeline, type RankStepTimes, type StepPoint, type ValidationByClass } from './run-timeline.js';
 
 export interface CoordinatorOptions {
@@ -145,16 +146,13 @@ interface Member {
   finished?: { stopped: boolean; weightsSha256: string; summary: Record<string, unknown> };
 }
 
+/** The books of the latest generation (who is in it is the rendezvous's to say: rendezvous.ts). */
 interface Generation {
   number: number;
   members: Map<string, Member>;
-  ended: string | undefined;
 }
 
-interface Pending {
-  address: string;
-  respond: (response: RegisterResponse | grpc.ServiceError) => void;
-}
+type Respond = (response: RegisterResponse | grpc.ServiceError) => void;
 
 function coordinatorProto(): CoordinatorProto {
   return grpc.loadPackageDefinition(loadProto('coordinator.proto')) as unknown as CoordinatorProto;
@@ -168,11 +166,6 @@ function sameSecret(presented: string, expected: string): boolean {
   const a = Buffer.from(presented);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
-}
-
-/** worker-2 before worker-10: ranks follow the slot numbers people read in logs. */
-function naturalOrder(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
 }
 
 /**
@@ -195,7 +188,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private httpServer: http.Server | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private current: Generation | undefined;
-  private readonly pending = new Map<string, Pending>();
+  /** Who waits, who is in which generation, when the run ends: a pure state machine (rendezvous.ts). */
+  private rendezvous: RendezvousState;
+  /** The registration calls waiting for their gang, by worker. */
+  private readonly waiting = new Map<string, Respond>();
   private readonly restarts: RestartRecord[] = [];
   /** Restarts of the run before it was resumed: reported, but not held against this session's budget. */
   private readonly earlierRestarts: RestartRecord[];
@@ -203,9 +199,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private readonly checkpoints: CheckpointRecord[] = [];
   private readonly hung = new Map<string, HungWorker>();
   private lastStep: StepRecord | undefined;
-  private stopRequested = false;
   private result: RunResult | undefined;
-  private finishing = false;
   address = '';
   httpAddress: string | undefined;
 
@@ -225,6 +219,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.maxRestarts = options.maxRestarts ?? 3;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.firstGeneration = recovered === undefined ? 0 : recovered.generation + 1;
+    const finished = recovered?.state === 'succeeded' || recovered?.state === 'failed' ? { state: recovered.state, reason: recovered.reason } : undefined;
+    this.rendezvous = initialRendezvous({ worldSize: this.config.workers, maxRestarts: this.maxRestarts, firstGeneration: this.firstGeneration }, finished);
     if (recovered === undefined) {
       for (const epoch of options.previous?.epochs ?? []) this.epochs.set(epoch.epoch, epoch);
       this.earlierRestarts = options.previous?.restarts ?? [];
@@ -261,7 +257,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   get state(): RunState {
     if (this.result !== undefined) return this.result.state;
-    return this.current !== undefined && this.current.ended === undefined ? 'running' : 'rendezvous';
+    return this.generationRuns() ? 'running' : 'rendezvous';
   }
 
   status(): RunStatus {
@@ -269,10 +265,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     return {
       runId: this.config.runId,
       state: this.state,
-      reason: this.result?.reason ?? generation?.ended ?? '',
+      reason: this.result?.reason ?? this.rendezvous.generation?.ended ?? '',
       generation: generation?.number ?? -1,
       worldSize: this.config.workers,
-      registered: generation !== undefined && generation.ended === undefined ? generation.members.size : this.pending.size,
+      registered: this.generationRuns() && generation !== undefined ? generation.members.size : this.rendezvous.pending.length,
       restarts: [...this.restarts],
       maxRestarts: this.maxRestarts,
       epochs: this.config.epochs,
@@ -291,31 +287,27 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
    * exited; a member of the running generation ends it at once rather than after the heartbeat deadline.
    */
   workerExited(workerId: string, description: string): void {
-    const member = this.current?.members.get(workerId);
-    if (member === undefined || member.finished !== undefined || this.current?.ended !== undefined) return;
-    this.endGeneration(`worker ${workerId} (rank ${member.rank}) ${description}`, true);
+    this.dispatch({ kind: 'leave', workerId, description });
   }
 
   /** Stops the run cleanly: the workers finish their step, rank 0 writes a checkpoint, all exit. */
   requestStop(reason: string): void {
-    if (this.result !== undefined || this.stopRequested) return;
-    this.stopRequested = true;
+    if (isEnding(this.rendezvous) || this.rendezvous.stopRequested) return;
     this.log.info({ reason }, 'stop requested');
-    if (this.current === undefined || this.current.ended !== undefined) void this.finish('stopped', `stopped: ${reason}`);
+    this.dispatch({ kind: 'stop', reason });
   }
 
   /** Fails the run from outside (e.g. the supervisor cannot keep a worker alive long enough to register). */
   abortRun(reason: string): void {
-    if (this.result !== undefined) return;
-    if (this.current !== undefined) this.current.ended ??= reason;
-    void this.finish('failed', reason);
+    this.dispatch({ kind: 'abort', reason });
   }
 
   async close(): Promise<void> {
     clearInterval(this.watchdog);
-    if (this.result === undefined && !this.finishing) await this.finish('stopped', 'the coordinator was closed');
-    for (const waiting of this.pending.values()) waiting.respond(statusError(grpc.status.UNAVAILABLE, 'the coordinator is shutting down'));
-    this.pending.clear();
+    this.dispatch({ kind: 'close' });
+    await this.done;
+    for (const respond of this.waiting.values()) respond(statusError(grpc.status.UNAVAILABLE, 'the coordinator is shutting down'));
+    this.waiting.clear();
     await new Promise<void>((resolve) => {
       const server = this.grpcServer;
       if (server === undefined) return resolve();
@@ -464,11 +456,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         return {};
       }),
       ReportFailure: guard((request) => {
-        const generation = this.current;
-        if (generation?.number === request.generation && generation.ended === undefined) {
-          const member = generation.members.get(request.workerId);
-          this.endGeneration(`rank ${member?.rank ?? '?'} (${request.workerId}) failed: ${request.reason}`, request.retryable);
-        }
+        this.dispatch({ kind: 'generation-failed', generation: request.generation, workerId: request.workerId, reason: request.reason, retryable: request.retryable });
         return {};
       }),
       ReportFinished: guard((request) => {
@@ -478,11 +466,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
           weightsSha256: request.weightsSha256,
           summary: request.summaryJson === '' ? {} : (JSON.parse(request.summaryJson) as Record<string, unknown>),
         };
-        const members = [...this.current!.members.values()];
-        if (members.every((each) => each.finished !== undefined)) {
-          const stopped = members.some((each) => each.finished!.stopped);
-          void this.finish(stopped ? 'stopped' : 'succeeded', stopped ? 'stopped on request; resume with --resume' : 'training finished');
-        }
+        this.dispatch({ kind: 'member-finished', generation: request.generation, workerId: request.workerId, stopped: request.stopped });
         return {};
       }),
     };
@@ -499,53 +483,77 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     return member;
   }
 
-  private register(workerId: string, address: string, respond: Pending['respond']): void {
-    if (workerId === '' || address === '') {
-      respond(statusError(grpc.status.INVALID_ARGUMENT, 'register needs a worker_id and the collective_address it listens on'));
-      return;
-    }
-    if (this.result !== undefined || this.finishing) {
-      respond({ runEnded: true, runEndedReason: this.result?.reason ?? 'the run is ending', runId: this.config.runId });
-      return;
-    }
-    const running = this.current !== undefined && this.current.ended === undefined;
-    if (running && this.current!.members.has(workerId)) {
-      this.endGeneration(`worker ${workerId} registered again: its previous process is gone`, true);
-    } else if (running) {
-      respond(statusError(grpc.status.RESOURCE_EXHAUSTED, `run ${this.config.runId} already has its ${this.config.workers} workers; ${workerId} is one too many`));
-      return;
-    }
-    this.hung.delete(workerId);
-    this.pending.get(workerId)?.respond(statusError(grpc.status.ABORTED, `worker ${workerId} registered again from another call`));
-    this.pending.set(workerId, { address, respond });
-    this.metrics.workers.set(this.pending.size);
-    this.log.info({ workerId, address, waiting: this.pending.size, of: this.config.workers }, 'worker registered');
-    if (this.result === undefined) this.formGeneration();
+  private register(workerId: string, address: string, respond: Respond): void {
+    this.dispatch({ kind: 'register', workerId, address }, respond);
   }
 
-  private formGeneration(): void {
-    if (this.pending.size < this.config.workers || this.result !== undefined) return;
-    if (this.current !== undefined && this.current.ended === undefined) return;
-    if (this.stopRequested) {
-      void this.finish('stopped', 'stopped on request before the run could continue; resume with --resume');
-      return;
+  /** Whether a generation runs now (formed, not ended, the run not ending). */
+  private generationRuns(): boolean {
+    return runningGeneration(this.rendezvous) !== undefined;
+  }
+
+  /**
+   * Hands an event to the rendezvous and carries out what it decides, in order. `respond` answers the
+   * registration the event is, if it is one.
+   */
+  private dispatch(event: RendezvousEvent, respond?: Respond): void {
+    const { state, actions } = rendezvous(this.rendezvous, event);
+    this.rendezvous = state;
+    for (const action of actions) this.carryOut(action, respond);
+  }
+
+  private carryOut(action: RendezvousAction, respond: Respond | undefined): void {
+    switch (action.kind) {
+      case 'refuse':
+        if (action.code === 'invalid-argument') respond?.(statusError(grpc.status.INVALID_ARGUMENT, action.message));
+        else respond?.(statusError(grpc.status.RESOURCE_EXHAUSTED, `run ${this.config.runId} ${action.message}`));
+        return;
+      case 'answer-ended':
+        respond?.({ runEnded: true, runEndedReason: action.reason, runId: this.config.runId });
+        return;
+      case 'supersede':
+        this.waiting.get(action.workerId)?.(statusError(grpc.status.ABORTED, action.message));
+        this.waiting.delete(action.workerId);
+        return;
+      case 'wait':
+        // Alive after all, or its replacement: no longer hung.
+        this.hung.delete(action.workerId);
+        if (respond) this.waiting.set(action.workerId, respond);
+        this.metrics.workers.set(action.waiting);
+        this.log.info({ workerId: action.workerId, waiting: action.waiting, of: this.config.workers }, 'worker registered');
+        return;
+      case 'form':
+        this.formGeneration(action.generation, action.members);
+        return;
+      case 'generation-ended':
+        this.generationEnded(action.generation, action.reason, action.counted, action.restart);
+        return;
+      case 'finish':
+        void this.finish(action.state, action.reason);
+        return;
+      case 'release':
+        for (const waiting of this.waiting.values()) waiting({ runEnded: true, runEndedReason: action.reason, runId: this.config.runId });
+        this.waiting.clear();
+        return;
     }
-    const number = this.current === undefined ? this.firstGeneration : this.current.number + 1;
-    const ids = [...this.pending.keys()].sort(naturalOrder).slice(0, this.config.workers);
-    const peers = ids.map((id) => this.pending.get(id)!.address);
+  }
+
+  private formGeneration(number: number, registrations: readonly { workerId: string; address: string }[]): void {
+    const ids = registrations.map((each) => each.workerId);
+    const peers = registrations.map((each) => each.address);
     const collectiveToken = randomBytes(16).toString('hex');
     const members = new Map<string, Member>();
     const now = Date.now();
     ids.forEach((workerId, rank) => members.set(workerId, { workerId, rank, address: peers[rank]!, lastSeen: now }));
-    this.current = { number, members, ended: undefined };
+    this.current = { number, members };
     this.metrics.generations.inc();
     this.metrics.workers.set(members.size);
     this.log.info({ generation: number, ranks: ids }, 'generation formed');
     const configJson = JSON.stringify(this.config);
     for (const [rank, workerId] of ids.entries()) {
-      const waiting = this.pending.get(workerId)!;
-      this.pending.delete(workerId);
-      waiting.respond({
+      const respond = this.waiting.get(workerId);
+      this.waiting.delete(workerId);
+      respond?.({
         runEnded: false, runId: this.config.runId, generation: number, rank, worldSize: ids.length, peers,
         collectiveToken, configJson,
       });
@@ -554,56 +562,43 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.saveRecord();
   }
 
+  /** A generation ended: `counted` ones are a restart of the budget, `restart` ones go on to the next generation. */
+  private generationEnded(generation: number, reason: string, counted: boolean, restart: boolean): void {
+    if (!counted) return;
+    const record: RestartRecord = { generation, reason, at: new Date().toISOString() };
+    this.restarts.push(record);
+    this.metrics.restarts.inc();
+    this.log.warn({ generation, reason, restarts: this.restarts.length }, 'generation ended');
+    this.saveRecord();
+    if (restart) this.emit('restart', record);
+  }
+
   private heartbeat(workerId: string, generation: number): { abort: boolean; reason: string; stop: boolean } {
     const current = this.current;
     if (this.result !== undefined && this.result.state !== 'succeeded') return { abort: true, reason: this.result.reason, stop: false };
     if (current === undefined || current.number !== generation) {
       return { abort: true, reason: `generation ${generation} has ended`, stop: false };
     }
-    if (current.ended !== undefined) return { abort: true, reason: current.ended, stop: false };
+    const ended = this.rendezvous.generation?.ended;
+    if (ended !== undefined) return { abort: true, reason: ended, stop: false };
     const member = current.members.get(workerId);
     if (member === undefined) return { abort: true, reason: `${workerId} is not a member of generation ${generation}`, stop: false };
     member.lastSeen = Date.now();
-    return { abort: false, reason: '', stop: this.stopRequested };
+    return { abort: false, reason: '', stop: this.rendezvous.stopRequested };
   }
 
   private checkHeartbeats(): void {
     const current = this.current;
-    if (current === undefined || current.ended !== undefined || this.result !== undefined) return;
+    if (current === undefined || !this.generationRuns()) return;
     const now = Date.now();
     for (const member of current.members.values()) {
       if (member.finished !== undefined || now - member.lastSeen <= this.deadlineMs) continue;
       const reason = `worker ${member.workerId} (rank ${member.rank}) sent no heartbeat for ${((now - member.lastSeen) / 1000).toFixed(1)} s: hung or unreachable`;
       this.hung.set(member.workerId, { workerId: member.workerId, rank: member.rank, since: new Date(member.lastSeen).toISOString(), reason });
       this.emit('workerLost', { workerId: member.workerId, reason });
-      this.endGeneration(reason, true);
+      this.dispatch({ kind: 'heartbeat-missed', workerId: member.workerId, reason });
       return;
     }
-  }
-
-  private endGeneration(reason: string, retryable: boolean): void {
-    const current = this.current;
-    if (current === undefined || current.ended !== undefined || this.result !== undefined) return;
-    current.ended = reason;
-    if (this.stopRequested) {
-      void this.finish('stopped', `stopped on request (generation ${current.number} ended: ${reason}); resume with --resume`);
-      return;
-    }
-    const record: RestartRecord = { generation: current.number, reason, at: new Date().toISOString() };
-    this.restarts.push(record);
-    this.metrics.restarts.inc();
-    this.log.warn({ generation: current.number, reason, restarts: this.restarts.length }, 'generation ended');
-    this.saveRecord();
-    if (!retryable) {
-      void this.finish('failed', `${reason} (not retryable)`);
-      return;
-    }
-    if (this.restarts.length > this.maxRestarts) {
-      void this.finish('failed', `gave up after ${this.restarts.length} failed generations (limit ${this.maxRestarts}); last: ${reason}`);
-      return;
-    }
-    this.emit('restart', record);
-    this.formGeneration();
   }
 
   /** Snapshots the books into the run record (see run-record.ts); a failed write is logged, not fatal. */
@@ -648,9 +643,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     };
   }
 
+  /** Writes the final books; only the rendezvous's `finish` action calls it, once. */
   private async finish(state: RunResult['state'], reason: string): Promise<void> {
-    if (this.result !== undefined || this.finishing) return;
-    this.finishing = true;
     const metrics = this.metricsFile(state, reason);
     try {
       await openStore(this.config.out).put('metrics.json', Buffer.from(`${JSON.stringify(metrics, null, 1)}\n`));
@@ -660,8 +654,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.result = { state, reason, metrics };
     this.saveRecord();
     await this.recordWrites;
-    for (const waiting of this.pending.values()) waiting.respond({ runEnded: true, runEndedReason: reason, runId: this.config.runId });
-    this.pending.clear();
+    this.dispatch({ kind: 'finished' });
     this.log.info({ state, reason }, 'run ended');
     this.emit('finished', this.result);
     this.resolveDone(this.result);
