@@ -1,4 +1,4 @@
-import { DEFAULT_RECONNECT_DEADLINE_SECONDS } from '@ringtrain/proto';
+import { DEFAULT_HEARTBEAT_TIMEOUT_SECONDS, DEFAULT_RECONNECT_DEADLINE_SECONDS } from '@ringtrain/proto';
 import { z } from 'zod';
 import { UsageError } from './errors.js';
 
@@ -31,6 +31,17 @@ export const reconnectDeadlineFlag = {
 } as const;
 
 export const reconnectDeadlineSchema = z.coerce.number().int().min(1).max(86_400).default(DEFAULT_RECONNECT_DEADLINE_SECONDS);
+
+/**
+ * `--heartbeat-timeout <seconds>`: a worker whose heartbeats stop this long is declared hung. The operator
+ * passes spec.runPolicy.heartbeatTimeoutSeconds; both default to DEFAULT_HEARTBEAT_TIMEOUT_SECONDS.
+ */
+export const heartbeatTimeoutFlag = {
+  flags: '--heartbeat-timeout <seconds>',
+  description: `a worker whose heartbeats stop this long is declared hung (default ${DEFAULT_HEARTBEAT_TIMEOUT_SECONDS})`,
+} as const;
+
+export const heartbeatTimeoutSchema = z.coerce.number().positive().max(86_400).default(DEFAULT_HEARTBEAT_TIMEOUT_SECONDS);
 
 /** Makes every object store this process opens wait `seconds` for an outage to pass. */
 export async function applyReconnectDeadline(seconds: number): Promise<void> {

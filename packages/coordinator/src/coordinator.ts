@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { openStore } from '@ringtrain/dataset';
-import { loadProto, type CoordinatorHandlers, type CoordinatorProto, type EpochReport__Output, type RegisterResponse, type StepReport__Output } from '@ringtrain/proto';
+import { DEFAULT_HEARTBEAT_TIMEOUT_SECONDS, loadProto, type CoordinatorHandlers, type CoordinatorProto, type EpochReport__Output, type RegisterResponse, type StepReport__Output } from '@ringtrain/proto';
 import type { Logger } from 'pino';
 import { isDashboardPath, serveDashboard } from './dashboard/dashboard.js';
 import { CoordinatorMetrics } from './metrics.js';
@@ -25,7 +25,7 @@ export interface CoordinatorOptions {
   port?: number;
   /** HTTP port for /status, /healthz and /metrics; 0 picks a free one, null serves none. */
   httpPort?: number | null;
-  /** A worker silent for this long ends its generation (it is hung or unreachable). */
+  /** A worker silent for this long ends its generation (it is hung or unreachable); default DEFAULT_HEARTBEAT_TIMEOUT_SECONDS. */
   heartbeatDeadlineMs?: number;
   /** Generations that may end in failure before the run is Failed (torchrun's max_restarts). */
   maxRestarts?: number;
@@ -215,7 +215,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     super();
     this.config = options.config;
     this.log = options.logger;
-    this.deadlineMs = options.heartbeatDeadlineMs ?? 60_000;
+    this.deadlineMs = options.heartbeatDeadlineMs ?? DEFAULT_HEARTBEAT_TIMEOUT_SECONDS * 1000;
     this.maxRestarts = options.maxRestarts ?? 3;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.firstGeneration = recovered === undefined ? 0 : recovered.generation + 1;

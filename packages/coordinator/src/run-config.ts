@@ -1,4 +1,4 @@
-import { MAX_WORLD_SIZE } from '@ringtrain/proto';
+import { DEFAULT_COLLECTIVE_TIMEOUT_SECONDS, MAX_WORLD_SIZE } from '@ringtrain/proto';
 import { z } from 'zod';
 
 /**
@@ -91,11 +91,11 @@ export const RunConfigSchema = z
     cacheBytes: z.number().int().positive().default(2 ** 31),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
     /**
-     * A collective operation fails when a peer sends nothing for this long. Longer than Gloo's 30 s: ranks
-     * enter the all-reduce after a CPU step whose time varies with load, and a hung rank is caught sooner by
-     * its missing heartbeats anyway.
+     * A collective operation fails when a peer sends nothing for this long (DEFAULT_COLLECTIVE_TIMEOUT_SECONDS,
+     * spec.runPolicy.collectiveTimeoutSeconds in a cluster): what catches a rank whose step hangs while its
+     * heartbeat thread still beats.
      */
-    collectiveTimeoutMs: z.number().int().positive().default(120_000),
+    collectiveTimeoutMs: z.number().int().positive().default(DEFAULT_COLLECTIVE_TIMEOUT_SECONDS * 1000),
     heartbeatIntervalMs: z.number().int().positive().default(1_000),
     /**
      * A rank that finds nothing listening at the coordinator's address for this long ends its generation and

@@ -46,4 +46,5 @@ export type { StepReport, StepReport__Output } from './generated/ringtrain/coord
 export type { EpochReport, EpochReport__Output } from './generated/ringtrain/coordinator/v1/EpochReport.js';
 export type { RankStepTime, RankStepTime__Output } from './generated/ringtrain/coordinator/v1/RankStepTime.js';
 export { DEFAULT_RECONNECT_DEADLINE_SECONDS, EXIT_CODES, exitCodeClass, type ExitClass, type ExitCodeMeaning, type ExitCodeName } from './exit-codes.js';
+export { DEFAULT_COLLECTIVE_TIMEOUT_SECONDS, DEFAULT_HEARTBEAT_TIMEOUT_SECONDS } from './timeouts.js';
 export { cgroupCpuQuota, cgroupMemoryLimit, readCgroupFile, type ReadCgroupFile } from './cgroup-limits.js';

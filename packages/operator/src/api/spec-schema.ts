@@ -1,4 +1,4 @@
-import { DEFAULT_RECONNECT_DEADLINE_SECONDS, MAX_WORLD_SIZE } from '@ringtrain/proto';
+import { DEFAULT_COLLECTIVE_TIMEOUT_SECONDS, DEFAULT_HEARTBEAT_TIMEOUT_SECONDS, DEFAULT_RECONNECT_DEADLINE_SECONDS, MAX_WORLD_SIZE } from '@ringtrain/proto';
 import { z } from 'zod';
 import { OPERATOR_MANAGER } from './group-version.js';
 
@@ -296,6 +296,24 @@ export const RunPolicySchema = defaulted(
       .meta({
         description:
           'how long a pod retries unreachable object storage or its coordinator (backoff up to 15 s, a log line each) before it exits retryably (75, 80) and the gang restarts, counted against backoffLimit',
+      }),
+    heartbeatTimeoutSeconds: z
+      .int()
+      .min(1)
+      .max(86_400)
+      .default(DEFAULT_HEARTBEAT_TIMEOUT_SECONDS)
+      .meta({
+        description:
+          "a worker whose heartbeats stop this long (a frozen process or node, a lost network) is declared hung: the coordinator ends its generation and the operator replaces its pod and restarts the gang, counted (reason Hung). Heartbeats come from a thread of their own, so a long training step does not stop them",
+      }),
+    collectiveTimeoutSeconds: z
+      .int()
+      .min(1)
+      .max(86_400)
+      .default(DEFAULT_COLLECTIVE_TIMEOUT_SECONDS)
+      .meta({
+        description:
+          'a ring operation (all-reduce, broadcast, barrier) fails when a peer sends nothing for this long, and the generation restarts from the last checkpoint: what catches a rank whose step hangs. Keep it above the slowest step (a first GPU step compiles kernels)',
       }),
     terminationGracePeriodSeconds: z
       .int()

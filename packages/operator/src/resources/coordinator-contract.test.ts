@@ -20,6 +20,14 @@ describe('the run configuration handed to the coordinator', () => {
     assert.equal(parseRunConfig(coordinatorRunConfig(cpu), 'the operator').dataset, 's3://datasets/x');
   });
 
+  it('carries spec.runPolicy.collectiveTimeoutSeconds into the run configuration, whose default is the same', () => {
+    const run = parseTrainingRun(sampleRunInput({ spec: { runPolicy: { collectiveTimeoutSeconds: 600 } } }));
+    assert.equal(parseRunConfig(coordinatorRunConfig(run), 'the operator').collectiveTimeoutMs, 600_000);
+    const defaults = parseTrainingRun(sampleRunInput());
+    const { collectiveTimeoutMs: _, ...withoutIt } = coordinatorRunConfig(defaults);
+    assert.equal(parseRunConfig(withoutIt, 'the operator').collectiveTimeoutMs, parseRunConfig(coordinatorRunConfig(defaults), 'the operator').collectiveTimeoutMs);
+  });
+
   it(`bounds replicas where the coordinator bounds workers (${MAX_WORLD_SIZE}), so no run is admitted that the coordinator refuses`, () => {
     const most = parseTrainingRun(sampleRunInput({ spec: { workers: { replicas: MAX_WORLD_SIZE, image: 'x', gpu: { count: 0 } } } }));
     assert.equal(parseRunConfig(coordinatorRunConfig(most), 'the operator').workers, MAX_WORLD_SIZE);

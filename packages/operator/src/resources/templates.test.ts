@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { DEFAULT_COLLECTIVE_TIMEOUT_SECONDS, DEFAULT_HEARTBEAT_TIMEOUT_SECONDS } from '@ringtrain/proto';
 import { parseTrainingRun } from '../api/validate.js';
 import { sampleRunInput } from '../api/sample-run.test-helper.js';
 import { buildConfigMap, buildCoordinatorPod, buildCoordinatorService, buildNetworkPolicy, buildSecret, buildWorkerPod, buildWorkersService, coordinatorRunConfig } from './templates.js';
@@ -222,7 +223,7 @@ describe('pod and service templates', () => {
     const pod = buildCoordinatorPod(run, 1);
     const container = pod.spec?.containers[0];
     assert.deepEqual(container?.command, ['ringtrain', 'coordinator']);
-    assert.deepEqual(container?.args, ['--config', '/etc/ringtrain/run.json', '--host', '0.0.0.0', '--port', '50051', '--http-port', '8080', '--max-restarts', '3', '--reconnect-deadline', '300']);
+    assert.deepEqual(container?.args, ['--config', '/etc/ringtrain/run.json', '--host', '0.0.0.0', '--port', '50051', '--http-port', '8080', '--heartbeat-timeout', '60', '--max-restarts', '3', '--reconnect-deadline', '300']);
     assert.deepEqual(container?.ports?.map((p) => p.containerPort), [50051, 8080]);
     assert.ok(container?.volumeMounts?.some((m) => m.mountPath === '/etc/ringtrain' && m.readOnly));
     assert.deepEqual(pod.spec?.volumes?.find((v) => v.name === 'run-config')?.configMap, { name: 'flowers-config' });
@@ -247,6 +248,15 @@ describe('pod and service templates', () => {
     for (const container of [buildCoordinatorPod(patient, 1).spec?.containers[0], buildWorkerPod(patient, 0, 1).spec?.containers[0]]) {
       assert.deepEqual(container?.args?.slice(-2), ['--reconnect-deadline', '900']);
     }
+  });
+
+  it('pass spec.runPolicy.heartbeatTimeoutSeconds to the coordinator and collectiveTimeoutSeconds to the workers through run.json', () => {
+    const slowSteps = parseTrainingRun(sampleRunInput({ spec: { runPolicy: { heartbeatTimeoutSeconds: 45, collectiveTimeoutSeconds: 900 } } }));
+    const args = buildCoordinatorPod(slowSteps, 1).spec?.containers[0]?.args ?? [];
+    assert.equal(args[args.indexOf('--heartbeat-timeout') + 1], '45');
+    assert.equal(coordinatorRunConfig(slowSteps).collectiveTimeoutMs, 900_000);
+    assert.equal(run.spec.runPolicy.heartbeatTimeoutSeconds, DEFAULT_HEARTBEAT_TIMEOUT_SECONDS);
+    assert.equal(coordinatorRunConfig(run).collectiveTimeoutMs, DEFAULT_COLLECTIVE_TIMEOUT_SECONDS * 1000);
   });
 
   it('keep the collective token in the Secret only', () => {

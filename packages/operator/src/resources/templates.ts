@@ -24,8 +24,9 @@ import {
  *
  * Container contract (the `ringtrain` CLI in the run's image):
  *   coordinator: `ringtrain coordinator --config /etc/ringtrain/run.json --host 0.0.0.0 --port 50051
- *                --http-port 8080 --max-restarts <backoffLimit> --reconnect-deadline <reconnectDeadlineSeconds>`,
- *                run.json from the run's ConfigMap, the
+ *                --http-port 8080 --max-restarts <backoffLimit> --reconnect-deadline <reconnectDeadlineSeconds>
+ *                --heartbeat-timeout <heartbeatTimeoutSeconds>`, run.json from the run's ConfigMap (its
+ *                collectiveTimeoutMs from runPolicy.collectiveTimeoutSeconds, handed to the workers), the
  *                shared secret in RINGTRAIN_TOKEN; serves /status, /healthz and /metrics on 8080.
  *   worker:      `ringtrain worker --coordinator <run>-coordinator:50051 --worker-id <pod name> --host 0.0.0.0
  *                --reconnect-deadline <reconnectDeadlineSeconds>`,
@@ -185,6 +186,8 @@ export function coordinatorRunConfig(run: TrainingRun, cluster: ClusterSettings 
     ...(hp.dropLastBatchBelow !== undefined ? { dropLastBatchBelow: hp.dropLastBatchBelow } : {}),
     checkpointEverySteps: spec.checkpoint.everySteps,
     keepCheckpoints: spec.checkpoint.keep,
+    // The workers' ring operations give up on a silent peer after this long (the coordinator hands them run.json).
+    collectiveTimeoutMs: spec.runPolicy.collectiveTimeoutSeconds * 1000,
     ...(spec.model.pretrained ? { pretrained: spec.model.pretrained } : {}),
     // packages/model's TrainingConfigInput; the class count and the schedule in steps need the dataset's
     // manifest, which the coordinator reads (lrSchedule, numClasses left out).
@@ -368,6 +371,9 @@ export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
         String(COORDINATOR_GRPC_PORT),
         '--http-port',
         String(COORDINATOR_HTTP_PORT),
+        // A worker whose heartbeats stop this long is declared hung: its generation ends and /status names it.
+        '--heartbeat-timeout',
+        String(run.spec.runPolicy.heartbeatTimeoutSeconds),
         // Worker losses inside one attempt are the coordinator's to absorb, within the same budget.
         '--max-restarts',
         String(run.spec.runPolicy.backoffLimit),

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { reconnectDeadlineFlag } from '../../options.js';
+import { heartbeatTimeoutFlag, reconnectDeadlineFlag } from '../../options.js';
 
 /** `ringtrain coordinator`: one run's control plane (the container entry point; `ringtrain train` embeds it). */
 export function registerCoordinatorCommand(program: Command): void {
@@ -10,7 +10,7 @@ export function registerCoordinatorCommand(program: Command): void {
     .option('--host <ip>', 'interface to listen on (0.0.0.0 in a pod)', '127.0.0.1')
     .option('--port <n>', 'gRPC port for the workers', '7070')
     .option('--http-port <n>', 'HTTP port for /status, /healthz and /metrics', '8080')
-    .option('--heartbeat-timeout <seconds>', 'a worker silent this long is declared hung', '60')
+    .option(heartbeatTimeoutFlag.flags, heartbeatTimeoutFlag.description)
     .option('--max-restarts <n>', 'failed generations tolerated before the run fails', '3')
     .option(reconnectDeadlineFlag.flags, reconnectDeadlineFlag.description)
     .action(async (raw: Record<string, unknown>) => {

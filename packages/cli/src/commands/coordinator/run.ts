@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ExitError, exitCodeFor, UsageError } from '../../errors.js';
-import { applyReconnectDeadline, parseOptions, reconnectDeadlineSchema } from '../../options.js';
+import { applyReconnectDeadline, heartbeatTimeoutSchema, parseOptions, reconnectDeadlineSchema } from '../../options.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const schema = z.object({
@@ -9,7 +9,7 @@ const schema = z.object({
   host: z.string().min(1),
   port,
   httpPort: port,
-  heartbeatTimeout: z.coerce.number().positive(),
+  heartbeatTimeout: heartbeatTimeoutSchema,
   maxRestarts: z.coerce.number().int().min(0),
   reconnectDeadline: reconnectDeadlineSchema,
 });

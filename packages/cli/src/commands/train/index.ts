@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { heartbeatTimeoutFlag } from '../../options.js';
 
 /** `ringtrain train`: a whole distributed run on this machine (coordinator in process, N worker processes). */
 export function registerTrainCommand(program: Command): void {
@@ -29,7 +30,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--partitions <n>', 'canonical data partitions, fixed for the run (default: workers)')
     .option('--drop-last-batch-below <fraction>', "drop an epoch's last batch when it holds less than this fraction of the global batch (default: half; 0 keeps it, 1 is PyTorch's drop_last)")
     .option('--max-restarts <n>', 'failed generations tolerated before the run fails')
-    .option('--heartbeat-timeout <seconds>', 'a worker silent this long is declared hung')
+    .option(heartbeatTimeoutFlag.flags, heartbeatTimeoutFlag.description)
     .option('--backend <name>', 'compute backend of the workers: auto, tensorflow, wasm or cpu')
     .option('--compute-threads <n>', "TensorFlow's threads per worker (default: this machine's cores divided among the workers)")
     .option('--dry-run', 'print the run plan and exit: ingests a folder given with --data (to count its images) but starts no coordinator or worker')

@@ -5,7 +5,7 @@ import type { RunMetricsFile, RunPlan } from '@ringtrain/coordinator';
 import type { defaultMaxResolution as defaultMaxResolutionFunction, ingest as ingestFunction, loadManifest as loadManifestFunction } from '@ringtrain/dataset';
 import { z } from 'zod';
 import { ExitError, UsageError } from '../../errors.js';
-import { parseOptions } from '../../options.js';
+import { heartbeatTimeoutSchema, parseOptions } from '../../options.js';
 
 const positiveInt = z.coerce.number().int().min(1);
 
@@ -35,7 +35,7 @@ export const trainOptionsSchema = z
     partitions: positiveInt.optional(),
     dropLastBatchBelow: z.coerce.number().min(0).max(1).optional(),
     maxRestarts: z.coerce.number().int().min(0).default(3),
-    heartbeatTimeout: z.coerce.number().positive().default(60),
+    heartbeatTimeout: heartbeatTimeoutSchema,
     computeThreads: z.coerce.number().int().min(1).optional(),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
     dryRun: z.boolean().default(false),
