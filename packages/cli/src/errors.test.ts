@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 import { CollectiveArgumentError, CollectiveTimeoutError, GroupClosedError, PeerLostError, PeerRefusedError, ProtocolError } from '@ringtrain/collective';
 import { CoordinatorUnavailableError, DatasetIngestError, RunConfigResolutionError, RunRecordError } from '@ringtrain/coordinator';
-import { ImageDecodeError, PlanError, ShardChecksumError, ShardFormatError, StoreError } from '@ringtrain/dataset';
+import { ImageDecodeError, PlanError, ShardChecksumError, ShardFormatError, ShardTooLargeError, StoreError } from '@ringtrain/dataset';
 import { SafetensorsError, WeightsMismatchError } from '@ringtrain/model';
 import { EXIT_CODES, exitCodeClass } from '@ringtrain/proto';
 import { GpuUnavailableError, TrainedModelError, WorkerConfigError } from '@ringtrain/worker';
@@ -26,6 +26,7 @@ describe('exitCodeFor: each error class the code throws gets the exit code of it
     ['a worker configuration error', new WorkerConfigError('no cursor'), EXIT_CODES.badConfig],
     ['a bucket that does not exist', new StoreError('no-such-bucket', 'no such bucket', 's3://b/k'), EXIT_CODES.badConfig],
     ['access denied by the store', new StoreError('access-denied', 'denied', 's3://b/k'), EXIT_CODES.badConfig],
+    ['a shard larger than the whole cache budget', new ShardTooLargeError('raise cacheSizeLimit'), EXIT_CODES.badConfig],
     // bad data: permanent
     ['a missing object', new StoreError('not-found', 'no object', 's3://b/k'), EXIT_CODES.badData],
     ['a shard that fails its checksum', new ShardChecksumError('sha256 differs'), EXIT_CODES.badData],

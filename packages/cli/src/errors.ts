@@ -53,6 +53,8 @@ const BY_NAME: Readonly<Record<string, number>> = {
   RunConfigResolutionError: EXIT_CODES.badConfig,
   RunRecordError: EXIT_CODES.badConfig,
   WorkerConfigError: EXIT_CODES.badConfig,
+  // A shard larger than the whole cache budget (spec.workers.cacheSizeLimit): the next attempt has the same budget.
+  ShardTooLargeError: EXIT_CODES.badConfig,
   // The dataset.
   DatasetIngestError: EXIT_CODES.badData,
   ShardChecksumError: EXIT_CODES.badData,

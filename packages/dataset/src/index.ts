@@ -32,7 +32,7 @@ export {
 } from './dataset-service.js';
 
 export type { CropBox, CropPlan, CropPlanner, ResizeCrop } from './crop-planner.js';
-export { ShardCache, ShardChecksumError, type CacheStats, type CachedShard, type ShardCacheOptions } from './shard-cache.js';
+export { ShardCache, ShardChecksumError, ShardTooLargeError, splitCacheBudget, type CacheStats, type CachedShard, type ShardCacheOptions } from './shard-cache.js';
 export { DataLoader, type Batch, type LoaderOptions, type LoaderStats, type Triple } from './loader.js';
 export { transformImage, ImageDecodeError, type ImageTransformOptions } from './single-image.js';
 export { encodeGreyscalePng } from './grey-png.js';

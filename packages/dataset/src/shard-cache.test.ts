@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { FileStore } from './file-store.js';
 import type { ManifestShard } from './manifest.js';
 import type { ObjectStore } from './object-store.js';
-import { ShardCache } from './shard-cache.js';
+import { ShardCache, ShardTooLargeError, splitCacheBudget } from './shard-cache.js';
 import { encodeShard } from './shard-format.js';
 import { StoreError } from './store-error.js';
 
@@ -40,12 +40,69 @@ describe('ShardCache', () => {
   });
 
   it('never evicts a pinned shard, running over its limit instead of deadlocking', async () => {
-    const cache = new ShardCache({ store, dir: path.join(work, 'pinned'), maxBytes: 1 });
+    const cache = new ShardCache({ store, dir: path.join(work, 'pinned'), maxBytes: shards[0]!.bytes });
     const held = await Promise.all(shards.map((shard) => cache.acquire(shard)));
     assert.equal(cache.cachedBytes, shards.reduce((sum, shard) => sum + shard.bytes, 0));
+    assert.equal(cache.stats.overruns, 3, 'each reader past the first found the budget pinned full, and is counted');
     for (const cached of held) cached.release();
     await cache.settle();
-    assert.equal(cache.cachedBytes, 0);
+    assert.equal(cache.cachedBytes, shards[0]!.bytes, 'released, they are evicted back to the budget');
+  });
+
+  /** Files of the cache's directory and their total size: what the kubelet measures against /cache's sizeLimit. */
+  async function onDisk(dir: string): Promise<{ files: number; bytes: number }> {
+    const names = await readdir(dir);
+    const sizes = await Promise.all(names.map(async (name) => (await stat(path.join(dir, name))).size));
+    return { files: names.length, bytes: sizes.reduce((sum, size) => sum + size, 0) };
+  }
+
+  it('prefetches only what fits its byte budget, evicting the least recently used unpinned shards first', async () => {
+    const dir = path.join(work, 'prefetch-bound');
+    const budget = shards[0]!.bytes * 2;
+    const cache = new ShardCache({ store, dir, maxBytes: budget });
+    (await cache.acquire(shards[0]!)).release();
+    for (const shard of shards) cache.prefetch(shard);
+    await cache.settle();
+    await new Promise((resolve) => setTimeout(resolve, 50)); // prefetches are fire-and-forget
+    await cache.settle();
+    assert.ok(cache.cachedBytes <= budget, `${cache.cachedBytes} bytes cached, budget ${budget}`);
+    assert.ok((await onDisk(dir)).bytes <= budget, 'never more on disk than the budget');
+    assert.ok(cache.stats.bytesDownloaded <= shards[0]!.bytes * 3, `no shard downloaded only to be evicted at once: ${cache.stats.bytesDownloaded} bytes downloaded`);
+    // The budget holds: a reader gets any shard, evicting the least recently used to make room before it downloads.
+    for (const shard of [...shards].reverse()) {
+      (await cache.acquire(shard)).release();
+      assert.ok(cache.cachedBytes <= budget);
+    }
+    await cache.settle();
+    assert.ok((await onDisk(dir)).bytes <= budget);
+  });
+
+  it('evicts before it downloads, so a full cache does not first grow past its budget', async () => {
+    const dir = path.join(work, 'evict-first');
+    const budget = shards[0]!.bytes * 2;
+    let peak = 0;
+    const watching = Object.assign(Object.create(store) as ObjectStore, {
+      getStream: async (key: string) => {
+        await cache.settle();
+        peak = Math.max(peak, (await onDisk(dir)).bytes + shards[0]!.bytes);
+        return store.getStream(key);
+      },
+    });
+    const cache: ShardCache = new ShardCache({ store: watching, dir, maxBytes: budget });
+    for (const shard of shards) (await cache.acquire(shard)).release();
+    assert.ok(peak <= budget, `peak ${peak} bytes with the download, budget ${budget}`);
+    assert.equal(cache.stats.evictions, 2);
+  });
+
+  it('refuses a shard larger than its whole budget, saying which and what to change', async () => {
+    const cache = new ShardCache({ store, dir: path.join(work, 'too-small'), maxBytes: shards[0]!.bytes - 1 });
+    await assert.rejects(cache.acquire(shards[0]!), (error: Error) => {
+      assert.ok(error instanceof ShardTooLargeError);
+      assert.match(error.message, new RegExp(`shard .*train/shard-0\\.rtshard is ${shards[0]!.bytes} bytes, more than the shard cache's budget of ${shards[0]!.bytes - 1} bytes`));
+      assert.match(error.message, /cacheSizeLimit/);
+      return true;
+    });
+    assert.equal(cache.stats.bytesDownloaded, 0, 'refused before downloading');
   });
 
   it('adopts verified files left by an earlier process and fetches damaged ones afresh', async () => {
@@ -94,5 +151,23 @@ describe('ShardCache', () => {
     await assert.rejects(broken.acquire(shards[1]!), /ECONNRESET/);
     const denied = new ShardCache({ store: cutting(1, () => new StoreError('access-denied', 'denied', 'x')), dir: path.join(work, 'denied'), maxBytes: 1 << 20 });
     await assert.rejects(denied.acquire(shards[2]!), /denied/, 'a permanent error is not a cut');
+  });
+});
+
+describe("splitCacheBudget: one worker's cache budget over its training and validation caches", () => {
+  const manifest = (train: number[], val: number[]) => ({
+    splits: {
+      train: { count: 0, classCounts: [], shards: train.map((bytes, k) => ({ key: `train/${k}`, firstSample: 0, sampleCount: 1, bytes, sha256: '' })) },
+      val: { count: 0, classCounts: [], shards: val.map((bytes, k) => ({ key: `val/${k}`, firstSample: 0, sampleCount: 1, bytes, sha256: '' })) },
+    },
+  });
+
+  it("shares a budget too small for the dataset by each split's bytes", () => {
+    assert.deepEqual(splitCacheBudget(manifest([600, 600, 600], [100, 100]), 1000), { train: 900, val: 100 });
+  });
+
+  it('gives the validation split room for its largest shard, and no more than all of it', () => {
+    assert.deepEqual(splitCacheBudget(manifest([900, 900], [300]), 1000), { train: 700, val: 300 });
+    assert.deepEqual(splitCacheBudget(manifest([100], [50]), 10_000), { train: 9950, val: 50 });
   });
 });

@@ -4,7 +4,7 @@ import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import pLimit, { type LimitFunction } from 'p-limit';
-import type { ManifestShard } from './manifest.js';
+import type { Manifest, ManifestShard, SplitName } from './manifest.js';
 import type { ObjectStore } from './object-store.js';
 import { StoreError } from './store-error.js';
 import { decodeShardIndex, shardHeadLength, type ShardIndexEntry } from './shard-format.js';
@@ -13,13 +13,27 @@ export type ShardCacheOptions = {
   store: ObjectStore;
   /** Local directory for cached shards; files are named by their sha256, so several runs can share it. */
   dir: string;
-  /** Byte limit; least recently used shards that no batch is reading are evicted beyond it. */
+  /**
+   * Byte budget (a TrainingRun's spec.workers.cacheSizeLimit, less headroom, via the run's cacheBytes): least
+   * recently used shards that no batch is reading are evicted to make room before a download starts; a prefetch
+   * that finds no room is skipped; a shard larger than the whole budget is refused (ShardTooLargeError).
+   */
   maxBytes: number;
   /** Shards downloaded at once. */
   downloadConcurrency?: number;
 };
 
-export type CacheStats = { hits: number; misses: number; bytesDownloaded: number; evictions: number; redownloads: number };
+export type CacheStats = {
+  hits: number;
+  misses: number;
+  bytesDownloaded: number;
+  evictions: number;
+  redownloads: number;
+  /** Prefetches not started because every cached shard was pinned and the budget was full. */
+  prefetchesSkipped: number;
+  /** Downloads a reader needed while pinned shards held the whole budget, so the cache ran over it. */
+  overruns: number;
+};
 
 /** A shard on local disk, pinned (never evicted) until released. */
 export type CachedShard = { file: string; index: ShardIndexEntry[]; release(): void };
@@ -37,6 +51,14 @@ type Entry = {
   adopted?: boolean;
 };
 
+/** A shard that does not fit in the cache at all: the budget is too small for this dataset's shards. */
+export class ShardTooLargeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ShardTooLargeError';
+  }
+}
+
 export class ShardChecksumError extends Error {
   constructor(message: string) {
     super(message);
@@ -46,12 +68,16 @@ export class ShardChecksumError extends Error {
 
 /**
  * A byte-limited LRU cache of shards on local disk, filled from the object store with bounded parallelism and
- * checked by sha256. A pinned shard is never evicted: when every cached shard is pinned the cache runs over its
- * limit rather than block, because blocking on space that only the blocked reader could free is the
- * cache-limit deadlock Streaming users hit (streaming#417).
+ * checked by sha256. The budget is kept before a download starts, not after it: least recently used shards no
+ * batch is reading are evicted first, since the kubelet evicts a pod whose /cache passes its sizeLimit. A
+ * prefetch that finds no room is skipped (the batch that needs the shard fetches it). A pinned shard is never
+ * evicted: when pinned shards fill the whole budget, a reader's download runs over it (counted in `overruns`)
+ * rather than block, because blocking on space that only the blocked reader could free is the cache-limit
+ * deadlock Streaming users hit (streaming#417); the pinned working set is a few batches' shards, which the
+ * operator's headroom under sizeLimit covers.
  */
 export class ShardCache {
-  readonly stats: CacheStats = { hits: 0, misses: 0, bytesDownloaded: 0, evictions: 0, redownloads: 0 };
+  readonly stats: CacheStats = { hits: 0, misses: 0, bytesDownloaded: 0, evictions: 0, redownloads: 0, prefetchesSkipped: 0, overruns: 0 };
   private readonly entries = new Map<string, Entry>();
   private readonly limit: LimitFunction;
   private clock = 0;
@@ -92,6 +118,12 @@ export class ShardCache {
   }
 
   private async pin(shard: ManifestShard, demand: boolean): Promise<CachedShard> {
+    if (shard.bytes > this.options.maxBytes) {
+      throw new ShardTooLargeError(
+        `shard ${this.options.store.uri}/${shard.key} is ${shard.bytes} bytes, more than the shard cache's budget of ${this.options.maxBytes} bytes: ` +
+          `raise the cache (a TrainingRun's spec.workers.cacheSizeLimit) or ingest with smaller shards (ringtrain ingest --shard-size)`,
+      );
+    }
     await this.ready;
     let entry = this.entries.get(shard.sha256);
     if (entry?.adopted) {
@@ -105,6 +137,14 @@ export class ShardCache {
     if (entry?.ready) {
       if (demand) this.stats.hits += 1;
     } else {
+      // Room first: the budget holds on disk, not only once the download is done.
+      if (!this.evictFor(shard.bytes)) {
+        if (!demand) {
+          this.stats.prefetchesSkipped += 1;
+          return { file: '', index: [], release: () => {} };
+        }
+        this.stats.overruns += 1;
+      }
       if (demand) this.stats.misses += 1;
       entry ??= { sha256: shard.sha256, bytes: shard.bytes, file: this.fileOf(shard.sha256), pins: 0, lastUsed: 0 };
       this.entries.set(shard.sha256, entry);
@@ -117,7 +157,7 @@ export class ShardCache {
       if (released) return;
       released = true;
       entry!.pins -= 1;
-      void this.evict();
+      this.evictFor(0);
     };
     try {
       const index = await entry.ready;
@@ -155,10 +195,12 @@ export class ShardCache {
       );
       this.entries.set(sha256, entry);
     }
-    await this.evict();
+    this.evictFor(0);
   }
 
   private async download(shard: ManifestShard, file: string): Promise<ShardIndexEntry[]> {
+    // The files evicted to make room are gone from disk before this one is written.
+    await Promise.all([...this.removals]);
     let cuts = 0;
     for (let attempt = 1; ; attempt += 1) {
       const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
@@ -208,12 +250,18 @@ export class ShardCache {
     }
   }
 
-  private async evict(): Promise<void> {
+  /**
+   * Evicts least recently used shards nobody reads until `incoming` more bytes fit in the budget; false when
+   * they cannot (the rest is pinned or still downloading). Synchronous, so a caller's check and its download
+   * start see the same cache.
+   */
+  private evictFor(incoming: number): boolean {
+    const limit = this.options.maxBytes - incoming;
     let total = this.cachedBytes;
-    if (total <= this.options.maxBytes) return;
+    if (total <= limit) return true;
     const candidates = [...this.entries.values()].filter((entry) => entry.pins === 0 && entry.ready).sort((a, b) => a.lastUsed - b.lastUsed);
     for (const entry of candidates) {
-      if (total <= this.options.maxBytes) break;
+      if (total <= limit) break;
       // Never evict a download in flight: its reader is about to pin it.
       if (!entry.settled || entry.pins > 0 || this.entries.get(entry.sha256) !== entry) continue;
       this.entries.delete(entry.sha256);
@@ -222,7 +270,24 @@ export class ShardCache {
       const removal = rm(entry.file, { force: true }).finally(() => this.removals.delete(removal));
       this.removals.add(removal);
     }
+    return total <= limit;
   }
+}
+
+/**
+ * One worker's cache budget shared between its two caches (one per split): each split's share of the dataset's
+ * bytes, the validation split's at least its largest shard and at most all of it (its shards are read every
+ * epoch), the training split the rest. A dataset that fits is cached whole either way.
+ */
+export function splitCacheBudget(manifest: Pick<Manifest, 'splits'>, totalBytes: number): Record<SplitName, number> {
+  const bytesOf = (name: SplitName) => manifest.splits[name].shards.reduce((sum, shard) => sum + shard.bytes, 0);
+  const largestOf = (name: SplitName) => manifest.splits[name].shards.reduce((most, shard) => Math.max(most, shard.bytes), 0);
+  const train = bytesOf('train');
+  const val = bytesOf('val');
+  if (train + val === 0) return { train: totalBytes, val: 0 };
+  const share = Math.floor((totalBytes * val) / (train + val));
+  const valBudget = Math.min(val, Math.max(share, largestOf('val')));
+  return { train: Math.max(0, totalBytes - valBudget), val: valBudget };
 }
 
 function track(entry: Entry, work: Promise<ShardIndexEntry[]>): Promise<ShardIndexEntry[]> {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import {
-  DataLoader, DatasetServiceConnection, loadManifest, openStore, planEpoch, shardSampleCounts,
+  DataLoader, DatasetServiceConnection, loadManifest, openStore, planEpoch, shardSampleCounts, splitCacheBudget,
   type CropPlanner, type EpochPlan, type Manifest, type ObjectStore,
 } from '@ringtrain/dataset';
 import { IMAGENET_MEAN, IMAGENET_STD, initBackend, planRandomResizedCrop, type BackendChoice, type ComputeThreads } from '@ringtrain/model';
@@ -46,11 +46,13 @@ export async function openRunResources(
   const store = openStore(config.dataset);
   const common = {
     store, manifest, seed: config.seed, batchSize: config.batchSize, imageSize, mean: IMAGENET_MEAN, std: IMAGENET_STD,
-    cacheBytes: 2 ** 30, threads: config.loaderThreads,
+    threads: config.loaderThreads,
   } as const;
+  // The run's cache budget (a TrainingRun's spec.workers.cacheSizeLimit) over both splits' caches, which share /cache.
+  const cacheBytes = splitCacheBudget(manifest, config.cacheBytes);
   // Without augmentation the training images get the evaluation transform, so both splits show the model the same framing.
-  const train = new DataLoader({ ...common, split: 'train', planner: config.augment ? augmentPlanner : EVAL_PIPELINE.planner, cacheDir: path.join(config.cacheDir, workerId, 'train') });
-  const val = new DataLoader({ ...common, split: 'val', planner: EVAL_PIPELINE.planner, cacheDir: path.join(config.cacheDir, workerId, 'val') });
+  const train = new DataLoader({ ...common, split: 'train', cacheBytes: cacheBytes.train, planner: config.augment ? augmentPlanner : EVAL_PIPELINE.planner, cacheDir: path.join(config.cacheDir, workerId, 'train') });
+  const val = new DataLoader({ ...common, split: 'val', cacheBytes: cacheBytes.val, planner: EVAL_PIPELINE.planner, cacheDir: path.join(config.cacheDir, workerId, 'val') });
   const out = openStore(config.out);
   return {
     config, backend, manifest, train, val, out, imageSize,
