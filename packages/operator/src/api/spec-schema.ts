@@ -211,7 +211,7 @@ export const CoordinatorSpecSchema = defaulted(
       .optional()
       .meta({
         description:
-          "container image of the coordinator (ringtrain coordinator); default: workers.image, because coordinator and workers must speak the same version of the run's contract. Set a CPU build of the same version (e.g. the ringtrain-cpu image) to keep the coordinator from pulling a GPU image",
+          "container image of the coordinator (ringtrain coordinator); default: workers.image, because coordinator and workers must speak the same version of the run's contract. On GPU clusters set the CPU build of the same version (the worker-cpu image) so that the coordinator does not pull the GPU image",
       }),
     resources: z
       .object({ requests: quantities.optional(), limits: quantities.optional() })
