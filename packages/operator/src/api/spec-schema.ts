@@ -145,13 +145,14 @@ export const EnvVarSchema = z.object({
 });
 
 /**
- * The coordinator's resources when the spec names none, sized for the ingest it runs with dataset.ingest (the
- * heaviest thing it does): it decodes as many images at once as its CPU limit and memory limit allow (the
- * cgroup's, read by @ringtrain/dataset), so 2 CPUs and 2 GiB decode 4 at once with room for photos of 12 MP and
- * more. Without an ingest it keeps a run's bookkeeping and uses well under its request.
+ * The coordinator's resources when the spec names none. The limits are sized for the ingest it runs with
+ * dataset.ingest (the heaviest thing it does): it decodes as many images at once as its CPU limit and memory
+ * limit allow (the cgroup's, read by @ringtrain/dataset), so 2 CPUs and 2 GiB decode 4 at once with room for
+ * photos of 12 MP. The requests are what it needs the rest of the run (a run's bookkeeping), so that it
+ * schedules beside its workers on a small node: an ingest bursts into the limits.
  */
 export const DEFAULT_COORDINATOR_RESOURCES = {
-  requests: { cpu: '1', memory: '1Gi' },
+  requests: { cpu: '250m', memory: '512Mi' },
   limits: { cpu: '2', memory: '2Gi' },
 } as const;
 

@@ -24,7 +24,7 @@ describe('validateTrainingRun', () => {
     assert.equal(run.spec.runPolicy.progressDeadlineSeconds, 3600, 'every phase has a deadline by default');
     assert.equal(run.spec.runPolicy.terminationGracePeriodSeconds, 120);
     assert.equal(run.spec.workers.cacheSizeLimit, '10Gi');
-    assert.deepEqual(run.spec.coordinator, { resources: { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } } }, "no image (the workers'), no placement");
+    assert.deepEqual(run.spec.coordinator, { resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '2', memory: '2Gi' } } }, "no image (the workers'), no placement");
   });
 
   const refused: Array<[string, (spec: ReturnType<typeof sampleRunInput>['spec']) => unknown, RegExp]> = [

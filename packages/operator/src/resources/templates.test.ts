@@ -107,8 +107,8 @@ describe('pod and service templates', () => {
       assert.equal(coordinator?.tolerations, undefined);
     });
 
-    it('defaults to resources sized for an ingest (2 CPUs, 2 GiB), with a CPU limit its ingest sizes its decoding to', () => {
-      assert.deepEqual(buildCoordinatorPod(run, 1).spec?.containers[0]?.resources, { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } });
+    it('defaults to limits sized for an ingest (2 CPUs, 2 GiB), with a CPU limit its ingest sizes its decoding to, and requests for the rest of the run', () => {
+      assert.deepEqual(buildCoordinatorPod(run, 1).spec?.containers[0]?.resources, { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '2', memory: '2Gi' } });
     });
 
     it("defaults to the workers' image, so both sides of the run's contract come from one build", () => {
