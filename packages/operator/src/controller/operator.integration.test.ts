@@ -125,6 +125,9 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
       [runBody('bad-warmup', { hyperparameters: { epochs: 1, warmupEpochs: 1 } }), /spec\.hyperparameters\.warmupEpochs/],
       [runBody('x'.repeat(43)), /metadata\.name must be at most 42/],
       [runBody('bad-gpu', { workers: { replicas: 1, image: 'x', resources: { limits: { 'nvidia.com/gpu': 2 } } } }), /spec\.workers\.resources\.limits.*workers\.gpu/],
+      [runBody('bad-cache', { workers: { replicas: 1, image: 'x', cacheSizeLimit: '10 GB' } }), /spec\.workers\.cacheSizeLimit/],
+      [runBody('bad-grace', { runPolicy: { terminationGracePeriodSeconds: 0 } }), /spec\.runPolicy\.terminationGracePeriodSeconds/],
+      [runBody('bad-coordinator', { coordinator: { tolerations: [{ key: 'x', effect: 'Never' }] } }), /spec\.coordinator\.tolerations\[0\]\.effect/],
     ];
     for (const [body, expected] of cases) {
       const error = await createRun(body).then(
@@ -147,12 +150,20 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
 
   it('the API server applies the schema defaults', async () => {
     const created = await createRun(runBody('defaults', { runPolicy: { suspend: true } }));
-    const spec = created.spec as { workers: { gpu: unknown }; hyperparameters: { epochs: number }; runPolicy: { backoffLimit: number; cleanPodPolicy: string } };
+    const spec = created.spec as {
+      workers: { gpu: unknown; cacheSizeLimit: string };
+      coordinator: unknown;
+      hyperparameters: { epochs: number };
+      runPolicy: { backoffLimit: number; cleanPodPolicy: string; terminationGracePeriodSeconds: number };
+    };
     // No resourceName: the operator's --default-gpu-resource names the GPU (nvidia.com/gpu here; see the gang's pods).
     assert.deepEqual(spec.workers.gpu, { count: 1 });
     assert.equal(spec.hyperparameters.epochs, 10);
     assert.equal(spec.runPolicy.backoffLimit, 3);
     assert.equal(spec.runPolicy.cleanPodPolicy, 'All');
+    assert.equal(spec.runPolicy.terminationGracePeriodSeconds, 120);
+    assert.equal(spec.workers.cacheSizeLimit, '10Gi');
+    assert.deepEqual(spec.coordinator, { resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '2', memory: '2Gi' } } });
   });
 
   it('creates the Secret, Services and pods with owner references, rank env and ports; status follows pod phases', async () => {
