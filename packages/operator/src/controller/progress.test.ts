@@ -150,18 +150,20 @@ describe("reading a coordinator's /status, which runs the user's image", () => {
     assert.equal(html.code, 'malformed');
     assert.match(html.message, /not JSON.*<html>/);
     const source = httpProgressSource({ url: () => `${base}/wrong-shape`, logger: silent });
-    assert.equal(await source(run), undefined);
+    assert.match((await source(run))?.unreadable ?? '', /wrong-shape is not the coordinator's \/status: lastStep\.epoch/);
     assert.match(warnings.at(-1) ?? '', /not the coordinator's \/status: lastStep\.epoch/);
   });
 
-  it('as a progress source: never throws, warns about a bad answer, and is quiet about one not up yet', async () => {
+  it('as a progress source: never throws, warns about a bad answer and says why, and is quiet about one not up yet', async () => {
     warnings.length = 0;
-    for (const path of ['/endless', '/not-json', '/missing']) {
-      assert.equal(await httpProgressSource({ url: () => `${base}${path}`, logger: silent, maxBytes: 1024 * 1024 })(run), undefined);
+    for (const [path, why] of [['/endless', /more than 1048576 bytes/], ['/not-json', /not JSON/], ['/missing', /HTTP 500/]] as const) {
+      const report = await httpProgressSource({ url: () => `${base}${path}`, logger: silent, maxBytes: 1024 * 1024 })(run);
+      assert.deepEqual(Object.keys(report ?? {}), ['unreadable'], `${path}: only why, no progress`);
+      assert.match(report?.unreadable ?? '', why);
     }
     assert.equal(warnings.length, 3);
     assert.match(warnings[2] ?? '', /HTTP 500.*keeps its last progress/);
-    assert.equal(await httpProgressSource({ url: () => 'http://127.0.0.1:1/status', logger: silent })(run), undefined);
+    assert.equal(await httpProgressSource({ url: () => 'http://127.0.0.1:1/status', logger: silent })(run), undefined, 'a coordinator not up yet is no news');
     assert.equal(warnings.length, 3, 'unreachable is debug, not a warning');
     assert.deepEqual(await httpProgressSource({ url: () => `${base}/ok`, logger: silent })(run), { progress: { epoch: 1, step: 12, loss: 0.5 } });
   });

@@ -208,8 +208,9 @@ export function coordinatorStatusUrl(run: TrainingRun): string {
 
 /**
  * Reads each run's coordinator /status, bounded in size and time and checked against its schema. Nothing it
- * reads can fail a reconcile: a coordinator not up yet is logged at debug, one that answers with something
- * else at warn, and either way the status keeps the last progress it had.
+ * reads can fail a reconcile: a coordinator not up yet is logged at debug; one that answers with something
+ * else at warn, and the report says why (`unreadable`, which a Stalled verdict names). Either way the status
+ * keeps the last progress it had.
  */
 export function httpProgressSource(options: HttpProgressSourceOptions = {}): ProgressSource {
   const url = options.url ?? coordinatorStatusUrl;
@@ -221,9 +222,12 @@ export function httpProgressSource(options: HttpProgressSourceOptions = {}): Pro
       if (!(error instanceof CoordinatorStatusError)) throw error;
       const key = `${run.metadata.namespace ?? 'default'}/${run.metadata.name}`;
       const message = error.message.startsWith(where) ? error.message : `${where} ${error.message}`;
-      if (error.code === 'unreachable') options.logger?.debug({ run: key, code: error.code }, message);
-      else options.logger?.warn({ run: key, code: error.code }, `${message}; the status keeps its last progress`);
-      return undefined;
+      if (error.code === 'unreachable') {
+        options.logger?.debug({ run: key, code: error.code }, message);
+        return undefined;
+      }
+      options.logger?.warn({ run: key, code: error.code }, `${message}; the status keeps its last progress`);
+      return { unreadable: message };
     }
   };
 }

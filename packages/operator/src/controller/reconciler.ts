@@ -100,6 +100,7 @@ export class Reconciler {
       ...(report?.ingest ? { ingest: report.ingest } : {}),
       ...(report?.plan ? { plan: report.plan } : {}),
       ...(report?.hung ? { hung: report.hung } : {}),
+      ...(report?.unreadable ? { statusUnreadable: report.unreadable } : {}),
     };
     const plan = planReconcile(run, observed, new Date(), {
       token: randomBytes(32).toString('base64url'),

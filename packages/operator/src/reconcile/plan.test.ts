@@ -293,6 +293,14 @@ describe('planReconcile', () => {
     assert.equal(deleted(after).length, 3);
   });
 
+  it("says in the Stalled message why the coordinator's /status told nothing, when it could not be read", () => {
+    const observed = { ...everything(gang(1, RUNNING)), statusUnreadable: 'http://flowers-coordinator.default.svc:8080/status answered with more than 4194304 bytes' };
+    const plan = planReconcile(runWith(running, { progressDeadlineSeconds: 300 }), observed, at(300), { token, pollProgressSeconds: 0 });
+    assert.equal(plan.status?.lastFailure?.reason, 'Stalled');
+    assert.match(plan.status?.lastFailure?.message ?? '', /no training step reported .*; the coordinator's \/status could not be read: .*more than 4194304 bytes/);
+    assert.match(condition(plan, 'Stalled')?.message ?? '', /more than 4194304 bytes/);
+  });
+
   it('declares the run Stalled and restarts the gang after progressDeadlineSeconds without a step', () => {
     const before = planReconcile(runWith(running, { progressDeadlineSeconds: 300 }), everything(gang(1, RUNNING)), at(200), { token, pollProgressSeconds: 0 });
     assert.equal(before.requeueAfterSeconds, 100);

@@ -55,6 +55,11 @@ export interface CoordinatorReport {
   readonly plan?: RunPlanSummary;
   /** Workers silent past the heartbeat deadline; a hung process stays Running, so only this tells. */
   readonly hung?: readonly HungWorkerReport[];
+  /**
+   * Why /status said nothing this time, when the coordinator answered with something the operator will not
+   * read (too large, too slow, not its shape); absent for a coordinator that is not up yet.
+   */
+  readonly unreadable?: string;
 }
 
 /** The cluster as reconcile sees it: the run's children, found by label and name. */
@@ -68,6 +73,8 @@ export interface Observed {
   readonly ingest?: IngestProgress;
   readonly plan?: RunPlanSummary;
   readonly hung?: readonly HungWorkerReport[];
+  /** CoordinatorReport.unreadable: named in a Stalled verdict, where it is the likely cause. */
+  readonly statusUnreadable?: string;
 }
 
 export type Action =
@@ -214,7 +221,8 @@ class Planner {
       const since = Date.parse(this.status.lastProgressTime ?? this.nowIso);
       const deadline = since + policy.progressDeadlineSeconds * 1000;
       if (deadline <= this.now.getTime()) {
-        const message = `no training step reported for runPolicy.progressDeadlineSeconds (${policy.progressDeadlineSeconds}s)`;
+        const unreadable = this.observed.statusUnreadable ? `; the coordinator's /status could not be read: ${this.observed.statusUnreadable.slice(0, 512)}` : '';
+        const message = `no training step reported for runPolicy.progressDeadlineSeconds (${policy.progressDeadlineSeconds}s)${unreadable}`;
         this.setCondition('Stalled', 'True', 'ProgressDeadlineExceeded', message);
         this.event('Warning', 'Stalled', message);
         this.failure(undefined, { reason: 'Stalled', message, retryable: true, counted: true });
