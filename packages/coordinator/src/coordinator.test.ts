@@ -185,6 +185,33 @@ describe('Coordinator', () => {
     assert.equal(written.summary.safetensors, 'model.safetensors');
   });
 
+  it('a member of an ended generation that stays silent and does not register again is declared hung too (its step hangs while its peers timed out)', async () => {
+    const { coordinator, connect } = await start({ heartbeatDeadlineMs: 400 }, config({ runId: 'hung-after-end', workers: 3 }));
+    const [a, b, c] = [connect(), connect(), connect()];
+    await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1'), c.register('worker-2', 'h:2')]);
+    const lost: string[] = [];
+    coordinator.on('workerLost', ({ workerId }) => lost.push(workerId));
+    // worker-1's heartbeat thread beats on for a while (told to abort), worker-2's process exited (the supervisor said so).
+    let beats = 0;
+    const beating = setInterval(() => void (beats++ < 6 ? b.heartbeat('worker-1', 0).catch(() => {}) : undefined), 100);
+    try {
+      await a.reportFailure({ workerId: 'worker-0', generation: 0, reason: 'PEER_LOST: collective timed out waiting for rank 1', code: 'TIMEOUT', retryable: true });
+      coordinator.workerExited('worker-2', 'exited with code 137');
+      const again = a.register('worker-0', 'h:0').catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.deepEqual(lost, [], 'not while it still beats');
+      await new Promise((resolve) => setTimeout(resolve, 900));
+      assert.deepEqual(lost, ['worker-1'], 'silent past the deadline after its beats stopped, and not back');
+      assert.deepEqual(coordinator.status().hungWorkers.map((each) => [each.workerId, each.rank]), [['worker-1', 1]]);
+      assert.equal(coordinator.status().restarts.length, 1, 'the generation had ended already: no second restart');
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      assert.deepEqual(lost, ['worker-1'], 'declared once');
+      void again;
+    } finally {
+      clearInterval(beating);
+    }
+  });
+
   it('once finishing, nothing reopens the run: a failure report, a lost worker or a registration during the final write form no generation and count no restart', async () => {
     const { coordinator, connect } = await start({}, config({ runId: 'finishing' }));
     const [a, b, late] = [connect(), connect(), connect()];

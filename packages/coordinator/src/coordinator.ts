@@ -198,6 +198,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private readonly epochs = new Map<number, EpochRecord>();
   private readonly checkpoints: CheckpointRecord[] = [];
   private readonly hung = new Map<string, HungWorker>();
+  /** Workers whose process exited (the local supervisor said so) and that have not registered since. */
+  private readonly exited = new Set<string>();
   private lastStep: StepRecord | undefined;
   private result: RunResult | undefined;
   address = '';
@@ -287,6 +289,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
    * exited; a member of the running generation ends it at once rather than after the heartbeat deadline.
    */
   workerExited(workerId: string, description: string): void {
+    this.exited.add(workerId);
     this.dispatch({ kind: 'leave', workerId, description });
   }
 
@@ -518,6 +521,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       case 'wait':
         // Alive after all, or its replacement: no longer hung.
         this.hung.delete(action.workerId);
+        this.exited.delete(action.workerId);
         if (respond) this.waiting.set(action.workerId, respond);
         this.metrics.workers.set(action.waiting);
         this.log.info({ workerId: action.workerId, waiting: action.waiting, of: this.config.workers }, 'worker registered');
@@ -579,17 +583,22 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (current === undefined || current.number !== generation) {
       return { abort: true, reason: `generation ${generation} has ended`, stop: false };
     }
+    const member = current.members.get(workerId);
+    // A member of a generation that ended still counts as alive while it beats (its step has yet to notice).
+    if (member !== undefined) member.lastSeen = Date.now();
     const ended = this.rendezvous.generation?.ended;
     if (ended !== undefined) return { abort: true, reason: ended, stop: false };
-    const member = current.members.get(workerId);
     if (member === undefined) return { abort: true, reason: `${workerId} is not a member of generation ${generation}`, stop: false };
-    member.lastSeen = Date.now();
     return { abort: false, reason: '', stop: this.rendezvous.stopRequested };
   }
 
   private checkHeartbeats(): void {
     const current = this.current;
-    if (current === undefined || !this.generationRuns()) return;
+    if (current === undefined) return;
+    if (!this.generationRuns()) {
+      if (this.rendezvous.phase === 'gathering') this.checkStragglers(current);
+      return;
+    }
     const now = Date.now();
     for (const member of current.members.values()) {
       if (member.finished !== undefined || now - member.lastSeen <= this.deadlineMs) continue;
@@ -598,6 +607,24 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       this.emit('workerLost', { workerId: member.workerId, reason });
       this.dispatch({ kind: 'heartbeat-missed', workerId: member.workerId, reason });
       return;
+    }
+  }
+
+  /**
+   * While the gang gathers again: a member of the generation that ended, silent past the deadline, that has
+   * not registered again and whose process did not exit, hangs (its step hangs while its heartbeat thread gave
+   * up, after its peers' collective timed out). Nothing else would notice, and the gang would wait for it.
+   */
+  private checkStragglers(ended: Generation): void {
+    const now = Date.now();
+    const back = new Set(this.rendezvous.pending.map((each) => each.workerId));
+    for (const member of ended.members.values()) {
+      const { workerId } = member;
+      if (member.finished !== undefined || back.has(workerId) || this.exited.has(workerId) || this.hung.has(workerId) || now - member.lastSeen <= this.deadlineMs) continue;
+      const reason = `worker ${workerId} (rank ${member.rank} of generation ${ended.number}, which ended) sent no heartbeat for ${((now - member.lastSeen) / 1000).toFixed(1)} s and did not register again: hung`;
+      this.hung.set(workerId, { workerId, rank: member.rank, since: new Date(member.lastSeen).toISOString(), reason });
+      this.log.warn({ workerId, generation: ended.number }, reason);
+      this.emit('workerLost', { workerId, reason });
     }
   }
 

@@ -5,6 +5,8 @@ export interface HeartbeatThreadData {
   coordinator: string;
   token: string;
   workerId: string;
+  /** One BigInt64 the main thread keeps at Date.now() while its event loop turns. */
+  mainThreadAlive: SharedArrayBuffer;
 }
 
 /** How a generation beats: the run configuration's heartbeatIntervalMs and coordinatorLostMs. */
@@ -12,6 +14,11 @@ export interface HeartbeatTiming {
   intervalMs: number;
   /** Unreachable this long (nothing listens at its address), the coordinator is lost: the generation's books died with it. */
   coordinatorLostMs: number;
+  /**
+   * The main thread's loop still for this long, its step hangs: heartbeats stop, so that the coordinator
+   * declares the rank hung. The collective timeout: its peers would have given up on it by then anyway.
+   */
+  mainThreadStallMs: number;
 }
 
 /** Main thread → heartbeat thread. */

@@ -22,12 +22,12 @@ after(() => rm(work, { recursive: true, force: true }));
  * A coordinator with a short heartbeat deadline and a gang of two: worker-0 beats from this process (never
  * blocked), worker-1 is a child process (heartbeat-rank.test-helper.ts) that blocks its main thread.
  */
-async function gangWith(mode: 'thread' | 'main-thread', runId: string) {
+async function gangWith(mode: 'thread' | 'main-thread', runId: string, mainThreadStallMs = 60_000) {
   const config = parseRunConfig({ runId, dataset: '/nowhere', out: path.join(work, runId), workers: 2, epochs: 1, batchSize: 4, partitions: 2, training: { numClasses: 2 }, cacheDir: work }, 'the test');
   const coordinator = await Coordinator.start({ config, token: TOKEN, logger: pino({ level: 'silent' }), heartbeatDeadlineMs: DEADLINE_MS });
   const lost: string[] = [];
   coordinator.on('workerLost', ({ workerId }) => lost.push(workerId));
-  const rank = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), new URL('./heartbeat-rank.test-helper.ts', import.meta.url).pathname, coordinator.address, TOKEN, 'worker-1', mode, String(BLOCK_MS)], {
+  const rank = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), new URL('./heartbeat-rank.test-helper.ts', import.meta.url).pathname, coordinator.address, TOKEN, 'worker-1', mode, String(BLOCK_MS), String(mainThreadStallMs)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: rank.stdout! })[Symbol.asyncIterator]();
@@ -63,6 +63,18 @@ describe('heartbeats from a worker thread', { timeout: 60_000 }, () => {
 
   it('sent from the main thread, as they were, let the same step be taken for a hang (the fault this fixes)', async () => {
     const gang = await gangWith('main-thread', 'blocked-main');
+    try {
+      assert.equal(await gang.next(), 'beating');
+      const told = JSON.parse((await gang.next())!) as { aborted: string[] };
+      assert.deepEqual(gang.lost, ['worker-1']);
+      assert.match(told.aborted[0] ?? '', /worker-1 \(rank 1\) sent no heartbeat/);
+    } finally {
+      await gang.cleanup();
+    }
+  });
+
+  it('stop when the main thread stays still past its stall limit (the collective timeout): a step that hangs is declared hung', async () => {
+    const gang = await gangWith('thread', 'stalled', 600);
     try {
       assert.equal(await gang.next(), 'beating');
       const told = JSON.parse((await gang.next())!) as { aborted: string[] };

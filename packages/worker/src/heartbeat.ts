@@ -4,7 +4,7 @@ import type { FromHeartbeatThread, HeartbeatThreadData, HeartbeatTiming, ToHeart
 export type HeartbeatVerdict = Exclude<FromHeartbeatThread, { kind: 'failed' } | { kind: 'ready' }>;
 export type { HeartbeatTiming };
 
-export interface HeartbeatOptions extends HeartbeatThreadData {
+export interface HeartbeatOptions extends Omit<HeartbeatThreadData, 'mainThreadAlive'> {
   /** A heartbeat that failed (logged; the coordinator's watchdog decides what silence means). */
   onFailure?: (generation: number, error: string) => void;
 }
@@ -22,9 +22,15 @@ export class HeartbeatSender {
   private listener: ((verdict: HeartbeatVerdict) => void) | undefined;
   private generation: number | undefined;
   private closed = false;
+  /** Date.now() while this thread's event loop turns: the heartbeat thread stops when it stays still too long. */
+  private readonly alive = new BigInt64Array(new SharedArrayBuffer(8));
+  private readonly ticker: NodeJS.Timeout;
 
   constructor(private readonly options: HeartbeatOptions) {
-    const data: HeartbeatThreadData = { coordinator: options.coordinator, token: options.token, workerId: options.workerId };
+    Atomics.store(this.alive, 0, BigInt(Date.now()));
+    this.ticker = setInterval(() => Atomics.store(this.alive, 0, BigInt(Date.now())), 250);
+    this.ticker.unref();
+    const data: HeartbeatThreadData = { coordinator: options.coordinator, token: options.token, workerId: options.workerId, mainThreadAlive: this.alive.buffer as SharedArrayBuffer };
     this.thread = new Worker(new URL('./heartbeat-thread-entry.mjs', import.meta.url), { workerData: data, name: `heartbeats ${options.workerId}` });
     this.thread.unref();
     this.ready = new Promise((resolve, reject) => {
@@ -44,7 +50,16 @@ export class HeartbeatSender {
   beat(generation: number, timing: HeartbeatTiming, onVerdict: (verdict: HeartbeatVerdict) => void): void {
     this.generation = generation;
     this.listener = onVerdict;
-    this.send({ kind: 'generation', generation, intervalMs: timing.intervalMs, coordinatorLostMs: timing.coordinatorLostMs });
+    Atomics.store(this.alive, 0, BigInt(Date.now()));
+    this.send({ kind: 'generation', generation, intervalMs: timing.intervalMs, coordinatorLostMs: timing.coordinatorLostMs, mainThreadStallMs: timing.mainThreadStallMs });
+  }
+
+  /**
+   * The generation failed here: keep beating for it (the coordinator counts a member of an ended generation
+   * alive while it beats) until `idle()` just before registering again, but stop handing on verdicts.
+   */
+  detach(): void {
+    this.listener = undefined;
   }
 
   /** Between generations: no heartbeats (the coordinator waits for a registration, not for beats). */
@@ -58,6 +73,7 @@ export class HeartbeatSender {
     if (this.closed) return;
     this.idle();
     this.closed = true;
+    clearInterval(this.ticker);
     const exited = new Promise<void>((resolve) => this.thread.once('exit', () => resolve()));
     this.thread.postMessage({ kind: 'close' } satisfies ToHeartbeatThread);
     const timer = setTimeout(() => void this.thread.terminate(), 2_000);

@@ -84,6 +84,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
   try {
     for (;;) {
       let registered;
+      heartbeats.idle();
       try {
         registered = await connection.register(options.workerId, advertised, options.stop);
       } catch (error) {
@@ -133,7 +134,12 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
     });
     // The coordinator's answer is how a rank learns that a peer far around the ring died, or that it should
     // stop; read when this thread's loop turns (between steps, or while the collective waits on the network).
-    heartbeats.beat(assignment.generation, { intervalMs: assignment.config.heartbeatIntervalMs, coordinatorLostMs: assignment.config.coordinatorLostMs }, (verdict) => {
+    const timing = {
+      intervalMs: assignment.config.heartbeatIntervalMs,
+      coordinatorLostMs: assignment.config.coordinatorLostMs,
+      mainThreadStallMs: assignment.config.collectiveTimeoutMs,
+    };
+    heartbeats.beat(assignment.generation, timing, (verdict) => {
       if (verdict.kind === 'coordinator-lost') {
         // Training on would only lose the steps: the generation's books died with the coordinator.
         group.abort(verdict.reason);
@@ -153,7 +159,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
       rankLog.info({ stopped: outcome.stopped }, 'finished');
       return { outcome: outcome.stopped ? 'stopped' : 'finished', reason: outcome.stopped ? 'stopped on request' : 'training finished', generations };
     } catch (error) {
-      heartbeats.idle();
+      // Beating on until it registers again: to the coordinator, a member that falls silent and stays away hangs.
+      heartbeats.detach();
       group.abort(error instanceof Error ? error.message : String(error));
       await group.close().catch(() => {});
       throw error;
