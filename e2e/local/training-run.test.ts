@@ -251,6 +251,40 @@ describe('a TrainingRun on a local control plane (kube-apiserver, etcd, operator
     assert.ok(await resumedFromCheckpoint('digits-kill'), 'attempt 2 resumed from the checkpoint');
   });
 
+  it('a worker frozen with SIGSTOP (its pod stays Running): declared hung, replaced and the gang restarted within 2x the heartbeat timeout, then Succeeded', async () => {
+    const heartbeatTimeoutSeconds = 10;
+    await apply(trainingRun('digits-frozen', { runPolicy: { heartbeatTimeoutSeconds } }));
+    await waitForCheckpoint('digits-frozen');
+    const victim = cluster.agent.processOf('digits-frozen-worker-1');
+    assert.ok(victim, 'worker 1 runs');
+    process.kill(victim.pid, 'SIGSTOP');
+    const frozenAt = Date.now();
+    try {
+      const restarting = await eventually('the gang restart after the hang', async () => {
+        const run = await cluster.getRun('digits-frozen');
+        return (run?.status?.attempt ?? 1) >= 2 ? run : undefined;
+      }, { timeoutMs: 4 * heartbeatTimeoutSeconds * 1000, describe: () => cluster.diagnostics('digits-frozen') });
+      const took = Date.now() - frozenAt;
+      assert.ok(took <= 2 * heartbeatTimeoutSeconds * 1000, `restarted ${(took / 1000).toFixed(1)} s after SIGSTOP, heartbeat timeout ${heartbeatTimeoutSeconds} s`);
+      assert.equal(restarting.status?.lastFailure?.pod, 'digits-frozen-worker-1');
+      assert.equal(restarting.status?.lastFailure?.reason, 'Hung');
+    } finally {
+      // The pod was force-deleted and its process killed; should it still be there, let it go.
+      try {
+        process.kill(victim.pid, 'SIGCONT');
+      } catch {
+        // gone
+      }
+    }
+    const done = await waitForPhase('digits-frozen', 'Succeeded', TRAINING_TIMEOUT_MS);
+    assert.equal(done.status?.attempt, 2);
+    assert.equal(done.status?.restarts, 1);
+    assert.equal(done.status?.lastFailure?.reason, 'Hung');
+    const metrics = await assertTrainedModel('digits-frozen', 2);
+    assert.equal(metrics.final.globalStep, await expectedSteps(2));
+    assert.ok(await resumedFromCheckpoint('digits-frozen'), 'attempt 2 resumed from the checkpoint');
+  });
+
   it('suspend deletes the pods and keeps the run; resume continues it to Succeeded', async () => {
     await apply(trainingRun('digits-pause'));
     await waitForCheckpoint('digits-pause');
