@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { epochWindows, isNotFound, openStore, readObject, type ObjectStore } from '@ringtrain/dataset';
+import { epochOrder, epochWindows, isNotFound, loadManifest, openStore, readObject, shardSampleCounts, type ObjectStore } from '@ringtrain/dataset';
 import { GaveUp, eventually } from '@ringtrain/testing';
 import { CREDENTIALS_SECRET, DATASET_URI, NAMESPACE, RAW_IMAGES_URI, startLocalCluster, type LocalCluster, type RawRun } from './local-cluster.js';
 
@@ -132,9 +132,9 @@ interface MetricsFile {
   generations: number;
   weightsIdentical: boolean;
   weightsSha256: string[];
-  epochs: Array<{ epoch: number; trainLoss: number; valAccuracy: number }>;
+  epochs: Array<{ epoch: number; trainLoss: number; valAccuracy: number; samplesTrained: number; samplesDropped: number; sampleChecksum: string }>;
   final: { valAccuracy: number | null; globalStep: number };
-  config: { workers: number; epochs: number; runId: string };
+  config: { workers: number; epochs: number; runId: string; seed: number; partitions: number };
   plan: { backend: { perRank: string[] } };
 }
 
@@ -161,6 +161,47 @@ async function assertTrainedModel(name: string, epochs: number): Promise<Metrics
   // Cross-entropy of a uniform guess over 10 classes is ln 10: below it, the model learned from the data.
   assert.ok((last?.trainLoss ?? Infinity) < Math.log(10), `last epoch's training loss ${last?.trainLoss} is below ln 10`);
   return metrics;
+}
+
+/**
+ * Every training sample of `dataset` accounted for exactly once per epoch: each epoch reported once, its trained
+ * and dropped samples adding up to the split, and Σ index, Σ index² of the trained ones those of the epoch's
+ * planned order (what the ranks report, counted across a resume from the checkpoint's cursor).
+ */
+async function assertEverySampleOnce(metrics: MetricsFile, dataset: string, epochs: number): Promise<void> {
+  const { manifest } = await loadManifest(dataset, { s3: cluster.minio.config });
+  assert.deepEqual(metrics.epochs.map((epoch) => epoch.epoch), Array.from({ length: epochs }, (_, epoch) => epoch), 'each epoch reported once');
+  for (const epoch of metrics.epochs) {
+    assert.equal(epoch.samplesTrained + epoch.samplesDropped, manifest.splits.train.count, `epoch ${epoch.epoch}: every sample trained once or dropped`);
+    const { order } = epochOrder(shardSampleCounts(manifest.splits.train), metrics.config.seed, epoch.epoch, metrics.config.partitions);
+    let sum = 0n;
+    let squares = 0n;
+    for (const sample of order.subarray(0, order.length - epoch.samplesDropped)) {
+      sum += BigInt(sample);
+      squares += BigInt(sample) * BigInt(sample);
+    }
+    assert.equal(epoch.sampleChecksum, `${sum}:${squares}`, `epoch ${epoch.epoch}: exactly the planned samples`);
+  }
+}
+
+/** MinIO down (killed, its data kept) for `ms`, then up again on the same address: an object store restarting. */
+async function storageOutage(ms: number): Promise<void> {
+  await cluster.minio.kill();
+  try {
+    await sleep(ms);
+  } finally {
+    await cluster.minio.restart();
+  }
+}
+
+/** Per pod of the run, how many times it logged waiting for object storage ("waiting for object storage at …: unreachable for …"). */
+async function storageRetries(run: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const pod of [`${run}-coordinator`, `${run}-worker-0`, `${run}-worker-1`]) {
+    counts[pod] = 0;
+    for (const log of await cluster.agent.logsOf(pod)) counts[pod] += log.text.split('\n').filter((line) => /waiting for object storage .*unreachable for/.test(line)).length;
+  }
+  return counts;
 }
 
 describe('a TrainingRun on a local control plane (kube-apiserver, etcd, operator, node agent, MinIO)', { timeout: 30 * 60_000 }, () => {
@@ -283,6 +324,88 @@ describe('a TrainingRun on a local control plane (kube-apiserver, etcd, operator
     const metrics = await assertTrainedModel('digits-frozen', 2);
     assert.equal(metrics.final.globalStep, await expectedSteps(2));
     assert.ok(await resumedFromCheckpoint('digits-frozen'), 'attempt 2 resumed from the checkpoint');
+  });
+
+  it('MinIO stopped for 30 s while the workers load the dataset and again for 30 s mid-epoch: the pods wait for it, and the run Succeeds with every sample once', async () => {
+    await apply(trainingRun('digits-minio'));
+    // Start-up: the workers have registered and load their compute backend; next they read the checkpoint
+    // pointer, the manifest and their shards.
+    await eventually('the workers of digits-minio to have registered', async () => {
+      const logs = [...(await cluster.agent.logsOf('digits-minio-worker-0')), ...(await cluster.agent.logsOf('digits-minio-worker-1'))];
+      return logs.some((log) => log.text.includes('compute backend')) ? true : undefined;
+    }, { timeoutMs: STARTUP_TIMEOUT_MS, intervalMs: 50, describe: () => cluster.diagnostics('digits-minio') });
+    const startup = Date.now();
+    await storageOutage(30_000);
+    const atStartup = await storageRetries('digits-minio');
+    assert.ok(atStartup['digits-minio-worker-0']! + atStartup['digits-minio-worker-1']! > 0, `a worker met the outage while loading and waited for MinIO: ${JSON.stringify(atStartup)}`);
+    await waitForCheckpoint('digits-minio');
+    console.log(`# digits-minio: first checkpoint ${((Date.now() - startup) / 1000).toFixed(1)} s after MinIO went down at start-up; storage retries ${JSON.stringify(atStartup)}`);
+    // Mid-epoch: rank 0 writes its next checkpoint (every 2 steps) while MinIO is down.
+    const midEpoch = Date.now();
+    await storageOutage(30_000);
+    const done = await waitForPhase('digits-minio', 'Succeeded', TRAINING_TIMEOUT_MS);
+    const total = await storageRetries('digits-minio');
+    console.log(`# digits-minio: Succeeded ${((Date.now() - midEpoch) / 1000).toFixed(1)} s after MinIO went down mid-epoch; attempt ${done.status?.attempt}, restarts ${done.status?.restarts ?? 0}, storage retries in all ${JSON.stringify(total)}`);
+    assert.ok(Object.values(total).reduce((a, b) => a + b) > Object.values(atStartup).reduce((a, b) => a + b), 'a pod met the mid-epoch outage and waited for MinIO');
+    // Both outages are shorter than reconnectDeadlineSeconds (300 s): waited out, no pod failed.
+    assert.equal(done.status?.attempt, 1, `last failure: ${JSON.stringify(done.status?.lastFailure)}`);
+    assert.equal(done.status?.restarts ?? 0, 0);
+    const metrics = await assertTrainedModel('digits-minio', 2);
+    assert.equal(metrics.generations, 1, 'the generation outlived both outages');
+    assert.equal(metrics.final.globalStep, await expectedSteps(2));
+    await assertEverySampleOnce(metrics, DATASET_URI, 2);
+  });
+
+  it('the coordinator killed with SIGKILL mid-epoch: the operator restarts the gang, which Succeeds from the last checkpoint with every sample once', async () => {
+    await apply(trainingRun('digits-coordinator'));
+    await waitForCheckpoint('digits-coordinator');
+    const victim = cluster.agent.processOf('digits-coordinator-coordinator');
+    assert.ok(victim, 'the coordinator runs');
+    process.kill(victim.pid, 'SIGKILL');
+    const killedAt = Date.now();
+    const restarted = await eventually('the gang restart after the coordinator died', async () => {
+      const run = await cluster.getRun('digits-coordinator');
+      return (run?.status?.attempt ?? 1) >= 2 ? run : undefined;
+    }, { timeoutMs: 60_000, describe: () => cluster.diagnostics('digits-coordinator') });
+    console.log(`# digits-coordinator: attempt 2 ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the SIGKILL`);
+    assert.equal(restarted.status?.lastFailure?.pod, 'digits-coordinator-coordinator');
+    assert.equal(restarted.status?.lastFailure?.exitCode, 137);
+    assert.equal(restarted.status?.lastFailure?.reason, 'Signal');
+    const done = await waitForPhase('digits-coordinator', 'Succeeded', TRAINING_TIMEOUT_MS);
+    console.log(`# digits-coordinator: Succeeded ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the SIGKILL`);
+    assert.equal(done.status?.attempt, 2);
+    assert.equal(done.status?.restarts, 1);
+    const metrics = await assertTrainedModel('digits-coordinator', 2);
+    assert.equal(metrics.final.globalStep, await expectedSteps(2));
+    await assertEverySampleOnce(metrics, DATASET_URI, 2);
+    assert.ok(await resumedFromCheckpoint('digits-coordinator'), 'attempt 2 resumed from the checkpoint');
+  });
+
+  it('the coordinator killed with SIGKILL while it ingests: the gang restarts, the new coordinator finishes the ingest and the run Succeeds with every sample once', async () => {
+    const dataset = 's3://datasets/digits-ingest-kill';
+    await apply(trainingRun('digits-ingest-kill', { dataset: { ingest: { source: RAW_IMAGES_URI, into: dataset, valFraction: 0.1 } } }));
+    // Killed once it has listed the source and is decoding and uploading (~2 s for these 200 images).
+    const victim = await eventually('the coordinator of digits-ingest-kill to be ingesting', async () => {
+      const running = cluster.agent.processOf('digits-ingest-kill-coordinator');
+      const [log] = await cluster.agent.logsOf('digits-ingest-kill-coordinator');
+      return running && log?.text.includes('"msg":"ingest: source scanned"') ? running : undefined;
+    }, { timeoutMs: STARTUP_TIMEOUT_MS, intervalMs: 20, describe: () => cluster.diagnostics('digits-ingest-kill') });
+    process.kill(victim.pid, 'SIGKILL');
+    const killedAt = Date.now();
+    const [first] = await cluster.agent.logsOf('digits-ingest-kill-coordinator');
+    assert.doesNotMatch(first?.text ?? '', /"msg":"ingest: done"/, 'killed before the ingest ended');
+    assert.equal(await hasObject(openStore(dataset, { s3: cluster.minio.config }), 'manifest.json'), false, 'no manifest yet: the ingest was cut short');
+    const done = await waitForPhase('digits-ingest-kill', 'Succeeded', TRAINING_TIMEOUT_MS);
+    console.log(`# digits-ingest-kill: Succeeded ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the SIGKILL`);
+    assert.equal(done.status?.attempt, 2, `last failure: ${JSON.stringify(done.status?.lastFailure)}`);
+    assert.equal(done.status?.restarts, 1);
+    assert.equal(done.status?.lastFailure?.pod, 'digits-ingest-kill-coordinator');
+    assert.equal(done.status?.lastFailure?.reason, 'Signal');
+    const manifest = (await objectJson(openStore(dataset, { s3: cluster.minio.config }), 'manifest.json')) as { splits: { train: { count: number }; val: { count: number } } };
+    assert.equal(manifest.splits.train.count + manifest.splits.val.count, 200, 'every raw image ingested');
+    const metrics = await assertTrainedModel('digits-ingest-kill', 2);
+    assert.equal(metrics.final.globalStep, Math.ceil(manifest.splits.train.count / (2 * BATCH_SIZE_PER_WORKER)) * 2);
+    await assertEverySampleOnce(metrics, dataset, 2);
   });
 
   it('suspend deletes the pods and keeps the run; resume continues it to Succeeded', async () => {
