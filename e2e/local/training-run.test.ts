@@ -356,9 +356,15 @@ describe('a TrainingRun on a local control plane (kube-apiserver, etcd, operator
     await assertEverySampleOnce(metrics, DATASET_URI, 2);
   });
 
-  it('the coordinator killed with SIGKILL mid-epoch: the operator restarts the gang, which Succeeds from the last checkpoint with every sample once', async () => {
+  it('the coordinator killed with SIGKILL mid-epoch: the operator restarts the gang, which Succeeds from the last checkpoint with the first epoch\'s record kept and every sample once', async () => {
     await apply(trainingRun('digits-coordinator'));
-    await waitForCheckpoint('digits-coordinator');
+    // Mid-epoch 1: epoch 0's record is in the coordinator's books only, which the new coordinator must carry on.
+    await eventually('a checkpoint of digits-coordinator inside epoch 1', async () => {
+      const output = cluster.outputOf('digits-coordinator');
+      if (!(await hasObject(output, 'checkpoints/latest.json'))) return undefined;
+      const { cursor } = (await objectJson(output, 'checkpoints/latest.json')) as { cursor: { epoch: number; samplesConsumed: number } };
+      return cursor.epoch === 1 && cursor.samplesConsumed > 0 ? true : undefined;
+    }, { timeoutMs: TRAINING_TIMEOUT_MS, describe: () => cluster.diagnostics('digits-coordinator') });
     const victim = cluster.agent.processOf('digits-coordinator-coordinator');
     assert.ok(victim, 'the coordinator runs');
     process.kill(victim.pid, 'SIGKILL');
