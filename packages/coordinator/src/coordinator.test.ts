@@ -185,6 +185,18 @@ describe('Coordinator', () => {
     assert.equal(written.summary.safetensors, 'model.safetensors');
   });
 
+  it('a dataset without validation images gives no validation accuracy (null), not 0%', async () => {
+    const { coordinator, connect } = await start({}, config({ runId: 'no-val', workers: 1 }));
+    const a = connect();
+    await a.register('worker-0', 'h:0');
+    await a.reportEpoch({ workerId: 'worker-0', generation: 0, epoch: 0, trainLoss: 0.4, valAccuracy: 0, valImages: 0, samplesTrained: 40, sampleChecksum: '1:2' });
+    await a.reportFinished({ workerId: 'worker-0', generation: 0, weightsSha256: 'abc', summaryJson: '{}' });
+    const result = await coordinator.done;
+    assert.equal(result.state, 'succeeded');
+    const written = JSON.parse(await readFile(path.join(work, 'no-val', 'metrics.json'), 'utf8')) as { final: { valAccuracy: number | null; valLoss: number | null; trainLoss: number } };
+    assert.deepEqual([written.final.valAccuracy, written.final.valLoss, written.final.trainLoss], [null, null, 0.4]);
+  });
+
   it('a member of an ended generation that stays silent and does not register again is declared hung too (its step hangs while its peers timed out)', async () => {
     const { coordinator, connect } = await start({ heartbeatDeadlineMs: 400 }, config({ runId: 'hung-after-end', workers: 3 }));
     const [a, b, c] = [connect(), connect(), connect()];

@@ -657,7 +657,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       generations: this.current === undefined ? 0 : this.current.number + 1,
       restarts: [...this.earlierRestarts, ...this.restarts], epochs: history, checkpoints: [...this.checkpoints],
       final: {
-        valAccuracy: last?.valAccuracy ?? null, valLoss: last?.valLoss ?? null, trainLoss: last?.trainLoss ?? null,
+        // A dataset ingested with --val-fraction 0 has no validation split: no accuracy, rather than 0%.
+        valAccuracy: last && last.valImages > 0 ? last.valAccuracy : null, valLoss: last && last.valImages > 0 ? last.valLoss : null, trainLoss: last?.trainLoss ?? null,
         imagesPerSecond: last?.imagesPerSecond ?? null, globalStep: this.lastStep?.globalStep ?? 0,
       },
       weightsSha256: hashes,

@@ -71,7 +71,8 @@ export class ProgressView {
   private epoch(epoch: EpochRecord): void {
     this.line(
       `epoch ${epoch.epoch + 1}/${this.epochs} done in ${duration(epoch.seconds)}: train loss ${epoch.trainLoss.toFixed(3)} acc ${percent(epoch.trainAccuracy)}; ` +
-        `val loss ${epoch.valLoss.toFixed(3)} acc ${percent(epoch.valAccuracy)} (${epoch.valImages} images); ${epoch.imagesPerSecond.toFixed(1)} img/s`,
+        `${epoch.valImages === 0 ? 'no validation images' : `val loss ${epoch.valLoss.toFixed(3)} acc ${percent(epoch.valAccuracy)} (${epoch.valImages} images)`}; ` +
+        `${epoch.imagesPerSecond.toFixed(1)} img/s`,
     );
   }
 }
