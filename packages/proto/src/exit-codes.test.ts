@@ -12,6 +12,11 @@ describe('the exit-code contract', () => {
     assert.equal(exitCodeClass(78).class, 'bad-config');
   });
 
+  it("reads the coordinator's verdict that the run failed (its restart budget used up) as permanent, not as a bug", () => {
+    assert.deepEqual([exitCodeClass(EXIT_CODES.runFailed).class, exitCodeClass(EXIT_CODES.runFailed).retryable], ['run-failed', false]);
+    assert.notEqual(EXIT_CODES.runFailed, EXIT_CODES.unexpected);
+  });
+
   it('reads outages, lost peers, timeouts and a known out-of-memory as retryable', () => {
     assert.deepEqual(
       [EXIT_CODES.storageUnavailable, EXIT_CODES.networkUnavailable, EXIT_CODES.peerLost, EXIT_CODES.timeout, EXIT_CODES.outOfMemory].map((code) => [code, exitCodeClass(code).class, exitCodeClass(code).retryable]),

@@ -13,8 +13,9 @@
  * - The permanent failures of the program's own input take the sysexits.h names that describe them (65
  *   EX_DATAERR, 66 EX_NOINPUT, 69 EX_UNAVAILABLE, 78 EX_CONFIG), and an outage that outlived the wait takes 75
  *   EX_TEMPFAIL ("try again later"), so tools that know sysexits read them right.
- * - The other retryable faults (network, peer lost, timeout, out of memory) take 80–83, a block no common tool
- *   assigns, so that a code there can only have come from this contract.
+ * - The other retryable faults (network, peer lost, timeout, out of memory) take 80–83, and the run's own failure
+ *   verdict 84 (permanent), a block no common tool assigns, so that a code there can only have come from this
+ *   contract.
  *
  * Everything not listed in 1–127 is read as permanent (a program we do not know said it failed), as Kubeflow
  * reads it.
@@ -50,6 +51,12 @@ export const EXIT_CODES = {
    * with the same limits, and the operator fails it at once.
    */
   outOfMemory: 83,
+  /**
+   * The run failed as a whole, by the coordinator's verdict: its restart budget is used up, or a rank reported
+   * an error no restart fixes. Permanent: the operator's own budget counted the same restarts. The reason
+   * (the last failure) is the log's last line.
+   */
+  runFailed: 84,
 } as const;
 
 export type ExitCodeName = keyof typeof EXIT_CODES;
@@ -67,6 +74,7 @@ export type ExitClass =
   | 'peer-lost'
   | 'timeout'
   | 'out-of-memory'
+  | 'run-failed'
   | 'signal'
   | 'unknown';
 
@@ -94,6 +102,7 @@ const MEANINGS: Readonly<Record<number, Omit<ExitCodeMeaning, 'code'>>> = {
   [EXIT_CODES.peerLost]: { class: 'peer-lost', retryable: true, description: 'a peer of the ring was lost' },
   [EXIT_CODES.timeout]: { class: 'timeout', retryable: true, description: 'an operation timed out' },
   [EXIT_CODES.outOfMemory]: { class: 'out-of-memory', retryable: true, description: 'out of memory for a cause a restart clears' },
+  [EXIT_CODES.runFailed]: { class: 'run-failed', retryable: false, description: 'the run failed: its restart budget is used up or a rank reported a permanent error' },
   126: { class: 'unknown', retryable: false, description: 'the command is not executable (a broken image)' },
   127: { class: 'unknown', retryable: false, description: 'the command was not found (a broken image)' },
 };

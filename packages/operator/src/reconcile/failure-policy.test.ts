@@ -28,6 +28,7 @@ describe('classifyPodFailure (the failure table)', () => {
     ['exit code 81 (peer lost)', { terminated: { exitCode: 81 } }, { reason: 'Error', retryable: true, counted: true, exitCode: 81 }],
     ['exit code 82 (timeout)', { terminated: { exitCode: 82 } }, { reason: 'Error', retryable: true, counted: true, exitCode: 82 }],
     ['exit code 83 (out of memory, known cause)', { terminated: { exitCode: 83 } }, { reason: 'Error', retryable: true, counted: true, exitCode: 83 }],
+    ['exit code 84 (the run failed by the coordinator\'s verdict)', { terminated: { exitCode: 84 } }, { reason: 'Error', retryable: false, counted: false, exitCode: 84 }],
     ['exit code 3 (no part of ringtrain uses it)', { terminated: { exitCode: 3 } }, { reason: 'Error', retryable: false, counted: false, exitCode: 3 }],
     ['no container status at all', {}, { reason: 'Error', retryable: true, counted: true }],
   ];

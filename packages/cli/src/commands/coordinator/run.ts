@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { EXIT_CODES } from '@ringtrain/proto';
 import { z } from 'zod';
 import { ExitError, exitCodeFor, UsageError } from '../../errors.js';
 import { applyReconnectDeadline, heartbeatTimeoutSchema, parseOptions, reconnectDeadlineSchema } from '../../options.js';
@@ -42,7 +43,7 @@ export async function runCoordinatorCommand(raw: Record<string, unknown>): Promi
   process.on('SIGTERM', stop);
   try {
     const result = await coordinator.done;
-    if (result.state === 'failed') throw new ExitError(1, `the run failed: ${result.reason}`);
+    if (result.state === 'failed') throw new ExitError(EXIT_CODES.runFailed, `the run failed: ${result.reason}`);
     if (result.state === 'stopped') throw new ExitError(130, `the run stopped: ${result.reason}`);
   } finally {
     process.off('SIGINT', stop);

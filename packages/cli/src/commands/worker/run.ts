@@ -1,3 +1,4 @@
+import { EXIT_CODES } from '@ringtrain/proto';
 import { z } from 'zod';
 import { ExitError, exitCodeFor, UsageError } from '../../errors.js';
 import { applyReconnectDeadline, parseOptions, reconnectDeadlineSchema } from '../../options.js';
@@ -71,7 +72,7 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
           ? options.reconnectDeadline * 1000
           : env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS === 0 ? Infinity : env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS * 1000,
     });
-    if (result.outcome === 'run-ended' && /fail|gave up/i.test(result.reason)) throw new ExitError(1, `the run failed: ${result.reason}`);
+    if (result.outcome === 'run-ended' && /fail|gave up/i.test(result.reason)) throw new ExitError(EXIT_CODES.runFailed, `the run failed: ${result.reason}`);
   } catch (error) {
     // EXIT_CODES.noGpu (69), permanent: the same node and image would fail the same way again.
     if (error instanceof GpuUnavailableError) throw new ExitError(exitCodeFor(error), error.message);
