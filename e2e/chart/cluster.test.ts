@@ -5,10 +5,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
-import { S3Store, minioBinary } from '@ringtrain/dataset';
-import { startKubeTestServer, startOperator, type KubeTestServer, type RunningOperator } from '@ringtrain/operator';
+import { S3Store } from '@ringtrain/dataset';
+import { startOperator, type RunningOperator } from '@ringtrain/operator';
 import { RELEASE, chartDir, defaultValues, helmTemplate, kubectlBinary, productionValues, repoRoot, run, runOk, start, type Ran, type Started, type ValuesSet } from './tools.js';
-import { eventually, freePort } from '@ringtrain/testing';
+import { eventually, freePort, minioBinary, startKubeTestServer, type KubeTestServer } from '@ringtrain/testing';
 
 /**
  * The rendered chart against a real kube-apiserver + etcd (scripts/install-kube-test-servers.sh): every object

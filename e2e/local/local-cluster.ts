@@ -6,10 +6,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, CustomObjectsApi, ListWatch, Watch, type KubernetesObject } from '@kubernetes/client-node';
-import { S3Store, openStore, startMinio, type MinioTestServer, type ObjectStore } from '@ringtrain/dataset';
-import { GROUP, PLURAL, VERSION, startKubeTestServer, type KubeTestServer, type TrainingRunStatus } from '@ringtrain/operator';
+import { S3Store, openStore, type ObjectStore } from '@ringtrain/dataset';
+import { GROUP, PLURAL, VERSION, type TrainingRunStatus } from '@ringtrain/operator';
 import { RINGTRAIN_BIN } from './container-config.js';
-import { eventually } from '@ringtrain/testing';
+import { eventually, startKubeTestServer, startMinio, type KubeTestServer, type MinioTestServer } from '@ringtrain/testing';
 import { NodeAgent } from './node-agent.js';
 import { startSandboxed, type SandboxedProcess } from './sandbox.js';
 

@@ -5,8 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
-import { startKubeTestServer, type KubeTestServer } from '@ringtrain/operator';
-import { eventually } from '@ringtrain/testing';
+import { eventually, startKubeTestServer, type KubeTestServer } from '@ringtrain/testing';
 import { NodeAgent } from './node-agent.js';
 
 /**

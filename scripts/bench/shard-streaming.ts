@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { Client } from 'minio';
 import pLimit from 'p-limit';
 import { ingest, S3Store, ShardCache } from '@ringtrain/dataset';
-import { startMinio } from '../../packages/dataset/src/minio-test-server.ts';
+import { startMinio } from '@ringtrain/testing';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,

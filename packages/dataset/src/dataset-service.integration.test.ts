@@ -10,9 +10,9 @@ import { DatasetServiceConnection, startDatasetService, type RunningDatasetServi
 import { planEpoch } from './epoch-plan.js';
 import { ingest } from './ingest.js';
 import { shardSampleCounts } from './manifest.js';
-import { startMinio, type MinioTestServer } from './minio-test-server.js';
 import { S3Store } from './s3-store.js';
 import { makeImageFolder } from './test-images.test-helper.js';
+import { startMinio, type MinioTestServer } from '@ringtrain/testing';
 
 describe('dataset service over a dataset ingested into a real MinIO', () => {
   let minio: MinioTestServer;

@@ -36,6 +36,3 @@ export { ShardCache, ShardChecksumError, ShardTooLargeError, splitCacheBudget, t
 export { DataLoader, type Batch, type LoaderOptions, type LoaderStats, type Triple } from './loader.js';
 export { transformImage, ImageDecodeError, type ImageTransformOptions } from './single-image.js';
 export { encodeGreyscalePng } from './grey-png.js';
-
-/** A real MinIO on 127.0.0.1 for any package's integration tests (needs `bash scripts/install-minio.sh`). */
-export { minioBinary, startMinio, type MinioTestServer } from './minio-test-server.js';

@@ -5,9 +5,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ingest, type IngestEvent } from './ingest.js';
 import { loadManifest } from './load-manifest.js';
-import { startMinio, type MinioTestServer } from './minio-test-server.js';
 import { S3Store } from './s3-store.js';
 import { makeImageFolder } from './test-images.test-helper.js';
+import { startMinio, type MinioTestServer } from '@ringtrain/testing';
 
 /** Copies a local tree into a store, key for relative path, as `aws s3 sync` would. */
 async function upload(root: string, store: S3Store): Promise<void> {

@@ -9,10 +9,10 @@ import { ingest } from './ingest.js';
 import { loadManifest } from './load-manifest.js';
 import { DataLoader } from './loader.js';
 import { shardSampleCounts, type Manifest } from './manifest.js';
-import { startMinio, type MinioTestServer } from './minio-test-server.js';
 import type { RetryEvent, RetryOptions } from './retry.js';
 import { S3Store } from './s3-store.js';
 import { makeImageFolder } from './test-images.test-helper.js';
+import { startMinio, type MinioTestServer } from '@ringtrain/testing';
 
 /**
  * Chaos against a real MinIO: the server is killed (SIGKILL, as a pod is) and started again on the same data,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startMinio, type MinioTestServer } from './minio-test-server.js';
+import { startMinio, type MinioTestServer } from '@ringtrain/testing';
 import { openStore } from './open-store.js';
 import { S3Store } from './s3-store.js';
 import { storeContract } from './store-contract.test-helper.js';

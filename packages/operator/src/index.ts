@@ -14,8 +14,7 @@ export { setCondition, CONDITION_TYPES, type ConditionType } from './reconcile/c
 export { planReconcile, type Plan, type PlanOptions, type Observed, type Action, type RunEvent, type CoordinatorProgress, type CoordinatorReport, type IngestProgress, type RunPlanSummary } from './reconcile/plan.js';
 export { registerOperatorCommand, runOperatorCommand } from './cli-command.js';
 import type { OperatorOptions, RunningOperator } from './controller/operator.js';
-import type { KubeTestServer } from './controller/kube-test-server.js';
-export type { OperatorOptions, RunningOperator, KubeTestServer };
+export type { OperatorOptions, RunningOperator };
 export type { ProgressSource } from './controller/progress.js';
 export { progressFromCoordinatorStatus } from './controller/progress.js';
 
@@ -26,10 +25,4 @@ export { progressFromCoordinatorStatus } from './controller/progress.js';
 export async function startOperator(options?: OperatorOptions): Promise<RunningOperator> {
   const { startOperator: start } = await import('./controller/operator.js');
   return start(options);
-}
-
-/** Starts etcd + kube-apiserver for integration tests (binaries from scripts/install-kube-test-servers.sh). */
-export async function startKubeTestServer(): Promise<KubeTestServer> {
-  const { startKubeTestServer: start } = await import('./controller/kube-test-server.js');
-  return start();
 }

@@ -17,9 +17,8 @@ import type { TrainingRunStatus } from '../api/status-schema.js';
 import type { CoordinatorReport } from '../reconcile/plan.js';
 import { Informer } from './informer.js';
 import { KubeApi, createCrd, statusCodeOf, type RawRun } from './kube-api.js';
-import { startKubeTestServer, type KubeTestServer } from './kube-test-server.js';
 import { startOperator, type RunningOperator } from './operator.js';
-import { eventually } from '@ringtrain/testing';
+import { eventually, startKubeTestServer, type KubeTestServer } from '@ringtrain/testing';
 
 const logger = pino({ level: process.env.RINGTRAIN_LOG_LEVEL ?? 'silent' });
 const namespace = 'default';

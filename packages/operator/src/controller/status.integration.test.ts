@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { MAX_WORLD_SIZE } from '@ringtrain/proto';
-import { eventually } from '@ringtrain/testing';
+import { eventually, startKubeTestServer, type KubeTestServer } from '@ringtrain/testing';
 import pino from 'pino';
 import { generateCrd } from '../api/crd.js';
 import { GROUP, PLURAL, VERSION } from '../api/group-version.js';
@@ -11,7 +11,6 @@ import type { TrainingRunStatus } from '../api/status-schema.js';
 import type { TrainingRun } from '../api/training-run.js';
 import type { CoordinatorReport } from '../reconcile/plan.js';
 import { KubeApi, createCrd, statusCodeOf, type RawRun } from './kube-api.js';
-import { startKubeTestServer, type KubeTestServer } from './kube-test-server.js';
 import { startOperator, type RunningOperator } from './operator.js';
 
 // What the TrainingRun's status says, read back from a real kube-apiserver and etcd: written whole, so a field

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { encodeGreyscalePng, loadManifest, startMinio, type MinioTestServer } from '@ringtrain/dataset';
+import { encodeGreyscalePng, loadManifest } from '@ringtrain/dataset';
+import { startMinio, type MinioTestServer } from '@ringtrain/testing';
 
 const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
 

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { openStore, S3Store, startMinio, type MinioTestServer } from '@ringtrain/dataset';
+import { openStore, S3Store } from '@ringtrain/dataset';
+import { startMinio, type MinioTestServer } from '@ringtrain/testing';
 import { demoMetricsText } from './testdata/fixtures.js';
 
 const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));

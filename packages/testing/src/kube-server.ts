@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
-import { freePort } from '@ringtrain/testing';
+import { freePort } from './free-port.js';
 
 /**
  * A real control plane for integration tests (what envtest gives Go operators): etcd and kube-apiserver on

@@ -4,15 +4,23 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { S3Config } from './s3-config.js';
-import { freePort } from '@ringtrain/testing';
+import { freePort } from './free-port.js';
+
+/** Where the server listens and its root credentials: the shape of @ringtrain/dataset's `S3Config`, which it can be passed as. */
+export type MinioTestConfig = {
+  endpoint: string;
+  region: string;
+  pathStyle: boolean;
+  accessKey: string;
+  secretKey: string;
+};
 
 /**
  * A real MinIO server for integration tests, on 127.0.0.1 with a random free port and a temporary data dir.
  * The binary comes from scripts/install-minio.sh; when it is missing this throws (tests fail, never skip).
  */
 export type MinioTestServer = {
-  config: S3Config;
+  config: MinioTestConfig;
   stop(): Promise<void>;
   /** Kills the server (SIGKILL, as a pod is killed) and keeps its data: clients get refused connections until `restart`. */
   kill(): Promise<void>;
