@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync, statSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -40,6 +41,29 @@ describe('deploy/docker/Dockerfile', () => {
     for (const source of copied) assert.ok(allowed.some((allow) => source === allow || source.startsWith(`${allow}/`)), `${source} is copied but ignored`);
   });
 
+  it('leaves test code out of the images, and nothing it ships imports test code', async () => {
+    const ignore = await readFile(`${dockerfile}.dockerignore`, 'utf8');
+    const shipped = dockerContext(ignore);
+    const files = (await readdir(path.join(repoRoot, 'packages'), { recursive: true }))
+      .map((file) => `packages/${file.split(path.sep).join('/')}`)
+      .filter((file) => !file.includes('/node_modules/') && !file.endsWith('/node_modules'));
+    const sent = files.filter(shipped);
+    assert.ok(sent.includes('packages/cli/src/main.ts') && sent.includes('packages/testing/package.json'), 'the sources and every package.json are sent');
+    const testCode = /(\.test\.ts|\.test-helper\.ts|\.fixture\.ts)$|\/testdata\/|^packages\/testing\/(?!package\.json$)/;
+    const leaked = sent.filter((file) => testCode.test(file));
+    assert.deepEqual(leaked, [], 'test code sent to the image build');
+    for (const file of sent.filter((name) => /\.(ts|mjs|js)$/.test(name))) {
+      const source = await readFile(path.join(repoRoot, file), 'utf8');
+      for (const [, specifier = ''] of source.matchAll(/(?:\bfrom|\bimport\s*\(?|new URL\()\s*'([^']+)'/g)) {
+        assert.ok(!specifier.startsWith('@ringtrain/testing'), `${file} imports ${specifier}, a dev dependency the images leave out`);
+        if (!specifier.startsWith('.')) continue;
+        const target = path.posix.join(path.posix.dirname(file), specifier);
+        const candidates = [target, target.replace(/\.js$/, '.ts')].filter((candidate) => existsSync(path.join(repoRoot, candidate)) && statSync(path.join(repoRoot, candidate)).isFile());
+        for (const candidate of candidates) assert.ok(shipped(candidate), `${file} needs ${candidate}, which the images leave out`);
+      }
+    }
+  });
+
   it('puts the `ringtrain` bin the pods run (command: [ringtrain, …]) where PATH finds it', async () => {
     const text = await readFile(dockerfile, 'utf8');
     const cli = JSON.parse(await readFile(path.join(repoRoot, 'packages', 'cli', 'package.json'), 'utf8')) as { bin?: Record<string, string> };
@@ -53,6 +77,34 @@ describe('deploy/docker/Dockerfile', () => {
     }
   });
 });
+
+/**
+ * Whether a .dockerignore sends a path (relative, with `/`) to the build: the last pattern that matches the path
+ * or one of its parent directories decides, `!` re-includes. Covers the syntax our file uses (`*`, `**`).
+ */
+function dockerContext(ignore: string): (file: string) => boolean {
+  const rules = ignore
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'))
+    .map((line) => {
+      const include = line.startsWith('!');
+      const pattern = (include ? line.slice(1) : line).replace(/\/$/, '');
+      const source = pattern
+        .split('/')
+        .map((part) => (part === '**' ? '.*' : part.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')))
+        .join('/')
+        .replace(/\.\*\//g, '(?:.*/)?');
+      return { include, pattern: new RegExp(`^${source}$`) };
+    });
+  return (file) => {
+    const parts = file.split('/');
+    const prefixes = parts.map((_, index) => parts.slice(0, index + 1).join('/'));
+    let sent = true;
+    for (const rule of rules) if (prefixes.some((prefix) => rule.pattern.test(prefix))) sent = rule.include;
+    return sent;
+  };
+}
 
 describe("the images' native TensorFlow", () => {
   const script = path.join(repoRoot, 'packages', 'model', 'scripts', 'install-native-tensorflow.mjs');
