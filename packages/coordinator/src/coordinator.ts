@@ -524,7 +524,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         this.exited.delete(action.workerId);
         if (respond) this.waiting.set(action.workerId, respond);
         this.metrics.workers.set(action.waiting);
-        this.log.info({ workerId: action.workerId, waiting: action.waiting, of: this.config.workers }, 'worker registered');
+        // The address peers will dial: what an operator checks first when a ring does not form.
+        this.log.info({ workerId: action.workerId, address: action.address, waiting: action.waiting, of: this.config.workers }, 'worker registered');
         return;
       case 'form':
         this.formGeneration(action.generation, action.members);

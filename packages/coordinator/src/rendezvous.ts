@@ -80,7 +80,7 @@ export type RendezvousAction =
   /** The earlier waiting registration of this worker is answered: a newer one replaces it. */
   | { readonly kind: 'supersede'; readonly workerId: string; readonly message: string }
   /** This registration waits for the gang. */
-  | { readonly kind: 'wait'; readonly workerId: string; readonly waiting: number }
+  | { readonly kind: 'wait'; readonly workerId: string; readonly address: string; readonly waiting: number }
   /** A generation forms: answer these waiting registrations with their ranks (index = rank). */
   | { readonly kind: 'form'; readonly generation: number; readonly members: readonly Registration[] }
   /** The running generation ended; `counted` ones are a restart of the budget, `restart` ones go on to the next generation. */
@@ -200,7 +200,7 @@ class Machine {
     }
     const pending = [...this.state.pending.filter((each) => each.workerId !== workerId), { workerId, address }];
     this.state = { ...this.state, pending };
-    this.actions.push({ kind: 'wait', workerId, waiting: pending.length });
+    this.actions.push({ kind: 'wait', workerId, address, waiting: pending.length });
     this.formGeneration();
   }
 
