@@ -8,24 +8,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiextensionsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import { CoordinationV1Api, KubeConfig, NetworkingV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions } from '@kubernetes/client-node';
+import { eventually } from '@ringtrain/testing';
 import pino from 'pino';
 import { parse } from 'yaml';
-import { generateCrd } from '../api/crd.js';
 import { GROUP, PLURAL, VERSION } from '../api/group-version.js';
-import type { TrainingRunStatus } from '../api/status-schema.js';
 import type { CoordinatorReport } from '../reconcile/plan.js';
 import { Informer } from './informer.js';
-import { KubeApi, createCrd, statusCodeOf, type RawRun } from './kube-api.js';
+import { KubeApi, statusCodeOf, type RawRun } from './kube-api.js';
 import { startOperator, type RunningOperator } from './operator.js';
-import { eventually, startKubeTestServer, type KubeTestServer } from '@ringtrain/testing';
+import { createRun, getRun, namespace, podsOf, runGang, runStatus, setPodPhase, startKubeWithTrainingRuns, type KubeWithTrainingRuns } from './training-runs.test-helper.js';
 
 const logger = pino({ level: process.env.RINGTRAIN_LOG_LEVEL ?? 'silent' });
-const namespace = 'default';
-
-let kube: KubeTestServer;
-let core: CoreV1Api;
-let custom: CustomObjectsApi;
+let kube: KubeWithTrainingRuns['kube'];
+let core: KubeWithTrainingRuns['core'];
+let custom: KubeWithTrainingRuns['custom'];
 let operator: RunningOperator | undefined;
 const progress = new Map<string, CoordinatorReport>();
 
@@ -38,44 +35,8 @@ function runBody(name: string, spec: Record<string, unknown> = {}): Record<strin
   };
 }
 
-async function createRun(body: Record<string, unknown>): Promise<RawRun> {
-  return (await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body })) as RawRun;
-}
-
-async function getRun(name: string): Promise<RawRun> {
-  return (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name })) as RawRun;
-}
-
 async function patchRunSpec(name: string, spec: Record<string, unknown>): Promise<void> {
   await custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { spec } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
-}
-
-const runStatus = (name: string, predicate: (status: TrainingRunStatus) => boolean) => async () => {
-  const status = (await getRun(name)).status;
-  return status && predicate(status) ? status : undefined;
-};
-
-async function podsOf(run: string): Promise<V1Pod[]> {
-  return (await core.listNamespacedPod({ namespace, labelSelector: `ringtrain.dev/run=${run}` })).items.filter((p) => !p.metadata?.deletionTimestamp);
-}
-
-/** Plays the kubelet: writes a pod's phase (and, for a failure, the container's exit) through pods/status. */
-async function setPodPhase(name: string, phase: 'Running' | 'Succeeded' | 'Failed', exit?: { exitCode: number; reason?: string }): Promise<void> {
-  const now = new Date().toISOString();
-  const container = name.includes('coordinator') ? 'coordinator' : 'worker';
-  const status = {
-    phase,
-    conditions: [{ type: 'Ready', status: phase === 'Running' ? 'True' : 'False', lastTransitionTime: now }],
-    ...(exit
-      ? { containerStatuses: [{ name: container, image: 'ringtrain:test', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: exit.exitCode, reason: exit.reason ?? 'Error', startedAt: now, finishedAt: now } } }] }
-      : {}),
-  };
-  await core.patchNamespacedPodStatus({ namespace, name, body: { status } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
-}
-
-async function runGang(run: string, replicas: number): Promise<void> {
-  await eventually(`the pods of ${run}`, async () => ((await podsOf(run)).length === replicas + 1 ? true : undefined));
-  for (const pod of await podsOf(run)) await setPodPhase(pod.metadata?.name ?? '', 'Running');
 }
 
 async function eventsOf(run: string): Promise<string[]> {
@@ -85,15 +46,7 @@ async function eventsOf(run: string): Promise<string[]> {
 
 describe('the operator against a real kube-apiserver and etcd', { timeout: 600_000 }, () => {
   before(async () => {
-    kube = await startKubeTestServer();
-    core = kube.kubeConfig.makeApiClient(CoreV1Api);
-    custom = kube.kubeConfig.makeApiClient(CustomObjectsApi);
-    const extensions = kube.kubeConfig.makeApiClient(ApiextensionsV1Api);
-    assert.equal(await createCrd(kube.kubeConfig, generateCrd()), 'created');
-    await eventually('the CRD to be Established', async () => {
-      const crd = await extensions.readCustomResourceDefinition({ name: `${PLURAL}.${GROUP}` });
-      return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ? true : undefined;
-    });
+    ({ kube, core, custom } = await startKubeWithTrainingRuns());
     operator = await startOperator({
       kubeConfig: kube.kubeConfig,
       namespace,

@@ -1,27 +1,22 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { MAX_WORLD_SIZE } from '@ringtrain/proto';
-import { eventually, startKubeTestServer, type KubeTestServer } from '@ringtrain/testing';
+import { eventually } from '@ringtrain/testing';
 import pino from 'pino';
-import { generateCrd } from '../api/crd.js';
 import { GROUP, PLURAL, VERSION } from '../api/group-version.js';
-import type { TrainingRunStatus } from '../api/status-schema.js';
 import type { TrainingRun } from '../api/training-run.js';
 import type { CoordinatorReport } from '../reconcile/plan.js';
-import { KubeApi, createCrd, statusCodeOf, type RawRun } from './kube-api.js';
+import { KubeApi, statusCodeOf, type RawRun } from './kube-api.js';
 import { startOperator, type RunningOperator } from './operator.js';
+import { createRun, getRun, namespace, runGang, runStatus, setPodPhase, startKubeWithTrainingRuns, type KubeWithTrainingRuns } from './training-runs.test-helper.js';
 
 // What the TrainingRun's status says, read back from a real kube-apiserver and etcd: written whole, so a field
 // the operator drops is gone, and written only when it changes.
 
 const logger = pino({ level: process.env.RINGTRAIN_LOG_LEVEL ?? 'silent' });
-const namespace = 'default';
-
-let kube: KubeTestServer;
-let core: CoreV1Api;
-let custom: CustomObjectsApi;
+let kube: KubeWithTrainingRuns['kube'];
+let custom: KubeWithTrainingRuns['custom'];
 let operator: RunningOperator | undefined;
 const progress = new Map<string, CoordinatorReport>();
 
@@ -34,39 +29,6 @@ function runBody(name: string, spec: Record<string, unknown> = {}): Record<strin
   };
 }
 
-async function createRun(body: Record<string, unknown>): Promise<RawRun> {
-  return (await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body })) as RawRun;
-}
-
-async function getRun(name: string): Promise<RawRun> {
-  return (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name })) as RawRun;
-}
-
-const runStatus = (name: string, predicate: (status: TrainingRunStatus) => boolean) => async () => {
-  const status = (await getRun(name)).status;
-  return status && predicate(status) ? status : undefined;
-};
-
-/** Plays the kubelet for every pod of the run's current attempt. */
-async function runGang(run: string, replicas: number): Promise<void> {
-  const pods = await eventually(`the pods of ${run}`, async () => {
-    const list = (await core.listNamespacedPod({ namespace, labelSelector: `ringtrain.dev/run=${run}` })).items.filter((p) => !p.metadata?.deletionTimestamp);
-    return list.length === replicas + 1 ? list : undefined;
-  });
-  for (const pod of pods) await setPodPhase(pod.metadata?.name ?? '', 'Running');
-}
-
-async function setPodPhase(name: string, phase: 'Running' | 'Failed', exit?: { exitCode: number }): Promise<void> {
-  const now = new Date().toISOString();
-  const container = name.includes('coordinator') ? 'coordinator' : 'worker';
-  const status = {
-    phase,
-    conditions: [{ type: 'Ready', status: phase === 'Running' ? 'True' : 'False', lastTransitionTime: now }],
-    ...(exit ? { containerStatuses: [{ name: container, image: 'ringtrain:test', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: exit.exitCode, reason: 'Error', startedAt: now, finishedAt: now } } }] } : {}),
-  };
-  await core.patchNamespacedPodStatus({ namespace, name, body: { status } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
-}
-
 async function statusWrites(): Promise<number> {
   const metric = await operator?.metrics.registry.getSingleMetric('ringtrain_operator_status_writes_total')?.get();
   return metric?.values.reduce((sum, v) => sum + v.value, 0) ?? 0;
@@ -74,15 +36,7 @@ async function statusWrites(): Promise<number> {
 
 describe('the TrainingRun status against a real kube-apiserver and etcd', { timeout: 300_000 }, () => {
   before(async () => {
-    kube = await startKubeTestServer();
-    core = kube.kubeConfig.makeApiClient(CoreV1Api);
-    custom = kube.kubeConfig.makeApiClient(CustomObjectsApi);
-    const extensions = kube.kubeConfig.makeApiClient(ApiextensionsV1Api);
-    assert.equal(await createCrd(kube.kubeConfig, generateCrd()), 'created');
-    await eventually('the CRD to be Established', async () => {
-      const crd = await extensions.readCustomResourceDefinition({ name: `${PLURAL}.${GROUP}` });
-      return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ? true : undefined;
-    });
+    ({ kube, custom } = await startKubeWithTrainingRuns());
     operator = await startOperator({
       kubeConfig: kube.kubeConfig,
       namespace,
