@@ -18,12 +18,28 @@ export default tseslint.config(
     files: ['packages/*/src/**/*.ts'],
     ignores: ['**/*.test.ts', '**/*.test-helper.ts', '**/*.fixture.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['@ringtrain/testing', '@ringtrain/testing/*'], message: '@ringtrain/testing is for tests only (a dev dependency, not in the images)' },
-          { group: ['**/*.test', '**/*.test.*', '**/*.test-helper', '**/*.test-helper.*', '**/*.fixture', '**/*.fixture.*'], message: 'test code is not shipped: only tests may import it' }
-        ]
-      }]
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@ringtrain/testing', '@ringtrain/testing/*'],
+              message: '@ringtrain/testing is for tests only (a dev dependency, not in the images)'
+            },
+            {
+              group: [
+                '**/*.test',
+                '**/*.test.*',
+                '**/*.test-helper',
+                '**/*.test-helper.*',
+                '**/*.fixture',
+                '**/*.fixture.*'
+              ],
+              message: 'test code is not shipped: only tests may import it'
+            }
+          ]
+        }
+      ]
     }
   }
 );

@@ -3,7 +3,17 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { EXTENDED_RESOURCE_NAME } from '@ringtrain/operator';
-import { chartDir, defaultValues, helmBinary, helmTemplate, productionValues, repoRoot, run, valuesArgs, type ValuesSet } from './tools.js';
+import {
+  chartDir,
+  defaultValues,
+  helmBinary,
+  helmTemplate,
+  productionValues,
+  repoRoot,
+  run,
+  valuesArgs,
+  type ValuesSet
+} from './tools.js';
 
 /** `kind: X` lines of a rendered manifest stream, with the object's name, e.g. `Deployment/rt-ringtrain-operator`. */
 function objects(manifests: string): string[] {
@@ -37,7 +47,14 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
 
   for (const values of [defaultValues, productionValues]) {
     it(`passes helm lint --strict with the ${values.name}`, async () => {
-      const result = await run(helmBinary(), ['lint', '--strict', chartDir, '--namespace', values.namespace, ...valuesArgs(values)]);
+      const result = await run(helmBinary(), [
+        'lint',
+        '--strict',
+        chartDir,
+        '--namespace',
+        values.namespace,
+        ...valuesArgs(values)
+      ]);
       assert.equal(result.code, 0, result.stdout + result.stderr);
       assert.match(result.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
     });
@@ -59,7 +76,7 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
       'Service/rt-ringtrain-minio',
       'Secret/rt-ringtrain-minio',
       'NetworkPolicy/rt-ringtrain-dataset-service',
-      'NetworkPolicy/rt-ringtrain-minio',
+      'NetworkPolicy/rt-ringtrain-minio'
     ]) {
       assert.ok(rendered.includes(object), `${object} not in ${rendered.join(', ')}`);
     }
@@ -70,8 +87,15 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
   it('renders without MinIO, with a Role in the watched namespace and a PodDisruptionBudget for the second values set', async () => {
     const manifests = await renderOk(productionValues);
     const rendered = objects(manifests);
-    assert.ok(!rendered.some((o) => /minio/i.test(o)), `MinIO objects rendered with minio.enabled=false: ${rendered.join(', ')}`);
-    for (const object of ['Role/rt-ringtrain-operator', 'RoleBinding/rt-ringtrain-operator', 'PodDisruptionBudget/rt-ringtrain-operator']) {
+    assert.ok(
+      !rendered.some((o) => /minio/i.test(o)),
+      `MinIO objects rendered with minio.enabled=false: ${rendered.join(', ')}`
+    );
+    for (const object of [
+      'Role/rt-ringtrain-operator',
+      'RoleBinding/rt-ringtrain-operator',
+      'PodDisruptionBudget/rt-ringtrain-operator'
+    ]) {
       assert.ok(rendered.includes(object), `${object} not in ${rendered.join(', ')}`);
     }
     assert.ok(!rendered.includes('ClusterRole/rt-ringtrain-operator'), 'a namespaced operator got a ClusterRole');
@@ -82,11 +106,20 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
   it("leaves run pods to the operator's per-run NetworkPolicies: no namespace-wide policy that would widen them", async () => {
     const manifests = await renderOk(defaultValues);
     const policies = objects(manifests).filter((o) => o.startsWith('NetworkPolicy/'));
-    assert.deepEqual(policies.sort(), ['NetworkPolicy/rt-ringtrain-dataset-service', 'NetworkPolicy/rt-ringtrain-minio']);
+    assert.deepEqual(policies.sort(), [
+      'NetworkPolicy/rt-ringtrain-dataset-service',
+      'NetworkPolicy/rt-ringtrain-minio'
+    ]);
     // The operator makes them, may get and create them, and knows its own pods for their /status rule.
     assert.match(manifests, /- --network-policies=true\n/);
-    assert.match(manifests, /- --operator-pod-labels=app\.kubernetes\.io\/name=ringtrain,app\.kubernetes\.io\/instance=rt,app\.kubernetes\.io\/component=operator\n/);
-    assert.match(manifests, /- apiGroups: \[networking\.k8s\.io\]\n\s+resources: \[networkpolicies\]\n\s+verbs: \[get, create\]\n/);
+    assert.match(
+      manifests,
+      /- --operator-pod-labels=app\.kubernetes\.io\/name=ringtrain,app\.kubernetes\.io\/instance=rt,app\.kubernetes\.io\/component=operator\n/
+    );
+    assert.match(
+      manifests,
+      /- apiGroups: \[networking\.k8s\.io\]\n\s+resources: \[networkpolicies\]\n\s+verbs: \[get, create\]\n/
+    );
   });
 
   it('with networkPolicy.enabled=false: no policies, an operator that makes none, and no RBAC for them', async () => {
@@ -101,10 +134,14 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
     ['a string where a number belongs', ['--set-string', 'operator.replicas=two'], /\/operator\/replicas/],
     ['an unknown log level', ['--set', 'operator.logLevel=loud'], /\/operator\/logLevel/],
     ['a misspelt key', ['--set', 'operator.replica=2'], /at '\/operator': additional properties 'replica' not allowed/],
-    ['a dataset URI that is not s3:// or file://', ['--set', 'datasetService.datasets={http://example.com/data}'], /\/datasetService\/datasets\/0/],
+    [
+      'a dataset URI that is not s3:// or file://',
+      ['--set', 'datasetService.datasets={http://example.com/data}'],
+      /\/datasetService\/datasets\/0/
+    ],
     ['minio disabled without an S3 endpoint', ['--set', 'minio.enabled=false'], /\/s3\/endpoint/],
     ['a GPU resource name without a domain', ['--set', 'gpu.resourceName=gpu'], /\/gpu\/resourceName/],
-    ['a GPU resource name with a space', ['--set', 'gpu.resourceName=amd.com/my gpu'], /\/gpu\/resourceName/],
+    ['a GPU resource name with a space', ['--set', 'gpu.resourceName=amd.com/my gpu'], /\/gpu\/resourceName/]
   ];
   for (const [what, args, field] of refusals) {
     it(`refuses ${what}, naming the field`, async () => {
@@ -118,13 +155,17 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
   it('names the MinIO Service and Secret keys that deploy/examples expect of release `ringtrain` in ringtrain-system', async () => {
     const result = await run(helmBinary(), ['template', 'ringtrain', chartDir, '--namespace', 'ringtrain-system']);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /kind: Service\nmetadata:\n  name: ringtrain-minio\n  namespace: ringtrain-system\n[\s\S]*?port: 9000\n/);
+    assert.match(
+      result.stdout,
+      /kind: Service\nmetadata:\n  name: ringtrain-minio\n  namespace: ringtrain-system\n[\s\S]*?port: 9000\n/
+    );
     assert.match(result.stdout, /AWS_ACCESS_KEY_ID: "[^"]+"\n  AWS_SECRET_ACCESS_KEY: "[^"]+"/);
     const examples = (await readdir(path.join(repoRoot, 'deploy', 'examples'))).filter((f) => f.endsWith('.yaml'));
     for (const example of examples) {
       const text = await readFile(path.join(repoRoot, 'deploy', 'examples', example), 'utf8');
       const endpoint = /endpoint: (\S+)/.exec(text)?.[1];
-      if (endpoint) assert.equal(endpoint, 'http://ringtrain-minio.ringtrain-system:9000', `deploy/examples/${example}`);
+      if (endpoint)
+        assert.equal(endpoint, 'http://ringtrain-minio.ringtrain-system:9000', `deploy/examples/${example}`);
     }
   });
 
@@ -135,15 +176,20 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
     assert.doesNotMatch(without, /--dataset-service/);
   });
 
-  it("passes gpu.resourceName to the operator as the GPU of runs that name none (--default-gpu-resource)", async () => {
+  it('passes gpu.resourceName to the operator as the GPU of runs that name none (--default-gpu-resource)', async () => {
     assert.match(await renderOk(defaultValues), /- --default-gpu-resource=nvidia\.com\/gpu\n/);
     const amd = await renderOk(defaultValues, ['--set', 'gpu.resourceName=amd.com/gpu']);
     assert.match(amd, /- --default-gpu-resource=amd\.com\/gpu\n/);
   });
 
   it('checks gpu.resourceName with the pattern the CRD checks spec.workers.gpu.resourceName with', async () => {
-    const schema = JSON.parse(await readFile(path.join(chartDir, 'values.schema.json'), 'utf8')) as { properties: { gpu: { properties: { resourceName: { pattern: string } } } } };
-    assert.equal(schema.properties.gpu.properties.resourceName.pattern, EXTENDED_RESOURCE_NAME.source.replaceAll('\\/', '/'));
+    const schema = JSON.parse(await readFile(path.join(chartDir, 'values.schema.json'), 'utf8')) as {
+      properties: { gpu: { properties: { resourceName: { pattern: string } } } };
+    };
+    assert.equal(
+      schema.properties.gpu.properties.resourceName.pattern,
+      EXTENDED_RESOURCE_NAME.source.replaceAll('\\/', '/')
+    );
   });
 
   it('ships the CRD that packages/operator generates (helm/ringtrain/crds equals deploy/crds)', async () => {
@@ -152,8 +198,14 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
     const files = (await readdir(generated)).filter((f) => f.endsWith('.yaml')).sort();
     assert.deepEqual((await readdir(shipped)).sort(), files, 'the chart ships exactly the generated CRDs');
     for (const file of files) {
-      const [want, got] = await Promise.all([readFile(path.join(generated, file), 'utf8'), readFile(path.join(shipped, file), 'utf8')]);
-      assert.ok(got === want, `helm/ringtrain/crds/${file} differs from deploy/crds/${file}: cp deploy/crds/${file} helm/ringtrain/crds/`);
+      const [want, got] = await Promise.all([
+        readFile(path.join(generated, file), 'utf8'),
+        readFile(path.join(shipped, file), 'utf8')
+      ]);
+      assert.ok(
+        got === want,
+        `helm/ringtrain/crds/${file} differs from deploy/crds/${file}: cp deploy/crds/${file} helm/ringtrain/crds/`
+      );
     }
   });
 });

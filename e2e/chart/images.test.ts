@@ -25,7 +25,11 @@ describe('deploy/docker/Dockerfile', () => {
     }
     assert.ok(workspaces.length > 2, workspaces.join(', '));
     for (const workspace of workspaces) {
-      assert.match(text, new RegExp(`^COPY ${workspace}/package\\.json ${workspace}/$`, 'm'), `the Dockerfile does not copy ${workspace}/package.json`);
+      assert.match(
+        text,
+        new RegExp(`^COPY ${workspace}/package\\.json ${workspace}/$`, 'm'),
+        `the Dockerfile does not copy ${workspace}/package.json`
+      );
     }
   });
 
@@ -36,9 +40,15 @@ describe('deploy/docker/Dockerfile', () => {
       .split('\n')
       .filter((line) => line.startsWith('!'))
       .map((line) => line.slice(1).replace(/\/$/, ''));
-    const copied = [...text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((match) => (match[1] ?? '').split(' ')).map((source) => source.replace(/\/$/, ''));
+    const copied = [...text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)]
+      .flatMap((match) => (match[1] ?? '').split(' '))
+      .map((source) => source.replace(/\/$/, ''));
     assert.ok(copied.length > 0);
-    for (const source of copied) assert.ok(allowed.some((allow) => source === allow || source.startsWith(`${allow}/`)), `${source} is copied but ignored`);
+    for (const source of copied)
+      assert.ok(
+        allowed.some((allow) => source === allow || source.startsWith(`${allow}/`)),
+        `${source} is copied but ignored`
+      );
   });
 
   it('leaves test code out of the images, and nothing it ships imports test code', async () => {
@@ -48,25 +58,37 @@ describe('deploy/docker/Dockerfile', () => {
       .map((file) => `packages/${file.split(path.sep).join('/')}`)
       .filter((file) => !file.includes('/node_modules/') && !file.endsWith('/node_modules'));
     const sent = files.filter(shipped);
-    assert.ok(sent.includes('packages/cli/src/main.ts') && sent.includes('packages/testing/package.json'), 'the sources and every package.json are sent');
-    const testCode = /(\.test\.ts|\.test-helper\.ts|\.fixture\.ts)$|\/testdata\/|^packages\/testing\/(?!package\.json$)/;
+    assert.ok(
+      sent.includes('packages/cli/src/main.ts') && sent.includes('packages/testing/package.json'),
+      'the sources and every package.json are sent'
+    );
+    const testCode =
+      /(\.test\.ts|\.test-helper\.ts|\.fixture\.ts)$|\/testdata\/|^packages\/testing\/(?!package\.json$)/;
     const leaked = sent.filter((file) => testCode.test(file));
     assert.deepEqual(leaked, [], 'test code sent to the image build');
     for (const file of sent.filter((name) => /\.(ts|mjs|js)$/.test(name))) {
       const source = await readFile(path.join(repoRoot, file), 'utf8');
       for (const [, specifier = ''] of source.matchAll(/(?:\bfrom|\bimport\s*\(?|new URL\()\s*'([^']+)'/g)) {
-        assert.ok(!specifier.startsWith('@ringtrain/testing'), `${file} imports ${specifier}, a dev dependency the images leave out`);
+        assert.ok(
+          !specifier.startsWith('@ringtrain/testing'),
+          `${file} imports ${specifier}, a dev dependency the images leave out`
+        );
         if (!specifier.startsWith('.')) continue;
         const target = path.posix.join(path.posix.dirname(file), specifier);
-        const candidates = [target, target.replace(/\.js$/, '.ts')].filter((candidate) => existsSync(path.join(repoRoot, candidate)) && statSync(path.join(repoRoot, candidate)).isFile());
-        for (const candidate of candidates) assert.ok(shipped(candidate), `${file} needs ${candidate}, which the images leave out`);
+        const candidates = [target, target.replace(/\.js$/, '.ts')].filter(
+          (candidate) => existsSync(path.join(repoRoot, candidate)) && statSync(path.join(repoRoot, candidate)).isFile()
+        );
+        for (const candidate of candidates)
+          assert.ok(shipped(candidate), `${file} needs ${candidate}, which the images leave out`);
       }
     }
   });
 
   it('puts the `ringtrain` bin the pods run (command: [ringtrain, …]) where PATH finds it', async () => {
     const text = await readFile(dockerfile, 'utf8');
-    const cli = JSON.parse(await readFile(path.join(repoRoot, 'packages', 'cli', 'package.json'), 'utf8')) as { bin?: Record<string, string> };
+    const cli = JSON.parse(await readFile(path.join(repoRoot, 'packages', 'cli', 'package.json'), 'utf8')) as {
+      bin?: Record<string, string>;
+    };
     assert.ok(cli.bin?.ringtrain, '@ringtrain/cli declares the ringtrain bin (npm links it into node_modules/.bin)');
     const targets = [...text.matchAll(/^FROM \S+ AS (control-plane|worker-cpu|worker-gpu)$/gm)].map((m) => m[1]);
     assert.deepEqual(targets, ['control-plane', 'worker-cpu', 'worker-gpu']);
@@ -109,7 +131,8 @@ function dockerContext(ignore: string): (file: string) => boolean {
 describe("the images' native TensorFlow", () => {
   const script = path.join(repoRoot, 'packages', 'model', 'scripts', 'install-native-tensorflow.mjs');
   const requirementsFile = path.join(repoRoot, 'deploy', 'docker', 'nvidia-cu12-requirements.txt');
-  const stage = (text: string, name: string): string => text.slice(text.indexOf(` AS ${name}\n`)).split(/^FROM /m)[0] ?? '';
+  const stage = (text: string, name: string): string =>
+    text.slice(text.indexOf(` AS ${name}\n`)).split(/^FROM /m)[0] ?? '';
   /** The `requirement` the install script pins for one variant, e.g. tensorflow==2.15.1 for gpu. */
   const pinned = (source: string, variant: 'cpu' | 'gpu'): string => {
     const match = new RegExp(`\\b${variant}: \\{[^}]*requirement: '([^']+)'`).exec(source);
@@ -129,8 +152,14 @@ describe("the images' native TensorFlow", () => {
 
   it("builds each worker's binding with the install script from PyPI's wheels, strictly, and nothing with tfjs-node's own download", async () => {
     const text = await readFile(dockerfile, 'utf8');
-    assert.match(stage(text, 'deps-cpu'), /node packages\/model\/scripts\/install-native-tensorflow\.mjs --variant cpu --strict/);
-    assert.match(stage(text, 'deps-gpu'), /node packages\/model\/scripts\/install-native-tensorflow\.mjs --variant gpu --strict/);
+    assert.match(
+      stage(text, 'deps-cpu'),
+      /node packages\/model\/scripts\/install-native-tensorflow\.mjs --variant cpu --strict/
+    );
+    assert.match(
+      stage(text, 'deps-gpu'),
+      /node packages\/model\/scripts\/install-native-tensorflow\.mjs --variant gpu --strict/
+    );
     assert.match(stage(text, 'deps'), /npm ci .*--ignore-scripts/);
     assert.doesNotMatch(text, /npm rebuild|googleapis|^\s*(RUN|&&).*\b(curl|wget)\b/m);
   });
@@ -138,10 +167,20 @@ describe("the images' native TensorFlow", () => {
   it('installs the CUDA wheels pinned for the TensorFlow the script builds the GPU binding against, each by sha256', async () => {
     const source = await readFile(script, 'utf8');
     const { wheels, forTensorflow } = await readRequirements();
-    assert.equal(forTensorflow, pinned(source, 'gpu'), 'nvidia-cu12-requirements.txt says which TensorFlow its pins are for');
+    assert.equal(
+      forTensorflow,
+      pinned(source, 'gpu'),
+      'nvidia-cu12-requirements.txt says which TensorFlow its pins are for'
+    );
     // What TensorFlow 2.15 dlopens at GPU start, and nvJitLink, which cuSOLVER and cuSPARSE link.
-    const loaded = ['cuda-runtime', 'cublas', 'cufft', 'cusolver', 'cusparse', 'cudnn', 'nvjitlink'].map((name) => `nvidia-${name}-cu12`);
-    for (const name of loaded) assert.ok(wheels.some((wheel) => wheel.name === name), `${name} is not installed`);
+    const loaded = ['cuda-runtime', 'cublas', 'cufft', 'cusolver', 'cusparse', 'cudnn', 'nvjitlink'].map(
+      (name) => `nvidia-${name}-cu12`
+    );
+    for (const name of loaded)
+      assert.ok(
+        wheels.some((wheel) => wheel.name === name),
+        `${name} is not installed`
+      );
     assert.equal(new Set(wheels.map((wheel) => wheel.name)).size, wheels.length, 'one pin per wheel');
     const gpu = stage(await readFile(dockerfile, 'utf8'), 'deps-gpu');
     assert.match(gpu, /^COPY deploy\/docker\/nvidia-cu12-requirements\.txt /m);
@@ -152,10 +191,22 @@ describe("the images' native TensorFlow", () => {
   it("names in the Dockerfile's header the TensorFlow, CUDA and cuDNN versions that the script and the pins ship", async () => {
     const header = (await readFile(dockerfile, 'utf8')).split(/^ARG /m)[0] ?? '';
     const source = await readFile(script, 'utf8');
-    for (const variant of ['cpu', 'gpu'] as const) assert.ok(header.includes(pinned(source, variant)), `the header does not name ${pinned(source, variant)}`);
+    for (const variant of ['cpu', 'gpu'] as const)
+      assert.ok(header.includes(pinned(source, variant)), `the header does not name ${pinned(source, variant)}`);
     const { wheels } = await readRequirements();
-    const minor = (name: string) => wheels.find((wheel) => wheel.name === name)?.version.split('.').slice(0, 2).join('.');
-    assert.ok(header.includes(`CUDA ${minor('nvidia-cuda-runtime-cu12')}`), `the header does not name CUDA ${minor('nvidia-cuda-runtime-cu12')}`);
-    assert.ok(header.includes(`cuDNN ${minor('nvidia-cudnn-cu12')}`), `the header does not name cuDNN ${minor('nvidia-cudnn-cu12')}`);
+    const minor = (name: string) =>
+      wheels
+        .find((wheel) => wheel.name === name)
+        ?.version.split('.')
+        .slice(0, 2)
+        .join('.');
+    assert.ok(
+      header.includes(`CUDA ${minor('nvidia-cuda-runtime-cu12')}`),
+      `the header does not name CUDA ${minor('nvidia-cuda-runtime-cu12')}`
+    );
+    assert.ok(
+      header.includes(`cuDNN ${minor('nvidia-cudnn-cu12')}`),
+      `the header does not name cuDNN ${minor('nvidia-cudnn-cu12')}`
+    );
   });
 });

@@ -16,7 +16,10 @@ export const valuesDir = fileURLToPath(new URL('./values/', import.meta.url));
 export function helmBinary(): string {
   const cache = process.env.RINGTRAIN_CACHE ?? path.join(os.homedir(), '.cache', 'ringtrain');
   const helm = process.env.RINGTRAIN_HELM_BIN ?? path.join(cache, 'bin', 'helm');
-  if (!existsSync(helm)) throw new Error(`helm not found at ${helm}: run \`bash scripts/install-helm.sh\` from the repository root first (a cold build takes ~3 minutes)`);
+  if (!existsSync(helm))
+    throw new Error(
+      `helm not found at ${helm}: run \`bash scripts/install-helm.sh\` from the repository root first (a cold build takes ~3 minutes)`
+    );
   return helm;
 }
 
@@ -31,13 +34,18 @@ export interface Ran {
 /** Runs a command to completion; a non-zero exit is a result to assert on, not an exception. */
 export function run(command: string, args: readonly string[], input?: string): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = execFile(command, args, { maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (error, stdout, stderr) => {
-      if (error && typeof error.code !== 'number') {
-        reject(new Error(`${path.basename(command)} ${args.join(' ')} could not run: ${error.message}`));
-        return;
+    const child = execFile(
+      command,
+      args,
+      { maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        if (error && typeof error.code !== 'number') {
+          reject(new Error(`${path.basename(command)} ${args.join(' ')} could not run: ${error.message}`));
+          return;
+        }
+        resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
       }
-      resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
-    });
+    );
     child.stdin?.end(input ?? '');
   });
 }
@@ -45,7 +53,10 @@ export function run(command: string, args: readonly string[], input?: string): P
 /** Like run, but a non-zero exit throws with the command's stderr. */
 export async function runOk(command: string, args: readonly string[], input?: string): Promise<string> {
   const result = await run(command, args, input);
-  if (result.code !== 0) throw new Error(`${path.basename(command)} ${args.join(' ')} exited ${result.code}:\n${result.stderr}${result.stdout}`);
+  if (result.code !== 0)
+    throw new Error(
+      `${path.basename(command)} ${args.join(' ')} exited ${result.code}:\n${result.stderr}${result.stdout}`
+    );
   return result.stdout;
 }
 
@@ -63,10 +74,17 @@ export const RELEASE = 'rt';
 export const defaultValues: ValuesSet = { name: 'default values', files: [], namespace: 'ringtrain-system' };
 
 /** An existing S3, GPU-node scheduling, tolerations, two operator replicas, one watched namespace. */
-export const productionValues: ValuesSet = { name: 'production values (external S3, GPU nodes, 2 replicas)', files: ['production.yaml'], namespace: 'ringtrain' };
+export const productionValues: ValuesSet = {
+  name: 'production values (external S3, GPU nodes, 2 replicas)',
+  files: ['production.yaml'],
+  namespace: 'ringtrain'
+};
 
 export function valuesArgs(values: ValuesSet): string[] {
-  return [...values.files.flatMap((file) => ['--values', path.join(valuesDir, file)]), ...(values.set ?? []).flatMap((pair) => ['--set', pair])];
+  return [
+    ...values.files.flatMap((file) => ['--values', path.join(valuesDir, file)]),
+    ...(values.set ?? []).flatMap((pair) => ['--set', pair])
+  ];
 }
 
 /**
@@ -74,7 +92,15 @@ export function valuesArgs(values: ValuesSet): string[] {
  * an unstamped helm says v1.20 and the chart's kubeVersion refuses it).
  */
 export function helmTemplate(values: ValuesSet, extra: readonly string[] = []): Promise<Ran> {
-  return run(helmBinary(), ['template', RELEASE, chartDir, '--namespace', values.namespace, ...valuesArgs(values), ...extra]);
+  return run(helmBinary(), [
+    'template',
+    RELEASE,
+    chartDir,
+    '--namespace',
+    values.namespace,
+    ...valuesArgs(values),
+    ...extra
+  ]);
 }
 
 /** A started process: its combined output so far, and its exit code once it ends. */

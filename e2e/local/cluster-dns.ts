@@ -47,10 +47,20 @@ function selects(service: V1Service, pod: V1Pod): boolean {
  * The hosts file of one process. Terminating pods are left out, as the endpoints controller leaves them out
  * of a Service's ready endpoints, so during a gang restart a name moves to the new attempt's pod.
  */
-export function renderHostsFile(owner: HostsFileOwner, services: readonly V1Service[], pods: readonly AddressedPod[]): string {
-  const lines = ['# Written by the e2e node agent (e2e/local/cluster-dns.ts): cluster DNS as a hosts file', '127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
+export function renderHostsFile(
+  owner: HostsFileOwner,
+  services: readonly V1Service[],
+  pods: readonly AddressedPod[]
+): string {
+  const lines = [
+    '# Written by the e2e node agent (e2e/local/cluster-dns.ts): cluster DNS as a hosts file',
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback'
+  ];
   if (owner.ip && owner.hostname) {
-    const own = owner.subdomain ? [...serviceNameForms(`${owner.hostname}.${owner.subdomain}`, owner.namespace, owner.namespace), owner.hostname] : [owner.hostname];
+    const own = owner.subdomain
+      ? [...serviceNameForms(`${owner.hostname}.${owner.subdomain}`, owner.namespace, owner.namespace), owner.hostname]
+      : [owner.hostname];
     lines.push(`${owner.ip}\t${[...new Set(own)].join(' ')}`);
   }
   const live = pods.filter(({ pod }) => !pod.metadata?.deletionTimestamp);

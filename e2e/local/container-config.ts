@@ -24,7 +24,7 @@ export const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url)).
 export class ContainerConfigError extends Error {
   constructor(
     message: string,
-    readonly retryable: boolean,
+    readonly retryable: boolean
   ) {
     super(message);
   }
@@ -48,27 +48,44 @@ export interface PodPlacement {
 /** The image's entry point, on this machine. */
 export function resolveCommand(container: V1Container): string[] {
   const command = [...(container.command ?? []), ...(container.args ?? [])];
-  if (command.length === 0) throw new ContainerConfigError(`container ${container.name} has no command: the node agent has no image to take an entry point from`, false);
+  if (command.length === 0)
+    throw new ContainerConfigError(
+      `container ${container.name} has no command: the node agent has no image to take an entry point from`,
+      false
+    );
   const [program, ...rest] = command;
   if (program === 'ringtrain') return [process.execPath, RINGTRAIN_BIN, ...rest];
   return [program ?? '', ...rest];
 }
 
-async function keyOf(core: CoreV1Api, namespace: string, kind: 'Secret' | 'ConfigMap', name: string, key: string, optional: boolean): Promise<string | undefined> {
+async function keyOf(
+  core: CoreV1Api,
+  namespace: string,
+  kind: 'Secret' | 'ConfigMap',
+  name: string,
+  key: string,
+  optional: boolean
+): Promise<string | undefined> {
   let data: Record<string, string> | undefined;
   try {
     if (kind === 'Secret') {
       const secret = await core.readNamespacedSecret({ namespace, name });
-      data = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+      data = Object.fromEntries(
+        Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])
+      );
     } else {
       data = (await core.readNamespacedConfigMap({ namespace, name })).data;
     }
   } catch (error) {
     if (optional) return undefined;
-    throw new ContainerConfigError(`${kind} ${namespace}/${name} cannot be read: ${error instanceof Error ? error.message : String(error)}`, true);
+    throw new ContainerConfigError(
+      `${kind} ${namespace}/${name} cannot be read: ${error instanceof Error ? error.message : String(error)}`,
+      true
+    );
   }
   const value = data?.[key];
-  if (value === undefined && !optional) throw new ContainerConfigError(`${kind} ${namespace}/${name} has no key ${key}`, true);
+  if (value === undefined && !optional)
+    throw new ContainerConfigError(`${kind} ${namespace}/${name} has no key ${key}`, true);
   return value;
 }
 
@@ -80,27 +97,53 @@ function fieldOf(pod: V1Pod, placement: PodPlacement, fieldPath: string): string
     'spec.nodeName': placement.nodeName,
     'spec.serviceAccountName': pod.spec?.serviceAccountName,
     'status.podIP': placement.podIp,
-    'status.hostIP': placement.hostIp,
+    'status.hostIP': placement.hostIp
   };
   const value = fields[fieldPath];
-  if (value === undefined) throw new ContainerConfigError(`fieldRef ${fieldPath} is not supported by the e2e node agent`, false);
+  if (value === undefined)
+    throw new ContainerConfigError(`fieldRef ${fieldPath} is not supported by the e2e node agent`, false);
   return value;
 }
 
-async function envOf(core: CoreV1Api, pod: V1Pod, placement: PodPlacement, vars: readonly V1EnvVar[]): Promise<Record<string, string>> {
+async function envOf(
+  core: CoreV1Api,
+  pod: V1Pod,
+  placement: PodPlacement,
+  vars: readonly V1EnvVar[]
+): Promise<Record<string, string>> {
   const namespace = pod.metadata?.namespace ?? 'default';
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     HOME: '/tmp',
-    HOSTNAME: pod.spec?.hostname ?? pod.metadata?.name ?? '',
+    HOSTNAME: pod.spec?.hostname ?? pod.metadata?.name ?? ''
   };
   for (const variable of vars) {
     const from = variable.valueFrom;
     let value: string | undefined;
-    if (from?.secretKeyRef) value = await keyOf(core, namespace, 'Secret', from.secretKeyRef.name ?? '', from.secretKeyRef.key, from.secretKeyRef.optional ?? false);
-    else if (from?.configMapKeyRef) value = await keyOf(core, namespace, 'ConfigMap', from.configMapKeyRef.name ?? '', from.configMapKeyRef.key, from.configMapKeyRef.optional ?? false);
+    if (from?.secretKeyRef)
+      value = await keyOf(
+        core,
+        namespace,
+        'Secret',
+        from.secretKeyRef.name ?? '',
+        from.secretKeyRef.key,
+        from.secretKeyRef.optional ?? false
+      );
+    else if (from?.configMapKeyRef)
+      value = await keyOf(
+        core,
+        namespace,
+        'ConfigMap',
+        from.configMapKeyRef.name ?? '',
+        from.configMapKeyRef.key,
+        from.configMapKeyRef.optional ?? false
+      );
     else if (from?.fieldRef) value = fieldOf(pod, placement, from.fieldRef.fieldPath);
-    else if (from) throw new ContainerConfigError(`env ${variable.name}: only secretKeyRef, configMapKeyRef and fieldRef are supported by the e2e node agent`, false);
+    else if (from)
+      throw new ContainerConfigError(
+        `env ${variable.name}: only secretKeyRef, configMapKeyRef and fieldRef are supported by the e2e node agent`,
+        false
+      );
     else value = variable.value ?? '';
     // $(VAR) references are not expanded: no Ringtrain pod uses them, and a literal one would show in a test.
     if (value !== undefined) env[variable.name] = value;
@@ -112,7 +155,12 @@ async function envOf(core: CoreV1Api, pod: V1Pod, placement: PodPlacement, vars:
 async function materialize(core: CoreV1Api, namespace: string, volume: V1Volume, dir: string): Promise<string> {
   const target = path.join(dir, 'volumes', volume.name);
   await mkdir(target, { recursive: true });
-  const writeKeys = async (kind: 'Secret' | 'ConfigMap', name: string, items: Array<{ key: string; path: string }> | undefined, optional: boolean) => {
+  const writeKeys = async (
+    kind: 'Secret' | 'ConfigMap',
+    name: string,
+    items: Array<{ key: string; path: string }> | undefined,
+    optional: boolean
+  ) => {
     let data: Record<string, Buffer> = {};
     try {
       if (kind === 'Secret') {
@@ -124,26 +172,41 @@ async function materialize(core: CoreV1Api, namespace: string, volume: V1Volume,
       }
     } catch (error) {
       if (optional) return;
-      throw new ContainerConfigError(`volume ${volume.name}: ${kind} ${namespace}/${name} cannot be read: ${error instanceof Error ? error.message : String(error)}`, true);
+      throw new ContainerConfigError(
+        `volume ${volume.name}: ${kind} ${namespace}/${name} cannot be read: ${error instanceof Error ? error.message : String(error)}`,
+        true
+      );
     }
     const files = items ?? Object.keys(data).map((key) => ({ key, path: key }));
     for (const item of files) {
       const bytes = data[item.key];
-      if (bytes === undefined) throw new ContainerConfigError(`volume ${volume.name}: ${kind} ${namespace}/${name} has no key ${item.key}`, true);
+      if (bytes === undefined)
+        throw new ContainerConfigError(
+          `volume ${volume.name}: ${kind} ${namespace}/${name} has no key ${item.key}`,
+          true
+        );
       await mkdir(path.dirname(path.join(target, item.path)), { recursive: true });
       await writeFile(path.join(target, item.path), bytes);
     }
   };
   if (volume.emptyDir) return target;
   if (volume.configMap) {
-    await writeKeys('ConfigMap', volume.configMap.name ?? '', volume.configMap.items, volume.configMap.optional ?? false);
+    await writeKeys(
+      'ConfigMap',
+      volume.configMap.name ?? '',
+      volume.configMap.items,
+      volume.configMap.optional ?? false
+    );
     return target;
   }
   if (volume.secret) {
     await writeKeys('Secret', volume.secret.secretName ?? '', volume.secret.items, volume.secret.optional ?? false);
     return target;
   }
-  throw new ContainerConfigError(`volume ${volume.name}: only emptyDir, configMap and secret volumes are supported by the e2e node agent`, false);
+  throw new ContainerConfigError(
+    `volume ${volume.name}: only emptyDir, configMap and secret volumes are supported by the e2e node agent`,
+    false
+  );
 }
 
 /** Everything needed to start the pod's (single) container; throws ContainerConfigError when it cannot be. */
@@ -151,18 +214,26 @@ export async function containerConfig(core: CoreV1Api, pod: V1Pod, placement: Po
   const containers = pod.spec?.containers ?? [];
   const [container] = containers;
   if (!container || containers.length !== 1 || (pod.spec?.initContainers?.length ?? 0) > 0) {
-    throw new ContainerConfigError('the e2e node agent runs pods of exactly one container and no init containers', false);
+    throw new ContainerConfigError(
+      'the e2e node agent runs pods of exactly one container and no init containers',
+      false
+    );
   }
   const namespace = pod.metadata?.namespace ?? 'default';
   const argv = resolveCommand(container).map((arg) => (arg === '0.0.0.0' ? placement.podIp : arg));
   const env = await envOf(core, pod, placement, container.env ?? []);
   const volumeDirs = new Map<string, string>();
-  for (const volume of pod.spec?.volumes ?? []) volumeDirs.set(volume.name, await materialize(core, namespace, volume, placement.dir));
+  for (const volume of pod.spec?.volumes ?? [])
+    volumeDirs.set(volume.name, await materialize(core, namespace, volume, placement.dir));
   const mounts: BindMount[] = [];
   for (const mount of container.volumeMounts ?? []) {
     const source = volumeDirs.get(mount.name);
     if (!source) throw new ContainerConfigError(`volumeMount ${mount.name} names no volume of the pod`, false);
-    mounts.push({ source: mount.subPath ? path.join(source, mount.subPath) : source, target: mount.mountPath, readOnly: mount.readOnly ?? false });
+    mounts.push({
+      source: mount.subPath ? path.join(source, mount.subPath) : source,
+      target: mount.mountPath,
+      readOnly: mount.readOnly ?? false
+    });
   }
   return { container, argv, env, mounts };
 }

@@ -9,7 +9,13 @@ import { CoreV1Api, CustomObjectsApi, ListWatch, Watch, type KubernetesObject } 
 import { S3Store, openStore, type ObjectStore } from '@ringtrain/dataset';
 import { GROUP, PLURAL, VERSION, type TrainingRunStatus } from '@ringtrain/operator';
 import { RINGTRAIN_BIN } from './container-config.js';
-import { eventually, startKubeTestServer, startMinio, type KubeTestServer, type MinioTestServer } from '@ringtrain/testing';
+import {
+  eventually,
+  startKubeTestServer,
+  startMinio,
+  type KubeTestServer,
+  type MinioTestServer
+} from '@ringtrain/testing';
 import { NodeAgent } from './node-agent.js';
 import { startSandboxed, type SandboxedProcess } from './sandbox.js';
 
@@ -59,7 +65,11 @@ export interface LocalCluster {
 }
 
 /** Runs a command to completion, collecting its output; `input` goes to its stdin. */
-export function runCommand(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CommandResult> {
+export function runCommand(
+  command: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string } = {}
+): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -86,9 +96,29 @@ async function ingestDigits(workDir: string, minio: MinioTestServer): Promise<vo
   for (const file of await readdir(images, { recursive: true })) {
     if (file.endsWith('.png')) await raw.put(file, await readFile(path.join(images, file)));
   }
-  const env = { ...process.env, RINGTRAIN_S3_ENDPOINT: minio.config.endpoint, AWS_ACCESS_KEY_ID: minio.config.accessKey, AWS_SECRET_ACCESS_KEY: minio.config.secretKey };
+  const env = {
+    ...process.env,
+    RINGTRAIN_S3_ENDPOINT: minio.config.endpoint,
+    AWS_ACCESS_KEY_ID: minio.config.accessKey,
+    AWS_SECRET_ACCESS_KEY: minio.config.secretKey
+  };
   // Small shards, so that each rank reads several, as it would from a real dataset.
-  const result = await runCommand(process.execPath, [RINGTRAIN_BIN, 'ingest', images, '--to', DATASET_URI, '--create-bucket', '--val-fraction', '0.1', '--shard-size', '32KiB'], { env });
+  const result = await runCommand(
+    process.execPath,
+    [
+      RINGTRAIN_BIN,
+      'ingest',
+      images,
+      '--to',
+      DATASET_URI,
+      '--create-bucket',
+      '--val-fraction',
+      '0.1',
+      '--shard-size',
+      '32KiB'
+    ],
+    { env }
+  );
   if (result.code !== 0) throw new Error(`ringtrain ingest exited with ${result.code}:\n${result.stderr}`);
 }
 
@@ -99,16 +129,27 @@ async function ingestDigits(workDir: string, minio: MinioTestServer): Promise<vo
 async function startGarbageCollector(kubeconfigFile: string, workDir: string): Promise<SandboxedProcess> {
   const cache = process.env.RINGTRAIN_CACHE ?? path.join(os.homedir(), '.cache', 'ringtrain');
   const binary = path.join(cache, 'bin', 'kube-controller-manager');
-  if (!existsSync(binary)) throw new Error(`kube-controller-manager not found at ${binary}: run \`bash scripts/install-kube-test-servers.sh\` from the repository root first`);
+  if (!existsSync(binary))
+    throw new Error(
+      `kube-controller-manager not found at ${binary}: run \`bash scripts/install-kube-test-servers.sh\` from the repository root first`
+    );
   const { process: manager } = await startSandboxed({
-    argv: [binary, `--kubeconfig=${kubeconfigFile}`, '--controllers=garbagecollector', '--leader-elect=false', '--secure-port=0', '--use-service-account-credentials=false', '--v=1'],
+    argv: [
+      binary,
+      `--kubeconfig=${kubeconfigFile}`,
+      '--controllers=garbagecollector',
+      '--leader-elect=false',
+      '--secure-port=0',
+      '--use-service-account-credentials=false',
+      '--v=1'
+    ],
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     hostname: 'kube-controller-manager',
     mounts: [],
     keepVisible: [],
     cwd: '/',
     logFile: path.join(workDir, 'kube-controller-manager.log'),
-    niceness: 0,
+    niceness: 0
   });
   return manager;
 }
@@ -120,18 +161,39 @@ async function stopProcess(child: SandboxedProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-async function startOperatorProcess(agent: NodeAgent, kubeconfigFile: string, workDir: string): Promise<SandboxedProcess> {
+async function startOperatorProcess(
+  agent: NodeAgent,
+  kubeconfigFile: string,
+  workDir: string
+): Promise<SandboxedProcess> {
   const hostsFile = await agent.clusterHostsFile(NAMESPACE);
   const { process: operator, createdOnHost } = await startSandboxed({
     // --poll-progress 2: status.step and lastCheckpoint follow training within seconds, not the default 15.
-    argv: [process.execPath, RINGTRAIN_BIN, 'operator', '--namespace', NAMESPACE, '--http-port', '0', '--poll-progress', '2', '--force-delete-after', '60'],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.homedir(), KUBECONFIG: kubeconfigFile, RINGTRAIN_LOG_LEVEL: 'info' },
+    argv: [
+      process.execPath,
+      RINGTRAIN_BIN,
+      'operator',
+      '--namespace',
+      NAMESPACE,
+      '--http-port',
+      '0',
+      '--poll-progress',
+      '2',
+      '--force-delete-after',
+      '60'
+    ],
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: os.homedir(),
+      KUBECONFIG: kubeconfigFile,
+      RINGTRAIN_LOG_LEVEL: 'info'
+    },
     hostname: 'ringtrain-operator',
     mounts: [{ source: hostsFile, target: '/etc/hosts', readOnly: true }],
     keepVisible: [],
     cwd: workDir,
     logFile: path.join(workDir, 'operator.log'),
-    niceness: 0,
+    niceness: 0
   });
   agent.adoptCreatedOnHost(createdOnHost);
   return operator;
@@ -141,7 +203,10 @@ export async function startLocalCluster(): Promise<LocalCluster> {
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-e2e-'));
   // RINGTRAIN_E2E_KEEP=1 keeps the pods' logs and volumes, and the operator's log, for a post-mortem.
   const keep = process.env.RINGTRAIN_E2E_KEEP === '1';
-  const cleanups: Array<() => Promise<unknown>> = [async () => (keep ? console.log(`# e2e work directory kept: ${workDir}`) : rm(workDir, { recursive: true, force: true }))];
+  const cleanups: Array<() => Promise<unknown>> = [
+    async () =>
+      keep ? console.log(`# e2e work directory kept: ${workDir}`) : rm(workDir, { recursive: true, force: true })
+  ];
   const stopAll = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   };
@@ -150,11 +215,19 @@ export async function startLocalCluster(): Promise<LocalCluster> {
     cleanups.push(() => kube.stop());
     const kubeconfigFile = path.join(workDir, 'kubeconfig');
     await writeFile(kubeconfigFile, kube.kubeConfig.exportConfig());
-    const kubectl = (args: readonly string[], input?: string) => runCommand(KUBECTL, ['--kubeconfig', kubeconfigFile, ...args], input === undefined ? {} : { input });
+    const kubectl = (args: readonly string[], input?: string) =>
+      runCommand(KUBECTL, ['--kubeconfig', kubeconfigFile, ...args], input === undefined ? {} : { input });
 
     const applied = await kubectl(['apply', '--server-side', '-f', CRD_FILE]);
     if (applied.code !== 0) throw new Error(`kubectl apply of the CRD failed: ${applied.stderr}`);
-    const established = await kubectl(['wait', '--for', 'condition=Established', '--timeout', '60s', `crd/${PLURAL}.${GROUP}`]);
+    const established = await kubectl([
+      'wait',
+      '--for',
+      'condition=Established',
+      '--timeout',
+      '60s',
+      `crd/${PLURAL}.${GROUP}`
+    ]);
     if (established.code !== 0) throw new Error(`the CRD did not become Established: ${established.stderr}`);
 
     const garbageCollector = await startGarbageCollector(kubeconfigFile, workDir);
@@ -165,15 +238,37 @@ export async function startLocalCluster(): Promise<LocalCluster> {
     await new S3Store('runs', '', minio.config).ensureBucket();
     await ingestDigits(workDir, minio);
     // What the TrainingRuns' spec.storage.credentialsSecretRef names: pods read it as a mounted Secret.
-    const secret = await kubectl(['create', 'secret', 'generic', CREDENTIALS_SECRET, `--from-literal=AWS_ACCESS_KEY_ID=${minio.config.accessKey}`, `--from-literal=AWS_SECRET_ACCESS_KEY=${minio.config.secretKey}`]);
+    const secret = await kubectl([
+      'create',
+      'secret',
+      'generic',
+      CREDENTIALS_SECRET,
+      `--from-literal=AWS_ACCESS_KEY_ID=${minio.config.accessKey}`,
+      `--from-literal=AWS_SECRET_ACCESS_KEY=${minio.config.secretKey}`
+    ]);
     if (secret.code !== 0) throw new Error(`kubectl create secret failed: ${secret.stderr}`);
 
-    const agent = await NodeAgent.start({ kubeConfig: kube.kubeConfig, namespace: NAMESPACE, workDir: path.join(workDir, 'node') });
+    const agent = await NodeAgent.start({
+      kubeConfig: kube.kubeConfig,
+      namespace: NAMESPACE,
+      workDir: path.join(workDir, 'node')
+    });
     cleanups.push(() => agent.stop());
 
     const custom = kube.kubeConfig.makeApiClient(CustomObjectsApi);
-    const listRuns = async () => (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NAMESPACE, plural: PLURAL })) as { apiVersion: string; kind: string; items: RawRun[]; metadata: { resourceVersion: string } };
-    const runs = new ListWatch<RawRun>(`/apis/${GROUP}/${VERSION}/namespaces/${NAMESPACE}/${PLURAL}`, new Watch(kube.kubeConfig), listRuns, false);
+    const listRuns = async () =>
+      (await custom.listNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: NAMESPACE,
+        plural: PLURAL
+      })) as { apiVersion: string; kind: string; items: RawRun[]; metadata: { resourceVersion: string } };
+    const runs = new ListWatch<RawRun>(
+      `/apis/${GROUP}/${VERSION}/namespaces/${NAMESPACE}/${PLURAL}`,
+      new Watch(kube.kubeConfig),
+      listRuns,
+      false
+    );
     const phaseHistory = new Map<string, string[]>();
     const recordPhase = (run: RawRun) => {
       const name = run.metadata?.name ?? '';
@@ -202,7 +297,7 @@ export async function startLocalCluster(): Promise<LocalCluster> {
         const lease = await kubectl(['get', 'lease', 'ringtrain-operator', '-o', 'jsonpath={.spec.holderIdentity}']);
         return lease.code === 0 && lease.stdout.trim() !== '' ? true : undefined;
       },
-      { timeoutMs: 60_000, describe: operatorLog },
+      { timeoutMs: 60_000, describe: operatorLog }
     );
 
     const cluster: LocalCluster = {
@@ -215,7 +310,13 @@ export async function startLocalCluster(): Promise<LocalCluster> {
       kubectl,
       getRun: async (name) => {
         try {
-          return (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NAMESPACE, plural: PLURAL, name })) as RawRun;
+          return (await custom.getNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            namespace: NAMESPACE,
+            plural: PLURAL,
+            name
+          })) as RawRun;
         } catch (error) {
           if ((error as { code?: number }).code === 404) return undefined;
           throw error;
@@ -224,17 +325,26 @@ export async function startLocalCluster(): Promise<LocalCluster> {
       outputOf: (name) => openStore(`s3://runs/${name}`, { s3: minio.config }),
       diagnostics: async (run) => {
         const parts: string[] = [];
-        if (garbageCollector.hasExited()) parts.push(`--- kube-controller-manager exited ---\n${(await readFile(path.join(workDir, 'kube-controller-manager.log'), 'utf8').catch(() => '')).split('\n').slice(-20).join('\n')}`);
-        parts.push(`--- operator log (last 30 lines) ---\n${(await operatorLog()).split('\n').slice(-30).join('\n')}`, `--- node agent ---\n${agent.timeline.slice(-60).join('\n')}`);
+        if (garbageCollector.hasExited())
+          parts.push(
+            `--- kube-controller-manager exited ---\n${(await readFile(path.join(workDir, 'kube-controller-manager.log'), 'utf8').catch(() => '')).split('\n').slice(-20).join('\n')}`
+          );
+        parts.push(
+          `--- operator log (last 30 lines) ---\n${(await operatorLog()).split('\n').slice(-30).join('\n')}`,
+          `--- node agent ---\n${agent.timeline.slice(-60).join('\n')}`
+        );
         if (agent.problems.length > 0) parts.push(`--- node agent problems ---\n${agent.problems.join('\n')}`);
         if (run) {
           const status = (await cluster.getRun(run).catch(() => undefined))?.status;
-          parts.push(`--- ${run}: phases ${JSON.stringify(phaseHistory.get(run) ?? [])}, status ${JSON.stringify(status)} ---`);
-          for (const pod of [`${run}-coordinator`, `${run}-worker-0`, `${run}-worker-1`]) parts.push(await agent.logTail(pod, 15));
+          parts.push(
+            `--- ${run}: phases ${JSON.stringify(phaseHistory.get(run) ?? [])}, status ${JSON.stringify(status)} ---`
+          );
+          for (const pod of [`${run}-coordinator`, `${run}-worker-0`, `${run}-worker-1`])
+            parts.push(await agent.logTail(pod, 15));
         }
         return parts.join('\n');
       },
-      stop: stopAll,
+      stop: stopAll
     };
     return cluster;
   } catch (error) {

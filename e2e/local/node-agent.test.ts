@@ -20,7 +20,17 @@ let core: CoreV1Api;
 let agent: NodeAgent;
 let workDir: string;
 
-function nodePod(name: string, script: string, extra: { labels?: Record<string, string>; hostname?: string; subdomain?: string; env?: NonNullable<V1Pod['spec']>['containers'][number]['env']; args?: string[] } = {}): V1Pod {
+function nodePod(
+  name: string,
+  script: string,
+  extra: {
+    labels?: Record<string, string>;
+    hostname?: string;
+    subdomain?: string;
+    env?: NonNullable<V1Pod['spec']>['containers'][number]['env'];
+    args?: string[];
+  } = {}
+): V1Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -32,7 +42,7 @@ function nodePod(name: string, script: string, extra: { labels?: Record<string, 
       ...(extra.subdomain ? { subdomain: extra.subdomain } : {}),
       volumes: [
         { name: 'tmp', emptyDir: {} },
-        { name: 'config', configMap: { name: 'probe-config' } },
+        { name: 'config', configMap: { name: 'probe-config' } }
       ],
       containers: [
         {
@@ -43,11 +53,11 @@ function nodePod(name: string, script: string, extra: { labels?: Record<string, 
           env: extra.env ?? [],
           volumeMounts: [
             { name: 'tmp', mountPath: '/tmp' },
-            { name: 'config', mountPath: '/etc/ringtrain-e2e-probe/config', readOnly: true },
-          ],
-        },
-      ],
-    },
+            { name: 'config', mountPath: '/etc/ringtrain-e2e-probe/config', readOnly: true }
+          ]
+        }
+      ]
+    }
   };
 }
 
@@ -61,9 +71,11 @@ async function terminatedWith(name: string) {
     async () => {
       const status = await podStatus(name);
       const terminated = status?.containerStatuses?.[0]?.state?.terminated;
-      return status?.phase === 'Succeeded' || status?.phase === 'Failed' ? { phase: status.phase, exitCode: terminated?.exitCode, reason: terminated?.reason } : undefined;
+      return status?.phase === 'Succeeded' || status?.phase === 'Failed'
+        ? { phase: status.phase, exitCode: terminated?.exitCode, reason: terminated?.reason }
+        : undefined;
     },
-    { timeoutMs: 60_000, describe: async () => `${agent.timeline.join('\n')}\n${await agent.logTail(name)}` },
+    { timeoutMs: 60_000, describe: async () => `${agent.timeline.join('\n')}\n${await agent.logTail(name)}` }
   );
 }
 
@@ -73,10 +85,25 @@ describe('the e2e node agent (a process-based kubelet) against a real kube-apise
     core = kube.kubeConfig.makeApiClient(CoreV1Api);
     workDir = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-e2e-agent-'));
     agent = await NodeAgent.start({ kubeConfig: kube.kubeConfig, namespace, workDir, niceness: 0 });
-    await core.createNamespacedSecret({ namespace, body: { metadata: { name: 'probe-secret' }, stringData: { token: 'from-the-secret' } } });
-    await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'probe-config' }, data: { 'run.json': '{"from":"the-config-map"}' } } });
-    await core.createNamespacedService({ namespace, body: { metadata: { name: 'probe-api' }, spec: { selector: { role: 'server' }, ports: [{ port: 7000 }] } } });
-    await core.createNamespacedService({ namespace, body: { metadata: { name: 'probes' }, spec: { clusterIP: 'None', selector: { app: 'probe' }, ports: [{ port: 7000 }] } } });
+    await core.createNamespacedSecret({
+      namespace,
+      body: { metadata: { name: 'probe-secret' }, stringData: { token: 'from-the-secret' } }
+    });
+    await core.createNamespacedConfigMap({
+      namespace,
+      body: { metadata: { name: 'probe-config' }, data: { 'run.json': '{"from":"the-config-map"}' } }
+    });
+    await core.createNamespacedService({
+      namespace,
+      body: { metadata: { name: 'probe-api' }, spec: { selector: { role: 'server' }, ports: [{ port: 7000 }] } }
+    });
+    await core.createNamespacedService({
+      namespace,
+      body: {
+        metadata: { name: 'probes' },
+        spec: { clusterIP: 'None', selector: { app: 'probe' }, ports: [{ port: 7000 }] }
+      }
+    });
   });
 
   after(async () => {
@@ -88,7 +115,15 @@ describe('the e2e node agent (a process-based kubelet) against a real kube-apise
   it('binds and runs a pod with its env, Secret and ConfigMap, address and cluster DNS; reports Succeeded', async () => {
     // Listens on "0.0.0.0", which the agent turns into the pod's own address; answers with its hostname.
     const server = `require('node:http').createServer((q, s) => s.end(require('node:os').hostname())).listen(7000, process.argv[1]);`;
-    await core.createNamespacedPod({ namespace, body: nodePod('server', server, { labels: { role: 'server' }, hostname: 'server', subdomain: 'probes', args: ['0.0.0.0'] }) });
+    await core.createNamespacedPod({
+      namespace,
+      body: nodePod('server', server, {
+        labels: { role: 'server' },
+        hostname: 'server',
+        subdomain: 'probes',
+        args: ['0.0.0.0']
+      })
+    });
     const client = `
       const fs = require('node:fs');
       const dns = require('node:dns').promises;
@@ -112,9 +147,9 @@ describe('the e2e node agent (a process-based kubelet) against a real kube-apise
         body: nodePod('client', client, {
           env: [
             { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'probe-secret', key: 'token' } } },
-            { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-          ],
-        }),
+            { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }
+          ]
+        })
       });
       assert.deepEqual(await terminatedWith('client'), { phase: 'Succeeded', exitCode: 0, reason: 'Completed' });
     } finally {
@@ -134,7 +169,7 @@ describe('the e2e node agent (a process-based kubelet) against a real kube-apise
       viaService: 'server',
       viaHeadless: 'server',
       serverAddress: serverStatus?.podIP,
-      leakedFromTestRunner: false,
+      leakedFromTestRunner: false
     });
     assert.ok(!existsSync('/tmp/own-tmp'), "the pod's /tmp is its own emptyDir");
   });
@@ -143,7 +178,9 @@ describe('the e2e node agent (a process-based kubelet) against a real kube-apise
     await core.createNamespacedPod({ namespace, body: nodePod('failing', 'process.exit(3)') });
     assert.deepEqual(await terminatedWith('failing'), { phase: 'Failed', exitCode: 3, reason: 'Error' });
     await core.createNamespacedPod({ namespace, body: nodePod('sleeper', 'setInterval(() => {}, 1000)') });
-    const sleeper = await eventually('the sleeper to run', async () => agent.processOf('sleeper'), { timeoutMs: 30_000 });
+    const sleeper = await eventually('the sleeper to run', async () => agent.processOf('sleeper'), {
+      timeoutMs: 30_000
+    });
     process.kill(sleeper.pid, 'SIGKILL');
     assert.deepEqual(await terminatedWith('sleeper'), { phase: 'Failed', exitCode: 137, reason: 'Error' });
   });
@@ -154,12 +191,19 @@ describe('the e2e node agent (a process-based kubelet) against a real kube-apise
     await core.deleteNamespacedPod({ namespace, name: 'server' });
     await eventually(
       'the server pod to be gone',
-      async () => core.readNamespacedPod({ namespace, name: 'server' }).then(() => undefined, (error: unknown) => ((error as { code?: number }).code === 404 ? true : undefined)),
-      { timeoutMs: 30_000, describe: async () => agent.timeline.join('\n') },
+      async () =>
+        core.readNamespacedPod({ namespace, name: 'server' }).then(
+          () => undefined,
+          (error: unknown) => ((error as { code?: number }).code === 404 ? true : undefined)
+        ),
+      { timeoutMs: 30_000, describe: async () => agent.timeline.join('\n') }
     );
     assert.equal(agent.processOf('server'), undefined);
     // node exits on an unhandled SIGTERM by the signal: 128 + 15.
-    assert.deepEqual(agent.exits.filter((exit) => exit.pod === 'server').map((exit) => exit.exitCode), [143]);
+    assert.deepEqual(
+      agent.exits.filter((exit) => exit.pod === 'server').map((exit) => exit.exitCode),
+      [143]
+    );
     const lookup = `require('node:dns').promises.lookup('probe-api').then(() => process.exit(0), () => process.exit(4))`;
     await core.createNamespacedPod({ namespace, body: nodePod('resolver', lookup) });
     assert.equal((await terminatedWith('resolver')).exitCode, 4, 'a Service without a live pod no longer resolves');
@@ -167,7 +211,9 @@ describe('the e2e node agent (a process-based kubelet) against a real kube-apise
 
   it('leaves no process and no mount point behind when it stops', async () => {
     await core.createNamespacedPod({ namespace, body: nodePod('lingering', 'setInterval(() => {}, 1000)') });
-    const lingering = await eventually('the lingering pod to run', async () => agent.processOf('lingering'), { timeoutMs: 30_000 });
+    const lingering = await eventually('the lingering pod to run', async () => agent.processOf('lingering'), {
+      timeoutMs: 30_000
+    });
     assert.ok(existsSync('/etc/ringtrain-e2e-probe'));
     await agent.stop();
     assert.throws(() => process.kill(lingering.pid, 0), /ESRCH/);

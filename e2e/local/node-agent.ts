@@ -1,7 +1,16 @@
 import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CoreV1Api, ListWatch, PatchStrategy, Watch, setHeaderOptions, type KubeConfig, type V1Pod, type V1Service } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  ListWatch,
+  PatchStrategy,
+  Watch,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1Pod,
+  type V1Service
+} from '@kubernetes/client-node';
 import { renderHostsFile, type AddressedPod } from './cluster-dns.js';
 import { ContainerConfigError, containerConfig, REPOSITORY_ROOT } from './container-config.js';
 import { PodAddressPool } from './pod-network.js';
@@ -75,15 +84,30 @@ export class NodeAgent {
   /** One line per thing the agent did, for failure messages. */
   readonly timeline: string[] = [];
   /** Every container exit this node saw, in order: the pods themselves may be deleted by then. */
-  readonly exits: Array<{ readonly pod: string; readonly uid: string; readonly exitCode: number; readonly signal: NodeJS.Signals | null }> = [];
+  readonly exits: Array<{
+    readonly pod: string;
+    readonly uid: string;
+    readonly exitCode: number;
+    readonly signal: NodeJS.Signals | null;
+  }> = [];
 
   private constructor(private readonly options: NodeAgentOptions) {
     this.nodeName = options.nodeName ?? 'e2e-node';
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
     const watch = new Watch(options.kubeConfig);
     const ns = options.namespace;
-    this.pods = new ListWatch<V1Pod>(`/api/v1/namespaces/${ns}/pods`, watch, () => this.core.listNamespacedPod({ namespace: ns }), false);
-    this.services = new ListWatch<V1Service>(`/api/v1/namespaces/${ns}/services`, watch, () => this.core.listNamespacedService({ namespace: ns }), false);
+    this.pods = new ListWatch<V1Pod>(
+      `/api/v1/namespaces/${ns}/pods`,
+      watch,
+      () => this.core.listNamespacedPod({ namespace: ns }),
+      false
+    );
+    this.services = new ListWatch<V1Service>(
+      `/api/v1/namespaces/${ns}/services`,
+      watch,
+      () => this.core.listNamespacedService({ namespace: ns }),
+      false
+    );
   }
 
   static async start(options: NodeAgentOptions): Promise<NodeAgent> {
@@ -110,7 +134,8 @@ export class NodeAgent {
   /** The running process of a pod, by name; undefined when the pod has none (not started, exited, gone). */
   processOf(podName: string): PodProcessInfo | undefined {
     for (const record of this.records.values()) {
-      if (record.key !== `${this.options.namespace}/${podName}` || !record.process || record.process.hasExited()) continue;
+      if (record.key !== `${this.options.namespace}/${podName}` || !record.process || record.process.hasExited())
+        continue;
       return { pid: record.process.pid, ip: record.ip };
     }
     return undefined;
@@ -122,11 +147,18 @@ export class NodeAgent {
   }
 
   /** The output of every incarnation of a pod, gone ones included, oldest first: what `kubectl logs` cannot show. */
-  async logsOf(podName: string): Promise<Array<{ uid: string; ip: string; exitCode: number | undefined; text: string }>> {
+  async logsOf(
+    podName: string
+  ): Promise<Array<{ uid: string; ip: string; exitCode: number | undefined; text: string }>> {
     const logs = [];
     for (const record of this.history) {
       if (record.key !== `${this.options.namespace}/${podName}`) continue;
-      logs.push({ uid: record.uid, ip: record.ip, exitCode: record.exit?.exitCode, text: await readFile(record.logFile, 'utf8').catch(() => '') });
+      logs.push({
+        uid: record.uid,
+        ip: record.ip,
+        exitCode: record.exit?.exitCode,
+        text: await readFile(record.logFile, 'utf8').catch(() => '')
+      });
     }
     return logs;
   }
@@ -134,7 +166,12 @@ export class NodeAgent {
   /** The last lines of every incarnation's log of a pod (for failure messages). */
   async logTail(podName: string, lines = 40): Promise<string> {
     const logs = await this.logsOf(podName);
-    return logs.map((log) => `--- ${podName} (${log.uid.slice(0, 8)}, ${log.ip}, exit ${log.exitCode ?? '-'}) ---\n${log.text.split('\n').slice(-lines).join('\n')}`).join('\n');
+    return logs
+      .map(
+        (log) =>
+          `--- ${podName} (${log.uid.slice(0, 8)}, ${log.ip}, exit ${log.exitCode ?? '-'}) ---\n${log.text.split('\n').slice(-lines).join('\n')}`
+      )
+      .join('\n');
   }
 
   /**
@@ -162,7 +199,10 @@ export class NodeAgent {
     await Promise.all(running.map((child) => child.exited));
     // Innermost first, and only what is empty again: a directory something else has filled since stays.
     for (const created of [...this.createdOnHost].sort((a, b) => b.length - a.length)) {
-      const removed = await rmdir(created).then(() => true, () => false);
+      const removed = await rmdir(created).then(
+        () => true,
+        () => false
+      );
       if (!removed) await rm(created, { force: true }).catch(() => undefined); // a file target (ENOTDIR)
     }
   }
@@ -232,7 +272,12 @@ export class NodeAgent {
       await this.core.createNamespacedPodBinding({
         name,
         namespace,
-        body: { apiVersion: 'v1', kind: 'Binding', metadata: { name, uid: pod.metadata?.uid }, target: { apiVersion: 'v1', kind: 'Node', name: this.nodeName } },
+        body: {
+          apiVersion: 'v1',
+          kind: 'Binding',
+          metadata: { name, uid: pod.metadata?.uid },
+          target: { apiVersion: 'v1', kind: 'Node', name: this.nodeName }
+        }
       });
       this.note(`bound ${namespace}/${name} to ${this.nodeName}`);
     } catch (error) {
@@ -256,7 +301,7 @@ export class NodeAgent {
       starting: false,
       exitReported: false,
       terminationRequested: false,
-      finalDeleteSent: false,
+      finalDeleteSent: false
     };
     await mkdir(dir, { recursive: true });
     this.records.set(uid, record);
@@ -270,7 +315,12 @@ export class NodeAgent {
       await this.refreshDns(); // writes this pod's hosts file, and names it in everyone else's
       let config;
       try {
-        config = await containerConfig(this.core, pod, { podIp: record.ip, hostIp: HOST_IP, nodeName: this.nodeName, dir: record.dir });
+        config = await containerConfig(this.core, pod, {
+          podIp: record.ip,
+          hostIp: HOST_IP,
+          nodeName: this.nodeName,
+          dir: record.dir
+        });
       } catch (error) {
         if (!(error instanceof ContainerConfigError)) throw error;
         return await this.reportConfigError(pod, record, error);
@@ -287,7 +337,7 @@ export class NodeAgent {
         // sits under /tmp, which the pod's /tmp volume hides.
         cwd: config.container.workingDir ?? '/',
         logFile: record.logFile,
-        niceness: this.options.niceness ?? 10,
+        niceness: this.options.niceness ?? 10
       });
       this.adoptCreatedOnHost(createdOnHost);
       record.process = child;
@@ -296,8 +346,15 @@ export class NodeAgent {
       void child.exited.then((exit) => {
         record.exit = exit;
         record.finishedAt = new Date().toISOString();
-        this.exits.push({ pod: record.key.split('/')[1] ?? record.key, uid: record.uid, exitCode: exit.exitCode, signal: exit.signal });
-        this.note(`${record.key} (pid ${child.pid}) exited with ${exit.exitCode}${exit.signal ? ` (${exit.signal})` : ''}`);
+        this.exits.push({
+          pod: record.key.split('/')[1] ?? record.key,
+          uid: record.uid,
+          exitCode: exit.exitCode,
+          signal: exit.signal
+        });
+        this.note(
+          `${record.key} (pid ${child.pid}) exited with ${exit.exitCode}${exit.signal ? ` (${exit.signal})` : ''}`
+        );
         this.schedule(record.key);
       });
       await this.patchStatus(pod, {
@@ -308,7 +365,14 @@ export class NodeAgent {
         podIPs: [{ ip: record.ip }],
         startTime: record.startedAt,
         conditions: conditions(true, record.startedAt),
-        containerStatuses: [{ ...this.containerBase(record), ready: true, started: true, state: { running: { startedAt: record.startedAt } } }],
+        containerStatuses: [
+          {
+            ...this.containerBase(record),
+            ready: true,
+            started: true,
+            state: { running: { startedAt: record.startedAt } }
+          }
+        ]
       });
     } finally {
       record.starting = false;
@@ -320,10 +384,21 @@ export class NodeAgent {
   /** As the kubelet: a missing Secret keeps the pod Pending and is retried; an unsupported spec fails it. */
   private async reportConfigError(pod: V1Pod, record: PodRecord, error: ContainerConfigError): Promise<void> {
     const container = pod.spec?.containers?.[0];
-    const base = { name: container?.name ?? 'container', image: container?.image ?? '', imageID: '', restartCount: 0, ready: false, started: false };
+    const base = {
+      name: container?.name ?? 'container',
+      image: container?.image ?? '',
+      imageID: '',
+      restartCount: 0,
+      ready: false,
+      started: false
+    };
     this.note(`${record.key}: ${error.message}`);
     if (error.retryable) {
-      await this.patchStatus(pod, { containerStatuses: [{ ...base, state: { waiting: { reason: 'CreateContainerConfigError', message: error.message } } }] });
+      await this.patchStatus(pod, {
+        containerStatuses: [
+          { ...base, state: { waiting: { reason: 'CreateContainerConfigError', message: error.message } } }
+        ]
+      });
       void sleep(1000).then(() => this.schedule(record.key));
       return;
     }
@@ -344,9 +419,16 @@ export class NodeAgent {
           ...this.containerBase(record),
           ready: false,
           started: false,
-          state: { terminated: { exitCode: exit.exitCode, reason: exit.exitCode === 0 ? 'Completed' : 'Error', startedAt: record.startedAt, finishedAt } },
-        },
-      ],
+          state: {
+            terminated: {
+              exitCode: exit.exitCode,
+              reason: exit.exitCode === 0 ? 'Completed' : 'Error',
+              startedAt: record.startedAt,
+              finishedAt
+            }
+          }
+        }
+      ]
     });
     record.exitReported = true;
   }
@@ -371,7 +453,11 @@ export class NodeAgent {
     if (record.exit && !record.exitReported) await this.reportExit(pod, record).catch(() => undefined);
     record.finalDeleteSent = true;
     try {
-      await this.core.deleteNamespacedPod({ name: pod.metadata?.name ?? '', namespace: pod.metadata?.namespace ?? 'default', body: { gracePeriodSeconds: 0, preconditions: { uid: record.uid } } });
+      await this.core.deleteNamespacedPod({
+        name: pod.metadata?.name ?? '',
+        namespace: pod.metadata?.namespace ?? 'default',
+        body: { gracePeriodSeconds: 0, preconditions: { uid: record.uid } }
+      });
       this.note(`${record.key} deleted for good`);
     } catch (error) {
       const code = (error as { code?: number }).code;
@@ -383,14 +469,20 @@ export class NodeAgent {
   }
 
   private containerBase(record: PodRecord) {
-    return { name: record.containerName ?? 'container', image: record.image ?? '', imageID: '', containerID: `e2e://${record.uid}`, restartCount: 0 };
+    return {
+      name: record.containerName ?? 'container',
+      image: record.image ?? '',
+      imageID: '',
+      containerID: `e2e://${record.uid}`,
+      restartCount: 0
+    };
   }
 
   private async patchStatus(pod: V1Pod, status: Record<string, unknown>): Promise<void> {
     try {
       await this.core.patchNamespacedPodStatus(
         { name: pod.metadata?.name ?? '', namespace: pod.metadata?.namespace ?? 'default', body: { status } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
       );
     } catch (error) {
       if ((error as { code?: number }).code === 404) return; // deleted meanwhile: nothing left to report to
@@ -403,7 +495,7 @@ export class NodeAgent {
       namespace: pod.metadata?.namespace ?? 'default',
       ip: record.ip,
       hostname: pod.spec?.hostname ?? pod.metadata?.name ?? '',
-      ...(pod.spec?.subdomain ? { subdomain: pod.spec.subdomain } : {}),
+      ...(pod.spec?.subdomain ? { subdomain: pod.spec.subdomain } : {})
     };
   }
 
@@ -427,7 +519,8 @@ export class NodeAgent {
         if (!pod || !(record.starting || (record.process && !record.process.hasExited()))) continue;
         await this.writeHosts(record.hostsFile, renderHostsFile(this.ownerOf(pod, record), services, pods));
       }
-      for (const [file, namespace] of this.extraHostsFiles) await this.writeHosts(file, renderHostsFile({ namespace }, services, pods));
+      for (const [file, namespace] of this.extraHostsFiles)
+        await this.writeHosts(file, renderHostsFile({ namespace }, services, pods));
     };
     this.dnsWrites = this.dnsWrites.then(write).catch((error: unknown) => {
       this.problems.push(`hosts files: ${error instanceof Error ? error.message : String(error)}`);
@@ -452,6 +545,6 @@ function conditions(ready: boolean, at: string) {
     { type: 'PodScheduled', status: 'True', lastTransitionTime: at },
     { type: 'Initialized', status: 'True', lastTransitionTime: at },
     { type: 'ContainersReady', status, lastTransitionTime: at },
-    { type: 'Ready', status, lastTransitionTime: at },
+    { type: 'Ready', status, lastTransitionTime: at }
   ];
 }

@@ -78,23 +78,29 @@ const MOUNT_AND_EXEC = [
   'i=0',
   'while [ "$1" != "--" ]; do mkdir -p "$1"; mount --bind "$stash/$i" "$1"; i=$((i + 1)); shift; done',
   'shift',
-  'exec "$@"',
+  'exec "$@"'
 ].join('\n');
 
 /** A directory of this machine to hold the stash tmpfs (in the process's namespace only) that is no ancestor of a kept path. */
 function stashDirectory(keep: readonly string[]): string {
-  const candidate = ['/mnt', '/media', '/srv', '/opt'].find((dir) => existsSync(dir) && !keep.some((kept) => within(kept, dir)));
-  if (candidate === undefined) throw new Error(`no directory among /mnt, /media, /srv, /opt exists outside ${keep.join(', ')} to stash them in`);
+  const candidate = ['/mnt', '/media', '/srv', '/opt'].find(
+    (dir) => existsSync(dir) && !keep.some((kept) => within(kept, dir))
+  );
+  if (candidate === undefined)
+    throw new Error(`no directory among /mnt, /media, /srv, /opt exists outside ${keep.join(', ')} to stash them in`);
   return candidate;
 }
 
 /** Where the unshare and mount binaries must be, and why, said once rather than as an obscure EPERM later. */
 export function checkSandboxSupport(): void {
   if (process.getuid?.() !== 0) {
-    throw new Error('the e2e node agent runs each pod in its own mount namespace (unshare --mount), which needs root; run the e2e suite as root (CI does)');
+    throw new Error(
+      'the e2e node agent runs each pod in its own mount namespace (unshare --mount), which needs root; run the e2e suite as root (CI does)'
+    );
   }
   for (const binary of ['/usr/bin/unshare', '/usr/bin/nice']) {
-    if (!existsSync(binary)) throw new Error(`${binary} is missing (util-linux / coreutils): the e2e node agent needs it to run pods`);
+    if (!existsSync(binary))
+      throw new Error(`${binary} is missing (util-linux / coreutils): the e2e node agent needs it to run pods`);
   }
 }
 
@@ -134,22 +140,48 @@ const within = (file: string, dir: string) => file === dir || file.startsWith(di
  * go before their children, as the kubelet orders mounts by path.
  */
 export function mountOrder(mounts: readonly BindMount[]): BindMount[] {
-  const hidesASource = (mount: BindMount) => mounts.some((other) => other !== mount && within(other.source, mount.target));
+  const hidesASource = (mount: BindMount) =>
+    mounts.some((other) => other !== mount && within(other.source, mount.target));
   const byDepth = (a: BindMount, b: BindMount) => a.target.split('/').length - b.target.split('/').length;
   return [...mounts.filter((m) => !hidesASource(m)).sort(byDepth), ...mounts.filter(hidesASource).sort(byDepth)];
 }
 
-export async function startSandboxed(spec: SandboxSpec): Promise<{ process: SandboxedProcess; createdOnHost: string[] }> {
+export async function startSandboxed(
+  spec: SandboxSpec
+): Promise<{ process: SandboxedProcess; createdOnHost: string[] }> {
   const createdOnHost = await ensureMountTargets(spec.mounts);
   const log = await open(spec.logFile, 'a');
-  const mountArgs = mountOrder(spec.mounts).flatMap((mount) => [mount.readOnly ? 'ro' : 'rw', mount.source, mount.target]);
+  const mountArgs = mountOrder(spec.mounts).flatMap((mount) => [
+    mount.readOnly ? 'ro' : 'rw',
+    mount.source,
+    mount.target
+  ]);
   const keep = spec.keepVisible;
   const script = [spec.hostname, stashDirectory(keep), ...keep, '--', ...mountArgs, '--', ...keep, '--'];
-  const child = spawn('/usr/bin/unshare', ['--mount', '--uts', '--propagation', 'private', '--', '/bin/sh', '-c', MOUNT_AND_EXEC, 'sandbox', ...script, '/usr/bin/nice', '-n', String(spec.niceness), ...spec.argv], {
-    cwd: spec.cwd,
-    env: spec.env,
-    stdio: ['ignore', log.fd, log.fd],
-  });
+  const child = spawn(
+    '/usr/bin/unshare',
+    [
+      '--mount',
+      '--uts',
+      '--propagation',
+      'private',
+      '--',
+      '/bin/sh',
+      '-c',
+      MOUNT_AND_EXEC,
+      'sandbox',
+      ...script,
+      '/usr/bin/nice',
+      '-n',
+      String(spec.niceness),
+      ...spec.argv
+    ],
+    {
+      cwd: spec.cwd,
+      env: spec.env,
+      stdio: ['ignore', log.fd, log.fd]
+    }
+  );
   await log.close(); // the child holds its own copy of the descriptor
   const pid = child.pid;
   if (pid === undefined) {
@@ -171,7 +203,7 @@ export async function startSandboxed(spec: SandboxSpec): Promise<{ process: Sand
       hasExited: () => done,
       signal: (signal) => {
         if (!done) child.kill(signal);
-      },
-    },
+      }
+    }
   };
 }

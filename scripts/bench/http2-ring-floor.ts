@@ -20,8 +20,8 @@ const { values } = parseArgs({
     elements: { type: 'string', default: '11691622' },
     'chunk-mib': { type: 'string', default: '4' },
     iters: { type: 'string', default: '20' },
-    rank: { type: 'string' },
-  },
+    rank: { type: 'string' }
+  }
 });
 const elements = Number(values.elements);
 const chunkElements = (Number(values['chunk-mib']) * 2 ** 20) / 4;
@@ -33,7 +33,9 @@ type Report = { port: number } | { rank: number; elements: number; wireBytes: nu
 
 if (values.rank === undefined) {
   const self = fileURLToPath(import.meta.url);
-  const ranks = [0, 1].map((rank) => fork(self, [...process.argv.slice(2), '--rank', String(rank)], { execArgv: process.execArgv }));
+  const ranks = [0, 1].map((rank) =>
+    fork(self, [...process.argv.slice(2), '--rank', String(rank)], { execArgv: process.execArgv })
+  );
   const ports: number[] = [];
   ranks.forEach((child, rank) =>
     child.on('message', (message: Report) => {
@@ -43,7 +45,7 @@ if (values.rank === undefined) {
       } else {
         console.log(JSON.stringify(message));
       }
-    }),
+    })
   );
 } else {
   await runRank(Number(values.rank));
@@ -59,7 +61,7 @@ async function runRank(rank: number): Promise<void> {
     server.on('stream', (stream) => {
       stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
       resolve(stream);
-    }),
+    })
   );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   process.send!({ port: (server.address() as AddressInfo).port } satisfies Report);
@@ -72,7 +74,10 @@ async function runRank(rank: number): Promise<void> {
 
   const data = new Float32Array(elements);
   const half = Math.floor(elements / 2);
-  const segments: [number, number][] = [[0, half], [half, elements]];
+  const segments: [number, number][] = [
+    [0, half],
+    [half, elements]
+  ];
   let unflushed = 0;
   let onFlushed: (() => void) | undefined;
   const send = (phase: number, offset: number, values: Float32Array) => {
@@ -148,15 +153,21 @@ async function runRank(rank: number): Promise<void> {
     const done = new Promise<void>((resolve) => (onDone = resolve));
     await new Promise((resolve) => setTimeout(resolve, 20));
     const started = performance.now();
-    for (let at = start; at < end; at += chunkElements) send(0, at, data.subarray(at, Math.min(at + chunkElements, end)));
+    for (let at = start; at < end; at += chunkElements)
+      send(0, at, data.subarray(at, Math.min(at + chunkElements, end)));
     await done;
     if (unflushed > 0) await new Promise<void>((resolve) => (onFlushed = resolve));
     if (iteration >= 2) times.push(performance.now() - started);
-    if (data[0] !== 3 || data[elements - 1] !== 3) throw new Error(`wrong sum on rank ${rank}: ${data[0]}, ${data[elements - 1]}`);
+    if (data[0] !== 3 || data[elements - 1] !== 3)
+      throw new Error(`wrong sum on rank ${rank}: ${data[0]}, ${data[elements - 1]}`);
   }
   times.sort((a, b) => a - b);
   process.send!({
-    rank, elements, wireBytes: elements * 4, medianMs: times[Math.floor(times.length / 2)]!, minMs: times[0]!,
+    rank,
+    elements,
+    wireBytes: elements * 4,
+    medianMs: times[Math.floor(times.length / 2)]!,
+    minMs: times[0]!
   } satisfies Report);
   setTimeout(() => process.exit(0), 200);
 }

@@ -34,6 +34,8 @@ for (let i = 0; i < images; i += 1) {
       raw[at + 2] = Math.max(0, Math.min(255, 90 - base * 0.8 + (random() - 0.5) * 40));
     }
   }
-  await sharp(raw, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toFile(path.join(dir, `img-${String(i).padStart(5, '0')}.jpg`));
+  await sharp(raw, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toFile(path.join(dir, `img-${String(i).padStart(5, '0')}.jpg`));
 }
 process.stderr.write(`wrote ${images} JPEGs of ${width}x${height} in ${classes} classes under ${out}\n`);

@@ -18,10 +18,15 @@ import { startMinio } from '@ringtrain/testing';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { 'shard-size-mib': { type: 'string', default: '8' }, parallel: { type: 'string', default: '4' }, rounds: { type: 'string', default: '3' } },
+  options: {
+    'shard-size-mib': { type: 'string', default: '8' },
+    parallel: { type: 'string', default: '4' },
+    rounds: { type: 'string', default: '3' }
+  }
 });
 const source = positionals[0];
-if (!source) throw new Error('usage: shard-streaming.ts <image-folder> [--shard-size-mib 8] [--parallel 4] [--rounds 3]');
+if (!source)
+  throw new Error('usage: shard-streaming.ts <image-folder> [--shard-size-mib 8] [--parallel 4] [--rounds 3]');
 const parallel = Number(values.parallel);
 
 const minio = await startMinio();
@@ -29,24 +34,47 @@ const work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-stream-bench-'));
 try {
   const store = new S3Store('bench', 'ds', minio.config);
   await store.ensureBucket();
-  const { manifest } = await ingest({ source, to: 's3://bench/ds', store, valFraction: 0, shardSizeBytes: Number(values['shard-size-mib']) * 2 ** 20 });
+  const { manifest } = await ingest({
+    source,
+    to: 's3://bench/ds',
+    store,
+    valFraction: 0,
+    shardSizeBytes: Number(values['shard-size-mib']) * 2 ** 20
+  });
   const shards = manifest.splits.train.shards;
   const totalBytes = shards.reduce((sum, shard) => sum + shard.bytes, 0);
   const endpoint = new URL(minio.config.endpoint);
-  const client = new Client({ endPoint: endpoint.hostname, port: Number(endpoint.port), useSSL: false, accessKey: minio.config.accessKey, secretKey: minio.config.secretKey, region: minio.config.region, pathStyle: true });
+  const client = new Client({
+    endPoint: endpoint.hostname,
+    port: Number(endpoint.port),
+    useSSL: false,
+    accessKey: minio.config.accessKey,
+    secretKey: minio.config.secretKey,
+    region: minio.config.region,
+    pathStyle: true
+  });
 
   const get = async (hashed: boolean): Promise<number> => {
     const limit = pLimit(parallel);
     const started = performance.now();
-    await Promise.all(shards.map((shard) => limit(async () => {
-      const hash = hashed ? createHash('sha256') : undefined;
-      for await (const chunk of await client.getObject('bench', `ds/${shard.key}`)) hash?.update(chunk as Buffer);
-      hash?.digest();
-    })));
+    await Promise.all(
+      shards.map((shard) =>
+        limit(async () => {
+          const hash = hashed ? createHash('sha256') : undefined;
+          for await (const chunk of await client.getObject('bench', `ds/${shard.key}`)) hash?.update(chunk as Buffer);
+          hash?.digest();
+        })
+      )
+    );
     return totalBytes / ((performance.now() - started) / 1000);
   };
   const streamed = async (round: number): Promise<number> => {
-    const cache = new ShardCache({ store, dir: path.join(work, `cache-${round}`), maxBytes: 2 * totalBytes, downloadConcurrency: parallel });
+    const cache = new ShardCache({
+      store,
+      dir: path.join(work, `cache-${round}`),
+      maxBytes: 2 * totalBytes,
+      downloadConcurrency: parallel
+    });
     const started = performance.now();
     await Promise.all(shards.map(async (shard) => (await cache.acquire(shard)).release()));
     return totalBytes / ((performance.now() - started) / 1000);
@@ -62,13 +90,19 @@ try {
   }
   const median = (runs: number[]) => [...runs].sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
   const result = {
-    shards: shards.length, totalBytes, parallel,
-    rawGetBytesPerSec: median(rawRuns), hashedGetBytesPerSec: median(hashedRuns), shardStreamBytesPerSec: median(shardRuns),
+    shards: shards.length,
+    totalBytes,
+    parallel,
+    rawGetBytesPerSec: median(rawRuns),
+    hashedGetBytesPerSec: median(hashedRuns),
+    shardStreamBytesPerSec: median(shardRuns),
     ratio: median(shardRuns) / median(rawRuns),
     hashedRatio: median(hashedRuns) / median(rawRuns),
     // Each round runs raw then shards back to back: the median of paired ratios is steadier on shared cores.
     pairedRatio: median(shardRuns.map((value, round) => value / rawRuns[round]!)),
-    rawRuns, hashedRuns, shardRuns,
+    rawRuns,
+    hashedRuns,
+    shardRuns
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {

@@ -7,7 +7,7 @@ import { EXIT_CODES } from '@ringtrain/proto';
 export class ExitError extends Error {
   constructor(
     readonly exitCode: number,
-    message: string,
+    message: string
   ) {
     super(message);
     this.name = 'ExitError';
@@ -34,7 +34,11 @@ export class UsageError extends ExitError {
 export function exitCodeFor(error: unknown): number {
   let permanent: number | undefined;
   const seen = new Set<unknown>();
-  for (let link: unknown = error; link !== undefined && link !== null && !seen.has(link); link = (link as { cause?: unknown }).cause) {
+  for (
+    let link: unknown = error;
+    link !== undefined && link !== null && !seen.has(link);
+    link = (link as { cause?: unknown }).cause
+  ) {
     seen.add(link);
     const code = ownExitCode(link);
     if (code === undefined) continue;
@@ -44,7 +48,13 @@ export function exitCodeFor(error: unknown): number {
   return permanent ?? EXIT_CODES.unexpected;
 }
 
-const RETRYABLE = new Set<number>([EXIT_CODES.storageUnavailable, EXIT_CODES.networkUnavailable, EXIT_CODES.peerLost, EXIT_CODES.timeout, EXIT_CODES.outOfMemory]);
+const RETRYABLE = new Set<number>([
+  EXIT_CODES.storageUnavailable,
+  EXIT_CODES.networkUnavailable,
+  EXIT_CODES.peerLost,
+  EXIT_CODES.timeout,
+  EXIT_CODES.outOfMemory
+]);
 
 /** Error classes of the packages, by name, whose exit code does not depend on their fields. */
 const BY_NAME: Readonly<Record<string, number>> = {
@@ -67,7 +77,7 @@ const BY_NAME: Readonly<Record<string, number>> = {
   TrainedModelError: EXIT_CODES.badWeights,
   GpuUnavailableError: EXIT_CODES.noGpu,
   // The coordinator client gave up waiting (past the reconnect deadline).
-  CoordinatorUnavailableError: EXIT_CODES.networkUnavailable,
+  CoordinatorUnavailableError: EXIT_CODES.networkUnavailable
 };
 
 /** @ringtrain/collective's CollectiveError codes. */
@@ -78,11 +88,20 @@ const COLLECTIVE: Readonly<Record<string, number>> = {
   TIMEOUT: EXIT_CODES.timeout,
   // A peer that speaks another protocol, or wrong arguments: a bug or mismatched versions; it would repeat.
   PROTOCOL: EXIT_CODES.unexpected,
-  INVALID_ARGUMENT: EXIT_CODES.unexpected,
+  INVALID_ARGUMENT: EXIT_CODES.unexpected
 };
 
 /** Node.js system errors of a network that is down or a name that does not resolve (yet). */
-const NETWORK_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'EPIPE']);
+const NETWORK_ERRNO = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EPIPE'
+]);
 
 const GRPC_UNAVAILABLE = 14;
 const GRPC_DEADLINE_EXCEEDED = 4;
@@ -98,7 +117,14 @@ function ownExitCode(error: unknown): number | undefined {
     return EXIT_CODES.badConfig; // no-such-bucket, access-denied, invalid: the spec's URI or credentials
   }
   if (typeof name === 'string' && name in BY_NAME) return BY_NAME[name];
-  if (typeof code === 'string' && code in COLLECTIVE && typeof name === 'string' && name.endsWith('Error') && 'operation' in error) return COLLECTIVE[code];
+  if (
+    typeof code === 'string' &&
+    code in COLLECTIVE &&
+    typeof name === 'string' &&
+    name.endsWith('Error') &&
+    'operation' in error
+  )
+    return COLLECTIVE[code];
   if (code === 'ERR_WORKER_OUT_OF_MEMORY') return EXIT_CODES.outOfMemory; // a decode thread over its heap limit
   if (typeof message === 'string' && /\bOOM when allocating\b/.test(message)) return EXIT_CODES.outOfMemory; // TensorFlow's allocator
   if (typeof code === 'string' && NETWORK_ERRNO.has(code)) return EXIT_CODES.networkUnavailable;

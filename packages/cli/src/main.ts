@@ -45,12 +45,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     // Classified errors print their message (in a pod, the last line becomes the termination message the
     // operator reports); an unexpected one prints its stack too, since it is most likely a bug.
     const code = exitCodeFor(error);
-    const text = error instanceof Error ? (code === 1 ? (error.stack ?? error.message) : `${error.message}${causeOf(error)}`) : String(error);
+    const text =
+      error instanceof Error
+        ? code === 1
+          ? (error.stack ?? error.message)
+          : `${error.message}${causeOf(error)}`
+        : String(error);
     process.stderr.write(`ringtrain: ${text}\n`);
     return code;
   }
 }
 
 function causeOf(error: Error): string {
-  return error.cause instanceof Error && !error.message.includes(error.cause.message) ? ` (cause: ${error.cause.message})` : '';
+  return error.cause instanceof Error && !error.message.includes(error.cause.message)
+    ? ` (cause: ${error.cause.message})`
+    : '';
 }

@@ -27,10 +27,15 @@ function kebabCase(name: string): string {
  */
 export const reconnectDeadlineFlag = {
   flags: '--reconnect-deadline <seconds>',
-  description: `how long to wait for unreachable object storage or coordinator before exiting retryably (default ${DEFAULT_RECONNECT_DEADLINE_SECONDS})`,
+  description: `how long to wait for unreachable object storage or coordinator before exiting retryably (default ${DEFAULT_RECONNECT_DEADLINE_SECONDS})`
 } as const;
 
-export const reconnectDeadlineSchema = z.coerce.number().int().min(1).max(86_400).default(DEFAULT_RECONNECT_DEADLINE_SECONDS);
+export const reconnectDeadlineSchema = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(86_400)
+  .default(DEFAULT_RECONNECT_DEADLINE_SECONDS);
 
 /**
  * `--heartbeat-timeout <seconds>`: a worker whose heartbeats stop this long is declared hung. The operator
@@ -38,10 +43,14 @@ export const reconnectDeadlineSchema = z.coerce.number().int().min(1).max(86_400
  */
 export const heartbeatTimeoutFlag = {
   flags: '--heartbeat-timeout <seconds>',
-  description: `a worker whose heartbeats stop this long is declared hung (default ${DEFAULT_HEARTBEAT_TIMEOUT_SECONDS})`,
+  description: `a worker whose heartbeats stop this long is declared hung (default ${DEFAULT_HEARTBEAT_TIMEOUT_SECONDS})`
 } as const;
 
-export const heartbeatTimeoutSchema = z.coerce.number().positive().max(86_400).default(DEFAULT_HEARTBEAT_TIMEOUT_SECONDS);
+export const heartbeatTimeoutSchema = z.coerce
+  .number()
+  .positive()
+  .max(86_400)
+  .default(DEFAULT_HEARTBEAT_TIMEOUT_SECONDS);
 
 /** Makes every object store this process opens wait `seconds` for an outage to pass. */
 export async function applyReconnectDeadline(seconds: number): Promise<void> {

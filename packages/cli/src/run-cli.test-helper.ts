@@ -13,7 +13,11 @@ export const ringtrainBin = fileURLToPath(new URL('../bin/ringtrain.mjs', import
 /** Runs `ringtrain <argv>` in a child process (the test runner owns this process's stdout) and collects its output. */
 export async function runCli(argv: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [ringtrainBin, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const [stdout, stderr, code] = await Promise.all([text(child.stdout), text(child.stderr), new Promise<number>((resolve) => child.once('close', (exit) => resolve(exit ?? 1)))]);
+  const [stdout, stderr, code] = await Promise.all([
+    text(child.stdout),
+    text(child.stderr),
+    new Promise<number>((resolve) => child.once('close', (exit) => resolve(exit ?? 1)))
+  ]);
   return { code, stdout, stderr };
 }
 
@@ -21,7 +25,12 @@ export async function runCli(argv: readonly string[]): Promise<{ code: number; s
  * A temporary directory with the demo's handwritten digits as an ImageFolder (`digits/`, `perClass` images per
  * class) and that folder ingested as a dataset (`dataset/`), as the CLI tests train and evaluate on.
  */
-export async function digitsDataset(prefix: string, perClass: number, valFraction: number, seed = 1): Promise<{ work: string; digits: string; dataset: string }> {
+export async function digitsDataset(
+  prefix: string,
+  perClass: number,
+  valFraction: number,
+  seed = 1
+): Promise<{ work: string; digits: string; dataset: string }> {
   const work = await mkdtemp(path.join(os.tmpdir(), prefix));
   const digits = path.join(work, 'digits');
   const dataset = path.join(work, 'dataset');

@@ -55,8 +55,14 @@ export async function benchmarkAllReduce(options: AllReduceBenchmarkOptions): Pr
   const chunkBytes = options.chunkBytes ?? 1024 * 1024;
   const token = randomBytes(16).toString('hex');
   const settings = Array.from({ length: options.workers }, (_, rank): RankSettings => ({
-    rank, workers: options.workers, elements, wire: options.wire, iters: options.iters,
-    warmup: options.warmup ?? 2, chunkBytes, token,
+    rank,
+    workers: options.workers,
+    elements,
+    wire: options.wire,
+    iters: options.iters,
+    warmup: options.warmup ?? 2,
+    chunkBytes,
+    token
   }));
   const ranks = forkRanks(RANK_ENTRY, settings, options.execArgv);
   try {
@@ -70,9 +76,15 @@ export async function benchmarkAllReduce(options: AllReduceBenchmarkOptions): Pr
     const bytes = elements * 4;
     const algbwGBs = bytes / (medianMs / 1000) / 1e9;
     return {
-      workers: options.workers, bytes, wire: options.wire, iters: options.iters, chunkBytes,
-      medianMs, minMs: Math.min(...perIteration), algbwGBs,
-      busbwGBs: (algbwGBs * 2 * (options.workers - 1)) / options.workers,
+      workers: options.workers,
+      bytes,
+      wire: options.wire,
+      iters: options.iters,
+      chunkBytes,
+      medianMs,
+      minMs: Math.min(...perIteration),
+      algbwGBs,
+      busbwGBs: (algbwGBs * 2 * (options.workers - 1)) / options.workers
     };
   } finally {
     await ranks.stop();
@@ -86,8 +98,13 @@ export async function runBenchmarkRank(settingsJson: string): Promise<void> {
     const endpoint = await CollectiveEndpoint.listen();
     const peers = await exchangeAddresses(settings.rank, endpoint.address);
     const group = await ProcessGroup.connect(endpoint, {
-      groupId: 'bench', generation: 0, rank: settings.rank, worldSize: settings.workers, peers,
-      token: settings.token, chunkBytes: settings.chunkBytes,
+      groupId: 'bench',
+      generation: 0,
+      rank: settings.rank,
+      worldSize: settings.workers,
+      peers,
+      token: settings.token,
+      chunkBytes: settings.chunkBytes
     });
     const data = new Float32Array(settings.elements);
     const times: number[] = [];
@@ -99,7 +116,8 @@ export async function runBenchmarkRank(settingsJson: string): Promise<void> {
       if (iteration >= settings.warmup) times.push(performance.now() - start);
     }
     const expected = (settings.workers * (settings.workers + 1)) / 2;
-    if (data[0] !== expected || data[data.length - 1] !== expected) throw new Error(`wrong sum: ${data[0]} instead of ${expected}`);
+    if (data[0] !== expected || data[data.length - 1] !== expected)
+      throw new Error(`wrong sum: ${data[0]} instead of ${expected}`);
     await group.close();
     await endpoint.close();
     reportResult(settings.rank, times);

@@ -64,7 +64,10 @@ function sameSecret(presented: string, expected: string): boolean {
 /** Answers a call with a status and no messages (gRPC's trailers-only response). */
 function refuse(stream: http2.ServerHttp2Stream, linkStatus: LinkStatus): void {
   if (stream.destroyed || stream.headersSent) return;
-  stream.respond({ ':status': 200, 'content-type': 'application/grpc', ...statusTrailers(linkStatus) }, { endStream: true });
+  stream.respond(
+    { ':status': 200, 'content-type': 'application/grpc', ...statusTrailers(linkStatus) },
+    { endStream: true }
+  );
 }
 
 /** The body of a unary gRPC request: one uncompressed length-prefixed message. */
@@ -79,7 +82,11 @@ function readRequest(stream: http2.ServerHttp2Stream): Promise<Buffer | string> 
     stream.once('end', () => {
       if (bytes > MAX_REQUEST_BYTES) return resolve(`the request of ${bytes} bytes is too large for a LinkRequest`);
       const body = Buffer.concat(chunks);
-      if (body.length < GRPC_PREFIX_BYTES || body[0] !== 0 || body.readUInt32BE(1) !== body.length - GRPC_PREFIX_BYTES) {
+      if (
+        body.length < GRPC_PREFIX_BYTES ||
+        body[0] !== 0 ||
+        body.readUInt32BE(1) !== body.length - GRPC_PREFIX_BYTES
+      ) {
         return resolve('the request is not one uncompressed gRPC message');
       }
       resolve(body.subarray(GRPC_PREFIX_BYTES));
@@ -100,19 +107,27 @@ export class CollectiveEndpoint {
   private constructor(
     private readonly server: http2.Http2Server | http2.Http2SecureServer,
     readonly address: string,
-    readonly tls: TlsFiles | undefined,
+    readonly tls: TlsFiles | undefined
   ) {}
 
   static async listen(options: EndpointOptions = {}): Promise<CollectiveEndpoint> {
     const host = options.host ?? '127.0.0.1';
     const common = { maxSessionMemory: Number.MAX_SAFE_INTEGER };
-    const server = options.tls === undefined ? http2.createServer(common) : http2.createSecureServer({ ...common, ...serverTlsOptions(options.tls) });
+    const server =
+      options.tls === undefined
+        ? http2.createServer(common)
+        : http2.createSecureServer({ ...common, ...serverTlsOptions(options.tls) });
     const routing: { endpoint?: CollectiveEndpoint } = {};
     server.on('session', (session: http2.ServerHttp2Session) => {
       routing.endpoint?.sessions.add(session);
       session.on('error', () => {});
       session.once('close', () => routing.endpoint?.sessions.delete(session));
-      keepSessionAlive(session, options.keepaliveTimeMs ?? 10_000, options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS, () => {});
+      keepSessionAlive(
+        session,
+        options.keepaliveTimeMs ?? 10_000,
+        options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
+        () => {}
+      );
     });
     server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
       stream.on('error', () => {});
@@ -122,7 +137,9 @@ export class CollectiveEndpoint {
     server.on('tlsClientError', () => {});
     const bindHost = host.includes(':') ? `[${host}]` : host;
     const port = await new Promise<number>((resolve, reject) => {
-      server.once('error', (error: Error) => reject(new Error(`the collective cannot listen on ${bindHost}:${options.port ?? 0}: ${error.message}`)));
+      server.once('error', (error: Error) =>
+        reject(new Error(`the collective cannot listen on ${bindHost}:${options.port ?? 0}: ${error.message}`))
+      );
       server.listen(options.port ?? 0, host, () => resolve((server.address() as AddressInfo).port));
     });
     routing.endpoint = new CollectiveEndpoint(server, `${bindHost}:${port}`, options.tls);
@@ -159,7 +176,10 @@ export class CollectiveEndpoint {
     const presented = headers['authorization'];
     const unauthenticated = (own: GroupMembership): boolean => {
       if (typeof presented === 'string' && sameSecret(presented, bearer(own.token))) return false;
-      refuse(stream, { code: grpc.status.UNAUTHENTICATED, details: `rank ${own.rank} refused the link: wrong or missing collective token` });
+      refuse(stream, {
+        code: grpc.status.UNAUTHENTICATED,
+        details: `rank ${own.rank} refused the link: wrong or missing collective token`
+      });
       return true;
     };
     // The token is checked before the body is read too, so a caller without it costs no more than its headers.
@@ -180,12 +200,18 @@ export class CollectiveEndpoint {
     try {
       request = deserializeLinkRequest(body);
     } catch (error) {
-      refuse(stream, { code: grpc.status.INVALID_ARGUMENT, details: `rank ${own.rank} refused the link: the LinkRequest does not parse (${(error as Error).message})` });
+      refuse(stream, {
+        code: grpc.status.INVALID_ARGUMENT,
+        details: `rank ${own.rank} refused the link: the LinkRequest does not parse (${(error as Error).message})`
+      });
       return;
     }
     const mismatch = describeMismatch(request, own);
     if (mismatch !== undefined) {
-      refuse(stream, { code: mismatch.retryable ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION, details: mismatch.reason });
+      refuse(stream, {
+        code: mismatch.retryable ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION,
+        details: mismatch.reason
+      });
       return;
     }
     if (stream.destroyed) return;
@@ -196,10 +222,11 @@ export class CollectiveEndpoint {
 
 function describeMismatch(
   request: LinkRequest__Output,
-  own: GroupMembership,
+  own: GroupMembership
 ): { reason: string; retryable: boolean } | undefined {
   const prefix = `rank ${own.rank} of group ${own.groupId} generation ${own.generation} refused the link`;
-  if (request.groupId !== own.groupId) return { reason: `${prefix}: caller is in group ${request.groupId}`, retryable: false };
+  if (request.groupId !== own.groupId)
+    return { reason: `${prefix}: caller is in group ${request.groupId}`, retryable: false };
   if (request.generation < own.generation) {
     return { reason: `${prefix}: caller is at the stale generation ${request.generation}`, retryable: false };
   }
@@ -209,10 +236,14 @@ function describeMismatch(
   if (request.worldSize !== own.worldSize) {
     return { reason: `${prefix}: caller expects ${request.worldSize} ranks, not ${own.worldSize}`, retryable: false };
   }
-  if (request.toRank !== own.rank) return { reason: `${prefix}: caller meant rank ${request.toRank}`, retryable: false };
+  if (request.toRank !== own.rank)
+    return { reason: `${prefix}: caller meant rank ${request.toRank}`, retryable: false };
   const rightNeighbour = (own.rank + 1) % own.worldSize;
   if (request.fromRank !== rightNeighbour) {
-    return { reason: `${prefix}: only rank ${rightNeighbour} links here, not rank ${request.fromRank}`, retryable: false };
+    return {
+      reason: `${prefix}: only rank ${rightNeighbour} links here, not rank ${request.fromRank}`,
+      retryable: false
+    };
   }
   return undefined;
 }

@@ -12,7 +12,7 @@ export abstract class CollectiveError extends Error {
     readonly operation: string,
     /** The rank this error blames, when one is to blame. */
     readonly peerRank?: number,
-    options?: ErrorOptions,
+    options?: ErrorOptions
   ) {
     super(message, options);
     this.name = new.target.name;

@@ -4,7 +4,12 @@ import type { MethodDefinition } from '@grpc/grpc-js';
 import { loadProto, type Frame__Output, type LinkRequest } from '@ringtrain/proto';
 import { decodeFrame, FRAME_HEADER_BYTES, FrameKind, writeFrameHeader, type FrameHeader } from './frame.js';
 
-const protobufLink = (loadProto('collective.proto')['ringtrain.collective.v1.Collective'] as Record<string, MethodDefinition<LinkRequest, Frame__Output>>)['Link']!;
+const protobufLink = (
+  loadProto('collective.proto')['ringtrain.collective.v1.Collective'] as Record<
+    string,
+    MethodDefinition<LinkRequest, Frame__Output>
+  >
+)['Link']!;
 
 function encode(header: FrameHeader, payload: Buffer): Buffer {
   const frame = Buffer.alloc(FRAME_HEADER_BYTES + payload.length);
@@ -13,7 +18,14 @@ function encode(header: FrameHeader, payload: Buffer): Buffer {
   return frame;
 }
 
-const header: FrameHeader = { opSeq: 4_000_000_000, kind: FrameKind.allReduce, format: 'bf16', step: 3, elementOffset: 123_456, elementCount: 3 };
+const header: FrameHeader = {
+  opSeq: 4_000_000_000,
+  kind: FrameKind.allReduce,
+  format: 'bf16',
+  step: 3,
+  elementOffset: 123_456,
+  elementCount: 3
+};
 
 test('a hand-encoded frame decodes back to its header and payload', () => {
   const payload = Buffer.from([1, 2, 3, 4, 5, 6]);

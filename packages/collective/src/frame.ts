@@ -11,7 +11,7 @@ export const FrameKind = {
   accepted: 1,
   allReduce: 2,
   broadcast: 3,
-  allGather: 4,
+  allGather: 4
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
@@ -44,7 +44,7 @@ export function writeFrameHeader(target: Buffer, offset: number, header: FrameHe
     header.kind | (PAYLOAD_FORMAT_CODES[header.format] << 8),
     header.step,
     header.elementOffset,
-    header.elementCount,
+    header.elementCount
   ];
   let position = offset;
   for (let field = 0; field < 5; field += 1) {
@@ -71,8 +71,11 @@ export function decodeFrame(frame: Buffer): DecodedFrame | string {
   }
   if (frame[25] !== PAYLOAD_TAG) return 'frame payload is not at its fixed position';
   const payloadBytes =
-    (frame[26]! & 0x7f) + (frame[27]! & 0x7f) * 2 ** 7 + (frame[28]! & 0x7f) * 2 ** 14 +
-    (frame[29]! & 0x7f) * 2 ** 21 + frame[30]! * 2 ** 28;
+    (frame[26]! & 0x7f) +
+    (frame[27]! & 0x7f) * 2 ** 7 +
+    (frame[28]! & 0x7f) * 2 ** 14 +
+    (frame[29]! & 0x7f) * 2 ** 21 +
+    frame[30]! * 2 ** 28;
   if (payloadBytes !== frame.length - FRAME_HEADER_BYTES) {
     return `frame declares ${payloadBytes} payload bytes but carries ${frame.length - FRAME_HEADER_BYTES}`;
   }
@@ -87,6 +90,6 @@ export function decodeFrame(frame: Buffer): DecodedFrame | string {
     step: values[2]!,
     elementOffset: values[3]!,
     elementCount: values[4]!,
-    payload: frame.subarray(FRAME_HEADER_BYTES),
+    payload: frame.subarray(FRAME_HEADER_BYTES)
   };
 }

@@ -4,7 +4,7 @@ export {
   type AllReduceOptions,
   type JsonValue,
   type ProcessGroupConfig,
-  type ProcessGroupStats,
+  type ProcessGroupStats
 } from './process-group.js';
 export {
   CollectiveArgumentError,
@@ -14,7 +14,7 @@ export {
   PeerLostError,
   PeerRefusedError,
   ProtocolError,
-  type CollectiveErrorCode,
+  type CollectiveErrorCode
 } from './errors.js';
 export { roundThroughWire, WIRE_FORMATS, type WireFormat } from './wire-format.js';
 export type { TlsFiles } from './tls.js';

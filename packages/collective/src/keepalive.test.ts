@@ -17,8 +17,19 @@ async function rankMain(settings: Settings): Promise<void> {
   const keepalive = { keepaliveTimeMs: 500, keepaliveTimeoutMs: settings.keepaliveTimeoutMs };
   const endpoint = await CollectiveEndpoint.listen(keepalive);
   process.send!({ address: endpoint.address } satisfies Report);
-  const peers = await new Promise<string[]>((resolve) => process.once('message', (message) => resolve(message as string[])));
-  const group = await ProcessGroup.connect(endpoint, { groupId: 'keepalive', generation: 0, rank: settings.rank, worldSize: 2, peers, token: 'secret', timeoutMs: 20_000, ...keepalive });
+  const peers = await new Promise<string[]>((resolve) =>
+    process.once('message', (message) => resolve(message as string[]))
+  );
+  const group = await ProcessGroup.connect(endpoint, {
+    groupId: 'keepalive',
+    generation: 0,
+    rank: settings.rank,
+    worldSize: 2,
+    peers,
+    token: 'secret',
+    timeoutMs: 20_000,
+    ...keepalive
+  });
   const data = new Float32Array(4).fill(settings.rank + 1);
   let outcome: string;
   try {
@@ -42,7 +53,10 @@ async function rankMain(settings: Settings): Promise<void> {
 
 async function runPair(keepaliveTimeoutMs: number): Promise<string[]> {
   const children = [0, 1].map((rank) =>
-    fork(self, [JSON.stringify({ rank, keepaliveTimeoutMs } satisfies Settings)], { execArgv: ['--import', import.meta.resolve('tsx')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    fork(self, [JSON.stringify({ rank, keepaliveTimeoutMs } satisfies Settings)], {
+      execArgv: ['--import', import.meta.resolve('tsx')],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+    })
   );
   const addresses: string[] = [];
   const outcomes = children.map(
@@ -55,7 +69,7 @@ async function runPair(keepaliveTimeoutMs: number): Promise<string[]> {
           } else resolve(message.outcome);
         });
         child.once('exit', (code) => resolve(`exited with code ${code}`));
-      }),
+      })
   );
   try {
     return await Promise.all(outcomes);
@@ -69,7 +83,10 @@ if (process.argv[2]?.startsWith('{')) {
 } else {
   test('a short keepalive timeout drops the links of a rank that blocks its event loop', async () => {
     const outcomes = await runPair(1_000);
-    assert.ok(outcomes.some((outcome) => outcome.startsWith('failed')), outcomes.join('; '));
+    assert.ok(
+      outcomes.some((outcome) => outcome.startsWith('failed')),
+      outcomes.join('; ')
+    );
   });
 
   test('a keepalive timeout longer than the blocking step keeps the group alive', async () => {

@@ -23,11 +23,15 @@ test('messages cut anywhere on the way come out whole, aligned, in pooled buffer
         const reader = new MessageReader(
           pool,
           (wire) => {
-            assert.equal(wire.byteOffset, 0, 'a message starts its buffer, so its payload behind the header is aligned');
+            assert.equal(
+              wire.byteOffset,
+              0,
+              'a message starts its buffer, so its payload behind the header is aligned'
+            );
             received.push(Buffer.from(wire));
             pool.release(wire);
           },
-          (detail) => assert.fail(detail),
+          (detail) => assert.fail(detail)
         );
         const stream = Buffer.concat(sent);
         for (let position = 0, cut = 0; position < stream.length; cut += 1) {
@@ -37,8 +41,8 @@ test('messages cut anywhere on the way come out whole, aligned, in pooled buffer
         }
         assert.deepEqual(received, sent);
         assert.equal(pool.allocatedCount, 1, 'each message reuses the buffer the previous one returned');
-      },
-    ),
+      }
+    )
   );
 });
 
@@ -46,11 +50,15 @@ test('an oversized or compressed message is reported once and nothing after it i
   const pool = new BufferPool(WIRE_HEADER_BYTES + 64);
   for (const [bad, expected] of [
     [message(WIRE_HEADER_BYTES + 64, 1), /message of 100 bytes, more than a frame of this group can hold \(95\)/],
-    [Buffer.from([1, 0, 0, 0, 4, 1, 2, 3, 4]), /compressed gRPC message/],
+    [Buffer.from([1, 0, 0, 0, 4, 1, 2, 3, 4]), /compressed gRPC message/]
   ] as const) {
     const defects: string[] = [];
     const messages: Buffer[] = [];
-    const reader = new MessageReader(pool, (wire) => messages.push(wire), (detail) => defects.push(detail));
+    const reader = new MessageReader(
+      pool,
+      (wire) => messages.push(wire),
+      (detail) => defects.push(detail)
+    );
     reader.push(bad);
     reader.push(message(8, 2));
     assert.equal(defects.length, 1);

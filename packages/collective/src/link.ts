@@ -54,7 +54,12 @@ function readStatus(headers: http2.IncomingHttpHeaders): LinkStatus | undefined 
 }
 
 /** Pings the peer every `intervalMs`; calls `onDead` when one ping stays unanswered for `timeoutMs`. */
-export function keepSessionAlive(session: http2.Http2Session, intervalMs: number, timeoutMs: number, onDead: (reason: string) => void): void {
+export function keepSessionAlive(
+  session: http2.Http2Session,
+  intervalMs: number,
+  timeoutMs: number,
+  onDead: (reason: string) => void
+): void {
   let pingSentAt: number | undefined;
   let deadTimer: NodeJS.Timeout | undefined;
   const timer = setInterval(() => {
@@ -100,7 +105,7 @@ export class MessageReader {
     private readonly pool: BufferPool,
     private readonly onMessage: (wire: Buffer) => void,
     /** Called once with the defect when the stream cannot be a Link's: the caller drops the link. */
-    private readonly onDefect: (detail: string) => void,
+    private readonly onDefect: (detail: string) => void
   ) {}
 
   push(chunk: Buffer): void {
@@ -113,12 +118,13 @@ export class MessageReader {
         position += take;
         if (this.prefixFilled < GRPC_PREFIX_BYTES) return;
         this.prefixFilled = 0;
-        if (this.prefix[0] !== 0) return this.breakOff('the peer sent a compressed gRPC message, which a Link never carries');
+        if (this.prefix[0] !== 0)
+          return this.breakOff('the peer sent a compressed gRPC message, which a Link never carries');
         const messageBytes = this.prefix.readUInt32BE(1);
         if (messageBytes + GRPC_PREFIX_BYTES > this.pool.bufferBytes) {
           return this.breakOff(
             `the peer sent a message of ${messageBytes} bytes, more than a frame of this group can hold ` +
-              `(${this.pool.bufferBytes - GRPC_PREFIX_BYTES}): do all ranks use the same chunkBytes?`,
+              `(${this.pool.bufferBytes - GRPC_PREFIX_BYTES}): do all ranks use the same chunkBytes?`
           );
         }
         this.message = this.pool.acquire();
@@ -173,7 +179,12 @@ export class DownstreamLink {
   /** Calls `listener` if the link goes before this side ended it: the caller cancelled, or the connection broke. */
   onLost(listener: (reason: string) => void): void {
     this.stream.on('close', () => {
-      if (!this.ended) listener(this.stream.rstCode === http2.constants.NGHTTP2_CANCEL ? 'it cancelled the link' : `the stream closed (HTTP/2 code ${this.stream.rstCode})`);
+      if (!this.ended)
+        listener(
+          this.stream.rstCode === http2.constants.NGHTTP2_CANCEL
+            ? 'it cancelled the link'
+            : `the stream closed (HTTP/2 code ${this.stream.rstCode})`
+        );
     });
     this.stream.on('error', (error: Error) => {
       if (!this.ended) listener(error.message);
@@ -224,7 +235,7 @@ export class UpstreamLink {
 
   constructor(
     private readonly session: http2.ClientHttp2Session,
-    private readonly stream: http2.ClientHttp2Stream,
+    private readonly stream: http2.ClientHttp2Stream
   ) {}
 
   attach(handlers: UpstreamHandlers): void {
@@ -271,7 +282,10 @@ export function isRetryable(linkStatus: LinkStatus): boolean {
  * Calls Link on a peer and waits for its accepted frame (`acceptedFrame` judges the first message). A peer
  * that cannot be reached yet is a refusal with UNAVAILABLE, which the caller retries.
  */
-export function openUpstream(options: UpstreamOptions, acceptedFrame: (wire: Buffer) => string | undefined): Promise<LinkOutcome> {
+export function openUpstream(
+  options: UpstreamOptions,
+  acceptedFrame: (wire: Buffer) => string | undefined
+): Promise<LinkOutcome> {
   const scheme = options.tls === undefined ? 'http' : 'https';
   return new Promise((resolve) => {
     let link: UpstreamLink | undefined;
@@ -279,7 +293,7 @@ export function openUpstream(options: UpstreamOptions, acceptedFrame: (wire: Buf
     const session = http2.connect(`${scheme}://${options.address}`, {
       settings: { initialWindowSize: options.windowBytes, maxFrameSize: 4 * MiB - 1 },
       maxSessionMemory: UNCAPPED_SESSION_MEMORY,
-      ...(options.tls === undefined ? {} : clientTlsOptions(options.tls)),
+      ...(options.tls === undefined ? {} : clientTlsOptions(options.tls))
     });
     const refuse = (linkStatus: LinkStatus) => {
       if (decided) return;
@@ -300,7 +314,13 @@ export function openUpstream(options: UpstreamOptions, acceptedFrame: (wire: Buf
       session.setLocalWindowSize(options.windowBytes);
       keepSessionAlive(session, options.keepaliveTimeMs, options.keepaliveTimeoutMs, lose);
     });
-    const stream = session.request({ ':method': 'POST', ':path': options.path, 'content-type': 'application/grpc', te: 'trailers', ...options.headers });
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': options.path,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      ...options.headers
+    });
     const prefixed = Buffer.allocUnsafe(GRPC_PREFIX_BYTES + options.request.length);
     writeMessagePrefix(prefixed, 0, options.request.length);
     options.request.copy(prefixed, GRPC_PREFIX_BYTES);
@@ -333,12 +353,16 @@ export function openUpstream(options: UpstreamOptions, acceptedFrame: (wire: Buf
         if (link === undefined) refuse({ code: status.FAILED_PRECONDITION, details: defect });
         else link.settle({ defect });
         stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
-      },
+      }
     );
     stream.on('data', (chunk: Buffer) => reader.push(chunk));
     stream.on('error', (error: Error) => lose(error.message));
     stream.on('close', () => {
-      const ended = trailerStatus ?? (stream.rstCode === http2.constants.NGHTTP2_NO_ERROR ? undefined : { code: status.UNAVAILABLE, details: `the stream was reset (HTTP/2 code ${stream.rstCode})` });
+      const ended =
+        trailerStatus ??
+        (stream.rstCode === http2.constants.NGHTTP2_NO_ERROR
+          ? undefined
+          : { code: status.UNAVAILABLE, details: `the stream was reset (HTTP/2 code ${stream.rstCode})` });
       if (!decided) {
         refuse(ended ?? { code: status.UNAVAILABLE, details: 'the link ended before it was accepted' });
         return;

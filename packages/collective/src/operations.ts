@@ -32,7 +32,7 @@ function protocolError(operation: RingOperation, context: RingContext, detail: s
     `${operation.name}: rank ${context.leftRank} sent an unexpected frame (${detail}); ` +
       'every rank must call the same operations in the same order with the same sizes, roots and wire formats',
     operation.name,
-    context.leftRank,
+    context.leftRank
   );
 }
 
@@ -77,15 +77,16 @@ export class AllReduceOperation implements RingOperation {
     private readonly opSeq: number,
     private readonly data: Float32Array,
     private readonly reduction: 'sum' | 'mean',
-    private readonly wire: WireFormat,
+    private readonly wire: WireFormat
   ) {
     this.name = `allReduce#${opSeq}`;
     const { worldSize } = context;
     this.chunksOfSegment = Array.from({ length: worldSize }, (_, segment) =>
-      chunkSpans(segmentSpan(data.length, worldSize, segment), context.chunkElements),
+      chunkSpans(segmentSpan(data.length, worldSize, segment), context.chunkElements)
     );
     const stepChunks: Span[][] = [];
-    for (let step = 0; step < 2 * (worldSize - 1); step += 1) stepChunks.push(this.chunksOfSegment[this.segmentReceivedAt(step)]!);
+    for (let step = 0; step < 2 * (worldSize - 1); step += 1)
+      stepChunks.push(this.chunksOfSegment[this.segmentReceivedAt(step)]!);
     this.ledger = new ChunkLedger(stepChunks);
   }
 
@@ -96,11 +97,20 @@ export class AllReduceOperation implements RingOperation {
   /** The segment the left neighbour sends at `step`. */
   private segmentReceivedAt(step: number): number {
     const { rank, worldSize } = this.context;
-    return step < worldSize - 1 ? ringIndex(rank - step - 1, worldSize) : ringIndex(rank - (step - (worldSize - 1)), worldSize);
+    return step < worldSize - 1
+      ? ringIndex(rank - step - 1, worldSize)
+      : ringIndex(rank - (step - (worldSize - 1)), worldSize);
   }
 
   private header(step: number, chunk: Span): FrameHeader {
-    return { opSeq: this.opSeq, kind: FrameKind.allReduce, format: this.wire, step, elementOffset: chunk.offset, elementCount: chunk.count };
+    return {
+      opSeq: this.opSeq,
+      kind: FrameKind.allReduce,
+      format: this.wire,
+      step,
+      elementOffset: chunk.offset,
+      elementCount: chunk.count
+    };
   }
 
   /**
@@ -123,13 +133,19 @@ export class AllReduceOperation implements RingOperation {
 
   onFrame(frame: DecodedFrame, raw: Buffer): void {
     const { worldSize } = this.context;
-    if (frame.kind !== FrameKind.allReduce) throw protocolError(this, this.context, `kind ${frame.kind} instead of all-reduce`);
-    if (frame.format !== this.wire) throw protocolError(this, this.context, `wire ${frame.format} instead of ${this.wire}`);
+    if (frame.kind !== FrameKind.allReduce)
+      throw protocolError(this, this.context, `kind ${frame.kind} instead of all-reduce`);
+    if (frame.format !== this.wire)
+      throw protocolError(this, this.context, `wire ${frame.format} instead of ${this.wire}`);
     const problem = this.ledger.admit(frame.step, frame.elementOffset, frame.elementCount);
     if (problem !== undefined) throw protocolError(this, this.context, problem);
     const count = frame.elementCount;
     if (frame.payload.length !== count * bytesPerElement(this.wire)) {
-      throw protocolError(this, this.context, `payload of ${frame.payload.length} bytes for ${count} ${this.wire} values`);
+      throw protocolError(
+        this,
+        this.context,
+        `payload of ${frame.payload.length} bytes for ${count} ${this.wire} values`
+      );
     }
     const target = this.data.subarray(frame.elementOffset, frame.elementOffset + count);
     const chunk = { offset: frame.elementOffset, count };
@@ -178,13 +194,13 @@ export class BroadcastOperation implements RingOperation {
     private readonly context: RingContext,
     private readonly opSeq: number,
     private readonly data: Float32Array,
-    readonly root: number,
+    readonly root: number
   ) {
     this.name = `broadcast#${opSeq}`;
     this.distance = ringIndex(context.rank - root, context.worldSize);
     this.chunks = chunkSpans({ offset: 0, count: data.length }, context.chunkElements);
     const stepChunks: Span[][] = Array.from({ length: context.worldSize - 1 }, (_, step) =>
-      step === this.distance - 1 ? this.chunks : [],
+      step === this.distance - 1 ? this.chunks : []
     );
     this.ledger = new ChunkLedger(stepChunks);
   }
@@ -198,19 +214,31 @@ export class BroadcastOperation implements RingOperation {
     const format: PayloadFormat = 'f32';
     for (const chunk of this.chunks) {
       this.context.sendValues(
-        { opSeq: this.opSeq, kind: FrameKind.broadcast, format, step: 0, elementOffset: chunk.offset, elementCount: chunk.count },
-        this.data.subarray(chunk.offset, chunk.offset + chunk.count),
+        {
+          opSeq: this.opSeq,
+          kind: FrameKind.broadcast,
+          format,
+          step: 0,
+          elementOffset: chunk.offset,
+          elementCount: chunk.count
+        },
+        this.data.subarray(chunk.offset, chunk.offset + chunk.count)
       );
     }
   }
 
   onFrame(frame: DecodedFrame, raw: Buffer): void {
-    if (frame.kind !== FrameKind.broadcast) throw protocolError(this, this.context, `kind ${frame.kind} instead of broadcast`);
+    if (frame.kind !== FrameKind.broadcast)
+      throw protocolError(this, this.context, `kind ${frame.kind} instead of broadcast`);
     if (frame.format !== 'f32') throw protocolError(this, this.context, `wire ${frame.format} instead of f32`);
     const problem = this.ledger.admit(frame.step, frame.elementOffset, frame.elementCount);
     if (problem !== undefined) throw protocolError(this, this.context, `${problem} (root ${this.root})`);
     if (frame.payload.length !== frame.elementCount * 4) {
-      throw protocolError(this, this.context, `payload of ${frame.payload.length} bytes for ${frame.elementCount} f32 values`);
+      throw protocolError(
+        this,
+        this.context,
+        `payload of ${frame.payload.length} bytes for ${frame.elementCount} f32 values`
+      );
     }
     const target = this.data.subarray(frame.elementOffset, frame.elementOffset + frame.elementCount);
     frame.payload.copy(Buffer.from(target.buffer, target.byteOffset, target.byteLength));
@@ -227,7 +255,7 @@ export class AllGatherOperation implements RingOperation {
   constructor(
     private readonly context: RingContext,
     private readonly opSeq: number,
-    private readonly ownValue: Uint8Array,
+    private readonly ownValue: Uint8Array
   ) {
     this.name = `allGather#${opSeq}`;
     this.values = new Array<Uint8Array>(context.worldSize);
@@ -241,20 +269,33 @@ export class AllGatherOperation implements RingOperation {
   start(): void {
     const { rank } = this.context;
     this.context.sendBytes(
-      { opSeq: this.opSeq, kind: FrameKind.allGather, format: 'bytes', step: 0, elementOffset: rank, elementCount: this.ownValue.length },
-      this.ownValue,
+      {
+        opSeq: this.opSeq,
+        kind: FrameKind.allGather,
+        format: 'bytes',
+        step: 0,
+        elementOffset: rank,
+        elementCount: this.ownValue.length
+      },
+      this.ownValue
     );
   }
 
   onFrame(frame: DecodedFrame, raw: Buffer): void {
     const { rank, worldSize } = this.context;
-    if (frame.kind !== FrameKind.allGather) throw protocolError(this, this.context, `kind ${frame.kind} instead of all-gather`);
+    if (frame.kind !== FrameKind.allGather)
+      throw protocolError(this, this.context, `kind ${frame.kind} instead of all-gather`);
     const expectedStep = this.received;
     const origin = ringIndex(rank - 1 - expectedStep, worldSize);
     if (frame.step !== expectedStep || frame.elementOffset !== origin) {
-      throw protocolError(this, this.context, `step ${frame.step} from rank ${frame.elementOffset}, expected step ${expectedStep} from rank ${origin}`);
+      throw protocolError(
+        this,
+        this.context,
+        `step ${frame.step} from rank ${frame.elementOffset}, expected step ${expectedStep} from rank ${origin}`
+      );
     }
-    if (frame.payload.length !== frame.elementCount) throw protocolError(this, this.context, 'payload length differs from its count');
+    if (frame.payload.length !== frame.elementCount)
+      throw protocolError(this, this.context, 'payload length differs from its count');
     this.values[origin] = Uint8Array.from(frame.payload);
     this.received += 1;
     if (frame.step < worldSize - 2) this.context.forward(raw, frame.step + 1);

@@ -13,7 +13,11 @@ function testInput(rank: number, index: number): number {
 }
 
 function launch(worldSize: number, settings: Omit<TestRankSettings, 'rank' | 'worldSize'>) {
-  return forkRanks(ENTRY, Array.from({ length: worldSize }, (_, rank): TestRankSettings => ({ rank, worldSize, ...settings })), EXEC_ARGV);
+  return forkRanks(
+    ENTRY,
+    Array.from({ length: worldSize }, (_, rank): TestRankSettings => ({ rank, worldSize, ...settings })),
+    EXEC_ARGV
+  );
 }
 
 function waitForProgress(ranks: ReturnType<typeof launch>, iteration: number): Promise<void> {
@@ -26,26 +30,30 @@ function waitForProgress(ranks: ReturnType<typeof launch>, iteration: number): P
   });
 }
 
-test('separate processes all-reduce ResNet18-sized gradients to the same bits, equal to the exact sum', { timeout: 120_000 }, async () => {
-  for (const worldSize of [2, 3]) {
-    const ranks = launch(worldSize, { elements: RESNET18_PARAMETERS, iterations: 2, timeoutMs: 30_000, wire: 'f32' });
-    try {
-      const outcomes = await ranks.outcomes;
-      const results = outcomes.map((outcome, rank) => {
-        assert.ok('result' in outcome, `rank ${rank}: ${JSON.stringify(outcome)}`);
-        return outcome.result as { digest: string; samples: [number, number][] };
-      });
-      for (const result of results) assert.equal(result.digest, results[0]!.digest, 'every rank holds the same bits');
-      for (const [index, value] of results[0]!.samples) {
-        let exact = 0;
-        for (let rank = 0; rank < worldSize; rank += 1) exact += testInput(rank, index);
-        assert.ok(Math.abs(value - exact) <= 1e-6 * worldSize, `element ${index}: ${value} vs ${exact}`);
+test(
+  'separate processes all-reduce ResNet18-sized gradients to the same bits, equal to the exact sum',
+  { timeout: 120_000 },
+  async () => {
+    for (const worldSize of [2, 3]) {
+      const ranks = launch(worldSize, { elements: RESNET18_PARAMETERS, iterations: 2, timeoutMs: 30_000, wire: 'f32' });
+      try {
+        const outcomes = await ranks.outcomes;
+        const results = outcomes.map((outcome, rank) => {
+          assert.ok('result' in outcome, `rank ${rank}: ${JSON.stringify(outcome)}`);
+          return outcome.result as { digest: string; samples: [number, number][] };
+        });
+        for (const result of results) assert.equal(result.digest, results[0]!.digest, 'every rank holds the same bits');
+        for (const [index, value] of results[0]!.samples) {
+          let exact = 0;
+          for (let rank = 0; rank < worldSize; rank += 1) exact += testInput(rank, index);
+          assert.ok(Math.abs(value - exact) <= 1e-6 * worldSize, `element ${index}: ${value} vs ${exact}`);
+        }
+      } finally {
+        await ranks.stop();
       }
-    } finally {
-      await ranks.stop();
     }
   }
-});
+);
 
 async function assertSurvivorsFailFast(disrupt: 'SIGKILL' | 'SIGSTOP'): Promise<void> {
   const timeoutMs = 2_000;
@@ -56,7 +64,9 @@ async function assertSurvivorsFailFast(disrupt: 'SIGKILL' | 'SIGSTOP'): Promise<
     ranks.children[1]!.kill(disrupt);
     const survivors = await Promise.race([
       Promise.all([ranks.rankOutcomes[0]!, ranks.rankOutcomes[2]!]),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('survivors still running: the ring hangs')), 3 * timeoutMs)),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('survivors still running: the ring hangs')), 3 * timeoutMs)
+      )
     ]);
     const elapsed = Date.now() - disruptedAt;
     assert.ok(elapsed <= timeoutMs + 2_000, `survivors failed after ${elapsed} ms`);
@@ -64,7 +74,10 @@ async function assertSurvivorsFailFast(disrupt: 'SIGKILL' | 'SIGSTOP'): Promise<
       const outcome = survivors[index]!;
       assert.ok('error' in outcome, `rank ${rank} should have failed`);
       const error: SerializedError = outcome.error;
-      assert.ok(['PeerLostError', 'CollectiveTimeoutError'].includes(error.name), `rank ${rank}: ${error.name}: ${error.message}`);
+      assert.ok(
+        ['PeerLostError', 'CollectiveTimeoutError'].includes(error.name),
+        `rank ${rank}: ${error.name}: ${error.message}`
+      );
       assert.equal(typeof error.peerRank, 'number', `rank ${rank}'s error names a peer: ${error.message}`);
     }
   } finally {
@@ -73,24 +86,45 @@ async function assertSurvivorsFailFast(disrupt: 'SIGKILL' | 'SIGSTOP'): Promise<
   }
 }
 
-test('killing a rank mid-operation makes every survivor fail within the deadline, naming a peer', { timeout: 60_000 }, async () => {
-  await assertSurvivorsFailFast('SIGKILL');
-});
-
-test('a stalled rank (SIGSTOP) makes every other rank fail within the deadline instead of hanging', { timeout: 60_000 }, async () => {
-  await assertSurvivorsFailFast('SIGSTOP');
-});
-
-test('an all-reduce returns only once its last frames are on the wire, so a rank that blocks next does not stall the others', { timeout: 60_000 }, async () => {
-  const ranks = launch(2, { elements: 4 * 1024 * 1024, iterations: 1, timeoutMs: 30_000, wire: 'f32', blockAfterFirstMs: 4_000 });
-  try {
-    const outcomes = await ranks.outcomes;
-    const waited = outcomes.map((outcome, rank) => {
-      assert.ok('result' in outcome, `rank ${rank}: ${JSON.stringify(outcome)}`);
-      return (outcome.result as { operationMs: number[] }).operationMs[0]!;
-    });
-    assert.ok(waited[1]! < 3_000, `rank 1 waited ${waited[1]!.toFixed(0)} ms for frames rank 0 had queued before blocking`);
-  } finally {
-    await ranks.stop();
+test(
+  'killing a rank mid-operation makes every survivor fail within the deadline, naming a peer',
+  { timeout: 60_000 },
+  async () => {
+    await assertSurvivorsFailFast('SIGKILL');
   }
-});
+);
+
+test(
+  'a stalled rank (SIGSTOP) makes every other rank fail within the deadline instead of hanging',
+  { timeout: 60_000 },
+  async () => {
+    await assertSurvivorsFailFast('SIGSTOP');
+  }
+);
+
+test(
+  'an all-reduce returns only once its last frames are on the wire, so a rank that blocks next does not stall the others',
+  { timeout: 60_000 },
+  async () => {
+    const ranks = launch(2, {
+      elements: 4 * 1024 * 1024,
+      iterations: 1,
+      timeoutMs: 30_000,
+      wire: 'f32',
+      blockAfterFirstMs: 4_000
+    });
+    try {
+      const outcomes = await ranks.outcomes;
+      const waited = outcomes.map((outcome, rank) => {
+        assert.ok('result' in outcome, `rank ${rank}: ${JSON.stringify(outcome)}`);
+        return (outcome.result as { operationMs: number[] }).operationMs[0]!;
+      });
+      assert.ok(
+        waited[1]! < 3_000,
+        `rank 1 waited ${waited[1]!.toFixed(0)} ms for frames rank 0 had queued before blocking`
+      );
+    } finally {
+      await ranks.stop();
+    }
+  }
+);

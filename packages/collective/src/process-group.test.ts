@@ -11,7 +11,7 @@ import {
   ProcessGroup,
   ProtocolError,
   roundThroughWire,
-  type ProcessGroupConfig,
+  type ProcessGroupConfig
 } from './index.js';
 import { LINK_PATH } from './endpoint.js';
 import { FRAME_HEADER_BYTES, FrameKind, writeFrameHeader } from './frame.js';
@@ -24,9 +24,17 @@ async function formGroups(worldSize: number, overrides: Overrides = () => ({})) 
   const attempts = await Promise.allSettled(
     endpoints.map((endpoint, rank) =>
       ProcessGroup.connect(endpoint, {
-        groupId: 'run-a', generation: 3, rank, worldSize, peers, token: 'secret', chunkBytes: 4096, timeoutMs: 5_000, ...overrides(rank),
-      }),
-    ),
+        groupId: 'run-a',
+        generation: 3,
+        rank,
+        worldSize,
+        peers,
+        token: 'secret',
+        chunkBytes: 4096,
+        timeoutMs: 5_000,
+        ...overrides(rank)
+      })
+    )
   );
   const closeAll = async () => {
     await Promise.all(attempts.map((attempt) => (attempt.status === 'fulfilled' ? attempt.value.close() : undefined)));
@@ -35,7 +43,11 @@ async function formGroups(worldSize: number, overrides: Overrides = () => ({})) 
   return { endpoints, peers, attempts, closeAll };
 }
 
-async function withGroups<T>(worldSize: number, body: (groups: ProcessGroup[]) => Promise<T>, overrides?: Overrides): Promise<T> {
+async function withGroups<T>(
+  worldSize: number,
+  body: (groups: ProcessGroup[]) => Promise<T>,
+  overrides?: Overrides
+): Promise<T> {
   const formed = await formGroups(worldSize, overrides);
   try {
     const groups = formed.attempts.map((attempt) => {
@@ -49,13 +61,18 @@ async function withGroups<T>(worldSize: number, body: (groups: ProcessGroup[]) =
 }
 
 function inputsFor(rank: number, length: number, seed: number): Float32Array {
-  return Float32Array.from({ length }, (_, i) => Math.fround(Math.sin(seed + i * 0.37 + rank * 1.91) * 10 ** ((i + rank) % 5 - 2)));
+  return Float32Array.from({ length }, (_, i) =>
+    Math.fround(Math.sin(seed + i * 0.37 + rank * 1.91) * 10 ** (((i + rank) % 5) - 2))
+  );
 }
 
 function assertBitIdentical(arrays: readonly Float32Array[]): void {
   const first = Buffer.from(arrays[0]!.buffer, arrays[0]!.byteOffset, arrays[0]!.byteLength);
   arrays.forEach((array, rank) => {
-    assert.ok(Buffer.from(array.buffer, array.byteOffset, array.byteLength).equals(first), `rank ${rank} differs from rank 0`);
+    assert.ok(
+      Buffer.from(array.buffer, array.byteOffset, array.byteLength).equals(first),
+      `rank ${rank} differs from rank 0`
+    );
   });
 }
 
@@ -86,7 +103,10 @@ for (const worldSize of [1, 2, 3, 4, 5]) {
             const divisor = op === 'mean' ? worldSize : 1;
             const reference = sum / divisor;
             const magnitude = total / divisor;
-            assert.ok(Math.abs(data[0]![i]! - reference) <= 1e-6 * magnitude + 1e-30, `size ${length} ${op} element ${i}: ${data[0]![i]} vs ${reference}`);
+            assert.ok(
+              Math.abs(data[0]![i]! - reference) <= 1e-6 * magnitude + 1e-30,
+              `size ${length} ${op} element ${i}: ${data[0]![i]} vs ${reference}`
+            );
           }
         }
       }
@@ -107,7 +127,10 @@ test('f16 and bf16 wires stay within their precision and still agree to the bit 
         const { sum: reference, magnitude } = exactSum(inputs, i);
         // Each of the N-1 hops and the final result round once; f16 also flushes below 2^-24.
         const tolerance = 4 * relative * magnitude + (wire === 'f16' ? 3 * 2 ** -24 : 0);
-        assert.ok(Math.abs(data[0]![i]! - reference) <= tolerance, `${wire} element ${i}: ${data[0]![i]} vs ${reference}`);
+        assert.ok(
+          Math.abs(data[0]![i]! - reference) <= tolerance,
+          `${wire} element ${i}: ${data[0]![i]} vs ${reference}`
+        );
         assert.equal(data[0]![i], roundThroughWire(wire, data[0]![i]!), 'the result is a value of the wire format');
       }
     }
@@ -120,34 +143,49 @@ test('an f16 mean divides before encoding, so values near f16’s limit do not o
     await Promise.all(groups.map((group, rank) => group.allReduce(data[rank]!, { op: 'mean', wire: 'f16' })));
     assertBitIdentical(data);
     [40_000, -50_000, 1].forEach((exact, i) => {
-      assert.ok(Math.abs(data[0]![i]! - exact) <= 1e-3 * Math.abs(exact), `element ${i}: ${data[0]![i]} for a mean of ${exact}`);
+      assert.ok(
+        Math.abs(data[0]![i]! - exact) <= 1e-3 * Math.abs(exact),
+        `element ${i}: ${data[0]![i]} for a mean of ${exact}`
+      );
     });
   });
 });
 
 test('bucketed all-reduce of many tensors equals plain all-reduce of each', async () => {
-  await withGroups(3, async (groups) => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 3000 }), { minLength: 1, maxLength: 12 }), async (lengths) => {
-        const many = groups.map((group) => lengths.map((length, t) => inputsFor(group.rank, length, t)));
-        const plain = groups.map((group) => lengths.map((length, t) => inputsFor(group.rank, length, t)));
-        await Promise.all(groups.map((group, rank) => group.allReduceMany(many[rank]!, { op: 'mean' })));
-        await Promise.all(groups.map(async (group, rank) => {
-          for (const tensor of plain[rank]!) await group.allReduce(tensor, { op: 'mean' });
-        }));
-        // Buckets cut the buffer at other places, so the ring sums in another order: compare within rounding.
-        for (let t = 0; t < lengths.length; t += 1) {
-          const inputs = groups.map((group) => inputsFor(group.rank, lengths[t]!, t));
-          for (let i = 0; i < lengths[t]!; i += 1) {
-            const { magnitude } = exactSum(inputs, i);
-            assert.ok(Math.abs(many[0]![t]![i]! - plain[0]![t]![i]!) <= 1e-6 * magnitude + 1e-30, `tensor ${t} element ${i}`);
+  await withGroups(
+    3,
+    async (groups) => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.integer({ min: 0, max: 3000 }), { minLength: 1, maxLength: 12 }),
+          async (lengths) => {
+            const many = groups.map((group) => lengths.map((length, t) => inputsFor(group.rank, length, t)));
+            const plain = groups.map((group) => lengths.map((length, t) => inputsFor(group.rank, length, t)));
+            await Promise.all(groups.map((group, rank) => group.allReduceMany(many[rank]!, { op: 'mean' })));
+            await Promise.all(
+              groups.map(async (group, rank) => {
+                for (const tensor of plain[rank]!) await group.allReduce(tensor, { op: 'mean' });
+              })
+            );
+            // Buckets cut the buffer at other places, so the ring sums in another order: compare within rounding.
+            for (let t = 0; t < lengths.length; t += 1) {
+              const inputs = groups.map((group) => inputsFor(group.rank, lengths[t]!, t));
+              for (let i = 0; i < lengths[t]!; i += 1) {
+                const { magnitude } = exactSum(inputs, i);
+                assert.ok(
+                  Math.abs(many[0]![t]![i]! - plain[0]![t]![i]!) <= 1e-6 * magnitude + 1e-30,
+                  `tensor ${t} element ${i}`
+                );
+              }
+              assertBitIdentical(many.map((tensors) => tensors[t]!));
+            }
           }
-          assertBitIdentical(many.map((tensors) => tensors[t]!));
-        }
-      }),
-      { numRuns: 25 },
-    );
-  }, () => ({ bucketBytes: 8192 }));
+        ),
+        { numRuns: 25 }
+      );
+    },
+    () => ({ bucketBytes: 8192 })
+  );
 });
 
 test('broadcast copies the root’s buffer to every rank, from any root', async () => {
@@ -162,8 +200,14 @@ test('broadcast copies the root’s buffer to every rank, from any root', async 
 
 test('all-gather returns every rank’s value in rank order, and barrier completes', async () => {
   await withGroups(5, async (groups) => {
-    const gathered = await Promise.all(groups.map((group) => group.allGather({ rank: group.rank, samples: [group.rank * 10] })));
-    for (const values of gathered) assert.deepEqual(values, [0, 1, 2, 3, 4].map((rank) => ({ rank, samples: [rank * 10] })));
+    const gathered = await Promise.all(
+      groups.map((group) => group.allGather({ rank: group.rank, samples: [group.rank * 10] }))
+    );
+    for (const values of gathered)
+      assert.deepEqual(
+        values,
+        [0, 1, 2, 3, 4].map((rank) => ({ rank, samples: [rank * 10] }))
+      );
     await Promise.all(groups.map((group) => group.barrier()));
   });
 });
@@ -171,12 +215,14 @@ test('all-gather returns every rank’s value in rank order, and barrier complet
 test('operations issued back to back without awaiting run in call order', async () => {
   await withGroups(3, async (groups) => {
     const data = groups.map((group) => [inputsFor(group.rank, 500, 1), inputsFor(group.rank, 7000, 2)]);
-    await Promise.all(groups.flatMap((group, rank) => [
-      group.allReduce(data[rank]![0]!),
-      group.broadcast(data[rank]![1]!, 2),
-      group.allGather(rank),
-      group.allReduce(data[rank]![1]!, { op: 'mean' }),
-    ]));
+    await Promise.all(
+      groups.flatMap((group, rank) => [
+        group.allReduce(data[rank]![0]!),
+        group.broadcast(data[rank]![1]!, 2),
+        group.allGather(rank),
+        group.allReduce(data[rank]![1]!, { op: 'mean' })
+      ])
+    );
     assertBitIdentical(data.map((pair) => pair[0]!));
     assertBitIdentical(data.map((pair) => pair[1]!));
   });
@@ -215,69 +261,130 @@ test('a peer of another group or an older generation is refused', async () => {
 });
 
 test('a stalled rank makes every other rank fail within the deadline, naming a peer', async () => {
-  await withGroups(3, async (groups) => {
-    const started = Date.now();
-    // Rank 2 never joins the operation, as if it hung in its training step.
-    const results = await Promise.allSettled([groups[0]!.allReduce(new Float32Array(100_000)), groups[1]!.allReduce(new Float32Array(100_000))]);
-    const elapsed = Date.now() - started;
-    assert.ok(elapsed < 800 + 1_000, `failed after ${elapsed} ms`);
-    for (const result of results) {
-      assert.equal(result.status, 'rejected');
-      const error = (result as PromiseRejectedResult).reason;
-      assert.ok(error instanceof CollectiveTimeoutError || error instanceof PeerLostError, String(error));
-      assert.equal(typeof error.peerRank, 'number');
-    }
-    for (let waited = 0; !groups[2]!.signal.aborted && waited < 1_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
-    assert.ok(groups[2]!.signal.aborted, 'the stalled rank learns that the group failed');
-    await assert.rejects(groups[0]!.allReduce(new Float32Array(4)), GroupClosedError);
-  }, () => ({ timeoutMs: 800 }));
+  await withGroups(
+    3,
+    async (groups) => {
+      const started = Date.now();
+      // Rank 2 never joins the operation, as if it hung in its training step.
+      const results = await Promise.allSettled([
+        groups[0]!.allReduce(new Float32Array(100_000)),
+        groups[1]!.allReduce(new Float32Array(100_000))
+      ]);
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed < 800 + 1_000, `failed after ${elapsed} ms`);
+      for (const result of results) {
+        assert.equal(result.status, 'rejected');
+        const error = (result as PromiseRejectedResult).reason;
+        assert.ok(error instanceof CollectiveTimeoutError || error instanceof PeerLostError, String(error));
+        assert.equal(typeof error.peerRank, 'number');
+      }
+      for (let waited = 0; !groups[2]!.signal.aborted && waited < 1_000; waited += 10)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.ok(groups[2]!.signal.aborted, 'the stalled rank learns that the group failed');
+      await assert.rejects(groups[0]!.allReduce(new Float32Array(4)), GroupClosedError);
+    },
+    () => ({ timeoutMs: 800 })
+  );
 });
 
 test('mismatched calls across ranks are protocol errors on every rank, not wrong numbers', async () => {
-  await withGroups(3, async (groups) => {
-    const results = await Promise.allSettled(groups.map((group) => group.allReduce(new Float32Array(group.rank === 1 ? 1001 : 1000))));
-    for (const result of results) assert.equal(result.status, 'rejected');
-    assert.ok(results.some((result) => (result as PromiseRejectedResult).reason instanceof ProtocolError));
-  }, () => ({ timeoutMs: 2_000 }));
+  await withGroups(
+    3,
+    async (groups) => {
+      const results = await Promise.allSettled(
+        groups.map((group) => group.allReduce(new Float32Array(group.rank === 1 ? 1001 : 1000)))
+      );
+      for (const result of results) assert.equal(result.status, 'rejected');
+      assert.ok(results.some((result) => (result as PromiseRejectedResult).reason instanceof ProtocolError));
+    },
+    () => ({ timeoutMs: 2_000 })
+  );
 });
 
 /**
  * Rank 0 of a 2-rank group against a hand-made rank 1 built on grpc-js (so this also checks that the Link
  * speaks plain gRPC both ways): the fake links properly, then answers the all-reduce with `answer`'s messages.
  */
-async function allReduceAgainstFake(answer: (frame: (kind: FrameKind, step: number, offset: number, count: number, payloadBytes: number) => Buffer) => Buffer[]): Promise<unknown> {
+async function allReduceAgainstFake(
+  answer: (
+    frame: (kind: FrameKind, step: number, offset: number, count: number, payloadBytes: number) => Buffer
+  ) => Buffer[]
+): Promise<unknown> {
   const endpoint = await CollectiveEndpoint.listen();
   const fake = new grpc.Server();
   fake.addService(
-    { Link: { path: LINK_PATH, requestStream: false, responseStream: true, requestSerialize: (value: Buffer) => value, requestDeserialize: (bytes: Buffer) => bytes, responseSerialize: (value: Buffer) => value, responseDeserialize: (bytes: Buffer) => bytes } },
+    {
+      Link: {
+        path: LINK_PATH,
+        requestStream: false,
+        responseStream: true,
+        requestSerialize: (value: Buffer) => value,
+        requestDeserialize: (bytes: Buffer) => bytes,
+        responseSerialize: (value: Buffer) => value,
+        responseDeserialize: (bytes: Buffer) => bytes
+      }
+    },
     {
       Link: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
         const frame = (kind: FrameKind, step: number, offset: number, count: number, payloadBytes: number) => {
           const buffer = Buffer.alloc(FRAME_HEADER_BYTES + payloadBytes);
-          writeFrameHeader(buffer, 0, { opSeq: 0, kind, format: kind === FrameKind.accepted ? 'bytes' : 'f32', step, elementOffset: offset, elementCount: count }, payloadBytes);
+          writeFrameHeader(
+            buffer,
+            0,
+            {
+              opSeq: 0,
+              kind,
+              format: kind === FrameKind.accepted ? 'bytes' : 'f32',
+              step,
+              elementOffset: offset,
+              elementCount: count
+            },
+            payloadBytes
+          );
           return buffer;
         };
         call.write(frame(FrameKind.accepted, 0, 0, 0, 0));
         for (const message of answer(frame)) call.write(message);
-      },
-    },
+      }
+    }
   );
-  const fakePort = await new Promise<number>((resolve, reject) => fake.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))));
+  const fakePort = await new Promise<number>((resolve, reject) =>
+    fake.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) =>
+      error ? reject(error) : resolve(port)
+    )
+  );
   const peers = [endpoint.address, `127.0.0.1:${fakePort}`];
   const fakeClient = new grpc.Client(endpoint.address, grpc.credentials.createInsecure());
   try {
     // A message can break the link while the group is still forming (it may follow the accepted frame at once).
-    const connecting = ProcessGroup.connect(endpoint, { groupId: 'g', generation: 0, rank: 0, worldSize: 2, peers, token: 't', timeoutMs: 2_000, chunkBytes: 4096 })
-      .catch((reason: unknown) => reason);
+    const connecting = ProcessGroup.connect(endpoint, {
+      groupId: 'g',
+      generation: 0,
+      rank: 0,
+      worldSize: 2,
+      peers,
+      token: 't',
+      timeoutMs: 2_000,
+      chunkBytes: 4096
+    }).catch((reason: unknown) => reason);
     const metadata = new grpc.Metadata();
     metadata.set('authorization', 'Bearer t');
     const { serializeLinkRequest } = await import('./endpoint.js');
-    const downstream = fakeClient.makeServerStreamRequest(LINK_PATH, serializeLinkRequest, (bytes: Buffer) => bytes, { groupId: 'g', generation: 0, worldSize: 2, fromRank: 1, toRank: 0 }, metadata);
+    const downstream = fakeClient.makeServerStreamRequest(
+      LINK_PATH,
+      serializeLinkRequest,
+      (bytes: Buffer) => bytes,
+      { groupId: 'g', generation: 0, worldSize: 2, fromRank: 1, toRank: 0 },
+      metadata
+    );
     downstream.on('data', () => {});
     downstream.on('error', () => {});
     const group = await connecting;
     if (!(group instanceof ProcessGroup)) return group;
-    const error = await group.allReduce(new Float32Array(100)).then(() => undefined, (reason: unknown) => reason);
+    const error = await group.allReduce(new Float32Array(100)).then(
+      () => undefined,
+      (reason: unknown) => reason
+    );
     await group.close();
     return error;
   } finally {
@@ -298,7 +405,10 @@ test('a peer that sends a message larger than the group’s frames is a Protocol
   const error = await allReduceAgainstFake((frame) => [frame(FrameKind.allReduce, 0, 50, 50_000, 200_000)]);
   assert.ok(error instanceof ProtocolError, String(error));
   assert.equal(error.peerRank, 1);
-  assert.match(error.message, /message of 200031 bytes, more than a frame of this group can hold \(4127\): do all ranks use the same chunkBytes\?/);
+  assert.match(
+    error.message,
+    /message of 200031 bytes, more than a frame of this group can hold \(4127\): do all ranks use the same chunkBytes\?/
+  );
 });
 
 test('a new generation forms on the same endpoints after a failure', async () => {
@@ -306,11 +416,28 @@ test('a new generation forms on the same endpoints after a failure', async () =>
   try {
     const groups = formed.attempts.map((attempt) => (attempt as PromiseFulfilledResult<ProcessGroup>).value);
     groups[1]!.abort('the coordinator ended generation 3');
-    await assert.rejects(groups[0]!.allReduce(new Float32Array(10)), (error: unknown) => error instanceof PeerLostError || error instanceof GroupClosedError);
-    const next = await Promise.all(formed.endpoints.map((endpoint, rank) => ProcessGroup.connect(endpoint, { groupId: 'run-a', generation: 4, rank, worldSize: 2, peers: formed.peers, token: 'secret' })));
+    await assert.rejects(
+      groups[0]!.allReduce(new Float32Array(10)),
+      (error: unknown) => error instanceof PeerLostError || error instanceof GroupClosedError
+    );
+    const next = await Promise.all(
+      formed.endpoints.map((endpoint, rank) =>
+        ProcessGroup.connect(endpoint, {
+          groupId: 'run-a',
+          generation: 4,
+          rank,
+          worldSize: 2,
+          peers: formed.peers,
+          token: 'secret'
+        })
+      )
+    );
     const data = next.map((group) => Float32Array.of(group.rank + 1));
     await Promise.all(next.map((group, rank) => group.allReduce(data[rank]!)));
-    assert.deepEqual(data.map((values) => values[0]), [3, 3]);
+    assert.deepEqual(
+      data.map((values) => values[0]),
+      [3, 3]
+    );
     await Promise.all(next.map((group) => group.close()));
   } finally {
     await formed.closeAll();

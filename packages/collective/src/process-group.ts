@@ -6,7 +6,7 @@ import {
   LINK_PATH,
   serializeLinkRequest,
   type CollectiveEndpoint,
-  type GroupMembership,
+  type GroupMembership
 } from './endpoint.js';
 import {
   CollectiveArgumentError,
@@ -15,7 +15,7 @@ import {
   GroupClosedError,
   PeerLostError,
   PeerRefusedError,
-  ProtocolError,
+  ProtocolError
 } from './errors.js';
 import { decodeFrame, FRAME_HEADER_BYTES, FrameKind, writeFrameHeader, type FrameHeader } from './frame.js';
 import {
@@ -23,7 +23,7 @@ import {
   AllReduceOperation,
   BroadcastOperation,
   type RingContext,
-  type RingOperation,
+  type RingOperation
 } from './operations.js';
 import {
   GRPC_PREFIX_BYTES,
@@ -33,7 +33,7 @@ import {
   writeMessagePrefix,
   type DownstreamLink,
   type LinkStatus,
-  type UpstreamLink,
+  type UpstreamLink
 } from './link.js';
 import { bytesPerElement, encodeHalf, WIRE_FORMATS, type WireFormat } from './wire-format.js';
 
@@ -106,7 +106,10 @@ function validateConfig(config: ProcessGroupConfig): void {
     throw new CollectiveArgumentError(`rank must be in 0..${config.worldSize - 1}, got ${config.rank}`, 'connect');
   }
   if (config.peers.length !== config.worldSize) {
-    throw new CollectiveArgumentError(`peers must list ${config.worldSize} addresses (one per rank), got ${config.peers.length}`, 'connect');
+    throw new CollectiveArgumentError(
+      `peers must list ${config.worldSize} addresses (one per rank), got ${config.peers.length}`,
+      'connect'
+    );
   }
   if (!Number.isInteger(config.generation) || config.generation < 0) {
     throw new CollectiveArgumentError(`generation must be a non-negative integer, got ${config.generation}`, 'connect');
@@ -114,7 +117,10 @@ function validateConfig(config: ProcessGroupConfig): void {
   if (config.token.length === 0) throw new CollectiveArgumentError('token must not be empty', 'connect');
   const chunkBytes = config.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   if (chunkBytes < 16 || chunkBytes > 16 * MiB || chunkBytes % 4 !== 0) {
-    throw new CollectiveArgumentError(`chunkBytes must be a multiple of 4 between 16 B and 16 MiB, got ${chunkBytes}`, 'connect');
+    throw new CollectiveArgumentError(
+      `chunkBytes must be a multiple of 4 between 16 B and 16 MiB, got ${chunkBytes}`,
+      'connect'
+    );
   }
 }
 
@@ -189,7 +195,7 @@ export class ProcessGroup {
       sendBytes: (header, bytes) => this.sendBytes(header, bytes),
       forward: (frame, step) => this.forward(frame, step),
       f32View: (payload, count) => this.f32View(payload, count),
-      u16View: (payload, count) => new Uint16Array(payload.buffer, payload.byteOffset, count),
+      u16View: (payload, count) => new Uint16Array(payload.buffer, payload.byteOffset, count)
     };
   }
 
@@ -215,7 +221,7 @@ export class ProcessGroup {
       generation: this.generation,
       worldSize: this.worldSize,
       rank: this.rank,
-      token: this.config.token,
+      token: this.config.token
     };
     let downstreamLinked: () => void = () => {};
     const downstreamReady = new Promise<void>((resolve) => (downstreamLinked = resolve));
@@ -226,7 +232,7 @@ export class ProcessGroup {
         this.attachDownstream(open());
         downstreamLinked();
         return undefined;
-      },
+      }
     });
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
@@ -236,14 +242,28 @@ export class ProcessGroup {
           this.downstream === undefined
             ? `rank ${this.rightRank} (${this.config.peers[this.rightRank]}) never linked to this rank`
             : `rank ${this.leftRank} at ${this.config.peers[this.leftRank]} could not be linked`;
-        reject(new CollectiveTimeoutError(`forming group ${this.groupId} generation ${this.generation} took over ${connectTimeoutMs} ms: ${what}`, 'connect', waitingFor));
+        reject(
+          new CollectiveTimeoutError(
+            `forming group ${this.groupId} generation ${this.generation} took over ${connectTimeoutMs} ms: ${what}`,
+            'connect',
+            waitingFor
+          )
+        );
       }, connectTimeoutMs);
     });
     try {
       const failedMeanwhile = new Promise<never>((_, reject) => {
-        this.abortController.signal.addEventListener('abort', () => reject(this.abortController.signal.reason as CollectiveError), { once: true });
+        this.abortController.signal.addEventListener(
+          'abort',
+          () => reject(this.abortController.signal.reason as CollectiveError),
+          { once: true }
+        );
       });
-      await Promise.race([Promise.all([this.linkUpstream(endpoint, deadline), downstreamReady]), timedOut, failedMeanwhile]);
+      await Promise.race([
+        Promise.all([this.linkUpstream(endpoint, deadline), downstreamReady]),
+        timedOut,
+        failedMeanwhile
+      ]);
     } catch (error) {
       this.fail(error instanceof CollectiveError ? error : new PeerLostError(String(error), 'connect', this.leftRank));
       throw error;
@@ -256,7 +276,11 @@ export class ProcessGroup {
   private async linkUpstream(endpoint: CollectiveEndpoint, deadline: number): Promise<void> {
     const address = this.config.peers[this.leftRank]!;
     const request = serializeLinkRequest({
-      groupId: this.groupId, generation: this.generation, worldSize: this.worldSize, fromRank: this.rank, toRank: this.leftRank,
+      groupId: this.groupId,
+      generation: this.generation,
+      worldSize: this.worldSize,
+      fromRank: this.rank,
+      toRank: this.leftRank
     });
     let backoffMs = 20;
     for (;;) {
@@ -271,14 +295,14 @@ export class ProcessGroup {
           windowBytes: this.config.flowControlWindowBytes ?? 32 * MiB,
           keepaliveTimeMs: this.config.keepaliveTimeMs ?? 10_000,
           keepaliveTimeoutMs: this.config.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
-          pool: this.receivePool,
+          pool: this.receivePool
         },
         (wire) => {
           const frame = decodeFrame(wire.subarray(GRPC_PREFIX_BYTES));
           return typeof frame === 'string' || frame.kind !== FrameKind.accepted
             ? 'the peer did not answer with an accepted frame: is it a Ringtrain collective?'
             : undefined;
-        },
+        }
       );
       if ('linked' in outcome) {
         if (this.failure !== undefined) {
@@ -290,13 +314,17 @@ export class ProcessGroup {
       }
       const refusal = outcome.refused;
       if (!isRetryable(refusal)) {
-        throw new PeerRefusedError(`rank ${this.leftRank} at ${address} refused this rank: ${refusal.details}`, 'connect', this.leftRank);
+        throw new PeerRefusedError(
+          `rank ${this.leftRank} at ${address} refused this rank: ${refusal.details}`,
+          'connect',
+          this.leftRank
+        );
       }
       if (Date.now() + backoffMs > deadline) {
         throw new CollectiveTimeoutError(
           `could not link to rank ${this.leftRank} at ${address} before the connect deadline: ${refusal.details}`,
           'connect',
-          this.leftRank,
+          this.leftRank
         );
       }
       await new Promise((resolve) => setTimeout(resolve, backoffMs * (0.5 + Math.random())));
@@ -317,16 +345,30 @@ export class ProcessGroup {
           this.markClosedByPeer();
           return;
         }
-        this.fail(new PeerLostError(`the link from rank ${this.leftRank} ended: ${linkStatus.details}`, this.activeName(), this.leftRank));
+        this.fail(
+          new PeerLostError(
+            `the link from rank ${this.leftRank} ended: ${linkStatus.details}`,
+            this.activeName(),
+            this.leftRank
+          )
+        );
       },
       lost: (reason) => {
         if (this.closing) return;
-        this.fail(new PeerLostError(`the link from rank ${this.leftRank} broke: ${reason}`, this.activeName(), this.leftRank));
+        this.fail(
+          new PeerLostError(`the link from rank ${this.leftRank} broke: ${reason}`, this.activeName(), this.leftRank)
+        );
       },
       defect: (detail) => {
         if (this.closing) return;
-        this.fail(new ProtocolError(`${this.activeName()}: rank ${this.leftRank} broke the Link protocol: ${detail}`, this.activeName(), this.leftRank));
-      },
+        this.fail(
+          new ProtocolError(
+            `${this.activeName()}: rank ${this.leftRank} broke the Link protocol: ${detail}`,
+            this.activeName(),
+            this.leftRank
+          )
+        );
+      }
     });
   }
 
@@ -334,11 +376,22 @@ export class ProcessGroup {
     this.downstream = link;
     link.onLost((reason) => {
       if (this.closing) return;
-      this.fail(new PeerLostError(`rank ${this.rightRank} dropped its link to this rank: ${reason}`, this.activeName(), this.rightRank));
+      this.fail(
+        new PeerLostError(
+          `rank ${this.rightRank} dropped its link to this rank: ${reason}`,
+          this.activeName(),
+          this.rightRank
+        )
+      );
     });
     const accepted = Buffer.allocUnsafe(WIRE_HEADER_BYTES);
     writeMessagePrefix(accepted, 0, FRAME_HEADER_BYTES);
-    writeFrameHeader(accepted, GRPC_PREFIX_BYTES, { opSeq: 0, kind: FrameKind.accepted, format: 'bytes', step: 0, elementOffset: 0, elementCount: 0 }, 0);
+    writeFrameHeader(
+      accepted,
+      GRPC_PREFIX_BYTES,
+      { opSeq: 0, kind: FrameKind.accepted, format: 'bytes', step: 0, elementOffset: 0, elementCount: 0 },
+      0
+    );
     link.write(accepted, undefined, () => {});
   }
 
@@ -346,8 +399,10 @@ export class ProcessGroup {
   allReduce(data: Float32Array, options: AllReduceOptions = {}): Promise<void> {
     const reduction = options.op ?? 'sum';
     const wire = options.wire ?? 'f32';
-    if (!WIRE_FORMATS.includes(wire)) return this.rejectArgument(`wire must be one of ${WIRE_FORMATS.join(', ')}, got ${String(wire)}`);
-    if (reduction !== 'sum' && reduction !== 'mean') return this.rejectArgument(`op must be sum or mean, got ${String(reduction)}`);
+    if (!WIRE_FORMATS.includes(wire))
+      return this.rejectArgument(`wire must be one of ${WIRE_FORMATS.join(', ')}, got ${String(wire)}`);
+    if (reduction !== 'sum' && reduction !== 'mean')
+      return this.rejectArgument(`op must be sum or mean, got ${String(reduction)}`);
     return this.enqueue((opSeq) => new AllReduceOperation(this.context, opSeq, data, reduction, wire));
   }
 
@@ -367,7 +422,11 @@ export class ProcessGroup {
       }
       let end = start;
       let elements = 0;
-      while (end < tensors.length && tensors[end]!.length < this.bucketElements && elements + tensors[end]!.length <= this.bucketElements) {
+      while (
+        end < tensors.length &&
+        tensors[end]!.length < this.bucketElements &&
+        elements + tensors[end]!.length <= this.bucketElements
+      ) {
         elements += tensors[end]!.length;
         end += 1;
       }
@@ -400,7 +459,9 @@ export class ProcessGroup {
   async allGather<T extends JsonValue>(value: T): Promise<T[]> {
     const bytes = Buffer.from(JSON.stringify(value) ?? 'null');
     if (bytes.length > this.chunkElements * 4) {
-      return this.rejectArgument(`allGather values must fit one frame (${this.chunkElements * 4} bytes), got ${bytes.length}: use allReduce or broadcast for tensors`);
+      return this.rejectArgument(
+        `allGather values must fit one frame (${this.chunkElements * 4} bytes), got ${bytes.length}: use allReduce or broadcast for tensors`
+      );
     }
     let operation: AllGatherOperation | undefined;
     await this.enqueue((opSeq) => (operation = new AllGatherOperation(this.context, opSeq, bytes)));
@@ -448,7 +509,14 @@ export class ProcessGroup {
 
   private enqueue(create: (opSeq: number) => RingOperation): Promise<void> {
     if (this.failure !== undefined) {
-      return Promise.reject(new GroupClosedError(`the process group already failed: ${this.failure.message}`, 'enqueue', this.failure.peerRank, { cause: this.failure }));
+      return Promise.reject(
+        new GroupClosedError(
+          `the process group already failed: ${this.failure.message}`,
+          'enqueue',
+          this.failure.peerRank,
+          { cause: this.failure }
+        )
+      );
     }
     if (this.closing) return Promise.reject(new GroupClosedError('the process group is closed', 'enqueue'));
     const opSeq = this.nextOpSeq;
@@ -507,12 +575,15 @@ export class ProcessGroup {
     this.progressTimer = setTimeout(() => {
       const name = this.activeName();
       const peer = awaiting === 'left' ? this.leftRank : this.rightRank;
-      const what = awaiting === 'left' ? `no data from rank ${peer}` : `rank ${peer} did not read this rank's last frames`;
-      this.fail(new CollectiveTimeoutError(
-        `${name}: ${what} (${this.config.peers[peer]}) for ${this.timeoutMs} ms; it is stalled, overloaded or unreachable`,
-        name,
-        peer,
-      ));
+      const what =
+        awaiting === 'left' ? `no data from rank ${peer}` : `rank ${peer} did not read this rank's last frames`;
+      this.fail(
+        new CollectiveTimeoutError(
+          `${name}: ${what} (${this.config.peers[peer]}) for ${this.timeoutMs} ms; it is stalled, overloaded or unreachable`,
+          name,
+          peer
+        )
+      );
     }, this.timeoutMs);
   }
 
@@ -525,14 +596,22 @@ export class ProcessGroup {
       try {
         this.consume(wire);
       } catch (error) {
-        this.fail(error instanceof CollectiveError ? error : new ProtocolError(String(error), this.activeName(), this.leftRank));
+        this.fail(
+          error instanceof CollectiveError ? error : new ProtocolError(String(error), this.activeName(), this.leftRank)
+        );
         return;
       }
       if (this.active.operation.done) this.complete();
       return;
     }
     if (opSeq < this.currentOpSeq) {
-      this.fail(new ProtocolError(`rank ${this.leftRank} sent a frame of operation #${opSeq}, which this rank has finished`, this.activeName(), this.leftRank));
+      this.fail(
+        new ProtocolError(
+          `rank ${this.leftRank} sent a frame of operation #${opSeq}, which this rank has finished`,
+          this.activeName(),
+          this.leftRank
+        )
+      );
       return;
     }
     // The left neighbour is already at a later operation: keep its frames until this rank gets there.
@@ -548,7 +627,11 @@ export class ProcessGroup {
       const operation = this.active!.operation;
       const frame = decodeFrame(wire.subarray(GRPC_PREFIX_BYTES));
       if (typeof frame === 'string') {
-        throw new ProtocolError(`${operation.name}: rank ${this.leftRank} sent a malformed frame: ${frame}`, operation.name, this.leftRank);
+        throw new ProtocolError(
+          `${operation.name}: rank ${this.leftRank} sent a malformed frame: ${frame}`,
+          operation.name,
+          this.leftRank
+        );
       }
       operation.onFrame(frame, wire);
     } finally {
@@ -640,7 +723,9 @@ export class ProcessGroup {
       finished.resolve();
     }
     this.closing = true;
-    this.rejectAll(new GroupClosedError(`rank ${this.leftRank} closed the process group`, this.activeName(), this.leftRank));
+    this.rejectAll(
+      new GroupClosedError(`rank ${this.leftRank} closed the process group`, this.activeName(), this.leftRank)
+    );
   }
 
   private rejectAll(error: CollectiveError): void {

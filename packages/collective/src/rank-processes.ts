@@ -33,7 +33,10 @@ export interface RankProcesses {
 export function forkRanks(entry: string, settings: readonly unknown[], execArgv: readonly string[]): RankProcesses {
   const worldSize = settings.length;
   const children = settings.map((rankSettings) =>
-    fork(entry, [JSON.stringify(rankSettings)], { execArgv: [...execArgv], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    fork(entry, [JSON.stringify(rankSettings)], {
+      execArgv: [...execArgv],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+    })
   );
   const addresses = new Array<string>(worldSize);
   let addressed = 0;
@@ -44,15 +47,18 @@ export function forkRanks(entry: string, settings: readonly unknown[], execArgv:
           if (message.type === 'address') {
             addresses[message.rank] = message.address;
             addressed += 1;
-            if (addressed === worldSize) for (const peer of children) peer.send({ type: 'peers', peers: addresses } satisfies PeersMessage);
+            if (addressed === worldSize)
+              for (const peer of children) peer.send({ type: 'peers', peers: addresses } satisfies PeersMessage);
           } else if (message.type === 'result') {
             resolve({ result: message.result });
           } else if (message.type === 'failed') {
             resolve({ error: message.error });
           }
         });
-        child.on('exit', (code, signal) => resolve({ error: { name: 'ExitError', message: `rank ${rank} exited (code ${code}, signal ${signal})` } }));
-      }),
+        child.on('exit', (code, signal) =>
+          resolve({ error: { name: 'ExitError', message: `rank ${rank} exited (code ${code}, signal ${signal})` } })
+        );
+      })
   );
   return {
     children,
@@ -69,9 +75,9 @@ export function forkRanks(entry: string, settings: readonly unknown[], execArgv:
                 clearTimeout(timer);
                 resolve();
               });
-            }),
-        ),
-      ).then(() => undefined),
+            })
+        )
+      ).then(() => undefined)
   };
 }
 
@@ -90,7 +96,12 @@ export function reportResult(rank: number, result: unknown): void {
 export function reportFailure(rank: number, error: unknown): void {
   const serialized: SerializedError =
     error instanceof Error
-      ? { name: error.name, message: error.message, ...('peerRank' in error && typeof error.peerRank === 'number' ? { peerRank: error.peerRank } : {}), ...('code' in error && typeof error.code === 'string' ? { code: error.code } : {}) }
+      ? {
+          name: error.name,
+          message: error.message,
+          ...('peerRank' in error && typeof error.peerRank === 'number' ? { peerRank: error.peerRank } : {}),
+          ...('code' in error && typeof error.code === 'string' ? { code: error.code } : {})
+        }
       : { name: 'Error', message: String(error) };
   process.send!({ type: 'failed', rank, error: serialized } satisfies RankReport);
 }

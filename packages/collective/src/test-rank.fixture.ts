@@ -25,8 +25,13 @@ try {
   const endpoint = await CollectiveEndpoint.listen();
   const peers = await exchangeAddresses(settings.rank, endpoint.address);
   const group = await ProcessGroup.connect(endpoint, {
-    groupId: 'multiprocess', generation: 0, rank: settings.rank, worldSize: settings.worldSize, peers,
-    token: 'multiprocess-token', timeoutMs: settings.timeoutMs,
+    groupId: 'multiprocess',
+    generation: 0,
+    rank: settings.rank,
+    worldSize: settings.worldSize,
+    peers,
+    token: 'multiprocess-token',
+    timeoutMs: settings.timeoutMs
   });
   const data = new Float32Array(settings.elements);
   const operationMs: number[] = [];
@@ -44,7 +49,9 @@ try {
     }
   }
   const digest = createHash('sha256').update(new Uint8Array(data.buffer)).digest('hex');
-  const samples = [0, 1, data.length >> 1, data.length - 1].filter((index) => index >= 0 && index < data.length).map((index) => [index, data[index]!]);
+  const samples = [0, 1, data.length >> 1, data.length - 1]
+    .filter((index) => index >= 0 && index < data.length)
+    .map((index) => [index, data[index]!]);
   await group.close();
   await endpoint.close();
   reportResult(settings.rank, { digest, samples, operationMs });

@@ -19,17 +19,28 @@ function readPem(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {
-    throw new Error(`cannot read the collective's TLS ${what} at ${path}: ${(error as Error).message}`, { cause: error });
+    throw new Error(`cannot read the collective's TLS ${what} at ${path}: ${(error as Error).message}`, {
+      cause: error
+    });
   }
 }
 
 function pems(tls: TlsFiles): { ca: Buffer; cert: Buffer; key: Buffer } {
-  return { ca: readPem(tls.caFile, 'CA certificate'), cert: readPem(tls.certFile, 'certificate'), key: readPem(tls.keyFile, 'private key') };
+  return {
+    ca: readPem(tls.caFile, 'CA certificate'),
+    cert: readPem(tls.certFile, 'certificate'),
+    key: readPem(tls.keyFile, 'private key')
+  };
 }
 
 export function serverTlsOptions(tls: TlsFiles): SecureServerOptions {
   const requireClientCertificate = tls.requireClientCertificate ?? true;
-  return { ...pems(tls), requestCert: requireClientCertificate, rejectUnauthorized: requireClientCertificate, ALPNProtocols: ['h2'] };
+  return {
+    ...pems(tls),
+    requestCert: requireClientCertificate,
+    rejectUnauthorized: requireClientCertificate,
+    ALPNProtocols: ['h2']
+  };
 }
 
 export function clientTlsOptions(tls: TlsFiles): SecureClientSessionOptions {
@@ -38,7 +49,11 @@ export function clientTlsOptions(tls: TlsFiles): SecureClientSessionOptions {
     ...pems(tls),
     ALPNProtocols: ['h2'],
     ...(serverName !== undefined
-      ? { servername: serverName, checkServerIdentity: (_host: string, certificate: PeerCertificate) => checkServerIdentity(serverName, certificate) }
-      : {}),
+      ? {
+          servername: serverName,
+          checkServerIdentity: (_host: string, certificate: PeerCertificate) =>
+            checkServerIdentity(serverName, certificate)
+        }
+      : {})
   };
 }

@@ -46,15 +46,28 @@ test('f16 encoding rounds every f32 to the nearest f16, ties to even', () => {
     fc.property(fc.float({ noNaN: true, noDefaultInfinity: true }), (value) => {
       assert.equal(encodeOne('f16', value), nearestF16(Math.fround(value)), `value ${value}`);
     }),
-    { numRuns: 20_000 },
+    { numRuns: 20_000 }
   );
 });
 
 test('f16 encoding handles ties, subnormals, overflow, infinities and NaN', () => {
   const cases: [number, number][] = [
-    [0, 0x0000], [-0, 0x8000], [1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [65519, 0x7bff], [65520, 0x7c00],
-    [1e9, 0x7c00], [Infinity, 0x7c00], [-Infinity, 0xfc00], [2 ** -24, 0x0001], [2 ** -25, 0x0000],
-    [3 * 2 ** -25, 0x0002], [2 ** -14, 0x0400], [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02],
+    [0, 0x0000],
+    [-0, 0x8000],
+    [1, 0x3c00],
+    [-2, 0xc000],
+    [65504, 0x7bff],
+    [65519, 0x7bff],
+    [65520, 0x7c00],
+    [1e9, 0x7c00],
+    [Infinity, 0x7c00],
+    [-Infinity, 0xfc00],
+    [2 ** -24, 0x0001],
+    [2 ** -25, 0x0000],
+    [3 * 2 ** -25, 0x0002],
+    [2 ** -14, 0x0400],
+    [1 + 2 ** -11, 0x3c00],
+    [1 + 3 * 2 ** -11, 0x3c02]
   ];
   for (const [value, expected] of cases) assert.equal(encodeOne('f16', value), expected, `f16(${value})`);
   assert.equal(encodeOne('f16', NaN) & 0x7e00, 0x7e00);
@@ -81,10 +94,14 @@ test('bf16 keeps the nearer of the two bf16 values around an f32, ties to even, 
       const expected = toLower < toUpper || (toLower === toUpper && (lowerBits & 1) === 0) ? lowerBits : lowerBits + 1;
       assert.equal(encodeOne('bf16', original), expected & 0xffff, `bf16 of pattern ${pattern.toString(16)}`);
     }),
-    { numRuns: 20_000 },
+    { numRuns: 20_000 }
   );
   const overflowTie = new Uint32Array([0x7f7f8000]);
-  assert.equal(encodeOne('bf16', new Float32Array(overflowTie.buffer)[0]!), 0x7f80, 'the tie above the largest bf16 rounds to infinity');
+  assert.equal(
+    encodeOne('bf16', new Float32Array(overflowTie.buffer)[0]!),
+    0x7f80,
+    'the tie above the largest bf16 rounds to infinity'
+  );
   assert.equal(encodeOne('bf16', 1), 0x3f80);
   assert.equal(encodeOne('bf16', NaN) & 0x7fc0, 0x7fc0);
 });

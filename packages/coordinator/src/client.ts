@@ -1,6 +1,14 @@
 import * as grpc from '@grpc/grpc-js';
 import { logRetryToStderr, retryUntilDeadline, type Patience } from '@ringtrain/dataset';
-import { DEFAULT_RECONNECT_DEADLINE_SECONDS, loadProto, type CoordinatorClient, type CoordinatorProto, type EpochReport, type RegisterResponse__Output, type StepReport } from '@ringtrain/proto';
+import {
+  DEFAULT_RECONNECT_DEADLINE_SECONDS,
+  loadProto,
+  type CoordinatorClient,
+  type CoordinatorProto,
+  type EpochReport,
+  type RegisterResponse__Output,
+  type StepReport
+} from '@ringtrain/proto';
 import { parseRunConfig, type RunConfig } from './run-config.js';
 
 /** The worker's place in one generation, as the coordinator assigned it. */
@@ -63,13 +71,19 @@ export class CoordinatorConnection {
     readonly address: string,
     token: string,
     /** How long and how register keeps retrying while the coordinator is unreachable (e.g. while it restarts). */
-    wait: CoordinatorWait = {},
+    wait: CoordinatorWait = {}
   ) {
-    this.wait = { deadlineMs: DEFAULT_RECONNECT_DEADLINE_SECONDS * 1000, baseDelayMs: 250, maxDelayMs: 15_000, onRetry: logRetryToStderr, ...wait };
+    this.wait = {
+      deadlineMs: DEFAULT_RECONNECT_DEADLINE_SECONDS * 1000,
+      baseDelayMs: 250,
+      maxDelayMs: 15_000,
+      onRetry: logRetryToStderr,
+      ...wait
+    };
     const proto = grpc.loadPackageDefinition(loadProto('coordinator.proto')) as unknown as CoordinatorProto;
     this.client = new proto.ringtrain.coordinator.v1.Coordinator(address, grpc.credentials.createInsecure(), {
       'grpc.keepalive_time_ms': 10_000,
-      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.keepalive_permit_without_calls': 1
     });
     this.metadata.set('authorization', `Bearer ${token}`);
   }
@@ -102,18 +116,22 @@ export class CoordinatorConnection {
           ...(signal ? { signal } : {}),
           giveUp: (error, downForMs) =>
             new CoordinatorUnavailableError(
-              `the coordinator at ${this.address} was unreachable for ${Math.round(downForMs / 1000)} s, past the reconnect deadline of ${Math.round(this.wait.deadlineMs / 1000)} s: ${(error as Error).message}`,
-            ),
-        },
+              `the coordinator at ${this.address} was unreachable for ${Math.round(downForMs / 1000)} s, past the reconnect deadline of ${Math.round(this.wait.deadlineMs / 1000)} s: ${(error as Error).message}`
+            )
+        }
       );
       if (response.runEnded) return { ended: true, reason: response.runEndedReason };
       return {
         ended: false,
         assignment: {
-          runId: response.runId, generation: response.generation, rank: response.rank, worldSize: response.worldSize,
-          peers: response.peers, collectiveToken: response.collectiveToken,
-          config: parseRunConfig(JSON.parse(response.configJson) as unknown, `coordinator ${this.address}`),
-        },
+          runId: response.runId,
+          generation: response.generation,
+          rank: response.rank,
+          worldSize: response.worldSize,
+          peers: response.peers,
+          collectiveToken: response.collectiveToken,
+          config: parseRunConfig(JSON.parse(response.configJson) as unknown, `coordinator ${this.address}`)
+        }
       };
     } catch (error) {
       if (signal?.aborted) throw new RegistrationAbortedError(workerId);
@@ -127,33 +145,47 @@ export class CoordinatorConnection {
    */
   async heartbeat(workerId: string, generation: number): Promise<HeartbeatAnswer> {
     try {
-      return await this.unary((callback) => this.client.Heartbeat({ workerId, generation }, this.metadata, { deadline: Date.now() + 5_000 }, callback));
+      return await this.unary((callback) =>
+        this.client.Heartbeat({ workerId, generation }, this.metadata, { deadline: Date.now() + 5_000 }, callback)
+      );
     } catch (error) {
       if ((error as Partial<grpc.ServiceError>).code === grpc.status.UNAVAILABLE) {
-        throw new CoordinatorUnavailableError(`the coordinator at ${this.address} is unreachable: ${(error as Error).message}`);
+        throw new CoordinatorUnavailableError(
+          `the coordinator at ${this.address} is unreachable: ${(error as Error).message}`
+        );
       }
       throw error;
     }
   }
 
   reportStep(report: StepReport): Promise<void> {
-    return this.ack((callback) => this.client.ReportStep(report, this.metadata, { deadline: Date.now() + 10_000 }, callback));
+    return this.ack((callback) =>
+      this.client.ReportStep(report, this.metadata, { deadline: Date.now() + 10_000 }, callback)
+    );
   }
 
   reportEpoch(report: EpochReport): Promise<void> {
-    return this.ack((callback) => this.client.ReportEpoch(report, this.metadata, { deadline: Date.now() + 10_000 }, callback));
+    return this.ack((callback) =>
+      this.client.ReportEpoch(report, this.metadata, { deadline: Date.now() + 10_000 }, callback)
+    );
   }
 
   reportCheckpoint(report: CheckpointReportInput): Promise<void> {
-    return this.ack((callback) => this.client.ReportCheckpoint(report, this.metadata, { deadline: Date.now() + 10_000 }, callback));
+    return this.ack((callback) =>
+      this.client.ReportCheckpoint(report, this.metadata, { deadline: Date.now() + 10_000 }, callback)
+    );
   }
 
   reportFailure(report: FailureReportInput): Promise<void> {
-    return this.ack((callback) => this.client.ReportFailure(report, this.metadata, { deadline: Date.now() + 10_000 }, callback));
+    return this.ack((callback) =>
+      this.client.ReportFailure(report, this.metadata, { deadline: Date.now() + 10_000 }, callback)
+    );
   }
 
   reportFinished(report: FinishedReportInput): Promise<void> {
-    return this.ack((callback) => this.client.ReportFinished(report, this.metadata, { deadline: Date.now() + 10_000 }, callback));
+    return this.ack((callback) =>
+      this.client.ReportFinished(report, this.metadata, { deadline: Date.now() + 10_000 }, callback)
+    );
   }
 
   close(): void {

@@ -19,12 +19,26 @@ after(() => rm(work, { recursive: true, force: true }));
 
 function config(overrides: Partial<RunConfig> = {}): RunConfig {
   return parseRunConfig(
-    { runId: 'run-test', dataset: '/nowhere', out: path.join(work, overrides.runId ?? 'out'), workers: 2, epochs: 1, batchSize: 4, partitions: 2, training: { numClasses: 2 }, cacheDir: work, ...overrides },
-    'the test',
+    {
+      runId: 'run-test',
+      dataset: '/nowhere',
+      out: path.join(work, overrides.runId ?? 'out'),
+      workers: 2,
+      epochs: 1,
+      batchSize: 4,
+      partitions: 2,
+      training: { numClasses: 2 },
+      cacheDir: work,
+      ...overrides
+    },
+    'the test'
   );
 }
 
-async function start(overrides: Partial<CoordinatorOptions> = {}, runConfig = config()): Promise<{ coordinator: Coordinator; connect: () => CoordinatorConnection }> {
+async function start(
+  overrides: Partial<CoordinatorOptions> = {},
+  runConfig = config()
+): Promise<{ coordinator: Coordinator; connect: () => CoordinatorConnection }> {
   const coordinator = await Coordinator.start({ config: runConfig, token: TOKEN, logger: silent, ...overrides });
   const connections: CoordinatorConnection[] = [];
   after(async () => {
@@ -37,7 +51,7 @@ async function start(overrides: Partial<CoordinatorOptions> = {}, runConfig = co
       const connection = new CoordinatorConnection(coordinator.address, TOKEN, { deadlineMs: 2_000 });
       connections.push(connection);
       return connection;
-    },
+    }
   };
 }
 
@@ -46,8 +60,8 @@ describe('Coordinator', () => {
     const { coordinator, connect } = await start({}, config({ workers: 3, runId: 'gang' }));
     const [a, b, c] = [connect(), connect(), connect()];
     let answered = 0;
-    const first = a.register('worker-10', 'h:10').then((outcome) => (answered += 1, outcome));
-    const second = b.register('worker-2', 'h:2').then((outcome) => (answered += 1, outcome));
+    const first = a.register('worker-10', 'h:10').then((outcome) => ((answered += 1), outcome));
+    const second = b.register('worker-2', 'h:2').then((outcome) => ((answered += 1), outcome));
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.equal(answered, 0, 'nobody starts before the gang is complete');
     assert.equal(coordinator.status().registered, 2);
@@ -55,7 +69,10 @@ describe('Coordinator', () => {
     const outcomes = [await first, await second, third];
     for (const outcome of outcomes) assert.equal(outcome.ended, false);
     const assignments = outcomes.map((outcome) => (outcome.ended ? assert.fail() : outcome.assignment));
-    assert.deepEqual(assignments.map((each) => each.rank), [2, 1, 0]);
+    assert.deepEqual(
+      assignments.map((each) => each.rank),
+      [2, 1, 0]
+    );
     assert.deepEqual(assignments[0]!.peers, ['h:1', 'h:2', 'h:10']);
     assert.equal(new Set(assignments.map((each) => each.collectiveToken)).size, 1);
     assert.equal(assignments[0]!.config.batchSize, 4);
@@ -65,7 +82,9 @@ describe('Coordinator', () => {
 
   it('refuses a wrong token', async () => {
     const { coordinator } = await start({}, config({ runId: 'token' }));
-    const intruder = new CoordinatorConnection(coordinator.address, 'not-the-right-token-at-all', { deadlineMs: 1_000 });
+    const intruder = new CoordinatorConnection(coordinator.address, 'not-the-right-token-at-all', {
+      deadlineMs: 1_000
+    });
     await assert.rejects(intruder.register('worker-0', 'h:0'), /wrong or missing coordinator token/);
     intruder.close();
   });
@@ -86,7 +105,10 @@ describe('Coordinator', () => {
     if (!restarted.ended) assert.deepEqual(restarted.assignment.peers, ['h:0', 'h:1b']);
     assert.equal(restarts.length, 1);
     assert.equal((await a.heartbeat('worker-0', 1)).abort, false);
-    await assert.rejects(a.reportStep({ workerId: 'worker-0', generation: 0, epoch: 0, globalStep: 1 }), /generation 0 is not the current one/);
+    await assert.rejects(
+      a.reportStep({ workerId: 'worker-0', generation: 0, epoch: 0, globalStep: 1 }),
+      /generation 0 is not the current one/
+    );
   });
 
   it('a silent worker misses its heartbeat deadline: workerLost, the generation ends', async () => {
@@ -103,7 +125,7 @@ describe('Coordinator', () => {
     assert.match(coordinator.status().restarts[0]!.reason, /worker-1 \(rank 1\) sent no heartbeat/);
   });
 
-  it("/status names a hung worker until it registers again, so the operator can replace its pod", async () => {
+  it('/status names a hung worker until it registers again, so the operator can replace its pod', async () => {
     const { coordinator, connect } = await start({ heartbeatDeadlineMs: 400 }, config({ runId: 'hung' }));
     const [a, b] = [connect(), connect()];
     await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1')]);
@@ -120,7 +142,10 @@ describe('Coordinator', () => {
     assert.deepEqual(others, []);
     assert.equal(hung?.workerId, 'worker-1');
     assert.equal(hung?.rank, 1);
-    assert.ok(Date.parse(hung!.since) >= before - 50 && Date.parse(hung!.since) <= Date.now(), 'since: its last sign of life');
+    assert.ok(
+      Date.parse(hung!.since) >= before - 50 && Date.parse(hung!.since) <= Date.now(),
+      'since: its last sign of life'
+    );
     assert.match(hung!.reason, /sent no heartbeat/);
     // Alive after all (a stopped process resumed, or its replacement): it is no longer hung.
     const again = b.register('worker-1', 'h:1');
@@ -134,14 +159,26 @@ describe('Coordinator', () => {
     const [a, b] = [connect(), connect()];
     for (let generation = 0; generation < 2; generation += 1) {
       await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1')]);
-      await a.reportFailure({ workerId: 'worker-0', generation, reason: 'PEER_LOST: link broke', code: 'PEER_LOST', retryable: true });
+      await a.reportFailure({
+        workerId: 'worker-0',
+        generation,
+        reason: 'PEER_LOST: link broke',
+        code: 'PEER_LOST',
+        retryable: true
+      });
     }
     const result = await coordinator.done;
     assert.equal(result.state, 'failed');
-    assert.match(result.reason, /gave up after 2 failed generations \(limit 1\); last: rank 0 \(worker-0\) failed: PEER_LOST/);
+    assert.match(
+      result.reason,
+      /gave up after 2 failed generations \(limit 1\); last: rank 0 \(worker-0\) failed: PEER_LOST/
+    );
     const late = await a.register('worker-0', 'h:0');
     assert.equal(late.ended, true);
-    const written = JSON.parse(await readFile(path.join(work, 'budget', 'metrics.json'), 'utf8')) as { state: string; restarts: unknown[] };
+    const written = JSON.parse(await readFile(path.join(work, 'budget', 'metrics.json'), 'utf8')) as {
+      state: string;
+      restarts: unknown[];
+    };
     assert.equal(written.state, 'failed');
     assert.equal(written.restarts.length, 2);
   });
@@ -150,7 +187,13 @@ describe('Coordinator', () => {
     const { coordinator, connect } = await start({}, config({ runId: 'permanent' }));
     const [a, b] = [connect(), connect()];
     await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1')]);
-    await b.reportFailure({ workerId: 'worker-1', generation: 0, reason: 'cannot read --pretrained', code: 'CONFIG', retryable: false });
+    await b.reportFailure({
+      workerId: 'worker-1',
+      generation: 0,
+      reason: 'cannot read --pretrained',
+      code: 'CONFIG',
+      retryable: false
+    });
     const result = await coordinator.done;
     assert.equal(result.state, 'failed');
     assert.match(result.reason, /cannot read --pretrained \(not retryable\)/);
@@ -160,26 +203,88 @@ describe('Coordinator', () => {
     const { coordinator, connect } = await start({ httpPort: 0 }, config({ runId: 'finish' }));
     const [a, b] = [connect(), connect()];
     await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1')]);
-    await a.reportStep({ workerId: 'worker-0', generation: 0, epoch: 0, globalStep: 3, epochStep: 3, epochSteps: 5, loss: 1.5, accuracy: 0.25, images: 8, imagesPerSecond: 40, computeSeconds: 0.1, allreduceSeconds: 0.05 });
-    await a.reportEpoch({ workerId: 'worker-0', generation: 0, epoch: 0, trainLoss: 1.2, valAccuracy: 0.5, valImages: 10, samplesTrained: 40, sampleChecksum: '1:2' });
-    await a.reportEpoch({ workerId: 'worker-0', generation: 0, epoch: 0, trainLoss: 1.1, valAccuracy: 0.6, valImages: 10, samplesTrained: 40, sampleChecksum: '1:2' });
-    await a.reportCheckpoint({ workerId: 'worker-0', generation: 0, key: 'checkpoints/slot-0.ckpt', epoch: 1, globalStep: 5, samplesConsumed: 0, bytes: 123 });
-    const status = (await (await fetch(`${coordinator.httpAddress}/status`)).json()) as { state: string; lastStep: { globalStep: number }; history: { valAccuracy: number }[] };
+    await a.reportStep({
+      workerId: 'worker-0',
+      generation: 0,
+      epoch: 0,
+      globalStep: 3,
+      epochStep: 3,
+      epochSteps: 5,
+      loss: 1.5,
+      accuracy: 0.25,
+      images: 8,
+      imagesPerSecond: 40,
+      computeSeconds: 0.1,
+      allreduceSeconds: 0.05
+    });
+    await a.reportEpoch({
+      workerId: 'worker-0',
+      generation: 0,
+      epoch: 0,
+      trainLoss: 1.2,
+      valAccuracy: 0.5,
+      valImages: 10,
+      samplesTrained: 40,
+      sampleChecksum: '1:2'
+    });
+    await a.reportEpoch({
+      workerId: 'worker-0',
+      generation: 0,
+      epoch: 0,
+      trainLoss: 1.1,
+      valAccuracy: 0.6,
+      valImages: 10,
+      samplesTrained: 40,
+      sampleChecksum: '1:2'
+    });
+    await a.reportCheckpoint({
+      workerId: 'worker-0',
+      generation: 0,
+      key: 'checkpoints/slot-0.ckpt',
+      epoch: 1,
+      globalStep: 5,
+      samplesConsumed: 0,
+      bytes: 123
+    });
+    const status = (await (await fetch(`${coordinator.httpAddress}/status`)).json()) as {
+      state: string;
+      lastStep: { globalStep: number };
+      history: { valAccuracy: number }[];
+    };
     assert.equal(status.state, 'running');
     assert.equal(status.lastStep.globalStep, 3);
-    assert.deepEqual(status.history.map((epoch) => epoch.valAccuracy), [0.6], 'a redone epoch replaces its first report');
+    assert.deepEqual(
+      status.history.map((epoch) => epoch.valAccuracy),
+      [0.6],
+      'a redone epoch replaces its first report'
+    );
     assert.equal(await (await fetch(`${coordinator.httpAddress}/healthz`)).text(), 'ok\n');
     const exposition = await (await fetch(`${coordinator.httpAddress}/metrics`)).text();
-    for (const line of ['ringtrain_train_steps_total 1', 'ringtrain_train_images_total 8', 'ringtrain_train_loss_nats 1.5', 'ringtrain_checkpoint_size_bytes 123', 'ringtrain_train_phase_seconds_total{phase="allreduce"} 0.05']) {
+    for (const line of [
+      'ringtrain_train_steps_total 1',
+      'ringtrain_train_images_total 8',
+      'ringtrain_train_loss_nats 1.5',
+      'ringtrain_checkpoint_size_bytes 123',
+      'ringtrain_train_phase_seconds_total{phase="allreduce"} 0.05'
+    ]) {
       assert.ok(exposition.includes(line), `${line} in /metrics`);
     }
     for (const name of exposition.matchAll(/^# TYPE (\S+)/gm)) assert.match(name[1]!, /^ringtrain_[a-z]+_[a-z_]+$/);
-    await a.reportFinished({ workerId: 'worker-0', generation: 0, weightsSha256: 'abc', summaryJson: JSON.stringify({ safetensors: 'model.safetensors' }) });
+    await a.reportFinished({
+      workerId: 'worker-0',
+      generation: 0,
+      weightsSha256: 'abc',
+      summaryJson: JSON.stringify({ safetensors: 'model.safetensors' })
+    });
     assert.equal(coordinator.state, 'running', 'the run ends only when every rank has finished');
     await b.reportFinished({ workerId: 'worker-1', generation: 0, weightsSha256: 'abc', summaryJson: '{}' });
     const result = await coordinator.done;
     assert.equal(result.state, 'succeeded');
-    const written = JSON.parse(await readFile(path.join(work, 'finish', 'metrics.json'), 'utf8')) as { weightsIdentical: boolean; final: { valAccuracy: number }; summary: { safetensors: string } };
+    const written = JSON.parse(await readFile(path.join(work, 'finish', 'metrics.json'), 'utf8')) as {
+      weightsIdentical: boolean;
+      final: { valAccuracy: number };
+      summary: { safetensors: string };
+    };
     assert.equal(written.weightsIdentical, true);
     assert.equal(written.final.valAccuracy, 0.6);
     assert.equal(written.summary.safetensors, 'model.safetensors');
@@ -189,16 +294,30 @@ describe('Coordinator', () => {
     const { coordinator, connect } = await start({}, config({ runId: 'no-val', workers: 1 }));
     const a = connect();
     await a.register('worker-0', 'h:0');
-    await a.reportEpoch({ workerId: 'worker-0', generation: 0, epoch: 0, trainLoss: 0.4, valAccuracy: 0, valImages: 0, samplesTrained: 40, sampleChecksum: '1:2' });
+    await a.reportEpoch({
+      workerId: 'worker-0',
+      generation: 0,
+      epoch: 0,
+      trainLoss: 0.4,
+      valAccuracy: 0,
+      valImages: 0,
+      samplesTrained: 40,
+      sampleChecksum: '1:2'
+    });
     await a.reportFinished({ workerId: 'worker-0', generation: 0, weightsSha256: 'abc', summaryJson: '{}' });
     const result = await coordinator.done;
     assert.equal(result.state, 'succeeded');
-    const written = JSON.parse(await readFile(path.join(work, 'no-val', 'metrics.json'), 'utf8')) as { final: { valAccuracy: number | null; valLoss: number | null; trainLoss: number } };
+    const written = JSON.parse(await readFile(path.join(work, 'no-val', 'metrics.json'), 'utf8')) as {
+      final: { valAccuracy: number | null; valLoss: number | null; trainLoss: number };
+    };
     assert.deepEqual([written.final.valAccuracy, written.final.valLoss, written.final.trainLoss], [null, null, 0.4]);
   });
 
   it('a member of an ended generation that stays silent and does not register again is declared hung too (its step hangs while its peers timed out)', async () => {
-    const { coordinator, connect } = await start({ heartbeatDeadlineMs: 400 }, config({ runId: 'hung-after-end', workers: 3 }));
+    const { coordinator, connect } = await start(
+      { heartbeatDeadlineMs: 400 },
+      config({ runId: 'hung-after-end', workers: 3 })
+    );
     const [a, b, c] = [connect(), connect(), connect()];
     await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1'), c.register('worker-2', 'h:2')]);
     const lost: string[] = [];
@@ -207,14 +326,23 @@ describe('Coordinator', () => {
     let beats = 0;
     const beating = setInterval(() => void (beats++ < 6 ? b.heartbeat('worker-1', 0).catch(() => {}) : undefined), 100);
     try {
-      await a.reportFailure({ workerId: 'worker-0', generation: 0, reason: 'PEER_LOST: collective timed out waiting for rank 1', code: 'TIMEOUT', retryable: true });
+      await a.reportFailure({
+        workerId: 'worker-0',
+        generation: 0,
+        reason: 'PEER_LOST: collective timed out waiting for rank 1',
+        code: 'TIMEOUT',
+        retryable: true
+      });
       coordinator.workerExited('worker-2', 'exited with code 137');
       const again = a.register('worker-0', 'h:0').catch(() => undefined);
       await new Promise((resolve) => setTimeout(resolve, 500));
       assert.deepEqual(lost, [], 'not while it still beats');
       await new Promise((resolve) => setTimeout(resolve, 900));
       assert.deepEqual(lost, ['worker-1'], 'silent past the deadline after its beats stopped, and not back');
-      assert.deepEqual(coordinator.status().hungWorkers.map((each) => [each.workerId, each.rank]), [['worker-1', 1]]);
+      assert.deepEqual(
+        coordinator.status().hungWorkers.map((each) => [each.workerId, each.rank]),
+        [['worker-1', 1]]
+      );
       assert.equal(coordinator.status().restarts.length, 1, 'the generation had ended already: no second restart');
       await new Promise((resolve) => setTimeout(resolve, 600));
       assert.deepEqual(lost, ['worker-1'], 'declared once');
@@ -234,7 +362,13 @@ describe('Coordinator', () => {
     await a.reportFinished({ workerId: 'worker-0', generation: 0, weightsSha256: 'abc', summaryJson: '{}' });
     await b.reportFinished({ workerId: 'worker-1', generation: 0, weightsSha256: 'abc', summaryJson: '{}' });
     // metrics.json is being written: the run is finishing, not finished.
-    const failure = a.reportFailure({ workerId: 'worker-0', generation: 0, reason: 'PEER_LOST: link closed at exit', code: 'PEER_LOST', retryable: true });
+    const failure = a.reportFailure({
+      workerId: 'worker-0',
+      generation: 0,
+      reason: 'PEER_LOST: link closed at exit',
+      code: 'PEER_LOST',
+      retryable: true
+    });
     coordinator.workerExited('worker-1', 'exited with code 1');
     const registration = late.register('worker-0', 'h:0b');
     await failure;
@@ -263,10 +397,30 @@ describe('Coordinator', () => {
     const first = await start({}, runConfig);
     const [a, b] = [first.connect(), first.connect()];
     await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1')]);
-    await a.reportEpoch({ workerId: 'worker-0', generation: 0, epoch: 0, trainLoss: 1.2, valAccuracy: 0.5, valImages: 10, samplesTrained: 40, sampleChecksum: '1:2' });
-    await a.reportCheckpoint({ workerId: 'worker-0', generation: 0, key: 'checkpoints/slot-0.ckpt', epoch: 1, globalStep: 5, samplesConsumed: 0, bytes: 123 });
+    await a.reportEpoch({
+      workerId: 'worker-0',
+      generation: 0,
+      epoch: 0,
+      trainLoss: 1.2,
+      valAccuracy: 0.5,
+      valImages: 10,
+      samplesTrained: 40,
+      sampleChecksum: '1:2'
+    });
+    await a.reportCheckpoint({
+      workerId: 'worker-0',
+      generation: 0,
+      key: 'checkpoints/slot-0.ckpt',
+      epoch: 1,
+      globalStep: 5,
+      samplesConsumed: 0,
+      bytes: 123
+    });
     for (;;) {
-      const written = await readFile(record, 'utf8').then((text) => JSON.parse(text) as { checkpoints: unknown[] }, () => undefined);
+      const written = await readFile(record, 'utf8').then(
+        (text) => JSON.parse(text) as { checkpoints: unknown[] },
+        () => undefined
+      );
       if (written?.checkpoints.length === 1) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -276,13 +430,22 @@ describe('Coordinator', () => {
     const [joined] = await Promise.all([c.register('worker-0', 'h:0'), d.register('worker-1', 'h:1')]);
     assert.equal(joined.ended ? -1 : joined.assignment.generation, 1, 'the generation after the last one started');
     const status = second.coordinator.status();
-    assert.deepEqual(status.history.map((epoch) => epoch.valAccuracy), [0.5]);
-    assert.deepEqual(status.checkpoints.map((checkpoint) => checkpoint.globalStep), [5]);
+    assert.deepEqual(
+      status.history.map((epoch) => epoch.valAccuracy),
+      [0.5]
+    );
+    assert.deepEqual(
+      status.checkpoints.map((checkpoint) => checkpoint.globalStep),
+      [5]
+    );
     await c.reportFinished({ workerId: 'worker-0', generation: 1, weightsSha256: 'abc', summaryJson: '{}' });
     await d.reportFinished({ workerId: 'worker-1', generation: 1, weightsSha256: 'abc', summaryJson: '{}' });
     const result = await second.coordinator.done;
     assert.equal(result.state, 'succeeded');
-    assert.deepEqual(result.metrics.restarts.map((restart) => restart.reason), ['the coordinator restarted: generation 0 was interrupted']);
+    assert.deepEqual(
+      result.metrics.restarts.map((restart) => restart.reason),
+      ['the coordinator restarted: generation 0 was interrupted']
+    );
     assert.equal(result.metrics.epochs.length, 1);
     const third = await start({}, runConfig);
     assert.equal((await third.coordinator.done).state, 'succeeded');
@@ -291,13 +454,20 @@ describe('Coordinator', () => {
   });
 
   it("refuses to start on an output that holds another run's record", async () => {
-    const { connect, coordinator } = await start({}, config({ runId: 'first-owner', out: path.join(work, 'shared-out') }));
+    const { connect, coordinator } = await start(
+      {},
+      config({ runId: 'first-owner', out: path.join(work, 'shared-out') })
+    );
     const [a, b] = [connect(), connect()];
     await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1')]);
     await coordinator.close();
     await assert.rejects(
-      Coordinator.start({ config: config({ runId: 'second-owner', out: path.join(work, 'shared-out') }), token: TOKEN, logger: silent }),
-      /holds the record of run first-owner, not of second-owner: give this run its own output URI/,
+      Coordinator.start({
+        config: config({ runId: 'second-owner', out: path.join(work, 'shared-out') }),
+        token: TOKEN,
+        logger: silent
+      }),
+      /holds the record of run first-owner, not of second-owner: give this run its own output URI/
     );
   });
 

@@ -3,7 +3,15 @@ import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { openStore } from '@ringtrain/dataset';
-import { DEFAULT_HEARTBEAT_TIMEOUT_SECONDS, loadProto, type CoordinatorHandlers, type CoordinatorProto, type EpochReport__Output, type RegisterResponse, type StepReport__Output } from '@ringtrain/proto';
+import {
+  DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
+  loadProto,
+  type CoordinatorHandlers,
+  type CoordinatorProto,
+  type EpochReport__Output,
+  type RegisterResponse,
+  type StepReport__Output
+} from '@ringtrain/proto';
 import type { Logger } from 'pino';
 import { isDashboardPath, serveDashboard } from './dashboard/dashboard.js';
 import { CoordinatorMetrics } from './metrics.js';
@@ -12,7 +20,15 @@ import { resolveRunConfigFromManifest } from './resolve-config.js';
 import { readRunRecord, writeRunRecord, type RunRecord } from './run-record.js';
 import type { RunConfig } from './run-config.js';
 import { loadRunPlan, renderRunPlan, type RunPlan } from './run-plan.js';
-import { initialRendezvous, isEnding, rendezvous, runningGeneration, type RendezvousAction, type RendezvousEvent, type RendezvousState } from './rendezvous.js';
+import {
+  initialRendezvous,
+  isEnding,
+  rendezvous,
+  runningGeneration,
+  type RendezvousAction,
+  type RendezvousEvent,
+  type RendezvousState
+} from './rendezvous.js';
 import { RunTimeline, type RankStepTimes, type StepPoint, type ValidationByClass } from './run-timeline.js';
 
 export interface CoordinatorOptions {
@@ -37,7 +53,9 @@ export interface CoordinatorOptions {
 
 export type RunState = 'rendezvous' | 'running' | 'succeeded' | 'failed' | 'stopped';
 /** The confusion matrix is kept apart (RunTimeline): per epoch it would make the history grow with classes². */
-export type EpochRecord = Omit<EpochReport__Output, 'workerId' | 'samplesTrained' | 'confusion'> & { samplesTrained: number };
+export type EpochRecord = Omit<EpochReport__Output, 'workerId' | 'samplesTrained' | 'confusion'> & {
+  samplesTrained: number;
+};
 export type StepRecord = Omit<StepReport__Output, 'workerId' | 'globalStep'> & { globalStep: number };
 
 export interface RestartRecord {
@@ -108,7 +126,13 @@ export interface RunMetricsFile {
   restarts: RestartRecord[];
   epochs: EpochRecord[];
   checkpoints: CheckpointRecord[];
-  final: { valAccuracy: number | null; valLoss: number | null; trainLoss: number | null; imagesPerSecond: number | null; globalStep: number };
+  final: {
+    valAccuracy: number | null;
+    valLoss: number | null;
+    trainLoss: number | null;
+    imagesPerSecond: number | null;
+    globalStep: number;
+  };
   /** Per rank, sha256 of its final weights; equal on every rank when averaging is right. */
   weightsSha256: string[];
   weightsIdentical: boolean;
@@ -212,7 +236,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   private constructor(
     private readonly options: CoordinatorOptions,
-    recovered: RunRecord | undefined,
+    recovered: RunRecord | undefined
   ) {
     super();
     this.config = options.config;
@@ -221,8 +245,14 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.maxRestarts = options.maxRestarts ?? 3;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.firstGeneration = recovered === undefined ? 0 : recovered.generation + 1;
-    const finished = recovered?.state === 'succeeded' || recovered?.state === 'failed' ? { state: recovered.state, reason: recovered.reason } : undefined;
-    this.rendezvous = initialRendezvous({ worldSize: this.config.workers, maxRestarts: this.maxRestarts, firstGeneration: this.firstGeneration }, finished);
+    const finished =
+      recovered?.state === 'succeeded' || recovered?.state === 'failed'
+        ? { state: recovered.state, reason: recovered.reason }
+        : undefined;
+    this.rendezvous = initialRendezvous(
+      { worldSize: this.config.workers, maxRestarts: this.maxRestarts, firstGeneration: this.firstGeneration },
+      finished
+    );
     if (recovered === undefined) {
       for (const epoch of options.previous?.epochs ?? []) this.epochs.set(epoch.epoch, epoch);
       this.earlierRestarts = options.previous?.restarts ?? [];
@@ -232,26 +262,49 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       const interrupted = recovered.state === 'running' && recovered.generation >= 0;
       this.earlierRestarts = [
         ...recovered.restarts,
-        ...(interrupted ? [{ generation: recovered.generation, reason: `the coordinator restarted: generation ${recovered.generation} was interrupted`, at: new Date().toISOString() }] : []),
+        ...(interrupted
+          ? [
+              {
+                generation: recovered.generation,
+                reason: `the coordinator restarted: generation ${recovered.generation} was interrupted`,
+                at: new Date().toISOString()
+              }
+            ]
+          : [])
       ];
-      this.log.info({ generation: recovered.generation, state: recovered.state, epochs: recovered.epochs.length }, 'recovered the run from its record');
+      this.log.info(
+        { generation: recovered.generation, state: recovered.state, epochs: recovered.epochs.length },
+        'recovered the run from its record'
+      );
     }
     this.timeline = new RunTimeline(options.logger);
     this.on('step', (step) => this.timeline.recordStep(step));
     if (recovered?.state === 'succeeded' || recovered?.state === 'failed') {
       // A finished run stays finished: its workers are answered "ended", and metrics.json is left as written.
-      this.result = { state: recovered.state, reason: recovered.reason, metrics: this.metricsFile(recovered.state, recovered.reason) };
+      this.result = {
+        state: recovered.state,
+        reason: recovered.reason,
+        metrics: this.metricsFile(recovered.state, recovered.reason)
+      };
       this.resolveDone(this.result);
     }
   }
 
   static async start(options: CoordinatorOptions): Promise<Coordinator> {
-    if (options.token.length < 16) throw new Error('the coordinator token must be at least 16 characters (a random secret)');
+    if (options.token.length < 16)
+      throw new Error('the coordinator token must be at least 16 characters (a random secret)');
     // First of all: everything below reads the dataset's manifest, which a run given a raw source has yet to make.
-    await ingestIfNeeded(options.config, options.logger, options.httpPort === null ? {} : { serve: { host: options.host ?? '127.0.0.1', port: options.httpPort ?? 0 } });
+    await ingestIfNeeded(
+      options.config,
+      options.logger,
+      options.httpPort === null ? {} : { serve: { host: options.host ?? '127.0.0.1', port: options.httpPort ?? 0 } }
+    );
     // Before the plan and before any worker sees it: workers must all train the same, concrete configuration.
     const config = await resolveRunConfigFromManifest(options.config);
-    const coordinator = new Coordinator({ ...options, config }, await readRunRecord(openStore(config.out), config.runId));
+    const coordinator = new Coordinator(
+      { ...options, config },
+      await readRunRecord(openStore(config.out), config.runId)
+    );
     await coordinator.describePlan(options.plan);
     await coordinator.listen();
     return coordinator;
@@ -270,7 +323,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       reason: this.result?.reason ?? this.rendezvous.generation?.ended ?? '',
       generation: generation?.number ?? -1,
       worldSize: this.config.workers,
-      registered: this.generationRuns() && generation !== undefined ? generation.members.size : this.rendezvous.pending.length,
+      registered:
+        this.generationRuns() && generation !== undefined ? generation.members.size : this.rendezvous.pending.length,
       restarts: [...this.restarts],
       maxRestarts: this.maxRestarts,
       epochs: this.config.epochs,
@@ -280,7 +334,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       hungWorkers: [...this.hung.values()],
       startedAt: this.startedAt.toISOString(),
       elapsedSeconds: (Date.now() - this.startedAt.getTime()) / 1000,
-      plan: this.timeline.plan(),
+      plan: this.timeline.plan()
     };
   }
 
@@ -309,7 +363,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     clearInterval(this.watchdog);
     this.dispatch({ kind: 'close' });
     await this.done;
-    for (const respond of this.waiting.values()) respond(statusError(grpc.status.UNAVAILABLE, 'the coordinator is shutting down'));
+    for (const respond of this.waiting.values())
+      respond(statusError(grpc.status.UNAVAILABLE, 'the coordinator is shutting down'));
     this.waiting.clear();
     await new Promise<void>((resolve) => {
       const server = this.grpcServer;
@@ -330,19 +385,31 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private async listen(): Promise<void> {
     const host = this.options.host ?? '127.0.0.1';
     const bindHost = host.includes(':') ? `[${host}]` : host;
-    const server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.http2.min_ping_interval_without_data_ms': 5_000 });
+    const server = new grpc.Server({
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.http2.min_ping_interval_without_data_ms': 5_000
+    });
     server.addService(coordinatorProto().ringtrain.coordinator.v1.Coordinator.service, this.handlers());
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${bindHost}:${this.options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
-        error ? reject(new Error(`the coordinator cannot listen on ${bindHost}:${this.options.port ?? 0}: ${error.message}`)) : resolve(bound),
-      ),
+      server.bindAsync(
+        `${bindHost}:${this.options.port ?? 0}`,
+        grpc.ServerCredentials.createInsecure(),
+        (error, bound) =>
+          error
+            ? reject(
+                new Error(`the coordinator cannot listen on ${bindHost}:${this.options.port ?? 0}: ${error.message}`)
+              )
+            : resolve(bound)
+      )
     );
     this.grpcServer = server;
     this.address = `${bindHost}:${port}`;
     if (this.options.httpPort !== null) {
       const httpServer = http.createServer((request, response) => void this.serveHttp(request, response));
       await new Promise<void>((resolve, reject) => {
-        httpServer.once('error', (error) => reject(new Error(`the coordinator's HTTP server cannot listen: ${error.message}`)));
+        httpServer.once('error', (error) =>
+          reject(new Error(`the coordinator's HTTP server cannot listen: ${error.message}`))
+        );
         httpServer.listen(this.options.httpPort ?? 0, host, () => resolve());
       });
       const bound = httpServer.address();
@@ -351,7 +418,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     }
     this.watchdog = setInterval(() => this.checkHeartbeats(), Math.max(100, Math.min(1_000, this.deadlineMs / 4)));
     this.watchdog.unref();
-    this.log.info({ address: this.address, http: this.httpAddress, workers: this.config.workers }, 'coordinator listening');
+    this.log.info(
+      { address: this.address, http: this.httpAddress, workers: this.config.workers },
+      'coordinator listening'
+    );
   }
 
   /** Logs the plan (in a cluster, how it reaches the TrainingRun's events); a run without one still runs. */
@@ -361,16 +431,22 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       this.timeline.setPlan(plan);
       this.log.info({ plan }, renderRunPlan(plan));
     } catch (error) {
-      this.log.warn({ error: error instanceof Error ? error.message : String(error) }, 'no run plan: the dataset manifest could not be read');
+      this.log.warn(
+        { error: error instanceof Error ? error.message : String(error) },
+        'no run plan: the dataset manifest could not be read'
+      );
     }
   }
 
   private async serveHttp(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     if (isDashboardPath(path)) {
-      await serveDashboard(new URL(request.url ?? '/', 'http://coordinator'), response, this).catch((error: unknown) => {
-        if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain' }).end(`dashboard error: ${String(error)}\n`);
-      });
+      await serveDashboard(new URL(request.url ?? '/', 'http://coordinator'), response, this).catch(
+        (error: unknown) => {
+          if (!response.headersSent)
+            response.writeHead(500, { 'content-type': 'text/plain' }).end(`dashboard error: ${String(error)}\n`);
+        }
+      );
     } else if (path === '/healthz') {
       response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/status') {
@@ -379,7 +455,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       const body = await this.metrics.registry.metrics();
       response.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(body);
     } else {
-      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try / (the dashboard), /status, /healthz or /metrics\n');
+      response
+        .writeHead(404, { 'content-type': 'text/plain' })
+        .end('not found: try / (the dashboard), /status, /healthz or /metrics\n');
     }
   }
 
@@ -389,19 +467,23 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   }
 
   private handlers(): CoordinatorHandlers {
-    const guard = <Request, Response>(
-      handle: (request: Request) => Response,
-    ): grpc.handleUnaryCall<Request, Response> => (call, callback) => {
-      if (!this.authorized(call)) {
-        callback(statusError(grpc.status.UNAUTHENTICATED, 'wrong or missing coordinator token (RINGTRAIN_TOKEN)'));
-        return;
-      }
-      try {
-        callback(null, handle(call.request));
-      } catch (error) {
-        callback(error instanceof Error && 'code' in error ? (error as grpc.ServiceError) : statusError(grpc.status.INTERNAL, String(error)));
-      }
-    };
+    const guard =
+      <Request, Response>(handle: (request: Request) => Response): grpc.handleUnaryCall<Request, Response> =>
+      (call, callback) => {
+        if (!this.authorized(call)) {
+          callback(statusError(grpc.status.UNAUTHENTICATED, 'wrong or missing coordinator token (RINGTRAIN_TOKEN)'));
+          return;
+        }
+        try {
+          callback(null, handle(call.request));
+        } catch (error) {
+          callback(
+            error instanceof Error && 'code' in error
+              ? (error as grpc.ServiceError)
+              : statusError(grpc.status.INTERNAL, String(error))
+          );
+        }
+      };
     return {
       Register: (call, callback) => {
         if (!this.authorized(call)) {
@@ -409,7 +491,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
           return;
         }
         this.register(call.request.workerId, call.request.collectiveAddress, (response) =>
-          response instanceof Error ? callback(response) : callback(null, response),
+          response instanceof Error ? callback(response) : callback(null, response)
         );
       },
       Heartbeat: guard((request) => this.heartbeat(request.workerId, request.generation)),
@@ -439,7 +521,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         this.epochs.set(record.epoch, record);
         this.timeline.recordValidation(record.epoch, confusion);
         this.metrics.valAccuracy.set(record.valAccuracy);
-        this.log.info({ epoch: record.epoch, valAccuracy: record.valAccuracy, trainLoss: record.trainLoss }, 'epoch done');
+        this.log.info(
+          { epoch: record.epoch, valAccuracy: record.valAccuracy, trainLoss: record.trainLoss },
+          'epoch done'
+        );
         this.emit('epoch', record);
         this.saveRecord();
         return {};
@@ -447,8 +532,12 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       ReportCheckpoint: guard((request) => {
         this.member(request.workerId, request.generation);
         const record: CheckpointRecord = {
-          key: request.key, epoch: request.epoch, globalStep: Number(request.globalStep),
-          samplesConsumed: Number(request.samplesConsumed), bytes: Number(request.bytes), at: new Date().toISOString(),
+          key: request.key,
+          epoch: request.epoch,
+          globalStep: Number(request.globalStep),
+          samplesConsumed: Number(request.samplesConsumed),
+          bytes: Number(request.bytes),
+          at: new Date().toISOString()
         };
         this.checkpoints.push(record);
         if (this.checkpoints.length > this.config.keepCheckpoints) this.checkpoints.shift();
@@ -459,7 +548,13 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         return {};
       }),
       ReportFailure: guard((request) => {
-        this.dispatch({ kind: 'generation-failed', generation: request.generation, workerId: request.workerId, reason: request.reason, retryable: request.retryable });
+        this.dispatch({
+          kind: 'generation-failed',
+          generation: request.generation,
+          workerId: request.workerId,
+          reason: request.reason,
+          retryable: request.retryable
+        });
         return {};
       }),
       ReportFinished: guard((request) => {
@@ -467,11 +562,16 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         member.finished = {
           stopped: request.stopped,
           weightsSha256: request.weightsSha256,
-          summary: request.summaryJson === '' ? {} : (JSON.parse(request.summaryJson) as Record<string, unknown>),
+          summary: request.summaryJson === '' ? {} : (JSON.parse(request.summaryJson) as Record<string, unknown>)
         };
-        this.dispatch({ kind: 'member-finished', generation: request.generation, workerId: request.workerId, stopped: request.stopped });
+        this.dispatch({
+          kind: 'member-finished',
+          generation: request.generation,
+          workerId: request.workerId,
+          stopped: request.stopped
+        });
         return {};
-      }),
+      })
     };
   }
 
@@ -480,7 +580,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     const current = this.current;
     const member = current?.members.get(workerId);
     if (current === undefined || current.number !== generation || member === undefined) {
-      throw statusError(grpc.status.FAILED_PRECONDITION, `generation ${generation} is not the current one (${current?.number ?? 'none'}): register again`);
+      throw statusError(
+        grpc.status.FAILED_PRECONDITION,
+        `generation ${generation} is not the current one (${current?.number ?? 'none'}): register again`
+      );
     }
     member.lastSeen = Date.now();
     return member;
@@ -525,7 +628,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         if (respond) this.waiting.set(action.workerId, respond);
         this.metrics.workers.set(action.waiting);
         // The address peers will dial: what an operator checks first when a ring does not form.
-        this.log.info({ workerId: action.workerId, address: action.address, waiting: action.waiting, of: this.config.workers }, 'worker registered');
+        this.log.info(
+          { workerId: action.workerId, address: action.address, waiting: action.waiting, of: this.config.workers },
+          'worker registered'
+        );
         return;
       case 'form':
         this.formGeneration(action.generation, action.members);
@@ -537,7 +643,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         void this.finish(action.state, action.reason);
         return;
       case 'release':
-        for (const waiting of this.waiting.values()) waiting({ runEnded: true, runEndedReason: action.reason, runId: this.config.runId });
+        for (const waiting of this.waiting.values())
+          waiting({ runEnded: true, runEndedReason: action.reason, runId: this.config.runId });
         this.waiting.clear();
         return;
     }
@@ -559,8 +666,14 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       const respond = this.waiting.get(workerId);
       this.waiting.delete(workerId);
       respond?.({
-        runEnded: false, runId: this.config.runId, generation: number, rank, worldSize: ids.length, peers,
-        collectiveToken, configJson,
+        runEnded: false,
+        runId: this.config.runId,
+        generation: number,
+        rank,
+        worldSize: ids.length,
+        peers,
+        collectiveToken,
+        configJson
       });
     }
     this.emit('generation', { generation: number, ranks: ids });
@@ -580,7 +693,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   private heartbeat(workerId: string, generation: number): { abort: boolean; reason: string; stop: boolean } {
     const current = this.current;
-    if (this.result !== undefined && this.result.state !== 'succeeded') return { abort: true, reason: this.result.reason, stop: false };
+    if (this.result !== undefined && this.result.state !== 'succeeded')
+      return { abort: true, reason: this.result.reason, stop: false };
     if (current === undefined || current.number !== generation) {
       return { abort: true, reason: `generation ${generation} has ended`, stop: false };
     }
@@ -589,7 +703,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (member !== undefined) member.lastSeen = Date.now();
     const ended = this.rendezvous.generation?.ended;
     if (ended !== undefined) return { abort: true, reason: ended, stop: false };
-    if (member === undefined) return { abort: true, reason: `${workerId} is not a member of generation ${generation}`, stop: false };
+    if (member === undefined)
+      return { abort: true, reason: `${workerId} is not a member of generation ${generation}`, stop: false };
     return { abort: false, reason: '', stop: this.rendezvous.stopRequested };
   }
 
@@ -604,7 +719,12 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     for (const member of current.members.values()) {
       if (member.finished !== undefined || now - member.lastSeen <= this.deadlineMs) continue;
       const reason = `worker ${member.workerId} (rank ${member.rank}) sent no heartbeat for ${((now - member.lastSeen) / 1000).toFixed(1)} s: hung or unreachable`;
-      this.hung.set(member.workerId, { workerId: member.workerId, rank: member.rank, since: new Date(member.lastSeen).toISOString(), reason });
+      this.hung.set(member.workerId, {
+        workerId: member.workerId,
+        rank: member.rank,
+        since: new Date(member.lastSeen).toISOString(),
+        reason
+      });
       this.emit('workerLost', { workerId: member.workerId, reason });
       this.dispatch({ kind: 'heartbeat-missed', workerId: member.workerId, reason });
       return;
@@ -621,7 +741,14 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     const back = new Set(this.rendezvous.pending.map((each) => each.workerId));
     for (const member of ended.members.values()) {
       const { workerId } = member;
-      if (member.finished !== undefined || back.has(workerId) || this.exited.has(workerId) || this.hung.has(workerId) || now - member.lastSeen <= this.deadlineMs) continue;
+      if (
+        member.finished !== undefined ||
+        back.has(workerId) ||
+        this.exited.has(workerId) ||
+        this.hung.has(workerId) ||
+        now - member.lastSeen <= this.deadlineMs
+      )
+        continue;
       const reason = `worker ${workerId} (rank ${member.rank} of generation ${ended.number}, which ended) sent no heartbeat for ${((now - member.lastSeen) / 1000).toFixed(1)} s and did not register again: hung`;
       this.hung.set(workerId, { workerId, rank: member.rank, since: new Date(member.lastSeen).toISOString(), reason });
       this.log.warn({ workerId, generation: ended.number }, reason);
@@ -632,10 +759,16 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   /** Snapshots the books into the run record (see run-record.ts); a failed write is logged, not fatal. */
   private saveRecord(): void {
     const record: RunRecord = {
-      version: 1, runId: this.config.runId, state: this.result?.state ?? 'running', reason: this.result?.reason ?? '',
+      version: 1,
+      runId: this.config.runId,
+      state: this.result?.state ?? 'running',
+      reason: this.result?.reason ?? '',
       generation: this.current?.number ?? this.firstGeneration - 1,
-      restarts: [...this.earlierRestarts, ...this.restarts], epochs: this.history(), checkpoints: [...this.checkpoints],
-      startedAt: this.startedAt.toISOString(), updatedAt: new Date().toISOString(),
+      restarts: [...this.earlierRestarts, ...this.restarts],
+      epochs: this.history(),
+      checkpoints: [...this.checkpoints],
+      startedAt: this.startedAt.toISOString(),
+      updatedAt: new Date().toISOString()
     };
     const store = openStore(this.config.out);
     this.recordWrites = this.recordWrites
@@ -654,21 +787,32 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     const last = history.at(-1);
     const finishedAt = new Date();
     return {
-      runId: this.config.runId, state, reason, config: this.config,
+      runId: this.config.runId,
+      state,
+      reason,
+      config: this.config,
       generations: this.current === undefined ? 0 : this.current.number + 1,
-      restarts: [...this.earlierRestarts, ...this.restarts], epochs: history, checkpoints: [...this.checkpoints],
+      restarts: [...this.earlierRestarts, ...this.restarts],
+      epochs: history,
+      checkpoints: [...this.checkpoints],
       final: {
         // A dataset ingested with --val-fraction 0 has no validation split: no accuracy, rather than 0%.
-        valAccuracy: last && last.valImages > 0 ? last.valAccuracy : null, valLoss: last && last.valImages > 0 ? last.valLoss : null, trainLoss: last?.trainLoss ?? null,
-        imagesPerSecond: last?.imagesPerSecond ?? null, globalStep: this.lastStep?.globalStep ?? 0,
+        valAccuracy: last && last.valImages > 0 ? last.valAccuracy : null,
+        valLoss: last && last.valImages > 0 ? last.valLoss : null,
+        trainLoss: last?.trainLoss ?? null,
+        imagesPerSecond: last?.imagesPerSecond ?? null,
+        globalStep: this.lastStep?.globalStep ?? 0
       },
       weightsSha256: hashes,
       weightsIdentical: hashes.length > 0 && hashes.every((hash) => hash !== '' && hash === hashes[0]),
       summary: members[0]?.finished?.summary ?? {},
-      plan: this.timeline.plan(), steps: this.timeline.steps(), rankStepSeconds: this.timeline.rankTimes().mean,
+      plan: this.timeline.plan(),
+      steps: this.timeline.steps(),
+      rankStepSeconds: this.timeline.rankTimes().mean,
       validation: this.timeline.validation(),
-      startedAt: this.startedAt.toISOString(), finishedAt: finishedAt.toISOString(),
-      durationSeconds: (finishedAt.getTime() - this.startedAt.getTime()) / 1000,
+      startedAt: this.startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationSeconds: (finishedAt.getTime() - this.startedAt.getTime()) / 1000
     };
   }
 

@@ -15,7 +15,7 @@ export {
   type RunResult,
   type RunState,
   type RunStatus,
-  type StepRecord,
+  type StepRecord
 } from './coordinator.js';
 export {
   CoordinatorConnection,
@@ -29,12 +29,32 @@ export {
   type FinishedReportInput,
   type HeartbeatAnswer,
   type RegisterOutcome,
-  type StepReport,
+  type StepReport
 } from './client.js';
-export { iterationsOfEpoch, resolveRunConfig, RunConfigResolutionError, stepsPerEpoch, type DatasetShape } from './resolve-config.js';
-export { readRunRecord, RunRecordError, RunRecordSchema, RUN_RECORD_KEY, writeRunRecord, type RunRecord } from './run-record.js';
+export {
+  iterationsOfEpoch,
+  resolveRunConfig,
+  RunConfigResolutionError,
+  stepsPerEpoch,
+  type DatasetShape
+} from './resolve-config.js';
+export {
+  readRunRecord,
+  RunRecordError,
+  RunRecordSchema,
+  RUN_RECORD_KEY,
+  writeRunRecord,
+  type RunRecord
+} from './run-record.js';
 export { checkpointsUri, parseRunConfig, RunConfigSchema, type RunConfig, type RunConfigInput } from './run-config.js';
-export { describeBackends, describeRunPlan, loadRunPlan, renderRunPlan, type DatasetCounts, type RunPlan } from './run-plan.js';
+export {
+  describeBackends,
+  describeRunPlan,
+  loadRunPlan,
+  renderRunPlan,
+  type DatasetCounts,
+  type RunPlan
+} from './run-plan.js';
 export {
   confusionRows,
   perClassAccuracy,
@@ -43,7 +63,7 @@ export {
   type RankStepTimes,
   type RunTimelineEvents,
   type StepPoint,
-  type ValidationByClass,
+  type ValidationByClass
 } from './run-timeline.js';
 export { dashboardData, isDashboardPath, type DashboardData } from './dashboard/dashboard.js';
 export { DatasetIngestError } from './ingest-before-training.js';

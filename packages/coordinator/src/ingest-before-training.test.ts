@@ -17,7 +17,10 @@ const TOKEN = 'a-test-token-of-enough-length';
 function recordingLogger(): { logger: Logger; messages: () => { msg: string; [field: string]: unknown }[] } {
   const lines: string[] = [];
   const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(chunk.toString()), done()) });
-  return { logger: pino({ level: 'info' }, sink), messages: () => lines.map((line) => JSON.parse(line) as { msg: string }) };
+  return {
+    logger: pino({ level: 'info' }, sink),
+    messages: () => lines.map((line) => JSON.parse(line) as { msg: string })
+  };
 }
 
 describe('a coordinator whose run ingests its dataset first', () => {
@@ -28,9 +31,16 @@ describe('a coordinator whose run ingests its dataset first', () => {
     source = path.join(work, 'raw');
     for (const [index, name] of ['circle', 'square', 'star'].entries()) {
       await mkdir(path.join(source, name), { recursive: true });
-      for (let i = 0; i < 6; i += 1) await writeFile(path.join(source, name, `${i}.png`), encodeGreyscalePng(new Uint8Array(64).fill(40 + 80 * index + i), 8, 8));
+      for (let i = 0; i < 6; i += 1)
+        await writeFile(
+          path.join(source, name, `${i}.png`),
+          encodeGreyscalePng(new Uint8Array(64).fill(40 + 80 * index + i), 8, 8)
+        );
     }
-    await writeFile(path.join(source, 'star', 'broken.png'), encodeGreyscalePng(new Uint8Array(64).fill(9), 8, 8).subarray(0, 40));
+    await writeFile(
+      path.join(source, 'star', 'broken.png'),
+      encodeGreyscalePng(new Uint8Array(64).fill(9), 8, 8).subarray(0, 40)
+    );
     await writeFile(path.join(source, 'README.txt'), 'shapes');
   });
   after(() => rm(work, { recursive: true, force: true }));
@@ -38,11 +48,20 @@ describe('a coordinator whose run ingests its dataset first', () => {
   function config(name: string, overrides: Partial<RunConfigInput> = {}) {
     return parseRunConfig(
       {
-        runId: name, dataset: path.join(work, name, 'dataset'), out: path.join(work, name, 'out'), workers: 2, epochs: 2, batchSize: 2, partitions: 2,
-        training: { optimizer: { kind: 'adam', lr: 0.001 } }, lrSchedule: { kind: 'cosine' }, cacheDir: work,
-        ingest: { source, valFraction: 0.2, seed: 4 }, ...overrides,
+        runId: name,
+        dataset: path.join(work, name, 'dataset'),
+        out: path.join(work, name, 'out'),
+        workers: 2,
+        epochs: 2,
+        batchSize: 2,
+        partitions: 2,
+        training: { optimizer: { kind: 'adam', lr: 0.001 } },
+        lrSchedule: { kind: 'cosine' },
+        cacheDir: work,
+        ingest: { source, valFraction: 0.2, seed: 4 },
+        ...overrides
       },
-      'the test',
+      'the test'
     );
   }
 
@@ -56,7 +75,10 @@ describe('a coordinator whose run ingests its dataset first', () => {
     assert.equal(coordinator.httpAddress, `http://127.0.0.1:${httpPort}`);
     const manifest = parseManifest(await readFile(path.join(runConfig.dataset, manifestKey)), 'manifest');
     assert.deepEqual(manifest.classes, ['circle', 'square', 'star']);
-    assert.deepEqual(manifest.ingest.corrupt.map((item) => item.path), ['star/broken.png']);
+    assert.deepEqual(
+      manifest.ingest.corrupt.map((item) => item.path),
+      ['star/broken.png']
+    );
     assert.equal(manifest.ingest.seed, 4);
     assert.equal(manifest.splits.val.count, 3, 'round(6 × 0.2) = 1 image of each class held out');
 
@@ -68,11 +90,27 @@ describe('a coordinator whose run ingests its dataset first', () => {
     assert.equal(plan.iterationsPerEpoch, 4, '15 images ÷ global batch 4 = 3 full iterations and a short one');
 
     const said = messages().map((line) => line.msg);
-    const order = ['ingesting the dataset before training', 'ingest: source scanned', 'ingest: skipped a corrupt image', 'ingest: done', 'coordinator listening'].map((msg) => said.indexOf(msg));
-    assert.ok(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]!)), `ingest is logged, in order, before the coordinator listens: ${said.join(' | ')}`);
-    assert.ok(messages().some((line) => line.msg === 'ingest: ignored files that are not JPEG, PNG or WebP' && line.ignored === 1));
+    const order = [
+      'ingesting the dataset before training',
+      'ingest: source scanned',
+      'ingest: skipped a corrupt image',
+      'ingest: done',
+      'coordinator listening'
+    ].map((msg) => said.indexOf(msg));
+    assert.ok(
+      order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]!)),
+      `ingest is logged, in order, before the coordinator listens: ${said.join(' | ')}`
+    );
+    assert.ok(
+      messages().some(
+        (line) => line.msg === 'ingest: ignored files that are not JPEG, PNG or WebP' && line.ignored === 1
+      )
+    );
     const scanned = messages().find((line) => line.msg === 'ingest: source scanned');
-    assert.ok(Number(scanned?.decodes) >= 1 && /per CPU/.test(String(scanned?.decodesWhy)), 'it says how many images it decodes at once, and why');
+    assert.ok(
+      Number(scanned?.decodes) >= 1 && /per CPU/.test(String(scanned?.decodesWhy)),
+      'it says how many images it decodes at once, and why'
+    );
   });
 
   it('a restarted coordinator finds the dataset complete and does not ingest again; one with a shard gone re-uploads only that shard', async () => {
@@ -84,7 +122,10 @@ describe('a coordinator whose run ingests its dataset first', () => {
     const again = recordingLogger();
     await ingestIfNeeded(runConfig, again.logger);
     assert.equal((await stat(manifestFile)).mtimeMs, written);
-    assert.deepEqual(again.messages().map((line) => line.msg), ['the dataset is already ingested: training starts']);
+    assert.deepEqual(
+      again.messages().map((line) => line.msg),
+      ['the dataset is already ingested: training starts']
+    );
 
     const manifest = parseManifest(await readFile(manifestFile), 'manifest');
     await rm(path.join(runConfig.dataset, manifest.splits.train.shards[0]!.key));
@@ -101,20 +142,31 @@ describe('a coordinator whose run ingests its dataset first', () => {
     const runConfig = config('other-split');
     await ingestIfNeeded(runConfig, pino({ level: 'silent' }));
     const differently = config('other-split', { ingest: { source, valFraction: 0.2, seed: 5 } });
-    await assert.rejects(Coordinator.start({ config: differently, token: TOKEN, logger: pino({ level: 'silent' }), httpPort: null }), (error: unknown) => {
-      assert.ok(error instanceof DatasetIngestError);
-      assert.match(error.message, /already holds a dataset split with seed 4 .* this run asks for seed 5/);
-      return true;
-    });
+    await assert.rejects(
+      Coordinator.start({ config: differently, token: TOKEN, logger: pino({ level: 'silent' }), httpPort: null }),
+      (error: unknown) => {
+        assert.ok(error instanceof DatasetIngestError);
+        assert.match(error.message, /already holds a dataset split with seed 4 .* this run asks for seed 5/);
+        return true;
+      }
+    );
   });
 
   it('fails to start, saying what and where, when the ingest fails', async () => {
-    const runConfig = config('missing-source', { ingest: { source: path.join(work, 'no-such-folder'), valFraction: 0.1, seed: 0 } });
-    await assert.rejects(Coordinator.start({ config: runConfig, token: TOKEN, logger: pino({ level: 'silent' }), httpPort: null }), (error: unknown) => {
-      assert.ok(error instanceof DatasetIngestError);
-      assert.match(error.message, /^ingesting .*no-such-folder into .*missing-source\/dataset failed: ingest source .* does not exist/);
-      return true;
+    const runConfig = config('missing-source', {
+      ingest: { source: path.join(work, 'no-such-folder'), valFraction: 0.1, seed: 0 }
     });
+    await assert.rejects(
+      Coordinator.start({ config: runConfig, token: TOKEN, logger: pino({ level: 'silent' }), httpPort: null }),
+      (error: unknown) => {
+        assert.ok(error instanceof DatasetIngestError);
+        assert.match(
+          error.message,
+          /^ingesting .*no-such-folder into .*missing-source\/dataset failed: ingest source .* does not exist/
+        );
+        return true;
+      }
+    );
   });
 
   it('answers /status and /healthz while it ingests, so the operator sees progress rather than a stall, and frees the port after', async () => {
@@ -125,15 +177,34 @@ describe('a coordinator whose run ingests its dataset first', () => {
       serve: { host: '127.0.0.1', port: 0 },
       onServing: (served) => (url = served),
       ingest: async (options) => {
-        options.onEvent?.({ type: 'scanned', images: 40, classes: 2, ignoredFiles: [], decodes: 4, decodesReason: 'the test' });
-        options.onEvent?.({ type: 'progress', imagesDone: 16, imagesTotal: 40, shardsUploaded: 1, shardsSkipped: 2, bytesUploaded: 100 });
+        options.onEvent?.({
+          type: 'scanned',
+          images: 40,
+          classes: 2,
+          ignoredFiles: [],
+          decodes: 4,
+          decodesReason: 'the test'
+        });
+        options.onEvent?.({
+          type: 'progress',
+          imagesDone: 16,
+          imagesTotal: 40,
+          shardsUploaded: 1,
+          shardsSkipped: 2,
+          bytesUploaded: 100
+        });
         await gate;
         throw new Error('the test ends this ingest');
-      },
+      }
     });
     while (url === '') await new Promise((resolve) => setTimeout(resolve, 10));
     const status = (await (await fetch(`${url}/status`)).json()) as Record<string, unknown>;
-    assert.deepEqual(status, { runId: 'serving', state: 'ingesting', lastStep: null, ingest: { imagesDone: 16, imagesTotal: 40, shardsWritten: 3 } });
+    assert.deepEqual(status, {
+      runId: 'serving',
+      state: 'ingesting',
+      lastStep: null,
+      ingest: { imagesDone: 16, imagesTotal: 40, shardsWritten: 3 }
+    });
     assert.equal((await fetch(`${url}/healthz`)).status, 200, 'alive, so the Service routes the operator to it');
     assert.equal((await fetch(`${url}/`)).status, 503);
     release();
@@ -141,16 +212,22 @@ describe('a coordinator whose run ingests its dataset first', () => {
     await assert.rejects(fetch(`${url}/status`), 'the port is free for the coordinator proper');
   });
 
-  it("downscales as the run says (spec.dataset.ingest.maxResolution), else to twice the training image size as ringtrain train does", async () => {
+  it('downscales as the run says (spec.dataset.ingest.maxResolution), else to twice the training image size as ringtrain train does', async () => {
     const asked: Array<number | undefined> = [];
-    const capture = { ingest: async (options: { maxResolution?: number }) => (asked.push(options.maxResolution), Promise.reject(new Error('captured'))) };
+    const capture = {
+      ingest: async (options: { maxResolution?: number }) => (
+        asked.push(options.maxResolution),
+        Promise.reject(new Error('captured'))
+      )
+    };
     const cases: Array<[string, Partial<RunConfigInput>]> = [
       ['res-own', { ingest: { source, valFraction: 0.2, seed: 4, maxResolution: 300 } }],
       ['res-image-size', { training: { imageSize: 96 } }],
       ['res-default', {}],
-      ['res-small', { training: { imageSize: 24 } }],
+      ['res-small', { training: { imageSize: 24 } }]
     ];
-    for (const [name, overrides] of cases) await assert.rejects(ingestIfNeeded(config(name, overrides), pino({ level: 'silent' }), capture), /captured/);
+    for (const [name, overrides] of cases)
+      await assert.rejects(ingestIfNeeded(config(name, overrides), pino({ level: 'silent' }), capture), /captured/);
     assert.deepEqual(asked, [300, 192, 448, 64]);
   });
 

@@ -1,5 +1,14 @@
 import http from 'node:http';
-import { defaultMaxResolution, ingest, isNotFound, loadManifest, openStore, StoreError, type IngestEvent, type Manifest } from '@ringtrain/dataset';
+import {
+  defaultMaxResolution,
+  ingest,
+  isNotFound,
+  loadManifest,
+  openStore,
+  StoreError,
+  type IngestEvent,
+  type Manifest
+} from '@ringtrain/dataset';
 import type { Logger } from 'pino';
 import type { RunConfig } from './run-config.js';
 import { trainingImageSize } from './run-plan.js';
@@ -37,7 +46,11 @@ const progressLogIntervalMs = 10_000;
  * coordinator of a run ingests; one restarted mid-ingest runs it again, and ingest skips the shards already
  * stored with the right hash. Throws DatasetIngestError with what went wrong and where.
  */
-export async function ingestIfNeeded(config: RunConfig, log: Logger, options: IngestIfNeededOptions = {}): Promise<void> {
+export async function ingestIfNeeded(
+  config: RunConfig,
+  log: Logger,
+  options: IngestIfNeededOptions = {}
+): Promise<void> {
   const request = config.ingest;
   if (request === undefined) return;
   const missing = await whyNotIngested(config.dataset, request);
@@ -47,7 +60,8 @@ export async function ingestIfNeeded(config: RunConfig, log: Logger, options: In
   }
   log.info({ source: request.source, dataset: config.dataset, why: missing }, 'ingesting the dataset before training');
   const progress: IngestProgress = { imagesDone: 0, imagesTotal: 0, shardsWritten: 0 };
-  const server = options.serve === undefined ? undefined : await serveIngestStatus(config.runId, progress, options.serve);
+  const server =
+    options.serve === undefined ? undefined : await serveIngestStatus(config.runId, progress, options.serve);
   if (server !== undefined) options.onServing?.(server.url);
   try {
     await runIngest(config, request, progress, log, options.ingest ?? ingest, options.now ?? Date.now);
@@ -67,16 +81,22 @@ async function runIngest(
   progress: IngestProgress,
   log: Logger,
   ingestDataset: typeof ingest,
-  now: () => number,
+  now: () => number
 ): Promise<void> {
   const started = now();
   let lastLogged = started;
   const onEvent = (event: IngestEvent): void => {
     if (event.type === 'scanned') {
       progress.imagesTotal = event.images;
-      log.info({ images: event.images, classes: event.classes, decodes: event.decodes, decodesWhy: event.decodesReason }, 'ingest: source scanned');
+      log.info(
+        { images: event.images, classes: event.classes, decodes: event.decodes, decodesWhy: event.decodesReason },
+        'ingest: source scanned'
+      );
       if (event.ignoredFiles.length > 0) {
-        log.warn({ ignored: event.ignoredFiles.length, first: event.ignoredFiles[0] }, 'ingest: ignored files that are not JPEG, PNG or WebP');
+        log.warn(
+          { ignored: event.ignoredFiles.length, first: event.ignoredFiles[0] },
+          'ingest: ignored files that are not JPEG, PNG or WebP'
+        );
       }
     } else if (event.type === 'corrupt') {
       log.warn({ path: event.path, reason: event.reason }, 'ingest: skipped a corrupt image');
@@ -85,12 +105,27 @@ async function runIngest(
       progress.shardsWritten = event.shardsUploaded + event.shardsSkipped;
       if (now() - lastLogged >= progressLogIntervalMs) {
         lastLogged = now();
-        log.info({ imagesDone: event.imagesDone, imagesTotal: event.imagesTotal, shardsUploaded: event.shardsUploaded, shardsSkipped: event.shardsSkipped }, 'ingest: progress');
+        log.info(
+          {
+            imagesDone: event.imagesDone,
+            imagesTotal: event.imagesTotal,
+            shardsUploaded: event.shardsUploaded,
+            shardsSkipped: event.shardsSkipped
+          },
+          'ingest: progress'
+        );
       }
     }
   };
   try {
-    const summary = await ingestDataset({ source: request.source, to: config.dataset, valFraction: request.valFraction, seed: request.seed, maxResolution: maxResolutionOf(config, request), onEvent });
+    const summary = await ingestDataset({
+      source: request.source,
+      to: config.dataset,
+      valFraction: request.valFraction,
+      seed: request.seed,
+      maxResolution: maxResolutionOf(config, request),
+      onEvent
+    });
     log.info(
       {
         classes: summary.manifest.classes.length,
@@ -99,12 +134,15 @@ async function runIngest(
         shardsUploaded: summary.shardsUploaded,
         shardsSkipped: summary.shardsSkipped,
         corrupt: summary.corrupt.length,
-        seconds: Math.round((now() - started) / 1000),
+        seconds: Math.round((now() - started) / 1000)
       },
-      'ingest: done',
+      'ingest: done'
     );
   } catch (error) {
-    throw new DatasetIngestError(`ingesting ${request.source} into ${config.dataset} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new DatasetIngestError(
+      `ingesting ${request.source} into ${config.dataset} failed: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error }
+    );
   }
 }
 
@@ -113,13 +151,23 @@ async function runIngest(
  * the operator sees progress (and does not take a long ingest for a stall), and `/healthz` says the process is
  * alive, so its Service routes to it. Workers find nothing on the gRPC port yet, and wait.
  */
-async function serveIngestStatus(runId: string, progress: IngestProgress, where: { host: string; port: number }): Promise<{ url: string; close(): Promise<void> }> {
+async function serveIngestStatus(
+  runId: string,
+  progress: IngestProgress,
+  where: { host: string; port: number }
+): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
-    if (path === '/healthz') response.writeHead(200, { 'content-type': 'text/plain' }).end('ok: ingesting the dataset\n');
+    if (path === '/healthz')
+      response.writeHead(200, { 'content-type': 'text/plain' }).end('ok: ingesting the dataset\n');
     else if (path === '/status') {
-      response.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ runId, state: 'ingesting', lastStep: null, ingest: progress })}\n`);
-    } else response.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '10' }).end('the coordinator is ingesting the dataset: /status says how far\n');
+      response
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(`${JSON.stringify({ runId, state: 'ingesting', lastStep: null, ingest: progress })}\n`);
+    } else
+      response
+        .writeHead(503, { 'content-type': 'text/plain', 'retry-after': '10' })
+        .end('the coordinator is ingesting the dataset: /status says how far\n');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) => reject(new Error(`the coordinator's HTTP server cannot listen: ${error.message}`)));
@@ -133,7 +181,7 @@ async function serveIngestStatus(runId: string, progress: IngestProgress, where:
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      })
   };
 }
 
@@ -148,12 +196,13 @@ async function whyNotIngested(dataset: string, request: IngestRequest): Promise<
     ({ manifest } = await loadManifest(dataset));
   } catch (error) {
     if (isNotFound(error)) return 'no manifest.json yet';
-    if (error instanceof StoreError) throw new DatasetIngestError(`cannot read ${dataset}: ${error.message}`, { cause: error });
+    if (error instanceof StoreError)
+      throw new DatasetIngestError(`cannot read ${dataset}: ${error.message}`, { cause: error });
     return `its manifest.json is unusable (${error instanceof Error ? error.message : String(error)})`;
   }
   if (manifest.ingest.seed !== request.seed || manifest.ingest.valFraction !== request.valFraction) {
     throw new DatasetIngestError(
-      `${dataset} already holds a dataset split with seed ${manifest.ingest.seed} and valFraction ${manifest.ingest.valFraction}, but this run asks for seed ${request.seed} and valFraction ${request.valFraction}: ingest into another URI, or delete that dataset first`,
+      `${dataset} already holds a dataset split with seed ${manifest.ingest.seed} and valFraction ${manifest.ingest.valFraction}, but this run asks for seed ${request.seed} and valFraction ${request.valFraction}: ingest into another URI, or delete that dataset first`
     );
   }
   const store = openStore(dataset);

@@ -1,12 +1,22 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { initialRendezvous, rendezvous, type RendezvousAction, type RendezvousConfig, type RendezvousEvent, type RendezvousState } from './rendezvous.js';
+import {
+  initialRendezvous,
+  rendezvous,
+  type RendezvousAction,
+  type RendezvousConfig,
+  type RendezvousEvent,
+  type RendezvousState
+} from './rendezvous.js';
 
 const config: RendezvousConfig = { worldSize: 2, maxRestarts: 2, firstGeneration: 0 };
 
 /** Runs events from the initial state; returns each step's actions and the final state. */
-function run(events: readonly RendezvousEvent[], from: RendezvousState = initialRendezvous(config)): { state: RendezvousState; steps: (readonly RendezvousAction[])[] } {
+function run(
+  events: readonly RendezvousEvent[],
+  from: RendezvousState = initialRendezvous(config)
+): { state: RendezvousState; steps: (readonly RendezvousAction[])[] } {
   let state = from;
   const steps: (readonly RendezvousAction[])[] = [];
   for (const event of events) {
@@ -22,38 +32,74 @@ const register = (workerId: string): RendezvousEvent => ({ kind: 'register', wor
 
 describe('rendezvous (the state machine)', () => {
   it('gathers until the gang is complete, then forms generation 0 in natural slot order', () => {
-    const { state, steps } = run([register('worker-10'), register('worker-2')], initialRendezvous({ ...config, firstGeneration: 0 }));
+    const { state, steps } = run(
+      [register('worker-10'), register('worker-2')],
+      initialRendezvous({ ...config, firstGeneration: 0 })
+    );
     assert.deepEqual(kinds(steps[0]!), ['wait']);
-    assert.deepEqual(steps[1]!.at(-1), { kind: 'form', generation: 0, members: [{ workerId: 'worker-2', address: 'worker-2:1' }, { workerId: 'worker-10', address: 'worker-10:1' }] });
+    assert.deepEqual(steps[1]!.at(-1), {
+      kind: 'form',
+      generation: 0,
+      members: [
+        { workerId: 'worker-2', address: 'worker-2:1' },
+        { workerId: 'worker-10', address: 'worker-10:1' }
+      ]
+    });
     assert.equal(state.phase, 'running');
   });
 
   it('a lost member ends the generation, counted, and the next forms from the re-registrations', () => {
-    const { state, steps } = run([register('worker-0'), register('worker-1'), { kind: 'heartbeat-missed', workerId: 'worker-1', reason: 'silent' }, register('worker-0'), register('worker-1')]);
-    assert.deepEqual(steps[2], [{ kind: 'generation-ended', generation: 0, reason: 'silent', counted: true, restart: true }]);
+    const { state, steps } = run([
+      register('worker-0'),
+      register('worker-1'),
+      { kind: 'heartbeat-missed', workerId: 'worker-1', reason: 'silent' },
+      register('worker-0'),
+      register('worker-1')
+    ]);
+    assert.deepEqual(steps[2], [
+      { kind: 'generation-ended', generation: 0, reason: 'silent', counted: true, restart: true }
+    ]);
     assert.equal(state.phase, 'running');
     assert.equal(state.generation?.number, 1);
     assert.equal(state.restarts, 1);
   });
 
   it('past the restart budget, or on a permanent failure, the run fails', () => {
-    const lose = (generation: number): RendezvousEvent[] => [register('worker-0'), register('worker-1'), { kind: 'generation-failed', generation, workerId: 'worker-0', reason: 'PEER_LOST', retryable: true }];
+    const lose = (generation: number): RendezvousEvent[] => [
+      register('worker-0'),
+      register('worker-1'),
+      { kind: 'generation-failed', generation, workerId: 'worker-0', reason: 'PEER_LOST', retryable: true }
+    ];
     const { state } = run([...lose(0), ...lose(1), ...lose(2)]);
     assert.equal(state.phase, 'finishing');
     assert.match(state.outcome?.reason ?? '', /gave up after 3 failed generations \(limit 2\)/);
-    const permanent = run([register('worker-0'), register('worker-1'), { kind: 'generation-failed', generation: 0, workerId: 'worker-1', reason: 'bad weights', retryable: false }]);
-    assert.deepEqual(permanent.state.outcome, { state: 'failed', reason: 'rank 1 (worker-1) failed: bad weights (not retryable)' });
+    const permanent = run([
+      register('worker-0'),
+      register('worker-1'),
+      { kind: 'generation-failed', generation: 0, workerId: 'worker-1', reason: 'bad weights', retryable: false }
+    ]);
+    assert.deepEqual(permanent.state.outcome, {
+      state: 'failed',
+      reason: 'rank 1 (worker-1) failed: bad weights (not retryable)'
+    });
   });
 
   it('every member finished: the run finishes, and stays finished once written', () => {
     const { state, steps } = run([
-      register('worker-0'), register('worker-1'),
+      register('worker-0'),
+      register('worker-1'),
       { kind: 'member-finished', generation: 0, workerId: 'worker-0', stopped: false },
       { kind: 'member-finished', generation: 0, workerId: 'worker-1', stopped: false },
-      { kind: 'generation-failed', generation: 0, workerId: 'worker-0', reason: 'link closed at exit', retryable: true },
+      {
+        kind: 'generation-failed',
+        generation: 0,
+        workerId: 'worker-0',
+        reason: 'link closed at exit',
+        retryable: true
+      },
       register('worker-0'),
       { kind: 'finished' },
-      register('worker-1'),
+      register('worker-1')
     ]);
     assert.deepEqual(steps[3], [{ kind: 'finish', state: 'succeeded', reason: 'training finished' }]);
     assert.deepEqual(steps[4], [], 'a failure report during the final write changes nothing');
@@ -64,8 +110,15 @@ describe('rendezvous (the state machine)', () => {
   });
 
   it('a stop ends a gathering run at once, and a running one when its generation ends', () => {
-    assert.deepEqual(run([{ kind: 'stop', reason: 'SIGINT' }]).steps[0], [{ kind: 'finish', state: 'stopped', reason: 'stopped: SIGINT' }]);
-    const { steps } = run([register('worker-0'), register('worker-1'), { kind: 'stop', reason: 'SIGINT' }, { kind: 'leave', workerId: 'worker-0', description: 'exited with code 143' }]);
+    assert.deepEqual(run([{ kind: 'stop', reason: 'SIGINT' }]).steps[0], [
+      { kind: 'finish', state: 'stopped', reason: 'stopped: SIGINT' }
+    ]);
+    const { steps } = run([
+      register('worker-0'),
+      register('worker-1'),
+      { kind: 'stop', reason: 'SIGINT' },
+      { kind: 'leave', workerId: 'worker-0', description: 'exited with code 143' }
+    ]);
     assert.deepEqual(steps[2], []);
     assert.deepEqual(kinds(steps[3]!), ['generation-ended', 'finish']);
   });
@@ -81,17 +134,51 @@ describe('rendezvous (the state machine)', () => {
   const workerId = fc.constantFrom('worker-0', 'worker-1', 'worker-2', 'worker-3', '');
   const generation = fc.integer({ min: -1, max: 6 });
   const event: fc.Arbitrary<RendezvousEvent> = fc.oneof(
-    { weight: 6, arbitrary: fc.record({ kind: fc.constant('register' as const), workerId, address: fc.constantFrom('h:1', 'h:2', '') }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('leave' as const), workerId, description: fc.constant('exited') }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('heartbeat-missed' as const), workerId, reason: fc.constant('silent') }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('generation-failed' as const), generation, workerId, reason: fc.constant('failed'), retryable: fc.boolean() }) },
-    { weight: 4, arbitrary: fc.record({ kind: fc.constant('member-finished' as const), generation, workerId, stopped: fc.boolean() }) },
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        kind: fc.constant('register' as const),
+        workerId,
+        address: fc.constantFrom('h:1', 'h:2', '')
+      })
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({ kind: fc.constant('leave' as const), workerId, description: fc.constant('exited') })
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({ kind: fc.constant('heartbeat-missed' as const), workerId, reason: fc.constant('silent') })
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant('generation-failed' as const),
+        generation,
+        workerId,
+        reason: fc.constant('failed'),
+        retryable: fc.boolean()
+      })
+    },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant('member-finished' as const),
+        generation,
+        workerId,
+        stopped: fc.boolean()
+      })
+    },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('stop' as const), reason: fc.constant('asked') }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('abort' as const), reason: fc.constant('supervisor') }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'close' as const }) },
-    { weight: 2, arbitrary: fc.constant({ kind: 'finished' as const }) },
+    { weight: 2, arbitrary: fc.constant({ kind: 'finished' as const }) }
   );
-  const setup = fc.record({ worldSize: fc.integer({ min: 1, max: 3 }), maxRestarts: fc.integer({ min: 0, max: 3 }), firstGeneration: fc.integer({ min: 0, max: 3 }) });
+  const setup = fc.record({
+    worldSize: fc.integer({ min: 1, max: 3 }),
+    maxRestarts: fc.integer({ min: 0, max: 3 }),
+    firstGeneration: fc.integer({ min: 0, max: 3 })
+  });
 
   it('property: no sequence of events forms a generation or counts a restart after finish began; the run finishes once', () => {
     fc.assert(
@@ -110,9 +197,16 @@ describe('rendezvous (the state machine)', () => {
               assert.equal(action.generation, nextGeneration, 'generations are numbered one after another');
               nextGeneration += 1;
               assert.equal(action.members.length, rendezvousConfig.worldSize);
-              assert.equal(new Set(action.members.map((member) => member.workerId)).size, action.members.length, 'each member once');
+              assert.equal(
+                new Set(action.members.map((member) => member.workerId)).size,
+                action.members.length,
+                'each member once'
+              );
               for (const member of action.members) {
-                assert.ok(waitingBefore.has(member.workerId) || (each.kind === 'register' && each.workerId === member.workerId), `${member.workerId} was waiting`);
+                assert.ok(
+                  waitingBefore.has(member.workerId) || (each.kind === 'register' && each.workerId === member.workerId),
+                  `${member.workerId} was waiting`
+                );
                 assert.notEqual(member.workerId, '');
               }
             }
@@ -134,7 +228,7 @@ describe('rendezvous (the state machine)', () => {
         }
         assert.ok(finishes <= 1, 'the run finishes once');
       }),
-      { numRuns: 2_000 },
+      { numRuns: 2_000 }
     );
   });
 
@@ -146,22 +240,30 @@ describe('rendezvous (the state machine)', () => {
         for (const each of [...events, { kind: 'close' } as const, { kind: 'finished' } as const]) {
           const { state: after, actions } = rendezvous(state, each);
           if (each.kind === 'register') {
-            const immediate = actions.filter((action) => action.kind === 'answer-ended' || action.kind === 'refuse' || action.kind === 'wait');
+            const immediate = actions.filter(
+              (action) => action.kind === 'answer-ended' || action.kind === 'refuse' || action.kind === 'wait'
+            );
             assert.equal(immediate.length, 1, `one answer to a registration: ${JSON.stringify(actions)}`);
           }
           for (const action of actions) {
             if (action.kind === 'supersede') waiting.delete(action.workerId);
             if (action.kind === 'wait') waiting.set(action.workerId, 1);
-            if (action.kind === 'form') for (const member of action.members) assert.ok(waiting.delete(member.workerId), 'formed from a waiting registration');
+            if (action.kind === 'form')
+              for (const member of action.members)
+                assert.ok(waiting.delete(member.workerId), 'formed from a waiting registration');
             if (action.kind === 'release') waiting.clear();
           }
-          assert.deepEqual([...waiting.keys()].sort(), after.pending.map((registration) => registration.workerId).sort(), 'pending is what waits');
+          assert.deepEqual(
+            [...waiting.keys()].sort(),
+            after.pending.map((registration) => registration.workerId).sort(),
+            'pending is what waits'
+          );
           state = after;
         }
         assert.equal(state.phase, 'finished');
         assert.equal(waiting.size, 0);
       }),
-      { numRuns: 1_000 },
+      { numRuns: 1_000 }
     );
   });
 });

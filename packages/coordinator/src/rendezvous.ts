@@ -61,9 +61,20 @@ export type RendezvousEvent =
   | { readonly kind: 'leave'; readonly workerId: string; readonly description: string }
   | { readonly kind: 'heartbeat-missed'; readonly workerId: string; readonly reason: string }
   /** A member reported that its generation failed. */
-  | { readonly kind: 'generation-failed'; readonly generation: number; readonly workerId: string; readonly reason: string; readonly retryable: boolean }
+  | {
+      readonly kind: 'generation-failed';
+      readonly generation: number;
+      readonly workerId: string;
+      readonly reason: string;
+      readonly retryable: boolean;
+    }
   /** A member reported the end of its training (or of its part of a stop). */
-  | { readonly kind: 'member-finished'; readonly generation: number; readonly workerId: string; readonly stopped: boolean }
+  | {
+      readonly kind: 'member-finished';
+      readonly generation: number;
+      readonly workerId: string;
+      readonly stopped: boolean;
+    }
   | { readonly kind: 'stop'; readonly reason: string }
   /** The run fails from outside (e.g. the supervisor cannot keep a worker alive). */
   | { readonly kind: 'abort'; readonly reason: string }
@@ -84,7 +95,13 @@ export type RendezvousAction =
   /** A generation forms: answer these waiting registrations with their ranks (index = rank). */
   | { readonly kind: 'form'; readonly generation: number; readonly members: readonly Registration[] }
   /** The running generation ended; `counted` ones are a restart of the budget, `restart` ones go on to the next generation. */
-  | { readonly kind: 'generation-ended'; readonly generation: number; readonly reason: string; readonly counted: boolean; readonly restart: boolean }
+  | {
+      readonly kind: 'generation-ended';
+      readonly generation: number;
+      readonly reason: string;
+      readonly counted: boolean;
+      readonly restart: boolean;
+    }
   /** The run ends: write the final books, then send the `finished` event. */
   | { readonly kind: 'finish'; readonly state: RunOutcome; readonly reason: string }
   /** The run has ended: answer every registration still waiting. */
@@ -95,7 +112,10 @@ export interface Transition {
   readonly actions: readonly RendezvousAction[];
 }
 
-export function initialRendezvous(config: RendezvousConfig, finished?: { state: RunOutcome; reason: string }): RendezvousState {
+export function initialRendezvous(
+  config: RendezvousConfig,
+  finished?: { state: RunOutcome; reason: string }
+): RendezvousState {
   return {
     config,
     phase: finished ? 'finished' : 'gathering',
@@ -103,7 +123,7 @@ export function initialRendezvous(config: RendezvousConfig, finished?: { state: 
     generation: undefined,
     restarts: 0,
     stopRequested: false,
-    outcome: finished,
+    outcome: finished
   };
 }
 
@@ -139,7 +159,8 @@ class Machine {
         return this.register(event.workerId, event.address);
       case 'leave': {
         const rank = this.liveMemberRank(event.workerId);
-        if (rank !== undefined) this.endGeneration(`worker ${event.workerId} (rank ${rank}) ${event.description}`, true);
+        if (rank !== undefined)
+          this.endGeneration(`worker ${event.workerId} (rank ${rank}) ${event.description}`, true);
         return;
       }
       case 'heartbeat-missed':
@@ -149,7 +170,10 @@ class Machine {
         const generation = runningGeneration(this.state);
         if (generation?.number !== event.generation) return;
         const rank = generation.ranks.indexOf(event.workerId);
-        this.endGeneration(`rank ${rank < 0 ? '?' : rank} (${event.workerId}) failed: ${event.reason}`, event.retryable);
+        this.endGeneration(
+          `rank ${rank < 0 ? '?' : rank} (${event.workerId}) failed: ${event.reason}`,
+          event.retryable
+        );
         return;
       }
       case 'member-finished':
@@ -177,11 +201,19 @@ class Machine {
 
   private register(workerId: string, address: string): void {
     if (workerId === '' || address === '') {
-      this.actions.push({ kind: 'refuse', code: 'invalid-argument', message: 'register needs a worker_id and the collective_address it listens on' });
+      this.actions.push({
+        kind: 'refuse',
+        code: 'invalid-argument',
+        message: 'register needs a worker_id and the collective_address it listens on'
+      });
       return;
     }
     if (isEnding(this.state)) {
-      this.actions.push({ kind: 'answer-ended', reason: this.state.phase === 'finished' ? (this.state.outcome?.reason ?? 'the run has ended') : 'the run is ending' });
+      this.actions.push({
+        kind: 'answer-ended',
+        reason:
+          this.state.phase === 'finished' ? (this.state.outcome?.reason ?? 'the run has ended') : 'the run is ending'
+      });
       return;
     }
     const running = runningGeneration(this.state);
@@ -192,11 +224,19 @@ class Machine {
         return;
       }
     } else if (running) {
-      this.actions.push({ kind: 'refuse', code: 'resource-exhausted', message: `already has its ${this.state.config.worldSize} workers; ${workerId} is one too many` });
+      this.actions.push({
+        kind: 'refuse',
+        code: 'resource-exhausted',
+        message: `already has its ${this.state.config.worldSize} workers; ${workerId} is one too many`
+      });
       return;
     }
     if (this.state.pending.some((each) => each.workerId === workerId)) {
-      this.actions.push({ kind: 'supersede', workerId, message: `worker ${workerId} registered again from another call` });
+      this.actions.push({
+        kind: 'supersede',
+        workerId,
+        message: `worker ${workerId} registered again from another call`
+      });
     }
     const pending = [...this.state.pending.filter((each) => each.workerId !== workerId), { workerId, address }];
     this.state = { ...this.state, pending };
@@ -212,13 +252,21 @@ class Machine {
       return;
     }
     const number = state.generation === undefined ? state.config.firstGeneration : state.generation.number + 1;
-    const members = [...state.pending].sort((a, b) => naturalOrder(a.workerId, b.workerId)).slice(0, state.config.worldSize);
+    const members = [...state.pending]
+      .sort((a, b) => naturalOrder(a.workerId, b.workerId))
+      .slice(0, state.config.worldSize);
     const chosen = new Set(members.map((each) => each.workerId));
     this.state = {
       ...state,
       phase: 'running',
       pending: state.pending.filter((each) => !chosen.has(each.workerId)),
-      generation: { number, ranks: members.map((each) => each.workerId), finished: [], stopped: false, ended: undefined },
+      generation: {
+        number,
+        ranks: members.map((each) => each.workerId),
+        finished: [],
+        stopped: false,
+        ended: undefined
+      }
     };
     this.actions.push({ kind: 'form', generation: number, members });
   }
@@ -230,7 +278,10 @@ class Machine {
     const anyStopped = running.stopped || stopped;
     this.state = { ...this.state, generation: { ...running, finished, stopped: anyStopped } };
     if (finished.length < running.ranks.length) return;
-    this.finish(anyStopped ? 'stopped' : 'succeeded', anyStopped ? 'stopped on request; resume with --resume' : 'training finished');
+    this.finish(
+      anyStopped ? 'stopped' : 'succeeded',
+      anyStopped ? 'stopped on request; resume with --resume' : 'training finished'
+    );
   }
 
   /** The rank of a member of the running generation that has not finished; undefined for anyone else. */
@@ -243,7 +294,12 @@ class Machine {
 
   private markEnded(reason: string, counted: boolean, restart: boolean): void {
     const generation = this.state.generation!;
-    this.state = { ...this.state, phase: 'gathering', generation: { ...generation, ended: reason }, restarts: this.state.restarts + (counted ? 1 : 0) };
+    this.state = {
+      ...this.state,
+      phase: 'gathering',
+      generation: { ...generation, ended: reason },
+      restarts: this.state.restarts + (counted ? 1 : 0)
+    };
     this.actions.push({ kind: 'generation-ended', generation: generation.number, reason, counted, restart });
   }
 
@@ -252,7 +308,10 @@ class Machine {
     if (!running) return;
     if (this.state.stopRequested) {
       this.markEnded(reason, false, false);
-      this.finish('stopped', `stopped on request (generation ${running.number} ended: ${reason}); resume with --resume`);
+      this.finish(
+        'stopped',
+        `stopped on request (generation ${running.number} ended: ${reason}); resume with --resume`
+      );
       return;
     }
     const restarts = this.state.restarts + 1;
@@ -263,7 +322,10 @@ class Machine {
       return;
     }
     if (!goesOn) {
-      this.finish('failed', `gave up after ${restarts} failed generations (limit ${this.state.config.maxRestarts}); last: ${reason}`);
+      this.finish(
+        'failed',
+        `gave up after ${restarts} failed generations (limit ${this.state.config.maxRestarts}); last: ${reason}`
+      );
       return;
     }
     this.formGeneration();

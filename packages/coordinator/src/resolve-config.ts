@@ -17,18 +17,33 @@ export function iterationsOfEpoch(
   trainImages: number,
   workers: number,
   batchPerWorker: number,
-  dropLastBatchBelow: number,
+  dropLastBatchBelow: number
 ): { iterations: number; lastIterationImages: number; dropped: number } {
   const window = workers * batchPerWorker;
   const { fullWindows, tailLength, dropped } = epochWindows({
-    samples: trainImages, worldSize: workers, batchSize: batchPerWorker, samplesConsumed: 0, remainder: 'drop', dropLastBatchBelow,
+    samples: trainImages,
+    worldSize: workers,
+    batchSize: batchPerWorker,
+    samplesConsumed: 0,
+    remainder: 'drop',
+    dropLastBatchBelow
   });
-  return { iterations: fullWindows + (tailLength > 0 ? 1 : 0), lastIterationImages: tailLength > 0 ? tailLength : window, dropped };
+  return {
+    iterations: fullWindows + (tailLength > 0 ? 1 : 0),
+    lastIterationImages: tailLength > 0 ? tailLength : window,
+    dropped
+  };
 }
 
 /** Optimizer steps of one epoch, counted as the epoch planner cuts it (a short last iteration included). */
-export function stepsPerEpoch(config: Pick<RunConfig, 'workers' | 'batchSize' | 'dropLastBatchBelow'>, trainImages: number): number {
-  return Math.max(1, iterationsOfEpoch(trainImages, config.workers, config.batchSize, config.dropLastBatchBelow).iterations);
+export function stepsPerEpoch(
+  config: Pick<RunConfig, 'workers' | 'batchSize' | 'dropLastBatchBelow'>,
+  trainImages: number
+): number {
+  return Math.max(
+    1,
+    iterationsOfEpoch(trainImages, config.workers, config.batchSize, config.dropLastBatchBelow).iterations
+  );
 }
 
 /**
@@ -42,7 +57,7 @@ export function resolveRunConfig(config: RunConfig, dataset: DatasetShape): RunC
   if (given === undefined) training.numClasses = dataset.classes.length;
   else if (given !== dataset.classes.length) {
     throw new RunConfigResolutionError(
-      `training.numClasses is ${String(given)} but ${config.dataset} has ${dataset.classes.length} classes (${dataset.classes.slice(0, 5).join(', ')}${dataset.classes.length > 5 ? ', …' : ''}): leave numClasses out to take the dataset's`,
+      `training.numClasses is ${String(given)} but ${config.dataset} has ${dataset.classes.length} classes (${dataset.classes.slice(0, 5).join(', ')}${dataset.classes.length > 5 ? ', …' : ''}): leave numClasses out to take the dataset's`
     );
   }
   const { lrSchedule, ...rest } = config;
@@ -50,7 +65,8 @@ export function resolveRunConfig(config: RunConfig, dataset: DatasetShape): RunC
     const steps = stepsPerEpoch(config, dataset.trainImages);
     const totalSteps = steps * config.epochs;
     if (lrSchedule.kind === 'cosine') training.schedule = { kind: 'cosine', totalSteps };
-    else if (lrSchedule.kind === 'step') training.schedule = { kind: 'step', stepSize: Math.max(1, Math.ceil(totalSteps / 3)), gamma: 0.1 };
+    else if (lrSchedule.kind === 'step')
+      training.schedule = { kind: 'step', stepSize: Math.max(1, Math.ceil(totalSteps / 3)), gamma: 0.1 };
     else training.schedule = { kind: 'constant' };
     training.warmupSteps = lrSchedule.warmupEpochs * steps;
   }
@@ -65,7 +81,7 @@ export async function resolveRunConfigFromManifest(config: RunConfig): Promise<R
     ({ manifest } = await loadManifest(config.dataset));
   } catch (error) {
     throw new RunConfigResolutionError(
-      `the run leaves ${config.lrSchedule === undefined ? 'the class count' : 'the learning-rate schedule'} to the dataset, but its manifest could not be read: ${error instanceof Error ? error.message : String(error)}`,
+      `the run leaves ${config.lrSchedule === undefined ? 'the class count' : 'the learning-rate schedule'} to the dataset, but its manifest could not be read: ${error instanceof Error ? error.message : String(error)}`
     );
   }
   return resolveRunConfig(config, { classes: manifest.classes, trainImages: manifest.splits.train.count });

@@ -28,7 +28,7 @@ export const RunConfigSchema = z
          * unset, twice `training.imageSize` (at least 64), as `ringtrain train` ingests: @ringtrain/dataset's
          * defaultMaxResolution.
          */
-        maxResolution: z.number().int().min(8).optional(),
+        maxResolution: z.number().int().min(8).optional()
       })
       .strict()
       .optional(),
@@ -88,20 +88,28 @@ export const RunConfigSchema = z
      * TrainingRun's spec.workers.cacheSizeLimit, less headroom): least recently used shards no batch reads are
      * evicted beyond it, and a shard larger than its share is an error that names it.
      */
-    cacheBytes: z.number().int().positive().default(2 ** 31),
+    cacheBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(2 ** 31),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
     /**
      * A collective operation fails when a peer sends nothing for this long (DEFAULT_COLLECTIVE_TIMEOUT_SECONDS,
      * spec.runPolicy.collectiveTimeoutSeconds in a cluster): what catches a rank whose step hangs while its
      * heartbeat thread still beats.
      */
-    collectiveTimeoutMs: z.number().int().positive().default(DEFAULT_COLLECTIVE_TIMEOUT_SECONDS * 1000),
+    collectiveTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(DEFAULT_COLLECTIVE_TIMEOUT_SECONDS * 1000),
     heartbeatIntervalMs: z.number().int().positive().default(1_000),
     /**
      * A rank that finds nothing listening at the coordinator's address for this long ends its generation and
      * registers again, so a restarted coordinator gathers the gang and the run resumes from its checkpoint.
      */
-    coordinatorLostMs: z.number().int().positive().default(15_000),
+    coordinatorLostMs: z.number().int().positive().default(15_000)
   })
   .strict();
 

@@ -75,7 +75,7 @@ const TrainingSummarySchema = z.looseObject({
       kind: z.enum(['adam', 'sgd']).default('adam'),
       lr: z.number().positive().optional(),
       momentum: z.number().min(0).optional(),
-      weightDecay: z.number().min(0).default(0),
+      weightDecay: z.number().min(0).default(0)
     })
     .default({ kind: 'adam', weightDecay: 0 }),
   schedule: z
@@ -84,26 +84,27 @@ const TrainingSummarySchema = z.looseObject({
       stepSize: z.number().optional(),
       gamma: z.number().optional(),
       totalSteps: z.number().optional(),
-      minLr: z.number().optional(),
+      minLr: z.number().optional()
     })
     .default({ kind: 'constant' }),
   warmupSteps: z.number().int().min(0).default(0),
   freezeBackbone: z.boolean().default(false),
   freezeBatchNorm: z.boolean().default(false),
-  unfreezeAfterEpochs: z.number().int().min(0).optional(),
+  unfreezeAfterEpochs: z.number().int().min(0).optional()
 });
 
 /** The model package's default rates (training-config.ts), used when the configuration names none. */
 const DEFAULT_LEARNING_RATE = { adam: 1e-3, sgd: 1e-2 } as const;
-
 
 function joinUri(base: string, key: string): string {
   return `${base.replace(/\/+$/, '')}/${key}`;
 }
 
 function describeSchedule(schedule: z.output<typeof TrainingSummarySchema>['schedule'], lr: number): string {
-  if (schedule.kind === 'step') return `step decay: × ${schedule.gamma ?? 0.1} every ${schedule.stepSize ?? '?'} iterations`;
-  if (schedule.kind === 'cosine') return `cosine decay from ${formatRate(lr)} to ${formatRate(schedule.minLr ?? 0)} over ${schedule.totalSteps ?? '?'} iterations`;
+  if (schedule.kind === 'step')
+    return `step decay: × ${schedule.gamma ?? 0.1} every ${schedule.stepSize ?? '?'} iterations`;
+  if (schedule.kind === 'cosine')
+    return `cosine decay from ${formatRate(lr)} to ${formatRate(schedule.minLr ?? 0)} over ${schedule.totalSteps ?? '?'} iterations`;
   return 'constant';
 }
 
@@ -113,10 +114,16 @@ export function trainingImageSize(config: Pick<RunConfig, 'training'>): number {
   return TrainingSummarySchema.shape.imageSize.parse(config.training.imageSize);
 }
 
-export function describeRunPlan(config: RunConfig, dataset: DatasetCounts, backendsPerRank: string[] | null = null): RunPlan {
+export function describeRunPlan(
+  config: RunConfig,
+  dataset: DatasetCounts,
+  backendsPerRank: string[] | null = null
+): RunPlan {
   const parsed = TrainingSummarySchema.safeParse(config.training);
   if (!parsed.success) {
-    throw new Error(`cannot describe the run: training.${parsed.error.issues[0]?.path.join('.') ?? ''}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    throw new Error(
+      `cannot describe the run: training.${parsed.error.issues[0]?.path.join('.') ?? ''}: ${parsed.error.issues[0]?.message ?? 'invalid'}`
+    );
   }
   const training = parsed.data;
   const globalBatch = config.workers * config.batchSize;
@@ -130,11 +137,19 @@ export function describeRunPlan(config: RunConfig, dataset: DatasetCounts, backe
   const batchNorm = training.freezeBatchNorm
     ? 'its batch norm stays in inference mode, running statistics fixed'
     : "its batch norm stays in train mode, as PyTorch's model.train(): running statistics adapt to the new data";
-  if (freezeBackbone && unfreezeAfterEpochs === null) frozen = `the backbone (every layer but the final fc layer; ${batchNorm}): only the classifier head trains`;
-  else if (freezeBackbone) frozen = `the backbone for the first ${unfreezeAfterEpochs} epochs (only the classifier head trains), then every layer trains`;
+  if (freezeBackbone && unfreezeAfterEpochs === null)
+    frozen = `the backbone (every layer but the final fc layer; ${batchNorm}): only the classifier head trains`;
+  else if (freezeBackbone)
+    frozen = `the backbone for the first ${unfreezeAfterEpochs} epochs (only the classifier head trains), then every layer trains`;
   return {
     runId: config.runId,
-    dataset: { uri: config.dataset, classes: [...dataset.classes], images: dataset.trainImages + dataset.valImages, trainImages: dataset.trainImages, valImages: dataset.valImages },
+    dataset: {
+      uri: config.dataset,
+      classes: [...dataset.classes],
+      images: dataset.trainImages + dataset.valImages,
+      trainImages: dataset.trainImages,
+      valImages: dataset.valImages
+    },
     workers: config.workers,
     batchPerWorker: config.batchSize,
     globalBatch,
@@ -145,12 +160,13 @@ export function describeRunPlan(config: RunConfig, dataset: DatasetCounts, backe
     totalIterations: config.maxSteps === undefined ? planned : Math.min(planned, config.maxSteps),
     maxSteps: config.maxSteps ?? null,
     optimizer: {
-      kind, learningRate,
+      kind,
+      learningRate,
       momentum: kind === 'sgd' ? (training.optimizer.momentum ?? 0) : null,
       weightDecay: training.optimizer.weightDecay,
       schedule: describeSchedule(training.schedule, learningRate),
       warmupIterations: training.warmupSteps,
-      scaledWithGlobalBatch: false,
+      scaledWithGlobalBatch: false
     },
     pretrained: config.pretrained ?? null,
     seed: config.seed,
@@ -165,8 +181,8 @@ export function describeRunPlan(config: RunConfig, dataset: DatasetCounts, backe
       checkpoints: checkpointsUri(config),
       model: joinUri(config.out, 'model'),
       metrics: joinUri(config.out, 'metrics.json'),
-      checkpointEveryIterations: config.checkpointEverySteps,
-    },
+      checkpointEveryIterations: config.checkpointEverySteps
+    }
   };
 }
 
@@ -176,7 +192,11 @@ export function describeRunPlan(config: RunConfig, dataset: DatasetCounts, backe
  */
 export async function loadRunPlan(config: RunConfig): Promise<RunPlan> {
   const { manifest } = await loadManifest(config.dataset);
-  const counts = { classes: manifest.classes, trainImages: manifest.splits.train.count, valImages: manifest.splits.val.count };
+  const counts = {
+    classes: manifest.classes,
+    trainImages: manifest.splits.train.count,
+    valImages: manifest.splits.val.count
+  };
   return describeRunPlan(resolveRunConfig(config, counts), counts);
 }
 
@@ -200,7 +220,8 @@ export function describeBackends(plan: Pick<RunPlan, 'backend' | 'workers'>): st
       ? `chosen by each worker when it starts (tensorflow if its native library loads, else wasm, else cpu)`
       : `${plan.backend.requested} on each of the ${plan.workers} workers`;
   }
-  const everyWorker = perRank.length === 1 ? 'the only worker' : perRank.length === 2 ? 'both workers' : `all ${perRank.length} workers`;
+  const everyWorker =
+    perRank.length === 1 ? 'the only worker' : perRank.length === 2 ? 'both workers' : `all ${perRank.length} workers`;
   if (perRank.every((name) => name === perRank[0])) return `${perRank[0]} on ${everyWorker}`;
   return perRank.map((name, rank) => `rank ${rank}: ${name}`).join(', ');
 }
@@ -208,25 +229,33 @@ export function describeBackends(plan: Pick<RunPlan, 'backend' | 'workers'>): st
 /** The plan as the lines `ringtrain train` prints (and the coordinator logs), in the course's words. */
 /** What happens to the images that do not fill the epoch's last global batch. */
 function droppedText(plan: RunPlan): string {
-  const last = plan.lastIterationImages === plan.globalBatch ? '' : `the last one takes ${plural(plan.lastIterationImages, 'image')}`;
+  const last =
+    plan.lastIterationImages === plan.globalBatch
+      ? ''
+      : `the last one takes ${plural(plan.lastIterationImages, 'image')}`;
   if (plan.droppedPerEpoch === 0) return last;
   // Fewer than one per worker: the remainder policy; a whole last batch: dropLastBatchBelow.
-  const why = plan.droppedPerEpoch < plan.workers
-    ? 'so every worker gets as many'
-    : `a last batch that small would give batch norm a handful of images per worker; --drop-last-batch-below 0 keeps it`;
-  const dropped = plan.droppedPerEpoch === 1
-    ? `the last image of each epoch is dropped (${why})`
-    : `the last ${count(plan.droppedPerEpoch)} images of each epoch are dropped (${why})`;
+  const why =
+    plan.droppedPerEpoch < plan.workers
+      ? 'so every worker gets as many'
+      : `a last batch that small would give batch norm a handful of images per worker; --drop-last-batch-below 0 keeps it`;
+  const dropped =
+    plan.droppedPerEpoch === 1
+      ? `the last image of each epoch is dropped (${why})`
+      : `the last ${count(plan.droppedPerEpoch)} images of each epoch are dropped (${why})`;
   return last === '' ? dropped : `${last}; ${dropped}`;
 }
 
 export function renderRunPlan(plan: RunPlan): string {
   const { optimizer } = plan;
-  const name = optimizer.kind === 'adam' ? 'Adam' : `SGD${optimizer.momentum ? ` with momentum ${optimizer.momentum}` : ''}`;
+  const name =
+    optimizer.kind === 'adam' ? 'Adam' : `SGD${optimizer.momentum ? ` with momentum ${optimizer.momentum}` : ''}`;
   const extras = [
     optimizer.schedule,
-    ...(optimizer.warmupIterations > 0 ? [`linear warmup over the first ${plural(optimizer.warmupIterations, 'iteration')}`] : []),
-    ...(optimizer.weightDecay > 0 ? [`weight decay ${optimizer.weightDecay}`] : []),
+    ...(optimizer.warmupIterations > 0
+      ? [`linear warmup over the first ${plural(optimizer.warmupIterations, 'iteration')}`]
+      : []),
+    ...(optimizer.weightDecay > 0 ? [`weight decay ${optimizer.weightDecay}`] : [])
   ];
   const division = `${count(plan.dataset.trainImages)} training images ÷ global batch ${count(plan.globalBatch)}`;
   const exact = plan.lastIterationImages === plan.globalBatch && plan.droppedPerEpoch === 0;
@@ -234,26 +263,52 @@ export function renderRunPlan(plan: RunPlan): string {
     ? `${division} = ${plural(plan.iterationsPerEpoch, 'iteration')} per epoch`
     : `${division} = ${(plan.dataset.trainImages / plan.globalBatch).toFixed(2)} → ${plural(plan.iterationsPerEpoch, 'iteration')} per epoch ` +
       `(${droppedText(plan)})`;
-  const total = plan.maxSteps !== null && plan.maxSteps < plan.iterationsPerEpoch * plan.epochs
-    ? `stops after ${plural(plan.totalIterations, 'iteration')} (--max-steps), before the ${plural(plan.epochs, 'epoch')} of ${plural(plan.iterationsPerEpoch * plan.epochs, 'iteration')} are done`
-    : `${plural(plan.epochs, 'epoch')} × ${plural(plan.iterationsPerEpoch, 'iteration')} = ${plural(plan.totalIterations, 'iteration')} (optimizer steps) in total; ` +
-      (plan.droppedPerEpoch === 0 ? 'each epoch sees every training image once' : `each epoch sees every training image once but the ${plan.droppedPerEpoch === 1 ? 'one' : count(plan.droppedPerEpoch)} it leaves out, other ones each epoch`);
-  const checkpoints = plan.output.checkpointEveryIterations > 0 ? `every ${plural(plan.output.checkpointEveryIterations, 'iteration')} and at each epoch end` : 'at each epoch end';
+  const total =
+    plan.maxSteps !== null && plan.maxSteps < plan.iterationsPerEpoch * plan.epochs
+      ? `stops after ${plural(plan.totalIterations, 'iteration')} (--max-steps), before the ${plural(plan.epochs, 'epoch')} of ${plural(plan.iterationsPerEpoch * plan.epochs, 'iteration')} are done`
+      : `${plural(plan.epochs, 'epoch')} × ${plural(plan.iterationsPerEpoch, 'iteration')} = ${plural(plan.totalIterations, 'iteration')} (optimizer steps) in total; ` +
+        (plan.droppedPerEpoch === 0
+          ? 'each epoch sees every training image once'
+          : `each epoch sees every training image once but the ${plan.droppedPerEpoch === 1 ? 'one' : count(plan.droppedPerEpoch)} it leaves out, other ones each epoch`);
+  const checkpoints =
+    plan.output.checkpointEveryIterations > 0
+      ? `every ${plural(plan.output.checkpointEveryIterations, 'iteration')} and at each epoch end`
+      : 'at each epoch end';
   const lines: [string, string][] = [
-    ['data', `${plural(plan.dataset.classes.length, 'class', 'classes')} (${listClasses(plan.dataset.classes)}); ${plural(plan.dataset.images, 'image')}: ${count(plan.dataset.trainImages)} for training, ${count(plan.dataset.valImages)} for validation`],
-    ['batch', `${plural(plan.workers, 'worker')} × ${plural(plan.batchPerWorker, 'image')} per worker = global batch ${count(plan.globalBatch)}`],
+    [
+      'data',
+      `${plural(plan.dataset.classes.length, 'class', 'classes')} (${listClasses(plan.dataset.classes)}); ${plural(plan.dataset.images, 'image')}: ${count(plan.dataset.trainImages)} for training, ${count(plan.dataset.valImages)} for validation`
+    ],
+    [
+      'batch',
+      `${plural(plan.workers, 'worker')} × ${plural(plan.batchPerWorker, 'image')} per worker = global batch ${count(plan.globalBatch)}`
+    ],
     ['iterations', iterations],
     ['epochs', total],
     ['optimizer', `${name}, learning rate ${formatRate(optimizer.learningRate)} (${extras.join('; ')})`],
-    ['', `the rate is not scaled with the global batch: it applies to the gradient averaged over all ${count(plan.globalBatch)} images`],
-    ['weights', plan.pretrained === null ? `random initialisation (seed ${plan.seed}): no pretrained weights` : `pretrained from ${plan.pretrained}; the final layer is replaced for ${plural(plan.dataset.classes.length, 'class', 'classes')}`],
+    [
+      '',
+      `the rate is not scaled with the global batch: it applies to the gradient averaged over all ${count(plan.globalBatch)} images`
+    ],
+    [
+      'weights',
+      plan.pretrained === null
+        ? `random initialisation (seed ${plan.seed}): no pretrained weights`
+        : `pretrained from ${plan.pretrained}; the final layer is replaced for ${plural(plan.dataset.classes.length, 'class', 'classes')}`
+    ],
     ['frozen', plan.frozen],
-    ['images', `${plan.imageSize}×${plan.imageSize} pixels, ${plan.augment ? 'random-resized-crop and horizontal flip for training' : 'no augmentation'}`],
+    [
+      'images',
+      `${plan.imageSize}×${plan.imageSize} pixels, ${plan.augment ? 'random-resized-crop and horizontal flip for training' : 'no augmentation'}`
+    ],
     ['validation', `${plural(plan.dataset.valImages, 'image')} at each epoch end, shared among the workers`],
     ['backend', describeBackends(plan)],
     ['checkpoints', `${plan.output.checkpoints} ${checkpoints}`],
-    ['model', `${plan.output.model} (and ${plan.output.metrics}) at the end`],
+    ['model', `${plan.output.model} (and ${plan.output.metrics}) at the end`]
   ];
   const width = Math.max(...lines.map(([label]) => label.length));
-  return [`run plan of ${plan.runId}:`, ...lines.map(([label, text]) => `  ${(label === '' ? '' : `${label}:`).padEnd(width + 1)} ${text}`)].join('\n');
+  return [
+    `run plan of ${plan.runId}:`,
+    ...lines.map(([label, text]) => `  ${(label === '' ? '' : `${label}:`).padEnd(width + 1)} ${text}`)
+  ].join('\n');
 }

@@ -7,11 +7,40 @@ import { FileStore } from '@ringtrain/dataset';
 import { readRunRecord, RunRecordError, RUN_RECORD_KEY, writeRunRecord, type RunRecord } from './run-record.js';
 
 const record: RunRecord = {
-  version: 1, runId: 'run-a', state: 'running', reason: '', generation: 2,
+  version: 1,
+  runId: 'run-a',
+  state: 'running',
+  reason: '',
+  generation: 2,
   restarts: [{ generation: 0, reason: 'worker-1 (rank 1) was killed by SIGKILL', at: '2026-11-27T10:00:00.000Z' }],
-  epochs: [{ generation: 1, epoch: 0, trainLoss: 2.1, trainAccuracy: 0.3, valLoss: 1.9, valAccuracy: 0.4, valImages: 80, samplesTrained: 320, sampleChecksum: '1:2', samplesDropped: 0, seconds: 12.5, imagesPerSecond: 25.6 }],
-  checkpoints: [{ key: 'checkpoints/step-00000010.safetensors', epoch: 1, globalStep: 10, samplesConsumed: 0, bytes: 1234, at: '2026-11-27T10:01:00.000Z' }],
-  startedAt: '2026-11-27T09:59:00.000Z', updatedAt: '2026-11-27T10:01:00.000Z',
+  epochs: [
+    {
+      generation: 1,
+      epoch: 0,
+      trainLoss: 2.1,
+      trainAccuracy: 0.3,
+      valLoss: 1.9,
+      valAccuracy: 0.4,
+      valImages: 80,
+      samplesTrained: 320,
+      sampleChecksum: '1:2',
+      samplesDropped: 0,
+      seconds: 12.5,
+      imagesPerSecond: 25.6
+    }
+  ],
+  checkpoints: [
+    {
+      key: 'checkpoints/step-00000010.safetensors',
+      epoch: 1,
+      globalStep: 10,
+      samplesConsumed: 0,
+      bytes: 1234,
+      at: '2026-11-27T10:01:00.000Z'
+    }
+  ],
+  startedAt: '2026-11-27T09:59:00.000Z',
+  updatedAt: '2026-11-27T10:01:00.000Z'
 };
 
 test('a run record round-trips through the store, and a run without one reads as undefined', async () => {
@@ -31,7 +60,12 @@ test("another run's record, or a damaged one, is refused with what to do", async
   try {
     const store = new FileStore(dir);
     await writeRunRecord(store, record);
-    await assert.rejects(readRunRecord(store, 'run-b'), (error: Error) => error instanceof RunRecordError && /holds the record of run run-a, not of run-b: give this run its own output URI/.test(error.message));
+    await assert.rejects(
+      readRunRecord(store, 'run-b'),
+      (error: Error) =>
+        error instanceof RunRecordError &&
+        /holds the record of run run-a, not of run-b: give this run its own output URI/.test(error.message)
+    );
     await writeFile(path.join(dir, RUN_RECORD_KEY), '{"version":1,"runId":"run-a"}');
     await assert.rejects(readRunRecord(store, 'run-a'), /is not a Ringtrain run record \(state: .*\): delete it/);
     await writeFile(path.join(dir, RUN_RECORD_KEY), 'not json');

@@ -20,7 +20,7 @@ const EpochRecordSchema = z.object({
   sampleChecksum: z.string(),
   samplesDropped: z.number().int().nonnegative(),
   seconds: z.number(),
-  imagesPerSecond: z.number(),
+  imagesPerSecond: z.number()
 });
 
 const RestartRecordSchema = z.object({ generation: z.number().int(), reason: z.string(), at: z.string() });
@@ -31,7 +31,7 @@ const CheckpointRecordSchema = z.object({
   globalStep: z.number().int().nonnegative(),
   samplesConsumed: z.number().int().nonnegative(),
   bytes: z.number().int().nonnegative(),
-  at: z.string(),
+  at: z.string()
 });
 
 export const RunRecordSchema = z.object({
@@ -46,7 +46,7 @@ export const RunRecordSchema = z.object({
   epochs: z.array(EpochRecordSchema),
   checkpoints: z.array(CheckpointRecordSchema),
   startedAt: z.string(),
-  updatedAt: z.string(),
+  updatedAt: z.string()
 });
 
 export type RunRecord = z.infer<typeof RunRecordSchema>;
@@ -74,10 +74,14 @@ export async function readRunRecord(store: ObjectStore, runId: string): Promise<
   const parsed = RunRecordSchema.safeParse(json);
   if (!parsed.success) {
     const problem = parsed.error.issues[0];
-    throw new RunRecordError(`${store.uri}/${RUN_RECORD_KEY} is not a Ringtrain run record (${problem?.path.join('.') ?? ''}: ${problem?.message ?? ''}): delete it to start the run's history afresh`);
+    throw new RunRecordError(
+      `${store.uri}/${RUN_RECORD_KEY} is not a Ringtrain run record (${problem?.path.join('.') ?? ''}: ${problem?.message ?? ''}): delete it to start the run's history afresh`
+    );
   }
   if (parsed.data.runId !== runId) {
-    throw new RunRecordError(`${store.uri} holds the record of run ${parsed.data.runId}, not of ${runId}: give this run its own output URI`);
+    throw new RunRecordError(
+      `${store.uri} holds the record of run ${parsed.data.runId}, not of ${runId}: give this run its own output URI`
+    );
   }
   return parsed.data;
 }

@@ -3,19 +3,40 @@ import { describe, it } from 'node:test';
 import { confusionRows, perClassAccuracy, RunTimeline, type StepInput } from './run-timeline.js';
 
 function step(globalStep: number, ranks: StepInput['ranks'] = []): StepInput {
-  return { globalStep, epoch: 0, epochStep: globalStep, epochSteps: 100, loss: 1 / globalStep, accuracy: 0.5, imagesPerSecond: 10, learningRate: 0.001, ranks };
+  return {
+    globalStep,
+    epoch: 0,
+    epochStep: globalStep,
+    epochSteps: 100,
+    loss: 1 / globalStep,
+    accuracy: 0.5,
+    imagesPerSecond: 10,
+    learningRate: 0.001,
+    ranks
+  };
 }
 
-const rank = (index: number, backend: string, compute: number) => ({ rank: index, backend, dataWaitSeconds: 0.01, computeSeconds: compute, allreduceSeconds: 0.1, optimizerSeconds: 0.02 });
+const rank = (index: number, backend: string, compute: number) => ({
+  rank: index,
+  backend,
+  dataWaitSeconds: 0.01,
+  computeSeconds: compute,
+  allreduceSeconds: 0.1,
+  optimizerSeconds: 0.02
+});
 
 describe('per-class accuracy', () => {
   it('is the diagonal over the row total of the true class, null for a class with no validation image', () => {
     const confusion = confusionRows([8, 2, 0, 1, 3, 0, 0, 0, 0], 3);
-    assert.deepEqual(confusion, [[8, 2, 0], [1, 3, 0], [0, 0, 0]]);
+    assert.deepEqual(confusion, [
+      [8, 2, 0],
+      [1, 3, 0],
+      [0, 0, 0]
+    ]);
     assert.deepEqual(perClassAccuracy(confusion, ['cat', 'dog', 'fox']), [
       { className: 'cat', correct: 8, total: 10, accuracy: 0.8 },
       { className: 'dog', correct: 3, total: 4, accuracy: 0.75 },
-      { className: 'fox', correct: 0, total: 0, accuracy: null },
+      { className: 'fox', correct: 0, total: 0, accuracy: null }
     ]);
     assert.throws(() => confusionRows([1, 2, 3], 2), /2 classes has 4 cells, got 3/);
   });
@@ -36,9 +57,15 @@ describe('RunTimeline', () => {
     for (let global = 1; global <= 6; global += 1) timeline.recordStep(step(global));
     const before = timeline.stepsSince(-1, -1);
     assert.equal(before.reset, true);
-    assert.deepEqual(timeline.stepsSince(before.version, 4).points.map((point) => point.globalStep), [5, 6]);
+    assert.deepEqual(
+      timeline.stepsSince(before.version, 4).points.map((point) => point.globalStep),
+      [5, 6]
+    );
     timeline.recordStep(step(4));
-    assert.deepEqual(timeline.steps().map((point) => point.globalStep), [1, 2, 3, 4]);
+    assert.deepEqual(
+      timeline.steps().map((point) => point.globalStep),
+      [1, 2, 3, 4]
+    );
     const after = timeline.stepsSince(before.version, 6);
     assert.equal(after.reset, true);
     assert.equal(after.points.length, 4);
@@ -53,16 +80,25 @@ describe('RunTimeline', () => {
     assert.equal(gaps.size, 1, 'one stride');
   });
 
-  it('keeps each rank\'s time split, means over the run, and announces the backends once and on change', () => {
+  it("keeps each rank's time split, means over the run, and announces the backends once and on change", () => {
     const timeline = new RunTimeline();
     const announced: string[][] = [];
     timeline.on('backends', (backends) => announced.push(backends));
     timeline.recordStep(step(1, [rank(1, 'wasm', 0.4), rank(0, 'wasm', 0.2)]));
     timeline.recordStep(step(2, [rank(0, 'wasm', 0.4), rank(1, 'wasm', 0.6)]));
     timeline.recordStep(step(3, [rank(0, 'tensorflow', 0.3), rank(1, 'wasm', 0.5)]));
-    assert.deepEqual(announced, [['wasm', 'wasm'], ['tensorflow', 'wasm']]);
+    assert.deepEqual(announced, [
+      ['wasm', 'wasm'],
+      ['tensorflow', 'wasm']
+    ]);
     const { last, mean } = timeline.rankTimes();
-    assert.deepEqual(last.map((each) => [each.rank, each.computeSeconds]), [[0, 0.3], [1, 0.5]]);
+    assert.deepEqual(
+      last.map((each) => [each.rank, each.computeSeconds]),
+      [
+        [0, 0.3],
+        [1, 0.5]
+      ]
+    );
     assert.ok(Math.abs(mean[0]!.computeSeconds - 0.3) < 1e-12);
     assert.ok(Math.abs(mean[1]!.computeSeconds - 0.5) < 1e-12);
   });

@@ -51,12 +51,18 @@ export interface StepInput extends StepPoint {
 
 /** Cuts a row-major n × n matrix into rows; throws when the length is not a square. */
 export function confusionRows(flat: readonly number[], classCount: number): number[][] {
-  if (flat.length !== classCount * classCount) throw new Error(`a confusion matrix of ${classCount} classes has ${classCount * classCount} cells, got ${flat.length}`);
+  if (flat.length !== classCount * classCount)
+    throw new Error(
+      `a confusion matrix of ${classCount} classes has ${classCount * classCount} cells, got ${flat.length}`
+    );
   return Array.from({ length: classCount }, (_, row) => flat.slice(row * classCount, (row + 1) * classCount));
 }
 
 /** Per-class accuracy (recall) from a confusion matrix whose rows are the true classes. */
-export function perClassAccuracy(confusion: readonly (readonly number[])[], classes: readonly string[]): ClassAccuracy[] {
+export function perClassAccuracy(
+  confusion: readonly (readonly number[])[],
+  classes: readonly string[]
+): ClassAccuracy[] {
   return classes.map((className, index) => {
     const row = confusion[index] ?? [];
     const total = row.reduce((sum, cell) => sum + cell, 0);
@@ -87,7 +93,10 @@ export class RunTimeline extends EventEmitter<RunTimelineEvents> {
   /** Changes whenever points are removed (rollback, thinning): a client holding an older version refetches. */
   private seriesVersion = 0;
   private lastRankTimes: RankStepTimes[] = [];
-  private readonly rankTotals = new Map<number, { backend: string; steps: number; sums: Record<(typeof TIME_FIELDS)[number], number> }>();
+  private readonly rankTotals = new Map<
+    number,
+    { backend: string; steps: number; sums: Record<(typeof TIME_FIELDS)[number], number> }
+  >();
   private currentBackends: string[] | null = null;
   private runPlan: RunPlan | null = null;
   private lastValidation: ValidationByClass | null = null;
@@ -96,7 +105,7 @@ export class RunTimeline extends EventEmitter<RunTimelineEvents> {
 
   constructor(
     private readonly log?: Logger,
-    private readonly maxPoints = 2_000,
+    private readonly maxPoints = 2_000
   ) {
     super();
   }
@@ -108,7 +117,9 @@ export class RunTimeline extends EventEmitter<RunTimelineEvents> {
   /** The plan, with the backends the ranks reported once they are known. */
   plan(): RunPlan | null {
     if (this.runPlan === null) return null;
-    return this.currentBackends === null ? this.runPlan : { ...this.runPlan, backend: { ...this.runPlan.backend, perRank: [...this.currentBackends] } };
+    return this.currentBackends === null
+      ? this.runPlan
+      : { ...this.runPlan, backend: { ...this.runPlan.backend, perRank: [...this.currentBackends] } };
   }
 
   recordStep(step: StepInput): void {
@@ -134,7 +145,10 @@ export class RunTimeline extends EventEmitter<RunTimelineEvents> {
     if (flat.length === 0) return;
     const classCount = Math.round(Math.sqrt(flat.length));
     const named = this.runPlan?.dataset.classes;
-    const classes = named !== undefined && named.length === classCount ? [...named] : Array.from({ length: classCount }, (_, index) => `class ${index}`);
+    const classes =
+      named !== undefined && named.length === classCount
+        ? [...named]
+        : Array.from({ length: classCount }, (_, index) => `class ${index}`);
     const confusion = confusionRows(flat, classCount);
     this.lastValidation = { epoch, classes, confusion, perClass: perClassAccuracy(confusion, classes) };
   }
@@ -154,7 +168,11 @@ export class RunTimeline extends EventEmitter<RunTimelineEvents> {
    */
   stepsSince(version: number, afterStep: number): { version: number; reset: boolean; points: StepPoint[] } {
     if (version !== this.seriesVersion) return { version: this.seriesVersion, reset: true, points: this.steps() };
-    return { version: this.seriesVersion, reset: false, points: this.points.filter((point) => point.globalStep > afterStep) };
+    return {
+      version: this.seriesVersion,
+      reset: false,
+      points: this.points.filter((point) => point.globalStep > afterStep)
+    };
   }
 
   /** Each rank's time split: its last step's, and its mean per step over the run. */
@@ -162,26 +180,44 @@ export class RunTimeline extends EventEmitter<RunTimelineEvents> {
     const mean = [...this.rankTotals.entries()]
       .sort(([a], [b]) => a - b)
       .map(([rank, total]) => ({
-        rank, backend: total.backend,
-        dataWaitSeconds: total.sums.dataWaitSeconds / total.steps, computeSeconds: total.sums.computeSeconds / total.steps,
-        allreduceSeconds: total.sums.allreduceSeconds / total.steps, optimizerSeconds: total.sums.optimizerSeconds / total.steps,
+        rank,
+        backend: total.backend,
+        dataWaitSeconds: total.sums.dataWaitSeconds / total.steps,
+        computeSeconds: total.sums.computeSeconds / total.steps,
+        allreduceSeconds: total.sums.allreduceSeconds / total.steps,
+        optimizerSeconds: total.sums.optimizerSeconds / total.steps
       }));
     return { last: this.lastRankTimes.map((each) => ({ ...each })), mean };
   }
 
   private recordRanks(ranks: RankStepTime__Output[]): void {
-    this.lastRankTimes = [...ranks].sort((a, b) => a.rank - b.rank).map(({ rank, backend, dataWaitSeconds, computeSeconds, allreduceSeconds, optimizerSeconds }) => ({
-      rank, backend, dataWaitSeconds, computeSeconds, allreduceSeconds, optimizerSeconds,
-    }));
+    this.lastRankTimes = [...ranks]
+      .sort((a, b) => a.rank - b.rank)
+      .map(({ rank, backend, dataWaitSeconds, computeSeconds, allreduceSeconds, optimizerSeconds }) => ({
+        rank,
+        backend,
+        dataWaitSeconds,
+        computeSeconds,
+        allreduceSeconds,
+        optimizerSeconds
+      }));
     for (const times of this.lastRankTimes) {
-      const total = this.rankTotals.get(times.rank) ?? { backend: times.backend, steps: 0, sums: { dataWaitSeconds: 0, computeSeconds: 0, allreduceSeconds: 0, optimizerSeconds: 0 } };
+      const total = this.rankTotals.get(times.rank) ?? {
+        backend: times.backend,
+        steps: 0,
+        sums: { dataWaitSeconds: 0, computeSeconds: 0, allreduceSeconds: 0, optimizerSeconds: 0 }
+      };
       total.backend = times.backend;
       total.steps += 1;
       for (const field of TIME_FIELDS) total.sums[field] += times[field];
       this.rankTotals.set(times.rank, total);
     }
     const backends = this.lastRankTimes.map((each) => each.backend);
-    if (this.currentBackends === null || backends.length !== this.currentBackends.length || backends.some((name, rank) => name !== this.currentBackends![rank])) {
+    if (
+      this.currentBackends === null ||
+      backends.length !== this.currentBackends.length ||
+      backends.some((name, rank) => name !== this.currentBackends![rank])
+    ) {
       this.currentBackends = backends;
       const plan = this.plan();
       this.log?.info({ backends }, `backend: ${plan === null ? backends.join(', ') : describeBackends(plan)}`);

@@ -51,7 +51,16 @@ describe('dataset service over a dataset ingested into a real MinIO', () => {
   it('serves, for every rank, the plan the library computes locally', async () => {
     const { manifest, sha256 } = await client.getManifest(dataset);
     for (const dropLastBatchBelow of [0, 1]) {
-      const common = { seed: 4, epoch: 2, worldSize: 3, batchSize: 2, samplesConsumed: 6, remainder: 'drop' as const, partitions: 3, dropLastBatchBelow };
+      const common = {
+        seed: 4,
+        epoch: 2,
+        worldSize: 3,
+        batchSize: 2,
+        samplesConsumed: 6,
+        remainder: 'drop' as const,
+        partitions: 3,
+        dropLastBatchBelow
+      };
       for (let rank = 0; rank < 3; rank += 1) {
         const remote = await client.getEpochPlan({ dataset, split: 'train', rank, ...common });
         const local = planEpoch({ shardSampleCounts: shardSampleCounts(manifest.splits.train), rank, ...common });
@@ -64,10 +73,31 @@ describe('dataset service over a dataset ingested into a real MinIO', () => {
 
   it('feeds a loader that streams the planned shards from MinIO into batches', async () => {
     const { manifest } = await client.getManifest(dataset);
-    const plan = await client.getEpochPlan({ dataset, split: 'train', seed: 1, epoch: 0, worldSize: 2, rank: 1, batchSize: 3, samplesConsumed: 0, remainder: 'pad', partitions: 2 });
+    const plan = await client.getEpochPlan({
+      dataset,
+      split: 'train',
+      seed: 1,
+      epoch: 0,
+      worldSize: 2,
+      rank: 1,
+      batchSize: 3,
+      samplesConsumed: 0,
+      remainder: 'pad',
+      partitions: 2
+    });
     const loader = new DataLoader({
-      store: openStore(dataset, { s3: minio.config }), manifest, split: 'train', seed: 1, batchSize: 3, imageSize: 8,
-      mean: [0, 0, 0], std: [1, 1, 1], planner: centerCropPlanner, cacheDir: path.join(work, 'cache'), cacheBytes: 1 << 20, threads: 1,
+      store: openStore(dataset, { s3: minio.config }),
+      manifest,
+      split: 'train',
+      seed: 1,
+      batchSize: 3,
+      imageSize: 8,
+      mean: [0, 0, 0],
+      std: [1, 1, 1],
+      planner: centerCropPlanner,
+      cacheDir: path.join(work, 'cache'),
+      cacheBytes: 1 << 20,
+      threads: 1
     });
     try {
       const seen: number[] = [];
@@ -81,10 +111,27 @@ describe('dataset service over a dataset ingested into a real MinIO', () => {
   });
 
   it('answers bad requests with status codes and messages that say what is wrong', async () => {
-    const base = { dataset, split: 'train' as const, seed: 1, epoch: 0, worldSize: 2, rank: 0, batchSize: 2, samplesConsumed: 0, remainder: 'pad' as const, partitions: 2 };
-    await assert.rejects(client.getEpochPlan({ ...base, samplesConsumed: 10_000 }), /INVALID_ARGUMENT: .*another dataset or split/);
+    const base = {
+      dataset,
+      split: 'train' as const,
+      seed: 1,
+      epoch: 0,
+      worldSize: 2,
+      rank: 0,
+      batchSize: 2,
+      samplesConsumed: 0,
+      remainder: 'pad' as const,
+      partitions: 2
+    };
+    await assert.rejects(
+      client.getEpochPlan({ ...base, samplesConsumed: 10_000 }),
+      /INVALID_ARGUMENT: .*another dataset or split/
+    );
     await assert.rejects(client.getEpochPlan({ ...base, rank: 5 }), /INVALID_ARGUMENT: rank 5 is outside a world of 2/);
-    await assert.rejects(client.getManifest('s3://datasets/other'), /PERMISSION_DENIED: dataset s3:\/\/datasets\/other is not served here/);
+    await assert.rejects(
+      client.getManifest('s3://datasets/other'),
+      /PERMISSION_DENIED: dataset s3:\/\/datasets\/other is not served here/
+    );
     await assert.rejects(client.getManifest(`file://${work}/empty`), /NOT_FOUND: .*manifest\.json/);
   });
 });

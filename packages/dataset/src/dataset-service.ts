@@ -1,5 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadProto, type DatasetProto, type DatasetServiceClient, type DatasetServiceHandlers, type GetEpochPlanRequest__Output, type GetEpochPlanResponse__Output } from '@ringtrain/proto';
+import {
+  loadProto,
+  type DatasetProto,
+  type DatasetServiceClient,
+  type DatasetServiceHandlers,
+  type GetEpochPlanRequest__Output,
+  type GetEpochPlanResponse__Output
+} from '@ringtrain/proto';
 import { planEpoch, PlanError, type EpochPlan, type EpochPlanRequest } from './epoch-plan.js';
 import { loadManifest, manifestFromJson, type LoadedManifest } from './load-manifest.js';
 import { shardSampleCounts, splitNames, type SplitName } from './manifest.js';
@@ -8,7 +15,10 @@ import { StoreError } from './store-error.js';
 
 /** A plan for a 1.28M-sample split is ~6 MB on the wire: far above grpc-js's 4 MiB default. */
 const messageLimit = 256 * 1024 * 1024;
-const channelOptions = { 'grpc.max_receive_message_length': messageLimit, 'grpc.max_send_message_length': messageLimit };
+const channelOptions = {
+  'grpc.max_receive_message_length': messageLimit,
+  'grpc.max_send_message_length': messageLimit
+};
 
 export type DatasetServiceOptions = {
   /** Dataset URIs this service serves; requests for any other URI are refused, so clients cannot read arbitrary paths. */
@@ -40,7 +50,11 @@ export async function startDatasetService(options: DatasetServiceOptions): Promi
   const cache = new Map<string, { loaded: Promise<LoadedManifest>; at: number }>();
   const manifestOf = (uri: string): Promise<LoadedManifest> => {
     const key = uri.replace(/\/+$/, '');
-    if (!served.has(key)) throw new ServiceError(grpc.status.PERMISSION_DENIED, `dataset ${uri} is not served here; served: ${[...served].join(', ')}`);
+    if (!served.has(key))
+      throw new ServiceError(
+        grpc.status.PERMISSION_DENIED,
+        `dataset ${uri} is not served here; served: ${[...served].join(', ')}`
+      );
     const hit = cache.get(key);
     if (hit && Date.now() - hit.at < ttl) return hit.loaded;
     const loaded = loadManifest(key, options.store ?? {});
@@ -67,31 +81,33 @@ export async function startDatasetService(options: DatasetServiceOptions): Promi
           dropped: plan.dropped,
           padded: plan.padded,
           epochSamples: String(plan.epochSamples),
-          manifestSha256: loaded.sha256,
+          manifestSha256: loaded.sha256
         };
       });
-    },
+    }
   };
 
   const server = new grpc.Server(channelOptions);
   server.addService(datasetProto().ringtrain.dataset.v1.DatasetService.service, handlers);
   const host = options.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound),
+    server.bindAsync(
+      `${host.includes(':') ? `[${host}]` : host}:${options.port ?? 0}`,
+      grpc.ServerCredentials.createInsecure(),
+      (error, bound) => (error ? reject(error) : resolve(bound))
     );
   });
   return {
     address: `${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
-    stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+    stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve()))
   };
 }
 
 class ServiceError extends Error {
   constructor(
     readonly code: grpc.status,
-    message: string,
+    message: string
   ) {
     super(message);
   }
@@ -99,13 +115,21 @@ class ServiceError extends Error {
 
 function toPlanRequest(request: GetEpochPlanRequest__Output, loaded: LoadedManifest): EpochPlanRequest {
   const split = request.split as SplitName;
-  if (!splitNames.includes(split)) throw new ServiceError(grpc.status.INVALID_ARGUMENT, `split must be one of ${splitNames.join(', ')}, got "${request.split}"`);
+  if (!splitNames.includes(split))
+    throw new ServiceError(
+      grpc.status.INVALID_ARGUMENT,
+      `split must be one of ${splitNames.join(', ')}, got "${request.split}"`
+    );
   if (request.remainder === 'REMAINDER_POLICY_UNSPECIFIED') {
-    throw new ServiceError(grpc.status.INVALID_ARGUMENT, 'remainder must be chosen explicitly: REMAINDER_POLICY_DROP or REMAINDER_POLICY_PAD');
+    throw new ServiceError(
+      grpc.status.INVALID_ARGUMENT,
+      'remainder must be chosen explicitly: REMAINDER_POLICY_DROP or REMAINDER_POLICY_PAD'
+    );
   }
   const seed = Number(request.seed);
   const samplesConsumed = Number(request.samplesConsumed);
-  if (!Number.isSafeInteger(seed) || !Number.isSafeInteger(samplesConsumed)) throw new ServiceError(grpc.status.INVALID_ARGUMENT, 'seed and samples_consumed must be below 2^53');
+  if (!Number.isSafeInteger(seed) || !Number.isSafeInteger(samplesConsumed))
+    throw new ServiceError(grpc.status.INVALID_ARGUMENT, 'seed and samples_consumed must be below 2^53');
   return {
     shardSampleCounts: shardSampleCounts(loaded.manifest.splits[split]),
     seed,
@@ -117,14 +141,14 @@ function toPlanRequest(request: GetEpochPlanRequest__Output, loaded: LoadedManif
     remainder: request.remainder === 'REMAINDER_POLICY_PAD' ? 'pad' : 'drop',
     partitions: request.partitions,
     ...(request.shuffleBlockSamples > 0 ? { shuffleBlockSamples: request.shuffleBlockSamples } : {}),
-    ...(request.dropLastBatchBelow > 0 ? { dropLastBatchBelow: request.dropLastBatchBelow } : {}),
+    ...(request.dropLastBatchBelow > 0 ? { dropLastBatchBelow: request.dropLastBatchBelow } : {})
   };
 }
 
 function respond<T>(callback: (error: grpc.ServiceError | null, value?: T) => void, work: () => Promise<T>): void {
   work().then(
     (value) => callback(null, value),
-    (error: unknown) => callback(toStatus(error)),
+    (error: unknown) => callback(toStatus(error))
   );
 }
 
@@ -134,7 +158,13 @@ function toStatus(error: unknown): grpc.ServiceError {
   if (error instanceof ServiceError) code = error.code;
   else if (error instanceof PlanError) code = grpc.status.INVALID_ARGUMENT;
   else if (error instanceof StoreError) {
-    code = { 'not-found': grpc.status.NOT_FOUND, 'no-such-bucket': grpc.status.NOT_FOUND, 'access-denied': grpc.status.PERMISSION_DENIED, invalid: grpc.status.FAILED_PRECONDITION, transient: grpc.status.UNAVAILABLE }[error.code];
+    code = {
+      'not-found': grpc.status.NOT_FOUND,
+      'no-such-bucket': grpc.status.NOT_FOUND,
+      'access-denied': grpc.status.PERMISSION_DENIED,
+      invalid: grpc.status.FAILED_PRECONDITION,
+      transient: grpc.status.UNAVAILABLE
+    }[error.code];
   } else if (/manifest|format version/.test(message)) code = grpc.status.FAILED_PRECONDITION;
   return Object.assign(new Error(message), { code, details: message, metadata: new grpc.Metadata() });
 }
@@ -151,11 +181,12 @@ export class DatasetServiceConnection {
   async getManifest(dataset: string, deadlineMs = 30_000): Promise<LoadedManifest> {
     const response = await new Promise<{ manifestJson: string; manifestSha256: string }>((resolve, reject) =>
       this.client.getManifest({ datasetUri: dataset }, { deadline: Date.now() + deadlineMs }, (error, value) =>
-        error || !value ? reject(clientError(this.address, error)) : resolve(value),
-      ),
+        error || !value ? reject(clientError(this.address, error)) : resolve(value)
+      )
     );
     const loaded = manifestFromJson(response.manifestJson, `manifest of ${dataset} from ${this.address}`);
-    if (loaded.sha256 !== response.manifestSha256) throw new Error(`manifest of ${dataset} from ${this.address} arrived corrupted (sha256 mismatch)`);
+    if (loaded.sha256 !== response.manifestSha256)
+      throw new Error(`manifest of ${dataset} from ${this.address} arrived corrupted (sha256 mismatch)`);
     return loaded;
   }
 
@@ -174,11 +205,11 @@ export class DatasetServiceConnection {
           remainder: request.remainder === 'pad' ? 'REMAINDER_POLICY_PAD' : 'REMAINDER_POLICY_DROP',
           partitions: request.partitions,
           shuffleBlockSamples: request.shuffleBlockSamples ?? 0,
-          dropLastBatchBelow: request.dropLastBatchBelow ?? 0,
+          dropLastBatchBelow: request.dropLastBatchBelow ?? 0
         },
         { deadline: Date.now() + deadlineMs },
-        (error, value) => (error || !value ? reject(clientError(this.address, error)) : resolve(value)),
-      ),
+        (error, value) => (error || !value ? reject(clientError(this.address, error)) : resolve(value))
+      )
     );
     return {
       samples: Uint32Array.from(response.samples),
@@ -186,7 +217,7 @@ export class DatasetServiceConnection {
       dropped: response.dropped,
       padded: response.padded,
       epochSamples: Number(response.epochSamples),
-      manifestSha256: response.manifestSha256,
+      manifestSha256: response.manifestSha256
     };
   }
 
@@ -198,5 +229,7 @@ export class DatasetServiceConnection {
 function clientError(address: string, error: grpc.ServiceError | null): Error {
   if (!error) return new Error(`dataset service at ${address} returned an empty answer`);
   const name = grpc.status[error.code] ?? String(error.code);
-  return Object.assign(new Error(`dataset service at ${address}: ${name}: ${error.details || error.message}`), { code: error.code });
+  return Object.assign(new Error(`dataset service at ${address}: ${name}: ${error.details || error.message}`), {
+    code: error.code
+  });
 }

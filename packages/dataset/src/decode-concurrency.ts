@@ -46,7 +46,8 @@ export function chooseDecodeConcurrency(options: DecodeConcurrencyOptions = {}):
   const byCpu = DECODES_PER_CPU * cpus;
   const cpuReason = quota === undefined ? `${cores} cores` : `a CPU quota of ${quota} on ${cores} cores`;
   const memory = cgroupMemoryLimit(read);
-  if (memory === undefined) return { decodes: byCpu, reason: `${DECODES_PER_CPU} per CPU of ${cpuReason}, no memory limit` };
+  if (memory === undefined)
+    return { decodes: byCpu, reason: `${DECODES_PER_CPU} per CPU of ${cpuReason}, no memory limit` };
   const perDecode = options.maxResolution === undefined ? DECODE_MEMORY_BYTES.original : DECODE_MEMORY_BYTES.downscaled;
   const byMemory = Math.max(1, Math.floor((memory - INGEST_BASE_MEMORY_BYTES) / perDecode));
   const decodes = Math.min(byCpu, byMemory);

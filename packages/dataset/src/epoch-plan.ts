@@ -82,16 +82,18 @@ export function epochOrder(
   seed: number,
   epoch: number,
   partitions: number,
-  shuffleBlockSamples?: number,
+  shuffleBlockSamples?: number
 ): { order: Uint32Array; partitionOf: Uint32Array } {
   const shardStarts: number[] = [];
   let total = 0;
   for (const count of shardSampleCounts) {
-    if (!Number.isInteger(count) || count < 0) throw new PlanError(`shard sample counts must be non-negative integers, got ${count}`);
+    if (!Number.isInteger(count) || count < 0)
+      throw new PlanError(`shard sample counts must be non-negative integers, got ${count}`);
     shardStarts.push(total);
     total += count;
   }
-  if (!Number.isInteger(partitions) || partitions < 1) throw new PlanError(`partitions must be a positive integer, got ${partitions}`);
+  if (!Number.isInteger(partitions) || partitions < 1)
+    throw new PlanError(`partitions must be a positive integer, got ${partitions}`);
   const shards = Uint32Array.from(shardSampleCounts.keys());
   shuffleInPlace(shards, seededRandom(seed, epoch, 1));
   const laid = new Uint32Array(total);
@@ -140,7 +142,10 @@ export interface EpochWindows {
  * epoch's iterations, so that they always agree with the plans the workers train on.
  */
 export function epochWindows(
-  request: Pick<EpochPlanRequest, 'worldSize' | 'batchSize' | 'samplesConsumed' | 'remainder' | 'dropLastBatchBelow'> & { samples: number },
+  request: Pick<
+    EpochPlanRequest,
+    'worldSize' | 'batchSize' | 'samplesConsumed' | 'remainder' | 'dropLastBatchBelow'
+  > & { samples: number }
 ): EpochWindows {
   const { worldSize, batchSize, samplesConsumed } = request;
   const window = worldSize * batchSize;
@@ -149,26 +154,43 @@ export function epochWindows(
   const tail = remaining - fullWindows * window;
   const tailExcess = tail % worldSize;
   const dropLastBelow = request.dropLastBatchBelow ?? 0;
-  if (!(dropLastBelow >= 0 && dropLastBelow <= 1)) throw new PlanError(`dropLastBatchBelow must be in [0, 1], got ${dropLastBelow}`);
+  if (!(dropLastBelow >= 0 && dropLastBelow <= 1))
+    throw new PlanError(`dropLastBatchBelow must be in [0, 1], got ${dropLastBelow}`);
   if (tail > 0 && tail < dropLastBelow * window && (fullWindows > 0 || samplesConsumed > 0)) {
     return { fullWindows, tailLength: 0, dropped: tail, padded: 0 };
   }
-  if (tailExcess !== 0 && request.remainder === 'drop') return { fullWindows, tailLength: tail - tailExcess, dropped: tailExcess, padded: 0 };
-  if (tailExcess !== 0) return { fullWindows, tailLength: tail + worldSize - tailExcess, dropped: 0, padded: worldSize - tailExcess };
+  if (tailExcess !== 0 && request.remainder === 'drop')
+    return { fullWindows, tailLength: tail - tailExcess, dropped: tailExcess, padded: 0 };
+  if (tailExcess !== 0)
+    return { fullWindows, tailLength: tail + worldSize - tailExcess, dropped: 0, padded: worldSize - tailExcess };
   return { fullWindows, tailLength: tail, dropped: 0, padded: 0 };
 }
 
 /** The plan of one rank. Pure and deterministic: the service and a worker compute the same plan. */
 export function planEpoch(request: EpochPlanRequest): EpochPlan {
   const { worldSize, rank, batchSize, samplesConsumed } = request;
-  for (const [name, value, min] of [['worldSize', worldSize, 1], ['batchSize', batchSize, 1], ['rank', rank, 0], ['samplesConsumed', samplesConsumed, 0]] as const) {
-    if (!Number.isSafeInteger(value) || value < min) throw new PlanError(`${name} must be an integer >= ${min}, got ${value}`);
+  for (const [name, value, min] of [
+    ['worldSize', worldSize, 1],
+    ['batchSize', batchSize, 1],
+    ['rank', rank, 0],
+    ['samplesConsumed', samplesConsumed, 0]
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < min)
+      throw new PlanError(`${name} must be an integer >= ${min}, got ${value}`);
   }
   if (rank >= worldSize) throw new PlanError(`rank ${rank} is outside a world of ${worldSize}`);
-  const { order, partitionOf } = epochOrder(request.shardSampleCounts, request.seed, request.epoch, request.partitions, request.shuffleBlockSamples);
+  const { order, partitionOf } = epochOrder(
+    request.shardSampleCounts,
+    request.seed,
+    request.epoch,
+    request.partitions,
+    request.shuffleBlockSamples
+  );
   const total = order.length;
   if (samplesConsumed > total) {
-    throw new PlanError(`cursor says ${samplesConsumed} samples consumed but the epoch has ${total}: the checkpoint belongs to another dataset or split`);
+    throw new PlanError(
+      `cursor says ${samplesConsumed} samples consumed but the epoch has ${total}: the checkpoint belongs to another dataset or split`
+    );
   }
   const window = worldSize * batchSize;
   const { fullWindows, tailLength, dropped, padded } = epochWindows({ ...request, samples: total });
@@ -201,7 +223,7 @@ export function planEpoch(request: EpochPlanRequest): EpochPlan {
 export function samplesConsumedAfter(
   request: Pick<EpochPlanRequest, 'samplesConsumed' | 'worldSize' | 'batchSize'>,
   plan: Pick<EpochPlan, 'steps' | 'epochSamples'>,
-  stepsDone: number,
+  stepsDone: number
 ): number {
   if (!Number.isInteger(stepsDone) || stepsDone < 0 || stepsDone > plan.steps) {
     throw new PlanError(`stepsDone must be an integer in [0, ${plan.steps}], got ${stepsDone}`);

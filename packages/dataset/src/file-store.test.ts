@@ -24,7 +24,10 @@ describe('FileStore', () => {
   });
 
   it('refuses keys that escape the root', async () => {
-    await assert.rejects(new FileStore(root).get('../outside'), (error: unknown) => error instanceof StoreError && error.code === 'invalid');
+    await assert.rejects(
+      new FileStore(root).get('../outside'),
+      (error: unknown) => error instanceof StoreError && error.code === 'invalid'
+    );
   });
 
   it('is what file:// URIs and plain paths open, and serves single-object reads and writes', async () => {

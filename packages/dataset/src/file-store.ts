@@ -88,10 +88,20 @@ export class FileStore implements ObjectStore {
   private translate(error: unknown, key: string): StoreError {
     const location = `${this.uri.replace(/\/$/, '')}/${key}`;
     if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) {
-      return new StoreError('not-found', `no object at ${location}: check the path and that ingest finished`, location, { cause: error });
+      return new StoreError(
+        'not-found',
+        `no object at ${location}: check the path and that ingest finished`,
+        location,
+        { cause: error }
+      );
     }
     if (isErrno(error, 'EACCES') || isErrno(error, 'EPERM')) {
-      return new StoreError('access-denied', `permission denied on ${location}: check the file's owner and mode`, location, { cause: error });
+      return new StoreError(
+        'access-denied',
+        `permission denied on ${location}: check the file's owner and mode`,
+        location,
+        { cause: error }
+      );
     }
     const message = error instanceof Error ? error.message : String(error);
     return new StoreError('transient', `I/O error on ${location}: ${message}`, location, { cause: error });

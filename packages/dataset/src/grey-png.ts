@@ -5,7 +5,8 @@ import { crc32, deflateSync } from 'node:zlib';
  * made on the fly (the demo's digits, tests), where a whole image library would be one more thing to load.
  */
 export function encodeGreyscalePng(pixels: Uint8Array, width: number, height: number): Buffer {
-  if (pixels.length !== width * height) throw new RangeError(`${width}×${height} pixels need ${width * height} bytes, got ${pixels.length}`);
+  if (pixels.length !== width * height)
+    throw new RangeError(`${width}×${height} pixels need ${width * height} bytes, got ${pixels.length}`);
   const chunk = (type: string, data: Buffer): Buffer => {
     const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
     const head = Buffer.alloc(4);
@@ -22,5 +23,10 @@ export function encodeGreyscalePng(pixels: Uint8Array, width: number, height: nu
   const rows = Buffer.alloc((width + 1) * height);
   for (let y = 0; y < height; y += 1) rows.set(pixels.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    signature,
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0))
+  ]);
 }

@@ -38,8 +38,15 @@ describe('HttpStore', () => {
 
   it('maps 404 and 403 to permanent errors naming the URL', async () => {
     const store = new HttpStore(base, fast);
-    await assert.rejects(store.get('missing'), (error: unknown) => error instanceof StoreError && error.code === 'not-found' && error.message.includes('/files/missing'));
-    await assert.rejects(store.get('secret'), (error: unknown) => error instanceof StoreError && error.code === 'access-denied');
+    await assert.rejects(
+      store.get('missing'),
+      (error: unknown) =>
+        error instanceof StoreError && error.code === 'not-found' && error.message.includes('/files/missing')
+    );
+    await assert.rejects(
+      store.get('secret'),
+      (error: unknown) => error instanceof StoreError && error.code === 'access-denied'
+    );
     assert.equal(await store.stat('missing'), undefined);
   });
 

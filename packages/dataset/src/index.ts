@@ -10,29 +10,85 @@ export { HttpStore } from './http-store.js';
 export { s3ConfigFromEnv, type S3Config } from './s3-config.js';
 export { StoreError, isNotFound, type StoreErrorCode } from './store-error.js';
 export {
-  configureRetryDefaults, describeRetry, logRetryToStderr, retryDefaults, retryUntilDeadline, withRetry,
-  type Patience, type RetryEvent, type RetryOptions,
+  configureRetryDefaults,
+  describeRetry,
+  logRetryToStderr,
+  retryDefaults,
+  retryUntilDeadline,
+  withRetry,
+  type Patience,
+  type RetryEvent,
+  type RetryOptions
 } from './retry.js';
 
-export { encodeShard, decodeShardIndex, shardHeadLength, shardMagic, ShardFormatError, type ShardIndexEntry, type ShardSample } from './shard-format.js';
 export {
-  manifestFormatVersion, manifestKey, manifestSchema, parseManifest, shardSampleCounts, splitNames,
-  type Manifest, type ManifestShard, type ManifestSplit, type SplitName,
+  encodeShard,
+  decodeShardIndex,
+  shardHeadLength,
+  shardMagic,
+  ShardFormatError,
+  type ShardIndexEntry,
+  type ShardSample
+} from './shard-format.js';
+export {
+  manifestFormatVersion,
+  manifestKey,
+  manifestSchema,
+  parseManifest,
+  shardSampleCounts,
+  splitNames,
+  type Manifest,
+  type ManifestShard,
+  type ManifestSplit,
+  type SplitName
 } from './manifest.js';
 export { loadManifest, type LoadedManifest } from './load-manifest.js';
-export { chooseDecodeConcurrency, type DecodeConcurrency, type DecodeConcurrencyOptions } from './decode-concurrency.js';
-export { ingest, defaultMaxResolution, defaultShardSizeBytes, type IngestEvent, type IngestOptions, type IngestSummary } from './ingest.js';
+export {
+  chooseDecodeConcurrency,
+  type DecodeConcurrency,
+  type DecodeConcurrencyOptions
+} from './decode-concurrency.js';
+export {
+  ingest,
+  defaultMaxResolution,
+  defaultShardSizeBytes,
+  type IngestEvent,
+  type IngestOptions,
+  type IngestSummary
+} from './ingest.js';
 
-export { epochOrder, epochWindows, planEpoch, PlanError, samplesConsumedAfter, type EpochPlan, type EpochPlanRequest, type EpochWindows, type RemainderPolicy } from './epoch-plan.js';
+export {
+  epochOrder,
+  epochWindows,
+  planEpoch,
+  PlanError,
+  samplesConsumedAfter,
+  type EpochPlan,
+  type EpochPlanRequest,
+  type EpochWindows,
+  type RemainderPolicy
+} from './epoch-plan.js';
 export { seededRandom, type SeededRandom } from './seeded-random.js';
 
 export {
-  DatasetServiceConnection, startDatasetService,
-  type DatasetServiceOptions, type RemotePlan, type RemotePlanRequest, type RunningDatasetService,
+  DatasetServiceConnection,
+  startDatasetService,
+  type DatasetServiceOptions,
+  type RemotePlan,
+  type RemotePlanRequest,
+  type RunningDatasetService
 } from './dataset-service.js';
 
 export type { CropBox, CropPlan, CropPlanner, ResizeCrop } from './crop-planner.js';
-export { ShardCache, ShardChecksumError, ShardTooLargeError, splitCacheBudget, type CacheStats, type CachedShard, type ShardCacheOptions } from './shard-cache.js';
+export {
+  ShardCache,
+  ShardChecksumError,
+  ShardTooLargeError,
+  splitCacheBudget,
+  type CacheStats,
+  type CachedShard,
+  type ShardCacheOptions
+} from './shard-cache.js';
 export { DataLoader, type Batch, type LoaderOptions, type LoaderStats, type Triple } from './loader.js';
 export { transformImage, ImageDecodeError, type ImageTransformOptions } from './single-image.js';
 export { encodeGreyscalePng } from './grey-png.js';

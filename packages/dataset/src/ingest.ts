@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
 import { chooseDecodeConcurrency } from './decode-concurrency.js';
-import { manifestFormatVersion, manifestKey, type Manifest, type ManifestShard, type ManifestSplit, type SplitName } from './manifest.js';
+import {
+  manifestFormatVersion,
+  manifestKey,
+  type Manifest,
+  type ManifestShard,
+  type ManifestSplit,
+  type SplitName
+} from './manifest.js';
 import type { ObjectStore } from './object-store.js';
 import { openStore, type OpenStoreOptions } from './open-store.js';
 import { prepareImage } from './prepare-image.js';
@@ -34,9 +41,23 @@ export type IngestOptions = {
 };
 
 export type IngestEvent =
-  | { type: 'scanned'; images: number; classes: number; ignoredFiles: readonly string[]; decodes: number; decodesReason: string }
+  | {
+      type: 'scanned';
+      images: number;
+      classes: number;
+      ignoredFiles: readonly string[];
+      decodes: number;
+      decodesReason: string;
+    }
   | { type: 'corrupt'; path: string; reason: string }
-  | { type: 'progress'; imagesDone: number; imagesTotal: number; shardsUploaded: number; shardsSkipped: number; bytesUploaded: number };
+  | {
+      type: 'progress';
+      imagesDone: number;
+      imagesTotal: number;
+      shardsUploaded: number;
+      shardsSkipped: number;
+      bytesUploaded: number;
+    };
 
 export type IngestSummary = {
   manifest: Manifest;
@@ -73,13 +94,29 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const store = options.store ?? openStore(options.to, options.storeOptions);
 
   const listing = await scanSource(options.source, options.storeOptions);
-  const sized = options.decodeConcurrency !== undefined ? { decodes: options.decodeConcurrency, reason: 'requested' } : chooseDecodeConcurrency({ maxResolution: options.maxResolution });
-  emit({ type: 'scanned', images: listing.items.length, classes: listing.classes.length, ignoredFiles: listing.ignored, decodes: sized.decodes, decodesReason: sized.reason });
+  const sized =
+    options.decodeConcurrency !== undefined
+      ? { decodes: options.decodeConcurrency, reason: 'requested' }
+      : chooseDecodeConcurrency({ maxResolution: options.maxResolution });
+  emit({
+    type: 'scanned',
+    images: listing.items.length,
+    classes: listing.classes.length,
+    ignoredFiles: listing.ignored,
+    decodes: sized.decodes,
+    decodesReason: sized.reason
+  });
   const splits = stratifiedSplit(listing.items, listing.classes.length, valFraction, seed);
 
   const decodeLimit = pLimit(sized.decodes);
   const uploadConcurrency = options.uploadConcurrency ?? 4;
-  const progress = { imagesDone: 0, imagesTotal: listing.items.length, shardsUploaded: 0, shardsSkipped: 0, bytesUploaded: 0 };
+  const progress = {
+    imagesDone: 0,
+    imagesTotal: listing.items.length,
+    shardsUploaded: 0,
+    shardsSkipped: 0,
+    bytesUploaded: 0
+  };
   const corrupt: IngestSummary['corrupt'] = [];
   const inFlight = new Set<Promise<void>>();
   let uploadFailure: { error: unknown } | undefined;
@@ -114,7 +151,13 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       const shard = encodeShard(pending);
       const sha256 = createHash('sha256').update(shard).digest('hex');
       const key = `${name}/shard-${String(shards.length).padStart(5, '0')}.rtshard`;
-      shards.push({ key, firstSample: count - pending.length, sampleCount: pending.length, bytes: shard.length, sha256 });
+      shards.push({
+        key,
+        firstSample: count - pending.length,
+        sampleCount: pending.length,
+        bytes: shard.length,
+        sha256
+      });
       pending = [];
       pendingBytes = 0;
       await startUpload(key, shard, sha256);
@@ -123,7 +166,9 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     const window = Math.max(8, decodeLimit.concurrency * 4);
     for (let start = 0; start < items.length; start += window) {
       const batch = items.slice(start, start + window);
-      const prepared = await Promise.all(batch.map((item) => decodeLimit(() => prepareImage(item.read, options.maxResolution))));
+      const prepared = await Promise.all(
+        batch.map((item) => decodeLimit(() => prepareImage(item.read, options.maxResolution)))
+      );
       for (const [i, result] of prepared.entries()) {
         const item = batch[i]!;
         progress.imagesDone += 1;
@@ -132,7 +177,13 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
           emit({ type: 'corrupt', path: item.sourcePath, reason: result.reason });
           continue;
         }
-        pending.push({ label: item.label, width: result.width, height: result.height, sourcePath: item.sourcePath, bytes: result.bytes });
+        pending.push({
+          label: item.label,
+          width: result.width,
+          height: result.height,
+          sourcePath: item.sourcePath,
+          bytes: result.bytes
+        });
         pendingBytes += result.bytes.length;
         classCounts[item.label]! += 1;
         count += 1;
@@ -149,11 +200,15 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   await Promise.all(inFlight);
   if (uploadFailure) throw uploadFailure.error;
   if (train.count === 0) {
-    throw new Error(`no readable training images in ${options.source}: all ${corrupt.length} images were corrupt (first: ${corrupt[0]?.path}: ${corrupt[0]?.reason})`);
+    throw new Error(
+      `no readable training images in ${options.source}: all ${corrupt.length} images were corrupt (first: ${corrupt[0]?.path}: ${corrupt[0]?.reason})`
+    );
   }
   for (const [label, name] of listing.classes.entries()) {
     if (train.classCounts[label] === 0 && val.classCounts[label] === 0) {
-      throw new Error(`class "${name}" has no readable images in ${options.source} (all were corrupt): fix or remove them`);
+      throw new Error(
+        `class "${name}" has no readable images in ${options.source} (all were corrupt): fix or remove them`
+      );
     }
   }
 
@@ -161,19 +216,27 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     formatVersion: manifestFormatVersion,
     classes: listing.classes,
     splits: { train, val },
-    ingest: { seed, valFraction, maxResolution: options.maxResolution ?? null, shardSizeBytes, corrupt },
+    ingest: { seed, valFraction, maxResolution: options.maxResolution ?? null, shardSizeBytes, corrupt }
   };
   await store.put(manifestKey, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
   return { manifest, ...pick(progress), corrupt, ignoredFiles: listing.ignored.length };
 }
 
 function pick(progress: { shardsUploaded: number; shardsSkipped: number; bytesUploaded: number }) {
-  return { shardsUploaded: progress.shardsUploaded, shardsSkipped: progress.shardsSkipped, bytesUploaded: progress.bytesUploaded };
+  return {
+    shardsUploaded: progress.shardsUploaded,
+    shardsSkipped: progress.shardsSkipped,
+    bytesUploaded: progress.bytesUploaded
+  };
 }
 
 /** True when the store already holds exactly these bytes (size first, so most mismatches cost no download). */
 async function sameObject(store: ObjectStore, key: string, size: number, sha256: string): Promise<boolean> {
   const info = await store.stat(key);
   if (!info || info.size !== size) return false;
-  return createHash('sha256').update(await store.get(key)).digest('hex') === sha256;
+  return (
+    createHash('sha256')
+      .update(await store.get(key))
+      .digest('hex') === sha256
+  );
 }

@@ -31,8 +31,18 @@ describe('DataLoader', () => {
   const loaders: DataLoader[] = [];
   const make = (overrides: Partial<LoaderOptions> = {}): DataLoader => {
     const loader = new DataLoader({
-      store, manifest, split: 'train', seed: 9, batchSize: 4, imageSize: 8, ...identity, planner: centerCropPlanner,
-      cacheDir: path.join(work, `cache-${loaders.length}`), cacheBytes: 1 << 30, threads: 1, ...overrides,
+      store,
+      manifest,
+      split: 'train',
+      seed: 9,
+      batchSize: 4,
+      imageSize: 8,
+      ...identity,
+      planner: centerCropPlanner,
+      cacheDir: path.join(work, `cache-${loaders.length}`),
+      cacheBytes: 1 << 30,
+      threads: 1,
+      ...overrides
     });
     loaders.push(loader);
     return loader;
@@ -40,7 +50,11 @@ describe('DataLoader', () => {
 
   before(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-loader-'));
-    const source = await makeImageFolder(path.join(work, 'src'), { classes: { red: 7, green: 6, blue: 5 }, width: 24, height: 16 });
+    const source = await makeImageFolder(path.join(work, 'src'), {
+      classes: { red: 7, green: 6, blue: 5 },
+      width: 24,
+      height: 16
+    });
     store = new FileStore(path.join(work, 'data'));
     manifest = (await ingest({ source, to: 'unused', store, valFraction: 0, seed: 1, shardSizeBytes: 1_200 })).manifest;
   });
@@ -50,40 +64,75 @@ describe('DataLoader', () => {
   });
 
   it('yields NHWC float batches in plan order whose pixels match their labels', async () => {
-    const plan = planEpoch({ shardSampleCounts: shardSampleCounts(manifest.splits.train), seed: 1, epoch: 0, worldSize: 1, rank: 0, batchSize: 4, samplesConsumed: 0, remainder: 'drop', partitions: 2 });
+    const plan = planEpoch({
+      shardSampleCounts: shardSampleCounts(manifest.splits.train),
+      seed: 1,
+      epoch: 0,
+      worldSize: 1,
+      rank: 0,
+      batchSize: 4,
+      samplesConsumed: 0,
+      remainder: 'drop',
+      partitions: 2
+    });
     const loader = make();
     const batches = await collect(loader, plan.samples);
-    assert.deepEqual(batches.map((batch) => batch.count), [4, 4, 4, 4, 2]);
+    assert.deepEqual(
+      batches.map((batch) => batch.count),
+      [4, 4, 4, 4, 2]
+    );
     assert.deepEqual(Uint32Array.from(batches.flatMap((batch) => [...batch.samples])), plan.samples);
     for (const batch of batches) {
       assert.equal(batch.images.length, batch.count * 8 * 8 * 3);
       for (let i = 0; i < batch.count; i += 1) {
         const colour = classColours[['red', 'green', 'blue'].indexOf(manifest.classes[batch.labels[i]!]!)]!;
         const centre = i * 192 + (4 * 8 + 4) * 3;
-        for (let c = 0; c < 3; c += 1) assert.ok(Math.abs(batch.images[centre + c]! * 255 - colour[c]!) < 8, `sample ${batch.samples[i]} channel ${c}`);
+        for (let c = 0; c < 3; c += 1)
+          assert.ok(
+            Math.abs(batch.images[centre + c]! * 255 - colour[c]!) < 8,
+            `sample ${batch.samples[i]} channel ${c}`
+          );
       }
     }
     assert.equal(loader.stats.images, 18);
     assert.equal(loader.stats.corrupt, 0);
     // Every shard was downloaded once, always ahead of the batch that needed it.
-    assert.equal(loader.stats.cache.bytesDownloaded, manifest.splits.train.shards.reduce((sum, shard) => sum + shard.bytes, 0));
+    assert.equal(
+      loader.stats.cache.bytesDownloaded,
+      manifest.splits.train.shards.reduce((sum, shard) => sum + shard.bytes, 0)
+    );
     assert.equal(loader.stats.cacheHitRate, 1);
   });
 
   it('reproduces augmentation per (seed, epoch, sample), so a resumed epoch decodes the same pixels', async () => {
     const randomPlanner: CropPlanner = (width, height, random) => {
       const side = 4 + Math.floor(random() * 8);
-      return { left: Math.floor(random() * (width - side)), top: Math.floor(random() * (height - side)), width: side, height: side, flip: random() < 0.5 };
+      return {
+        left: Math.floor(random() * (width - side)),
+        top: Math.floor(random() * (height - side)),
+        width: side,
+        height: side,
+        flip: random() < 0.5
+      };
     };
     // Gradients, so that different crops and flips give different pixels.
     const gradients = await datasetOf(
       path.join(work, 'gradients'),
       await Promise.all(
         Array.from({ length: 8 }, async (_, k) => {
-          const raw = Buffer.from(Array.from({ length: 24 * 16 * 3 }, (_, i) => ((i % 72) * 3 + Math.floor(i / 72) * 5 + k * 29) % 256));
-          return { label: k % 2, bytes: await sharp(raw, { raw: { width: 24, height: 16, channels: 3 } }).png().toBuffer(), width: 24, height: 16 };
-        }),
-      ),
+          const raw = Buffer.from(
+            Array.from({ length: 24 * 16 * 3 }, (_, i) => ((i % 72) * 3 + Math.floor(i / 72) * 5 + k * 29) % 256)
+          );
+          return {
+            label: k % 2,
+            bytes: await sharp(raw, { raw: { width: 24, height: 16, channels: 3 } })
+              .png()
+              .toBuffer(),
+            width: 24,
+            height: 16
+          };
+        })
+      )
     );
     const samples = Uint32Array.from([3, 1, 4, 7, 0, 2, 6, 5]);
     const options = { ...gradients, planner: randomPlanner };
@@ -96,23 +145,42 @@ describe('DataLoader', () => {
 
   it('flips horizontally when the planner asks', async () => {
     const dir = path.join(work, 'halves');
-    const left = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 255, g: 0, b: 0 } } }).png().toBuffer();
-    const right = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 0, g: 0, b: 255 } } }).png().toBuffer();
+    const left = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 255, g: 0, b: 0 } } })
+      .png()
+      .toBuffer();
+    const right = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 0, g: 0, b: 255 } } })
+      .png()
+      .toBuffer();
     const image = await sharp({ create: { width: 16, height: 8, channels: 3, background: { r: 0, g: 0, b: 0 } } })
-      .composite([{ input: left, left: 0, top: 0 }, { input: right, left: 8, top: 0 }]).png().toBuffer();
+      .composite([
+        { input: left, left: 0, top: 0 },
+        { input: right, left: 8, top: 0 }
+      ])
+      .png()
+      .toBuffer();
     const halves = await datasetOf(dir, [{ label: 0, bytes: image, width: 16, height: 8 }]);
-    const planner = (flip: boolean): CropPlanner => () => ({ left: 0, top: 0, width: 16, height: 8, flip });
+    const planner =
+      (flip: boolean): CropPlanner =>
+      () => ({ left: 0, top: 0, width: 16, height: 8, flip });
     const [plain] = await collect(make({ ...halves, planner: planner(false), imageSize: 4 }), Uint32Array.of(0));
     const [flipped] = await collect(make({ ...halves, planner: planner(true), imageSize: 4 }), Uint32Array.of(0));
     // Top-left pixel: red unflipped, blue flipped.
-    assert.deepEqual([...plain!.images.subarray(0, 3)].map((v) => Math.round(v * 255)), [255, 0, 0]);
-    assert.deepEqual([...flipped!.images.subarray(0, 3)].map((v) => Math.round(v * 255)), [0, 0, 255]);
+    assert.deepEqual(
+      [...plain!.images.subarray(0, 3)].map((v) => Math.round(v * 255)),
+      [255, 0, 0]
+    );
+    assert.deepEqual(
+      [...flipped!.images.subarray(0, 3)].map((v) => Math.round(v * 255)),
+      [0, 0, 255]
+    );
   });
 
   it('executes a resize-then-crop plan (the eval transform) with the pixels transformImage gives the same file', async () => {
     const dir = path.join(work, 'resize-crop');
     const pixels = Buffer.from(Array.from({ length: 21 * 13 * 3 }, (_, i) => (i * 37) % 256));
-    const bytes = await sharp(pixels, { raw: { width: 21, height: 13, channels: 3 } }).png().toBuffer();
+    const bytes = await sharp(pixels, { raw: { width: 21, height: 13, channels: 3 } })
+      .png()
+      .toBuffer();
     const dataset = await datasetOf(dir, [{ label: 0, bytes, width: 21, height: 13 }]);
     const sizes: number[] = [];
     const planner: CropPlanner = (width, height, _random, size) => {
@@ -127,14 +195,21 @@ describe('DataLoader', () => {
   it('skips and counts a corrupt sample without failing the batch, and gives greyscale images three channels', async () => {
     const dir = path.join(work, 'mixed');
     const good = await imageBytes([10, 20, 30], 8, 8, 'jpeg');
-    const grey = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 128, g: 128, b: 128 } } }).greyscale().png().toBuffer();
+    const grey = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+      .greyscale()
+      .png()
+      .toBuffer();
     const garbage = Buffer.concat([good.subarray(0, 20), Buffer.alloc(200, 7)]);
     const mixed = await datasetOf(dir, [
       { label: 0, bytes: good, width: 8, height: 8 },
       { label: 1, bytes: garbage, width: 8, height: 8 },
-      { label: 0, bytes: grey, width: 8, height: 8 },
+      { label: 0, bytes: grey, width: 8, height: 8 }
     ]);
-    const loader = make({ ...mixed, imageSize: 4, ...{ mean: [0.5, 0.5, 0.5] as const, std: [0.25, 0.25, 0.25] as const } });
+    const loader = make({
+      ...mixed,
+      imageSize: 4,
+      ...{ mean: [0.5, 0.5, 0.5] as const, std: [0.25, 0.25, 0.25] as const }
+    });
     const [batch] = await collect(loader, Uint32Array.of(0, 1, 2));
     assert.equal(batch!.count, 2);
     assert.deepEqual([...batch!.samples], [0, 2]);
@@ -151,15 +226,34 @@ describe('DataLoader', () => {
       await Promise.all(
         Array.from({ length: 48 }, async (_, k) => {
           const raw = Buffer.from(Array.from({ length: 600 * 400 * 3 }, (_, i) => (i * 7919 + k * 104729) % 251));
-          return { label: 0, bytes: await sharp(raw, { raw: { width: 600, height: 400, channels: 3 } }).jpeg().toBuffer(), width: 600, height: 400 };
-        }),
-      ),
+          return {
+            label: 0,
+            bytes: await sharp(raw, { raw: { width: 600, height: 400, channels: 3 } })
+              .jpeg()
+              .toBuffer(),
+            width: 600,
+            height: 400
+          };
+        })
+      )
     );
     const loader = new DataLoader({
-      ...noisy, split: 'train', seed: 9, batchSize: 8, imageSize: 224, ...identity, planner: centerCropPlanner,
-      cacheDir: path.join(work, 'cache-early-stop'), cacheBytes: 1 << 30, threads: 2, readyBatches: 4,
+      ...noisy,
+      split: 'train',
+      seed: 9,
+      batchSize: 8,
+      imageSize: 224,
+      ...identity,
+      planner: centerCropPlanner,
+      cacheDir: path.join(work, 'cache-early-stop'),
+      cacheBytes: 1 << 30,
+      threads: 2,
+      readyBatches: 4
     });
-    for await (const batch of loader.epoch(Uint32Array.from({ length: 96 }, (_, i) => i % 48), 0)) {
+    for await (const batch of loader.epoch(
+      Uint32Array.from({ length: 96 }, (_, i) => i % 48),
+      0
+    )) {
       assert.equal(batch.count, 8);
       break;
     }
@@ -173,7 +267,10 @@ describe('DataLoader', () => {
     const loader = make({ cacheBytes: manifest.splits.train.shards[0]!.bytes * 2, prefetchShards: 1, readyBatches: 0 });
     const samples = Uint32Array.from({ length: manifest.splits.train.count }, (_, i) => i);
     const batches = await collect(loader, samples);
-    assert.equal(batches.reduce((sum, batch) => sum + batch.count, 0), samples.length);
+    assert.equal(
+      batches.reduce((sum, batch) => sum + batch.count, 0),
+      samples.length
+    );
     assert.ok(loader.stats.cache.evictions > 0);
   });
 
@@ -189,7 +286,7 @@ describe('DataLoader', () => {
           return ReadableClass.from([bytes]);
         }
         return store.getStream(key);
-      },
+      }
     });
     const recovering = make({ store: flaky });
     await collect(recovering, Uint32Array.of(0));
@@ -207,7 +304,10 @@ describe('DataLoader', () => {
 });
 
 /** A one-shard dataset written by hand, for bytes that ingest would refuse (corrupt) or shapes it would not make. */
-async function datasetOf(dir: string, samples: { label: number; bytes: Buffer; width: number; height: number }[]): Promise<Pick<LoaderOptions, 'store' | 'manifest'>> {
+async function datasetOf(
+  dir: string,
+  samples: { label: number; bytes: Buffer; width: number; height: number }[]
+): Promise<Pick<LoaderOptions, 'store' | 'manifest'>> {
   const store = new FileStore(dir);
   const shard = encodeShard(samples.map((sample, i) => ({ ...sample, sourcePath: `sample-${i}` })));
   await store.put('train/shard-00000.rtshard', shard);
@@ -215,10 +315,22 @@ async function datasetOf(dir: string, samples: { label: number; bytes: Buffer; w
     formatVersion: manifestFormatVersion,
     classes: ['a', 'b'],
     splits: {
-      train: { count: samples.length, classCounts: [0, 0], shards: [{ key: 'train/shard-00000.rtshard', firstSample: 0, sampleCount: samples.length, bytes: shard.length, sha256: createHash('sha256').update(shard).digest('hex') }] },
-      val: { count: 0, classCounts: [0, 0], shards: [] },
+      train: {
+        count: samples.length,
+        classCounts: [0, 0],
+        shards: [
+          {
+            key: 'train/shard-00000.rtshard',
+            firstSample: 0,
+            sampleCount: samples.length,
+            bytes: shard.length,
+            sha256: createHash('sha256').update(shard).digest('hex')
+          }
+        ]
+      },
+      val: { count: 0, classCounts: [0, 0], shards: [] }
     },
-    ingest: { seed: 0, valFraction: 0, maxResolution: null, shardSizeBytes: 1, corrupt: [] },
+    ingest: { seed: 0, valFraction: 0, maxResolution: null, shardSizeBytes: 1, corrupt: [] }
   };
   return { store, manifest };
 }

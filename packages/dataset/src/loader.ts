@@ -79,8 +79,12 @@ export class DataLoader {
   private readonly inFlight = new Set<Promise<Batch>>();
 
   constructor(private readonly options: LoaderOptions) {
-    for (const [name, value] of [['batchSize', options.batchSize], ['imageSize', options.imageSize]] as const) {
-      if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+    for (const [name, value] of [
+      ['batchSize', options.batchSize],
+      ['imageSize', options.imageSize]
+    ] as const) {
+      if (!Number.isInteger(value) || value < 1)
+        throw new RangeError(`${name} must be a positive integer, got ${value}`);
     }
     this.shards = options.manifest.splits[options.split].shards;
     this.shardStarts = this.shards.map((shard) => shard.firstSample);
@@ -90,14 +94,19 @@ export class DataLoader {
       filename: new URL('./transform-worker-entry.mjs', import.meta.url).href,
       minThreads: threads,
       maxThreads: threads,
-      concurrentTasksPerWorker: options.tasksPerThread ?? 2,
+      concurrentTasksPerWorker: options.tasksPerThread ?? 2
     });
   }
 
   get stats(): LoaderStats {
     const cache = { ...this.cache.stats };
     const lookups = cache.hits + cache.misses;
-    return { ...this.counters, corruptSamples: [...this.corruptSamples], cache, cacheHitRate: lookups === 0 ? 0 : cache.hits / lookups };
+    return {
+      ...this.counters,
+      corruptSamples: [...this.corruptSamples],
+      cache,
+      cacheHitRate: lookups === 0 ? 0 : cache.hits / lookups
+    };
   }
 
   /** Yields this rank's batches for one epoch's plan (EpochPlan.samples), keeping the next ones ready. */
@@ -117,7 +126,7 @@ export class DataLoader {
         // Errors surface when the batch is awaited below; this only keeps them from being "unhandled" meanwhile.
         batch.then(
           () => this.inFlight.delete(batch),
-          () => this.inFlight.delete(batch),
+          () => this.inFlight.delete(batch)
         );
         pending.push(batch);
       }
@@ -149,7 +158,9 @@ export class DataLoader {
     }
     const shard = this.shards[low];
     if (!shard || sample >= shard.firstSample + shard.sampleCount) {
-      throw new RangeError(`sample ${sample} is outside the ${this.options.split} split: the plan belongs to another manifest`);
+      throw new RangeError(
+        `sample ${sample} is outside the ${this.options.split} split: the plan belongs to another manifest`
+      );
     }
     return { shard, local: sample - shard.firstSample };
   }
@@ -178,7 +189,9 @@ export class DataLoader {
     const output = new SharedArrayBuffer(samples.length * pixels * 4);
     try {
       // allSettled, not all: every pin taken must be in `pinned` before the finally block releases them.
-      const acquired = await Promise.allSettled(needed.map(async (shard) => pinned.set(shard.key, await this.cache.acquire(shard))));
+      const acquired = await Promise.allSettled(
+        needed.map(async (shard) => pinned.set(shard.key, await this.cache.acquire(shard)))
+      );
       const failed = acquired.find((outcome) => outcome.status === 'rejected');
       if (failed) throw failed.reason;
       const results = await Promise.all(
@@ -190,9 +203,12 @@ export class DataLoader {
           const random = seededRandom(seed, epoch, samples[i]!);
           const plan = planner(entry.width, entry.height, random.float, imageSize);
           checkCropPlan(plan, entry.width, entry.height, imageSize);
-          const result = await this.pool.run({ bytes, plan, size: imageSize, mean, std, output, offset: i * pixels }, { transferList: [bytes.buffer as ArrayBuffer] });
+          const result = await this.pool.run(
+            { bytes, plan, size: imageSize, mean, std, output, offset: i * pixels },
+            { transferList: [bytes.buffer as ArrayBuffer] }
+          );
           return { result, label: entry.label, sourcePath: entry.sourcePath };
-        }),
+        })
       );
       // Compact in place over corrupt samples' slots (rare), so the batch stays one dense NHWC block.
       const all = new Float32Array(output);
@@ -202,7 +218,8 @@ export class DataLoader {
       for (const [i, item] of results.entries()) {
         if ('error' in item.result) {
           this.counters.corrupt += 1;
-          if (this.corruptSamples.length < corruptSamplesKept) this.corruptSamples.push({ sample: samples[i]!, sourcePath: item.sourcePath, reason: item.result.error });
+          if (this.corruptSamples.length < corruptSamplesKept)
+            this.corruptSamples.push({ sample: samples[i]!, sourcePath: item.sourcePath, reason: item.result.error });
           continue;
         }
         if (count !== i) all.copyWithin(count * pixels, i * pixels, (i + 1) * pixels);
@@ -225,7 +242,8 @@ async function readRange(file: string, offset: number, length: number): Promise<
   const handle = await open(file, 'r');
   try {
     const { bytesRead } = await handle.read(bytes, 0, length, offset);
-    if (bytesRead !== length) throw new Error(`${file} ended after ${bytesRead} of ${length} bytes at offset ${offset}`);
+    if (bytesRead !== length)
+      throw new Error(`${file} ended after ${bytesRead} of ${length} bytes at offset ${offset}`);
   } finally {
     await handle.close();
   }

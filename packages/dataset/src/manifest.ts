@@ -13,14 +13,14 @@ const shardSchema = z.object({
   firstSample: z.number().int().nonnegative(),
   sampleCount: z.number().int().positive(),
   bytes: z.number().int().positive(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/)
 });
 
 const splitSchema = z.object({
   count: z.number().int().nonnegative(),
   /** Samples per class index, so users can check the stratification. */
   classCounts: z.array(z.number().int().nonnegative()),
-  shards: z.array(shardSchema),
+  shards: z.array(shardSchema)
 });
 
 export const manifestSchema = z.object({
@@ -33,8 +33,8 @@ export const manifestSchema = z.object({
     valFraction: z.number().min(0).max(1),
     maxResolution: z.number().int().positive().nullable(),
     shardSizeBytes: z.number().int().positive(),
-    corrupt: z.array(z.object({ path: z.string(), reason: z.string() })),
-  }),
+    corrupt: z.array(z.object({ path: z.string(), reason: z.string() }))
+  })
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;
@@ -51,7 +51,9 @@ export function parseManifest(bytes: Buffer | string, origin: string): Manifest 
   }
   const version = typeof json === 'object' && json !== null && 'formatVersion' in json ? json.formatVersion : undefined;
   if (version !== manifestFormatVersion) {
-    throw new Error(`${origin} has format version ${String(version)}; this ringtrain reads version ${manifestFormatVersion}: re-ingest the dataset or upgrade ringtrain`);
+    throw new Error(
+      `${origin} has format version ${String(version)}; this ringtrain reads version ${manifestFormatVersion}: re-ingest the dataset or upgrade ringtrain`
+    );
   }
   const parsed = manifestSchema.safeParse(json);
   if (!parsed.success) {
@@ -62,10 +64,14 @@ export function parseManifest(bytes: Buffer | string, origin: string): Manifest 
     const split = parsed.data.splits[name];
     let next = 0;
     for (const shard of split.shards) {
-      if (shard.firstSample !== next) throw new Error(`${origin}: ${name} shard ${shard.key} starts at sample ${shard.firstSample}, expected ${next}`);
+      if (shard.firstSample !== next)
+        throw new Error(
+          `${origin}: ${name} shard ${shard.key} starts at sample ${shard.firstSample}, expected ${next}`
+        );
       next += shard.sampleCount;
     }
-    if (next !== split.count) throw new Error(`${origin}: ${name} shards hold ${next} samples but the split counts ${split.count}`);
+    if (next !== split.count)
+      throw new Error(`${origin}: ${name} shards hold ${next} samples but the split counts ${split.count}`);
   }
   return parsed.data;
 }

@@ -57,7 +57,8 @@ function coefficients(inSize: number, outSize: number, start: number, length: nu
     }
     for (let x = 0; x < n; x++) {
       const weight = sum !== 0 ? raw[x]! / sum : raw[x]!;
-      weights[i * taps + x] = weight < 0 ? Math.trunc(-0.5 + weight * 2 ** PRECISION_BITS) : Math.trunc(0.5 + weight * 2 ** PRECISION_BITS);
+      weights[i * taps + x] =
+        weight < 0 ? Math.trunc(-0.5 + weight * 2 ** PRECISION_BITS) : Math.trunc(0.5 + weight * 2 ** PRECISION_BITS);
     }
     first[i] = min;
     count[i] = n;
@@ -79,7 +80,7 @@ export function resizeBilinearWindow(
   width: number,
   height: number,
   channels: number,
-  window: ResizeWindow,
+  window: ResizeWindow
 ): Uint8Array {
   const { resizeWidth, resizeHeight, left, top } = window;
   if (source.length !== width * height * channels) {
@@ -91,7 +92,9 @@ export function resizeBilinearWindow(
   // Pillow skips a pass whose size does not change (no rounding then), and resizes horizontally first.
   const vertical = resizeHeight !== height ? coefficients(height, resizeHeight, top, window.height) : undefined;
   const rowsFrom = vertical ? vertical.first[0]! : top;
-  const rowsTo = vertical ? vertical.first[window.height - 1]! + vertical.count[window.height - 1]! : top + window.height;
+  const rowsTo = vertical
+    ? vertical.first[window.height - 1]! + vertical.count[window.height - 1]!
+    : top + window.height;
 
   // Horizontal pass over the source rows the vertical pass reads: rows × window.width × channels.
   let rows: Uint8Array;

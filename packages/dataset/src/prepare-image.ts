@@ -19,7 +19,10 @@ export function sniffImageFormat(bytes: Uint8Array): 'jpeg' | 'png' | 'webp' | u
  * unless the longer side exceeds maxResolution; then the image is downscaled (aspect kept) and stored as JPEG
  * quality 90, as FFCV does, which makes every later decode cheaper.
  */
-export async function prepareImage(read: () => Promise<Buffer>, maxResolution: number | undefined): Promise<PreparedImage | ImageProblem> {
+export async function prepareImage(
+  read: () => Promise<Buffer>,
+  maxResolution: number | undefined
+): Promise<PreparedImage | ImageProblem> {
   let bytes: Buffer;
   try {
     bytes = await read();

@@ -9,27 +9,36 @@ function fakeClock(random = () => 0.5) {
   const sleeps: number[] = [];
   const events: RetryEvent[] = [];
   const patience = (deadlineMs: number): Patience => ({
-    deadlineMs, baseDelayMs: 250, maxDelayMs: 15_000, random, now: () => time,
+    deadlineMs,
+    baseDelayMs: 250,
+    maxDelayMs: 15_000,
+    random,
+    now: () => time,
     sleep: async (ms) => {
       sleeps.push(ms);
       time += ms;
     },
-    onRetry: (event) => events.push(event),
+    onRetry: (event) => events.push(event)
   });
   return { patience, sleeps, events, advance: (ms: number) => (time += ms), now: () => time };
 }
 
-const transient = (message = 'connect ECONNREFUSED 10.0.0.7:9000') => new StoreError('transient', message, 's3://datasets/flowers/manifest.json');
+const transient = (message = 'connect ECONNREFUSED 10.0.0.7:9000') =>
+  new StoreError('transient', message, 's3://datasets/flowers/manifest.json');
 
 describe('withRetry: object storage retried with backoff up to a deadline', () => {
   it('retries transient errors until the operation succeeds, logging each retry', async () => {
     const clock = fakeClock();
     let calls = 0;
-    const result = await withRetry(async () => {
-      calls += 1;
-      if (calls < 3) throw transient();
-      return 'ok';
-    }, clock.patience(300_000), 'object storage at http://minio:9000');
+    const result = await withRetry(
+      async () => {
+        calls += 1;
+        if (calls < 3) throw transient();
+        return 'ok';
+      },
+      clock.patience(300_000),
+      'object storage at http://minio:9000'
+    );
     assert.equal(result, 'ok');
     assert.equal(calls, 3);
     assert.equal(clock.events.length, 2, 'one line per retry');
@@ -44,7 +53,7 @@ describe('withRetry: object storage retried with backoff up to a deadline', () =
         calls += 1;
         throw new StoreError('access-denied', 'denied', 'loc');
       }, clock.patience(300_000)),
-      /denied/,
+      /denied/
     );
     assert.equal(calls, 1);
     assert.deepEqual(clock.sleeps, []);
@@ -52,10 +61,18 @@ describe('withRetry: object storage retried with backoff up to a deadline', () =
 
   it('doubles the delay from the base up to the cap, each drawn from the upper half of its ceiling', async () => {
     const lows = fakeClock(() => 0);
-    await assert.rejects(withRetry(async () => { throw transient(); }, lows.patience(120_000)));
+    await assert.rejects(
+      withRetry(async () => {
+        throw transient();
+      }, lows.patience(120_000))
+    );
     assert.deepEqual(lows.sleeps.slice(0, 9), [125, 250, 500, 1_000, 2_000, 4_000, 7_500, 7_500, 7_500]);
     const highs = fakeClock(() => 1);
-    await assert.rejects(withRetry(async () => { throw transient(); }, highs.patience(120_000)));
+    await assert.rejects(
+      withRetry(async () => {
+        throw transient();
+      }, highs.patience(120_000))
+    );
     assert.deepEqual(highs.sleeps.slice(0, 9), [250, 500, 1_000, 2_000, 4_000, 8_000, 15_000, 15_000, 15_000]);
   });
 
@@ -64,18 +81,25 @@ describe('withRetry: object storage retried with backoff up to a deadline', () =
     let calls = 0;
     const started = clock.now();
     await assert.rejects(
-      withRetry(async () => {
-        calls += 1;
-        clock.advance(1_000); // each attempt takes a second to fail (a connect timeout)
-        throw transient(`attempt ${calls}`);
-      }, clock.patience(300_000), 'object storage at http://minio:9000'),
+      withRetry(
+        async () => {
+          calls += 1;
+          clock.advance(1_000); // each attempt takes a second to fail (a connect timeout)
+          throw transient(`attempt ${calls}`);
+        },
+        clock.patience(300_000),
+        'object storage at http://minio:9000'
+      ),
       (error: unknown) => {
         assert.ok(error instanceof StoreError);
         assert.equal(error.code, 'transient', 'still transient: the CLI exits 75, retryable');
-        assert.match(error.message, /^object storage at http:\/\/minio:9000 unreachable for 30[01] s, past the reconnect deadline of 300 s: attempt \d+$/);
+        assert.match(
+          error.message,
+          /^object storage at http:\/\/minio:9000 unreachable for 30[01] s, past the reconnect deadline of 300 s: attempt \d+$/
+        );
         assert.ok(error.cause instanceof StoreError);
         return true;
-      },
+      }
     );
     const elapsed = clock.now() - started;
     assert.ok(elapsed >= 301_000 && elapsed <= 302_000, `gave up ${elapsed} ms after the first attempt began`);
@@ -83,17 +107,21 @@ describe('withRetry: object storage retried with backoff up to a deadline', () =
     assert.ok(calls >= 20 && calls <= 40, `${calls} attempts`);
     assert.equal(clock.events.length, calls - 1, 'one log line per retry, none for the final failure');
     const last = clock.events.at(-1)!;
-    assert.ok(last.downForMs < 300_000 && last.downForMs + last.delayMs <= 300_000, 'the last sleep ends at the deadline, not past it');
+    assert.ok(
+      last.downForMs < 300_000 && last.downForMs + last.delayMs <= 300_000,
+      'the last sleep ends at the deadline, not past it'
+    );
   });
 
   it('starts its deadline afresh each time: a store that comes back resets the patience', async () => {
     const clock = fakeClock();
     let calls = 0;
-    const flaky = () => withRetry(async () => {
-      calls += 1;
-      if (calls % 10 !== 0) throw transient();
-      return calls;
-    }, clock.patience(60_000));
+    const flaky = () =>
+      withRetry(async () => {
+        calls += 1;
+        if (calls % 10 !== 0) throw transient();
+        return calls;
+      }, clock.patience(60_000));
     assert.equal(await flaky(), 10);
     assert.equal(await flaky(), 20);
   });
@@ -104,12 +132,22 @@ describe('retryUntilDeadline', () => {
     const controller = new AbortController();
     let calls = 0;
     await assert.rejects(
-      retryUntilDeadline(async () => {
-        calls += 1;
-        if (calls === 2) controller.abort();
-        throw new Error('unavailable');
-      }, { deadlineMs: Infinity, baseDelayMs: 1, maxDelayMs: 1, what: 'x', retryable: () => true, signal: controller.signal }),
-      /unavailable/,
+      retryUntilDeadline(
+        async () => {
+          calls += 1;
+          if (calls === 2) controller.abort();
+          throw new Error('unavailable');
+        },
+        {
+          deadlineMs: Infinity,
+          baseDelayMs: 1,
+          maxDelayMs: 1,
+          what: 'x',
+          retryable: () => true,
+          signal: controller.signal
+        }
+      ),
+      /unavailable/
     );
     assert.equal(calls, 2);
   });
@@ -117,17 +155,30 @@ describe('retryUntilDeadline', () => {
   it('with no deadline keeps trying', async () => {
     const clock = fakeClock();
     let calls = 0;
-    await retryUntilDeadline(async () => {
-      calls += 1;
-      if (calls < 200) throw new Error('down');
-    }, { ...clock.patience(Infinity), what: 'the coordinator', retryable: () => true });
+    await retryUntilDeadline(
+      async () => {
+        calls += 1;
+        if (calls < 200) throw new Error('down');
+      },
+      { ...clock.patience(Infinity), what: 'the coordinator', retryable: () => true }
+    );
     assert.equal(calls, 200);
   });
 });
 
 describe('describeRetry', () => {
   it('names what it waits for, for how long it has and will, and why', () => {
-    const line = describeRetry({ what: 'the coordinator at run-coordinator:50051', attempt: 7, downForMs: 42_300, delayMs: 6_100, deadlineMs: 300_000, error: new Error('14 UNAVAILABLE: No connection established') });
-    assert.equal(line, 'waiting for the coordinator at run-coordinator:50051: unreachable for 42 s (deadline 300 s), attempt 7, next in 6.1 s: 14 UNAVAILABLE: No connection established');
+    const line = describeRetry({
+      what: 'the coordinator at run-coordinator:50051',
+      attempt: 7,
+      downForMs: 42_300,
+      delayMs: 6_100,
+      deadlineMs: 300_000,
+      error: new Error('14 UNAVAILABLE: No connection established')
+    });
+    assert.equal(
+      line,
+      'waiting for the coordinator at run-coordinator:50051: unreachable for 42 s (deadline 300 s), attempt 7, next in 6.1 s: 14 UNAVAILABLE: No connection established'
+    );
   });
 });

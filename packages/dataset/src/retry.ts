@@ -52,7 +52,7 @@ let processDefaults: RetryOptions = {
   deadlineMs: DEFAULT_RECONNECT_DEADLINE_SECONDS * 1000,
   baseDelayMs: 250,
   maxDelayMs: 15_000,
-  onRetry: logRetryToStderr,
+  onRetry: logRetryToStderr
 };
 
 /**
@@ -82,7 +82,7 @@ export async function retryUntilDeadline<T>(
     retryable: (error: unknown) => boolean;
     giveUp?: (error: unknown, downForMs: number) => unknown;
     signal?: AbortSignal;
-  },
+  }
 ): Promise<T> {
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
@@ -116,14 +116,23 @@ async function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
  * permanent StoreErrors fail at once. Past the deadline it throws a transient StoreError that says for how
  * long the store was unreachable, which the CLI exits with as `storageUnavailable` (75, retryable).
  */
-export function withRetry<T>(operation: () => Promise<T>, options: RetryOptions = retryDefaults(), what = 'object storage'): Promise<T> {
+export function withRetry<T>(
+  operation: () => Promise<T>,
+  options: RetryOptions = retryDefaults(),
+  what = 'object storage'
+): Promise<T> {
   return retryUntilDeadline(operation, {
     ...options,
     what: (error) => (error instanceof StoreError ? `${what} (${error.location})` : what),
     retryable: (error) => error instanceof StoreError && error.code === 'transient',
     giveUp: (error, downForMs) => {
       const last = error as StoreError;
-      return new StoreError('transient', `${what} unreachable for ${Math.round(downForMs / 1000)} s, past the reconnect deadline of ${Math.round(options.deadlineMs / 1000)} s: ${last.message}`, last.location, { cause: error });
-    },
+      return new StoreError(
+        'transient',
+        `${what} unreachable for ${Math.round(downForMs / 1000)} s, past the reconnect deadline of ${Math.round(options.deadlineMs / 1000)} s: ${last.message}`,
+        last.location,
+        { cause: error }
+      );
+    }
   });
 }

@@ -24,7 +24,7 @@ const envSchema = z.object({
   AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
   AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   AWS_SESSION_TOKEN: z.string().min(1).optional(),
-  RINGTRAIN_S3_CREDENTIALS_DIR: z.string().min(1).optional(),
+  RINGTRAIN_S3_CREDENTIALS_DIR: z.string().min(1).optional()
 });
 
 /**
@@ -43,7 +43,9 @@ export function s3ConfigFromEnv(env: NodeJS.ProcessEnv = process.env): S3Config 
   const vars = parsed.data;
   const endpoint = vars.RINGTRAIN_S3_ENDPOINT ?? vars.AWS_ENDPOINT_URL_S3 ?? vars.AWS_ENDPOINT_URL;
   if (!endpoint) {
-    throw new Error('s3:// URIs need an endpoint: set RINGTRAIN_S3_ENDPOINT (e.g. http://127.0.0.1:9000) or AWS_ENDPOINT_URL');
+    throw new Error(
+      's3:// URIs need an endpoint: set RINGTRAIN_S3_ENDPOINT (e.g. http://127.0.0.1:9000) or AWS_ENDPOINT_URL'
+    );
   }
   let accessKey = vars.AWS_ACCESS_KEY_ID;
   let secretKey = vars.AWS_SECRET_ACCESS_KEY;
@@ -53,7 +55,7 @@ export function s3ConfigFromEnv(env: NodeJS.ProcessEnv = process.env): S3Config 
   }
   if (!accessKey || !secretKey) {
     throw new Error(
-      's3:// URIs need credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or RINGTRAIN_S3_CREDENTIALS_DIR to a mounted Secret',
+      's3:// URIs need credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or RINGTRAIN_S3_CREDENTIALS_DIR to a mounted Secret'
     );
   }
   return {
@@ -62,7 +64,7 @@ export function s3ConfigFromEnv(env: NodeJS.ProcessEnv = process.env): S3Config 
     pathStyle: vars.RINGTRAIN_S3_PATH_STYLE !== 'false',
     accessKey,
     secretKey,
-    ...(vars.AWS_SESSION_TOKEN ? { sessionToken: vars.AWS_SESSION_TOKEN } : {}),
+    ...(vars.AWS_SESSION_TOKEN ? { sessionToken: vars.AWS_SESSION_TOKEN } : {})
   };
 }
 

@@ -6,7 +6,9 @@ import { S3Store } from './s3-store.js';
 import { StoreError } from './store-error.js';
 
 /** Real TCP servers that misbehave the way a wedged S3 endpoint does: silence, or a body that stops. */
-async function listen(onConnection: (socket: Socket) => void): Promise<{ server: Server; endpoint: string; sockets: Set<Socket> }> {
+async function listen(
+  onConnection: (socket: Socket) => void
+): Promise<{ server: Server; endpoint: string; sockets: Set<Socket> }> {
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -24,7 +26,11 @@ describe('S3Store timeouts', () => {
   before(async () => {
     const a = await listen(() => {}); // accepts, never answers
     const b = await listen((socket) => {
-      socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nContent-Type: application/octet-stream\r\n\r\nfirst bytes'));
+      socket.once('data', () =>
+        socket.write(
+          'HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nContent-Type: application/octet-stream\r\n\r\nfirst bytes'
+        )
+      );
     });
     servers.push(a, b);
     silent = a.endpoint;
@@ -44,12 +50,20 @@ describe('S3Store timeouts', () => {
   it('gives up on a server that never answers, as a transient error, after retrying', async () => {
     const store = new S3Store('bucket', 'p', { ...config, endpoint: silent }, retry, timeouts);
     const started = Date.now();
-    await assert.rejects(store.stat('k'), (error: unknown) => error instanceof StoreError && error.code === 'transient' && /no answer within 300 ms/.test(error.message));
+    await assert.rejects(
+      store.stat('k'),
+      (error: unknown) =>
+        error instanceof StoreError && error.code === 'transient' && /no answer within 300 ms/.test(error.message)
+    );
     assert.ok(Date.now() - started < 5_000);
   });
 
   it('aborts a body that stops arriving instead of waiting forever', async () => {
     const store = new S3Store('bucket', 'p', { ...config, endpoint: stalling }, retry, timeouts);
-    await assert.rejects(store.get('k'), (error: unknown) => error instanceof StoreError && error.code === 'transient' && /no data for 300 ms mid-object/.test(error.message));
+    await assert.rejects(
+      store.get('k'),
+      (error: unknown) =>
+        error instanceof StoreError && error.code === 'transient' && /no data for 300 ms mid-object/.test(error.message)
+    );
   });
 });

@@ -25,7 +25,11 @@ describe('S3Store against a real MinIO', () => {
   });
 
   it('fails at once on a missing bucket, naming bucket, key and what to check', async () => {
-    const missing = new S3Store('no-such-bucket-here', 'x', minio.config, { deadlineMs: 10_000, baseDelayMs: 2_000, maxDelayMs: 2_000 });
+    const missing = new S3Store('no-such-bucket-here', 'x', minio.config, {
+      deadlineMs: 10_000,
+      baseDelayMs: 2_000,
+      maxDelayMs: 2_000
+    });
     const started = Date.now();
     await assert.rejects(missing.get('shard.bin'), (error: unknown) => {
       assert.ok(error instanceof StoreError);
@@ -39,7 +43,12 @@ describe('S3Store against a real MinIO', () => {
   });
 
   it('fails at once on bad credentials with a hint about them', async () => {
-    const denied = new S3Store('datasets', '', { ...minio.config, secretKey: 'wrong-secret' }, { deadlineMs: 10_000, baseDelayMs: 2_000, maxDelayMs: 2_000 });
+    const denied = new S3Store(
+      'datasets',
+      '',
+      { ...minio.config, secretKey: 'wrong-secret' },
+      { deadlineMs: 10_000, baseDelayMs: 2_000, maxDelayMs: 2_000 }
+    );
     const started = Date.now();
     await assert.rejects(denied.get('anything'), (error: unknown) => {
       assert.ok(error instanceof StoreError);
@@ -51,7 +60,12 @@ describe('S3Store against a real MinIO', () => {
   });
 
   it('retries a refused connection, then reports it as transient', async () => {
-    const down = new S3Store('datasets', '', { ...minio.config, endpoint: 'http://127.0.0.1:1' }, { deadlineMs: 50, baseDelayMs: 1, maxDelayMs: 2 });
+    const down = new S3Store(
+      'datasets',
+      '',
+      { ...minio.config, endpoint: 'http://127.0.0.1:1' },
+      { deadlineMs: 50, baseDelayMs: 1, maxDelayMs: 2 }
+    );
     await assert.rejects(down.get('k'), (error: unknown) => error instanceof StoreError && error.code === 'transient');
   });
 });

@@ -19,9 +19,22 @@ export type S3Timeouts = {
 export const defaultS3Timeouts: S3Timeouts = { requestMs: 30_000, idleMs: 60_000, putMs: 600_000 };
 
 const transientCodes = new Set([
-  'InternalError', 'ServiceUnavailable', 'SlowDown', 'RequestTimeout', 'RequestTimeTooSkewed',
-  'XMinioServerNotInitialized', 'XMinioStorageFull', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE',
-  'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET',
+  'InternalError',
+  'ServiceUnavailable',
+  'SlowDown',
+  'RequestTimeout',
+  'RequestTimeTooSkewed',
+  'XMinioServerNotInitialized',
+  'XMinioStorageFull',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET'
 ]);
 
 /** `s3://bucket/prefix` through the minio client: MinIO in our clusters, or any S3-compatible server. */
@@ -36,7 +49,7 @@ export class S3Store implements ObjectStore {
     readonly config: S3Config,
     /** Default: the process's (`configureRetryDefaults`), read at each call. */
     private readonly retry: RetryOptions | undefined = undefined,
-    private readonly timeouts: S3Timeouts = defaultS3Timeouts,
+    private readonly timeouts: S3Timeouts = defaultS3Timeouts
   ) {
     this.uri = `s3://${bucket}/${prefix}`.replace(/\/$/, '');
     const endpoint = new URL(config.endpoint);
@@ -49,7 +62,7 @@ export class S3Store implements ObjectStore {
       pathStyle: config.pathStyle,
       accessKey: config.accessKey,
       secretKey: config.secretKey,
-      ...(config.sessionToken ? { sessionToken: config.sessionToken } : {}),
+      ...(config.sessionToken ? { sessionToken: config.sessionToken } : {})
     });
   }
 
@@ -64,7 +77,11 @@ export class S3Store implements ObjectStore {
 
   async put(key: string, body: Buffer): Promise<void> {
     // S3 makes an object visible only once its PUT completes, so a single PUT is already atomic.
-    await this.call(key, (objectKey) => this.client.putObject(this.bucket, objectKey, body, body.length), this.timeouts.putMs);
+    await this.call(
+      key,
+      (objectKey) => this.client.putObject(this.bucket, objectKey, body, body.length),
+      this.timeouts.putMs
+    );
   }
 
   async stat(key: string): Promise<ObjectInfo | undefined> {
@@ -103,24 +120,42 @@ export class S3Store implements ObjectStore {
   /** Headers within requestMs, then no silence longer than idleMs: a large body may take long, but never stall. */
   private async openBody(objectKey: string): Promise<Readable> {
     const { requestMs } = this.timeouts;
-    const body = await deadline(this.client.getObject(this.bucket, objectKey), requestMs, () => this.stalled(objectKey, `no answer within ${requestMs} ms`));
-    return idleGuard(body, this.timeouts.idleMs, () => this.stalled(objectKey, `no data for ${this.timeouts.idleMs} ms mid-object`));
+    const body = await deadline(this.client.getObject(this.bucket, objectKey), requestMs, () =>
+      this.stalled(objectKey, `no answer within ${requestMs} ms`)
+    );
+    return idleGuard(body, this.timeouts.idleMs, () =>
+      this.stalled(objectKey, `no data for ${this.timeouts.idleMs} ms mid-object`)
+    );
   }
 
   private stalled(objectKey: string, what: string): StoreError {
-    return new StoreError('transient', `${what}: bucket "${this.bucket}", key "${objectKey}" at ${this.config.endpoint}`, `s3://${this.bucket}/${objectKey}`);
+    return new StoreError(
+      'transient',
+      `${what}: bucket "${this.bucket}", key "${objectKey}" at ${this.config.endpoint}`,
+      `s3://${this.bucket}/${objectKey}`
+    );
   }
 
-  private call<T>(key: string, operation: (objectKey: string) => Promise<T>, timeoutMs = this.timeouts.requestMs): Promise<T> {
+  private call<T>(
+    key: string,
+    operation: (objectKey: string) => Promise<T>,
+    timeoutMs = this.timeouts.requestMs
+  ): Promise<T> {
     const objectKey = joinKey(this.prefix, key);
-    return withRetry(async () => {
-      try {
-        const running = operation(objectKey);
-        return await (timeoutMs === Infinity ? running : deadline(running, timeoutMs, () => this.stalled(objectKey, `no answer within ${timeoutMs} ms`)));
-      } catch (error) {
-        throw this.translate(error, objectKey);
-      }
-    }, this.retry ?? retryDefaults(), `object storage at ${this.config.endpoint}`);
+    return withRetry(
+      async () => {
+        try {
+          const running = operation(objectKey);
+          return await (timeoutMs === Infinity
+            ? running
+            : deadline(running, timeoutMs, () => this.stalled(objectKey, `no answer within ${timeoutMs} ms`)));
+        } catch (error) {
+          throw this.translate(error, objectKey);
+        }
+      },
+      this.retry ?? retryDefaults(),
+      `object storage at ${this.config.endpoint}`
+    );
   }
 
   private translate(error: unknown, objectKey: string): StoreError {
@@ -134,19 +169,33 @@ export class S3Store implements ObjectStore {
       case 'NotFound':
         return new StoreError('not-found', `no object: ${where}`, location, { cause: error });
       case 'NoSuchBucket':
-        return new StoreError('no-such-bucket', `no such bucket: ${where}; check the URI's bucket name and that the bucket was created`, location, { cause: error });
+        return new StoreError(
+          'no-such-bucket',
+          `no such bucket: ${where}; check the URI's bucket name and that the bucket was created`,
+          location,
+          { cause: error }
+        );
       case 'AccessDenied':
       case 'InvalidAccessKeyId':
       case 'SignatureDoesNotMatch':
-        return new StoreError('access-denied', `access denied (${code}): ${where}; check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or RINGTRAIN_S3_CREDENTIALS_DIR) and the bucket policy`, location, { cause: error });
+        return new StoreError(
+          'access-denied',
+          `access denied (${code}): ${where}; check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or RINGTRAIN_S3_CREDENTIALS_DIR) and the bucket policy`,
+          location,
+          { cause: error }
+        );
       case 'InvalidBucketName':
         return new StoreError('invalid', `invalid bucket name: ${where}`, location, { cause: error });
     }
     if (code !== undefined && (transientCodes.has(code) || !(error instanceof S3Error))) {
-      return new StoreError('transient', `transient error (${code}) on ${where}: ${detail}`, location, { cause: error });
+      return new StoreError('transient', `transient error (${code}) on ${where}: ${detail}`, location, {
+        cause: error
+      });
     }
     if (error instanceof S3Error) {
-      return new StoreError('invalid', `S3 error ${code ?? 'unknown'} on ${where}: ${detail}`, location, { cause: error });
+      return new StoreError('invalid', `S3 error ${code ?? 'unknown'} on ${where}: ${detail}`, location, {
+        cause: error
+      });
     }
     // Errors without a code (a socket closed mid-body) are network trouble: worth a retry.
     return new StoreError('transient', `error on ${where}: ${detail}`, location, { cause: error });

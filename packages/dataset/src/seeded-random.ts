@@ -19,7 +19,7 @@ export function seededRandom(...keys: readonly number[]): SeededRandom {
   const rng = xoroshiro128plus(mixKeys(keys));
   return {
     float: () => uniformFloat64(rng),
-    int: (bound) => uniformInt(rng, 0, bound - 1),
+    int: (bound) => uniformInt(rng, 0, bound - 1)
   };
 }
 

@@ -20,10 +20,18 @@ describe('ShardCache', () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-cache-'));
     store = new FileStore(path.join(work, 'store'));
     for (let k = 0; k < 4; k += 1) {
-      const bytes = encodeShard([{ label: k, width: 1, height: 1, sourcePath: `s${k}`, bytes: new Uint8Array(1000).fill(k) }]);
+      const bytes = encodeShard([
+        { label: k, width: 1, height: 1, sourcePath: `s${k}`, bytes: new Uint8Array(1000).fill(k) }
+      ]);
       const key = `train/shard-${k}.rtshard`;
       await store.put(key, bytes);
-      shards.push({ key, firstSample: k, sampleCount: 1, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+      shards.push({
+        key,
+        firstSample: k,
+        sampleCount: 1,
+        bytes: bytes.length,
+        sha256: createHash('sha256').update(bytes).digest('hex')
+      });
     }
   });
   after(() => rm(work, { recursive: true, force: true }));
@@ -42,7 +50,10 @@ describe('ShardCache', () => {
   it('never evicts a pinned shard, running over its limit instead of deadlocking', async () => {
     const cache = new ShardCache({ store, dir: path.join(work, 'pinned'), maxBytes: shards[0]!.bytes });
     const held = await Promise.all(shards.map((shard) => cache.acquire(shard)));
-    assert.equal(cache.cachedBytes, shards.reduce((sum, shard) => sum + shard.bytes, 0));
+    assert.equal(
+      cache.cachedBytes,
+      shards.reduce((sum, shard) => sum + shard.bytes, 0)
+    );
     assert.equal(cache.stats.overruns, 3, 'each reader past the first found the budget pinned full, and is counted');
     for (const cached of held) cached.release();
     await cache.settle();
@@ -67,7 +78,10 @@ describe('ShardCache', () => {
     await cache.settle();
     assert.ok(cache.cachedBytes <= budget, `${cache.cachedBytes} bytes cached, budget ${budget}`);
     assert.ok((await onDisk(dir)).bytes <= budget, 'never more on disk than the budget');
-    assert.ok(cache.stats.bytesDownloaded <= shards[0]!.bytes * 3, `no shard downloaded only to be evicted at once: ${cache.stats.bytesDownloaded} bytes downloaded`);
+    assert.ok(
+      cache.stats.bytesDownloaded <= shards[0]!.bytes * 3,
+      `no shard downloaded only to be evicted at once: ${cache.stats.bytesDownloaded} bytes downloaded`
+    );
     // The budget holds: a reader gets any shard, evicting the least recently used to make room before it downloads.
     for (const shard of [...shards].reverse()) {
       (await cache.acquire(shard)).release();
@@ -86,7 +100,7 @@ describe('ShardCache', () => {
         await cache.settle();
         peak = Math.max(peak, (await onDisk(dir)).bytes + shards[0]!.bytes);
         return store.getStream(key);
-      },
+      }
     });
     const cache: ShardCache = new ShardCache({ store: watching, dir, maxBytes: budget });
     for (const shard of shards) (await cache.acquire(shard)).release();
@@ -98,7 +112,12 @@ describe('ShardCache', () => {
     const cache = new ShardCache({ store, dir: path.join(work, 'too-small'), maxBytes: shards[0]!.bytes - 1 });
     await assert.rejects(cache.acquire(shards[0]!), (error: Error) => {
       assert.ok(error instanceof ShardTooLargeError);
-      assert.match(error.message, new RegExp(`shard .*train/shard-0\\.rtshard is ${shards[0]!.bytes} bytes, more than the shard cache's budget of ${shards[0]!.bytes - 1} bytes`));
+      assert.match(
+        error.message,
+        new RegExp(
+          `shard .*train/shard-0\\.rtshard is ${shards[0]!.bytes} bytes, more than the shard cache's budget of ${shards[0]!.bytes - 1} bytes`
+        )
+      );
       assert.match(error.message, /cacheSizeLimit/);
       return true;
     });
@@ -117,7 +136,10 @@ describe('ShardCache', () => {
     assert.equal(second.stats.bytesDownloaded, 0);
     // Two readers at once: one fresh download between them.
     const fresh = await Promise.all([second.acquire(shards[1]!), second.acquire(shards[1]!)]);
-    assert.deepEqual(fresh.map((cached) => cached.index[0]!.label), [1, 1]);
+    assert.deepEqual(
+      fresh.map((cached) => cached.index[0]!.label),
+      [1, 1]
+    );
     assert.equal(second.stats.bytesDownloaded, shards[1]!.bytes);
     for (const cached of fresh) cached.release();
   });
@@ -134,9 +156,9 @@ describe('ShardCache', () => {
           read() {
             this.push(bytes.subarray(0, bytes.length >> 1));
             this.destroy(error());
-          },
+          }
         });
-      },
+      }
     });
   }
 
@@ -149,7 +171,11 @@ describe('ShardCache', () => {
     assert.equal(cache.stats.redownloads, 2);
     const broken = new ShardCache({ store: cutting(100, reset), dir: path.join(work, 'broken'), maxBytes: 1 << 20 });
     await assert.rejects(broken.acquire(shards[1]!), /ECONNRESET/);
-    const denied = new ShardCache({ store: cutting(1, () => new StoreError('access-denied', 'denied', 'x')), dir: path.join(work, 'denied'), maxBytes: 1 << 20 });
+    const denied = new ShardCache({
+      store: cutting(1, () => new StoreError('access-denied', 'denied', 'x')),
+      dir: path.join(work, 'denied'),
+      maxBytes: 1 << 20
+    });
     await assert.rejects(denied.acquire(shards[2]!), /denied/, 'a permanent error is not a cut');
   });
 });
@@ -157,9 +183,17 @@ describe('ShardCache', () => {
 describe("splitCacheBudget: one worker's cache budget over its training and validation caches", () => {
   const manifest = (train: number[], val: number[]) => ({
     splits: {
-      train: { count: 0, classCounts: [], shards: train.map((bytes, k) => ({ key: `train/${k}`, firstSample: 0, sampleCount: 1, bytes, sha256: '' })) },
-      val: { count: 0, classCounts: [], shards: val.map((bytes, k) => ({ key: `val/${k}`, firstSample: 0, sampleCount: 1, bytes, sha256: '' })) },
-    },
+      train: {
+        count: 0,
+        classCounts: [],
+        shards: train.map((bytes, k) => ({ key: `train/${k}`, firstSample: 0, sampleCount: 1, bytes, sha256: '' }))
+      },
+      val: {
+        count: 0,
+        classCounts: [],
+        shards: val.map((bytes, k) => ({ key: `val/${k}`, firstSample: 0, sampleCount: 1, bytes, sha256: '' }))
+      }
+    }
   });
 
   it("shares a budget too small for the dataset by each split's bytes", () => {

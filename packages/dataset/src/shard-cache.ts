@@ -77,7 +77,15 @@ export class ShardChecksumError extends Error {
  * operator's headroom under sizeLimit covers.
  */
 export class ShardCache {
-  readonly stats: CacheStats = { hits: 0, misses: 0, bytesDownloaded: 0, evictions: 0, redownloads: 0, prefetchesSkipped: 0, overruns: 0 };
+  readonly stats: CacheStats = {
+    hits: 0,
+    misses: 0,
+    bytesDownloaded: 0,
+    evictions: 0,
+    redownloads: 0,
+    prefetchesSkipped: 0,
+    overruns: 0
+  };
   private readonly entries = new Map<string, Entry>();
   private readonly limit: LimitFunction;
   private clock = 0;
@@ -113,7 +121,7 @@ export class ShardCache {
   prefetch(shard: ManifestShard): void {
     this.pin(shard, false).then(
       (cached) => cached.release(),
-      () => {}, // the reader that needs it will see the error itself
+      () => {} // the reader that needs it will see the error itself
     );
   }
 
@@ -121,14 +129,17 @@ export class ShardCache {
     if (shard.bytes > this.options.maxBytes) {
       throw new ShardTooLargeError(
         `shard ${this.options.store.uri}/${shard.key} is ${shard.bytes} bytes, more than the shard cache's budget of ${this.options.maxBytes} bytes: ` +
-          `raise the cache (a TrainingRun's spec.workers.cacheSizeLimit) or ingest with smaller shards (ringtrain ingest --shard-size)`,
+          `raise the cache (a TrainingRun's spec.workers.cacheSizeLimit) or ingest with smaller shards (ringtrain ingest --shard-size)`
       );
     }
     await this.ready;
     let entry = this.entries.get(shard.sha256);
     if (entry?.adopted) {
       // A file found on disk at start-up is only trusted once verified; a damaged one is fetched afresh.
-      const verified = await entry.ready!.then(() => true, () => false);
+      const verified = await entry.ready!.then(
+        () => true,
+        () => false
+      );
       entry.adopted = false;
       if (!verified && this.entries.get(shard.sha256) === entry) this.entries.delete(shard.sha256);
       // Re-read: while we waited, another caller may have started the fresh download, or eviction removed it.
@@ -148,7 +159,10 @@ export class ShardCache {
       if (demand) this.stats.misses += 1;
       entry ??= { sha256: shard.sha256, bytes: shard.bytes, file: this.fileOf(shard.sha256), pins: 0, lastUsed: 0 };
       this.entries.set(shard.sha256, entry);
-      entry.ready = track(entry, this.limit(() => this.download(shard, entry!.file)));
+      entry.ready = track(
+        entry,
+        this.limit(() => this.download(shard, entry!.file))
+      );
     }
     entry.pins += 1;
     entry.lastUsed = ++this.clock;
@@ -191,7 +205,7 @@ export class ShardCache {
         verifyFile(file, sha256).then((ok) => {
           if (!ok) throw new ShardChecksumError(`cached ${file} is damaged`);
           return readIndex(file, info.size);
-        }),
+        })
       );
       this.entries.set(sha256, entry);
     }
@@ -219,7 +233,7 @@ export class ShardCache {
               yield chunk;
             }
           },
-          createWriteStream(temp, { highWaterMark: 1 << 20 }),
+          createWriteStream(temp, { highWaterMark: 1 << 20 })
         );
       } catch (error) {
         await rm(temp, { force: true });
@@ -243,7 +257,7 @@ export class ShardCache {
       if (attempt >= 2) {
         throw new ShardChecksumError(
           `shard ${this.options.store.uri}/${shard.key} failed its checksum twice (expected sha256 ${shard.sha256} and ${shard.bytes} bytes, ` +
-            `got ${actual} and ${bytes}): the stored object differs from manifest.json; re-run ingest for this dataset`,
+            `got ${actual} and ${bytes}): the stored object differs from manifest.json; re-run ingest for this dataset`
         );
       }
       this.stats.redownloads += 1;
@@ -259,7 +273,9 @@ export class ShardCache {
     const limit = this.options.maxBytes - incoming;
     let total = this.cachedBytes;
     if (total <= limit) return true;
-    const candidates = [...this.entries.values()].filter((entry) => entry.pins === 0 && entry.ready).sort((a, b) => a.lastUsed - b.lastUsed);
+    const candidates = [...this.entries.values()]
+      .filter((entry) => entry.pins === 0 && entry.ready)
+      .sort((a, b) => a.lastUsed - b.lastUsed);
     for (const entry of candidates) {
       if (total <= limit) break;
       // Never evict a download in flight: its reader is about to pin it.
@@ -281,7 +297,8 @@ export class ShardCache {
  */
 export function splitCacheBudget(manifest: Pick<Manifest, 'splits'>, totalBytes: number): Record<SplitName, number> {
   const bytesOf = (name: SplitName) => manifest.splits[name].shards.reduce((sum, shard) => sum + shard.bytes, 0);
-  const largestOf = (name: SplitName) => manifest.splits[name].shards.reduce((most, shard) => Math.max(most, shard.bytes), 0);
+  const largestOf = (name: SplitName) =>
+    manifest.splits[name].shards.reduce((most, shard) => Math.max(most, shard.bytes), 0);
   const train = bytesOf('train');
   const val = bytesOf('val');
   if (train + val === 0) return { train: totalBytes, val: 0 };

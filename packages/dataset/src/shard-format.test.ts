@@ -8,7 +8,7 @@ const sampleArbitrary: fc.Arbitrary<ShardSample> = fc.record({
   width: fc.integer({ min: 1, max: 100_000 }),
   height: fc.integer({ min: 1, max: 100_000 }),
   sourcePath: fc.string({ unit: 'grapheme', maxLength: 40 }),
-  bytes: fc.uint8Array({ maxLength: 300 }),
+  bytes: fc.uint8Array({ maxLength: 300 })
 });
 
 describe('shard format', () => {
@@ -21,15 +21,20 @@ describe('shard format', () => {
         assert.equal(index.length, samples.length);
         for (const [i, entry] of index.entries()) {
           const { bytes, ...meta } = samples[i]!;
-          assert.deepEqual({ label: entry.label, width: entry.width, height: entry.height, sourcePath: entry.sourcePath }, meta);
+          assert.deepEqual(
+            { label: entry.label, width: entry.width, height: entry.height, sourcePath: entry.sourcePath },
+            meta
+          );
           assert.deepEqual(new Uint8Array(shard.subarray(entry.offset, entry.offset + entry.length)), bytes);
         }
-      }),
+      })
     );
   });
 
   it('is deterministic, so re-ingest reproduces shards byte for byte', () => {
-    const samples: ShardSample[] = [{ label: 3, width: 5, height: 7, sourcePath: 'cat/1.jpg', bytes: new Uint8Array([1, 2, 3]) }];
+    const samples: ShardSample[] = [
+      { label: 3, width: 5, height: 7, sourcePath: 'cat/1.jpg', bytes: new Uint8Array([1, 2, 3]) }
+    ];
     assert.deepEqual(encodeShard(samples), encodeShard(samples));
   });
 

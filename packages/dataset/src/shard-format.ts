@@ -84,7 +84,8 @@ export function decodeShardIndex(head: Uint8Array, shardLength?: number): ShardI
   const view = checkedHead(head);
   const count = view.readUInt32LE(8);
   const end = shardHeadLength(view);
-  if (view.length < end) throw new ShardFormatError(`shard head truncated: index needs ${end} bytes, got ${view.length}`);
+  if (view.length < end)
+    throw new ShardFormatError(`shard head truncated: index needs ${end} bytes, got ${view.length}`);
   const entries: ShardIndexEntry[] = [];
   let at = fixedHeadBytes;
   for (let i = 0; i < count; i += 1) {
@@ -92,9 +93,12 @@ export function decodeShardIndex(head: Uint8Array, shardLength?: number): ShardI
     const offset = Number(view.readBigUInt64LE(at));
     const length = view.readUInt32LE(at + 8);
     const pathLength = view.readUInt16LE(at + 24);
-    if (at + fixedEntryBytes + pathLength > end) throw new ShardFormatError(`shard index ends inside the path of entry ${i}`);
+    if (at + fixedEntryBytes + pathLength > end)
+      throw new ShardFormatError(`shard index ends inside the path of entry ${i}`);
     if (shardLength !== undefined && offset + length > shardLength) {
-      throw new ShardFormatError(`sample ${i} spans bytes ${offset}..${offset + length} beyond the shard's ${shardLength}`);
+      throw new ShardFormatError(
+        `sample ${i} spans bytes ${offset}..${offset + length} beyond the shard's ${shardLength}`
+      );
     }
     entries.push({
       offset,
@@ -102,7 +106,7 @@ export function decodeShardIndex(head: Uint8Array, shardLength?: number): ShardI
       label: view.readInt32LE(at + 12),
       width: view.readUInt32LE(at + 16),
       height: view.readUInt32LE(at + 20),
-      sourcePath: view.toString('utf8', at + fixedEntryBytes, at + fixedEntryBytes + pathLength),
+      sourcePath: view.toString('utf8', at + fixedEntryBytes, at + fixedEntryBytes + pathLength)
     });
     at += fixedEntryBytes + pathLength;
   }

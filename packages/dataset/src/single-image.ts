@@ -24,18 +24,29 @@ export class ImageDecodeError extends Error {
  * were never ingested: size·size·3 HWC floats.
  */
 export async function transformImage(bytes: Uint8Array, options: ImageTransformOptions): Promise<Float32Array> {
-  if (sniffImageFormat(bytes) === undefined) throw new ImageDecodeError('not a JPEG, PNG or WebP image (by its content)');
+  if (sniffImageFormat(bytes) === undefined)
+    throw new ImageDecodeError('not a JPEG, PNG or WebP image (by its content)');
   let width: number;
   let height: number;
   try {
     ({ width, height } = await sharp(bytes).metadata());
   } catch (error) {
-    throw new ImageDecodeError(`cannot read the image header: ${error instanceof Error ? error.message : String(error)}`);
+    throw new ImageDecodeError(
+      `cannot read the image header: ${error instanceof Error ? error.message : String(error)}`
+    );
   }
   const plan = options.planner(width, height, options.random ?? Math.random, options.size);
   checkCropPlan(plan, width, height, options.size);
   const output = new SharedArrayBuffer(options.size * options.size * 3 * 4);
-  const result = await transform({ bytes, plan, size: options.size, mean: options.mean, std: options.std, output, offset: 0 });
+  const result = await transform({
+    bytes,
+    plan,
+    size: options.size,
+    mean: options.mean,
+    std: options.std,
+    output,
+    offset: 0
+  });
   if ('error' in result) throw new ImageDecodeError(result.error);
   return new Float32Array(output);
 }

@@ -12,7 +12,13 @@ async function describeListing(listing: SourceListing) {
   return {
     classes: listing.classes,
     ignored: [...listing.ignored].sort(),
-    items: await Promise.all(listing.items.map(async (item) => ({ sourcePath: item.sourcePath, label: item.label, bytes: (await item.read()).toString('hex') }))),
+    items: await Promise.all(
+      listing.items.map(async (item) => ({
+        sourcePath: item.sourcePath,
+        label: item.label,
+        bytes: (await item.read()).toString('hex')
+      }))
+    )
   };
 }
 
@@ -21,12 +27,15 @@ const treeArbitrary = fc.record({
   classes: fc.uniqueArray(
     fc.record({
       name: segment,
-      images: fc.uniqueArray(fc.tuple(fc.option(segment, { nil: undefined }), segment, fc.constantFrom('jpg', 'JPEG', 'png', 'webp')), { minLength: 1, maxLength: 4, selector: ([dir, name, ext]) => `${dir ?? ''}/${name}.${ext.toLowerCase()}` }),
-      others: fc.uniqueArray(segment, { maxLength: 2 }),
+      images: fc.uniqueArray(
+        fc.tuple(fc.option(segment, { nil: undefined }), segment, fc.constantFrom('jpg', 'JPEG', 'png', 'webp')),
+        { minLength: 1, maxLength: 4, selector: ([dir, name, ext]) => `${dir ?? ''}/${name}.${ext.toLowerCase()}` }
+      ),
+      others: fc.uniqueArray(segment, { maxLength: 2 })
     }),
-    { minLength: 1, maxLength: 4, selector: (entry) => entry.name },
+    { minLength: 1, maxLength: 4, selector: (entry) => entry.name }
   ),
-  topLevel: fc.uniqueArray(segment, { maxLength: 2 }),
+  topLevel: fc.uniqueArray(segment, { maxLength: 2 })
 });
 
 describe('scanSource', () => {
@@ -52,10 +61,14 @@ describe('scanSource', () => {
         const viaStore = await describeListing(await scanSource(pathToFileURL(root).href));
         assert.deepEqual(viaStore, local);
         assert.deepEqual(local.classes, tree.classes.map((entry) => entry.name).sort());
-        assert.equal(local.ignored.length, tree.topLevel.length + tree.classes.reduce((sum, entry) => sum + entry.others.length, 0));
-        for (const item of local.items) assert.equal(Buffer.from(item.bytes, 'hex').toString(), item.sourcePath, 'each item reads its own bytes');
+        assert.equal(
+          local.ignored.length,
+          tree.topLevel.length + tree.classes.reduce((sum, entry) => sum + entry.others.length, 0)
+        );
+        for (const item of local.items)
+          assert.equal(Buffer.from(item.bytes, 'hex').toString(), item.sourcePath, 'each item reads its own bytes');
       }),
-      { numRuns: 25 },
+      { numRuns: 25 }
     );
   });
 
@@ -68,7 +81,10 @@ describe('scanSource', () => {
     for (const source of [root, pathToFileURL(root).href]) {
       const listing = await scanSource(source);
       assert.deepEqual(listing.classes, ['cat']);
-      assert.deepEqual(listing.items.map((item) => item.sourcePath), ['cat/a.png']);
+      assert.deepEqual(
+        listing.items.map((item) => item.sourcePath),
+        ['cat/a.png']
+      );
     }
   });
 });

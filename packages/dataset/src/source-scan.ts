@@ -41,7 +41,9 @@ export function isStoreUri(source: string): boolean {
 export async function scanSource(source: string, storeOptions: OpenStoreOptions = {}): Promise<SourceListing> {
   const listing = isStoreUri(source) ? await scanStoreSource(source, storeOptions) : await scanLocalSource(source);
   if (listing.items.length === 0) {
-    throw new Error(`no images (JPEG, PNG or WebP) found in ${source}${listing.ignored.length > 0 ? ` (${listing.ignored.length} other files ignored)` : ''}`);
+    throw new Error(
+      `no images (JPEG, PNG or WebP) found in ${source}${listing.ignored.length > 0 ? ` (${listing.ignored.length} other files ignored)` : ''}`
+    );
   }
   return listing;
 }
@@ -68,7 +70,9 @@ async function scanLocalSource(source: string): Promise<SourceListing> {
 
 async function scanLocalImageFolder(root: string): Promise<SourceListing> {
   const entries = await readdir(root, { withFileTypes: true });
-  const classes = entries.filter((entry) => entry.isDirectory() && !entry.name.startsWith('.')).map((entry) => entry.name);
+  const classes = entries
+    .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
+    .map((entry) => entry.name);
   const files: SourceFile[] = entries.filter((entry) => entry.isFile()).map((entry) => localFile(root, entry.name));
   for (const name of classes) {
     for (const entry of await readdir(path.join(root, name), { recursive: true, withFileTypes: true })) {
@@ -93,7 +97,9 @@ async function scanStoreSource(source: string, storeOptions: OpenStoreOptions): 
     return listingFromRows(rows, uri, (rowPath) => {
       const key = path.posix.normalize(rowPath);
       if (key.startsWith('../') || key === '..' || path.posix.isAbsolute(key)) {
-        throw new Error(`${uri}: row path ${JSON.stringify(rowPath)} leaves the manifest's folder; in object storage paths are relative to it`);
+        throw new Error(
+          `${uri}: row path ${JSON.stringify(rowPath)} leaves the manifest's folder; in object storage paths are relative to it`
+        );
       }
       return () => store.get(key);
     });
@@ -101,9 +107,14 @@ async function scanStoreSource(source: string, storeOptions: OpenStoreOptions): 
   const store = openStore(uri, storeOptions);
   const objects = await store.list('');
   if (objects.length === 0) {
-    throw new Error(`ingest source ${uri} holds no objects: give a prefix laid out as <prefix>/<class>/<image>, or a .csv/.jsonl manifest object`);
+    throw new Error(
+      `ingest source ${uri} holds no objects: give a prefix laid out as <prefix>/<class>/<image>, or a .csv/.jsonl manifest object`
+    );
   }
-  const [classes, files] = storeImageFolder(store, objects.map((object) => object.key));
+  const [classes, files] = storeImageFolder(
+    store,
+    objects.map((object) => object.key)
+  );
   return imageFolderListing(classes, files, uri, (name) => `${uri}/${name}`);
 }
 
@@ -130,10 +141,11 @@ function imageFolderListing(
   classNames: readonly string[],
   files: readonly SourceFile[],
   root: string,
-  locate: (className: string) => string,
+  locate: (className: string) => string
 ): SourceListing {
   const classes = [...classNames].sort();
-  if (classes.length === 0) throw new Error(`no class folders in ${root}: an ImageFolder source has one sub-folder of images per class`);
+  if (classes.length === 0)
+    throw new Error(`no class folders in ${root}: an ImageFolder source has one sub-folder of images per class`);
   const byClass = new Map<string, SourceFile[]>(classes.map((name) => [name, []]));
   const ignored: string[] = [];
   for (const file of files) {
@@ -148,7 +160,9 @@ function imageFolderListing(
     const images = members.filter((file) => isImageFileName(file.path));
     ignored.push(...members.filter((file) => !isImageFileName(file.path)).map((file) => file.path));
     if (images.length === 0) {
-      throw new Error(`class folder ${locate(name)} has no images (JPEG, PNG or WebP): add images or remove the folder`);
+      throw new Error(
+        `class folder ${locate(name)} has no images (JPEG, PNG or WebP): add images or remove the folder`
+      );
     }
     for (const file of images) items.push({ sourcePath: file.path, label, read: file.read });
   }
@@ -156,7 +170,11 @@ function imageFolderListing(
 }
 
 /** The one manifest rule for every kind of source: classes sorted by name, each with at least one image row. */
-function listingFromRows(rows: readonly Row[], origin: string, reader: (rowPath: string) => () => Promise<Buffer>): SourceListing {
+function listingFromRows(
+  rows: readonly Row[],
+  origin: string,
+  reader: (rowPath: string) => () => Promise<Buffer>
+): SourceListing {
   const classes = [...new Set(rows.map((row) => row.label))].sort();
   const labelOf = new Map(classes.map((name, index) => [name, index]));
   const items: SourceItem[] = [];
@@ -169,7 +187,8 @@ function listingFromRows(rows: readonly Row[], origin: string, reader: (rowPath:
     items.push({ sourcePath: row.path, label: labelOf.get(row.label)!, read: reader(row.path) });
   }
   for (const [label, name] of classes.entries()) {
-    if (!items.some((item) => item.label === label)) throw new Error(`class "${name}" in ${origin} has no image rows (JPEG, PNG or WebP)`);
+    if (!items.some((item) => item.label === label))
+      throw new Error(`class "${name}" in ${origin} has no image rows (JPEG, PNG or WebP)`);
   }
   return { classes, items, ignored };
 }

@@ -11,7 +11,7 @@ export class StoreError extends Error {
     readonly code: StoreErrorCode,
     message: string,
     readonly location: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown }
   ) {
     super(message, options);
     this.name = 'StoreError';

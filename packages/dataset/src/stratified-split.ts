@@ -12,7 +12,7 @@ export function stratifiedSplit(
   items: readonly SourceItem[],
   classCount: number,
   valFraction: number,
-  seed: number,
+  seed: number
 ): { train: SourceItem[]; val: SourceItem[] } {
   const byClass: SourceItem[][] = Array.from({ length: classCount }, () => []);
   for (const item of items) byClass[item.label]!.push(item);

@@ -7,7 +7,7 @@ export const classColours: readonly [number, number, number][] = [
   [220, 30, 30],
   [30, 200, 40],
   [40, 60, 230],
-  [240, 220, 20],
+  [240, 220, 20]
 ];
 
 export type FolderSpec = {
@@ -22,8 +22,15 @@ export type FolderSpec = {
   nonImage?: boolean;
 };
 
-export async function imageBytes(colour: readonly [number, number, number], width: number, height: number, format: 'jpeg' | 'png' | 'webp'): Promise<Buffer> {
-  const image = sharp({ create: { width, height, channels: 3, background: { r: colour[0], g: colour[1], b: colour[2] } } });
+export async function imageBytes(
+  colour: readonly [number, number, number],
+  width: number,
+  height: number,
+  format: 'jpeg' | 'png' | 'webp'
+): Promise<Buffer> {
+  const image = sharp({
+    create: { width, height, channels: 3, background: { r: colour[0], g: colour[1], b: colour[2] } }
+  });
   if (format === 'png') return image.png().toBuffer();
   if (format === 'webp') return image.webp({ lossless: true }).toBuffer();
   return image.jpeg({ quality: 95 }).toBuffer();
@@ -36,8 +43,14 @@ export async function makeImageFolder(root: string, spec: FolderSpec): Promise<s
   for (const [index, [name, count]] of Object.entries(spec.classes).entries()) {
     const dir = path.join(root, name);
     await mkdir(dir, { recursive: true });
-    const bytes = await imageBytes(classColours[index % classColours.length]!, spec.width ?? 40, spec.height ?? 30, format);
-    for (let i = 0; i < count; i += 1) await writeFile(path.join(dir, `img-${String(i).padStart(3, '0')}.${extension}`), bytes);
+    const bytes = await imageBytes(
+      classColours[index % classColours.length]!,
+      spec.width ?? 40,
+      spec.height ?? 30,
+      format
+    );
+    for (let i = 0; i < count; i += 1)
+      await writeFile(path.join(dir, `img-${String(i).padStart(3, '0')}.${extension}`), bytes);
   }
   const first = Object.keys(spec.classes)[0]!;
   if (spec.corrupt) {

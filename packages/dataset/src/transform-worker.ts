@@ -36,7 +36,9 @@ sharp.cache(false);
  */
 export async function transform(task: TransformTask): Promise<TransformResult> {
   try {
-    const data = isResizeCrop(task.plan) ? await resizeCrop(task.bytes, task.plan) : await cropResize(task.bytes, task.plan, task.size);
+    const data = isResizeCrop(task.plan)
+      ? await resizeCrop(task.bytes, task.plan)
+      : await cropResize(task.bytes, task.plan, task.size);
     if (typeof data === 'string') return { error: data };
     const pixels = new Float32Array(task.output, task.offset * 4, data.length);
     const [m0, m1, m2] = task.mean;
@@ -75,7 +77,11 @@ async function cropResize(bytes: Uint8Array, box: CropBox, size: number): Promis
  * Pillow-bilinear resize; the pixels, or why not.
  */
 async function resizeCrop(bytes: Uint8Array, plan: ResizeCrop): Promise<Uint8Array | string> {
-  const { data, info } = await sharp(bytes, { failOn: 'error' }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(bytes, { failOn: 'error' })
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) return `decoded to ${info.channels} channels, expected 3`;
   const pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
   return resizeBilinearWindow(pixels, info.width, info.height, 3, { ...plan, width: plan.size, height: plan.size });

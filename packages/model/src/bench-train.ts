@@ -45,7 +45,7 @@ export async function benchmarkTrainingStep(options: TrainBenchmarkOptions): Pro
     const batch = {
       images: Float32Array.from({ length: batchSize * imageSize * imageSize * 3 }, () => random.normal()),
       labels: Int32Array.from({ length: batchSize }, () => Math.floor(random.uniform() * numClasses)),
-      count: batchSize,
+      count: batchSize
     };
     const micro = options.microBatchSize ?? batchSize;
     const forward = (): void => {
@@ -53,7 +53,12 @@ export async function benchmarkTrainingStep(options: TrainBenchmarkOptions): Pro
         const n = Math.min(micro, batchSize - start);
         const pixels = imageSize * imageSize * 3;
         tf.tidy(() => {
-          const x = tf.tensor4d(batch.images.subarray(start * pixels, (start + n) * pixels), [n, imageSize, imageSize, 3]);
+          const x = tf.tensor4d(batch.images.subarray(start * pixels, (start + n) * pixels), [
+            n,
+            imageSize,
+            imageSize,
+            3
+          ]);
           trainer.model.forward(x, { training: true }).dataSync();
         });
       }
@@ -90,7 +95,7 @@ export async function benchmarkTrainingStep(options: TrainBenchmarkOptions): Pro
       backwardMs: gradientMs / steps - forwardMs,
       optimizerMs: optimizerMs / steps,
       kernelsPerStep: profile.kernels.length,
-      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024
     };
   } finally {
     trainer.dispose();

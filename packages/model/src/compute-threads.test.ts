@@ -2,10 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseComputeThreads } from './compute-threads.js';
 
-const files = (entries: Record<string, string>) => (path: string): string | undefined => entries[path];
+const files =
+  (entries: Record<string, string>) =>
+  (path: string): string | undefined =>
+    entries[path];
 
 test('a pod limited to 4 CPUs on a 64-core node computes with 4 threads, not 64', () => {
-  const threads = chooseComputeThreads({ cores: 64, readCgroupFile: files({ '/sys/fs/cgroup/cpu.max': '400000 100000\n' }) });
+  const threads = chooseComputeThreads({
+    cores: 64,
+    readCgroupFile: files({ '/sys/fs/cgroup/cpu.max': '400000 100000\n' })
+  });
   assert.deepEqual(threads, { intraOp: 4, interOp: 1, reason: 'a cgroup CPU quota of 4 CPUs on 64 cores' });
 });
 
@@ -24,5 +30,8 @@ test('more local workers than cores still get one thread each', () => {
 });
 
 test('a fractional quota (500m) computes with one thread', () => {
-  assert.equal(chooseComputeThreads({ cores: 8, readCgroupFile: files({ '/sys/fs/cgroup/cpu.max': '50000 100000' }) }).intraOp, 1);
+  assert.equal(
+    chooseComputeThreads({ cores: 8, readCgroupFile: files({ '/sys/fs/cgroup/cpu.max': '50000 100000' }) }).intraOp,
+    1
+  );
 });

@@ -36,7 +36,8 @@ export function chooseComputeThreads(options: ComputeThreadsOptions = {}): Compu
   const cores = options.cores ?? availableParallelism();
   const quota = cgroupCpuQuota(options.readCgroupFile ?? readCgroupFile);
   const budget = quota === undefined ? cores : Math.min(cores, quota);
-  const source = quota === undefined ? `${cores} cores` : `a cgroup CPU quota of ${formatCpus(quota)} on ${cores} cores`;
+  const source =
+    quota === undefined ? `${cores} cores` : `a cgroup CPU quota of ${formatCpus(quota)} on ${cores} cores`;
   const workers = Math.max(1, options.localWorkers ?? 1);
   const intraOp = Math.max(1, Math.floor(budget / workers));
   const share = workers > 1 ? ` shared by ${workers} local workers` : '';

@@ -18,7 +18,9 @@ function images(seed: number, count: number): Float32Array {
 
 /** The oracle: logits from the model's own forward pass, read back and reduced in float64 here. */
 function reference(model: ResNet18, pixels: Float32Array, labels: Int32Array) {
-  const logits = tf.tidy(() => model.forward(tf.tensor4d(pixels, [labels.length, SIZE, SIZE, 3]), { training: false }).arraySync());
+  const logits = tf.tidy(() =>
+    model.forward(tf.tensor4d(pixels, [labels.length, SIZE, SIZE, 3]), { training: false }).arraySync()
+  );
   let lossSum = 0;
   const predicted: number[] = [];
   logits.forEach((row, index) => {
@@ -37,7 +39,10 @@ test('evaluateBatch: loss, hits and confusion agree with the forward pass, row =
   const labels = Int32Array.from({ length: count }, (_, index) => index % CLASSES);
   const result = evaluateBatch(model, pixels, labels, count, SIZE);
   const expected = reference(model, pixels, labels);
-  assert.ok(Math.abs(result.lossSum - expected.lossSum) <= 1e-4 * Math.max(1, expected.lossSum), `${result.lossSum} vs ${expected.lossSum}`);
+  assert.ok(
+    Math.abs(result.lossSum - expected.lossSum) <= 1e-4 * Math.max(1, expected.lossSum),
+    `${result.lossSum} vs ${expected.lossSum}`
+  );
   const confusion = new Int32Array(CLASSES * CLASSES);
   labels.forEach((truth, index) => confusion[truth * CLASSES + expected.predicted[index]!]!++);
   assert.deepEqual([...result.confusion], [...confusion]);
@@ -52,13 +57,16 @@ test('evaluateBatch reads only the first count images of a reused, larger loader
   const whole = evaluateBatch(model, pixels.slice(0, 4 * SIZE * SIZE * 3), labels.slice(0, 4), 4, SIZE);
   const part = evaluateBatch(model, pixels, labels, 4, SIZE);
   assert.deepEqual([...part.confusion], [...whole.confusion]);
-  assert.equal(part.confusion.reduce((sum, value) => sum + value, 0), 4);
+  assert.equal(
+    part.confusion.reduce((sum, value) => sum + value, 0),
+    4
+  );
   const empty = evaluateBatch(model, pixels, labels, 0, SIZE);
   assert.deepEqual([empty.lossSum, empty.correct, empty.confusion.length], [0, 0, CLASSES * CLASSES]);
   model.dispose();
 });
 
-test('predictLogits: one row per image with the forward pass\'s arg-max; softmax rows sum to 1 and keep the order', () => {
+test("predictLogits: one row per image with the forward pass's arg-max; softmax rows sum to 1 and keep the order", () => {
   const model = ResNet18.create({ numClasses: CLASSES, seed: 4 });
   const pixels = images(9, 3);
   const rows = predictLogits(model, pixels, 3, SIZE);
@@ -82,11 +90,22 @@ test('evaluateBatch: top-5 counts a label among the five largest logits, and is 
   const labels = Int32Array.from({ length: count }, (_, index) => index % 8);
   const result = evaluateBatch(model, pixels, labels, count, SIZE);
   const logits = predictLogits(model, pixels, count, SIZE);
-  const expected = labels.filter((truth, index) => [...logits[index]!].filter((value) => value > logits[index]![truth]!).length < 5).length;
+  const expected = labels.filter(
+    (truth, index) => [...logits[index]!].filter((value) => value > logits[index]![truth]!).length < 5
+  ).length;
   assert.equal(result.top5Correct, expected);
   assert.ok(result.top5Correct >= result.correct);
   model.dispose();
   const small = ResNet18.create({ numClasses: CLASSES, seed: 3 });
-  assert.equal(evaluateBatch(small, pixels, Int32Array.from({ length: count }, (_, index) => index % CLASSES), count, SIZE).top5Correct, count);
+  assert.equal(
+    evaluateBatch(
+      small,
+      pixels,
+      Int32Array.from({ length: count }, (_, index) => index % CLASSES),
+      count,
+      SIZE
+    ).top5Correct,
+    count
+  );
   small.dispose();
 });

@@ -22,7 +22,7 @@ export function evaluateBatch(
   images: Float32Array,
   labels: Int32Array,
   count: number,
-  imageSize: number,
+  imageSize: number
 ): BatchEvaluation {
   const confusion = new Int32Array(model.numClasses * model.numClasses);
   if (count === 0) return { lossSum: 0, correct: 0, top5Correct: 0, confusion };
@@ -32,7 +32,11 @@ export function evaluateBatch(
     const y = tf.tensor1d(labels.subarray(0, count), 'int32');
     const logits = model.forward(x, { training: false });
     const loss = tf.neg(tf.sum(tf.mul(tf.oneHot(y, model.numClasses), tf.logSoftmax(logits))));
-    return { lossSum: loss.dataSync()[0]!, predicted: tf.argMax(logits, 1).dataSync() as Int32Array, top5: tf.topk(logits, k).indices.dataSync() as Int32Array };
+    return {
+      lossSum: loss.dataSync()[0]!,
+      predicted: tf.argMax(logits, 1).dataSync() as Int32Array,
+      top5: tf.topk(logits, k).indices.dataSync() as Int32Array
+    };
   });
   let correct = 0;
   let top5Correct = 0;
@@ -53,7 +57,9 @@ export function predictLogits(model: ResNet18, images: Float32Array, count: numb
     const x = tf.tensor4d(images.subarray(0, count * imageSize * imageSize * 3), [count, imageSize, imageSize, 3]);
     return model.forward(x, { training: false }).dataSync() as Float32Array;
   });
-  return Array.from({ length: count }, (_, row) => Float32Array.from(flat.subarray(row * model.numClasses, (row + 1) * model.numClasses)));
+  return Array.from({ length: count }, (_, row) =>
+    Float32Array.from(flat.subarray(row * model.numClasses, (row + 1) * model.numClasses))
+  );
 }
 
 /** Softmax of one row of logits, computed in float64 with the maximum subtracted (no overflow). */

@@ -8,7 +8,13 @@ export interface FlatParameter {
 
 /** Writes a flat update back into the parameters' own variables (the model's forward pass reads those). */
 export function assignFlat(parameters: readonly FlatParameter[], flat: tf.Tensor1D): void {
-  const pieces = parameters.length === 1 ? [flat] : tf.split(flat, parameters.map(({ variable }) => variable.size));
+  const pieces =
+    parameters.length === 1
+      ? [flat]
+      : tf.split(
+          flat,
+          parameters.map(({ variable }) => variable.size)
+        );
   parameters.forEach(({ variable }, i) => {
     tf.tidy(() => variable.assign(tf.reshape(pieces[i]!, variable.shape)));
   });

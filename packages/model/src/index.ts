@@ -23,7 +23,7 @@ export {
   IMAGENET_STD,
   normalize,
   planEvalResize,
-  planRandomResizedCrop,
+  planRandomResizedCrop
 } from './transforms.js';
 export type { CropBox, EvalResizePlan, RandomResizedCropOptions } from './transforms.js';
 export { evaluateBatch, predictLogits, softmax } from './evaluate.js';
@@ -35,7 +35,7 @@ export {
   LrScheduleSchema,
   OptimizerConfigSchema,
   parseTrainingConfig,
-  TrainingConfigSchema,
+  TrainingConfigSchema
 } from './training-config.js';
 export type { LrSchedule, OptimizerConfig, TrainingConfig, TrainingConfigInput } from './training-config.js';
 export { benchmarkTrainingStep } from './bench-train.js';

@@ -17,7 +17,7 @@ function parameter(config: OptimizerConfig, ...initial: number[]) {
       optimizer.step(lr, [{ name: 'w', variable }], Float32Array.from(gradient));
       return variable.dataSync() as Float32Array;
     },
-    optimizer,
+    optimizer
   };
 }
 
@@ -46,7 +46,10 @@ test('Adam follows torch.optim.Adam (bias-corrected), with L2 or decoupled (Adam
   close(first[1]!, -3 + 1e-3);
   const m = 0.9 * 0.02 + 0.1 * 0.4;
   const v = 0.999 * 0.001 * 0.04 + 0.001 * 0.16;
-  close(w.step(1e-3, 0.4, -4)[0]!, 2 - 1e-3 - (1e-3 / (1 - 0.81)) * (m / (Math.sqrt(v) / Math.sqrt(1 - 0.999 ** 2) + 1e-8)));
+  close(
+    w.step(1e-3, 0.4, -4)[0]!,
+    2 - 1e-3 - (1e-3 / (1 - 0.81)) * (m / (Math.sqrt(v) / Math.sqrt(1 - 0.999 ** 2) + 1e-8))
+  );
   const adamw = parameter(OptimizerConfigSchema.parse({ kind: 'adam', weightDecay: 0.1, decoupled: true }), 1);
   close(adamw.step(0.01, 0)[0]!, 1 * (1 - 0.01 * 0.1));
 });
@@ -58,7 +61,14 @@ test('Adam keeps its bias correction per parameter: one that joins later starts 
   optimizer.step(0.1, [{ name: 'head', variable: head }], Float32Array.from([1]));
   optimizer.step(0.1, [{ name: 'head', variable: head }], Float32Array.from([1]));
   // Unfrozen: the backbone's first step moves it by lr, exactly as a fresh torch parameter would move.
-  optimizer.step(0.1, [{ name: 'backbone', variable: backbone }, { name: 'head', variable: head }], Float32Array.from([1, 1]));
+  optimizer.step(
+    0.1,
+    [
+      { name: 'backbone', variable: backbone },
+      { name: 'head', variable: head }
+    ],
+    Float32Array.from([1, 1])
+  );
   close(backbone.dataSync()[0]!, 0.9);
   // 1e-5: TensorFlow's fused kernel forms 1 − β₂ from float32 β₂ (0.00099998713 for 0.999), so its second
   // moment grows 1.3e-5 slower than torch's, whose 1 − β₂ is computed in double; the weight is off by ~3e-6.
@@ -79,10 +89,21 @@ test('Adam keeps its bias correction per parameter: one that joins later starts 
 });
 
 test('learning-rate schedules: step, cosine and linear warmup', () => {
-  const step = parseTrainingConfig({ numClasses: 2, optimizer: { kind: 'sgd', lr: 1 }, schedule: { kind: 'step', stepSize: 3, gamma: 0.5 } });
-  assert.deepEqual([0, 2, 3, 6].map((s) => learningRate(step, s)), [1, 1, 0.5, 0.25]);
-  const cosine = parseTrainingConfig({ numClasses: 2, schedule: { kind: 'cosine', totalSteps: 10, minLr: 1e-4 }, warmupSteps: 4 });
-  close(learningRate(cosine, 0), (1e-4 + (1e-3 - 1e-4) * (1 + Math.cos(0)) / 2) * 0.25);
+  const step = parseTrainingConfig({
+    numClasses: 2,
+    optimizer: { kind: 'sgd', lr: 1 },
+    schedule: { kind: 'step', stepSize: 3, gamma: 0.5 }
+  });
+  assert.deepEqual(
+    [0, 2, 3, 6].map((s) => learningRate(step, s)),
+    [1, 1, 0.5, 0.25]
+  );
+  const cosine = parseTrainingConfig({
+    numClasses: 2,
+    schedule: { kind: 'cosine', totalSteps: 10, minLr: 1e-4 },
+    warmupSteps: 4
+  });
+  close(learningRate(cosine, 0), (1e-4 + ((1e-3 - 1e-4) * (1 + Math.cos(0))) / 2) * 0.25);
   close(learningRate(cosine, 5), 1e-4 + (1e-3 - 1e-4) / 2);
   close(learningRate(cosine, 10), 1e-4);
   close(learningRate(cosine, 50), 1e-4);

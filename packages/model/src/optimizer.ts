@@ -4,7 +4,6 @@ import { assignFlat } from './flat-parameters.js';
 import type { FlatParameter } from './flat-parameters.js';
 import { createTensorflowSegment } from './tensorflow-optimizer.js';
 
-
 /** A parameter's optimizer state as checkpoints store it (Ringtrain layout, flattened). */
 export interface ParameterState {
   /** SGD momentum buffer, or Adam's first moment; absent until the parameter's first step (torch's lazy state). */
@@ -46,7 +45,11 @@ export interface SegmentInit {
  * bit-identical.
  */
 export class DeviceOptimizer {
-  private segments: Array<{ readonly names: readonly string[]; readonly lengths: readonly number[]; readonly segment: OptimizerSegment }> = [];
+  private segments: Array<{
+    readonly names: readonly string[];
+    readonly lengths: readonly number[];
+    readonly segment: OptimizerSegment;
+  }> = [];
   private layout: readonly string[] = [];
   private readonly steps = new Map<string, number>();
   /** State of parameters outside the current segments (restored from a checkpoint, or not trained now). */
@@ -79,10 +82,15 @@ export class DeviceOptimizer {
       const { first, second } = segment.read();
       let offset = 0;
       names.forEach((name, i) => {
-        const slice = (values: Float32Array | undefined): Float32Array | undefined => values?.slice(offset, offset + lengths[i]!);
+        const slice = (values: Float32Array | undefined): Float32Array | undefined =>
+          values?.slice(offset, offset + lengths[i]!);
         const steps = this.steps.get(name) ?? 0;
         const [f, s] = steps === 0 ? [undefined, undefined] : [slice(first), slice(second)];
-        states.set(name, { steps, ...(f !== undefined ? { first: f } : {}), ...(s !== undefined ? { second: s } : {}) });
+        states.set(name, {
+          steps,
+          ...(f !== undefined ? { first: f } : {}),
+          ...(s !== undefined ? { second: s } : {})
+        });
         offset += lengths[i]!;
       });
     }
@@ -112,7 +120,8 @@ export class DeviceOptimizer {
     const runs: FlatParameter[][] = [];
     for (const parameter of parameters) {
       const last = runs.at(-1);
-      const sameSteps = last !== undefined && (this.steps.get(last[0]!.name) ?? 0) === (this.steps.get(parameter.name) ?? 0);
+      const sameSteps =
+        last !== undefined && (this.steps.get(last[0]!.name) ?? 0) === (this.steps.get(parameter.name) ?? 0);
       if (sameSteps) last.push(parameter);
       else runs.push([parameter]);
     }
@@ -125,7 +134,10 @@ export class DeviceOptimizer {
     for (const name of names) this.parked.delete(name);
   }
 
-  private gather(run: readonly FlatParameter[], lengths: readonly number[]): { first?: Float32Array; second?: Float32Array } {
+  private gather(
+    run: readonly FlatParameter[],
+    lengths: readonly number[]
+  ): { first?: Float32Array; second?: Float32Array } {
     const moments = this.config.kind === 'adam' ? 2 : this.config.momentum > 0 ? 1 : 0;
     const flat = (pick: (state: ParameterState) => Float32Array | undefined): Float32Array => {
       const values = new Float32Array(sum(lengths));
@@ -140,7 +152,7 @@ export class DeviceOptimizer {
     };
     return {
       ...(moments >= 1 ? { first: flat((state) => state.first) } : {}),
-      ...(moments === 2 ? { second: flat((state) => state.second) } : {}),
+      ...(moments === 2 ? { second: flat((state) => state.second) } : {})
     };
   }
 }
@@ -168,11 +180,23 @@ class JavaScriptSegment implements OptimizerSegment {
   step(lr: number, steps: number, gradient: Float32Array, scale: number): void {
     const { config, parameters } = this.init;
     const g = scale === 1 ? gradient : gradient.map((value) => value * scale);
-    if (config.kind === 'sgd') sgdLoop(this.weights, g, this.first, config.momentum, config.nesterov, config.weightDecay, lr);
+    if (config.kind === 'sgd')
+      sgdLoop(this.weights, g, this.first, config.momentum, config.nesterov, config.weightDecay, lr);
     else {
       const { beta1, beta2, epsilon, weightDecay, decoupled } = config;
-      adamLoop(this.weights, g, this.first, this.second, beta1, beta2, epsilon, lr / (1 - beta1 ** steps),
-        Math.sqrt(1 - beta2 ** steps), decoupled ? 0 : weightDecay, decoupled ? 1 - lr * weightDecay : 1);
+      adamLoop(
+        this.weights,
+        g,
+        this.first,
+        this.second,
+        beta1,
+        beta2,
+        epsilon,
+        lr / (1 - beta1 ** steps),
+        Math.sqrt(1 - beta2 ** steps),
+        decoupled ? 0 : weightDecay,
+        decoupled ? 1 - lr * weightDecay : 1
+      );
     }
     const flat = tf.tensor1d(this.weights);
     assignFlat(parameters, flat);
@@ -182,7 +206,7 @@ class JavaScriptSegment implements OptimizerSegment {
   read(): { first?: Float32Array; second?: Float32Array } {
     return {
       ...(this.first.length > 0 ? { first: this.first.slice() } : {}),
-      ...(this.second.length > 0 ? { second: this.second.slice() } : {}),
+      ...(this.second.length > 0 ? { second: this.second.slice() } : {})
     };
   }
 
@@ -190,7 +214,15 @@ class JavaScriptSegment implements OptimizerSegment {
 }
 
 /** SGD's loop; a zero buffer makes the first step momentum·0 + d = d, torch's "buffer = gradient". */
-function sgdLoop(w: Float32Array, g: Float32Array, buffer: Float32Array, momentum: number, nesterov: boolean, weightDecay: number, lr: number): void {
+function sgdLoop(
+  w: Float32Array,
+  g: Float32Array,
+  buffer: Float32Array,
+  momentum: number,
+  nesterov: boolean,
+  weightDecay: number,
+  lr: number
+): void {
   const n = w.length;
   for (let i = 0; i < n; i++) {
     let d = g[i]! + weightDecay * w[i]!;
@@ -217,7 +249,7 @@ function adamLoop(
   stepSize: number,
   sqrtCorrection2: number,
   l2: number,
-  decay: number,
+  decay: number
 ): void {
   const oneMinusBeta1 = 1 - beta1;
   const oneMinusBeta2 = 1 - beta2;

@@ -39,25 +39,34 @@ const STEP_WEIGHT_TOLERANCE = 1e-2;
 const STEP_COSINE = 0.9999;
 
 function fixture(): { weights: Uint8Array; inputs: SafetensorsFile; after: SafetensorsFile } {
-  const key = createHash('sha256').update(readFileSync(SCRIPT)).update(readFileSync(HELPER)).update(`${NUM_CLASSES} ${IMAGE_SIZE}`).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(readFileSync(SCRIPT))
+    .update(readFileSync(HELPER))
+    .update(`${NUM_CLASSES} ${IMAGE_SIZE}`)
+    .digest('hex')
+    .slice(0, 16);
   const dir = `${ROOT}.cache/parity/resnet18-${key}`;
   if (!existsSync(`${dir}/after-step.safetensors`)) {
     try {
-      execFileSync(PYTHON, [SCRIPT, '--out', dir, '--num-classes', String(NUM_CLASSES), '--image-size', String(IMAGE_SIZE)], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
+      execFileSync(
+        PYTHON,
+        [SCRIPT, '--out', dir, '--num-classes', String(NUM_CLASSES), '--image-size', String(IMAGE_SIZE)],
+        {
+          stdio: ['ignore', 'ignore', 'pipe']
+        }
+      );
     } catch (error) {
       const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? String(error);
       throw new Error(
         `the PyTorch reference could not run (${stderr.trim().split('\n').at(-1)}); ` +
-          'install it with scripts/install-python-reference.sh',
+          'install it with scripts/install-python-reference.sh'
       );
     }
   }
   return {
     weights: readFileSync(`${dir}/weights.safetensors`),
     inputs: decodeSafetensors(readFileSync(`${dir}/inputs.safetensors`)),
-    after: decodeSafetensors(readFileSync(`${dir}/after-step.safetensors`)),
+    after: decodeSafetensors(readFileSync(`${dir}/after-step.safetensors`))
   };
 }
 
@@ -83,7 +92,9 @@ for (const backend of [...new Set([suiteBackend, 'cpu'] as const)]) {
   test(`eval-mode logits match torchvision resnet18 within ${FORWARD_TOLERANCE} relative (${backend})`, async () => {
     await initBackend({ requested: backend, log: () => {} });
     const { model } = loadSafetensorsWeights(data.weights, { numClasses: NUM_CLASSES });
-    const logits = tf.tidy(() => model.forward(tf.tensor4d(images, [batch, IMAGE_SIZE, IMAGE_SIZE, 3]), { training: false }).dataSync());
+    const logits = tf.tidy(() =>
+      model.forward(tf.tensor4d(images, [batch, IMAGE_SIZE, IMAGE_SIZE, 3]), { training: false }).dataSync()
+    );
     const error = relativeError(logits as Float32Array, tensor('eval_logits'));
     assert.ok(error < FORWARD_TOLERANCE, `relative error ${error}`);
     model.dispose();
@@ -99,7 +110,7 @@ for (const backend of suiteBackend === 'cpu' ? [] : [suiteBackend]) {
     const before = new Map(model.spec.map((spec) => [spec.name, model.read(spec.name)]));
     const trainer = Trainer.create(
       { numClasses: NUM_CLASSES, imageSize: IMAGE_SIZE, optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9 } },
-      model,
+      model
     );
     const labels = Int32Array.from(tensor('labels'));
     const result = trainer.computeGradients({ images, labels, count: batch });
@@ -115,7 +126,12 @@ for (const backend of suiteBackend === 'cpu' ? [] : [suiteBackend]) {
       }
       const old = before.get(spec.name)!;
       const weightError = relativeError(actual, expected);
-      const cos = spec.parameter ? cosine(actual.map((v, i) => v - old[i]!), expected.map((v, i) => v - old[i]!)) : 1;
+      const cos = spec.parameter
+        ? cosine(
+            actual.map((v, i) => v - old[i]!),
+            expected.map((v, i) => v - old[i]!)
+          )
+        : 1;
       const summary = `${spec.name}: weight error ${weightError.toExponential(1)}, update cosine ${cos.toFixed(6)}`;
       assert.ok(weightError < STEP_WEIGHT_TOLERANCE && cos > STEP_COSINE, summary);
     }

@@ -76,12 +76,6 @@ export function elementCount(shape: readonly number[]): number {
   return shape.reduce((product, size) => product * size, 1);
 }
 
-function tensor(
-  name: string,
-  kind: TensorKind,
-  torchShape: number[],
-  shape: number[],
-  parameter: boolean,
-): TensorSpec {
+function tensor(name: string, kind: TensorKind, torchShape: number[], shape: number[], parameter: boolean): TensorSpec {
   return { name, kind, torchShape, shape, parameter, head: false };
 }

@@ -22,8 +22,8 @@ test('ResNet18 has torchvision parameter count: 11,689,512 for 1,000 classes', (
       'bn1.running_var',
       'bn1.num_batches_tracked',
       'layer1.0.conv1.weight',
-      'layer1.0.bn1.weight',
-    ],
+      'layer1.0.bn1.weight'
+    ]
   );
   assert.deepEqual(specs.find((s) => s.name === 'layer2.0.downsample.0.weight')?.torchShape, [128, 64, 1, 1]);
   assert.deepEqual(specs.at(-2)?.shape, [512, 1000]);
@@ -33,7 +33,9 @@ test('forward gives [N, numClasses] logits at any image size, and eval mode leav
   const model = ResNet18.create({ numClasses: 3, seed: 1 });
   try {
     const before = model.read('layer3.1.bn2.running_mean');
-    const logits = tf.tidy(() => model.forward(tf.randomNormal([2, 40, 36, 3], 0, 1, 'float32', 5), { training: false }));
+    const logits = tf.tidy(() =>
+      model.forward(tf.randomNormal([2, 40, 36, 3], 0, 1, 'float32', 5), { training: false })
+    );
     assert.deepEqual(logits.shape, [2, 3]);
     assert.ok([...logits.dataSync()].every(Number.isFinite));
     logits.dispose();
@@ -49,7 +51,12 @@ test('training mode updates running statistics with momentum 0.1 and the unbiase
   try {
     const images = tf.randomNormal([2, 32, 32, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
     const batchMoments = tf.tidy(() => {
-      const stem = tf.conv2d(images, model.variable('conv1.weight') as tf.Tensor4D, 2, [[0, 0], [3, 3], [3, 3], [0, 0]]);
+      const stem = tf.conv2d(images, model.variable('conv1.weight') as tf.Tensor4D, 2, [
+        [0, 0],
+        [3, 3],
+        [3, 3],
+        [0, 0]
+      ]);
       const { mean, variance } = tf.moments(stem, [0, 1, 2]);
       const n = stem.size / 64;
       return [mean.dataSync(), tf.mul(variance, n / (n - 1)).dataSync()] as const;
@@ -74,7 +81,10 @@ test('a frozen backbone keeps batch norm in inference mode even when training', 
     const before = model.read('bn1.running_var');
     tf.tidy(() => model.forward(tf.ones([1, 32, 32, 3]) as tf.Tensor4D, { training: true, batchNormInference: true }));
     assert.deepEqual(model.read('bn1.running_var'), before);
-    assert.deepEqual(model.trainable(true).map((s) => s.name), ['fc.weight', 'fc.bias']);
+    assert.deepEqual(
+      model.trainable(true).map((s) => s.name),
+      ['fc.weight', 'fc.bias']
+    );
     assert.equal(model.trainable(false).length, 62);
   } finally {
     model.dispose();

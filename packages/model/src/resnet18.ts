@@ -26,7 +26,7 @@ export class ResNet18 {
 
   private constructor(
     readonly numClasses: number,
-    values: ReadonlyMap<string, Float32Array>,
+    values: ReadonlyMap<string, Float32Array>
   ) {
     this.spec = resnet18Spec(numClasses);
     for (const spec of this.spec) {
@@ -120,13 +120,7 @@ export class ResNet18 {
     this.variables.clear();
   }
 
-  private basicBlock(
-    prefix: string,
-    input: tf.Tensor4D,
-    stage: number,
-    block: number,
-    training: boolean,
-  ): tf.Tensor4D {
+  private basicBlock(prefix: string, input: tf.Tensor4D, stage: number, block: number, training: boolean): tf.Tensor4D {
     const stride = hasDownsample(stage, block) ? 2 : 1;
     let out = this.conv(`${prefix}.conv1`, input, stride, 1);
     out = relu(this.batchNorm(`${prefix}.bn1`, out, training));
@@ -171,7 +165,14 @@ export class ResNet18 {
     if (native !== undefined) {
       const running = { mean: runningMean as tf.Tensor1D, variance: runningVar as tf.Tensor1D };
       const options = { epsilon: BN_EPSILON, momentum: BN_MOMENTUM };
-      const { y, mean, variance } = fusedBatchNormTraining(native, x, gamma as tf.Tensor1D, beta as tf.Tensor1D, running, options);
+      const { y, mean, variance } = fusedBatchNormTraining(
+        native,
+        x,
+        gamma as tf.Tensor1D,
+        beta as tf.Tensor1D,
+        running,
+        options
+      );
       runningMean.assign(mean);
       runningVar.assign(variance);
       tf.dispose([mean, variance]);
@@ -199,12 +200,11 @@ export class ResNet18 {
           const centred = tf.sub(tf.sub(tf.mul(dy, count), sumDy), tf.mul(xhat, sumDyXhat));
           const dx = tf.mul(centred, tf.div(tf.mul(w, inv), count));
           return [dx, sumDyXhat, sumDy];
-        },
+        }
       };
     });
     return trainingNorm(x, gamma, beta) as tf.Tensor4D;
   }
-
 }
 
 /** ReLU; on TensorFlow with its fused gradient kernel. */
@@ -223,7 +223,7 @@ function symmetricPadding(pad: number): Array<[number, number]> & tf.backend_uti
     [0, 0],
     [pad, pad],
     [pad, pad],
-    [0, 0],
+    [0, 0]
   ];
 }
 

@@ -14,37 +14,51 @@ function header(json: object, data = new Uint8Array()): Uint8Array {
 }
 
 test('encode → decode returns every tensor, shape, dtype and metadata unchanged', () => {
-  const tensorArb = fc
-    .array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 })
-    .chain((shape) =>
-      fc.record({
-        shape: fc.constant(shape),
-        values: fc.float32Array({ minLength: shape.reduce((a, b) => a * b, 1), maxLength: shape.reduce((a, b) => a * b, 1) }),
-      }),
-    );
+  const tensorArb = fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 }).chain((shape) =>
+    fc.record({
+      shape: fc.constant(shape),
+      values: fc.float32Array({
+        minLength: shape.reduce((a, b) => a * b, 1),
+        maxLength: shape.reduce((a, b) => a * b, 1)
+      })
+    })
+  );
   fc.assert(
-    fc.property(fc.uniqueArray(fc.tuple(fc.string({ minLength: 1 }).filter((s) => s !== '__metadata__'), tensorArb), { selector: ([name]) => name, maxLength: 5 }), fc.dictionary(fc.string(), fc.string()), (entries, metadata) => {
-      const tensors = entries.map(([name, t]): [string, RawTensor] => [name, { dtype: 'F32', shape: t.shape, data: float32Bytes(t.values) }]);
-      const bytes = encodeSafetensors(tensors, metadata);
-      const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
-      assert.equal(headerLength % 8, 0, 'header padded to 8 bytes');
-      const decoded = decodeSafetensors(bytes);
-      assert.deepEqual(decoded.metadata, Object.keys(metadata).length > 0 ? { ...metadata } : {});
-      assert.deepEqual([...decoded.tensors.keys()].sort(), entries.map(([n]) => n).sort());
-      for (const [name, t] of entries) {
-        const got = decoded.tensors.get(name)!;
-        assert.deepEqual(got.shape, t.shape);
-        assert.deepEqual(toFloat32(name, got), t.values);
+    fc.property(
+      fc.uniqueArray(
+        fc.tuple(
+          fc.string({ minLength: 1 }).filter((s) => s !== '__metadata__'),
+          tensorArb
+        ),
+        { selector: ([name]) => name, maxLength: 5 }
+      ),
+      fc.dictionary(fc.string(), fc.string()),
+      (entries, metadata) => {
+        const tensors = entries.map(([name, t]): [string, RawTensor] => [
+          name,
+          { dtype: 'F32', shape: t.shape, data: float32Bytes(t.values) }
+        ]);
+        const bytes = encodeSafetensors(tensors, metadata);
+        const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+        assert.equal(headerLength % 8, 0, 'header padded to 8 bytes');
+        const decoded = decodeSafetensors(bytes);
+        assert.deepEqual(decoded.metadata, Object.keys(metadata).length > 0 ? { ...metadata } : {});
+        assert.deepEqual([...decoded.tensors.keys()].sort(), entries.map(([n]) => n).sort());
+        for (const [name, t] of entries) {
+          const got = decoded.tensors.get(name)!;
+          assert.deepEqual(got.shape, t.shape);
+          assert.deepEqual(toFloat32(name, got), t.values);
+        }
       }
-    }),
-    { numRuns: 50 },
+    ),
+    { numRuns: 50 }
   );
 });
 
 test('reads tensors out of a Node Buffer, as readFileSync returns them', () => {
   const bytes = encodeSafetensors([
     ['a', { dtype: 'F32', shape: [2], data: float32Bytes(Float32Array.of(1, 2)) }],
-    ['b', { dtype: 'F32', shape: [1], data: float32Bytes(Float32Array.of(3)) }],
+    ['b', { dtype: 'F32', shape: [1], data: float32Bytes(Float32Array.of(3)) }]
   ]);
   const file = decodeSafetensors(Buffer.from(bytes));
   assert.deepEqual(toFloat32('a', file.tensors.get('a')!), Float32Array.of(1, 2));
@@ -65,10 +79,10 @@ test('reads the half-precision and integer dtypes PyTorch files use', () => {
       {
         h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] },
         b: { dtype: 'BF16', shape: [2], data_offsets: [4, 8] },
-        n: { dtype: 'I64', shape: [], data_offsets: [8, 16] },
+        n: { dtype: 'I64', shape: [], data_offsets: [8, 16] }
       },
-      data,
-    ),
+      data
+    )
   );
   assert.deepEqual([...toFloat32('h', file.tensors.get('h')!)], [1, -2]);
   assert.deepEqual([...toFloat32('b', file.tensors.get('b')!)], [1, -2]);
@@ -87,35 +101,81 @@ const float32Bits = (value: number): number => new Uint32Array(Float32Array.of(v
 
 test('F16 converts exactly: known values, subnormals, signed zero, infinities and NaN', () => {
   const cases: [number, number][] = [
-    [0x3c00, 1], [0xc000, -2], [0x3555, 0.333251953125], [0x7bff, 65504], [0x0400, 2 ** -14],
-    [0x0001, 2 ** -24], [0x03ff, 1023 * 2 ** -24], [0x8001, -(2 ** -24)], [0x0000, 0], [0x8000, -0],
-    [0x7c00, Infinity], [0xfc00, -Infinity], [0x7e00, NaN], [0x7c01, NaN], [0xfe00, NaN],
+    [0x3c00, 1],
+    [0xc000, -2],
+    [0x3555, 0.333251953125],
+    [0x7bff, 65504],
+    [0x0400, 2 ** -14],
+    [0x0001, 2 ** -24],
+    [0x03ff, 1023 * 2 ** -24],
+    [0x8001, -(2 ** -24)],
+    [0x0000, 0],
+    [0x8000, -0],
+    [0x7c00, Infinity],
+    [0xfc00, -Infinity],
+    [0x7e00, NaN],
+    [0x7c01, NaN],
+    [0xfe00, NaN]
   ];
-  const values = decode16('F16', cases.map(([bits]) => bits));
-  cases.forEach(([bits, expected], i) => assert.ok(Object.is(values[i], expected), `0x${bits.toString(16)} → ${values[i]}, expected ${expected}`));
+  const values = decode16(
+    'F16',
+    cases.map(([bits]) => bits)
+  );
+  cases.forEach(([bits, expected], i) =>
+    assert.ok(Object.is(values[i], expected), `0x${bits.toString(16)} → ${values[i]}, expected ${expected}`)
+  );
 });
 
 test('F16 → F32 is exact for all 65536 patterns (against the bit-level construction of the same float)', () => {
-  const values = decode16('F16', Array.from({ length: 65536 }, (_, bits) => bits));
+  const values = decode16(
+    'F16',
+    Array.from({ length: 65536 }, (_, bits) => bits)
+  );
   for (let bits = 0; bits < 65536; bits++) {
     const sign = bits >> 15;
     const exponent = (bits >> 10) & 0x1f;
     const fraction = bits & 0x3ff;
     const value = values[bits]!;
-    if (exponent === 0x1f) assert.ok(fraction === 0 ? value === (sign ? -Infinity : Infinity) : Number.isNaN(value), `0x${bits.toString(16)}`);
-    else if (exponent === 0) assert.ok(Object.is(value, (sign ? -1 : 1) * fraction * 2 ** -24), `subnormal 0x${bits.toString(16)}`);
-    else assert.equal(float32Bits(value), ((sign << 31) | ((exponent + 112) << 23) | (fraction << 13)) >>> 0, `0x${bits.toString(16)}`);
+    if (exponent === 0x1f)
+      assert.ok(
+        fraction === 0 ? value === (sign ? -Infinity : Infinity) : Number.isNaN(value),
+        `0x${bits.toString(16)}`
+      );
+    else if (exponent === 0)
+      assert.ok(Object.is(value, (sign ? -1 : 1) * fraction * 2 ** -24), `subnormal 0x${bits.toString(16)}`);
+    else
+      assert.equal(
+        float32Bits(value),
+        ((sign << 31) | ((exponent + 112) << 23) | (fraction << 13)) >>> 0,
+        `0x${bits.toString(16)}`
+      );
   }
 });
 
 test('BF16 converts exactly: its bits are the top half of the float32 for all 65536 patterns', () => {
   const cases: [number, number][] = [
-    [0x3f80, 1], [0xc000, -2], [0x3eab, 0.333984375], [0x7f7f, 3.3895313892515355e38], [0x0001, 2 ** -133],
-    [0x8000, -0], [0x7f80, Infinity], [0xff80, -Infinity], [0x7fc0, NaN], [0xffc1, NaN],
+    [0x3f80, 1],
+    [0xc000, -2],
+    [0x3eab, 0.333984375],
+    [0x7f7f, 3.3895313892515355e38],
+    [0x0001, 2 ** -133],
+    [0x8000, -0],
+    [0x7f80, Infinity],
+    [0xff80, -Infinity],
+    [0x7fc0, NaN],
+    [0xffc1, NaN]
   ];
-  const known = decode16('BF16', cases.map(([bits]) => bits));
-  cases.forEach(([bits, expected], i) => assert.ok(Object.is(known[i], expected), `0x${bits.toString(16)} → ${known[i]}, expected ${expected}`));
-  const values = decode16('BF16', Array.from({ length: 65536 }, (_, bits) => bits));
+  const known = decode16(
+    'BF16',
+    cases.map(([bits]) => bits)
+  );
+  cases.forEach(([bits, expected], i) =>
+    assert.ok(Object.is(known[i], expected), `0x${bits.toString(16)} → ${known[i]}, expected ${expected}`)
+  );
+  const values = decode16(
+    'BF16',
+    Array.from({ length: 65536 }, (_, bits) => bits)
+  );
   for (let bits = 0; bits < 65536; bits++) {
     const nan = (bits & 0x7f80) === 0x7f80 && (bits & 0x7f) !== 0;
     if (nan) assert.ok(Number.isNaN(values[bits]), `0x${bits.toString(16)}`);
@@ -136,16 +196,34 @@ test('rejects malformed files with a message naming the problem', () => {
   const tooLong = new Uint8Array(16);
   new DataView(tooLong.buffer).setBigUint64(0, 1000n, true);
   assert.throws(() => decodeSafetensors(tooLong), /header length 1000 exceeds the file/);
-  assert.throws(() => decodeSafetensors(header({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, new Uint8Array(4))), /a: data ends at 8, past the file's 4 data bytes/);
-  assert.throws(() => decodeSafetensors(header({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8))), /a: 8 bytes for F32\[3\] \(expected 12\)/);
-  assert.throws(() => decodeSafetensors(header({ a: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8))), /a: unsupported dtype "C64"/);
+  assert.throws(
+    () => decodeSafetensors(header({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, new Uint8Array(4))),
+    /a: data ends at 8, past the file's 4 data bytes/
+  );
+  assert.throws(
+    () => decodeSafetensors(header({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8))),
+    /a: 8 bytes for F32\[3\] \(expected 12\)/
+  );
+  assert.throws(
+    () => decodeSafetensors(header({ a: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8))),
+    /a: unsupported dtype "C64"/
+  );
   assert.throws(
     () =>
       decodeSafetensors(
-        header({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } }, new Uint8Array(12)),
+        header(
+          {
+            a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+            b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] }
+          },
+          new Uint8Array(12)
+        )
       ),
-    /b: data starts at 8, expected 4 \(gap or overlap\)/,
+    /b: data starts at 8, expected 4 \(gap or overlap\)/
   );
-  assert.throws(() => decodeSafetensors(header({ a: { dtype: 'U8', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(3))), /2 trailing data bytes/);
+  assert.throws(
+    () => decodeSafetensors(header({ a: { dtype: 'U8', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(3))),
+    /2 trailing data bytes/
+  );
   assert.throws(() => decodeSafetensors(header({ __metadata__: { a: 1 } })), /__metadata__.a is not a string/);
 });

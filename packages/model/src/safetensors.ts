@@ -16,7 +16,7 @@ export const DTYPE_SIZES = {
   I16: 2,
   I8: 1,
   U8: 1,
-  BOOL: 1,
+  BOOL: 1
 } as const;
 export type SafetensorsDtype = keyof typeof DTYPE_SIZES;
 
@@ -43,7 +43,8 @@ export class SafetensorsError extends Error {
 }
 
 export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
-  if (bytes.length < 8) throw new SafetensorsError(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
+  if (bytes.length < 8)
+    throw new SafetensorsError(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getBigUint64(0, true);
   if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, bytes.length - 8))) {
@@ -73,7 +74,8 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
     if (end - begin !== expected) {
       throw new SafetensorsError(`${name}: ${end - begin} bytes for ${dtype}[${shape}] (expected ${expected})`);
     }
-    if (end > dataLength) throw new SafetensorsError(`${name}: data ends at ${end}, past the file's ${dataLength} data bytes (truncated?)`);
+    if (end > dataLength)
+      throw new SafetensorsError(`${name}: data ends at ${end}, past the file's ${dataLength} data bytes (truncated?)`);
     ranges.push([begin, end, name]);
     tensors.set(name, { dtype, shape, data: bytes.subarray(dataStart + begin, dataStart + end) });
   }
@@ -81,16 +83,18 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
   ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let cursor = 0;
   for (const [begin, end, name] of ranges) {
-    if (begin !== cursor) throw new SafetensorsError(`${name}: data starts at ${begin}, expected ${cursor} (gap or overlap)`);
+    if (begin !== cursor)
+      throw new SafetensorsError(`${name}: data starts at ${begin}, expected ${cursor} (gap or overlap)`);
     cursor = end;
   }
-  if (cursor !== dataLength) throw new SafetensorsError(`${dataLength - cursor} trailing data bytes belong to no tensor`);
+  if (cursor !== dataLength)
+    throw new SafetensorsError(`${dataLength - cursor} trailing data bytes belong to no tensor`);
   return { tensors, metadata };
 }
 
 export function encodeSafetensors(
   tensors: Iterable<readonly [string, RawTensor]>,
-  metadata: Readonly<Record<string, string>> = {},
+  metadata: Readonly<Record<string, string>> = {}
 ): Uint8Array {
   // Entries, not assignments into an object: names such as "valueOf" or "__proto__" are valid tensor names.
   const entries: Array<[string, unknown]> = [];
@@ -103,7 +107,9 @@ export function encodeSafetensors(
     seen.add(name);
     const expected = tensor.shape.reduce((product, size) => product * size, 1) * DTYPE_SIZES[tensor.dtype];
     if (tensor.data.length !== expected) {
-      throw new SafetensorsError(`${name}: ${tensor.data.length} bytes for ${tensor.dtype}[${tensor.shape}] (expected ${expected})`);
+      throw new SafetensorsError(
+        `${name}: ${tensor.data.length} bytes for ${tensor.dtype}[${tensor.shape}] (expected ${expected})`
+      );
     }
     entries.push([name, { dtype: tensor.dtype, shape: [...tensor.shape], data_offsets: [offset, offset + expected] }]);
     parts.push(tensor.data);
@@ -144,7 +150,7 @@ const READERS: Record<SafetensorsDtype, Reader> = {
   I16: (view, i) => view.getInt16(i * 2, true),
   I8: (view, i) => view.getInt8(i),
   U8: (view, i) => view.getUint8(i),
-  BOOL: (view, i) => view.getUint8(i),
+  BOOL: (view, i) => view.getUint8(i)
 };
 
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
@@ -191,15 +197,18 @@ function parseMetadata(entry: unknown): Record<string, string> {
 
 function parseEntry(
   name: string,
-  entry: unknown,
+  entry: unknown
 ): { dtype: SafetensorsDtype; shape: number[]; begin: number; end: number } {
   const record = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
   const { dtype, shape, data_offsets: offsets } = record;
   if (typeof dtype !== 'string' || !(dtype in DTYPE_SIZES)) {
-    throw new SafetensorsError(`${name}: unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_SIZES).join(', ')})`);
+    throw new SafetensorsError(
+      `${name}: unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_SIZES).join(', ')})`
+    );
   }
   const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
-  if (!Array.isArray(shape) || !shape.every(isCount)) throw new SafetensorsError(`${name}: shape is not a list of sizes`);
+  if (!Array.isArray(shape) || !shape.every(isCount))
+    throw new SafetensorsError(`${name}: shape is not a list of sizes`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
     throw new SafetensorsError(`${name}: data_offsets is not [begin, end] with begin <= end`);
   }

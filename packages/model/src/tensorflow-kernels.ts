@@ -11,7 +11,12 @@ export interface TensorflowBackend {
     readonly TF_FLOAT: number;
   };
   executeSingleOutput(name: string, attrs: readonly OpAttr[], inputs: readonly tf.Tensor[]): tf.Tensor;
-  executeMultipleOutputs(name: string, attrs: readonly OpAttr[], inputs: readonly tf.Tensor[], outputs: number): tf.Tensor[];
+  executeMultipleOutputs(
+    name: string,
+    attrs: readonly OpAttr[],
+    inputs: readonly tf.Tensor[],
+    outputs: number
+  ): tf.Tensor[];
 }
 
 export interface OpAttr {
@@ -44,7 +49,7 @@ export function fusedRelu(backend: TensorflowBackend, x: tf.Tensor4D): tf.Tensor
     save([value]);
     return {
       value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backend.executeSingleOutput('ReluGrad', [T], [dy, saved[0]!]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backend.executeSingleOutput('ReluGrad', [T], [dy, saved[0]!])
     };
   });
   return relu(x) as tf.Tensor4D;
@@ -62,7 +67,7 @@ export function fusedBatchNormTraining(
   gamma: tf.Tensor1D,
   beta: tf.Tensor1D,
   running: { readonly mean: tf.Tensor1D; readonly variance: tf.Tensor1D },
-  options: FusedBatchNormOptions,
+  options: FusedBatchNormOptions
 ): { readonly y: tf.Tensor4D; readonly mean: tf.Tensor1D; readonly variance: tf.Tensor1D } {
   const { binding } = backend;
   const type = (name: string): OpAttr => ({ name, type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT });
@@ -72,13 +77,16 @@ export function fusedBatchNormTraining(
     { name: 'epsilon', type: binding.TF_ATTR_FLOAT, value: options.epsilon },
     { name: 'data_format', type: binding.TF_ATTR_STRING, value: 'NHWC' },
     { name: 'is_training', type: binding.TF_ATTR_BOOL, value: training },
-    ...(training ? [{ name: 'exponential_avg_factor', type: binding.TF_ATTR_FLOAT, value: options.momentum }] : []),
+    ...(training ? [{ name: 'exponential_avg_factor', type: binding.TF_ATTR_FLOAT, value: options.momentum }] : [])
   ];
   let updated: [tf.Tensor1D, tf.Tensor1D] | undefined;
   const norm = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [input, scale, offset, save] = args as unknown as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
     const [y, mean, variance, reserve1, reserve2, reserve3] = backend.executeMultipleOutputs(
-      'FusedBatchNormV3', attrs(true), [input, scale, offset, running.mean, running.variance], 6,
+      'FusedBatchNormV3',
+      attrs(true),
+      [input, scale, offset, running.mean, running.variance],
+      6
     ) as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor, tf.Tensor, tf.Tensor];
     updated = [tf.keep(mean), tf.keep(variance)];
     save([input, scale, reserve1, reserve2, reserve3]);
@@ -86,10 +94,13 @@ export function fusedBatchNormTraining(
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [dx, dScale, dOffset] = backend.executeMultipleOutputs(
-          'FusedBatchNormGradV3', attrs(true).slice(0, 5), [dy, ...saved], 5,
+          'FusedBatchNormGradV3',
+          attrs(true).slice(0, 5),
+          [dy, ...saved],
+          5
         );
         return [dx!, dScale!, dOffset!];
-      },
+      }
     };
   });
   const y = norm(x, gamma, beta) as tf.Tensor4D;

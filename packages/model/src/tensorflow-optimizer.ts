@@ -24,7 +24,7 @@ class ResourceSegment implements OptimizerSegment {
 
   constructor(
     private readonly backend: TensorflowBackend,
-    private readonly init: SegmentInit,
+    private readonly init: SegmentInit
   ) {
     this.float = { name: 'dtype', type: backend.binding.TF_ATTR_TYPE, value: backend.binding.TF_FLOAT };
     // The master copy of the weights, from the variables once: from here on the segment writes them.
@@ -51,22 +51,41 @@ class ResourceSegment implements OptimizerSegment {
           this.apply('ResourceApplyGradientDescent', [T, flag('use_locking', false)], [this.weights, tf.scalar(lr), g]);
         } else {
           // Zero-initialised accumulator: the first step's accum is the gradient itself, as torch seeds it.
-          this.apply('ResourceApplyMomentum', [T, flag('use_locking', false), flag('use_nesterov', config.nesterov)],
-            [this.weights, this.first, tf.scalar(lr), g, tf.scalar(config.momentum)]);
+          this.apply(
+            'ResourceApplyMomentum',
+            [T, flag('use_locking', false), flag('use_nesterov', config.nesterov)],
+            [this.weights, this.first, tf.scalar(lr), g, tf.scalar(config.momentum)]
+          );
         }
       } else {
         const { beta1, beta2, epsilon, weightDecay, decoupled } = config;
         if (weightDecay !== 0 && decoupled) {
-          this.apply('ResourceApplyGradientDescent', [T, flag('use_locking', false)], [this.weights, tf.scalar(lr * weightDecay), weights()]);
+          this.apply(
+            'ResourceApplyGradientDescent',
+            [T, flag('use_locking', false)],
+            [this.weights, tf.scalar(lr * weightDecay), weights()]
+          );
         }
         if (weightDecay !== 0 && !decoupled) g = tf.add(g, tf.mul(weights(), weightDecay));
         // Bias corrections computed here in double precision and folded into lr and ε, with β-powers of 0: in
         // the kernel, 1 − β₂ᵗ in float32 loses 1e-5 of its value to cancellation in the first steps.
         const sqrtCorrection2 = Math.sqrt(1 - beta2 ** steps);
-        this.apply('ResourceApplyAdam', [T, flag('use_locking', false), flag('use_nesterov', false)], [
-          this.weights, this.first!, this.second!, tf.scalar(0), tf.scalar(0), tf.scalar((lr * sqrtCorrection2) / (1 - beta1 ** steps)),
-          tf.scalar(beta1), tf.scalar(beta2), tf.scalar(epsilon * sqrtCorrection2), g,
-        ]);
+        this.apply(
+          'ResourceApplyAdam',
+          [T, flag('use_locking', false), flag('use_nesterov', false)],
+          [
+            this.weights,
+            this.first!,
+            this.second!,
+            tf.scalar(0),
+            tf.scalar(0),
+            tf.scalar((lr * sqrtCorrection2) / (1 - beta1 ** steps)),
+            tf.scalar(beta1),
+            tf.scalar(beta2),
+            tf.scalar(epsilon * sqrtCorrection2),
+            g
+          ]
+        );
       }
       assignFlat(parameters, this.readVariable(this.weights) as tf.Tensor1D);
     });
@@ -87,20 +106,29 @@ class ResourceSegment implements OptimizerSegment {
   dispose(): void {
     for (const handle of [this.weights, this.first, this.second]) {
       if (handle === undefined) continue;
-      this.backend.executeMultipleOutputs('DestroyResourceOp', [{ name: 'ignore_lookup_error', type: this.backend.binding.TF_ATTR_BOOL, value: true }], [handle], 0);
+      this.backend.executeMultipleOutputs(
+        'DestroyResourceOp',
+        [{ name: 'ignore_lookup_error', type: this.backend.binding.TF_ATTR_BOOL, value: true }],
+        [handle],
+        0
+      );
       handle.dispose();
     }
   }
 
   private resource(length: number, values?: Float32Array): tf.Tensor {
     const { binding } = this.backend;
-    const handle = this.backend.executeSingleOutput('VarHandleOp', [
-      { name: 'container', type: binding.TF_ATTR_STRING, value: '' },
-      // A unique name: an empty shared_name would be shared by every variable of the eager context.
-      { name: 'shared_name', type: binding.TF_ATTR_STRING, value: `ringtrain_optimizer_${resourceCount++}` },
-      this.float,
-      { name: 'shape', type: binding.TF_ATTR_SHAPE, value: [length] },
-    ], []);
+    const handle = this.backend.executeSingleOutput(
+      'VarHandleOp',
+      [
+        { name: 'container', type: binding.TF_ATTR_STRING, value: '' },
+        // A unique name: an empty shared_name would be shared by every variable of the eager context.
+        { name: 'shared_name', type: binding.TF_ATTR_STRING, value: `ringtrain_optimizer_${resourceCount++}` },
+        this.float,
+        { name: 'shape', type: binding.TF_ATTR_SHAPE, value: [length] }
+      ],
+      []
+    );
     tf.tidy(() => this.assign(handle, values === undefined ? tf.zeros([length]) : tf.tensor1d(values)));
     // Kept: segments are built during a step, inside the trainer's tf.tidy, but live for the whole run.
     return tf.keep(handle);

@@ -11,7 +11,8 @@ test('a TensorFlow.js model directory round-trips every tensor, and tf.io reads 
   const model = ResNet18.create({ numClasses: 3, seed: 4 });
   const files = saveTfjsModel(model, ['cat', 'dog', 'eel']);
   assert.deepEqual(JSON.parse(new TextDecoder().decode(files.get('labels.json'))), ['cat', 'dog', 'eel']);
-  const manifest = JSON.parse(new TextDecoder().decode(files.get('model.json'))).weightsManifest as tf.io.WeightsManifestConfig;
+  const manifest = JSON.parse(new TextDecoder().decode(files.get('model.json')))
+    .weightsManifest as tf.io.WeightsManifestConfig;
   assert.ok(manifest[0]!.paths.length > 1);
   for (const path of manifest[0]!.paths) assert.ok(files.get(path)!.length <= 4 * 1024 * 1024);
   // tfjs's own decoder agrees on names, shapes and values.

@@ -47,9 +47,9 @@ export function saveTfjsModel(model: ResNet18, labels?: readonly string[]): Map<
       numClasses: model.numClasses,
       dataFormat: 'NHWC',
       filterLayout: 'HWIO',
-      input: { channels: 3, mean: IMAGENET_MEAN, std: IMAGENET_STD },
+      input: { channels: 3, mean: IMAGENET_MEAN, std: IMAGENET_STD }
     },
-    weightsManifest: [{ paths, weights }],
+    weightsManifest: [{ paths, weights }]
   };
   files.set('model.json', new TextEncoder().encode(JSON.stringify(modelJson, null, 1)));
   paths.forEach((path, i) => files.set(path, all.slice(i * SHARD_BYTES, (i + 1) * SHARD_BYTES)));
@@ -90,12 +90,15 @@ export function loadTfjsModel(files: ReadonlyMap<string, Uint8Array>): ResNet18 
     }
     read.set(entry.name, { entry, values: out });
   }
-  if (offset !== all.length) throw new Error(`weight shards hold ${all.length} bytes, the manifest describes ${offset}`);
+  if (offset !== all.length)
+    throw new Error(`weight shards hold ${all.length} bytes, the manifest describes ${offset}`);
   const values = new Map<string, Float32Array>();
   for (const spec of resnet18Spec(numClasses)) {
     const found = read.get(spec.name);
     if (found === undefined || found.entry.shape.join() !== spec.shape.join()) {
-      throw new Error(`model.json: ${spec.name} is ${found ? `[${found.entry.shape}]` : 'missing'}, expected [${spec.shape}]`);
+      throw new Error(
+        `model.json: ${spec.name} is ${found ? `[${found.entry.shape}]` : 'missing'}, expected [${spec.shape}]`
+      );
     }
     values.set(spec.name, found.values);
   }

@@ -17,7 +17,7 @@ function batch(seed: number, count: number, numClasses = 3): TrainingBatch {
   return {
     images: Float32Array.from({ length: count * SIZE * SIZE * 3 }, () => random.normal()),
     labels: Int32Array.from({ length: count }, () => Math.floor(random.uniform() * numClasses)),
-    count,
+    count
   };
 }
 
@@ -99,7 +99,14 @@ test('ranks that apply the same averaged gradient hold bit-identical weights and
 });
 
 test('a run resumed from a checkpoint takes exactly the same next step as one that never stopped', () => {
-  const config: TrainingConfigInput = { ...base, optimizer: { kind: 'adam', weightDecay: 1e-4 }, schedule: { kind: 'cosine', totalSteps: 10 }, warmupSteps: 2, clipGradNorm: 1, labelSmoothing: 0.1 };
+  const config: TrainingConfigInput = {
+    ...base,
+    optimizer: { kind: 'adam', weightDecay: 1e-4 },
+    schedule: { kind: 'cosine', totalSteps: 10 },
+    warmupSteps: 2,
+    clipGradNorm: 1,
+    labelSmoothing: 0.1
+  };
   const original = Trainer.create(config);
   original.applyGradients(original.computeGradients(batch(20, 2)).gradients);
   original.setEpoch(3);
@@ -130,32 +137,59 @@ test('no tensors leak: the live tensor count after many steps equals the count a
   trainer.dispose();
 });
 
-test('[slow] no tensors leak over 1,000 steps: the live tensor count after step 1,000 equals the count after step 1', { skip: process.env.RINGTRAIN_SKIP_SLOW_TESTS === '1' ? 'RINGTRAIN_SKIP_SLOW_TESTS=1' : false, timeout: 20 * 60_000 }, () => {
-  // 8×8 images keep each step to the fixed cost of the kernels and the 11.7 M-parameter update (~0.25 s here).
-  const trainer = Trainer.create({ numClasses: 3, imageSize: 8, seed: 1, optimizer: { kind: 'sgd', lr: 1e-3, momentum: 0.9 } });
-  const random = SeededRandom.fromSeed(8);
-  const tiny = { images: Float32Array.from({ length: 2 * 8 * 8 * 3 }, () => random.normal()), labels: Int32Array.of(0, 2), count: 2 };
-  trainer.applyGradients(trainer.computeGradients(tiny).gradients);
-  const afterFirst = tf.memory();
-  for (let step = 2; step <= 1000; step++) trainer.applyGradients(trainer.computeGradients(tiny).gradients);
-  const afterLast = tf.memory();
-  assert.equal(afterLast.numTensors, afterFirst.numTensors);
-  assert.equal(afterLast.numBytes, afterFirst.numBytes);
-  assert.equal(trainer.step, 1000);
-  trainer.dispose();
-});
+test(
+  '[slow] no tensors leak over 1,000 steps: the live tensor count after step 1,000 equals the count after step 1',
+  { skip: process.env.RINGTRAIN_SKIP_SLOW_TESTS === '1' ? 'RINGTRAIN_SKIP_SLOW_TESTS=1' : false, timeout: 20 * 60_000 },
+  () => {
+    // 8×8 images keep each step to the fixed cost of the kernels and the 11.7 M-parameter update (~0.25 s here).
+    const trainer = Trainer.create({
+      numClasses: 3,
+      imageSize: 8,
+      seed: 1,
+      optimizer: { kind: 'sgd', lr: 1e-3, momentum: 0.9 }
+    });
+    const random = SeededRandom.fromSeed(8);
+    const tiny = {
+      images: Float32Array.from({ length: 2 * 8 * 8 * 3 }, () => random.normal()),
+      labels: Int32Array.of(0, 2),
+      count: 2
+    };
+    trainer.applyGradients(trainer.computeGradients(tiny).gradients);
+    const afterFirst = tf.memory();
+    for (let step = 2; step <= 1000; step++) trainer.applyGradients(trainer.computeGradients(tiny).gradients);
+    const afterLast = tf.memory();
+    assert.equal(afterLast.numTensors, afterFirst.numTensors);
+    assert.equal(afterLast.numBytes, afterFirst.numBytes);
+    assert.equal(trainer.step, 1000);
+    trainer.dispose();
+  }
+);
 
 test('bad batches and configurations are rejected with the reason', () => {
   assert.throws(() => Trainer.create({ numClasses: 0 }), /numClasses: Too small/);
-  assert.throws(() => Trainer.create({ numClasses: 2, optimizer: { kind: 'rmsprop' } } as unknown as TrainingConfigInput), /optimizer/);
+  assert.throws(
+    () => Trainer.create({ numClasses: 2, optimizer: { kind: 'rmsprop' } } as unknown as TrainingConfigInput),
+    /optimizer/
+  );
   const trainer = Trainer.create(base);
-  assert.throws(() => trainer.computeGradients({ ...batch(1, 2), count: 3 }), /6144 values; 3 images of 32×32×3 need 9216/);
-  assert.throws(() => trainer.computeGradients({ ...batch(1, 1), labels: Int32Array.of(7) }), /label 7 is outside \[0, 3\)/);
+  assert.throws(
+    () => trainer.computeGradients({ ...batch(1, 2), count: 3 }),
+    /6144 values; 3 images of 32×32×3 need 9216/
+  );
+  assert.throws(
+    () => trainer.computeGradients({ ...batch(1, 1), labels: Int32Array.of(7) }),
+    /label 7 is outside \[0, 3\)/
+  );
   trainer.dispose();
 });
 
 test('clipping scales the averaged gradient to the configured norm; a non-finite gradient changes nothing', () => {
-  const trainer = Trainer.create({ ...base, freezeBackbone: true, clipGradNorm: 0.5, optimizer: { kind: 'sgd', lr: 1 } });
+  const trainer = Trainer.create({
+    ...base,
+    freezeBackbone: true,
+    clipGradNorm: 0.5,
+    optimizer: { kind: 'sgd', lr: 1 }
+  });
   const before = [trainer.model.read('fc.weight'), trainer.model.read('fc.bias')];
   const gradient = new Float32Array(512 * 3 + 3).fill(1);
   const { gradNorm } = trainer.applyGradients(gradient);

@@ -65,7 +65,7 @@ export class Trainer {
 
   private constructor(
     readonly model: ResNet18,
-    config: TrainingConfig,
+    config: TrainingConfig
   ) {
     if (model.numClasses !== config.numClasses) {
       throw new Error(`model has ${model.numClasses} classes, training configuration says ${config.numClasses}`);
@@ -121,7 +121,9 @@ export class Trainer {
     const pixels = size * size * 3;
     if (!Number.isInteger(count) || count < 1) throw new Error(`batch count must be a positive integer, got ${count}`);
     if (images.length !== count * pixels) {
-      throw new Error(`batch images hold ${images.length} values; ${count} images of ${size}×${size}×3 need ${count * pixels}`);
+      throw new Error(
+        `batch images hold ${images.length} values; ${count} images of ${size}×${size}×3 need ${count * pixels}`
+      );
     }
     if (labels.length !== count) throw new Error(`batch has ${labels.length} labels for ${count} images`);
     for (const label of labels) {
@@ -143,7 +145,10 @@ export class Trainer {
       const { value, grads } = tf.variableGrads(() => {
         const x = tf.tensor4d(images.subarray(start * pixels, (start + n) * pixels), [n, size, size, 3]);
         const y = tf.tensor1d(labels.subarray(start, start + n), 'int32');
-        const logits = this.model.forward(x, { training: true, batchNormInference: frozen && this.config.freezeBatchNorm });
+        const logits = this.model.forward(x, {
+          training: true,
+          batchNormInference: frozen && this.config.freezeBatchNorm
+        });
         correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32')));
         return crossEntropy(logits, y, this.config.numClasses, this.config.labelSmoothing);
       }, variables);
@@ -154,10 +159,14 @@ export class Trainer {
         return [
           flatSum === undefined ? scaled : tf.add(flatSum, scaled),
           lossSum === undefined ? weightedLoss : tf.add(lossSum, weightedLoss),
-          correctSum === undefined ? correct! : tf.add(correctSum, correct!),
+          correctSum === undefined ? correct! : tf.add(correctSum, correct!)
         ] as [tf.Tensor1D, tf.Scalar, tf.Scalar];
       });
-      tf.dispose([value, correct!, ...Object.values(grads), flatSum, lossSum, correctSum].filter((t) => t !== undefined && t !== nextCorrect));
+      tf.dispose(
+        [value, correct!, ...Object.values(grads), flatSum, lossSum, correctSum].filter(
+          (t) => t !== undefined && t !== nextCorrect
+        )
+      );
       [flatSum, lossSum, correctSum] = [nextFlat, nextLoss, nextCorrect];
     }
     // Read outside tf.tidy: tidy walks a returned typed array element by element looking for tensors.
@@ -173,12 +182,15 @@ export class Trainer {
     const layout = this.gradientLayout();
     const expected = layout.reduce((sum, entry) => sum + entry.length, 0);
     if (gradients.length !== expected) {
-      throw new Error(`gradient vector has ${gradients.length} values, the current layout needs ${expected}` +
-        ` (${this.backboneFrozen ? 'backbone frozen: head only' : 'all parameters'})`);
+      throw new Error(
+        `gradient vector has ${gradients.length} values, the current layout needs ${expected}` +
+          ` (${this.backboneFrozen ? 'backbone frozen: head only' : 'all parameters'})`
+      );
     }
     const gradNorm = l2Norm(gradients);
     // Refuse before touching any weight, so a diverged step leaves the model as it was.
-    if (!Number.isFinite(gradNorm)) throw new Error(`gradient norm is ${gradNorm}; refusing to step (lower the learning rate?)`);
+    if (!Number.isFinite(gradNorm))
+      throw new Error(`gradient norm is ${gradNorm}; refusing to step (lower the learning rate?)`);
     const clip = this.config.clipGradNorm;
     const lr = learningRate(this.config, this.stepCount);
     const parameters = layout.map((entry) => ({ name: entry.name, variable: this.model.variable(entry.name) }));
@@ -199,12 +211,23 @@ export class Trainer {
     const steps: Record<string, number> = {};
     const optimizerState = this.optimizer.snapshot();
     for (const spec of this.model.spec) {
-      tensors.push([`model.${spec.name}`, { dtype: 'F32', shape: spec.shape, data: float32Bytes(this.model.read(spec.name)) }]);
+      tensors.push([
+        `model.${spec.name}`,
+        { dtype: 'F32', shape: spec.shape, data: float32Bytes(this.model.read(spec.name)) }
+      ]);
       if (!spec.parameter) continue;
       const state = optimizerState.get(spec.name);
       steps[spec.name] = state?.steps ?? 0;
-      if (state?.first !== undefined) tensors.push([`optimizer.first.${spec.name}`, { dtype: 'F32', shape: spec.shape, data: float32Bytes(state.first) }]);
-      if (state?.second !== undefined) tensors.push([`optimizer.second.${spec.name}`, { dtype: 'F32', shape: spec.shape, data: float32Bytes(state.second) }]);
+      if (state?.first !== undefined)
+        tensors.push([
+          `optimizer.first.${spec.name}`,
+          { dtype: 'F32', shape: spec.shape, data: float32Bytes(state.first) }
+        ]);
+      if (state?.second !== undefined)
+        tensors.push([
+          `optimizer.second.${spec.name}`,
+          { dtype: 'F32', shape: spec.shape, data: float32Bytes(state.second) }
+        ]);
     }
     return encodeSafetensors(tensors, {
       format: CHECKPOINT_FORMAT,
@@ -213,14 +236,16 @@ export class Trainer {
       epoch: String(this.epochCount),
       random: JSON.stringify(this.random.state()),
       parameterSteps: JSON.stringify(steps),
-      extra: JSON.stringify(extra),
+      extra: JSON.stringify(extra)
     });
   }
 
   static fromCheckpoint(bytes: Uint8Array): { trainer: Trainer; extra: Record<string, string> } {
     const { tensors, metadata } = decodeSafetensors(bytes);
     if (metadata.format !== CHECKPOINT_FORMAT) {
-      throw new Error(`not a Ringtrain checkpoint (format ${JSON.stringify(metadata.format)}, expected ${CHECKPOINT_FORMAT})`);
+      throw new Error(
+        `not a Ringtrain checkpoint (format ${JSON.stringify(metadata.format)}, expected ${CHECKPOINT_FORMAT})`
+      );
     }
     const config = parseTrainingConfig(JSON.parse(metadata.config ?? '{}') as TrainingConfigInput);
     const values = new Map<string, Float32Array>();
@@ -237,7 +262,7 @@ export class Trainer {
       trainer.optimizer.restore(spec.name, {
         steps: steps[spec.name] ?? 0,
         ...(first !== undefined ? { first: toFloat32(spec.name, first) } : {}),
-        ...(second !== undefined ? { second: toFloat32(spec.name, second) } : {}),
+        ...(second !== undefined ? { second: toFloat32(spec.name, second) } : {})
       });
     }
     return { trainer, extra: JSON.parse(metadata.extra ?? '{}') as Record<string, string> };

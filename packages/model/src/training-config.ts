@@ -13,23 +13,27 @@ export const OptimizerConfigSchema = z.discriminatedUnion('kind', [
     epsilon: z.number().positive().default(1e-8),
     /** L2 added to the gradient as torch.optim.Adam does; with `decoupled`, AdamW's p ← p·(1 − lr·wd). */
     weightDecay: z.number().min(0).default(0),
-    decoupled: z.boolean().default(false),
+    decoupled: z.boolean().default(false)
   }),
   z.object({
     kind: z.literal('sgd'),
     lr: z.number().positive().default(0.01),
     momentum: z.number().min(0).lt(1).default(0),
     nesterov: z.boolean().default(false),
-    weightDecay: z.number().min(0).default(0),
-  }),
+    weightDecay: z.number().min(0).default(0)
+  })
 ]);
 
 export const LrScheduleSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('constant') }),
   /** lr · gamma^⌊step / stepSize⌋ (torch StepLR, counted in optimizer steps). */
-  z.object({ kind: z.literal('step'), stepSize: z.number().int().positive(), gamma: z.number().positive().default(0.1) }),
+  z.object({
+    kind: z.literal('step'),
+    stepSize: z.number().int().positive(),
+    gamma: z.number().positive().default(0.1)
+  }),
   /** minLr + (lr − minLr)·(1 + cos(π·step/totalSteps))/2 (torch CosineAnnealingLR), flat after totalSteps. */
-  z.object({ kind: z.literal('cosine'), totalSteps: z.number().int().positive(), minLr: z.number().min(0).default(0) }),
+  z.object({ kind: z.literal('cosine'), totalSteps: z.number().int().positive(), minLr: z.number().min(0).default(0) })
 ]);
 
 export const TrainingConfigSchema = z
@@ -57,7 +61,7 @@ export const TrainingConfigSchema = z
     /** ...until this many epochs have passed (absent: frozen for the whole run). */
     unfreezeAfterEpochs: z.number().int().min(0).optional(),
     /** Seeds the head's initialisation and the trainer's RNG. */
-    seed: z.number().int().default(0),
+    seed: z.number().int().default(0)
   })
   .strict();
 

@@ -42,40 +42,75 @@ interface Case {
   readonly freezeBackbone: boolean;
 }
 
-function reference(c: Case, threads = 1): { weights: Uint8Array; images: Float32Array; labels: Int32Array; losses: number[] } {
+function reference(
+  c: Case,
+  threads = 1
+): { weights: Uint8Array; images: Float32Array; labels: Int32Array; losses: number[] } {
   const args = [
-    '--image-size', String(c.imageSize), '--batch', String(c.batch), '--steps', String(STEPS), '--num-classes', String(NUM_CLASSES),
-    '--ranks', String(c.ranks), '--threads', String(threads), ...(c.freezeBackbone ? ['--freeze-backbone'] : []),
+    '--image-size',
+    String(c.imageSize),
+    '--batch',
+    String(c.batch),
+    '--steps',
+    String(STEPS),
+    '--num-classes',
+    String(NUM_CLASSES),
+    '--ranks',
+    String(c.ranks),
+    '--threads',
+    String(threads),
+    ...(c.freezeBackbone ? ['--freeze-backbone'] : [])
   ];
-  const key = createHash('sha256').update(readFileSync(SCRIPT)).update(readFileSync(HELPER)).update(args.join(' ')).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(readFileSync(SCRIPT))
+    .update(readFileSync(HELPER))
+    .update(args.join(' '))
+    .digest('hex')
+    .slice(0, 16);
   const dir = `${ROOT}.cache/parity/trajectory-${key}`;
   if (!existsSync(`${dir}/losses.json`)) {
     try {
-      execFileSync('/usr/bin/python3', [SCRIPT, '--out', dir, ...args], { stdio: ['ignore', 'ignore', 'pipe'], cwd: `${ROOT}scripts/parity` });
+      execFileSync('/usr/bin/python3', [SCRIPT, '--out', dir, ...args], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        cwd: `${ROOT}scripts/parity`
+      });
     } catch (error) {
       const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? String(error);
-      throw new Error(`the PyTorch reference could not run (${stderr.trim().split('\n').at(-1)}); install it with scripts/install-python-reference.sh`);
+      throw new Error(
+        `the PyTorch reference could not run (${stderr.trim().split('\n').at(-1)}); install it with scripts/install-python-reference.sh`
+      );
     }
   }
   const inputs = decodeSafetensors(readFileSync(`${dir}/inputs.safetensors`));
   const labels = inputs.tensors.get('labels')!;
-  const view = new BigInt64Array(labels.data.buffer.slice(labels.data.byteOffset, labels.data.byteOffset + labels.data.byteLength));
+  const view = new BigInt64Array(
+    labels.data.buffer.slice(labels.data.byteOffset, labels.data.byteOffset + labels.data.byteLength)
+  );
   return {
     weights: readFileSync(`${dir}/weights.safetensors`),
     images: toFloat32('images', inputs.tensors.get('images')!),
     labels: Int32Array.from(view, (value) => Number(value)),
-    losses: JSON.parse(readFileSync(`${dir}/losses.json`, 'utf8')) as number[],
+    losses: JSON.parse(readFileSync(`${dir}/losses.json`, 'utf8')) as number[]
   };
 }
 
-const relative = (a: readonly number[], b: readonly number[]): number[] => a.map((x, i) => Math.abs(x - b[i]!) / Math.abs(b[i]!));
+const relative = (a: readonly number[], b: readonly number[]): number[] =>
+  a.map((x, i) => Math.abs(x - b[i]!) / Math.abs(b[i]!));
 const mean = (values: readonly number[]): number => values.reduce((sum, v) => sum + v, 0) / values.length;
 
 /** Our side: `ranks` trainers from the same weights, each on its contiguous share, gradients averaged. */
 function ourLosses(c: Case, data: ReturnType<typeof reference>): number[] {
   const trainers = Array.from({ length: c.ranks }, () => {
     const { model } = loadSafetensorsWeights(data.weights, { numClasses: NUM_CLASSES });
-    return Trainer.create({ numClasses: NUM_CLASSES, imageSize: c.imageSize, freezeBackbone: c.freezeBackbone, optimizer: { kind: 'adam', lr: 1e-3 } }, model);
+    return Trainer.create(
+      {
+        numClasses: NUM_CLASSES,
+        imageSize: c.imageSize,
+        freezeBackbone: c.freezeBackbone,
+        optimizer: { kind: 'adam', lr: 1e-3 }
+      },
+      model
+    );
   });
   const pixels = c.imageSize * c.imageSize * 3;
   const perRank = c.batch / c.ranks;
@@ -87,7 +122,7 @@ function ourLosses(c: Case, data: ReturnType<typeof reference>): number[] {
         return trainer.computeGradients({
           images: data.images.subarray(first * pixels, (first + perRank) * pixels),
           labels: data.labels.subarray(first, first + perRank),
-          count: perRank,
+          count: perRank
         });
       });
       const mean = new Float32Array(results[0]!.gradients.length);
@@ -107,19 +142,24 @@ const CASES: Case[] = [
   { imageSize: 32, batch: 64, ranks: 2, freezeBackbone: false },
   { imageSize: 32, batch: 64, ranks: 2, freezeBackbone: true },
   { imageSize: 64, batch: 32, ranks: 1, freezeBackbone: false },
-  { imageSize: 64, batch: 32, ranks: 1, freezeBackbone: true },
+  { imageSize: 64, batch: 32, ranks: 1, freezeBackbone: true }
 ];
 
 for (const c of CASES) {
   const what = `${c.freezeBackbone ? 'frozen backbone' : 'full fine-tuning'}, ${c.ranks === 1 ? `1 rank × ${c.batch}` : `${c.ranks} ranks × ${c.batch / c.ranks}`} at ${c.imageSize} px`;
-  const bar = c.freezeBackbone ? `every step within ${TOLERANCE} relative` : "the first two steps, then PyTorch's own spread";
+  const bar = c.freezeBackbone
+    ? `every step within ${TOLERANCE} relative`
+    : "the first two steps, then PyTorch's own spread";
   test(`[slow] the per-step loss follows PyTorch's for ${STEPS} steps (${bar}): ${what}`, { skip: slow }, (t) => {
     const data = reference(c);
     const errors = relative(ourLosses(c, data), data.losses);
     const worst = Math.max(...errors);
     t.diagnostic(`relative differences per step: ${errors.map((e) => e.toExponential(1)).join(', ')}`);
     if (c.freezeBackbone) {
-      assert.ok(worst < TOLERANCE, `step ${errors.indexOf(worst) + 1} differs by ${worst} (every step: ${errors.map((e) => e.toExponential(1)).join(', ')})`);
+      assert.ok(
+        worst < TOLERANCE,
+        `step ${errors.indexOf(worst) + 1} differs by ${worst} (every step: ${errors.map((e) => e.toExponential(1)).join(', ')})`
+      );
       return;
     }
     assert.ok(errors[0]! < 1e-5, `step 1 (the same forward pass) differs by ${errors[0]}`);
@@ -128,7 +168,12 @@ for (const c of CASES) {
     // convolutions on tensorflow, XNNPACK's on wasm), where PyTorch against itself at 2 threads gives 1.4e-5.
     assert.ok(errors[1]! < 3 * TOLERANCE, `step 2 (after the same first update) differs by ${errors[1]}`);
     const spread = relative(reference(c, 2).losses, data.losses);
-    t.diagnostic(`mean relative difference: ours ${mean(errors).toExponential(2)}, PyTorch at 2 threads ${mean(spread).toExponential(2)}`);
-    assert.ok(mean(errors) <= 3 * mean(spread), `ours drift ${mean(errors)} from PyTorch, more than 3× PyTorch's own ${mean(spread)}`);
+    t.diagnostic(
+      `mean relative difference: ours ${mean(errors).toExponential(2)}, PyTorch at 2 threads ${mean(spread).toExponential(2)}`
+    );
+    assert.ok(
+      mean(errors) <= 3 * mean(spread),
+      `ours drift ${mean(errors)} from PyTorch, more than 3× PyTorch's own ${mean(spread)}`
+    );
   });
 }

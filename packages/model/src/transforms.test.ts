@@ -29,8 +29,8 @@ test('RandomResizedCrop boxes always lie inside the image with the requested are
         assert.ok(box.left >= 0 && box.top >= 0 && box.width >= 1 && box.height >= 1);
         assert.ok(box.left + box.width <= width && box.top + box.height <= height, JSON.stringify(box));
         assert.ok(Number.isInteger(box.left + box.top + box.width + box.height));
-      },
-    ),
+      }
+    )
   );
 });
 
@@ -38,7 +38,13 @@ test('RandomResizedCrop follows torchvision get_params: area and log-ratio draws
   // area = 0.08 + 0.5·0.92 = 0.54 of 200×100; log-ratio midpoint → aspect 1: w = h = round(sqrt(10800)) = 104 > 100,
   // so the first attempt fails; the second (area 0.08, aspect 1) gives round(sqrt(1600)) = 40.
   const box = planRandomResizedCrop(200, 100, scripted([0.5, 0.5, 0, 0.5, 0.25, 0.75, 0.2]));
-  assert.deepEqual(box, { left: Math.floor(0.75 * 161), top: Math.floor(0.25 * 61), width: 40, height: 40, flip: true });
+  assert.deepEqual(box, {
+    left: Math.floor(0.75 * 161),
+    top: Math.floor(0.25 * 61),
+    width: 40,
+    height: 40,
+    flip: true
+  });
 });
 
 test('RandomResizedCrop falls back to the ratio-clamped central crop after 10 failed attempts', () => {
@@ -54,17 +60,29 @@ test('the same seed gives the same plans; the RNG state resumes the sequence exa
   const saved = a.state();
   const next = planRandomResizedCrop(640, 480, a);
   const b = SeededRandom.fromSeed(42);
-  assert.deepEqual(Array.from({ length: 5 }, () => planRandomResizedCrop(640, 480, b)), first);
+  assert.deepEqual(
+    Array.from({ length: 5 }, () => planRandomResizedCrop(640, 480, b)),
+    first
+  );
   assert.deepEqual(planRandomResizedCrop(640, 480, SeededRandom.fromState(saved)), next);
 });
 
 test('eval plan is torchvision Resize(size·256/224) + CenterCrop(size)', () => {
-  assert.deepEqual(planEvalResize(500, 375, 224), { resizeWidth: 341, resizeHeight: 256, left: 58, top: 16, size: 224 });
+  assert.deepEqual(planEvalResize(500, 375, 224), {
+    resizeWidth: 341,
+    resizeHeight: 256,
+    left: 58,
+    top: 16,
+    size: 224
+  });
   assert.deepEqual(planEvalResize(375, 500, 64), { resizeWidth: 73, resizeHeight: 97, left: 4, top: 16, size: 64 });
 });
 
 test('applyCropPlan crops, flips and normalises with ImageNet mean and std', () => {
-  const pixels = tf.tensor3d(Float32Array.from({ length: 4 * 6 * 3 }, (_, i) => i % 256), [4, 6, 3]);
+  const pixels = tf.tensor3d(
+    Float32Array.from({ length: 4 * 6 * 3 }, (_, i) => i % 256),
+    [4, 6, 3]
+  );
   const same = applyCropPlan(pixels, { left: 2, top: 1, width: 2, height: 2, flip: false }, 2);
   const flipped = applyCropPlan(pixels, { left: 2, top: 1, width: 2, height: 2, flip: true }, 2);
   const expected = (row: number, col: number, c: number): number =>
@@ -76,6 +94,9 @@ test('applyCropPlan crops, flips and normalises with ImageNet mean and std', () 
     assert.ok(Math.abs(s[1]![1]![c]! - expected(2, 3, c)) < 1e-5);
     assert.ok(Math.abs(f[0]![0]![c]! - expected(1, 3, c)) < 1e-5);
   }
-  assert.throws(() => applyCropPlan(pixels, { left: 5, top: 0, width: 2, height: 2, flip: false }, 2), /outside the 6×4 image/);
+  assert.throws(
+    () => applyCropPlan(pixels, { left: 5, top: 0, width: 2, height: 2, flip: false }, 2),
+    /outside the 6×4 image/
+  );
   tf.dispose([pixels, same, flipped]);
 });

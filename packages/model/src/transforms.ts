@@ -36,13 +36,15 @@ export function planRandomResizedCrop(
   sourceWidth: number,
   sourceHeight: number,
   random: UniformSource,
-  options: RandomResizedCropOptions = {},
+  options: RandomResizedCropOptions = {}
 ): CropBox {
   checkSize(sourceWidth, sourceHeight);
   const [minScale, maxScale] = options.scale ?? [0.08, 1];
   const [minRatio, maxRatio] = options.ratio ?? [3 / 4, 4 / 3];
   if (!(minScale <= maxScale && minRatio <= maxRatio && minScale > 0 && minRatio > 0)) {
-    throw new Error(`RandomResizedCrop: scale [${minScale}, ${maxScale}] and ratio [${minRatio}, ${maxRatio}] must be positive, low <= high`);
+    throw new Error(
+      `RandomResizedCrop: scale [${minScale}, ${maxScale}] and ratio [${minRatio}, ${maxRatio}] must be positive, low <= high`
+    );
   }
   const area = sourceWidth * sourceHeight;
   const logLow = Math.log(minRatio);
@@ -68,7 +70,7 @@ export function planRandomResizedCrop(
       left: Math.floor((sourceWidth - width) / 2),
       top: Math.floor((sourceHeight - height) / 2),
       width,
-      height,
+      height
     };
   })();
   return { ...box, flip: random.uniform() < (options.flipProbability ?? 0.5) };
@@ -104,7 +106,7 @@ export function planEvalResize(sourceWidth: number, sourceHeight: number, size: 
     resizeHeight,
     left: roundHalfEven((resizeWidth - size) / 2),
     top: roundHalfEven((resizeHeight - size) / 2),
-    size,
+    size
   };
 }
 

@@ -12,7 +12,8 @@ async function products(backend: 'cpu' | 'wasm'): Promise<Float32Array[]> {
     const bt = tf.randomNormal([2, 4, 3], 0, 1, 'float32', 4);
     const x = tf.randomNormal([6, 7], 0, 1, 'float32', 5);
     const w = tf.randomNormal([7, 9], 0, 1, 'float32', 6);
-    const dense = (p: tf.Tensor, q: tf.Tensor): tf.Scalar => tf.sum(tf.mul(tf.matMul(p as tf.Tensor2D, q as tf.Tensor2D), tf.randomNormal([6, 9], 0, 1, 'float32', 7)));
+    const dense = (p: tf.Tensor, q: tf.Tensor): tf.Scalar =>
+      tf.sum(tf.mul(tf.matMul(p as tf.Tensor2D, q as tf.Tensor2D), tf.randomNormal([6, 9], 0, 1, 'float32', 7)));
     const [dx, dw] = tf.grads(dense)([x, w]);
     return [
       tf.matMul(a, b),
@@ -21,7 +22,7 @@ async function products(backend: 'cpu' | 'wasm'): Promise<Float32Array[]> {
       tf.matMul(at, bt, true, true),
       tf.matMul(tf.randomNormal([4, 3], 0, 1, 'float32', 8), tf.randomNormal([5, 4], 0, 1, 'float32', 9), true, true),
       dx!,
-      dw!,
+      dw!
     ].map((t) => t.dataSync() as Float32Array);
   });
 }
@@ -33,6 +34,8 @@ test('wasm BatchMatMul with transposed operands (and dense-layer gradients) matc
   assert.equal(tf.memory().numTensors, before);
   actual.forEach((values, i) => {
     assert.equal(values.length, expected[i]!.length);
-    values.forEach((v, j) => assert.ok(Math.abs(v - expected[i]![j]!) < 1e-5, `product ${i} element ${j}: ${v} vs ${expected[i]![j]}`));
+    values.forEach((v, j) =>
+      assert.ok(Math.abs(v - expected[i]![j]!) < 1e-5, `product ${i} element ${j}: ${v} vs ${expected[i]![j]}`)
+    );
   });
 });

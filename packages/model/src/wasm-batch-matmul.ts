@@ -25,7 +25,11 @@ export function batchMatMulWithExplicitTranspose(originalConfig: KernelConfig): 
     const left = attrs.transposeA === true ? lastTwo(a) : a;
     const right = attrs.transposeB === true ? lastTwo(b) : b;
     try {
-      return original({ ...args, inputs: { ...args.inputs, a: left, b: right }, attrs: { ...attrs, transposeA: false, transposeB: false } }) as TensorInfo;
+      return original({
+        ...args,
+        inputs: { ...args.inputs, a: left, b: right },
+        attrs: { ...attrs, transposeA: false, transposeB: false }
+      }) as TensorInfo;
     } finally {
       if (left !== a) backend.disposeData(left.dataId);
       if (right !== b) backend.disposeData(right.dataId);

@@ -33,13 +33,13 @@ async function gradients(backend: 'cpu' | 'wasm', c: Case): Promise<{ dx: Float3
       c.batch,
       c.height,
       c.width,
-      c.inChannels,
+      c.inChannels
     ]);
     const w = tf.tensor4d(values(c.kernel * c.kernel * c.inChannels * c.outChannels, 2), [
       c.kernel,
       c.kernel,
       c.inChannels,
-      c.outChannels,
+      c.outChannels
     ]);
     const pad: 'same' | 'valid' | tf.backend_util.ExplicitPadding =
       typeof c.pad === 'number'
@@ -47,7 +47,7 @@ async function gradients(backend: 'cpu' | 'wasm', c: Case): Promise<{ dx: Float3
             [0, 0],
             [c.pad, c.pad],
             [c.pad, c.pad],
-            [0, 0],
+            [0, 0]
           ]
         : c.pad;
     const forward = (...args: tf.Tensor[]): tf.Tensor => {
@@ -75,7 +75,16 @@ for (const kernel of [1, 3, 7]) {
   for (const stride of [1, 2] as const) {
     for (const pad of ['same', 'valid', Math.floor(kernel / 2)] as const) {
       // Odd and even sizes, non-square, so that every remainder of the stride shows up.
-      cases.push({ batch: 2, height: 9 + kernel, width: 8 + kernel, inChannels: 3, outChannels: 5, kernel, stride, pad });
+      cases.push({
+        batch: 2,
+        height: 9 + kernel,
+        width: 8 + kernel,
+        inChannels: 3,
+        outChannels: 5,
+        kernel,
+        stride,
+        pad
+      });
     }
   }
 }

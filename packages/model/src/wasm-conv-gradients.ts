@@ -49,12 +49,16 @@ function geometry(attrs: NamedAttrMap, xShape: number[], filterShape: number[]):
     pad,
     dimRoundingMode,
     false,
-    'channelsLast',
+    'channelsLast'
   );
   return { info };
 }
 
-function conv2DBackpropFilter(args: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
+function conv2DBackpropFilter(args: {
+  inputs: NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: NamedAttrMap;
+}): TensorInfo {
   const backend = args.backend as Backend;
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
   const attrs = args.attrs ?? {};
@@ -79,11 +83,11 @@ function conv2DBackpropFilter(args: { inputs: NamedTensorInfoMap; backend: unkno
         [0, 0],
         [top, bottom],
         [left, right],
-        [0, 0],
+        [0, 0]
       ],
       dataFormat: 'NHWC',
-      dilations: [sh, sw],
-    },
+      dilations: [sh, sw]
+    }
   );
   release(backend, xT, dyT);
   let taps = conv;
@@ -136,7 +140,8 @@ function conv2DBackpropInput(args: { inputs: NamedTensorInfoMap; backend: unknow
         release(backend, part);
       }
     }
-    if (!strided) throw new Error(`internal: no phase produced the input gradient (dy [${dy.shape}], ${outChannels} channels)`);
+    if (!strided)
+      throw new Error(`internal: no phase produced the input gradient (dy [${dy.shape}], ${outChannels} channels)`);
     return dx!;
   } finally {
     release(backend, swapped);
@@ -173,7 +178,7 @@ function phases(kernel: number, stride: number, pad: number, inSize: number, out
       count,
       first: q0 * stride + r - pad,
       before,
-      after: count - outSize - before + tapCount - 1,
+      after: count - outSize - before + tapCount - 1
     });
   }
   return out;
@@ -186,7 +191,7 @@ function phaseConvolution(
   row: Phase,
   col: Phase,
   outChannels: number,
-  inChannels: number,
+  inChannels: number
 ): TensorInfo {
   const [, kw] = swapped.shape as [number, number];
   const block = outChannels * inChannels;
@@ -197,7 +202,7 @@ function phaseConvolution(
     col.taps.forEach((tw, mw) => {
       const from = (th * kw + tw) * block;
       dst.set(src.subarray(from, from + block), (mh * col.taps.length + mw) * block);
-    }),
+    })
   );
   // Negative padding means dy rows/columns that no input position of this phase reads: crop them.
   let source = dy;
@@ -213,8 +218,8 @@ function phaseConvolution(
       { x: dy },
       {
         begin: [0, cropTop, cropLeft, 0],
-        size: [n, height - cropTop - cropBottom, width - cropLeft - cropRight, channels],
-      },
+        size: [n, height - cropTop - cropBottom, width - cropLeft - cropRight, channels]
+      }
     );
   }
   const part = run(
@@ -227,11 +232,11 @@ function phaseConvolution(
         [0, 0],
         [Math.max(0, row.before), Math.max(0, row.after)],
         [Math.max(0, col.before), Math.max(0, col.after)],
-        [0, 0],
+        [0, 0]
       ],
       dataFormat: 'NHWC',
-      dilations: [1, 1],
-    },
+      dilations: [1, 1]
+    }
   );
   release(backend, filter);
   if (source !== dy) release(backend, source);
@@ -240,8 +245,16 @@ function phaseConvolution(
 
 /** Our replacement kernels, exported so tests can check that they are the ones registered. */
 export const WASM_GRADIENT_KERNELS: readonly KernelConfig[] = [
-  { kernelName: tf.Conv2DBackpropFilter, backendName: WASM, kernelFunc: conv2DBackpropFilter as KernelConfig['kernelFunc'] },
-  { kernelName: tf.Conv2DBackpropInput, backendName: WASM, kernelFunc: conv2DBackpropInput as KernelConfig['kernelFunc'] },
+  {
+    kernelName: tf.Conv2DBackpropFilter,
+    backendName: WASM,
+    kernelFunc: conv2DBackpropFilter as KernelConfig['kernelFunc']
+  },
+  {
+    kernelName: tf.Conv2DBackpropInput,
+    backendName: WASM,
+    kernelFunc: conv2DBackpropInput as KernelConfig['kernelFunc']
+  }
 ];
 
 let registered = false;

@@ -13,16 +13,28 @@ await initBackend({ log: () => {} }); // RINGTRAIN_BACKEND: the package's test s
 test('permute by a permutation and then by its inverse is the identity', () => {
   fc.assert(
     fc.property(
-      fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }).chain((shape) =>
-        fc.tuple(fc.constant(shape), fc.shuffledSubarray([...shape.keys()], { minLength: shape.length, maxLength: shape.length })),
-      ),
+      fc
+        .array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 })
+        .chain((shape) =>
+          fc.tuple(
+            fc.constant(shape),
+            fc.shuffledSubarray([...shape.keys()], { minLength: shape.length, maxLength: shape.length })
+          )
+        ),
       ([shape, perm]) => {
         const values = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i);
         const inverse = perm.map((_, i) => perm.indexOf(i));
         const moved = permute(values, shape, perm);
-        assert.deepEqual(permute(moved, perm.map((a) => shape[a]!), inverse), values);
-      },
-    ),
+        assert.deepEqual(
+          permute(
+            moved,
+            perm.map((a) => shape[a]!),
+            inverse
+          ),
+          values
+        );
+      }
+    )
   );
 });
 
@@ -40,7 +52,11 @@ test('weights survive save → load unchanged, in torchvision layout and key ord
   const file = decodeSafetensors(bytes);
   assert.deepEqual(file.tensors.get('conv1.weight')?.shape, [64, 3, 7, 7]);
   assert.deepEqual(file.tensors.get('fc.weight')?.shape, [5, 512]);
-  assert.deepEqual(file.tensors.get('bn1.num_batches_tracked'), { dtype: 'I64', shape: [], data: new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]) });
+  assert.deepEqual(file.tensors.get('bn1.num_batches_tracked'), {
+    dtype: 'I64',
+    shape: [],
+    data: new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0])
+  });
   assert.equal(file.metadata.note, 'x');
   // torch's conv1.weight[o=1, i=2, h=3, w=4] is our conv1.weight[h=3, w=4, i=2, o=1].
   const torchConv = toFloat32('conv1.weight', file.tensors.get('conv1.weight')!);
@@ -84,7 +100,11 @@ test('missing, extra and mis-shaped keys are all listed in one error', () => {
   file.tensors.delete('bn1.bias');
   const fcBias = file.tensors.get('fc.bias')!;
   file.tensors.set('module.extra', fcBias);
-  file.tensors.set('layer2.0.downsample.0.weight', { dtype: 'F32', shape: [128, 64, 3, 3], data: new Uint8Array(128 * 64 * 9 * 4) });
+  file.tensors.set('layer2.0.downsample.0.weight', {
+    dtype: 'F32',
+    shape: [128, 64, 3, 3],
+    data: new Uint8Array(128 * 64 * 9 * 4)
+  });
   const bytes = encodeSafetensors(file.tensors);
   assert.throws(
     () => loadSafetensorsWeights(bytes, { numClasses: 3 }),
@@ -94,12 +114,15 @@ test('missing, extra and mis-shaped keys are all listed in one error', () => {
       assert.deepEqual(error.unexpected, ['module.extra']);
       assert.match(error.message, /layer2\.0\.downsample\.0\.weight is \[128,64,3,3\], expected \[128,64,1,1\]/);
       return true;
-    },
+    }
   );
 });
 
 /** A saved model's state dict with `edit` applied to its tensors, encoded again. */
-function editedStateDict(numClasses: number, edit: (tensors: Map<string, RawTensor>) => void): { model: ResNet18; bytes: Uint8Array } {
+function editedStateDict(
+  numClasses: number,
+  edit: (tensors: Map<string, RawTensor>) => void
+): { model: ResNet18; bytes: Uint8Array } {
   const model = ResNet18.create({ numClasses, seed: 4 });
   tf.tidy(() => model.forward(tf.randomNormal([2, 32, 32, 3], 0, 1, 'float32', 2), { training: true }));
   const file = decodeSafetensors(saveSafetensorsWeights(model));
@@ -170,12 +193,25 @@ test('without its counters, a state dict missing a conv weight, or with one mis-
     assert.fail('loaded');
   };
   const missing = refused((tensors) => tensors.delete('layer3.1.conv2.weight'));
-  assert.deepEqual([missing.missing, missing.unexpected, missing.misshaped], [['layer3.1.conv2.weight'], [], []], 'only the weight, not the counters');
+  assert.deepEqual(
+    [missing.missing, missing.unexpected, missing.misshaped],
+    [['layer3.1.conv2.weight'], [], []],
+    'only the weight, not the counters'
+  );
   assert.match(missing.message, /missing keys: layer3\.1\.conv2\.weight\n/);
 
-  const misshaped = refused((tensors) => tensors.set('layer3.1.conv2.weight', { dtype: 'F32', shape: [256, 256, 3, 1], data: new Uint8Array(256 * 256 * 3 * 4) }));
+  const misshaped = refused((tensors) =>
+    tensors.set('layer3.1.conv2.weight', {
+      dtype: 'F32',
+      shape: [256, 256, 3, 1],
+      data: new Uint8Array(256 * 256 * 3 * 4)
+    })
+  );
   assert.deepEqual(misshaped.missing, []);
-  assert.match(misshaped.message, /mis-shaped tensors: layer3\.1\.conv2\.weight is \[256,256,3,1\], expected \[256,256,3,3\]/);
+  assert.match(
+    misshaped.message,
+    /mis-shaped tensors: layer3\.1\.conv2\.weight is \[256,256,3,1\], expected \[256,256,3,3\]/
+  );
 
   const integer = refused((tensors) => tensors.set('fc.bias', { dtype: 'I32', shape: [3], data: new Uint8Array(12) }));
   assert.match(integer.message, /tensors of the wrong dtype: fc\.bias is I32, expected F32, F16, BF16 or F64/);

@@ -11,17 +11,17 @@ export class WeightsMismatchError extends Error {
     readonly unexpected: readonly string[],
     readonly misshaped: readonly string[],
     /** Tensors whose dtype cannot hold them (e.g. integer weights), with the dtype found. */
-    readonly mistyped: readonly string[] = [],
+    readonly mistyped: readonly string[] = []
   ) {
     const lines = [
       ...(missing.length > 0 ? [`missing keys: ${missing.join(', ')}`] : []),
       ...(unexpected.length > 0 ? [`unexpected keys: ${unexpected.join(', ')}`] : []),
       ...(misshaped.length > 0 ? [`mis-shaped tensors: ${misshaped.join(', ')}`] : []),
-      ...(mistyped.length > 0 ? [`tensors of the wrong dtype: ${mistyped.join(', ')}`] : []),
+      ...(mistyped.length > 0 ? [`tensors of the wrong dtype: ${mistyped.join(', ')}`] : [])
     ];
     super(
       `weights do not match torchvision resnet18:\n  ${lines.join('\n  ')}\n` +
-        '  (expected a resnet18 state_dict saved as safetensors, e.g. save_file(model.state_dict(), path))',
+        '  (expected a resnet18 state_dict saved as safetensors, e.g. save_file(model.state_dict(), path))'
     );
     this.name = 'WeightsMismatchError';
   }
@@ -60,9 +60,12 @@ export function loadSafetensorsWeights(bytes: Uint8Array, options: LoadWeightsOp
   const file = decodeSafetensors(bytes);
   const specs = resnet18Spec(options.numClasses);
   const fileClasses = file.tensors.get('fc.weight')?.shape[0];
-  const headReplaced = fileClasses !== undefined && (options.replaceHead === true || fileClasses !== options.numClasses);
+  const headReplaced =
+    fileClasses !== undefined && (options.replaceHead === true || fileClasses !== options.numClasses);
   const expected = specs.filter((spec) => !(headReplaced && spec.head));
-  const missing = expected.filter((spec) => !file.tensors.has(spec.name) && spec.kind !== 'bn-num-batches').map((spec) => spec.name);
+  const missing = expected
+    .filter((spec) => !file.tensors.has(spec.name) && spec.kind !== 'bn-num-batches')
+    .map((spec) => spec.name);
   const known = new Set(specs.map((spec) => spec.name));
   const unexpected = [...file.tensors.keys()].filter((name) => !known.has(name));
   const misshaped = expected.flatMap((spec) => {
@@ -85,7 +88,8 @@ export function loadSafetensorsWeights(bytes: Uint8Array, options: LoadWeightsOp
   for (const spec of specs) {
     const tensor = file.tensors.get(spec.name);
     if (headReplaced && spec.head) values.set(spec.name, fresh!.read(spec.name));
-    else if (tensor === undefined) values.set(spec.name, Float32Array.of(0)); // an absent num_batches_tracked
+    else if (tensor === undefined)
+      values.set(spec.name, Float32Array.of(0)); // an absent num_batches_tracked
     else values.set(spec.name, fromTorchLayout(spec, toFloat32(spec.name, tensor)));
   }
   fresh?.dispose();
@@ -97,10 +101,11 @@ export function saveSafetensorsWeights(model: ResNet18, metadata: Readonly<Recor
   return encodeSafetensors(
     model.spec.map((spec): [string, RawTensor] => {
       const values = model.read(spec.name);
-      if (spec.kind === 'bn-num-batches') return [spec.name, { dtype: 'I64', shape: [], data: int64Bytes([values[0]!]) }];
+      if (spec.kind === 'bn-num-batches')
+        return [spec.name, { dtype: 'I64', shape: [], data: int64Bytes([values[0]!]) }];
       return [spec.name, { dtype: 'F32', shape: spec.torchShape, data: float32Bytes(toTorchLayout(spec, values)) }];
     }),
-    { format: 'pt', ...metadata },
+    { format: 'pt', ...metadata }
   );
 }
 

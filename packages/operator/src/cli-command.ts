@@ -11,14 +11,30 @@ const OptionsSchema = z.object({
   concurrency: z.coerce.number().int().min(1).max(64).default(4),
   forceDeleteAfter: z.coerce.number().int().min(0).default(300),
   pollProgress: z.coerce.number().int().min(0).default(15),
-  datasetService: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port, e.g. ringtrain-dataset-service.ringtrain-system:7071').optional(),
-  networkPolicies: z.enum(['true', 'false']).default('true').transform((value) => value === 'true'),
+  datasetService: z
+    .string()
+    .regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port, e.g. ringtrain-dataset-service.ringtrain-system:7071')
+    .optional(),
+  networkPolicies: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((value) => value === 'true'),
   operatorPodLabels: z
     .string()
-    .regex(/^[^=,\s]+=[^=,\s]*(,[^=,\s]+=[^=,\s]*)*$/, 'expected key=value pairs separated by commas, e.g. app.kubernetes.io/component=operator')
+    .regex(
+      /^[^=,\s]+=[^=,\s]*(,[^=,\s]+=[^=,\s]*)*$/,
+      'expected key=value pairs separated by commas, e.g. app.kubernetes.io/component=operator'
+    )
     .transform((pairs) => Object.fromEntries(pairs.split(',').map((pair) => pair.split('=') as [string, string])))
     .optional(),
-  defaultGpuResource: z.string().max(317).regex(EXTENDED_RESOURCE_NAME, 'expected an extended resource name, e.g. nvidia.com/gpu, amd.com/gpu or gpu.intel.com/i915').default(DEFAULT_GPU_RESOURCE),
+  defaultGpuResource: z
+    .string()
+    .max(317)
+    .regex(
+      EXTENDED_RESOURCE_NAME,
+      'expected an extended resource name, e.g. nvidia.com/gpu, amd.com/gpu or gpu.intel.com/i915'
+    )
+    .default(DEFAULT_GPU_RESOURCE)
 });
 
 /**
@@ -30,19 +46,41 @@ export function registerOperatorCommand(program: Command): void {
     .command('operator')
     .description('reconcile TrainingRuns (ringtrain.dev/v1alpha1) in the cluster: pods, services, status, events')
     .option('--namespace <ns>', 'watch one namespace only (default: all namespaces)')
-    .option('--lease-namespace <ns>', 'namespace of the leader-election Lease (default: --namespace, or $POD_NAMESPACE, or default)')
+    .option(
+      '--lease-namespace <ns>',
+      'namespace of the leader-election Lease (default: --namespace, or $POD_NAMESPACE, or default)'
+    )
     .option('--http-port <port>', '/healthz, /readyz and /metrics', '8081')
     .option('--identity <id>', 'leader-election identity (default: hostname + random suffix)')
     .option('--concurrency <n>', 'runs reconciled at once', '4')
-    .option('--force-delete-after <seconds>', 'force-delete pods stuck Terminating this long (their node is gone)', '300')
-    .option('--poll-progress <seconds>', "read a running coordinator's /status this often (0: only on cluster events)", '15')
-    .option('--dataset-service <host:port>', "the cluster's dataset service, which plans every run's epochs (default: each run's workers plan locally)")
-    .option('--network-policies <true|false>', "give every run a NetworkPolicy: only the run's own pods reach its workers and coordinator", 'true')
+    .option(
+      '--force-delete-after <seconds>',
+      'force-delete pods stuck Terminating this long (their node is gone)',
+      '300'
+    )
+    .option(
+      '--poll-progress <seconds>',
+      "read a running coordinator's /status this often (0: only on cluster events)",
+      '15'
+    )
+    .option(
+      '--dataset-service <host:port>',
+      "the cluster's dataset service, which plans every run's epochs (default: each run's workers plan locally)"
+    )
+    .option(
+      '--network-policies <true|false>',
+      "give every run a NetworkPolicy: only the run's own pods reach its workers and coordinator",
+      'true'
+    )
     .option(
       '--operator-pod-labels <key=value,...>',
-      "labels of this operator's pods (in $POD_NAMESPACE), which each run's NetworkPolicy lets read the coordinator's /status (default: any source may)",
+      "labels of this operator's pods (in $POD_NAMESPACE), which each run's NetworkPolicy lets read the coordinator's /status (default: any source may)"
     )
-    .option('--default-gpu-resource <name>', "the device plugin's GPU resource, for runs that set no spec.workers.gpu.resourceName", DEFAULT_GPU_RESOURCE)
+    .option(
+      '--default-gpu-resource <name>',
+      "the device plugin's GPU resource, for runs that set no spec.workers.gpu.resourceName",
+      DEFAULT_GPU_RESOURCE
+    )
     .action(async (raw: Record<string, unknown>) => {
       await runOperatorCommand(raw);
     });
@@ -51,11 +89,15 @@ export function registerOperatorCommand(program: Command): void {
 /** Runs until SIGTERM/SIGINT (then stops gracefully and resolves) or until leadership is lost (rejects). */
 export async function runOperatorCommand(raw: Record<string, unknown>): Promise<void> {
   const parsed = OptionsSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(`operator: ${parsed.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(`operator: ${parsed.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join('; ')}`);
   const options = parsed.data;
   const podNamespace = process.env.POD_NAMESPACE;
   // The policy selects the operator's pods by namespace and labels: labels without the namespace select nothing.
-  if (options.operatorPodLabels && !podNamespace) throw new Error('operator: --operator-pod-labels needs $POD_NAMESPACE, the namespace of the operator pods (the downward API sets it)');
+  if (options.operatorPodLabels && !podNamespace)
+    throw new Error(
+      'operator: --operator-pod-labels needs $POD_NAMESPACE, the namespace of the operator pods (the downward API sets it)'
+    );
   const { startOperator } = await import('./controller/operator.js');
   let lost: (error: Error) => void = () => undefined;
   const lostLeadership = new Promise<never>((_, reject) => (lost = reject));
@@ -70,8 +112,10 @@ export async function runOperatorCommand(raw: Record<string, unknown>): Promise<
     ...(options.datasetService ? { datasetService: options.datasetService } : {}),
     defaultGpuResource: options.defaultGpuResource,
     networkPolicies: options.networkPolicies,
-    ...(options.operatorPodLabels && podNamespace ? { operatorPods: { namespace: podNamespace, labels: options.operatorPodLabels } } : {}),
-    onLostLeadership: (reason) => lost(reason),
+    ...(options.operatorPodLabels && podNamespace
+      ? { operatorPods: { namespace: podNamespace, labels: options.operatorPodLabels } }
+      : {}),
+    onLostLeadership: (reason) => lost(reason)
   });
   const signalled = new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());

@@ -56,7 +56,7 @@ export const EXIT_CODES = {
    * an error no restart fixes. Permanent: the operator's own budget counted the same restarts. The reason
    * (the last failure) is the log's last line.
    */
-  runFailed: 84,
+  runFailed: 84
 } as const;
 
 export type ExitCodeName = keyof typeof EXIT_CODES;
@@ -91,28 +91,58 @@ export interface ExitCodeMeaning {
 
 const MEANINGS: Readonly<Record<number, Omit<ExitCodeMeaning, 'code'>>> = {
   [EXIT_CODES.ok]: { class: 'ok', retryable: false, description: 'finished' },
-  [EXIT_CODES.unexpected]: { class: 'unexpected', retryable: false, description: 'unexpected error (a bug, or a fault not classified)' },
+  [EXIT_CODES.unexpected]: {
+    class: 'unexpected',
+    retryable: false,
+    description: 'unexpected error (a bug, or a fault not classified)'
+  },
   [EXIT_CODES.usage]: { class: 'usage', retryable: false, description: 'bad flags or arguments' },
   [EXIT_CODES.badData]: { class: 'bad-data', retryable: false, description: 'invalid or missing dataset' },
   [EXIT_CODES.badWeights]: { class: 'bad-weights', retryable: false, description: 'invalid or missing model weights' },
   [EXIT_CODES.noGpu]: { class: 'no-gpu', retryable: false, description: 'no GPU that TensorFlow computes on' },
   [EXIT_CODES.badConfig]: { class: 'bad-config', retryable: false, description: 'invalid run configuration' },
-  [EXIT_CODES.storageUnavailable]: { class: 'storage-unavailable', retryable: true, description: 'object storage unreachable past the reconnect deadline' },
-  [EXIT_CODES.networkUnavailable]: { class: 'network-unavailable', retryable: true, description: 'coordinator or dataset service unreachable past the reconnect deadline' },
+  [EXIT_CODES.storageUnavailable]: {
+    class: 'storage-unavailable',
+    retryable: true,
+    description: 'object storage unreachable past the reconnect deadline'
+  },
+  [EXIT_CODES.networkUnavailable]: {
+    class: 'network-unavailable',
+    retryable: true,
+    description: 'coordinator or dataset service unreachable past the reconnect deadline'
+  },
   [EXIT_CODES.peerLost]: { class: 'peer-lost', retryable: true, description: 'a peer of the ring was lost' },
   [EXIT_CODES.timeout]: { class: 'timeout', retryable: true, description: 'an operation timed out' },
-  [EXIT_CODES.outOfMemory]: { class: 'out-of-memory', retryable: true, description: 'out of memory for a cause a restart clears' },
-  [EXIT_CODES.runFailed]: { class: 'run-failed', retryable: false, description: 'the run failed: its restart budget is used up or a rank reported a permanent error' },
+  [EXIT_CODES.outOfMemory]: {
+    class: 'out-of-memory',
+    retryable: true,
+    description: 'out of memory for a cause a restart clears'
+  },
+  [EXIT_CODES.runFailed]: {
+    class: 'run-failed',
+    retryable: false,
+    description: 'the run failed: its restart budget is used up or a rank reported a permanent error'
+  },
   126: { class: 'unknown', retryable: false, description: 'the command is not executable (a broken image)' },
-  127: { class: 'unknown', retryable: false, description: 'the command was not found (a broken image)' },
+  127: { class: 'unknown', retryable: false, description: 'the command was not found (a broken image)' }
 };
 
 /** What an exit code means under the contract: the operator's and a supervisor's only way to read one. */
 export function exitCodeClass(code: number): ExitCodeMeaning {
-  if (!Number.isInteger(code) || code < 0 || code > 255) return { code, class: 'unknown', retryable: false, description: `exit code ${code} outside 0–255` };
-  if (code >= 128) return { code, class: 'signal', retryable: true, signal: code - 128, description: `killed by signal ${code - 128}` };
+  if (!Number.isInteger(code) || code < 0 || code > 255)
+    return { code, class: 'unknown', retryable: false, description: `exit code ${code} outside 0–255` };
+  if (code >= 128)
+    return {
+      code,
+      class: 'signal',
+      retryable: true,
+      signal: code - 128,
+      description: `killed by signal ${code - 128}`
+    };
   const known = MEANINGS[code];
-  return known ? { code, ...known } : { code, class: 'unknown', retryable: false, description: `exit code ${code}, which no part of ringtrain uses` };
+  return known
+    ? { code, ...known }
+    : { code, class: 'unknown', retryable: false, description: `exit code ${code}, which no part of ringtrain uses` };
 }
 
 /**

@@ -25,14 +25,18 @@ test('the committed generated types equal a fresh run of the pinned generator', 
     const flags = script.split(' ').filter((word) => word.startsWith('--') && !word.startsWith('--outDir'));
     execFileSync(generator, [...flags, `--outDir=${outDir}`, ...protoFiles], { cwd: packageDir });
     const committedDir = join(packageDir, 'src', 'generated');
-    const fresh = listFiles(outDir).map((file) => relative(outDir, file)).sort();
-    const committed = listFiles(committedDir).map((file) => relative(committedDir, file)).sort();
+    const fresh = listFiles(outDir)
+      .map((file) => relative(outDir, file))
+      .sort();
+    const committed = listFiles(committedDir)
+      .map((file) => relative(committedDir, file))
+      .sort();
     assert.deepEqual(committed, fresh, 'run `npm run generate -w @ringtrain/proto` and commit the result');
     for (const file of fresh) {
       assert.equal(
         readFileSync(join(committedDir, file), 'utf8'),
         readFileSync(join(outDir, file), 'utf8'),
-        `${file} is stale: run \`npm run generate -w @ringtrain/proto\``,
+        `${file} is stale: run \`npm run generate -w @ringtrain/proto\``
       );
     }
   } finally {

@@ -14,7 +14,7 @@ export const LOADER_OPTIONS = {
   enums: String,
   defaults: true,
   oneofs: true,
-  includeDirs: [PROTO_DIR],
+  includeDirs: [PROTO_DIR]
 } as const satisfies Options;
 
 /**
@@ -36,15 +36,34 @@ export type { LinkRequest, LinkRequest__Output } from './generated/ringtrain/col
 export type { Frame, Frame__Output } from './generated/ringtrain/collective/v1/Frame.js';
 export type { ProtoGrpcType as DatasetProto } from './generated/dataset.js';
 export type { DatasetServiceHandlers, DatasetServiceClient } from './generated/ringtrain/dataset/v1/DatasetService.js';
-export type { GetEpochPlanRequest, GetEpochPlanRequest__Output } from './generated/ringtrain/dataset/v1/GetEpochPlanRequest.js';
-export type { GetEpochPlanResponse, GetEpochPlanResponse__Output } from './generated/ringtrain/dataset/v1/GetEpochPlanResponse.js';
-export type { GetManifestResponse, GetManifestResponse__Output } from './generated/ringtrain/dataset/v1/GetManifestResponse.js';
+export type {
+  GetEpochPlanRequest,
+  GetEpochPlanRequest__Output
+} from './generated/ringtrain/dataset/v1/GetEpochPlanRequest.js';
+export type {
+  GetEpochPlanResponse,
+  GetEpochPlanResponse__Output
+} from './generated/ringtrain/dataset/v1/GetEpochPlanResponse.js';
+export type {
+  GetManifestResponse,
+  GetManifestResponse__Output
+} from './generated/ringtrain/dataset/v1/GetManifestResponse.js';
 export type { ProtoGrpcType as CoordinatorProto } from './generated/coordinator.js';
 export type { CoordinatorHandlers, CoordinatorClient } from './generated/ringtrain/coordinator/v1/Coordinator.js';
-export type { RegisterResponse, RegisterResponse__Output } from './generated/ringtrain/coordinator/v1/RegisterResponse.js';
+export type {
+  RegisterResponse,
+  RegisterResponse__Output
+} from './generated/ringtrain/coordinator/v1/RegisterResponse.js';
 export type { StepReport, StepReport__Output } from './generated/ringtrain/coordinator/v1/StepReport.js';
 export type { EpochReport, EpochReport__Output } from './generated/ringtrain/coordinator/v1/EpochReport.js';
 export type { RankStepTime, RankStepTime__Output } from './generated/ringtrain/coordinator/v1/RankStepTime.js';
-export { DEFAULT_RECONNECT_DEADLINE_SECONDS, EXIT_CODES, exitCodeClass, type ExitClass, type ExitCodeMeaning, type ExitCodeName } from './exit-codes.js';
+export {
+  DEFAULT_RECONNECT_DEADLINE_SECONDS,
+  EXIT_CODES,
+  exitCodeClass,
+  type ExitClass,
+  type ExitCodeMeaning,
+  type ExitCodeName
+} from './exit-codes.js';
 export { DEFAULT_COLLECTIVE_TIMEOUT_SECONDS, DEFAULT_HEARTBEAT_TIMEOUT_SECONDS } from './timeouts.js';
 export { cgroupCpuQuota, cgroupMemoryLimit, readCgroupFile, type ReadCgroupFile } from './cgroup-limits.js';

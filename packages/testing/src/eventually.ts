@@ -12,7 +12,7 @@ export class GaveUp extends Error {
 export async function eventually<T>(
   what: string,
   check: () => Promise<T | undefined>,
-  options: { timeoutMs?: number; intervalMs?: number; describe?: () => Promise<string> } = {},
+  options: { timeoutMs?: number; intervalMs?: number; describe?: () => Promise<string> } = {}
 ): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   let last: unknown;
@@ -21,12 +21,15 @@ export async function eventually<T>(
       const value = await check();
       if (value !== undefined) return value;
     } catch (error) {
-      if (error instanceof GaveUp) throw new Error(`gave up waiting for ${what}: ${error.message}${await describeState(options.describe)}`);
+      if (error instanceof GaveUp)
+        throw new Error(`gave up waiting for ${what}: ${error.message}${await describeState(options.describe)}`);
       last = error;
     }
     await sleep(options.intervalMs ?? 200);
   }
-  throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}${await describeState(options.describe)}`);
+  throw new Error(
+    `timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}${await describeState(options.describe)}`
+  );
 }
 
 async function describeState(describe: (() => Promise<string>) | undefined): Promise<string> {

@@ -28,7 +28,10 @@ export function kubeTestBinaries(): { etcd: string; kubeApiserver: string } {
   const etcd = process.env.RINGTRAIN_ETCD_BIN ?? path.join(cache, 'bin', 'etcd');
   const kubeApiserver = process.env.RINGTRAIN_KUBE_APISERVER_BIN ?? path.join(cache, 'bin', 'kube-apiserver');
   for (const binary of [etcd, kubeApiserver]) {
-    if (!existsSync(binary)) throw new Error(`${path.basename(binary)} not found at ${binary}: run \`bash ${installScript}\` from the repository root first (a cold build takes ~20 minutes)`);
+    if (!existsSync(binary))
+      throw new Error(
+        `${path.basename(binary)} not found at ${binary}: run \`bash ${installScript}\` from the repository root first (a cold build takes ~20 minutes)`
+      );
   }
   return { etcd, kubeApiserver };
 }
@@ -53,7 +56,7 @@ export async function startKubeTestServer(): Promise<KubeTestServer> {
       `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
       `--initial-cluster=test=http://127.0.0.1:${peerPort}`,
       '--unsafe-no-fsync', // a throwaway store: durability only costs time here
-      '--log-level=error',
+      '--log-level=error'
     ]);
     children.push(etcd.child);
     await waitFor(`etcd at ${etcdUrl}`, etcd, async () => (await fetch(`${etcdUrl}/health`)).ok);
@@ -82,7 +85,7 @@ export async function startKubeTestServer(): Promise<KubeTestServer> {
       '--enable-priority-and-fairness=false',
       // The `kubernetes` Service's endpoints would point at 127.0.0.1, which the endpoint reconciler refuses; as envtest does, skip it.
       '--endpoint-reconciler-type=none',
-      '--v=0',
+      '--v=0'
     ]);
     children.push(apiserver.child);
     const headers = { authorization: `Bearer ${token}` };
@@ -96,7 +99,7 @@ export async function startKubeTestServer(): Promise<KubeTestServer> {
       clusters: [{ name: 'test', server, skipTLSVerify: true }],
       users: [{ name: 'admin', token }],
       contexts: [{ name: 'test', cluster: 'test', user: 'admin', namespace: 'default' }],
-      currentContext: 'test',
+      currentContext: 'test'
     });
     return { kubeConfig, server, stop: stopAll };
   } catch (error) {
@@ -134,10 +137,16 @@ async function fetchInsecure(url: string, headers: Record<string, string>): Prom
   });
 }
 
-async function waitFor(what: string, launched: Launched, ready: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+async function waitFor(
+  what: string,
+  launched: Launched,
+  ready: () => Promise<boolean>,
+  timeoutMs = 120_000
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (launched.child.exitCode !== null) throw new Error(`${what} exited with ${launched.child.exitCode}:\n${launched.output()}`);
+    if (launched.child.exitCode !== null)
+      throw new Error(`${what} exited with ${launched.child.exitCode}:\n${launched.output()}`);
     try {
       if (await ready()) return;
     } catch {
@@ -156,4 +165,3 @@ async function stopChild(child: ChildProcess): Promise<void> {
   await exited;
   clearTimeout(timer);
 }
-

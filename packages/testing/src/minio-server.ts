@@ -35,7 +35,9 @@ export function minioBinary(): string {
   const cache = process.env.RINGTRAIN_CACHE ?? path.join(os.homedir(), '.cache', 'ringtrain');
   const candidate = explicit ?? path.join(cache, 'bin', 'minio');
   if (!existsSync(candidate)) {
-    throw new Error(`MinIO server binary not found at ${candidate}: run \`bash ${installScript}\` from the repository root first`);
+    throw new Error(
+      `MinIO server binary not found at ${candidate}: run \`bash ${installScript}\` from the repository root first`
+    );
   }
   return candidate;
 }
@@ -49,8 +51,14 @@ export async function startMinio(): Promise<MinioTestServer> {
   const endpoint = `http://127.0.0.1:${port}`;
   const launch = async (): Promise<ChildProcess> => {
     const child = spawn(binary, ['server', '--quiet', '--address', `127.0.0.1:${port}`, dataDir], {
-      env: { ...process.env, MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off' },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      env: {
+        ...process.env,
+        MINIO_ROOT_USER: accessKey,
+        MINIO_ROOT_PASSWORD: secretKey,
+        MINIO_BROWSER: 'off',
+        MINIO_UPDATE: 'off'
+      },
+      stdio: ['ignore', 'ignore', 'pipe']
     });
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -78,7 +86,7 @@ export async function startMinio(): Promise<MinioTestServer> {
     async restart() {
       await stopChild(child, 'SIGKILL');
       child = await launch();
-    },
+    }
   };
 }
 
@@ -105,4 +113,3 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'
   await exited;
   clearTimeout(timer);
 }
-

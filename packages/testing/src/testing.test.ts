@@ -13,18 +13,33 @@ test('freePort gives a port a server can then listen on', async () => {
 
 test('eventually returns the first value, and a timeout names what was awaited, the last error and the state', async () => {
   let calls = 0;
-  assert.equal(await eventually('the third call', async () => (++calls === 3 ? 'done' : undefined), { intervalMs: 1 }), 'done');
+  assert.equal(
+    await eventually('the third call', async () => (++calls === 3 ? 'done' : undefined), { intervalMs: 1 }),
+    'done'
+  );
   await assert.rejects(
-    eventually('a pod to run', async () => { throw new Error('connection refused'); }, { timeoutMs: 30, intervalMs: 5, describe: async () => 'phase Pending' }),
-    /timed out waiting for a pod to run: Error: connection refused; phase Pending/,
+    eventually(
+      'a pod to run',
+      async () => {
+        throw new Error('connection refused');
+      },
+      { timeoutMs: 30, intervalMs: 5, describe: async () => 'phase Pending' }
+    ),
+    /timed out waiting for a pod to run: Error: connection refused; phase Pending/
   );
 });
 
 test('a check that throws GaveUp ends the wait at once, saying why', async () => {
   const started = Date.now();
   await assert.rejects(
-    eventually('phase Succeeded', async () => { throw new GaveUp('the run Failed'); }, { timeoutMs: 10_000, describe: async () => 'attempt 2' }),
-    /gave up waiting for phase Succeeded: the run Failed; attempt 2/,
+    eventually(
+      'phase Succeeded',
+      async () => {
+        throw new GaveUp('the run Failed');
+      },
+      { timeoutMs: 10_000, describe: async () => 'attempt 2' }
+    ),
+    /gave up waiting for phase Succeeded: the run Failed; attempt 2/
   );
   assert.ok(Date.now() - started < 1_000);
 });

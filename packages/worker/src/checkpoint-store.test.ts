@@ -6,7 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import { CheckpointStore, type DataCursor } from './checkpoint-store.js';
 
 const cursor = (samplesConsumed: number): DataCursor => ({
-  epoch: 1, samplesConsumed, trained: { count: samplesConsumed, indexSum: '10', indexSquareSum: '100', lossSum: 2.5, correct: 3, seconds: 1.5 },
+  epoch: 1,
+  samplesConsumed,
+  trained: { count: samplesConsumed, indexSum: '10', indexSquareSum: '100', lossSum: 2.5, correct: 3, seconds: 1.5 }
 });
 
 describe('CheckpointStore', () => {
@@ -29,9 +31,14 @@ describe('CheckpointStore', () => {
   it('keeps the last M checkpoints in a ring of slots; the pointer always names the newest', async () => {
     const store = new CheckpointStore(path.join(work, 'b'), 2);
     const keys: string[] = [];
-    for (let step = 1; step <= 5; step += 1) keys.push((await store.write('run-1', step, cursor(step * 8), Uint8Array.of(step))).key);
+    for (let step = 1; step <= 5; step += 1)
+      keys.push((await store.write('run-1', step, cursor(step * 8), Uint8Array.of(step))).key);
     assert.deepEqual(keys, ['slot-0.ckpt', 'slot-1.ckpt', 'slot-0.ckpt', 'slot-1.ckpt', 'slot-0.ckpt']);
-    assert.deepEqual((await readdir(path.join(work, 'b'))).filter((name) => !name.startsWith('.')).sort(), ['latest.json', 'slot-0.ckpt', 'slot-1.ckpt']);
+    assert.deepEqual((await readdir(path.join(work, 'b'))).filter((name) => !name.startsWith('.')).sort(), [
+      'latest.json',
+      'slot-0.ckpt',
+      'slot-1.ckpt'
+    ]);
     const latest = (await store.latest())!;
     assert.equal(latest.globalStep, 5);
     assert.deepEqual([...(await store.read(latest))], [5]);
@@ -55,6 +62,10 @@ describe('CheckpointStore', () => {
     const latest = (await store.latest())!;
     assert.equal(latest.key, 'slot-0.ckpt');
     assert.deepEqual([...(await store.read(latest))], [4, 5]);
-    assert.equal((await store.write('run-1', 4, cursor(32), Uint8Array.of(6))).key, 'slot-1.ckpt', 'the ring carries on');
+    assert.equal(
+      (await store.write('run-1', 4, cursor(32), Uint8Array.of(6))).key,
+      'slot-1.ckpt',
+      'the ring carries on'
+    );
   });
 });

@@ -14,8 +14,8 @@ export const DataCursorSchema = z.object({
     indexSquareSum: z.string(),
     lossSum: z.number(),
     correct: z.number().int().min(0),
-    seconds: z.number().min(0),
-  }),
+    seconds: z.number().min(0)
+  })
 });
 export type DataCursor = z.output<typeof DataCursorSchema>;
 
@@ -26,7 +26,7 @@ export const CheckpointPointerSchema = z.object({
   globalStep: z.number().int().min(0),
   cursor: DataCursorSchema,
   bytes: z.number().int().min(0),
-  writtenAt: z.string(),
+  writtenAt: z.string()
 });
 export type CheckpointPointer = z.output<typeof CheckpointPointerSchema>;
 
@@ -47,7 +47,7 @@ export class CheckpointStore {
 
   constructor(
     directory: string | ObjectStore,
-    private readonly keep: number,
+    private readonly keep: number
   ) {
     this.store = typeof directory === 'string' ? openStore(directory) : directory;
     if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`keep must be a positive integer, got ${keep}`);
@@ -64,16 +64,22 @@ export class CheckpointStore {
     }
     const parsed = CheckpointPointerSchema.safeParse(JSON.parse(body.toString('utf8')));
     if (!parsed.success) {
-      throw new Error(`${this.store.uri}/${POINTER_KEY} is not a Ringtrain checkpoint pointer (${parsed.error.issues[0]?.message}); delete it to start afresh`);
+      throw new Error(
+        `${this.store.uri}/${POINTER_KEY} is not a Ringtrain checkpoint pointer (${parsed.error.issues[0]?.message}); delete it to start afresh`
+      );
     }
     const pointer = parsed.data;
-    return pointer.key.startsWith(LEGACY_KEY_PREFIX) ? { ...pointer, key: pointer.key.slice(LEGACY_KEY_PREFIX.length) } : pointer;
+    return pointer.key.startsWith(LEGACY_KEY_PREFIX)
+      ? { ...pointer, key: pointer.key.slice(LEGACY_KEY_PREFIX.length) }
+      : pointer;
   }
 
   async read(pointer: CheckpointPointer): Promise<Uint8Array> {
     const bytes = await this.store.get(pointer.key);
     if (bytes.length !== pointer.bytes) {
-      throw new Error(`checkpoint ${this.store.uri}/${pointer.key} has ${bytes.length} bytes, its pointer says ${pointer.bytes}: it was overwritten or damaged`);
+      throw new Error(
+        `checkpoint ${this.store.uri}/${pointer.key} has ${bytes.length} bytes, its pointer says ${pointer.bytes}: it was overwritten or damaged`
+      );
     }
     return bytes;
   }
@@ -84,7 +90,14 @@ export class CheckpointStore {
     const slot = previous === undefined ? 0 : (slotOf(previous.key) + 1) % this.keep;
     const key = `slot-${slot}.ckpt`;
     await this.store.put(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    const pointer: CheckpointPointer = { runId, key, globalStep, cursor, bytes: bytes.byteLength, writtenAt: new Date().toISOString() };
+    const pointer: CheckpointPointer = {
+      runId,
+      key,
+      globalStep,
+      cursor,
+      bytes: bytes.byteLength,
+      writtenAt: new Date().toISOString()
+    };
     await this.store.put(POINTER_KEY, Buffer.from(`${JSON.stringify(pointer, null, 1)}\n`));
     return pointer;
   }

@@ -37,7 +37,8 @@ export interface GpuHostFacts {
 /** The compute backend as the worker started it with `tensorflow` requested, or why it could not start. */
 export type BackendOutcome = { readonly backend: BackendChoice } | { readonly error: string };
 
-export type GpuVerdict = { readonly ok: true; readonly summary: string } | { readonly ok: false; readonly message: string };
+export type GpuVerdict =
+  { readonly ok: true; readonly summary: string } | { readonly ok: false; readonly message: string };
 
 /** A pod given GPUs on which TensorFlow computes on none: retrying on the same node cannot fix it. */
 export class GpuUnavailableError extends Error {
@@ -55,8 +56,14 @@ export function checkGpuBackend(expected: GpuExpectation, outcome: BackendOutcom
   if (expected.count <= 0) return { ok: true, summary: 'no GPU expected' };
   const native = 'backend' in outcome ? outcome.backend.native : undefined;
   if ('backend' in outcome && outcome.backend.name === 'tensorflow' && native?.gpu === true) {
-    const idle = expected.count > 1 ? `; tfjs computes on one device, so ${expected.count - 1} of the pod's ${expected.count} GPUs stay idle (set spec.workers.gpu.count: 1)` : '';
-    return { ok: true, summary: `TensorFlow ${native.tensorflowVersion} computes on a GPU via ${native.package}${idle}` };
+    const idle =
+      expected.count > 1
+        ? `; tfjs computes on one device, so ${expected.count - 1} of the pod's ${expected.count} GPUs stay idle (set spec.workers.gpu.count: 1)`
+        : '';
+    return {
+      ok: true,
+      summary: `TensorFlow ${native.tensorflowVersion} computes on a GPU via ${native.package}${idle}`
+    };
   }
   const seen =
     'error' in outcome
@@ -67,7 +74,10 @@ export function checkGpuBackend(expected: GpuExpectation, outcome: BackendOutcom
           ? `TensorFlow ${native.tensorflowVersion} runs via ${native.package}, the CPU build: use the worker-gpu image`
           : `TensorFlow ${native.tensorflowVersion} via ${native.package} computes on the CPU`;
   const given = `${expected.count} GPU${expected.count === 1 ? '' : 's'}${expected.resource ? ` (${expected.resource})` : ''}`;
-  return { ok: false, message: `this pod was given ${given} but TensorFlow sees none: ${seen}; ${diagnose(expected, host)}` };
+  return {
+    ok: false,
+    message: `this pod was given ${given} but TensorFlow sees none: ${seen}; ${diagnose(expected, host)}`
+  };
 }
 
 /**
@@ -113,25 +123,44 @@ export interface ObserveGpuHostOptions {
   readonly libraryDirs?: readonly string[];
 }
 
-const SYSTEM_LIBRARY_DIRS = ['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib64', '/lib64', '/usr/lib', '/usr/local/nvidia/lib64'];
+const SYSTEM_LIBRARY_DIRS = [
+  '/usr/lib/x86_64-linux-gnu',
+  '/lib/x86_64-linux-gnu',
+  '/usr/lib64',
+  '/lib64',
+  '/usr/lib',
+  '/usr/local/nvidia/lib64'
+];
 
 /** Reads what the container shows of the GPU stack; missing files are facts too, never errors. */
 export function observeGpuHost(options: ObserveGpuHostOptions = {}): GpuHostFacts {
   const devDir = options.devDir ?? '/dev';
   let devices: string[] = [];
   try {
-    devices = readdirSync(devDir).filter((name) => /^nvidia\d+$/.test(name)).sort().map((name) => path.join(devDir, name));
+    devices = readdirSync(devDir)
+      .filter((name) => /^nvidia\d+$/.test(name))
+      .sort()
+      .map((name) => path.join(devDir, name));
   } catch {
     // no such folder: no devices
   }
   let driverVersion: string | undefined;
   try {
     // "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  ..." (or "... Open Kernel Module for x86_64  ...")
-    driverVersion = /Kernel Module(?: for \S+)?\s+(\d+(?:\.\d+)+)/.exec(readFileSync(options.driverVersionFile ?? '/proc/driver/nvidia/version', 'utf8'))?.[1];
+    driverVersion = /Kernel Module(?: for \S+)?\s+(\d+(?:\.\d+)+)/.exec(
+      readFileSync(options.driverVersionFile ?? '/proc/driver/nvidia/version', 'utf8')
+    )?.[1];
   } catch {
     // not exposed to the container
   }
-  const dirs = options.libraryDirs ?? [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), ...SYSTEM_LIBRARY_DIRS];
+  const dirs = options.libraryDirs ?? [
+    ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
+    ...SYSTEM_LIBRARY_DIRS
+  ];
   const driverLibrary = dirs.map((dir) => path.join(dir, 'libcuda.so.1')).find((file) => existsSync(file));
-  return { devices, ...(driverVersion !== undefined ? { driverVersion } : {}), ...(driverLibrary !== undefined ? { driverLibrary } : {}) };
+  return {
+    devices,
+    ...(driverVersion !== undefined ? { driverVersion } : {}),
+    ...(driverLibrary !== undefined ? { driverLibrary } : {})
+  };
 }

@@ -4,7 +4,14 @@
 import { CoordinatorConnection } from '@ringtrain/coordinator';
 import { HeartbeatSender } from './heartbeat.js';
 
-const [address, token, workerId, mode, blockMs, stallMs] = process.argv.slice(2) as [string, string, string, 'thread' | 'main-thread', string, string];
+const [address, token, workerId, mode, blockMs, stallMs] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  'thread' | 'main-thread',
+  string,
+  string
+];
 const connection = new CoordinatorConnection(address, token, { deadlineMs: 10_000 });
 // As a rank does: the thread is up before the gang forms, so the first beat is not late.
 const sender = mode === 'thread' ? new HeartbeatSender({ coordinator: address, token, workerId }) : undefined;
@@ -15,9 +22,17 @@ const { generation } = registered.assignment;
 const verdicts: string[] = [];
 let timer: NodeJS.Timeout | undefined;
 if (sender) {
-  sender.beat(generation, { intervalMs: 100, coordinatorLostMs: 60_000, mainThreadStallMs: Number(stallMs) }, (verdict) => verdict.kind === 'answer' && verdict.abort && verdicts.push(verdict.reason));
+  sender.beat(
+    generation,
+    { intervalMs: 100, coordinatorLostMs: 60_000, mainThreadStallMs: Number(stallMs) },
+    (verdict) => verdict.kind === 'answer' && verdict.abort && verdicts.push(verdict.reason)
+  );
 } else {
-  timer = setInterval(() => void connection.heartbeat(workerId, generation).then((answer) => answer.abort && verdicts.push(answer.reason)), 100);
+  timer = setInterval(
+    () =>
+      void connection.heartbeat(workerId, generation).then((answer) => answer.abort && verdicts.push(answer.reason)),
+    100
+  );
 }
 // Let the first beats go out, then compute without yielding.
 await new Promise((resolve) => setTimeout(resolve, 300));

@@ -25,34 +25,50 @@ function beat(): void {
   if (current === undefined || inFlight) return;
   const still = Date.now() - Number(Atomics.load(mainThreadAlive, 0));
   if (still > timing.mainThreadStallMs) {
-    if (stalledSince === undefined) log.error({ generation: current, stillSeconds: Math.round(still / 1000) }, `the main thread has not turned its event loop for ${(still / 1000).toFixed(0)} s, past the collective timeout: its step hangs, so heartbeats stop and the coordinator will declare this rank hung`);
+    if (stalledSince === undefined)
+      log.error(
+        { generation: current, stillSeconds: Math.round(still / 1000) },
+        `the main thread has not turned its event loop for ${(still / 1000).toFixed(0)} s, past the collective timeout: its step hangs, so heartbeats stop and the coordinator will declare this rank hung`
+      );
     stalledSince ??= Date.now();
     return;
   }
   stalledSince = undefined;
   inFlight = true;
-  connection.heartbeat(data.workerId, current).then(
-    (answer) => {
-      unreachableSince = undefined;
-      if (generation === current) post({ kind: 'answer', generation: current, abort: answer.abort, reason: answer.reason, stop: answer.stop });
-    },
-    (error: unknown) => {
-      if (generation !== current) return;
-      post({ kind: 'failed', generation: current, error: String(error) });
-      if (!(error instanceof CoordinatorUnavailableError)) return;
-      unreachableSince ??= Date.now();
-      const down = Date.now() - unreachableSince;
-      if (down >= timing.coordinatorLostMs) {
-        post({ kind: 'coordinator-lost', generation: current, reason: `the coordinator at ${connection.address} has been unreachable for ${(down / 1000).toFixed(0)} s` });
+  connection
+    .heartbeat(data.workerId, current)
+    .then(
+      (answer) => {
+        unreachableSince = undefined;
+        if (generation === current)
+          post({ kind: 'answer', generation: current, abort: answer.abort, reason: answer.reason, stop: answer.stop });
+      },
+      (error: unknown) => {
+        if (generation !== current) return;
+        post({ kind: 'failed', generation: current, error: String(error) });
+        if (!(error instanceof CoordinatorUnavailableError)) return;
+        unreachableSince ??= Date.now();
+        const down = Date.now() - unreachableSince;
+        if (down >= timing.coordinatorLostMs) {
+          post({
+            kind: 'coordinator-lost',
+            generation: current,
+            reason: `the coordinator at ${connection.address} has been unreachable for ${(down / 1000).toFixed(0)} s`
+          });
+        }
       }
-    },
-  ).finally(() => (inFlight = false));
+    )
+    .finally(() => (inFlight = false));
 }
 
 port.on('message', (message: ToHeartbeatThread) => {
   if (message.kind === 'generation') {
     generation = message.generation;
-    timing = { intervalMs: message.intervalMs, coordinatorLostMs: message.coordinatorLostMs, mainThreadStallMs: message.mainThreadStallMs };
+    timing = {
+      intervalMs: message.intervalMs,
+      coordinatorLostMs: message.coordinatorLostMs,
+      mainThreadStallMs: message.mainThreadStallMs
+    };
     unreachableSince = undefined;
     clearInterval(timer);
     timer = setInterval(beat, timing.intervalMs);

@@ -23,13 +23,45 @@ after(() => rm(work, { recursive: true, force: true }));
  * blocked), worker-1 is a child process (heartbeat-rank.test-helper.ts) that blocks its main thread.
  */
 async function gangWith(mode: 'thread' | 'main-thread', runId: string, mainThreadStallMs = 60_000) {
-  const config = parseRunConfig({ runId, dataset: '/nowhere', out: path.join(work, runId), workers: 2, epochs: 1, batchSize: 4, partitions: 2, training: { numClasses: 2 }, cacheDir: work }, 'the test');
-  const coordinator = await Coordinator.start({ config, token: TOKEN, logger: pino({ level: 'silent' }), heartbeatDeadlineMs: DEADLINE_MS });
+  const config = parseRunConfig(
+    {
+      runId,
+      dataset: '/nowhere',
+      out: path.join(work, runId),
+      workers: 2,
+      epochs: 1,
+      batchSize: 4,
+      partitions: 2,
+      training: { numClasses: 2 },
+      cacheDir: work
+    },
+    'the test'
+  );
+  const coordinator = await Coordinator.start({
+    config,
+    token: TOKEN,
+    logger: pino({ level: 'silent' }),
+    heartbeatDeadlineMs: DEADLINE_MS
+  });
   const lost: string[] = [];
   coordinator.on('workerLost', ({ workerId }) => lost.push(workerId));
-  const rank = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), new URL('./heartbeat-rank.test-helper.ts', import.meta.url).pathname, coordinator.address, TOKEN, 'worker-1', mode, String(BLOCK_MS), String(mainThreadStallMs)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const rank = spawn(
+    process.execPath,
+    [
+      '--import',
+      import.meta.resolve('tsx'),
+      new URL('./heartbeat-rank.test-helper.ts', import.meta.url).pathname,
+      coordinator.address,
+      TOKEN,
+      'worker-1',
+      mode,
+      String(BLOCK_MS),
+      String(mainThreadStallMs)
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit']
+    }
+  );
   const lines = createInterface({ input: rank.stdout! })[Symbol.asyncIterator]();
   const zero = new CoordinatorConnection(coordinator.address, TOKEN, { deadlineMs: 10_000 });
   const registered = await zero.register('worker-0', 'worker-0:1');
@@ -44,7 +76,8 @@ async function gangWith(mode: 'thread' | 'main-thread', runId: string, mainThrea
   return { coordinator, rank, lost, next: async () => (await lines.next()).value as string | undefined, cleanup };
 }
 
-const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
+const exited = (child: ChildProcess) =>
+  new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
 
 describe('heartbeats from a worker thread', { timeout: 60_000 }, () => {
   it(`keep a rank alive while its main thread computes for ${BLOCK_MS} ms, past the ${DEADLINE_MS} ms heartbeat deadline`, async () => {
@@ -91,10 +124,14 @@ describe('heartbeats from a worker thread', { timeout: 60_000 }, () => {
       assert.equal(await gang.next(), 'beating');
       gang.rank.kill('SIGSTOP');
       const started = Date.now();
-      while (gang.lost.length === 0 && Date.now() - started < 10 * DEADLINE_MS) await new Promise((resolve) => setTimeout(resolve, 50));
+      while (gang.lost.length === 0 && Date.now() - started < 10 * DEADLINE_MS)
+        await new Promise((resolve) => setTimeout(resolve, 50));
       assert.deepEqual(gang.lost, ['worker-1']);
       assert.ok(Date.now() - started < 3 * DEADLINE_MS, `declared hung ${Date.now() - started} ms after SIGSTOP`);
-      assert.deepEqual(gang.coordinator.status().hungWorkers.map((w) => w.workerId), ['worker-1']);
+      assert.deepEqual(
+        gang.coordinator.status().hungWorkers.map((w) => w.workerId),
+        ['worker-1']
+      );
     } finally {
       gang.rank.kill('SIGCONT');
       await gang.cleanup();

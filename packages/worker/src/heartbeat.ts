@@ -1,5 +1,10 @@
 import { Worker } from 'node:worker_threads';
-import type { FromHeartbeatThread, HeartbeatThreadData, HeartbeatTiming, ToHeartbeatThread } from './heartbeat-protocol.js';
+import type {
+  FromHeartbeatThread,
+  HeartbeatThreadData,
+  HeartbeatTiming,
+  ToHeartbeatThread
+} from './heartbeat-protocol.js';
 
 export type HeartbeatVerdict = Exclude<FromHeartbeatThread, { kind: 'failed' } | { kind: 'ready' }>;
 export type { HeartbeatTiming };
@@ -30,8 +35,16 @@ export class HeartbeatSender {
     Atomics.store(this.alive, 0, BigInt(Date.now()));
     this.ticker = setInterval(() => Atomics.store(this.alive, 0, BigInt(Date.now())), 250);
     this.ticker.unref();
-    const data: HeartbeatThreadData = { coordinator: options.coordinator, token: options.token, workerId: options.workerId, mainThreadAlive: this.alive.buffer as SharedArrayBuffer };
-    this.thread = new Worker(new URL('./heartbeat-thread-entry.mjs', import.meta.url), { workerData: data, name: `heartbeats ${options.workerId}` });
+    const data: HeartbeatThreadData = {
+      coordinator: options.coordinator,
+      token: options.token,
+      workerId: options.workerId,
+      mainThreadAlive: this.alive.buffer as SharedArrayBuffer
+    };
+    this.thread = new Worker(new URL('./heartbeat-thread-entry.mjs', import.meta.url), {
+      workerData: data,
+      name: `heartbeats ${options.workerId}`
+    });
     this.thread.unref();
     this.ready = new Promise((resolve, reject) => {
       this.thread.once('error', reject);
@@ -43,7 +56,9 @@ export class HeartbeatSender {
       if (message.kind === 'failed') this.options.onFailure?.(message.generation, message.error);
       else this.listener?.(message);
     });
-    this.thread.on('error', (error) => this.options.onFailure?.(this.generation ?? -1, `the heartbeat thread failed: ${error.message}`));
+    this.thread.on('error', (error) =>
+      this.options.onFailure?.(this.generation ?? -1, `the heartbeat thread failed: ${error.message}`)
+    );
   }
 
   /** Beats for `generation` until `idle()`, handing each verdict of the coordinator to `onVerdict`. */
@@ -51,7 +66,13 @@ export class HeartbeatSender {
     this.generation = generation;
     this.listener = onVerdict;
     Atomics.store(this.alive, 0, BigInt(Date.now()));
-    this.send({ kind: 'generation', generation, intervalMs: timing.intervalMs, coordinatorLostMs: timing.coordinatorLostMs, mainThreadStallMs: timing.mainThreadStallMs });
+    this.send({
+      kind: 'generation',
+      generation,
+      intervalMs: timing.intervalMs,
+      coordinatorLostMs: timing.coordinatorLostMs,
+      mainThreadStallMs: timing.mainThreadStallMs
+    });
   }
 
   /**

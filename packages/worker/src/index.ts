@@ -13,7 +13,7 @@ export {
   type BackendOutcome,
   type GpuExpectation,
   type GpuHostFacts,
-  type GpuVerdict,
+  type GpuVerdict
 } from './gpu-check.js';
 export {
   CheckpointStore,
@@ -21,7 +21,7 @@ export {
   DataCursorSchema,
   POINTER_KEY,
   type CheckpointPointer,
-  type DataCursor,
+  type DataCursor
 } from './checkpoint-store.js';
 export {
   evaluateModel,
@@ -32,5 +32,5 @@ export {
   type EvaluateOptions,
   type EvaluationReport,
   type Prediction,
-  type TrainedModel,
+  type TrainedModel
 } from './inference.js';

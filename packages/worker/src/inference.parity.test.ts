@@ -46,10 +46,14 @@ function fixture(): { dir: string; expected: SafetensorsFile } {
   const dir = `${ROOT}.cache/parity/eval-images-${key}`;
   if (!existsSync(`${dir}/expected.safetensors`)) {
     try {
-      execFileSync('/usr/bin/python3', [SCRIPTS[0]!, '--out', dir, '--image-size', String(IMAGE_SIZE)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync('/usr/bin/python3', [SCRIPTS[0]!, '--out', dir, '--image-size', String(IMAGE_SIZE)], {
+        stdio: ['ignore', 'ignore', 'pipe']
+      });
     } catch (error) {
       const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? String(error);
-      throw new Error(`the PyTorch reference could not run (${stderr.trim().split('\n').at(-1)}); install it with scripts/install-python-reference.sh`);
+      throw new Error(
+        `the PyTorch reference could not run (${stderr.trim().split('\n').at(-1)}); install it with scripts/install-python-reference.sh`
+      );
     }
   }
   return { dir, expected: decodeSafetensors(readFileSync(`${dir}/expected.safetensors`)) };
@@ -100,10 +104,24 @@ describe(`torchvision's eval transform and resnet18 on image files (${backend.na
     await mkdir(path.join(folder, 'images', 'all'), { recursive: true });
     await Promise.all(IMAGES.map((name) => copyFile(path.join(dir, name), path.join(folder, 'images', 'all', name))));
     const store = new FileStore(path.join(folder, 'dataset'));
-    const { manifest } = await ingest({ source: path.join(folder, 'images'), to: 'unused', store, valFraction: 0, seed: 1 });
+    const { manifest } = await ingest({
+      source: path.join(folder, 'images'),
+      to: 'unused',
+      store,
+      valFraction: 0,
+      seed: 1
+    });
     const loader = new DataLoader({
-      store, manifest, split: 'train', seed: 0, batchSize: IMAGES.length, imageSize: IMAGE_SIZE, ...EVAL_PIPELINE,
-      cacheDir: path.join(folder, 'cache'), cacheBytes: 1 << 30, threads: 1,
+      store,
+      manifest,
+      split: 'train',
+      seed: 0,
+      batchSize: IMAGES.length,
+      imageSize: IMAGE_SIZE,
+      ...EVAL_PIPELINE,
+      cacheDir: path.join(folder, 'cache'),
+      cacheBytes: 1 << 30,
+      threads: 1
     });
     try {
       // The batch does not name its files: each image must match one reference, and each reference one image.
@@ -112,8 +130,13 @@ describe(`torchvision's eval transform and resnet18 on image files (${backend.na
       for await (const batch of loader.epoch(Uint32Array.from(IMAGES.keys()), 0)) {
         for (let i = 0; i < batch.count; i++) {
           const image = batch.images.subarray(i * pixels, (i + 1) * pixels);
-          const [error, name] = IMAGES.map((name) => [maxAbsDifference(image, reference(`pixels.${name}`)), name] as const).sort((a, b) => a[0] - b[0])[0]!;
-          assert.ok(error < PIXEL_TOLERANCE, `sample ${batch.samples[i]}: closest to ${name}, but its pixels differ by up to ${error}`);
+          const [error, name] = IMAGES.map(
+            (name) => [maxAbsDifference(image, reference(`pixels.${name}`)), name] as const
+          ).sort((a, b) => a[0] - b[0])[0]!;
+          assert.ok(
+            error < PIXEL_TOLERANCE,
+            `sample ${batch.samples[i]}: closest to ${name}, but its pixels differ by up to ${error}`
+          );
           matched.push(name);
         }
       }

@@ -3,10 +3,24 @@ import path from 'node:path';
 import { z } from 'zod';
 import { perClassAccuracy, type ClassAccuracy } from '@ringtrain/coordinator';
 import {
-  DataLoader, isNotFound, loadManifest, openStore, transformImage, type CropPlanner, type ObjectStore,
+  DataLoader,
+  isNotFound,
+  loadManifest,
+  openStore,
+  transformImage,
+  type CropPlanner,
+  type ObjectStore
 } from '@ringtrain/dataset';
 import {
-  decodeSafetensors, evaluateBatch, IMAGENET_MEAN, IMAGENET_STD, loadSafetensorsWeights, planEvalResize, predictLogits, softmax, type ResNet18,
+  decodeSafetensors,
+  evaluateBatch,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  loadSafetensorsWeights,
+  planEvalResize,
+  predictLogits,
+  softmax,
+  type ResNet18
 } from '@ringtrain/model';
 
 /** torchvision's eval transform: Resize(int(size·256/224)) with Pillow's bilinear filter, then CenterCrop(size). */
@@ -57,25 +71,43 @@ export async function loadTrainedModel(uri: string): Promise<TrainedModel> {
   try {
     bytes = await store.get(weightsKey);
   } catch (error) {
-    if (isNotFound(error)) throw new TrainedModelError(`${uri} holds no trained model: expected model.safetensors (or model/model.safetensors under a run's output); train one with \`ringtrain train --out <dir>\``);
+    if (isNotFound(error))
+      throw new TrainedModelError(
+        `${uri} holds no trained model: expected model.safetensors (or model/model.safetensors under a run's output); train one with \`ringtrain train --out <dir>\``
+      );
     throw error;
   }
   let header;
   try {
     header = decodeSafetensors(bytes);
   } catch (error) {
-    throw new TrainedModelError(`${modelUri}/${weightsKey} is not a safetensors file (${error instanceof Error ? error.message : String(error)}): give the model.safetensors a run wrote`);
+    throw new TrainedModelError(
+      `${modelUri}/${weightsKey} is not a safetensors file (${error instanceof Error ? error.message : String(error)}): give the model.safetensors a run wrote`
+    );
   }
   const fcShape = header.tensors.get('fc.weight')?.shape;
-  if (fcShape === undefined || fcShape.length !== 2) throw new TrainedModelError(`${modelUri}/${weightsKey} has no fc.weight of rank 2: it is not a resnet18 state dict`);
+  if (fcShape === undefined || fcShape.length !== 2)
+    throw new TrainedModelError(
+      `${modelUri}/${weightsKey} has no fc.weight of rank 2: it is not a resnet18 state dict`
+    );
   const numClasses = fcShape[0]!;
   const labels = await readLabels(store, header.metadata, numClasses, modelUri);
   const { model } = loadSafetensorsWeights(bytes, { numClasses });
   const recordedSize = Number(header.metadata.imageSize);
-  return { model, labels, imageSize: Number.isInteger(recordedSize) && recordedSize > 0 ? recordedSize : undefined, uri: modelUri };
+  return {
+    model,
+    labels,
+    imageSize: Number.isInteger(recordedSize) && recordedSize > 0 ? recordedSize : undefined,
+    uri: modelUri
+  };
 }
 
-async function readLabels(store: ObjectStore, metadata: Record<string, string>, numClasses: number, modelUri: string): Promise<string[]> {
+async function readLabels(
+  store: ObjectStore,
+  metadata: Record<string, string>,
+  numClasses: number,
+  modelUri: string
+): Promise<string[]> {
   let source = 'the safetensors metadata';
   let text = metadata.labels;
   if (text === undefined) {
@@ -95,7 +127,8 @@ async function readLabels(store: ObjectStore, metadata: Record<string, string>, 
   }
   const labels = LabelsSchema.safeParse(raw);
   if (!labels.success) throw new TrainedModelError(`${source}: expected a JSON array of class names`);
-  if (labels.data.length !== numClasses) throw new TrainedModelError(`${source} names ${labels.data.length} classes but the model's head has ${numClasses}`);
+  if (labels.data.length !== numClasses)
+    throw new TrainedModelError(`${source} names ${labels.data.length} classes but the model's head has ${numClasses}`);
   return labels.data;
 }
 
@@ -136,17 +169,27 @@ export interface EvaluationReport {
 /** Every sample of one split through the model in inference mode, on the same crop as a run's validation. */
 export async function evaluateModel(trained: TrainedModel, options: EvaluateOptions): Promise<EvaluationReport> {
   const { manifest } = await loadManifest(options.dataset);
-  if (manifest.classes.length !== trained.labels.length || manifest.classes.some((name, index) => name !== trained.labels[index])) {
+  if (
+    manifest.classes.length !== trained.labels.length ||
+    manifest.classes.some((name, index) => name !== trained.labels[index])
+  ) {
     throw new TrainedModelError(
-      `the dataset's classes (${manifest.classes.join(', ')}) are not the model's (${trained.labels.join(', ')}), in order: evaluate on the dataset the model was trained on`,
+      `the dataset's classes (${manifest.classes.join(', ')}) are not the model's (${trained.labels.join(', ')}), in order: evaluate on the dataset the model was trained on`
     );
   }
   const imageSize = options.imageSize ?? trained.imageSize ?? 224;
   const numClasses = trained.labels.length;
   const loader = new DataLoader({
-    store: openStore(options.dataset), manifest, split: options.split, seed: 0, batchSize: options.batchSize, imageSize,
-    ...EVAL_PIPELINE, cacheDir: options.cacheDir ?? path.join(os.tmpdir(), 'ringtrain-eval-cache'), cacheBytes: 2 ** 30,
-    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+    store: openStore(options.dataset),
+    manifest,
+    split: options.split,
+    seed: 0,
+    batchSize: options.batchSize,
+    imageSize,
+    ...EVAL_PIPELINE,
+    cacheDir: options.cacheDir ?? path.join(os.tmpdir(), 'ringtrain-eval-cache'),
+    cacheBytes: 2 ** 30,
+    ...(options.threads !== undefined ? { threads: options.threads } : {})
   });
   const confusion = new Float64Array(numClasses * numClasses);
   let lossSum = 0;
@@ -167,11 +210,23 @@ export async function evaluateModel(trained: TrainedModel, options: EvaluateOpti
   } finally {
     await loader.close();
   }
-  const rows = Array.from({ length: numClasses }, (_, row) => Array.from(confusion.subarray(row * numClasses, (row + 1) * numClasses)));
+  const rows = Array.from({ length: numClasses }, (_, row) =>
+    Array.from(confusion.subarray(row * numClasses, (row + 1) * numClasses))
+  );
   return {
-    model: trained.uri, dataset: options.dataset, split: options.split, imageSize, count, correct,
-    accuracy: count === 0 ? 0 : correct / count, top5Accuracy: count === 0 ? 0 : top5Correct / count, loss: count === 0 ? 0 : lossSum / count, skipped: loader.stats.corrupt,
-    classes: trained.labels, confusion: rows, perClass: perClassAccuracy(rows, trained.labels),
+    model: trained.uri,
+    dataset: options.dataset,
+    split: options.split,
+    imageSize,
+    count,
+    correct,
+    accuracy: count === 0 ? 0 : correct / count,
+    top5Accuracy: count === 0 ? 0 : top5Correct / count,
+    loss: count === 0 ? 0 : lossSum / count,
+    skipped: loader.stats.corrupt,
+    classes: trained.labels,
+    confusion: rows,
+    perClass: perClassAccuracy(rows, trained.labels)
   };
 }
 
@@ -187,25 +242,35 @@ export interface Prediction {
 export async function predictFiles(
   trained: TrainedModel,
   files: readonly { name: string; bytes: Uint8Array }[],
-  options: { topK: number; imageSize?: number; batchSize?: number; logits?: boolean },
+  options: { topK: number; imageSize?: number; batchSize?: number; logits?: boolean }
 ): Promise<Prediction[]> {
   const imageSize = options.imageSize ?? trained.imageSize ?? 224;
   const batchSize = options.batchSize ?? 16;
   const predictions: Prediction[] = [];
   for (let start = 0; start < files.length; start += batchSize) {
     const chunk = files.slice(start, start + batchSize);
-    const pixels = await Promise.all(chunk.map((file) => transformImage(file.bytes, { size: imageSize, ...EVAL_PIPELINE }).catch((error: unknown) => {
-      throw new TrainedModelError(`${file.name}: ${error instanceof Error ? error.message : String(error)}`);
-    })));
+    const pixels = await Promise.all(
+      chunk.map((file) =>
+        transformImage(file.bytes, { size: imageSize, ...EVAL_PIPELINE }).catch((error: unknown) => {
+          throw new TrainedModelError(`${file.name}: ${error instanceof Error ? error.message : String(error)}`);
+        })
+      )
+    );
     const images = new Float32Array(chunk.length * imageSize * imageSize * 3);
     pixels.forEach((values, index) => images.set(values, index * values.length));
     predictLogits(trained.model, images, chunk.length, imageSize).forEach((logits, index) => {
       const probabilities = softmax(logits);
-      const ranked = [...probabilities.keys()].sort((a, b) => probabilities[b]! - probabilities[a]! || a - b).slice(0, options.topK);
+      const ranked = [...probabilities.keys()]
+        .sort((a, b) => probabilities[b]! - probabilities[a]! || a - b)
+        .slice(0, options.topK);
       predictions.push({
         file: chunk[index]!.name,
-        top: ranked.map((classIndex) => ({ label: trained.labels[classIndex]!, index: classIndex, probability: probabilities[classIndex]! })),
-        ...(options.logits === true ? { logits: [...logits] } : {}),
+        top: ranked.map((classIndex) => ({
+          label: trained.labels[classIndex]!,
+          index: classIndex,
+          probability: probabilities[classIndex]!
+        })),
+        ...(options.logits === true ? { logits: [...logits] } : {})
       });
     });
   }

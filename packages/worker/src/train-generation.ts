@@ -2,7 +2,15 @@ import { createHash } from 'node:crypto';
 import type { ProcessGroup } from '@ringtrain/collective';
 import type { Assignment, CoordinatorConnection, Logger } from '@ringtrain/coordinator';
 import { readObject } from '@ringtrain/dataset';
-import { evaluateBatch, labelsJson, loadSafetensorsWeights, saveSafetensorsWeights, saveTfjsModel, Trainer, type TrainingConfigInput } from '@ringtrain/model';
+import {
+  evaluateBatch,
+  labelsJson,
+  loadSafetensorsWeights,
+  saveSafetensorsWeights,
+  saveTfjsModel,
+  Trainer,
+  type TrainingConfigInput
+} from '@ringtrain/model';
 import { DataCursorSchema, type DataCursor } from './checkpoint-store.js';
 import type { RunResources } from './resources.js';
 
@@ -42,7 +50,9 @@ interface StepFigures {
 }
 
 const freshCursor = (epoch: number): DataCursor => ({
-  epoch, samplesConsumed: 0, trained: { count: 0, indexSum: '0', indexSquareSum: '0', lossSum: 0, correct: 0, seconds: 0 },
+  epoch,
+  samplesConsumed: 0,
+  trained: { count: 0, indexSum: '0', indexSquareSum: '0', lossSum: 0, correct: 0, seconds: 0 }
 });
 
 const seconds = (from: number): number => (performance.now() - from) / 1000;
@@ -59,13 +69,25 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
   const trainer = await startingTrainer(context);
   try {
     const cursor = parseCursor(trainer.extra);
-    log.info({ generation: assignment.generation, epoch: cursor.epoch, samplesConsumed: cursor.samplesConsumed, step: trainer.trainer.step }, 'generation starts');
+    log.info(
+      {
+        generation: assignment.generation,
+        epoch: cursor.epoch,
+        samplesConsumed: cursor.samplesConsumed,
+        step: trainer.trainer.step
+      },
+      'generation starts'
+    );
     return await trainEpochs(context, trainer.trainer, cursor);
   } finally {
     trainer.trainer.dispose();
   }
 
-  async function trainEpochs(context: GenerationContext, trainer: Trainer, start: DataCursor): Promise<GenerationOutcome> {
+  async function trainEpochs(
+    context: GenerationContext,
+    trainer: Trainer,
+    start: DataCursor
+  ): Promise<GenerationOutcome> {
     const window = worldSize * config.batchSize;
     let stopped = false;
     let reachedMaxSteps = config.maxSteps !== undefined && trainer.step >= config.maxSteps;
@@ -74,7 +96,16 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
       trainer.setEpoch(epoch);
       const cursor = epoch === start.epoch ? structuredClone(start) : freshCursor(epoch);
       const plan = await resources.planTrain({ epoch, worldSize, rank, samplesConsumed: cursor.samplesConsumed });
-      log.info({ epoch, planSource: plan.source, samples: plan.samples.length, steps: plan.steps, samplesConsumed: cursor.samplesConsumed }, 'epoch plan');
+      log.info(
+        {
+          epoch,
+          planSource: plan.source,
+          samples: plan.samples.length,
+          steps: plan.steps,
+          samplesConsumed: cursor.samplesConsumed
+        },
+        'epoch plan'
+      );
       const stepsBefore = Math.round(cursor.samplesConsumed / window);
       const epochSteps = stepsBefore + plan.steps;
       const epochStarted = performance.now() - cursor.trained.seconds * 1000;
@@ -83,9 +114,15 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
       for await (const batch of resources.train.epoch(plan.samples, epoch)) {
         const dataWait = seconds(waitStarted);
         const stepStarted = performance.now();
-        const result = batch.count > 0
-          ? trainer.computeGradients({ images: batch.images, labels: batch.labels, count: batch.count })
-          : { loss: 0, correct: 0, count: 0, gradients: new Float32Array(trainer.gradientLayout().reduce((sum, entry) => sum + entry.length, 0)) };
+        const result =
+          batch.count > 0
+            ? trainer.computeGradients({ images: batch.images, labels: batch.labels, count: batch.count })
+            : {
+                loss: 0,
+                correct: 0,
+                count: 0,
+                gradients: new Float32Array(trainer.gradientLayout().reduce((sum, entry) => sum + entry.length, 0))
+              };
         const computed = performance.now();
         await group.allReduce(result.gradients, { op: 'mean' });
         const allReduced = performance.now();
@@ -96,10 +133,17 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
           indexSquareSum += BigInt(sample) * BigInt(sample);
         }
         const figures = await group.allGather<StepFigures>({
-          lossSum: result.loss * result.count, correct: result.correct, count: result.count,
-          indexSum: indexSum.toString(), indexSquareSum: indexSquareSum.toString(), stop: context.stopRequested(),
-          backend: resources.backend.name, dataWaitSeconds: dataWait, computeSeconds: (computed - stepStarted) / 1000,
-          allreduceSeconds: (allReduced - computed) / 1000, optimizerSeconds: previousOptimizerSeconds,
+          lossSum: result.loss * result.count,
+          correct: result.correct,
+          count: result.count,
+          indexSum: indexSum.toString(),
+          indexSquareSum: indexSquareSum.toString(),
+          stop: context.stopRequested(),
+          backend: resources.backend.name,
+          dataWaitSeconds: dataWait,
+          computeSeconds: (computed - stepStarted) / 1000,
+          allreduceSeconds: (allReduced - computed) / 1000,
+          optimizerSeconds: previousOptimizerSeconds
         });
         const reduced = performance.now();
         const applied = trainer.applyGradients(result.gradients);
@@ -113,26 +157,55 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
         const correct = figures.reduce((sum, each) => sum + each.correct, 0);
         cursor.trained = {
           count: cursor.trained.count + images,
-          indexSum: figures.reduce((sum, each) => sum + BigInt(each.indexSum), BigInt(cursor.trained.indexSum)).toString(),
-          indexSquareSum: figures.reduce((sum, each) => sum + BigInt(each.indexSquareSum), BigInt(cursor.trained.indexSquareSum)).toString(),
+          indexSum: figures
+            .reduce((sum, each) => sum + BigInt(each.indexSum), BigInt(cursor.trained.indexSum))
+            .toString(),
+          indexSquareSum: figures
+            .reduce((sum, each) => sum + BigInt(each.indexSquareSum), BigInt(cursor.trained.indexSquareSum))
+            .toString(),
           lossSum: cursor.trained.lossSum + lossSum,
           correct: cursor.trained.correct + correct,
-          seconds: seconds(epochStarted),
+          seconds: seconds(epochStarted)
         };
         const stepSeconds = seconds(stepStarted) + dataWait;
-        log.debug({ step: trainer.step, dataWait, compute: (computed - stepStarted) / 1000, allreduce: (reduced - computed) / 1000, optimizer: (optimized - reduced) / 1000 }, 'step');
+        log.debug(
+          {
+            step: trainer.step,
+            dataWait,
+            compute: (computed - stepStarted) / 1000,
+            allreduce: (reduced - computed) / 1000,
+            optimizer: (optimized - reduced) / 1000
+          },
+          'step'
+        );
         if (rank === 0) {
-          context.connection.reportStep({
-            workerId: context.workerId, generation: assignment.generation, epoch, globalStep: trainer.step,
-            epochStep: stepsBefore + step, epochSteps, loss: images > 0 ? lossSum / images : 0, accuracy: images > 0 ? correct / images : 0,
-            images, imagesPerSecond: images / Math.max(stepSeconds, 1e-9), dataWaitSeconds: dataWait,
-            computeSeconds: (computed - stepStarted) / 1000, allreduceSeconds: (reduced - computed) / 1000,
-            optimizerSeconds: (optimized - reduced) / 1000, learningRate: applied.lr,
-            ranks: figures.map((each, index) => ({
-              rank: index, backend: each.backend, dataWaitSeconds: each.dataWaitSeconds, computeSeconds: each.computeSeconds,
-              allreduceSeconds: each.allreduceSeconds, optimizerSeconds: each.optimizerSeconds,
-            })),
-          }).catch((error: unknown) => log.warn({ error: String(error) }, 'step report failed'));
+          context.connection
+            .reportStep({
+              workerId: context.workerId,
+              generation: assignment.generation,
+              epoch,
+              globalStep: trainer.step,
+              epochStep: stepsBefore + step,
+              epochSteps,
+              loss: images > 0 ? lossSum / images : 0,
+              accuracy: images > 0 ? correct / images : 0,
+              images,
+              imagesPerSecond: images / Math.max(stepSeconds, 1e-9),
+              dataWaitSeconds: dataWait,
+              computeSeconds: (computed - stepStarted) / 1000,
+              allreduceSeconds: (reduced - computed) / 1000,
+              optimizerSeconds: (optimized - reduced) / 1000,
+              learningRate: applied.lr,
+              ranks: figures.map((each, index) => ({
+                rank: index,
+                backend: each.backend,
+                dataWaitSeconds: each.dataWaitSeconds,
+                computeSeconds: each.computeSeconds,
+                allreduceSeconds: each.allreduceSeconds,
+                optimizerSeconds: each.optimizerSeconds
+              }))
+            })
+            .catch((error: unknown) => log.warn({ error: String(error) }, 'step report failed'));
         }
         stopped = figures.some((each) => each.stop);
         reachedMaxSteps = config.maxSteps !== undefined && trainer.step >= config.maxSteps;
@@ -149,15 +222,20 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
       const trained = cursor.trained;
       if (rank === 0) {
         await context.connection.reportEpoch({
-          workerId: context.workerId, generation: assignment.generation, epoch,
+          workerId: context.workerId,
+          generation: assignment.generation,
+          epoch,
           trainLoss: trained.count > 0 ? trained.lossSum / trained.count : 0,
           trainAccuracy: trained.count > 0 ? trained.correct / trained.count : 0,
           valLoss: validation.count > 0 ? validation.lossSum / validation.count : 0,
           valAccuracy: validation.count > 0 ? validation.correct / validation.count : 0,
-          valImages: validation.count, samplesTrained: trained.count,
-          sampleChecksum: `${trained.indexSum}:${trained.indexSquareSum}`, samplesDropped: plan.dropped,
-          seconds: trained.seconds, imagesPerSecond: trained.seconds > 0 ? trained.count / trained.seconds : 0,
-          confusion: Array.from(validation.confusion),
+          valImages: validation.count,
+          samplesTrained: trained.count,
+          sampleChecksum: `${trained.indexSum}:${trained.indexSquareSum}`,
+          samplesDropped: plan.dropped,
+          seconds: trained.seconds,
+          imagesPerSecond: trained.seconds > 0 ? trained.count / trained.seconds : 0,
+          confusion: Array.from(validation.confusion)
         });
         // A run cut short by maxSteps keeps its place mid-epoch, so --resume with a larger budget continues it.
         await writeCheckpoint(context, trainer, epochComplete ? freshCursor(epoch + 1) : cursor);
@@ -170,13 +248,18 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
   }
 }
 
-async function startingTrainer(context: GenerationContext): Promise<{ trainer: Trainer; extra: Record<string, string> }> {
+async function startingTrainer(
+  context: GenerationContext
+): Promise<{ trainer: Trainer; extra: Record<string, string> }> {
   const { group, resources, assignment } = context;
   let bytes: Uint8Array = new Uint8Array(0);
   if (assignment.rank === 0) {
     const pointer = await resources.checkpoints.latest();
     if (pointer !== undefined) {
-      context.log.info({ key: pointer.key, step: pointer.globalStep, cursor: pointer.cursor }, 'resuming from checkpoint');
+      context.log.info(
+        { key: pointer.key, step: pointer.globalStep, cursor: pointer.cursor },
+        'resuming from checkpoint'
+      );
       bytes = await resources.checkpoints.read(pointer);
     } else {
       bytes = await initialCheckpoint(resources);
@@ -200,9 +283,15 @@ async function initialCheckpoint(resources: RunResources): Promise<Uint8Array> {
     try {
       weights = await readObject(config.pretrained);
     } catch (error) {
-      throw new WorkerConfigError(`cannot read --pretrained ${config.pretrained}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new WorkerConfigError(
+        `cannot read --pretrained ${config.pretrained}: ${error instanceof Error ? error.message : String(error)}`
+      );
     }
-    const loaded = loadSafetensorsWeights(weights, { numClasses: training.numClasses, replaceHead: true, seed: training.seed ?? 0 });
+    const loaded = loadSafetensorsWeights(weights, {
+      numClasses: training.numClasses,
+      replaceHead: true,
+      seed: training.seed ?? 0
+    });
     trainer = Trainer.create(training, loaded.model);
   } else {
     trainer = Trainer.create(training);
@@ -222,7 +311,10 @@ export class WorkerConfigError extends Error {
 
 function parseCursor(extra: Record<string, string>): DataCursor {
   const parsed = DataCursorSchema.safeParse(JSON.parse(extra.cursor ?? 'null'));
-  if (!parsed.success) throw new WorkerConfigError(`the checkpoint carries no valid data cursor (${parsed.error.issues[0]?.message}): it was not written by ringtrain train`);
+  if (!parsed.success)
+    throw new WorkerConfigError(
+      `the checkpoint carries no valid data cursor (${parsed.error.issues[0]?.message}): it was not written by ringtrain train`
+    );
   return parsed.data;
 }
 
@@ -230,11 +322,21 @@ async function writeCheckpoint(context: GenerationContext, trainer: Trainer, cur
   const { resources, assignment } = context;
   const bytes = trainer.saveCheckpoint({ cursor: JSON.stringify(cursor), runId: resources.config.runId });
   const pointer = await resources.checkpoints.write(resources.config.runId, trainer.step, cursor, bytes);
-  context.log.info({ key: pointer.key, step: trainer.step, epoch: cursor.epoch, samplesConsumed: cursor.samplesConsumed }, 'checkpoint committed');
-  await context.connection.reportCheckpoint({
-    workerId: context.workerId, generation: assignment.generation, key: pointer.key, epoch: cursor.epoch,
-    globalStep: trainer.step, samplesConsumed: cursor.samplesConsumed, bytes: bytes.byteLength,
-  }).catch((error: unknown) => context.log.warn({ error: String(error) }, 'checkpoint report failed'));
+  context.log.info(
+    { key: pointer.key, step: trainer.step, epoch: cursor.epoch, samplesConsumed: cursor.samplesConsumed },
+    'checkpoint committed'
+  );
+  await context.connection
+    .reportCheckpoint({
+      workerId: context.workerId,
+      generation: assignment.generation,
+      key: pointer.key,
+      epoch: cursor.epoch,
+      globalStep: trainer.step,
+      samplesConsumed: cursor.samplesConsumed,
+      bytes: bytes.byteLength
+    })
+    .catch((error: unknown) => context.log.warn({ error: String(error) }, 'checkpoint report failed'));
 }
 
 /**
@@ -242,7 +344,9 @@ async function writeCheckpoint(context: GenerationContext, trainer: Trainer, cur
  * rank 0's are broadcast, as DDP's broadcast_buffers does, so validation and the saved model are one model.
  */
 async function syncBatchNormStatistics(group: ProcessGroup, trainer: Trainer): Promise<void> {
-  const buffers = trainer.model.spec.filter((spec) => spec.kind === 'bn-running-mean' || spec.kind === 'bn-running-var' || spec.kind === 'bn-num-batches');
+  const buffers = trainer.model.spec.filter(
+    (spec) => spec.kind === 'bn-running-mean' || spec.kind === 'bn-running-var' || spec.kind === 'bn-num-batches'
+  );
   const values = buffers.map((spec) => trainer.model.read(spec.name));
   const flat = new Float32Array(values.reduce((sum, value) => sum + value.length, 0));
   values.reduce((offset, value) => (flat.set(value, offset), offset + value.length), 0);
@@ -258,10 +362,16 @@ async function syncBatchNormStatistics(group: ProcessGroup, trainer: Trainer): P
  * Each rank evaluates every worldSize-th validation sample; the sums are gathered and the confusion counts
  * summed with an f32 all-reduce, so accuracy and the matrix are exact (a cell stays far below 2^24 images).
  */
-async function validate(context: GenerationContext, trainer: Trainer): Promise<{ lossSum: number; correct: number; count: number; confusion: Float32Array }> {
+async function validate(
+  context: GenerationContext,
+  trainer: Trainer
+): Promise<{ lossSum: number; correct: number; count: number; confusion: Float32Array }> {
   const { resources, assignment, group } = context;
   const total = resources.manifest.splits.val.count;
-  const mine = Uint32Array.from({ length: Math.max(0, Math.ceil((total - assignment.rank) / assignment.worldSize)) }, (_, i) => assignment.rank + i * assignment.worldSize);
+  const mine = Uint32Array.from(
+    { length: Math.max(0, Math.ceil((total - assignment.rank) / assignment.worldSize)) },
+    (_, i) => assignment.rank + i * assignment.worldSize
+  );
   let lossSum = 0;
   let correct = 0;
   let count = 0;
@@ -275,7 +385,14 @@ async function validate(context: GenerationContext, trainer: Trainer): Promise<{
   }
   const all = await group.allGather({ lossSum, correct, count });
   await group.allReduce(confusion, { op: 'sum', wire: 'f32' });
-  const sums = all.reduce((sum, each) => ({ lossSum: sum.lossSum + each.lossSum, correct: sum.correct + each.correct, count: sum.count + each.count }), { lossSum: 0, correct: 0, count: 0 });
+  const sums = all.reduce(
+    (sum, each) => ({
+      lossSum: sum.lossSum + each.lossSum,
+      correct: sum.correct + each.correct,
+      count: sum.count + each.count
+    }),
+    { lossSum: 0, correct: 0, count: 0 }
+  );
   return { ...sums, confusion };
 }
 
@@ -293,12 +410,18 @@ export function hashWeights(trainer: Trainer): string {
 async function saveModel(context: GenerationContext, trainer: Trainer): Promise<Record<string, string>> {
   const { resources } = context;
   const labels = resources.manifest.classes;
-  await resources.out.put('model/model.safetensors', Buffer.from(saveSafetensorsWeights(trainer.model, { labels: JSON.stringify(labels), imageSize: String(resources.imageSize) })));
-  for (const [name, bytes] of saveTfjsModel(trainer.model, labels)) await resources.out.put(`model/tfjs/${name}`, Buffer.from(bytes));
+  await resources.out.put(
+    'model/model.safetensors',
+    Buffer.from(
+      saveSafetensorsWeights(trainer.model, { labels: JSON.stringify(labels), imageSize: String(resources.imageSize) })
+    )
+  );
+  for (const [name, bytes] of saveTfjsModel(trainer.model, labels))
+    await resources.out.put(`model/tfjs/${name}`, Buffer.from(bytes));
   await resources.out.put('model/labels.json', Buffer.from(labelsJson(labels)));
   return {
     safetensors: `${resources.out.uri}/model/model.safetensors`,
     tfjs: `${resources.out.uri}/model/tfjs`,
-    labels: `${resources.out.uri}/model/labels.json`,
+    labels: `${resources.out.uri}/model/labels.json`
   };
 }

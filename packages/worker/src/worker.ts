@@ -1,8 +1,20 @@
 import { CollectiveEndpoint, CollectiveError, ProcessGroup } from '@ringtrain/collective';
-import { CoordinatorConnection, createLogger, RegistrationAbortedError, type Assignment, type Logger } from '@ringtrain/coordinator';
+import {
+  CoordinatorConnection,
+  createLogger,
+  RegistrationAbortedError,
+  type Assignment,
+  type Logger
+} from '@ringtrain/coordinator';
 import { describeRetry } from '@ringtrain/dataset';
 import { initBackend, type ComputeThreads } from '@ringtrain/model';
-import { checkGpuBackend, GpuUnavailableError, observeGpuHost, type BackendOutcome, type GpuExpectation } from './gpu-check.js';
+import {
+  checkGpuBackend,
+  GpuUnavailableError,
+  observeGpuHost,
+  type BackendOutcome,
+  type GpuExpectation
+} from './gpu-check.js';
 import { HeartbeatSender } from './heartbeat.js';
 import { openRunResources, type RunResources } from './resources.js';
 import { trainGeneration, WorkerConfigError } from './train-generation.js';
@@ -55,21 +67,32 @@ export interface WorkerResult {
  */
 export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
   const log = options.logger ?? createLogger({ service: 'worker', workerId: options.workerId });
-  if (options.expectedGpus !== undefined && options.expectedGpus.count > 0) await requireGpu(options.expectedGpus, options.computeThreads, log);
+  if (options.expectedGpus !== undefined && options.expectedGpus.count > 0)
+    await requireGpu(options.expectedGpus, options.computeThreads, log);
   // A rank blocks its event loop for each synchronous training step and cannot answer pings meanwhile: a
   // dead peer shows as a reset link at once, a hung one through the collective's timeout and the heartbeats.
   const keepalive = { keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS };
-  const endpoint = await CollectiveEndpoint.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, ...keepalive });
+  const endpoint = await CollectiveEndpoint.listen({
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 0,
+    ...keepalive
+  });
   const port = endpoint.address.slice(endpoint.address.lastIndexOf(':') + 1);
-  const advertised = options.advertiseHost === undefined ? endpoint.address : `${options.advertiseHost.includes(':') ? `[${options.advertiseHost}]` : options.advertiseHost}:${port}`;
+  const advertised =
+    options.advertiseHost === undefined
+      ? endpoint.address
+      : `${options.advertiseHost.includes(':') ? `[${options.advertiseHost}]` : options.advertiseHost}:${port}`;
   const connection = new CoordinatorConnection(options.coordinator, options.token, {
     ...(options.coordinatorWaitMs !== undefined ? { deadlineMs: options.coordinatorWaitMs } : {}),
-    onRetry: (event) => log.warn({ downForSeconds: Math.round(event.downForMs / 1000), attempt: event.attempt }, describeRetry(event)),
+    onRetry: (event) =>
+      log.warn({ downForSeconds: Math.round(event.downForMs / 1000), attempt: event.attempt }, describeRetry(event))
   });
   // Heartbeats go from their own thread, up before the gang forms: a step blocks this thread's event loop.
   const heartbeats = new HeartbeatSender({
-    coordinator: options.coordinator, token: options.token, workerId: options.workerId,
-    onFailure: (generation, error) => log.warn({ generation, error }, 'heartbeat failed'),
+    coordinator: options.coordinator,
+    token: options.token,
+    workerId: options.workerId,
+    onFailure: (generation, error) => log.warn({ generation, error }, 'heartbeat failed')
   });
   await heartbeats.ready.catch(async (error: unknown) => {
     await heartbeats.close();
@@ -89,7 +112,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
         registered = await connection.register(options.workerId, advertised, options.stop);
       } catch (error) {
         // Told to stop while waiting for the gang (a pod deleted during a gang restart): not a failure.
-        if (error instanceof RegistrationAbortedError) return { outcome: 'stopped', reason: error.message, generations };
+        if (error instanceof RegistrationAbortedError)
+          return { outcome: 'stopped', reason: error.message, generations };
         throw error;
       }
       if (registered.ended) {
@@ -100,8 +124,19 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
       generations += 1;
       const rankLog = log.child({ runId: assignment.runId, rank: assignment.rank, generation: assignment.generation });
       try {
-        resources ??= await openRunResources(assignment.config, options.workerId, (line) => rankLog.info(line), options.computeThreads);
-        const outcome = await runGeneration(assignment, resources, rankLog, () => stopRequested, (stop) => (stopRequested ||= stop));
+        resources ??= await openRunResources(
+          assignment.config,
+          options.workerId,
+          (line) => rankLog.info(line),
+          options.computeThreads
+        );
+        const outcome = await runGeneration(
+          assignment,
+          resources,
+          rankLog,
+          () => stopRequested,
+          (stop) => (stopRequested ||= stop)
+        );
         return outcome;
       } catch (error) {
         const configProblem = error instanceof WorkerConfigError;
@@ -109,9 +144,20 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
         const code = error instanceof CollectiveError ? error.code : configProblem ? 'CONFIG' : 'WORKER';
         rankLog.warn({ code, reason }, 'generation failed');
         await connection
-          .reportFailure({ workerId: options.workerId, generation: assignment.generation, reason, code, retryable: !configProblem })
+          .reportFailure({
+            workerId: options.workerId,
+            generation: assignment.generation,
+            reason,
+            code,
+            retryable: !configProblem
+          })
           .catch((reportError: unknown) => rankLog.warn({ error: String(reportError) }, 'failure report failed'));
-        if (stopRequested) return { outcome: 'stopped', reason: `told to stop; generation ${assignment.generation} had failed: ${reason}`, generations };
+        if (stopRequested)
+          return {
+            outcome: 'stopped',
+            reason: `told to stop; generation ${assignment.generation} had failed: ${reason}`,
+            generations
+          };
       }
     }
   } finally {
@@ -126,18 +172,24 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
     resources: RunResources,
     rankLog: Logger,
     stopped: () => boolean,
-    requestStop: (stop: boolean) => void,
+    requestStop: (stop: boolean) => void
   ): Promise<WorkerResult> {
     const group = await ProcessGroup.connect(endpoint, {
-      groupId: assignment.runId, generation: assignment.generation, rank: assignment.rank, worldSize: assignment.worldSize,
-      peers: assignment.peers, token: assignment.collectiveToken, timeoutMs: assignment.config.collectiveTimeoutMs, ...keepalive,
+      groupId: assignment.runId,
+      generation: assignment.generation,
+      rank: assignment.rank,
+      worldSize: assignment.worldSize,
+      peers: assignment.peers,
+      token: assignment.collectiveToken,
+      timeoutMs: assignment.config.collectiveTimeoutMs,
+      ...keepalive
     });
     // The coordinator's answer is how a rank learns that a peer far around the ring died, or that it should
     // stop; read when this thread's loop turns (between steps, or while the collective waits on the network).
     const timing = {
       intervalMs: assignment.config.heartbeatIntervalMs,
       coordinatorLostMs: assignment.config.coordinatorLostMs,
-      mainThreadStallMs: assignment.config.collectiveTimeoutMs,
+      mainThreadStallMs: assignment.config.collectiveTimeoutMs
     };
     heartbeats.beat(assignment.generation, timing, (verdict) => {
       if (verdict.kind === 'coordinator-lost') {
@@ -149,15 +201,30 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
       if (verdict.stop) requestStop(true);
     });
     try {
-      const outcome = await trainGeneration({ assignment, group, connection, workerId: options.workerId, resources, stopRequested: stopped, log: rankLog });
+      const outcome = await trainGeneration({
+        assignment,
+        group,
+        connection,
+        workerId: options.workerId,
+        resources,
+        stopRequested: stopped,
+        log: rankLog
+      });
       heartbeats.idle();
       await connection.reportFinished({
-        workerId: options.workerId, generation: assignment.generation, stopped: outcome.stopped,
-        weightsSha256: outcome.weightsSha256, summaryJson: JSON.stringify(outcome.summary),
+        workerId: options.workerId,
+        generation: assignment.generation,
+        stopped: outcome.stopped,
+        weightsSha256: outcome.weightsSha256,
+        summaryJson: JSON.stringify(outcome.summary)
       });
       await group.close();
       rankLog.info({ stopped: outcome.stopped }, 'finished');
-      return { outcome: outcome.stopped ? 'stopped' : 'finished', reason: outcome.stopped ? 'stopped on request' : 'training finished', generations };
+      return {
+        outcome: outcome.stopped ? 'stopped' : 'finished',
+        reason: outcome.stopped ? 'stopped on request' : 'training finished',
+        generations
+      };
     } catch (error) {
       // Beating on until it registers again: to the coordinator, a member that falls silent and stays away hangs.
       heartbeats.detach();
@@ -174,9 +241,13 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
  * CPU, and the pod fails at once with the reason.
  */
 async function requireGpu(expected: GpuExpectation, threads: ComputeThreads | undefined, log: Logger): Promise<void> {
-  const outcome: BackendOutcome = await initBackend({ requested: 'tensorflow', log: (line) => log.info(line), ...(threads !== undefined ? { threads } : {}) }).then(
+  const outcome: BackendOutcome = await initBackend({
+    requested: 'tensorflow',
+    log: (line) => log.info(line),
+    ...(threads !== undefined ? { threads } : {})
+  }).then(
     (backend) => ({ backend }),
-    (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }),
+    (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) })
   );
   const host = observeGpuHost();
   const verdict = checkGpuBackend(expected, outcome, host);

@@ -18,11 +18,27 @@ after(() => rm(work, { recursive: true, force: true }));
 describe('the dashboard', () => {
   it('is served at / with uPlot from node_modules, next to /status, and its data carries the plan', async () => {
     const config = parseRunConfig(
-      { runId: 'run-dashboard', dataset: '/nowhere', out: work, workers: 2, epochs: 2, batchSize: 4, partitions: 2, training: { numClasses: 3 }, cacheDir: work },
-      'the test',
+      {
+        runId: 'run-dashboard',
+        dataset: '/nowhere',
+        out: work,
+        workers: 2,
+        epochs: 2,
+        batchSize: 4,
+        partitions: 2,
+        training: { numClasses: 3 },
+        cacheDir: work
+      },
+      'the test'
     );
     const plan = describeRunPlan(config, { classes: ['a', 'b', 'c'], trainImages: 40, valImages: 9 });
-    const coordinator = await Coordinator.start({ config, token: 'a-test-token-of-enough-length', logger: pino({ level: 'silent' }), httpPort: 0, plan });
+    const coordinator = await Coordinator.start({
+      config,
+      token: 'a-test-token-of-enough-length',
+      logger: pino({ level: 'silent' }),
+      httpPort: 0,
+      plan
+    });
     try {
       const base = coordinator.httpAddress!;
       const page = await fetch(`${base}/`);
@@ -30,7 +46,12 @@ describe('the dashboard', () => {
       assert.match(page.headers.get('content-type')!, /text\/html/);
       assert.match(page.headers.get('content-security-policy')!, /default-src 'self'/);
       const html = await page.text();
-      for (const asset of ['dashboard/uplot.min.js', 'dashboard/uplot.min.css', 'dashboard/app.js', 'dashboard/app.css']) {
+      for (const asset of [
+        'dashboard/uplot.min.js',
+        'dashboard/uplot.min.css',
+        'dashboard/app.js',
+        'dashboard/app.css'
+      ]) {
         assert.ok(html.includes(asset), asset);
         const response = await fetch(`${base}/${asset}`);
         assert.equal(response.status, 200, asset);

@@ -30,14 +30,17 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/index.html': { file: path.join(STATIC_DIR, 'index.html'), type: 'text/html; charset=utf-8' },
   '/dashboard/app.js': { file: path.join(STATIC_DIR, 'app.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard/app.css': { file: path.join(STATIC_DIR, 'app.css'), type: 'text/css; charset=utf-8' },
-  '/dashboard/uplot.min.js': { file: path.join(UPLOT_DIR, 'uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
-  '/dashboard/uplot.min.css': { file: path.join(UPLOT_DIR, 'uPlot.min.css'), type: 'text/css; charset=utf-8' },
+  '/dashboard/uplot.min.js': {
+    file: path.join(UPLOT_DIR, 'uPlot.iife.min.js'),
+    type: 'text/javascript; charset=utf-8'
+  },
+  '/dashboard/uplot.min.css': { file: path.join(UPLOT_DIR, 'uPlot.min.css'), type: 'text/css; charset=utf-8' }
 };
 
 // The page only talks to its own origin; class names and reasons come from users' data and are set as text.
 const SECURITY_HEADERS = {
   'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
-  'x-content-type-options': 'nosniff',
+  'x-content-type-options': 'nosniff'
 } as const;
 
 const cache = new Map<string, Buffer>();
@@ -60,7 +63,7 @@ export function dashboardData(source: DashboardSource, version: number, afterSte
     planText: plan === null ? null : renderRunPlan(plan),
     steps: source.timeline.stepsSince(version, afterStep),
     rankTimes: source.timeline.rankTimes(),
-    validation: source.timeline.validation(),
+    validation: source.timeline.validation()
   };
 }
 
@@ -68,8 +71,14 @@ export function dashboardData(source: DashboardSource, version: number, afterSte
 export async function serveDashboard(url: URL, response: http.ServerResponse, source: DashboardSource): Promise<void> {
   if (url.pathname === '/dashboard/data.json') {
     source.timeline.watchedAt = Date.now();
-    const data = dashboardData(source, integer(url.searchParams.get('version'), -1), integer(url.searchParams.get('after'), -1));
-    response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', ...SECURITY_HEADERS }).end(JSON.stringify(data));
+    const data = dashboardData(
+      source,
+      integer(url.searchParams.get('version'), -1),
+      integer(url.searchParams.get('after'), -1)
+    );
+    response
+      .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', ...SECURITY_HEADERS })
+      .end(JSON.stringify(data));
     return;
   }
   const asset = ASSETS[url.pathname];

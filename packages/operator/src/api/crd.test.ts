@@ -22,7 +22,10 @@ describe('the generated CRD', () => {
     walk(trainingRunOpenApiSchema(), '', (node, path) => {
       const intOrString = node['x-kubernetes-int-or-string'] === true;
       assert.ok(intOrString || typeof node.type === 'string', `${path || 'root'} has no type`);
-      assert.ok(!(node.properties && node.additionalProperties !== undefined), `${path} has properties and additionalProperties`);
+      assert.ok(
+        !(node.properties && node.additionalProperties !== undefined),
+        `${path} has properties and additionalProperties`
+      );
       if (intOrString) assert.deepEqual(node.anyOf, [{ type: 'integer' }, { type: 'string' }], path);
     });
   });
@@ -30,7 +33,8 @@ describe('the generated CRD', () => {
   it('bounds every string and list, so the API server can estimate the cost of CEL rules', () => {
     const spec = (trainingRunOpenApiSchema().properties as Record<string, JsonSchema>).spec as JsonSchema;
     walk(spec, 'spec', (node, path) => {
-      if (node.type === 'string' && node.enum === undefined && node.format === undefined) assert.equal(typeof node.maxLength, 'number', `${path} has no maxLength`);
+      if (node.type === 'string' && node.enum === undefined && node.format === undefined)
+        assert.equal(typeof node.maxLength, 'number', `${path} has no maxLength`);
       if (node.type === 'array') assert.equal(typeof node.maxItems, 'number', `${path} has no maxItems`);
     });
   });
@@ -42,7 +46,8 @@ describe('the generated CRD', () => {
 
   it('spells out object defaults (the API server checks a default against CEL rules before nested defaulting)', () => {
     walk(trainingRunOpenApiSchema(), '', (node, path) => {
-      if (node.type === 'object' && node.default !== undefined) assert.notDeepEqual(node.default, {}, `${path} defaults to {}`);
+      if (node.type === 'object' && node.default !== undefined)
+        assert.notDeepEqual(node.default, {}, `${path} defaults to {}`);
     });
   });
 

@@ -33,7 +33,9 @@ function toStructural(node: JsonSchema): JsonSchema {
     if (key === 'minimum' && value === -Number.MAX_SAFE_INTEGER) continue;
     if (key === 'maximum' && value === Number.MAX_SAFE_INTEGER) continue;
     if (key === 'properties' && isSchema(value)) {
-      out.properties = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isSchema(v) ? toStructural(v) : v]));
+      out.properties = Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [k, isSchema(v) ? toStructural(v) : v])
+      );
     } else if ((key === 'items' || key === 'additionalProperties') && isSchema(value)) {
       out[key] = toStructural(value);
     } else {
@@ -53,7 +55,8 @@ function nodeAt(root: JsonSchema, path: readonly string[]): JsonSchema {
   for (const segment of path) {
     const properties = node.properties;
     const next = isSchema(properties) ? properties[segment] : undefined;
-    if (!isSchema(next)) throw new Error(`CEL rule placed at ${path.join('.')}, but the schema has no ${segment} there`);
+    if (!isSchema(next))
+      throw new Error(`CEL rule placed at ${path.join('.')}, but the schema has no ${segment} there`);
     node = next;
   }
   return node;
@@ -70,8 +73,8 @@ export function trainingRunOpenApiSchema(): JsonSchema {
       kind: { type: 'string' },
       metadata: { type: 'object' },
       spec: schemaOf(TrainingRunSpecSchema),
-      status: schemaOf(TrainingRunStatusSchema),
-    },
+      status: schemaOf(TrainingRunStatusSchema)
+    }
   };
   for (const rule of CROSS_FIELD_RULES) {
     const node = nodeAt(root, rule.at);
@@ -91,7 +94,14 @@ export function generateCrd(): JsonSchema {
     metadata: { name: CRD_NAME, labels: { 'app.kubernetes.io/part-of': 'ringtrain' } },
     spec: {
       group: GROUP,
-      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: SINGULAR, shortNames: [...SHORT_NAMES], categories: ['ringtrain'] },
+      names: {
+        kind: KIND,
+        listKind: `${KIND}List`,
+        plural: PLURAL,
+        singular: SINGULAR,
+        shortNames: [...SHORT_NAMES],
+        categories: ['ringtrain']
+      },
       scope: 'Namespaced',
       versions: [
         {
@@ -105,12 +115,12 @@ export function generateCrd(): JsonSchema {
             { name: 'Epoch', type: 'integer', jsonPath: '.status.epoch' },
             { name: 'Loss', type: 'number', jsonPath: '.status.loss' },
             { name: 'Accuracy', type: 'number', jsonPath: '.status.accuracy' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }
           ],
-          schema: { openAPIV3Schema: trainingRunOpenApiSchema() },
-        },
-      ],
-    },
+          schema: { openAPIV3Schema: trainingRunOpenApiSchema() }
+        }
+      ]
+    }
   };
 }
 

@@ -1,4 +1,9 @@
-import { DEFAULT_COLLECTIVE_TIMEOUT_SECONDS, DEFAULT_HEARTBEAT_TIMEOUT_SECONDS, DEFAULT_RECONNECT_DEADLINE_SECONDS, MAX_WORLD_SIZE } from '@ringtrain/proto';
+import {
+  DEFAULT_COLLECTIVE_TIMEOUT_SECONDS,
+  DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
+  DEFAULT_RECONNECT_DEADLINE_SECONDS,
+  MAX_WORLD_SIZE
+} from '@ringtrain/proto';
 import { z } from 'zod';
 import { OPERATOR_MANAGER } from './group-version.js';
 
@@ -17,12 +22,7 @@ const uri = (what: string) =>
     .regex(/^[a-z][a-z0-9+.-]*:\/\/.+/, `${what} must be a URI with a scheme, e.g. s3://bucket/path or file:///data`)
     .meta({ description: what });
 
-const name = (what: string) =>
-  z
-    .string()
-    .min(1)
-    .max(253)
-    .meta({ description: what });
+const name = (what: string) => z.string().min(1).max(253).meta({ description: what });
 
 /**
  * An object whose default is its fields' defaults spelled out, not `{}`: the API server checks a default
@@ -37,11 +37,18 @@ function defaulted<T extends z.ZodObject>(schema: T) {
  * An extended resource name as device plugins register them: `<DNS subdomain>/<name>` (nvidia.com/gpu,
  * amd.com/gpu, gpu.intel.com/i915). The chart's values.schema.json checks gpu.resourceName with the same pattern.
  */
-export const EXTENDED_RESOURCE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+export const EXTENDED_RESOURCE_NAME =
+  /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
 /** A resource quantity: `1`, `500m`, `16Gi`; the API server's int-or-string. */
 export const QuantitySchema = z
-  .union([z.int().min(0), z.string().max(64).regex(/^[0-9.]+[a-zA-Z]*$/, 'a quantity such as 1, 500m or 16Gi')])
+  .union([
+    z.int().min(0),
+    z
+      .string()
+      .max(64)
+      .regex(/^[0-9.]+[a-zA-Z]*$/, 'a quantity such as 1, 500m or 16Gi')
+  ])
   .meta({ 'x-kubernetes-int-or-string': true });
 
 const quantities = z.record(z.string().max(253), QuantitySchema).meta({ maxProperties: 32 });
@@ -56,12 +63,26 @@ export const BYTE_QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?
 export const ByteQuantitySchema = z
   .string()
   .max(64)
-  .regex(BYTE_QUANTITY, 'a size such as 20Gi, 500Mi or 10G (an integer or decimal, optionally with Ki, Mi, Gi, Ti, Pi, Ei, k, M, G, T, P or E)')
+  .regex(
+    BYTE_QUANTITY,
+    'a size such as 20Gi, 500Mi or 10G (an integer or decimal, optionally with Ki, Mi, Gi, Ti, Pi, Ei, k, M, G, T, P or E)'
+  )
   .refine((size) => Number.parseFloat(size) > 0, 'a size above 0');
 
 const BYTE_UNITS: Readonly<Record<string, number>> = {
-  '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60
 };
 
 /** A ByteQuantitySchema value in bytes (rounded down). */
@@ -84,8 +105,9 @@ export const ModelSpecSchema = z
     pretrained: uri('torchvision-layout .safetensors weights to start from (the head is replaced)').optional(),
     freezeBackbone: z.boolean().default(false).meta({ description: 'train only the classifier head' }),
     freezeBatchNorm: z.boolean().default(false).meta({
-      description: "with freezeBackbone, keep the backbone's batch norm in inference mode too (default: train mode, running statistics adapt, as PyTorch's model.train())",
-    }),
+      description:
+        "with freezeBackbone, keep the backbone's batch norm in inference mode too (default: train mode, running statistics adapt, as PyTorch's model.train())"
+    })
   })
   .meta({ description: 'the network to fine-tune' });
 
@@ -95,7 +117,7 @@ export const DatasetSpecSchema = z
     ingest: z
       .object({
         source: uri(
-          'images the coordinator ingests before training: an ImageFolder prefix (s3://bucket/prefix holding <class>/<image>) or a .csv/.jsonl manifest object of path,label rows',
+          'images the coordinator ingests before training: an ImageFolder prefix (s3://bucket/prefix holding <class>/<image>) or a .csv/.jsonl manifest object of path,label rows'
         ),
         into: uri('where the ingested shards and manifest.json go; a complete dataset already there is used as it is'),
         valFraction: z
@@ -104,17 +126,12 @@ export const DatasetSpecSchema = z
           .max(0.5)
           .default(0.1)
           .meta({ description: 'fraction of each class held out for validation, chosen with hyperparameters.seed' }),
-        maxResolution: z
-          .int()
-          .min(8)
-          .max(65_535)
-          .optional()
-          .meta({
-            description:
-              "images whose longer side exceeds this many pixels are downscaled to it (stored as JPEG q90), as ringtrain ingest --max-resolution does; default: twice hyperparameters.imageSize, at least 64 (as ringtrain train). Smaller images decode faster in every epoch, and the ingest's memory follows it",
-          }),
+        maxResolution: z.int().min(8).max(65_535).optional().meta({
+          description:
+            "images whose longer side exceeds this many pixels are downscaled to it (stored as JPEG q90), as ringtrain ingest --max-resolution does; default: twice hyperparameters.imageSize, at least 64 (as ringtrain train). Smaller images decode faster in every epoch, and the ingest's memory follows it"
+        })
       })
-      .optional(),
+      .optional()
   })
   .meta({ description: 'training data: an ingested dataset URI, or a source the run ingests first' });
 
@@ -123,10 +140,14 @@ export const TolerationSchema = z.object({
   operator: z.enum(['Exists', 'Equal']).optional(),
   value: z.string().max(253).optional(),
   effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
-  tolerationSeconds: z.int().optional(),
+  tolerationSeconds: z.int().optional()
 });
 
-const keyRef = z.object({ name: name('object name'), key: z.string().min(1).max(253), optional: z.boolean().optional() });
+const keyRef = z.object({
+  name: name('object name'),
+  key: z.string().min(1).max(253),
+  optional: z.boolean().optional()
+});
 
 export const EnvVarSchema = z.object({
   name: z
@@ -139,9 +160,9 @@ export const EnvVarSchema = z.object({
     .object({
       secretKeyRef: keyRef.optional(),
       configMapKeyRef: keyRef.optional(),
-      fieldRef: z.object({ fieldPath: z.string().min(1).max(253) }).optional(),
+      fieldRef: z.object({ fieldPath: z.string().min(1).max(253) }).optional()
     })
-    .optional(),
+    .optional()
 });
 
 /**
@@ -153,7 +174,7 @@ export const EnvVarSchema = z.object({
  */
 export const DEFAULT_COORDINATOR_RESOURCES = {
   requests: { cpu: '250m', memory: '512Mi' },
-  limits: { cpu: '2', memory: '2Gi' },
+  limits: { cpu: '2', memory: '2Gi' }
 } as const;
 
 /**
@@ -163,8 +184,16 @@ export const DEFAULT_COORDINATOR_RESOURCES = {
 export const DEFAULT_WORKER_CACHE_SIZE_LIMIT = '10Gi';
 
 const nodeSelector = (what: string) =>
-  z.record(z.string().max(317), z.string().max(63)).optional().meta({ maxProperties: 32, description: `node labels required of ${what}` });
-const tolerations = (what: string) => z.array(TolerationSchema).max(32).optional().meta({ description: `taints tolerated by ${what}` });
+  z
+    .record(z.string().max(317), z.string().max(63))
+    .optional()
+    .meta({ maxProperties: 32, description: `node labels required of ${what}` });
+const tolerations = (what: string) =>
+  z
+    .array(TolerationSchema)
+    .max(32)
+    .optional()
+    .meta({ description: `taints tolerated by ${what}` });
 
 export const WorkersSpecSchema = z
   .object({
@@ -182,13 +211,18 @@ export const WorkersSpecSchema = z
         resourceName: z
           .string()
           .max(317)
-          .regex(EXTENDED_RESOURCE_NAME, 'an extended resource name such as nvidia.com/gpu, amd.com/gpu or gpu.intel.com/i915')
+          .regex(
+            EXTENDED_RESOURCE_NAME,
+            'an extended resource name such as nvidia.com/gpu, amd.com/gpu or gpu.intel.com/i915'
+          )
           .optional()
-          .meta({ description: "extended resource name of the GPU device plugin; default: the operator's cluster setting (nvidia.com/gpu unless the chart's gpu.resourceName says otherwise)" }),
-        count: z.int().min(0).max(16).default(1).meta({ description: 'GPUs per worker (0: CPU training)' }),
+          .meta({
+            description:
+              "extended resource name of the GPU device plugin; default: the operator's cluster setting (nvidia.com/gpu unless the chart's gpu.resourceName says otherwise)"
+          }),
+        count: z.int().min(0).max(16).default(1).meta({ description: 'GPUs per worker (0: CPU training)' })
       })
-      )
-      .meta({ description: 'accelerators per worker, added to resources.limits' }),
+    ).meta({ description: 'accelerators per worker, added to resources.limits' }),
     resources: z
       .object({ requests: quantities.optional(), limits: quantities.optional() })
       .optional()
@@ -198,33 +232,35 @@ export const WorkersSpecSchema = z
     env: z.array(EnvVarSchema).max(128).optional(),
     cacheSizeLimit: ByteQuantitySchema.default(DEFAULT_WORKER_CACHE_SIZE_LIMIT).meta({
       description:
-        "sizeLimit of each worker's /cache emptyDir, where it keeps downloaded shards; the shard cache keeps 90% of it as its byte budget (least recently used shards evicted) and the kubelet evicts a pod past the limit. Must hold a few shards (64 MiB each by default)",
-    }),
+        "sizeLimit of each worker's /cache emptyDir, where it keeps downloaded shards; the shard cache keeps 90% of it as its byte budget (least recently used shards evicted) and the kubelet evicts a pod past the limit. Must hold a few shards (64 MiB each by default)"
+    })
   })
   .meta({ description: 'the worker pods: one per rank' });
 
 export const CoordinatorSpecSchema = defaulted(
   z.object({
-    image: z
-      .string()
-      .min(1)
-      .max(1024)
-      .optional()
-      .meta({
-        description:
-          "container image of the coordinator (ringtrain coordinator); default: workers.image, because coordinator and workers must speak the same version of the run's contract. On GPU clusters set the CPU build of the same version (the worker-cpu image) so that the coordinator does not pull the GPU image",
-      }),
+    image: z.string().min(1).max(1024).optional().meta({
+      description:
+        "container image of the coordinator (ringtrain coordinator); default: workers.image, because coordinator and workers must speak the same version of the run's contract. On GPU clusters set the CPU build of the same version (the worker-cpu image) so that the coordinator does not pull the GPU image"
+    }),
     resources: z
       .object({ requests: quantities.optional(), limits: quantities.optional() })
-      .default({ requests: { ...DEFAULT_COORDINATOR_RESOURCES.requests }, limits: { ...DEFAULT_COORDINATOR_RESOURCES.limits } })
+      .default({
+        requests: { ...DEFAULT_COORDINATOR_RESOURCES.requests },
+        limits: { ...DEFAULT_COORDINATOR_RESOURCES.limits }
+      })
       .meta({
         description:
-          "the coordinator's CPU and memory, used as given when set (Kubernetes defaults requests to limits). The in-cluster ingest decodes as many images at once as these limits allow; an OOMKilled coordinator names coordinator.resources.limits.memory",
+          "the coordinator's CPU and memory, used as given when set (Kubernetes defaults requests to limits). The in-cluster ingest decodes as many images at once as these limits allow; an OOMKilled coordinator names coordinator.resources.limits.memory"
       }),
-    nodeSelector: nodeSelector('the coordinator pod; not inherited from workers, so it need not land on (or wait for) a GPU node'),
-    tolerations: tolerations('the coordinator pod; not inherited from workers'),
-  }),
-).meta({ description: 'the coordinator pod: rendezvous, checkpoints bookkeeping, /status, and the ingest of dataset.ingest' });
+    nodeSelector: nodeSelector(
+      'the coordinator pod; not inherited from workers, so it need not land on (or wait for) a GPU node'
+    ),
+    tolerations: tolerations('the coordinator pod; not inherited from workers')
+  })
+).meta({
+  description: 'the coordinator pod: rendezvous, checkpoints bookkeeping, /status, and the ingest of dataset.ingest'
+});
 
 export const HyperparametersSchema = defaulted(
   z.object({
@@ -239,27 +275,26 @@ export const HyperparametersSchema = defaulted(
     seed: z.int().min(0).max(2_147_483_647).default(0),
     imageSize: z.int().min(32).max(1024).default(224),
     dropLastBatchBelow: z.number().min(0).max(1).optional().meta({
-      description: "drop an epoch's last batch when it holds less than this fraction of the global batch (default: half; 0 keeps it, 1 is PyTorch's drop_last)",
-    }),
+      description:
+        "drop an epoch's last batch when it holds less than this fraction of the global batch (default: half; 0 keeps it, 1 is PyTorch's drop_last)"
+    })
   })
-  )
-  .meta({ description: 'optimisation settings, identical on every rank' });
+).meta({ description: 'optimisation settings, identical on every rank' });
 
 export const CheckpointSpecSchema = defaulted(
   z.object({
     uri: uri('where checkpoints go (default: <output.uri>/checkpoints)').optional(),
     everySteps: z.int().min(1).max(10_000_000).default(500),
-    keep: z.int().min(1).max(100).default(3),
+    keep: z.int().min(1).max(100).default(3)
   })
-  )
-  .meta({ description: 'checkpoints: the gang resumes from the last one after a failure' });
+).meta({ description: 'checkpoints: the gang resumes from the last one after a failure' });
 
 export const StorageSpecSchema = z
   .object({
     endpoint: z.url().max(2048).optional().meta({ description: 'S3/MinIO endpoint, e.g. http://minio.storage:9000' }),
     credentialsSecretRef: z
       .object({ name: name('a Secret with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY') })
-      .optional(),
+      .optional()
   })
   .meta({ description: 'object store for s3:// URIs' });
 
@@ -281,53 +316,28 @@ export const RunPolicySchema = defaulted(
       .default('All')
       .meta({ description: 'pods deleted when the run finishes: all, only still-running ones, or none' }),
     suspend: z.boolean().default(false).meta({ description: 'true deletes the pods and keeps the checkpoint' }),
-    progressDeadlineSeconds: z
-      .int()
-      .min(30)
-      .default(3600)
-      .meta({
-        description:
-          "no training step reported in this long: Stalled, and a gang restart. The default bounds every phase (an unschedulable gang is not Pending forever); the coordinator's ingest of dataset.ingest counts as progress while it moves",
-      }),
-    reconnectDeadlineSeconds: z
-      .int()
-      .min(1)
-      .max(86_400)
-      .default(DEFAULT_RECONNECT_DEADLINE_SECONDS)
-      .meta({
-        description:
-          'how long a pod retries unreachable object storage or its coordinator (backoff up to 15 s, a log line each) before it exits retryably (75, 80) and the gang restarts, counted against backoffLimit',
-      }),
-    heartbeatTimeoutSeconds: z
-      .int()
-      .min(1)
-      .max(86_400)
-      .default(DEFAULT_HEARTBEAT_TIMEOUT_SECONDS)
-      .meta({
-        description:
-          "a worker whose heartbeats stop this long (a frozen process or node, a lost network) is declared hung: the coordinator ends its generation and the operator replaces its pod and restarts the gang, counted (reason Hung). Heartbeats come from a thread of their own, so a long training step does not stop them",
-      }),
-    collectiveTimeoutSeconds: z
-      .int()
-      .min(1)
-      .max(86_400)
-      .default(DEFAULT_COLLECTIVE_TIMEOUT_SECONDS)
-      .meta({
-        description:
-          'a ring operation (all-reduce, broadcast, barrier) fails when a peer sends nothing for this long, and the generation restarts from the last checkpoint: what catches a rank whose step hangs. Keep it above the slowest step (a first GPU step compiles kernels)',
-      }),
-    terminationGracePeriodSeconds: z
-      .int()
-      .min(1)
-      .max(86_400)
-      .default(DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS)
-      .meta({
-        description:
-          'terminationGracePeriodSeconds of the worker and coordinator pods: after SIGTERM (a drain, a gang restart, a deletion) a worker finishes its step and rank 0 writes a checkpoint (~140 MB for ResNet18 with Adam) before the kubelet kills it. Raise it for steps longer than about a minute',
-      }),
+    progressDeadlineSeconds: z.int().min(30).default(3600).meta({
+      description:
+        "no training step reported in this long: Stalled, and a gang restart. The default bounds every phase (an unschedulable gang is not Pending forever); the coordinator's ingest of dataset.ingest counts as progress while it moves"
+    }),
+    reconnectDeadlineSeconds: z.int().min(1).max(86_400).default(DEFAULT_RECONNECT_DEADLINE_SECONDS).meta({
+      description:
+        'how long a pod retries unreachable object storage or its coordinator (backoff up to 15 s, a log line each) before it exits retryably (75, 80) and the gang restarts, counted against backoffLimit'
+    }),
+    heartbeatTimeoutSeconds: z.int().min(1).max(86_400).default(DEFAULT_HEARTBEAT_TIMEOUT_SECONDS).meta({
+      description:
+        'a worker whose heartbeats stop this long (a frozen process or node, a lost network) is declared hung: the coordinator ends its generation and the operator replaces its pod and restarts the gang, counted (reason Hung). Heartbeats come from a thread of their own, so a long training step does not stop them'
+    }),
+    collectiveTimeoutSeconds: z.int().min(1).max(86_400).default(DEFAULT_COLLECTIVE_TIMEOUT_SECONDS).meta({
+      description:
+        'a ring operation (all-reduce, broadcast, barrier) fails when a peer sends nothing for this long, and the generation restarts from the last checkpoint: what catches a rank whose step hangs. Keep it above the slowest step (a first GPU step compiles kernels)'
+    }),
+    terminationGracePeriodSeconds: z.int().min(1).max(86_400).default(DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS).meta({
+      description:
+        'terminationGracePeriodSeconds of the worker and coordinator pods: after SIGTERM (a drain, a gang restart, a deletion) a worker finishes its step and rank 0 writes a checkpoint (~140 MB for ResNet18 with Adam) before the kubelet kills it. Raise it for steps longer than about a minute'
+    })
   })
-  )
-  .meta({ description: 'lifecycle: retries, deadlines, cleanup, suspension' });
+).meta({ description: 'lifecycle: retries, deadlines, cleanup, suspension' });
 
 export const TrainingRunSpecSchema = z
   .object({
@@ -345,7 +355,7 @@ export const TrainingRunSpecSchema = z
       .min(1)
       .max(63)
       .optional()
-      .meta({ description: `controller that reconciles this run; absent or "${OPERATOR_MANAGER}" means this operator` }),
+      .meta({ description: `controller that reconciles this run; absent or "${OPERATOR_MANAGER}" means this operator` })
   })
   .meta({ description: 'what to train, on what, with how many workers, and the run policy' });
 

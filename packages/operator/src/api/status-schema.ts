@@ -18,11 +18,21 @@ export const ConditionSchema = z.object({
     .min(1)
     .max(1024)
     .regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/),
-  message: z.string().max(32_768),
+  message: z.string().max(32_768)
 });
 export type Condition = z.output<typeof ConditionSchema>;
 
-export const FAILURE_REASONS = ['Error', 'OOMKilled', 'Evicted', 'Preempted', 'NodeLost', 'Signal', 'Stalled', 'Hung', 'DeadlineExceeded'] as const;
+export const FAILURE_REASONS = [
+  'Error',
+  'OOMKilled',
+  'Evicted',
+  'Preempted',
+  'NodeLost',
+  'Signal',
+  'Stalled',
+  'Hung',
+  'DeadlineExceeded'
+] as const;
 
 export const LastFailureSchema = z.object({
   pod: z.string().max(253),
@@ -32,17 +42,21 @@ export const LastFailureSchema = z.object({
   message: z.string().max(4096),
   retryable: z.boolean(),
   countedAgainstBackoffLimit: z.boolean(),
-  time,
+  time
 });
 export type LastFailure = z.output<typeof LastFailureSchema>;
 
 export const TrainingRunStatusSchema = z
   .object({
     phase: PhaseSchema.optional(),
-    conditions: z.array(ConditionSchema).max(16).optional().meta({
-      'x-kubernetes-list-type': 'map',
-      'x-kubernetes-list-map-keys': ['type'],
-    }),
+    conditions: z
+      .array(ConditionSchema)
+      .max(16)
+      .optional()
+      .meta({
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['type']
+      }),
     observedGeneration: z.int().min(0).optional(),
     readyWorkers: z.int().min(0).optional(),
     workers: z.string().max(32).optional().meta({ description: '"ready/desired", for the printer column' }),
@@ -56,7 +70,10 @@ export const TrainingRunStatusSchema = z
     ingest: z
       .object({ imagesDone: z.int().min(0), imagesTotal: z.int().min(0), shardsWritten: z.int().min(0) })
       .optional()
-      .meta({ description: "the coordinator's ingest of spec.dataset.ingest in this attempt, before training: images read and shards written" }),
+      .meta({
+        description:
+          "the coordinator's ingest of spec.dataset.ingest in this attempt, before training: images read and shards written"
+      }),
     plan: z
       .object({
         summary: z.string().max(1024),
@@ -65,16 +82,18 @@ export const TrainingRunStatusSchema = z
         valImages: z.int().min(0),
         globalBatch: z.int().min(0),
         iterationsPerEpoch: z.int().min(0),
-        totalIterations: z.int().min(0),
+        totalIterations: z.int().min(0)
       })
       .optional()
-      .meta({ description: 'the run plan the coordinator computed from the dataset (its Planned event says it in words)' }),
+      .meta({
+        description: 'the run plan the coordinator computed from the dataset (its Planned event says it in words)'
+      }),
     lastProgressTime: time.optional(),
     lastFailure: LastFailureSchema.optional(),
     lastCheckpoint: z.object({ uri: z.string().max(2048), step: z.int().min(0), time: time.optional() }).optional(),
     modelUri: z.string().max(2048).optional(),
     startTime: time.optional(),
-    completionTime: time.optional(),
+    completionTime: time.optional()
   })
   .meta({ description: 'observed state, written by the operator only' });
 

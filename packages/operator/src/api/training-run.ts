@@ -14,7 +14,7 @@ export const ObjectMetaSchema = z
     creationTimestamp: z.string().optional(),
     deletionTimestamp: z.string().optional(),
     labels: z.record(z.string(), z.string()).optional(),
-    annotations: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional()
   })
   .loose();
 
@@ -23,7 +23,7 @@ export const TrainingRunSchema = z.object({
   kind: z.literal(KIND),
   metadata: ObjectMetaSchema,
   spec: TrainingRunSpecSchema,
-  status: TrainingRunStatusSchema.optional(),
+  status: TrainingRunStatusSchema.optional()
 });
 
 export type TrainingRun = z.output<typeof TrainingRunSchema>;

@@ -7,10 +7,14 @@ export interface FieldError {
   readonly message: string;
 }
 
-export type Validated = { readonly ok: true; readonly run: TrainingRun } | { readonly ok: false; readonly errors: readonly FieldError[] };
+export type Validated =
+  { readonly ok: true; readonly run: TrainingRun } | { readonly ok: false; readonly errors: readonly FieldError[] };
 
 function joinPath(segments: readonly PropertyKey[]): string {
-  return segments.reduce<string>((acc, s) => (typeof s === 'number' ? `${acc}[${s}]` : acc ? `${acc}.${String(s)}` : String(s)), '');
+  return segments.reduce<string>(
+    (acc, s) => (typeof s === 'number' ? `${acc}[${s}]` : acc ? `${acc}.${String(s)}` : String(s)),
+    ''
+  );
 }
 
 /**
@@ -21,7 +25,10 @@ function joinPath(segments: readonly PropertyKey[]): string {
 export function validateTrainingRun(input: unknown, old?: TrainingRun): Validated {
   const parsed = TrainingRunSchema.safeParse(input);
   if (!parsed.success) {
-    return { ok: false, errors: parsed.error.issues.map((issue) => ({ path: joinPath(issue.path), message: issue.message })) };
+    return {
+      ok: false,
+      errors: parsed.error.issues.map((issue) => ({ path: joinPath(issue.path), message: issue.message }))
+    };
   }
   const run = parsed.data;
   const errors: FieldError[] = [];

@@ -21,7 +21,12 @@ export interface CrossFieldRule {
 }
 
 /** GPU resource names of the common device plugins (NVIDIA, AMD, Intel i915 and Xe). */
-export const WELL_KNOWN_GPU_RESOURCES: readonly string[] = ['nvidia.com/gpu', 'amd.com/gpu', 'gpu.intel.com/i915', 'gpu.intel.com/xe'];
+export const WELL_KNOWN_GPU_RESOURCES: readonly string[] = [
+  'nvidia.com/gpu',
+  'amd.com/gpu',
+  'gpu.intel.com/i915',
+  'gpu.intel.com/xe'
+];
 
 /** Fields a running gang depends on: changing them mid-run would make the checkpoint meaningless. */
 const IMMUTABLE_AFTER_START = ['model', 'dataset', 'hyperparameters', 'output'] as const;
@@ -31,27 +36,27 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
     at: [],
     cel: `size(self.metadata.name) <= ${MAX_RUN_NAME_LENGTH}`,
     message: `metadata.name must be at most ${MAX_RUN_NAME_LENGTH} characters: pod and Service names are derived from it and must fit in 63`,
-    holds: (run) => run.metadata.name.length <= MAX_RUN_NAME_LENGTH,
+    holds: (run) => run.metadata.name.length <= MAX_RUN_NAME_LENGTH
   },
   {
     at: ['spec', 'model'],
     cel: '!self.freezeBackbone || has(self.pretrained)',
     fieldPath: '.freezeBackbone',
     message: 'model.freezeBackbone needs model.pretrained: a frozen random backbone learns nothing',
-    holds: (run) => !run.spec.model.freezeBackbone || run.spec.model.pretrained !== undefined,
+    holds: (run) => !run.spec.model.freezeBackbone || run.spec.model.pretrained !== undefined
   },
   {
     at: ['spec', 'dataset'],
     cel: 'has(self.uri) != has(self.ingest)',
     message: 'set exactly one of dataset.uri (an ingested dataset) or dataset.ingest (a source to ingest first)',
-    holds: (run) => (run.spec.dataset.uri === undefined) !== (run.spec.dataset.ingest === undefined),
+    holds: (run) => (run.spec.dataset.uri === undefined) !== (run.spec.dataset.ingest === undefined)
   },
   {
     at: ['spec', 'hyperparameters'],
     cel: 'self.warmupEpochs < self.epochs',
     fieldPath: '.warmupEpochs',
     message: 'hyperparameters.warmupEpochs must be less than hyperparameters.epochs',
-    holds: (run) => run.spec.hyperparameters.warmupEpochs < run.spec.hyperparameters.epochs,
+    holds: (run) => run.spec.hyperparameters.warmupEpochs < run.spec.hyperparameters.epochs
   },
   {
     at: ['spec', 'workers'],
@@ -65,9 +70,10 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
     holds: (run) => {
       const { gpu, resources } = run.spec.workers;
       if (gpu.count === 0) return true;
-      const gpuNames: readonly string[] = gpu.resourceName !== undefined ? [gpu.resourceName] : WELL_KNOWN_GPU_RESOURCES;
+      const gpuNames: readonly string[] =
+        gpu.resourceName !== undefined ? [gpu.resourceName] : WELL_KNOWN_GPU_RESOURCES;
       return !Object.keys(resources?.limits ?? {}).some((name) => gpuNames.includes(name));
-    },
+    }
   },
   {
     at: ['spec'],
@@ -75,16 +81,17 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
     fieldPath: '.managedBy',
     message: 'spec.managedBy is immutable: a run belongs to one controller for its whole life',
     transition: true,
-    holds: (run, old) => old === undefined || run.spec.managedBy === old.spec.managedBy,
+    holds: (run, old) => old === undefined || run.spec.managedBy === old.spec.managedBy
   },
   {
     at: [],
     cel:
       // status.attempt, not startTime: startTime restarts on every resume (Job semantics), attempt never clears.
       '!has(oldSelf.status) || !has(oldSelf.status.attempt) || (' +
-      [...IMMUTABLE_AFTER_START.map((f) => `self.spec.${f} == oldSelf.spec.${f}`), 'self.spec.workers.replicas == oldSelf.spec.workers.replicas'].join(
-        ' && ',
-      ) +
+      [
+        ...IMMUTABLE_AFTER_START.map((f) => `self.spec.${f} == oldSelf.spec.${f}`),
+        'self.spec.workers.replicas == oldSelf.spec.workers.replicas'
+      ].join(' && ') +
       ')',
     fieldPath: '.spec',
     message: `spec.${IMMUTABLE_AFTER_START.join(', spec.')} and spec.workers.replicas are immutable once the run has started; create a new TrainingRun`,
@@ -92,6 +99,6 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
     holds: (run, old) =>
       old?.status?.attempt === undefined ||
       (IMMUTABLE_AFTER_START.every((f) => isDeepStrictEqual(run.spec[f], old.spec[f])) &&
-        run.spec.workers.replicas === old.spec.workers.replicas),
-  },
+        run.spec.workers.replicas === old.spec.workers.replicas)
+  }
 ];

@@ -62,7 +62,10 @@ export class Informer<T extends ObjectWithMeta> {
         const status = (error as { code?: unknown } | null)?.code;
         if (this.stopped || status === 403 || status === 404 || attempt >= 30) throw error;
         const delay = Math.min(5000, 100 * 2 ** attempt);
-        this.options.logger.warn({ resource: this.options.resource, err: error, retryInMs: delay }, 'initial list failed; retrying');
+        this.options.logger.warn(
+          { resource: this.options.resource, err: error, retryInMs: delay },
+          'initial list failed; retrying'
+        );
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
@@ -87,7 +90,8 @@ export class Informer<T extends ObjectWithMeta> {
   upsert(object: T): void {
     const key = objectKey(object);
     const cached = this.cache.get(key);
-    if (!cached || Number(object.metadata?.resourceVersion ?? 0) >= Number(cached.metadata?.resourceVersion ?? 0)) this.cache.set(key, object);
+    if (!cached || Number(object.metadata?.resourceVersion ?? 0) >= Number(cached.metadata?.resourceVersion ?? 0))
+      this.cache.set(key, object);
   }
 
   private async relist(reason: string): Promise<void> {
@@ -99,7 +103,8 @@ export class Informer<T extends ObjectWithMeta> {
       seen.add(key);
       const previous = this.cache.get(key);
       this.cache.set(key, item);
-      if (previous?.metadata?.resourceVersion !== item.metadata?.resourceVersion) this.options.onChange(item, previous ? 'MODIFIED' : 'ADDED');
+      if (previous?.metadata?.resourceVersion !== item.metadata?.resourceVersion)
+        this.options.onChange(item, previous ? 'MODIFIED' : 'ADDED');
     }
     for (const [key, previous] of this.cache) {
       if (seen.has(key)) continue;
@@ -108,16 +113,29 @@ export class Informer<T extends ObjectWithMeta> {
     }
     this.resourceVersion = resourceVersion;
     this.options.onRelist?.(reason);
-    this.options.logger.debug({ resource: this.options.resource, resourceVersion, items: items.length, reason }, 'listed');
+    this.options.logger.debug(
+      { resource: this.options.resource, resourceVersion, items: items.length, reason },
+      'listed'
+    );
     await this.startWatch();
   }
 
   private async startWatch(): Promise<void> {
     if (this.stopped) return;
     // A server-side timeout spreads reconnects out, as client-go does (5–10 minutes).
-    const query = { ...this.options.watchQuery, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 300 + Math.floor(Math.random() * 300) };
+    const query = {
+      ...this.options.watchQuery,
+      resourceVersion: this.resourceVersion,
+      allowWatchBookmarks: true,
+      timeoutSeconds: 300 + Math.floor(Math.random() * 300)
+    };
     try {
-      this.abort = await this.options.watch.watch(this.options.watchPath, query, (type, object: T & { code?: number; message?: string }) => this.onEvent(type, object), (error: unknown) => this.onDone(error));
+      this.abort = await this.options.watch.watch(
+        this.options.watchPath,
+        query,
+        (type, object: T & { code?: number; message?: string }) => this.onEvent(type, object),
+        (error: unknown) => this.onDone(error)
+      );
       this.failures = 0;
     } catch (error) {
       this.onDone(error);
@@ -149,14 +167,20 @@ export class Informer<T extends ObjectWithMeta> {
     const status = (error as { statusCode?: number; code?: number } | null | undefined) ?? undefined;
     if (this.gone || status?.statusCode === 410 || status?.code === 410) {
       this.gone = false;
-      this.options.logger.info({ resource: this.options.resource }, 'resourceVersion too old (410 Gone): listing again');
+      this.options.logger.info(
+        { resource: this.options.resource },
+        'resourceVersion too old (410 Gone): listing again'
+      );
       this.retry(() => this.relist('410 Gone'), 0);
       return;
     }
     if (error) {
       this.failures += 1;
       const delay = Math.min(30_000, 250 * 2 ** Math.min(this.failures, 7));
-      this.options.logger.warn({ resource: this.options.resource, err: error, retryInMs: delay }, 'watch failed; resuming from the last resourceVersion');
+      this.options.logger.warn(
+        { resource: this.options.resource, err: error, retryInMs: delay },
+        'watch failed; resuming from the last resourceVersion'
+      );
       this.retry(() => this.startWatch(), delay);
       return;
     }
@@ -168,7 +192,10 @@ export class Informer<T extends ObjectWithMeta> {
       action().catch((error: unknown) => {
         this.failures += 1;
         const delay = Math.min(30_000, 250 * 2 ** Math.min(this.failures, 7));
-        this.options.logger.warn({ resource: this.options.resource, err: error, retryInMs: delay }, 'list failed; retrying');
+        this.options.logger.warn(
+          { resource: this.options.resource, err: error, retryInMs: delay },
+          'list failed; retrying'
+        );
         this.retry(() => this.relist('retry after a failed list'), delay);
       });
     }, delayMs);

@@ -14,7 +14,7 @@ import {
   type KubeConfig,
   type KubernetesObject,
   type V1Lease,
-  type V1Pod,
+  type V1Pod
 } from '@kubernetes/client-node';
 import { GROUP, KIND, API_VERSION, PLURAL, VERSION } from '../api/group-version.js';
 import type { TrainingRunStatus } from '../api/status-schema.js';
@@ -26,7 +26,9 @@ import type { ListResult } from './informer.js';
 /** The HTTP status of a failed API call, or undefined for a failure that never reached the API server. */
 export function statusCodeOf(error: unknown): number | undefined {
   if (error instanceof ApiException) return error.code;
-  const code = (error as { code?: unknown; statusCode?: unknown } | null)?.statusCode ?? (error as { code?: unknown } | null)?.code;
+  const code =
+    (error as { code?: unknown; statusCode?: unknown } | null)?.statusCode ??
+    (error as { code?: unknown } | null)?.code;
   return typeof code === 'number' ? code : undefined;
 }
 
@@ -58,7 +60,9 @@ export class KubeApi {
   }
 
   runsPath(namespace?: string): string {
-    return namespace ? `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`;
+    return namespace
+      ? `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`
+      : `/apis/${GROUP}/${VERSION}/${PLURAL}`;
   }
 
   podsPath(namespace?: string): string {
@@ -69,9 +73,11 @@ export class KubeApi {
   readonly podSelector = LABEL_RUN;
 
   async listRuns(namespace?: string): Promise<ListResult<RawRun>> {
-    const list = (namespace
-      ? await this.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL })
-      : await this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as { items: RawRun[]; metadata?: { resourceVersion?: string } };
+    const list = (
+      namespace
+        ? await this.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL })
+        : await this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })
+    ) as { items: RawRun[]; metadata?: { resourceVersion?: string } };
     return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
   }
 
@@ -93,7 +99,11 @@ export class KubeApi {
     }
   }
 
-  async exists(kind: 'Service' | 'Secret' | 'ConfigMap' | 'NetworkPolicy', namespace: string, name: string): Promise<boolean> {
+  async exists(
+    kind: 'Service' | 'Secret' | 'ConfigMap' | 'NetworkPolicy',
+    namespace: string,
+    name: string
+  ): Promise<boolean> {
     try {
       if (kind === 'Service') await this.core.readNamespacedService({ namespace, name });
       else if (kind === 'Secret') await this.core.readNamespacedSecret({ namespace, name });
@@ -118,7 +128,14 @@ export class KubeApi {
   async deleteRun(namespace: string, name: string): Promise<void> {
     try {
       // Background: the run goes now, the garbage collector removes its children after.
-      await this.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name, propagationPolicy: 'Background' });
+      await this.custom.deleteNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: PLURAL,
+        name,
+        propagationPolicy: 'Background'
+      });
     } catch (error) {
       if (statusCodeOf(error) !== 404) throw error;
     }
@@ -135,22 +152,40 @@ export class KubeApi {
     const body = [
       // Replacing the resourceVersion with the one read makes the write conditional on it (409 if it moved on).
       { op: 'replace', path: '/metadata/resourceVersion', value: run.metadata.resourceVersion },
-      { op: 'add', path: '/status', value: status },
+      { op: 'add', path: '/status', value: status }
     ];
     return (await this.custom.patchNamespacedCustomObjectStatus(
-      { group: GROUP, version: VERSION, namespace: run.metadata.namespace ?? 'default', plural: PLURAL, name: run.metadata.name, body },
-      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace: run.metadata.namespace ?? 'default',
+        plural: PLURAL,
+        name: run.metadata.name,
+        body
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch)
     )) as RawRun;
   }
 
-  async recordEvent(run: { metadata: Pick<TrainingRun['metadata'], 'name' | 'namespace' | 'uid' | 'resourceVersion'> }, event: RunEvent, component: string): Promise<void> {
+  async recordEvent(
+    run: { metadata: Pick<TrainingRun['metadata'], 'name' | 'namespace' | 'uid' | 'resourceVersion'> },
+    event: RunEvent,
+    component: string
+  ): Promise<void> {
     const namespace = run.metadata.namespace ?? 'default';
     const now = new Date();
     await this.core.createNamespacedEvent({
       namespace,
       body: {
         metadata: { generateName: `${run.metadata.name}.`, namespace },
-        involvedObject: { apiVersion: API_VERSION, kind: KIND, name: run.metadata.name, namespace, uid: run.metadata.uid, resourceVersion: run.metadata.resourceVersion },
+        involvedObject: {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          name: run.metadata.name,
+          namespace,
+          uid: run.metadata.uid,
+          resourceVersion: run.metadata.resourceVersion
+        },
         type: event.type,
         reason: event.reason,
         message: event.message.slice(0, 1024),
@@ -159,8 +194,8 @@ export class KubeApi {
         reportingInstance: component,
         firstTimestamp: now,
         lastTimestamp: now,
-        count: 1,
-      },
+        count: 1
+      }
     });
   }
 
@@ -179,7 +214,11 @@ export class KubeApi {
 
   /** Replaces the lease if nobody wrote it since it was read (resourceVersion precondition). */
   async replaceLease(lease: V1Lease): Promise<V1Lease> {
-    return this.coordination.replaceNamespacedLease({ namespace: lease.metadata?.namespace ?? 'default', name: lease.metadata?.name ?? '', body: lease });
+    return this.coordination.replaceNamespacedLease({
+      namespace: lease.metadata?.namespace ?? 'default',
+      name: lease.metadata?.name ?? '',
+      body: lease
+    });
   }
 }
 
@@ -193,7 +232,10 @@ export async function createCrd(config: KubeConfig, crd: object): Promise<'creat
   const cluster = config.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster: set a current context');
   const url = new URL('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', cluster.server);
-  const options: https.RequestOptions = { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' } };
+  const options: https.RequestOptions = {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' }
+  };
   await config.applyToHTTPSOptions(options);
   const body = JSON.stringify(crd);
   const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {

@@ -33,7 +33,10 @@ export class LeaderElector {
     this.duration = options.leaseDurationSeconds ?? 15;
     this.renewDeadline = options.renewDeadlineSeconds ?? 10;
     this.retryPeriod = options.retryPeriodSeconds ?? 2;
-    if (this.renewDeadline >= this.duration) throw new Error(`leader election: renewDeadlineSeconds (${this.renewDeadline}) must be less than leaseDurationSeconds (${this.duration})`);
+    if (this.renewDeadline >= this.duration)
+      throw new Error(
+        `leader election: renewDeadlineSeconds (${this.renewDeadline}) must be less than leaseDurationSeconds (${this.duration})`
+      );
   }
 
   get isLeader(): boolean {
@@ -61,7 +64,10 @@ export class LeaderElector {
         }
       } else if (this.leading && now - this.lastRenew > this.renewDeadline * 1000) {
         this.leading = false;
-        this.options.logger.error({ identity: this.options.identity, lease: this.options.name }, 'lost leadership: could not renew the lease within renewDeadlineSeconds');
+        this.options.logger.error(
+          { identity: this.options.identity, lease: this.options.name },
+          'lost leadership: could not renew the lease within renewDeadlineSeconds'
+        );
         onStopped();
       }
       this.timer = setTimeout(() => void tick(), this.retryPeriod * 1000);
@@ -78,9 +84,15 @@ export class LeaderElector {
     try {
       const lease = await this.options.api.readLease(this.options.namespace, this.options.name);
       if (lease?.spec?.holderIdentity !== this.options.identity) return;
-      await this.options.api.replaceLease({ ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date()) } });
+      await this.options.api.replaceLease({
+        ...lease,
+        spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date()) }
+      });
     } catch (error) {
-      this.options.logger.warn({ err: error }, 'leader election: could not release the lease; a standby takes over when it expires');
+      this.options.logger.warn(
+        { err: error },
+        'leader election: could not release the lease; a standby takes over when it expires'
+      );
     }
   }
 
@@ -93,7 +105,13 @@ export class LeaderElector {
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
         metadata: { name, namespace },
-        spec: { holderIdentity: identity, leaseDurationSeconds: this.duration, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
+        spec: {
+          holderIdentity: identity,
+          leaseDurationSeconds: this.duration,
+          acquireTime: microTime(now),
+          renewTime: microTime(now),
+          leaseTransitions: 0
+        }
       };
       try {
         await api.createLease(lease);
@@ -117,8 +135,8 @@ export class LeaderElector {
           holderIdentity: identity,
           leaseDurationSeconds: this.duration,
           renewTime: microTime(now),
-          ...(changing ? { acquireTime: microTime(now), leaseTransitions: (spec.leaseTransitions ?? 0) + 1 } : {}),
-        },
+          ...(changing ? { acquireTime: microTime(now), leaseTransitions: (spec.leaseTransitions ?? 0) + 1 } : {})
+        }
       });
       return true;
     } catch (error) {

@@ -8,7 +8,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CoordinationV1Api, KubeConfig, NetworkingV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions } from '@kubernetes/client-node';
+import {
+  CoordinationV1Api,
+  KubeConfig,
+  NetworkingV1Api,
+  PatchStrategy,
+  RbacAuthorizationV1Api,
+  setHeaderOptions
+} from '@kubernetes/client-node';
 import { eventually } from '@ringtrain/testing';
 import pino from 'pino';
 import { parse } from 'yaml';
@@ -17,7 +24,17 @@ import type { CoordinatorReport } from '../reconcile/plan.js';
 import { Informer } from './informer.js';
 import { KubeApi, statusCodeOf, type RawRun } from './kube-api.js';
 import { startOperator, type RunningOperator } from './operator.js';
-import { createRun, getRun, namespace, podsOf, runGang, runStatus, setPodPhase, startKubeWithTrainingRuns, type KubeWithTrainingRuns } from './training-runs.test-helper.js';
+import {
+  createRun,
+  getRun,
+  namespace,
+  podsOf,
+  runGang,
+  runStatus,
+  setPodPhase,
+  startKubeWithTrainingRuns,
+  type KubeWithTrainingRuns
+} from './training-runs.test-helper.js';
 
 const logger = pino({ level: process.env.RINGTRAIN_LOG_LEVEL ?? 'silent' });
 let kube: KubeWithTrainingRuns['kube'];
@@ -31,12 +48,20 @@ function runBody(name: string, spec: Record<string, unknown> = {}): Record<strin
     apiVersion: `${GROUP}/${VERSION}`,
     kind: 'TrainingRun',
     metadata: { name, namespace },
-    spec: { dataset: { uri: 's3://datasets/flowers' }, workers: { replicas: 2, image: 'ringtrain:test' }, output: { uri: `s3://runs/${name}` }, ...spec },
+    spec: {
+      dataset: { uri: 's3://datasets/flowers' },
+      workers: { replicas: 2, image: 'ringtrain:test' },
+      output: { uri: `s3://runs/${name}` },
+      ...spec
+    }
   };
 }
 
 async function patchRunSpec(name: string, spec: Record<string, unknown>): Promise<void> {
-  await custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { spec } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  await custom.patchNamespacedCustomObject(
+    { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { spec } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
+  );
 }
 
 async function eventsOf(run: string): Promise<string[]> {
@@ -60,7 +85,7 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
       forceDeleteAfterSeconds: 2,
       pollProgressSeconds: 1,
       logger,
-      processMetrics: false,
+      processMetrics: false
     });
     await operator.leading;
   });
@@ -73,18 +98,36 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
   it('the API server refuses invalid TrainingRuns and names the field', async () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [runBody('bad-classes', { model: { numClasses: 1 } }), /spec\.model\.numClasses/],
-      [runBody('bad-dataset', { dataset: { uri: 's3://a/b', ingest: { source: 's3://raw/x', into: 's3://a/c' } } }), /spec\.dataset.*set exactly one of dataset\.uri/],
-      [runBody('bad-warmup', { hyperparameters: { epochs: 1, warmupEpochs: 1 } }), /spec\.hyperparameters\.warmupEpochs/],
+      [
+        runBody('bad-dataset', { dataset: { uri: 's3://a/b', ingest: { source: 's3://raw/x', into: 's3://a/c' } } }),
+        /spec\.dataset.*set exactly one of dataset\.uri/
+      ],
+      [
+        runBody('bad-warmup', { hyperparameters: { epochs: 1, warmupEpochs: 1 } }),
+        /spec\.hyperparameters\.warmupEpochs/
+      ],
       [runBody('x'.repeat(43)), /metadata\.name must be at most 42/],
-      [runBody('bad-gpu', { workers: { replicas: 1, image: 'x', resources: { limits: { 'nvidia.com/gpu': 2 } } } }), /spec\.workers\.resources\.limits.*workers\.gpu/],
-      [runBody('bad-cache', { workers: { replicas: 1, image: 'x', cacheSizeLimit: '10 GB' } }), /spec\.workers\.cacheSizeLimit/],
-      [runBody('bad-grace', { runPolicy: { terminationGracePeriodSeconds: 0 } }), /spec\.runPolicy\.terminationGracePeriodSeconds/],
-      [runBody('bad-coordinator', { coordinator: { tolerations: [{ key: 'x', effect: 'Never' }] } }), /spec\.coordinator\.tolerations\[0\]\.effect/],
+      [
+        runBody('bad-gpu', { workers: { replicas: 1, image: 'x', resources: { limits: { 'nvidia.com/gpu': 2 } } } }),
+        /spec\.workers\.resources\.limits.*workers\.gpu/
+      ],
+      [
+        runBody('bad-cache', { workers: { replicas: 1, image: 'x', cacheSizeLimit: '10 GB' } }),
+        /spec\.workers\.cacheSizeLimit/
+      ],
+      [
+        runBody('bad-grace', { runPolicy: { terminationGracePeriodSeconds: 0 } }),
+        /spec\.runPolicy\.terminationGracePeriodSeconds/
+      ],
+      [
+        runBody('bad-coordinator', { coordinator: { tolerations: [{ key: 'x', effect: 'Never' }] } }),
+        /spec\.coordinator\.tolerations\[0\]\.effect/
+      ]
     ];
     for (const [body, expected] of cases) {
       const error = await createRun(body).then(
         () => undefined,
-        (e: unknown) => e,
+        (e: unknown) => e
       );
       assert.ok(error, `${String((body.metadata as { name: string }).name)} was accepted`);
       assert.equal(statusCodeOf(error), 422);
@@ -96,7 +139,14 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     const dir = new URL('../../../../deploy/examples/', import.meta.url);
     for (const file of (await readdir(dir)).filter((f) => f.endsWith('.yaml'))) {
       const body = parse(await readFile(new URL(file, dir), 'utf8')) as Record<string, unknown>;
-      await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body, dryRun: 'All' });
+      await custom.createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: PLURAL,
+        body,
+        dryRun: 'All'
+      });
     }
   });
 
@@ -115,20 +165,28 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     assert.equal(spec.runPolicy.cleanPodPolicy, 'All');
     assert.equal(spec.runPolicy.terminationGracePeriodSeconds, 120);
     assert.equal(spec.workers.cacheSizeLimit, '10Gi');
-    assert.deepEqual(spec.coordinator, { resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '2', memory: '2Gi' } } });
+    assert.deepEqual(spec.coordinator, {
+      resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '2', memory: '2Gi' } }
+    });
   });
 
   it('creates the Secret, Services and pods with owner references, rank env and ports; status follows pod phases', async () => {
     const created = await createRun(runBody('gang', { runPolicy: { cleanPodPolicy: 'All' } }));
     const uid = created.metadata?.uid;
-    const pending = await eventually('phase Pending, attempt 1', runStatus('gang', (s) => s.phase === 'Pending' && s.attempt === 1));
+    const pending = await eventually(
+      'phase Pending, attempt 1',
+      runStatus('gang', (s) => s.phase === 'Pending' && s.attempt === 1)
+    );
     assert.equal(pending.workers, '0/2');
     const pods = await eventually('3 pods', async () => {
       const list = await podsOf('gang');
       return list.length === 3 ? list : undefined;
     });
     for (const pod of pods) {
-      assert.deepEqual(pod.metadata?.ownerReferences?.map((o) => [o.kind, o.name, o.uid, o.controller]), [['TrainingRun', 'gang', uid, true]]);
+      assert.deepEqual(
+        pod.metadata?.ownerReferences?.map((o) => [o.kind, o.name, o.uid, o.controller]),
+        [['TrainingRun', 'gang', uid, true]]
+      );
       assert.equal(pod.spec?.securityContext?.runAsNonRoot, true);
       assert.equal(pod.spec?.containers[0]?.securityContext?.readOnlyRootFilesystem, true);
     }
@@ -140,23 +198,50 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     assert.deepEqual(worker1?.spec?.containers[0]?.resources?.limits, { 'nvidia.com/gpu': '1' });
     const services = (await core.listNamespacedService({ namespace, labelSelector: 'ringtrain.dev/run=gang' })).items;
     assert.deepEqual(services.map((s) => s.metadata?.name).sort(), ['gang-coordinator', 'gang-workers']);
-    assert.deepEqual(services.find((s) => s.metadata?.name === 'gang-coordinator')?.spec?.ports?.map((p) => p.port), [50051, 8080]);
+    assert.deepEqual(
+      services.find((s) => s.metadata?.name === 'gang-coordinator')?.spec?.ports?.map((p) => p.port),
+      [50051, 8080]
+    );
     const configMap = await core.readNamespacedConfigMap({ namespace, name: 'gang-config' });
     assert.equal((JSON.parse(configMap.data?.['run.json'] ?? '{}') as { workers?: number }).workers, 2);
     const secret = await core.readNamespacedSecret({ namespace, name: 'gang-token' });
     assert.equal(secret.metadata?.ownerReferences?.[0]?.uid, uid);
     // The run's NetworkPolicy: over its pods, owned by it (the garbage collector deletes it with the run).
-    const policy = await kube.kubeConfig.makeApiClient(NetworkingV1Api).readNamespacedNetworkPolicy({ namespace, name: 'gang-network-policy' });
-    assert.deepEqual(policy.metadata?.ownerReferences?.map((o) => [o.kind, o.name, o.uid, o.controller]), [['TrainingRun', 'gang', uid, true]]);
+    const policy = await kube.kubeConfig
+      .makeApiClient(NetworkingV1Api)
+      .readNamespacedNetworkPolicy({ namespace, name: 'gang-network-policy' });
+    assert.deepEqual(
+      policy.metadata?.ownerReferences?.map((o) => [o.kind, o.name, o.uid, o.controller]),
+      [['TrainingRun', 'gang', uid, true]]
+    );
     assert.deepEqual(policy.spec?.podSelector?.matchLabels, { 'ringtrain.dev/run': 'gang' });
-    assert.deepEqual(policy.spec?.ingress?.[0]?._from?.map((peer) => ({ ...peer.podSelector?.matchLabels })), [{ 'ringtrain.dev/run': 'gang' }], 'the run’s own pods, as the API server stored it');
-    assert.deepEqual(policy.spec?.ingress?.[0]?.ports?.map((p) => p.port), ['collective', 'grpc', 'http']);
+    assert.deepEqual(
+      policy.spec?.ingress?.[0]?._from?.map((peer) => ({ ...peer.podSelector?.matchLabels })),
+      [{ 'ringtrain.dev/run': 'gang' }],
+      'the run’s own pods, as the API server stored it'
+    );
+    assert.deepEqual(
+      policy.spec?.ingress?.[0]?.ports?.map((p) => p.port),
+      ['collective', 'grpc', 'http']
+    );
     assert.ok(Buffer.from(secret.data?.token ?? '', 'base64').length >= 32);
 
-    const plan = { summary: '3 classes; 96 training and 24 validation images; 2 workers × 16 images = global batch 32; 3 iterations per epoch × 3 epochs = 9 iterations; Adam at learning rate 0.001 (constant)', classes: 3, trainImages: 96, valImages: 24, globalBatch: 32, iterationsPerEpoch: 3, totalIterations: 9 };
+    const plan = {
+      summary:
+        '3 classes; 96 training and 24 validation images; 2 workers × 16 images = global batch 32; 3 iterations per epoch × 3 epochs = 9 iterations; Adam at learning rate 0.001 (constant)',
+      classes: 3,
+      trainImages: 96,
+      valImages: 24,
+      globalBatch: 32,
+      iterationsPerEpoch: 3,
+      totalIterations: 9
+    };
     progress.set('gang', { progress: { epoch: 1, step: 42, loss: 1.25, accuracy: 0.5, imagesPerSecond: 321 }, plan });
     await runGang('gang', 2);
-    const running = await eventually('phase Running with 2/2 workers and progress', runStatus('gang', (s) => s.phase === 'Running' && s.workers === '2/2' && s.step === 42));
+    const running = await eventually(
+      'phase Running with 2/2 workers and progress',
+      runStatus('gang', (s) => s.phase === 'Running' && s.workers === '2/2' && s.step === 42)
+    );
     assert.equal(running.epoch, 1);
     assert.equal(running.loss, 1.25);
     assert.equal(running.conditions?.find((c) => c.type === 'Running')?.status, 'True');
@@ -164,56 +249,97 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
 
     // A training step changes nothing in the cluster: the status follows through polling alone.
     progress.set('gang', { progress: { epoch: 2, step: 99, loss: 0.75, accuracy: 0.8, imagesPerSecond: 330 }, plan });
-    await eventually('progress polled without a cluster event', runStatus('gang', (s) => s.step === 99 && s.epoch === 2));
+    await eventually(
+      'progress polled without a cluster event',
+      runStatus('gang', (s) => s.step === 99 && s.epoch === 2)
+    );
 
     // A worker killed by a signal: the whole gang restarts as attempt 2.
     await setPodPhase('gang-worker-1', 'Failed', { exitCode: 137 });
-    const restarting = await eventually('a gang restart', runStatus('gang', (s) => s.attempt === 2));
+    const restarting = await eventually(
+      'a gang restart',
+      runStatus('gang', (s) => s.attempt === 2)
+    );
     assert.equal(restarting.restarts, 1);
     assert.equal(restarting.lastFailure?.pod, 'gang-worker-1');
     assert.equal(restarting.lastFailure?.exitCode, 137);
     assert.equal(restarting.lastFailure?.reason, 'Signal');
     await eventually('the pods of attempt 2', async () => {
       const list = await podsOf('gang');
-      return list.length === 3 && list.every((p) => p.metadata?.labels?.['ringtrain.dev/attempt'] === '2') ? true : undefined;
+      return list.length === 3 && list.every((p) => p.metadata?.labels?.['ringtrain.dev/attempt'] === '2')
+        ? true
+        : undefined;
     });
     await runGang('gang', 2);
-    await eventually('Running again', runStatus('gang', (s) => s.phase === 'Running' && s.attempt === 2));
+    await eventually(
+      'Running again',
+      runStatus('gang', (s) => s.phase === 'Running' && s.attempt === 2)
+    );
 
     // The coordinator exits 0: Succeeded, and cleanPodPolicy All removes the pods.
     await setPodPhase('gang-coordinator', 'Succeeded');
-    const done = await eventually('phase Succeeded', runStatus('gang', (s) => s.phase === 'Succeeded'));
+    const done = await eventually(
+      'phase Succeeded',
+      runStatus('gang', (s) => s.phase === 'Succeeded')
+    );
     assert.equal(done.modelUri, 's3://runs/gang/model');
     assert.ok(done.completionTime);
     await eventually('pods cleaned up', async () => ((await podsOf('gang')).length === 0 ? true : undefined));
     // The status follows the pods' deletion a reconcile later (the next test reads its printer columns).
-    await eventually('no ready workers in the status', runStatus('gang', (s) => s.workers === '0/2'));
+    await eventually(
+      'no ready workers in the status',
+      runStatus('gang', (s) => s.workers === '0/2')
+    );
     const events = await eventsOf('gang');
-    for (const reason of ['Normal/Started', 'Normal/Planned', 'Normal/Running', 'Warning/GangRestart', 'Normal/Succeeded']) assert.ok(events.includes(reason), `${reason} not in ${events.join(', ')}`);
-    assert.equal(events.filter((reason) => reason === 'Normal/Planned').length, 1, 'the plan is told once, not at every poll or attempt');
+    for (const reason of [
+      'Normal/Started',
+      'Normal/Planned',
+      'Normal/Running',
+      'Warning/GangRestart',
+      'Normal/Succeeded'
+    ])
+      assert.ok(events.includes(reason), `${reason} not in ${events.join(', ')}`);
+    assert.equal(
+      events.filter((reason) => reason === 'Normal/Planned').length,
+      1,
+      'the plan is told once, not at every poll or attempt'
+    );
   });
 
   it('shows Phase, Workers, Epoch, Loss, Accuracy and Age in `kubectl get tr`', async () => {
     // What kubectl asks for: the server-side Table built from the CRD's printer columns.
     const options: https.RequestOptions = { headers: { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' } };
     await kube.kubeConfig.applyToHTTPSOptions(options);
-    const table = await new Promise<{ columnDefinitions: Array<{ name: string }>; rows: Array<{ cells: unknown[] }> }>((resolve, reject) => {
-      https
-        .get(`${kube.server}/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}/gang`, options, (response) => {
-          let text = '';
-          response.on('data', (chunk: Buffer) => (text += chunk.toString()));
-          response.on('end', () => resolve(JSON.parse(text) as { columnDefinitions: Array<{ name: string }>; rows: Array<{ cells: unknown[] }> }));
-        })
-        .on('error', reject);
-    });
-    assert.deepEqual(table.columnDefinitions.map((c) => c.name), ['Name', 'Phase', 'Workers', 'Epoch', 'Loss', 'Accuracy', 'Age']);
+    const table = await new Promise<{ columnDefinitions: Array<{ name: string }>; rows: Array<{ cells: unknown[] }> }>(
+      (resolve, reject) => {
+        https
+          .get(
+            `${kube.server}/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}/gang`,
+            options,
+            (response) => {
+              let text = '';
+              response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+              response.on('end', () =>
+                resolve(
+                  JSON.parse(text) as { columnDefinitions: Array<{ name: string }>; rows: Array<{ cells: unknown[] }> }
+                )
+              );
+            }
+          )
+          .on('error', reject);
+      }
+    );
+    assert.deepEqual(
+      table.columnDefinitions.map((c) => c.name),
+      ['Name', 'Phase', 'Workers', 'Epoch', 'Loss', 'Accuracy', 'Age']
+    );
     assert.deepEqual(table.rows[0]?.cells.slice(0, 6), ['gang', 'Succeeded', '0/2', 2, 0.75, 0.8]);
   });
 
   it('refuses changes to the model once the run has started', async () => {
     const error = await patchRunSpec('gang', { model: { numClasses: 7 } }).then(
       () => undefined,
-      (e: unknown) => e,
+      (e: unknown) => e
     );
     assert.equal(statusCodeOf(error), 422);
     assert.match(String((error as { body?: unknown }).body), /immutable once the run has started/);
@@ -222,30 +348,59 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
   it('suspend deletes the pods and keeps the run; resume starts a new attempt', async () => {
     await createRun(runBody('pausable'));
     await runGang('pausable', 2);
-    await eventually('Running', runStatus('pausable', (s) => s.phase === 'Running'));
+    await eventually(
+      'Running',
+      runStatus('pausable', (s) => s.phase === 'Running')
+    );
     await patchRunSpec('pausable', { runPolicy: { suspend: true } });
-    await eventually('Suspended', runStatus('pausable', (s) => s.phase === 'Suspended'));
-    await eventually('no pods while suspended', async () => ((await podsOf('pausable')).length === 0 ? true : undefined));
+    await eventually(
+      'Suspended',
+      runStatus('pausable', (s) => s.phase === 'Suspended')
+    );
+    await eventually('no pods while suspended', async () =>
+      (await podsOf('pausable')).length === 0 ? true : undefined
+    );
     const suspendedSince = (await getRun('pausable')).status?.startTime;
     await sleep(1100);
     await patchRunSpec('pausable', { runPolicy: { suspend: false } });
-    const resumed = await eventually('resumed as attempt 2', runStatus('pausable', (s) => s.attempt === 2 && s.phase !== 'Suspended'));
-    assert.ok(Date.parse(resumed.startTime ?? '') > Date.parse(suspendedSince ?? ''), 'activeDeadlineSeconds counts from the resume');
+    const resumed = await eventually(
+      'resumed as attempt 2',
+      runStatus('pausable', (s) => s.attempt === 2 && s.phase !== 'Suspended')
+    );
+    assert.ok(
+      Date.parse(resumed.startTime ?? '') > Date.parse(suspendedSince ?? ''),
+      'activeDeadlineSeconds counts from the resume'
+    );
     await eventually('pods of attempt 2', async () => ((await podsOf('pausable')).length === 3 ? true : undefined));
   });
 
   it('fails a run at activeDeadlineSeconds through a requeue timer, then deletes it at ttlSecondsAfterFinished', async () => {
     await createRun(runBody('deadline', { runPolicy: { activeDeadlineSeconds: 3, ttlSecondsAfterFinished: 2 } }));
-    const failed = await eventually('Failed by the deadline', runStatus('deadline', (s) => s.phase === 'Failed'), { timeoutMs: 20_000 });
+    const failed = await eventually(
+      'Failed by the deadline',
+      runStatus('deadline', (s) => s.phase === 'Failed'),
+      { timeoutMs: 20_000 }
+    );
     assert.equal(failed.conditions?.find((c) => c.type === 'Failed')?.reason, 'DeadlineExceeded');
-    await eventually('the run deleted by its TTL', async () => getRun('deadline').then(() => undefined, (e: unknown) => (statusCodeOf(e) === 404 ? true : undefined)), { timeoutMs: 20_000 });
+    await eventually(
+      'the run deleted by its TTL',
+      async () =>
+        getRun('deadline').then(
+          () => undefined,
+          (e: unknown) => (statusCodeOf(e) === 404 ? true : undefined)
+        ),
+      { timeoutMs: 20_000 }
+    );
   });
 
   it('fails at once on OOMKilled without using the backoff budget', async () => {
     await createRun(runBody('oom'));
     await runGang('oom', 2);
     await setPodPhase('oom-worker-0', 'Failed', { exitCode: 137, reason: 'OOMKilled' });
-    const failed = await eventually('Failed', runStatus('oom', (s) => s.phase === 'Failed'));
+    const failed = await eventually(
+      'Failed',
+      runStatus('oom', (s) => s.phase === 'Failed')
+    );
     assert.equal(failed.lastFailure?.reason, 'OOMKilled');
     assert.equal(failed.lastFailure?.retryable, false);
     assert.equal(failed.attempt, 1);
@@ -254,17 +409,34 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
   it('restarts the gang when a pod on a lost node is deleted, force-deleting it once stuck Terminating', async () => {
     await createRun(runBody('drained'));
     await runGang('drained', 2);
-    await eventually('Running', runStatus('drained', (s) => s.phase === 'Running'));
+    await eventually(
+      'Running',
+      runStatus('drained', (s) => s.phase === 'Running')
+    );
     // Bound to a node whose kubelet never answers, a deleted pod stays Terminating until someone forces it.
-    await core.createNamespacedPodBinding({ namespace, name: 'drained-worker-0', body: { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'drained-worker-0' }, target: { apiVersion: 'v1', kind: 'Node', name: 'lost-node' } } });
+    await core.createNamespacedPodBinding({
+      namespace,
+      name: 'drained-worker-0',
+      body: {
+        apiVersion: 'v1',
+        kind: 'Binding',
+        metadata: { name: 'drained-worker-0' },
+        target: { apiVersion: 'v1', kind: 'Node', name: 'lost-node' }
+      }
+    });
     await core.deleteNamespacedPod({ namespace, name: 'drained-worker-0', gracePeriodSeconds: 1 });
-    const restarted = await eventually('a gang restart', runStatus('drained', (s) => s.attempt === 2));
+    const restarted = await eventually(
+      'a gang restart',
+      runStatus('drained', (s) => s.attempt === 2)
+    );
     assert.equal(restarted.lastFailure?.pod, 'drained-worker-0');
     assert.equal(restarted.lastFailure?.reason, 'Evicted');
     assert.equal(restarted.restarts ?? 0, 0, 'a disruption is not counted against backoffLimit');
     await eventually('attempt 2 pods, after the stuck pod was force-deleted', async () => {
       const list = await core.listNamespacedPod({ namespace, labelSelector: 'ringtrain.dev/run=drained' });
-      return list.items.length === 3 && list.items.every((p) => p.metadata?.labels?.['ringtrain.dev/attempt'] === '2') ? true : undefined;
+      return list.items.length === 3 && list.items.every((p) => p.metadata?.labels?.['ringtrain.dev/attempt'] === '2')
+        ? true
+        : undefined;
     });
     assert.ok((await eventsOf('drained')).includes('Warning/ForceDeleted'));
   });
@@ -272,19 +444,42 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
   it("replaces a worker the coordinator's watchdog declared hung, though its pod stays Running: a counted gang restart, reason Hung, within a poll", async () => {
     await createRun(runBody('hung'));
     await runGang('hung', 2);
-    await eventually('Running', runStatus('hung', (s) => s.phase === 'Running'));
+    await eventually(
+      'Running',
+      runStatus('hung', (s) => s.phase === 'Running')
+    );
     const declared = Date.now();
-    progress.set('hung', { hung: [{ workerId: 'hung-worker-1', rank: 1, since: new Date(declared - 60_000).toISOString(), reason: 'worker hung-worker-1 (rank 1) sent no heartbeat for 60.1 s: hung or unreachable' }] });
-    const restarted = await eventually('a gang restart', runStatus('hung', (s) => s.attempt === 2));
-    assert.ok(Date.now() - declared < 10_000, `restarted ${Date.now() - declared} ms after the verdict, with /status polled every second`);
+    progress.set('hung', {
+      hung: [
+        {
+          workerId: 'hung-worker-1',
+          rank: 1,
+          since: new Date(declared - 60_000).toISOString(),
+          reason: 'worker hung-worker-1 (rank 1) sent no heartbeat for 60.1 s: hung or unreachable'
+        }
+      ]
+    });
+    const restarted = await eventually(
+      'a gang restart',
+      runStatus('hung', (s) => s.attempt === 2)
+    );
+    assert.ok(
+      Date.now() - declared < 10_000,
+      `restarted ${Date.now() - declared} ms after the verdict, with /status polled every second`
+    );
     assert.equal(restarted.lastFailure?.pod, 'hung-worker-1');
     assert.equal(restarted.lastFailure?.reason, 'Hung');
     assert.equal(restarted.restarts, 1, 'counted against backoffLimit');
     assert.ok((await eventsOf('hung')).includes('Warning/GangRestart'));
     // The next attempt runs while the old verdict is still served (the old coordinator read as it terminates): no second restart.
-    await eventually('attempt 2 pods', async () => ((await podsOf('hung')).every((p) => p.metadata?.labels?.['ringtrain.dev/attempt'] === '2') ? true : undefined));
+    await eventually('attempt 2 pods', async () =>
+      (await podsOf('hung')).every((p) => p.metadata?.labels?.['ringtrain.dev/attempt'] === '2') ? true : undefined
+    );
     await runGang('hung', 2);
-    await eventually('attempt 2 Running', runStatus('hung', (s) => s.phase === 'Running'));
+    await eventually(
+      'attempt 2 Running',
+      runStatus('hung', (s) => s.phase === 'Running')
+    );
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     assert.equal((await getRun('hung')).status?.attempt, 2);
     progress.delete('hung');
@@ -317,13 +512,17 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
       watch: api.watch,
       onChange: () => undefined,
       onRelist: (reason) => reasons.push(reason),
-      logger,
+      logger
     });
     await informer.start();
     try {
-      await eventually('a relist after 410 Gone', async () => (reasons.includes('410 Gone') ? true : undefined), { timeoutMs: 15_000 });
+      await eventually('a relist after 410 Gone', async () => (reasons.includes('410 Gone') ? true : undefined), {
+        timeoutMs: 15_000
+      });
       await createRun(runBody('after-relist', { runPolicy: { suspend: true } }));
-      await eventually('the watch to deliver a new run after the relist', async () => (informer.get(`${namespace}/after-relist`) ? true : undefined));
+      await eventually('the watch to deliver a new run after the relist', async () =>
+        informer.get(`${namespace}/after-relist`) ? true : undefined
+      );
     } finally {
       informer.stop();
     }
@@ -344,7 +543,7 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     const script = `import { runOperatorCommand } from ${JSON.stringify(command)}; await runOperatorCommand({ namespace: 'cli-test', httpPort: '${port}' });`;
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       env: { ...process.env, KUBECONFIG: kubeconfig, RINGTRAIN_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'ignore', 'pipe']
     });
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -370,21 +569,44 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     // A real service-account token, signed with the test server's key: only Lease rights, nothing else.
     await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'lease-only' } } });
     const rbac = kube.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
-    await rbac.createNamespacedRole({ namespace, body: { metadata: { name: 'lease-only' }, rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }] } });
+    await rbac.createNamespacedRole({
+      namespace,
+      body: {
+        metadata: { name: 'lease-only' },
+        rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]
+      }
+    });
     await rbac.createNamespacedRoleBinding({
       namespace,
-      body: { metadata: { name: 'lease-only' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'lease-only' }, subjects: [{ kind: 'ServiceAccount', name: 'lease-only', namespace }] },
+      body: {
+        metadata: { name: 'lease-only' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'lease-only' },
+        subjects: [{ kind: 'ServiceAccount', name: 'lease-only', namespace }]
+      }
     });
-    const request = await core.createNamespacedServiceAccountToken({ namespace, name: 'lease-only', body: { spec: { audiences: [], expirationSeconds: 600 } } });
+    const request = await core.createNamespacedServiceAccountToken({
+      namespace,
+      name: 'lease-only',
+      body: { spec: { audiences: [], expirationSeconds: 600 } }
+    });
     const limited = new KubeConfig();
     limited.loadFromOptions({
       clusters: [{ name: 'test', server: kube.server, skipTLSVerify: true }],
       users: [{ name: 'lease-only', token: request.status?.token ?? '' }],
       contexts: [{ name: 'test', cluster: 'test', user: 'lease-only', namespace }],
-      currentContext: 'test',
+      currentContext: 'test'
     });
     let lost: Error | undefined;
-    const limitedOperator = await startOperator({ kubeConfig: limited, namespace, leaseName: 'lease-only', httpPort: null, retryPeriodSeconds: 1, logger, processMetrics: false, onLostLeadership: (reason) => (lost = reason) });
+    const limitedOperator = await startOperator({
+      kubeConfig: limited,
+      namespace,
+      leaseName: 'lease-only',
+      httpPort: null,
+      retryPeriodSeconds: 1,
+      logger,
+      processMetrics: false,
+      onLostLeadership: (reason) => (lost = reason)
+    });
     try {
       await assert.rejects(limitedOperator.leading, /HTTP 403.*lacks RBAC.*docs\/operator\.md/);
       assert.match(lost?.message ?? '', /HTTP 403/);
@@ -403,7 +625,7 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
       retryPeriodSeconds: 1,
       progress: async () => undefined,
       logger,
-      processMetrics: false,
+      processMetrics: false
     });
     try {
       await sleep(2500);
@@ -415,7 +637,9 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
       assert.equal(standby.isLeader(), true);
       // The new leader reconciles: a new run gets its pods.
       await createRun(runBody('after-failover'));
-      await eventually('pods created by the new leader', async () => ((await podsOf('after-failover')).length === 3 ? true : undefined));
+      await eventually('pods created by the new leader', async () =>
+        (await podsOf('after-failover')).length === 3 ? true : undefined
+      );
     } finally {
       await standby.stop();
     }

@@ -71,7 +71,8 @@ export function defaultKubeConfig(): KubeConfig {
  * TrainingRuns and their pods and reconciles each changed run through a rate-limited work queue.
  */
 export async function startOperator(options: OperatorOptions = {}): Promise<RunningOperator> {
-  const logger = options.logger ?? pino({ base: { service: 'operator' }, level: process.env.RINGTRAIN_LOG_LEVEL ?? 'info' });
+  const logger =
+    options.logger ?? pino({ base: { service: 'operator' }, level: process.env.RINGTRAIN_LOG_LEVEL ?? 'info' });
   const api = new KubeApi(options.kubeConfig ?? defaultKubeConfig());
   const metrics = new OperatorMetrics(options.processMetrics ?? true);
   const identity = options.identity ?? `${hostname()}_${randomBytes(4).toString('hex')}`;
@@ -86,7 +87,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     watch: api.watch,
     onChange: (run) => queue.add(objectKey(run)),
     onRelist: (reason) => metrics.relists.inc({ resource: 'trainingruns', reason }),
-    logger,
+    logger
   });
   const pods = new Informer<V1Pod>({
     resource: 'pods',
@@ -99,7 +100,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       if (run) queue.add(`${pod.metadata?.namespace ?? ''}/${run}`);
     },
     onRelist: (reason) => metrics.relists.inc({ resource: 'pods', reason }),
-    logger,
+    logger
   });
   const reconciler = new Reconciler({
     api,
@@ -108,22 +109,33 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     progress: options.progress ?? httpProgressSource({ logger }),
     metrics,
     logger,
-    ...(options.forceDeleteAfterSeconds !== undefined ? { forceDeleteAfterSeconds: options.forceDeleteAfterSeconds } : {}),
+    ...(options.forceDeleteAfterSeconds !== undefined
+      ? { forceDeleteAfterSeconds: options.forceDeleteAfterSeconds }
+      : {}),
     ...(options.pollProgressSeconds !== undefined ? { pollProgressSeconds: options.pollProgressSeconds } : {}),
     cluster: {
       ...(options.datasetService !== undefined ? { datasetService: options.datasetService } : {}),
       ...(options.defaultGpuResource !== undefined ? { defaultGpuResource: options.defaultGpuResource } : {}),
       ...(options.networkPolicies !== undefined ? { networkPolicies: options.networkPolicies } : {}),
-      ...(options.operatorPods !== undefined ? { operatorPods: options.operatorPods } : {}),
-    },
+      ...(options.operatorPods !== undefined ? { operatorPods: options.operatorPods } : {})
+    }
   });
 
   metrics.runs.reset();
-  const server = options.httpPort === null ? undefined : await serve(options.httpPort ?? 8081, options.httpHost ?? '0.0.0.0', metrics, () => ({ synced, stopping, leader: elector.isLeader }), () => {
-    metrics.runs.reset();
-    for (const run of runs.list()) metrics.runs.inc({ phase: run.status?.phase ?? 'New' });
-    metrics.queueDepth.set(queue.length);
-  });
+  const server =
+    options.httpPort === null
+      ? undefined
+      : await serve(
+          options.httpPort ?? 8081,
+          options.httpHost ?? '0.0.0.0',
+          metrics,
+          () => ({ synced, stopping, leader: elector.isLeader }),
+          () => {
+            metrics.runs.reset();
+            for (const run of runs.list()) metrics.runs.inc({ phase: run.status?.phase ?? 'New' });
+            metrics.queueDepth.set(queue.length);
+          }
+        );
 
   const workers: Promise<void>[] = [];
   const work = async () => {
@@ -163,7 +175,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     ...(options.leaseDurationSeconds !== undefined ? { leaseDurationSeconds: options.leaseDurationSeconds } : {}),
     ...(options.renewDeadlineSeconds !== undefined ? { renewDeadlineSeconds: options.renewDeadlineSeconds } : {}),
     ...(options.retryPeriodSeconds !== undefined ? { retryPeriodSeconds: options.retryPeriodSeconds } : {}),
-    logger,
+    logger
   });
   elector.run(
     () => {
@@ -188,8 +200,12 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       runs.stop();
       pods.stop();
       queue.shutDown();
-      options.onLostLeadership?.(new Error('lost the leader lease (could not renew it within renewDeadlineSeconds); exiting so a restart campaigns again'));
-    },
+      options.onLostLeadership?.(
+        new Error(
+          'lost the leader lease (could not renew it within renewDeadlineSeconds); exiting so a restart campaigns again'
+        )
+      );
+    }
   );
 
   return {
@@ -208,15 +224,21 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       metrics.leader.set(0);
       rejectLeading(new Error('the operator stopped before it became leader'));
       if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    }
   };
 }
 
 /** Why the first list failed, said so that the reader knows what to do. */
 function cannotSync(error: unknown): Error {
   const status = statusCodeOf(error);
-  if (status === 404) return new Error(`cannot list TrainingRuns (HTTP 404): the CRD is not installed; kubectl apply -f deploy/crds/ringtrain.dev_trainingruns.yaml`);
-  if (status === 403) return new Error('cannot list TrainingRuns or pods (HTTP 403): the service account lacks RBAC; grant what docs/operator.md lists');
+  if (status === 404)
+    return new Error(
+      `cannot list TrainingRuns (HTTP 404): the CRD is not installed; kubectl apply -f deploy/crds/ringtrain.dev_trainingruns.yaml`
+    );
+  if (status === 403)
+    return new Error(
+      'cannot list TrainingRuns or pods (HTTP 403): the service account lacks RBAC; grant what docs/operator.md lists'
+    );
   return new Error(`cannot list TrainingRuns or pods: ${error instanceof Error ? error.message : String(error)}`);
 }
 
@@ -225,7 +247,7 @@ async function serve(
   host: string,
   metrics: OperatorMetrics,
   state: () => { synced: boolean; stopping: boolean; leader: boolean },
-  beforeScrape: () => void,
+  beforeScrape: () => void
 ): Promise<http.Server> {
   const server = http.createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
@@ -247,7 +269,9 @@ async function serve(
     }
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (error) => reject(new Error(`the operator cannot serve /healthz and /metrics on ${host}:${port}: ${error.message}`)));
+    server.once('error', (error) =>
+      reject(new Error(`the operator cannot serve /healthz and /metrics on ${host}:${port}: ${error.message}`))
+    );
     server.listen(port, host, () => resolve());
   });
   return server;

@@ -10,15 +10,30 @@ export type ProgressSource = (run: TrainingRun) => Promise<CoordinatorReport | u
 // Only the fields the status shows, leniently: a newer coordinator may add fields, never break the operator.
 const CoordinatorStatusSchema = z.object({
   lastStep: z
-    .object({ epoch: z.number(), globalStep: z.number(), loss: z.number().optional(), accuracy: z.number().optional(), imagesPerSecond: z.number().optional() })
+    .object({
+      epoch: z.number(),
+      globalStep: z.number(),
+      loss: z.number().optional(),
+      accuracy: z.number().optional(),
+      imagesPerSecond: z.number().optional()
+    })
     .optional()
     .nullable(),
   checkpoints: z.array(z.object({ key: z.string(), globalStep: z.number(), at: z.string().optional() })).optional(),
   // Served while the coordinator ingests the run's dataset, before it trains.
-  ingest: z.object({ imagesDone: z.int().min(0), imagesTotal: z.int().min(0), shardsWritten: z.int().min(0) }).optional(),
+  ingest: z
+    .object({ imagesDone: z.int().min(0), imagesTotal: z.int().min(0), shardsWritten: z.int().min(0) })
+    .optional(),
   // Workers its heartbeat watchdog declared hung (packages/coordinator HungWorker): the operator replaces their pods.
   hungWorkers: z
-    .array(z.object({ workerId: z.string().max(253), rank: z.int().min(0), since: z.string().max(64), reason: z.string().max(4096) }))
+    .array(
+      z.object({
+        workerId: z.string().max(253),
+        rank: z.int().min(0),
+        since: z.string().max(64),
+        reason: z.string().max(4096)
+      })
+    )
     .max(MAX_WORLD_SIZE)
     .optional(),
   // packages/coordinator's RunPlan, once the dataset has been read.
@@ -31,9 +46,9 @@ const CoordinatorStatusSchema = z.object({
       iterationsPerEpoch: z.int().min(0),
       epochs: z.int().min(0),
       totalIterations: z.int().min(0),
-      optimizer: z.object({ kind: z.string(), learningRate: z.number(), schedule: z.string() }),
+      optimizer: z.object({ kind: z.string(), learningRate: z.number(), schedule: z.string() })
     })
-    .nullish(),
+    .nullish()
 });
 
 type CoordinatorPlan = NonNullable<z.output<typeof CoordinatorStatusSchema>['plan']>;
@@ -52,7 +67,7 @@ function summarizePlan(plan: CoordinatorPlan): RunPlanSummary {
     valImages: dataset.valImages,
     globalBatch: plan.globalBatch,
     iterationsPerEpoch: plan.iterationsPerEpoch,
-    totalIterations: plan.totalIterations,
+    totalIterations: plan.totalIterations
   };
 }
 
@@ -74,20 +89,36 @@ function coordinatorReport(json: unknown, checkpointBase: string): CoordinatorRe
   const parsed = CoordinatorStatusSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new CoordinatorStatusError('malformed', `is not the coordinator's /status: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
+    throw new CoordinatorStatusError(
+      'malformed',
+      `is not the coordinator's /status: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`
+    );
   }
   const { ingest, plan, hungWorkers } = parsed.data;
   const progress = trainingProgress(parsed.data, checkpointBase);
   const report: CoordinatorReport = {
     ...(progress ? { progress } : {}),
-    ...(!progress && ingest ? { ingest: { imagesDone: ingest.imagesDone, imagesTotal: ingest.imagesTotal, shardsWritten: ingest.shardsWritten } } : {}),
+    ...(!progress && ingest
+      ? {
+          ingest: {
+            imagesDone: ingest.imagesDone,
+            imagesTotal: ingest.imagesTotal,
+            shardsWritten: ingest.shardsWritten
+          }
+        }
+      : {}),
     ...(plan ? { plan: summarizePlan(plan) } : {}),
-    ...(hungWorkers && hungWorkers.length > 0 ? { hung: hungWorkers.map(({ workerId, rank, since, reason }) => ({ workerId, rank, since, reason })) } : {}),
+    ...(hungWorkers && hungWorkers.length > 0
+      ? { hung: hungWorkers.map(({ workerId, rank, since, reason }) => ({ workerId, rank, since, reason })) }
+      : {})
   };
   return Object.keys(report).length === 0 ? undefined : report;
 }
 
-function trainingProgress(status: z.output<typeof CoordinatorStatusSchema>, checkpointBase: string): CoordinatorProgress | undefined {
+function trainingProgress(
+  status: z.output<typeof CoordinatorStatusSchema>,
+  checkpointBase: string
+): CoordinatorProgress | undefined {
   const step = status.lastStep;
   if (!step) return undefined;
   const last = status.checkpoints?.at(-1);
@@ -97,7 +128,15 @@ function trainingProgress(status: z.output<typeof CoordinatorStatusSchema>, chec
     ...(step.loss !== undefined ? { loss: step.loss } : {}),
     ...(step.accuracy !== undefined ? { accuracy: step.accuracy } : {}),
     ...(step.imagesPerSecond !== undefined ? { imagesPerSecond: step.imagesPerSecond } : {}),
-    ...(last ? { lastCheckpoint: { uri: `${checkpointBase.replace(/\/+$/, '')}/${last.key}`, step: last.globalStep, ...(last.at ? { time: last.at } : {}) } } : {}),
+    ...(last
+      ? {
+          lastCheckpoint: {
+            uri: `${checkpointBase.replace(/\/+$/, '')}/${last.key}`,
+            step: last.globalStep,
+            ...(last.at ? { time: last.at } : {})
+          }
+        }
+      : {})
   };
 }
 
@@ -111,7 +150,7 @@ export class CoordinatorStatusError extends Error {
   override readonly name = 'CoordinatorStatusError';
   constructor(
     readonly code: CoordinatorStatusErrorCode,
-    message: string,
+    message: string
   ) {
     super(message);
   }
@@ -151,7 +190,11 @@ export async function readCoordinatorStatus(url: string, options: StatusReadOpti
     if (signal.aborted) throw timedOut();
     throw new CoordinatorStatusError('unreachable', `${url} is unreachable: ${describe(error)}`);
   }
-  const tooLarge = () => new CoordinatorStatusError('too-large', `${url} answered with more than ${maxBytes} bytes; the operator reads at most that much`);
+  const tooLarge = () =>
+    new CoordinatorStatusError(
+      'too-large',
+      `${url} answered with more than ${maxBytes} bytes; the operator reads at most that much`
+    );
   if (!response.ok) {
     await response.body?.cancel().catch(() => undefined);
     throw new CoordinatorStatusError('http', `${url} answered HTTP ${response.status}`);
@@ -184,7 +227,10 @@ export async function readCoordinatorStatus(url: string, options: StatusReadOpti
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new CoordinatorStatusError('malformed', `${url} answered with a body that is not JSON (${describe(error)}): ${JSON.stringify(text.slice(0, 80))}`);
+    throw new CoordinatorStatusError(
+      'malformed',
+      `${url} answered with a body that is not JSON (${describe(error)}): ${JSON.stringify(text.slice(0, 80))}`
+    );
   }
 }
 

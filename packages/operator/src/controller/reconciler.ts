@@ -60,11 +60,15 @@ export class Reconciler {
                 name: raw.metadata?.name ?? '',
                 ...(raw.metadata?.namespace ? { namespace: raw.metadata.namespace } : {}),
                 ...(raw.metadata?.uid ? { uid: raw.metadata.uid } : {}),
-                ...(raw.metadata?.resourceVersion ? { resourceVersion: raw.metadata.resourceVersion } : {}),
-              },
+                ...(raw.metadata?.resourceVersion ? { resourceVersion: raw.metadata.resourceVersion } : {})
+              }
             },
-            { type: 'Warning', reason: 'InvalidSpec', message: validated.errors.map((e) => `${e.path}: ${e.message}`).join('; ') },
-            this.component,
+            {
+              type: 'Warning',
+              reason: 'InvalidSpec',
+              message: validated.errors.map((e) => `${e.path}: ${e.message}`).join('; ')
+            },
+            this.component
           )
           .catch(() => undefined);
       }
@@ -83,15 +87,19 @@ export class Reconciler {
       api.exists('Service', namespace, names.workersService(run.metadata.name)),
       api.exists('Secret', namespace, names.secret(run.metadata.name)),
       api.exists('ConfigMap', namespace, names.configMap(run.metadata.name)),
-      networkPolicies ? api.exists('NetworkPolicy', namespace, names.networkPolicy(run.metadata.name)) : Promise.resolve(false),
+      networkPolicies
+        ? api.exists('NetworkPolicy', namespace, names.networkPolicy(run.metadata.name))
+        : Promise.resolve(false)
     ]);
-    const coordinatorRunning = pods.some((p) => p.metadata?.labels?.[LABEL_ROLE] === 'coordinator' && p.status?.phase === 'Running');
+    const coordinatorRunning = pods.some(
+      (p) => p.metadata?.labels?.[LABEL_ROLE] === 'coordinator' && p.status?.phase === 'Running'
+    );
     const report = coordinatorRunning ? await this.options.progress(run) : undefined;
     const observed: Observed = {
       pods,
       serviceNames: [
         ...(coordinatorService ? [names.coordinatorService(run.metadata.name)] : []),
-        ...(workersService ? [names.workersService(run.metadata.name)] : []),
+        ...(workersService ? [names.workersService(run.metadata.name)] : [])
       ],
       secretExists,
       configMapExists,
@@ -100,13 +108,17 @@ export class Reconciler {
       ...(report?.ingest ? { ingest: report.ingest } : {}),
       ...(report?.plan ? { plan: report.plan } : {}),
       ...(report?.hung ? { hung: report.hung } : {}),
-      ...(report?.unreadable ? { statusUnreadable: report.unreadable } : {}),
+      ...(report?.unreadable ? { statusUnreadable: report.unreadable } : {})
     };
     const plan = planReconcile(run, observed, new Date(), {
       token: randomBytes(32).toString('base64url'),
-      ...(this.options.forceDeleteAfterSeconds !== undefined ? { forceDeleteAfterSeconds: this.options.forceDeleteAfterSeconds } : {}),
-      ...(this.options.pollProgressSeconds !== undefined ? { pollProgressSeconds: this.options.pollProgressSeconds } : {}),
-      ...(this.options.cluster !== undefined ? { cluster: this.options.cluster } : {}),
+      ...(this.options.forceDeleteAfterSeconds !== undefined
+        ? { forceDeleteAfterSeconds: this.options.forceDeleteAfterSeconds }
+        : {}),
+      ...(this.options.pollProgressSeconds !== undefined
+        ? { pollProgressSeconds: this.options.pollProgressSeconds }
+        : {}),
+      ...(this.options.cluster !== undefined ? { cluster: this.options.cluster } : {})
     });
 
     if (plan.status && !isDeepStrictEqual(plan.status, run.status ?? {})) {
@@ -124,8 +136,11 @@ export class Reconciler {
       }
     }
     for (const event of plan.events) {
-      if (event.reason === 'GangRestart') this.options.metrics.gangRestarts.inc({ reason: plan.status?.lastFailure?.reason ?? 'unknown' });
-      await api.recordEvent(run, event, this.component).catch((error: unknown) => logger.warn({ err: error, run: key }, 'could not record an event'));
+      if (event.reason === 'GangRestart')
+        this.options.metrics.gangRestarts.inc({ reason: plan.status?.lastFailure?.reason ?? 'unknown' });
+      await api
+        .recordEvent(run, event, this.component)
+        .catch((error: unknown) => logger.warn({ err: error, run: key }, 'could not record an event'));
     }
     for (const action of plan.actions) {
       if (action.kind === 'create') {

@@ -9,7 +9,16 @@ import type { TrainingRun } from '../api/training-run.js';
 import type { CoordinatorReport } from '../reconcile/plan.js';
 import { KubeApi, statusCodeOf, type RawRun } from './kube-api.js';
 import { startOperator, type RunningOperator } from './operator.js';
-import { createRun, getRun, namespace, runGang, runStatus, setPodPhase, startKubeWithTrainingRuns, type KubeWithTrainingRuns } from './training-runs.test-helper.js';
+import {
+  createRun,
+  getRun,
+  namespace,
+  runGang,
+  runStatus,
+  setPodPhase,
+  startKubeWithTrainingRuns,
+  type KubeWithTrainingRuns
+} from './training-runs.test-helper.js';
 
 // What the TrainingRun's status says, read back from a real kube-apiserver and etcd: written whole, so a field
 // the operator drops is gone, and written only when it changes.
@@ -25,7 +34,12 @@ function runBody(name: string, spec: Record<string, unknown> = {}): Record<strin
     apiVersion: `${GROUP}/${VERSION}`,
     kind: 'TrainingRun',
     metadata: { name, namespace },
-    spec: { dataset: { uri: 's3://datasets/flowers' }, workers: { replicas: 1, image: 'ringtrain:test', gpu: { count: 0 } }, output: { uri: `s3://runs/${name}` }, ...spec },
+    spec: {
+      dataset: { uri: 's3://datasets/flowers' },
+      workers: { replicas: 1, image: 'ringtrain:test', gpu: { count: 0 } },
+      output: { uri: `s3://runs/${name}` },
+      ...spec
+    }
   };
 }
 
@@ -47,7 +61,7 @@ describe('the TrainingRun status against a real kube-apiserver and etcd', { time
       progress: async (run) => progress.get(run.metadata.name),
       pollProgressSeconds: 1,
       logger,
-      processMetrics: false,
+      processMetrics: false
     });
     await operator.leading;
   });
@@ -62,21 +76,44 @@ describe('the TrainingRun status against a real kube-apiserver and etcd', { time
     await createRun(runBody('written', { managedBy: 'example.com/other' }));
     const api = new KubeApi(kube.kubeConfig);
     const asRun = (raw: RawRun) => raw as unknown as TrainingRun;
-    const first = await api.writeRunStatus(asRun(await getRun('written')), { phase: 'Pending', attempt: 1, ingest: { imagesDone: 3000, imagesTotal: 3670, shardsWritten: 5 } });
-    assert.deepEqual((await getRun('written')).status?.ingest, { imagesDone: 3000, imagesTotal: 3670, shardsWritten: 5 });
+    const first = await api.writeRunStatus(asRun(await getRun('written')), {
+      phase: 'Pending',
+      attempt: 1,
+      ingest: { imagesDone: 3000, imagesTotal: 3670, shardsWritten: 5 }
+    });
+    assert.deepEqual((await getRun('written')).status?.ingest, {
+      imagesDone: 3000,
+      imagesTotal: 3670,
+      shardsWritten: 5
+    });
     await api.writeRunStatus(asRun(first), { phase: 'Restarting', attempt: 2 });
     assert.deepEqual((await getRun('written')).status, { phase: 'Restarting', attempt: 2 });
     // Guarded by the resourceVersion the decision was made from: a stale one is a conflict, not a write.
-    const stale = await api.writeRunStatus(asRun(first), { phase: 'Failed' }).then(() => undefined, (error: unknown) => error);
+    const stale = await api.writeRunStatus(asRun(first), { phase: 'Failed' }).then(
+      () => undefined,
+      (error: unknown) => error
+    );
     assert.equal(statusCodeOf(stale), 409);
     assert.deepEqual((await getRun('written')).status, { phase: 'Restarting', attempt: 2 });
   });
 
   it('a reconcile that changes nothing writes nothing', async () => {
     await createRun(runBody('quiet'));
-    progress.set('quiet', { progress: { epoch: 1, step: 7, loss: 1.5, accuracy: 0.25, imagesPerSecond: 100, lastCheckpoint: { uri: 's3://runs/quiet/checkpoints/slot-0.ckpt', step: 5 } } });
+    progress.set('quiet', {
+      progress: {
+        epoch: 1,
+        step: 7,
+        loss: 1.5,
+        accuracy: 0.25,
+        imagesPerSecond: 100,
+        lastCheckpoint: { uri: 's3://runs/quiet/checkpoints/slot-0.ckpt', step: 5 }
+      }
+    });
     await runGang('quiet', 1);
-    await eventually('Running at step 7', runStatus('quiet', (s) => s.phase === 'Running' && s.step === 7));
+    await eventually(
+      'Running at step 7',
+      runStatus('quiet', (s) => s.phase === 'Running' && s.step === 7)
+    );
     // The coordinator is polled every second; what it says does not change, so neither does the status.
     await sleep(1500);
     const before = await statusWrites();
@@ -87,20 +124,34 @@ describe('the TrainingRun status against a real kube-apiserver and etcd', { time
   });
 
   it('a re-ingest after a gang restart, counting from zero again, is progress', async () => {
-    await createRun(runBody('reingest', { dataset: { ingest: { source: 's3://raw/flowers', into: 's3://datasets/flowers' } } }));
+    await createRun(
+      runBody('reingest', { dataset: { ingest: { source: 's3://raw/flowers', into: 's3://datasets/flowers' } } })
+    );
     progress.set('reingest', { ingest: { imagesDone: 3000, imagesTotal: 3670, shardsWritten: 5 } });
     await runGang('reingest', 1);
-    await eventually('ingest at 3000 images', runStatus('reingest', (s) => s.phase === 'Running' && s.ingest?.imagesDone === 3000));
+    await eventually(
+      'ingest at 3000 images',
+      runStatus('reingest', (s) => s.phase === 'Running' && s.ingest?.imagesDone === 3000)
+    );
     progress.delete('reingest');
     await setPodPhase('reingest-worker-0', 'Failed', { exitCode: 137 });
-    const restarted = await eventually('attempt 2', runStatus('reingest', (s) => s.attempt === 2));
+    const restarted = await eventually(
+      'attempt 2',
+      runStatus('reingest', (s) => s.attempt === 2)
+    );
     assert.equal(restarted.ingest, undefined, "the first attempt's ingest is gone from the status");
     const restartedAt = Date.parse(restarted.lastProgressTime ?? '');
     await sleep(1100); // status times have a resolution of one second
     progress.set('reingest', { ingest: { imagesDone: 10, imagesTotal: 3670, shardsWritten: 0 } });
     await runGang('reingest', 1);
-    const ingesting = await eventually('the new ingest in the status', runStatus('reingest', (s) => s.ingest?.imagesDone === 10));
-    assert.ok(Date.parse(ingesting.lastProgressTime ?? '') > restartedAt, `lastProgressTime ${ingesting.lastProgressTime} moved on from the restart's`);
+    const ingesting = await eventually(
+      'the new ingest in the status',
+      runStatus('reingest', (s) => s.ingest?.imagesDone === 10)
+    );
+    assert.ok(
+      Date.parse(ingesting.lastProgressTime ?? '') > restartedAt,
+      `lastProgressTime ${ingesting.lastProgressTime} moved on from the restart's`
+    );
     const stalled = ingesting.conditions?.find((c) => c.type === 'Stalled');
     assert.equal(stalled?.status, 'False');
     assert.match(stalled?.message ?? '', /10 of 3670 images/);
@@ -112,14 +163,29 @@ describe('the TrainingRun status against a real kube-apiserver and etcd', { time
   });
 
   it(`the API server refuses a run of more than ${MAX_WORLD_SIZE} replicas, the most the coordinator accepts`, async () => {
-    const error = await createRun(runBody('too-many', { workers: { replicas: MAX_WORLD_SIZE + 1, image: 'ringtrain:test', gpu: { count: 0 } } })).then(
+    const error = await createRun(
+      runBody('too-many', { workers: { replicas: MAX_WORLD_SIZE + 1, image: 'ringtrain:test', gpu: { count: 0 } } })
+    ).then(
       () => undefined,
-      (e: unknown) => e,
+      (e: unknown) => e
     );
     assert.ok(error, `a run of ${MAX_WORLD_SIZE + 1} replicas was accepted`);
     assert.equal(statusCodeOf(error), 422);
-    assert.match(String((error as { body?: unknown }).body), new RegExp(`spec\\.workers\\.replicas.*less than or equal to ${MAX_WORLD_SIZE}`));
-    const most = runBody('most', { workers: { replicas: MAX_WORLD_SIZE, image: 'ringtrain:test', gpu: { count: 0 } }, runPolicy: { suspend: true } });
-    await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body: most, dryRun: 'All' });
+    assert.match(
+      String((error as { body?: unknown }).body),
+      new RegExp(`spec\\.workers\\.replicas.*less than or equal to ${MAX_WORLD_SIZE}`)
+    );
+    const most = runBody('most', {
+      workers: { replicas: MAX_WORLD_SIZE, image: 'ringtrain:test', gpu: { count: 0 } },
+      runPolicy: { suspend: true }
+    });
+    await custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: PLURAL,
+      body: most,
+      dryRun: 'All'
+    });
   });
 });

@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict';
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Pod
+} from '@kubernetes/client-node';
 import { eventually, startKubeTestServer, type KubeTestServer } from '@ringtrain/testing';
 import { generateCrd } from '../api/crd.js';
 import { GROUP, PLURAL, VERSION } from '../api/group-version.js';
@@ -29,46 +36,86 @@ export async function startKubeWithTrainingRuns(): Promise<KubeWithTrainingRuns>
     const crd = await extensions.readCustomResourceDefinition({ name: `${PLURAL}.${GROUP}` });
     return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ? true : undefined;
   });
-  clients = { kube, core: kube.kubeConfig.makeApiClient(CoreV1Api), custom: kube.kubeConfig.makeApiClient(CustomObjectsApi) };
+  clients = {
+    kube,
+    core: kube.kubeConfig.makeApiClient(CoreV1Api),
+    custom: kube.kubeConfig.makeApiClient(CustomObjectsApi)
+  };
   return clients;
 }
 
 function started(): KubeWithTrainingRuns {
-  if (clients === undefined) throw new Error('call startKubeWithTrainingRuns() in the suite\'s before() first');
+  if (clients === undefined) throw new Error("call startKubeWithTrainingRuns() in the suite's before() first");
   return clients;
 }
 
 export async function createRun(body: Record<string, unknown>): Promise<RawRun> {
-  return (await started().custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body })) as RawRun;
+  return (await started().custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace,
+    plural: PLURAL,
+    body
+  })) as RawRun;
 }
 
 export async function getRun(name: string): Promise<RawRun> {
-  return (await started().custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name })) as RawRun;
+  return (await started().custom.getNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace,
+    plural: PLURAL,
+    name
+  })) as RawRun;
 }
 
 /** For `eventually`: the run's status once it satisfies `predicate`. */
-export const runStatus = (name: string, predicate: (status: TrainingRunStatus) => boolean) => async (): Promise<TrainingRunStatus | undefined> => {
-  const status = (await getRun(name)).status;
-  return status && predicate(status) ? status : undefined;
-};
+export const runStatus =
+  (name: string, predicate: (status: TrainingRunStatus) => boolean) =>
+  async (): Promise<TrainingRunStatus | undefined> => {
+    const status = (await getRun(name)).status;
+    return status && predicate(status) ? status : undefined;
+  };
 
 /** The run's pods that are not being deleted. */
 export async function podsOf(run: string): Promise<V1Pod[]> {
-  return (await started().core.listNamespacedPod({ namespace, labelSelector: `ringtrain.dev/run=${run}` })).items.filter((p) => !p.metadata?.deletionTimestamp);
+  return (
+    await started().core.listNamespacedPod({ namespace, labelSelector: `ringtrain.dev/run=${run}` })
+  ).items.filter((p) => !p.metadata?.deletionTimestamp);
 }
 
 /** Plays the kubelet: writes a pod's phase (and, for a failure, the container's exit) through pods/status. */
-export async function setPodPhase(name: string, phase: 'Running' | 'Succeeded' | 'Failed', exit?: { exitCode: number; reason?: string }): Promise<void> {
+export async function setPodPhase(
+  name: string,
+  phase: 'Running' | 'Succeeded' | 'Failed',
+  exit?: { exitCode: number; reason?: string }
+): Promise<void> {
   const now = new Date().toISOString();
   const container = name.includes('coordinator') ? 'coordinator' : 'worker';
   const status = {
     phase,
     conditions: [{ type: 'Ready', status: phase === 'Running' ? 'True' : 'False', lastTransitionTime: now }],
     ...(exit
-      ? { containerStatuses: [{ name: container, image: 'ringtrain:test', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: exit.exitCode, reason: exit.reason ?? 'Error', startedAt: now, finishedAt: now } } }] }
-      : {}),
+      ? {
+          containerStatuses: [
+            {
+              name: container,
+              image: 'ringtrain:test',
+              imageID: '',
+              ready: false,
+              restartCount: 0,
+              state: {
+                terminated: { exitCode: exit.exitCode, reason: exit.reason ?? 'Error', startedAt: now, finishedAt: now }
+              }
+            }
+          ]
+        }
+      : {})
   };
-  await started().core.patchNamespacedPodStatus({ namespace, name, body: { status } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  await started().core.patchNamespacedPodStatus(
+    { namespace, name, body: { status } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
+  );
 }
 
 /** Waits for the coordinator and `replicas` workers of the run's current attempt, and sets them all Running. */

@@ -31,7 +31,10 @@ describe('WorkQueue', () => {
 
   it('backs off failures exponentially per key until forget', () => {
     const queue = new WorkQueue({ baseDelayMs: 10, maxDelayMs: 50 });
-    assert.deepEqual([1, 2, 3, 4].map(() => queue.addRateLimited('a')), [10, 20, 40, 50]);
+    assert.deepEqual(
+      [1, 2, 3, 4].map(() => queue.addRateLimited('a')),
+      [10, 20, 40, 50]
+    );
     assert.equal(queue.addRateLimited('b'), 10);
     queue.forget('a');
     assert.equal(queue.failuresOf('a'), 0);

@@ -9,8 +9,14 @@ export type ConditionType = (typeof CONDITION_TYPES)[number];
  */
 export function setCondition(
   conditions: readonly Condition[] | undefined,
-  update: { type: ConditionType; status: Condition['status']; reason: string; message: string; observedGeneration?: number },
-  now: string,
+  update: {
+    type: ConditionType;
+    status: Condition['status'];
+    reason: string;
+    message: string;
+    observedGeneration?: number;
+  },
+  now: string
 ): Condition[] {
   const list = [...(conditions ?? [])];
   const index = list.findIndex((c) => c.type === update.type);
@@ -21,7 +27,7 @@ export function setCondition(
     reason: update.reason,
     message: update.message,
     lastTransitionTime: previous && previous.status === update.status ? previous.lastTransitionTime : now,
-    ...(update.observedGeneration !== undefined ? { observedGeneration: update.observedGeneration } : {}),
+    ...(update.observedGeneration !== undefined ? { observedGeneration: update.observedGeneration } : {})
   };
   if (index >= 0) list[index] = next;
   else list.push(next);

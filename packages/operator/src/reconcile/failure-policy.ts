@@ -48,15 +48,30 @@ export function classifyPodFailure(pod: V1Pod): FailureVerdict {
   if (disruption) {
     const why = disruption.reason ?? '';
     const detail = disruption.message ? `: ${disruption.message}` : '';
-    if (why === 'PreemptionByScheduler') return { reason: 'Preempted', message: `preempted by the scheduler${detail}`, retryable: true, counted: false };
-    if (why === 'DeletionByTaintManager') return { reason: 'NodeLost', message: `its node became unavailable${detail}`, retryable: true, counted: false };
-    return { reason: 'Evicted', message: `disrupted (${why || 'DisruptionTarget'})${detail}`, retryable: true, counted: false };
+    if (why === 'PreemptionByScheduler')
+      return { reason: 'Preempted', message: `preempted by the scheduler${detail}`, retryable: true, counted: false };
+    if (why === 'DeletionByTaintManager')
+      return { reason: 'NodeLost', message: `its node became unavailable${detail}`, retryable: true, counted: false };
+    return {
+      reason: 'Evicted',
+      message: `disrupted (${why || 'DisruptionTarget'})${detail}`,
+      retryable: true,
+      counted: false
+    };
   }
-  if (status?.reason === 'Evicted') return { reason: 'Evicted', message: `evicted: ${status.message ?? 'node pressure'}`, retryable: true, counted: false };
+  if (status?.reason === 'Evicted')
+    return {
+      reason: 'Evicted',
+      message: `evicted: ${status.message ?? 'node pressure'}`,
+      retryable: true,
+      counted: false
+    };
   if (status?.reason === 'NodeLost' || status?.reason === 'NodeShutdown' || status?.reason === 'Terminated') {
     return { reason: 'NodeLost', message: `its node went away (${status.reason})`, retryable: true, counted: false };
   }
-  const terminated = (status?.containerStatuses ?? []).map((c) => ({ name: c.name, t: c.state?.terminated })).filter((c) => c.t && c.t.exitCode !== 0);
+  const terminated = (status?.containerStatuses ?? [])
+    .map((c) => ({ name: c.name, t: c.state?.terminated }))
+    .filter((c) => c.t && c.t.exitCode !== 0);
   const oom = terminated.find((c) => c.t?.reason === 'OOMKilled');
   if (oom?.t) {
     return {
@@ -64,7 +79,7 @@ export function classifyPodFailure(pod: V1Pod): FailureVerdict {
       exitCode: oom.t.exitCode,
       message: `container ${oom.name} was OOMKilled: ${oomAdvice(oom.name)}`,
       retryable: false,
-      counted: false,
+      counted: false
     };
   }
   const first = terminated[0];
@@ -72,11 +87,23 @@ export function classifyPodFailure(pod: V1Pod): FailureVerdict {
     const code = first.t.exitCode;
     const said = first.t.message ? `: ${first.t.message.trim().slice(-512)}` : '';
     const meaning = exitCodeClass(code);
-    if (meaning.signal !== undefined) return { reason: 'Signal', exitCode: code, message: `container ${first.name} killed by signal ${meaning.signal}${said}`, retryable: true, counted: true };
+    if (meaning.signal !== undefined)
+      return {
+        reason: 'Signal',
+        exitCode: code,
+        message: `container ${first.name} killed by signal ${meaning.signal}${said}`,
+        retryable: true,
+        counted: true
+      };
     const message = `container ${first.name} exited with code ${code} (${meaning.description})${said}`;
     return { reason: 'Error', exitCode: code, message, retryable: meaning.retryable, counted: meaning.retryable };
   }
-  return { reason: 'Error', message: `pod failed without a container exit status (${status?.reason ?? 'no reason given'})`, retryable: true, counted: true };
+  return {
+    reason: 'Error',
+    message: `pod failed without a container exit status (${status?.reason ?? 'no reason given'})`,
+    retryable: true,
+    counted: true
+  };
 }
 
 /** The settings that give an OOMKilled container more room, by the container the pod templates named. */

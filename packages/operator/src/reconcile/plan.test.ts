@@ -12,7 +12,11 @@ const T0 = new Date('2026-11-27T10:00:00Z');
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 const token = 'test-token-0123456789abcdef';
 
-function runWith(status?: TrainingRunStatus, runPolicy: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): TrainingRun {
+function runWith(
+  status?: TrainingRunStatus,
+  runPolicy: Record<string, unknown> = {},
+  extra: Record<string, unknown> = {}
+): TrainingRun {
   const input = sampleRunInput({ spec: { runPolicy, ...extra } });
   return parseTrainingRun({ ...input, ...(status ? { status } : {}) });
 }
@@ -21,15 +25,19 @@ const labels = (role: 'coordinator' | 'worker', attempt: number, rank?: number) 
   'ringtrain.dev/run': 'flowers',
   'ringtrain.dev/role': role,
   'ringtrain.dev/attempt': String(attempt),
-  ...(rank !== undefined ? { 'ringtrain.dev/rank': String(rank) } : {}),
+  ...(rank !== undefined ? { 'ringtrain.dev/rank': String(rank) } : {})
 });
 
 /** The gang of attempt `attempt` (coordinator + 2 workers), each in the given state unless overridden. */
-function gang(attempt: number, state: Parameters<typeof observedPod>[2], overrides: Record<string, Parameters<typeof observedPod>[2]> = {}): V1Pod[] {
+function gang(
+  attempt: number,
+  state: Parameters<typeof observedPod>[2],
+  overrides: Record<string, Parameters<typeof observedPod>[2]> = {}
+): V1Pod[] {
   return [
     observedPod('flowers-coordinator', labels('coordinator', attempt), overrides['flowers-coordinator'] ?? state),
     observedPod('flowers-worker-0', labels('worker', attempt, 0), overrides['flowers-worker-0'] ?? state),
-    observedPod('flowers-worker-1', labels('worker', attempt, 1), overrides['flowers-worker-1'] ?? state),
+    observedPod('flowers-worker-1', labels('worker', attempt, 1), overrides['flowers-worker-1'] ?? state)
   ];
 }
 
@@ -40,24 +48,56 @@ const everything = (pods: V1Pod[], progress?: Observed['progress'], ingest?: Obs
   configMapExists: true,
   networkPolicyExists: true,
   ...(progress ? { progress } : {}),
-  ...(ingest ? { ingest } : {}),
+  ...(ingest ? { ingest } : {})
 });
 
 /** A new run: none of its children exists yet. */
-const fresh: Observed = { pods: [], serviceNames: [], secretExists: false, configMapExists: false, networkPolicyExists: false };
+const fresh: Observed = {
+  pods: [],
+  serviceNames: [],
+  secretExists: false,
+  configMapExists: false,
+  networkPolicyExists: false
+};
 
-const created = (plan: Plan) => plan.actions.filter((a): a is Extract<Action, { kind: 'create' }> => a.kind === 'create').map((a) => `${a.object.kind}/${a.object.metadata?.name}`);
-const deleted = (plan: Plan) => plan.actions.filter((a): a is Extract<Action, { kind: 'delete-pod' }> => a.kind === 'delete-pod').map((a) => (a.force ? `force:${a.name}` : a.name));
+const created = (plan: Plan) =>
+  plan.actions
+    .filter((a): a is Extract<Action, { kind: 'create' }> => a.kind === 'create')
+    .map((a) => `${a.object.kind}/${a.object.metadata?.name}`);
+const deleted = (plan: Plan) =>
+  plan.actions
+    .filter((a): a is Extract<Action, { kind: 'delete-pod' }> => a.kind === 'delete-pod')
+    .map((a) => (a.force ? `force:${a.name}` : a.name));
 const events = (plan: Plan) => plan.events.map((e) => `${e.type}/${e.reason}`);
 const condition = (plan: Plan, type: string) => plan.status?.conditions?.find((c) => c.type === type);
 
-const running: TrainingRunStatus = { phase: 'Running', attempt: 1, restarts: 0, startTime: T0.toISOString(), lastProgressTime: T0.toISOString() };
+const running: TrainingRunStatus = {
+  phase: 'Running',
+  attempt: 1,
+  restarts: 0,
+  startTime: T0.toISOString(),
+  lastProgressTime: T0.toISOString()
+};
 const RUNNING = { phase: 'Running', ready: true } as const;
 
 describe('planReconcile', () => {
   it('starts a new run: attempt 1, the Secret, both Services, the coordinator and one pod per rank', () => {
-    const plan = planReconcile(runWith(), { pods: [], serviceNames: [], secretExists: false, configMapExists: false, networkPolicyExists: false }, T0, { token, pollProgressSeconds: 0 });
-    assert.deepEqual(created(plan), ['NetworkPolicy/flowers-network-policy', 'Secret/flowers-token', 'ConfigMap/flowers-config', 'Service/flowers-coordinator', 'Service/flowers-workers', 'Pod/flowers-coordinator', 'Pod/flowers-worker-0', 'Pod/flowers-worker-1']);
+    const plan = planReconcile(
+      runWith(),
+      { pods: [], serviceNames: [], secretExists: false, configMapExists: false, networkPolicyExists: false },
+      T0,
+      { token, pollProgressSeconds: 0 }
+    );
+    assert.deepEqual(created(plan), [
+      'NetworkPolicy/flowers-network-policy',
+      'Secret/flowers-token',
+      'ConfigMap/flowers-config',
+      'Service/flowers-coordinator',
+      'Service/flowers-workers',
+      'Pod/flowers-coordinator',
+      'Pod/flowers-worker-0',
+      'Pod/flowers-worker-1'
+    ]);
     assert.equal(plan.status?.phase, 'Pending');
     assert.equal(plan.status?.attempt, 1);
     assert.equal(plan.status?.startTime, T0.toISOString());
@@ -68,15 +108,32 @@ describe('planReconcile', () => {
   });
 
   const networkPolicyCases: Array<[string, Observed, PlanOptions['cluster'], string[]]> = [
-    ['creates the per-run NetworkPolicy, before any pod, with the other children of a new run', fresh, undefined, ['NetworkPolicy/flowers-network-policy']],
-    ['creates the NetworkPolicy a running run lacks (one started before the operator made them)', { ...everything(gang(1, RUNNING)), networkPolicyExists: false }, undefined, ['NetworkPolicy/flowers-network-policy']],
+    [
+      'creates the per-run NetworkPolicy, before any pod, with the other children of a new run',
+      fresh,
+      undefined,
+      ['NetworkPolicy/flowers-network-policy']
+    ],
+    [
+      'creates the NetworkPolicy a running run lacks (one started before the operator made them)',
+      { ...everything(gang(1, RUNNING)), networkPolicyExists: false },
+      undefined,
+      ['NetworkPolicy/flowers-network-policy']
+    ],
     ['does not create a NetworkPolicy that exists', everything(gang(1, RUNNING)), undefined, []],
-    ['creates no NetworkPolicy with --network-policies=false', fresh, { networkPolicies: false }, []],
+    ['creates no NetworkPolicy with --network-policies=false', fresh, { networkPolicies: false }, []]
   ];
   for (const [what, observed, cluster, policies] of networkPolicyCases) {
     it(what, () => {
-      const plan = planReconcile(runWith(observed.pods.length > 0 ? running : undefined), observed, at(1), { token, pollProgressSeconds: 0, ...(cluster ? { cluster } : {}) });
-      assert.deepEqual(created(plan).filter((object) => object.startsWith('NetworkPolicy/')), policies);
+      const plan = planReconcile(runWith(observed.pods.length > 0 ? running : undefined), observed, at(1), {
+        token,
+        pollProgressSeconds: 0,
+        ...(cluster ? { cluster } : {})
+      });
+      assert.deepEqual(
+        created(plan).filter((object) => object.startsWith('NetworkPolicy/')),
+        policies
+      );
       if (policies.length > 0) assert.equal(created(plan)[0], policies[0], 'the fence goes up before the pods');
     });
   }
@@ -84,33 +141,67 @@ describe('planReconcile', () => {
   it('hands the cluster settings to the NetworkPolicy: the operator pods it lets read /status', () => {
     const operatorPods = { namespace: 'ringtrain-system', labels: { 'app.kubernetes.io/component': 'operator' } };
     const plan = planReconcile(runWith(), fresh, T0, { token, pollProgressSeconds: 0, cluster: { operatorPods } });
-    const policy = plan.actions.find((a): a is Extract<Action, { kind: 'create' }> => a.kind === 'create' && a.object.kind === 'NetworkPolicy')?.object as V1NetworkPolicy | undefined;
+    const policy = plan.actions.find(
+      (a): a is Extract<Action, { kind: 'create' }> => a.kind === 'create' && a.object.kind === 'NetworkPolicy'
+    )?.object as V1NetworkPolicy | undefined;
     assert.deepEqual(policy?.spec?.ingress?.[1]?._from?.[0]?.podSelector?.matchLabels, operatorPods.labels);
   });
 
-  const workerPods = (plan: Plan) => plan.actions.flatMap((a) => (a.kind === 'create' && a.object.kind === 'Pod' && a.object.metadata?.labels?.['ringtrain.dev/role'] === 'worker' ? [a.object as V1Pod] : []));
+  const workerPods = (plan: Plan) =>
+    plan.actions.flatMap((a) =>
+      a.kind === 'create' && a.object.kind === 'Pod' && a.object.metadata?.labels?.['ringtrain.dev/role'] === 'worker'
+        ? [a.object as V1Pod]
+        : []
+    );
   const gpuLimits = (plan: Plan) => workerPods(plan).map((pod) => pod.spec?.containers[0]?.resources?.limits);
   const gpuCases: Array<[string, Record<string, unknown>, string | undefined, Record<string, string>]> = [
-    ['nvidia.com/gpu when neither the run nor the cluster names a GPU resource', {}, undefined, { 'nvidia.com/gpu': '1' }],
-    ["the cluster's GPU resource (--default-gpu-resource) when the run names none", {}, 'amd.com/gpu', { 'amd.com/gpu': '1' }],
-    ["the run's own spec.workers.gpu.resourceName over the cluster's", { resourceName: 'gpu.intel.com/i915', count: 2 }, 'amd.com/gpu', { 'gpu.intel.com/i915': '2' }],
+    [
+      'nvidia.com/gpu when neither the run nor the cluster names a GPU resource',
+      {},
+      undefined,
+      { 'nvidia.com/gpu': '1' }
+    ],
+    [
+      "the cluster's GPU resource (--default-gpu-resource) when the run names none",
+      {},
+      'amd.com/gpu',
+      { 'amd.com/gpu': '1' }
+    ],
+    [
+      "the run's own spec.workers.gpu.resourceName over the cluster's",
+      { resourceName: 'gpu.intel.com/i915', count: 2 },
+      'amd.com/gpu',
+      { 'gpu.intel.com/i915': '2' }
+    ]
   ];
   for (const [what, gpu, defaultGpuResource, limits] of gpuCases) {
     it(`gives worker pods ${what}`, () => {
       const run = runWith(undefined, {}, { workers: { replicas: 2, image: 'ringtrain:test', gpu } });
-      const plan = planReconcile(run, fresh, T0, { token, pollProgressSeconds: 0, ...(defaultGpuResource ? { cluster: { defaultGpuResource } } : {}) });
+      const plan = planReconcile(run, fresh, T0, {
+        token,
+        pollProgressSeconds: 0,
+        ...(defaultGpuResource ? { cluster: { defaultGpuResource } } : {})
+      });
       assert.deepEqual(gpuLimits(plan), [limits, limits]);
     });
   }
 
   it('is idempotent: with every child present it creates nothing and emits nothing new', () => {
-    const plan = planReconcile(runWith({ ...running, phase: 'Pending' }), everything(gang(1, { phase: 'Pending' })), at(5), { token, pollProgressSeconds: 0 });
+    const plan = planReconcile(
+      runWith({ ...running, phase: 'Pending' }),
+      everything(gang(1, { phase: 'Pending' })),
+      at(5),
+      { token, pollProgressSeconds: 0 }
+    );
     assert.deepEqual(plan.actions, []);
     assert.deepEqual(events(plan), []);
   });
 
   it('is Running with ready/desired workers once every pod of the gang runs', () => {
-    const plan = planReconcile(runWith({ ...running, phase: 'Pending' }), everything(gang(1, RUNNING)), at(30), { token, pollProgressSeconds: 0 });
+    const plan = planReconcile(runWith({ ...running, phase: 'Pending' }), everything(gang(1, RUNNING)), at(30), {
+      token,
+      pollProgressSeconds: 0
+    });
     assert.equal(plan.status?.phase, 'Running');
     assert.equal(plan.status?.workers, '2/2');
     assert.equal(plan.status?.readyWorkers, 2);
@@ -121,13 +212,28 @@ describe('planReconcile', () => {
   it('polls the coordinator for progress while it runs (a training step changes nothing in the cluster)', () => {
     const plan = planReconcile(runWith(running), everything(gang(1, RUNNING)), at(60), { token });
     assert.equal(plan.requeueAfterSeconds, 15);
-    const pending = planReconcile(runWith({ ...running, phase: 'Pending' }), everything(gang(1, { phase: 'Pending' })), at(60), { token });
+    const pending = planReconcile(
+      runWith({ ...running, phase: 'Pending' }),
+      everything(gang(1, { phase: 'Pending' })),
+      at(60),
+      { token }
+    );
     assert.ok((pending.requeueAfterSeconds ?? 0) > 15, 'no polling before the coordinator runs');
   });
 
   it("copies the coordinator's progress, and moves lastProgressTime only when the step moves", () => {
-    const progress = { epoch: 2, step: 120, loss: 0.8, accuracy: 0.71, imagesPerSecond: 950, lastCheckpoint: { uri: 's3://runs/flowers/checkpoints/a', step: 100 } };
-    const plan = planReconcile(runWith(running), everything(gang(1, RUNNING), progress), at(60), { token, pollProgressSeconds: 0 });
+    const progress = {
+      epoch: 2,
+      step: 120,
+      loss: 0.8,
+      accuracy: 0.71,
+      imagesPerSecond: 950,
+      lastCheckpoint: { uri: 's3://runs/flowers/checkpoints/a', step: 100 }
+    };
+    const plan = planReconcile(runWith(running), everything(gang(1, RUNNING), progress), at(60), {
+      token,
+      pollProgressSeconds: 0
+    });
     assert.equal(plan.status?.epoch, 2);
     assert.equal(plan.status?.step, 120);
     assert.equal(plan.status?.loss, 0.8);
@@ -135,22 +241,36 @@ describe('planReconcile', () => {
     assert.equal(plan.status?.imagesPerSecond, 950);
     assert.deepEqual(plan.status?.lastCheckpoint, progress.lastCheckpoint);
     assert.equal(plan.status?.lastProgressTime, at(60).toISOString());
-    const again = planReconcile(runWith(plan.status), everything(gang(1, RUNNING), progress), at(90), { token, pollProgressSeconds: 0 });
+    const again = planReconcile(runWith(plan.status), everything(gang(1, RUNNING), progress), at(90), {
+      token,
+      pollProgressSeconds: 0
+    });
     assert.equal(again.status?.lastProgressTime, at(60).toISOString());
   });
 
   it('takes the steps a resumed attempt redoes from its checkpoint, below the step the status shows, for progress', () => {
     const restarted: TrainingRunStatus = { ...running, attempt: 2, restarts: 1, step: 480, epoch: 4 };
     const redo = { epoch: 4, step: 401 };
-    const plan = planReconcile(runWith(restarted), everything(gang(2, RUNNING), redo), at(60), { token, pollProgressSeconds: 0 });
+    const plan = planReconcile(runWith(restarted), everything(gang(2, RUNNING), redo), at(60), {
+      token,
+      pollProgressSeconds: 0
+    });
     assert.equal(plan.status?.step, 401);
     assert.equal(plan.status?.lastProgressTime, at(60).toISOString());
-    const next = planReconcile(runWith(plan.status), everything(gang(2, RUNNING), { epoch: 4, step: 402 }), at(90), { token, pollProgressSeconds: 0 });
+    const next = planReconcile(runWith(plan.status), everything(gang(2, RUNNING), { epoch: 4, step: 402 }), at(90), {
+      token,
+      pollProgressSeconds: 0
+    });
     assert.equal(next.status?.lastProgressTime, at(90).toISOString());
   });
 
   it('restarts the whole gang as one numbered attempt when a worker is killed by a signal', () => {
-    const plan = planReconcile(runWith(running), everything(gang(1, RUNNING, { 'flowers-worker-1': { phase: 'Failed', terminated: { exitCode: 137 } } })), at(100), { token, pollProgressSeconds: 0 });
+    const plan = planReconcile(
+      runWith(running),
+      everything(gang(1, RUNNING, { 'flowers-worker-1': { phase: 'Failed', terminated: { exitCode: 137 } } })),
+      at(100),
+      { token, pollProgressSeconds: 0 }
+    );
     assert.equal(plan.status?.phase, 'Restarting');
     assert.equal(plan.status?.attempt, 2);
     assert.equal(plan.status?.restarts, 1);
@@ -162,7 +282,7 @@ describe('planReconcile', () => {
       message: 'container worker killed by signal 9',
       retryable: true,
       countedAgainstBackoffLimit: true,
-      time: at(100).toISOString(),
+      time: at(100).toISOString()
     });
     assert.deepEqual(deleted(plan).sort(), ['flowers-coordinator', 'flowers-worker-0', 'flowers-worker-1']);
     assert.deepEqual(created(plan), [], 'the new attempt waits for the old pods to be gone');
@@ -174,7 +294,10 @@ describe('planReconcile', () => {
   it('creates the next attempt only once the old pods are gone, and stays Restarting until it runs', () => {
     const restarting: TrainingRunStatus = { ...running, phase: 'Restarting', attempt: 2, restarts: 1 };
     const terminating = gang(1, { phase: 'Running', deletionTimestamp: at(100) });
-    const waiting = planReconcile(runWith(restarting), everything(terminating), at(110), { token, pollProgressSeconds: 0 });
+    const waiting = planReconcile(runWith(restarting), everything(terminating), at(110), {
+      token,
+      pollProgressSeconds: 0
+    });
     assert.deepEqual(created(waiting), []);
     assert.equal(waiting.status?.phase, 'Restarting');
     const gone = planReconcile(runWith(restarting), everything([]), at(120), { token, pollProgressSeconds: 0 });
@@ -183,13 +306,21 @@ describe('planReconcile', () => {
     assert.equal(pod?.kind === 'create' ? pod.object.metadata?.labels?.['ringtrain.dev/attempt'] : undefined, '2');
     assert.equal(gone.status?.phase, 'Restarting');
     assert.deepEqual(events(gone), []);
-    const back = planReconcile(runWith(gone.status), everything(gang(2, RUNNING)), at(150), { token, pollProgressSeconds: 0 });
+    const back = planReconcile(runWith(gone.status), everything(gang(2, RUNNING)), at(150), {
+      token,
+      pollProgressSeconds: 0
+    });
     assert.equal(back.status?.phase, 'Running');
     assert.equal(condition(back, 'Restarting')?.status, 'False');
   });
 
   it('deletes pods of an earlier attempt it finds beside the current one', () => {
-    const plan = planReconcile(runWith({ ...running, phase: 'Restarting', attempt: 2 }), everything([...gang(2, RUNNING).slice(0, 2), observedPod('flowers-worker-1', labels('worker', 1, 1), RUNNING)]), at(10), { token, pollProgressSeconds: 0 });
+    const plan = planReconcile(
+      runWith({ ...running, phase: 'Restarting', attempt: 2 }),
+      everything([...gang(2, RUNNING).slice(0, 2), observedPod('flowers-worker-1', labels('worker', 1, 1), RUNNING)]),
+      at(10),
+      { token, pollProgressSeconds: 0 }
+    );
     assert.deepEqual(deleted(plan), ['flowers-worker-1']);
   });
 
@@ -203,14 +334,27 @@ describe('planReconcile', () => {
     assert.equal(plan.status?.lastFailure?.rank, 0);
     assert.equal(plan.status?.lastFailure?.reason, 'Evicted');
     assert.deepEqual(deleted(plan).sort(), ['flowers-coordinator', 'flowers-worker-1']);
-    const gone = planReconcile(runWith(running), everything(gang(1, RUNNING).slice(0, 2)), at(100), { token, pollProgressSeconds: 0 });
+    const gone = planReconcile(runWith(running), everything(gang(1, RUNNING).slice(0, 2)), at(100), {
+      token,
+      pollProgressSeconds: 0
+    });
     assert.equal(gone.status?.lastFailure?.pod, 'flowers-worker-1');
     assert.equal(gone.status?.attempt, 2);
   });
 
   it("replaces a worker the coordinator's watchdog declared hung (it stays Running) and restarts the gang, counted, reason Hung", () => {
-    const hung = [{ workerId: 'flowers-worker-1', rank: 1, since: at(30).toISOString(), reason: 'worker flowers-worker-1 (rank 1) sent no heartbeat for 60.2 s: hung or unreachable' }];
-    const plan = planReconcile(runWith(running), { ...everything(gang(1, RUNNING)), hung }, at(95), { token, pollProgressSeconds: 0 });
+    const hung = [
+      {
+        workerId: 'flowers-worker-1',
+        rank: 1,
+        since: at(30).toISOString(),
+        reason: 'worker flowers-worker-1 (rank 1) sent no heartbeat for 60.2 s: hung or unreachable'
+      }
+    ];
+    const plan = planReconcile(runWith(running), { ...everything(gang(1, RUNNING)), hung }, at(95), {
+      token,
+      pollProgressSeconds: 0
+    });
     assert.equal(plan.status?.phase, 'Restarting');
     assert.equal(plan.status?.attempt, 2);
     assert.equal(plan.status?.restarts, 1);
@@ -221,7 +365,7 @@ describe('planReconcile', () => {
       message: `the coordinator declared it hung: ${hung[0]!.reason}`,
       retryable: true,
       countedAgainstBackoffLimit: true,
-      time: at(95).toISOString(),
+      time: at(95).toISOString()
     });
     // Its process hangs, so it writes no checkpoint: no grace period, which could otherwise hold its name (and the next attempt) for minutes.
     assert.deepEqual(deleted(plan).sort(), ['flowers-coordinator', 'flowers-worker-0', 'force:flowers-worker-1']);
@@ -231,21 +375,50 @@ describe('planReconcile', () => {
 
   it('ignores a hung verdict that is not about a pod of the running attempt (an old coordinator read while it terminates)', () => {
     const stale = [{ workerId: 'flowers-worker-1', rank: 1, since: at(30).toISOString(), reason: 'sent no heartbeat' }];
-    const restarted: TrainingRunStatus = { ...running, attempt: 2, restarts: 1, lastFailure: { pod: 'flowers-worker-1', rank: 1, reason: 'Hung', message: 'hung', retryable: true, countedAgainstBackoffLimit: true, time: at(95).toISOString() } };
+    const restarted: TrainingRunStatus = {
+      ...running,
+      attempt: 2,
+      restarts: 1,
+      lastFailure: {
+        pod: 'flowers-worker-1',
+        rank: 1,
+        reason: 'Hung',
+        message: 'hung',
+        retryable: true,
+        countedAgainstBackoffLimit: true,
+        time: at(95).toISOString()
+      }
+    };
     // The verdict predates the restart it caused: the new attempt's pods are not hung.
-    const plan = planReconcile(runWith(restarted), { ...everything(gang(2, RUNNING)), hung: stale }, at(120), { token, pollProgressSeconds: 0 });
+    const plan = planReconcile(runWith(restarted), { ...everything(gang(2, RUNNING)), hung: stale }, at(120), {
+      token,
+      pollProgressSeconds: 0
+    });
     assert.equal(plan.status?.phase, 'Running');
     assert.equal(plan.status?.attempt, 2);
     assert.deepEqual(deleted(plan), []);
     // A worker id that names no pod of the gang (a typo, another run's) deletes nothing either.
-    const unknown = planReconcile(runWith(running), { ...everything(gang(1, RUNNING)), hung: [{ ...stale[0]!, workerId: 'someone-else' }] }, at(95), { token, pollProgressSeconds: 0 });
+    const unknown = planReconcile(
+      runWith(running),
+      { ...everything(gang(1, RUNNING)), hung: [{ ...stale[0]!, workerId: 'someone-else' }] },
+      at(95),
+      { token, pollProgressSeconds: 0 }
+    );
     assert.equal(unknown.status?.phase, 'Running');
     assert.deepEqual(deleted(unknown), []);
   });
 
   it('does not count preemptions, evictions or lost nodes against backoffLimit', () => {
-    const preempted = { phase: 'Failed', conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler' }] } as const;
-    const plan = planReconcile(runWith({ ...running, restarts: 3 }), everything(gang(1, RUNNING, { 'flowers-worker-0': preempted })), at(100), { token, pollProgressSeconds: 0 });
+    const preempted = {
+      phase: 'Failed',
+      conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler' }]
+    } as const;
+    const plan = planReconcile(
+      runWith({ ...running, restarts: 3 }),
+      everything(gang(1, RUNNING, { 'flowers-worker-0': preempted })),
+      at(100),
+      { token, pollProgressSeconds: 0 }
+    );
     assert.equal(plan.status?.phase, 'Restarting');
     assert.equal(plan.status?.restarts, 3);
     assert.equal(plan.status?.lastFailure?.countedAgainstBackoffLimit, false);
@@ -253,7 +426,16 @@ describe('planReconcile', () => {
   });
 
   it('fails at once on OOMKilled, and cleans up every pod (cleanPodPolicy All)', () => {
-    const plan = planReconcile(runWith(running), everything(gang(1, RUNNING, { 'flowers-worker-0': { phase: 'Failed', terminated: { exitCode: 137, reason: 'OOMKilled' } } })), at(100), { token, pollProgressSeconds: 0 });
+    const plan = planReconcile(
+      runWith(running),
+      everything(
+        gang(1, RUNNING, {
+          'flowers-worker-0': { phase: 'Failed', terminated: { exitCode: 137, reason: 'OOMKilled' } }
+        })
+      ),
+      at(100),
+      { token, pollProgressSeconds: 0 }
+    );
     assert.equal(plan.status?.phase, 'Failed');
     assert.equal(plan.status?.completionTime, at(100).toISOString());
     assert.equal(condition(plan, 'Failed')?.reason, 'OOMKilled');
@@ -263,7 +445,12 @@ describe('planReconcile', () => {
   });
 
   it('fails with BackoffLimitExceeded when a counted failure finds the budget used up', () => {
-    const plan = planReconcile(runWith({ ...running, restarts: 2 }, { backoffLimit: 2 }), everything(gang(1, RUNNING, { 'flowers-worker-0': { phase: 'Failed', terminated: { exitCode: 143 } } })), at(100), { token, pollProgressSeconds: 0 });
+    const plan = planReconcile(
+      runWith({ ...running, restarts: 2 }, { backoffLimit: 2 }),
+      everything(gang(1, RUNNING, { 'flowers-worker-0': { phase: 'Failed', terminated: { exitCode: 143 } } })),
+      at(100),
+      { token, pollProgressSeconds: 0 }
+    );
     assert.equal(plan.status?.phase, 'Failed');
     assert.equal(condition(plan, 'Failed')?.reason, 'BackoffLimitExceeded');
     assert.match(condition(plan, 'Failed')?.message ?? '', /runPolicy\.backoffLimit \(2\)/);
@@ -271,7 +458,10 @@ describe('planReconcile', () => {
 
   it('succeeds when the coordinator exits 0, and with cleanPodPolicy Running keeps the finished pods', () => {
     const pods = gang(1, { phase: 'Succeeded' }, { 'flowers-worker-1': RUNNING });
-    const plan = planReconcile(runWith(running, { cleanPodPolicy: 'Running' }), everything(pods), at(500), { token, pollProgressSeconds: 0 });
+    const plan = planReconcile(runWith(running, { cleanPodPolicy: 'Running' }), everything(pods), at(500), {
+      token,
+      pollProgressSeconds: 0
+    });
     assert.equal(plan.status?.phase, 'Succeeded');
     assert.equal(plan.status?.modelUri, 's3://runs/flowers/model');
     assert.equal(condition(plan, 'Succeeded')?.status, 'True');
@@ -280,31 +470,65 @@ describe('planReconcile', () => {
   });
 
   it('keeps every pod of a finished run with cleanPodPolicy None', () => {
-    const plan = planReconcile(runWith({ ...running, phase: 'Failed', completionTime: at(10).toISOString() }, { cleanPodPolicy: 'None' }), everything(gang(1, RUNNING)), at(20), { token, pollProgressSeconds: 0 });
+    const plan = planReconcile(
+      runWith({ ...running, phase: 'Failed', completionTime: at(10).toISOString() }, { cleanPodPolicy: 'None' }),
+      everything(gang(1, RUNNING)),
+      at(20),
+      { token, pollProgressSeconds: 0 }
+    );
     assert.deepEqual(plan.actions, []);
   });
 
   it('requeues for activeDeadlineSeconds, then fails the run with DeadlineExceeded', () => {
-    const before = planReconcile(runWith(running, { activeDeadlineSeconds: 600 }), everything(gang(1, RUNNING)), at(450), { token, pollProgressSeconds: 0 });
+    const before = planReconcile(
+      runWith(running, { activeDeadlineSeconds: 600 }),
+      everything(gang(1, RUNNING)),
+      at(450),
+      { token, pollProgressSeconds: 0 }
+    );
     assert.equal(before.requeueAfterSeconds, 150);
-    const after = planReconcile(runWith(running, { activeDeadlineSeconds: 600 }), everything(gang(1, RUNNING)), at(600), { token, pollProgressSeconds: 0 });
+    const after = planReconcile(
+      runWith(running, { activeDeadlineSeconds: 600 }),
+      everything(gang(1, RUNNING)),
+      at(600),
+      { token, pollProgressSeconds: 0 }
+    );
     assert.equal(after.status?.phase, 'Failed');
     assert.equal(condition(after, 'Failed')?.reason, 'DeadlineExceeded');
     assert.equal(deleted(after).length, 3);
   });
 
   it("says in the Stalled message why the coordinator's /status told nothing, when it could not be read", () => {
-    const observed = { ...everything(gang(1, RUNNING)), statusUnreadable: 'http://flowers-coordinator.default.svc:8080/status answered with more than 4194304 bytes' };
-    const plan = planReconcile(runWith(running, { progressDeadlineSeconds: 300 }), observed, at(300), { token, pollProgressSeconds: 0 });
+    const observed = {
+      ...everything(gang(1, RUNNING)),
+      statusUnreadable: 'http://flowers-coordinator.default.svc:8080/status answered with more than 4194304 bytes'
+    };
+    const plan = planReconcile(runWith(running, { progressDeadlineSeconds: 300 }), observed, at(300), {
+      token,
+      pollProgressSeconds: 0
+    });
     assert.equal(plan.status?.lastFailure?.reason, 'Stalled');
-    assert.match(plan.status?.lastFailure?.message ?? '', /no training step reported .*; the coordinator's \/status could not be read: .*more than 4194304 bytes/);
+    assert.match(
+      plan.status?.lastFailure?.message ?? '',
+      /no training step reported .*; the coordinator's \/status could not be read: .*more than 4194304 bytes/
+    );
     assert.match(condition(plan, 'Stalled')?.message ?? '', /more than 4194304 bytes/);
   });
 
   it('declares the run Stalled and restarts the gang after progressDeadlineSeconds without a step', () => {
-    const before = planReconcile(runWith(running, { progressDeadlineSeconds: 300 }), everything(gang(1, RUNNING)), at(200), { token, pollProgressSeconds: 0 });
+    const before = planReconcile(
+      runWith(running, { progressDeadlineSeconds: 300 }),
+      everything(gang(1, RUNNING)),
+      at(200),
+      { token, pollProgressSeconds: 0 }
+    );
     assert.equal(before.requeueAfterSeconds, 100);
-    const plan = planReconcile(runWith(running, { progressDeadlineSeconds: 300 }), everything(gang(1, RUNNING)), at(300), { token, pollProgressSeconds: 0 });
+    const plan = planReconcile(
+      runWith(running, { progressDeadlineSeconds: 300 }),
+      everything(gang(1, RUNNING)),
+      at(300),
+      { token, pollProgressSeconds: 0 }
+    );
     assert.equal(condition(plan, 'Stalled')?.status, 'True');
     assert.equal(plan.status?.phase, 'Restarting');
     assert.equal(plan.status?.attempt, 2);
@@ -319,8 +543,17 @@ describe('planReconcile', () => {
     const ingestRun = { dataset: { ingest: { source: 's3://raw/flowers', into: 's3://datasets/flowers' } } };
     let status: TrainingRunStatus | undefined = running;
     // Every 250 s the coordinator has read more images: past the deadline twice over, and never Stalled.
-    for (const [seconds, imagesDone] of [[250, 1000], [500, 2000], [750, 2500]] as const) {
-      const plan = planReconcile(runWith(status, policy, ingestRun), everything(gang(1, RUNNING), undefined, { imagesDone, imagesTotal: 9000, shardsWritten: 0 }), at(seconds), { token, pollProgressSeconds: 0 });
+    for (const [seconds, imagesDone] of [
+      [250, 1000],
+      [500, 2000],
+      [750, 2500]
+    ] as const) {
+      const plan = planReconcile(
+        runWith(status, policy, ingestRun),
+        everything(gang(1, RUNNING), undefined, { imagesDone, imagesTotal: 9000, shardsWritten: 0 }),
+        at(seconds),
+        { token, pollProgressSeconds: 0 }
+      );
       assert.equal(plan.status?.phase, 'Running', `at ${seconds}s`);
       assert.equal(plan.status?.lastProgressTime, at(seconds).toISOString());
       assert.equal(condition(plan, 'Stalled')?.reason, 'Ingesting');
@@ -329,26 +562,63 @@ describe('planReconcile', () => {
     }
     // Then it reports the same numbers for progressDeadlineSeconds: a stall like any other, and a gang restart.
     const stuck = { imagesDone: 2500, imagesTotal: 9000, shardsWritten: 0 };
-    const waiting = planReconcile(runWith(status, policy, ingestRun), everything(gang(1, RUNNING), undefined, stuck), at(1000), { token, pollProgressSeconds: 0 });
+    const waiting = planReconcile(
+      runWith(status, policy, ingestRun),
+      everything(gang(1, RUNNING), undefined, stuck),
+      at(1000),
+      { token, pollProgressSeconds: 0 }
+    );
     assert.equal(waiting.status?.lastProgressTime, at(750).toISOString());
-    const stalled = planReconcile(runWith(waiting.status, policy, ingestRun), everything(gang(1, RUNNING), undefined, stuck), at(1050), { token, pollProgressSeconds: 0 });
+    const stalled = planReconcile(
+      runWith(waiting.status, policy, ingestRun),
+      everything(gang(1, RUNNING), undefined, stuck),
+      at(1050),
+      { token, pollProgressSeconds: 0 }
+    );
     assert.equal(condition(stalled, 'Stalled')?.status, 'True');
     assert.equal(stalled.status?.attempt, 2);
     assert.equal(stalled.status?.ingest, undefined, 'the next attempt counts its own ingest from zero');
   });
 
   it("copies the coordinator's run plan into the status and tells it once, as a Planned event", () => {
-    const plan = { summary: '5 classes; 3840 training and 960 validation images; 2 workers × 32 images = global batch 64; 60 iterations per epoch × 5 epochs = 300 iterations; Adam at learning rate 0.001 (constant)', classes: 5, trainImages: 3840, valImages: 960, globalBatch: 64, iterationsPerEpoch: 60, totalIterations: 300 };
-    const first = planReconcile(runWith(running), { ...everything(gang(1, RUNNING)), plan }, at(10), { token, pollProgressSeconds: 0 });
+    const plan = {
+      summary:
+        '5 classes; 3840 training and 960 validation images; 2 workers × 32 images = global batch 64; 60 iterations per epoch × 5 epochs = 300 iterations; Adam at learning rate 0.001 (constant)',
+      classes: 5,
+      trainImages: 3840,
+      valImages: 960,
+      globalBatch: 64,
+      iterationsPerEpoch: 60,
+      totalIterations: 300
+    };
+    const first = planReconcile(runWith(running), { ...everything(gang(1, RUNNING)), plan }, at(10), {
+      token,
+      pollProgressSeconds: 0
+    });
     assert.deepEqual(first.status?.plan, plan);
-    assert.deepEqual(first.events.filter((event) => event.reason === 'Planned'), [{ type: 'Normal', reason: 'Planned', message: plan.summary }]);
-    const again = planReconcile(runWith(first.status), { ...everything(gang(1, RUNNING), { epoch: 0, step: 3 }), plan }, at(20), { token, pollProgressSeconds: 0 });
+    assert.deepEqual(
+      first.events.filter((event) => event.reason === 'Planned'),
+      [{ type: 'Normal', reason: 'Planned', message: plan.summary }]
+    );
+    const again = planReconcile(
+      runWith(first.status),
+      { ...everything(gang(1, RUNNING), { epoch: 0, step: 3 }), plan },
+      at(20),
+      { token, pollProgressSeconds: 0 }
+    );
     assert.deepEqual(again.status?.plan, plan);
-    assert.deepEqual(events(again).filter((event) => event.endsWith('/Planned')), [], 'told once, not at every poll');
+    assert.deepEqual(
+      events(again).filter((event) => event.endsWith('/Planned')),
+      [],
+      'told once, not at every poll'
+    );
   });
 
   it('deletes the pods on suspend, keeps the attempt, and resumes as a new attempt', () => {
-    const suspended = planReconcile(runWith(running, { suspend: true }), everything(gang(1, RUNNING)), at(50), { token, pollProgressSeconds: 0 });
+    const suspended = planReconcile(runWith(running, { suspend: true }), everything(gang(1, RUNNING)), at(50), {
+      token,
+      pollProgressSeconds: 0
+    });
     assert.equal(suspended.status?.phase, 'Suspended');
     assert.deepEqual(deleted(suspended).sort(), ['flowers-coordinator', 'flowers-worker-0', 'flowers-worker-1']);
     assert.deepEqual(created(suspended), []);
@@ -357,18 +627,32 @@ describe('planReconcile', () => {
     const resumed = planReconcile(runWith(suspended.status), everything([]), at(80), { token, pollProgressSeconds: 0 });
     assert.equal(resumed.status?.attempt, 2);
     assert.equal(resumed.status?.restarts, 0);
-    assert.equal(resumed.status?.startTime, at(80).toISOString(), 'time suspended does not count against activeDeadlineSeconds');
+    assert.equal(
+      resumed.status?.startTime,
+      at(80).toISOString(),
+      'time suspended does not count against activeDeadlineSeconds'
+    );
     assert.equal(condition(resumed, 'Suspended')?.status, 'False');
     assert.deepEqual(created(resumed), ['Pod/flowers-coordinator', 'Pod/flowers-worker-0', 'Pod/flowers-worker-1']);
     assert.deepEqual(events(resumed), ['Normal/Resumed', 'Normal/Pending']);
   });
 
   it('a run created suspended creates no pods until a queue admits it (suspend: false), then starts attempt 1', () => {
-    const plan = planReconcile(runWith(undefined, { suspend: true }), { pods: [], serviceNames: [], secretExists: false, configMapExists: false, networkPolicyExists: false }, T0, { token, pollProgressSeconds: 0 });
+    const plan = planReconcile(
+      runWith(undefined, { suspend: true }),
+      { pods: [], serviceNames: [], secretExists: false, configMapExists: false, networkPolicyExists: false },
+      T0,
+      { token, pollProgressSeconds: 0 }
+    );
     assert.deepEqual(plan.actions, []);
     assert.equal(plan.status?.phase, 'Suspended');
     assert.equal(plan.status?.attempt, undefined);
-    const admitted = planReconcile(runWith(plan.status), { pods: [], serviceNames: [], secretExists: false, configMapExists: false, networkPolicyExists: false }, at(60), { token, pollProgressSeconds: 0 });
+    const admitted = planReconcile(
+      runWith(plan.status),
+      { pods: [], serviceNames: [], secretExists: false, configMapExists: false, networkPolicyExists: false },
+      at(60),
+      { token, pollProgressSeconds: 0 }
+    );
     assert.equal(admitted.status?.attempt, 1);
     assert.equal(admitted.status?.startTime, at(60).toISOString());
     assert.equal(condition(admitted, 'Suspended')?.status, 'False');
@@ -378,31 +662,58 @@ describe('planReconcile', () => {
 
   it('requeues until ttlSecondsAfterFinished, then deletes the run', () => {
     const done: TrainingRunStatus = { ...running, phase: 'Succeeded', completionTime: at(100).toISOString() };
-    const early = planReconcile(runWith(done, { ttlSecondsAfterFinished: 60 }), everything([]), at(130), { token, pollProgressSeconds: 0 });
+    const early = planReconcile(runWith(done, { ttlSecondsAfterFinished: 60 }), everything([]), at(130), {
+      token,
+      pollProgressSeconds: 0
+    });
     assert.equal(early.requeueAfterSeconds, 30);
     assert.deepEqual(early.actions, []);
-    const late = planReconcile(runWith(done, { ttlSecondsAfterFinished: 60 }), everything([]), at(160), { token, pollProgressSeconds: 0 });
-    assert.deepEqual(late.actions.map((a) => a.kind), ['delete-run']);
+    const late = planReconcile(runWith(done, { ttlSecondsAfterFinished: 60 }), everything([]), at(160), {
+      token,
+      pollProgressSeconds: 0
+    });
+    assert.deepEqual(
+      late.actions.map((a) => a.kind),
+      ['delete-run']
+    );
   });
 
   it('force-deletes a pod stuck Terminating past the grace period, and requeues until then', () => {
-    const stuck = [observedPod('flowers-worker-0', labels('worker', 1, 0), { phase: 'Running', deletionTimestamp: at(0) })];
-    const soon = planReconcile(runWith({ ...running, attempt: 2, phase: 'Restarting' }), everything(stuck), at(100), { token, forceDeleteAfterSeconds: 300, pollProgressSeconds: 0 });
+    const stuck = [
+      observedPod('flowers-worker-0', labels('worker', 1, 0), { phase: 'Running', deletionTimestamp: at(0) })
+    ];
+    const soon = planReconcile(runWith({ ...running, attempt: 2, phase: 'Restarting' }), everything(stuck), at(100), {
+      token,
+      forceDeleteAfterSeconds: 300,
+      pollProgressSeconds: 0
+    });
     assert.equal(soon.requeueAfterSeconds, 200);
     assert.deepEqual(deleted(soon), []);
-    const late = planReconcile(runWith({ ...running, attempt: 2, phase: 'Restarting' }), everything(stuck), at(300), { token, forceDeleteAfterSeconds: 300, pollProgressSeconds: 0 });
+    const late = planReconcile(runWith({ ...running, attempt: 2, phase: 'Restarting' }), everything(stuck), at(300), {
+      token,
+      forceDeleteAfterSeconds: 300,
+      pollProgressSeconds: 0
+    });
     assert.deepEqual(deleted(late), ['force:flowers-worker-0']);
     assert.ok(events(late).includes('Warning/ForceDeleted'));
   });
 
   it('leaves a run managed by another controller alone (Kueue managedBy contract)', () => {
-    const plan = planReconcile(runWith(undefined, {}, { managedBy: 'kueue.x-k8s.io/multikueue' }), { pods: [], serviceNames: [], secretExists: false, configMapExists: false, networkPolicyExists: false }, T0, { token, pollProgressSeconds: 0 });
+    const plan = planReconcile(
+      runWith(undefined, {}, { managedBy: 'kueue.x-k8s.io/multikueue' }),
+      { pods: [], serviceNames: [], secretExists: false, configMapExists: false, networkPolicyExists: false },
+      T0,
+      { token, pollProgressSeconds: 0 }
+    );
     assert.deepEqual(plan, { actions: [], status: undefined, events: [] });
   });
 
   it('the first failure reported is the coordinator, then the lowest rank', () => {
     const failedPod = { phase: 'Failed', terminated: { exitCode: 143 } } as const;
-    const plan = planReconcile(runWith(running), everything(gang(1, failedPod)), at(100), { token, pollProgressSeconds: 0 });
+    const plan = planReconcile(runWith(running), everything(gang(1, failedPod)), at(100), {
+      token,
+      pollProgressSeconds: 0
+    });
     assert.equal(plan.status?.lastFailure?.pod, 'flowers-coordinator');
     assert.equal(plan.status?.lastFailure?.rank, undefined);
   });

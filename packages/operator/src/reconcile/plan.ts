@@ -3,7 +3,15 @@ import { OPERATOR_MANAGER } from '../api/group-version.js';
 import type { Phase, TrainingRunStatus } from '../api/status-schema.js';
 import type { TrainingRun } from '../api/training-run.js';
 import { LABEL_ATTEMPT, LABEL_RANK, LABEL_ROLE, names } from '../resources/names.js';
-import { buildConfigMap, buildCoordinatorPod, buildCoordinatorService, buildNetworkPolicy, buildSecret, buildWorkerPod, buildWorkersService } from '../resources/templates.js';
+import {
+  buildConfigMap,
+  buildCoordinatorPod,
+  buildCoordinatorService,
+  buildNetworkPolicy,
+  buildSecret,
+  buildWorkerPod,
+  buildWorkersService
+} from '../resources/templates.js';
 import type { ClusterSettings } from '../resources/templates.js';
 import { setCondition, type ConditionType } from './conditions.js';
 import { classifyPodFailure, type FailureVerdict } from './failure-policy.js';
@@ -116,7 +124,9 @@ export interface PlanOptions {
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 const isTerminal = (pod: V1Pod) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 const attemptOf = (pod: V1Pod) => Number(pod.metadata?.labels?.[LABEL_ATTEMPT] ?? '0');
-const isReady = (pod: V1Pod) => pod.status?.phase === 'Running' && (pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
+const isReady = (pod: V1Pod) =>
+  pod.status?.phase === 'Running' &&
+  (pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
 
 /**
  * The whole reconcile decision as a pure function: (run, observed, now) → actions, the status to write,
@@ -133,7 +143,8 @@ const isReady = (pod: V1Pod) => pod.status?.phase === 'Running' && (pod.status.c
  *   Succeeded/Failed   → deleted at ttlSecondsAfterFinished (kept when unset).
  */
 export function planReconcile(run: TrainingRun, observed: Observed, now: Date, options: PlanOptions): Plan {
-  if (run.spec.managedBy !== undefined && run.spec.managedBy !== OPERATOR_MANAGER) return { actions: [], status: undefined, events: [] };
+  if (run.spec.managedBy !== undefined && run.spec.managedBy !== OPERATOR_MANAGER)
+    return { actions: [], status: undefined, events: [] };
   return new Planner(run, observed, now, options).plan();
 }
 
@@ -149,7 +160,7 @@ class Planner {
     private readonly run: TrainingRun,
     private readonly observed: Observed,
     private readonly now: Date,
-    private readonly options: PlanOptions,
+    private readonly options: PlanOptions
   ) {
     this.status = structuredClone(run.status ?? {});
     this.nowIso = now.toISOString();
@@ -165,20 +176,29 @@ class Planner {
     this.status.readyWorkers = this.workerPods().filter(isReady).length;
     this.status.workers = `${this.status.readyWorkers}/${this.run.spec.workers.replicas}`;
     const requeue = this.timers.length > 0 ? Math.min(...this.timers) : undefined;
-    return { actions: this.actions, status: this.status, events: this.events, ...(requeue !== undefined ? { requeueAfterSeconds: requeue } : {}) };
+    return {
+      actions: this.actions,
+      status: this.status,
+      events: this.events,
+      ...(requeue !== undefined ? { requeueAfterSeconds: requeue } : {})
+    };
   }
 
   // ---- phases ------------------------------------------------------------------------------------------
 
   private active(): void {
     const policy = this.run.spec.runPolicy;
-    if (this.status.phase === 'Suspended' || this.status.attempt === undefined) this.startAttempt(this.status.attempt === undefined ? 'Started' : 'Resumed');
+    if (this.status.phase === 'Suspended' || this.status.attempt === undefined)
+      this.startAttempt(this.status.attempt === undefined ? 'Started' : 'Resumed');
     const attempt = this.status.attempt ?? 1;
 
     if (policy.activeDeadlineSeconds !== undefined && this.status.startTime) {
       const deadline = Date.parse(this.status.startTime) + policy.activeDeadlineSeconds * 1000;
       if (deadline <= this.now.getTime()) {
-        this.fail('DeadlineExceeded', `the run did not finish within runPolicy.activeDeadlineSeconds (${policy.activeDeadlineSeconds}s)`);
+        this.fail(
+          'DeadlineExceeded',
+          `the run did not finish within runPolicy.activeDeadlineSeconds (${policy.activeDeadlineSeconds}s)`
+        );
         return;
       }
       this.timers.push(seconds(deadline - this.now.getTime()));
@@ -186,7 +206,8 @@ class Planner {
 
     // Pods of earlier attempts go before their names are reused by this one.
     for (const pod of this.observed.pods) {
-      if (attemptOf(pod) !== attempt && !pod.metadata?.deletionTimestamp) this.deletePod(pod, `left over from attempt ${attemptOf(pod)}`);
+      if (attemptOf(pod) !== attempt && !pod.metadata?.deletionTimestamp)
+        this.deletePod(pod, `left over from attempt ${attemptOf(pod)}`);
     }
     const current = this.currentPods();
     const coordinator = current.find((p) => p.metadata?.labels?.[LABEL_ROLE] === 'coordinator');
@@ -209,8 +230,18 @@ class Planner {
     if (hung) {
       // Its process hangs, so it writes no checkpoint and may not even take SIGTERM (SIGSTOP, a stuck driver
       // call): no grace period, which would otherwise hold its name, and so the next attempt, that long.
-      this.actions.push({ kind: 'delete-pod', name: hung.pod.metadata?.name ?? '', force: true, why: `hung: ${hung.report.reason}` });
-      this.failure(hung.pod, { reason: 'Hung', message: `the coordinator declared it hung: ${hung.report.reason}`, retryable: true, counted: true });
+      this.actions.push({
+        kind: 'delete-pod',
+        name: hung.pod.metadata?.name ?? '',
+        force: true,
+        why: `hung: ${hung.report.reason}`
+      });
+      this.failure(hung.pod, {
+        reason: 'Hung',
+        message: `the coordinator declared it hung: ${hung.report.reason}`,
+        retryable: true,
+        counted: true
+      });
       return;
     }
 
@@ -221,7 +252,9 @@ class Planner {
       const since = Date.parse(this.status.lastProgressTime ?? this.nowIso);
       const deadline = since + policy.progressDeadlineSeconds * 1000;
       if (deadline <= this.now.getTime()) {
-        const unreadable = this.observed.statusUnreadable ? `; the coordinator's /status could not be read: ${this.observed.statusUnreadable.slice(0, 512)}` : '';
+        const unreadable = this.observed.statusUnreadable
+          ? `; the coordinator's /status could not be read: ${this.observed.statusUnreadable.slice(0, 512)}`
+          : '';
         const message = `no training step reported for runPolicy.progressDeadlineSeconds (${policy.progressDeadlineSeconds}s)${unreadable}`;
         this.setCondition('Stalled', 'True', 'ProgressDeadlineExceeded', message);
         this.event('Warning', 'Stalled', message);
@@ -233,23 +266,39 @@ class Planner {
 
     this.ensureChildren(attempt);
     const running = this.currentPods();
-    const coordinatorRuns = running.some((p) => p.metadata?.labels?.[LABEL_ROLE] === 'coordinator' && p.status?.phase === 'Running');
+    const coordinatorRuns = running.some(
+      (p) => p.metadata?.labels?.[LABEL_ROLE] === 'coordinator' && p.status?.phase === 'Running'
+    );
     const poll = this.options.pollProgressSeconds ?? 15;
     if (coordinatorRuns && poll > 0) this.timers.push(poll);
-    const allRunning = coordinatorRuns && this.workerPods().filter((p) => p.status?.phase === 'Running').length === this.run.spec.workers.replicas;
+    const allRunning =
+      coordinatorRuns &&
+      this.workerPods().filter((p) => p.status?.phase === 'Running').length === this.run.spec.workers.replicas;
     if (allRunning) {
-      this.setPhase('Running', `all ${this.run.spec.workers.replicas} workers and the coordinator are running (attempt ${attempt})`);
+      this.setPhase(
+        'Running',
+        `all ${this.run.spec.workers.replicas} workers and the coordinator are running (attempt ${attempt})`
+      );
       this.setCondition('Running', 'True', 'AllPodsRunning', `attempt ${attempt}: every pod of the gang is running`);
       this.setCondition('Restarting', 'False', 'AllPodsRunning', `attempt ${attempt} is running`);
     } else {
-      const phase: Phase = this.status.phase === 'Restarting' || (this.status.phase === 'Running' && attempt > 1) ? 'Restarting' : 'Pending';
+      const phase: Phase =
+        this.status.phase === 'Restarting' || (this.status.phase === 'Running' && attempt > 1)
+          ? 'Restarting'
+          : 'Pending';
       this.setPhase(phase, `waiting for the pods of attempt ${attempt} to run`);
-      this.setCondition('Running', 'False', 'PodsNotRunning', `attempt ${attempt}: waiting for ${this.run.spec.workers.replicas + 1} pods to run`);
+      this.setCondition(
+        'Running',
+        'False',
+        'PodsNotRunning',
+        `attempt ${attempt}: waiting for ${this.run.spec.workers.replicas + 1} pods to run`
+      );
     }
   }
 
   private suspended(): void {
-    for (const pod of this.observed.pods) if (!pod.metadata?.deletionTimestamp) this.deletePod(pod, 'the run is suspended');
+    for (const pod of this.observed.pods)
+      if (!pod.metadata?.deletionTimestamp) this.deletePod(pod, 'the run is suspended');
     if (this.status.phase !== 'Suspended') {
       this.setPhase('Suspended', 'spec.runPolicy.suspend is true: pods deleted, the checkpoint is kept');
       this.setCondition('Suspended', 'True', 'Suspended', 'spec.runPolicy.suspend is true');
@@ -261,11 +310,16 @@ class Planner {
     const policy = this.run.spec.runPolicy;
     for (const pod of this.observed.pods) {
       if (pod.metadata?.deletionTimestamp) continue;
-      if (policy.cleanPodPolicy === 'All' || (policy.cleanPodPolicy === 'Running' && !isTerminal(pod))) this.deletePod(pod, `runPolicy.cleanPodPolicy is ${policy.cleanPodPolicy}`);
+      if (policy.cleanPodPolicy === 'All' || (policy.cleanPodPolicy === 'Running' && !isTerminal(pod)))
+        this.deletePod(pod, `runPolicy.cleanPodPolicy is ${policy.cleanPodPolicy}`);
     }
     if (policy.ttlSecondsAfterFinished !== undefined && this.status.completionTime) {
       const expiry = Date.parse(this.status.completionTime) + policy.ttlSecondsAfterFinished * 1000;
-      if (expiry <= this.now.getTime()) this.actions.push({ kind: 'delete-run', why: `finished more than runPolicy.ttlSecondsAfterFinished (${policy.ttlSecondsAfterFinished}s) ago` });
+      if (expiry <= this.now.getTime())
+        this.actions.push({
+          kind: 'delete-run',
+          why: `finished more than runPolicy.ttlSecondsAfterFinished (${policy.ttlSecondsAfterFinished}s) ago`
+        });
       else this.timers.push(seconds(expiry - this.now.getTime()));
     }
   }
@@ -282,7 +336,13 @@ class Planner {
     // A new attempt's coordinator ingests afresh (skipping stored shards), counting from zero again.
     delete this.status.ingest;
     // A run created suspended (a queue admitting it later) starts rather than resumes, but is unsuspended all the same.
-    if (this.previousPhase === 'Suspended') this.setCondition('Suspended', 'False', reason === 'Resumed' ? 'Resumed' : 'Admitted', 'spec.runPolicy.suspend is false');
+    if (this.previousPhase === 'Suspended')
+      this.setCondition(
+        'Suspended',
+        'False',
+        reason === 'Resumed' ? 'Resumed' : 'Admitted',
+        'spec.runPolicy.suspend is false'
+      );
     if (reason === 'Resumed') {
       this.event('Normal', 'Resumed', `resumed as attempt ${this.status.attempt} from the last checkpoint`);
     } else if (reason === 'Started') {
@@ -300,7 +360,7 @@ class Planner {
       message: verdict.message,
       retryable: verdict.retryable,
       countedAgainstBackoffLimit: verdict.retryable && verdict.counted,
-      time: this.nowIso,
+      time: this.nowIso
     };
     const where = pod ? `pod ${pod.metadata?.name}` : 'the gang';
     if (!verdict.retryable) {
@@ -310,14 +370,19 @@ class Planner {
     const restarts = this.status.restarts ?? 0;
     const limit = this.run.spec.runPolicy.backoffLimit;
     if (verdict.counted && restarts >= limit) {
-      this.fail('BackoffLimitExceeded', `${where}: ${verdict.message}; runPolicy.backoffLimit (${limit}) restarts already used`);
+      this.fail(
+        'BackoffLimitExceeded',
+        `${where}: ${verdict.message}; runPolicy.backoffLimit (${limit}) restarts already used`
+      );
       return;
     }
     if (verdict.counted) this.status.restarts = restarts + 1;
     const from = this.status.attempt ?? 1;
     this.startAttempt('Restarted');
     for (const p of this.currentPods(from)) this.deletePod(p, `gang restart after ${verdict.reason}`);
-    const counted = verdict.counted ? `restart ${this.status.restarts} of ${limit}` : 'not counted against backoffLimit';
+    const counted = verdict.counted
+      ? `restart ${this.status.restarts} of ${limit}`
+      : 'not counted against backoffLimit';
     const message = `attempt ${this.status.attempt} after ${where}: ${verdict.message} (${counted}); resuming from the last checkpoint`;
     this.setPhase('Restarting', message, 'Warning', 'GangRestart', true);
     this.setCondition('Restarting', 'True', verdict.reason, message);
@@ -351,14 +416,20 @@ class Planner {
     const run = this.run;
     const cluster = this.options.cluster ?? {};
     // First, so that where a controller enforces NetworkPolicies no pod of the run is ever reachable by others.
-    if (cluster.networkPolicies !== false && !this.observed.networkPolicyExists) this.create(buildNetworkPolicy(run, cluster));
+    if (cluster.networkPolicies !== false && !this.observed.networkPolicyExists)
+      this.create(buildNetworkPolicy(run, cluster));
     if (!this.observed.secretExists) this.create(buildSecret(run, this.options.token));
     if (!this.observed.configMapExists) this.create(buildConfigMap(run, this.options.cluster));
     for (const service of [buildCoordinatorService(run), buildWorkersService(run)]) {
       if (!this.observed.serviceNames.includes(service.metadata?.name ?? '')) this.create(service);
     }
     const present = new Set(this.observed.pods.map((p) => p.metadata?.name));
-    const wanted = [buildCoordinatorPod(run, attempt), ...Array.from({ length: run.spec.workers.replicas }, (_, rank) => buildWorkerPod(run, rank, attempt, this.options.cluster))];
+    const wanted = [
+      buildCoordinatorPod(run, attempt),
+      ...Array.from({ length: run.spec.workers.replicas }, (_, rank) =>
+        buildWorkerPod(run, rank, attempt, this.options.cluster)
+      )
+    ];
     // A name still held by a pod of an earlier attempt (Terminating) is created on a later pass.
     for (const pod of wanted) if (!present.has(pod.metadata?.name)) this.create(pod);
   }
@@ -398,9 +469,18 @@ class Planner {
     const before = this.status.ingest;
     if (!before || ingest.imagesDone > before.imagesDone || ingest.shardsWritten > before.shardsWritten) {
       this.status.lastProgressTime = this.nowIso;
-      this.setCondition('Stalled', 'False', 'Ingesting', `ingesting the dataset: ${ingest.imagesDone} of ${ingest.imagesTotal} images, ${ingest.shardsWritten} shards written`);
+      this.setCondition(
+        'Stalled',
+        'False',
+        'Ingesting',
+        `ingesting the dataset: ${ingest.imagesDone} of ${ingest.imagesTotal} images, ${ingest.shardsWritten} shards written`
+      );
     }
-    this.status.ingest = { imagesDone: ingest.imagesDone, imagesTotal: ingest.imagesTotal, shardsWritten: ingest.shardsWritten };
+    this.status.ingest = {
+      imagesDone: ingest.imagesDone,
+      imagesTotal: ingest.imagesTotal,
+      shardsWritten: ingest.shardsWritten
+    };
   }
 
   private forceDeleteStuckPods(): void {
@@ -410,8 +490,17 @@ class Planner {
       if (!since) continue;
       const due = new Date(since).getTime() + grace;
       if (due <= this.now.getTime()) {
-        this.actions.push({ kind: 'delete-pod', name: pod.metadata?.name ?? '', force: true, why: 'stuck Terminating (its node is likely gone)' });
-        this.event('Warning', 'ForceDeleted', `pod ${pod.metadata?.name} was Terminating for more than ${grace / 1000}s; force-deleted`);
+        this.actions.push({
+          kind: 'delete-pod',
+          name: pod.metadata?.name ?? '',
+          force: true,
+          why: 'stuck Terminating (its node is likely gone)'
+        });
+        this.event(
+          'Warning',
+          'ForceDeleted',
+          `pod ${pod.metadata?.name} was Terminating for more than ${grace / 1000}s; force-deleted`
+        );
       } else {
         this.timers.push(seconds(due - this.now.getTime()));
       }
@@ -427,7 +516,10 @@ class Planner {
     const run = this.run.metadata.name;
     const expected = [
       { name: names.coordinatorPod(run), labels: { [LABEL_ROLE]: 'coordinator' } },
-      ...Array.from({ length: this.run.spec.workers.replicas }, (_, rank) => ({ name: names.workerPod(run, rank), labels: { [LABEL_ROLE]: 'worker', [LABEL_RANK]: String(rank) } })),
+      ...Array.from({ length: this.run.spec.workers.replicas }, (_, rank) => ({
+        name: names.workerPod(run, rank),
+        labels: { [LABEL_ROLE]: 'worker', [LABEL_RANK]: String(rank) }
+      }))
     ];
     for (const { name, labels } of expected) {
       const pod = this.observed.pods.find((p) => p.metadata?.name === name && attemptOf(p) === attempt);
@@ -470,13 +562,23 @@ class Planner {
   }
 
   /** Events mark transitions; `always` is for a transition into the same phase (a second gang restart). */
-  private setPhase(phase: Phase, message: string, type: RunEvent['type'] = 'Normal', reason: string = phase, always = false): void {
+  private setPhase(
+    phase: Phase,
+    message: string,
+    type: RunEvent['type'] = 'Normal',
+    reason: string = phase,
+    always = false
+  ): void {
     this.status.phase = phase;
     if (always || phase !== this.previousPhase) this.event(type, reason, message);
   }
 
   private setCondition(type: ConditionType, status: 'True' | 'False', reason: string, message: string): void {
-    this.status.conditions = setCondition(this.status.conditions, { type, status, reason, message, observedGeneration: this.run.metadata.generation }, this.nowIso);
+    this.status.conditions = setCondition(
+      this.status.conditions,
+      { type, status, reason, message, observedGeneration: this.run.metadata.generation },
+      this.nowIso
+    );
   }
 
   private event(type: RunEvent['type'], reason: string, message: string): void {
@@ -486,6 +588,7 @@ class Planner {
 
 /** The coordinator first, then workers by rank: the first failure reported is the most telling one. */
 function byRoleAndRank(a: V1Pod, b: V1Pod): number {
-  const key = (p: V1Pod) => (p.metadata?.labels?.[LABEL_ROLE] === 'coordinator' ? -1 : Number(p.metadata?.labels?.[LABEL_RANK] ?? 0));
+  const key = (p: V1Pod) =>
+    p.metadata?.labels?.[LABEL_ROLE] === 'coordinator' ? -1 : Number(p.metadata?.labels?.[LABEL_RANK] ?? 0);
   return key(a) - key(b);
 }

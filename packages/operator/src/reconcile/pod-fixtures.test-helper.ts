@@ -11,7 +11,7 @@ export function observedPod(
     reason?: string;
     conditions?: readonly V1PodCondition[];
     deletionTimestamp?: Date;
-  } = {},
+  } = {}
 ): V1Pod {
   const conditions: V1PodCondition[] = [...(state.conditions ?? [])];
   if (state.ready) conditions.push({ type: 'Ready', status: 'True' });
@@ -21,7 +21,20 @@ export function observedPod(
       phase: state.phase ?? 'Pending',
       ...(state.reason ? { reason: state.reason } : {}),
       conditions,
-      ...(state.terminated ? { containerStatuses: [{ name: 'worker', image: 'x', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 1, ...state.terminated } } }] } : {}),
-    },
+      ...(state.terminated
+        ? {
+            containerStatuses: [
+              {
+                name: 'worker',
+                image: 'x',
+                imageID: '',
+                ready: false,
+                restartCount: 0,
+                state: { terminated: { exitCode: 1, ...state.terminated } }
+              }
+            ]
+          }
+        : {})
+    }
   } as V1Pod;
 }

@@ -10,8 +10,17 @@ import { buildConfigMap, buildCoordinatorPod, buildWorkerPod, coordinatorRunConf
 // The ConfigMap's run.json is read by `ringtrain coordinator --config`; this pins the two packages together.
 describe('the run configuration handed to the coordinator', () => {
   it('is accepted by the coordinator package’s own schema, for GPU and CPU runs', () => {
-    const gpu = parseTrainingRun(sampleRunInput({ spec: { model: { numClasses: 5, pretrained: 's3://models/r18.safetensors' } } }));
-    const cpu = parseTrainingRun(sampleRunInput({ spec: { dataset: { ingest: { source: 's3://raw/x', into: 's3://datasets/x' } }, workers: { replicas: 3, image: 'x', gpu: { count: 0 } } } }));
+    const gpu = parseTrainingRun(
+      sampleRunInput({ spec: { model: { numClasses: 5, pretrained: 's3://models/r18.safetensors' } } })
+    );
+    const cpu = parseTrainingRun(
+      sampleRunInput({
+        spec: {
+          dataset: { ingest: { source: 's3://raw/x', into: 's3://datasets/x' } },
+          workers: { replicas: 3, image: 'x', gpu: { count: 0 } }
+        }
+      })
+    );
     for (const run of [gpu, cpu]) {
       const config = parseRunConfig(coordinatorRunConfig(run), 'the operator');
       assert.equal(config.workers, run.spec.workers.replicas);
@@ -25,23 +34,44 @@ describe('the run configuration handed to the coordinator', () => {
     assert.equal(parseRunConfig(coordinatorRunConfig(run), 'the operator').collectiveTimeoutMs, 600_000);
     const defaults = parseTrainingRun(sampleRunInput());
     const { collectiveTimeoutMs: _, ...withoutIt } = coordinatorRunConfig(defaults);
-    assert.equal(parseRunConfig(withoutIt, 'the operator').collectiveTimeoutMs, parseRunConfig(coordinatorRunConfig(defaults), 'the operator').collectiveTimeoutMs);
+    assert.equal(
+      parseRunConfig(withoutIt, 'the operator').collectiveTimeoutMs,
+      parseRunConfig(coordinatorRunConfig(defaults), 'the operator').collectiveTimeoutMs
+    );
   });
 
   it(`bounds replicas where the coordinator bounds workers (${MAX_WORLD_SIZE}), so no run is admitted that the coordinator refuses`, () => {
-    const most = parseTrainingRun(sampleRunInput({ spec: { workers: { replicas: MAX_WORLD_SIZE, image: 'x', gpu: { count: 0 } } } }));
+    const most = parseTrainingRun(
+      sampleRunInput({ spec: { workers: { replicas: MAX_WORLD_SIZE, image: 'x', gpu: { count: 0 } } } })
+    );
     assert.equal(parseRunConfig(coordinatorRunConfig(most), 'the operator').workers, MAX_WORLD_SIZE);
-    const tooMany = validateTrainingRun(sampleRunInput({ spec: { workers: { replicas: MAX_WORLD_SIZE + 1, image: 'x', gpu: { count: 0 } } } }));
+    const tooMany = validateTrainingRun(
+      sampleRunInput({ spec: { workers: { replicas: MAX_WORLD_SIZE + 1, image: 'x', gpu: { count: 0 } } } })
+    );
     assert.equal(tooMany.ok, false);
-    if (!tooMany.ok) assert.deepEqual(tooMany.errors.map((e) => e.path), ['spec.workers.replicas']);
-    assert.throws(() => parseRunConfig({ ...coordinatorRunConfig(most), workers: MAX_WORLD_SIZE + 1 }, 'the operator'), /workers/);
+    if (!tooMany.ok)
+      assert.deepEqual(
+        tooMany.errors.map((e) => e.path),
+        ['spec.workers.replicas']
+      );
+    assert.throws(
+      () => parseRunConfig({ ...coordinatorRunConfig(most), workers: MAX_WORLD_SIZE + 1 }, 'the operator'),
+      /workers/
+    );
   });
 
   it('resolves, with the dataset the coordinator reads, to a training configuration the workers accept, for every optimizer and schedule', () => {
     const dataset = { classes: ['cello', 'flute', 'harp', 'oboe', 'viola'], trainImages: 3840 };
     for (const optimizer of ['sgd', 'adam', 'adamw'] as const) {
       for (const schedule of ['constant', 'cosine', 'step'] as const) {
-        const run = parseTrainingRun(sampleRunInput({ spec: { hyperparameters: { optimizer, schedule, warmupEpochs: 1, batchSizePerWorker: 32 }, workers: { replicas: 2, image: 'x', gpu: { count: 0 } } } }));
+        const run = parseTrainingRun(
+          sampleRunInput({
+            spec: {
+              hyperparameters: { optimizer, schedule, warmupEpochs: 1, batchSizePerWorker: 32 },
+              workers: { replicas: 2, image: 'x', gpu: { count: 0 } }
+            }
+          })
+        );
         const resolved = resolveRunConfig(parseRunConfig(coordinatorRunConfig(run), 'the operator'), dataset);
         const training = parseTrainingConfig(resolved.training as TrainingConfigInput);
         assert.equal(training.numClasses, 5);
@@ -60,9 +90,9 @@ describe('the run configuration handed to the coordinator', () => {
         spec: {
           dataset: { ingest: { source: 's3://raw/flowers', into: 's3://datasets/flowers-ingested', valFraction: 0.2 } },
           hyperparameters: { seed: 7 },
-          storage: { endpoint: 'http://minio.storage:9000', credentialsSecretRef: { name: 'minio-creds' } },
-        },
-      }),
+          storage: { endpoint: 'http://minio.storage:9000', credentialsSecretRef: { name: 'minio-creds' } }
+        }
+      })
     );
     const config = parseRunConfig(coordinatorRunConfig(run), 'the operator');
     assert.equal(config.dataset, 's3://datasets/flowers-ingested');
@@ -76,7 +106,9 @@ describe('the run configuration handed to the coordinator', () => {
       const env = Object.fromEntries((pod.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
       assert.equal(env.RINGTRAIN_S3_ENDPOINT, 'http://minio.storage:9000', pod.metadata?.name);
       assert.equal(env.RINGTRAIN_S3_CREDENTIALS_DIR, '/var/run/secrets/ringtrain/s3', pod.metadata?.name);
-      const mounted = pod.spec?.containers[0]?.volumeMounts?.find((mount) => mount.mountPath === env.RINGTRAIN_S3_CREDENTIALS_DIR);
+      const mounted = pod.spec?.containers[0]?.volumeMounts?.find(
+        (mount) => mount.mountPath === env.RINGTRAIN_S3_CREDENTIALS_DIR
+      );
       const volume = pod.spec?.volumes?.find((each) => each.name === mounted?.name);
       assert.equal(volume?.secret?.secretName, 'minio-creds', pod.metadata?.name);
     }
@@ -92,7 +124,11 @@ describe('the run configuration handed to the coordinator', () => {
     const config = parseRunConfig(coordinatorRunConfig(run), 'the operator');
     assert.equal(config.ingest, undefined);
     assert.equal(config.dataset, 's3://datasets/flowers');
-    assert.ok(!(buildWorkerPod(run, 0, 1).spec?.containers[0]?.env ?? []).some((e) => e.name === 'RINGTRAIN_COORDINATOR_WAIT_SECONDS'));
+    assert.ok(
+      !(buildWorkerPod(run, 0, 1).spec?.containers[0]?.env ?? []).some(
+        (e) => e.name === 'RINGTRAIN_COORDINATOR_WAIT_SECONDS'
+      )
+    );
   });
 
   it("carries the cluster's dataset service to the workers when the operator knows it, and leaves planning local otherwise", () => {

@@ -36,7 +36,7 @@ export const names = {
   workerHostname: (rank: number) => `worker-${rank}`,
   secret: (run: string) => `${run}-token`,
   configMap: (run: string) => `${run}-config`,
-  networkPolicy: (run: string) => `${run}-network-policy`,
+  networkPolicy: (run: string) => `${run}-network-policy`
 };
 
 export function selectorLabels(run: TrainingRun, role?: Role): Record<string, string> {
@@ -48,7 +48,7 @@ export function commonLabels(run: TrainingRun): Record<string, string> {
     'app.kubernetes.io/name': 'ringtrain',
     'app.kubernetes.io/instance': run.metadata.name,
     'app.kubernetes.io/managed-by': 'ringtrain-operator',
-    [LABEL_RUN]: run.metadata.name,
+    [LABEL_RUN]: run.metadata.name
   };
 }
 
@@ -68,6 +68,16 @@ export interface OwnerReference {
  */
 export function ownerReference(run: TrainingRun): OwnerReference {
   const uid = run.metadata.uid;
-  if (!uid) throw new Error(`TrainingRun ${run.metadata.name} has no metadata.uid: owner references need the object as stored by the API server`);
-  return { apiVersion: API_VERSION, kind: KIND, name: run.metadata.name, uid, controller: true, blockOwnerDeletion: true };
+  if (!uid)
+    throw new Error(
+      `TrainingRun ${run.metadata.name} has no metadata.uid: owner references need the object as stored by the API server`
+    );
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: run.metadata.name,
+    uid,
+    controller: true,
+    blockOwnerDeletion: true
+  };
 }

@@ -3,7 +3,16 @@ import { describe, it } from 'node:test';
 import { DEFAULT_COLLECTIVE_TIMEOUT_SECONDS, DEFAULT_HEARTBEAT_TIMEOUT_SECONDS } from '@ringtrain/proto';
 import { parseTrainingRun } from '../api/validate.js';
 import { sampleRunInput } from '../api/sample-run.test-helper.js';
-import { buildConfigMap, buildCoordinatorPod, buildCoordinatorService, buildNetworkPolicy, buildSecret, buildWorkerPod, buildWorkersService, coordinatorRunConfig } from './templates.js';
+import {
+  buildConfigMap,
+  buildCoordinatorPod,
+  buildCoordinatorService,
+  buildNetworkPolicy,
+  buildSecret,
+  buildWorkerPod,
+  buildWorkersService,
+  coordinatorRunConfig
+} from './templates.js';
 
 const run = parseTrainingRun(
   sampleRunInput({
@@ -15,13 +24,14 @@ const run = parseTrainingRun(
         resources: { requests: { cpu: '4', memory: '16Gi' }, limits: { memory: '16Gi' } },
         nodeSelector: { pool: 'gpu' },
         tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
-        env: [{ name: 'RINGTRAIN_TOKEN', value: 'user-tries-to-override' }],
+        env: [{ name: 'RINGTRAIN_TOKEN', value: 'user-tries-to-override' }]
       },
-      storage: { endpoint: 'http://minio:9000', credentialsSecretRef: { name: 'minio-creds' } },
-    },
-  }),
+      storage: { endpoint: 'http://minio:9000', credentialsSecretRef: { name: 'minio-creds' } }
+    }
+  })
 );
-const envOf = (pod: ReturnType<typeof buildWorkerPod>) => Object.fromEntries((pod.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+const envOf = (pod: ReturnType<typeof buildWorkerPod>) =>
+  Object.fromEntries((pod.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
 
 describe('pod and service templates', () => {
   it('name workers by rank and give each a stable DNS name under the headless Service', () => {
@@ -32,7 +42,10 @@ describe('pod and service templates', () => {
     assert.equal(buildWorkersService(run).metadata?.name, 'flowers-workers');
     assert.equal(buildWorkersService(run).spec?.clusterIP, 'None');
     assert.equal(buildWorkersService(run).spec?.publishNotReadyAddresses, true);
-    assert.deepEqual(buildWorkersService(run).spec?.selector, { 'ringtrain.dev/run': 'flowers', 'ringtrain.dev/role': 'worker' });
+    assert.deepEqual(buildWorkersService(run).spec?.selector, {
+      'ringtrain.dev/run': 'flowers',
+      'ringtrain.dev/role': 'worker'
+    });
   });
 
   it('give workers their rank, world size and attempt, the token from the Secret, and the coordinator address', () => {
@@ -47,7 +60,16 @@ describe('pod and service templates', () => {
     assert.equal(env.RINGTRAIN_S3_CREDENTIALS_DIR, '/var/run/secrets/ringtrain/s3');
     const container = pod.spec?.containers[0];
     assert.deepEqual(container?.command, ['ringtrain', 'worker']);
-    assert.deepEqual(container?.args, ['--coordinator', 'flowers-coordinator:50051', '--worker-id', 'flowers-worker-1', '--host', '0.0.0.0', '--reconnect-deadline', '300']);
+    assert.deepEqual(container?.args, [
+      '--coordinator',
+      'flowers-coordinator:50051',
+      '--worker-id',
+      'flowers-worker-1',
+      '--host',
+      '0.0.0.0',
+      '--reconnect-deadline',
+      '300'
+    ]);
     // The operator's token wins over a user's env of the same name: it is listed last.
     const tokens = (container?.env ?? []).filter((e) => e.name === 'RINGTRAIN_TOKEN');
     assert.deepEqual(tokens.at(-1)?.valueFrom, { secretKeyRef: { name: 'flowers-token', key: 'token' } });
@@ -57,8 +79,13 @@ describe('pod and service templates', () => {
 
   it('ask for one nvidia.com/gpu per worker by default, beside the user resources', () => {
     const resources = buildWorkerPod(run, 0, 1).spec?.containers[0]?.resources;
-    assert.deepEqual(resources, { requests: { cpu: '4', memory: '16Gi' }, limits: { memory: '16Gi', 'nvidia.com/gpu': '1' } });
-    const cpuRun = parseTrainingRun(sampleRunInput({ spec: { workers: { replicas: 1, image: 'x', gpu: { count: 0 } } } }));
+    assert.deepEqual(resources, {
+      requests: { cpu: '4', memory: '16Gi' },
+      limits: { memory: '16Gi', 'nvidia.com/gpu': '1' }
+    });
+    const cpuRun = parseTrainingRun(
+      sampleRunInput({ spec: { workers: { replicas: 1, image: 'x', gpu: { count: 0 } } } })
+    );
     assert.deepEqual(buildWorkerPod(cpuRun, 0, 1).spec?.containers[0]?.resources, {});
   });
 
@@ -68,21 +95,44 @@ describe('pod and service templates', () => {
     assert.equal(env.RINGTRAIN_GPU_RESOURCE, 'nvidia.com/gpu');
     const amd = envOf(buildWorkerPod(run, 0, 1, { defaultGpuResource: 'amd.com/gpu' }));
     assert.equal(amd.RINGTRAIN_GPU_RESOURCE, 'amd.com/gpu');
-    const cpuRun = parseTrainingRun(sampleRunInput({ spec: { workers: { replicas: 1, image: 'x', gpu: { count: 0 }, env: [{ name: 'RINGTRAIN_EXPECTED_GPUS', value: '0' }] } } }));
-    const cpuEnv = (buildWorkerPod(cpuRun, 0, 1).spec?.containers[0]?.env ?? []).filter((e) => ['RINGTRAIN_EXPECTED_GPUS', 'RINGTRAIN_GPU_RESOURCE'].includes(e.name));
-    assert.deepEqual(cpuEnv, [{ name: 'RINGTRAIN_EXPECTED_GPUS', value: '0' }], "a CPU worker gets none of its own; a user's stays as given");
+    const cpuRun = parseTrainingRun(
+      sampleRunInput({
+        spec: {
+          workers: {
+            replicas: 1,
+            image: 'x',
+            gpu: { count: 0 },
+            env: [{ name: 'RINGTRAIN_EXPECTED_GPUS', value: '0' }]
+          }
+        }
+      })
+    );
+    const cpuEnv = (buildWorkerPod(cpuRun, 0, 1).spec?.containers[0]?.env ?? []).filter((e) =>
+      ['RINGTRAIN_EXPECTED_GPUS', 'RINGTRAIN_GPU_RESOURCE'].includes(e.name)
+    );
+    assert.deepEqual(
+      cpuEnv,
+      [{ name: 'RINGTRAIN_EXPECTED_GPUS', value: '0' }],
+      "a CPU worker gets none of its own; a user's stays as given"
+    );
     // Its reason (the CLI's last line) reaches status.lastFailure.message.
     assert.equal(buildWorkerPod(run, 0, 1).spec?.containers[0]?.terminationMessagePolicy, 'FallbackToLogsOnError');
   });
 
   it("ask for the cluster's GPU resource (--default-gpu-resource) when the run names none", () => {
-    const limits = buildWorkerPod(run, 0, 1, { defaultGpuResource: 'amd.com/gpu' }).spec?.containers[0]?.resources?.limits;
+    const limits = buildWorkerPod(run, 0, 1, { defaultGpuResource: 'amd.com/gpu' }).spec?.containers[0]?.resources
+      ?.limits;
     assert.deepEqual(limits, { memory: '16Gi', 'amd.com/gpu': '1' });
   });
 
   it("ask for the run's own GPU resource over the cluster's", () => {
-    const intel = parseTrainingRun(sampleRunInput({ spec: { workers: { replicas: 1, image: 'x', gpu: { resourceName: 'gpu.intel.com/i915', count: 2 } } } }));
-    const limits = buildWorkerPod(intel, 0, 1, { defaultGpuResource: 'amd.com/gpu' }).spec?.containers[0]?.resources?.limits;
+    const intel = parseTrainingRun(
+      sampleRunInput({
+        spec: { workers: { replicas: 1, image: 'x', gpu: { resourceName: 'gpu.intel.com/i915', count: 2 } } }
+      })
+    );
+    const limits = buildWorkerPod(intel, 0, 1, { defaultGpuResource: 'amd.com/gpu' }).spec?.containers[0]?.resources
+      ?.limits;
     assert.deepEqual(limits, { 'gpu.intel.com/i915': '2' });
   });
 
@@ -92,8 +142,16 @@ describe('pod and service templates', () => {
       assert.equal(pod.spec?.automountServiceAccountToken, false);
       assert.equal(pod.spec?.restartPolicy, 'Never');
       const container = pod.spec?.containers[0];
-      assert.deepEqual(container?.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
-      assert.deepEqual(container?.volumeMounts?.map((m) => m.mountPath).slice(0, 3), ['/tmp', '/cache', '/var/run/secrets/ringtrain/s3']);
+      assert.deepEqual(container?.securityContext, {
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] }
+      });
+      assert.deepEqual(container?.volumeMounts?.map((m) => m.mountPath).slice(0, 3), [
+        '/tmp',
+        '/cache',
+        '/var/run/secrets/ringtrain/s3'
+      ]);
     }
   });
 
@@ -108,7 +166,10 @@ describe('pod and service templates', () => {
     });
 
     it('defaults to limits sized for an ingest (2 CPUs, 2 GiB), with a CPU limit its ingest sizes its decoding to, and requests for the rest of the run', () => {
-      assert.deepEqual(buildCoordinatorPod(run, 1).spec?.containers[0]?.resources, { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '2', memory: '2Gi' } });
+      assert.deepEqual(buildCoordinatorPod(run, 1).spec?.containers[0]?.resources, {
+        requests: { cpu: '250m', memory: '512Mi' },
+        limits: { cpu: '2', memory: '2Gi' }
+      });
     });
 
     it("defaults to the workers' image, so both sides of the run's contract come from one build", () => {
@@ -126,56 +187,101 @@ describe('pod and service templates', () => {
             image: 'ringtrain-cpu:test',
             resources: { requests: { cpu: '500m' }, limits: { memory: '8Gi', cpu: 4 } },
             nodeSelector: { pool: 'cpu' },
-            tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'ingest', effect: 'NoSchedule' }],
-          },
-        },
+            tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'ingest', effect: 'NoSchedule' }]
+          }
+        }
       });
       const pod = buildCoordinatorPod(own, 1);
       assert.equal(pod.spec?.containers[0]?.image, 'ringtrain-cpu:test');
-      assert.deepEqual(pod.spec?.containers[0]?.resources, { requests: { cpu: '500m' }, limits: { memory: '8Gi', cpu: '4' } });
+      assert.deepEqual(pod.spec?.containers[0]?.resources, {
+        requests: { cpu: '500m' },
+        limits: { memory: '8Gi', cpu: '4' }
+      });
       assert.deepEqual(pod.spec?.nodeSelector, { pool: 'cpu' });
-      assert.deepEqual(pod.spec?.tolerations, [{ key: 'dedicated', operator: 'Equal', value: 'ingest', effect: 'NoSchedule' }]);
+      assert.deepEqual(pod.spec?.tolerations, [
+        { key: 'dedicated', operator: 'Equal', value: 'ingest', effect: 'NoSchedule' }
+      ]);
       assert.equal(buildWorkerPod(own, 0, 1).spec?.containers[0]?.image, 'ringtrain:test');
     });
 
     it("passes spec.dataset.ingest.maxResolution to the coordinator's ingest, and leaves it out when unset (its default applies)", () => {
       const ingesting = (ingest: Record<string, unknown>) =>
-        parseTrainingRun(sampleRunInput({ spec: { dataset: { ingest: { source: 's3://raw/photos', into: 's3://datasets/photos', ...ingest } } } }));
-      assert.deepEqual(coordinatorRunConfig(ingesting({ maxResolution: 512 })).ingest, { source: 's3://raw/photos', valFraction: 0.1, seed: 0, maxResolution: 512 });
-      assert.deepEqual(coordinatorRunConfig(ingesting({})).ingest, { source: 's3://raw/photos', valFraction: 0.1, seed: 0 });
+        parseTrainingRun(
+          sampleRunInput({
+            spec: { dataset: { ingest: { source: 's3://raw/photos', into: 's3://datasets/photos', ...ingest } } }
+          })
+        );
+      assert.deepEqual(coordinatorRunConfig(ingesting({ maxResolution: 512 })).ingest, {
+        source: 's3://raw/photos',
+        valFraction: 0.1,
+        seed: 0,
+        maxResolution: 512
+      });
+      assert.deepEqual(coordinatorRunConfig(ingesting({})).ingest, {
+        source: 's3://raw/photos',
+        valFraction: 0.1,
+        seed: 0
+      });
     });
   });
 
   it('give worker and coordinator pods 120 s to stop by default (a step and a checkpoint on the slowest backend), or spec.runPolicy.terminationGracePeriodSeconds', () => {
-    for (const pod of [buildWorkerPod(run, 0, 1), buildCoordinatorPod(run, 1)]) assert.equal(pod.spec?.terminationGracePeriodSeconds, 120);
+    for (const pod of [buildWorkerPod(run, 0, 1), buildCoordinatorPod(run, 1)])
+      assert.equal(pod.spec?.terminationGracePeriodSeconds, 120);
     const patient = parseTrainingRun(sampleRunInput({ spec: { runPolicy: { terminationGracePeriodSeconds: 900 } } }));
-    for (const pod of [buildWorkerPod(patient, 0, 1), buildCoordinatorPod(patient, 1)]) assert.equal(pod.spec?.terminationGracePeriodSeconds, 900);
+    for (const pod of [buildWorkerPod(patient, 0, 1), buildCoordinatorPod(patient, 1)])
+      assert.equal(pod.spec?.terminationGracePeriodSeconds, 900);
   });
 
   it("bound the workers' /cache by spec.workers.cacheSizeLimit (default 10Gi) and give their shard caches 90% of it", () => {
-    const cacheOf = (pod: ReturnType<typeof buildWorkerPod>) => pod.spec?.volumes?.find((v) => v.name === 'cache')?.emptyDir;
+    const cacheOf = (pod: ReturnType<typeof buildWorkerPod>) =>
+      pod.spec?.volumes?.find((v) => v.name === 'cache')?.emptyDir;
     assert.deepEqual(cacheOf(buildWorkerPod(run, 0, 1)), { sizeLimit: '10Gi' });
     assert.equal(coordinatorRunConfig(run).cacheBytes, Math.floor(10 * 2 ** 30 * 0.9));
     const input = sampleRunInput();
-    const small = parseTrainingRun({ ...input, spec: { ...input.spec, workers: { ...input.spec.workers, cacheSizeLimit: '500Mi' } } });
+    const small = parseTrainingRun({
+      ...input,
+      spec: { ...input.spec, workers: { ...input.spec.workers, cacheSizeLimit: '500Mi' } }
+    });
     assert.deepEqual(cacheOf(buildWorkerPod(small, 0, 1)), { sizeLimit: '500Mi' });
     assert.equal(coordinatorRunConfig(small).cacheBytes, Math.floor(500 * 2 ** 20 * 0.9));
-    const decimal = parseTrainingRun({ ...input, spec: { ...input.spec, workers: { ...input.spec.workers, cacheSizeLimit: '1.5G' } } });
+    const decimal = parseTrainingRun({
+      ...input,
+      spec: { ...input.spec, workers: { ...input.spec.workers, cacheSizeLimit: '1.5G' } }
+    });
     assert.equal(coordinatorRunConfig(decimal).cacheBytes, Math.floor(1.5e9 * 0.9));
     assert.deepEqual(cacheOf(buildCoordinatorPod(run, 1)), {}, 'the coordinator keeps no shards');
   });
 
   it('put a controller owner reference on every child so deleting the run deletes them', () => {
-    for (const object of [buildWorkerPod(run, 0, 1), buildCoordinatorPod(run, 1), buildCoordinatorService(run), buildWorkersService(run), buildSecret(run, 't'.repeat(32)), buildConfigMap(run), buildNetworkPolicy(run)]) {
+    for (const object of [
+      buildWorkerPod(run, 0, 1),
+      buildCoordinatorPod(run, 1),
+      buildCoordinatorService(run),
+      buildWorkersService(run),
+      buildSecret(run, 't'.repeat(32)),
+      buildConfigMap(run),
+      buildNetworkPolicy(run)
+    ]) {
       assert.deepEqual(object.metadata?.ownerReferences, [
-        { apiVersion: 'ringtrain.dev/v1alpha1', kind: 'TrainingRun', name: 'flowers', uid: 'uid-flowers', controller: true, blockOwnerDeletion: true },
+        {
+          apiVersion: 'ringtrain.dev/v1alpha1',
+          kind: 'TrainingRun',
+          name: 'flowers',
+          uid: 'uid-flowers',
+          controller: true,
+          blockOwnerDeletion: true
+        }
       ]);
       assert.equal(object.metadata?.namespace, 'default');
     }
   });
 
   describe('the per-run NetworkPolicy', () => {
-    const operatorPods = { namespace: 'ringtrain-system', labels: { 'app.kubernetes.io/instance': 'rt', 'app.kubernetes.io/component': 'operator' } };
+    const operatorPods = {
+      namespace: 'ringtrain-system',
+      labels: { 'app.kubernetes.io/instance': 'rt', 'app.kubernetes.io/component': 'operator' }
+    };
     const policy = buildNetworkPolicy(run, { operatorPods });
     const thisRun = { podSelector: { matchLabels: { 'ringtrain.dev/run': 'flowers' } } };
 
@@ -191,11 +297,11 @@ describe('pod and service templates', () => {
       assert.deepEqual(fromRun?.ports, [
         { port: 'collective', protocol: 'TCP' },
         { port: 'grpc', protocol: 'TCP' },
-        { port: 'http', protocol: 'TCP' },
+        { port: 'http', protocol: 'TCP' }
       ]);
     });
 
-    it("names the ports the pods declare, so each rule reaches only the role that has the port", () => {
+    it('names the ports the pods declare, so each rule reaches only the role that has the port', () => {
       const declared = (pod: ReturnType<typeof buildWorkerPod>) => pod.spec?.containers[0]?.ports?.map((p) => p.name);
       assert.deepEqual(declared(buildWorkerPod(run, 0, 1)), ['collective']);
       assert.deepEqual(declared(buildCoordinatorPod(run, 1)), ['grpc', 'http']);
@@ -203,7 +309,12 @@ describe('pod and service templates', () => {
 
     it("lets the operator's pods, in their namespace, read the coordinator's HTTP port (/status)", () => {
       const fromOperator = policy.spec?.ingress?.[1];
-      assert.deepEqual(fromOperator?._from, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ringtrain-system' } }, podSelector: { matchLabels: operatorPods.labels } }]);
+      assert.deepEqual(fromOperator?._from, [
+        {
+          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ringtrain-system' } },
+          podSelector: { matchLabels: operatorPods.labels }
+        }
+      ]);
       assert.deepEqual(fromOperator?.ports, [{ port: 'http', protocol: 'TCP' }]);
     });
 
@@ -223,8 +334,26 @@ describe('pod and service templates', () => {
     const pod = buildCoordinatorPod(run, 1);
     const container = pod.spec?.containers[0];
     assert.deepEqual(container?.command, ['ringtrain', 'coordinator']);
-    assert.deepEqual(container?.args, ['--config', '/etc/ringtrain/run.json', '--host', '0.0.0.0', '--port', '50051', '--http-port', '8080', '--heartbeat-timeout', '60', '--max-restarts', '3', '--reconnect-deadline', '300']);
-    assert.deepEqual(container?.ports?.map((p) => p.containerPort), [50051, 8080]);
+    assert.deepEqual(container?.args, [
+      '--config',
+      '/etc/ringtrain/run.json',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '50051',
+      '--http-port',
+      '8080',
+      '--heartbeat-timeout',
+      '60',
+      '--max-restarts',
+      '3',
+      '--reconnect-deadline',
+      '300'
+    ]);
+    assert.deepEqual(
+      container?.ports?.map((p) => p.containerPort),
+      [50051, 8080]
+    );
     assert.ok(container?.volumeMounts?.some((m) => m.mountPath === '/etc/ringtrain' && m.readOnly));
     assert.deepEqual(pod.spec?.volumes?.find((v) => v.name === 'run-config')?.configMap, { name: 'flowers-config' });
     const configMap = buildConfigMap(run);
@@ -237,21 +366,32 @@ describe('pod and service templates', () => {
     assert.equal(config.dataset, 's3://datasets/flowers');
     assert.equal(config.batchSize, 32);
     assert.equal('dropLastBatchBelow' in config, false, "unset, the coordinator's own default applies");
-    assert.deepEqual(buildCoordinatorService(run).spec?.ports?.map((p) => p.port), [50051, 8080]);
+    assert.deepEqual(
+      buildCoordinatorService(run).spec?.ports?.map((p) => p.port),
+      [50051, 8080]
+    );
     const input = sampleRunInput();
-    const keepLast = parseTrainingRun({ ...input, spec: { ...input.spec, hyperparameters: { ...input.spec.hyperparameters, dropLastBatchBelow: 0 } } });
+    const keepLast = parseTrainingRun({
+      ...input,
+      spec: { ...input.spec, hyperparameters: { ...input.spec.hyperparameters, dropLastBatchBelow: 0 } }
+    });
     assert.equal(coordinatorRunConfig(keepLast).dropLastBatchBelow, 0);
   });
 
   it('pass spec.runPolicy.reconnectDeadlineSeconds to both pods as --reconnect-deadline', () => {
     const patient = parseTrainingRun(sampleRunInput({ spec: { runPolicy: { reconnectDeadlineSeconds: 900 } } }));
-    for (const container of [buildCoordinatorPod(patient, 1).spec?.containers[0], buildWorkerPod(patient, 0, 1).spec?.containers[0]]) {
+    for (const container of [
+      buildCoordinatorPod(patient, 1).spec?.containers[0],
+      buildWorkerPod(patient, 0, 1).spec?.containers[0]
+    ]) {
       assert.deepEqual(container?.args?.slice(-2), ['--reconnect-deadline', '900']);
     }
   });
 
   it('pass spec.runPolicy.heartbeatTimeoutSeconds to the coordinator and collectiveTimeoutSeconds to the workers through run.json', () => {
-    const slowSteps = parseTrainingRun(sampleRunInput({ spec: { runPolicy: { heartbeatTimeoutSeconds: 45, collectiveTimeoutSeconds: 900 } } }));
+    const slowSteps = parseTrainingRun(
+      sampleRunInput({ spec: { runPolicy: { heartbeatTimeoutSeconds: 45, collectiveTimeoutSeconds: 900 } } })
+    );
     const args = buildCoordinatorPod(slowSteps, 1).spec?.containers[0]?.args ?? [];
     assert.equal(args[args.indexOf('--heartbeat-timeout') + 1], '45');
     assert.equal(coordinatorRunConfig(slowSteps).collectiveTimeoutMs, 900_000);

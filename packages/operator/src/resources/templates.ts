@@ -1,4 +1,17 @@
-import type { V1ConfigMap, V1Container, V1EnvVar, V1NetworkPolicy, V1NetworkPolicyPeer, V1Pod, V1PodSecurityContext, V1SecurityContext, V1Secret, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type {
+  V1ConfigMap,
+  V1Container,
+  V1EnvVar,
+  V1NetworkPolicy,
+  V1NetworkPolicyPeer,
+  V1Pod,
+  V1PodSecurityContext,
+  V1SecurityContext,
+  V1Secret,
+  V1Service,
+  V1Volume,
+  V1VolumeMount
+} from '@kubernetes/client-node';
 import { quantityBytes, type Toleration } from '../api/spec-schema.js';
 import { checkpointsUri, type TrainingRun } from '../api/training-run.js';
 import {
@@ -15,7 +28,7 @@ import {
   commonLabels,
   names,
   ownerReference,
-  selectorLabels,
+  selectorLabels
 } from './names.js';
 
 /**
@@ -49,7 +62,12 @@ const S3_CREDENTIALS_DIR = '/var/run/secrets/ringtrain/s3';
 const RUN_UID = 65532; // distroless "nonroot": any non-zero uid works; this one owns nothing on the image.
 
 function metadata(run: TrainingRun, name: string, labels: Record<string, string>) {
-  return { name, namespace: run.metadata.namespace, labels: { ...commonLabels(run), ...labels }, ownerReferences: [ownerReference(run)] };
+  return {
+    name,
+    namespace: run.metadata.namespace,
+    labels: { ...commonLabels(run), ...labels },
+    ownerReferences: [ownerReference(run)]
+  };
 }
 
 /** The run's shared secret: workers present it to the coordinator, and the collective derives its tokens from it. */
@@ -59,7 +77,7 @@ export function buildSecret(run: TrainingRun, token: string): V1Secret {
     kind: 'Secret',
     metadata: metadata(run, names.secret(run.metadata.name), {}),
     type: 'Opaque',
-    stringData: { [TOKEN_KEY]: token },
+    stringData: { [TOKEN_KEY]: token }
   };
 }
 
@@ -108,13 +126,18 @@ export function buildNetworkPolicy(run: TrainingRun, cluster: ClusterSettings = 
         { _from: [runPods], ports: [tcp(PORT_NAMES.collective), tcp(PORT_NAMES.grpc), tcp(PORT_NAMES.http)] },
         operator
           ? {
-              _from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': operator.namespace } }, podSelector: { matchLabels: { ...operator.labels } } }],
-              ports: [tcp(PORT_NAMES.http)],
+              _from: [
+                {
+                  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': operator.namespace } },
+                  podSelector: { matchLabels: { ...operator.labels } }
+                }
+              ],
+              ports: [tcp(PORT_NAMES.http)]
             }
           : // No `from`: every source, as an operator outside the cluster reaches /status from no pod at all.
-            { ports: [tcp(PORT_NAMES.http)] },
-      ],
-    },
+            { ports: [tcp(PORT_NAMES.http)] }
+      ]
+    }
   };
 }
 
@@ -124,7 +147,7 @@ export function buildConfigMap(run: TrainingRun, cluster: ClusterSettings = {}):
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: metadata(run, names.configMap(run.metadata.name), {}),
-    data: { [RUN_CONFIG_KEY]: `${JSON.stringify(coordinatorRunConfig(run, cluster), null, 2)}\n` },
+    data: { [RUN_CONFIG_KEY]: `${JSON.stringify(coordinatorRunConfig(run, cluster), null, 2)}\n` }
   };
 }
 
@@ -137,9 +160,9 @@ export function buildCoordinatorService(run: TrainingRun): V1Service {
       selector: selectorLabels(run, 'coordinator'),
       ports: [
         { name: PORT_NAMES.grpc, port: COORDINATOR_GRPC_PORT, targetPort: COORDINATOR_GRPC_PORT, protocol: 'TCP' },
-        { name: PORT_NAMES.http, port: COORDINATOR_HTTP_PORT, targetPort: COORDINATOR_HTTP_PORT, protocol: 'TCP' },
-      ],
-    },
+        { name: PORT_NAMES.http, port: COORDINATOR_HTTP_PORT, targetPort: COORDINATOR_HTTP_PORT, protocol: 'TCP' }
+      ]
+    }
   };
 }
 
@@ -156,8 +179,15 @@ export function buildWorkersService(run: TrainingRun): V1Service {
       clusterIP: 'None',
       publishNotReadyAddresses: true,
       selector: selectorLabels(run, 'worker'),
-      ports: [{ name: PORT_NAMES.collective, port: WORKER_COLLECTIVE_PORT, targetPort: WORKER_COLLECTIVE_PORT, protocol: 'TCP' }],
-    },
+      ports: [
+        {
+          name: PORT_NAMES.collective,
+          port: WORKER_COLLECTIVE_PORT,
+          targetPort: WORKER_COLLECTIVE_PORT,
+          protocol: 'TCP'
+        }
+      ]
+    }
   };
 }
 
@@ -172,7 +202,14 @@ export function coordinatorRunConfig(run: TrainingRun, cluster: ClusterSettings 
     // The coordinator ingests first (one ingest per run); the run's seed splits the data, as `ringtrain train` does.
     // maxResolution unset: the coordinator downscales as `ringtrain train` does (twice imageSize; @ringtrain/dataset).
     ...(toIngest
-      ? { ingest: { source: toIngest.source, valFraction: toIngest.valFraction, seed: hp.seed, ...(toIngest.maxResolution !== undefined ? { maxResolution: toIngest.maxResolution } : {}) } }
+      ? {
+          ingest: {
+            source: toIngest.source,
+            valFraction: toIngest.valFraction,
+            seed: hp.seed,
+            ...(toIngest.maxResolution !== undefined ? { maxResolution: toIngest.maxResolution } : {})
+          }
+        }
       : {}),
     out: spec.output.uri,
     // Always spelled out, so status.lastCheckpoint.uri and the workers name one place.
@@ -197,13 +234,13 @@ export function coordinatorRunConfig(run: TrainingRun, cluster: ClusterSettings 
       optimizer: optimizerConfig(hp),
       freezeBackbone: spec.model.freezeBackbone,
       freezeBatchNorm: spec.model.freezeBatchNorm,
-      seed: hp.seed,
+      seed: hp.seed
     },
     lrSchedule: { kind: hp.schedule, warmupEpochs: hp.warmupEpochs },
     ...(cluster.datasetService ? { datasetService: cluster.datasetService } : {}),
     cacheDir: '/cache',
     cacheBytes: workerCacheBytes(run),
-    backend: spec.workers.gpu.count > 0 ? 'tensorflow' : 'auto',
+    backend: spec.workers.gpu.count > 0 ? 'tensorflow' : 'auto'
   };
 }
 
@@ -251,7 +288,10 @@ function coordinatorWaitEnv(run: TrainingRun): V1EnvVar[] {
 }
 
 function tokenEnv(run: TrainingRun): V1EnvVar {
-  return { name: 'RINGTRAIN_TOKEN', valueFrom: { secretKeyRef: { name: names.secret(run.metadata.name), key: TOKEN_KEY } } };
+  return {
+    name: 'RINGTRAIN_TOKEN',
+    valueFrom: { secretKeyRef: { name: names.secret(run.metadata.name), key: TOKEN_KEY } }
+  };
 }
 
 /**
@@ -263,7 +303,7 @@ function gpuEnv(count: number, resource: string): V1EnvVar[] {
   if (count === 0) return [];
   return [
     { name: 'RINGTRAIN_EXPECTED_GPUS', value: String(count) },
-    { name: 'RINGTRAIN_GPU_RESOURCE', value: resource },
+    { name: 'RINGTRAIN_GPU_RESOURCE', value: resource }
   ];
 }
 
@@ -274,11 +314,11 @@ function gpuEnv(count: number, resource: string): V1EnvVar[] {
 function volumes(run: TrainingRun, cacheSizeLimit?: string): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
   const vols: V1Volume[] = [
     { name: 'tmp', emptyDir: {} },
-    { name: 'cache', emptyDir: cacheSizeLimit !== undefined ? { sizeLimit: cacheSizeLimit } : {} },
+    { name: 'cache', emptyDir: cacheSizeLimit !== undefined ? { sizeLimit: cacheSizeLimit } : {} }
   ];
   const mounts: V1VolumeMount[] = [
     { name: 'tmp', mountPath: '/tmp' },
-    { name: 'cache', mountPath: '/cache' },
+    { name: 'cache', mountPath: '/cache' }
   ];
   const secretRef = run.spec.storage?.credentialsSecretRef;
   if (secretRef) {
@@ -293,13 +333,13 @@ const podSecurity: V1PodSecurityContext = {
   runAsUser: RUN_UID,
   runAsGroup: RUN_UID,
   fsGroup: RUN_UID,
-  seccompProfile: { type: 'RuntimeDefault' },
+  seccompProfile: { type: 'RuntimeDefault' }
 };
 
 const containerSecurity: V1SecurityContext = {
   allowPrivilegeEscalation: false,
   readOnlyRootFilesystem: true,
-  capabilities: { drop: ['ALL'] },
+  capabilities: { drop: ['ALL'] }
 };
 
 /** Where a pod may run: each role's own nodeSelector and tolerations, from its part of the spec. */
@@ -316,7 +356,7 @@ function pod(
   container: V1Container,
   placement: Placement,
   extra: Partial<NonNullable<V1Pod['spec']>>,
-  more: { volumes: V1Volume[]; mounts: V1VolumeMount[] } = { volumes: [], mounts: [] },
+  more: { volumes: V1Volume[]; mounts: V1VolumeMount[] } = { volumes: [], mounts: [] }
 ): V1Pod {
   const base = volumes(run, placement.cacheSizeLimit);
   const vols = [...base.volumes, ...more.volumes];
@@ -335,11 +375,13 @@ function pod(
       enableServiceLinks: false,
       securityContext: podSecurity,
       volumes: vols,
-      containers: [{ ...container, volumeMounts: mounts, securityContext: containerSecurity, imagePullPolicy: 'IfNotPresent' }],
+      containers: [
+        { ...container, volumeMounts: mounts, securityContext: containerSecurity, imagePullPolicy: 'IfNotPresent' }
+      ],
       ...(placement.nodeSelector ? { nodeSelector: { ...placement.nodeSelector } } : {}),
       ...(placement.tolerations ? { tolerations: [...placement.tolerations] } : {}),
-      ...extra,
-    },
+      ...extra
+    }
   };
 }
 
@@ -379,29 +421,28 @@ export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
         String(run.spec.runPolicy.backoffLimit),
         // How long it waits for unreachable storage before exiting 75 (retryable): a MinIO restart is not the run's end.
         '--reconnect-deadline',
-        String(run.spec.runPolicy.reconnectDeadlineSeconds),
+        String(run.spec.runPolicy.reconnectDeadlineSeconds)
       ],
-      env: [
-        tokenEnv(run),
-        { name: 'RINGTRAIN_ATTEMPT', value: String(attempt) },
-        ...storageEnv(run),
-      ],
+      env: [tokenEnv(run), { name: 'RINGTRAIN_ATTEMPT', value: String(attempt) }, ...storageEnv(run)],
       ports: [
         { name: PORT_NAMES.grpc, containerPort: COORDINATOR_GRPC_PORT, protocol: 'TCP' },
-        { name: PORT_NAMES.http, containerPort: COORDINATOR_HTTP_PORT, protocol: 'TCP' },
+        { name: PORT_NAMES.http, containerPort: COORDINATOR_HTTP_PORT, protocol: 'TCP' }
       ],
       readinessProbe: { httpGet: { path: '/healthz', port: COORDINATOR_HTTP_PORT }, periodSeconds: 5 },
       // The CLI's last line says why it failed (e.g. the run's ingest): it becomes status.lastFailure.message.
       terminationMessagePolicy: 'FallbackToLogsOnError',
       // Its limits are also what its ingest sizes its decoding to (the cgroup's CPU quota and memory limit).
-      resources: { ...(Object.keys(requests).length ? { requests } : {}), ...(Object.keys(limits).length ? { limits } : {}) },
+      resources: {
+        ...(Object.keys(requests).length ? { requests } : {}),
+        ...(Object.keys(limits).length ? { limits } : {})
+      }
     },
     { nodeSelector: coordinator.nodeSelector, tolerations: coordinator.tolerations },
     {},
     {
       volumes: [{ name: 'run-config', configMap: { name: names.configMap(run.metadata.name) } }],
-      mounts: [{ name: 'run-config', mountPath: '/etc/ringtrain', readOnly: true }],
-    },
+      mounts: [{ name: 'run-config', mountPath: '/etc/ringtrain', readOnly: true }]
+    }
   );
 }
 
@@ -421,9 +462,15 @@ export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number, 
       image: workers.image,
       command: ['ringtrain', 'worker'],
       args: [
-        '--coordinator', `${names.coordinatorService(runName)}:${COORDINATOR_GRPC_PORT}`, '--worker-id', names.workerPod(runName, rank), '--host', '0.0.0.0',
+        '--coordinator',
+        `${names.coordinatorService(runName)}:${COORDINATOR_GRPC_PORT}`,
+        '--worker-id',
+        names.workerPod(runName, rank),
+        '--host',
+        '0.0.0.0',
         // How long it waits for unreachable storage or coordinator before exiting 75 or 80 (retryable).
-        '--reconnect-deadline', String(run.spec.runPolicy.reconnectDeadlineSeconds),
+        '--reconnect-deadline',
+        String(run.spec.runPolicy.reconnectDeadlineSeconds)
       ],
       env: [
         // User env first: ours come last so a user cannot silently break the rank contract.
@@ -434,18 +481,24 @@ export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number, 
         { name: 'RINGTRAIN_ATTEMPT', value: String(attempt) },
         { name: 'RINGTRAIN_COLLECTIVE_PORT', value: String(WORKER_COLLECTIVE_PORT) },
         // What peers can dial: listening on 0.0.0.0 says nothing about where the pod is reachable.
-        { name: 'RINGTRAIN_ADVERTISE_HOST', value: `${names.workerHostname(rank)}.${names.workersService(runName)}.${run.metadata.namespace ?? 'default'}.svc` },
+        {
+          name: 'RINGTRAIN_ADVERTISE_HOST',
+          value: `${names.workerHostname(rank)}.${names.workersService(runName)}.${run.metadata.namespace ?? 'default'}.svc`
+        },
         { name: 'RINGTRAIN_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
         ...coordinatorWaitEnv(run),
         ...gpuEnv(workers.gpu.count, gpuResource),
-        ...storageEnv(run),
+        ...storageEnv(run)
       ],
       ports: [{ name: PORT_NAMES.collective, containerPort: WORKER_COLLECTIVE_PORT, protocol: 'TCP' }],
       // The CLI's last line says why it failed (e.g. no GPU that TensorFlow can use): it becomes status.lastFailure.message.
       terminationMessagePolicy: 'FallbackToLogsOnError',
-      resources: { ...(Object.keys(requests).length ? { requests } : {}), ...(Object.keys(limits).length ? { limits } : {}) },
+      resources: {
+        ...(Object.keys(requests).length ? { requests } : {}),
+        ...(Object.keys(limits).length ? { limits } : {})
+      }
     },
     { nodeSelector: workers.nodeSelector, tolerations: workers.tolerations, cacheSizeLimit: workers.cacheSizeLimit },
-    { hostname: names.workerHostname(rank), subdomain: names.workersService(runName) },
+    { hostname: names.workerHostname(rank), subdomain: names.workersService(runName) }
   );
 }

@@ -12,7 +12,7 @@ const schema = z.object({
   iters: z.coerce.number().int().min(1),
   warmup: z.coerce.number().int().min(0),
   chunkMib: z.coerce.number().positive().max(16),
-  json: z.boolean().optional(),
+  json: z.boolean().optional()
 });
 
 /**
@@ -21,7 +21,9 @@ const schema = z.object({
  */
 export function allReduceBenchCommand(): Command {
   return new Command('allreduce')
-    .description('ring all-reduce bandwidth between local processes; --json prints {workers, bytes, wire, iters, medianMs, algbwGBs, busbwGBs}')
+    .description(
+      'ring all-reduce bandwidth between local processes; --json prints {workers, bytes, wire, iters, medianMs, algbwGBs, busbwGBs}'
+    )
     .option('--workers <n>', 'rank processes', '2')
     .option('--mib <m>', 'f32 payload in MiB (ResNet18 gradients: 44.6)', '44.6')
     .option('--wire <format>', 'f32, f16 or bf16 on the wire', 'f32')
@@ -33,8 +35,13 @@ export function allReduceBenchCommand(): Command {
       const options = parseOptions(schema, raw);
       const { benchmarkAllReduce } = await import('@ringtrain/collective');
       const result = await benchmarkAllReduce({
-        workers: options.workers, mib: options.mib, wire: options.wire, iters: options.iters, warmup: options.warmup,
-        chunkBytes: Math.round((options.chunkMib * MiB) / 4) * 4, execArgv: TSX_EXEC_ARGV,
+        workers: options.workers,
+        mib: options.mib,
+        wire: options.wire,
+        iters: options.iters,
+        warmup: options.warmup,
+        chunkBytes: Math.round((options.chunkMib * MiB) / 4) * 4,
+        execArgv: TSX_EXEC_ARGV
       });
       if (options.json) {
         process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -42,7 +49,7 @@ export function allReduceBenchCommand(): Command {
       }
       process.stdout.write(
         `all-reduce of ${(result.bytes / MiB).toFixed(1)} MiB over ${result.workers} processes (${result.wire} wire): ` +
-          `median ${result.medianMs.toFixed(1)} ms, algbw ${result.algbwGBs.toFixed(3)} GB/s, busbw ${result.busbwGBs.toFixed(3)} GB/s\n`,
+          `median ${result.medianMs.toFixed(1)} ms, algbw ${result.algbwGBs.toFixed(3)} GB/s, busbw ${result.busbwGBs.toFixed(3)} GB/s\n`
       );
     });
 }

@@ -16,7 +16,7 @@ const schema = z.object({
   warmupBatches: z.coerce.number().int().min(0),
   cacheDir: z.string().min(1),
   cacheSize: byteSize,
-  json: z.boolean().optional(),
+  json: z.boolean().optional()
 });
 
 /**
@@ -25,7 +25,9 @@ const schema = z.object({
  */
 export function loaderBenchCommand(): Command {
   return new Command('loader')
-    .description('images/s of decode + train transforms + batching from a dataset; --json prints {imagesPerSec, bytesPerSec, cacheHitRate}')
+    .description(
+      'images/s of decode + train transforms + batching from a dataset; --json prints {imagesPerSec, bytesPerSec, cacheHitRate}'
+    )
     .requiredOption('--data <uri>', 'dataset URI (s3://bucket/prefix, file:///dir or a local path)')
     .option('--split <split>', 'train or val', 'train')
     .option('--image-size <px>', 'output side', '224')
@@ -45,13 +47,30 @@ export function loaderBenchCommand(): Command {
       const { manifest } = await loadManifest(store);
       const split = manifest.splits[options.split];
       const plan = planEpoch({
-        shardSampleCounts: shardSampleCounts(split), seed: 0, epoch: 0, worldSize: 1, rank: 0,
-        batchSize: options.batchSize, samplesConsumed: 0, remainder: 'drop', partitions: 1,
+        shardSampleCounts: shardSampleCounts(split),
+        seed: 0,
+        epoch: 0,
+        worldSize: 1,
+        rank: 0,
+        batchSize: options.batchSize,
+        samplesConsumed: 0,
+        remainder: 'drop',
+        partitions: 1
       });
       const loader = new DataLoader({
-        store, manifest, split: options.split, seed: 0, batchSize: options.batchSize, imageSize: options.imageSize,
-        mean: IMAGENET_MEAN, std: IMAGENET_STD, threads: options.threads, tasksPerThread: options.inFlight, cacheDir: options.cacheDir, cacheBytes: options.cacheSize,
-        planner: (width, height, random) => planRandomResizedCrop(width, height, { uniform: random }),
+        store,
+        manifest,
+        split: options.split,
+        seed: 0,
+        batchSize: options.batchSize,
+        imageSize: options.imageSize,
+        mean: IMAGENET_MEAN,
+        std: IMAGENET_STD,
+        threads: options.threads,
+        tasksPerThread: options.inFlight,
+        cacheDir: options.cacheDir,
+        cacheBytes: options.cacheSize,
+        planner: (width, height, random) => planRandomResizedCrop(width, height, { uniform: random })
       });
       let images = 0;
       let bytesAtStart = 0;
@@ -79,9 +98,18 @@ export function loaderBenchCommand(): Command {
         imagesPerSec: images / seconds,
         bytesPerSec: (stats.bytesRead - bytesAtStart) / seconds,
         cacheHitRate: stats.cacheHitRate,
-        images, seconds, threads: options.threads, inFlight: options.inFlight, imageSize: options.imageSize, batchSize: options.batchSize, corrupt: stats.corrupt,
+        images,
+        seconds,
+        threads: options.threads,
+        inFlight: options.inFlight,
+        imageSize: options.imageSize,
+        batchSize: options.batchSize,
+        corrupt: stats.corrupt
       };
       if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-      else process.stdout.write(`loader: ${result.imagesPerSec.toFixed(1)} images/s, ${(result.bytesPerSec / 2 ** 20).toFixed(1)} MiB/s, cache hit rate ${(result.cacheHitRate * 100).toFixed(0)}% (${images} images, ${options.threads} threads)\n`);
+      else
+        process.stdout.write(
+          `loader: ${result.imagesPerSec.toFixed(1)} images/s, ${(result.bytesPerSec / 2 ** 20).toFixed(1)} MiB/s, cache hit rate ${(result.cacheHitRate * 100).toFixed(0)}% (${images} images, ${options.threads} threads)\n`
+        );
     });
 }

@@ -11,7 +11,7 @@ const schema = z.object({
   warmupSteps: z.coerce.number().int().min(0),
   numClasses: z.coerce.number().int().min(1),
   computeThreads: z.coerce.number().int().min(1).optional(),
-  json: z.boolean().optional(),
+  json: z.boolean().optional()
 });
 
 /**
@@ -20,7 +20,9 @@ const schema = z.object({
  */
 export function trainBenchCommand(): Command {
   return new Command('train')
-    .description('images/s of the ResNet18 training step; --json prints {backend, computeThreads, imageSize, batchSize, imagesPerSec, stepMs, forwardMs, backwardMs, optimizerMs, kernelsPerStep, peakRssBytes}')
+    .description(
+      'images/s of the ResNet18 training step; --json prints {backend, computeThreads, imageSize, batchSize, imagesPerSec, stepMs, forwardMs, backwardMs, optimizerMs, kernelsPerStep, peakRssBytes}'
+    )
     .option('--backend <name>', 'auto, tensorflow, wasm or cpu (default: RINGTRAIN_BACKEND, else auto)')
     .option('--image-size <px>', 'square input side', '224')
     .option('--batch-size <n>', 'images per step', '16')
@@ -28,12 +30,17 @@ export function trainBenchCommand(): Command {
     .option('--steps <n>', 'timed steps', '5')
     .option('--warmup-steps <n>', 'untimed steps first', '1')
     .option('--num-classes <n>', 'classes of the head', '1000')
-    .option('--compute-threads <n>', "TensorFlow's intra-op threads (default: every core this process may use); compare with torch.set_num_threads")
+    .option(
+      '--compute-threads <n>',
+      "TensorFlow's intra-op threads (default: every core this process may use); compare with torch.set_num_threads"
+    )
     .option('--json', 'print one JSON object on stdout')
     .action(async (raw: Record<string, unknown>) => {
       const options = parseOptions(schema, { ...raw, backend: raw.backend ?? process.env.RINGTRAIN_BACKEND ?? 'auto' });
       const { benchmarkTrainingStep, chooseComputeThreads, initBackend } = await import('@ringtrain/model');
-      const threads = chooseComputeThreads(options.computeThreads !== undefined ? { requested: options.computeThreads } : {});
+      const threads = chooseComputeThreads(
+        options.computeThreads !== undefined ? { requested: options.computeThreads } : {}
+      );
       const choice = await initBackend({ requested: options.backend, threads });
       const result = await benchmarkTrainingStep(options);
       const report = { backend: choice.name, computeThreads: choice.native?.threads.intraOp, ...result };
@@ -45,7 +52,7 @@ export function trainBenchCommand(): Command {
         `${report.backend} ${report.imageSize}×${report.imageSize} batch ${report.batchSize}: ` +
           `${report.imagesPerSec.toFixed(2)} images/s, step ${report.stepMs.toFixed(0)} ms ` +
           `(forward ${report.forwardMs.toFixed(0)}, backward ${report.backwardMs.toFixed(0)}, optimizer ${report.optimizerMs.toFixed(0)}), ` +
-          `${report.kernelsPerStep} kernels per step, peak RSS ${(report.peakRssBytes / 2 ** 20).toFixed(0)} MiB\n`,
+          `${report.kernelsPerStep} kernels per step, peak RSS ${(report.peakRssBytes / 2 ** 20).toFixed(0)} MiB\n`
       );
     });
 }

@@ -17,14 +17,27 @@ describe('ringtrain coordinator', () => {
   before(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-cli-coordinator-'));
     config = path.join(work, 'run.json');
-    await writeFile(config, JSON.stringify({ runId: 'run-cli', dataset: path.join(work, 'dataset'), out: path.join(work, 'out'), workers: 2, epochs: 1, batchSize: 8, partitions: 2, training: { numClasses: 3 }, cacheDir: work }));
+    await writeFile(
+      config,
+      JSON.stringify({
+        runId: 'run-cli',
+        dataset: path.join(work, 'dataset'),
+        out: path.join(work, 'out'),
+        workers: 2,
+        epochs: 1,
+        batchSize: 8,
+        partitions: 2,
+        training: { numClasses: 3 },
+        cacheDir: work
+      })
+    );
   });
   after(() => rm(work, { recursive: true, force: true }));
 
   it('serves /healthz and /status, logs JSON, and stops cleanly on SIGTERM with exit code 130', async () => {
     const child = spawn(process.execPath, [bin, 'coordinator', '--config', config, '--port', '0', '--http-port', '0'], {
       env: { ...process.env, RINGTRAIN_TOKEN: 'a-token-of-sufficient-length' },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'ignore', 'pipe']
     });
     let stderr = '';
     const http = await new Promise<string>((resolve, reject) => {
@@ -36,7 +49,11 @@ describe('ringtrain coordinator', () => {
       child.once('exit', () => reject(new Error(`the coordinator exited early: ${stderr}`)));
     });
     assert.equal(await (await fetch(`${http}/healthz`)).text(), 'ok\n');
-    const status = (await (await fetch(`${http}/status`)).json()) as { runId: string; state: string; worldSize: number };
+    const status = (await (await fetch(`${http}/status`)).json()) as {
+      runId: string;
+      state: string;
+      worldSize: number;
+    };
     assert.deepEqual([status.runId, status.state, status.worldSize], ['run-cli', 'rendezvous', 2]);
     const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
@@ -46,38 +63,95 @@ describe('ringtrain coordinator', () => {
 
   it('exits 65 (bad data, not retried) with the reason as its last line when the run’s ingest fails on a missing source', async () => {
     const failing = path.join(work, 'run-ingest.json');
-    await writeFile(failing, JSON.stringify({ runId: 'run-ingest', dataset: path.join(work, 'never-made'), out: path.join(work, 'out-ingest'), workers: 2, epochs: 1, batchSize: 8, partitions: 2, training: {}, cacheDir: work, ingest: { source: path.join(work, 'no-such-images') } }));
-    const child = spawn(process.execPath, [bin, 'coordinator', '--config', failing, '--port', '0', '--http-port', '0'], {
-      env: { ...process.env, RINGTRAIN_TOKEN: 'a-token-of-sufficient-length' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    await writeFile(
+      failing,
+      JSON.stringify({
+        runId: 'run-ingest',
+        dataset: path.join(work, 'never-made'),
+        out: path.join(work, 'out-ingest'),
+        workers: 2,
+        epochs: 1,
+        batchSize: 8,
+        partitions: 2,
+        training: {},
+        cacheDir: work,
+        ingest: { source: path.join(work, 'no-such-images') }
+      })
+    );
+    const child = spawn(
+      process.execPath,
+      [bin, 'coordinator', '--config', failing, '--port', '0', '--http-port', '0'],
+      {
+        env: { ...process.env, RINGTRAIN_TOKEN: 'a-token-of-sufficient-length' },
+        stdio: ['ignore', 'ignore', 'pipe']
+      }
+    );
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 65);
-    assert.match(stderr.trim().split('\n').at(-1) ?? '', /^ringtrain: ingesting .*no-such-images into .*never-made failed: ingest source .* does not exist/);
+    assert.match(
+      stderr.trim().split('\n').at(-1) ?? '',
+      /^ringtrain: ingesting .*no-such-images into .*never-made failed: ingest source .* does not exist/
+    );
   });
 
   it('exits 75 (storage unavailable, retryable) when its object storage stays unreachable past --reconnect-deadline, after a warning per retry', async () => {
     const unreachable = path.join(work, 'run-unreachable.json');
-    await writeFile(unreachable, JSON.stringify({ runId: 'run-unreachable', dataset: 's3://datasets/x', out: 's3://runs/x', workers: 2, epochs: 1, batchSize: 8, partitions: 2, training: { numClasses: 3 }, cacheDir: work }));
+    await writeFile(
+      unreachable,
+      JSON.stringify({
+        runId: 'run-unreachable',
+        dataset: 's3://datasets/x',
+        out: 's3://runs/x',
+        workers: 2,
+        epochs: 1,
+        batchSize: 8,
+        partitions: 2,
+        training: { numClasses: 3 },
+        cacheDir: work
+      })
+    );
     const started = Date.now();
-    const child = spawn(process.execPath, [bin, 'coordinator', '--config', unreachable, '--port', '0', '--http-port', '0', '--reconnect-deadline', '2'], {
-      // Nothing listens on port 1: every request is refused, as while MinIO restarts.
-      env: { ...process.env, RINGTRAIN_TOKEN: 'a-token-of-sufficient-length', RINGTRAIN_S3_ENDPOINT: 'http://127.0.0.1:1', AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [bin, 'coordinator', '--config', unreachable, '--port', '0', '--http-port', '0', '--reconnect-deadline', '2'],
+      {
+        // Nothing listens on port 1: every request is refused, as while MinIO restarts.
+        env: {
+          ...process.env,
+          RINGTRAIN_TOKEN: 'a-token-of-sufficient-length',
+          RINGTRAIN_S3_ENDPOINT: 'http://127.0.0.1:1',
+          AWS_ACCESS_KEY_ID: 'k',
+          AWS_SECRET_ACCESS_KEY: 's'
+        },
+        stdio: ['ignore', 'ignore', 'pipe']
+      }
+    );
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 75, stderr);
-    assert.ok((stderr.match(/waiting for object storage at http:\/\/127\.0\.0\.1:1 \(s3:\/\/runs\/x\/[^)]*\): unreachable for/g) ?? []).length >= 2, stderr);
-    assert.match(stderr.trim().split('\n').at(-1) ?? '', /^ringtrain: object storage at http:\/\/127\.0\.0\.1:1 unreachable for 2 s, past the reconnect deadline of 2 s/);
+    assert.ok(
+      (
+        stderr.match(
+          /waiting for object storage at http:\/\/127\.0\.0\.1:1 \(s3:\/\/runs\/x\/[^)]*\): unreachable for/g
+        ) ?? []
+      ).length >= 2,
+      stderr
+    );
+    assert.match(
+      stderr.trim().split('\n').at(-1) ?? '',
+      /^ringtrain: object storage at http:\/\/127\.0\.0\.1:1 unreachable for 2 s, past the reconnect deadline of 2 s/
+    );
     assert.ok(Date.now() - started < 30_000);
   });
 
   it('refuses to start without the run secret', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.RINGTRAIN_TOKEN;
-    const child = spawn(process.execPath, [bin, 'coordinator', '--config', config], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [bin, 'coordinator', '--config', config], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe']
+    });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -85,50 +159,111 @@ describe('ringtrain coordinator', () => {
     assert.match(stderr, /RINGTRAIN_TOKEN must hold the run secret/);
   });
 
-  it('[slow] a coordinator killed mid-run and started again recovers the run from its record: the workers re-register and finish it', { skip: slow, timeout: 15 * 60_000 }, async () => {
-    await writeMnistImageFolder(path.join(work, 'digits'), 20);
-    const dataset = path.join(work, 'digits-dataset');
-    await ingest({ source: path.join(work, 'digits'), to: dataset, valFraction: 0.2, seed: 1 });
-    const out = path.join(work, 'recover-out');
-    const recoverConfig = path.join(work, 'recover.json');
-    await writeFile(recoverConfig, JSON.stringify({
-      runId: 'run-recover', dataset, out, workers: 2, epochs: 2, batchSize: 8, partitions: 2, checkpointEverySteps: 3,
-      training: { numClasses: 10, imageSize: 32 }, cacheDir: path.join(work, 'recover-cache'), backend: 'wasm',
-      heartbeatIntervalMs: 500, coordinatorLostMs: 3_000,
-    }));
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    const env = { ...process.env, RINGTRAIN_TOKEN: 'a-token-of-sufficient-length' };
-    const coordinator = () => spawn('nice', ['-n', '5', process.execPath, bin, 'coordinator', '--config', recoverConfig, '--port', String(grpcPort), '--http-port', String(httpPort)], { env, stdio: 'ignore' });
-    const exited = (child: ReturnType<typeof spawn>) => new Promise<number | null>((resolve) => child.once('exit', resolve));
-    const firstCoordinator = coordinator();
-    const workers = ['worker-0', 'worker-1'].map((id) =>
-      spawn('nice', ['-n', '5', process.execPath, bin, 'worker', '--coordinator', `127.0.0.1:${grpcPort}`, '--worker-id', id], { env, stdio: 'ignore' }),
-    );
-    const workerExits = workers.map(exited);
-    try {
-      // Into the second epoch, past a checkpoint: the first epoch's report lives only in the record.
-      for (;;) {
-        const status = await fetch(`http://127.0.0.1:${httpPort}/status`).then((response) => response.json() as Promise<{ history: unknown[]; lastStep?: { epoch: number; epochStep: number } }>, () => undefined);
-        if (status !== undefined && status.history.length === 1 && status.lastStep !== undefined && status.lastStep.epoch === 1 && status.lastStep.epochStep >= 4) break;
-        await new Promise((resolve) => setTimeout(resolve, 300));
+  it(
+    '[slow] a coordinator killed mid-run and started again recovers the run from its record: the workers re-register and finish it',
+    { skip: slow, timeout: 15 * 60_000 },
+    async () => {
+      await writeMnistImageFolder(path.join(work, 'digits'), 20);
+      const dataset = path.join(work, 'digits-dataset');
+      await ingest({ source: path.join(work, 'digits'), to: dataset, valFraction: 0.2, seed: 1 });
+      const out = path.join(work, 'recover-out');
+      const recoverConfig = path.join(work, 'recover.json');
+      await writeFile(
+        recoverConfig,
+        JSON.stringify({
+          runId: 'run-recover',
+          dataset,
+          out,
+          workers: 2,
+          epochs: 2,
+          batchSize: 8,
+          partitions: 2,
+          checkpointEverySteps: 3,
+          training: { numClasses: 10, imageSize: 32 },
+          cacheDir: path.join(work, 'recover-cache'),
+          backend: 'wasm',
+          heartbeatIntervalMs: 500,
+          coordinatorLostMs: 3_000
+        })
+      );
+      const [grpcPort, httpPort] = [await freePort(), await freePort()];
+      const env = { ...process.env, RINGTRAIN_TOKEN: 'a-token-of-sufficient-length' };
+      const coordinator = () =>
+        spawn(
+          'nice',
+          [
+            '-n',
+            '5',
+            process.execPath,
+            bin,
+            'coordinator',
+            '--config',
+            recoverConfig,
+            '--port',
+            String(grpcPort),
+            '--http-port',
+            String(httpPort)
+          ],
+          { env, stdio: 'ignore' }
+        );
+      const exited = (child: ReturnType<typeof spawn>) =>
+        new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const firstCoordinator = coordinator();
+      const workers = ['worker-0', 'worker-1'].map((id) =>
+        spawn(
+          'nice',
+          ['-n', '5', process.execPath, bin, 'worker', '--coordinator', `127.0.0.1:${grpcPort}`, '--worker-id', id],
+          { env, stdio: 'ignore' }
+        )
+      );
+      const workerExits = workers.map(exited);
+      try {
+        // Into the second epoch, past a checkpoint: the first epoch's report lives only in the record.
+        for (;;) {
+          const status = await fetch(`http://127.0.0.1:${httpPort}/status`).then(
+            (response) =>
+              response.json() as Promise<{ history: unknown[]; lastStep?: { epoch: number; epochStep: number } }>,
+            () => undefined
+          );
+          if (
+            status !== undefined &&
+            status.history.length === 1 &&
+            status.lastStep !== undefined &&
+            status.lastStep.epoch === 1 &&
+            status.lastStep.epochStep >= 4
+          )
+            break;
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        }
+        firstCoordinator.kill('SIGKILL');
+        await exited(firstCoordinator);
+        const secondCoordinator = coordinator();
+        assert.equal(await exited(secondCoordinator), 0, 'the restarted coordinator ends the run as succeeded');
+        assert.deepEqual(await Promise.all(workerExits), [0, 0]);
+        const metrics = JSON.parse(await readFile(path.join(out, 'metrics.json'), 'utf8')) as {
+          state: string;
+          restarts: { reason: string }[];
+          weightsIdentical: boolean;
+          epochs: { epoch: number; samplesTrained: number; samplesDropped: number }[];
+        };
+        assert.equal(metrics.state, 'succeeded');
+        assert.deepEqual(
+          metrics.epochs.map((epoch) => epoch.epoch),
+          [0, 1],
+          'the first epoch carried over from the record'
+        );
+        assert.match(metrics.restarts[0]!.reason, /the coordinator restarted: generation 0 was interrupted/);
+        assert.equal(metrics.weightsIdentical, true);
+        const { manifest } = await loadManifest(dataset);
+        for (const epoch of metrics.epochs)
+          assert.equal(
+            epoch.samplesTrained + epoch.samplesDropped,
+            manifest.splits.train.count,
+            `epoch ${epoch.epoch}: every sample once`
+          );
+      } finally {
+        for (const child of [firstCoordinator, ...workers]) child.kill('SIGKILL');
       }
-      firstCoordinator.kill('SIGKILL');
-      await exited(firstCoordinator);
-      const secondCoordinator = coordinator();
-      assert.equal(await exited(secondCoordinator), 0, 'the restarted coordinator ends the run as succeeded');
-      assert.deepEqual(await Promise.all(workerExits), [0, 0]);
-      const metrics = JSON.parse(await readFile(path.join(out, 'metrics.json'), 'utf8')) as {
-        state: string; restarts: { reason: string }[]; weightsIdentical: boolean; epochs: { epoch: number; samplesTrained: number; samplesDropped: number }[];
-      };
-      assert.equal(metrics.state, 'succeeded');
-      assert.deepEqual(metrics.epochs.map((epoch) => epoch.epoch), [0, 1], 'the first epoch carried over from the record');
-      assert.match(metrics.restarts[0]!.reason, /the coordinator restarted: generation 0 was interrupted/);
-      assert.equal(metrics.weightsIdentical, true);
-      const { manifest } = await loadManifest(dataset);
-      for (const epoch of metrics.epochs) assert.equal(epoch.samplesTrained + epoch.samplesDropped, manifest.splits.train.count, `epoch ${epoch.epoch}: every sample once`);
-    } finally {
-      for (const child of [firstCoordinator, ...workers]) child.kill('SIGKILL');
     }
-  });
+  );
 });
-

@@ -5,7 +5,9 @@ import { heartbeatTimeoutFlag, reconnectDeadlineFlag } from '../../options.js';
 export function registerCoordinatorCommand(program: Command): void {
   program
     .command('coordinator')
-    .description('serve one run: rendezvous, generations, heartbeats, /status /healthz /metrics (token in RINGTRAIN_TOKEN)')
+    .description(
+      'serve one run: rendezvous, generations, heartbeats, /status /healthz /metrics (token in RINGTRAIN_TOKEN)'
+    )
     .requiredOption('--config <file>', 'the run configuration as JSON (the run.json that ringtrain train writes)')
     .option('--host <ip>', 'interface to listen on (0.0.0.0 in a pod)', '127.0.0.1')
     .option('--port <n>', 'gRPC port for the workers', '7070')

@@ -2,7 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { EXIT_CODES } from '@ringtrain/proto';
 import { z } from 'zod';
 import { ExitError, exitCodeFor, UsageError } from '../../errors.js';
-import { applyReconnectDeadline, heartbeatTimeoutSchema, parseOptions, reconnectDeadlineSchema } from '../../options.js';
+import {
+  applyReconnectDeadline,
+  heartbeatTimeoutSchema,
+  parseOptions,
+  reconnectDeadlineSchema
+} from '../../options.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const schema = z.object({
@@ -12,14 +17,15 @@ const schema = z.object({
   httpPort: port,
   heartbeatTimeout: heartbeatTimeoutSchema,
   maxRestarts: z.coerce.number().int().min(0),
-  reconnectDeadline: reconnectDeadlineSchema,
+  reconnectDeadline: reconnectDeadlineSchema
 });
 const envSchema = z.object({ RINGTRAIN_TOKEN: z.string().min(16) });
 
 export async function runCoordinatorCommand(raw: Record<string, unknown>): Promise<void> {
   const options = parseOptions(schema, raw);
   const env = envSchema.safeParse(process.env);
-  if (!env.success) throw new UsageError('RINGTRAIN_TOKEN must hold the run secret (at least 16 characters) that the workers present');
+  if (!env.success)
+    throw new UsageError('RINGTRAIN_TOKEN must hold the run secret (at least 16 characters) that the workers present');
   await applyReconnectDeadline(options.reconnectDeadline);
   const { Coordinator, createLogger, DatasetIngestError, parseRunConfig } = await import('@ringtrain/coordinator');
   let config;
@@ -29,9 +35,14 @@ export async function runCoordinatorCommand(raw: Record<string, unknown>): Promi
     throw new UsageError(`--config ${options.config}: ${error instanceof Error ? error.message : String(error)}`);
   }
   const coordinator = await Coordinator.start({
-    config, token: env.data.RINGTRAIN_TOKEN, logger: createLogger({ service: 'coordinator', runId: config.runId }),
-    host: options.host, port: options.port, httpPort: options.httpPort,
-    heartbeatDeadlineMs: options.heartbeatTimeout * 1000, maxRestarts: options.maxRestarts,
+    config,
+    token: env.data.RINGTRAIN_TOKEN,
+    logger: createLogger({ service: 'coordinator', runId: config.runId }),
+    host: options.host,
+    port: options.port,
+    httpPort: options.httpPort,
+    heartbeatDeadlineMs: options.heartbeatTimeout * 1000,
+    maxRestarts: options.maxRestarts
   }).catch((error: unknown) => {
     // The reason as the log's last line, no stack: in a pod it becomes the termination message the operator reports.
     // An ingest that failed on an outage (a transient StoreError as its cause) exits retryably, on bad data permanently.

@@ -5,7 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { DatasetServiceConnection, FileStore, manifestFormatVersion, manifestKey, type Manifest } from '@ringtrain/dataset';
+import {
+  DatasetServiceConnection,
+  FileStore,
+  manifestFormatVersion,
+  manifestKey,
+  type Manifest
+} from '@ringtrain/dataset';
 import { freePort } from '@ringtrain/testing';
 
 const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
@@ -19,10 +25,16 @@ describe('ringtrain dataset-service', () => {
       formatVersion: manifestFormatVersion,
       classes: ['a'],
       splits: {
-        train: { count: 10, classCounts: [10], shards: [{ key: 'train/shard-00000.rtshard', firstSample: 0, sampleCount: 10, bytes: 100, sha256: 'a'.repeat(64) }] },
-        val: { count: 0, classCounts: [0], shards: [] },
+        train: {
+          count: 10,
+          classCounts: [10],
+          shards: [
+            { key: 'train/shard-00000.rtshard', firstSample: 0, sampleCount: 10, bytes: 100, sha256: 'a'.repeat(64) }
+          ]
+        },
+        val: { count: 0, classCounts: [0], shards: [] }
       },
-      ingest: { seed: 0, valFraction: 0, maxResolution: null, shardSizeBytes: 100, corrupt: [] },
+      ingest: { seed: 0, valFraction: 0, maxResolution: null, shardSizeBytes: 100, corrupt: [] }
     };
     await new FileStore(path.join(work, 'ds')).put(manifestKey, Buffer.from(JSON.stringify(manifest)));
   });
@@ -31,15 +43,31 @@ describe('ringtrain dataset-service', () => {
   it('serves plans for the datasets it was given until SIGTERM, then exits 0', async () => {
     const port = await freePort();
     const dataset = pathToFileURL(path.join(work, 'ds')).href;
-    const child = spawn(process.execPath, [bin, 'dataset-service', '--dataset', dataset, '--host', '127.0.0.1', '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [bin, 'dataset-service', '--dataset', dataset, '--host', '127.0.0.1', '--port', String(port)],
+      { stdio: ['ignore', 'ignore', 'pipe'] }
+    );
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const client = new DatasetServiceConnection(`127.0.0.1:${port}`);
     try {
       const deadline = Date.now() + 20_000;
-      while (!stderr.includes('listening') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-      const plan = await client.getEpochPlan({ dataset, split: 'train', seed: 1, epoch: 0, worldSize: 2, rank: 0, batchSize: 2, samplesConsumed: 0, remainder: 'drop', partitions: 2 });
+      while (!stderr.includes('listening') && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      const plan = await client.getEpochPlan({
+        dataset,
+        split: 'train',
+        seed: 1,
+        epoch: 0,
+        worldSize: 2,
+        rank: 0,
+        batchSize: 2,
+        samplesConsumed: 0,
+        remainder: 'drop',
+        partitions: 2
+      });
       assert.equal(plan.samples.length, 5);
       assert.equal(plan.epochSamples, 10);
     } finally {

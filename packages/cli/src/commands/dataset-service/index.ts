@@ -5,7 +5,10 @@ export function registerDatasetServiceCommand(program: Command): void {
   program
     .command('dataset-service')
     .description('serve dataset manifests and epoch plans over gRPC until SIGTERM')
-    .requiredOption('--dataset <uri...>', 'dataset URIs to serve (s3://bucket/prefix or file:///dir); others are refused')
+    .requiredOption(
+      '--dataset <uri...>',
+      'dataset URIs to serve (s3://bucket/prefix or file:///dir); others are refused'
+    )
     .option('--host <host>', 'address to listen on', '0.0.0.0')
     .option('--port <port>', 'port to listen on', '7070')
     .action(async (raw: Record<string, unknown>) => {

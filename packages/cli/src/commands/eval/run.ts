@@ -15,7 +15,7 @@ const schema = z.object({
   backend: backendFlag,
   threads: z.coerce.number().int().min(1).optional(),
   out: z.string().min(1).optional(),
-  json: z.boolean().optional(),
+  json: z.boolean().optional()
 });
 
 const RunFileSchema = z.object({ dataset: z.string().min(1) });
@@ -46,7 +46,10 @@ export async function runEval(run: string | undefined, raw: Record<string, unkno
     try {
       runFile = await readObject(`${modelUri.replace(/\/+$/, '')}/run.json`);
     } catch (error) {
-      if (isNotFound(error)) throw new UsageError(`${modelUri} is not a run's output (no run.json), so its dataset is unknown: give --data <dataset URI>`);
+      if (isNotFound(error))
+        throw new UsageError(
+          `${modelUri} is not a run's output (no run.json), so its dataset is unknown: give --data <dataset URI>`
+        );
       throw error;
     }
     const parsed = RunFileSchema.safeParse(JSON.parse(runFile.toString('utf8')));
@@ -55,34 +58,50 @@ export async function runEval(run: string | undefined, raw: Record<string, unkno
   }
   const trained = await openTrainedModel(modelUri, options.backend);
   const measured = await evaluateModel(trained, {
-    dataset, split, batchSize: options.batchSize, onProgress: progressLine(),
+    dataset,
+    split,
+    batchSize: options.batchSize,
+    onProgress: progressLine(),
     ...(options.imageSize !== undefined ? { imageSize: options.imageSize } : {}),
-    ...(options.threads !== undefined ? { threads: options.threads } : {}),
-  }).catch((error: unknown) => {
-    throw error instanceof TrainedModelError ? new UsageError(error.message) : error;
-  }).finally(async () => {
-    trained.model.dispose();
-    if (ingested !== undefined) await rm(ingested, { recursive: true, force: true });
-  });
+    ...(options.threads !== undefined ? { threads: options.threads } : {})
+  })
+    .catch((error: unknown) => {
+      throw error instanceof TrainedModelError ? new UsageError(error.message) : error;
+    })
+    .finally(async () => {
+      trained.model.dispose();
+      if (ingested !== undefined) await rm(ingested, { recursive: true, force: true });
+    });
   // A packed folder is named as the user gave it, not by its throwaway copy.
   const report = ingested === undefined ? measured : { ...measured, dataset: options.data! };
-  const where = ingested === undefined ? `${report.split} split of ${report.dataset}` : `all images of ${report.dataset}`;
+  const where =
+    ingested === undefined ? `${report.split} split of ${report.dataset}` : `all images of ${report.dataset}`;
   if (options.out !== undefined) await writeFile(options.out, `${JSON.stringify(report, null, 1)}\n`);
   if (options.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return;
   }
-  const percent = (value: number | null): string => (value === null ? '   n/a' : `${(100 * value).toFixed(1).padStart(5)}%`);
+  const percent = (value: number | null): string =>
+    value === null ? '   n/a' : `${(100 * value).toFixed(1).padStart(5)}%`;
   const width = Math.max(5, ...report.classes.map((name) => name.length));
   process.stdout.write(
     `${where}, ${report.imageSize}px: ${report.correct}/${report.count} correct = ` +
       `accuracy ${(100 * report.accuracy).toFixed(2)}% (top-5 ${(100 * report.top5Accuracy).toFixed(2)}%), loss ${report.loss.toFixed(4)}` +
       `${report.skipped > 0 ? ` (${report.skipped} corrupt images skipped)` : ''}\n\nper class (recall):\n` +
-      report.perClass.map((entry) => `  ${entry.className.padEnd(width)} ${percent(entry.accuracy)}  ${entry.correct}/${entry.total}`).join('\n') +
+      report.perClass
+        .map(
+          (entry) => `  ${entry.className.padEnd(width)} ${percent(entry.accuracy)}  ${entry.correct}/${entry.total}`
+        )
+        .join('\n') +
       `\n\nconfusion matrix (rows: true class, columns: predicted):\n` +
       `  ${''.padEnd(width)} ${report.classes.map((_, index) => String(index).padStart(5)).join('')}\n` +
-      report.confusion.map((row, index) => `  ${`${index} ${report.classes[index]}`.slice(0, width).padEnd(width)} ${row.map((value) => String(value).padStart(5)).join('')}`).join('\n') +
-      '\n',
+      report.confusion
+        .map(
+          (row, index) =>
+            `  ${`${index} ${report.classes[index]}`.slice(0, width).padEnd(width)} ${row.map((value) => String(value).padStart(5)).join('')}`
+        )
+        .join('\n') +
+      '\n'
   );
 }
 
@@ -101,6 +120,8 @@ function progressLine(): (done: number, total: number) => void {
     const now = Date.now();
     if (now - shown < 2_000 && done < total) return;
     shown = now;
-    process.stderr.write(`ringtrain: evaluated ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} images\n`);
+    process.stderr.write(
+      `ringtrain: evaluated ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} images\n`
+    );
   };
 }

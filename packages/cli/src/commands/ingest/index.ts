@@ -5,7 +5,10 @@ export function registerIngestCommand(program: Command): void {
   program
     .command('ingest')
     .description('pack an ImageFolder tree or a CSV/JSONL manifest of path,label into shards and manifest.json')
-    .argument('<source>', 'ImageFolder directory (one sub-folder per class) or a .csv/.jsonl file of path,label; or a store URI: s3://bucket/prefix (<prefix>/<class>/<image>), s3://bucket/raw/labels.csv')
+    .argument(
+      '<source>',
+      'ImageFolder directory (one sub-folder per class) or a .csv/.jsonl file of path,label; or a store URI: s3://bucket/prefix (<prefix>/<class>/<image>), s3://bucket/raw/labels.csv'
+    )
     .requiredOption('--to <uri>', 'dataset URI: s3://bucket/prefix, file:///dir or a local path')
     .option('--val-fraction <f>', 'fraction of each class held out for validation', '0.1')
     .option('--seed <n>', 'seed of the split and of the shard order', '0')

@@ -19,7 +19,11 @@ describe('ringtrain ingest into a real MinIO', () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-cli-s3-'));
     for (const name of ['left', 'right']) {
       await mkdir(path.join(work, 'src', name), { recursive: true });
-      for (let i = 0; i < 3; i += 1) await writeFile(path.join(work, 'src', name, `${i}.png`), encodeGreyscalePng(new Uint8Array(64).fill(i * 40), 8, 8));
+      for (let i = 0; i < 3; i += 1)
+        await writeFile(
+          path.join(work, 'src', name, `${i}.png`),
+          encodeGreyscalePng(new Uint8Array(64).fill(i * 40), 8, 8)
+        );
     }
   });
   after(async () => {
@@ -28,8 +32,15 @@ describe('ringtrain ingest into a real MinIO', () => {
   });
 
   const run = async (argv: string[], env: NodeJS.ProcessEnv) => {
-    const child = spawn(process.execPath, [bin, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    const [stdout, stderr, code] = await Promise.all([text(child.stdout), text(child.stderr), new Promise<number>((resolve) => child.once('close', (exit) => resolve(exit ?? 1)))]);
+    const child = spawn(process.execPath, [bin, ...argv], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env }
+    });
+    const [stdout, stderr, code] = await Promise.all([
+      text(child.stdout),
+      text(child.stderr),
+      new Promise<number>((resolve) => child.once('close', (exit) => resolve(exit ?? 1)))
+    ]);
     return { stdout, stderr, code };
   };
 
@@ -38,8 +49,16 @@ describe('ringtrain ingest into a real MinIO', () => {
     await mkdir(secret);
     await writeFile(path.join(secret, 'AWS_ACCESS_KEY_ID'), minio.config.accessKey);
     await writeFile(path.join(secret, 'AWS_SECRET_ACCESS_KEY'), minio.config.secretKey);
-    const env = { RINGTRAIN_S3_ENDPOINT: minio.config.endpoint, RINGTRAIN_S3_CREDENTIALS_DIR: secret, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' };
-    const result = await run(['ingest', path.join(work, 'src'), '--to', 's3://fresh/ds', '--create-bucket', '--val-fraction', '0', '--json'], env);
+    const env = {
+      RINGTRAIN_S3_ENDPOINT: minio.config.endpoint,
+      RINGTRAIN_S3_CREDENTIALS_DIR: secret,
+      AWS_ACCESS_KEY_ID: '',
+      AWS_SECRET_ACCESS_KEY: ''
+    };
+    const result = await run(
+      ['ingest', path.join(work, 'src'), '--to', 's3://fresh/ds', '--create-bucket', '--val-fraction', '0', '--json'],
+      env
+    );
     assert.equal(result.code, 0, result.stderr);
     assert.equal((JSON.parse(result.stdout) as { train: number }).train, 6);
     const { manifest } = await loadManifest('s3://fresh/ds', { s3: minio.config });
@@ -47,7 +66,11 @@ describe('ringtrain ingest into a real MinIO', () => {
   });
 
   it('fails at once on a missing bucket, naming it and what to check', async () => {
-    const env = { RINGTRAIN_S3_ENDPOINT: minio.config.endpoint, AWS_ACCESS_KEY_ID: minio.config.accessKey, AWS_SECRET_ACCESS_KEY: minio.config.secretKey };
+    const env = {
+      RINGTRAIN_S3_ENDPOINT: minio.config.endpoint,
+      AWS_ACCESS_KEY_ID: minio.config.accessKey,
+      AWS_SECRET_ACCESS_KEY: minio.config.secretKey
+    };
     const result = await run(['ingest', path.join(work, 'src'), '--to', 's3://absent/ds'], env);
     assert.equal(result.code, 78, 'EX_CONFIG: the URI names no bucket; a restart would not help');
     assert.match(result.stderr, /no such bucket: bucket "absent"/);

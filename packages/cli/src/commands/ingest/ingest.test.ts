@@ -10,9 +10,16 @@ describe('ringtrain ingest', () => {
   let work = '';
   before(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-cli-ingest-'));
-    for (const [name, colour] of [['apple', 60], ['pear', 200]] as const) {
+    for (const [name, colour] of [
+      ['apple', 60],
+      ['pear', 200]
+    ] as const) {
       await mkdir(path.join(work, 'src', name), { recursive: true });
-      for (let i = 0; i < 5; i += 1) await writeFile(path.join(work, 'src', name, `${i}.png`), encodeGreyscalePng(new Uint8Array(12 * 10).fill(colour), 12, 10));
+      for (let i = 0; i < 5; i += 1)
+        await writeFile(
+          path.join(work, 'src', name, `${i}.png`),
+          encodeGreyscalePng(new Uint8Array(12 * 10).fill(colour), 12, 10)
+        );
     }
     await writeFile(path.join(work, 'src', 'pear', 'notes.md'), '# not an image');
   });
@@ -20,7 +27,19 @@ describe('ringtrain ingest', () => {
 
   it('ingests a folder, prints a JSON summary, warns once about non-images, and writes the manifest', async () => {
     const to = path.join(work, 'out');
-    const result = await runCli(['ingest', path.join(work, 'src'), '--to', to, '--val-fraction', '0.2', '--seed', '3', '--shard-size', '1KiB', '--json']);
+    const result = await runCli([
+      'ingest',
+      path.join(work, 'src'),
+      '--to',
+      to,
+      '--val-fraction',
+      '0.2',
+      '--seed',
+      '3',
+      '--shard-size',
+      '1KiB',
+      '--json'
+    ]);
     assert.equal(result.code, 0, result.stderr);
     const summary = JSON.parse(result.stdout) as Record<string, number>;
     assert.equal(summary.train, 8);
@@ -32,7 +51,14 @@ describe('ringtrain ingest', () => {
   });
 
   it('rejects a malformed size with a usage error naming the flag', async () => {
-    const result = await runCli(['ingest', path.join(work, 'src'), '--to', path.join(work, 'x'), '--shard-size', 'lots']);
+    const result = await runCli([
+      'ingest',
+      path.join(work, 'src'),
+      '--to',
+      path.join(work, 'x'),
+      '--shard-size',
+      'lots'
+    ]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /--shard-size: "lots" is not a size/);
   });

@@ -2,14 +2,26 @@ import { z } from 'zod';
 import { parseOptions } from '../../options.js';
 import { ExitError, exitCodeFor } from '../../errors.js';
 
-const units: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+const units: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3
+};
 
 /** "64MiB", "512 KiB", "1e6", "2000000" → bytes. */
 export const byteSize = z.string().transform((text, context) => {
   const match = /^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([a-z]*)\s*$/i.exec(text);
   const factor = match ? units[match[2]!.toLowerCase()] : undefined;
   if (!match || factor === undefined) {
-    context.addIssue({ code: 'custom', message: `"${text}" is not a size; use e.g. 64MiB, 512KiB or a number of bytes` });
+    context.addIssue({
+      code: 'custom',
+      message: `"${text}" is not a size; use e.g. 64MiB, 512KiB or a number of bytes`
+    });
     return z.NEVER;
   }
   const bytes = Math.round(Number(match[1]) * factor);
@@ -28,7 +40,7 @@ const schema = z.object({
   maxResolution: z.coerce.number().int().min(8).optional(),
   concurrency: z.coerce.number().int().min(1).optional(),
   createBucket: z.boolean().optional(),
-  json: z.boolean().optional(),
+  json: z.boolean().optional()
 });
 
 export async function runIngest(source: string, raw: Record<string, unknown>): Promise<void> {
@@ -52,11 +64,19 @@ export async function runIngest(source: string, raw: Record<string, unknown>): P
         if (event.type === 'scanned') {
           process.stderr.write(`ingest: ${event.images} images in ${event.classes} classes\n`);
           if (event.ignoredFiles.length > 0) {
-            process.stderr.write(`ingest: warning: ignored ${event.ignoredFiles.length} non-image files (first: ${event.ignoredFiles[0]})\n`);
+            process.stderr.write(
+              `ingest: warning: ignored ${event.ignoredFiles.length} non-image files (first: ${event.ignoredFiles[0]})\n`
+            );
           }
-        } else if (event.type === 'corrupt') progress.note(`ingest: skipped corrupt image ${event.path}: ${event.reason}`);
-        else progress.update(event.imagesDone, event.imagesTotal, `${event.shardsUploaded} shards uploaded, ${event.shardsSkipped} already present`);
-      },
+        } else if (event.type === 'corrupt')
+          progress.note(`ingest: skipped corrupt image ${event.path}: ${event.reason}`);
+        else
+          progress.update(
+            event.imagesDone,
+            event.imagesTotal,
+            `${event.shardsUploaded} shards uploaded, ${event.shardsSkipped} already present`
+          );
+      }
     });
   } catch (error) {
     progress.done();
@@ -74,20 +94,24 @@ export async function runIngest(source: string, raw: Record<string, unknown>): P
     shardsSkipped: summary.shardsSkipped,
     bytesUploaded: summary.bytesUploaded,
     corrupt: summary.corrupt.length,
-    ignoredFiles: summary.ignoredFiles,
+    ignoredFiles: summary.ignoredFiles
   };
   if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else {
     process.stdout.write(
       `ingested ${result.train} train + ${result.val} val images of ${result.classes} classes into ${result.shards} shards at ${options.to}\n` +
         `  ${result.shardsUploaded} shards uploaded (${(result.bytesUploaded / 2 ** 20).toFixed(1)} MiB), ${result.shardsSkipped} already present\n` +
-        `  ${result.corrupt} corrupt images skipped, ${result.ignoredFiles} non-image files ignored\n`,
+        `  ${result.corrupt} corrupt images skipped, ${result.ignoredFiles} non-image files ignored\n`
     );
   }
 }
 
 /** A bar that redraws in place on a terminal, and a line per 10% when stderr is a log. */
-function progressReporter(): { update(done: number, total: number, detail: string): void; note(line: string): void; done(): void } {
+function progressReporter(): {
+  update(done: number, total: number, detail: string): void;
+  note(line: string): void;
+  done(): void;
+} {
   const tty = process.stderr.isTTY === true;
   let lastDecile = -1;
   let drawn = false;
@@ -97,7 +121,9 @@ function progressReporter(): { update(done: number, total: number, detail: strin
       if (tty) {
         const width = 30;
         const filled = Math.round(fraction * width);
-        process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} images, ${detail}`);
+        process.stderr.write(
+          `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} images, ${detail}`
+        );
         drawn = true;
       } else if (Math.floor(fraction * 10) > lastDecile) {
         lastDecile = Math.floor(fraction * 10);
@@ -111,6 +137,6 @@ function progressReporter(): { update(done: number, total: number, detail: strin
     done() {
       if (drawn) process.stderr.write('\n');
       drawn = false;
-    },
+    }
   };
 }

@@ -7,9 +7,13 @@ export const backendFlag = z.enum(['auto', 'tensorflow', 'wasm', 'cpu']);
 
 /** The model named by the positional argument or by --model: exactly one of them. */
 export function chooseModel(positional: string | undefined, flag: string | undefined): string {
-  if (positional !== undefined && flag !== undefined) throw new UsageError(`give the model once: either as an argument (${positional}) or with --model (${flag})`);
+  if (positional !== undefined && flag !== undefined)
+    throw new UsageError(`give the model once: either as an argument (${positional}) or with --model (${flag})`);
   const model = flag ?? positional;
-  if (model === undefined) throw new UsageError("no model: give a run's output as an argument, or --model <run, model directory or .safetensors file>");
+  if (model === undefined)
+    throw new UsageError(
+      "no model: give a run's output as an argument, or --model <run, model directory or .safetensors file>"
+    );
   return model;
 }
 

@@ -11,7 +11,7 @@ const schema = z.object({
   logits: z.boolean().optional(),
   imageSize: z.coerce.number().int().min(8).max(1024).optional(),
   backend: backendFlag,
-  json: z.boolean().optional(),
+  json: z.boolean().optional()
 });
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp']);
@@ -28,8 +28,9 @@ export async function runPredict(inputs: readonly string[], raw: Record<string, 
   let predictions;
   try {
     predictions = await predictFiles(trained, named, {
-      topK: Math.min(options.top, trained.labels.length), logits: options.logits === true,
-      ...(options.imageSize !== undefined ? { imageSize: options.imageSize } : {}),
+      topK: Math.min(options.top, trained.labels.length),
+      logits: options.logits === true,
+      ...(options.imageSize !== undefined ? { imageSize: options.imageSize } : {})
     });
   } catch (error) {
     if (error instanceof TrainedModelError) throw new UsageError(error.message);
@@ -41,9 +42,14 @@ export async function runPredict(inputs: readonly string[], raw: Record<string, 
     if (options.json) {
       process.stdout.write(`${JSON.stringify(prediction)}\n`);
     } else {
-      const ranked = prediction.top.map((entry) => `${entry.label} ${(100 * entry.probability).toFixed(1)}%`).join(', ');
+      const ranked = prediction.top
+        .map((entry) => `${entry.label} ${(100 * entry.probability).toFixed(1)}%`)
+        .join(', ');
       process.stdout.write(`${prediction.file}: ${ranked}\n`);
-      if (prediction.logits !== undefined) process.stdout.write(`  logits: ${prediction.logits.map((value, index) => `${trained.labels[index]} ${value.toFixed(4)}`).join(', ')}\n`);
+      if (prediction.logits !== undefined)
+        process.stdout.write(
+          `  logits: ${prediction.logits.map((value, index) => `${trained.labels[index]} ${value.toFixed(4)}`).join(', ')}\n`
+        );
     }
   }
 }

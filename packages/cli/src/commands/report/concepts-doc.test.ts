@@ -24,7 +24,10 @@ interface Block {
 
 /** Fenced blocks in document order. */
 function fencedBlocks(markdown: string): Block[] {
-  return [...markdown.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((match) => ({ language: match[1]!, body: match[2]! }));
+  return [...markdown.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((match) => ({
+    language: match[1]!,
+    body: match[2]!
+  }));
 }
 
 /** Trains for real, as opposed to --dry-run or --help. */
@@ -32,7 +35,10 @@ const trains = (script: string): boolean => /ringtrain train\b(?![^\n]*--(dry-ru
 
 function runScript(script: string): Promise<{ code: number; output: string }> {
   // Plain `npx ringtrain` resolves to this workspace's bin only from inside the repository, as the doc says.
-  const child = spawn('nice', ['-n', '5', 'bash', '-e', '-o', 'pipefail', '-c', script], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('nice', ['-n', '5', 'bash', '-e', '-o', 'pipefail', '-c', script], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe']
+  });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -50,27 +56,38 @@ describe('docs/concepts.md', () => {
   it('has runnable examples, and every one that reads a run trains it in the same block', () => {
     assert.ok(shell.length >= 4, `${shell.length} sh blocks`);
     for (const block of shell) {
-      if (/ringtrain (report|eval) runs\/concepts/.test(block.body)) assert.ok(trains(block.body), `this block reads runs/concepts without training it first:\n${block.body}`);
+      if (/ringtrain (report|eval) runs\/concepts/.test(block.body))
+        assert.ok(trains(block.body), `this block reads runs/concepts without training it first:\n${block.body}`);
     }
   });
 
   for (const block of shell) {
     const first = block.body.trim().split('\n')[0]!;
     const isSlow = trains(block.body);
-    it(`${isSlow ? '[slow] ' : ''}runs as written: ${first}`, { skip: isSlow ? slow : false, timeout: 20 * 60_000 }, async () => {
-      const result = await runScript(block.body);
-      assert.equal(result.code, 0, `the block failed:\n${block.body}\n--- output ---\n${result.output.slice(-4000)}`);
-      // The plan the doc quotes after this block is what the command prints.
-      const quoted = blocks[blocks.indexOf(block) + 1];
-      if (quoted?.language === 'text') {
-        for (const line of quoted.body.split('\n').filter((text) => text.trim() !== '')) {
-          assert.ok(result.output.includes(line.trim()), `the doc quotes "${line.trim()}" but the command printed:\n${result.output.slice(-4000)}`);
+    it(
+      `${isSlow ? '[slow] ' : ''}runs as written: ${first}`,
+      { skip: isSlow ? slow : false, timeout: 20 * 60_000 },
+      async () => {
+        const result = await runScript(block.body);
+        assert.equal(result.code, 0, `the block failed:\n${block.body}\n--- output ---\n${result.output.slice(-4000)}`);
+        // The plan the doc quotes after this block is what the command prints.
+        const quoted = blocks[blocks.indexOf(block) + 1];
+        if (quoted?.language === 'text') {
+          for (const line of quoted.body.split('\n').filter((text) => text.trim() !== '')) {
+            assert.ok(
+              result.output.includes(line.trim()),
+              `the doc quotes "${line.trim()}" but the command printed:\n${result.output.slice(-4000)}`
+            );
+          }
+        }
+        if (isSlow && /ringtrain report runs\/concepts/.test(block.body)) {
+          assert.match(
+            await readFile(path.join(runDir, 'report.html'), 'utf8'),
+            /<h2>The run plan<\/h2>[\s\S]*<h2>Confusion matrix and per-class accuracy<\/h2>/
+          );
+          assert.ok(pngSize(await readFile(path.join(runDir, 'curves.png'))) !== undefined, 'curves.png is a PNG');
         }
       }
-      if (isSlow && /ringtrain report runs\/concepts/.test(block.body)) {
-        assert.match(await readFile(path.join(runDir, 'report.html'), 'utf8'), /<h2>The run plan<\/h2>[\s\S]*<h2>Confusion matrix and per-class accuracy<\/h2>/);
-        assert.ok(pngSize(await readFile(path.join(runDir, 'curves.png'))) !== undefined, 'curves.png is a PNG');
-      }
-    });
+    );
   }
 });

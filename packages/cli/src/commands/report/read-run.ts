@@ -20,7 +20,10 @@ export async function readRun(location: string): Promise<LoadedRun> {
   const source = isFile ? location : `${base}/metrics.json`;
   if (!hasScheme(location) && !isFile) {
     const info = await stat(location).catch(() => undefined);
-    if (info === undefined) throw new MetricsFileError(`${location}: no such directory; give a run's --out directory (e.g. runs/demo), its metrics.json, or an s3://bucket/prefix URI`);
+    if (info === undefined)
+      throw new MetricsFileError(
+        `${location}: no such directory; give a run's --out directory (e.g. runs/demo), its metrics.json, or an s3://bucket/prefix URI`
+      );
   }
   let text: string;
   try {
@@ -29,7 +32,7 @@ export async function readRun(location: string): Promise<LoadedRun> {
     if (isNotFound(error)) {
       throw new MetricsFileError(
         `${source} does not exist: metrics.json is written when a run ends (succeeded, failed or stopped); ` +
-          'wait for the run to finish, continue a stopped one with `ringtrain train --resume --out <dir>`, or check the path',
+          'wait for the run to finish, continue a stopped one with `ringtrain train --resume --out <dir>`, or check the path'
       );
     }
     throw new MetricsFileError(`cannot read ${source}: ${error instanceof Error ? error.message : String(error)}`);
@@ -44,8 +47,13 @@ export async function readEvaluation(location: string): Promise<Evaluation> {
   try {
     text = (await readObject(location)).toString('utf8');
   } catch (error) {
-    if (isNotFound(error)) throw new MetricsFileError(`--eval ${location} does not exist: write it with \`ringtrain eval <run> --out ${location}\``);
-    throw new MetricsFileError(`cannot read --eval ${location}: ${error instanceof Error ? error.message : String(error)}`);
+    if (isNotFound(error))
+      throw new MetricsFileError(
+        `--eval ${location} does not exist: write it with \`ringtrain eval <run> --out ${location}\``
+      );
+    throw new MetricsFileError(
+      `cannot read --eval ${location}: ${error instanceof Error ? error.message : String(error)}`
+    );
   }
   return parseEvaluation(text, location);
 }

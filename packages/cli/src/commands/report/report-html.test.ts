@@ -8,7 +8,8 @@ import { demoMetricsText, EVIL_CLASS, tinyRunWithPlan } from './testdata/fixture
 const oldFormat = (): RunMetrics => parseRunMetrics(demoMetricsText, 'runs/demo/metrics.json');
 const withPlan = (): RunMetrics => parseRunMetrics(JSON.stringify(tinyRunWithPlan()), 'runs/tiny/metrics.json');
 const at = new Date('2026-11-27T13:00:00Z');
-const render = (metrics: RunMetrics, extra: Partial<ReportInput> = {}): string => renderReportHtml({ metrics, source: 'runs/demo/metrics.json', generatedAt: at, ...extra });
+const render = (metrics: RunMetrics, extra: Partial<ReportInput> = {}): string =>
+  renderReportHtml({ metrics, source: 'runs/demo/metrics.json', generatedAt: at, ...extra });
 
 /** Section headings in page order: the report's structure, which a reader learns once. */
 const headings = (html: string): string[] => [...html.matchAll(/<h2>([^<]*)<\/h2>/g)].map((match) => match[1]!);
@@ -16,14 +17,30 @@ const headings = (html: string): string[] => [...html.matchAll(/<h2>([^<]*)<\/h2
 describe('renderReportHtml', () => {
   it('lays out a run of the older format (no plan, no confusion matrix) in a fixed order of sections', () => {
     const html = render(oldFormat());
-    assert.deepEqual(headings(html), ['Curves', 'Epochs', 'Throughput and time', 'Restarts', 'Run configuration', 'Model']);
+    assert.deepEqual(headings(html), [
+      'Curves',
+      'Epochs',
+      'Throughput and time',
+      'Restarts',
+      'Run configuration',
+      'Model'
+    ]);
     assert.match(html, /^<!DOCTYPE html>\n<html lang="en">/);
     assert.ok(html.trimEnd().endsWith('</html>'));
   });
 
-  it('adds the run plan, per-step curves, each rank\'s step split and the confusion matrix when metrics.json has them', () => {
+  it("adds the run plan, per-step curves, each rank's step split and the confusion matrix when metrics.json has them", () => {
     const html = render(withPlan());
-    assert.deepEqual(headings(html), ['The run plan', 'Curves', 'Epochs', 'Throughput and time', 'Restarts', 'Confusion matrix and per-class accuracy', 'Run configuration', 'Model']);
+    assert.deepEqual(headings(html), [
+      'The run plan',
+      'Curves',
+      'Epochs',
+      'Throughput and time',
+      'Restarts',
+      'Confusion matrix and per-class accuracy',
+      'Run configuration',
+      'Model'
+    ]);
     assert.match(html, /480 training images ÷ global batch 32 = 15 iterations per epoch/);
     assert.match(html, /Training loss per iteration \(global batch\)/);
     assert.match(html, /<h3>The mean step, rank by rank<\/h3>/);
@@ -34,7 +51,10 @@ describe('renderReportHtml', () => {
 
   it('shows the figures a reader looks for: final accuracy against chance, per-epoch curves, throughput, time split', () => {
     const html = render(oldFormat());
-    assert.match(html, /final validation accuracy<\/div><div class="value">90\.0%<\/div><div class="note">chance with 10 classes: 10\.0%/);
+    assert.match(
+      html,
+      /final validation accuracy<\/div><div class="value">90\.0%<\/div><div class="note">chance with 10 classes: 10\.0%/
+    );
     // Two charts of two series each, one point per epoch, plus the throughput chart's four points.
     assert.equal(html.match(/<circle /g)?.length, 4 * 2 * 2 + 4);
     assert.match(html, /Where the wall time went/);
@@ -45,9 +65,16 @@ describe('renderReportHtml', () => {
 
   it('is self-contained: no script, no stylesheet link, no image or font fetched from anywhere', () => {
     const html = render(withPlan());
-    assert.ok(!/<script|<link|<img|<iframe|@import|url\(/i.test(html.replaceAll('&#60;img', '')), 'no element or CSS rule that loads something');
+    assert.ok(
+      !/<script|<link|<img|<iframe|@import|url\(/i.test(html.replaceAll('&#60;img', '')),
+      'no element or CSS rule that loads something'
+    );
     const urls = [...html.matchAll(/https?:\/\/[^\s"'<)]+/g)].map((match) => match[0]);
-    assert.deepEqual([...new Set(urls)], ['http://www.w3.org/2000/svg'], 'the SVG namespace is the only URL, and it is never fetched');
+    assert.deepEqual(
+      [...new Set(urls)],
+      ['http://www.w3.org/2000/svg'],
+      'the SVG namespace is the only URL, and it is never fetched'
+    );
   });
 
   it('escapes class names, restart reasons and run ids wherever they appear', () => {
@@ -66,7 +93,17 @@ describe('renderReportHtml', () => {
   });
 
   it('prefers the confusion matrix of ringtrain eval when one is given', () => {
-    const evaluation = { split: 'val', count: 3, accuracy: 2 / 3, classes: ['cat', 'dog'], confusion: [[1, 0], [1, 1]], dataset: 's3://b/pets' };
+    const evaluation = {
+      split: 'val',
+      count: 3,
+      accuracy: 2 / 3,
+      classes: ['cat', 'dog'],
+      confusion: [
+        [1, 0],
+        [1, 1]
+      ],
+      dataset: 's3://b/pets'
+    };
     const html = render(oldFormat(), { evaluation });
     assert.match(html, /From ringtrain eval on the val split of s3:\/\/b\/pets \(3 images\)/);
     assert.match(html, /<td>dog<\/td><td>1 \/ 2<\/td>/);
@@ -83,15 +120,34 @@ describe('renderReportHtml', () => {
 
 describe('report model', () => {
   it('computes per-class accuracy as recall, null for a class without samples', () => {
-    assert.deepEqual(perClassAccuracy(['a', 'b', 'c'], [[3, 1, 0], [0, 0, 0], [1, 1, 2]]), [
-      { name: 'a', count: 4, correct: 3, accuracy: 0.75 },
-      { name: 'b', count: 0, correct: 0, accuracy: null },
-      { name: 'c', count: 4, correct: 2, accuracy: 0.5 },
-    ]);
+    assert.deepEqual(
+      perClassAccuracy(
+        ['a', 'b', 'c'],
+        [
+          [3, 1, 0],
+          [0, 0, 0],
+          [1, 1, 2]
+        ]
+      ),
+      [
+        { name: 'a', count: 4, correct: 3, accuracy: 0.75 },
+        { name: 'b', count: 0, correct: 0, accuracy: null },
+        { name: 'c', count: 4, correct: 2, accuracy: 0.5 }
+      ]
+    );
   });
 
   it('takes the confusion matrix from ringtrain eval, else from the last validation, else shows none', () => {
-    const evaluation = { split: 'train', count: 2, accuracy: 1, classes: ['a', 'b'], confusion: [[1, 0], [0, 1]] };
+    const evaluation = {
+      split: 'train',
+      count: 2,
+      accuracy: 1,
+      classes: ['a', 'b'],
+      confusion: [
+        [1, 0],
+        [0, 1]
+      ]
+    };
     assert.deepEqual(resolveConfusion(withPlan(), evaluation)?.classes, ['a', 'b']);
     assert.equal(resolveConfusion(withPlan())?.classes.length, 10);
     assert.equal(resolveConfusion(oldFormat()), undefined);

@@ -1,6 +1,21 @@
-import { describeOptimizer, iterationsPerEpoch, resolveConfusion, timeSplit, type ConfusionView } from './report-model.js';
+import {
+  describeOptimizer,
+  iterationsPerEpoch,
+  resolveConfusion,
+  timeSplit,
+  type ConfusionView
+} from './report-model.js';
 import type { EpochMetrics, Evaluation, RankStepSeconds, RunMetrics, RunPlanMetrics } from './run-metrics.js';
-import { confusionHeatmap, escapeXml, formatSeconds, grid, lineChart, percent, segmentedBars, stackedBar } from './svg.js';
+import {
+  confusionHeatmap,
+  escapeXml,
+  formatSeconds,
+  grid,
+  lineChart,
+  percent,
+  segmentedBars,
+  stackedBar
+} from './svg.js';
 
 /**
  * The report as one self-contained HTML file: inline CSS and inline SVG charts, no script and no external
@@ -16,14 +31,20 @@ export interface ReportInput {
   evaluation?: Evaluation;
 }
 
-const COLORS = { train: '#1f77b4', val: '#d62728', throughput: '#2ca02c', training: '#1f77b4', other: '#b0b0b0' } as const;
+const COLORS = {
+  train: '#1f77b4',
+  val: '#d62728',
+  throughput: '#2ca02c',
+  training: '#1f77b4',
+  other: '#b0b0b0'
+} as const;
 
 /** The phases of one step, in the order a step runs them. */
 const STEP_PHASES = [
   { label: 'waiting for data', color: '#f2b134', key: 'dataWaitSeconds' },
   { label: 'forward + backward', color: '#1f77b4', key: 'computeSeconds' },
   { label: 'all-reduce', color: '#d62728', key: 'allreduceSeconds' },
-  { label: 'optimizer', color: '#2ca02c', key: 'optimizerSeconds' },
+  { label: 'optimizer', color: '#2ca02c', key: 'optimizerSeconds' }
 ] as const satisfies readonly { label: string; color: string; key: keyof RankStepSeconds }[];
 
 const epochNumber = (epoch: EpochMetrics): number => epoch.epoch + 1;
@@ -35,9 +56,18 @@ export function lossChart(metrics: RunMetrics, width = 480): string {
     xLabel: 'epoch',
     width,
     series: [
-      { name: 'training loss', color: COLORS.train, points: metrics.epochs.map((epoch) => ({ x: epochNumber(epoch), y: epoch.trainLoss })) },
-      { name: 'validation loss', color: COLORS.val, dashed: true, points: metrics.epochs.map((epoch) => ({ x: epochNumber(epoch), y: epoch.valLoss })) },
-    ],
+      {
+        name: 'training loss',
+        color: COLORS.train,
+        points: metrics.epochs.map((epoch) => ({ x: epochNumber(epoch), y: epoch.trainLoss }))
+      },
+      {
+        name: 'validation loss',
+        color: COLORS.val,
+        dashed: true,
+        points: metrics.epochs.map((epoch) => ({ x: epochNumber(epoch), y: epoch.valLoss }))
+      }
+    ]
   });
 }
 
@@ -50,9 +80,18 @@ export function accuracyChart(metrics: RunMetrics, width = 480): string {
     yDomain: [0, 1],
     yFormat: (value) => percent(value, 0),
     series: [
-      { name: 'training accuracy', color: COLORS.train, points: metrics.epochs.map((epoch) => ({ x: epochNumber(epoch), y: epoch.trainAccuracy })) },
-      { name: 'validation accuracy', color: COLORS.val, dashed: true, points: metrics.epochs.map((epoch) => ({ x: epochNumber(epoch), y: epoch.valAccuracy })) },
-    ],
+      {
+        name: 'training accuracy',
+        color: COLORS.train,
+        points: metrics.epochs.map((epoch) => ({ x: epochNumber(epoch), y: epoch.trainAccuracy }))
+      },
+      {
+        name: 'validation accuracy',
+        color: COLORS.val,
+        dashed: true,
+        points: metrics.epochs.map((epoch) => ({ x: epochNumber(epoch), y: epoch.valAccuracy }))
+      }
+    ]
   });
 }
 
@@ -61,7 +100,13 @@ export function throughputChart(metrics: RunMetrics, width = 480): string {
     title: 'Images/s per epoch (all workers)',
     xLabel: 'epoch',
     width,
-    series: [{ name: 'images/s', color: COLORS.throughput, points: metrics.epochs.map((epoch) => ({ x: epochNumber(epoch), y: epoch.imagesPerSecond })) }],
+    series: [
+      {
+        name: 'images/s',
+        color: COLORS.throughput,
+        points: metrics.epochs.map((epoch) => ({ x: epochNumber(epoch), y: epoch.imagesPerSecond }))
+      }
+    ]
   });
 }
 
@@ -74,7 +119,13 @@ export function stepLossChart(metrics: RunMetrics, width = 480): string | undefi
     xLabel: 'iteration (optimizer step)',
     xTicks: 'nice',
     width,
-    series: [{ name: 'training loss of the step', color: COLORS.train, points: steps.map((step) => ({ x: step.globalStep, y: step.loss })) }],
+    series: [
+      {
+        name: 'training loss of the step',
+        color: COLORS.train,
+        points: steps.map((step) => ({ x: step.globalStep, y: step.loss }))
+      }
+    ]
   });
 }
 
@@ -88,7 +139,13 @@ export function stepAccuracyChart(metrics: RunMetrics, width = 480): string | un
     width,
     yDomain: [0, 1],
     yFormat: (value) => percent(value, 0),
-    series: [{ name: 'training accuracy of the step', color: COLORS.train, points: steps.map((step) => ({ x: step.globalStep, y: step.accuracy })) }],
+    series: [
+      {
+        name: 'training accuracy of the step',
+        color: COLORS.train,
+        points: steps.map((step) => ({ x: step.globalStep, y: step.accuracy }))
+      }
+    ]
   });
 }
 
@@ -99,7 +156,7 @@ export function curvesSvg(metrics: RunMetrics): string {
   const perStep = stepLossChart(metrics);
   return grid(heading, [
     [lossChart(metrics), accuracyChart(metrics)],
-    [...(perStep !== undefined ? [perStep] : []), throughputChart(metrics)],
+    [...(perStep !== undefined ? [perStep] : []), throughputChart(metrics)]
   ]);
 }
 
@@ -168,58 +225,122 @@ function configSection(metrics: RunMetrics): string {
   const rows = [
     row('model', 'ResNet18', 'the final layer sized for the classes'),
     row('weights', e(config.pretrained ?? 'random initialisation (no pretrained weights)')),
-    row('frozen', training.freezeBackbone === true
-      ? `the backbone: only the classifier head trains${training.unfreezeAfterEpochs !== undefined ? `, for ${training.unfreezeAfterEpochs} epochs` : ''}` +
-        (training.freezeBatchNorm === true ? '; its batch norm in inference mode' : '; its batch norm in train mode, running statistics adapting')
-      : 'nothing: every layer trains'),
+    row(
+      'frozen',
+      training.freezeBackbone === true
+        ? `the backbone: only the classifier head trains${training.unfreezeAfterEpochs !== undefined ? `, for ${training.unfreezeAfterEpochs} epochs` : ''}` +
+            (training.freezeBatchNorm === true
+              ? '; its batch norm in inference mode'
+              : '; its batch norm in train mode, running statistics adapting')
+        : 'nothing: every layer trains'
+    ),
     row('workers', String(config.workers), 'ranks of the ring; each holds a full copy of the model'),
     row('batch size per worker', String(config.batchSize)),
-    row('global batch', `${config.workers} × ${config.batchSize} = ${globalBatch}`, 'images whose gradients are averaged into one optimizer step'),
-    ...(iterations !== undefined ? [row('iterations per epoch', String(iterations), metrics.plan !== undefined ? 'optimizer steps per epoch' : 'optimizer steps per epoch, from the first epoch')] : []),
-    row('epochs', String(config.epochs), config.maxSteps !== undefined ? `stopped after ${config.maxSteps} steps at most (--max-steps)` : ''),
+    row(
+      'global batch',
+      `${config.workers} × ${config.batchSize} = ${globalBatch}`,
+      'images whose gradients are averaged into one optimizer step'
+    ),
+    ...(iterations !== undefined
+      ? [
+          row(
+            'iterations per epoch',
+            String(iterations),
+            metrics.plan !== undefined ? 'optimizer steps per epoch' : 'optimizer steps per epoch, from the first epoch'
+          )
+        ]
+      : []),
+    row(
+      'epochs',
+      String(config.epochs),
+      config.maxSteps !== undefined ? `stopped after ${config.maxSteps} steps at most (--max-steps)` : ''
+    ),
     row('optimizer', e(optimizer.name)),
-    row('learning rate', optimizer.learningRate === undefined ? 'n/a' : rate(optimizer.learningRate), optimizer.details.join('; ')),
-    ...(training.microBatchSize !== undefined ? [row('micro-batch', String(training.microBatchSize), 'each worker batch split for memory; gradients averaged')] : []),
+    row(
+      'learning rate',
+      optimizer.learningRate === undefined ? 'n/a' : rate(optimizer.learningRate),
+      optimizer.details.join('; ')
+    ),
+    ...(training.microBatchSize !== undefined
+      ? [row('micro-batch', String(training.microBatchSize), 'each worker batch split for memory; gradients averaged')]
+      : []),
     row('image size', training.imageSize !== undefined ? `${training.imageSize} × ${training.imageSize} px` : 'n/a'),
     row('augmentation', config.augment === true ? 'random-resized-crop and horizontal flip' : 'none'),
     row('compute backend', e(metrics.plan?.backend?.perRank?.join(', ') ?? config.backend ?? 'auto')),
     row('seed', String(config.seed ?? 0)),
     row('dataset', e(config.dataset ?? metrics.plan?.dataset.uri ?? 'n/a')),
     row('output', e(config.out ?? 'n/a')),
-    row('checkpoints', config.checkpointEverySteps ? `every ${config.checkpointEverySteps} steps and at each epoch end` : 'at each epoch end', checkpointNote(metrics)),
+    row(
+      'checkpoints',
+      config.checkpointEverySteps
+        ? `every ${config.checkpointEverySteps} steps and at each epoch end`
+        : 'at each epoch end',
+      checkpointNote(metrics)
+    )
   ];
   return `<section><h2>Run configuration</h2><table class="kv">${rows.join('\n')}</table></section>`;
 }
 
 function checkpointNote(metrics: RunMetrics): string {
   const last = metrics.checkpoints.at(-1);
-  return last === undefined ? 'none written' : `${metrics.checkpoints.length} written, ${bytes(last.bytes)} each (weights, optimizer state, data cursor)`;
+  return last === undefined
+    ? 'none written'
+    : `${metrics.checkpoints.length} written, ${bytes(last.bytes)} each (weights, optimizer state, data cursor)`;
 }
 
 function planSection(plan: RunPlanMetrics): string {
   const classes = plan.dataset.classes;
   const shown = classes.length <= 12 ? classes.join(', ') : `${classes.slice(0, 10).join(', ')}, … ${classes.at(-1)}`;
-  const exact = (plan.lastIterationImages ?? plan.globalBatch) === plan.globalBatch && (plan.droppedPerEpoch ?? 0) === 0;
+  const exact =
+    (plan.lastIterationImages ?? plan.globalBatch) === plan.globalBatch && (plan.droppedPerEpoch ?? 0) === 0;
   const lines = [
-    row('data', `${count(classes.length)} classes (${e(shown)}); ${count(plan.dataset.images)} images: ${count(plan.dataset.trainImages)} training, ${count(plan.dataset.valImages)} validation`),
-    row('batch', `${plural(plan.workers, 'worker')} × ${plural(plan.batchPerWorker, 'image')} per worker = global batch ${count(plan.globalBatch)}`),
+    row(
+      'data',
+      `${count(classes.length)} classes (${e(shown)}); ${count(plan.dataset.images)} images: ${count(plan.dataset.trainImages)} training, ${count(plan.dataset.valImages)} validation`
+    ),
+    row(
+      'batch',
+      `${plural(plan.workers, 'worker')} × ${plural(plan.batchPerWorker, 'image')} per worker = global batch ${count(plan.globalBatch)}`
+    ),
     row(
       'iterations',
       `${count(plan.dataset.trainImages)} training images ÷ global batch ${count(plan.globalBatch)} = ${plural(plan.iterationsPerEpoch, 'iteration')} per epoch` +
-        (exact ? '' : ` (the last one takes ${count(plan.lastIterationImages ?? 0)} images${(plan.droppedPerEpoch ?? 0) > 0 ? `; ${plan.droppedPerEpoch} skipped per epoch so every worker gets as many` : ''})`),
+        (exact
+          ? ''
+          : ` (the last one takes ${count(plan.lastIterationImages ?? 0)} images${(plan.droppedPerEpoch ?? 0) > 0 ? `; ${plan.droppedPerEpoch} skipped per epoch so every worker gets as many` : ''})`)
     ),
-    row('epochs', `${plural(plan.epochs, 'epoch')} × ${plural(plan.iterationsPerEpoch, 'iteration')} = ${plural(plan.totalIterations, 'optimizer step')}${plan.maxSteps !== null && plan.maxSteps !== undefined ? ` (at most ${plan.maxSteps}: --max-steps)` : ''}`),
+    row(
+      'epochs',
+      `${plural(plan.epochs, 'epoch')} × ${plural(plan.iterationsPerEpoch, 'iteration')} = ${plural(plan.totalIterations, 'optimizer step')}${plan.maxSteps !== null && plan.maxSteps !== undefined ? ` (at most ${plan.maxSteps}: --max-steps)` : ''}`
+    ),
     row(
       'optimizer',
       `${e(plan.optimizer.kind === 'adam' ? 'Adam' : plan.optimizer.kind === 'sgd' ? 'SGD' : plan.optimizer.kind)}, learning rate ${rate(plan.optimizer.learningRate)}` +
         `${plan.optimizer.schedule !== undefined ? ` (${e(plan.optimizer.schedule)})` : ''}${(plan.optimizer.warmupIterations ?? 0) > 0 ? `, warmup over ${plan.optimizer.warmupIterations} iterations` : ''}`,
-      plan.optimizer.scaledWithGlobalBatch === true ? 'scaled with the global batch' : 'not scaled with the global batch',
+      plan.optimizer.scaledWithGlobalBatch === true
+        ? 'scaled with the global batch'
+        : 'not scaled with the global batch'
     ),
-    row('weights', plan.pretrained === null ? 'random initialisation: no pretrained weights' : `pretrained from ${e(plan.pretrained)}; final layer replaced`),
+    row(
+      'weights',
+      plan.pretrained === null
+        ? 'random initialisation: no pretrained weights'
+        : `pretrained from ${e(plan.pretrained)}; final layer replaced`
+    ),
     ...(plan.frozen !== undefined ? [row('frozen', e(plan.frozen))] : []),
-    row('images', `${plan.imageSize} × ${plan.imageSize} px${plan.augment === true ? ', random-resized-crop and flip for training' : ''}`),
-    ...(plan.backend !== undefined ? [row('backend', e(plan.backend.perRank?.map((name, rank) => `rank ${rank}: ${name}`).join(', ') ?? plan.backend.requested))] : []),
-    ...(plan.output !== undefined ? [row('output', e(plan.output.dir))] : []),
+    row(
+      'images',
+      `${plan.imageSize} × ${plan.imageSize} px${plan.augment === true ? ', random-resized-crop and flip for training' : ''}`
+    ),
+    ...(plan.backend !== undefined
+      ? [
+          row(
+            'backend',
+            e(plan.backend.perRank?.map((name, rank) => `rank ${rank}: ${name}`).join(', ') ?? plan.backend.requested)
+          )
+        ]
+      : []),
+    ...(plan.output !== undefined ? [row('output', e(plan.output.dir))] : [])
   ];
   return `<section><h2>The run plan</h2><p>What the run set out to do, as <code>ringtrain train</code> printed it before the first step.</p><table class="kv">${lines.join('\n')}</table></section>`;
 }
@@ -233,9 +354,10 @@ function curvesSection(metrics: RunMetrics): string {
   // One epoch is too little to tell over-fitting from a model still learning: say nothing rather than guess.
   let reading = '';
   if (metrics.epochs.length >= 2 && gap !== null) {
-    reading = gap > 0.1
-      ? `Training accuracy ends ${percent(gap, 0)} above validation accuracy: the model fits its training images better than new ones, a sign of over-fitting if the gap keeps growing; more data, augmentation or fewer epochs help.`
-      : 'Training and validation accuracy end close together: the model does about as well on images it has not trained on.';
+    reading =
+      gap > 0.1
+        ? `Training accuracy ends ${percent(gap, 0)} above validation accuracy: the model fits its training images better than new ones, a sign of over-fitting if the gap keeps growing; more data, augmentation or fewer epochs help.`
+        : 'Training and validation accuracy end close together: the model does about as well on images it has not trained on.';
   }
   return `<section><h2>Curves</h2><p>Training figures are averaged over each epoch's steps; validation runs once at the end of each epoch, on images the model never trains on.${metrics.steps !== undefined && metrics.steps.length > 1 ? ' The per-iteration curves show each optimizer step on its own global batch: noisy, because every batch holds different images.' : ''} ${e(reading)}</p>
 <div class="charts">${lossChart(metrics)}${accuracyChart(metrics)}${stepLossChart(metrics) ?? ''}${stepAccuracyChart(metrics) ?? ''}</div></section>`;
@@ -243,12 +365,13 @@ function curvesSection(metrics: RunMetrics): string {
 
 function epochsTable(metrics: RunMetrics): string {
   if (metrics.epochs.length === 0) return '';
-  const header = '<tr><th>epoch</th><th>generation</th><th>training loss</th><th>training accuracy</th><th>validation loss</th><th>validation accuracy</th><th>images trained</th><th>time</th><th>images/s</th></tr>';
+  const header =
+    '<tr><th>epoch</th><th>generation</th><th>training loss</th><th>training accuracy</th><th>validation loss</th><th>validation accuracy</th><th>images trained</th><th>time</th><th>images/s</th></tr>';
   const rows = metrics.epochs.map(
     (epoch) =>
       `<tr><td>${epochNumber(epoch)}</td><td>${epoch.generation ?? ''}</td><td>${number(epoch.trainLoss)}</td><td>${ratio(epoch.trainAccuracy)}</td>` +
       `<td>${number(epoch.valLoss)}</td><td>${ratio(epoch.valAccuracy)} <span class="note">of ${epoch.valImages}</span></td><td>${count(epoch.samplesTrained)}</td>` +
-      `<td>${formatSeconds(epoch.seconds)}</td><td>${number(epoch.imagesPerSecond, 1)}</td></tr>`,
+      `<td>${formatSeconds(epoch.seconds)}</td><td>${number(epoch.imagesPerSecond, 1)}</td></tr>`
   );
   return `<section><h2>Epochs</h2><table class="grid">${header}\n${rows.join('\n')}</table></section>`;
 }
@@ -258,7 +381,7 @@ function timeSection(metrics: RunMetrics): string {
   const chart = split.consistent
     ? stackedBar('Where the wall time went', [
         { label: 'training steps', seconds: split.trainingSeconds, color: COLORS.training },
-        { label: 'start-up, validation, checkpoints, restarts', seconds: split.otherSeconds, color: COLORS.other },
+        { label: 'start-up, validation, checkpoints, restarts', seconds: split.otherSeconds, color: COLORS.other }
       ])
     : '';
   const note = split.consistent
@@ -274,7 +397,10 @@ ${note}<div class="charts">${chart}${metrics.epochs.length > 0 ? throughputChart
 function rankSplit(ranks: readonly RankStepSeconds[]): string {
   if (ranks.length === 0) return '';
   const legend = STEP_PHASES.map(({ label, color }) => ({ label, color }));
-  const rows = ranks.map((rank) => ({ label: `rank ${rank.rank}${rank.backend !== undefined ? ` (${rank.backend})` : ''}`, parts: STEP_PHASES.map((phase) => rank[phase.key]) }));
+  const rows = ranks.map((rank) => ({
+    label: `rank ${rank.rank}${rank.backend !== undefined ? ` (${rank.backend})` : ''}`,
+    parts: STEP_PHASES.map((phase) => rank[phase.key])
+  }));
   const header = `<tr><th>rank</th>${STEP_PHASES.map((phase) => `<th>${e(phase.label)}</th>`).join('')}<th>step</th></tr>`;
   const lines = ranks.map((rank, index) => {
     const total = STEP_PHASES.reduce((sum, phase) => sum + rank[phase.key], 0);
@@ -290,14 +416,17 @@ function restartsSection(metrics: RunMetrics): string {
   if (metrics.restarts.length === 0) {
     return `<section><h2>Restarts</h2><p>None: the run finished in its first generation${metrics.generations > 1 ? ` (${metrics.generations} generations)` : ''}.</p></section>`;
   }
-  const rows = metrics.restarts.map((restart) => `<tr><td>${restart.generation}</td><td>${e(restart.at)}</td><td>${e(restart.reason)}</td></tr>`);
+  const rows = metrics.restarts.map(
+    (restart) => `<tr><td>${restart.generation}</td><td>${e(restart.at)}</td><td>${e(restart.reason)}</td></tr>`
+  );
   return `<section><h2>Restarts</h2><p>Each restart ended a generation and resumed every worker from the last checkpoint (${metrics.generations} generations in all).</p>
 <table class="grid"><tr><th>generation ended</th><th>at</th><th>reason</th></tr>\n${rows.join('\n')}</table></section>`;
 }
 
 function confusionSection(confusion: ConfusionView): string {
   const rows = confusion.perClass.map(
-    (entry) => `<tr><td>${e(entry.name)}</td><td>${entry.correct} / ${entry.count}</td><td>${bar(entry.accuracy)} ${ratio(entry.accuracy)}</td></tr>`,
+    (entry) =>
+      `<tr><td>${e(entry.name)}</td><td>${entry.correct} / ${entry.count}</td><td>${bar(entry.accuracy)} ${ratio(entry.accuracy)}</td></tr>`
   );
   return `<section><h2>Confusion matrix and per-class accuracy</h2>
 <p>From ${e(confusion.source)}. Row = the true class, column = what the model predicted: the diagonal is right, everything else is a mix-up between two classes.</p>
@@ -311,10 +440,18 @@ function bar(value: number | null): string {
 }
 
 function modelSection(metrics: RunMetrics): string {
-  const locations = Object.entries(metrics.summary).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
+  const locations = Object.entries(metrics.summary).filter(
+    (entry): entry is [string, string] => typeof entry[1] === 'string'
+  );
   const rows = locations.map(([key, value]) => row(key, `<code>${e(value)}</code>`));
   const hashes = [...new Set(metrics.weightsSha256)];
-  rows.push(row('weights sha256', hashes.map((hash) => `<code>${e(hash)}</code>`).join('<br>') || 'n/a', metrics.weightsIdentical ? 'identical on every rank' : 'ranks differ'));
+  rows.push(
+    row(
+      'weights sha256',
+      hashes.map((hash) => `<code>${e(hash)}</code>`).join('<br>') || 'n/a',
+      metrics.weightsIdentical ? 'identical on every rank' : 'ranks differ'
+    )
+  );
   return `<section><h2>Model</h2><table class="kv">${rows.join('\n')}</table></section>`;
 }
 
@@ -344,7 +481,7 @@ export function renderReportHtml(input: ReportInput): string {
     restartsSection(metrics),
     ...(confusion !== undefined ? [confusionSection(confusion)] : []),
     configSection(metrics),
-    modelSection(metrics),
+    modelSection(metrics)
   ];
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -25,7 +25,10 @@ export interface TimeSplit {
 }
 
 /** Recall per class: the diagonal over each row's total; null for a class without samples. */
-export function perClassAccuracy(classes: readonly string[], counts: readonly (readonly number[])[]): ConfusionView['perClass'] {
+export function perClassAccuracy(
+  classes: readonly string[],
+  counts: readonly (readonly number[])[]
+): ConfusionView['perClass'] {
   return classes.map((name, row) => {
     const count = (counts[row] ?? []).reduce((sum, value) => sum + value, 0);
     const correct = counts[row]?.[row] ?? 0;
@@ -44,7 +47,7 @@ export function resolveConfusion(metrics: RunMetrics, evaluation?: Evaluation): 
       source: `ringtrain eval on the ${evaluation.split} split${evaluation.dataset !== undefined ? ` of ${evaluation.dataset}` : ''} (${evaluation.count} images)`,
       classes: [...evaluation.classes],
       counts,
-      perClass: perClassAccuracy(evaluation.classes, counts),
+      perClass: perClassAccuracy(evaluation.classes, counts)
     };
   }
   const validation = metrics.validation;
@@ -55,7 +58,7 @@ export function resolveConfusion(metrics: RunMetrics, evaluation?: Evaluation): 
     source: `validation at the end of epoch ${validation.epoch + 1} (${images} images)`,
     classes: [...validation.classes],
     counts,
-    perClass: perClassAccuracy(validation.classes, counts),
+    perClass: perClassAccuracy(validation.classes, counts)
   };
 }
 
@@ -66,12 +69,16 @@ export function timeSplit(metrics: RunMetrics): TimeSplit {
     totalSeconds: metrics.durationSeconds,
     trainingSeconds,
     otherSeconds: Math.max(0, metrics.durationSeconds - trainingSeconds),
-    consistent,
+    consistent
   };
 }
 
 /** The learning rate as the optimizer got it, with the model package's defaults (training-config.ts). */
-export function describeOptimizer(metrics: RunMetrics): { name: string; learningRate: number | undefined; details: string[] } {
+export function describeOptimizer(metrics: RunMetrics): {
+  name: string;
+  learningRate: number | undefined;
+  details: string[];
+} {
   const plan = metrics.plan?.optimizer;
   const optimizer = metrics.config.training.optimizer;
   const kind = plan?.kind ?? optimizer?.kind ?? 'adam';

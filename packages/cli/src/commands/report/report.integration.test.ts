@@ -23,7 +23,11 @@ describe('ringtrain report from a run in a real MinIO', () => {
     assert.ok(store instanceof S3Store);
     await store.ensureBucket();
     await store.put('metrics.json', Buffer.from(demoMetricsText));
-    env = { RINGTRAIN_S3_ENDPOINT: minio.config.endpoint, AWS_ACCESS_KEY_ID: minio.config.accessKey, AWS_SECRET_ACCESS_KEY: minio.config.secretKey };
+    env = {
+      RINGTRAIN_S3_ENDPOINT: minio.config.endpoint,
+      AWS_ACCESS_KEY_ID: minio.config.accessKey,
+      AWS_SECRET_ACCESS_KEY: minio.config.secretKey
+    };
   });
   after(async () => {
     await minio?.stop();
@@ -31,8 +35,15 @@ describe('ringtrain report from a run in a real MinIO', () => {
   });
 
   const report = async (argv: string[]) => {
-    const child = spawn(process.execPath, [bin, 'report', ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    const [stdout, stderr, code] = await Promise.all([text(child.stdout), text(child.stderr), new Promise<number>((resolve) => child.once('close', (exit) => resolve(exit ?? 1)))]);
+    const child = spawn(process.execPath, [bin, 'report', ...argv], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env }
+    });
+    const [stdout, stderr, code] = await Promise.all([
+      text(child.stdout),
+      text(child.stderr),
+      new Promise<number>((resolve) => child.once('close', (exit) => resolve(exit ?? 1)))
+    ]);
     return { stdout, stderr, code };
   };
 
@@ -40,12 +51,18 @@ describe('ringtrain report from a run in a real MinIO', () => {
     const html = path.join(work, 'report.html');
     const result = await report(['s3://runs/resnet18-digits/', '--out', html]);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(await readFile(html, 'utf8'), /Made by <code>ringtrain report<\/code> from s3:\/\/runs\/resnet18-digits\/metrics\.json/);
+    assert.match(
+      await readFile(html, 'utf8'),
+      /Made by <code>ringtrain report<\/code> from s3:\/\/runs\/resnet18-digits\/metrics\.json/
+    );
   });
 
   it('says the run has not written metrics.json yet, naming the URI', async () => {
     const result = await report(['s3://runs/still-training', '--out', path.join(work, 'none.html')]);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /s3:\/\/runs\/still-training\/metrics\.json does not exist: metrics\.json is written when a run ends/);
+    assert.match(
+      result.stderr,
+      /s3:\/\/runs\/still-training\/metrics\.json does not exist: metrics\.json is written when a run ends/
+    );
   });
 });

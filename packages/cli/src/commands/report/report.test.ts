@@ -21,7 +21,10 @@ describe('ringtrain report', () => {
     const png = path.join(work, 'out', 'curves.png');
     const result = report(demoRunDir, '--out', html, '--png', png);
     assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stdout, /report of run-20261127125402-0fc9d5 \(succeeded, 4 epochs\) written to .*report\.html\ncurves written to .*curves\.png \(\d+×\d+ PNG\)\n/);
+    assert.match(
+      result.stdout,
+      /report of run-20261127125402-0fc9d5 \(succeeded, 4 epochs\) written to .*report\.html\ncurves written to .*curves\.png \(\d+×\d+ PNG\)\n/
+    );
     assert.match(await readFile(html, 'utf8'), /<h2>Curves<\/h2>/);
     assert.ok(pngSize(await readFile(png)) !== undefined);
   });
@@ -35,7 +38,7 @@ describe('ringtrain report', () => {
     }
   });
 
-  it("adds the confusion matrix that ringtrain eval measured, given its --out file", async () => {
+  it('adds the confusion matrix that ringtrain eval measured, given its --out file', async () => {
     const html = path.join(work, 'with-eval.html');
     const result = report(tinyRunDir, '--out', html, '--eval', path.join(tinyRunDir, 'eval.json'));
     assert.equal(result.status, 0, result.stderr);
@@ -53,14 +56,23 @@ describe('ringtrain report', () => {
     await mkdir(unfinished);
     const noMetrics = report(unfinished, '--out', path.join(work, 'x.html'));
     assert.equal(noMetrics.status, 1);
-    assert.match(noMetrics.stderr, /unfinished\/metrics\.json does not exist: metrics\.json is written when a run ends/);
+    assert.match(
+      noMetrics.stderr,
+      /unfinished\/metrics\.json does not exist: metrics\.json is written when a run ends/
+    );
 
     const damaged = path.join(work, 'damaged');
     await mkdir(damaged);
-    await writeFile(path.join(damaged, 'metrics.json'), demoMetricsText.replace('"epochs": [', '"epochs": 4, "was": ['));
+    await writeFile(
+      path.join(damaged, 'metrics.json'),
+      demoMetricsText.replace('"epochs": [', '"epochs": 4, "was": [')
+    );
     const malformed = report(damaged, '--out', path.join(work, 'x.html'));
     assert.equal(malformed.status, 1);
-    assert.match(malformed.stderr, /damaged\/metrics\.json is not a run's metrics\.json as ringtrain writes it:\n  epochs: /);
+    assert.match(
+      malformed.stderr,
+      /damaged\/metrics\.json is not a run's metrics\.json as ringtrain writes it:\n  epochs: /
+    );
 
     const missingEval = report(demoRunDir, '--out', path.join(work, 'x.html'), '--eval', path.join(work, 'eval.json'));
     assert.equal(missingEval.status, 1);

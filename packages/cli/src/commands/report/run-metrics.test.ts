@@ -12,11 +12,14 @@ describe('parseRunMetrics', () => {
     assert.equal(metrics.validation, undefined);
   });
 
-  it('reads the plan, the per-step points, the ranks\' step split and the validation by class of the current format', () => {
+  it("reads the plan, the per-step points, the ranks' step split and the validation by class of the current format", () => {
     const metrics = parseRunMetrics(JSON.stringify(tinyRunWithPlan()), 'm.json');
     assert.equal(metrics.plan?.globalBatch, 32);
     assert.equal(metrics.steps?.length, 15);
-    assert.deepEqual(metrics.rankStepSeconds?.map((rank) => rank.rank), [0, 1]);
+    assert.deepEqual(
+      metrics.rankStepSeconds?.map((rank) => rank.rank),
+      [0, 1]
+    );
     assert.equal(metrics.validation?.confusion.length, 10);
   });
 
@@ -46,30 +49,65 @@ describe('parseRunMetrics', () => {
         assert.match(error.message, /  epochs\.1\.valAccuracy: /);
         assert.match(error.message, /give the --out directory of a finished `ringtrain train`/);
         return true;
-      },
+      }
     );
   });
 
   it('says a truncated file is not JSON and how to get a whole one', () => {
-    assert.throws(() => parseRunMetrics(demoMetricsText.slice(0, 500), 'runs/x/metrics.json'), /runs\/x\/metrics\.json is not JSON \(.*\): it was cut short .*ringtrain train --resume/);
+    assert.throws(
+      () => parseRunMetrics(demoMetricsText.slice(0, 500), 'runs/x/metrics.json'),
+      /runs\/x\/metrics\.json is not JSON \(.*\): it was cut short .*ringtrain train --resume/
+    );
   });
 
   it('refuses a confusion matrix without one row and column per class', () => {
     const json = tinyRunWithPlan() as { validation: { confusion: number[][] } };
     json.validation.confusion = json.validation.confusion.slice(1);
-    assert.throws(() => parseRunMetrics(JSON.stringify(json), 'm.json'), /m\.json: validation\.confusion is not 10 × 10 \(one row and column per class\)/);
+    assert.throws(
+      () => parseRunMetrics(JSON.stringify(json), 'm.json'),
+      /m\.json: validation\.confusion is not 10 × 10 \(one row and column per class\)/
+    );
   });
 });
 
 describe('parseEvaluation', () => {
-  const evaluation = { split: 'val', count: 4, accuracy: 0.75, loss: 0.5, classes: ['cat', 'dog'], confusion: [[2, 0], [1, 1]] };
+  const evaluation = {
+    split: 'val',
+    count: 4,
+    accuracy: 0.75,
+    loss: 0.5,
+    classes: ['cat', 'dog'],
+    confusion: [
+      [2, 0],
+      [1, 1]
+    ]
+  };
   it('reads what ringtrain eval --out writes', () => {
-    assert.deepEqual(parseEvaluation(JSON.stringify(evaluation), 'eval.json').confusion, [[2, 0], [1, 1]]);
+    assert.deepEqual(parseEvaluation(JSON.stringify(evaluation), 'eval.json').confusion, [
+      [2, 0],
+      [1, 1]
+    ]);
   });
   it('refuses a matrix whose size does not match the classes', () => {
-    assert.throws(() => parseEvaluation(JSON.stringify({ ...evaluation, confusion: [[2, 0, 0], [1, 1, 0]] }), 'eval.json'), /not 2 × 2/);
+    assert.throws(
+      () =>
+        parseEvaluation(
+          JSON.stringify({
+            ...evaluation,
+            confusion: [
+              [2, 0, 0],
+              [1, 1, 0]
+            ]
+          }),
+          'eval.json'
+        ),
+      /not 2 × 2/
+    );
   });
   it('refuses a run metrics.json given as --eval, naming what it lacks', () => {
-    assert.throws(() => parseEvaluation(demoMetricsText, 'metrics.json'), /metrics\.json is not an evaluation as `ringtrain eval --out` writes it:\n  split: /);
+    assert.throws(
+      () => parseEvaluation(demoMetricsText, 'metrics.json'),
+      /metrics\.json is not an evaluation as `ringtrain eval --out` writes it:\n  split: /
+    );
   });
 });

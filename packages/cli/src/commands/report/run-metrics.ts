@@ -22,7 +22,7 @@ const EpochSchema = z.looseObject({
   samplesTrained: z.number().min(0),
   samplesDropped: z.number().min(0).optional(),
   seconds: z.number().min(0),
-  imagesPerSecond: measured,
+  imagesPerSecond: measured
 });
 
 /** One optimizer step as the coordinator keeps it (StepPoint in packages/coordinator run-timeline.ts). */
@@ -32,7 +32,7 @@ const StepSchema = z.looseObject({
   loss: measured,
   accuracy: measured,
   imagesPerSecond: measured.optional(),
-  learningRate: z.number().optional(),
+  learningRate: z.number().optional()
 });
 
 /** A rank's mean step, phase by phase (RankStepTimes in packages/coordinator run-timeline.ts). */
@@ -42,7 +42,7 @@ const RankStepSecondsSchema = z.looseObject({
   dataWaitSeconds: z.number().min(0),
   computeSeconds: z.number().min(0),
   allreduceSeconds: z.number().min(0),
-  optimizerSeconds: z.number().min(0),
+  optimizerSeconds: z.number().min(0)
 });
 
 /** The last validation by class (ValidationByClass in packages/coordinator run-timeline.ts). */
@@ -50,14 +50,14 @@ const ValidationSchema = z.looseObject({
   epoch: z.number().int().min(0),
   classes: z.array(z.string()).min(1),
   /** confusion[truth][prediction], summed over the ranks. */
-  confusion: z.array(z.array(z.number().min(0))),
+  confusion: z.array(z.array(z.number().min(0)))
 });
 
 const OptimizerSchema = z.looseObject({
   kind: z.string(),
   lr: z.number().optional(),
   momentum: z.number().optional(),
-  weightDecay: z.number().optional(),
+  weightDecay: z.number().optional()
 });
 
 /** The model's TrainingConfigInput as run.json holds it; the model package applies the same defaults. */
@@ -72,7 +72,7 @@ const TrainingSchema = z.looseObject({
   freezeBatchNorm: z.boolean().optional(),
   unfreezeAfterEpochs: z.number().int().min(0).optional(),
   labelSmoothing: z.number().optional(),
-  clipGradNorm: z.number().optional(),
+  clipGradNorm: z.number().optional()
 });
 
 const ConfigSchema = z.looseObject({
@@ -90,13 +90,13 @@ const ConfigSchema = z.looseObject({
   pretrained: z.string().optional(),
   training: TrainingSchema,
   augment: z.boolean().optional(),
-  backend: z.string().optional(),
+  backend: z.string().optional()
 });
 
 const RestartSchema = z.looseObject({
   generation: z.number().int().min(0),
   reason: z.string(),
-  at: z.string(),
+  at: z.string()
 });
 
 const CheckpointSchema = z.looseObject({
@@ -104,7 +104,7 @@ const CheckpointSchema = z.looseObject({
   epoch: z.number().int().min(0),
   globalStep: z.number().int().min(0),
   bytes: z.number().min(0),
-  at: z.string(),
+  at: z.string()
 });
 
 /** The run plan (packages/coordinator run-plan.ts), as far as the report shows it. */
@@ -114,7 +114,7 @@ const PlanSchema = z.looseObject({
     classes: z.array(z.string()),
     images: z.number().int().min(0),
     trainImages: z.number().int().min(0),
-    valImages: z.number().int().min(0),
+    valImages: z.number().int().min(0)
   }),
   workers: z.number().int().min(1),
   batchPerWorker: z.number().int().min(1),
@@ -132,7 +132,7 @@ const PlanSchema = z.looseObject({
     weightDecay: z.number().optional(),
     schedule: z.string().optional(),
     warmupIterations: z.number().int().min(0).optional(),
-    scaledWithGlobalBatch: z.boolean().optional(),
+    scaledWithGlobalBatch: z.boolean().optional()
   }),
   pretrained: z.string().nullable(),
   seed: z.number().int().optional(),
@@ -140,7 +140,9 @@ const PlanSchema = z.looseObject({
   imageSize: z.number().int().min(1),
   augment: z.boolean().optional(),
   backend: z.looseObject({ requested: z.string(), perRank: z.array(z.string()).nullable() }).optional(),
-  output: z.looseObject({ dir: z.string(), checkpoints: z.string().optional(), model: z.string().optional() }).optional(),
+  output: z
+    .looseObject({ dir: z.string(), checkpoints: z.string().optional(), model: z.string().optional() })
+    .optional()
 });
 
 export const RunMetricsSchema = z.looseObject({
@@ -157,7 +159,7 @@ export const RunMetricsSchema = z.looseObject({
     valLoss: measured,
     trainLoss: measured,
     imagesPerSecond: measured,
-    globalStep: z.number().int().min(0),
+    globalStep: z.number().int().min(0)
   }),
   weightsSha256: z.array(z.string()).default([]),
   weightsIdentical: z.boolean(),
@@ -169,7 +171,7 @@ export const RunMetricsSchema = z.looseObject({
   plan: PlanSchema.nullish().transform((plan) => plan ?? undefined),
   steps: z.array(StepSchema).optional(),
   rankStepSeconds: z.array(RankStepSecondsSchema).optional(),
-  validation: ValidationSchema.nullish().transform((validation) => validation ?? undefined),
+  validation: ValidationSchema.nullish().transform((validation) => validation ?? undefined)
 });
 
 export type RunMetrics = z.output<typeof RunMetricsSchema>;
@@ -185,7 +187,7 @@ export const EvaluationSchema = z.looseObject({
   accuracy: z.number(),
   loss: z.number().nullable().optional(),
   classes: z.array(z.string()).min(1),
-  confusion: z.array(z.array(z.number().min(0))),
+  confusion: z.array(z.array(z.number().min(0)))
 });
 
 export type Evaluation = z.output<typeof EvaluationSchema>;
@@ -199,7 +201,9 @@ export class MetricsFileError extends Error {
 }
 
 function describeIssues(error: z.ZodError, limit = 8): string {
-  const lines = error.issues.slice(0, limit).map((issue) => `  ${issue.path.map(String).join('.') || '(the whole file)'}: ${issue.message}`);
+  const lines = error.issues
+    .slice(0, limit)
+    .map((issue) => `  ${issue.path.map(String).join('.') || '(the whole file)'}: ${issue.message}`);
   if (error.issues.length > limit) lines.push(`  … and ${error.issues.length - limit} more`);
   return lines.join('\n');
 }
@@ -208,13 +212,19 @@ function parseJson(text: string, origin: string, what: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new MetricsFileError(`${origin} is not JSON (${error instanceof Error ? error.message : String(error)}): ${what}`);
+    throw new MetricsFileError(
+      `${origin} is not JSON (${error instanceof Error ? error.message : String(error)}): ${what}`
+    );
   }
 }
 
 /** Parses the text of a metrics.json; `origin` names the file in messages. */
 export function parseRunMetrics(text: string, origin: string): RunMetrics {
-  const json = parseJson(text, origin, 'it was cut short or is not a metrics.json; the coordinator writes it whole when a run ends, so rerun or resume the run (ringtrain train --resume --out <dir>)');
+  const json = parseJson(
+    text,
+    origin,
+    'it was cut short or is not a metrics.json; the coordinator writes it whole when a run ends, so rerun or resume the run (ringtrain train --resume --out <dir>)'
+  );
   const result = RunMetricsSchema.safeParse(json);
   if (result.success) {
     checkConsistency(result.data, origin);
@@ -222,7 +232,7 @@ export function parseRunMetrics(text: string, origin: string): RunMetrics {
   }
   throw new MetricsFileError(
     `${origin} is not a run's metrics.json as ringtrain writes it:\n${describeIssues(result.error)}\n` +
-      'give the --out directory of a finished `ringtrain train` (or the output.uri of a TrainingRun), or its metrics.json',
+      'give the --out directory of a finished `ringtrain train` (or the output.uri of a TrainingRun), or its metrics.json'
   );
 }
 
@@ -230,7 +240,9 @@ export function parseRunMetrics(text: string, origin: string): RunMetrics {
 function checkConsistency(metrics: RunMetrics, origin: string): void {
   const validation = metrics.validation;
   if (validation !== undefined && !isSquare(validation.confusion, validation.classes.length)) {
-    throw new MetricsFileError(`${origin}: validation.confusion is not ${validation.classes.length} × ${validation.classes.length} (one row and column per class): the file is damaged; rerun the run`);
+    throw new MetricsFileError(
+      `${origin}: validation.confusion is not ${validation.classes.length} × ${validation.classes.length} (one row and column per class): the file is damaged; rerun the run`
+    );
   }
 }
 
@@ -242,11 +254,15 @@ export function parseEvaluation(text: string, origin: string): Evaluation {
   const json = parseJson(text, origin, 'give the file that `ringtrain eval <run> --out eval.json` wrote');
   const result = EvaluationSchema.safeParse(json);
   if (!result.success) {
-    throw new MetricsFileError(`${origin} is not an evaluation as \`ringtrain eval --out\` writes it:\n${describeIssues(result.error)}\ngive the file that \`ringtrain eval <run> --out eval.json\` wrote`);
+    throw new MetricsFileError(
+      `${origin} is not an evaluation as \`ringtrain eval --out\` writes it:\n${describeIssues(result.error)}\ngive the file that \`ringtrain eval <run> --out eval.json\` wrote`
+    );
   }
   const { classes, confusion } = result.data;
   if (!isSquare(confusion, classes.length)) {
-    throw new MetricsFileError(`${origin}: its confusion matrix is not ${classes.length} × ${classes.length} (one row and column per class): rerun ringtrain eval`);
+    throw new MetricsFileError(
+      `${origin}: its confusion matrix is not ${classes.length} × ${classes.length} (one row and column per class): rerun ringtrain eval`
+    );
   }
   return result.data;
 }

@@ -12,7 +12,7 @@ const schema = z.object({
   out: z.string().min(1),
   png: z.string().min(1).optional(),
   eval: z.string().min(1).optional(),
-  json: z.boolean().default(false),
+  json: z.boolean().default(false)
 });
 
 export async function runReport(location: string, raw: Record<string, unknown>): Promise<void> {
@@ -27,8 +27,10 @@ export async function runReport(location: string, raw: Record<string, unknown>):
     throw error;
   }
   const html = renderReportHtml({
-    metrics: run.metrics, source: run.source, generatedAt: new Date(),
-    ...(evaluation !== undefined ? { evaluation } : {}),
+    metrics: run.metrics,
+    source: run.source,
+    generatedAt: new Date(),
+    ...(evaluation !== undefined ? { evaluation } : {})
   });
   const out = path.resolve(options.out);
   await mkdir(path.dirname(out), { recursive: true });
@@ -42,9 +44,13 @@ export async function runReport(location: string, raw: Record<string, unknown>):
     png = { file, width: image.width, height: image.height };
   }
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({ runId: run.metrics.runId, source: run.source, html: out, png: png?.file ?? null, epochs: run.metrics.epochs.length, valAccuracy: run.metrics.final.valAccuracy })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ runId: run.metrics.runId, source: run.source, html: out, png: png?.file ?? null, epochs: run.metrics.epochs.length, valAccuracy: run.metrics.final.valAccuracy })}\n`
+    );
     return;
   }
-  process.stdout.write(`report of ${run.metrics.runId} (${run.metrics.state}, ${plural(run.metrics.epochs.length, 'epoch')}) written to ${out}\n`);
+  process.stdout.write(
+    `report of ${run.metrics.runId} (${run.metrics.state}, ${plural(run.metrics.epochs.length, 'epoch')}) written to ${out}\n`
+  );
   if (png !== undefined) process.stdout.write(`curves written to ${png.file} (${png.width}×${png.height} PNG)\n`);
 }

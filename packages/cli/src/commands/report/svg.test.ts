@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { confusionHeatmap, escapeXml, formatSeconds, formatTick, integerTicks, grid, lineChart, linearScale, niceTicks, truncate } from './svg.js';
+import {
+  confusionHeatmap,
+  escapeXml,
+  formatSeconds,
+  formatTick,
+  integerTicks,
+  grid,
+  lineChart,
+  linearScale,
+  niceTicks,
+  truncate
+} from './svg.js';
 
 const EVIL = `<script>alert("x")</script> & 'cats'`;
 
@@ -31,7 +42,14 @@ describe('niceTicks', () => {
     assert.deepEqual(niceTicks(0.001, 0.0042), [0.001, 0.002, 0.003, 0.004, 0.005]);
   });
   it('always brackets the range, for any range', () => {
-    for (const [min, max] of [[0, 7.3], [-3.2, 4.1], [12, 13], [0, 1e-7], [990, 1010], [0, 123_456]] as const) {
+    for (const [min, max] of [
+      [0, 7.3],
+      [-3.2, 4.1],
+      [12, 13],
+      [0, 1e-7],
+      [990, 1010],
+      [0, 123_456]
+    ] as const) {
       const ticks = niceTicks(min, max);
       assert.ok(ticks[0]! <= min && ticks.at(-1)! >= max, `[${min}, ${max}] → ${ticks.join(', ')}`);
       assert.ok(ticks.length >= 2 && ticks.length <= 12, `[${min}, ${max}] → ${ticks.length} ticks`);
@@ -75,8 +93,18 @@ describe('lineChart', () => {
     title: `loss of ${EVIL}`,
     xLabel: 'epoch',
     series: [
-      { name: EVIL, color: '#123456', points: [{ x: 1, y: 2 }, { x: 2, y: 1 }, { x: 3, y: null }, { x: 4, y: 0.5 }, { x: 5, y: 0.4 }] },
-    ],
+      {
+        name: EVIL,
+        color: '#123456',
+        points: [
+          { x: 1, y: 2 },
+          { x: 2, y: 1 },
+          { x: 3, y: null },
+          { x: 4, y: 0.5 },
+          { x: 5, y: 0.4 }
+        ]
+      }
+    ]
   });
   it('is one well-formed SVG document with its texts escaped', () => {
     assert.match(chart, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" width="480" height="300"/);
@@ -89,13 +117,24 @@ describe('lineChart', () => {
     assert.equal(chart.match(/<circle /g)?.length, 4);
   });
   it('draws thousands of steps as a line with round step ticks and no markers', () => {
-    const steps = lineChart({ title: 't', xLabel: 'step', xTicks: 'nice', series: [{ name: 's', color: '#000', points: Array.from({ length: 2000 }, (_, i) => ({ x: i + 1, y: 1 / (i + 1) })) }] });
+    const steps = lineChart({
+      title: 't',
+      xLabel: 'step',
+      xTicks: 'nice',
+      series: [
+        { name: 's', color: '#000', points: Array.from({ length: 2000 }, (_, i) => ({ x: i + 1, y: 1 / (i + 1) })) }
+      ]
+    });
     assert.equal(steps.match(/<circle /g), null);
     const labels = [...steps.matchAll(/text-anchor="middle" fill="#555">(\d+)<\/text>/g)].map((match) => match[1]);
     assert.deepEqual(labels, ['500', '1000', '1500', '2000']);
   });
   it('draws a single-epoch run as a marker on a usable axis', () => {
-    const single = lineChart({ title: 't', xLabel: 'epoch', series: [{ name: 's', color: '#000', points: [{ x: 1, y: 0.7 }] }] });
+    const single = lineChart({
+      title: 't',
+      xLabel: 'epoch',
+      series: [{ name: 's', color: '#000', points: [{ x: 1, y: 0.7 }] }]
+    });
     assert.equal(single.match(/<circle /g)?.length, 1);
     assert.ok(!single.includes('NaN'));
   });
@@ -103,7 +142,14 @@ describe('lineChart', () => {
 
 describe('confusionHeatmap', () => {
   it('draws n × n cells, escapes and truncates class names, and writes the counts', () => {
-    const svg = confusionHeatmap({ classes: ['cat', EVIL, 'a-very-long-class-name-indeed'], counts: [[5, 1, 0], [0, 6, 0], [2, 0, 4]] });
+    const svg = confusionHeatmap({
+      classes: ['cat', EVIL, 'a-very-long-class-name-indeed'],
+      counts: [
+        [5, 1, 0],
+        [0, 6, 0],
+        [2, 0, 4]
+      ]
+    });
     assert.equal(svg.match(/<rect x="\d+" y="\d+" width="36" height="36"/g)?.length, 9);
     assert.ok(!svg.includes('<script>'));
     assert.ok(svg.includes('a-very-long-cla…'));

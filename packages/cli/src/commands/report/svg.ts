@@ -9,7 +9,10 @@ export function escapeXml(text: string): string {
 }
 
 /** Maps a domain linearly onto a range; a degenerate domain maps everything to the range's middle. */
-export function linearScale(domain: readonly [number, number], range: readonly [number, number]): (value: number) => number {
+export function linearScale(
+  domain: readonly [number, number],
+  range: readonly [number, number]
+): (value: number) => number {
   const [d0, d1] = domain;
   const [r0, r1] = range;
   if (d1 === d0) return () => (r0 + r1) / 2;
@@ -36,7 +39,8 @@ function clean(value: number): number {
  * `count` of them. A zero-width range is widened so a flat curve still gets an axis.
  */
 export function niceTicks(min: number, max: number, count = 5): number[] {
-  if (!Number.isFinite(min) || !Number.isFinite(max)) throw new Error(`niceTicks: the range [${min}, ${max}] is not finite`);
+  if (!Number.isFinite(min) || !Number.isFinite(max))
+    throw new Error(`niceTicks: the range [${min}, ${max}] is not finite`);
   let low = Math.min(min, max);
   let high = Math.max(min, max);
   if (high === low) {
@@ -70,7 +74,7 @@ export function formatTick(value: number): string {
 
 export const percent = (value: number, digits = 1): string => `${(value * 100).toFixed(digits)}%`;
 
-export const FONT = "DejaVu Sans, Helvetica, Arial, sans-serif";
+export const FONT = 'DejaVu Sans, Helvetica, Arial, sans-serif';
 
 export interface Series {
   name: string;
@@ -127,13 +131,15 @@ export function lineChart(spec: LineChartSpec): string {
   const ys = spec.series.flatMap((series) => series.points.map((point) => point.y)).filter(finite);
   const xMin = xs.length > 0 ? Math.min(...xs) : 0;
   const xMax = xs.length > 0 ? Math.max(...xs) : 1;
-  const yTicks = spec.yDomain !== undefined
-    ? niceTicks(spec.yDomain[0], spec.yDomain[1])
-    : niceTicks(Math.min(0, ...ys), ys.length > 0 ? Math.max(...ys) : 1);
+  const yTicks =
+    spec.yDomain !== undefined
+      ? niceTicks(spec.yDomain[0], spec.yDomain[1])
+      : niceTicks(Math.min(0, ...ys), ys.length > 0 ? Math.max(...ys) : 1);
   const yDomain: [number, number] = [yTicks[0]!, yTicks.at(-1)!];
-  const xTicks = spec.xTicks === 'nice' && xMax > xMin
-    ? niceTicks(xMin, xMax, 6).filter((tick) => tick >= xMin && tick <= xMax && Number.isInteger(tick))
-    : integerTicks(xMin, xMax);
+  const xTicks =
+    spec.xTicks === 'nice' && xMax > xMin
+      ? niceTicks(xMin, xMax, 6).filter((tick) => tick >= xMin && tick <= xMax && Number.isInteger(tick))
+      : integerTicks(xMin, xMax);
   // A single epoch still gets a visible x axis: half an epoch of room either side.
   const x = linearScale(xMin === xMax ? [xMin - 0.5, xMax + 0.5] : [xMin, xMax], [box.left + 8, box.right - 8]);
   const y = linearScale(yDomain, [box.bottom, box.top]);
@@ -143,17 +149,32 @@ export function lineChart(spec: LineChartSpec): string {
   parts.push(text(box.left, 20, spec.title, 'font-size="14" font-weight="bold" fill="#222"'));
   for (const tick of yTicks) {
     const ty = round(y(tick));
-    parts.push(`<line x1="${box.left}" y1="${ty}" x2="${box.right}" y2="${ty}" stroke="${GRID_COLOR}" stroke-width="1"/>`);
+    parts.push(
+      `<line x1="${box.left}" y1="${ty}" x2="${box.right}" y2="${ty}" stroke="${GRID_COLOR}" stroke-width="1"/>`
+    );
     parts.push(text(box.left - 6, ty + 4, yFormat(tick), `font-size="11" text-anchor="end" fill="${AXIS_COLOR}"`));
   }
   for (const tick of xTicks) {
     const tx = round(x(tick));
-    parts.push(`<line x1="${tx}" y1="${box.bottom}" x2="${tx}" y2="${box.bottom + 4}" stroke="${AXIS_COLOR}" stroke-width="1"/>`);
+    parts.push(
+      `<line x1="${tx}" y1="${box.bottom}" x2="${tx}" y2="${box.bottom + 4}" stroke="${AXIS_COLOR}" stroke-width="1"/>`
+    );
     parts.push(text(tx, box.bottom + 17, formatTick(tick), `font-size="11" text-anchor="middle" fill="${AXIS_COLOR}"`));
   }
-  parts.push(`<line x1="${box.left}" y1="${box.bottom}" x2="${box.right}" y2="${box.bottom}" stroke="${AXIS_COLOR}" stroke-width="1"/>`);
-  parts.push(`<line x1="${box.left}" y1="${box.top}" x2="${box.left}" y2="${box.bottom}" stroke="${AXIS_COLOR}" stroke-width="1"/>`);
-  parts.push(text((box.left + box.right) / 2, box.bottom + 33, spec.xLabel, `font-size="12" text-anchor="middle" fill="${AXIS_COLOR}"`));
+  parts.push(
+    `<line x1="${box.left}" y1="${box.bottom}" x2="${box.right}" y2="${box.bottom}" stroke="${AXIS_COLOR}" stroke-width="1"/>`
+  );
+  parts.push(
+    `<line x1="${box.left}" y1="${box.top}" x2="${box.left}" y2="${box.bottom}" stroke="${AXIS_COLOR}" stroke-width="1"/>`
+  );
+  parts.push(
+    text(
+      (box.left + box.right) / 2,
+      box.bottom + 33,
+      spec.xLabel,
+      `font-size="12" text-anchor="middle" fill="${AXIS_COLOR}"`
+    )
+  );
   for (const series of spec.series) {
     const dash = series.dashed === true ? ' stroke-dasharray="6 4"' : '';
     // Consecutive finite points form one segment; a null breaks the line instead of dropping to zero.
@@ -168,17 +189,23 @@ export function lineChart(spec: LineChartSpec): string {
     }
     if (segment.length > 0) segments.push(segment);
     for (const points of segments) {
-      if (points.length > 1) parts.push(`<polyline points="${points.join(' ')}" fill="none" stroke="${series.color}" stroke-width="2"${dash}/>`);
+      if (points.length > 1)
+        parts.push(
+          `<polyline points="${points.join(' ')}" fill="none" stroke="${series.color}" stroke-width="2"${dash}/>`
+        );
     }
     for (const point of series.points.length <= MAX_MARKERS ? series.points : []) {
-      if (finite(point.y)) parts.push(`<circle cx="${round(x(point.x))}" cy="${round(y(point.y))}" r="3" fill="${series.color}"/>`);
+      if (finite(point.y))
+        parts.push(`<circle cx="${round(x(point.x))}" cy="${round(y(point.y))}" r="3" fill="${series.color}"/>`);
     }
   }
   let legendX = box.left;
   const legendY = height - 12;
   for (const series of spec.series) {
     const dash = series.dashed === true ? ' stroke-dasharray="6 4"' : '';
-    parts.push(`<line x1="${legendX}" y1="${legendY - 4}" x2="${legendX + 22}" y2="${legendY - 4}" stroke="${series.color}" stroke-width="2"${dash}/>`);
+    parts.push(
+      `<line x1="${legendX}" y1="${legendY - 4}" x2="${legendX + 22}" y2="${legendY - 4}" stroke="${series.color}" stroke-width="2"${dash}/>`
+    );
     parts.push(text(legendX + 27, legendY, series.name, 'font-size="12" fill="#222"'));
     legendX += 40 + series.name.length * 7;
   }
@@ -203,7 +230,10 @@ export function stackedBar(title: string, segments: readonly Segment[], width = 
   for (const segment of segments) {
     const share = total > 0 ? Math.max(0, segment.seconds) / total : 0;
     const segmentWidth = share * (right - left);
-    if (segmentWidth > 0) parts.push(`<rect x="${round(offset)}" y="26" width="${round(segmentWidth)}" height="18" fill="${segment.color}"/>`);
+    if (segmentWidth > 0)
+      parts.push(
+        `<rect x="${round(offset)}" y="26" width="${round(segmentWidth)}" height="18" fill="${segment.color}"/>`
+      );
     offset += segmentWidth;
   }
   segments.forEach((segment, index) => {
@@ -213,7 +243,14 @@ export function stackedBar(title: string, segments: readonly Segment[], width = 
     const ly = 66 + row * 22;
     const share = total > 0 ? Math.max(0, segment.seconds) / total : 0;
     parts.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${segment.color}"/>`);
-    parts.push(text(lx + 18, ly, `${segment.label}: ${formatSeconds(segment.seconds)} (${percent(share, 0)})`, 'font-size="12" fill="#222"'));
+    parts.push(
+      text(
+        lx + 18,
+        ly,
+        `${segment.label}: ${formatSeconds(segment.seconds)} (${percent(share, 0)})`,
+        'font-size="12" fill="#222"'
+      )
+    );
   });
   return svgDocument(width, height, title, parts);
 }
@@ -228,7 +265,12 @@ export interface BarRow {
  * One horizontal bar per row on a shared seconds axis, each split into the legend's parts: where a step's time
  * goes on each rank, and which rank the others wait for.
  */
-export function segmentedBars(title: string, legend: readonly { label: string; color: string }[], rows: readonly BarRow[], width = 720): string {
+export function segmentedBars(
+  title: string,
+  legend: readonly { label: string; color: string }[],
+  rows: readonly BarRow[],
+  width = 720
+): string {
   const left = 110;
   const right = width - 20;
   const top = 30;
@@ -244,7 +286,9 @@ export function segmentedBars(title: string, legend: readonly { label: string; c
   for (const tick of ticks) {
     const tx = round(x(tick));
     parts.push(`<line x1="${tx}" y1="${top - 4}" x2="${tx}" y2="${axisY}" stroke="${GRID_COLOR}" stroke-width="1"/>`);
-    parts.push(text(tx, axisY + 14, `${formatTick(tick)} s`, `font-size="11" text-anchor="middle" fill="${AXIS_COLOR}"`));
+    parts.push(
+      text(tx, axisY + 14, `${formatTick(tick)} s`, `font-size="11" text-anchor="middle" fill="${AXIS_COLOR}"`)
+    );
   }
   rows.forEach((row, index) => {
     const y = top + index * (barHeight + rowGap);
@@ -254,7 +298,9 @@ export function segmentedBars(title: string, legend: readonly { label: string; c
       const value = Math.max(0, seconds);
       if (value > 0) {
         const color = legend[part]?.color ?? '#999';
-        parts.push(`<rect x="${round(x(offset))}" y="${y}" width="${round(x(offset + value) - x(offset))}" height="${barHeight}" fill="${color}"><title>${escapeXml(`${row.label}, ${legend[part]?.label ?? ''}: ${value.toFixed(3)} s`)}</title></rect>`);
+        parts.push(
+          `<rect x="${round(x(offset))}" y="${y}" width="${round(x(offset + value) - x(offset))}" height="${barHeight}" fill="${color}"><title>${escapeXml(`${row.label}, ${legend[part]?.label ?? ''}: ${value.toFixed(3)} s`)}</title></rect>`
+        );
       }
       offset += value;
     });
@@ -301,7 +347,10 @@ function cellColor(share: number): string {
  * The confusion matrix as a heat map: rows are the true classes, columns the predictions, colour the share of
  * each row, counts written in the cells while they fit. Every class name is escaped and truncated.
  */
-export function confusionHeatmap(confusion: ConfusionInput, title = 'Confusion matrix (rows: true class, columns: predicted)'): string {
+export function confusionHeatmap(
+  confusion: ConfusionInput,
+  title = 'Confusion matrix (rows: true class, columns: predicted)'
+): string {
   const n = confusion.classes.length;
   const cell = n <= 12 ? 36 : n <= 30 ? 20 : Math.max(6, Math.floor(600 / n));
   const showCounts = cell >= 20;
@@ -318,7 +367,14 @@ export function confusionHeatmap(confusion: ConfusionInput, title = 'Confusion m
   const parts: string[] = [`<rect x="0" y="0" width="${width}" height="${height}" fill="#fff"/>`];
   parts.push(text(10, 18, title, 'font-size="14" font-weight="bold" fill="#222"'));
   parts.push(text(left + (n * cell) / 2, 36, 'predicted', `font-size="12" text-anchor="middle" fill="${AXIS_COLOR}"`));
-  parts.push(text(14, top + (n * cell) / 2, 'true', `font-size="12" text-anchor="middle" fill="${AXIS_COLOR}" transform="rotate(-90 14 ${round(top + (n * cell) / 2)})"`));
+  parts.push(
+    text(
+      14,
+      top + (n * cell) / 2,
+      'true',
+      `font-size="12" text-anchor="middle" fill="${AXIS_COLOR}" transform="rotate(-90 14 ${round(top + (n * cell) / 2)})"`
+    )
+  );
   // The diagonal (right answers) is outlined last, so that no neighbouring cell paints over its frame.
   const diagonal: string[] = [];
   for (let truth = 0; truth < n; truth += 1) {
@@ -326,19 +382,45 @@ export function confusionHeatmap(confusion: ConfusionInput, title = 'Confusion m
     const rowTotal = row.reduce((sum, value) => sum + value, 0);
     const name = confusion.classes[truth]!;
     if (showLabels) {
-      parts.push(text(left - 6, top + truth * cell + cell / 2 + 4, truncate(name, 16), `font-size="11" text-anchor="end" fill="#222"`));
+      parts.push(
+        text(
+          left - 6,
+          top + truth * cell + cell / 2 + 4,
+          truncate(name, 16),
+          `font-size="11" text-anchor="end" fill="#222"`
+        )
+      );
       const cx = left + truth * cell + cell / 2;
-      parts.push(text(cx + 4, top - 6, truncate(name, 16), `font-size="11" fill="#222" transform="rotate(-60 ${round(cx + 4)} ${top - 6})"`));
+      parts.push(
+        text(
+          cx + 4,
+          top - 6,
+          truncate(name, 16),
+          `font-size="11" fill="#222" transform="rotate(-60 ${round(cx + 4)} ${top - 6})"`
+        )
+      );
     }
     for (let predicted = 0; predicted < n; predicted += 1) {
       const count = row[predicted] ?? 0;
       const share = rowTotal > 0 ? count / rowTotal : 0;
       const cx = left + predicted * cell;
       const cy = top + truth * cell;
-      if (truth === predicted) diagonal.push(`<rect x="${cx + 1}" y="${cy + 1}" width="${cell - 2}" height="${cell - 2}" fill="none" stroke="#1a7f37" stroke-width="2"/>`);
-      parts.push(`<rect x="${cx}" y="${cy}" width="${cell}" height="${cell}" fill="${cellColor(share)}" stroke="#fff" stroke-width="1"><title>${escapeXml(`${name} → ${confusion.classes[predicted]!}: ${count}`)}</title></rect>`);
+      if (truth === predicted)
+        diagonal.push(
+          `<rect x="${cx + 1}" y="${cy + 1}" width="${cell - 2}" height="${cell - 2}" fill="none" stroke="#1a7f37" stroke-width="2"/>`
+        );
+      parts.push(
+        `<rect x="${cx}" y="${cy}" width="${cell}" height="${cell}" fill="${cellColor(share)}" stroke="#fff" stroke-width="1"><title>${escapeXml(`${name} → ${confusion.classes[predicted]!}: ${count}`)}</title></rect>`
+      );
       if (showCounts && count > 0) {
-        parts.push(text(cx + cell / 2, cy + cell / 2 + 4, String(count), `font-size="${cell >= 30 ? 12 : 9}" text-anchor="middle" fill="${share > 0.5 ? '#fff' : '#222'}"`));
+        parts.push(
+          text(
+            cx + cell / 2,
+            cy + cell / 2 + 4,
+            String(count),
+            `font-size="${cell >= 30 ? 12 : 9}" text-anchor="middle" fill="${share > 0.5 ? '#fff' : '#222'}"`
+          )
+        );
       }
     }
   }

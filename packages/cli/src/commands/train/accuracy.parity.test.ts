@@ -42,7 +42,13 @@ const run = promisify(execFile);
 /** Runs the PyTorch script once per distinct (script, arguments); returns its JSON line. */
 async function pytorch(args: readonly string[], inputsKey = ''): Promise<Record<string, unknown>> {
   const script = await readFile(SCRIPT);
-  const key = createHash('sha256').update(script).update(await readFile(path.join(SCRIPTS, 'fixture_io.py'))).update(args.join(' ')).update(inputsKey).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(script)
+    .update(await readFile(path.join(SCRIPTS, 'fixture_io.py')))
+    .update(args.join(' '))
+    .update(inputsKey)
+    .digest('hex')
+    .slice(0, 16);
   const cached = path.join(ROOT, '.cache/parity', `finetune-accuracy-${key}.json`);
   if (existsSync(cached)) return JSON.parse(await readFile(cached, 'utf8')) as Record<string, unknown>;
   let stdout: string;
@@ -50,7 +56,9 @@ async function pytorch(args: readonly string[], inputsKey = ''): Promise<Record<
     ({ stdout } = await run('/usr/bin/python3', [SCRIPT, ...args], { cwd: SCRIPTS, maxBuffer: 1 << 20 }));
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? String(error);
-    throw new Error(`the PyTorch reference could not run (${stderr.trim().split('\n').at(-1)}); install it with scripts/install-python-reference.sh`);
+    throw new Error(
+      `the PyTorch reference could not run (${stderr.trim().split('\n').at(-1)}); install it with scripts/install-python-reference.sh`
+    );
   }
   await mkdir(path.dirname(cached), { recursive: true });
   await writeFile(cached, stdout);
@@ -72,56 +80,107 @@ const median = (values: readonly number[]): number => {
 const percent = (values: readonly number[]): string => values.map((value) => (value * 100).toFixed(1)).join(', ');
 
 describe('fine-tuning accuracy against PyTorch', () => {
-  it("[slow] full fine-tuning and a frozen backbone, 1 and 2 workers: median test accuracy over 3 seeds at most 2 points below PyTorch's", { skip: slow, timeout: 45 * 60_000 }, async (t) => {
-    const work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-accuracy-'));
-    const pretrainedDir = path.join(ROOT, '.cache/parity');
-    // The digits at a fixed place (rewritten every run, the same files): PyTorch's results are cached by arguments.
-    const digits = path.join(pretrainedDir, 'finetune-accuracy-digits');
-    await rm(digits, { recursive: true, force: true });
-    await mkdir(digits, { recursive: true });
-    try {
-      const train = path.join(digits, 'train');
-      const testImages = path.join(digits, 'test');
-      await writeMnistImageFolder(train, 90, 0);
-      await writeMnistImageFolder(testImages, 100, 500);
-      const dataset = path.join(work, 'dataset');
-      await ingest({ source: train, to: dataset, valFraction: 0, seed: 0 });
+  it(
+    "[slow] full fine-tuning and a frozen backbone, 1 and 2 workers: median test accuracy over 3 seeds at most 2 points below PyTorch's",
+    { skip: slow, timeout: 45 * 60_000 },
+    async (t) => {
+      const work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-accuracy-'));
+      const pretrainedDir = path.join(ROOT, '.cache/parity');
+      // The digits at a fixed place (rewritten every run, the same files): PyTorch's results are cached by arguments.
+      const digits = path.join(pretrainedDir, 'finetune-accuracy-digits');
+      await rm(digits, { recursive: true, force: true });
+      await mkdir(digits, { recursive: true });
+      try {
+        const train = path.join(digits, 'train');
+        const testImages = path.join(digits, 'test');
+        await writeMnistImageFolder(train, 90, 0);
+        await writeMnistImageFolder(testImages, 100, 500);
+        const dataset = path.join(work, 'dataset');
+        await ingest({ source: train, to: dataset, valFraction: 0, seed: 0 });
 
-      const pretrainArgs = ['--image-size', '32', '--images-per-class', '300', '--epochs', '3', '--seed', '0'];
-      const pretrainKey = createHash('sha256').update(await readFile(SCRIPT)).update(pretrainArgs.join(' ')).digest('hex').slice(0, 16);
-      const pretrained = path.join(pretrainedDir, `shapes-resnet18-${pretrainKey}.safetensors`);
-      if (!existsSync(pretrained)) await pytorch(['pretrain', '--out', pretrained, ...pretrainArgs, '--threads', '2'], pretrainKey);
+        const pretrainArgs = ['--image-size', '32', '--images-per-class', '300', '--epochs', '3', '--seed', '0'];
+        const pretrainKey = createHash('sha256')
+          .update(await readFile(SCRIPT))
+          .update(pretrainArgs.join(' '))
+          .digest('hex')
+          .slice(0, 16);
+        const pretrained = path.join(pretrainedDir, `shapes-resnet18-${pretrainKey}.safetensors`);
+        if (!existsSync(pretrained))
+          await pytorch(['pretrain', '--out', pretrained, ...pretrainArgs, '--threads', '2'], pretrainKey);
 
-      const rows: string[] = [];
-      for (const freezeBackbone of [false, true]) {
-        const mode = freezeBackbone ? 'frozen backbone' : 'full fine-tuning';
-        const freeze = freezeBackbone ? ['--freeze-backbone'] : [];
-        for (const workers of [1, 2]) {
-          // PyTorch's side: one process with the global batch, or DDP's split of it among the same ranks.
-          const references: number[] = [];
-          for (let i = 0; i < SEEDS.length; i += 2) { // two single-threaded runs at a time: this machine has two cores
-            const pair = SEEDS.slice(i, i + 2).map((seed) => pytorch(['finetune', '--pretrained', pretrained, '--train', train, '--test', testImages,
-              '--seed', String(seed), '--drop-last', '--ranks', String(workers), ...freeze], pretrainKey));
-            for (const result of await Promise.all(pair)) references.push(result.testAccuracy as number);
+        const rows: string[] = [];
+        for (const freezeBackbone of [false, true]) {
+          const mode = freezeBackbone ? 'frozen backbone' : 'full fine-tuning';
+          const freeze = freezeBackbone ? ['--freeze-backbone'] : [];
+          for (const workers of [1, 2]) {
+            // PyTorch's side: one process with the global batch, or DDP's split of it among the same ranks.
+            const references: number[] = [];
+            for (let i = 0; i < SEEDS.length; i += 2) {
+              // two single-threaded runs at a time: this machine has two cores
+              const pair = SEEDS.slice(i, i + 2).map((seed) =>
+                pytorch(
+                  [
+                    'finetune',
+                    '--pretrained',
+                    pretrained,
+                    '--train',
+                    train,
+                    '--test',
+                    testImages,
+                    '--seed',
+                    String(seed),
+                    '--drop-last',
+                    '--ranks',
+                    String(workers),
+                    ...freeze
+                  ],
+                  pretrainKey
+                )
+              );
+              for (const result of await Promise.all(pair)) references.push(result.testAccuracy as number);
+            }
+            const accuracies: number[] = [];
+            for (const seed of SEEDS) {
+              const out = path.join(work, `run-${workers}-${seed}-${freezeBackbone}`);
+              await ringtrain([
+                'train',
+                '--data',
+                dataset,
+                '--pretrained',
+                pretrained,
+                '--workers',
+                String(workers),
+                '--batch-size',
+                String(64 / workers),
+                '--epochs',
+                '5',
+                '--image-size',
+                '32',
+                '--seed',
+                String(seed),
+                '--out',
+                out,
+                ...freeze
+              ]);
+              const evaluation = await ringtrain(['eval', '--model', path.join(out, 'model'), '--data', testImages]);
+              accuracies.push(evaluation.accuracy as number);
+              await rm(out, { recursive: true, force: true });
+            }
+            const [ours, reference] = [median(accuracies), median(references)];
+            rows.push(
+              `${mode}, ${workers} worker(s) × ${64 / workers}: Ringtrain ${percent(accuracies)} (median ${percent([ours])}, mean ${percent([mean(accuracies)])}); ` +
+                `PyTorch ${percent(references)} (median ${percent([reference])}, mean ${percent([mean(references)])})`
+            );
+            t.diagnostic(rows.at(-1) ?? '');
+            assert.ok(
+              ours >= reference - POINTS,
+              `${mode} with ${workers} worker(s): Ringtrain's median test accuracy ${percent([ours])}% is more than 2 points below PyTorch's ${percent([reference])}%\n${rows.join('\n')}`
+            );
           }
-          const accuracies: number[] = [];
-          for (const seed of SEEDS) {
-            const out = path.join(work, `run-${workers}-${seed}-${freezeBackbone}`);
-            await ringtrain(['train', '--data', dataset, '--pretrained', pretrained, '--workers', String(workers), '--batch-size', String(64 / workers),
-              '--epochs', '5', '--image-size', '32', '--seed', String(seed), '--out', out, ...freeze]);
-            const evaluation = await ringtrain(['eval', '--model', path.join(out, 'model'), '--data', testImages]);
-            accuracies.push(evaluation.accuracy as number);
-            await rm(out, { recursive: true, force: true });
-          }
-          const [ours, reference] = [median(accuracies), median(references)];
-          rows.push(`${mode}, ${workers} worker(s) × ${64 / workers}: Ringtrain ${percent(accuracies)} (median ${percent([ours])}, mean ${percent([mean(accuracies)])}); ` +
-            `PyTorch ${percent(references)} (median ${percent([reference])}, mean ${percent([mean(references)])})`);
-          t.diagnostic(rows.at(-1) ?? '');
-          assert.ok(ours >= reference - POINTS, `${mode} with ${workers} worker(s): Ringtrain's median test accuracy ${percent([ours])}% is more than 2 points below PyTorch's ${percent([reference])}%\n${rows.join('\n')}`);
         }
+      } finally {
+        await rm(work, { recursive: true, force: true });
       }
-    } finally {
-      await rm(work, { recursive: true, force: true });
     }
-  });
+  );
 });

@@ -5,7 +5,9 @@ import { heartbeatTimeoutFlag } from '../../options.js';
 export function registerTrainCommand(program: Command): void {
   program
     .command('train')
-    .description('fine-tune ResNet18 data-parallel on this machine: ingest, coordinator, N worker processes, ring all-reduce')
+    .description(
+      'fine-tune ResNet18 data-parallel on this machine: ingest, coordinator, N worker processes, ring all-reduce'
+    )
     .option('--data <dir|uri>', 'ImageFolder directory (ingested into <out>/dataset), or an ingested dataset URI')
     .option('--demo', 'train on handwritten digits generated from the mnist package (no download)')
     .option('--workers <n>', 'worker processes (ranks)')
@@ -18,9 +20,18 @@ export function registerTrainCommand(program: Command): void {
     .option('--micro-batch-size <n>', 'split each rank batch into micro-batches (memory)')
     .option('--pretrained <uri>', 'torchvision resnet18 weights (.safetensors) to start from; the head is replaced')
     .option('--freeze-backbone', 'train only the classifier head')
-    .option('--freeze-batch-norm', "with --freeze-backbone, also keep the backbone's batch norm in inference mode (default: train mode, as PyTorch's model.train())")
-    .option('--augment', 'random-resized-crop and horizontal flip for training images (without it they get the evaluation transform, Resize + CenterCrop)')
-    .option('--out <dir>', 'output directory: model/, checkpoints/, metrics.json, logs/ (default runs/train, runs/demo)')
+    .option(
+      '--freeze-batch-norm',
+      "with --freeze-backbone, also keep the backbone's batch norm in inference mode (default: train mode, as PyTorch's model.train())"
+    )
+    .option(
+      '--augment',
+      'random-resized-crop and horizontal flip for training images (without it they get the evaluation transform, Resize + CenterCrop)'
+    )
+    .option(
+      '--out <dir>',
+      'output directory: model/, checkpoints/, metrics.json, logs/ (default runs/train, runs/demo)'
+    )
     .option('--resume', 'continue the run whose checkpoint is in --out')
     .option('--seed <n>', 'seed of initialisation, shuffling and augmentation')
     .option('--val-fraction <f>', 'fraction of each class held out for validation at ingest')
@@ -28,12 +39,21 @@ export function registerTrainCommand(program: Command): void {
     .option('--keep-checkpoints <n>', 'checkpoints kept')
     .option('--max-steps <n>', 'stop after this many optimizer steps in total')
     .option('--partitions <n>', 'canonical data partitions, fixed for the run (default: workers)')
-    .option('--drop-last-batch-below <fraction>', "drop an epoch's last batch when it holds less than this fraction of the global batch (default: half; 0 keeps it, 1 is PyTorch's drop_last)")
+    .option(
+      '--drop-last-batch-below <fraction>',
+      "drop an epoch's last batch when it holds less than this fraction of the global batch (default: half; 0 keeps it, 1 is PyTorch's drop_last)"
+    )
     .option('--max-restarts <n>', 'failed generations tolerated before the run fails')
     .option(heartbeatTimeoutFlag.flags, heartbeatTimeoutFlag.description)
     .option('--backend <name>', 'compute backend of the workers: auto, tensorflow, wasm or cpu')
-    .option('--compute-threads <n>', "TensorFlow's threads per worker (default: this machine's cores divided among the workers)")
-    .option('--dry-run', 'print the run plan and exit: ingests a folder given with --data (to count its images) but starts no coordinator or worker')
+    .option(
+      '--compute-threads <n>',
+      "TensorFlow's threads per worker (default: this machine's cores divided among the workers)"
+    )
+    .option(
+      '--dry-run',
+      'print the run plan and exit: ingests a folder given with --data (to count its images) but starts no coordinator or worker'
+    )
     .option('--json', 'print the final result (with --dry-run: the plan) as one JSON object on stdout')
     .action(async (raw: Record<string, unknown>) => {
       const { runTrain } = await import('./run.js');

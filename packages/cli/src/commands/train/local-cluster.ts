@@ -36,7 +36,12 @@ export class LocalCluster {
   private stopping = false;
 
   constructor(private readonly options: LocalClusterOptions) {
-    this.slots = Array.from({ length: options.workers }, (_, i) => ({ id: `worker-${i}`, child: undefined, restarts: 0, timer: undefined }));
+    this.slots = Array.from({ length: options.workers }, (_, i) => ({
+      id: `worker-${i}`,
+      child: undefined,
+      restarts: 0,
+      timer: undefined
+    }));
     options.coordinator.on('workerLost', ({ workerId }) => {
       const slot = this.slots.find((each) => each.id === workerId);
       slot?.child?.kill('SIGKILL');
@@ -73,8 +78,8 @@ export class LocalCluster {
               clearTimeout(timer);
               resolve();
             });
-          }),
-      ),
+          })
+      )
     );
   }
 
@@ -85,26 +90,36 @@ export class LocalCluster {
         ...process.env,
         RINGTRAIN_TOKEN: this.options.token,
         RINGTRAIN_LOCAL_WORKERS: String(this.options.workers),
-        ...(this.options.computeThreads !== undefined ? { RINGTRAIN_COMPUTE_THREADS: String(this.options.computeThreads) } : {}),
+        ...(this.options.computeThreads !== undefined
+          ? { RINGTRAIN_COMPUTE_THREADS: String(this.options.computeThreads) }
+          : {})
       },
-      stdio: ['ignore', log, log, 'ipc'],
+      stdio: ['ignore', log, log, 'ipc']
     });
     closeSync(log);
     slot.child = child;
     child.once('exit', (code, signal) => {
       if (slot.child === child) slot.child = undefined;
-      const runOver = this.stopping || this.options.coordinator.state === 'succeeded' || this.options.coordinator.state === 'failed' || this.options.coordinator.state === 'stopped';
+      const runOver =
+        this.stopping ||
+        this.options.coordinator.state === 'succeeded' ||
+        this.options.coordinator.state === 'failed' ||
+        this.options.coordinator.state === 'stopped';
       if (runOver && code === 0) return;
       const description = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
       if (this.stopping || runOver) return;
       this.options.coordinator.workerExited(slot.id, description);
       slot.restarts += 1;
       if (slot.restarts > this.options.maxRestartsPerWorker) {
-        this.options.coordinator.abortRun(`${slot.id} ${description} and was restarted ${slot.restarts - 1} times; see ${path.join(this.options.logDir, `${slot.id}.log`)}`);
+        this.options.coordinator.abortRun(
+          `${slot.id} ${description} and was restarted ${slot.restarts - 1} times; see ${path.join(this.options.logDir, `${slot.id}.log`)}`
+        );
         return;
       }
       const delay = Math.min(10_000, 500 * 2 ** (slot.restarts - 1));
-      this.options.onEvent(`${slot.id} ${description}; restarting it in ${(delay / 1000).toFixed(1)} s (restart ${slot.restarts})`);
+      this.options.onEvent(
+        `${slot.id} ${description}; restarting it in ${(delay / 1000).toFixed(1)} s (restart ${slot.restarts})`
+      );
       slot.timer = setTimeout(() => this.spawn(slot), delay);
     });
   }

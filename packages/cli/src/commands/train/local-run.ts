@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { Coordinator, createLogger, type RunConfig, type RunMetricsFile, type RunPlan, type RunResult } from '@ringtrain/coordinator';
+import {
+  Coordinator,
+  createLogger,
+  type RunConfig,
+  type RunMetricsFile,
+  type RunPlan,
+  type RunResult
+} from '@ringtrain/coordinator';
 import { startDatasetService } from '@ringtrain/dataset';
 import { LocalCluster } from './local-cluster.js';
 import { ProgressView } from './progress.js';
@@ -29,29 +36,46 @@ export async function runLocalCluster(runConfig: RunConfig, options: LocalRunOpt
   const datasetService = await startDatasetService({ datasets: [runConfig.dataset] });
   const config: RunConfig = { ...runConfig, datasetService: datasetService.address };
   await mkdir(options.logDir, { recursive: true });
-  const logger = createLogger({ service: 'coordinator', runId: config.runId }, path.join(options.logDir, 'coordinator.log'));
+  const logger = createLogger(
+    { service: 'coordinator', runId: config.runId },
+    path.join(options.logDir, 'coordinator.log')
+  );
   const coordinator = await Coordinator.start({
-    config, token, logger, heartbeatDeadlineMs: options.heartbeatTimeoutMs, maxRestarts: options.maxRestarts,
+    config,
+    token,
+    logger,
+    heartbeatDeadlineMs: options.heartbeatTimeoutMs,
+    maxRestarts: options.maxRestarts,
     ...(options.previous !== undefined ? { previous: options.previous } : {}),
-    ...(options.plan !== undefined ? { plan: options.plan } : {}),
+    ...(options.plan !== undefined ? { plan: options.plan } : {})
   }).catch(async (error: unknown) => {
     await datasetService.stop();
     throw error;
   });
   options.onCoordinator?.(coordinator);
   const progress = new ProgressView(config.epochs, coordinator);
-  progress.line(`ringtrain: run ${config.runId}: ${config.workers} workers, ${config.epochs} epochs, batch ${config.batchSize}/rank at ${String(config.training.imageSize)}px; logs in ${options.logDir}`);
-  progress.line(`ringtrain: live dashboard at ${coordinator.httpAddress}/ (open it in a browser; status at ${coordinator.httpAddress}/status)`);
+  progress.line(
+    `ringtrain: run ${config.runId}: ${config.workers} workers, ${config.epochs} epochs, batch ${config.batchSize}/rank at ${String(config.training.imageSize)}px; logs in ${options.logDir}`
+  );
+  progress.line(
+    `ringtrain: live dashboard at ${coordinator.httpAddress}/ (open it in a browser; status at ${coordinator.httpAddress}/status)`
+  );
   const cluster = new LocalCluster({
-    coordinator, token, workers: config.workers, logDir: options.logDir, maxRestartsPerWorker: options.maxRestarts + 2,
+    coordinator,
+    token,
+    workers: config.workers,
+    logDir: options.logDir,
+    maxRestartsPerWorker: options.maxRestarts + 2,
     ...(options.computeThreads !== undefined ? { computeThreads: options.computeThreads } : {}),
-    onEvent: (line) => progress.line(line),
+    onEvent: (line) => progress.line(line)
   });
   let interrupts = 0;
   const onInterrupt = (): void => {
     interrupts += 1;
     if (interrupts === 1) {
-      progress.line('ringtrain: stopping after the current step and writing a checkpoint (Ctrl-C again to abort at once)');
+      progress.line(
+        'ringtrain: stopping after the current step and writing a checkpoint (Ctrl-C again to abort at once)'
+      );
       coordinator.requestStop('interrupted');
       cluster.signal('SIGINT');
     } else {

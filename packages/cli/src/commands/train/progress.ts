@@ -20,14 +20,18 @@ export class ProgressView {
 
   constructor(
     private readonly epochs: number,
-    coordinator: Coordinator,
+    coordinator: Coordinator
   ) {
-    coordinator.on('generation', ({ generation, ranks }) => this.line(`generation ${generation}: ${ranks.length} ranks in ring order ${ranks.join(' → ')}`));
+    coordinator.on('generation', ({ generation, ranks }) =>
+      this.line(`generation ${generation}: ${ranks.length} ranks in ring order ${ranks.join(' → ')}`)
+    );
     coordinator.on('step', (step) => this.step(step));
     coordinator.on('epoch', (epoch) => this.epoch(epoch));
     coordinator.timeline.on('backends', (backends) => {
       const plan = coordinator.timeline.plan();
-      this.line(`backend: ${plan === null ? backends.map((name, rank) => `rank ${rank}: ${name}`).join(', ') : describeBackends(plan)}`);
+      this.line(
+        `backend: ${plan === null ? backends.map((name, rank) => `rank ${rank}: ${name}`).join(', ') : describeBackends(plan)}`
+      );
     });
     coordinator.on('restart', ({ generation, reason }) => {
       this.lastStepAt = undefined;
@@ -60,7 +64,9 @@ export class ProgressView {
     if (this.tty) {
       const width = 20;
       const filled = Math.round((step.epochStep / Math.max(1, step.epochSteps)) * width);
-      process.stderr.write(`\r\x1b[2Kepoch ${step.epoch + 1}/${this.epochs} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${figures}`);
+      process.stderr.write(
+        `\r\x1b[2Kepoch ${step.epoch + 1}/${this.epochs} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${figures}`
+      );
       this.drawn = true;
     } else if (Date.now() - this.lastLineAt > 5_000 || step.epochStep === step.epochSteps) {
       this.lastLineAt = Date.now();
@@ -72,7 +78,7 @@ export class ProgressView {
     this.line(
       `epoch ${epoch.epoch + 1}/${this.epochs} done in ${duration(epoch.seconds)}: train loss ${epoch.trainLoss.toFixed(3)} acc ${percent(epoch.trainAccuracy)}; ` +
         `${epoch.valImages === 0 ? 'no validation images' : `val loss ${epoch.valLoss.toFixed(3)} acc ${percent(epoch.valAccuracy)} (${epoch.valImages} images)`}; ` +
-        `${epoch.imagesPerSecond.toFixed(1)} img/s`,
+        `${epoch.imagesPerSecond.toFixed(1)} img/s`
     );
   }
 }

@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunMetricsFile, RunPlan } from '@ringtrain/coordinator';
-import type { defaultMaxResolution as defaultMaxResolutionFunction, ingest as ingestFunction, loadManifest as loadManifestFunction } from '@ringtrain/dataset';
+import type {
+  defaultMaxResolution as defaultMaxResolutionFunction,
+  ingest as ingestFunction,
+  loadManifest as loadManifestFunction
+} from '@ringtrain/dataset';
 import { z } from 'zod';
 import { ExitError, UsageError } from '../../errors.js';
 import { heartbeatTimeoutSchema, parseOptions } from '../../options.js';
@@ -39,18 +43,29 @@ export const trainOptionsSchema = z
     computeThreads: z.coerce.number().int().min(1).optional(),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
     dryRun: z.boolean().default(false),
-    json: z.boolean().default(false),
+    json: z.boolean().default(false)
   })
-  .refine((options) => options.demo || options.data !== undefined || options.resume, { message: 'give --data <ImageFolder dir or dataset URI>, or --demo', path: ['data'] });
+  .refine((options) => options.demo || options.data !== undefined || options.resume, {
+    message: 'give --data <ImageFolder dir or dataset URI>, or --demo',
+    path: ['data']
+  });
 export type TrainOptions = z.output<typeof trainOptionsSchema>;
 
 /** The digits demo: small enough for two CPU cores in a few minutes, big enough to beat chance clearly. */
-const DEMO = { workers: 2, epochs: 4, batchSize: 16, imageSize: 32, perClass: 60, valFraction: 0.2, out: 'runs/demo' } as const;
+const DEMO = {
+  workers: 2,
+  epochs: 4,
+  batchSize: 16,
+  imageSize: 32,
+  perClass: 60,
+  valFraction: 0.2,
+  out: 'runs/demo'
+} as const;
 
 async function exists(file: string): Promise<boolean> {
   return access(file).then(
     () => true,
-    () => false,
+    () => false
   );
 }
 
@@ -81,7 +96,9 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
   let configInput: Record<string, unknown>;
   if (options.resume) {
     if (!(await exists(runFile)) || (await checkpoints.latest()) === undefined) {
-      throw new UsageError(`--resume: ${out} holds no checkpointed run (run.json and checkpoints/latest.json); start one without --resume`);
+      throw new UsageError(
+        `--resume: ${out} holds no checkpointed run (run.json and checkpoints/latest.json); start one without --resume`
+      );
     }
     configInput = JSON.parse(await readFile(runFile, 'utf8')) as Record<string, unknown>;
     // A resumed run keeps its data order and model; only how long it runs may change.
@@ -90,7 +107,10 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
     else delete configInput.maxSteps;
   } else {
     if (await checkpoints.latest()) {
-      if (!options.demo) throw new UsageError(`${out} already holds a checkpointed run: pass --resume to continue it, or choose another --out`);
+      if (!options.demo)
+        throw new UsageError(
+          `${out} already holds a checkpointed run: pass --resume to continue it, or choose another --out`
+        );
       if (!options.dryRun) await rm(path.join(out, 'checkpoints'), { recursive: true, force: true });
     }
     // Nothing to resume here: the books of an earlier run (ended, or stopped before its first checkpoint) go.
@@ -123,17 +143,25 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
   const logDir = path.join(out, 'logs');
   const previous = options.resume ? await readPreviousMetrics(path.join(out, 'metrics.json')) : undefined;
   const result = await runLocalCluster(config, {
-    logDir, heartbeatTimeoutMs: options.heartbeatTimeout * 1000, maxRestarts: options.maxRestarts,
+    logDir,
+    heartbeatTimeoutMs: options.heartbeatTimeout * 1000,
+    maxRestarts: options.maxRestarts,
     ...(options.computeThreads !== undefined ? { computeThreads: options.computeThreads } : {}),
     ...(previous !== undefined ? { previous } : {}),
-    ...(plan !== undefined ? { plan } : {}),
+    ...(plan !== undefined ? { plan } : {})
   });
   const metrics = result.metrics;
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({ state: result.state, reason: result.reason, out, metrics: path.join(out, 'metrics.json'), model: path.join(out, 'model'), valAccuracy: metrics.final.valAccuracy, restarts: metrics.restarts.length, weightsIdentical: metrics.weightsIdentical, durationSeconds: metrics.durationSeconds })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ state: result.state, reason: result.reason, out, metrics: path.join(out, 'metrics.json'), model: path.join(out, 'model'), valAccuracy: metrics.final.valAccuracy, restarts: metrics.restarts.length, weightsIdentical: metrics.weightsIdentical, durationSeconds: metrics.durationSeconds })}\n`
+    );
   }
   if (result.state === 'failed') throw new ExitError(1, `training failed: ${result.reason} (logs in ${logDir})`);
-  if (result.state === 'stopped') throw new ExitError(130, `training stopped: ${result.reason}; continue with: ringtrain train --resume --out ${out}`);
+  if (result.state === 'stopped')
+    throw new ExitError(
+      130,
+      `training stopped: ${result.reason}; continue with: ringtrain train --resume --out ${out}`
+    );
   if (!options.json) {
     const accuracy = metrics.final.valAccuracy === null ? 'n/a' : `${(metrics.final.valAccuracy * 100).toFixed(1)}%`;
     process.stdout.write(
@@ -142,18 +170,33 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
         `  metrics: ${path.join(out, 'metrics.json')}\n` +
         `  classify new images: npx ringtrain predict ${path.relative(process.cwd(), out) || '.'} <image files or folders>\n` +
         `  measure it:          npx ringtrain eval ${path.relative(process.cwd(), out) || '.'}\n` +
-        `  in PyTorch: torchvision.models.resnet18(num_classes=${config.training.numClasses as number}).load_state_dict(safetensors.torch.load_file('${path.join(out, 'model', 'model.safetensors')}'))\n`,
+        `  in PyTorch: torchvision.models.resnet18(num_classes=${config.training.numClasses as number}).load_state_dict(safetensors.torch.load_file('${path.join(out, 'model', 'model.safetensors')}'))\n`
     );
   }
 }
 
-type DatasetApi = { ingest: typeof ingestFunction; loadManifest: typeof loadManifestFunction; defaultMaxResolution: typeof defaultMaxResolutionFunction };
+type DatasetApi = {
+  ingest: typeof ingestFunction;
+  loadManifest: typeof loadManifestFunction;
+  defaultMaxResolution: typeof defaultMaxResolutionFunction;
+};
 
 /** Makes the demo data if asked, ingests a folder (or takes a dataset as is), and builds the run configuration. */
-async function prepareRun(options: TrainOptions, out: string, note: (line: string) => void, dataset: DatasetApi): Promise<Record<string, unknown>> {
+async function prepareRun(
+  options: TrainOptions,
+  out: string,
+  note: (line: string) => void,
+  dataset: DatasetApi
+): Promise<Record<string, unknown>> {
   const demo = options.demo;
-  if (options.pretrained !== undefined && !isRemote(options.pretrained) && !(await exists(options.pretrained.replace(/^file:\/\//, '')))) {
-    throw new UsageError(`--pretrained ${options.pretrained}: no such file (give torchvision resnet18 weights saved as .safetensors)`);
+  if (
+    options.pretrained !== undefined &&
+    !isRemote(options.pretrained) &&
+    !(await exists(options.pretrained.replace(/^file:\/\//, '')))
+  ) {
+    throw new UsageError(
+      `--pretrained ${options.pretrained}: no such file (give torchvision resnet18 weights saved as .safetensors)`
+    );
   }
   let source = options.data;
   if (demo && source === undefined) {
@@ -168,22 +211,31 @@ async function prepareRun(options: TrainOptions, out: string, note: (line: strin
   if (isRemote(data) || (await exists(path.join(data, 'manifest.json')))) {
     datasetUri = isRemote(data) ? data : path.resolve(data);
   } else {
-    if (!(await exists(data))) throw new UsageError(`--data ${data}: no such directory (give an ImageFolder tree: one sub-folder of images per class)`);
+    if (!(await exists(data)))
+      throw new UsageError(
+        `--data ${data}: no such directory (give an ImageFolder tree: one sub-folder of images per class)`
+      );
     datasetUri = path.join(out, 'dataset');
     const imageSize = options.imageSize ?? (demo ? DEMO.imageSize : 224);
     note(`ringtrain: ingesting ${data} into ${datasetUri}`);
     try {
       const summary = await dataset.ingest({
-        source: data, to: datasetUri, valFraction: options.valFraction ?? (demo ? DEMO.valFraction : 0.1), seed: options.seed,
-        maxResolution: dataset.defaultMaxResolution(imageSize),
+        source: data,
+        to: datasetUri,
+        valFraction: options.valFraction ?? (demo ? DEMO.valFraction : 0.1),
+        seed: options.seed,
+        maxResolution: dataset.defaultMaxResolution(imageSize)
       });
-      note(`ringtrain: ${summary.manifest.splits.train.count} training and ${summary.manifest.splits.val.count} validation images of ${summary.manifest.classes.length} classes`);
+      note(
+        `ringtrain: ${summary.manifest.splits.train.count} training and ${summary.manifest.splits.val.count} validation images of ${summary.manifest.classes.length} classes`
+      );
     } catch (error) {
       throw new ExitError(1, `ingest of ${data} failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
   const { manifest } = await dataset.loadManifest(datasetUri);
-  if (manifest.classes.length < 2) throw new UsageError(`${datasetUri} has ${manifest.classes.length} class; a classifier needs at least 2`);
+  if (manifest.classes.length < 2)
+    throw new UsageError(`${datasetUri} has ${manifest.classes.length} class; a classifier needs at least 2`);
   const workers = options.workers ?? (demo ? DEMO.workers : 2);
   const lr = options.lr ?? (options.optimizer === 'adam' ? 1e-3 : 1e-2);
   return {
@@ -199,19 +251,26 @@ async function prepareRun(options: TrainOptions, out: string, note: (line: strin
     ...(options.maxSteps !== undefined ? { maxSteps: options.maxSteps } : {}),
     checkpointEverySteps: options.checkpointEvery,
     keepCheckpoints: options.keepCheckpoints,
-    ...(options.pretrained !== undefined ? { pretrained: isRemote(options.pretrained) ? options.pretrained : path.resolve(options.pretrained.replace(/^file:\/\//, '')) } : {}),
+    ...(options.pretrained !== undefined
+      ? {
+          pretrained: isRemote(options.pretrained)
+            ? options.pretrained
+            : path.resolve(options.pretrained.replace(/^file:\/\//, ''))
+        }
+      : {}),
     training: {
       numClasses: manifest.classes.length,
       imageSize: options.imageSize ?? (demo ? DEMO.imageSize : 224),
-      optimizer: options.optimizer === 'adam' ? { kind: 'adam', lr } : { kind: 'sgd', lr, momentum: options.momentum ?? 0.9 },
+      optimizer:
+        options.optimizer === 'adam' ? { kind: 'adam', lr } : { kind: 'sgd', lr, momentum: options.momentum ?? 0.9 },
       freezeBackbone: options.freezeBackbone,
       freezeBatchNorm: options.freezeBatchNorm,
       seed: options.seed,
-      ...(options.microBatchSize !== undefined ? { microBatchSize: options.microBatchSize } : {}),
+      ...(options.microBatchSize !== undefined ? { microBatchSize: options.microBatchSize } : {})
     },
     augment: options.augment,
     loaderThreads: 1,
     cacheDir: path.join(out, 'cache'),
-    backend: options.backend,
+    backend: options.backend
   };
 }

@@ -18,7 +18,7 @@ const schema = z.object({
   steps: z.coerce.number().int().min(1),
   warmupSteps: z.coerce.number().int().min(0),
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']),
-  json: z.boolean().optional(),
+  json: z.boolean().optional()
 });
 
 export interface ScalingPoint {
@@ -70,42 +70,69 @@ async function benchScaling(options: z.output<typeof schema>): Promise<void> {
       const out = path.join(work, `w${workers}`);
       const config = parseRunConfig(
         {
-          runId: `bench-scaling-${workers}`, dataset, out, workers, epochs: 1, batchSize: options.batchSize, partitions: workers,
-          maxSteps: totalSteps, checkpointEverySteps: 0, cacheDir: path.join(out, 'cache'), backend: options.backend,
-          training: { numClasses: 10, imageSize: options.imageSize, seed: 0 },
+          runId: `bench-scaling-${workers}`,
+          dataset,
+          out,
+          workers,
+          epochs: 1,
+          batchSize: options.batchSize,
+          partitions: workers,
+          maxSteps: totalSteps,
+          checkpointEverySteps: 0,
+          cacheDir: path.join(out, 'cache'),
+          backend: options.backend,
+          training: { numClasses: 10, imageSize: options.imageSize, seed: 0 }
         },
-        'bench scaling',
+        'bench scaling'
       );
       const steps: { at: number; record: StepRecord }[] = [];
       const result = await runLocalCluster(config, {
-        logDir: path.join(out, 'logs'), heartbeatTimeoutMs: 300_000, maxRestarts: 0,
-        onCoordinator: (coordinator) => coordinator.on('step', (record) => steps.push({ at: performance.now(), record })),
+        logDir: path.join(out, 'logs'),
+        heartbeatTimeoutMs: 300_000,
+        maxRestarts: 0,
+        onCoordinator: (coordinator) =>
+          coordinator.on('step', (record) => steps.push({ at: performance.now(), record }))
       });
-      if (result.state !== 'succeeded') throw new ExitError(1, `the ${workers}-worker run ${result.state}: ${result.reason}`);
+      if (result.state !== 'succeeded')
+        throw new ExitError(1, `the ${workers}-worker run ${result.state}: ${result.reason}`);
       // The first timed step is measured from the last warmup step's report.
       const timed = steps.slice(Math.max(0, options.warmupSteps - 1));
       if (timed.length < 2) throw new ExitError(1, `only ${steps.length} steps were reported; raise --steps`);
       const seconds = (timed.at(-1)!.at - timed[0]!.at) / 1000;
       const images = timed.slice(1).reduce((sum, step) => sum + step.record.images, 0);
-      const mean = (pick: (record: StepRecord) => number): number => timed.slice(1).reduce((sum, step) => sum + pick(step.record), 0) / (timed.length - 1);
+      const mean = (pick: (record: StepRecord) => number): number =>
+        timed.slice(1).reduce((sum, step) => sum + pick(step.record), 0) / (timed.length - 1);
       points.push({
-        workers, imagesPerSecond: images / seconds, efficiency: null, stepSeconds: seconds / (timed.length - 1),
+        workers,
+        imagesPerSecond: images / seconds,
+        efficiency: null,
+        stepSeconds: seconds / (timed.length - 1),
         split: {
-          dataWaitSeconds: mean((r) => r.dataWaitSeconds), computeSeconds: mean((r) => r.computeSeconds),
-          allreduceSeconds: mean((r) => r.allreduceSeconds), optimizerSeconds: mean((r) => r.optimizerSeconds),
-        },
+          dataWaitSeconds: mean((r) => r.dataWaitSeconds),
+          computeSeconds: mean((r) => r.computeSeconds),
+          allreduceSeconds: mean((r) => r.allreduceSeconds),
+          optimizerSeconds: mean((r) => r.optimizerSeconds)
+        }
       });
     }
     const single = points.find((point) => point.workers === 1);
-    for (const point of points) if (single !== undefined) point.efficiency = point.imagesPerSecond / (point.workers * single.imagesPerSecond);
-    const report = { imageSize: options.imageSize, batchSize: options.batchSize, steps: options.steps, warmupSteps: options.warmupSteps, backend: options.backend, points };
+    for (const point of points)
+      if (single !== undefined) point.efficiency = point.imagesPerSecond / (point.workers * single.imagesPerSecond);
+    const report = {
+      imageSize: options.imageSize,
+      batchSize: options.batchSize,
+      steps: options.steps,
+      warmupSteps: options.warmupSteps,
+      backend: options.backend,
+      points
+    };
     if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
     else {
       for (const point of points) {
         const { split } = point;
         process.stdout.write(
           `${point.workers} workers: ${point.imagesPerSecond.toFixed(1)} images/s, efficiency ${point.efficiency === null ? 'n/a' : point.efficiency.toFixed(2)}, ` +
-            `${point.stepSeconds.toFixed(2)} s/step (data ${split.dataWaitSeconds.toFixed(2)}, compute ${split.computeSeconds.toFixed(2)}, all-reduce ${split.allreduceSeconds.toFixed(2)}, optimizer ${split.optimizerSeconds.toFixed(2)})\n`,
+            `${point.stepSeconds.toFixed(2)} s/step (data ${split.dataWaitSeconds.toFixed(2)}, compute ${split.computeSeconds.toFixed(2)}, all-reduce ${split.allreduceSeconds.toFixed(2)}, optimizer ${split.optimizerSeconds.toFixed(2)})\n`
         );
       }
     }

@@ -5,12 +5,17 @@ import { reconnectDeadlineFlag } from '../../options.js';
 export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
-    .description('run one training rank: register with the coordinator, train, checkpoint (token in RINGTRAIN_TOKEN; in a pod RINGTRAIN_COLLECTIVE_PORT and RINGTRAIN_ADVERTISE_HOST)')
+    .description(
+      'run one training rank: register with the coordinator, train, checkpoint (token in RINGTRAIN_TOKEN; in a pod RINGTRAIN_COLLECTIVE_PORT and RINGTRAIN_ADVERTISE_HOST)'
+    )
     .requiredOption('--coordinator <host:port>', "the coordinator's gRPC address")
     .requiredOption('--worker-id <id>', 'stable name of this worker slot across restarts (e.g. the pod name)')
     .option('--host <ip>', 'interface the collective endpoint listens on (0.0.0.0 in a pod)', '127.0.0.1')
     .option(reconnectDeadlineFlag.flags, reconnectDeadlineFlag.description)
-    .option('--compute-threads <n>', "TensorFlow's threads for this rank (default RINGTRAIN_COMPUTE_THREADS, else the pod's CPU quota or the cores, divided among RINGTRAIN_LOCAL_WORKERS)")
+    .option(
+      '--compute-threads <n>',
+      "TensorFlow's threads for this rank (default RINGTRAIN_COMPUTE_THREADS, else the pod's CPU quota or the cores, divided among RINGTRAIN_LOCAL_WORKERS)"
+    )
     .action(async (raw: Record<string, unknown>) => {
       const { runWorkerCommand } = await import('./run.js');
       await runWorkerCommand(raw);

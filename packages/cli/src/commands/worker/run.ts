@@ -8,7 +8,7 @@ const schema = z.object({
   workerId: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash and underscore'),
   host: z.string().min(1),
   computeThreads: z.coerce.number().int().min(1).optional(),
-  reconnectDeadline: reconnectDeadlineSchema,
+  reconnectDeadline: reconnectDeadlineSchema
 });
 
 const envSchema = z.object({
@@ -27,7 +27,7 @@ const envSchema = z.object({
   RINGTRAIN_LOCAL_WORKERS: z.coerce.number().int().min(1).optional(),
   /** Set by the operator on a pod given GPUs: how many, and as which resource; the worker then must compute on one. */
   RINGTRAIN_EXPECTED_GPUS: z.coerce.number().int().min(0).optional(),
-  RINGTRAIN_GPU_RESOURCE: z.string().min(1).optional(),
+  RINGTRAIN_GPU_RESOURCE: z.string().min(1).optional()
 });
 
 export async function runWorkerCommand(raw: Record<string, unknown>): Promise<void> {
@@ -35,7 +35,9 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
   const env = envSchema.safeParse(process.env);
   if (!env.success) {
     const problems = env.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`).join('\n');
-    throw new UsageError(`invalid environment (RINGTRAIN_TOKEN must hold the run secret, at least 16 characters, that the coordinator was started with):\n${problems}`);
+    throw new UsageError(
+      `invalid environment (RINGTRAIN_TOKEN must hold the run secret, at least 16 characters, that the coordinator was started with):\n${problems}`
+    );
   }
   await applyReconnectDeadline(options.reconnectDeadline);
   const { runWorker, GpuUnavailableError } = await import('@ringtrain/worker');
@@ -43,7 +45,7 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
   const requestedThreads = options.computeThreads ?? env.data.RINGTRAIN_COMPUTE_THREADS;
   const computeThreads = chooseComputeThreads({
     ...(requestedThreads !== undefined ? { requested: requestedThreads } : {}),
-    ...(env.data.RINGTRAIN_LOCAL_WORKERS !== undefined ? { localWorkers: env.data.RINGTRAIN_LOCAL_WORKERS } : {}),
+    ...(env.data.RINGTRAIN_LOCAL_WORKERS !== undefined ? { localWorkers: env.data.RINGTRAIN_LOCAL_WORKERS } : {})
   });
   const stop = new AbortController();
   let interrupts = 0;
@@ -57,22 +59,35 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
   process.on('SIGTERM', onSignal);
   // Started by `ringtrain train` (an IPC channel exists): when that supervisor dies, so does this worker,
   // however far it is into a retry loop.
-  if (process.connected) process.once('disconnect', () => setTimeout(() => process.kill(process.pid, 'SIGKILL'), 3_000).unref());
+  if (process.connected)
+    process.once('disconnect', () => setTimeout(() => process.kill(process.pid, 'SIGKILL'), 3_000).unref());
   try {
     const result = await runWorker({
-      coordinator: options.coordinator, token: env.data.RINGTRAIN_TOKEN, workerId: options.workerId, host: options.host, stop: stop.signal,
+      coordinator: options.coordinator,
+      token: env.data.RINGTRAIN_TOKEN,
+      workerId: options.workerId,
+      host: options.host,
+      stop: stop.signal,
       computeThreads,
       ...(env.data.RINGTRAIN_EXPECTED_GPUS !== undefined
-        ? { expectedGpus: { count: env.data.RINGTRAIN_EXPECTED_GPUS, ...(env.data.RINGTRAIN_GPU_RESOURCE !== undefined ? { resource: env.data.RINGTRAIN_GPU_RESOURCE } : {}) } }
+        ? {
+            expectedGpus: {
+              count: env.data.RINGTRAIN_EXPECTED_GPUS,
+              ...(env.data.RINGTRAIN_GPU_RESOURCE !== undefined ? { resource: env.data.RINGTRAIN_GPU_RESOURCE } : {})
+            }
+          }
         : {}),
       ...(env.data.RINGTRAIN_COLLECTIVE_PORT !== undefined ? { port: env.data.RINGTRAIN_COLLECTIVE_PORT } : {}),
       ...(env.data.RINGTRAIN_ADVERTISE_HOST !== undefined ? { advertiseHost: env.data.RINGTRAIN_ADVERTISE_HOST } : {}),
       coordinatorWaitMs:
         env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS === undefined
           ? options.reconnectDeadline * 1000
-          : env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS === 0 ? Infinity : env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS * 1000,
+          : env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS === 0
+            ? Infinity
+            : env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS * 1000
     });
-    if (result.outcome === 'run-ended' && /fail|gave up/i.test(result.reason)) throw new ExitError(EXIT_CODES.runFailed, `the run failed: ${result.reason}`);
+    if (result.outcome === 'run-ended' && /fail|gave up/i.test(result.reason))
+      throw new ExitError(EXIT_CODES.runFailed, `the run failed: ${result.reason}`);
   } catch (error) {
     // EXIT_CODES.noGpu (69), permanent: the same node and image would fail the same way again.
     if (error instanceof GpuUnavailableError) throw new ExitError(exitCodeFor(error), error.message);

@@ -20,14 +20,41 @@ describe('ringtrain worker', () => {
 
   it('registers the address peers reach it by (RINGTRAIN_ADVERTISE_HOST, RINGTRAIN_COLLECTIVE_PORT) and exits 0 when the run ends', async () => {
     const logFile = path.join(work, 'coordinator.log');
-    const config = parseRunConfig({ runId: 'run-worker', dataset: path.join(work, 'dataset'), out: path.join(work, 'out'), workers: 2, epochs: 1, batchSize: 4, partitions: 2, training: { numClasses: 2 }, cacheDir: work }, 'the test');
-    const coordinator = await Coordinator.start({ config, token: TOKEN, logger: createLogger({ service: 'coordinator' }, logFile), httpPort: null });
+    const config = parseRunConfig(
+      {
+        runId: 'run-worker',
+        dataset: path.join(work, 'dataset'),
+        out: path.join(work, 'out'),
+        workers: 2,
+        epochs: 1,
+        batchSize: 4,
+        partitions: 2,
+        training: { numClasses: 2 },
+        cacheDir: work
+      },
+      'the test'
+    );
+    const coordinator = await Coordinator.start({
+      config,
+      token: TOKEN,
+      logger: createLogger({ service: 'coordinator' }, logFile),
+      httpPort: null
+    });
     try {
       const port = await freePort();
-      const child = spawn(process.execPath, [bin, 'worker', '--coordinator', coordinator.address, '--worker-id', 'worker-0'], {
-        env: { ...process.env, RINGTRAIN_TOKEN: TOKEN, RINGTRAIN_COLLECTIVE_PORT: String(port), RINGTRAIN_ADVERTISE_HOST: 'localhost' },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        [bin, 'worker', '--coordinator', coordinator.address, '--worker-id', 'worker-0'],
+        {
+          env: {
+            ...process.env,
+            RINGTRAIN_TOKEN: TOKEN,
+            RINGTRAIN_COLLECTIVE_PORT: String(port),
+            RINGTRAIN_ADVERTISE_HOST: 'localhost'
+          },
+          stdio: ['ignore', 'ignore', 'pipe']
+        }
+      );
       const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
       let registered: { address: string } | undefined;
       while (registered === undefined) {
@@ -47,19 +74,33 @@ describe('ringtrain worker', () => {
   it('waits for an unreachable coordinator up to --reconnect-deadline, logging each retry, then exits 80 (retryable) naming it', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, RINGTRAIN_TOKEN: TOKEN };
     const started = Date.now();
-    const child = spawn(process.execPath, [bin, 'worker', '--coordinator', '127.0.0.1:1', '--worker-id', 'worker-0', '--reconnect-deadline', '2'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [bin, 'worker', '--coordinator', '127.0.0.1:1', '--worker-id', 'worker-0', '--reconnect-deadline', '2'],
+      { env, stdio: ['ignore', 'ignore', 'pipe'] }
+    );
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     assert.equal(code, 80, stderr);
-    const retries = stderr.match(/waiting for the coordinator at 127\.0\.0\.1:1: unreachable for [\d.]+ s \(deadline 2\.0 s\), attempt \d+, next in/g) ?? [];
+    const retries =
+      stderr.match(
+        /waiting for the coordinator at 127\.0\.0\.1:1: unreachable for [\d.]+ s \(deadline 2\.0 s\), attempt \d+, next in/g
+      ) ?? [];
     assert.ok(retries.length >= 2, `one warning per retry, got ${retries.length}:\n${stderr}`);
-    assert.match(stderr.trim().split('\n').at(-1) ?? '', /^ringtrain: the coordinator at 127\.0\.0\.1:1 was unreachable for 2 s, past the reconnect deadline of 2 s/);
+    assert.match(
+      stderr.trim().split('\n').at(-1) ?? '',
+      /^ringtrain: the coordinator at 127\.0\.0\.1:1 was unreachable for 2 s, past the reconnect deadline of 2 s/
+    );
     assert.ok(Date.now() - started < 30_000, 'the flag shortens the default wait of 300 s');
   });
 
   it('refuses a --reconnect-deadline that is not a whole number of seconds from 1 to 86400', async () => {
-    const child = spawn(process.execPath, [bin, 'worker', '--coordinator', '127.0.0.1:1', '--worker-id', 'worker-0', '--reconnect-deadline', '0'], { env: { ...process.env, RINGTRAIN_TOKEN: TOKEN }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [bin, 'worker', '--coordinator', '127.0.0.1:1', '--worker-id', 'worker-0', '--reconnect-deadline', '0'],
+      { env: { ...process.env, RINGTRAIN_TOKEN: TOKEN }, stdio: ['ignore', 'ignore', 'pipe'] }
+    );
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 2);
@@ -68,8 +109,17 @@ describe('ringtrain worker', () => {
 
   it('exits 69 (permanent) before contacting the coordinator when its pod was given GPUs that TensorFlow does not compute on', async () => {
     // CUDA_VISIBLE_DEVICES=-1 hides any GPU from TensorFlow, so this holds on a GPU machine too.
-    const env: NodeJS.ProcessEnv = { ...process.env, RINGTRAIN_TOKEN: TOKEN, RINGTRAIN_EXPECTED_GPUS: '1', RINGTRAIN_GPU_RESOURCE: 'nvidia.com/gpu', CUDA_VISIBLE_DEVICES: '-1' };
-    const child = spawn(process.execPath, [bin, 'worker', '--coordinator', '127.0.0.1:1', '--worker-id', 'worker-0'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      RINGTRAIN_TOKEN: TOKEN,
+      RINGTRAIN_EXPECTED_GPUS: '1',
+      RINGTRAIN_GPU_RESOURCE: 'nvidia.com/gpu',
+      CUDA_VISIBLE_DEVICES: '-1'
+    };
+    const child = spawn(process.execPath, [bin, 'worker', '--coordinator', '127.0.0.1:1', '--worker-id', 'worker-0'], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe']
+    });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 69);
@@ -81,7 +131,10 @@ describe('ringtrain worker', () => {
   it('names the environment problem when the secret is missing', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, RINGTRAIN_COLLECTIVE_PORT: 'eighty' };
     delete env.RINGTRAIN_TOKEN;
-    const child = spawn(process.execPath, [bin, 'worker', '--coordinator', '127.0.0.1:1', '--worker-id', 'worker-0'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [bin, 'worker', '--coordinator', '127.0.0.1:1', '--worker-id', 'worker-0'], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe']
+    });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 2);

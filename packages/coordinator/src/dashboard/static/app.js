@@ -10,18 +10,20 @@ const PHASES = [
   ['dataWaitSeconds', 'data-wait', 'data wait'],
   ['computeSeconds', 'compute', 'compute'],
   ['allreduceSeconds', 'allreduce', 'all-reduce'],
-  ['optimizerSeconds', 'optimizer', 'optimizer'],
+  ['optimizerSeconds', 'optimizer', 'optimizer']
 ];
 
 // Steps and epochs are whole numbers: the x axes tick on them only.
-const WHOLE_INCREMENTS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, 1000000];
+const WHOLE_INCREMENTS = [
+  1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, 1000000
+];
 
 const view = {
   version: -1,
   points: [],
   charts: new Map(),
   /** (time, global step) samples of the last minute, for the ETA. */
-  pace: [],
+  pace: []
 };
 
 const byId = (id) => document.getElementById(id);
@@ -63,10 +65,10 @@ function drawChart(containerId, xLabel, series, columns) {
         scales: { x: { time: false } },
         legend: { live: true },
         series: [{ label: xLabel }, ...series],
-        axes: [{ label: xLabel, incrs: WHOLE_INCREMENTS }, {}],
+        axes: [{ label: xLabel, incrs: WHOLE_INCREMENTS }, {}]
       },
       columns,
-      container,
+      container
     );
     view.charts.set(containerId, chart);
   } else {
@@ -81,9 +83,24 @@ function line(label, stroke, extra) {
 function drawSteps() {
   const points = view.points;
   const steps = points.map((point) => point.globalStep);
-  drawChart('loss-chart', 'global step', [line('training loss', '#2f6fdb')], [steps, points.map((point) => point.loss)]);
-  drawChart('accuracy-chart', 'global step', [line('training accuracy %', '#3aa67a')], [steps, points.map((point) => point.accuracy * 100)]);
-  drawChart('throughput-chart', 'global step', [line('images/s', '#8a4fd8')], [steps, points.map((point) => point.imagesPerSecond)]);
+  drawChart(
+    'loss-chart',
+    'global step',
+    [line('training loss', '#2f6fdb')],
+    [steps, points.map((point) => point.loss)]
+  );
+  drawChart(
+    'accuracy-chart',
+    'global step',
+    [line('training accuracy %', '#3aa67a')],
+    [steps, points.map((point) => point.accuracy * 100)]
+  );
+  drawChart(
+    'throughput-chart',
+    'global step',
+    [line('images/s', '#8a4fd8')],
+    [steps, points.map((point) => point.imagesPerSecond)]
+  );
 }
 
 function drawEpochs(history) {
@@ -92,7 +109,11 @@ function drawEpochs(history) {
     'epoch-chart',
     'epoch',
     [line('training accuracy %', '#3aa67a', dots), line('validation accuracy %', '#d8573a', dots)],
-    [history.map((epoch) => epoch.epoch + 1), history.map((epoch) => epoch.trainAccuracy * 100), history.map((epoch) => epoch.valAccuracy * 100)],
+    [
+      history.map((epoch) => epoch.epoch + 1),
+      history.map((epoch) => epoch.trainAccuracy * 100),
+      history.map((epoch) => epoch.valAccuracy * 100)
+    ]
   );
 }
 
@@ -100,12 +121,17 @@ function drawHeader(status, plan) {
   document.body.dataset.state = status.state;
   byId('run-id').textContent = status.runId;
   const state = byId('state');
-  state.textContent = status.state === 'failed' || status.state === 'stopped' ? `${status.state}: ${status.reason}` : status.state;
+  state.textContent =
+    status.state === 'failed' || status.state === 'stopped' ? `${status.state}: ${status.reason}` : status.state;
   state.className = `badge ${status.state}`;
-  byId('generation').textContent = `generation ${Math.max(0, status.generation)} · ${status.registered}/${status.worldSize} workers · ${clock(status.elapsedSeconds)} elapsed`;
+  byId('generation').textContent =
+    `generation ${Math.max(0, status.generation)} · ${status.registered}/${status.worldSize} workers · ${clock(status.elapsedSeconds)} elapsed`;
   const step = status.lastStep;
   if (step === undefined || step === null) {
-    byId('progress-text').textContent = status.state === 'rendezvous' ? `waiting for ${status.worldSize} workers to register (${status.registered} so far)…` : 'waiting for the first step…';
+    byId('progress-text').textContent =
+      status.state === 'rendezvous'
+        ? `waiting for ${status.worldSize} workers to register (${status.registered} so far)…`
+        : 'waiting for the first step…';
     return;
   }
   const total = plan?.totalIterations ?? status.epochs * step.epochSteps;
@@ -115,8 +141,14 @@ function drawHeader(status, plan) {
   view.pace.push({ at: now, step: step.globalStep });
   view.pace = view.pace.filter((sample) => now - sample.at < 60_000 && sample.step <= step.globalStep);
   const first = view.pace[0];
-  const rate = first !== undefined && step.globalStep > first.step ? (step.globalStep - first.step) / ((now - first.at) / 1000) : undefined;
-  const eta = status.state === 'running' && rate !== undefined ? ` · ETA ≈ ${clock((total - step.globalStep) / rate)} (validation not counted)` : '';
+  const rate =
+    first !== undefined && step.globalStep > first.step
+      ? (step.globalStep - first.step) / ((now - first.at) / 1000)
+      : undefined;
+  const eta =
+    status.state === 'running' && rate !== undefined
+      ? ` · ETA ≈ ${clock((total - step.globalStep) / rate)} (validation not counted)`
+      : '';
   byId('progress-text').textContent =
     `epoch ${step.epoch + 1} of ${status.epochs} · iteration ${step.epochStep} of ${step.epochSteps} · ${done} of ${total} iterations in all` +
     ` · loss ${step.loss.toFixed(3)} · accuracy ${percent(step.accuracy)} · ${step.imagesPerSecond.toFixed(1)} images/s · learning rate ${step.learningRate}${eta}`;
@@ -126,7 +158,10 @@ function drawRankTimes(rankTimes) {
   const container = byId('rank-times');
   if (rankTimes.mean.length === 0) return;
   container.textContent = '';
-  const longest = Math.max(...rankTimes.mean.map((rank) => PHASES.reduce((sum, [field]) => sum + rank[field], 0)), 1e-9);
+  const longest = Math.max(
+    ...rankTimes.mean.map((rank) => PHASES.reduce((sum, [field]) => sum + rank[field], 0)),
+    1e-9
+  );
   for (const rank of rankTimes.mean) {
     const row = element('div', undefined, 'rank-row');
     const total = PHASES.reduce((sum, [field]) => sum + rank[field], 0);
@@ -152,14 +187,21 @@ function drawRestarts(restarts) {
     return;
   }
   for (const restart of restarts) {
-    container.append(element('p', `${new Date(restart.at).toLocaleTimeString()} · generation ${restart.generation} ended: ${restart.reason}; all ranks resumed from the last checkpoint`, 'restart'));
+    container.append(
+      element(
+        'p',
+        `${new Date(restart.at).toLocaleTimeString()} · generation ${restart.generation} ended: ${restart.reason}; all ranks resumed from the last checkpoint`,
+        'restart'
+      )
+    );
   }
 }
 
 function drawValidation(validation, state) {
   if (validation === null) return;
   byId('validation-empty').hidden = true;
-  byId('validation-epoch').textContent = `(epoch ${validation.epoch + 1}${state === 'succeeded' ? ', the final model' : ''})`;
+  byId('validation-epoch').textContent =
+    `(epoch ${validation.epoch + 1}${state === 'succeeded' ? ', the final model' : ''})`;
   const confusion = byId('confusion');
   confusion.textContent = '';
   const head = element('tr');
@@ -174,7 +216,12 @@ function drawValidation(validation, state) {
       const td = element('td', String(cell), predicted === truth ? 'diagonal' : undefined);
       const share = rowTotal > 0 ? cell / rowTotal : 0;
       // Right answers in green, confusions in red, by their share of the true class's images.
-      td.style.background = cell === 0 ? 'transparent' : predicted === truth ? `rgba(58, 166, 122, ${0.15 + 0.7 * share})` : `rgba(216, 87, 58, ${0.15 + 0.7 * share})`;
+      td.style.background =
+        cell === 0
+          ? 'transparent'
+          : predicted === truth
+            ? `rgba(58, 166, 122, ${0.15 + 0.7 * share})`
+            : `rgba(216, 87, 58, ${0.15 + 0.7 * share})`;
       tr.append(td);
     });
     confusion.append(tr);
@@ -209,7 +256,10 @@ async function poll() {
   let delay = POLL_MS;
   try {
     const after = view.points.length > 0 ? view.points[view.points.length - 1].globalStep : -1;
-    const [status, data] = await Promise.all([fetchJson('status'), fetchJson(`dashboard/data.json?version=${view.version}&after=${after}`)]);
+    const [status, data] = await Promise.all([
+      fetchJson('status'),
+      fetchJson(`dashboard/data.json?version=${view.version}&after=${after}`)
+    ]);
     mergeSteps(data.steps);
     drawHeader(status, data.plan);
     drawSteps();
@@ -221,7 +271,8 @@ async function poll() {
     byId('connection').textContent = `live · updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
     // `ringtrain train` closes the coordinator when the run ends: keep what was drawn and say so.
-    byId('connection').textContent = `coordinator unreachable (${error instanceof Error ? error.message : String(error)}); the run may have ended — showing the last data`;
+    byId('connection').textContent =
+      `coordinator unreachable (${error instanceof Error ? error.message : String(error)}); the run may have ended — showing the last data`;
     const state = byId('state');
     if (!state.textContent.endsWith('(last seen)')) state.textContent = `${state.textContent} (last seen)`;
     delay = UNREACHABLE_POLL_MS;
