@@ -1,23 +1,15 @@
 import { status } from '@grpc/grpc-js';
 import { BufferPool } from './buffer-pool.js';
-import {
-  bearer,
-  DEFAULT_KEEPALIVE_TIMEOUT_MS,
-  LINK_PATH,
-  serializeLinkRequest,
-  type CollectiveEndpoint,
-  type GroupMembership
-} from './endpoint.js';
+import { DEFAULT_KEEPALIVE_TIMEOUT_MS, type CollectiveEndpoint } from './endpoint.js';
 import {
   CollectiveArgumentError,
   CollectiveError,
   CollectiveTimeoutError,
   GroupClosedError,
   PeerLostError,
-  PeerRefusedError,
   ProtocolError
 } from './errors.js';
-import { decodeFrame, FRAME_HEADER_BYTES, FrameKind, writeFrameHeader, type FrameHeader } from './frame.js';
+import { decodeFrame, FRAME_HEADER_BYTES, writeFrameHeader, type FrameHeader } from './frame.js';
 import {
   AllGatherOperation,
   AllReduceOperation,
@@ -27,14 +19,13 @@ import {
 } from './operations.js';
 import {
   GRPC_PREFIX_BYTES,
-  isRetryable,
-  openUpstream,
   WIRE_HEADER_BYTES,
   writeMessagePrefix,
   type DownstreamLink,
   type LinkStatus,
   type UpstreamLink
 } from './link.js';
+import { formRing, ringNeighbours } from './ring-formation.js';
 import { bytesPerElement, encodeHalf, WIRE_FORMATS, type WireFormat } from './wire-format.js';
 
 const MiB = 1024 * 1024;
@@ -182,8 +173,9 @@ export class ProcessGroup {
     this.timeoutMs = config.timeoutMs ?? 30_000;
     this.chunkElements = (config.chunkBytes ?? DEFAULT_CHUNK_BYTES) / 4;
     this.bucketElements = Math.max(1, Math.floor((config.bucketBytes ?? 25 * MiB) / 4));
-    this.leftRank = (config.rank - 1 + config.worldSize) % config.worldSize;
-    this.rightRank = (config.rank + 1) % config.worldSize;
+    const neighbours = ringNeighbours(config.rank, config.worldSize);
+    this.leftRank = neighbours.leftRank;
+    this.rightRank = neighbours.rightRank;
     this.sendPool = new BufferPool(WIRE_HEADER_BYTES + this.chunkElements * 4);
     this.receivePool = new BufferPool(WIRE_HEADER_BYTES + this.chunkElements * 4);
     this.context = {
@@ -209,126 +201,34 @@ export class ProcessGroup {
     validateConfig(config);
     const group = new ProcessGroup(config);
     if (config.worldSize === 1) return group;
-    await group.formRing(endpoint);
+    await group.joinRing(endpoint);
     return group;
   }
 
-  private async formRing(endpoint: CollectiveEndpoint): Promise<void> {
-    const connectTimeoutMs = this.config.connectTimeoutMs ?? 60_000;
-    const deadline = Date.now() + connectTimeoutMs;
-    const membership: GroupMembership = {
-      groupId: this.groupId,
-      generation: this.generation,
-      worldSize: this.worldSize,
-      rank: this.rank,
-      token: this.config.token
-    };
-    let downstreamLinked: () => void = () => {};
-    const downstreamReady = new Promise<void>((resolve) => (downstreamLinked = resolve));
-    this.unregister = endpoint.expect({
-      membership,
-      accept: (open) => {
-        if (this.downstream !== undefined) return `rank ${this.rank} already has its right neighbour linked`;
-        this.attachDownstream(open());
-        downstreamLinked();
-        return undefined;
-      }
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const waitingFor = this.downstream === undefined ? this.rightRank : this.leftRank;
-        const what =
-          this.downstream === undefined
-            ? `rank ${this.rightRank} (${this.config.peers[this.rightRank]}) never linked to this rank`
-            : `rank ${this.leftRank} at ${this.config.peers[this.leftRank]} could not be linked`;
-        reject(
-          new CollectiveTimeoutError(
-            `forming group ${this.groupId} generation ${this.generation} took over ${connectTimeoutMs} ms: ${what}`,
-            'connect',
-            waitingFor
-          )
-        );
-      }, connectTimeoutMs);
-    });
+  private async joinRing(endpoint: CollectiveEndpoint): Promise<void> {
     try {
-      const failedMeanwhile = new Promise<never>((_, reject) => {
-        this.abortController.signal.addEventListener(
-          'abort',
-          () => reject(this.abortController.signal.reason as CollectiveError),
-          { once: true }
-        );
+      this.unregister = await formRing({
+        endpoint,
+        membership: {
+          groupId: this.groupId,
+          generation: this.generation,
+          worldSize: this.worldSize,
+          rank: this.rank,
+          token: this.config.token
+        },
+        peers: this.config.peers,
+        connectTimeoutMs: this.config.connectTimeoutMs ?? 60_000,
+        windowBytes: this.config.flowControlWindowBytes ?? 32 * MiB,
+        keepaliveTimeMs: this.config.keepaliveTimeMs ?? 10_000,
+        keepaliveTimeoutMs: this.config.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
+        receivePool: this.receivePool,
+        signal: this.abortController.signal,
+        onUpstream: (link) => this.attachUpstream(link),
+        onDownstream: (link) => this.attachDownstream(link)
       });
-      await Promise.race([
-        Promise.all([this.linkUpstream(endpoint, deadline), downstreamReady]),
-        timedOut,
-        failedMeanwhile
-      ]);
     } catch (error) {
       this.fail(error instanceof CollectiveError ? error : new PeerLostError(String(error), 'connect', this.leftRank));
       throw error;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** Calls Link on the left neighbour until it accepts, refuses for good, or the deadline passes. */
-  private async linkUpstream(endpoint: CollectiveEndpoint, deadline: number): Promise<void> {
-    const address = this.config.peers[this.leftRank]!;
-    const request = serializeLinkRequest({
-      groupId: this.groupId,
-      generation: this.generation,
-      worldSize: this.worldSize,
-      fromRank: this.rank,
-      toRank: this.leftRank
-    });
-    let backoffMs = 20;
-    for (;;) {
-      if (this.failure !== undefined) throw this.failure;
-      const outcome = await openUpstream(
-        {
-          address,
-          tls: endpoint.tls,
-          path: LINK_PATH,
-          headers: { authorization: bearer(this.config.token) },
-          request,
-          windowBytes: this.config.flowControlWindowBytes ?? 32 * MiB,
-          keepaliveTimeMs: this.config.keepaliveTimeMs ?? 10_000,
-          keepaliveTimeoutMs: this.config.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
-          pool: this.receivePool
-        },
-        (wire) => {
-          const frame = decodeFrame(wire.subarray(GRPC_PREFIX_BYTES));
-          return typeof frame === 'string' || frame.kind !== FrameKind.accepted
-            ? 'the peer did not answer with an accepted frame: is it a Ringtrain collective?'
-            : undefined;
-        }
-      );
-      if ('linked' in outcome) {
-        if (this.failure !== undefined) {
-          outcome.linked.cancel();
-          throw this.failure;
-        }
-        this.attachUpstream(outcome.linked);
-        return;
-      }
-      const refusal = outcome.refused;
-      if (!isRetryable(refusal)) {
-        throw new PeerRefusedError(
-          `rank ${this.leftRank} at ${address} refused this rank: ${refusal.details}`,
-          'connect',
-          this.leftRank
-        );
-      }
-      if (Date.now() + backoffMs > deadline) {
-        throw new CollectiveTimeoutError(
-          `could not link to rank ${this.leftRank} at ${address} before the connect deadline: ${refusal.details}`,
-          'connect',
-          this.leftRank
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, backoffMs * (0.5 + Math.random())));
-      backoffMs = Math.min(backoffMs * 2, 1_000);
     }
   }
 
@@ -384,15 +284,6 @@ export class ProcessGroup {
         )
       );
     });
-    const accepted = Buffer.allocUnsafe(WIRE_HEADER_BYTES);
-    writeMessagePrefix(accepted, 0, FRAME_HEADER_BYTES);
-    writeFrameHeader(
-      accepted,
-      GRPC_PREFIX_BYTES,
-      { opSeq: 0, kind: FrameKind.accepted, format: 'bytes', step: 0, elementOffset: 0, elementCount: 0 },
-      0
-    );
-    link.write(accepted, undefined, () => {});
   }
 
   /** Sums (or averages) `data` element-wise across ranks, in place. */
@@ -560,13 +451,19 @@ export class ProcessGroup {
       }
       return;
     }
+    this.resolveActive();
+    this.startNext();
+  }
+
+  /** Resolves the active operation and moves the sequence past it: frames of it are protocol errors from now. */
+  private resolveActive(): void {
     const finished = this.active;
     if (finished === undefined) return;
     this.active = undefined;
+    this.onFlushed = undefined;
     this.currentOpSeq = finished.opSeq + 1;
     clearTimeout(this.progressTimer);
     finished.resolve();
-    this.startNext();
   }
 
   /** Fails the group unless the awaited neighbour makes progress within the timeout. */
@@ -712,16 +609,9 @@ export class ProcessGroup {
 
   private markClosedByPeer(): void {
     if (this.failure !== undefined) return;
-    const finished = this.active;
-    if (finished !== undefined && finished.operation.done) {
-      // The left neighbour closes only after the final barrier, which every rank's frames had to reach: an
-      // operation holding all its frames is complete, even if its last writes have not reported back yet.
-      this.active = undefined;
-      this.onFlushed = undefined;
-      this.currentOpSeq = finished.opSeq + 1;
-      clearTimeout(this.progressTimer);
-      finished.resolve();
-    }
+    // The left neighbour closes only after the final barrier, which every rank's frames had to reach: an
+    // operation holding all its frames is complete, even if its last writes have not reported back yet.
+    if (this.active?.operation.done === true) this.resolveActive();
     this.closing = true;
     this.rejectAll(
       new GroupClosedError(`rank ${this.leftRank} closed the process group`, this.activeName(), this.leftRank)
