@@ -10,12 +10,7 @@ import {
   PeerRefusedError,
   ProtocolError
 } from '@ringtrain/collective';
-import {
-  CoordinatorUnavailableError,
-  DatasetIngestError,
-  RunConfigResolutionError,
-  RunRecordError
-} from '@ringtrain/coordinator';
+import { DatasetIngestError, RunConfigResolutionError, RunRecordError } from '@ringtrain/coordinator';
 import {
   ImageDecodeError,
   PlanError,
@@ -26,6 +21,7 @@ import {
 } from '@ringtrain/dataset';
 import { SafetensorsError, WeightsMismatchError } from '@ringtrain/model';
 import { EXIT_CODES, exitCodeClass } from '@ringtrain/proto';
+import { CoordinatorUnavailableError } from '@ringtrain/protocol';
 import { GpuUnavailableError, TrainedModelError, WorkerConfigError } from '@ringtrain/worker';
 import { ExitError, exitCodeFor, UsageError } from './errors.js';
 

@@ -3,10 +3,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { CoordinatorConnection, parseRunConfig, RegistrationAbortedError, type RunConfig } from '@ringtrain/protocol';
 import { pino } from 'pino';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
-import { CoordinatorConnection, RegistrationAbortedError } from './client.js';
-import { parseRunConfig, type RunConfig } from './run-config.js';
 
 const TOKEN = 'a-test-token-of-enough-length';
 const silent = pino({ level: 'silent' });

@@ -12,13 +12,12 @@ import {
   type RegisterResponse,
   type StepReport__Output
 } from '@ringtrain/proto';
-import type { Logger } from 'pino';
+import type { Logger, RunConfig, ValidationByClass } from '@ringtrain/protocol';
 import { isDashboardPath, serveDashboard } from './dashboard/dashboard.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { ingestIfNeeded } from './ingest-before-training.js';
 import { resolveRunConfigFromManifest } from './resolve-config.js';
 import { readRunRecord, writeRunRecord, type RunRecord } from './run-record.js';
-import type { RunConfig } from './run-config.js';
 import { loadRunPlan, renderRunPlan, type RunPlan } from './run-plan.js';
 import {
   initialRendezvous,
@@ -29,7 +28,7 @@ import {
   type RendezvousEvent,
   type RendezvousState
 } from './rendezvous.js';
-import { RunTimeline, type RankStepTimes, type StepPoint, type ValidationByClass } from './run-timeline.js';
+import { RunTimeline, type RankStepTimes, type StepPoint } from './run-timeline.js';
 
 export interface CoordinatorOptions {
   config: RunConfig;

@@ -1,7 +1,7 @@
 /**
  * @ringtrain/coordinator: one run's control plane (rendezvous, generations, heartbeats, restarts, progress,
- * /status, /metrics, the dashboard at /, the run plan, metrics.json) and the client that workers use to talk
- * to it. This file is the package's whole public API.
+ * /status, /metrics, the dashboard at /, the run plan, metrics.json). The client that workers reach it with,
+ * the run configuration and the logger are @ringtrain/protocol's. This file is the package's whole public API.
  */
 export {
   Coordinator,
@@ -18,20 +18,6 @@ export {
   type StepRecord
 } from './coordinator.js';
 export {
-  CoordinatorConnection,
-  type CoordinatorWait,
-  CoordinatorUnavailableError,
-  RegistrationAbortedError,
-  type Assignment,
-  type CheckpointReportInput,
-  type EpochReport,
-  type FailureReportInput,
-  type FinishedReportInput,
-  type HeartbeatAnswer,
-  type RegisterOutcome,
-  type StepReport
-} from './client.js';
-export {
   iterationsOfEpoch,
   resolveRunConfig,
   RunConfigResolutionError,
@@ -46,7 +32,6 @@ export {
   writeRunRecord,
   type RunRecord
 } from './run-record.js';
-export { checkpointsUri, parseRunConfig, RunConfigSchema, type RunConfig, type RunConfigInput } from './run-config.js';
 export {
   describeBackends,
   describeRunPlan,
@@ -55,16 +40,6 @@ export {
   type DatasetCounts,
   type RunPlan
 } from './run-plan.js';
-export {
-  confusionRows,
-  perClassAccuracy,
-  RunTimeline,
-  type ClassAccuracy,
-  type RankStepTimes,
-  type RunTimelineEvents,
-  type StepPoint,
-  type ValidationByClass
-} from './run-timeline.js';
+export { RunTimeline, type RankStepTimes, type RunTimelineEvents, type StepPoint } from './run-timeline.js';
 export { dashboardData, isDashboardPath, type DashboardData } from './dashboard/dashboard.js';
 export { DatasetIngestError } from './ingest-before-training.js';
-export { createLogger, type Logger } from './logger.js';

@@ -8,7 +8,7 @@ import { encodeGreyscalePng, manifestKey, parseManifest } from '@ringtrain/datas
 import { pino, type Logger } from 'pino';
 import { Coordinator, type RunStatus } from './coordinator.js';
 import { DatasetIngestError, ingestIfNeeded } from './ingest-before-training.js';
-import { parseRunConfig, type RunConfigInput } from './run-config.js';
+import { parseRunConfig, type RunConfigInput } from '@ringtrain/protocol';
 import { freePort } from '@ringtrain/testing';
 
 const TOKEN = 'a-test-token-of-enough-length';

@@ -10,7 +10,7 @@ import {
   type Manifest
 } from '@ringtrain/dataset';
 import type { Logger } from 'pino';
-import type { RunConfig } from './run-config.js';
+import type { RunConfig } from '@ringtrain/protocol';
 import { trainingImageSize } from './run-plan.js';
 
 /** The run's own ingest failed, or the dataset URI already holds a different dataset: the run cannot train. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseRunConfig } from './run-config.js';
+import { parseRunConfig } from '@ringtrain/protocol';
 import { resolveRunConfig, RunConfigResolutionError, stepsPerEpoch } from './resolve-config.js';
 
 const base = {

@@ -1,5 +1,5 @@
 import { epochWindows, loadManifest } from '@ringtrain/dataset';
-import type { RunConfig } from './run-config.js';
+import type { RunConfig } from '@ringtrain/protocol';
 
 /** What resolving a run configuration needs from the dataset's manifest. */
 export interface DatasetShape {

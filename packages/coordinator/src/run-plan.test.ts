@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { planEpoch } from '@ringtrain/dataset';
-import { parseRunConfig, type RunConfigInput } from './run-config.js';
+import { parseRunConfig, type RunConfigInput } from '@ringtrain/protocol';
 import { describeBackends, describeRunPlan, renderRunPlan } from './run-plan.js';
 import { iterationsOfEpoch } from './resolve-config.js';
 

@@ -1,7 +1,7 @@
 import { loadManifest } from '@ringtrain/dataset';
 import { z } from 'zod';
 import { iterationsOfEpoch, resolveRunConfig } from './resolve-config.js';
-import { checkpointsUri, type RunConfig } from './run-config.js';
+import { checkpointsUri, type RunConfig } from '@ringtrain/protocol';
 
 /** What the plan needs to know about the dataset: the real counts, from its manifest. */
 export interface DatasetCounts {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { confusionRows, perClassAccuracy, RunTimeline, type StepInput } from './run-timeline.js';
+import { RunTimeline, type StepInput } from './run-timeline.js';
 
 function step(globalStep: number, ranks: StepInput['ranks'] = []): StepInput {
   return {
@@ -25,22 +25,7 @@ const rank = (index: number, backend: string, compute: number) => ({
   optimizerSeconds: 0.02
 });
 
-describe('per-class accuracy', () => {
-  it('is the diagonal over the row total of the true class, null for a class with no validation image', () => {
-    const confusion = confusionRows([8, 2, 0, 1, 3, 0, 0, 0, 0], 3);
-    assert.deepEqual(confusion, [
-      [8, 2, 0],
-      [1, 3, 0],
-      [0, 0, 0]
-    ]);
-    assert.deepEqual(perClassAccuracy(confusion, ['cat', 'dog', 'fox']), [
-      { className: 'cat', correct: 8, total: 10, accuracy: 0.8 },
-      { className: 'dog', correct: 3, total: 4, accuracy: 0.75 },
-      { className: 'fox', correct: 0, total: 0, accuracy: null }
-    ]);
-    assert.throws(() => confusionRows([1, 2, 3], 2), /2 classes has 4 cells, got 3/);
-  });
-
+describe('validation by class', () => {
   it('names the classes from the plan, or numbers them when there is none', () => {
     const timeline = new RunTimeline();
     timeline.recordValidation(2, [1, 0, 0, 1]);

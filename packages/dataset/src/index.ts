@@ -9,17 +9,7 @@ export { S3Store, defaultS3Timeouts, type S3Timeouts } from './s3-store.js';
 export { HttpStore } from './http-store.js';
 export { s3ConfigFromEnv, type S3Config } from './s3-config.js';
 export { StoreError, isNotFound, type StoreErrorCode } from './store-error.js';
-export {
-  configureRetryDefaults,
-  describeRetry,
-  logRetryToStderr,
-  retryDefaults,
-  retryUntilDeadline,
-  withRetry,
-  type Patience,
-  type RetryEvent,
-  type RetryOptions
-} from './retry.js';
+export { configureRetryDefaults, retryDefaults, withRetry, type RetryOptions } from './retry.js';
 
 export {
   encodeShard,

@@ -1,4 +1,3 @@
-import sharp from 'sharp';
 import { StoreError } from './store-error.js';
 
 export type PreparedImage = { bytes: Buffer; width: number; height: number };
@@ -33,6 +32,8 @@ export async function prepareImage(
     return { reason: `unreadable: ${error instanceof Error ? error.message : String(error)}` };
   }
   if (!sniffImageFormat(bytes)) return { reason: 'not a JPEG, PNG or WebP file (by its content)' };
+  // Loaded on first use, so that processes that never ingest (a worker) do not load libvips for it.
+  const { default: sharp } = await import('sharp');
   try {
     // failOn 'warning' makes libvips reject truncated data that a header read would accept; either branch below
     // decodes every pixel once, which is what finds corrupt files.

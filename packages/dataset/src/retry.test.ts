@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { describeRetry, retryUntilDeadline, withRetry, type Patience, type RetryEvent } from './retry.js';
+import type { Patience, RetryEvent } from '@ringtrain/proto';
+import { withRetry } from './retry.js';
 import { StoreError } from './store-error.js';
 
 /** A clock that only moves when the code under test sleeps: no real waits, exact times. */
@@ -124,61 +125,5 @@ describe('withRetry: object storage retried with backoff up to a deadline', () =
       }, clock.patience(60_000));
     assert.equal(await flaky(), 10);
     assert.equal(await flaky(), 20);
-  });
-});
-
-describe('retryUntilDeadline', () => {
-  it('ends the wait at once when the caller aborts', async () => {
-    const controller = new AbortController();
-    let calls = 0;
-    await assert.rejects(
-      retryUntilDeadline(
-        async () => {
-          calls += 1;
-          if (calls === 2) controller.abort();
-          throw new Error('unavailable');
-        },
-        {
-          deadlineMs: Infinity,
-          baseDelayMs: 1,
-          maxDelayMs: 1,
-          what: 'x',
-          retryable: () => true,
-          signal: controller.signal
-        }
-      ),
-      /unavailable/
-    );
-    assert.equal(calls, 2);
-  });
-
-  it('with no deadline keeps trying', async () => {
-    const clock = fakeClock();
-    let calls = 0;
-    await retryUntilDeadline(
-      async () => {
-        calls += 1;
-        if (calls < 200) throw new Error('down');
-      },
-      { ...clock.patience(Infinity), what: 'the coordinator', retryable: () => true }
-    );
-    assert.equal(calls, 200);
-  });
-});
-
-describe('describeRetry', () => {
-  it('names what it waits for, for how long it has and will, and why', () => {
-    const line = describeRetry({
-      what: 'the coordinator at run-coordinator:50051',
-      attempt: 7,
-      downForMs: 42_300,
-      delayMs: 6_100,
-      deadlineMs: 300_000,
-      error: new Error('14 UNAVAILABLE: No connection established')
-    });
-    assert.equal(
-      line,
-      'waiting for the coordinator at run-coordinator:50051: unreachable for 42 s (deadline 300 s), attempt 7, next in 6.1 s: 14 UNAVAILABLE: No connection established'
-    );
   });
 });

@@ -1,8 +1,6 @@
-import sharp from 'sharp';
 import { checkCropPlan, type CropPlanner } from './crop-planner.js';
 import type { Triple } from './loader.js';
 import { sniffImageFormat } from './prepare-image.js';
-import { transform } from './transform-worker.js';
 
 export interface ImageTransformOptions {
   /** Output side in pixels (square). */
@@ -26,6 +24,9 @@ export class ImageDecodeError extends Error {
 export async function transformImage(bytes: Uint8Array, options: ImageTransformOptions): Promise<Float32Array> {
   if (sniffImageFormat(bytes) === undefined)
     throw new ImageDecodeError('not a JPEG, PNG or WebP image (by its content)');
+  // Loaded on first use: the loader decodes in its own threads, so a process that only trains (a worker) or
+  // only plans never loads libvips in its main thread.
+  const [{ default: sharp }, { transform }] = await Promise.all([import('sharp'), import('./transform-worker.js')]);
   let width: number;
   let height: number;
   try {

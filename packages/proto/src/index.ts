@@ -67,3 +67,4 @@ export {
 } from './exit-codes.js';
 export { DEFAULT_COLLECTIVE_TIMEOUT_SECONDS, DEFAULT_HEARTBEAT_TIMEOUT_SECONDS } from './timeouts.js';
 export { cgroupCpuQuota, cgroupMemoryLimit, readCgroupFile, type ReadCgroupFile } from './cgroup-limits.js';
+export { describeRetry, logRetryToStderr, retryUntilDeadline, type Patience, type RetryEvent } from './retry.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { RetryEvent } from '@ringtrain/dataset';
+import type { RetryEvent } from '@ringtrain/proto';
 import { CoordinatorConnection, CoordinatorUnavailableError } from './client.js';
 
 const TOKEN = 'a-test-token-of-enough-length';

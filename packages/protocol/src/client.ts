@@ -1,8 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
-import { logRetryToStderr, retryUntilDeadline, type Patience } from '@ringtrain/dataset';
 import {
   DEFAULT_RECONNECT_DEADLINE_SECONDS,
   loadProto,
+  logRetryToStderr,
+  retryUntilDeadline,
+  type Patience,
   type CoordinatorClient,
   type CoordinatorProto,
   type EpochReport,

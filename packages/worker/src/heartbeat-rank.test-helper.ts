@@ -1,7 +1,7 @@
 // A rank reduced to its heartbeats, run as its own process by heartbeat.test.ts: it registers, beats for its
 // generation (from the heartbeat thread, or from its main thread as ranks once did), says "beating", then
 // blocks its main thread as a synchronous training step does, for BLOCK_MS, and says what it was told.
-import { CoordinatorConnection } from '@ringtrain/coordinator';
+import { CoordinatorConnection } from '@ringtrain/protocol';
 import { HeartbeatSender } from './heartbeat.js';
 
 const [address, token, workerId, mode, blockMs, stallMs] = process.argv.slice(2) as [

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { CoordinatorConnection, CoordinatorUnavailableError, createLogger } from '@ringtrain/coordinator';
+import { CoordinatorConnection, CoordinatorUnavailableError, createLogger } from '@ringtrain/protocol';
 import type { FromHeartbeatThread, HeartbeatThreadData, ToHeartbeatThread } from './heartbeat-protocol.js';
 
 // Runs in a worker thread (heartbeat.ts starts it): its event loop never trains, so a synchronous TensorFlow

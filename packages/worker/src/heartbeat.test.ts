@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { Coordinator, CoordinatorConnection, parseRunConfig } from '@ringtrain/coordinator';
+import { Coordinator } from '@ringtrain/coordinator';
+import { CoordinatorConnection, parseRunConfig } from '@ringtrain/protocol';
 import { pino } from 'pino';
 
 const TOKEN = 'a-test-token-of-enough-length';

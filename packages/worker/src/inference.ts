@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { perClassAccuracy, type ClassAccuracy } from '@ringtrain/coordinator';
+import { perClassAccuracy, type ClassAccuracy } from '@ringtrain/protocol';
 import {
   DataLoader,
   isNotFound,

@@ -20,7 +20,7 @@ import {
   type BackendChoice,
   type ComputeThreads
 } from '@ringtrain/model';
-import { checkpointsUri, type RunConfig } from '@ringtrain/coordinator';
+import { checkpointsUri, type RunConfig } from '@ringtrain/protocol';
 import { CheckpointStore } from './checkpoint-store.js';
 import { EVAL_PIPELINE } from './inference.js';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ProcessGroup } from '@ringtrain/collective';
-import type { Assignment, CoordinatorConnection, Logger } from '@ringtrain/coordinator';
+import type { Assignment, CoordinatorConnection, Logger } from '@ringtrain/protocol';
 import { readObject } from '@ringtrain/dataset';
 import {
   evaluateBatch,

@@ -1,13 +1,13 @@
 import { CollectiveEndpoint, CollectiveError, ProcessGroup } from '@ringtrain/collective';
+import { initBackend, type ComputeThreads } from '@ringtrain/model';
+import { describeRetry } from '@ringtrain/proto';
 import {
   CoordinatorConnection,
   createLogger,
   RegistrationAbortedError,
   type Assignment,
   type Logger
-} from '@ringtrain/coordinator';
-import { describeRetry } from '@ringtrain/dataset';
-import { initBackend, type ComputeThreads } from '@ringtrain/model';
+} from '@ringtrain/protocol';
 import {
   checkGpuBackend,
   GpuUnavailableError,

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Coordinator } from '../coordinator.js';
-import { parseRunConfig } from '../run-config.js';
+import { parseRunConfig } from '@ringtrain/protocol';
 import { describeRunPlan } from '../run-plan.js';
 import type { DashboardData } from './dashboard.js';
 

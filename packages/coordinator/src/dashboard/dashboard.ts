@@ -3,9 +3,10 @@ import type http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ValidationByClass } from '@ringtrain/protocol';
 import type { RunStatus } from '../coordinator.js';
 import { renderRunPlan, type RunPlan } from '../run-plan.js';
-import type { RankStepTimes, RunTimeline, StepPoint, ValidationByClass } from '../run-timeline.js';
+import type { RankStepTimes, RunTimeline, StepPoint } from '../run-timeline.js';
 
 /** What the page's poll of `dashboard/data.json` gets besides /status. */
 export interface DashboardData {

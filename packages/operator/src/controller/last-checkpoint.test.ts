@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { checkpointsUri as workersCheckpointsUri, parseRunConfig } from '@ringtrain/coordinator';
+import { checkpointsUri as workersCheckpointsUri, parseRunConfig } from '@ringtrain/protocol';
 import { readObject } from '@ringtrain/dataset';
 import { CheckpointStore, type DataCursor } from '@ringtrain/worker';
 import { parseTrainingRun } from '../api/validate.js';

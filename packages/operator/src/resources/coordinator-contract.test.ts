@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseRunConfig, resolveRunConfig } from '@ringtrain/coordinator';
+import { resolveRunConfig } from '@ringtrain/coordinator';
 import { parseTrainingConfig, type TrainingConfigInput } from '@ringtrain/model';
 import { MAX_WORLD_SIZE } from '@ringtrain/proto';
+import { parseRunConfig } from '@ringtrain/protocol';
 import { parseTrainingRun, validateTrainingRun } from '../api/validate.js';
 import { sampleRunInput } from '../api/sample-run.test-helper.js';
 import { buildConfigMap, buildCoordinatorPod, buildWorkerPod, coordinatorRunConfig } from './templates.js';

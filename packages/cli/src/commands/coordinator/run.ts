@@ -27,7 +27,8 @@ export async function runCoordinatorCommand(raw: Record<string, unknown>): Promi
   if (!env.success)
     throw new UsageError('RINGTRAIN_TOKEN must hold the run secret (at least 16 characters) that the workers present');
   await applyReconnectDeadline(options.reconnectDeadline);
-  const { Coordinator, createLogger, DatasetIngestError, parseRunConfig } = await import('@ringtrain/coordinator');
+  const { Coordinator, DatasetIngestError } = await import('@ringtrain/coordinator');
+  const { createLogger, parseRunConfig } = await import('@ringtrain/protocol');
   let config;
   try {
     config = parseRunConfig(JSON.parse(await readFile(options.config, 'utf8')) as unknown, options.config);

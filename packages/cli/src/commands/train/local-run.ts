@@ -1,15 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  Coordinator,
-  createLogger,
-  type RunConfig,
-  type RunMetricsFile,
-  type RunPlan,
-  type RunResult
-} from '@ringtrain/coordinator';
+import { Coordinator, type RunMetricsFile, type RunPlan, type RunResult } from '@ringtrain/coordinator';
 import { startDatasetService } from '@ringtrain/dataset';
+import { createLogger, type RunConfig } from '@ringtrain/protocol';
 import { LocalCluster } from './local-cluster.js';
 import { ProgressView } from './progress.js';
 

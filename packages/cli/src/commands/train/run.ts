@@ -81,7 +81,8 @@ function isRemote(uri: string): boolean {
 
 export async function runTrain(raw: Record<string, unknown>): Promise<void> {
   const options = parseOptions(trainOptionsSchema, raw);
-  const { loadRunPlan, parseRunConfig, renderRunPlan, RUN_RECORD_KEY } = await import('@ringtrain/coordinator');
+  const { loadRunPlan, renderRunPlan, RUN_RECORD_KEY } = await import('@ringtrain/coordinator');
+  const { parseRunConfig } = await import('@ringtrain/protocol');
   const { defaultMaxResolution, ingest, loadManifest } = await import('@ringtrain/dataset');
   const { CheckpointStore } = await import('@ringtrain/worker');
   const { runLocalCluster } = await import('./local-run.js');

@@ -52,7 +52,7 @@ export function scalingBenchCommand(): Command {
 }
 
 async function benchScaling(options: z.output<typeof schema>): Promise<void> {
-  const { parseRunConfig } = await import('@ringtrain/coordinator');
+  const { parseRunConfig } = await import('@ringtrain/protocol');
   const { ingest } = await import('@ringtrain/dataset');
   const { writeMnistImageFolder } = await import('./demo-data.js');
   const { runLocalCluster } = await import('./local-run.js');

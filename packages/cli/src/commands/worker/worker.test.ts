@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Coordinator, createLogger, parseRunConfig } from '@ringtrain/coordinator';
+import { Coordinator } from '@ringtrain/coordinator';
+import { createLogger, parseRunConfig } from '@ringtrain/protocol';
 import { freePort } from '@ringtrain/testing';
 
 const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
