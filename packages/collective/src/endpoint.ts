@@ -1,8 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { loadProto, type LinkRequest, type LinkRequest__Output } from '@ringtrain/proto';
+import { formatHostPort, loadProto, sameSecret, type LinkRequest, type LinkRequest__Output } from '@ringtrain/proto';
 import { DownstreamLink, GRPC_PREFIX_BYTES, keepSessionAlive, statusTrailers, type LinkStatus } from './link.js';
 import { serverTlsOptions, type TlsFiles } from './tls.js';
 
@@ -54,11 +53,6 @@ export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 10 * 60_000;
 
 export function bearer(token: string): string {
   return `Bearer ${token}`;
-}
-
-function sameSecret(presented: string, expected: string): boolean {
-  const digest = (text: string) => createHash('sha256').update(text).digest();
-  return timingSafeEqual(digest(presented), digest(expected));
 }
 
 /** Answers a call with a status and no messages (gRPC's trailers-only response). */
@@ -135,14 +129,15 @@ export class CollectiveEndpoint {
     });
     server.on('sessionError', () => {});
     server.on('tlsClientError', () => {});
-    const bindHost = host.includes(':') ? `[${host}]` : host;
     const port = await new Promise<number>((resolve, reject) => {
       server.once('error', (error: Error) =>
-        reject(new Error(`the collective cannot listen on ${bindHost}:${options.port ?? 0}: ${error.message}`))
+        reject(
+          new Error(`the collective cannot listen on ${formatHostPort(host, options.port ?? 0)}: ${error.message}`)
+        )
       );
       server.listen(options.port ?? 0, host, () => resolve((server.address() as AddressInfo).port));
     });
-    routing.endpoint = new CollectiveEndpoint(server, `${bindHost}:${port}`, options.tls);
+    routing.endpoint = new CollectiveEndpoint(server, formatHostPort(host, port), options.tls);
     return routing.endpoint;
   }
 

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import {
+  formatHostPort,
   loadProto,
   type DatasetProto,
   type DatasetServiceClient,
@@ -92,13 +93,13 @@ export async function startDatasetService(options: DatasetServiceOptions): Promi
   const host = options.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(
-      `${host.includes(':') ? `[${host}]` : host}:${options.port ?? 0}`,
+      formatHostPort(host, options.port ?? 0),
       grpc.ServerCredentials.createInsecure(),
       (error, bound) => (error ? reject(error) : resolve(bound))
     );
   });
   return {
-    address: `${host.includes(':') ? `[${host}]` : host}:${port}`,
+    address: formatHostPort(host, port),
     port,
     stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve()))
   };

@@ -68,3 +68,5 @@ export {
 export { DEFAULT_COLLECTIVE_TIMEOUT_SECONDS, DEFAULT_HEARTBEAT_TIMEOUT_SECONDS } from './timeouts.js';
 export { cgroupCpuQuota, cgroupMemoryLimit, readCgroupFile, type ReadCgroupFile } from './cgroup-limits.js';
 export { describeRetry, logRetryToStderr, retryUntilDeadline, type Patience, type RetryEvent } from './retry.js';
+export { formatHostPort } from './host-port.js';
+export { sameSecret } from './same-secret.js';
