@@ -816,7 +816,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   }
 
   /** Writes the final books; only the rendezvous's `finish` action calls it, once. */
-  private async finish(state: RunResult['state'], reason: string): Promise<void> {
+  private async finish(state: RunResult['state'], finishedReason: string): Promise<void> {
+    // Rank 0 says why training ended before its last epoch (early stopping): the reason /status and metrics.json give.
+    const endReason = [...(this.current?.members.values() ?? [])].find((member) => member.rank === 0)?.finished?.summary
+      .endReason;
+    const reason = state === 'succeeded' && typeof endReason === 'string' ? endReason : finishedReason;
     const metrics = this.metricsFile(state, reason);
     try {
       await openStore(this.config.out).put('metrics.json', Buffer.from(`${JSON.stringify(metrics, null, 1)}\n`));
