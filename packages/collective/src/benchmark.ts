@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { CollectiveEndpoint } from './endpoint.js';
 import { ProcessGroup } from './process-group.js';
-import { exchangeAddresses, forkRanks, reportFailure, reportResult } from './rank-processes.js';
+import { exchangeAddresses, forkRanks, reportFailure, reportResult, type RankLauncher } from './rank-processes.js';
+import { ShapedNetwork, type ShapedNetworkOptions } from './shaped-network.js';
 import type { WireFormat } from './wire-format.js';
 
 export interface AllReduceBenchmarkOptions {
@@ -15,6 +16,11 @@ export interface AllReduceBenchmarkOptions {
   chunkBytes?: number;
   /** Node flags for the rank processes (the CLI passes tsx's loader). */
   execArgv: readonly string[];
+  /**
+   * Run each rank in its own network namespace behind a link shaped to this rate (root only, see
+   * shaped-network.ts); without it the ranks talk over this machine's loopback.
+   */
+  link?: Omit<ShapedNetworkOptions, 'ranks'>;
 }
 
 /** Figures as nccl-tests defines them: algbw = bytes / time, busbw = algbw · 2(N−1)/N. */
@@ -24,6 +30,8 @@ export interface AllReduceBenchmarkResult {
   wire: WireFormat;
   iters: number;
   chunkBytes: number;
+  /** The shaped link the ranks ran behind, or null for loopback. */
+  link: { gbit: number; latencyMs: number } | null;
   medianMs: number;
   minMs: number;
   algbwGBs: number;
@@ -39,9 +47,14 @@ interface RankSettings {
   warmup: number;
   chunkBytes: number;
   token: string;
+  /** The address to listen on: the rank's own on a shaped network, loopback otherwise. */
+  host: string;
 }
 
-const RANK_ENTRY = fileURLToPath(new URL('./benchmark-rank.ts', import.meta.url));
+// Each rank runs this module's sibling in the same form: the compiled .js when built, the .ts under tsx.
+const RANK_ENTRY = fileURLToPath(
+  new URL(import.meta.url.endsWith('.ts') ? './benchmark-rank.ts' : './benchmark-rank.js', import.meta.url)
+);
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -54,6 +67,9 @@ export async function benchmarkAllReduce(options: AllReduceBenchmarkOptions): Pr
   const elements = Math.round((options.mib * 1024 * 1024) / 4);
   const chunkBytes = options.chunkBytes ?? 1024 * 1024;
   const token = randomBytes(16).toString('hex');
+  // The network exists before any rank and is removed after all have exited (or on Ctrl-C, SIGTERM, a crash).
+  const network =
+    options.link === undefined ? undefined : await ShapedNetwork.create({ ranks: options.workers, ...options.link });
   const settings = Array.from({ length: options.workers }, (_, rank): RankSettings => ({
     rank,
     workers: options.workers,
@@ -62,9 +78,15 @@ export async function benchmarkAllReduce(options: AllReduceBenchmarkOptions): Pr
     iters: options.iters,
     warmup: options.warmup ?? 2,
     chunkBytes,
-    token
+    token,
+    host: network?.ranks[rank]!.address ?? '127.0.0.1'
   }));
-  const ranks = forkRanks(RANK_ENTRY, settings, options.execArgv);
+  const inNamespace: RankLauncher | undefined =
+    network === undefined
+      ? undefined
+      : (rank, entry, args, { execArgv, stdio }) =>
+          network.spawn(rank, process.execPath, [...execArgv, entry, ...args], { stdio });
+  const ranks = forkRanks(RANK_ENTRY, settings, options.execArgv, inNamespace);
   try {
     const outcomes = await ranks.outcomes;
     const times = outcomes.map((outcome, rank) => {
@@ -81,6 +103,7 @@ export async function benchmarkAllReduce(options: AllReduceBenchmarkOptions): Pr
       wire: options.wire,
       iters: options.iters,
       chunkBytes,
+      link: options.link === undefined ? null : { gbit: options.link.gbit, latencyMs: options.link.latencyMs ?? 0 },
       medianMs,
       minMs: Math.min(...perIteration),
       algbwGBs,
@@ -88,6 +111,7 @@ export async function benchmarkAllReduce(options: AllReduceBenchmarkOptions): Pr
     };
   } finally {
     await ranks.stop();
+    await network?.close();
   }
 }
 
@@ -95,7 +119,7 @@ export async function benchmarkAllReduce(options: AllReduceBenchmarkOptions): Pr
 export async function runBenchmarkRank(settingsJson: string): Promise<void> {
   const settings = JSON.parse(settingsJson) as RankSettings;
   try {
-    const endpoint = await CollectiveEndpoint.listen();
+    const endpoint = await CollectiveEndpoint.listen({ host: settings.host });
     const peers = await exchangeAddresses(settings.rank, endpoint.address);
     const group = await ProcessGroup.connect(endpoint, {
       groupId: 'bench',

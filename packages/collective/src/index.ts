@@ -19,3 +19,12 @@ export {
 export { roundThroughWire, WIRE_FORMATS, type WireFormat } from './wire-format.js';
 export type { TlsFiles } from './tls.js';
 export { benchmarkAllReduce, type AllReduceBenchmarkOptions, type AllReduceBenchmarkResult } from './benchmark.js';
+export {
+  canCreateNetworkNamespaces,
+  ShapedNetwork,
+  ShapedNetworkError,
+  sweepStaleShapedNetworks,
+  SHAPED_NETWORK_PREFIX,
+  type ShapedNetworkOptions,
+  type ShapedRank
+} from './shaped-network.js';

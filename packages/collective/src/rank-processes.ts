@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess, type StdioOptions } from 'node:child_process';
 
 /**
  * Local rank processes for benchmarks and tests: each child listens, reports its address over IPC, and
@@ -30,11 +30,30 @@ export interface RankProcesses {
   stop(): Promise<void>;
 }
 
-export function forkRanks(entry: string, settings: readonly unknown[], execArgv: readonly string[]): RankProcesses {
+/**
+ * Starts one rank's process with an IPC channel. The default forks it here; a shaped network starts it inside
+ * the rank's network namespace (see shaped-network.ts), with the same entry and arguments.
+ */
+export type RankLauncher = (
+  rank: number,
+  entry: string,
+  args: readonly string[],
+  options: { execArgv: readonly string[]; stdio: StdioOptions }
+) => ChildProcess;
+
+const forkHere: RankLauncher = (_rank, entry, args, options) =>
+  fork(entry, [...args], { execArgv: [...options.execArgv], stdio: options.stdio });
+
+export function forkRanks(
+  entry: string,
+  settings: readonly unknown[],
+  execArgv: readonly string[],
+  launch: RankLauncher = forkHere
+): RankProcesses {
   const worldSize = settings.length;
-  const children = settings.map((rankSettings) =>
-    fork(entry, [JSON.stringify(rankSettings)], {
-      execArgv: [...execArgv],
+  const children = settings.map((rankSettings, rank) =>
+    launch(rank, entry, [JSON.stringify(rankSettings)], {
+      execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc']
     })
   );
