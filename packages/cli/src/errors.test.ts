@@ -22,7 +22,7 @@ import {
 import { SafetensorsError, WeightsMismatchError } from '@ringtrain/model';
 import { EXIT_CODES, exitCodeClass } from '@ringtrain/proto';
 import { CoordinatorUnavailableError } from '@ringtrain/protocol';
-import { GpuUnavailableError, TrainedModelError, WorkerConfigError } from '@ringtrain/worker';
+import { GpuUnavailableError, RunFailedError, TrainedModelError, WorkerConfigError } from '@ringtrain/worker';
 import { ExitError, exitCodeFor, UsageError } from './errors.js';
 
 const zodError = (() => {
@@ -67,6 +67,8 @@ describe('exitCodeFor: each error class the code throws gets the exit code of it
     ['a corrupt safetensors file', new SafetensorsError('header too long'), EXIT_CODES.badWeights],
     ['a trained model that cannot be opened', new TrainedModelError('no labels.json'), EXIT_CODES.badWeights],
     ['no GPU where the pod was given one', new GpuUnavailableError('no GPU'), EXIT_CODES.noGpu],
+    // the run as a whole, by the coordinator's verdict: permanent
+    ['a run the coordinator says failed', new RunFailedError('the restart budget is used up'), EXIT_CODES.runFailed],
     // outages past the deadline: retryable
     [
       'object storage unreachable',

@@ -76,6 +76,8 @@ const BY_NAME: Readonly<Record<string, number>> = {
   SafetensorsError: EXIT_CODES.badWeights,
   TrainedModelError: EXIT_CODES.badWeights,
   GpuUnavailableError: EXIT_CODES.noGpu,
+  // The coordinator told the worker that the run failed as a whole.
+  RunFailedError: EXIT_CODES.runFailed,
   // The coordinator client gave up waiting (past the reconnect deadline).
   CoordinatorUnavailableError: EXIT_CODES.networkUnavailable
 };

@@ -24,7 +24,11 @@ export interface Assignment {
   config: RunConfig;
 }
 
-export type RegisterOutcome = { ended: false; assignment: Assignment } | { ended: true; reason: string };
+/** How a run ended, as the coordinator answers a worker that registers after (or while) it ends. */
+export type RunOutcome = 'succeeded' | 'failed' | 'stopped' | 'unknown';
+
+export type RegisterOutcome =
+  { ended: false; assignment: Assignment } | { ended: true; reason: string; outcome: RunOutcome };
 
 export interface HeartbeatAnswer {
   abort: boolean;
@@ -122,7 +126,7 @@ export class CoordinatorConnection {
             )
         }
       );
-      if (response.runEnded) return { ended: true, reason: response.runEndedReason };
+      if (response.runEnded) return { ended: true, reason: response.runEndedReason, outcome: runOutcome(response) };
       return {
         ended: false,
         assignment: {
@@ -202,5 +206,20 @@ export class CoordinatorConnection {
 
   private async ack(start: (callback: grpc.requestCallback<object>) => unknown): Promise<void> {
     await this.unary(start);
+  }
+}
+
+function runOutcome(response: RegisterResponse__Output): RunOutcome {
+  switch (response.runOutcome) {
+    case 'RUN_OUTCOME_SUCCEEDED':
+      return 'succeeded';
+    case 'RUN_OUTCOME_FAILED':
+      return 'failed';
+    case 'RUN_OUTCOME_STOPPED':
+      return 'stopped';
+    case 'RUN_OUTCOME_UNSPECIFIED':
+      // A coordinator that does not fill run_outcome yet: the wording of its reason ('… (not retryable)',
+      // 'gave up after …') is the only hint it gives. Remove once every coordinator fills the field.
+      return /fail|gave up/i.test(response.runEndedReason) ? 'failed' : 'unknown';
   }
 }

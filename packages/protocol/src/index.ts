@@ -17,6 +17,7 @@ export {
   type FinishedReportInput,
   type HeartbeatAnswer,
   type RegisterOutcome,
+  type RunOutcome,
   type StepReport
 } from './client.js';
 export { checkpointsUri, parseRunConfig, RunConfigSchema, type RunConfig, type RunConfigInput } from './run-config.js';

@@ -2,7 +2,7 @@
  * @ringtrain/worker: the training loop of one rank (loader → model → ring all-reduce → optimizer), its
  * checkpoints and its reports to the coordinator. This file is the package's whole public API.
  */
-export { runWorker, type WorkerOptions, type WorkerResult } from './worker.js';
+export { runWorker, RunFailedError, type WorkerOptions, type WorkerResult } from './worker.js';
 export { WorkerConfigError } from './train-generation.js';
 export {
   checkGpuBackend,

@@ -1,6 +1,6 @@
 import { CollectiveEndpoint, CollectiveError, ProcessGroup } from '@ringtrain/collective';
 import { initBackend, type ComputeThreads } from '@ringtrain/model';
-import { describeRetry } from '@ringtrain/proto';
+import { describeRetry, formatHostPort } from '@ringtrain/proto';
 import {
   CoordinatorConnection,
   createLogger,
@@ -60,10 +60,22 @@ export interface WorkerResult {
 }
 
 /**
+ * The coordinator answered this worker's registration with the run's end, and the run failed (its restart
+ * budget is used up, or a rank reported an error no restart fixes): the CLI exits with EXIT_CODES.runFailed.
+ */
+export class RunFailedError extends Error {
+  constructor(readonly reason: string) {
+    super(`the run failed: ${reason}`);
+    this.name = 'RunFailedError';
+  }
+}
+
+/**
  * One rank's whole life in a run: listen for ring links, register, train each generation it is given, and
  * when a generation fails (a peer died, the coordinator ended it) report it and register for the next one.
- * Throws when the coordinator cannot be reached or this worker's setup fails, and GpuUnavailableError before
- * anything else when its pod was given GPUs that TensorFlow does not compute on.
+ * Throws when the coordinator cannot be reached or this worker's setup fails, RunFailedError when the
+ * coordinator says the run failed, and GpuUnavailableError before anything else when its pod was given GPUs
+ * that TensorFlow does not compute on.
  */
 export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
   const log = options.logger ?? createLogger({ service: 'worker', workerId: options.workerId });
@@ -79,9 +91,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
   });
   const port = endpoint.address.slice(endpoint.address.lastIndexOf(':') + 1);
   const advertised =
-    options.advertiseHost === undefined
-      ? endpoint.address
-      : `${options.advertiseHost.includes(':') ? `[${options.advertiseHost}]` : options.advertiseHost}:${port}`;
+    options.advertiseHost === undefined ? endpoint.address : formatHostPort(options.advertiseHost, port);
   const connection = new CoordinatorConnection(options.coordinator, options.token, {
     ...(options.coordinatorWaitMs !== undefined ? { deadlineMs: options.coordinatorWaitMs } : {}),
     onRetry: (event) =>
@@ -117,7 +127,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
         throw error;
       }
       if (registered.ended) {
-        log.info({ reason: registered.reason }, 'the run has ended');
+        log.info({ reason: registered.reason, outcome: registered.outcome }, 'the run has ended');
+        if (registered.outcome === 'failed') throw new RunFailedError(registered.reason);
         return { outcome: 'run-ended', reason: registered.reason, generations };
       }
       const assignment = registered.assignment;

@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { MessageTypeDefinition } from '@grpc/proto-loader';
+import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { Ack as _ringtrain_coordinator_v1_Ack, Ack__Output as _ringtrain_coordinator_v1_Ack__Output } from './ringtrain/coordinator/v1/Ack';
 import type { CheckpointReport as _ringtrain_coordinator_v1_CheckpointReport, CheckpointReport__Output as _ringtrain_coordinator_v1_CheckpointReport__Output } from './ringtrain/coordinator/v1/CheckpointReport';
@@ -33,6 +33,7 @@ export interface ProtoGrpcType {
         RankStepTime: MessageTypeDefinition<_ringtrain_coordinator_v1_RankStepTime, _ringtrain_coordinator_v1_RankStepTime__Output>
         RegisterRequest: MessageTypeDefinition<_ringtrain_coordinator_v1_RegisterRequest, _ringtrain_coordinator_v1_RegisterRequest__Output>
         RegisterResponse: MessageTypeDefinition<_ringtrain_coordinator_v1_RegisterResponse, _ringtrain_coordinator_v1_RegisterResponse__Output>
+        RunOutcome: EnumTypeDefinition
         StepReport: MessageTypeDefinition<_ringtrain_coordinator_v1_StepReport, _ringtrain_coordinator_v1_StepReport__Output>
       }
     }

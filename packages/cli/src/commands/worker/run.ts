@@ -1,4 +1,3 @@
-import { EXIT_CODES } from '@ringtrain/proto';
 import { z } from 'zod';
 import { ExitError, exitCodeFor, UsageError } from '../../errors.js';
 import { applyReconnectDeadline, parseOptions, reconnectDeadlineSchema } from '../../options.js';
@@ -62,7 +61,8 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
   if (process.connected)
     process.once('disconnect', () => setTimeout(() => process.kill(process.pid, 'SIGKILL'), 3_000).unref());
   try {
-    const result = await runWorker({
+    // A failed run throws RunFailedError, which the top level turns into EXIT_CODES.runFailed.
+    await runWorker({
       coordinator: options.coordinator,
       token: env.data.RINGTRAIN_TOKEN,
       workerId: options.workerId,
@@ -86,8 +86,6 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
             ? Infinity
             : env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS * 1000
     });
-    if (result.outcome === 'run-ended' && /fail|gave up/i.test(result.reason))
-      throw new ExitError(EXIT_CODES.runFailed, `the run failed: ${result.reason}`);
   } catch (error) {
     // EXIT_CODES.noGpu (69), permanent: the same node and image would fail the same way again.
     if (error instanceof GpuUnavailableError) throw new ExitError(exitCodeFor(error), error.message);

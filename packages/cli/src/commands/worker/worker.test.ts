@@ -5,12 +5,43 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
 import { Coordinator } from '@ringtrain/coordinator';
+import { EXIT_CODES, loadProto, type CoordinatorProto, type RegisterResponse } from '@ringtrain/proto';
 import { createLogger, parseRunConfig } from '@ringtrain/protocol';
 import { freePort } from '@ringtrain/testing';
 
 const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
 const TOKEN = 'a-worker-test-token-long-enough';
+
+/** A coordinator that answers every registration with `answer`: the run is over, as it says. */
+async function coordinatorThatEnded(answer: RegisterResponse): Promise<{ address: string; close(): Promise<void> }> {
+  const proto = grpc.loadPackageDefinition(loadProto('coordinator.proto')) as unknown as CoordinatorProto;
+  const server = new grpc.Server();
+  server.addService(proto.ringtrain.coordinator.v1.Coordinator.service, {
+    Register: (_call: unknown, callback: grpc.sendUnaryData<RegisterResponse>) => callback(null, answer)
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound)
+    )
+  );
+  return {
+    address: `127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve()))
+  };
+}
+
+async function workerExit(coordinator: string): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [bin, 'worker', '--coordinator', coordinator, '--worker-id', 'worker-0'], {
+    env: { ...process.env, RINGTRAIN_TOKEN: TOKEN },
+    stdio: ['ignore', 'ignore', 'pipe']
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, stderr };
+}
 
 describe('ringtrain worker', () => {
   let work = '';
@@ -94,6 +125,35 @@ describe('ringtrain worker', () => {
       /^ringtrain: the coordinator at 127\.0\.0\.1:1 was unreachable for 2 s, past the reconnect deadline of 2 s/
     );
     assert.ok(Date.now() - started < 30_000, 'the flag shortens the default wait of 300 s');
+  });
+
+  it('exits 84 (run failed, permanent) when the coordinator says the run failed, whatever words its reason uses', async () => {
+    const coordinator = await coordinatorThatEnded({
+      runEnded: true,
+      runEndedReason: 'the restart budget of 3 generations is used up; last: rank 1 lost its link',
+      runOutcome: 'RUN_OUTCOME_FAILED'
+    });
+    try {
+      const { code, stderr } = await workerExit(coordinator.address);
+      assert.equal(code, EXIT_CODES.runFailed, stderr);
+      assert.match(stderr.trim().split('\n').at(-1) ?? '', /^ringtrain: the run failed: the restart budget of 3/);
+    } finally {
+      await coordinator.close();
+    }
+  });
+
+  it('exits 0 when the run was stopped, even though its reason tells of a failed generation', async () => {
+    const coordinator = await coordinatorThatEnded({
+      runEnded: true,
+      runEndedReason: 'stopped on request (generation 2 ended: rank 1 failed: peer lost); resume with --resume',
+      runOutcome: 'RUN_OUTCOME_STOPPED'
+    });
+    try {
+      const { code, stderr } = await workerExit(coordinator.address);
+      assert.equal(code, EXIT_CODES.ok, stderr);
+    } finally {
+      await coordinator.close();
+    }
   });
 
   it('refuses a --reconnect-deadline that is not a whole number of seconds from 1 to 86400', async () => {

@@ -1,5 +1,6 @@
 // Original file: proto/coordinator.proto
 
+import type { RunOutcome as _ringtrain_coordinator_v1_RunOutcome, RunOutcome__Output as _ringtrain_coordinator_v1_RunOutcome__Output } from '../../../ringtrain/coordinator/v1/RunOutcome';
 
 export interface RegisterResponse {
   /**
@@ -23,6 +24,11 @@ export interface RegisterResponse {
    * The run configuration as JSON; the worker validates it with the coordinator package's schema.
    */
   'configJson'?: (string);
+  /**
+   * How the run ended, with `run_ended`: a worker exits with the code of a failed run on FAILED alone, so that
+   * no wording of `run_ended_reason` decides it. UNSPECIFIED from a coordinator that does not say.
+   */
+  'runOutcome'?: (_ringtrain_coordinator_v1_RunOutcome);
 }
 
 export interface RegisterResponse__Output {
@@ -47,4 +53,9 @@ export interface RegisterResponse__Output {
    * The run configuration as JSON; the worker validates it with the coordinator package's schema.
    */
   'configJson': (string);
+  /**
+   * How the run ended, with `run_ended`: a worker exits with the code of a failed run on FAILED alone, so that
+   * no wording of `run_ended_reason` decides it. UNSPECIFIED from a coordinator that does not say.
+   */
+  'runOutcome': (_ringtrain_coordinator_v1_RunOutcome__Output);
 }
