@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { z } from 'zod';
 import { parseOptions } from '../../options.js';
 import { TSX_EXEC_ARGV } from '../../tsx-loader.js';
+import { addLinkFlags, linkFlagsSchema, shapedLink } from './link-flags.js';
 
 const MiB = 1024 * 1024;
 
@@ -12,17 +13,19 @@ const schema = z.object({
   iters: z.coerce.number().int().min(1),
   warmup: z.coerce.number().int().min(0),
   chunkMib: z.coerce.number().positive().max(16),
-  json: z.boolean().optional()
+  json: z.boolean().optional(),
+  ...linkFlagsSchema
 });
 
 /**
  * `ringtrain bench allreduce`: N local rank processes on 127.0.0.1 all-reduce an f32 buffer; the slowest
- * rank's time per iteration gives nccl-tests' algbw and busbw.
+ * rank's time per iteration gives nccl-tests' algbw and busbw. With --link-gbit the ranks run in network
+ * namespaces behind shaped links instead (see @ringtrain/collective's ShapedNetwork).
  */
 export function allReduceBenchCommand(): Command {
-  return new Command('allreduce')
+  const command = new Command('allreduce')
     .description(
-      'ring all-reduce bandwidth between local processes; --json prints {workers, bytes, wire, iters, medianMs, algbwGBs, busbwGBs}'
+      'ring all-reduce bandwidth between local processes, over loopback or (--link-gbit) shaped links; --json prints {workers, bytes, wire, iters, link, medianMs, algbwGBs, busbwGBs}'
     )
     .option('--workers <n>', 'rank processes', '2')
     .option('--mib <m>', 'f32 payload in MiB (ResNet18 gradients: 44.6)', '44.6')
@@ -30,26 +33,32 @@ export function allReduceBenchCommand(): Command {
     .option('--iters <k>', 'timed iterations', '20')
     .option('--warmup <k>', 'untimed iterations first', '3')
     .option('--chunk-mib <m>', 'frame payload size in MiB', '4')
-    .option('--json', 'print one JSON object on stdout')
-    .action(async (raw: Record<string, unknown>) => {
-      const options = parseOptions(schema, raw);
-      const { benchmarkAllReduce } = await import('@ringtrain/collective');
-      const result = await benchmarkAllReduce({
-        workers: options.workers,
-        mib: options.mib,
-        wire: options.wire,
-        iters: options.iters,
-        warmup: options.warmup,
-        chunkBytes: Math.round((options.chunkMib * MiB) / 4) * 4,
-        execArgv: TSX_EXEC_ARGV
-      });
-      if (options.json) {
-        process.stdout.write(`${JSON.stringify(result)}\n`);
-        return;
-      }
-      process.stdout.write(
-        `all-reduce of ${(result.bytes / MiB).toFixed(1)} MiB over ${result.workers} processes (${result.wire} wire): ` +
-          `median ${result.medianMs.toFixed(1)} ms, algbw ${result.algbwGBs.toFixed(3)} GB/s, busbw ${result.busbwGBs.toFixed(3)} GB/s\n`
-      );
+    .option('--json', 'print one JSON object on stdout');
+  return addLinkFlags(command).action(async (raw: Record<string, unknown>) => {
+    const options = parseOptions(schema, raw);
+    const link = shapedLink(options);
+    const { benchmarkAllReduce } = await import('@ringtrain/collective');
+    const result = await benchmarkAllReduce({
+      workers: options.workers,
+      mib: options.mib,
+      wire: options.wire,
+      iters: options.iters,
+      warmup: options.warmup,
+      chunkBytes: Math.round((options.chunkMib * MiB) / 4) * 4,
+      execArgv: TSX_EXEC_ARGV,
+      ...(link !== undefined ? { link } : {})
     });
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      return;
+    }
+    const linkText =
+      result.link === null
+        ? 'loopback'
+        : `${result.link.gbit} Gbit/s links${result.link.latencyMs > 0 ? `, ${result.link.latencyMs} ms` : ''}`;
+    process.stdout.write(
+      `all-reduce of ${(result.bytes / MiB).toFixed(1)} MiB over ${result.workers} processes (${result.wire} wire, ${linkText}): ` +
+        `median ${result.medianMs.toFixed(1)} ms, algbw ${result.algbwGBs.toFixed(3)} GB/s, busbw ${result.busbwGBs.toFixed(3)} GB/s\n`
+    );
+  });
 }

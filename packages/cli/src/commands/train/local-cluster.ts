@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,10 +17,24 @@ export interface LocalClusterOptions {
   /** RINGTRAIN_COMPUTE_THREADS of every worker; unset, each takes the cores divided by `workers`. */
   computeThreads?: number;
   onEvent: (line: string) => void;
+  /** Where each worker runs; by default in this machine's network, its collective on 127.0.0.1. */
+  placement?: WorkerPlacement;
+}
+
+/**
+ * Workers placed elsewhere than this process's network: `bench scaling --link-gbit` starts slot i inside the
+ * namespace of a shaped network's rank i (@ringtrain/collective's ShapedNetwork fits this shape).
+ */
+export interface WorkerPlacement {
+  /** The address slot `index`'s collective endpoint listens on (and peers reach it at). */
+  host(index: number): string;
+  /** Starts `command args…` for slot `index`, the child keeping `options` (env, stdio with IPC). */
+  spawn(index: number, command: string, args: readonly string[], options: SpawnOptions): ChildProcess;
 }
 
 interface Slot {
   id: string;
+  index: number;
   child: ChildProcess | undefined;
   restarts: number;
   timer: NodeJS.Timeout | undefined;
@@ -38,6 +52,7 @@ export class LocalCluster {
   constructor(private readonly options: LocalClusterOptions) {
     this.slots = Array.from({ length: options.workers }, (_, i) => ({
       id: `worker-${i}`,
+      index: i,
       child: undefined,
       restarts: 0,
       timer: undefined
@@ -85,7 +100,8 @@ export class LocalCluster {
 
   private spawn(slot: Slot): void {
     const log = openSync(path.join(this.options.logDir, `${slot.id}.log`), 'a');
-    const child = fork(BIN, ['worker', '--coordinator', this.options.coordinator.address, '--worker-id', slot.id], {
+    const args = ['worker', '--coordinator', this.options.coordinator.address, '--worker-id', slot.id];
+    const options: SpawnOptions = {
       env: {
         ...process.env,
         RINGTRAIN_TOKEN: this.options.token,
@@ -95,7 +111,17 @@ export class LocalCluster {
           : {})
       },
       stdio: ['ignore', log, log, 'ipc']
-    });
+    };
+    const placement = this.options.placement;
+    const child =
+      placement === undefined
+        ? fork(BIN, args, options)
+        : placement.spawn(
+            slot.index,
+            process.execPath,
+            [...process.execArgv, BIN, ...args, '--host', placement.host(slot.index)],
+            options
+          );
     closeSync(log);
     slot.child = child;
     child.once('exit', (code, signal) => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Coordinator, type RunMetricsFile, type RunPlan, type RunResult } from '@ringtrain/coordinator';
 import { startDatasetService } from '@ringtrain/dataset';
 import { createLogger, type RunConfig } from '@ringtrain/protocol';
-import { LocalCluster } from './local-cluster.js';
+import { LocalCluster, type WorkerPlacement } from './local-cluster.js';
 import { ProgressView } from './progress.js';
 
 export interface LocalRunOptions {
@@ -18,6 +18,11 @@ export interface LocalRunOptions {
   plan?: RunPlan;
   /** Called with the coordinator before the workers start (benchmarks listen to its step events). */
   onCoordinator?: (coordinator: Coordinator) => void;
+  /**
+   * Workers in other network namespaces (`bench scaling --link-gbit`): the coordinator and the dataset service
+   * listen on `hostAddress`, this process's address on their network, instead of 127.0.0.1.
+   */
+  network?: { hostAddress: string; placement: WorkerPlacement };
 }
 
 /**
@@ -27,7 +32,11 @@ export interface LocalRunOptions {
 export async function runLocalCluster(runConfig: RunConfig, options: LocalRunOptions): Promise<RunResult> {
   const token = randomBytes(24).toString('hex');
   // The workers take their epoch plans from a dataset service, as on a cluster; its address is this session's.
-  const datasetService = await startDatasetService({ datasets: [runConfig.dataset] });
+  const host = options.network?.hostAddress;
+  const datasetService = await startDatasetService({
+    datasets: [runConfig.dataset],
+    ...(host !== undefined ? { host } : {})
+  });
   const config: RunConfig = { ...runConfig, datasetService: datasetService.address };
   await mkdir(options.logDir, { recursive: true });
   const logger = createLogger(
@@ -40,6 +49,7 @@ export async function runLocalCluster(runConfig: RunConfig, options: LocalRunOpt
     logger,
     heartbeatDeadlineMs: options.heartbeatTimeoutMs,
     maxRestarts: options.maxRestarts,
+    ...(host !== undefined ? { host } : {}),
     ...(options.previous !== undefined ? { previous: options.previous } : {}),
     ...(options.plan !== undefined ? { plan: options.plan } : {})
   }).catch(async (error: unknown) => {
@@ -61,6 +71,7 @@ export async function runLocalCluster(runConfig: RunConfig, options: LocalRunOpt
     logDir: options.logDir,
     maxRestartsPerWorker: options.maxRestarts + 2,
     ...(options.computeThreads !== undefined ? { computeThreads: options.computeThreads } : {}),
+    ...(options.network !== undefined ? { placement: options.network.placement } : {}),
     onEvent: (line) => progress.line(line)
   });
   let interrupts = 0;

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { StepRecord } from '@ringtrain/coordinator';
 import { ExitError } from '../../errors.js';
 import { parseOptions } from '../../options.js';
+import { addLinkFlags, linkFlagsSchema, shapedLink } from '../bench/link-flags.js';
 
 const schema = z.object({
   workers: z
@@ -18,7 +19,8 @@ const schema = z.object({
   steps: z.coerce.number().int().min(1),
   warmupSteps: z.coerce.number().int().min(0),
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']),
-  json: z.boolean().optional()
+  json: z.boolean().optional(),
+  ...linkFlagsSchema
 });
 
 export interface ScalingPoint {
@@ -34,10 +36,11 @@ export interface ScalingPoint {
 /**
  * `ringtrain bench scaling`: real training runs (coordinator, worker processes, ring all-reduce) on the
  * mnist digits at each world size; images/s over the timed steps, measured between consecutive step
- * reports, so every cost of a step counts.
+ * reports, so every cost of a step counts. With --link-gbit every worker runs in its own network namespace
+ * behind a shaped link (the coordinator and dataset service stay in this process, on the network's host end).
  */
 export function scalingBenchCommand(): Command {
-  return new Command('scaling')
+  const command = new Command('scaling')
     .description('images/s of real training at each world size and the scaling efficiency; --json prints one object')
     .option('--workers <list>', 'world sizes, comma-separated', '1,2')
     .option('--image-size <px>', 'square input size', '64')
@@ -45,10 +48,10 @@ export function scalingBenchCommand(): Command {
     .option('--steps <n>', 'timed steps per world size', '8')
     .option('--warmup-steps <n>', 'steps before the clock starts', '2')
     .option('--backend <name>', 'compute backend of the workers', 'auto')
-    .option('--json', 'print one JSON object on stdout')
-    .action(async (raw: Record<string, unknown>) => {
-      await benchScaling(parseOptions(schema, raw));
-    });
+    .option('--json', 'print one JSON object on stdout');
+  return addLinkFlags(command).action(async (raw: Record<string, unknown>) => {
+    await benchScaling(parseOptions(schema, raw));
+  });
 }
 
 async function benchScaling(options: z.output<typeof schema>): Promise<void> {
@@ -56,6 +59,18 @@ async function benchScaling(options: z.output<typeof schema>): Promise<void> {
   const { ingest } = await import('@ringtrain/dataset');
   const { writeMnistImageFolder } = await import('./demo-data.js');
   const { runLocalCluster } = await import('./local-run.js');
+  const link = shapedLink(options);
+  // One network for every world size: slot i always runs behind rank i's link; created before any worker,
+  // removed after all have exited (or on Ctrl-C, SIGTERM, a crash).
+  const network =
+    link === undefined
+      ? undefined
+      : await (
+          await import('@ringtrain/collective')
+        ).ShapedNetwork.create({
+          ranks: Math.max(...options.workers),
+          ...link
+        });
   const work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-bench-scaling-'));
   try {
     const totalSteps = options.steps + options.warmupSteps;
@@ -91,7 +106,18 @@ async function benchScaling(options: z.output<typeof schema>): Promise<void> {
         heartbeatTimeoutMs: 300_000,
         maxRestarts: 0,
         onCoordinator: (coordinator) =>
-          coordinator.on('step', (record) => steps.push({ at: performance.now(), record }))
+          coordinator.on('step', (record) => steps.push({ at: performance.now(), record })),
+        ...(network !== undefined
+          ? {
+              network: {
+                hostAddress: network.hostAddress,
+                placement: {
+                  host: (index: number) => network.ranks[index]!.address,
+                  spawn: network.spawn.bind(network)
+                }
+              }
+            }
+          : {})
       });
       if (result.state !== 'succeeded')
         throw new ExitError(1, `the ${workers}-worker run ${result.state}: ${result.reason}`);
@@ -124,6 +150,7 @@ async function benchScaling(options: z.output<typeof schema>): Promise<void> {
       steps: options.steps,
       warmupSteps: options.warmupSteps,
       backend: options.backend,
+      link: link === undefined ? null : { gbit: link.gbit, latencyMs: link.latencyMs ?? 0 },
       points
     };
     if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -138,5 +165,6 @@ async function benchScaling(options: z.output<typeof schema>): Promise<void> {
     }
   } finally {
     await rm(work, { recursive: true, force: true });
+    await network?.close();
   }
 }
