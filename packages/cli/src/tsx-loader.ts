@@ -1,5 +1,9 @@
 /**
- * Node flags that make a child process (or worker thread) run our TypeScript sources the way this process
- * does: the packages ship .ts and load through tsx's ESM hooks.
+ * Node flags that make a child process load our packages the way this process does. Built (this file runs as
+ * dist/tsx-loader.js under plain Node): none, the child resolves dist/ as we did. From the TypeScript sources
+ * (the `development` export condition, see bin/ringtrain.mjs): that condition, in case it came from this
+ * process's own flags rather than NODE_OPTIONS (which children inherit anyway), and tsx's ESM hooks.
  */
-export const TSX_EXEC_ARGV: readonly string[] = ['--import', import.meta.resolve('tsx')];
+export const TSX_EXEC_ARGV: readonly string[] = import.meta.url.endsWith('.ts')
+  ? ['--conditions=development', '--import', import.meta.resolve('tsx')]
+  : [];

@@ -64,6 +64,15 @@ export type LoaderStats = {
 const corruptSamplesKept = 20;
 
 /**
+ * Piscina's thread module. Built (this file runs as dist/loader.js), the compiled transform-worker.js; from the
+ * TypeScript sources, an entry that first registers tsx in the thread, which shares none of this thread's hooks.
+ */
+const TRANSFORM_WORKER_ENTRY = new URL(
+  import.meta.url.endsWith('.ts') ? './transform-worker-entry.mjs' : './transform-worker.js',
+  import.meta.url
+).href;
+
+/**
  * The worker-side input pipeline: shards prefetched into a local LRU cache, samples decoded and augmented on a
  * pool of worker threads, batches assembled while the previous ones train. One loader lives for a whole run (pool
  * and cache persist); each epoch is driven by its plan.
@@ -91,7 +100,7 @@ export class DataLoader {
     this.cache = new ShardCache({ store: options.store, dir: options.cacheDir, maxBytes: options.cacheBytes });
     const threads = options.threads ?? os.availableParallelism();
     this.pool = new Piscina<TransformTask, TransformResult>({
-      filename: new URL('./transform-worker-entry.mjs', import.meta.url).href,
+      filename: TRANSFORM_WORKER_ENTRY,
       minThreads: threads,
       maxThreads: threads,
       concurrentTasksPerWorker: options.tasksPerThread ?? 2

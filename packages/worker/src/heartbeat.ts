@@ -6,6 +6,15 @@ import type {
   ToHeartbeatThread
 } from './heartbeat-protocol.js';
 
+/**
+ * The thread's module. Built (this file runs as dist/heartbeat.js), the compiled heartbeat-thread.js; from the
+ * TypeScript sources, an entry that first registers tsx in the thread, which shares none of this thread's hooks.
+ */
+const HEARTBEAT_THREAD_ENTRY = new URL(
+  import.meta.url.endsWith('.ts') ? './heartbeat-thread-entry.mjs' : './heartbeat-thread.js',
+  import.meta.url
+);
+
 export type HeartbeatVerdict = Exclude<FromHeartbeatThread, { kind: 'failed' } | { kind: 'ready' }>;
 export type { HeartbeatTiming };
 
@@ -41,7 +50,7 @@ export class HeartbeatSender {
       workerId: options.workerId,
       mainThreadAlive: this.alive.buffer as SharedArrayBuffer
     };
-    this.thread = new Worker(new URL('./heartbeat-thread-entry.mjs', import.meta.url), {
+    this.thread = new Worker(HEARTBEAT_THREAD_ENTRY, {
       workerData: data,
       name: `heartbeats ${options.workerId}`
     });

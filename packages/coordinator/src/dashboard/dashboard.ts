@@ -22,7 +22,8 @@ export interface DashboardSource {
   readonly timeline: RunTimeline;
 }
 
-const STATIC_DIR = fileURLToPath(new URL('./static/', import.meta.url));
+// From the package's root, so that dist/dashboard/dashboard.js (built) finds the page as src/dashboard/ does.
+const STATIC_DIR = fileURLToPath(new URL('../../src/dashboard/static/', import.meta.url));
 // uPlot is served from node_modules as published: no CDN, no bundler, so the page works offline and in a pod.
 const UPLOT_DIR = path.join(path.dirname(createRequire(import.meta.url).resolve('uplot/package.json')), 'dist');
 
