@@ -98,7 +98,56 @@ describe('deploy/docker/Dockerfile', () => {
       assert.match(stage, /^USER 65532:65532$/m, `${target}: runs as 65532, as the operator's pods expect`);
     }
   });
+
+  it('runs the compiled packages with plain Node: dist/ built from every package the CLI loads, no tsx', async () => {
+    const text = await readFile(dockerfile, 'utf8');
+    assert.match(text, /^RUN npx tsc -b packages\/cli\/tsconfig\.build\.json/m, 'the build stage compiles the CLI');
+    for (const target of ['control-plane', 'worker-cpu', 'worker-gpu']) {
+      const stage = text.slice(text.indexOf(`AS ${target}\n`)).split(/^FROM /m)[0] ?? '';
+      assert.match(stage, /^COPY --from=app \/app\/ \/app\/$/m, `${target}: ships the build stage's output`);
+    }
+    // `tsc -b` builds a package's references first: each must name the workspace packages it depends on, or
+    // the image's build compiles a package before its dependencies (and fails).
+    const shipped = new Map<string, Manifest>();
+    const visit = async (name: string): Promise<void> => {
+      if (shipped.has(name)) return;
+      const manifest = await readManifest(name);
+      shipped.set(name, manifest);
+      for (const dependency of Object.keys(manifest.dependencies ?? {}))
+        if (dependency.startsWith('@ringtrain/')) await visit(dependency);
+    };
+    await visit('@ringtrain/cli');
+    assert.ok(shipped.size > 5, [...shipped.keys()].join(', '));
+    for (const [name, manifest] of shipped) {
+      const dir = name.replace('@ringtrain/', '');
+      assert.equal(manifest.dependencies?.tsx, undefined, `${name}: tsx is a dev dependency, not in the images`);
+      assert.deepEqual(
+        manifest.exports?.['.'],
+        { development: './src/index.ts', types: './dist/index.d.ts', default: './dist/index.js' },
+        `${name}: the sources under the development condition, dist/ otherwise`
+      );
+      const buildConfig = JSON.parse(
+        await readFile(path.join(repoRoot, 'packages', dir, 'tsconfig.build.json'), 'utf8')
+      ) as { references?: { path: string }[] };
+      const references = (buildConfig.references ?? []).map((reference) => reference.path).sort();
+      const expected = Object.keys(manifest.dependencies ?? {})
+        .filter((dependency) => dependency.startsWith('@ringtrain/'))
+        .map((dependency) => `../${dependency.replace('@ringtrain/', '')}/tsconfig.build.json`)
+        .sort();
+      assert.deepEqual(references, expected, `packages/${dir}/tsconfig.build.json references its dependencies`);
+    }
+  });
 });
+
+interface Manifest {
+  dependencies?: Record<string, string>;
+  exports?: Record<string, unknown>;
+}
+
+async function readManifest(name: string): Promise<Manifest> {
+  const file = path.join(repoRoot, 'packages', name.replace('@ringtrain/', ''), 'package.json');
+  return JSON.parse(await readFile(file, 'utf8')) as Manifest;
+}
 
 /**
  * Whether a .dockerignore sends a path (relative, with `/`) to the build: the last pattern that matches the path
