@@ -65,6 +65,21 @@ export const RunConfigSchema = z
     /** Torchvision-layout safetensors URI to start from (its head is replaced when the class count differs). */
     pretrained: z.string().min(1).optional(),
     /**
+     * TensorBoard event files under `<out>/tb/` (`tensorboard --logdir <out>/tb`), written by rank 0 through the
+     * output's store: per step the training loss, accuracy, learning rate, images/s and the step's time split,
+     * per epoch the validation loss and accuracy. On unless turned off, as a PyTorch user's SummaryWriter would be.
+     */
+    tensorboard: z.boolean().default(true),
+    /**
+     * Ends the run once validation accuracy has not improved for `patience` complete epochs in a row (Keras' and
+     * Lightning's EarlyStopping on val accuracy); absent, every epoch runs. Either way the best model by validation
+     * accuracy is exported to `<out>/model-best/` beside the last one's `<out>/model/`.
+     */
+    earlyStopping: z
+      .object({ patience: z.number().int().min(1) })
+      .strict()
+      .optional(),
+    /**
      * The model's training configuration (packages/model's TrainingConfigInput). `numClasses` may be left out:
      * the coordinator takes it from the dataset's manifest.
      */

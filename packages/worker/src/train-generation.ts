@@ -11,8 +11,18 @@ import {
   Trainer,
   type TrainingConfigInput
 } from '@ringtrain/model';
+import {
+  BEST_MODEL_DIR,
+  BEST_MODEL_EXTRA_KEY,
+  bestModelStateFrom,
+  earlyStopReason,
+  observeValidation,
+  type BestModelState,
+  type ValidationRecord
+} from './best-model.js';
 import { DataCursorSchema, type DataCursor } from './checkpoint-store.js';
 import type { RunResources } from './resources.js';
+import { TensorBoardWriter } from './tensorboard-writer.js';
 
 export interface GenerationContext {
   assignment: Assignment;
@@ -55,6 +65,9 @@ const freshCursor = (epoch: number): DataCursor => ({
   trained: { count: 0, indexSum: '0', indexSquareSum: '0', lossSum: 0, correct: 0, seconds: 0 }
 });
 
+/** Where the last model goes; the best by validation accuracy goes beside it (BEST_MODEL_DIR). */
+const MODEL_DIR = 'model';
+
 const seconds = (from: number): number => (performance.now() - from) / 1000;
 
 /**
@@ -67,6 +80,7 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
   const { config } = resources;
   const { rank, worldSize } = assignment;
   const trainer = await startingTrainer(context);
+  const board = rank === 0 && config.tensorboard ? await openTensorBoard(context, trainer.trainer.step + 1) : undefined;
   try {
     const cursor = parseCursor(trainer.extra);
     log.info(
@@ -78,21 +92,33 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
       },
       'generation starts'
     );
-    return await trainEpochs(context, trainer.trainer, cursor);
+    return await trainEpochs(context, trainer.trainer, cursor, bestModelStateFrom(trainer.extra), board);
   } finally {
     trainer.trainer.dispose();
+    // Only a failed generation gets here with events unwritten: they are written without holding it up.
+    void board?.close();
   }
 
   async function trainEpochs(
     context: GenerationContext,
     trainer: Trainer,
-    start: DataCursor
+    start: DataCursor,
+    startBest: BestModelState,
+    board: TensorBoardWriter | undefined
   ): Promise<GenerationOutcome> {
     const window = worldSize * config.batchSize;
     let stopped = false;
     let reachedMaxSteps = config.maxSteps !== undefined && trainer.step >= config.maxSteps;
     let previousOptimizerSeconds = 0;
-    for (let epoch = start.epoch; epoch < config.epochs && !reachedMaxSteps; epoch += 1) {
+    let best = startBest;
+    const patience = config.earlyStopping?.patience;
+    // Decided before a restart (the checkpoint after the deciding epoch carries the books): decided again alike.
+    let earlyStop = start.epoch < config.epochs ? earlyStopReason(best, patience) : undefined;
+    if (patience !== undefined && rank === 0 && resources.manifest.splits.val.count === 0)
+      log.warn(
+        'early stopping watches validation accuracy, and this dataset has no validation images: every epoch runs'
+      );
+    for (let epoch = start.epoch; epoch < config.epochs && !reachedMaxSteps && earlyStop === undefined; epoch += 1) {
       trainer.setEpoch(epoch);
       const cursor = epoch === start.epoch ? structuredClone(start) : freshCursor(epoch);
       const plan = await resources.planTrain({ epoch, worldSize, rank, samplesConsumed: cursor.samplesConsumed });
@@ -179,39 +205,41 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
           'step'
         );
         if (rank === 0) {
+          const report = {
+            workerId: context.workerId,
+            generation: assignment.generation,
+            epoch,
+            globalStep: trainer.step,
+            epochStep: stepsBefore + step,
+            epochSteps,
+            loss: images > 0 ? lossSum / images : 0,
+            accuracy: images > 0 ? correct / images : 0,
+            images,
+            imagesPerSecond: images / Math.max(stepSeconds, 1e-9),
+            dataWaitSeconds: dataWait,
+            computeSeconds: (computed - stepStarted) / 1000,
+            allreduceSeconds: (reduced - computed) / 1000,
+            optimizerSeconds: (optimized - reduced) / 1000,
+            learningRate: applied.lr,
+            ranks: figures.map((each, index) => ({
+              rank: index,
+              backend: each.backend,
+              dataWaitSeconds: each.dataWaitSeconds,
+              computeSeconds: each.computeSeconds,
+              allreduceSeconds: each.allreduceSeconds,
+              optimizerSeconds: each.optimizerSeconds
+            }))
+          };
           context.connection
-            .reportStep({
-              workerId: context.workerId,
-              generation: assignment.generation,
-              epoch,
-              globalStep: trainer.step,
-              epochStep: stepsBefore + step,
-              epochSteps,
-              loss: images > 0 ? lossSum / images : 0,
-              accuracy: images > 0 ? correct / images : 0,
-              images,
-              imagesPerSecond: images / Math.max(stepSeconds, 1e-9),
-              dataWaitSeconds: dataWait,
-              computeSeconds: (computed - stepStarted) / 1000,
-              allreduceSeconds: (reduced - computed) / 1000,
-              optimizerSeconds: (optimized - reduced) / 1000,
-              learningRate: applied.lr,
-              ranks: figures.map((each, index) => ({
-                rank: index,
-                backend: each.backend,
-                dataWaitSeconds: each.dataWaitSeconds,
-                computeSeconds: each.computeSeconds,
-                allreduceSeconds: each.allreduceSeconds,
-                optimizerSeconds: each.optimizerSeconds
-              }))
-            })
+            .reportStep(report)
             .catch((error: unknown) => log.warn({ error: String(error) }, 'step report failed'));
+          board?.scalars(trainer.step, stepScalars(report));
         }
         stopped = figures.some((each) => each.stop);
         reachedMaxSteps = config.maxSteps !== undefined && trainer.step >= config.maxSteps;
         const lastOfEpoch = step === plan.steps;
         const periodic = config.checkpointEverySteps > 0 && trainer.step % config.checkpointEverySteps === 0;
-        if (rank === 0 && !lastOfEpoch && (periodic || stopped)) await writeCheckpoint(context, trainer, cursor);
+        if (rank === 0 && !lastOfEpoch && (periodic || stopped)) await writeCheckpoint(context, trainer, cursor, best);
         if ((stopped && !lastOfEpoch) || reachedMaxSteps) break;
         waitStarted = performance.now();
       }
@@ -220,8 +248,22 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
       await syncBatchNormStatistics(group, trainer);
       const validation = await validate(context, trainer);
       const trained = cursor.trained;
+      // validate() gathered every rank's sums, so every rank keeps the same books and stops after the same epoch.
+      if (validation.count > 0) {
+        const observed = observeValidation(best, {
+          epoch,
+          globalStep: trainer.step,
+          valAccuracy: validation.correct / validation.count,
+          valLoss: validation.lossSum / validation.count,
+          epochComplete
+        });
+        best = observed.state;
+        if (observed.improved && rank === 0) await saveModel(context, trainer, BEST_MODEL_DIR, best.best);
+        if (epochComplete && !stopped && !reachedMaxSteps && epoch + 1 < config.epochs)
+          earlyStop = earlyStopReason(best, patience);
+      }
       if (rank === 0) {
-        await context.connection.reportEpoch({
+        const report = {
           workerId: context.workerId,
           generation: assignment.generation,
           epoch,
@@ -236,15 +278,36 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
           seconds: trained.seconds,
           imagesPerSecond: trained.seconds > 0 ? trained.count / trained.seconds : 0,
           confusion: Array.from(validation.confusion)
-        });
+        };
+        await context.connection.reportEpoch(report);
+        board?.scalars(trainer.step, epochScalars(report));
+        void board?.flush();
         // A run cut short by maxSteps keeps its place mid-epoch, so --resume with a larger budget continues it.
-        await writeCheckpoint(context, trainer, epochComplete ? freshCursor(epoch + 1) : cursor);
+        await writeCheckpoint(context, trainer, epochComplete ? freshCursor(epoch + 1) : cursor, best);
       }
       if (stopped) break;
     }
+    if (earlyStop !== undefined) log.info({ epochs: config.epochs }, earlyStop);
     const weightsSha256 = hashWeights(trainer);
-    const summary = rank === 0 && !stopped ? await saveModel(context, trainer) : {};
-    return { stopped, weightsSha256, summary: { ...summary, globalStep: trainer.step } };
+    const summary = rank === 0 && !stopped ? await saveModel(context, trainer, MODEL_DIR) : {};
+    await board?.close();
+    return {
+      stopped,
+      weightsSha256,
+      summary: {
+        ...summary,
+        globalStep: trainer.step,
+        ...(rank === 0 && best.best !== undefined
+          ? {
+              bestModel: `${resources.out.uri}/${BEST_MODEL_DIR}`,
+              bestEpoch: best.best.epoch + 1,
+              bestValAccuracy: best.best.valAccuracy
+            }
+          : {}),
+        // The coordinator gives it as the run's reason instead of 'training finished'.
+        ...(earlyStop !== undefined ? { endReason: earlyStop } : {})
+      }
+    };
   }
 }
 
@@ -318,9 +381,18 @@ function parseCursor(extra: Record<string, string>): DataCursor {
   return parsed.data;
 }
 
-async function writeCheckpoint(context: GenerationContext, trainer: Trainer, cursor: DataCursor): Promise<void> {
+async function writeCheckpoint(
+  context: GenerationContext,
+  trainer: Trainer,
+  cursor: DataCursor,
+  best: BestModelState
+): Promise<void> {
   const { resources, assignment } = context;
-  const bytes = trainer.saveCheckpoint({ cursor: JSON.stringify(cursor), runId: resources.config.runId });
+  const bytes = trainer.saveCheckpoint({
+    cursor: JSON.stringify(cursor),
+    [BEST_MODEL_EXTRA_KEY]: JSON.stringify(best),
+    runId: resources.config.runId
+  });
   const pointer = await resources.checkpoints.write(resources.config.runId, trainer.step, cursor, bytes);
   context.log.info(
     { key: pointer.key, step: trainer.step, epoch: cursor.epoch, samplesConsumed: cursor.samplesConsumed },
@@ -406,22 +478,92 @@ export function hashWeights(trainer: Trainer): string {
   return hash.digest('hex');
 }
 
-/** The trained model as torchvision safetensors, a TensorFlow.js directory and labels.json, under model/. */
-async function saveModel(context: GenerationContext, trainer: Trainer): Promise<Record<string, string>> {
+/**
+ * The model as torchvision safetensors, a TensorFlow.js directory and labels.json, under `dir` (model/ at the
+ * end, model-best/ whenever validation accuracy improves, with best.json saying when, written last).
+ */
+async function saveModel(
+  context: GenerationContext,
+  trainer: Trainer,
+  dir: string,
+  best?: ValidationRecord
+): Promise<Record<string, string>> {
   const { resources } = context;
   const labels = resources.manifest.classes;
   await resources.out.put(
-    'model/model.safetensors',
+    `${dir}/model.safetensors`,
     Buffer.from(
       saveSafetensorsWeights(trainer.model, { labels: JSON.stringify(labels), imageSize: String(resources.imageSize) })
     )
   );
   for (const [name, bytes] of saveTfjsModel(trainer.model, labels))
-    await resources.out.put(`model/tfjs/${name}`, Buffer.from(bytes));
-  await resources.out.put('model/labels.json', Buffer.from(labelsJson(labels)));
+    await resources.out.put(`${dir}/tfjs/${name}`, Buffer.from(bytes));
+  await resources.out.put(`${dir}/labels.json`, Buffer.from(labelsJson(labels)));
+  if (best !== undefined) {
+    const record = { ...best, epoch: best.epoch + 1, runId: resources.config.runId };
+    await resources.out.put(`${dir}/best.json`, Buffer.from(`${JSON.stringify(record, null, 1)}\n`));
+    context.log.info(record, `best model so far exported to ${dir}/`);
+  }
   return {
-    safetensors: `${resources.out.uri}/model/model.safetensors`,
-    tfjs: `${resources.out.uri}/model/tfjs`,
-    labels: `${resources.out.uri}/model/labels.json`
+    safetensors: `${resources.out.uri}/${dir}/model.safetensors`,
+    tfjs: `${resources.out.uri}/${dir}/tfjs`,
+    labels: `${resources.out.uri}/${dir}/labels.json`
+  };
+}
+
+/** The run's TensorBoard log, which never fails the run: a write that fails is retried at the next flush. */
+async function openTensorBoard(context: GenerationContext, firstStep: number): Promise<TensorBoardWriter> {
+  let warned = false;
+  return TensorBoardWriter.open({
+    store: context.resources.out,
+    firstStep,
+    onError: (error) => {
+      if (!warned) context.log.warn({ error: String(error) }, 'TensorBoard events not written yet; retrying');
+      warned = true;
+    }
+  });
+}
+
+/** A step's scalars under the names PyTorch users log them with; the time split is rank 0's. */
+function stepScalars(report: {
+  loss: number;
+  accuracy: number;
+  learningRate: number;
+  imagesPerSecond: number;
+  dataWaitSeconds: number;
+  computeSeconds: number;
+  allreduceSeconds: number;
+  optimizerSeconds: number;
+}): Record<string, number> {
+  return {
+    'train/loss': report.loss,
+    'train/accuracy': report.accuracy,
+    'train/learning_rate': report.learningRate,
+    'train/images_per_second': report.imagesPerSecond,
+    'time/data_wait_seconds': report.dataWaitSeconds,
+    'time/compute_seconds': report.computeSeconds,
+    'time/allreduce_seconds': report.allreduceSeconds,
+    'time/optimizer_seconds': report.optimizerSeconds,
+    'time/step_seconds':
+      report.dataWaitSeconds + report.computeSeconds + report.allreduceSeconds + report.optimizerSeconds
+  };
+}
+
+/** An epoch's figures at the step it ended on, so they line up with the steps' curves (as Lightning logs them). */
+function epochScalars(report: {
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  imagesPerSecond: number;
+  valImages: number;
+  valLoss: number;
+  valAccuracy: number;
+}): Record<string, number> {
+  return {
+    epoch: report.epoch + 1,
+    'epoch/train_loss': report.trainLoss,
+    'epoch/train_accuracy': report.trainAccuracy,
+    'epoch/images_per_second': report.imagesPerSecond,
+    ...(report.valImages > 0 ? { 'val/loss': report.valLoss, 'val/accuracy': report.valAccuracy } : {})
   };
 }
