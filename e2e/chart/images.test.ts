@@ -102,6 +102,8 @@ describe('deploy/docker/Dockerfile', () => {
   it('runs the compiled packages with plain Node: dist/ built from every package the CLI loads, no tsx', async () => {
     const text = await readFile(dockerfile, 'utf8');
     assert.match(text, /^RUN npx tsc -b packages\/cli\/tsconfig\.build\.json/m, 'the build stage compiles the CLI');
+    const sent = dockerContext(await readFile(`${dockerfile}.dockerignore`, 'utf8'));
+    assert.ok(!sent('packages/cli/dist/main.js'), 'a local dist/ stays out of the context: the image builds its own');
     for (const target of ['control-plane', 'worker-cpu', 'worker-gpu']) {
       const stage = text.slice(text.indexOf(`AS ${target}\n`)).split(/^FROM /m)[0] ?? '';
       assert.match(stage, /^COPY --from=app \/app\/ \/app\/$/m, `${target}: ships the build stage's output`);
