@@ -38,6 +38,14 @@ export function registerTrainCommand(program: Command): void {
     .option('--checkpoint-every <steps>', 'checkpoint every this many steps (0: epoch ends only)')
     .option('--keep-checkpoints <n>', 'checkpoints kept')
     .option('--max-steps <n>', 'stop after this many optimizer steps in total')
+    .option(
+      '--early-stopping-patience <epochs>',
+      'end the run once validation accuracy has not improved for this many epochs (default: off); either way the best model is kept in <out>/model-best'
+    )
+    .option(
+      '--no-tensorboard',
+      'write no TensorBoard event files (default: in <out>/tb, for tensorboard --logdir <out>/tb)'
+    )
     .option('--partitions <n>', 'canonical data partitions, fixed for the run (default: workers)')
     .option(
       '--drop-last-batch-below <fraction>',

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunMetricsFile, RunPlan } from '@ringtrain/coordinator';
+import type { RunConfig } from '@ringtrain/protocol';
 import type {
   defaultMaxResolution as defaultMaxResolutionFunction,
   ingest as ingestFunction,
@@ -36,6 +37,8 @@ export const trainOptionsSchema = z
     checkpointEvery: z.coerce.number().int().min(0).default(50),
     keepCheckpoints: positiveInt.default(3),
     maxSteps: positiveInt.optional(),
+    earlyStoppingPatience: positiveInt.optional(),
+    tensorboard: z.boolean().default(true),
     partitions: positiveInt.optional(),
     dropLastBatchBelow: z.coerce.number().min(0).max(1).optional(),
     maxRestarts: z.coerce.number().int().min(0).default(3),
@@ -106,6 +109,9 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
     if (options.epochs !== undefined) configInput.epochs = options.epochs;
     if (options.maxSteps !== undefined) configInput.maxSteps = options.maxSteps;
     else delete configInput.maxSteps;
+    if (options.earlyStoppingPatience !== undefined)
+      configInput.earlyStopping = { patience: options.earlyStoppingPatience };
+    if (!options.tensorboard) configInput.tensorboard = false;
   } else {
     if (await checkpoints.latest()) {
       if (!options.demo)
@@ -154,7 +160,7 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
   const metrics = result.metrics;
   if (options.json) {
     process.stdout.write(
-      `${JSON.stringify({ state: result.state, reason: result.reason, out, metrics: path.join(out, 'metrics.json'), model: path.join(out, 'model'), valAccuracy: metrics.final.valAccuracy, restarts: metrics.restarts.length, weightsIdentical: metrics.weightsIdentical, durationSeconds: metrics.durationSeconds })}\n`
+      `${JSON.stringify({ state: result.state, reason: result.reason, out, metrics: path.join(out, 'metrics.json'), model: path.join(out, 'model'), ...watching(config, metrics.summary, out), valAccuracy: metrics.final.valAccuracy, restarts: metrics.restarts.length, weightsIdentical: metrics.weightsIdentical, durationSeconds: metrics.durationSeconds })}\n`
     );
   }
   if (result.state === 'failed') throw new ExitError(1, `training failed: ${result.reason} (logs in ${logDir})`);
@@ -164,16 +170,34 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
       `training stopped: ${result.reason}; continue with: ringtrain train --resume --out ${out}`
     );
   if (!options.json) {
+    const watched = watching(config, metrics.summary, out);
     const accuracy = metrics.final.valAccuracy === null ? 'n/a' : `${(metrics.final.valAccuracy * 100).toFixed(1)}%`;
     process.stdout.write(
       `trained in ${metrics.durationSeconds.toFixed(0)} s: validation accuracy ${accuracy}, ${metrics.restarts.length} restarts, ranks bit-identical: ${metrics.weightsIdentical}\n` +
         `  model:   ${path.join(out, 'model')} (model.safetensors in torchvision layout, tfjs/, labels.json)\n` +
+        (typeof metrics.summary.endReason === 'string' ? `  ended early: ${metrics.summary.endReason}\n` : '') +
+        (watched.bestModel !== undefined
+          ? `  best:    ${watched.bestModel} (after epoch ${metrics.summary.bestEpoch as number}: validation accuracy ${((metrics.summary.bestValAccuracy as number) * 100).toFixed(1)}%)\n`
+          : '') +
         `  metrics: ${path.join(out, 'metrics.json')}\n` +
+        (watched.tensorboard !== undefined ? `  watch it: tensorboard --logdir ${watched.tensorboard}\n` : '') +
         `  classify new images: npx ringtrain predict ${path.relative(process.cwd(), out) || '.'} <image files or folders>\n` +
         `  measure it:          npx ringtrain eval ${path.relative(process.cwd(), out) || '.'}\n` +
         `  in PyTorch: torchvision.models.resnet18(num_classes=${config.training.numClasses as number}).load_state_dict(safetensors.torch.load_file('${path.join(out, 'model', 'model.safetensors')}'))\n`
     );
   }
+}
+
+/** Where the best model and the TensorBoard logs of a finished run are, when it has them. */
+function watching(
+  config: RunConfig,
+  summary: Record<string, unknown>,
+  out: string
+): { bestModel?: string; tensorboard?: string } {
+  return {
+    ...(typeof summary.bestModel === 'string' ? { bestModel: path.join(out, 'model-best') } : {}),
+    ...(config.tensorboard ? { tensorboard: path.join(out, 'tb') } : {})
+  };
 }
 
 type DatasetApi = {
@@ -271,6 +295,10 @@ async function prepareRun(
     },
     augment: options.augment,
     loaderThreads: 1,
+    tensorboard: options.tensorboard,
+    ...(options.earlyStoppingPatience !== undefined
+      ? { earlyStopping: { patience: options.earlyStoppingPatience } }
+      : {}),
     cacheDir: path.join(out, 'cache'),
     backend: options.backend
   };

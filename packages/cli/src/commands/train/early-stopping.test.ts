@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { decodeSafetensors } from '@ringtrain/model';
+import { digitsDataset, runCli } from '../../run-cli.test-helper.js';
+
+/** The workers' backend: the native one wherever npm ci built it (RINGTRAIN_BACKEND overrides). */
+const TEST_BACKEND = process.env.RINGTRAIN_BACKEND ?? 'auto';
+/** A real run of 2 worker processes: a minute or more on two cores. */
+const slow = process.env.RINGTRAIN_SKIP_SLOW_TESTS === '1' ? 'RINGTRAIN_SKIP_SLOW_TESTS=1' : false;
+
+interface Metrics {
+  state: string;
+  reason: string;
+  weightsIdentical: boolean;
+  epochs: { epoch: number; valAccuracy: number; valImages: number }[];
+  summary: { bestModel?: string; bestEpoch?: number; bestValAccuracy?: number; endReason?: string };
+}
+
+describe('ringtrain train: the best model, early stopping and TensorBoard', () => {
+  let work = '';
+  let dataset = '';
+  before(async () => {
+    ({ work, dataset } = await digitsDataset('ringtrain-early-stopping-', 20, 0.2));
+  });
+  after(() => rm(work, { recursive: true, force: true }));
+
+  it('rejects a patience below one epoch', async () => {
+    const run = await runCli([
+      'train',
+      '--data',
+      dataset,
+      '--early-stopping-patience',
+      '0',
+      '--out',
+      path.join(work, 'bad')
+    ]);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /--early-stopping-patience/);
+  });
+
+  it(
+    '[slow] a run that stops improving ends after `patience` epochs, with the reason, model-best/ and TensorBoard logs',
+    { skip: slow, timeout: 15 * 60_000 },
+    async () => {
+      const out = path.join(work, 'early');
+      // A learning rate far below float32's resolution of the head's weights, with the backbone and its batch
+      // norm frozen: the model never changes, so validation accuracy never rises after epoch 1, on any backend.
+      const run = await runCli([
+        'train',
+        '--data',
+        dataset,
+        '--workers',
+        '2',
+        '--epochs',
+        '8',
+        '--batch-size',
+        '16',
+        '--image-size',
+        '32',
+        '--freeze-backbone',
+        '--freeze-batch-norm',
+        '--lr',
+        '1e-12',
+        '--early-stopping-patience',
+        '2',
+        '--checkpoint-every',
+        '0',
+        '--out',
+        out,
+        '--backend',
+        TEST_BACKEND,
+        '--json'
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      const result = JSON.parse(run.stdout) as {
+        state: string;
+        reason: string;
+        bestModel?: string;
+        tensorboard?: string;
+      };
+      assert.equal(result.state, 'succeeded');
+      const reason =
+        /^early stopping: validation accuracy did not improve for 2 epochs \(patience 2\); the best, [\d.]+% after epoch 1, is in model-best\/$/;
+      assert.match(result.reason, reason, 'the coordinator’s reason (its /status) says why the run ended');
+
+      const metrics = JSON.parse(await readFile(path.join(out, 'metrics.json'), 'utf8')) as Metrics;
+      assert.equal(metrics.state, 'succeeded');
+      assert.match(metrics.reason, reason);
+      assert.equal(metrics.epochs.length, 3, 'epoch 1 is the best; epochs 2 and 3 use up the patience; 4–8 never run');
+      assert.ok(metrics.epochs.every((epoch) => epoch.valAccuracy === metrics.epochs[0]!.valAccuracy));
+      assert.equal(metrics.weightsIdentical, true, 'both ranks stopped after the same epoch, with the same model');
+
+      assert.equal(result.bestModel, path.join(out, 'model-best'));
+      const best = JSON.parse(await readFile(path.join(out, 'model-best', 'best.json'), 'utf8')) as {
+        epoch: number;
+        valAccuracy: number;
+      };
+      assert.equal(best.epoch, 1);
+      assert.equal(best.valAccuracy, metrics.epochs[0]!.valAccuracy);
+      assert.deepEqual([metrics.summary.bestEpoch, metrics.summary.bestValAccuracy], [1, best.valAccuracy]);
+      for (const dir of ['model', 'model-best']) {
+        const weights = decodeSafetensors(await readFile(path.join(out, dir, 'model.safetensors')));
+        assert.deepEqual(weights.tensors.get('fc.weight')!.shape, [10, 512], `${dir}/model.safetensors`);
+        assert.ok(JSON.parse(await readFile(path.join(out, dir, 'tfjs', 'model.json'), 'utf8')).weightsManifest);
+        assert.equal(JSON.parse(await readFile(path.join(out, dir, 'labels.json'), 'utf8')).length, 10);
+      }
+
+      assert.equal(result.tensorboard, path.join(out, 'tb'));
+      const files = (await readdir(path.join(out, 'tb'))).sort();
+      assert.ok(files.length >= 1 && files.every((name) => name.startsWith('events.out.tfevents.')), String(files));
+      const events = Buffer.concat(await Promise.all(files.map((name) => readFile(path.join(out, 'tb', name)))));
+      for (const tag of ['train/loss', 'train/learning_rate', 'time/allreduce_seconds', 'val/accuracy', 'val/loss'])
+        assert.ok(events.includes(tag), `the event files log ${tag}`);
+    }
+  );
+});
