@@ -65,6 +65,17 @@ export {
   type ExitCodeMeaning,
   type ExitCodeName
 } from './exit-codes.js';
+export {
+  DEFAULT_CHECKPOINT_EVERY_STEPS,
+  DEFAULT_KEEP_CHECKPOINTS,
+  GRADIENT_WIRES,
+  HyperparametersSchema,
+  runSettingsFromHyperparameters,
+  type FreezeSettings,
+  type GradientWire,
+  type Hyperparameters,
+  type HyperparametersInput
+} from './hyperparameters.js';
 export { DEFAULT_COLLECTIVE_TIMEOUT_SECONDS, DEFAULT_HEARTBEAT_TIMEOUT_SECONDS } from './timeouts.js';
 export { cgroupCpuQuota, cgroupMemoryLimit, readCgroupFile, type ReadCgroupFile } from './cgroup-limits.js';
 export { describeRetry, logRetryToStderr, retryUntilDeadline, type Patience, type RetryEvent } from './retry.js';

@@ -1,4 +1,10 @@
-import { DEFAULT_COLLECTIVE_TIMEOUT_SECONDS, MAX_WORLD_SIZE } from '@ringtrain/proto';
+import {
+  DEFAULT_CHECKPOINT_EVERY_STEPS,
+  DEFAULT_COLLECTIVE_TIMEOUT_SECONDS,
+  DEFAULT_KEEP_CHECKPOINTS,
+  GRADIENT_WIRES,
+  MAX_WORLD_SIZE
+} from '@ringtrain/proto';
 import { z } from 'zod';
 
 /**
@@ -58,10 +64,10 @@ export const RunConfigSchema = z
     dropLastBatchBelow: z.number().min(0).max(1).default(0.5),
     /** Stop after this many optimizer steps in total (smoke runs, tests). */
     maxSteps: z.number().int().min(1).optional(),
-    /** Rank 0 checkpoints every this many steps (0: only at epoch ends). */
-    checkpointEverySteps: z.number().int().min(0).default(50),
+    /** Rank 0 checkpoints every this many steps and at every epoch end (0: only at epoch ends). */
+    checkpointEverySteps: z.number().int().min(0).default(DEFAULT_CHECKPOINT_EVERY_STEPS),
     /** Checkpoints kept; older slots are overwritten. */
-    keepCheckpoints: z.number().int().min(1).default(3),
+    keepCheckpoints: z.number().int().min(1).default(DEFAULT_KEEP_CHECKPOINTS),
     /** Torchvision-layout safetensors URI to start from (its head is replaced when the class count differs). */
     pretrained: z.string().min(1).optional(),
     /**
@@ -96,6 +102,8 @@ export const RunConfigSchema = z
     /** Random-resized-crop + flip for training images (off for digits, where a flip changes the class). */
     augment: z.boolean().default(false),
     loaderThreads: z.number().int().min(1).default(1),
+    /** Element encoding of gradients on the ring (spec.hyperparameters.gradientWire, `--gradient-wire`). */
+    gradientWire: z.enum(GRADIENT_WIRES).default('f32'),
     /** Local directory for each worker's shard cache. */
     cacheDir: z.string().min(1),
     /**

@@ -150,7 +150,7 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
                 gradients: new Float32Array(trainer.gradientLayout().reduce((sum, entry) => sum + entry.length, 0))
               };
         const computed = performance.now();
-        await group.allReduce(result.gradients, { op: 'mean' });
+        await group.allReduce(result.gradients, { op: 'mean', wire: config.gradientWire });
         const allReduced = performance.now();
         let indexSum = 0n;
         let indexSquareSum = 0n;

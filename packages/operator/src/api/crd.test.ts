@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { HyperparametersSchema } from '@ringtrain/proto';
 import { CRD_PATH, crdYaml, trainingRunOpenApiSchema, type JsonSchema } from './crd.js';
 import { CROSS_FIELD_RULES } from './validation-rules.js';
 
@@ -56,5 +57,16 @@ describe('the generated CRD', () => {
     assert.doesNotMatch(yaml, /nvidia\.com\/gpu\n/, 'no resource name is defaulted in the schema');
     assert.match(yaml, /resourceName:\n(\s+)description: [^\n]*\n\1type: string\n\1maxLength: 317\n\1pattern: /);
     assert.match(yaml, /count:\n\s+default: 1/);
+  });
+
+  it("shows the course's recipe as spec.hyperparameters' defaults (kubectl explain), the same ones ringtrain train uses", () => {
+    const child = (node: JsonSchema, key: string): JsonSchema => (node.properties as Record<string, JsonSchema>)[key]!;
+    const hyperparameters = child(child(trainingRunOpenApiSchema(), 'spec'), 'hyperparameters');
+    assert.deepEqual(hyperparameters.default, HyperparametersSchema.parse({}));
+    const fields = hyperparameters.properties as Record<string, JsonSchema>;
+    assert.equal(fields.optimizer!.default, 'adam');
+    assert.equal(fields.learningRate!.default, 0.001);
+    assert.equal(fields.schedule!.default, 'constant');
+    for (const [name, field] of Object.entries(fields)) assert.ok(field.description, `${name} has a description`);
   });
 });

@@ -1,7 +1,10 @@
 import {
+  DEFAULT_CHECKPOINT_EVERY_STEPS,
   DEFAULT_COLLECTIVE_TIMEOUT_SECONDS,
   DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
+  DEFAULT_KEEP_CHECKPOINTS,
   DEFAULT_RECONNECT_DEADLINE_SECONDS,
+  HyperparametersSchema,
   MAX_WORLD_SIZE
 } from '@ringtrain/proto';
 import { z } from 'zod';
@@ -107,6 +110,10 @@ export const ModelSpecSchema = z
     freezeBatchNorm: z.boolean().default(false).meta({
       description:
         "with freezeBackbone, keep the backbone's batch norm in inference mode too (default: train mode, running statistics adapt, as PyTorch's model.train())"
+    }),
+    unfreezeAfterEpochs: z.int().min(0).max(10_000).optional().meta({
+      description:
+        'with freezeBackbone, train the whole network once this many epochs have passed (unset: frozen for the whole run)'
     })
   })
   .meta({ description: 'the network to fine-tune' });
@@ -262,30 +269,19 @@ export const CoordinatorSpecSchema = defaulted(
   description: 'the coordinator pod: rendezvous, checkpoints bookkeeping, /status, and the ingest of dataset.ingest'
 });
 
-export const HyperparametersSchema = defaulted(
-  z.object({
-    epochs: z.int().min(1).max(10_000).default(10),
-    batchSizePerWorker: z.int().min(1).max(4096).default(32).meta({ description: 'images per rank per step' }),
-    learningRate: z.number().gt(0).max(10).default(0.01),
-    optimizer: z.enum(['sgd', 'adam', 'adamw']).default('sgd'),
-    momentum: z.number().min(0).lt(1).default(0.9),
-    weightDecay: z.number().min(0).max(1).default(0.0001),
-    schedule: z.enum(['constant', 'cosine', 'step']).default('cosine'),
-    warmupEpochs: z.int().min(0).max(10_000).default(0),
-    seed: z.int().min(0).max(2_147_483_647).default(0),
-    imageSize: z.int().min(32).max(1024).default(224),
-    dropLastBatchBelow: z.number().min(0).max(1).optional().meta({
-      description:
-        "drop an epoch's last batch when it holds less than this fraction of the global batch (default: half; 0 keeps it, 1 is PyTorch's drop_last)"
-    })
-  })
-).meta({ description: 'optimisation settings, identical on every rank' });
+/** The hyperparameters' one schema and defaults live in @ringtrain/proto, shared with `ringtrain train`'s flags. */
+export const HyperparametersSpecSchema = defaulted(HyperparametersSchema);
 
 export const CheckpointSpecSchema = defaulted(
   z.object({
     uri: uri('where checkpoints go (default: <output.uri>/checkpoints)').optional(),
-    everySteps: z.int().min(1).max(10_000_000).default(500),
-    keep: z.int().min(1).max(100).default(3)
+    everySteps: z
+      .int()
+      .min(1)
+      .max(10_000_000)
+      .default(DEFAULT_CHECKPOINT_EVERY_STEPS)
+      .meta({ description: 'rank 0 writes a checkpoint every this many optimizer steps, and at every epoch end' }),
+    keep: z.int().min(1).max(100).default(DEFAULT_KEEP_CHECKPOINTS)
   })
 ).meta({ description: 'checkpoints: the gang resumes from the last one after a failure' });
 
@@ -345,7 +341,7 @@ export const TrainingRunSpecSchema = z
     dataset: DatasetSpecSchema,
     workers: WorkersSpecSchema,
     coordinator: CoordinatorSpecSchema,
-    hyperparameters: HyperparametersSchema,
+    hyperparameters: HyperparametersSpecSchema,
     checkpoint: CheckpointSpecSchema,
     output: z.object({ uri: uri('where the trained model and metrics.json go') }).meta({ description: 'results' }),
     storage: StorageSpecSchema.optional(),

@@ -12,6 +12,7 @@ import type {
   V1Volume,
   V1VolumeMount
 } from '@kubernetes/client-node';
+import { runSettingsFromHyperparameters } from '@ringtrain/proto';
 import { quantityBytes, type Toleration } from '../api/spec-schema.js';
 import { checkpointsUri, type TrainingRun } from '../api/training-run.js';
 import {
@@ -215,28 +216,16 @@ export function coordinatorRunConfig(run: TrainingRun, cluster: ClusterSettings 
     // Always spelled out, so status.lastCheckpoint.uri and the workers name one place.
     checkpoints: checkpointsUri(run),
     workers: spec.workers.replicas,
-    epochs: hp.epochs,
-    batchSize: hp.batchSizePerWorker,
-    seed: hp.seed,
+    // epochs, batch, seed, augmentation, loader threads, the gradient wire, the schedule in epochs and the model's
+    // training configuration: the same mapping `ringtrain train` uses (@ringtrain/proto).
+    ...withNumClasses(runSettingsFromHyperparameters(hp, spec.model), spec.model.numClasses),
     // Fixed for the run (replicas is immutable after start), so a resumed epoch plan is exact.
     partitions: spec.workers.replicas,
-    ...(hp.dropLastBatchBelow !== undefined ? { dropLastBatchBelow: hp.dropLastBatchBelow } : {}),
     checkpointEverySteps: spec.checkpoint.everySteps,
     keepCheckpoints: spec.checkpoint.keep,
     // The workers' ring operations give up on a silent peer after this long (the coordinator hands them run.json).
     collectiveTimeoutMs: spec.runPolicy.collectiveTimeoutSeconds * 1000,
     ...(spec.model.pretrained ? { pretrained: spec.model.pretrained } : {}),
-    // packages/model's TrainingConfigInput; the class count and the schedule in steps need the dataset's
-    // manifest, which the coordinator reads (lrSchedule, numClasses left out).
-    training: {
-      ...(spec.model.numClasses ? { numClasses: spec.model.numClasses } : {}),
-      imageSize: hp.imageSize,
-      optimizer: optimizerConfig(hp),
-      freezeBackbone: spec.model.freezeBackbone,
-      freezeBatchNorm: spec.model.freezeBatchNorm,
-      seed: hp.seed
-    },
-    lrSchedule: { kind: hp.schedule, warmupEpochs: hp.warmupEpochs },
     ...(cluster.datasetService ? { datasetService: cluster.datasetService } : {}),
     cacheDir: '/cache',
     cacheBytes: workerCacheBytes(run),
@@ -256,16 +245,12 @@ export function workerCacheBytes(run: TrainingRun): number {
   return Math.max(1, Math.floor(quantityBytes(run.spec.workers.cacheSizeLimit) * CACHE_BUDGET_FRACTION));
 }
 
-/** The spec's optimizer in the model's terms: AdamW is Adam with decoupled weight decay. */
-function optimizerConfig(hp: TrainingRun['spec']['hyperparameters']): Record<string, unknown> {
-  switch (hp.optimizer) {
-    case 'sgd':
-      return { kind: 'sgd', lr: hp.learningRate, momentum: hp.momentum, weightDecay: hp.weightDecay };
-    case 'adam':
-      return { kind: 'adam', lr: hp.learningRate, weightDecay: hp.weightDecay };
-    case 'adamw':
-      return { kind: 'adam', lr: hp.learningRate, weightDecay: hp.weightDecay, decoupled: true };
-  }
+/** The class count when the spec gives one; left out, the coordinator takes it from the dataset's manifest. */
+function withNumClasses<Settings extends { training: Record<string, unknown> }>(
+  settings: Settings,
+  numClasses: number | undefined
+): Settings {
+  return numClasses ? { ...settings, training: { ...settings.training, numClasses } } : settings;
 }
 
 function storageEnv(run: TrainingRun): V1EnvVar[] {
