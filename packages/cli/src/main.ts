@@ -16,6 +16,9 @@ export function buildProgram(): Command {
   const program = new Command('ringtrain')
     .description('Data-parallel fine-tuning of image classifiers over a gRPC ring all-reduce')
     .showHelpAfterError()
+    // A command's flags are read up to its subcommand only, so `operator render` has flags of the same names as
+    // `operator` (commander needs this on every ancestor).
+    .enablePositionalOptions()
     .exitOverride();
   registerBenchCommands(program);
   registerIngestCommand(program);

@@ -42,8 +42,10 @@ const OptionsSchema = z.object({
  * main.ts; the operator itself is imported only when the command runs, so `ringtrain --help` stays fast.
  */
 export function registerOperatorCommand(program: Command): void {
-  program
+  const operator = program
     .command('operator')
+    // `render`'s flags are its own: the operator's (before `render`) are not read after it.
+    .enablePositionalOptions()
     .description('reconcile TrainingRuns (ringtrain.dev/v1alpha1) in the cluster: pods, services, status, events')
     .option('--namespace <ns>', 'watch one namespace only (default: all namespaces)')
     .option(
@@ -84,6 +86,75 @@ export function registerOperatorCommand(program: Command): void {
     .action(async (raw: Record<string, unknown>) => {
       await runOperatorCommand(raw);
     });
+  operator
+    .command('render')
+    .description(
+      'print the objects the operator would create for the TrainingRuns in a file (pods, services, policy, secret, config), without a cluster: for review, and for linters such as kube-score'
+    )
+    .requiredOption('-f, --filename <file>', 'YAML of one or more TrainingRuns ("-" reads stdin)')
+    .option('-n, --namespace <ns>', 'namespace of runs that name none', 'default')
+    .option('--dataset-service <host:port>', 'as the operator is started with')
+    .option('--network-policies <true|false>', 'as the operator is started with', 'true')
+    .option(
+      '--operator-pod-labels <key=value,...>',
+      "as the operator is started with (with --operator-namespace): the pods each run's policy lets read /status"
+    )
+    .option('--operator-namespace <ns>', "the operator pods' namespace ($POD_NAMESPACE in the cluster)")
+    .option('--default-gpu-resource <name>', 'as the operator is started with', DEFAULT_GPU_RESOURCE)
+    .action(async (raw: Record<string, unknown>) => {
+      await runRenderCommand(raw);
+    });
+}
+
+/** A command line the operator's commands refuse: the CLI exits 2 (usage), by this name. */
+export class OperatorUsageError extends Error {
+  override readonly name = 'OperatorUsageError';
+}
+
+function kebabCase(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}
+
+const RenderOptionsSchema = OptionsSchema.pick({
+  datasetService: true,
+  networkPolicies: true,
+  operatorPodLabels: true,
+  defaultGpuResource: true
+}).extend({
+  filename: z.string().min(1),
+  namespace: z.string().min(1).default('default'),
+  operatorNamespace: z.string().min(1).optional()
+});
+
+/** `ringtrain operator render -f run.yaml`: the objects to stdout as a YAML stream. */
+export async function runRenderCommand(raw: Record<string, unknown>): Promise<void> {
+  const parsed = RenderOptionsSchema.safeParse(raw);
+  if (!parsed.success)
+    throw new OperatorUsageError(
+      `operator render: ${parsed.error.issues.map((i) => `--${kebabCase(String(i.path[0]))}: ${i.message}`).join('; ')}`
+    );
+  const options = parsed.data;
+  if (options.operatorPodLabels && !options.operatorNamespace)
+    throw new OperatorUsageError(
+      'operator render: --operator-pod-labels needs --operator-namespace, where those pods run'
+    );
+  const { readFileSync } = await import('node:fs');
+  const { renderTrainingRuns, renderYaml } = await import('./render.js');
+  const text = readFileSync(options.filename === '-' ? 0 : options.filename, 'utf8');
+  const objects = renderTrainingRuns(text, {
+    namespace: options.namespace,
+    cluster: {
+      ...(options.datasetService ? { datasetService: options.datasetService } : {}),
+      defaultGpuResource: options.defaultGpuResource,
+      networkPolicies: options.networkPolicies,
+      ...(options.operatorPodLabels && options.operatorNamespace
+        ? { operatorPods: { namespace: options.operatorNamespace, labels: options.operatorPodLabels } }
+        : {})
+    }
+  });
+  if (objects.length === 0)
+    throw new OperatorUsageError(`operator render: ${options.filename} holds no TrainingRun (kind: TrainingRun)`);
+  process.stdout.write(renderYaml(objects));
 }
 
 /** Runs until SIGTERM/SIGINT (then stops gracefully and resolves) or until leadership is lost (rejects). */

@@ -2,6 +2,11 @@ import { TrainingRunSchema, type TrainingRun } from './training-run.js';
 import { CROSS_FIELD_RULES } from './validation-rules.js';
 
 /** One problem with a TrainingRun, named by its field path as the API server names it (`spec.workers.replicas`). */
+/** A TrainingRun the API server would refuse, each bad field named (the CLI exits 78, configuration, by this name). */
+export class InvalidTrainingRunError extends Error {
+  override readonly name = 'InvalidTrainingRunError';
+}
+
 export interface FieldError {
   readonly path: string;
   readonly message: string;
@@ -47,5 +52,7 @@ export function parseTrainingRun(input: unknown, old?: TrainingRun): TrainingRun
   if (result.ok) return result.run;
   const name = (input as { metadata?: { name?: unknown } } | null)?.metadata?.name;
   const lines = result.errors.map((e) => `  ${e.path}: ${e.message}`);
-  throw new Error(`invalid TrainingRun ${typeof name === 'string' ? name : '(unnamed)'}:\n${lines.join('\n')}`);
+  throw new InvalidTrainingRunError(
+    `invalid TrainingRun ${typeof name === 'string' ? name : '(unnamed)'}:\n${lines.join('\n')}`
+  );
 }

@@ -1,0 +1,62 @@
+import { dumpYaml } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { parseTrainingRun } from './api/validate.js';
+import type { TrainingRun } from './api/training-run.js';
+import { planReconcile, type ChildObject, type Observed } from './reconcile/plan.js';
+import type { ClusterSettings } from './resources/templates.js';
+
+/** What stands for the per-run token the operator generates at creation: a rendering never holds a real one. */
+export const RENDERED_TOKEN = 'generated-by-the-operator-at-creation';
+
+const NOTHING_OBSERVED: Observed = {
+  pods: [],
+  serviceNames: [],
+  secretExists: false,
+  configMapExists: false,
+  networkPolicyExists: false
+};
+
+export interface RenderOptions {
+  /** The namespace of runs whose metadata names none (kubectl's current namespace, in a cluster). */
+  readonly namespace?: string;
+  readonly cluster?: ClusterSettings;
+}
+
+/**
+ * The objects the operator creates for each TrainingRun in `manifests` (a YAML stream; other kinds are skipped),
+ * exactly as its first reconcile would (a suspended run as it will be once admitted): the same pure planner, fed
+ * a cluster where nothing exists yet. For review
+ * before `kubectl apply`, and for linting what we ship (kube-score) without a cluster. A run that the API server
+ * would refuse is refused here with the same messages.
+ */
+export function renderTrainingRuns(manifests: string, options: RenderOptions = {}): ChildObject[] {
+  const objects: ChildObject[] = [];
+  for (const document of parseAllDocuments(manifests)) {
+    if (document.errors.length > 0) throw new Error(`not YAML: ${document.errors[0]!.message}`);
+    const input = document.toJS() as { kind?: unknown; metadata?: Record<string, unknown> } | null;
+    if (input === null || input.kind !== 'TrainingRun') continue;
+    const run: TrainingRun = parseTrainingRun({
+      ...input,
+      metadata: {
+        namespace: options.namespace ?? 'default',
+        ...input.metadata,
+        // The API server's: the owner references of every child name the run's uid.
+        uid: input.metadata?.uid ?? '00000000-0000-0000-0000-000000000000',
+        generation: 1
+      }
+    });
+    // A suspended run (one waiting for a queue's admission) is shown as it will be once admitted.
+    run.spec.runPolicy.suspend = false;
+    const plan = planReconcile(run, NOTHING_OBSERVED, new Date(), {
+      token: RENDERED_TOKEN,
+      ...(options.cluster ? { cluster: options.cluster } : {})
+    });
+    for (const action of plan.actions) if (action.kind === 'create') objects.push(action.object);
+  }
+  return objects;
+}
+
+/** The objects as one YAML stream, `---` between them, in the API server's field names (client-node's serializer). */
+export function renderYaml(objects: readonly ChildObject[]): string {
+  return objects.map((object) => dumpYaml(object, { lineWidth: -1 })).join('---\n');
+}
