@@ -10,9 +10,15 @@ import { writeMnistImageFolder } from './commands/train/demo-data.js';
 /** The real `ringtrain` entry point, as users run it. */
 export const ringtrainBin = fileURLToPath(new URL('../bin/ringtrain.mjs', import.meta.url));
 
-/** Runs `ringtrain <argv>` in a child process (the test runner owns this process's stdout) and collects its output. */
-export async function runCli(argv: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [ringtrainBin, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Runs `ringtrain <argv>` in a child process (the test runner owns this process's stdout), with this process's
+ * environment unless `env` is given, and collects its output.
+ */
+export async function runCli(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [ringtrainBin, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const [stdout, stderr, code] = await Promise.all([
     text(child.stdout),
     text(child.stderr),

@@ -4,20 +4,30 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { Coordinator } from '@ringtrain/coordinator';
 import { EXIT_CODES, loadProto, type CoordinatorProto, type RegisterResponse } from '@ringtrain/proto';
 import { createLogger, parseRunConfig } from '@ringtrain/protocol';
 import { freePort } from '@ringtrain/testing';
+import { ringtrainBin, runCli } from '../../run-cli.test-helper.js';
 
-const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
 const TOKEN = 'a-worker-test-token-long-enough';
 
-/** A coordinator that answers every registration with `answer`: the run is over, as it says. */
-async function coordinatorThatEnded(answer: RegisterResponse): Promise<{ address: string; close(): Promise<void> }> {
+const WITH_SECRET: NodeJS.ProcessEnv = { ...process.env, RINGTRAIN_TOKEN: TOKEN };
+
+/** `ringtrain worker` as worker-0 of the coordinator at `coordinator`, with `flags` and `env`. */
+function runWorkerCli(coordinator: string, flags: readonly string[] = [], env: NodeJS.ProcessEnv = WITH_SECRET) {
+  return runCli(['worker', '--coordinator', coordinator, '--worker-id', 'worker-0', ...flags], env);
+}
+
+/** How `ringtrain worker` exits when its coordinator answers the registration with the run's end, as given. */
+async function exitOnceTheRunEnded(
+  reason: string,
+  outcome: RegisterResponse['runOutcome']
+): Promise<{ code: number; stderr: string }> {
   const proto = grpc.loadPackageDefinition(loadProto('coordinator.proto')) as unknown as CoordinatorProto;
   const server = new grpc.Server();
+  const answer: RegisterResponse = { runEnded: true, runEndedReason: reason, runOutcome: outcome };
   server.addService(proto.ringtrain.coordinator.v1.Coordinator.service, {
     Register: (_call: unknown, callback: grpc.sendUnaryData<RegisterResponse>) => callback(null, answer)
   });
@@ -26,21 +36,11 @@ async function coordinatorThatEnded(answer: RegisterResponse): Promise<{ address
       error ? reject(error) : resolve(bound)
     )
   );
-  return {
-    address: `127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve()))
-  };
-}
-
-async function workerExit(coordinator: string): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [bin, 'worker', '--coordinator', coordinator, '--worker-id', 'worker-0'], {
-    env: { ...process.env, RINGTRAIN_TOKEN: TOKEN },
-    stdio: ['ignore', 'ignore', 'pipe']
-  });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, stderr };
+  try {
+    return await runWorkerCli(`127.0.0.1:${port}`);
+  } finally {
+    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+  }
 }
 
 describe('ringtrain worker', () => {
@@ -76,7 +76,7 @@ describe('ringtrain worker', () => {
       const port = await freePort();
       const child = spawn(
         process.execPath,
-        [bin, 'worker', '--coordinator', coordinator.address, '--worker-id', 'worker-0'],
+        [ringtrainBin, 'worker', '--coordinator', coordinator.address, '--worker-id', 'worker-0'],
         {
           env: {
             ...process.env,
@@ -104,16 +104,8 @@ describe('ringtrain worker', () => {
   });
 
   it('waits for an unreachable coordinator up to --reconnect-deadline, logging each retry, then exits 80 (retryable) naming it', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, RINGTRAIN_TOKEN: TOKEN };
     const started = Date.now();
-    const child = spawn(
-      process.execPath,
-      [bin, 'worker', '--coordinator', '127.0.0.1:1', '--worker-id', 'worker-0', '--reconnect-deadline', '2'],
-      { env, stdio: ['ignore', 'ignore', 'pipe'] }
-    );
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { code, stderr } = await runWorkerCli('127.0.0.1:1', ['--reconnect-deadline', '2']);
     assert.equal(code, 80, stderr);
     const retries =
       stderr.match(
@@ -128,62 +120,37 @@ describe('ringtrain worker', () => {
   });
 
   it('exits 84 (run failed, permanent) when the coordinator says the run failed, whatever words its reason uses', async () => {
-    const coordinator = await coordinatorThatEnded({
-      runEnded: true,
-      runEndedReason: 'the restart budget of 3 generations is used up; last: rank 1 lost its link',
-      runOutcome: 'RUN_OUTCOME_FAILED'
-    });
-    try {
-      const { code, stderr } = await workerExit(coordinator.address);
-      assert.equal(code, EXIT_CODES.runFailed, stderr);
-      assert.match(stderr.trim().split('\n').at(-1) ?? '', /^ringtrain: the run failed: the restart budget of 3/);
-    } finally {
-      await coordinator.close();
-    }
+    const { code, stderr } = await exitOnceTheRunEnded(
+      'the restart budget of 3 generations is used up; last: rank 1 lost its link',
+      'RUN_OUTCOME_FAILED'
+    );
+    assert.equal(code, EXIT_CODES.runFailed, stderr);
+    assert.match(stderr.trim().split('\n').at(-1) ?? '', /^ringtrain: the run failed: the restart budget of 3/);
   });
 
   it('exits 0 when the run was stopped, even though its reason tells of a failed generation', async () => {
-    const coordinator = await coordinatorThatEnded({
-      runEnded: true,
-      runEndedReason: 'stopped on request (generation 2 ended: rank 1 failed: peer lost); resume with --resume',
-      runOutcome: 'RUN_OUTCOME_STOPPED'
-    });
-    try {
-      const { code, stderr } = await workerExit(coordinator.address);
-      assert.equal(code, EXIT_CODES.ok, stderr);
-    } finally {
-      await coordinator.close();
-    }
+    const { code, stderr } = await exitOnceTheRunEnded(
+      'stopped on request (generation 2 ended: rank 1 failed: peer lost); resume with --resume',
+      'RUN_OUTCOME_STOPPED'
+    );
+    assert.equal(code, EXIT_CODES.ok, stderr);
   });
 
   it('refuses a --reconnect-deadline that is not a whole number of seconds from 1 to 86400', async () => {
-    const child = spawn(
-      process.execPath,
-      [bin, 'worker', '--coordinator', '127.0.0.1:1', '--worker-id', 'worker-0', '--reconnect-deadline', '0'],
-      { env: { ...process.env, RINGTRAIN_TOKEN: TOKEN }, stdio: ['ignore', 'ignore', 'pipe'] }
-    );
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 2);
+    const { code, stderr } = await runWorkerCli('127.0.0.1:1', ['--reconnect-deadline', '0']);
+    assert.equal(code, 2, stderr);
     assert.match(stderr, /--reconnect-deadline: /);
   });
 
   it('exits 69 (permanent) before contacting the coordinator when its pod was given GPUs that TensorFlow does not compute on', async () => {
     // CUDA_VISIBLE_DEVICES=-1 hides any GPU from TensorFlow, so this holds on a GPU machine too.
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      RINGTRAIN_TOKEN: TOKEN,
+    const { code, stderr } = await runWorkerCli('127.0.0.1:1', [], {
+      ...WITH_SECRET,
       RINGTRAIN_EXPECTED_GPUS: '1',
       RINGTRAIN_GPU_RESOURCE: 'nvidia.com/gpu',
       CUDA_VISIBLE_DEVICES: '-1'
-    };
-    const child = spawn(process.execPath, [bin, 'worker', '--coordinator', '127.0.0.1:1', '--worker-id', 'worker-0'], {
-      env,
-      stdio: ['ignore', 'ignore', 'pipe']
     });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 69);
+    assert.equal(code, 69, stderr);
     const last = stderr.trim().split('\n').at(-1) ?? '';
     assert.match(last, /^ringtrain: this pod was given 1 GPU \(nvidia\.com\/gpu\) but TensorFlow sees none: /);
     assert.doesNotMatch(stderr, /unreachable/);
@@ -192,13 +159,8 @@ describe('ringtrain worker', () => {
   it('names the environment problem when the secret is missing', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, RINGTRAIN_COLLECTIVE_PORT: 'eighty' };
     delete env.RINGTRAIN_TOKEN;
-    const child = spawn(process.execPath, [bin, 'worker', '--coordinator', '127.0.0.1:1', '--worker-id', 'worker-0'], {
-      env,
-      stdio: ['ignore', 'ignore', 'pipe']
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 2);
+    const { code, stderr } = await runWorkerCli('127.0.0.1:1', [], env);
+    assert.equal(code, 2, stderr);
     assert.match(stderr, /RINGTRAIN_TOKEN: .*\n.*RINGTRAIN_COLLECTIVE_PORT: /);
   });
 });
