@@ -469,6 +469,20 @@ describe('planReconcile', () => {
     assert.deepEqual(events(plan), ['Normal/Succeeded']);
   });
 
+  it("succeeds with the coordinator's termination message as the reason: a run ended by early stopping says so", () => {
+    const reason =
+      'early stopping: validation accuracy did not improve for 3 epochs (patience 3); the best, 91.20% after epoch 4, is in model-best/';
+    const pods = gang(1, { phase: 'Succeeded', terminated: { exitCode: 0, message: `${reason}\n` } });
+    const plan = planReconcile(runWith(running), everything(pods), at(500), { token, pollProgressSeconds: 0 });
+    assert.equal(plan.status?.phase, 'Succeeded');
+    assert.equal(condition(plan, 'Succeeded')?.message, `${reason}; the model is at s3://runs/flowers/model`);
+    const plain = planReconcile(runWith(running), everything(gang(1, { phase: 'Succeeded' })), at(500), {
+      token,
+      pollProgressSeconds: 0
+    });
+    assert.equal(condition(plain, 'Succeeded')?.message, 'training finished; the model is at s3://runs/flowers/model');
+  });
+
   it('keeps every pod of a finished run with cleanPodPolicy None', () => {
     const plan = planReconcile(
       runWith({ ...running, phase: 'Failed', completionTime: at(10).toISOString() }, { cleanPodPolicy: 'None' }),

@@ -212,7 +212,7 @@ class Planner {
     const current = this.currentPods();
     const coordinator = current.find((p) => p.metadata?.labels?.[LABEL_ROLE] === 'coordinator');
     if (coordinator?.status?.phase === 'Succeeded') {
-      this.succeed();
+      this.succeed(coordinator);
       return;
     }
     const failed = [...current].filter((p) => p.status?.phase === 'Failed').sort(byRoleAndRank)[0];
@@ -398,12 +398,16 @@ class Planner {
     this.finished();
   }
 
-  private succeed(): void {
+  private succeed(coordinator: V1Pod): void {
     this.copyPlan();
     this.copyProgress();
     this.status.completionTime = this.nowIso;
     this.status.modelUri = `${this.run.spec.output.uri.replace(/\/+$/, '')}/model`;
-    const message = `training finished; the model is at ${this.status.modelUri}`;
+    // How the run ended, when the coordinator said (its termination message): early stopping names its reason.
+    const ended = (coordinator.status?.containerStatuses ?? [])
+      .map((container) => container.state?.terminated?.message?.trim())
+      .find((text) => text !== undefined && text !== '');
+    const message = `${ended ?? 'training finished'}; the model is at ${this.status.modelUri}`;
     this.setPhase('Succeeded', message);
     this.setCondition('Succeeded', 'True', 'CoordinatorSucceeded', message);
     this.setCondition('Running', 'False', 'Succeeded', message);

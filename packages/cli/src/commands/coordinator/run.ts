@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { EXIT_CODES } from '@ringtrain/proto';
 import { z } from 'zod';
 import { ExitError, exitCodeFor, UsageError } from '../../errors.js';
@@ -20,6 +21,8 @@ const schema = z.object({
   reconnectDeadline: reconnectDeadlineSchema
 });
 const envSchema = z.object({ RINGTRAIN_TOKEN: z.string().min(16) });
+/** Where the kubelet reads a container's termination message (its default terminationMessagePath). */
+const TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 
 export async function runCoordinatorCommand(raw: Record<string, unknown>): Promise<void> {
   const options = parseOptions(schema, raw);
@@ -57,6 +60,9 @@ export async function runCoordinatorCommand(raw: Record<string, unknown>): Promi
     const result = await coordinator.done;
     if (result.state === 'failed') throw new ExitError(EXIT_CODES.runFailed, `the run failed: ${result.reason}`);
     if (result.state === 'stopped') throw new ExitError(130, `the run stopped: ${result.reason}`);
+    // In a pod, how the run ended (all its epochs, or early stopping) becomes the reason the operator's status gives.
+    if (existsSync(TERMINATION_MESSAGE_PATH))
+      await writeFile(TERMINATION_MESSAGE_PATH, result.reason).catch(() => undefined);
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
