@@ -3,20 +3,17 @@
  * /status, /metrics, the dashboard at /, the run plan, metrics.json). The client that workers reach it with,
  * the run configuration and the logger are @ringtrain/protocol's. This file is the package's whole public API.
  */
-export {
-  Coordinator,
-  type CheckpointRecord,
-  type CoordinatorEvents,
-  type CoordinatorOptions,
-  type EpochRecord,
-  type HungWorker,
-  type RestartRecord,
-  type RunMetricsFile,
-  type RunResult,
-  type RunState,
-  type RunStatus,
-  type StepRecord
-} from './coordinator.js';
+export { Coordinator, type CoordinatorEvents, type CoordinatorOptions } from './coordinator.js';
+export type {
+  CheckpointRecord,
+  EpochRecord,
+  HungWorker,
+  RestartRecord,
+  RunState,
+  RunStatus,
+  StepRecord
+} from './records.js';
+export type { RunMetricsFile, RunResult } from './metrics-file.js';
 export {
   iterationsOfEpoch,
   resolveRunConfig,

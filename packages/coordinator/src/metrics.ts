@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { CheckpointRecord, EpochRecord, StepRecord } from './records.js';
 
 /**
  * The coordinator's Prometheus metrics, on a registry of its own (not prom-client's global one) so that two
@@ -72,4 +73,27 @@ export class CoordinatorMetrics {
     help: 'Size of the last checkpoint',
     registers: [this.registry]
   });
+
+  /** A step report: the run's counters and the last global batch's figures. */
+  recordStep(step: StepRecord): void {
+    this.steps.inc();
+    this.images.inc(step.images);
+    this.loss.set(step.loss);
+    this.accuracy.set(step.accuracy);
+    this.throughput.set(step.imagesPerSecond);
+    this.epoch.set(step.epoch);
+    this.phaseSeconds.inc({ phase: 'data_wait' }, step.dataWaitSeconds);
+    this.phaseSeconds.inc({ phase: 'compute' }, step.computeSeconds);
+    this.phaseSeconds.inc({ phase: 'allreduce' }, step.allreduceSeconds);
+    this.phaseSeconds.inc({ phase: 'optimizer' }, step.optimizerSeconds);
+  }
+
+  recordEpoch(epoch: EpochRecord): void {
+    this.valAccuracy.set(epoch.valAccuracy);
+  }
+
+  recordCheckpoint(checkpoint: CheckpointRecord): void {
+    this.checkpoints.inc();
+    this.checkpointBytes.set(checkpoint.bytes);
+  }
 }

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { isNotFound, type ObjectStore } from '@ringtrain/dataset';
+import type { Logger } from '@ringtrain/protocol';
+import type { CheckpointRecord, EpochRecord, RestartRecord } from './records.js';
 
 /**
  * The coordinator's books, kept in the run's output next to the checkpoints, so that a coordinator that
@@ -89,4 +91,83 @@ export async function readRunRecord(store: ObjectStore, runId: string): Promise<
 /** Writes the record atomically (the store's put never exposes a prefix). */
 export async function writeRunRecord(store: ObjectStore, record: RunRecord): Promise<void> {
   await store.put(RUN_RECORD_KEY, Buffer.from(`${JSON.stringify(RunRecordSchema.parse(record), null, 1)}\n`));
+}
+
+/**
+ * Writes a run's record to one store, one write after another: each is a whole snapshot and the last one
+ * written must be the newest. A failed write is logged, not fatal: the run goes on without its record.
+ */
+export class RunRecordWriter {
+  private writes: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly log: Pick<Logger, 'warn'>
+  ) {}
+
+  save(record: RunRecord): void {
+    this.writes = this.writes
+      .then(() => writeRunRecord(this.store, record))
+      .catch((error: unknown) => this.log.warn({ error: String(error) }, 'could not write the run record'));
+  }
+
+  /** Resolves once every record saved so far is written (or its failure logged). */
+  settled(): Promise<void> {
+    return this.writes;
+  }
+}
+
+/** What a coordinator starts its books with: a recovered record's, else a resumed run's metrics.json's. */
+export interface ResumedBooks {
+  epochs: EpochRecord[];
+  checkpoints: CheckpointRecord[];
+  /** Restarts of the run before this coordinator: reported, but not held against its budget. */
+  earlierRestarts: RestartRecord[];
+  /** Generation numbers continue those of a predecessor, so nothing of its last generation passes for ours. */
+  firstGeneration: number;
+  /** A run that had already ended stays ended. */
+  finished: { state: 'succeeded' | 'failed'; reason: string } | undefined;
+}
+
+/**
+ * The books a coordinator resumes from its predecessor's `recovered` record; without one, from `previous` (the
+ * metrics.json of a run resumed with `--resume`: its epoch history carries on, its restarts count afresh). A
+ * record left `running` means the predecessor died in the middle of a generation: that is one more restart.
+ */
+export function resumeBooks(
+  recovered: RunRecord | undefined,
+  previous: { epochs: EpochRecord[]; restarts: RestartRecord[] } | undefined,
+  now = new Date()
+): ResumedBooks {
+  if (recovered === undefined) {
+    return {
+      epochs: previous?.epochs ?? [],
+      checkpoints: [],
+      earlierRestarts: previous?.restarts ?? [],
+      firstGeneration: 0,
+      finished: undefined
+    };
+  }
+  const interrupted = recovered.state === 'running' && recovered.generation >= 0;
+  return {
+    epochs: recovered.epochs,
+    checkpoints: recovered.checkpoints,
+    earlierRestarts: [
+      ...recovered.restarts,
+      ...(interrupted
+        ? [
+            {
+              generation: recovered.generation,
+              reason: `the coordinator restarted: generation ${recovered.generation} was interrupted`,
+              at: now.toISOString()
+            }
+          ]
+        : [])
+    ],
+    firstGeneration: recovered.generation + 1,
+    finished:
+      recovered.state === 'succeeded' || recovered.state === 'failed'
+        ? { state: recovered.state, reason: recovered.reason }
+        : undefined
+  };
 }

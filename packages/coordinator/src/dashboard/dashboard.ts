@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ValidationByClass } from '@ringtrain/protocol';
-import type { RunStatus } from '../coordinator.js';
+import type { RunStatus } from '../records.js';
 import { renderRunPlan, type RunPlan } from '../run-plan.js';
 import type { RankStepTimes, RunTimeline, StepPoint } from '../run-timeline.js';
 
