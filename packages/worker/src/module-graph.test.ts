@@ -22,8 +22,9 @@ export async function resolve(specifier, context, nextResolve) {
 }
 `;
 
-// Runs in a child node (with tsx, as bin/ringtrain.mjs runs): imports the modules named in argv, then prints every
-// module loaded, from the hooks and from require.cache (CommonJS packages a CommonJS module required).
+// Runs in a child node on the packages' sources (the `development` condition, through tsx; dist/ has the same import
+// graph): imports the modules named in PROBE_IMPORTS, then prints every module loaded, from the hooks and from
+// require.cache (CommonJS packages a CommonJS module required).
 const PROBE = `
 import { createRequire, register } from 'node:module';
 import { MessageChannel } from 'node:worker_threads';
@@ -48,7 +49,7 @@ process.exit(0);
 async function modulesLoadedBy(specifiers: string[]): Promise<string[]> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    ['--import', 'tsx', '--input-type=module', '--eval', PROBE],
+    ['--conditions=development', '--import', 'tsx', '--input-type=module', '--eval', PROBE],
     {
       cwd: PACKAGE_DIR,
       env: { ...process.env, PROBE_HOOKS: HOOKS, PROBE_IMPORTS: JSON.stringify(specifiers) },
@@ -63,8 +64,8 @@ const SERVER_ONLY: Record<string, RegExp> = {
   sharp: /node_modules\/(@img\/)?sharp/,
   'prom-client': /node_modules\/prom-client\//,
   // The dashboard finds uPlot's files with require.resolve, which no hook sees: its own module stands for it.
-  'uplot (the dashboard)': /node_modules\/uplot\/|packages\/coordinator\/src\/dashboard\//,
-  "the coordinator's server": /packages\/coordinator\/src\//
+  'uplot (the dashboard)': /node_modules\/uplot\/|packages\/coordinator\/(src|dist)\/dashboard\//,
+  "the coordinator's server": /packages\/coordinator\/(src|dist)\//
 };
 
 function found(loaded: readonly string[]): Record<string, string[]> {
@@ -77,7 +78,7 @@ describe("the worker's module graph", () => {
   it('loading @ringtrain/worker (what `ringtrain worker` runs) loads no sharp, uPlot, prom-client or coordinator server', async () => {
     const loaded = await modulesLoadedBy(['@ringtrain/worker']);
     assert.ok(
-      loaded.some((file) => file.includes('/packages/protocol/src/client.ts')),
+      loaded.some((file) => /\/packages\/protocol\/(src|dist)\/client\.[jt]s$/.test(file)),
       "the probe saw the worker's own graph (its coordinator client)"
     );
     for (const [name, files] of Object.entries(found(loaded)))
