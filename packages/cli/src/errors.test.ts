@@ -20,6 +20,7 @@ import {
   StoreError
 } from '@ringtrain/dataset';
 import { SafetensorsError, WeightsMismatchError } from '@ringtrain/model';
+import { InvalidTrainingRunError, OperatorUsageError } from '@ringtrain/operator';
 import { EXIT_CODES, exitCodeClass } from '@ringtrain/proto';
 import { CoordinatorUnavailableError } from '@ringtrain/protocol';
 import { GpuUnavailableError, RunFailedError, TrainedModelError, WorkerConfigError } from '@ringtrain/worker';
@@ -67,6 +68,13 @@ describe('exitCodeFor: each error class the code throws gets the exit code of it
     ['a corrupt safetensors file', new SafetensorsError('header too long'), EXIT_CODES.badWeights],
     ['a trained model that cannot be opened', new TrainedModelError('no labels.json'), EXIT_CODES.badWeights],
     ['no GPU where the pod was given one', new GpuUnavailableError('no GPU'), EXIT_CODES.noGpu],
+    // a spec or command line the operator's commands refuse
+    [
+      'a TrainingRun the API server would refuse',
+      new InvalidTrainingRunError('spec.dataset: required'),
+      EXIT_CODES.badConfig
+    ],
+    ['a bad flag of operator render', new OperatorUsageError('--network-policies: true or false'), EXIT_CODES.usage],
     // the run as a whole, by the coordinator's verdict: permanent
     ['a run the coordinator says failed', new RunFailedError('the restart budget is used up'), EXIT_CODES.runFailed],
     // outages past the deadline: retryable

@@ -60,6 +60,9 @@ const RETRYABLE = new Set<number>([
 const BY_NAME: Readonly<Record<string, number>> = {
   // The run's configuration or spec: another attempt reads the same one.
   ZodError: EXIT_CODES.badConfig,
+  InvalidTrainingRunError: EXIT_CODES.badConfig,
+  // `ringtrain operator render`'s flags.
+  OperatorUsageError: EXIT_CODES.usage,
   RunConfigResolutionError: EXIT_CODES.badConfig,
   RunRecordError: EXIT_CODES.badConfig,
   WorkerConfigError: EXIT_CODES.badConfig,

@@ -20,7 +20,13 @@ export {
   type LastFailure
 } from './api/status-schema.js';
 export { TrainingRunSchema, type TrainingRun, type TrainingRunInput, type ObjectMeta } from './api/training-run.js';
-export { validateTrainingRun, parseTrainingRun, type FieldError, type Validated } from './api/validate.js';
+export {
+  validateTrainingRun,
+  parseTrainingRun,
+  InvalidTrainingRunError,
+  type FieldError,
+  type Validated
+} from './api/validate.js';
 export { CROSS_FIELD_RULES, type CrossFieldRule } from './api/validation-rules.js';
 export { generateCrd, crdYaml, trainingRunOpenApiSchema, CRD_PATH, type JsonSchema } from './api/crd.js';
 export {
@@ -58,7 +64,7 @@ export {
   type IngestProgress,
   type RunPlanSummary
 } from './reconcile/plan.js';
-export { registerOperatorCommand, runOperatorCommand } from './cli-command.js';
+export { registerOperatorCommand, runOperatorCommand, OperatorUsageError } from './cli-command.js';
 import type { OperatorOptions, RunningOperator } from './controller/operator.js';
 export type { OperatorOptions, RunningOperator };
 export type { ProgressSource } from './controller/progress.js';
@@ -72,3 +78,4 @@ export async function startOperator(options?: OperatorOptions): Promise<RunningO
   const { startOperator: start } = await import('./controller/operator.js');
   return start(options);
 }
+export { renderTrainingRuns, renderYaml, RENDERED_TOKEN, type RenderOptions } from './render.js';
