@@ -14,7 +14,9 @@ import {
   lineChart,
   percent,
   segmentedBars,
-  stackedBar
+  stackedBar,
+  type LineChartSpec,
+  type Series
 } from './svg.js';
 
 /**
@@ -49,25 +51,41 @@ const STEP_PHASES = [
 
 const epochNumber = (epoch: EpochMetrics): number => epoch.epoch + 1;
 
+type StepMetrics = NonNullable<RunMetrics['steps']>[number];
+
+/** Accuracy on a fixed 0–100% axis, so runs compare at a glance. */
+const ACCURACY_AXIS = {
+  yDomain: [0, 1],
+  yFormat: (value: number) => percent(value, 0)
+} as const satisfies Pick<LineChartSpec, 'yDomain' | 'yFormat'>;
+
+/** A quantity's training (solid) and validation (dashed) curves over the epochs. */
+function trainingAndValidation(
+  metrics: RunMetrics,
+  quantity: string,
+  training: (epoch: EpochMetrics) => number | null,
+  validation: (epoch: EpochMetrics) => number | null
+): Series[] {
+  const curve = (value: (epoch: EpochMetrics) => number | null) =>
+    metrics.epochs.map((epoch) => ({ x: epochNumber(epoch), y: value(epoch) }));
+  return [
+    { name: `training ${quantity}`, color: COLORS.train, points: curve(training) },
+    { name: `validation ${quantity}`, color: COLORS.val, dashed: true, points: curve(validation) }
+  ];
+}
+
 /** Training and validation loss per epoch. */
 export function lossChart(metrics: RunMetrics, width = 480): string {
   return lineChart({
     title: 'Loss (cross-entropy) per epoch',
     xLabel: 'epoch',
     width,
-    series: [
-      {
-        name: 'training loss',
-        color: COLORS.train,
-        points: metrics.epochs.map((epoch) => ({ x: epochNumber(epoch), y: epoch.trainLoss }))
-      },
-      {
-        name: 'validation loss',
-        color: COLORS.val,
-        dashed: true,
-        points: metrics.epochs.map((epoch) => ({ x: epochNumber(epoch), y: epoch.valLoss }))
-      }
-    ]
+    series: trainingAndValidation(
+      metrics,
+      'loss',
+      (epoch) => epoch.trainLoss,
+      (epoch) => epoch.valLoss
+    )
   });
 }
 
@@ -77,21 +95,13 @@ export function accuracyChart(metrics: RunMetrics, width = 480): string {
     title: 'Accuracy per epoch',
     xLabel: 'epoch',
     width,
-    yDomain: [0, 1],
-    yFormat: (value) => percent(value, 0),
-    series: [
-      {
-        name: 'training accuracy',
-        color: COLORS.train,
-        points: metrics.epochs.map((epoch) => ({ x: epochNumber(epoch), y: epoch.trainAccuracy }))
-      },
-      {
-        name: 'validation accuracy',
-        color: COLORS.val,
-        dashed: true,
-        points: metrics.epochs.map((epoch) => ({ x: epochNumber(epoch), y: epoch.valAccuracy }))
-      }
-    ]
+    ...ACCURACY_AXIS,
+    series: trainingAndValidation(
+      metrics,
+      'accuracy',
+      (epoch) => epoch.trainAccuracy,
+      (epoch) => epoch.valAccuracy
+    )
   });
 }
 
@@ -110,43 +120,41 @@ export function throughputChart(metrics: RunMetrics, width = 480): string {
   });
 }
 
-/** Training loss per optimizer step: the noisy curve under the per-epoch averages; none for older runs. */
-export function stepLossChart(metrics: RunMetrics, width = 480): string | undefined {
+/**
+ * One quantity of every optimizer step (the noisy curve under the per-epoch averages); none for runs that
+ * recorded no steps.
+ */
+function perStepChart(
+  metrics: RunMetrics,
+  quantity: 'loss' | 'accuracy',
+  value: (step: StepMetrics) => number | null,
+  width: number
+): string | undefined {
   const steps = metrics.steps ?? [];
   if (steps.length < 2) return undefined;
   return lineChart({
-    title: 'Training loss per iteration (global batch)',
+    title: `Training ${quantity} per iteration (global batch)`,
     xLabel: 'iteration (optimizer step)',
     xTicks: 'nice',
     width,
+    ...(quantity === 'accuracy' ? ACCURACY_AXIS : {}),
     series: [
       {
-        name: 'training loss of the step',
+        name: `training ${quantity} of the step`,
         color: COLORS.train,
-        points: steps.map((step) => ({ x: step.globalStep, y: step.loss }))
+        points: steps.map((step) => ({ x: step.globalStep, y: value(step) }))
       }
     ]
   });
 }
 
+/** Training loss per optimizer step: the noisy curve under the per-epoch averages; none for older runs. */
+export function stepLossChart(metrics: RunMetrics, width = 480): string | undefined {
+  return perStepChart(metrics, 'loss', (step) => step.loss, width);
+}
+
 export function stepAccuracyChart(metrics: RunMetrics, width = 480): string | undefined {
-  const steps = metrics.steps ?? [];
-  if (steps.length < 2) return undefined;
-  return lineChart({
-    title: 'Training accuracy per iteration (global batch)',
-    xLabel: 'iteration (optimizer step)',
-    xTicks: 'nice',
-    width,
-    yDomain: [0, 1],
-    yFormat: (value) => percent(value, 0),
-    series: [
-      {
-        name: 'training accuracy of the step',
-        color: COLORS.train,
-        points: steps.map((step) => ({ x: step.globalStep, y: step.accuracy }))
-      }
-    ]
-  });
+  return perStepChart(metrics, 'accuracy', (step) => step.accuracy, width);
 }
 
 /** What `--png` writes: the curves under a line naming the run and its result. */
