@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { text } from 'node:stream/consumers';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { encodeGreyscalePng, loadManifest } from '@ringtrain/dataset';
 import { startMinio, type MinioTestServer } from '@ringtrain/testing';
-
-const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
+import { runCli } from '../../run-cli.test-helper.js';
 
 describe('ringtrain ingest into a real MinIO', () => {
   let minio: MinioTestServer;
@@ -31,18 +27,7 @@ describe('ringtrain ingest into a real MinIO', () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  const run = async (argv: string[], env: NodeJS.ProcessEnv) => {
-    const child = spawn(process.execPath, [bin, ...argv], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env }
-    });
-    const [stdout, stderr, code] = await Promise.all([
-      text(child.stdout),
-      text(child.stderr),
-      new Promise<number>((resolve) => child.once('close', (exit) => resolve(exit ?? 1)))
-    ]);
-    return { stdout, stderr, code };
-  };
+  const run = (argv: string[], env: NodeJS.ProcessEnv) => runCli(argv, { ...process.env, ...env });
 
   it('creates the bucket on request and writes shards and manifest with credentials from a mounted Secret', async () => {
     const secret = path.join(work, 'secret');

@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { text } from 'node:stream/consumers';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { openStore, S3Store } from '@ringtrain/dataset';
 import { startMinio, type MinioTestServer } from '@ringtrain/testing';
+import { runCli } from '../../run-cli.test-helper.js';
 import { demoMetricsText } from './testdata/fixtures.js';
-
-const bin = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
 
 describe('ringtrain report from a run in a real MinIO', () => {
   let minio: MinioTestServer;
@@ -34,18 +30,7 @@ describe('ringtrain report from a run in a real MinIO', () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  const report = async (argv: string[]) => {
-    const child = spawn(process.execPath, [bin, 'report', ...argv], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env }
-    });
-    const [stdout, stderr, code] = await Promise.all([
-      text(child.stdout),
-      text(child.stderr),
-      new Promise<number>((resolve) => child.once('close', (exit) => resolve(exit ?? 1)))
-    ]);
-    return { stdout, stderr, code };
-  };
+  const report = (argv: string[]) => runCli(['report', ...argv], { ...process.env, ...env });
 
   it('reads metrics.json from an s3:// output URI, as a TrainingRun writes it', async () => {
     const html = path.join(work, 'report.html');
