@@ -107,6 +107,25 @@ describe('ringtrain train: the best model, early stopping and TensorBoard', () =
         assert.equal(JSON.parse(await readFile(path.join(out, dir, 'labels.json'), 'utf8')).length, 10);
       }
 
+      const evaluated = await runCli([
+        'eval',
+        path.join(out, 'model-best'),
+        '--data',
+        dataset,
+        '--json',
+        '--backend',
+        TEST_BACKEND,
+        '--threads',
+        '1'
+      ]);
+      assert.equal(evaluated.code, 0, evaluated.stderr);
+      const report = JSON.parse(evaluated.stdout) as { count: number; accuracy: number };
+      assert.deepEqual(
+        [report.count, report.accuracy],
+        [metrics.epochs[0]!.valImages, best.valAccuracy],
+        'ringtrain eval of model-best/ reproduces the best validation accuracy'
+      );
+
       assert.equal(result.tensorboard, path.join(out, 'tb'));
       const files = (await readdir(path.join(out, 'tb'))).sort();
       assert.ok(files.length >= 1 && files.every((name) => name.startsWith('events.out.tfevents.')), String(files));
