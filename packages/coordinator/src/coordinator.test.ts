@@ -312,6 +312,32 @@ describe('Coordinator', () => {
     assert.deepEqual([written.final.valAccuracy, written.final.valLoss, written.final.trainLoss], [null, null, 0.4]);
   });
 
+  it("a run rank 0 ended early (early stopping) gives rank 0's endReason as its reason, in /status and metrics.json", async () => {
+    const { coordinator, connect } = await start({ httpPort: 0 }, config({ runId: 'early-stop' }));
+    const [a, b] = [connect(), connect()];
+    await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1')]);
+    const endReason = 'early stopping: validation accuracy did not improve for 2 epochs (patience 2)';
+    // Rank 1 finishes first: only rank 0's summary says why.
+    await b.reportFinished({ workerId: 'worker-1', generation: 0, weightsSha256: 'abc', summaryJson: '{}' });
+    await a.reportFinished({
+      workerId: 'worker-0',
+      generation: 0,
+      weightsSha256: 'abc',
+      summaryJson: JSON.stringify({ globalStep: 30, endReason })
+    });
+    const result = await coordinator.done;
+    assert.deepEqual([result.state, result.reason], ['succeeded', endReason]);
+    const status = (await (await fetch(`${coordinator.httpAddress}/status`)).json()) as {
+      state: string;
+      reason: string;
+    };
+    assert.deepEqual([status.state, status.reason], ['succeeded', endReason]);
+    const written = JSON.parse(await readFile(path.join(work, 'early-stop', 'metrics.json'), 'utf8')) as {
+      reason: string;
+    };
+    assert.equal(written.reason, endReason);
+  });
+
   it('a member of an ended generation that stays silent and does not register again is declared hung too (its step hangs while its peers timed out)', async () => {
     const { coordinator, connect } = await start(
       { heartbeatDeadlineMs: 400 },
