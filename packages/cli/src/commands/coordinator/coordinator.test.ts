@@ -6,37 +6,35 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ingest, loadManifest } from '@ringtrain/dataset';
 import { writeMnistImageFolder } from '../train/demo-data.js';
-import { ringtrainBin as bin } from '../../run-cli.test-helper.js';
+import { ringtrainBin as bin, runCli } from '../../run-cli.test-helper.js';
 import { freePort } from '@ringtrain/testing';
 
 const slow = process.env.RINGTRAIN_SKIP_SLOW_TESTS === '1' ? 'RINGTRAIN_SKIP_SLOW_TESTS=1' : false;
+const WITH_SECRET: NodeJS.ProcessEnv = { ...process.env, RINGTRAIN_TOKEN: 'a-token-of-sufficient-length' };
 
 describe('ringtrain coordinator', () => {
   let work = '';
   let config = '';
+  /** Writes `<name>.json`: a run of 2 workers, 1 epoch and batch 8 unless `fields` say otherwise; returns its path. */
+  const runJson = async (name: string, fields: Record<string, unknown>): Promise<string> => {
+    const file = path.join(work, `${name}.json`);
+    const run = { workers: 2, epochs: 1, batchSize: 8, partitions: 2, training: { numClasses: 3 }, cacheDir: work };
+    await writeFile(file, JSON.stringify({ ...run, ...fields }));
+    return file;
+  };
   before(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-cli-coordinator-'));
-    config = path.join(work, 'run.json');
-    await writeFile(
-      config,
-      JSON.stringify({
-        runId: 'run-cli',
-        dataset: path.join(work, 'dataset'),
-        out: path.join(work, 'out'),
-        workers: 2,
-        epochs: 1,
-        batchSize: 8,
-        partitions: 2,
-        training: { numClasses: 3 },
-        cacheDir: work
-      })
-    );
+    config = await runJson('run', {
+      runId: 'run-cli',
+      dataset: path.join(work, 'dataset'),
+      out: path.join(work, 'out')
+    });
   });
   after(() => rm(work, { recursive: true, force: true }));
 
   it('serves /healthz and /status, logs JSON, and stops cleanly on SIGTERM with exit code 130', async () => {
     const child = spawn(process.execPath, [bin, 'coordinator', '--config', config, '--port', '0', '--http-port', '0'], {
-      env: { ...process.env, RINGTRAIN_TOKEN: 'a-token-of-sufficient-length' },
+      env: WITH_SECRET,
       stdio: ['ignore', 'ignore', 'pipe']
     });
     let stderr = '';
@@ -62,33 +60,18 @@ describe('ringtrain coordinator', () => {
   });
 
   it('exits 65 (bad data, not retried) with the reason as its last line when the run’s ingest fails on a missing source', async () => {
-    const failing = path.join(work, 'run-ingest.json');
-    await writeFile(
-      failing,
-      JSON.stringify({
-        runId: 'run-ingest',
-        dataset: path.join(work, 'never-made'),
-        out: path.join(work, 'out-ingest'),
-        workers: 2,
-        epochs: 1,
-        batchSize: 8,
-        partitions: 2,
-        training: {},
-        cacheDir: work,
-        ingest: { source: path.join(work, 'no-such-images') }
-      })
+    const failing = await runJson('run-ingest', {
+      runId: 'run-ingest',
+      dataset: path.join(work, 'never-made'),
+      out: path.join(work, 'out-ingest'),
+      training: {},
+      ingest: { source: path.join(work, 'no-such-images') }
+    });
+    const { code, stderr } = await runCli(
+      ['coordinator', '--config', failing, '--port', '0', '--http-port', '0'],
+      WITH_SECRET
     );
-    const child = spawn(
-      process.execPath,
-      [bin, 'coordinator', '--config', failing, '--port', '0', '--http-port', '0'],
-      {
-        env: { ...process.env, RINGTRAIN_TOKEN: 'a-token-of-sufficient-length' },
-        stdio: ['ignore', 'ignore', 'pipe']
-      }
-    );
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 65);
+    assert.equal(code, 65, stderr);
     assert.match(
       stderr.trim().split('\n').at(-1) ?? '',
       /^ringtrain: ingesting .*no-such-images into .*never-made failed: ingest source .* does not exist/
@@ -96,40 +79,23 @@ describe('ringtrain coordinator', () => {
   });
 
   it('exits 75 (storage unavailable, retryable) when its object storage stays unreachable past --reconnect-deadline, after a warning per retry', async () => {
-    const unreachable = path.join(work, 'run-unreachable.json');
-    await writeFile(
-      unreachable,
-      JSON.stringify({
-        runId: 'run-unreachable',
-        dataset: 's3://datasets/x',
-        out: 's3://runs/x',
-        workers: 2,
-        epochs: 1,
-        batchSize: 8,
-        partitions: 2,
-        training: { numClasses: 3 },
-        cacheDir: work
-      })
-    );
+    const unreachable = await runJson('run-unreachable', {
+      runId: 'run-unreachable',
+      dataset: 's3://datasets/x',
+      out: 's3://runs/x'
+    });
     const started = Date.now();
-    const child = spawn(
-      process.execPath,
-      [bin, 'coordinator', '--config', unreachable, '--port', '0', '--http-port', '0', '--reconnect-deadline', '2'],
+    const { code, stderr } = await runCli(
+      ['coordinator', '--config', unreachable, '--port', '0', '--http-port', '0', '--reconnect-deadline', '2'],
+      // Nothing listens on port 1: every request is refused, as while MinIO restarts.
       {
-        // Nothing listens on port 1: every request is refused, as while MinIO restarts.
-        env: {
-          ...process.env,
-          RINGTRAIN_TOKEN: 'a-token-of-sufficient-length',
-          RINGTRAIN_S3_ENDPOINT: 'http://127.0.0.1:1',
-          AWS_ACCESS_KEY_ID: 'k',
-          AWS_SECRET_ACCESS_KEY: 's'
-        },
-        stdio: ['ignore', 'ignore', 'pipe']
+        ...WITH_SECRET,
+        RINGTRAIN_S3_ENDPOINT: 'http://127.0.0.1:1',
+        AWS_ACCESS_KEY_ID: 'k',
+        AWS_SECRET_ACCESS_KEY: 's'
       }
     );
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 75, stderr);
+    assert.equal(code, 75, stderr);
     assert.ok(
       (
         stderr.match(
@@ -148,14 +114,8 @@ describe('ringtrain coordinator', () => {
   it('refuses to start without the run secret', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.RINGTRAIN_TOKEN;
-    const child = spawn(process.execPath, [bin, 'coordinator', '--config', config], {
-      env,
-      stdio: ['ignore', 'ignore', 'pipe']
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    assert.equal(code, 2);
+    const { code, stderr } = await runCli(['coordinator', '--config', config], env);
+    assert.equal(code, 2, stderr);
     assert.match(stderr, /RINGTRAIN_TOKEN must hold the run secret/);
   });
 
@@ -167,27 +127,20 @@ describe('ringtrain coordinator', () => {
       const dataset = path.join(work, 'digits-dataset');
       await ingest({ source: path.join(work, 'digits'), to: dataset, valFraction: 0.2, seed: 1 });
       const out = path.join(work, 'recover-out');
-      const recoverConfig = path.join(work, 'recover.json');
-      await writeFile(
-        recoverConfig,
-        JSON.stringify({
-          runId: 'run-recover',
-          dataset,
-          out,
-          workers: 2,
-          epochs: 2,
-          batchSize: 8,
-          partitions: 2,
-          checkpointEverySteps: 3,
-          training: { numClasses: 10, imageSize: 32 },
-          cacheDir: path.join(work, 'recover-cache'),
-          backend: 'wasm',
-          heartbeatIntervalMs: 500,
-          coordinatorLostMs: 3_000
-        })
-      );
+      const recoverConfig = await runJson('recover', {
+        runId: 'run-recover',
+        dataset,
+        out,
+        epochs: 2,
+        checkpointEverySteps: 3,
+        training: { numClasses: 10, imageSize: 32 },
+        cacheDir: path.join(work, 'recover-cache'),
+        backend: 'wasm',
+        heartbeatIntervalMs: 500,
+        coordinatorLostMs: 3_000
+      });
       const [grpcPort, httpPort] = [await freePort(), await freePort()];
-      const env = { ...process.env, RINGTRAIN_TOKEN: 'a-token-of-sufficient-length' };
+      const env = WITH_SECRET;
       const coordinator = () =>
         spawn(
           'nice',
