@@ -119,6 +119,24 @@ describe('ringtrain train', () => {
   });
   after(() => rm(work, { recursive: true, force: true }));
 
+  /** A small real run: 2 workers × batch 16 of the 32×32 digits for `epochs` epochs, on the test backend. */
+  const smallRun = (out: string, epochs: number): string[] => [
+    '--data',
+    dataset,
+    '--workers',
+    '2',
+    '--epochs',
+    String(epochs),
+    '--batch-size',
+    '16',
+    '--image-size',
+    '32',
+    '--out',
+    out,
+    '--backend',
+    TEST_BACKEND
+  ];
+
   it('rejects a run without data, and --resume of an output that holds no run, with the fix', async () => {
     const none = await train(['--out', path.join(work, 'none')]);
     assert.equal(none.code, 2);
@@ -143,21 +161,7 @@ describe('ringtrain train', () => {
 
   it('--dry-run prints the plan from the real counts and exits 0 without starting a coordinator or workers', async () => {
     const out = path.join(work, 'dry-run');
-    const run = await train([
-      '--data',
-      dataset,
-      '--workers',
-      '2',
-      '--epochs',
-      '3',
-      '--batch-size',
-      '16',
-      '--image-size',
-      '32',
-      '--out',
-      out,
-      '--dry-run'
-    ]);
+    const run = await train([...smallRun(out, 3), '--dry-run']);
     assert.equal(run.code, 0, run.stderr);
     assert.match(
       run.stdout,
@@ -193,23 +197,7 @@ describe('ringtrain train', () => {
     { skip: slow, timeout: 15 * 60_000 },
     async () => {
       const out = path.join(work, 'e2e');
-      const run = await train([
-        '--data',
-        dataset,
-        '--workers',
-        '2',
-        '--epochs',
-        '3',
-        '--batch-size',
-        '16',
-        '--image-size',
-        '32',
-        '--out',
-        out,
-        '--backend',
-        TEST_BACKEND,
-        '--json'
-      ]);
+      const run = await train([...smallRun(out, 3), '--json']);
       assert.equal(run.code, 0, run.stderr);
       const result = JSON.parse(run.stdout) as { state: string; valAccuracy: number };
       assert.equal(result.state, 'succeeded');
@@ -262,25 +250,7 @@ describe('ringtrain train', () => {
       const out = path.join(work, 'chaos');
       let killed = false;
       const run = await train(
-        [
-          '--data',
-          dataset,
-          '--workers',
-          '2',
-          '--epochs',
-          '1',
-          '--batch-size',
-          '16',
-          '--image-size',
-          '32',
-          '--out',
-          out,
-          '--backend',
-          TEST_BACKEND,
-          '--checkpoint-every',
-          '3',
-          '--json'
-        ],
+        [...smallRun(out, 1), '--checkpoint-every', '3', '--json'],
         (statusUrl) =>
           void (async () => {
             // Step 4 of 10: one step past the checkpoint at step 3, so the rollback redoes work.
@@ -309,27 +279,7 @@ describe('ringtrain train', () => {
       const out = path.join(work, 'stall');
       let stalled = false;
       const run = await train(
-        [
-          '--data',
-          dataset,
-          '--workers',
-          '2',
-          '--epochs',
-          '1',
-          '--batch-size',
-          '16',
-          '--image-size',
-          '32',
-          '--out',
-          out,
-          '--backend',
-          TEST_BACKEND,
-          '--checkpoint-every',
-          '3',
-          '--heartbeat-timeout',
-          '30',
-          '--json'
-        ],
+        [...smallRun(out, 1), '--checkpoint-every', '3', '--heartbeat-timeout', '30', '--json'],
         (statusUrl) =>
           void (async () => {
             await untilStep(statusUrl, 4);
@@ -356,24 +306,7 @@ describe('ringtrain train', () => {
     { skip: slow, timeout: 15 * 60_000 },
     async () => {
       const out = path.join(work, 'stop-resume');
-      const args = [
-        '--data',
-        dataset,
-        '--workers',
-        '2',
-        '--epochs',
-        '1',
-        '--batch-size',
-        '16',
-        '--image-size',
-        '32',
-        '--out',
-        out,
-        '--backend',
-        TEST_BACKEND,
-        '--checkpoint-every',
-        '0'
-      ];
+      const args = [...smallRun(out, 1), '--checkpoint-every', '0'];
       const stopped = await train(
         args,
         (statusUrl, child) => void untilStep(statusUrl, 3).then(() => child.kill('SIGINT'))
