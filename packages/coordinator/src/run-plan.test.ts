@@ -47,7 +47,7 @@ describe('describeRunPlan', () => {
     assert.match(text, /weights: +random initialisation \(seed 0\): no pretrained weights/);
     assert.match(text, /frozen: +nothing: every layer trains/);
     assert.match(text, /images: +64×64 pixels, no augmentation/);
-    assert.match(text, /checkpoints: \/runs\/digits\/checkpoints every 50 iterations and at each epoch end/);
+    assert.match(text, /checkpoints: \/runs\/digits\/checkpoints every 500 iterations and at each epoch end/);
     assert.match(text, /model: +\/runs\/digits\/model \(and \/runs\/digits\/metrics\.json\) at the end/);
   });
 
