@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { RetryEvent } from '@ringtrain/proto';
-import { CoordinatorConnection, CoordinatorUnavailableError } from './client.js';
+import * as grpc from '@grpc/grpc-js';
+import { loadProto, type CoordinatorProto, type RegisterResponse, type RetryEvent } from '@ringtrain/proto';
+import { CoordinatorConnection, CoordinatorUnavailableError, type RegisterOutcome } from './client.js';
 
 const TOKEN = 'a-test-token-of-enough-length';
 
@@ -46,5 +47,59 @@ describe('CoordinatorConnection.register waits patiently for an unreachable coor
     assert.equal(events.length, sleeps.length, 'one log line per retry');
     assert.equal(events[3]!.what, 'the coordinator at 127.0.0.1:1');
     assert.equal(events[3]!.downForMs, 188 + 375 + 750);
+  });
+});
+
+describe('CoordinatorConnection.register reads how an ended run ended', () => {
+  /** Registers once with a coordinator that answers `answer`, and returns what register made of it. */
+  async function registerWith(answer: RegisterResponse): Promise<RegisterOutcome> {
+    const proto = grpc.loadPackageDefinition(loadProto('coordinator.proto')) as unknown as CoordinatorProto;
+    const server = new grpc.Server();
+    server.addService(proto.ringtrain.coordinator.v1.Coordinator.service, {
+      Register: (_call: unknown, callback: grpc.sendUnaryData<RegisterResponse>) => callback(null, answer)
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound)
+      )
+    );
+    const connection = new CoordinatorConnection(`127.0.0.1:${port}`, TOKEN);
+    try {
+      return await connection.register('worker-0', '127.0.0.1:1');
+    } finally {
+      connection.close();
+      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    }
+  }
+
+  it('takes the outcome the coordinator states, whatever its reason says', async () => {
+    const stopped = 'stopped on request (generation 2 ended: rank 1 failed); resume with --resume';
+    assert.deepEqual(
+      await registerWith({ runEnded: true, runEndedReason: stopped, runOutcome: 'RUN_OUTCOME_STOPPED' }),
+      {
+        ended: true,
+        reason: stopped,
+        outcome: 'stopped'
+      }
+    );
+    const failed = await registerWith({
+      runEnded: true,
+      runEndedReason: 'budget used up',
+      runOutcome: 'RUN_OUTCOME_FAILED'
+    });
+    assert.equal(failed.ended && failed.outcome, 'failed');
+    const succeeded = await registerWith({
+      runEnded: true,
+      runEndedReason: 'done',
+      runOutcome: 'RUN_OUTCOME_SUCCEEDED'
+    });
+    assert.equal(succeeded.ended && succeeded.outcome, 'succeeded');
+  });
+
+  it('reads a coordinator that states no outcome from its reason, as before the field existed', async () => {
+    const gaveUp = await registerWith({ runEnded: true, runEndedReason: 'gave up after 4 failed generations' });
+    assert.equal(gaveUp.ended && gaveUp.outcome, 'failed');
+    const ending = await registerWith({ runEnded: true, runEndedReason: 'the run is ending' });
+    assert.equal(ending.ended && ending.outcome, 'unknown');
   });
 });
