@@ -8,9 +8,16 @@ import type {
   ingest as ingestFunction,
   loadManifest as loadManifestFunction
 } from '@ringtrain/dataset';
+import {
+  DEFAULT_CHECKPOINT_EVERY_STEPS,
+  DEFAULT_KEEP_CHECKPOINTS,
+  runSettingsFromHyperparameters,
+  type Hyperparameters
+} from '@ringtrain/proto';
 import { z } from 'zod';
 import { ExitError, UsageError } from '../../errors.js';
 import { heartbeatTimeoutSchema, parseOptions } from '../../options.js';
+import { givenHyperparameters, parseHyperparameterFlags } from './hyperparameter-flags.js';
 
 const positiveInt = z.coerce.number().int().min(1);
 
@@ -19,28 +26,19 @@ export const trainOptionsSchema = z
     data: z.string().min(1).optional(),
     demo: z.boolean().default(false),
     workers: positiveInt.max(64).optional(),
-    epochs: positiveInt.optional(),
-    batchSize: positiveInt.optional(),
-    imageSize: z.coerce.number().int().min(16).max(1024).optional(),
-    lr: z.coerce.number().positive().optional(),
-    optimizer: z.enum(['adam', 'sgd']).default('adam'),
-    momentum: z.coerce.number().min(0).lt(1).optional(),
-    microBatchSize: positiveInt.optional(),
     pretrained: z.string().min(1).optional(),
     freezeBackbone: z.boolean().default(false),
     freezeBatchNorm: z.boolean().default(false),
-    augment: z.boolean().default(false),
     out: z.string().min(1).optional(),
     resume: z.boolean().default(false),
-    seed: z.coerce.number().int().min(0).default(0),
     valFraction: z.coerce.number().gt(0).lt(1).optional(),
-    checkpointEvery: z.coerce.number().int().min(0).default(50),
-    keepCheckpoints: positiveInt.default(3),
+    unfreezeAfterEpochs: z.coerce.number().int().min(0).optional(),
+    checkpointEvery: z.coerce.number().int().min(0).default(DEFAULT_CHECKPOINT_EVERY_STEPS),
+    keepCheckpoints: positiveInt.default(DEFAULT_KEEP_CHECKPOINTS),
     maxSteps: positiveInt.optional(),
     earlyStoppingPatience: positiveInt.optional(),
     tensorboard: z.boolean().default(true),
     partitions: positiveInt.optional(),
-    dropLastBatchBelow: z.coerce.number().min(0).max(1).optional(),
     maxRestarts: z.coerce.number().int().min(0).default(3),
     heartbeatTimeout: heartbeatTimeoutSchema,
     computeThreads: z.coerce.number().int().min(1).optional(),
@@ -57,9 +55,7 @@ export type TrainOptions = z.output<typeof trainOptionsSchema>;
 /** The digits demo: small enough for two CPU cores in a few minutes, big enough to beat chance clearly. */
 const DEMO = {
   workers: 2,
-  epochs: 4,
-  batchSize: 16,
-  imageSize: 32,
+  hyperparameters: { epochs: 4, batchSizePerWorker: 16, imageSize: 32 },
   perClass: 60,
   valFraction: 0.2,
   out: 'runs/demo'
@@ -106,7 +102,8 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
     }
     configInput = JSON.parse(await readFile(runFile, 'utf8')) as Record<string, unknown>;
     // A resumed run keeps its data order and model; only how long it runs may change.
-    if (options.epochs !== undefined) configInput.epochs = options.epochs;
+    const { epochs } = givenHyperparameters(raw);
+    if (epochs !== undefined) configInput.epochs = epochs;
     if (options.maxSteps !== undefined) configInput.maxSteps = options.maxSteps;
     else delete configInput.maxSteps;
     if (options.earlyStoppingPatience !== undefined)
@@ -122,7 +119,8 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
     }
     // Nothing to resume here: the books of an earlier run (ended, or stopped before its first checkpoint) go.
     if (!options.dryRun) await rm(path.join(out, RUN_RECORD_KEY), { force: true });
-    configInput = await prepareRun(options, out, note, { ingest, loadManifest, defaultMaxResolution });
+    const hyperparameters = parseHyperparameterFlags(raw, options.demo ? DEMO.hyperparameters : {});
+    configInput = await prepareRun(options, hyperparameters, out, note, { ingest, loadManifest, defaultMaxResolution });
   }
   let config;
   try {
@@ -209,6 +207,7 @@ type DatasetApi = {
 /** Makes the demo data if asked, ingests a folder (or takes a dataset as is), and builds the run configuration. */
 async function prepareRun(
   options: TrainOptions,
+  hp: Hyperparameters,
   out: string,
   note: (line: string) => void,
   dataset: DatasetApi
@@ -241,15 +240,14 @@ async function prepareRun(
         `--data ${data}: no such directory (give an ImageFolder tree: one sub-folder of images per class)`
       );
     datasetUri = path.join(out, 'dataset');
-    const imageSize = options.imageSize ?? (demo ? DEMO.imageSize : 224);
     note(`ringtrain: ingesting ${data} into ${datasetUri}`);
     try {
       const summary = await dataset.ingest({
         source: data,
         to: datasetUri,
         valFraction: options.valFraction ?? (demo ? DEMO.valFraction : 0.1),
-        seed: options.seed,
-        maxResolution: dataset.defaultMaxResolution(imageSize)
+        seed: hp.seed,
+        maxResolution: dataset.defaultMaxResolution(hp.imageSize)
       });
       note(
         `ringtrain: ${summary.manifest.splits.train.count} training and ${summary.manifest.splits.val.count} validation images of ${summary.manifest.classes.length} classes`
@@ -262,17 +260,19 @@ async function prepareRun(
   if (manifest.classes.length < 2)
     throw new UsageError(`${datasetUri} has ${manifest.classes.length} class; a classifier needs at least 2`);
   const workers = options.workers ?? (demo ? DEMO.workers : 2);
-  const lr = options.lr ?? (options.optimizer === 'adam' ? 1e-3 : 1e-2);
+  const settings = runSettingsFromHyperparameters(hp, {
+    freezeBackbone: options.freezeBackbone,
+    freezeBatchNorm: options.freezeBatchNorm,
+    ...(options.unfreezeAfterEpochs !== undefined ? { unfreezeAfterEpochs: options.unfreezeAfterEpochs } : {})
+  });
   return {
     runId: `run-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`,
     dataset: datasetUri,
     out,
     workers,
-    epochs: options.epochs ?? (demo ? DEMO.epochs : 10),
-    batchSize: options.batchSize ?? (demo ? DEMO.batchSize : 32),
-    seed: options.seed,
+    ...settings,
+    training: { ...settings.training, numClasses: manifest.classes.length },
     partitions: options.partitions ?? workers,
-    ...(options.dropLastBatchBelow !== undefined ? { dropLastBatchBelow: options.dropLastBatchBelow } : {}),
     ...(options.maxSteps !== undefined ? { maxSteps: options.maxSteps } : {}),
     checkpointEverySteps: options.checkpointEvery,
     keepCheckpoints: options.keepCheckpoints,
@@ -283,18 +283,6 @@ async function prepareRun(
             : path.resolve(options.pretrained.replace(/^file:\/\//, ''))
         }
       : {}),
-    training: {
-      numClasses: manifest.classes.length,
-      imageSize: options.imageSize ?? (demo ? DEMO.imageSize : 224),
-      optimizer:
-        options.optimizer === 'adam' ? { kind: 'adam', lr } : { kind: 'sgd', lr, momentum: options.momentum ?? 0.9 },
-      freezeBackbone: options.freezeBackbone,
-      freezeBatchNorm: options.freezeBatchNorm,
-      seed: options.seed,
-      ...(options.microBatchSize !== undefined ? { microBatchSize: options.microBatchSize } : {})
-    },
-    augment: options.augment,
-    loaderThreads: 1,
     tensorboard: options.tensorboard,
     ...(options.earlyStoppingPatience !== undefined
       ? { earlyStopping: { patience: options.earlyStoppingPatience } }
