@@ -51,6 +51,30 @@ describe('describeRunPlan', () => {
     assert.match(text, /model: +\/runs\/digits\/model \(and \/runs\/digits\/metrics\.json\) at the end/);
   });
 
+  it('names AdamW, label smoothing, clipping and the gradient wire when a run sets them', () => {
+    const plain = renderRunPlan(describeRunPlan(config(), digits));
+    assert.match(plain, /gradients: +averaged by a ring all-reduce in float32 \(exact\)/);
+    const text = renderRunPlan(
+      describeRunPlan(
+        config({
+          gradientWire: 'bf16',
+          training: {
+            numClasses: 10,
+            optimizer: { kind: 'adam', lr: 0.001, weightDecay: 0.01, decoupled: true },
+            labelSmoothing: 0.1,
+            clipGradNorm: 1
+          }
+        }),
+        digits
+      )
+    );
+    assert.match(
+      text,
+      /optimizer: +AdamW, learning rate 0\.001 \(constant; weight decay 0\.01; label smoothing 0\.1; gradient norm clipped to 1\)/
+    );
+    assert.match(text, /gradients: +averaged by a ring all-reduce sent as bf16 \(half the bytes/);
+  });
+
   it('counts iterations exactly as the epoch planner cuts the epoch (short last iteration, dropped remainder)', () => {
     for (const dropLastBatchBelow of [0, 0.5, 1]) {
       for (const [images, workers, batch] of [

@@ -45,7 +45,14 @@ export interface RunPlan {
      * it does not rescale it when the number of workers changes the global batch (no linear scaling rule).
      */
     scaledWithGlobalBatch: false;
+    /** AdamW: Adam with weight decay applied to the weights, not added to the gradient. */
+    decoupledWeightDecay: boolean;
+    labelSmoothing: number;
+    /** The averaged gradient's global L2 norm is clipped to this before each step; null: never. */
+    clipGradNorm: number | null;
   };
+  /** How gradients travel in the all-reduce (the weights and the optimizer stay float32). */
+  gradientWire: RunConfig['gradientWire'];
   /** Weights the run starts from (torchvision safetensors URI), or null for a seeded random initialisation. */
   pretrained: string | null;
   seed: number;
@@ -75,9 +82,10 @@ const TrainingSummarySchema = z.looseObject({
       kind: z.enum(['adam', 'sgd']).default('adam'),
       lr: z.number().positive().optional(),
       momentum: z.number().min(0).optional(),
-      weightDecay: z.number().min(0).default(0)
+      weightDecay: z.number().min(0).default(0),
+      decoupled: z.boolean().default(false)
     })
-    .default({ kind: 'adam', weightDecay: 0 }),
+    .default({ kind: 'adam', weightDecay: 0, decoupled: false }),
   schedule: z
     .looseObject({
       kind: z.enum(['constant', 'step', 'cosine']).default('constant'),
@@ -88,6 +96,8 @@ const TrainingSummarySchema = z.looseObject({
     })
     .default({ kind: 'constant' }),
   warmupSteps: z.number().int().min(0).default(0),
+  labelSmoothing: z.number().min(0).default(0),
+  clipGradNorm: z.number().positive().optional(),
   freezeBackbone: z.boolean().default(false),
   freezeBatchNorm: z.boolean().default(false),
   unfreezeAfterEpochs: z.number().int().min(0).optional()
@@ -166,8 +176,12 @@ export function describeRunPlan(
       weightDecay: training.optimizer.weightDecay,
       schedule: describeSchedule(training.schedule, learningRate),
       warmupIterations: training.warmupSteps,
-      scaledWithGlobalBatch: false
+      scaledWithGlobalBatch: false,
+      decoupledWeightDecay: kind === 'adam' && training.optimizer.decoupled,
+      labelSmoothing: training.labelSmoothing,
+      clipGradNorm: training.clipGradNorm ?? null
     },
+    gradientWire: config.gradientWire,
     pretrained: config.pretrained ?? null,
     seed: config.seed,
     frozen,
@@ -249,13 +263,19 @@ function droppedText(plan: RunPlan): string {
 export function renderRunPlan(plan: RunPlan): string {
   const { optimizer } = plan;
   const name =
-    optimizer.kind === 'adam' ? 'Adam' : `SGD${optimizer.momentum ? ` with momentum ${optimizer.momentum}` : ''}`;
+    optimizer.kind === 'adam'
+      ? optimizer.decoupledWeightDecay
+        ? 'AdamW'
+        : 'Adam'
+      : `SGD${optimizer.momentum ? ` with momentum ${optimizer.momentum}` : ''}`;
   const extras = [
     optimizer.schedule,
     ...(optimizer.warmupIterations > 0
       ? [`linear warmup over the first ${plural(optimizer.warmupIterations, 'iteration')}`]
       : []),
-    ...(optimizer.weightDecay > 0 ? [`weight decay ${optimizer.weightDecay}`] : [])
+    ...(optimizer.weightDecay > 0 ? [`weight decay ${optimizer.weightDecay}`] : []),
+    ...(optimizer.labelSmoothing > 0 ? [`label smoothing ${optimizer.labelSmoothing}`] : []),
+    ...(optimizer.clipGradNorm !== null ? [`gradient norm clipped to ${optimizer.clipGradNorm}`] : [])
   ];
   const division = `${count(plan.dataset.trainImages)} training images ÷ global batch ${count(plan.globalBatch)}`;
   const exact = plan.lastIterationImages === plan.globalBatch && plan.droppedPerEpoch === 0;
@@ -286,6 +306,12 @@ export function renderRunPlan(plan: RunPlan): string {
     ['iterations', iterations],
     ['epochs', total],
     ['optimizer', `${name}, learning rate ${formatRate(optimizer.learningRate)} (${extras.join('; ')})`],
+    [
+      'gradients',
+      plan.gradientWire === 'f32'
+        ? 'averaged by a ring all-reduce in float32 (exact)'
+        : `averaged by a ring all-reduce sent as ${plan.gradientWire} (half the bytes, rounded the same on every rank)`
+    ],
     [
       '',
       `the rate is not scaled with the global batch: it applies to the gradient averaged over all ${count(plan.globalBatch)} images`
