@@ -383,7 +383,12 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         else respond?.({ refused: 'resource-exhausted', message: `run ${this.config.runId} ${action.message}` });
         return;
       case 'answer-ended':
-        respond?.({ runEnded: true, runEndedReason: action.reason, runId: this.config.runId });
+        respond?.({
+          runEnded: true,
+          runEndedReason: action.reason,
+          runOutcome: RUN_OUTCOME_ON_THE_WIRE[action.outcome ?? 'unspecified'],
+          runId: this.config.runId
+        });
         return;
       case 'supersede':
         this.waiting.get(action.workerId)?.({ refused: 'aborted', message: action.message });
@@ -412,7 +417,12 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         return;
       case 'release':
         for (const waiting of this.waiting.values())
-          waiting({ runEnded: true, runEndedReason: action.reason, runId: this.config.runId });
+          waiting({
+            runEnded: true,
+            runEndedReason: action.reason,
+            runOutcome: RUN_OUTCOME_ON_THE_WIRE[action.outcome ?? 'unspecified'],
+            runId: this.config.runId
+          });
         this.waiting.clear();
         return;
     }
@@ -531,3 +541,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.resolveDone(this.result);
   }
 }
+
+/** RegisterResponse.run_outcome: a worker exits with the failed run's code on FAILED alone. */
+const RUN_OUTCOME_ON_THE_WIRE = {
+  succeeded: 'RUN_OUTCOME_SUCCEEDED',
+  failed: 'RUN_OUTCOME_FAILED',
+  stopped: 'RUN_OUTCOME_STOPPED',
+  unspecified: 'RUN_OUTCOME_UNSPECIFIED'
+} as const;

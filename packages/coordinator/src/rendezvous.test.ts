@@ -82,6 +82,14 @@ describe('rendezvous (the state machine)', () => {
       state: 'failed',
       reason: 'rank 1 (worker-1) failed: bad weights (not retryable)'
     });
+    // A worker that comes back to a failed run is told it failed in so many words (run_outcome), not by wording.
+    const late = run([
+      register('worker-0'),
+      register('worker-1'),
+      { kind: 'generation-failed', generation: 0, workerId: 'worker-1', reason: 'bad weights', retryable: false },
+      register('worker-1')
+    ]);
+    assert.deepEqual(late.steps.at(-1), [{ kind: 'answer-ended', reason: 'the run is ending', outcome: 'failed' }]);
   });
 
   it('every member finished: the run finishes, and stays finished once written', () => {
@@ -103,9 +111,9 @@ describe('rendezvous (the state machine)', () => {
     ]);
     assert.deepEqual(steps[3], [{ kind: 'finish', state: 'succeeded', reason: 'training finished' }]);
     assert.deepEqual(steps[4], [], 'a failure report during the final write changes nothing');
-    assert.deepEqual(steps[5], [{ kind: 'answer-ended', reason: 'the run is ending' }]);
-    assert.deepEqual(steps[6], [{ kind: 'release', reason: 'training finished' }]);
-    assert.deepEqual(steps[7], [{ kind: 'answer-ended', reason: 'training finished' }]);
+    assert.deepEqual(steps[5], [{ kind: 'answer-ended', reason: 'the run is ending', outcome: 'succeeded' }]);
+    assert.deepEqual(steps[6], [{ kind: 'release', reason: 'training finished', outcome: 'succeeded' }]);
+    assert.deepEqual(steps[7], [{ kind: 'answer-ended', reason: 'training finished', outcome: 'succeeded' }]);
     assert.equal(state.phase, 'finished');
   });
 

@@ -85,7 +85,7 @@ export type RendezvousEvent =
 
 export type RendezvousAction =
   /** Answer this registration: the run has ended, or is ending. */
-  | { readonly kind: 'answer-ended'; readonly reason: string }
+  | { readonly kind: 'answer-ended'; readonly reason: string; readonly outcome: RunOutcome | undefined }
   /** Refuse this registration. */
   | { readonly kind: 'refuse'; readonly code: 'invalid-argument' | 'resource-exhausted'; readonly message: string }
   /** The earlier waiting registration of this worker is answered: a newer one replaces it. */
@@ -105,7 +105,7 @@ export type RendezvousAction =
   /** The run ends: write the final books, then send the `finished` event. */
   | { readonly kind: 'finish'; readonly state: RunOutcome; readonly reason: string }
   /** The run has ended: answer every registration still waiting. */
-  | { readonly kind: 'release'; readonly reason: string };
+  | { readonly kind: 'release'; readonly reason: string; readonly outcome: RunOutcome | undefined };
 
 export interface Transition {
   readonly state: RendezvousState;
@@ -194,7 +194,11 @@ class Machine {
       case 'finished':
         if (this.state.phase !== 'finishing') return;
         this.state = { ...this.state, phase: 'finished', pending: [] };
-        this.actions.push({ kind: 'release', reason: this.state.outcome?.reason ?? 'the run has ended' });
+        this.actions.push({
+          kind: 'release',
+          reason: this.state.outcome?.reason ?? 'the run has ended',
+          outcome: this.state.outcome?.state
+        });
         return;
     }
   }
@@ -212,7 +216,8 @@ class Machine {
       this.actions.push({
         kind: 'answer-ended',
         reason:
-          this.state.phase === 'finished' ? (this.state.outcome?.reason ?? 'the run has ended') : 'the run is ending'
+          this.state.phase === 'finished' ? (this.state.outcome?.reason ?? 'the run has ended') : 'the run is ending',
+        outcome: this.state.outcome?.state
       });
       return;
     }
@@ -220,7 +225,7 @@ class Machine {
     if (running && running.ranks.includes(workerId)) {
       this.endGeneration(`worker ${workerId} registered again: its previous process is gone`, true);
       if (isEnding(this.state)) {
-        this.actions.push({ kind: 'answer-ended', reason: 'the run is ending' });
+        this.actions.push({ kind: 'answer-ended', reason: 'the run is ending', outcome: this.state.outcome?.state });
         return;
       }
     } else if (running) {

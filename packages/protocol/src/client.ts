@@ -218,8 +218,7 @@ function runOutcome(response: RegisterResponse__Output): RunOutcome {
     case 'RUN_OUTCOME_STOPPED':
       return 'stopped';
     case 'RUN_OUTCOME_UNSPECIFIED':
-      // A coordinator that does not fill run_outcome yet: the wording of its reason ('… (not retryable)',
-      // 'gave up after …') is the only hint it gives. Remove once every coordinator fills the field.
-      return /fail|gave up/i.test(response.runEndedReason) ? 'failed' : 'unknown';
+      // The coordinator always says how a run ended; unspecified is a run still deciding (never a failure).
+      return 'unknown';
   }
 }
