@@ -9,6 +9,7 @@ import {
   type IngestEvent,
   type Manifest
 } from '@ringtrain/dataset';
+import { formatHostPort } from '@ringtrain/proto';
 import type { Logger } from 'pino';
 import type { RunConfig } from '@ringtrain/protocol';
 import { trainingImageSize } from './run-plan.js';
@@ -174,9 +175,8 @@ async function serveIngestStatus(
     server.listen(where.port, where.host, () => resolve());
   });
   const bound = server.address();
-  const host = where.host.includes(':') ? `[${where.host}]` : where.host;
   return {
-    url: `http://${host}:${typeof bound === 'object' && bound !== null ? bound.port : where.port}`,
+    url: `http://${formatHostPort(where.host, typeof bound === 'object' && bound !== null ? bound.port : where.port)}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
