@@ -76,7 +76,8 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
       'Service/rt-ringtrain-minio',
       'Secret/rt-ringtrain-minio',
       'NetworkPolicy/rt-ringtrain-dataset-service',
-      'NetworkPolicy/rt-ringtrain-minio'
+      'NetworkPolicy/rt-ringtrain-minio',
+      'NetworkPolicy/rt-ringtrain-operator'
     ]) {
       assert.ok(rendered.includes(object), `${object} not in ${rendered.join(', ')}`);
     }
@@ -108,7 +109,8 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
     const policies = objects(manifests).filter((o) => o.startsWith('NetworkPolicy/'));
     assert.deepEqual(policies.sort(), [
       'NetworkPolicy/rt-ringtrain-dataset-service',
-      'NetworkPolicy/rt-ringtrain-minio'
+      'NetworkPolicy/rt-ringtrain-minio',
+      'NetworkPolicy/rt-ringtrain-operator'
     ]);
     // The operator makes them, may get and create them, and knows its own pods for their /status rule.
     assert.match(manifests, /- --network-policies=true\n/);
@@ -120,6 +122,33 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
       manifests,
       /- apiGroups: \[networking\.k8s\.io\]\n\s+resources: \[networkpolicies\]\n\s+verbs: \[get, create\]\n/
     );
+  });
+
+  it('limits what the chart’s pods may reach: the operator the API, DNS and coordinators; the dataset service its store', async () => {
+    const policy = (manifests: string, name: string) =>
+      manifests.split(/^---$/m).find((doc) => doc.includes(`kind: NetworkPolicy\nmetadata:\n  name: ${name}\n`)) ?? '';
+    const defaults = await renderOk(defaultValues);
+    const operator = policy(defaults, 'rt-ringtrain-operator');
+    assert.match(operator, /policyTypes: \[Ingress, Egress\]/);
+    assert.match(operator, /- port: 443\n\s+protocol: TCP\n\s+- port: 6443\n/);
+    assert.match(
+      operator,
+      /ringtrain\.dev\/role: coordinator\n\s+namespaceSelector: \{\}\n\s+ports:\n\s+- port: 8080\n/
+    );
+    assert.match(policy(defaults, 'rt-ringtrain-dataset-service'), /component: minio\n\s+ports:\n\s+- port: 9000\n/);
+    assert.match(
+      policy(defaults, 'rt-ringtrain-minio'),
+      /egress:\n\s+- ports:\n\s+- port: 53\n\s+protocol: UDP\n\s+- port: 53\n\s+protocol: TCP\n*$/
+    );
+    // One watched namespace: the operator reaches coordinators there only; an external store on its URL's port.
+    const production = await renderOk(productionValues);
+    assert.match(
+      policy(production, 'rt-ringtrain-operator'),
+      /namespaceSelector:\n\s+matchLabels:\n\s+kubernetes\.io\/metadata\.name: ml\n/
+    );
+    assert.match(policy(production, 'rt-ringtrain-dataset-service'), /egress:[\s\S]*- ports:\n\s+- port: 443\n/);
+    const custom = await renderOk(productionValues, ['--set', 's3.endpoint=http://minio.storage:9100']);
+    assert.match(policy(custom, 'rt-ringtrain-dataset-service'), /egress:[\s\S]*- ports:\n\s+- port: 9100\n/);
   });
 
   it('with networkPolicy.enabled=false: no policies, an operator that makes none, and no RBAC for them', async () => {
