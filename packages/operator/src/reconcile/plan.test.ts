@@ -153,7 +153,13 @@ describe('planReconcile', () => {
         ? [a.object as V1Pod]
         : []
     );
-  const gpuLimits = (plan: Plan) => workerPods(plan).map((pod) => pod.spec?.containers[0]?.resources?.limits);
+  // Beside ephemeral-storage (the default cacheSizeLimit of 10Gi plus 1Gi of scratch), which every worker gets.
+  const gpuLimits = (plan: Plan) =>
+    workerPods(plan).map((pod) => {
+      const { 'ephemeral-storage': disk, ...limits } = pod.spec?.containers[0]?.resources?.limits ?? {};
+      assert.equal(disk, '11Gi');
+      return limits;
+    });
   const gpuCases: Array<[string, Record<string, unknown>, string | undefined, Record<string, string>]> = [
     [
       'nvidia.com/gpu when neither the run nor the cluster names a GPU resource',

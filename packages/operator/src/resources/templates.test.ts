@@ -80,13 +80,16 @@ describe('pod and service templates', () => {
   it('ask for one nvidia.com/gpu per worker by default, beside the user resources', () => {
     const resources = buildWorkerPod(run, 0, 1).spec?.containers[0]?.resources;
     assert.deepEqual(resources, {
-      requests: { cpu: '4', memory: '16Gi' },
-      limits: { memory: '16Gi', 'nvidia.com/gpu': '1' }
+      requests: { cpu: '4', memory: '16Gi', 'ephemeral-storage': '11Gi' },
+      limits: { memory: '16Gi', 'nvidia.com/gpu': '1', 'ephemeral-storage': '11Gi' }
     });
     const cpuRun = parseTrainingRun(
       sampleRunInput({ spec: { workers: { replicas: 1, image: 'x', gpu: { count: 0 } } } })
     );
-    assert.deepEqual(buildWorkerPod(cpuRun, 0, 1).spec?.containers[0]?.resources, {});
+    assert.deepEqual(buildWorkerPod(cpuRun, 0, 1).spec?.containers[0]?.resources, {
+      requests: { 'ephemeral-storage': '11Gi' },
+      limits: { 'ephemeral-storage': '11Gi' }
+    });
   });
 
   it('tell a worker given GPUs how many and of which resource, so it refuses to train on the CPU; nothing for CPU workers', () => {
@@ -122,7 +125,7 @@ describe('pod and service templates', () => {
   it("ask for the cluster's GPU resource (--default-gpu-resource) when the run names none", () => {
     const limits = buildWorkerPod(run, 0, 1, { defaultGpuResource: 'amd.com/gpu' }).spec?.containers[0]?.resources
       ?.limits;
-    assert.deepEqual(limits, { memory: '16Gi', 'amd.com/gpu': '1' });
+    assert.deepEqual(limits, { memory: '16Gi', 'amd.com/gpu': '1', 'ephemeral-storage': '11Gi' });
   });
 
   it("ask for the run's own GPU resource over the cluster's", () => {
@@ -133,7 +136,7 @@ describe('pod and service templates', () => {
     );
     const limits = buildWorkerPod(intel, 0, 1, { defaultGpuResource: 'amd.com/gpu' }).spec?.containers[0]?.resources
       ?.limits;
-    assert.deepEqual(limits, { 'gpu.intel.com/i915': '2' });
+    assert.deepEqual(limits, { 'gpu.intel.com/i915': '2', 'ephemeral-storage': '11Gi' });
   });
 
   it('run every pod as non-root with a read-only root filesystem, no token automount and writable /tmp and /cache', () => {
@@ -155,6 +158,48 @@ describe('pod and service templates', () => {
     }
   });
 
+  describe('ephemeral storage and probes', () => {
+    const withWorkers = (workers: Record<string, unknown>) =>
+      parseTrainingRun(
+        sampleRunInput({ spec: { workers: { replicas: 1, image: 'x', gpu: { count: 0 }, ...workers } } })
+      );
+
+    it("limits a worker's ephemeral storage above its /cache sizeLimit (the emptyDir counts toward it), by the scratch room", () => {
+      const pod = buildWorkerPod(withWorkers({ cacheSizeLimit: '1500Mi' }), 0, 1);
+      const cache = pod.spec?.volumes?.find((v) => v.name === 'cache')?.emptyDir?.sizeLimit;
+      assert.equal(cache, '1500Mi');
+      const resources = pod.spec?.containers[0]?.resources;
+      assert.equal(resources?.limits?.['ephemeral-storage'], '2524Mi');
+      assert.equal(resources?.requests?.['ephemeral-storage'], '2524Mi');
+    });
+
+    it('takes ephemeral-storage as given when the spec names it, in requests or limits', () => {
+      const own = buildWorkerPod(
+        withWorkers({ resources: { requests: { memory: '1Gi' }, limits: { 'ephemeral-storage': '50Gi' } } }),
+        0,
+        1
+      );
+      assert.deepEqual(own.spec?.containers[0]?.resources, {
+        requests: { memory: '1Gi' },
+        limits: { 'ephemeral-storage': '50Gi' }
+      });
+    });
+
+    it('marks ready a worker whose ring server listens, with a TCP check on its collective port', () => {
+      assert.deepEqual(buildWorkerPod(run, 0, 1).spec?.containers[0]?.readinessProbe, {
+        tcpSocket: { port: 50052 },
+        periodSeconds: 5
+      });
+    });
+
+    it('annotates every pod with the kube-score check it deliberately fails (docs/operator.md says why)', () => {
+      for (const pod of [buildWorkerPod(run, 0, 1), buildCoordinatorPod(run, 1)]) {
+        assert.deepEqual(pod.metadata?.annotations, { 'kube-score/ignore': 'container-image-pull-policy' });
+        assert.equal(pod.spec?.containers[0]?.imagePullPolicy, 'IfNotPresent');
+      }
+    });
+  });
+
   describe("the coordinator's own resources, placement and image", () => {
     it("does not inherit the workers' GPU nodeSelector and tolerations, nor their resources", () => {
       const worker = buildWorkerPod(run, 0, 1).spec;
@@ -167,8 +212,8 @@ describe('pod and service templates', () => {
 
     it('defaults to limits sized for an ingest (2 CPUs, 2 GiB), with a CPU limit its ingest sizes its decoding to, and requests for the rest of the run', () => {
       assert.deepEqual(buildCoordinatorPod(run, 1).spec?.containers[0]?.resources, {
-        requests: { cpu: '250m', memory: '512Mi' },
-        limits: { cpu: '2', memory: '2Gi' }
+        requests: { cpu: '250m', memory: '512Mi', 'ephemeral-storage': '1Gi' },
+        limits: { cpu: '2', memory: '2Gi', 'ephemeral-storage': '1Gi' }
       });
     });
 
@@ -194,8 +239,8 @@ describe('pod and service templates', () => {
       const pod = buildCoordinatorPod(own, 1);
       assert.equal(pod.spec?.containers[0]?.image, 'ringtrain-cpu:test');
       assert.deepEqual(pod.spec?.containers[0]?.resources, {
-        requests: { cpu: '500m' },
-        limits: { memory: '8Gi', cpu: '4' }
+        requests: { cpu: '500m', 'ephemeral-storage': '1Gi' },
+        limits: { memory: '8Gi', cpu: '4', 'ephemeral-storage': '1Gi' }
       });
       assert.deepEqual(pod.spec?.nodeSelector, { pool: 'cpu' });
       assert.deepEqual(pod.spec?.tolerations, [

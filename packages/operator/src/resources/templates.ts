@@ -57,10 +57,28 @@ import {
  *                spec.coordinator's (image default: the workers'), never the workers' GPU placement.
  *   /cache:      an emptyDir; the workers' is bounded by spec.workers.cacheSizeLimit, and run.json's cacheBytes
  *                (CACHE_BUDGET_FRACTION of it) is what their shard caches keep.
+ *   disk:        ephemeral-storage requested and limited unless the spec names it: the workers' cacheSizeLimit
+ *                plus SCRATCH_EPHEMERAL_STORAGE_BYTES, the coordinator's the scratch alone.
  */
 
 const S3_CREDENTIALS_DIR = '/var/run/secrets/ringtrain/s3';
 const RUN_UID = 65532; // distroless "nonroot": any non-zero uid works; this one owns nothing on the image.
+
+/**
+ * The node disk a run's pod uses beside its shard cache: its logs (the kubelet keeps at most 5 × 10 MiB per
+ * container by default), /tmp and the runtime's own files. The kubelet counts them, and every emptyDir, toward a
+ * pod's ephemeral storage and evicts a pod past its limit.
+ */
+export const SCRATCH_EPHEMERAL_STORAGE_BYTES = 2 ** 30;
+
+/**
+ * Annotations of every pod the operator creates: the kube-score checks that are our deliberate choice, each
+ * explained in docs/operator.md ("What kube-score says"). `container-image-pull-policy`: runs name their images by
+ * tag, and nodes that load images without a registry (kind, air-gapped clusters) could not start an `Always` pod.
+ */
+export const POD_ANNOTATIONS: Readonly<Record<string, string>> = {
+  'kube-score/ignore': 'container-image-pull-policy'
+};
 
 function metadata(run: TrainingRun, name: string, labels: Record<string, string>) {
   return {
@@ -349,7 +367,7 @@ function pod(
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: metadata(run, name, labels),
+    metadata: { ...metadata(run, name, labels), annotations: { ...POD_ANNOTATIONS } },
     spec: {
       // The operator restarts the whole gang as one attempt; a kubelet restarting one container in place
       // would rejoin a ring that has moved on.
@@ -375,11 +393,48 @@ function quantityStrings(quantities: Record<string, number | string> | undefined
   return Object.fromEntries(Object.entries(quantities ?? {}).map(([k, v]) => [k, String(v)]));
 }
 
+/** Bytes as a quantity: in Gi or Mi when they divide evenly, else plain bytes. */
+export function formatBytes(bytes: number): string {
+  if (bytes % 2 ** 30 === 0) return `${bytes / 2 ** 30}Gi`;
+  if (bytes % 2 ** 20 === 0) return `${bytes / 2 ** 20}Mi`;
+  return String(bytes);
+}
+
+const EPHEMERAL_STORAGE = 'ephemeral-storage';
+
+/**
+ * Requests and limits with `ephemeral-storage` set to `bytes` (request and limit alike: what a pod will use is
+ * what the scheduler should find room for, and a pod within its request is the last the kubelet evicts under disk
+ * pressure), unless the spec names ephemeral-storage itself, which is then used as given.
+ */
+function withEphemeralStorage(
+  requests: Record<string, string>,
+  limits: Record<string, string>,
+  bytes: number
+): { requests: Record<string, string>; limits: Record<string, string> } {
+  if (EPHEMERAL_STORAGE in requests || EPHEMERAL_STORAGE in limits) return { requests, limits };
+  const size = formatBytes(bytes);
+  return { requests: { ...requests, [EPHEMERAL_STORAGE]: size }, limits: { ...limits, [EPHEMERAL_STORAGE]: size } };
+}
+
+/**
+ * A worker's ephemeral storage: its /cache emptyDir may fill up to spec.workers.cacheSizeLimit, and counts toward
+ * the pod's, so the limit is that plus the scratch room; a limit at or below cacheSizeLimit would evict the pod
+ * before its cache is full.
+ */
+export function workerEphemeralStorageBytes(run: TrainingRun): number {
+  return quantityBytes(run.spec.workers.cacheSizeLimit) + SCRATCH_EPHEMERAL_STORAGE_BYTES;
+}
+
 export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
   const name = names.coordinatorPod(run.metadata.name);
   const { coordinator } = run.spec;
-  const requests = quantityStrings(coordinator.resources.requests);
-  const limits = quantityStrings(coordinator.resources.limits);
+  // Its /cache stays empty (no shards) and its ingest streams to object storage: only the scratch room.
+  const { requests, limits } = withEphemeralStorage(
+    quantityStrings(coordinator.resources.requests),
+    quantityStrings(coordinator.resources.limits),
+    SCRATCH_EPHEMERAL_STORAGE_BYTES
+  );
   return pod(
     run,
     name,
@@ -434,10 +489,13 @@ export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
 export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number, cluster: ClusterSettings = {}): V1Pod {
   const runName = run.metadata.name;
   const { workers } = run.spec;
-  const limits = quantityStrings(workers.resources?.limits);
+  const { requests, limits } = withEphemeralStorage(
+    quantityStrings(workers.resources?.requests),
+    quantityStrings(workers.resources?.limits),
+    workerEphemeralStorageBytes(run)
+  );
   const gpuResource = workers.gpu.resourceName ?? cluster.defaultGpuResource ?? DEFAULT_GPU_RESOURCE;
   if (workers.gpu.count > 0) limits[gpuResource] = String(workers.gpu.count);
-  const requests = quantityStrings(workers.resources?.requests);
   return pod(
     run,
     names.workerPod(runName, rank),
@@ -476,6 +534,10 @@ export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number, 
         ...storageEnv(run)
       ],
       ports: [{ name: PORT_NAMES.collective, containerPort: WORKER_COLLECTIVE_PORT, protocol: 'TCP' }],
+      // Ready once its ring server listens: after the GPU check, before it registers. A TCP check, which the
+      // kernel answers even while a synchronous training step blocks the event loop, so a busy rank stays Ready.
+      // What status.readyWorkers counts; nothing routes by it (the headless Service publishes not-ready pods).
+      readinessProbe: { tcpSocket: { port: WORKER_COLLECTIVE_PORT }, periodSeconds: 5 },
       // The CLI's last line says why it failed (e.g. no GPU that TensorFlow can use): it becomes status.lastFailure.message.
       terminationMessagePolicy: 'FallbackToLogsOnError',
       resources: {
