@@ -23,6 +23,20 @@ export function helmBinary(): string {
   return helm;
 }
 
+/**
+ * The pinned kube-score from scripts/install-kube-score.sh. Missing, it fails the tests with the fix, as a missing
+ * helm does: a green run must mean what we ship was scored.
+ */
+export function kubeScoreBinary(): string {
+  const cache = process.env.RINGTRAIN_CACHE ?? path.join(os.homedir(), '.cache', 'ringtrain');
+  const kubeScore = process.env.RINGTRAIN_KUBE_SCORE_BIN ?? path.join(cache, 'bin', 'kube-score');
+  if (!existsSync(kubeScore))
+    throw new Error(
+      `kube-score not found at ${kubeScore}: run \`bash scripts/install-kube-score.sh\` from the repository root first (a cold build takes ~1.5 minutes)`
+    );
+  return kubeScore;
+}
+
 export const kubectlBinary = process.env.RINGTRAIN_KUBECTL_BIN ?? '/usr/bin/kubectl';
 
 export interface Ran {
