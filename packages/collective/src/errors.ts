@@ -48,3 +48,55 @@ export class GroupClosedError extends CollectiveError {
 export class CollectiveArgumentError extends CollectiveError {
   readonly code = 'INVALID_ARGUMENT';
 }
+
+/** A CollectiveError as it crosses a thread boundary (structured clone keeps neither class nor prototype). */
+export interface SerializedCollectiveError {
+  code: CollectiveErrorCode | undefined;
+  name: string;
+  message: string;
+  operation: string;
+  peerRank?: number;
+  cause?: SerializedCollectiveError;
+}
+
+const ERROR_CLASSES: Record<
+  CollectiveErrorCode,
+  new (message: string, operation: string, peerRank?: number, options?: ErrorOptions) => CollectiveError
+> = {
+  PEER_LOST: PeerLostError,
+  TIMEOUT: CollectiveTimeoutError,
+  PROTOCOL: ProtocolError,
+  REFUSED: PeerRefusedError,
+  CLOSED: GroupClosedError,
+  INVALID_ARGUMENT: CollectiveArgumentError
+};
+
+export function serializeCollectiveError(error: unknown): SerializedCollectiveError {
+  if (error instanceof CollectiveError) {
+    return {
+      code: error.code,
+      name: error.name,
+      message: error.message,
+      operation: error.operation,
+      ...(error.peerRank !== undefined ? { peerRank: error.peerRank } : {}),
+      ...(error.cause !== undefined ? { cause: serializeCollectiveError(error.cause) } : {})
+    };
+  }
+  if (error instanceof Error) return { code: undefined, name: error.name, message: error.message, operation: '' };
+  return { code: undefined, name: 'Error', message: String(error), operation: '' };
+}
+
+/**
+ * The same class, code, operation, peer and cause on this side of the boundary. A failure that was no
+ * CollectiveError (a bug, a thread that died) comes back as a plain Error with its name and message.
+ */
+export function reviveCollectiveError(serialized: SerializedCollectiveError): Error {
+  const cause = serialized.cause === undefined ? undefined : reviveCollectiveError(serialized.cause);
+  const options = cause === undefined ? undefined : { cause };
+  if (serialized.code === undefined || !(serialized.code in ERROR_CLASSES)) {
+    const error = new Error(serialized.message, options);
+    error.name = serialized.name;
+    return error;
+  }
+  return new ERROR_CLASSES[serialized.code](serialized.message, serialized.operation, serialized.peerRank, options);
+}

@@ -2,6 +2,7 @@ export { CollectiveEndpoint, type EndpointOptions } from './endpoint.js';
 export {
   ProcessGroup,
   type AllReduceOptions,
+  type CollectiveGroup,
   type JsonValue,
   type ProcessGroupConfig,
   type ProcessGroupStats
@@ -16,6 +17,7 @@ export {
   ProtocolError,
   type CollectiveErrorCode
 } from './errors.js';
+export { SharedStagingPool, ThreadedEndpoint, ThreadedProcessGroup } from './threaded-process-group.js';
 export { roundThroughWire, WIRE_FORMATS, type WireFormat } from './wire-format.js';
 export type { TlsFiles } from './tls.js';
 export { benchmarkAllReduce, type AllReduceBenchmarkOptions, type AllReduceBenchmarkResult } from './benchmark.js';

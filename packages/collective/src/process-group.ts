@@ -1,4 +1,5 @@
 import { status } from '@grpc/grpc-js';
+import { bucketRanges, packBucket, unpackBucket } from './buckets.js';
 import { BufferPool } from './buffer-pool.js';
 import { DEFAULT_KEEPALIVE_TIMEOUT_MS, type CollectiveEndpoint } from './endpoint.js';
 import {
@@ -31,6 +32,8 @@ import { bytesPerElement, encodeHalf, WIRE_FORMATS, type WireFormat } from './wi
 const MiB = 1024 * 1024;
 /** Measured best on loopback for ResNet18-sized buffers (docs/benchmarks.md): fewer, larger gRPC messages. */
 const DEFAULT_CHUNK_BYTES = 4 * MiB;
+/** PyTorch DDP's default bucket. */
+export const DEFAULT_BUCKET_BYTES = 25 * MiB;
 
 export interface ProcessGroupConfig {
   /** The run id: ranks of different runs never link. */
@@ -77,6 +80,27 @@ export interface ProcessGroupStats {
   sendBuffersAllocated: number;
 }
 
+/**
+ * What a rank can do with its group, whichever thread runs the ring: ProcessGroup on the caller's own
+ * thread, ThreadedProcessGroup on a thread of its own (threaded-process-group.ts).
+ */
+export interface CollectiveGroup {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly groupId: string;
+  readonly generation: number;
+  readonly stats: Readonly<ProcessGroupStats>;
+  /** Aborted, with the CollectiveError as its reason, the moment the group fails. */
+  readonly signal: AbortSignal;
+  allReduce(data: Float32Array, options?: AllReduceOptions): Promise<void>;
+  allReduceMany(tensors: readonly Float32Array[], options?: AllReduceOptions): Promise<void>;
+  broadcast(data: Float32Array, root: number): Promise<void>;
+  allGather<T extends JsonValue>(value: T): Promise<T[]>;
+  barrier(): Promise<void>;
+  close(): Promise<void>;
+  abort(reason: string): void;
+}
+
 interface QueuedOperation {
   opSeq: number;
   operation: RingOperation;
@@ -91,7 +115,7 @@ function positiveInteger(value: number, name: string): number {
   return value;
 }
 
-function validateConfig(config: ProcessGroupConfig): void {
+export function validateConfig(config: ProcessGroupConfig): void {
   positiveInteger(config.worldSize, 'worldSize');
   if (!Number.isInteger(config.rank) || config.rank < 0 || config.rank >= config.worldSize) {
     throw new CollectiveArgumentError(`rank must be in 0..${config.worldSize - 1}, got ${config.rank}`, 'connect');
@@ -122,7 +146,7 @@ function validateConfig(config: ProcessGroupConfig): void {
  * rank's pending and later operations fail, and `signal` aborts with the error): make a new group with the
  * next generation to go on.
  */
-export class ProcessGroup {
+export class ProcessGroup implements CollectiveGroup {
   readonly rank: number;
   readonly worldSize: number;
   readonly groupId: string;
@@ -172,7 +196,7 @@ export class ProcessGroup {
     this.generation = config.generation;
     this.timeoutMs = config.timeoutMs ?? 30_000;
     this.chunkElements = (config.chunkBytes ?? DEFAULT_CHUNK_BYTES) / 4;
-    this.bucketElements = Math.max(1, Math.floor((config.bucketBytes ?? 25 * MiB) / 4));
+    this.bucketElements = Math.max(1, Math.floor((config.bucketBytes ?? DEFAULT_BUCKET_BYTES) / 4));
     const neighbours = ringNeighbours(config.rank, config.worldSize);
     this.leftRank = neighbours.leftRank;
     this.rightRank = neighbours.rightRank;
@@ -303,38 +327,16 @@ export class ProcessGroup {
    * in the same order on every rank.
    */
   async allReduceMany(tensors: readonly Float32Array[], options: AllReduceOptions = {}): Promise<void> {
-    let start = 0;
-    while (start < tensors.length) {
-      const first = tensors[start]!;
-      if (first.length >= this.bucketElements) {
-        await this.allReduce(first, options);
-        start += 1;
+    for (const range of bucketRanges(tensors, this.bucketElements)) {
+      if (range.inPlace) {
+        await this.allReduce(tensors[range.start]!, options);
         continue;
       }
-      let end = start;
-      let elements = 0;
-      while (
-        end < tensors.length &&
-        tensors[end]!.length < this.bucketElements &&
-        elements + tensors[end]!.length <= this.bucketElements
-      ) {
-        elements += tensors[end]!.length;
-        end += 1;
-      }
-      if (this.bucketScratch.length < elements) this.bucketScratch = new Float32Array(this.bucketElements);
-      const bucket = this.bucketScratch.subarray(0, elements);
-      let offset = 0;
-      for (let i = start; i < end; i += 1) {
-        bucket.set(tensors[i]!, offset);
-        offset += tensors[i]!.length;
-      }
+      if (this.bucketScratch.length < range.elements) this.bucketScratch = new Float32Array(this.bucketElements);
+      const bucket = this.bucketScratch.subarray(0, range.elements);
+      packBucket(tensors, range, bucket);
       await this.allReduce(bucket, options);
-      offset = 0;
-      for (let i = start; i < end; i += 1) {
-        tensors[i]!.set(bucket.subarray(offset, offset + tensors[i]!.length));
-        offset += tensors[i]!.length;
-      }
-      start = end;
+      unpackBucket(bucket, range, tensors);
     }
   }
 

@@ -1,0 +1,386 @@
+import { Worker } from 'node:worker_threads';
+import { bucketRanges, packBucket, unpackBucket } from './buckets.js';
+import {
+  STATS_BYTES,
+  STATS_SLOTS,
+  type CollectiveThreadData,
+  type FromCollectiveThread,
+  type SharedSpan,
+  type ToCollectiveThread
+} from './collective-thread-protocol.js';
+import type { EndpointOptions } from './endpoint.js';
+import {
+  type CollectiveError,
+  GroupClosedError,
+  reviveCollectiveError,
+  serializeCollectiveError,
+  type SerializedCollectiveError
+} from './errors.js';
+import {
+  DEFAULT_BUCKET_BYTES,
+  validateConfig,
+  type AllReduceOptions,
+  type CollectiveGroup,
+  type JsonValue,
+  type ProcessGroupConfig,
+  type ProcessGroupStats
+} from './process-group.js';
+
+/**
+ * The thread's module. Built (this file runs as dist/threaded-process-group.js), the compiled
+ * collective-thread.js; from the TypeScript sources, an entry that first registers tsx in the thread, which
+ * shares none of this thread's loader hooks.
+ */
+const COLLECTIVE_THREAD_ENTRY = new URL(
+  import.meta.url.endsWith('.ts') ? './collective-thread-entry.mjs' : './collective-thread.js',
+  import.meta.url
+);
+
+interface PendingCall {
+  resolve: (values: JsonValue[] | undefined) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Shared-memory Float32Arrays for callers that pass ordinary ones: the values are copied in before the
+ * operation and back after it. A training loop reduces the same sizes every step, so once warm the pool
+ * hands out the buffers it already has and allocates nothing.
+ */
+export class SharedStagingPool {
+  private readonly free: Float32Array[] = [];
+  private allocated = 0;
+
+  acquire(length: number): Float32Array {
+    let best = -1;
+    for (let i = 0; i < this.free.length; i += 1) {
+      const capacity = this.free[i]!.length;
+      if (capacity >= length && (best < 0 || capacity < this.free[best]!.length)) best = i;
+    }
+    if (best >= 0) {
+      const [buffer] = this.free.splice(best, 1);
+      return buffer!.subarray(0, length);
+    }
+    this.allocated += 1;
+    return new Float32Array(new SharedArrayBuffer(Math.max(1, length) * 4), 0, length);
+  }
+
+  release(staged: Float32Array): void {
+    this.free.push(new Float32Array(staged.buffer, 0, staged.buffer.byteLength / 4));
+  }
+
+  /** Shared buffers ever allocated: flat once warm (tests watch it). */
+  get allocatedCount(): number {
+    return this.allocated;
+  }
+}
+
+function isShared(data: Float32Array): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && data.buffer instanceof SharedArrayBuffer;
+}
+
+function span(data: Float32Array): SharedSpan {
+  return { memory: data.buffer as SharedArrayBuffer, byteOffset: data.byteOffset, length: data.length };
+}
+
+/**
+ * A rank's listening side of the ring (CollectiveEndpoint) and every group formed on it, run on a worker
+ * thread of their own: links, framing and reduction keep going while this thread is blocked by a synchronous
+ * TensorFlow step. Like CollectiveEndpoint, it lives across generations; form a group on it with
+ * `ThreadedProcessGroup.connect`.
+ */
+export class ThreadedEndpoint {
+  /** Float32Arrays over SharedArrayBuffers are handed to the thread as they are; others are staged here. */
+  readonly staging = new SharedStagingPool();
+  private readonly pending = new Map<number, PendingCall>();
+  private readonly groups = new Map<number, ThreadedProcessGroup>();
+  private nextCall = 0;
+  private nextGroup = 0;
+  private threadFailure: CollectiveError | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly thread: Worker,
+    readonly address: string
+  ) {
+    thread.on('message', (message: FromCollectiveThread) => this.onMessage(message));
+    const died = (why: string) => {
+      this.threadFailure ??= new GroupClosedError(`the collective thread ${why}`, 'thread');
+      for (const group of this.groups.values()) group.threadFailed(this.threadFailure);
+      const calls = [...this.pending.values()];
+      this.pending.clear();
+      for (const call of calls) call.reject(this.threadFailure);
+    };
+    thread.on('error', (error) => died(`failed: ${error.message}`));
+    thread.on('exit', (code) => died(this.closed ? 'has exited' : `exited unexpectedly (code ${code})`));
+  }
+
+  /** Starts the thread and listens there; `address` is where the right neighbour links to. */
+  static async listen(options: EndpointOptions = {}): Promise<ThreadedEndpoint> {
+    const data: CollectiveThreadData = { endpoint: options };
+    const thread = new Worker(COLLECTIVE_THREAD_ENTRY, { workerData: data, name: 'collective' });
+    const address = await new Promise<string>((resolve, reject) => {
+      const onExit = (code: number) =>
+        reject(new Error(`the collective thread exited (code ${code}) before listening`));
+      thread.once('error', reject);
+      thread.once('exit', onExit);
+      thread.once('message', (message: FromCollectiveThread) => {
+        thread.off('error', reject);
+        thread.off('exit', onExit);
+        if (message.kind === 'listening') resolve(message.address);
+        else if (message.kind === 'listen-failed') reject(reviveCollectiveError(message.error));
+        else reject(new Error(`the collective thread said ${message.kind} before listening`));
+      });
+    });
+    return new ThreadedEndpoint(thread, address);
+  }
+
+  /** Closes every group still open on it, the endpoint, and the thread. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const exited = new Promise<void>((resolve) => this.thread.once('exit', () => resolve()));
+    try {
+      if (this.threadFailure === undefined) await this.request({ kind: 'shutdown', call: this.nextCall++ });
+    } finally {
+      this.closed = true;
+      const timer = setTimeout(() => void this.thread.terminate(), 2_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  }
+
+  /** @internal Forms a group in the thread; ThreadedProcessGroup.connect is the public way. */
+  async connectGroup(config: ProcessGroupConfig): Promise<ThreadedProcessGroup> {
+    validateConfig(config);
+    const id = this.nextGroup++;
+    const stats = new SharedArrayBuffer(STATS_BYTES);
+    const group = new ThreadedProcessGroup(this, id, config, new Float64Array(stats));
+    this.groups.set(id, group);
+    try {
+      await this.request({ kind: 'connect', call: this.nextCall++, group: id, config, stats });
+    } catch (error) {
+      this.groups.delete(id);
+      throw error;
+    }
+    return group;
+  }
+
+  /** @internal */
+  request(message: ToCollectiveThread & { call: number }): Promise<JsonValue[] | undefined> {
+    if (this.threadFailure !== undefined || this.closed) {
+      return Promise.reject(
+        new GroupClosedError(
+          this.threadFailure?.message ?? 'the threaded endpoint is closed',
+          message.kind,
+          undefined,
+          this.threadFailure === undefined ? undefined : { cause: this.threadFailure }
+        )
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.set(message.call, { resolve, reject });
+      this.thread.postMessage(message);
+    });
+  }
+
+  /** @internal */
+  post(message: ToCollectiveThread): void {
+    if (this.threadFailure === undefined && !this.closed) this.thread.postMessage(message);
+  }
+
+  /** @internal */
+  callNumber(): number {
+    return this.nextCall++;
+  }
+
+  /** @internal */
+  forget(group: number): void {
+    this.groups.delete(group);
+  }
+
+  private onMessage(message: FromCollectiveThread): void {
+    if (message.kind === 'settled') {
+      const call = this.pending.get(message.call);
+      this.pending.delete(message.call);
+      if (message.error !== undefined) call?.reject(reviveCollectiveError(message.error));
+      else call?.resolve(message.values);
+    } else if (message.kind === 'failed') {
+      this.groups.get(message.group)?.groupFailed(message.error);
+    }
+  }
+}
+
+/**
+ * A ProcessGroup run on its endpoint's thread, with the same API and guarantees: operations in call order,
+ * typed errors naming the peer (re-created here from what the thread sends), deadlines, bit-identical
+ * results. `allReduce` hands the buffer to the thread and returns at once; the caller may block its event
+ * loop (a TensorFlow step) and await the promise later, the bytes moved meanwhile. Buffers over a
+ * SharedArrayBuffer are reduced where they lie; others are copied through the endpoint's staging pool.
+ * Until an operation's promise settles, its buffer belongs to the collective: do not read or write it.
+ */
+export class ThreadedProcessGroup implements CollectiveGroup {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly groupId: string;
+  readonly generation: number;
+  private readonly abortController = new AbortController();
+  private readonly bucketElements: number;
+  private readonly statsView: ProcessGroupStats = {
+    bytesSent: 0,
+    bytesReceived: 0,
+    unalignedFrames: 0,
+    sendBuffersAllocated: 0
+  };
+
+  /** @internal Made by ThreadedProcessGroup.connect. */
+  constructor(
+    private readonly endpoint: ThreadedEndpoint,
+    private readonly id: number,
+    config: ProcessGroupConfig,
+    private readonly sharedStats: Float64Array
+  ) {
+    this.rank = config.rank;
+    this.worldSize = config.worldSize;
+    this.groupId = config.groupId;
+    this.generation = config.generation;
+    this.bucketElements = Math.max(1, Math.floor((config.bucketBytes ?? DEFAULT_BUCKET_BYTES) / 4));
+  }
+
+  /** Forms the group in `endpoint`'s thread: links to the left neighbour and waits for the right one. */
+  static connect(endpoint: ThreadedEndpoint, config: ProcessGroupConfig): Promise<ThreadedProcessGroup> {
+    return endpoint.connectGroup(config);
+  }
+
+  get signal(): AbortSignal {
+    return this.abortController.signal;
+  }
+
+  /** The thread's counters as of the last operation that settled. */
+  get stats(): Readonly<ProcessGroupStats> {
+    this.statsView.bytesSent = this.sharedStats[STATS_SLOTS.bytesSent]!;
+    this.statsView.bytesReceived = this.sharedStats[STATS_SLOTS.bytesReceived]!;
+    this.statsView.unalignedFrames = this.sharedStats[STATS_SLOTS.unalignedFrames]!;
+    this.statsView.sendBuffersAllocated = this.sharedStats[STATS_SLOTS.sendBuffersAllocated]!;
+    return this.statsView;
+  }
+
+  /**
+   * When the collective thread settled the last operation, in epoch milliseconds (performance.timeOrigin +
+   * performance.now() there): how a caller tells that an operation finished while its own thread was blocked.
+   */
+  get lastSettledAtMs(): number {
+    return this.sharedStats[STATS_SLOTS.lastSettledAtMs]!;
+  }
+
+  /** Sums (or averages) `data` element-wise across ranks, in place. */
+  allReduce(data: Float32Array, options: AllReduceOptions = {}): Promise<void> {
+    return this.inSharedMemory(data, (shared) =>
+      this.endpoint.request({
+        kind: 'allReduce',
+        call: this.endpoint.callNumber(),
+        group: this.id,
+        data: span(shared),
+        options
+      })
+    );
+  }
+
+  /**
+   * Like ProcessGroup.allReduceMany (same buckets, so threaded and unthreaded ranks agree), but every bucket
+   * is handed to the thread before the first is awaited: the thread reduces them back to back.
+   */
+  async allReduceMany(tensors: readonly Float32Array[], options: AllReduceOptions = {}): Promise<void> {
+    const operations: Promise<void>[] = [];
+    for (const range of bucketRanges(tensors, this.bucketElements)) {
+      if (range.inPlace) {
+        operations.push(this.allReduce(tensors[range.start]!, options));
+        continue;
+      }
+      const bucket = this.endpoint.staging.acquire(range.elements);
+      packBucket(tensors, range, bucket);
+      operations.push(
+        this.endpoint
+          .request({ kind: 'allReduce', call: this.endpoint.callNumber(), group: this.id, data: span(bucket), options })
+          .then(() => unpackBucket(bucket, range, tensors))
+          .finally(() => this.endpoint.staging.release(bucket))
+      );
+    }
+    const outcomes = await Promise.allSettled(operations);
+    const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+  }
+
+  /** Copies `root`'s `data` into every rank's `data` (same length everywhere). */
+  broadcast(data: Float32Array, root: number): Promise<void> {
+    return this.inSharedMemory(data, (shared) =>
+      this.endpoint.request({
+        kind: 'broadcast',
+        call: this.endpoint.callNumber(),
+        group: this.id,
+        data: span(shared),
+        root
+      })
+    );
+  }
+
+  /** Every rank's small JSON value, indexed by rank (for counts, metrics, addresses; not for tensors). */
+  async allGather<T extends JsonValue>(value: T): Promise<T[]> {
+    const values = await this.endpoint.request({
+      kind: 'allGather',
+      call: this.endpoint.callNumber(),
+      group: this.id,
+      value
+    });
+    return values as T[];
+  }
+
+  /** Returns once every rank has called barrier. */
+  async barrier(): Promise<void> {
+    await this.allGather(null);
+  }
+
+  /** Leaves the group cleanly, as ProcessGroup.close does (in the thread). */
+  async close(): Promise<void> {
+    try {
+      await this.endpoint.request({ kind: 'close', call: this.endpoint.callNumber(), group: this.id });
+    } catch {
+      // The thread is gone: so is the group.
+    } finally {
+      this.endpoint.forget(this.id);
+    }
+  }
+
+  /** Fails the group on purpose (e.g. the coordinator ended this generation): peers fail fast too. */
+  abort(reason: string): void {
+    this.endpoint.post({ kind: 'abort', group: this.id, reason });
+  }
+
+  /** @internal The thread reported the group's failure. */
+  groupFailed(error: SerializedCollectiveError): void {
+    if (!this.abortController.signal.aborted) this.abortController.abort(reviveCollectiveError(error));
+  }
+
+  /** @internal The thread itself is gone. */
+  threadFailed(error: CollectiveError): void {
+    this.groupFailed(serializeCollectiveError(error));
+  }
+
+  /** Runs `operation` on `data` itself if it is shared, else on a staged copy that is copied back after. */
+  private inSharedMemory(
+    data: Float32Array,
+    operation: (shared: Float32Array) => Promise<JsonValue[] | undefined>
+  ): Promise<void> {
+    if (isShared(data)) return operation(data).then(() => undefined);
+    const staged = this.endpoint.staging.acquire(data.length);
+    staged.set(data);
+    return operation(staged).then(
+      () => {
+        data.set(staged);
+        this.endpoint.staging.release(staged);
+      },
+      (error: unknown) => {
+        this.endpoint.staging.release(staged);
+        throw error;
+      }
+    );
+  }
+}
