@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { s3ConfigFromEnv } from './s3-config.js';
+import { RefreshingCredentials } from './s3-credentials.js';
 
 describe('s3ConfigFromEnv', () => {
   let secretDir = '';
@@ -31,31 +32,46 @@ describe('s3ConfigFromEnv', () => {
     });
   });
 
-  it('reads keys from a mounted Secret directory, trimming the trailing newline', () => {
+  it('re-reads keys from a mounted Secret directory (rotation), trimming the trailing newline', async () => {
     const config = s3ConfigFromEnv({
       AWS_ENDPOINT_URL: 'https://s3.example',
       RINGTRAIN_S3_CREDENTIALS_DIR: secretDir,
       AWS_ACCESS_KEY_ID: ''
     });
-    assert.equal(config.accessKey, 'from-secret');
-    assert.equal(config.secretKey, 'shh');
+    assert.deepEqual('credentialSource' in config && config.credentialSource, {
+      kind: 'mounted-secret',
+      dir: secretDir
+    });
     assert.equal(config.pathStyle, true);
     assert.equal(config.region, 'us-east-1');
+    let clock = 0;
+    const provider = new RefreshingCredentials(
+      { kind: 'mounted-secret', dir: secretDir, refreshMs: 1000 },
+      () => clock
+    );
+    assert.equal((await provider.getCredentials()).getAccessKey(), 'from-secret');
+    await writeFile(path.join(secretDir, 'AWS_ACCESS_KEY_ID'), 'rotated\n');
+    clock = 999;
+    assert.equal((await provider.getCredentials()).getAccessKey(), 'from-secret', 'not before refreshMs');
+    clock = 1000;
+    assert.equal((await provider.getCredentials()).getAccessKey(), 'rotated');
+    assert.equal((await provider.getCredentials()).getSecretKey(), 'shh');
   });
 
-  it('says which variable to set when something is missing or malformed', () => {
+  it('without an endpoint is AWS S3 in the region, virtual-hosted; without keys, the AWS default chain', () => {
+    const config = s3ConfigFromEnv({ AWS_REGION: 'eu-central-1' });
+    assert.equal(config.endpoint, 'https://s3.eu-central-1.amazonaws.com');
+    assert.equal(config.pathStyle, false);
+    assert.deepEqual('credentialSource' in config && config.credentialSource, { kind: 'aws-default-chain' });
+  });
+
+  it('says which variable to set when something is missing or malformed', async () => {
     assert.throws(
-      () => s3ConfigFromEnv({ AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'k' }),
-      /set RINGTRAIN_S3_ENDPOINT/
-    );
-    assert.throws(
-      () => s3ConfigFromEnv({ RINGTRAIN_S3_ENDPOINT: 'http://m:9000' }),
-      /AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or RINGTRAIN_S3_CREDENTIALS_DIR/
+      () => s3ConfigFromEnv({ AWS_ACCESS_KEY_ID: 'id' }),
+      /AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together/
     );
     assert.throws(() => s3ConfigFromEnv({ RINGTRAIN_S3_ENDPOINT: 'not a url' }), /RINGTRAIN_S3_ENDPOINT/);
-    assert.throws(
-      () => s3ConfigFromEnv({ RINGTRAIN_S3_ENDPOINT: 'http://m:9000', RINGTRAIN_S3_CREDENTIALS_DIR: '/nonexistent' }),
-      /cannot read S3 credential \/nonexistent\/AWS_ACCESS_KEY_ID/
-    );
+    const missing = new RefreshingCredentials({ kind: 'mounted-secret', dir: '/nonexistent' });
+    await assert.rejects(missing.getCredentials(), /cannot read S3 credential \/nonexistent\/AWS_ACCESS_KEY_ID/);
   });
 });

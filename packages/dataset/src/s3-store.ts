@@ -1,9 +1,10 @@
 import { buffer } from 'node:stream/consumers';
 import type { Readable } from 'node:stream';
-import { Client, S3Error } from 'minio';
+import { Client, S3Error, type ClientOptions } from 'minio';
 import { joinKey, type ObjectInfo, type ObjectStore } from './object-store.js';
 import { withRetry, retryDefaults, type RetryOptions } from './retry.js';
 import type { S3Config } from './s3-config.js';
+import { RefreshingCredentials } from './s3-credentials.js';
 import { StoreError } from './store-error.js';
 import { deadline, idleGuard } from './timeouts.js';
 
@@ -60,9 +61,19 @@ export class S3Store implements ObjectStore {
       useSSL,
       region: config.region,
       pathStyle: config.pathStyle,
-      accessKey: config.accessKey,
-      secretKey: config.secretKey,
-      ...(config.sessionToken ? { sessionToken: config.sessionToken } : {})
+      ...('credentialSource' in config
+        ? {
+            // The same class at run time (minio's ESM build); its CommonJS typings declare a twin the compiler
+            // cannot unify with the ESM one.
+            credentialsProvider: new RefreshingCredentials(config.credentialSource) as unknown as NonNullable<
+              ClientOptions['credentialsProvider']
+            >
+          }
+        : {
+            accessKey: config.accessKey,
+            secretKey: config.secretKey,
+            ...(config.sessionToken ? { sessionToken: config.sessionToken } : {})
+          })
     });
   }
 
