@@ -230,10 +230,10 @@ export const WorkersSpecSchema = z
         count: z.int().min(0).max(16).default(1).meta({ description: 'GPUs per worker (0: CPU training)' })
       })
     ).meta({ description: 'accelerators per worker, added to resources.limits' }),
-    resources: z
-      .object({ requests: quantities.optional(), limits: quantities.optional() })
-      .optional()
-      .meta({ description: 'per-worker CPU and memory requests and limits' }),
+    resources: z.object({ requests: quantities.optional(), limits: quantities.optional() }).optional().meta({
+      description:
+        'per-worker CPU, memory and ephemeral-storage requests and limits; ephemeral-storage unset: cacheSizeLimit plus 1Gi for logs and /tmp, requested and limited (a limit must exceed cacheSizeLimit, as /cache counts toward it)'
+    }),
     nodeSelector: nodeSelector('worker pods'),
     tolerations: tolerations('worker pods'),
     env: z.array(EnvVarSchema).max(128).optional(),
@@ -258,7 +258,7 @@ export const CoordinatorSpecSchema = defaulted(
       })
       .meta({
         description:
-          "the coordinator's CPU and memory, used as given when set (Kubernetes defaults requests to limits). The in-cluster ingest decodes as many images at once as these limits allow; an OOMKilled coordinator names coordinator.resources.limits.memory"
+          "the coordinator's CPU and memory, used as given when set (Kubernetes defaults requests to limits). The in-cluster ingest decodes as many images at once as these limits allow; an OOMKilled coordinator names coordinator.resources.limits.memory. ephemeral-storage unset: 1Gi requested and limited (logs and /tmp)"
       }),
     nodeSelector: nodeSelector(
       'the coordinator pod; not inherited from workers, so it need not land on (or wait for) a GPU node'
