@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
 // minio's index does not re-export its provider base class; the package exports this module by path.
 import { CredentialProvider } from 'minio/dist/esm/CredentialProvider.mjs';
 import { Credentials } from 'minio/dist/esm/Credentials.mjs';
@@ -17,6 +16,13 @@ import { Credentials } from 'minio/dist/esm/Credentials.mjs';
 export type CredentialSource =
   | { readonly kind: 'mounted-secret'; readonly dir: string; readonly refreshMs?: number }
   | { readonly kind: 'aws-default-chain' };
+
+interface AwsCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+  readonly expiration?: Date;
+}
 
 interface Loaded {
   readonly accessKey: string;
@@ -72,11 +78,13 @@ export class RefreshingCredentials extends CredentialProvider {
 }
 
 function chainLoader(now: () => number): () => Promise<Loaded> {
-  // The SDK's chain memoizes and renews by itself; asking it again near expiry is what renewal needs.
-  const chain = defaultProvider();
+  // The SDK's chain memoizes and renews by itself; asking it again near expiry is what renewal needs. Loaded
+  // only by a store that uses it: most processes have static keys or a Secret.
+  let chain: (() => Promise<AwsCredentials>) | undefined;
   return async () => {
     let found;
     try {
+      chain ??= (await import('@aws-sdk/credential-provider-node')).defaultProvider();
       found = await chain();
     } catch (error) {
       throw new Error(
