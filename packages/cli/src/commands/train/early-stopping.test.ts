@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeSafetensors } from '@ringtrain/model';
-import { digitsDataset, runCli } from '../../run-cli.test-helper.js';
+import { digitsDataset, ringtrainBin, runCli } from '../../run-cli.test-helper.js';
 
 /** The workers' backend: the native one wherever npm ci built it (RINGTRAIN_BACKEND overrides). */
 const TEST_BACKEND = process.env.RINGTRAIN_BACKEND ?? 'auto';
@@ -13,9 +14,53 @@ const slow = process.env.RINGTRAIN_SKIP_SLOW_TESTS === '1' ? 'RINGTRAIN_SKIP_SLO
 interface Metrics {
   state: string;
   reason: string;
+  restarts: { reason: string }[];
   weightsIdentical: boolean;
   epochs: { epoch: number; valAccuracy: number; valImages: number }[];
   summary: { bestModel?: string; bestEpoch?: number; bestValAccuracy?: number; endReason?: string };
+}
+
+/**
+ * A learning rate far below float32's resolution of the head's weights, with the backbone and its batch norm
+ * frozen: the model never changes, so validation accuracy never rises after epoch 1, on any backend.
+ */
+const FROZEN_MODEL = ['--freeze-backbone', '--freeze-batch-norm', '--lr', '1e-12'];
+
+/**
+ * `ringtrain train` that SIGKILLs worker-1 once the run's /status shows step `step` of epoch `epoch` (0-based),
+ * as a crashed process; the local supervisor restarts it and the ranks roll back to the last checkpoint.
+ */
+async function trainKillingWorker(
+  args: string[],
+  out: string,
+  at: { epoch: number; step: number }
+): Promise<{ code: number; stdout: string; stderr: string; killed: boolean }> {
+  const child = spawn(process.execPath, [ringtrainBin, 'train', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let killed = false;
+  let watching = false;
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    const statusUrl = /status at (http:\/\/\S+\/status)/.exec(stderr)?.[1];
+    if (watching || statusUrl === undefined) return;
+    watching = true;
+    void (async () => {
+      for (;;) {
+        const status = (await (await fetch(statusUrl)).json()) as { lastStep?: { epoch: number; epochStep: number } };
+        const last = status.lastStep;
+        if (last !== undefined && (last.epoch > at.epoch || (last.epoch === at.epoch && last.epochStep >= at.step)))
+          break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const log = await readFile(path.join(out, 'logs', 'worker-1.log'), 'utf8');
+      process.kill((JSON.parse(log.split('\n')[0]!) as { pid: number }).pid, 'SIGKILL');
+      killed = true;
+    })().catch(() => undefined);
+  });
+  const code = await new Promise<number>((resolve) => child.once('close', (exit) => resolve(exit ?? 1)));
+  return { code, stdout, stderr, killed };
 }
 
 describe('ringtrain train: the best model, early stopping and TensorBoard', () => {
@@ -45,8 +90,6 @@ describe('ringtrain train: the best model, early stopping and TensorBoard', () =
     { skip: slow, timeout: 15 * 60_000 },
     async () => {
       const out = path.join(work, 'early');
-      // A learning rate far below float32's resolution of the head's weights, with the backbone and its batch
-      // norm frozen: the model never changes, so validation accuracy never rises after epoch 1, on any backend.
       const run = await runCli([
         'train',
         '--data',
@@ -59,10 +102,7 @@ describe('ringtrain train: the best model, early stopping and TensorBoard', () =
         '16',
         '--image-size',
         '32',
-        '--freeze-backbone',
-        '--freeze-batch-norm',
-        '--lr',
-        '1e-12',
+        ...FROZEN_MODEL,
         '--early-stopping-patience',
         '2',
         '--checkpoint-every',
@@ -132,6 +172,57 @@ describe('ringtrain train: the best model, early stopping and TensorBoard', () =
       const events = Buffer.concat(await Promise.all(files.map((name) => readFile(path.join(out, 'tb', name)))));
       for (const tag of ['train/loss', 'train/learning_rate', 'time/allreduce_seconds', 'val/accuracy', 'val/loss'])
         assert.ok(events.includes(tag), `the event files log ${tag}`);
+    }
+  );
+
+  it(
+    '[slow] a worker killed mid-run: the restarted generation keeps counting the patience from the checkpoint',
+    { skip: slow, timeout: 15 * 60_000 },
+    async () => {
+      const out = path.join(work, 'restart');
+      const run = await trainKillingWorker(
+        [
+          '--data',
+          dataset,
+          '--workers',
+          '2',
+          '--epochs',
+          '8',
+          '--batch-size',
+          '8',
+          '--image-size',
+          '32',
+          ...FROZEN_MODEL,
+          '--early-stopping-patience',
+          '2',
+          '--checkpoint-every',
+          '0',
+          '--out',
+          out,
+          '--backend',
+          TEST_BACKEND,
+          '--json'
+        ],
+        out,
+        // Inside epoch 2: the rollback goes to epoch 1's checkpoint, whose books name epoch 1 the best.
+        { epoch: 1, step: 2 }
+      );
+      assert.ok(run.killed, 'the test killed worker-1');
+      assert.equal(run.code, 0, run.stderr);
+      const metrics = JSON.parse(await readFile(path.join(out, 'metrics.json'), 'utf8')) as Metrics;
+      assert.ok(metrics.restarts.length >= 1, 'the run restarted');
+      // Books lost in the restart would make epoch 2 the best and stop only after epoch 4.
+      assert.match(
+        metrics.reason,
+        /^early stopping: validation accuracy did not improve for 2 epochs \(patience 2\); the best, [\d.]+% after epoch 1,/
+      );
+      assert.equal(metrics.epochs.length, 3);
+      assert.equal(metrics.weightsIdentical, true);
+      const writers = new Set((await readdir(path.join(out, 'tb'))).map((name) => name.split('.ringtrain.')[0]));
+      assert.ok(
+        writers.size >= 2,
+        'the restarted generation logs to TensorBoard files of its own, sorted after the first'
+      );
     }
   );
 });
