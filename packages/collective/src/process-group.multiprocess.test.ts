@@ -55,9 +55,9 @@ test(
   }
 );
 
-async function assertSurvivorsFailFast(disrupt: 'SIGKILL' | 'SIGSTOP'): Promise<void> {
+async function assertSurvivorsFailFast(disrupt: 'SIGKILL' | 'SIGSTOP', thread = false): Promise<void> {
   const timeoutMs = 2_000;
-  const ranks = launch(3, { elements: 262_144, iterations: 100_000, timeoutMs, wire: 'f32' });
+  const ranks = launch(3, { elements: 262_144, iterations: 100_000, timeoutMs, wire: 'f32', thread });
   try {
     await waitForProgress(ranks, 3);
     const disruptedAt = Date.now();
@@ -78,6 +78,7 @@ async function assertSurvivorsFailFast(disrupt: 'SIGKILL' | 'SIGSTOP'): Promise<
         ['PeerLostError', 'CollectiveTimeoutError'].includes(error.name),
         `rank ${rank}: ${error.name}: ${error.message}`
       );
+      assert.ok(['PEER_LOST', 'TIMEOUT'].includes(error.code ?? ''), `rank ${rank}'s error has code ${error.code}`);
       assert.equal(typeof error.peerRank, 'number', `rank ${rank}'s error names a peer: ${error.message}`);
     }
   } finally {
@@ -91,6 +92,22 @@ test(
   { timeout: 60_000 },
   async () => {
     await assertSurvivorsFailFast('SIGKILL');
+  }
+);
+
+test(
+  'with the collective on its own thread, killing a rank rejects every survivor’s training thread within the deadline, naming a peer',
+  { timeout: 60_000 },
+  async () => {
+    await assertSurvivorsFailFast('SIGKILL', true);
+  }
+);
+
+test(
+  'with the collective on its own thread, a stalled rank (SIGSTOP) fails every other rank within the deadline',
+  { timeout: 60_000 },
+  async () => {
+    await assertSurvivorsFailFast('SIGSTOP', true);
   }
 );
 

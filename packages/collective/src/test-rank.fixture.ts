@@ -1,7 +1,15 @@
 // One rank of the multi-process tests (process-group.multiprocess.test.ts): all-reduces deterministic data,
 // reports progress after every operation and, at the end, a digest of its result.
 import { createHash } from 'node:crypto';
-import { CollectiveEndpoint, ProcessGroup, type WireFormat } from './index.js';
+import {
+  CollectiveEndpoint,
+  ProcessGroup,
+  ThreadedEndpoint,
+  ThreadedProcessGroup,
+  type CollectiveGroup,
+  type ProcessGroupConfig,
+  type WireFormat
+} from './index.js';
 import { exchangeAddresses, reportFailure, reportResult, type RankReport } from './rank-processes.js';
 
 export interface TestRankSettings {
@@ -13,6 +21,8 @@ export interface TestRankSettings {
   wire: WireFormat;
   /** Rank 0 blocks its event loop this long after the first operation, like a synchronous training step. */
   blockAfterFirstMs?: number;
+  /** Run the rank's collective on a thread of its own (ThreadedEndpoint, ThreadedProcessGroup). */
+  thread?: boolean;
 }
 
 /** Rank r's input: cheap to recompute anywhere, different on every rank and every element. */
@@ -22,9 +32,9 @@ export function testInput(rank: number, index: number): number {
 
 const settings = JSON.parse(process.argv[2] ?? '{}') as TestRankSettings;
 try {
-  const endpoint = await CollectiveEndpoint.listen();
+  const endpoint = settings.thread === true ? await ThreadedEndpoint.listen() : await CollectiveEndpoint.listen();
   const peers = await exchangeAddresses(settings.rank, endpoint.address);
-  const group = await ProcessGroup.connect(endpoint, {
+  const config: ProcessGroupConfig = {
     groupId: 'multiprocess',
     generation: 0,
     rank: settings.rank,
@@ -32,7 +42,11 @@ try {
     peers,
     token: 'multiprocess-token',
     timeoutMs: settings.timeoutMs
-  });
+  };
+  const group: CollectiveGroup =
+    endpoint instanceof ThreadedEndpoint
+      ? await ThreadedProcessGroup.connect(endpoint, config)
+      : await ProcessGroup.connect(endpoint, config);
   const data = new Float32Array(settings.elements);
   const operationMs: number[] = [];
   for (let iteration = 0; iteration < settings.iterations; iteration += 1) {
