@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { CollectiveEndpoint } from './endpoint.js';
-import { ProcessGroup } from './process-group.js';
+import { ProcessGroup, type CollectiveGroup } from './process-group.js';
+import { ThreadedEndpoint, ThreadedProcessGroup } from './threaded-process-group.js';
 import { exchangeAddresses, forkRanks, reportFailure, reportResult, type RankLauncher } from './rank-processes.js';
 import { ShapedNetwork, type ShapedNetworkOptions } from './shaped-network.js';
 import type { WireFormat } from './wire-format.js';
@@ -21,6 +22,8 @@ export interface AllReduceBenchmarkOptions {
    * shaped-network.ts); without it the ranks talk over this machine's loopback.
    */
   link?: Omit<ShapedNetworkOptions, 'ranks'>;
+  /** Each rank runs its collective on a thread of its own (ThreadedProcessGroup), its buffer in shared memory. */
+  thread?: boolean;
 }
 
 /** Figures as nccl-tests defines them: algbw = bytes / time, busbw = algbw · 2(N−1)/N. */
@@ -32,6 +35,7 @@ export interface AllReduceBenchmarkResult {
   chunkBytes: number;
   /** The shaped link the ranks ran behind, or null for loopback. */
   link: { gbit: number; latencyMs: number } | null;
+  thread: boolean;
   medianMs: number;
   minMs: number;
   algbwGBs: number;
@@ -49,6 +53,7 @@ interface RankSettings {
   token: string;
   /** The address to listen on: the rank's own on a shaped network, loopback otherwise. */
   host: string;
+  thread: boolean;
 }
 
 // Each rank runs this module's sibling in the same form: the compiled .js when built, the .ts under tsx.
@@ -79,7 +84,8 @@ export async function benchmarkAllReduce(options: AllReduceBenchmarkOptions): Pr
     warmup: options.warmup ?? 2,
     chunkBytes,
     token,
-    host: network?.ranks[rank]!.address ?? '127.0.0.1'
+    host: network?.ranks[rank]!.address ?? '127.0.0.1',
+    thread: options.thread === true
   }));
   const inNamespace: RankLauncher | undefined =
     network === undefined
@@ -104,6 +110,7 @@ export async function benchmarkAllReduce(options: AllReduceBenchmarkOptions): Pr
       iters: options.iters,
       chunkBytes,
       link: options.link === undefined ? null : { gbit: options.link.gbit, latencyMs: options.link.latencyMs ?? 0 },
+      thread: options.thread === true,
       medianMs,
       minMs: Math.min(...perIteration),
       algbwGBs,
@@ -119,9 +126,11 @@ export async function benchmarkAllReduce(options: AllReduceBenchmarkOptions): Pr
 export async function runBenchmarkRank(settingsJson: string): Promise<void> {
   const settings = JSON.parse(settingsJson) as RankSettings;
   try {
-    const endpoint = await CollectiveEndpoint.listen({ host: settings.host });
+    const endpoint = settings.thread
+      ? await ThreadedEndpoint.listen({ host: settings.host })
+      : await CollectiveEndpoint.listen({ host: settings.host });
     const peers = await exchangeAddresses(settings.rank, endpoint.address);
-    const group = await ProcessGroup.connect(endpoint, {
+    const config = {
       groupId: 'bench',
       generation: 0,
       rank: settings.rank,
@@ -129,8 +138,14 @@ export async function runBenchmarkRank(settingsJson: string): Promise<void> {
       peers,
       token: settings.token,
       chunkBytes: settings.chunkBytes
-    });
-    const data = new Float32Array(settings.elements);
+    };
+    const group: CollectiveGroup =
+      endpoint instanceof ThreadedEndpoint
+        ? await ThreadedProcessGroup.connect(endpoint, config)
+        : await ProcessGroup.connect(endpoint, config);
+    const data = new Float32Array(
+      settings.thread ? new SharedArrayBuffer(settings.elements * 4) : new ArrayBuffer(settings.elements * 4)
+    );
     const times: number[] = [];
     for (let iteration = 0; iteration < settings.warmup + settings.iters; iteration += 1) {
       data.fill(settings.rank + 1);

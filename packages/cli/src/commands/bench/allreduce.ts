@@ -14,6 +14,7 @@ const schema = z.object({
   warmup: z.coerce.number().int().min(0),
   chunkMib: z.coerce.number().positive().max(16),
   json: z.boolean().optional(),
+  thread: z.boolean().optional(),
   ...linkFlagsSchema
 });
 
@@ -25,7 +26,7 @@ const schema = z.object({
 export function allReduceBenchCommand(): Command {
   const command = new Command('allreduce')
     .description(
-      'ring all-reduce bandwidth between local processes, over loopback or (--link-gbit) shaped links; --json prints {workers, bytes, wire, iters, link, medianMs, algbwGBs, busbwGBs}'
+      'ring all-reduce bandwidth between local processes, over loopback or (--link-gbit) shaped links; --json prints {workers, bytes, wire, iters, link, thread, medianMs, algbwGBs, busbwGBs}'
     )
     .option('--workers <n>', 'rank processes', '2')
     .option('--mib <m>', 'f32 payload in MiB (ResNet18 gradients: 44.6)', '44.6')
@@ -33,6 +34,7 @@ export function allReduceBenchCommand(): Command {
     .option('--iters <k>', 'timed iterations', '20')
     .option('--warmup <k>', 'untimed iterations first', '3')
     .option('--chunk-mib <m>', 'frame payload size in MiB', '4')
+    .option('--thread', "each rank's collective on a worker thread of its own (ThreadedProcessGroup)")
     .option('--json', 'print one JSON object on stdout');
   return addLinkFlags(command).action(async (raw: Record<string, unknown>) => {
     const options = parseOptions(schema, raw);
@@ -46,6 +48,7 @@ export function allReduceBenchCommand(): Command {
       warmup: options.warmup,
       chunkBytes: Math.round((options.chunkMib * MiB) / 4) * 4,
       execArgv: TSX_EXEC_ARGV,
+      thread: options.thread === true,
       ...(link !== undefined ? { link } : {})
     });
     if (options.json) {
@@ -57,7 +60,7 @@ export function allReduceBenchCommand(): Command {
         ? 'loopback'
         : `${result.link.gbit} Gbit/s links${result.link.latencyMs > 0 ? `, ${result.link.latencyMs} ms` : ''}`;
     process.stdout.write(
-      `all-reduce of ${(result.bytes / MiB).toFixed(1)} MiB over ${result.workers} processes (${result.wire} wire, ${linkText}): ` +
+      `all-reduce of ${(result.bytes / MiB).toFixed(1)} MiB over ${result.workers} processes (${result.wire} wire, ${linkText}${result.thread ? ', threaded' : ''}): ` +
         `median ${result.medianMs.toFixed(1)} ms, algbw ${result.algbwGBs.toFixed(3)} GB/s, busbw ${result.busbwGBs.toFixed(3)} GB/s\n`
     );
   });
