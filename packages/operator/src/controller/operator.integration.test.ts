@@ -195,7 +195,11 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     assert.equal(env.RINGTRAIN_RANK, '1');
     assert.equal(env.RINGTRAIN_WORLD_SIZE, '2');
     assert.equal(worker1?.spec?.subdomain, 'gang-workers');
-    assert.deepEqual(worker1?.spec?.containers[0]?.resources?.limits, { 'nvidia.com/gpu': '1' });
+    // The GPU, and ephemeral storage for the default 10Gi /cache plus scratch: the API server takes both.
+    assert.deepEqual(worker1?.spec?.containers[0]?.resources?.limits, {
+      'nvidia.com/gpu': '1',
+      'ephemeral-storage': '11Gi'
+    });
     const services = (await core.listNamespacedService({ namespace, labelSelector: 'ringtrain.dev/run=gang' })).items;
     assert.deepEqual(services.map((s) => s.metadata?.name).sort(), ['gang-coordinator', 'gang-workers']);
     assert.deepEqual(
