@@ -49,6 +49,14 @@ describe('describeRunPlan', () => {
     assert.match(text, /images: +64×64 pixels, no augmentation/);
     assert.match(text, /checkpoints: \/runs\/digits\/checkpoints every 500 iterations and at each epoch end/);
     assert.match(text, /model: +\/runs\/digits\/model \(and \/runs\/digits\/metrics\.json\) at the end/);
+    assert.match(text, /best model by validation accuracy is kept in \/runs\/digits\/model-best; every epoch runs/);
+    assert.match(text, /tensorboard: +\/runs\/digits\/tb \(tensorboard --logdir \/runs\/digits\/tb\)/);
+  });
+
+  it('names early stopping when a run sets a patience, and no TensorBoard line when it is off', () => {
+    const text = renderRunPlan(describeRunPlan(config({ earlyStopping: { patience: 3 }, tensorboard: false }), digits));
+    assert.match(text, /early stopping ends the run after 3 epochs without a better one/);
+    assert.doesNotMatch(text, /tensorboard/);
   });
 
   it('names AdamW, label smoothing, clipping and the gradient wire when a run sets them', () => {

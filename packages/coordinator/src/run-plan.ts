@@ -67,7 +67,19 @@ export interface RunPlan {
     /** The backend each rank runs, by rank: known once the workers have taken their first step. */
     perRank: string[] | null;
   };
-  output: { dir: string; checkpoints: string; model: string; metrics: string; checkpointEveryIterations: number };
+  output: {
+    dir: string;
+    checkpoints: string;
+    model: string;
+    /** Where the best model by validation accuracy is kept, beside `model`. */
+    bestModel: string;
+    metrics: string;
+    /** TensorBoard's log directory; null with TensorBoard off. */
+    tensorboard: string | null;
+    checkpointEveryIterations: number;
+  };
+  /** Epochs without a new best validation accuracy that end the run; null: early stopping off. */
+  earlyStoppingPatience: number | null;
 }
 
 /**
@@ -194,9 +206,12 @@ export function describeRunPlan(
       dir: config.out,
       checkpoints: checkpointsUri(config),
       model: joinUri(config.out, 'model'),
+      bestModel: joinUri(config.out, 'model-best'),
       metrics: joinUri(config.out, 'metrics.json'),
+      tensorboard: config.tensorboard ? joinUri(config.out, 'tb') : null,
       checkpointEveryIterations: config.checkpointEverySteps
-    }
+    },
+    earlyStoppingPatience: config.earlyStopping?.patience ?? null
   };
 }
 
@@ -328,9 +343,24 @@ export function renderRunPlan(plan: RunPlan): string {
       `${plan.imageSize}×${plan.imageSize} pixels, ${plan.augment ? 'random-resized-crop and horizontal flip for training' : 'no augmentation'}`
     ],
     ['validation', `${plural(plan.dataset.valImages, 'image')} at each epoch end, shared among the workers`],
+    [
+      '',
+      `the best model by validation accuracy is kept in ${plan.output.bestModel}; ` +
+        (plan.earlyStoppingPatience === null
+          ? 'every epoch runs (no early stopping)'
+          : `early stopping ends the run after ${plural(plan.earlyStoppingPatience, 'epoch')} without a better one`)
+    ],
     ['backend', describeBackends(plan)],
     ['checkpoints', `${plan.output.checkpoints} ${checkpoints}`],
-    ['model', `${plan.output.model} (and ${plan.output.metrics}) at the end`]
+    ['model', `${plan.output.model} (and ${plan.output.metrics}) at the end`],
+    ...(plan.output.tensorboard === null
+      ? []
+      : [
+          ['tensorboard', `${plan.output.tensorboard} (tensorboard --logdir ${plan.output.tensorboard})`] as [
+            string,
+            string
+          ]
+        ])
   ];
   const width = Math.max(...lines.map(([label]) => label.length));
   return [
