@@ -1,7 +1,21 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { EXTENDED_RESOURCE_NAME } from './api/spec-schema.js';
+import { DEFAULT_URI_POLICY } from './api/uri-policy.js';
 import { DEFAULT_GPU_RESOURCE } from './resources/templates.js';
+
+/** A comma-separated flag as a list, each item checked against `item`. */
+function commaList(item: RegExp, what: string) {
+  return z
+    .string()
+    .transform((text) =>
+      text
+        .split(',')
+        .map((each) => each.trim())
+        .filter((each) => each !== '')
+    )
+    .refine((items) => items.every((each) => item.test(each)), `expected ${what}, separated by commas`);
+}
 
 const OptionsSchema = z.object({
   namespace: z.string().min(1).optional(),
@@ -27,6 +41,10 @@ const OptionsSchema = z.object({
     )
     .transform((pairs) => Object.fromEntries(pairs.split(',').map((pair) => pair.split('=') as [string, string])))
     .optional(),
+  allowedUriSchemes: commaList(/^[a-z][a-z0-9+.-]*$/, 'URI schemes such as s3,https')
+    .refine((schemes) => !schemes.includes('file'), 'file:// cannot be allowed: a pod would read its node')
+    .prefault(DEFAULT_URI_POLICY.schemes.join(',')),
+  allowedUriHosts: commaList(/^[A-Za-z0-9.-]+$/, 'host names such as models.example.com').prefault(''),
   defaultGpuResource: z
     .string()
     .max(317)
@@ -83,6 +101,16 @@ export function registerOperatorCommand(program: Command): void {
       "the device plugin's GPU resource, for runs that set no spec.workers.gpu.resourceName",
       DEFAULT_GPU_RESOURCE
     )
+    .option(
+      '--allowed-uri-schemes <list>',
+      'URI schemes a TrainingRun may name (pretrained weights, dataset, output, checkpoints); never file',
+      DEFAULT_URI_POLICY.schemes.join(',')
+    )
+    .option(
+      '--allowed-uri-hosts <list>',
+      'hosts an http(s) URI may name, when those schemes are allowed (loopback, link-local and metadata hosts never)',
+      ''
+    )
     .action(async (raw: Record<string, unknown>) => {
       await runOperatorCommand(raw);
     });
@@ -101,6 +129,8 @@ export function registerOperatorCommand(program: Command): void {
     )
     .option('--operator-namespace <ns>', "the operator pods' namespace ($POD_NAMESPACE in the cluster)")
     .option('--default-gpu-resource <name>', 'as the operator is started with', DEFAULT_GPU_RESOURCE)
+    .option('--allowed-uri-schemes <list>', 'as the operator is started with', DEFAULT_URI_POLICY.schemes.join(','))
+    .option('--allowed-uri-hosts <list>', 'as the operator is started with', '')
     .action(async (raw: Record<string, unknown>) => {
       await runRenderCommand(raw);
     });
@@ -119,7 +149,9 @@ const RenderOptionsSchema = OptionsSchema.pick({
   datasetService: true,
   networkPolicies: true,
   operatorPodLabels: true,
-  defaultGpuResource: true
+  defaultGpuResource: true,
+  allowedUriSchemes: true,
+  allowedUriHosts: true
 }).extend({
   filename: z.string().min(1),
   namespace: z.string().min(1).default('default'),
@@ -147,6 +179,7 @@ export async function runRenderCommand(raw: Record<string, unknown>): Promise<vo
       ...(options.datasetService ? { datasetService: options.datasetService } : {}),
       defaultGpuResource: options.defaultGpuResource,
       networkPolicies: options.networkPolicies,
+      uriPolicy: { schemes: options.allowedUriSchemes, hosts: options.allowedUriHosts },
       ...(options.operatorPodLabels && options.operatorNamespace
         ? { operatorPods: { namespace: options.operatorNamespace, labels: options.operatorPodLabels } }
         : {})
@@ -183,6 +216,7 @@ export async function runOperatorCommand(raw: Record<string, unknown>): Promise<
     ...(options.datasetService ? { datasetService: options.datasetService } : {}),
     defaultGpuResource: options.defaultGpuResource,
     networkPolicies: options.networkPolicies,
+    uriPolicy: { schemes: options.allowedUriSchemes, hosts: options.allowedUriHosts },
     ...(options.operatorPodLabels && podNamespace
       ? { operatorPods: { namespace: podNamespace, labels: options.operatorPodLabels } }
       : {}),

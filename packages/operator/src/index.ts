@@ -78,4 +78,3 @@ export async function startOperator(options?: OperatorOptions): Promise<RunningO
   const { startOperator: start } = await import('./controller/operator.js');
   return start(options);
 }
-export { renderTrainingRuns, renderYaml, RENDERED_TOKEN, type RenderOptions } from './render.js';

@@ -1,6 +1,6 @@
 import { dumpYaml } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { parseTrainingRun } from './api/validate.js';
+import { InvalidTrainingRunError, parseTrainingRun } from './api/validate.js';
 import type { TrainingRun } from './api/training-run.js';
 import { planReconcile, type ChildObject, type Observed } from './reconcile/plan.js';
 import type { ClusterSettings } from './resources/templates.js';
@@ -51,6 +51,11 @@ export function renderTrainingRuns(manifests: string, options: RenderOptions = {
       token: RENDERED_TOKEN,
       ...(options.cluster ? { cluster: options.cluster } : {})
     });
+    // Refused before anything is created (a URI the cluster does not allow): what the run's status would say.
+    if (plan.status?.phase === 'Failed')
+      throw new InvalidTrainingRunError(
+        `TrainingRun ${run.metadata.name} would fail at once: ${plan.status.conditions?.find((c) => c.type === 'Failed')?.message ?? 'refused'}`
+      );
     for (const action of plan.actions) if (action.kind === 'create') objects.push(action.object);
   }
   return objects;

@@ -39,6 +39,8 @@ export interface OperatorOptions {
   readonly defaultGpuResource?: string;
   /** False: create no per-run NetworkPolicy (default true). */
   readonly networkPolicies?: boolean;
+  /** Which URIs a spec may name (default DEFAULT_URI_POLICY: s3:// only). */
+  readonly uriPolicy?: ClusterSettings['uriPolicy'];
   /** The operator's own pods, whose reads of /status the per-run NetworkPolicy lets in (unset: any source). */
   readonly operatorPods?: ClusterSettings['operatorPods'];
   readonly progress?: ProgressSource;
@@ -117,7 +119,8 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       ...(options.datasetService !== undefined ? { datasetService: options.datasetService } : {}),
       ...(options.defaultGpuResource !== undefined ? { defaultGpuResource: options.defaultGpuResource } : {}),
       ...(options.networkPolicies !== undefined ? { networkPolicies: options.networkPolicies } : {}),
-      ...(options.operatorPods !== undefined ? { operatorPods: options.operatorPods } : {})
+      ...(options.operatorPods !== undefined ? { operatorPods: options.operatorPods } : {}),
+      ...(options.uriPolicy !== undefined ? { uriPolicy: options.uriPolicy } : {})
     }
   });
 

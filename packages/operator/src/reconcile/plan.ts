@@ -3,6 +3,7 @@ import { OPERATOR_MANAGER } from '../api/group-version.js';
 import type { Phase, TrainingRunStatus } from '../api/status-schema.js';
 import type { TrainingRun } from '../api/training-run.js';
 import { LABEL_ATTEMPT, LABEL_RANK, LABEL_ROLE, names } from '../resources/names.js';
+import { uriPolicyViolations } from '../api/uri-policy.js';
 import {
   buildConfigMap,
   buildCoordinatorPod,
@@ -188,6 +189,14 @@ class Planner {
 
   private active(): void {
     const policy = this.run.spec.runPolicy;
+    if (this.status.attempt === undefined) {
+      // Before anything is created: a pod would read or write what the spec names with the run's credentials.
+      const refused = uriPolicyViolations(this.run, this.options.cluster?.uriPolicy);
+      if (refused.length > 0) {
+        this.fail('URINotAllowed', refused.join('; '));
+        return;
+      }
+    }
     if (this.status.phase === 'Suspended' || this.status.attempt === undefined)
       this.startAttempt(this.status.attempt === undefined ? 'Started' : 'Resumed');
     const attempt = this.status.attempt ?? 1;

@@ -15,6 +15,7 @@ import type {
 import { runSettingsFromHyperparameters } from '@ringtrain/proto';
 import { quantityBytes, type Toleration } from '../api/spec-schema.js';
 import { checkpointsUri, type TrainingRun } from '../api/training-run.js';
+import type { UriPolicy } from '../api/uri-policy.js';
 import {
   COORDINATOR_GRPC_PORT,
   COORDINATOR_HTTP_PORT,
@@ -102,6 +103,8 @@ export function buildSecret(run: TrainingRun, token: string): V1Secret {
 
 /** What the operator knows of the cluster that a TrainingRun does not say (set by its flags, from the chart). */
 export interface ClusterSettings {
+  /** Which URIs a spec may name (DEFAULT_URI_POLICY: s3:// only, no file://, no metadata or link-local host). */
+  readonly uriPolicy?: UriPolicy;
   /** host:port of the cluster's dataset service, which plans every run's epochs; unset, workers plan locally. */
   readonly datasetService?: string;
   /**
