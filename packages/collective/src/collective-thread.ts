@@ -63,77 +63,78 @@ function hostedGroup(group: number, call: number): ProcessGroup | undefined {
   return hosted;
 }
 
-let endpoint: CollectiveEndpoint;
-try {
-  endpoint = await CollectiveEndpoint.listen(data.endpoint);
-} catch (error) {
+const listening = await CollectiveEndpoint.listen(data.endpoint).catch((error: unknown) => {
   post({ kind: 'listen-failed', error: serializeCollectiveError(error) });
-  port.close();
-  throw error;
-}
-
-port.on('message', (message: ToCollectiveThread) => {
-  switch (message.kind) {
-    case 'connect': {
-      const hosted: Hosted = { group: undefined, stats: new Float64Array(message.stats) };
-      groups.set(message.group, hosted);
-      const connecting = ProcessGroup.connect(endpoint, message.config).then((group) => {
-        hosted.group = group;
-        group.signal.addEventListener('abort', () => {
-          publishStats(hosted);
-          post({ kind: 'failed', group: message.group, error: serializeCollectiveError(group.signal.reason) });
-        });
-        if (hosted.abortReason !== undefined) group.abort(hosted.abortReason);
-      });
-      connecting.catch(() => groups.delete(message.group));
-      settle(message.call, undefined, connecting);
-      return;
-    }
-    case 'allReduce': {
-      const group = hostedGroup(message.group, message.call);
-      if (group !== undefined)
-        settle(message.call, groups.get(message.group), group.allReduce(view(message.data), message.options));
-      return;
-    }
-    case 'broadcast': {
-      const group = hostedGroup(message.group, message.call);
-      if (group !== undefined)
-        settle(message.call, groups.get(message.group), group.broadcast(view(message.data), message.root));
-      return;
-    }
-    case 'allGather': {
-      const group = hostedGroup(message.group, message.call);
-      if (group !== undefined) settle(message.call, groups.get(message.group), group.allGather(message.value));
-      return;
-    }
-    case 'close': {
-      const hosted = groups.get(message.group);
-      groups.delete(message.group);
-      settle(message.call, hosted, hosted?.group?.close() ?? Promise.resolve());
-      return;
-    }
-    case 'abort': {
-      const hosted = groups.get(message.group);
-      if (hosted?.group !== undefined) hosted.group.abort(message.reason);
-      else if (hosted !== undefined) hosted.abortReason = message.reason;
-      return;
-    }
-    case 'shutdown': {
-      const closing = Promise.all([...groups.values()].map((hosted) => hosted.group?.close()))
-        .then(() => endpoint.close())
-        .finally(() => groups.clear());
-      closing.then(
-        () => {
-          post({ kind: 'settled', call: message.call });
-          port.close();
-        },
-        (error: unknown) => {
-          post({ kind: 'settled', call: message.call, error: serializeCollectiveError(error) });
-          port.close();
-        }
-      );
-      return;
-    }
-  }
+  return undefined;
 });
-post({ kind: 'listening', address: endpoint.address });
+// Without an endpoint there is nothing to serve: closing the port lets the thread exit.
+if (listening === undefined) port.close();
+else serve(listening);
+
+function serve(endpoint: CollectiveEndpoint): void {
+  port.on('message', (message: ToCollectiveThread) => {
+    switch (message.kind) {
+      case 'connect': {
+        const hosted: Hosted = { group: undefined, stats: new Float64Array(message.stats) };
+        groups.set(message.group, hosted);
+        const connecting = ProcessGroup.connect(endpoint, message.config).then((group) => {
+          hosted.group = group;
+          group.signal.addEventListener('abort', () => {
+            publishStats(hosted);
+            post({ kind: 'failed', group: message.group, error: serializeCollectiveError(group.signal.reason) });
+          });
+          if (hosted.abortReason !== undefined) group.abort(hosted.abortReason);
+        });
+        connecting.catch(() => groups.delete(message.group));
+        settle(message.call, undefined, connecting);
+        return;
+      }
+      case 'allReduce': {
+        const group = hostedGroup(message.group, message.call);
+        if (group !== undefined)
+          settle(message.call, groups.get(message.group), group.allReduce(view(message.data), message.options));
+        return;
+      }
+      case 'broadcast': {
+        const group = hostedGroup(message.group, message.call);
+        if (group !== undefined)
+          settle(message.call, groups.get(message.group), group.broadcast(view(message.data), message.root));
+        return;
+      }
+      case 'allGather': {
+        const group = hostedGroup(message.group, message.call);
+        if (group !== undefined) settle(message.call, groups.get(message.group), group.allGather(message.value));
+        return;
+      }
+      case 'close': {
+        const hosted = groups.get(message.group);
+        groups.delete(message.group);
+        settle(message.call, hosted, hosted?.group?.close() ?? Promise.resolve());
+        return;
+      }
+      case 'abort': {
+        const hosted = groups.get(message.group);
+        if (hosted?.group !== undefined) hosted.group.abort(message.reason);
+        else if (hosted !== undefined) hosted.abortReason = message.reason;
+        return;
+      }
+      case 'shutdown': {
+        const closing = Promise.all([...groups.values()].map((hosted) => hosted.group?.close()))
+          .then(() => endpoint.close())
+          .finally(() => groups.clear());
+        closing.then(
+          () => {
+            post({ kind: 'settled', call: message.call });
+            port.close();
+          },
+          (error: unknown) => {
+            post({ kind: 'settled', call: message.call, error: serializeCollectiveError(error) });
+            port.close();
+          }
+        );
+        return;
+      }
+    }
+  });
+  post({ kind: 'listening', address: endpoint.address });
+}

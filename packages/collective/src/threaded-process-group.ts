@@ -36,6 +36,9 @@ const COLLECTIVE_THREAD_ENTRY = new URL(
   import.meta.url
 );
 
+/** How long closing waits for the thread to close its groups and endpoint before it is terminated. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 interface PendingCall {
   resolve: (values: JsonValue[] | undefined) => void;
   reject: (error: Error) => void;
@@ -139,7 +142,14 @@ export class ThreadedEndpoint {
     if (this.closed) return;
     const exited = new Promise<void>((resolve) => this.thread.once('exit', () => resolve()));
     try {
-      if (this.threadFailure === undefined) await this.request({ kind: 'shutdown', call: this.nextCall++ });
+      // Closing open groups says goodbye to their peers; one that does not answer must not hold the thread forever.
+      let timer: NodeJS.Timeout | undefined;
+      if (this.threadFailure === undefined)
+        await Promise.race([
+          this.request({ kind: 'shutdown', call: this.nextCall++ }),
+          new Promise((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)))
+        ]);
+      clearTimeout(timer);
     } finally {
       this.closed = true;
       const timer = setTimeout(() => void this.thread.terminate(), 2_000);
