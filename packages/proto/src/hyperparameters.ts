@@ -78,6 +78,10 @@ export const HyperparametersSchema = z
       description:
         'element encoding of gradients on the ring: f32 exact; bf16 or f16 halve the bytes sent (every rank still ends identical)'
     }),
+    earlyStoppingPatience: z.int().min(1).max(10_000).optional().meta({
+      description:
+        'end the run once validation accuracy has not improved for this many epochs (unset: every epoch runs); the best model is kept in <output>/model-best either way'
+    }),
     dropLastBatchBelow: z.number().min(0).max(1).optional().meta({
       description:
         "drop an epoch's last batch when it holds less than this fraction of the global batch (default: half; 0 keeps it, 1 is PyTorch's drop_last)"
@@ -112,6 +116,7 @@ export function runSettingsFromHyperparameters(
   loaderThreads: number;
   gradientWire: GradientWire;
   dropLastBatchBelow?: number;
+  earlyStopping?: { patience: number };
   lrSchedule: { kind: Hyperparameters['schedule']; warmupEpochs: number };
   training: Record<string, unknown>;
 } {
@@ -123,6 +128,7 @@ export function runSettingsFromHyperparameters(
     loaderThreads: hp.loaderThreads,
     gradientWire: hp.gradientWire,
     ...(hp.dropLastBatchBelow !== undefined ? { dropLastBatchBelow: hp.dropLastBatchBelow } : {}),
+    ...(hp.earlyStoppingPatience !== undefined ? { earlyStopping: { patience: hp.earlyStoppingPatience } } : {}),
     lrSchedule: { kind: hp.schedule, warmupEpochs: hp.warmupEpochs },
     // packages/model's TrainingConfigInput, which the worker validates with the model's own schema.
     training: {

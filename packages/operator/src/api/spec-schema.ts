@@ -343,7 +343,15 @@ export const TrainingRunSpecSchema = z
     coordinator: CoordinatorSpecSchema,
     hyperparameters: HyperparametersSpecSchema,
     checkpoint: CheckpointSpecSchema,
-    output: z.object({ uri: uri('where the trained model and metrics.json go') }).meta({ description: 'results' }),
+    output: z
+      .object({
+        uri: uri('where the trained model (model/, and model-best/ by validation accuracy) and metrics.json go'),
+        tensorboard: z
+          .boolean()
+          .default(true)
+          .meta({ description: 'TensorBoard event files under <uri>/tb (tensorboard --logdir <uri>/tb)' })
+      })
+      .meta({ description: 'results' }),
     storage: StorageSpecSchema.optional(),
     runPolicy: RunPolicySchema,
     managedBy: z

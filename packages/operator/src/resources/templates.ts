@@ -234,6 +234,7 @@ export function coordinatorRunConfig(run: TrainingRun, cluster: ClusterSettings 
         }
       : {}),
     out: spec.output.uri,
+    tensorboard: spec.output.tensorboard,
     // Always spelled out, so status.lastCheckpoint.uri and the workers name one place.
     checkpoints: checkpointsUri(run),
     workers: spec.workers.replicas,

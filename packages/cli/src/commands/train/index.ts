@@ -38,10 +38,6 @@ export function registerTrainCommand(program: Command): void {
     .option('--val-fraction <f>', 'fraction of each class held out for validation at ingest')
     .option('--max-steps <n>', 'stop after this many optimizer steps in total')
     .option(
-      '--early-stopping-patience <epochs>',
-      'end the run once validation accuracy has not improved for this many epochs (default: off); either way the best model is kept in <out>/model-best'
-    )
-    .option(
       '--no-tensorboard',
       'write no TensorBoard event files (default: in <out>/tb, for tensorboard --logdir <out>/tb)'
     )

@@ -36,7 +36,6 @@ export const trainOptionsSchema = z
     checkpointEvery: z.coerce.number().int().min(0).default(DEFAULT_CHECKPOINT_EVERY_STEPS),
     keepCheckpoints: positiveInt.default(DEFAULT_KEEP_CHECKPOINTS),
     maxSteps: positiveInt.optional(),
-    earlyStoppingPatience: positiveInt.optional(),
     tensorboard: z.boolean().default(true),
     partitions: positiveInt.optional(),
     maxRestarts: z.coerce.number().int().min(0).default(3),
@@ -102,12 +101,11 @@ export async function runTrain(raw: Record<string, unknown>): Promise<void> {
     }
     configInput = JSON.parse(await readFile(runFile, 'utf8')) as Record<string, unknown>;
     // A resumed run keeps its data order and model; only how long it runs may change.
-    const { epochs } = givenHyperparameters(raw);
+    const { epochs, earlyStoppingPatience } = givenHyperparameters(raw);
     if (epochs !== undefined) configInput.epochs = epochs;
     if (options.maxSteps !== undefined) configInput.maxSteps = options.maxSteps;
     else delete configInput.maxSteps;
-    if (options.earlyStoppingPatience !== undefined)
-      configInput.earlyStopping = { patience: options.earlyStoppingPatience };
+    if (earlyStoppingPatience !== undefined) configInput.earlyStopping = { patience: earlyStoppingPatience };
     if (!options.tensorboard) configInput.tensorboard = false;
   } else {
     if (await checkpoints.latest()) {
@@ -284,9 +282,6 @@ async function prepareRun(
         }
       : {}),
     tensorboard: options.tensorboard,
-    ...(options.earlyStoppingPatience !== undefined
-      ? { earlyStopping: { patience: options.earlyStoppingPatience } }
-      : {}),
     cacheDir: path.join(out, 'cache'),
     backend: options.backend
   };
