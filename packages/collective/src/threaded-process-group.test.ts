@@ -5,6 +5,7 @@ import {
   CollectiveTimeoutError,
   PeerLostError,
   ProcessGroup,
+  SharedStagingPool,
   ThreadedEndpoint,
   ThreadedProcessGroup,
   type CollectiveGroup,
@@ -269,4 +270,18 @@ test('a silent peer times the threaded rank out within its deadline even while t
 test('a threaded endpoint that cannot listen rejects with the reason, and its thread exits', async () => {
   const port = threaded[0]!.address.slice(threaded[0]!.address.lastIndexOf(':') + 1);
   await assert.rejects(ThreadedEndpoint.listen({ port: Number(port) }), /cannot listen on 127\.0\.0\.1:\d+/);
+});
+
+test('the staging pool reuses the smallest fitting buffer and keeps no more than its cap while idle', () => {
+  const pool = new SharedStagingPool(1_000 * 4);
+  const small = pool.acquire(100);
+  const large = pool.acquire(900);
+  pool.release(small);
+  pool.release(large);
+  assert.equal(pool.acquire(50).buffer, small.buffer, 'the smallest buffer that fits');
+  assert.equal(pool.allocatedCount, 2);
+  const oneOff = pool.acquire(5_000);
+  pool.release(oneOff);
+  assert.notEqual(pool.acquire(4_000).buffer, oneOff.buffer, 'a buffer over the cap is not kept');
+  assert.equal(pool.acquire(800).buffer, large.buffer, 'the others are');
 });

@@ -51,7 +51,14 @@ interface PendingCall {
  */
 export class SharedStagingPool {
   private readonly free: Float32Array[] = [];
+  private freeBytes = 0;
   private allocated = 0;
+
+  /**
+   * @param maxFreeBytes what the pool keeps while idle: a one-off operation (a broadcast of the whole trainer
+   * at start) does not pin its buffer for the rest of the run; the largest idle buffers go first.
+   */
+  constructor(private readonly maxFreeBytes = 128 * 1024 * 1024) {}
 
   acquire(length: number): Float32Array {
     let best = -1;
@@ -61,6 +68,7 @@ export class SharedStagingPool {
     }
     if (best >= 0) {
       const [buffer] = this.free.splice(best, 1);
+      this.freeBytes -= buffer!.byteLength;
       return buffer!.subarray(0, length);
     }
     this.allocated += 1;
@@ -68,7 +76,15 @@ export class SharedStagingPool {
   }
 
   release(staged: Float32Array): void {
-    this.free.push(new Float32Array(staged.buffer, 0, staged.buffer.byteLength / 4));
+    const whole = new Float32Array(staged.buffer, 0, staged.buffer.byteLength / 4);
+    this.free.push(whole);
+    this.freeBytes += whole.byteLength;
+    while (this.freeBytes > this.maxFreeBytes) {
+      let largest = 0;
+      for (let i = 1; i < this.free.length; i += 1) if (this.free[i]!.length > this.free[largest]!.length) largest = i;
+      const [dropped] = this.free.splice(largest, 1);
+      this.freeBytes -= dropped!.byteLength;
+    }
   }
 
   /** Shared buffers ever allocated: flat once warm (tests watch it). */
