@@ -4,6 +4,7 @@ import {
   CollectiveEndpoint,
   CollectiveTimeoutError,
   PeerLostError,
+  PeerRefusedError,
   ProcessGroup,
   SharedStagingPool,
   ThreadedEndpoint,
@@ -29,7 +30,11 @@ after(async () => {
 type Kind = 'threaded' | 'plain';
 
 /** Two ranks in this process: rank r on `kinds[r]`'s endpoint (a thread of its own, or this thread). */
-async function formPair(kinds: readonly [Kind, Kind], overrides: Partial<ProcessGroupConfig> = {}) {
+async function formPair(
+  kinds: readonly [Kind, Kind],
+  overrides: Partial<ProcessGroupConfig> = {},
+  rankOverrides: (rank: number) => Partial<ProcessGroupConfig> = () => ({})
+) {
   const generation = nextGeneration++;
   const peers = kinds.map((kind, rank) => (kind === 'threaded' ? threaded[rank]! : plain[rank]!).address);
   const groups: CollectiveGroup[] = await Promise.all(
@@ -43,7 +48,8 @@ async function formPair(kinds: readonly [Kind, Kind], overrides: Partial<Process
         token: 'secret',
         chunkBytes: 64 * 1024,
         timeoutMs: 10_000,
-        ...overrides
+        ...overrides,
+        ...rankOverrides(rank)
       };
       return kind === 'threaded'
         ? ThreadedProcessGroup.connect(threaded[rank]!, config)
@@ -284,4 +290,18 @@ test('the staging pool reuses the smallest fitting buffer and keeps no more than
   pool.release(oneOff);
   assert.notEqual(pool.acquire(4_000).buffer, oneOff.buffer, 'a buffer over the cap is not kept');
   assert.equal(pool.acquire(800).buffer, large.buffer, 'the others are');
+});
+
+test('a wrong token is refused across the thread boundary as a PeerRefusedError on both ranks', async () => {
+  const attempts = await Promise.allSettled([
+    formPair(['threaded', 'threaded'], { connectTimeoutMs: 1_500 }, (rank) => ({
+      token: rank === 1 ? 'wrong' : 'secret'
+    }))
+  ]);
+  const attempt = attempts[0]!;
+  assert.equal(attempt.status, 'rejected');
+  const reason = (attempt as PromiseRejectedResult).reason as unknown;
+  assert.ok(reason instanceof PeerRefusedError, String(reason));
+  assert.equal(reason.code, 'REFUSED');
+  assert.match(reason.message, /wrong or missing collective token/);
 });
