@@ -8,8 +8,8 @@ export { chooseComputeThreads } from './compute-threads.js';
 export type { ComputeThreads, ComputeThreadsOptions } from './compute-threads.js';
 export { ResNet18, BN_EPSILON, BN_MOMENTUM } from './resnet18.js';
 export type { ForwardOptions } from './resnet18.js';
-export { resnet18Spec } from './resnet18-spec.js';
-export type { TensorKind, TensorSpec } from './resnet18-spec.js';
+export { FORWARD_STAGES, resnet18Spec } from './resnet18-spec.js';
+export type { ForwardStage, TensorKind, TensorSpec } from './resnet18-spec.js';
 export { SeededRandom } from './random.js';
 export type { UniformSource } from './random.js';
 export { decodeSafetensors, encodeSafetensors, SafetensorsError } from './safetensors.js';
@@ -29,7 +29,14 @@ export type { CropBox, EvalResizePlan, RandomResizedCropOptions } from './transf
 export { evaluateBatch, predictLogits, softmax } from './evaluate.js';
 export type { BatchEvaluation } from './evaluate.js';
 export { Trainer } from './trainer.js';
-export type { GradientResult, LayoutEntry, StepResult, TrainingBatch } from './trainer.js';
+export type {
+  GradientBucket,
+  GradientResult,
+  LayoutEntry,
+  ReadyGradientBucket,
+  StepResult,
+  TrainingBatch
+} from './trainer.js';
 export {
   learningRate,
   LrScheduleSchema,

@@ -30,6 +30,20 @@ export interface TensorSpec {
 export const STAGE_CHANNELS = [64, 128, 256, 512] as const;
 export const BLOCKS_PER_STAGE = 2;
 
+/**
+ * The forward pass cut at its stage boundaries, input to output: the stem (conv1, bn1, ReLU, max-pool), the four
+ * residual stages, and the head (global average pool and fc). The staged backward runs them in reverse.
+ */
+export const FORWARD_STAGES = ['stem', 'layer1', 'layer2', 'layer3', 'layer4', 'head'] as const;
+export type ForwardStage = (typeof FORWARD_STAGES)[number];
+
+/** The stage a state-dict tensor belongs to; each stage's tensors are contiguous in state-dict order. */
+export function forwardStageOf(name: string): ForwardStage {
+  if (name.startsWith('fc.')) return 'head';
+  const layer = /^layer([1-4])\./.exec(name);
+  return layer === null ? 'stem' : (`layer${layer[1]}` as ForwardStage);
+}
+
 export function resnet18Spec(numClasses: number): TensorSpec[] {
   if (!Number.isInteger(numClasses) || numClasses < 1) {
     throw new Error(`numClasses must be a positive integer, got ${numClasses}`);

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SeededRandom } from './random.js';
 import { fusedBatchNormTraining, fusedRelu, tensorflowBackend } from './tensorflow-kernels.js';
-import { BLOCKS_PER_STAGE, STAGE_CHANNELS, elementCount, hasDownsample, resnet18Spec } from './resnet18-spec.js';
-import type { TensorSpec } from './resnet18-spec.js';
+import { BLOCKS_PER_STAGE, FORWARD_STAGES, elementCount, hasDownsample, resnet18Spec } from './resnet18-spec.js';
+import type { ForwardStage, TensorSpec } from './resnet18-spec.js';
 
 /** torchvision's BatchNorm2d defaults: eps 1e-5, momentum 0.1 (the new batch's weight, i.e. decay 0.9). */
 export const BN_EPSILON = 1e-5;
@@ -100,18 +100,32 @@ export class ResNet18 {
 
   /** Logits [N, numClasses] for images [N, H, W, 3], already normalised. */
   forward(images: tf.Tensor4D, options: ForwardOptions): tf.Tensor2D {
+    return tf.tidy(() => {
+      let x: tf.Tensor = images;
+      for (const stage of FORWARD_STAGES) x = this.forwardStage(stage, x, options);
+      return x as tf.Tensor2D;
+    });
+  }
+
+  /**
+   * One stage of `forward` (see `FORWARD_STAGES`): the stem takes the images, each later stage the previous one's
+   * output, and the head returns the logits. The staged backward records each stage on its own gradient tape.
+   */
+  forwardStage(stage: ForwardStage, input: tf.Tensor, options: ForwardOptions): tf.Tensor {
     const updateStats = options.training && options.batchNormInference !== true;
     return tf.tidy(() => {
-      let x: tf.Tensor4D = this.conv('conv1', images, 2, 3);
-      x = relu(this.batchNorm('bn1', x, updateStats));
-      x = this.maxPool(x);
-      STAGE_CHANNELS.forEach((_, stage) => {
-        for (let block = 0; block < BLOCKS_PER_STAGE; block++) {
-          x = this.basicBlock(`layer${stage + 1}.${block}`, x, stage, block, updateStats);
-        }
-      });
-      const pooled = tf.mean(x, [1, 2]) as tf.Tensor2D;
-      return tf.add(tf.matMul(pooled, this.variable('fc.weight')), this.variable('fc.bias')) as tf.Tensor2D;
+      const x = input as tf.Tensor4D;
+      if (stage === 'stem') return this.maxPool(relu(this.batchNorm('bn1', this.conv('conv1', x, 2, 3), updateStats)));
+      if (stage === 'head') {
+        const pooled = tf.mean(x, [1, 2]) as tf.Tensor2D;
+        return tf.add(tf.matMul(pooled, this.variable('fc.weight')), this.variable('fc.bias'));
+      }
+      const index = Number(stage.slice('layer'.length)) - 1;
+      let out = x;
+      for (let block = 0; block < BLOCKS_PER_STAGE; block++) {
+        out = this.basicBlock(`${stage}.${block}`, out, index, block, updateStats);
+      }
+      return out;
     });
   }
 
