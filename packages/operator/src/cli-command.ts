@@ -44,6 +44,14 @@ const OptionsSchema = z.object({
   allowedUriSchemes: commaList(/^[a-z][a-z0-9+.-]*$/, 'URI schemes such as s3,https')
     .refine((schemes) => !schemes.includes('file'), 'file:// cannot be allowed: a pod would read its node')
     .prefault(DEFAULT_URI_POLICY.schemes.join(',')),
+  runEgress: commaList(/^[0-9a-fA-F.:]+\/\d{1,3}:\d{1,5}$/, 'cidr:port pairs such as 10.0.0.0/8:3128')
+    .transform((rules) =>
+      rules.map((rule) => {
+        const at = rule.lastIndexOf(':');
+        return { cidr: rule.slice(0, at), port: Number(rule.slice(at + 1)) };
+      })
+    )
+    .prefault(''),
   allowedUriHosts: commaList(/^[A-Za-z0-9.-]+$/, 'host names such as models.example.com').prefault(''),
   defaultGpuResource: z
     .string()
@@ -111,6 +119,11 @@ export function registerOperatorCommand(program: Command): void {
       'hosts an http(s) URI may name, when those schemes are allowed (loopback, link-local and metadata hosts never)',
       ''
     )
+    .option(
+      '--run-egress <cidr:port,...>',
+      "more than each run's NetworkPolicy lets its pods reach (their run, DNS, the object store, the dataset service)",
+      ''
+    )
     .action(async (raw: Record<string, unknown>) => {
       await runOperatorCommand(raw);
     });
@@ -131,6 +144,7 @@ export function registerOperatorCommand(program: Command): void {
     .option('--default-gpu-resource <name>', 'as the operator is started with', DEFAULT_GPU_RESOURCE)
     .option('--allowed-uri-schemes <list>', 'as the operator is started with', DEFAULT_URI_POLICY.schemes.join(','))
     .option('--allowed-uri-hosts <list>', 'as the operator is started with', '')
+    .option('--run-egress <cidr:port,...>', 'as the operator is started with', '')
     .action(async (raw: Record<string, unknown>) => {
       await runRenderCommand(raw);
     });
@@ -151,7 +165,8 @@ const RenderOptionsSchema = OptionsSchema.pick({
   operatorPodLabels: true,
   defaultGpuResource: true,
   allowedUriSchemes: true,
-  allowedUriHosts: true
+  allowedUriHosts: true,
+  runEgress: true
 }).extend({
   filename: z.string().min(1),
   namespace: z.string().min(1).default('default'),
@@ -180,6 +195,7 @@ export async function runRenderCommand(raw: Record<string, unknown>): Promise<vo
       defaultGpuResource: options.defaultGpuResource,
       networkPolicies: options.networkPolicies,
       uriPolicy: { schemes: options.allowedUriSchemes, hosts: options.allowedUriHosts },
+      runEgress: options.runEgress,
       ...(options.operatorPodLabels && options.operatorNamespace
         ? { operatorPods: { namespace: options.operatorNamespace, labels: options.operatorPodLabels } }
         : {})
@@ -217,6 +233,7 @@ export async function runOperatorCommand(raw: Record<string, unknown>): Promise<
     defaultGpuResource: options.defaultGpuResource,
     networkPolicies: options.networkPolicies,
     uriPolicy: { schemes: options.allowedUriSchemes, hosts: options.allowedUriHosts },
+    runEgress: options.runEgress,
     ...(options.operatorPodLabels && podNamespace
       ? { operatorPods: { namespace: podNamespace, labels: options.operatorPodLabels } }
       : {}),

@@ -218,10 +218,12 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
       policy.metadata?.ownerReferences?.map((o) => [o.kind, o.name, o.uid, o.controller]),
       [['TrainingRun', 'gang', uid, true]]
     );
-    assert.deepEqual(policy.spec?.podSelector?.matchLabels, { 'ringtrain.dev/run': 'gang' });
+    const thisRun = { 'ringtrain.dev/run': 'gang', 'ringtrain.dev/run-uid': uid };
+    assert.deepEqual(policy.spec?.podSelector?.matchLabels, thisRun);
+    assert.deepEqual(policy.spec?.policyTypes, ['Ingress', 'Egress']);
     assert.deepEqual(
       policy.spec?.ingress?.[0]?._from?.map((peer) => ({ ...peer.podSelector?.matchLabels })),
-      [{ 'ringtrain.dev/run': 'gang' }],
+      [thisRun],
       'the run’s own pods, as the API server stored it'
     );
     assert.deepEqual(

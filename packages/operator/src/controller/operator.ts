@@ -41,6 +41,8 @@ export interface OperatorOptions {
   readonly networkPolicies?: boolean;
   /** Which URIs a spec may name (default DEFAULT_URI_POLICY: s3:// only). */
   readonly uriPolicy?: ClusterSettings['uriPolicy'];
+  /** More than each run's NetworkPolicy lets its pods reach. */
+  readonly runEgress?: ClusterSettings['runEgress'];
   /** The operator's own pods, whose reads of /status the per-run NetworkPolicy lets in (unset: any source). */
   readonly operatorPods?: ClusterSettings['operatorPods'];
   readonly progress?: ProgressSource;
@@ -120,7 +122,8 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       ...(options.defaultGpuResource !== undefined ? { defaultGpuResource: options.defaultGpuResource } : {}),
       ...(options.networkPolicies !== undefined ? { networkPolicies: options.networkPolicies } : {}),
       ...(options.operatorPods !== undefined ? { operatorPods: options.operatorPods } : {}),
-      ...(options.uriPolicy !== undefined ? { uriPolicy: options.uriPolicy } : {})
+      ...(options.uriPolicy !== undefined ? { uriPolicy: options.uriPolicy } : {}),
+      ...(options.runEgress !== undefined ? { runEgress: options.runEgress } : {})
     }
   });
 

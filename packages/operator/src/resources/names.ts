@@ -16,6 +16,11 @@ export const LABEL_RUN = 'ringtrain.dev/run';
 export const LABEL_ROLE = 'ringtrain.dev/role';
 export const LABEL_RANK = 'ringtrain.dev/rank';
 export const LABEL_ATTEMPT = 'ringtrain.dev/attempt';
+/**
+ * The run's uid on each of its pods: what its NetworkPolicy admits, so a pod that copies another run's name
+ * label (same namespace, another run) is not let in; a uid is the API server's and names one object only.
+ */
+export const LABEL_RUN_UID = 'ringtrain.dev/run-uid';
 export const TOKEN_KEY = 'token';
 export const RUN_CONFIG_KEY = 'run.json';
 /** Where the coordinator finds its run configuration (`ringtrain coordinator --config`). */
@@ -48,8 +53,14 @@ export function commonLabels(run: TrainingRun): Record<string, string> {
     'app.kubernetes.io/name': 'ringtrain',
     'app.kubernetes.io/instance': run.metadata.name,
     'app.kubernetes.io/managed-by': 'ringtrain-operator',
-    [LABEL_RUN]: run.metadata.name
+    [LABEL_RUN]: run.metadata.name,
+    ...(run.metadata.uid ? { [LABEL_RUN_UID]: run.metadata.uid } : {})
   };
+}
+
+/** Exactly this run's pods, by name and uid: the per-run NetworkPolicy's selector and its peers. */
+export function runPodLabels(run: TrainingRun): Record<string, string> {
+  return { [LABEL_RUN]: run.metadata.name, ...(run.metadata.uid ? { [LABEL_RUN_UID]: run.metadata.uid } : {}) };
 }
 
 export interface OwnerReference {

@@ -328,12 +328,49 @@ describe('pod and service templates', () => {
       labels: { 'app.kubernetes.io/instance': 'rt', 'app.kubernetes.io/component': 'operator' }
     };
     const policy = buildNetworkPolicy(run, { operatorPods });
-    const thisRun = { podSelector: { matchLabels: { 'ringtrain.dev/run': 'flowers' } } };
+    const thisRun = {
+      podSelector: { matchLabels: { 'ringtrain.dev/run': 'flowers', 'ringtrain.dev/run-uid': 'uid-flowers' } }
+    };
 
-    it("fences in every pod of the run, and only this run's pods", () => {
+    it("fences in every pod of the run, and only this run's pods: by name and uid, which another run cannot copy", () => {
       assert.equal(policy.metadata?.name, 'flowers-network-policy');
-      assert.deepEqual(policy.spec?.podSelector, { matchLabels: { 'ringtrain.dev/run': 'flowers' } });
-      assert.deepEqual(policy.spec?.policyTypes, ['Ingress']);
+      assert.deepEqual(policy.spec?.podSelector, thisRun.podSelector);
+      assert.deepEqual(policy.spec?.policyTypes, ['Ingress', 'Egress']);
+      for (const pod of [buildWorkerPod(run, 0, 1), buildCoordinatorPod(run, 1)])
+        assert.equal(pod.metadata?.labels?.['ringtrain.dev/run-uid'], 'uid-flowers', 'its pods carry the uid');
+    });
+
+    it('lets the pods reach only their run, DNS, the object store, the dataset service and the opt-in list', () => {
+      const egress = buildNetworkPolicy(run, {
+        datasetService: 'ringtrain-dataset-service.ringtrain-system:7071',
+        uriPolicy: { schemes: ['s3', 'https'], hosts: ['models.example.com'] },
+        runEgress: [{ cidr: '10.0.0.0/8', port: 3128 }]
+      }).spec?.egress;
+      assert.deepEqual(egress?.[0], {
+        to: [thisRun],
+        ports: [
+          { port: 'collective', protocol: 'TCP' },
+          { port: 'grpc', protocol: 'TCP' },
+          { port: 'http', protocol: 'TCP' }
+        ]
+      });
+      assert.deepEqual(egress?.[1]?.ports, [
+        { port: 53, protocol: 'UDP' },
+        { port: 53, protocol: 'TCP' }
+      ]);
+      // MinIO's 9000, the dataset service's 7071, and 443 as https weights are allowed in this cluster.
+      assert.deepEqual(
+        egress?.[2]?.ports?.map((port) => port.port),
+        [443, 7071, 9000]
+      );
+      assert.deepEqual(egress?.[3], {
+        to: [{ ipBlock: { cidr: '10.0.0.0/8' } }],
+        ports: [{ port: 3128, protocol: 'TCP' }]
+      });
+      assert.equal(egress?.length, 4, 'nothing else');
+      // No endpoint: AWS S3, over https.
+      const aws = parseTrainingRun(sampleRunInput());
+      assert.deepEqual(buildNetworkPolicy(aws).spec?.egress?.[2], { ports: [{ port: 443, protocol: 'TCP' }] });
     });
 
     it("lets only the run's own pods reach a worker's collective port and the coordinator's gRPC and HTTP ports", () => {

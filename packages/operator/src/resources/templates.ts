@@ -29,6 +29,7 @@ import {
   WORKER_COLLECTIVE_PORT,
   commonLabels,
   names,
+  runPodLabels,
   ownerReference,
   selectorLabels
 } from './names.js';
@@ -120,29 +121,48 @@ export interface ClusterSettings {
    * is open to every source.
    */
   readonly operatorPods?: { readonly namespace: string; readonly labels: Readonly<Record<string, string>> };
+  /** More than the per-run NetworkPolicy lets a run's pods reach (`--run-egress`), e.g. a proxy or a registry. */
+  readonly runEgress?: readonly { readonly cidr: string; readonly port: number }[];
 }
 
 /** The GPU resource a worker asks for when neither its run nor the cluster names one. */
 export const DEFAULT_GPU_RESOURCE = 'nvidia.com/gpu';
 
+/** The port an S3 endpoint listens on (AWS S3 without one: https). */
+function objectStorePort(run: TrainingRun): number {
+  const endpoint = run.spec.storage?.endpoint;
+  if (endpoint === undefined) return 443;
+  const url = new URL(endpoint);
+  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+}
+
 /**
- * One NetworkPolicy per run over all of its pods (ingress only): the ports are named, so each rule reaches only
- * the pods that declare that port. A worker's collective port and the coordinator's gRPC port take connections
- * from the run's own pods only, not from another run's workers in the same namespace; the coordinator's HTTP
- * port (/status, /healthz, the dashboard) from the run's pods and the operator's. The kubelet's probes and
- * `kubectl port-forward` are not pod-to-pod traffic, and policy controllers let them through.
+ * One NetworkPolicy per run over all of its pods, both directions; the ports are named, so each rule reaches
+ * only the pods that declare that port, and peers are this run's pods by name and uid (LABEL_RUN_UID).
+ * In: a worker's collective port and the coordinator's gRPC port from the run's own pods only, not from another
+ * run's workers in the same namespace; the coordinator's HTTP port (/status, /healthz, the dashboard) from the
+ * run's pods and the operator's. The kubelet's probes and `kubectl port-forward` are not pod-to-pod traffic,
+ * and policy controllers let them through.
+ * Out: the run's own pods, DNS, the object store's port, the dataset service's, https or http when the cluster
+ * lets specs name such URIs (weights), and the cluster's opt-in list (`--run-egress`); nothing else. A
+ * policy cannot name a host, so the object store and the rest are allowed by port on any address.
  */
 export function buildNetworkPolicy(run: TrainingRun, cluster: ClusterSettings = {}): V1NetworkPolicy {
-  const runPods: V1NetworkPolicyPeer = { podSelector: { matchLabels: selectorLabels(run) } };
+  const runPods: V1NetworkPolicyPeer = { podSelector: { matchLabels: runPodLabels(run) } };
   const operator = cluster.operatorPods;
-  const tcp = (name: string) => ({ port: name, protocol: 'TCP' });
+  const tcp = (port: string | number) => ({ port, protocol: 'TCP' });
+  const schemes = cluster.uriPolicy?.schemes ?? [];
+  const outPorts = new Set<number>([objectStorePort(run)]);
+  if (cluster.datasetService) outPorts.add(Number(cluster.datasetService.split(':').at(-1)));
+  if (schemes.includes('https')) outPorts.add(443);
+  if (schemes.includes('http')) outPorts.add(80);
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
     metadata: metadata(run, names.networkPolicy(run.metadata.name), {}),
     spec: {
-      podSelector: { matchLabels: selectorLabels(run) },
-      policyTypes: ['Ingress'],
+      podSelector: { matchLabels: runPodLabels(run) },
+      policyTypes: ['Ingress', 'Egress'],
       ingress: [
         // `_from`: client-node's model name for `from`, which its serializer writes as `from`.
         { _from: [runPods], ports: [tcp(PORT_NAMES.collective), tcp(PORT_NAMES.grpc), tcp(PORT_NAMES.http)] },
@@ -158,6 +178,15 @@ export function buildNetworkPolicy(run: TrainingRun, cluster: ClusterSettings = 
             }
           : // No `from`: every source, as an operator outside the cluster reaches /status from no pod at all.
             { ports: [tcp(PORT_NAMES.http)] }
+      ],
+      egress: [
+        { to: [runPods], ports: [tcp(PORT_NAMES.collective), tcp(PORT_NAMES.grpc), tcp(PORT_NAMES.http)] },
+        { ports: [{ port: 53, protocol: 'UDP' }, tcp(53)] },
+        { ports: [...outPorts].sort((x, y) => x - y).map(tcp) },
+        ...(cluster.runEgress ?? []).map((rule) => ({
+          to: [{ ipBlock: { cidr: rule.cidr } }],
+          ports: [tcp(rule.port)]
+        }))
       ]
     }
   };
