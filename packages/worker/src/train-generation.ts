@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ProcessGroup } from '@ringtrain/collective';
+import type { CollectiveGroup } from '@ringtrain/collective';
 import type { Assignment, CoordinatorConnection, Logger } from '@ringtrain/protocol';
 import { readObject } from '@ringtrain/dataset';
 import {
@@ -22,11 +22,12 @@ import {
 } from './best-model.js';
 import { DataCursorSchema, type DataCursor } from './checkpoint-store.js';
 import type { RunResources } from './resources.js';
+import { GradientAverager } from './gradient-step.js';
 import { TensorBoardWriter } from './tensorboard-writer.js';
 
 export interface GenerationContext {
   assignment: Assignment;
-  group: ProcessGroup;
+  group: CollectiveGroup;
   connection: CoordinatorConnection;
   workerId: string;
   resources: RunResources;
@@ -107,6 +108,10 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
     board: TensorBoardWriter | undefined
   ): Promise<GenerationOutcome> {
     const window = worldSize * config.batchSize;
+    const averager = new GradientAverager(group, {
+      overlap: config.overlapAllReduce,
+      allReduce: { op: 'mean', wire: config.gradientWire }
+    });
     let stopped = false;
     let reachedMaxSteps = config.maxSteps !== undefined && trainer.step >= config.maxSteps;
     let previousOptimizerSeconds = 0;
@@ -140,18 +145,8 @@ export async function trainGeneration(context: GenerationContext): Promise<Gener
       for await (const batch of resources.train.epoch(plan.samples, epoch)) {
         const dataWait = seconds(waitStarted);
         const stepStarted = performance.now();
-        const result =
-          batch.count > 0
-            ? trainer.computeGradients({ images: batch.images, labels: batch.labels, count: batch.count })
-            : {
-                loss: 0,
-                correct: 0,
-                count: 0,
-                gradients: new Float32Array(trainer.gradientLayout().reduce((sum, entry) => sum + entry.length, 0))
-              };
-        const computed = performance.now();
-        await group.allReduce(result.gradients, { op: 'mean', wire: config.gradientWire });
-        const allReduced = performance.now();
+        const input = { images: batch.images, labels: batch.labels, count: batch.count };
+        const { result, computed, allReduced } = await averager.step(trainer, input);
         let indexSum = 0n;
         let indexSquareSum = 0n;
         for (const sample of batch.samples) {
@@ -415,7 +410,7 @@ async function writeCheckpoint(
  * Batch-norm running statistics are rank-local during an epoch (DDP without SyncBatchNorm); at each epoch end
  * rank 0's are broadcast, as DDP's broadcast_buffers does, so validation and the saved model are one model.
  */
-async function syncBatchNormStatistics(group: ProcessGroup, trainer: Trainer): Promise<void> {
+async function syncBatchNormStatistics(group: CollectiveGroup, trainer: Trainer): Promise<void> {
   const buffers = trainer.model.spec.filter(
     (spec) => spec.kind === 'bn-running-mean' || spec.kind === 'bn-running-var' || spec.kind === 'bn-num-batches'
   );

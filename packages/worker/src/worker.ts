@@ -1,4 +1,12 @@
-import { CollectiveEndpoint, CollectiveError, ProcessGroup } from '@ringtrain/collective';
+import {
+  CollectiveEndpoint,
+  CollectiveError,
+  ProcessGroup,
+  ThreadedEndpoint,
+  ThreadedProcessGroup,
+  type CollectiveGroup,
+  type ProcessGroupConfig
+} from '@ringtrain/collective';
 import { initBackend, type ComputeThreads } from '@ringtrain/model';
 import { describeRetry, formatHostPort } from '@ringtrain/proto';
 import {
@@ -47,6 +55,11 @@ export interface WorkerOptions {
    * the worker starts TensorFlow before it registers and throws GpuUnavailableError unless it computes on a GPU.
    */
   expectedGpus?: GpuExpectation;
+  /**
+   * Run the collective (endpoint, links, reduction) on a worker thread of its own, so that its bytes move
+   * while a synchronous training step blocks this thread (default true; RINGTRAIN_COLLECTIVE_THREAD=0 in the CLI).
+   */
+  collectiveThread?: boolean;
   /** Aborting it stops the run cleanly after the current step (the CLI wires SIGINT/SIGTERM to it). */
   stop?: AbortSignal;
   logger?: Logger;
@@ -84,11 +97,11 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
   // A rank blocks its event loop for each synchronous training step and cannot answer pings meanwhile: a
   // dead peer shows as a reset link at once, a hung one through the collective's timeout and the heartbeats.
   const keepalive = { keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS };
-  const endpoint = await CollectiveEndpoint.listen({
-    host: options.host ?? '127.0.0.1',
-    port: options.port ?? 0,
-    ...keepalive
-  });
+  const endpointOptions = { host: options.host ?? '127.0.0.1', port: options.port ?? 0, ...keepalive };
+  const endpoint =
+    (options.collectiveThread ?? true)
+      ? await ThreadedEndpoint.listen(endpointOptions)
+      : await CollectiveEndpoint.listen(endpointOptions);
   const port = endpoint.address.slice(endpoint.address.lastIndexOf(':') + 1);
   const advertised =
     options.advertiseHost === undefined ? endpoint.address : formatHostPort(options.advertiseHost, port);
@@ -185,7 +198,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
     stopped: () => boolean,
     requestStop: (stop: boolean) => void
   ): Promise<WorkerResult> {
-    const group = await ProcessGroup.connect(endpoint, {
+    const config: ProcessGroupConfig = {
       groupId: assignment.runId,
       generation: assignment.generation,
       rank: assignment.rank,
@@ -194,7 +207,11 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
       token: assignment.collectiveToken,
       timeoutMs: assignment.config.collectiveTimeoutMs,
       ...keepalive
-    });
+    };
+    const group: CollectiveGroup =
+      endpoint instanceof ThreadedEndpoint
+        ? await ThreadedProcessGroup.connect(endpoint, config)
+        : await ProcessGroup.connect(endpoint, config);
     // The coordinator's answer is how a rank learns that a peer far around the ring died, or that it should
     // stop; read when this thread's loop turns (between steps, or while the collective waits on the network).
     const timing = {

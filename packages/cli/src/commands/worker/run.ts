@@ -26,7 +26,9 @@ const envSchema = z.object({
   RINGTRAIN_LOCAL_WORKERS: z.coerce.number().int().min(1).optional(),
   /** Set by the operator on a pod given GPUs: how many, and as which resource; the worker then must compute on one. */
   RINGTRAIN_EXPECTED_GPUS: z.coerce.number().int().min(0).optional(),
-  RINGTRAIN_GPU_RESOURCE: z.string().min(1).optional()
+  RINGTRAIN_GPU_RESOURCE: z.string().min(1).optional(),
+  /** 0 keeps the collective on the main thread (the default, 1, runs it on a thread of its own). */
+  RINGTRAIN_COLLECTIVE_THREAD: z.enum(['0', '1']).optional()
 });
 
 export async function runWorkerCommand(raw: Record<string, unknown>): Promise<void> {
@@ -69,6 +71,9 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
       host: options.host,
       stop: stop.signal,
       computeThreads,
+      ...(env.data.RINGTRAIN_COLLECTIVE_THREAD !== undefined
+        ? { collectiveThread: env.data.RINGTRAIN_COLLECTIVE_THREAD === '1' }
+        : {}),
       ...(env.data.RINGTRAIN_EXPECTED_GPUS !== undefined
         ? {
             expectedGpus: {
