@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { forkRanks, type SerializedError } from './rank-processes.js';
-import type { TestRankSettings } from './test-rank.fixture.js';
+import type { BlockedOperation, TestRankSettings } from './test-rank.fixture.js';
 
 const ENTRY = fileURLToPath(new URL('./test-rank.fixture.ts', import.meta.url));
 const EXEC_ARGV = ['--import', import.meta.resolve('tsx')];
@@ -143,5 +143,45 @@ test(
     } finally {
       await ranks.stop();
     }
+  }
+);
+
+test(
+  'with the collective on its own thread, a 40 MiB all-reduce completes while the rank computes (busy), not after',
+  { timeout: 120_000 },
+  async (t) => {
+    const blockMs = 3_000;
+    const seen: Record<string, BlockedOperation> = {};
+    for (const thread of [false, true]) {
+      const ranks = launch(2, {
+        elements: (40 * 1024 * 1024) / 4,
+        iterations: 2,
+        timeoutMs: 30_000,
+        wire: 'f32',
+        blockWhileReducingMs: blockMs,
+        thread
+      });
+      try {
+        const outcomes = await ranks.outcomes;
+        const results = outcomes.map((outcome, rank) => {
+          assert.ok('result' in outcome, `rank ${rank}: ${JSON.stringify(outcome)}`);
+          return outcome.result as { digest: string; blocked?: BlockedOperation };
+        });
+        assert.equal(results[0]!.digest, results[1]!.digest, 'both ranks hold the same bits');
+        seen[thread ? 'threaded' : 'unthreaded'] = results[0]!.blocked!;
+      } finally {
+        await ranks.stop();
+      }
+    }
+    const { threaded, unthreaded } = seen as { threaded: BlockedOperation; unthreaded: BlockedOperation };
+    t.diagnostic(
+      `rank 0 busy ${blockMs} ms after starting a 40 MiB all-reduce: it then still waited ${unthreaded.afterBlockMs.toFixed(0)} ms unthreaded, ` +
+        `${threaded.afterBlockMs.toFixed(0)} ms threaded (its thread had settled it ${threaded.settledBeforeBlockEndedMs!.toFixed(0)} ms before the block ended)`
+    );
+    assert.ok(threaded.settledBeforeBlockEndedMs! > 0, 'the thread finished the all-reduce during the block');
+    assert.ok(
+      threaded.afterBlockMs < unthreaded.afterBlockMs,
+      `threaded ${threaded.afterBlockMs} ms after the block vs unthreaded ${unthreaded.afterBlockMs} ms`
+    );
   }
 );

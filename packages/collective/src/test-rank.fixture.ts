@@ -21,8 +21,21 @@ export interface TestRankSettings {
   wire: WireFormat;
   /** Rank 0 blocks its event loop this long after the first operation, like a synchronous training step. */
   blockAfterFirstMs?: number;
+  /**
+   * Rank 0 blocks its event loop this long right after starting the last operation, before awaiting it, as a
+   * training step that computes while its gradients are reduced; it reports how long it then still waited.
+   */
+  blockWhileReducingMs?: number;
   /** Run the rank's collective on a thread of its own (ThreadedEndpoint, ThreadedProcessGroup). */
   thread?: boolean;
+}
+
+/** What rank 0 saw of an operation it blocked across (blockWhileReducingMs). */
+export interface BlockedOperation {
+  /** From the end of the block until the operation's promise settled. */
+  afterBlockMs: number;
+  /** How long before the block ended the collective thread settled the operation (threaded ranks only). */
+  settledBeforeBlockEndedMs?: number;
 }
 
 /** Rank r's input: cheap to recompute anywhere, different on every rank and every element. */
@@ -49,10 +62,26 @@ try {
       : await ProcessGroup.connect(endpoint, config);
   const data = new Float32Array(settings.elements);
   const operationMs: number[] = [];
+  let blocked: BlockedOperation | undefined;
   for (let iteration = 0; iteration < settings.iterations; iteration += 1) {
     for (let i = 0; i < data.length; i += 1) data[i] = testInput(settings.rank, i);
     const started = performance.now();
-    await group.allReduce(data, { op: 'sum', wire: settings.wire });
+    const operation = group.allReduce(data, { op: 'sum', wire: settings.wire });
+    if (iteration === settings.iterations - 1 && settings.rank === 0 && settings.blockWhileReducingMs !== undefined) {
+      const until = performance.now() + settings.blockWhileReducingMs;
+      while (performance.now() < until) {
+        // Busy, as a synchronous TensorFlow kernel: this thread's event loop does not turn.
+      }
+      const blockEnded = performance.now();
+      await operation;
+      blocked = {
+        afterBlockMs: performance.now() - blockEnded,
+        ...(group instanceof ThreadedProcessGroup
+          ? { settledBeforeBlockEndedMs: performance.timeOrigin + blockEnded - group.lastSettledAtMs }
+          : {})
+      };
+    }
+    await operation;
     operationMs.push(performance.now() - started);
     process.send!({ type: 'progress', rank: settings.rank, iteration } satisfies RankReport);
     if (iteration === 0 && settings.rank === 0 && settings.blockAfterFirstMs !== undefined) {
@@ -68,7 +97,7 @@ try {
     .map((index) => [index, data[index]!]);
   await group.close();
   await endpoint.close();
-  reportResult(settings.rank, { digest, samples, operationMs });
+  reportResult(settings.rank, { digest, samples, operationMs, ...(blocked !== undefined ? { blocked } : {}) });
 } catch (error) {
   reportFailure(settings.rank, error);
 }
