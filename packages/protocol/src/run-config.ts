@@ -104,6 +104,12 @@ export const RunConfigSchema = z
     loaderThreads: z.number().int().min(1).default(1),
     /** Element encoding of gradients on the ring (spec.hyperparameters.gradientWire, `--gradient-wire`). */
     gradientWire: z.enum(GRADIENT_WIRES).default('f32'),
+    /**
+     * Overlap the all-reduce with the backward pass (`ringtrain train --overlap-allreduce`): the trainer's staged
+     * backward hands each gradient bucket over as it is final, head first, and its all-reduce starts at once. The
+     * same gradients (bit for bit) reduced in five buckets instead of one; off by default until it measures faster.
+     */
+    overlapAllReduce: z.boolean().default(false),
     /** Local directory for each worker's shard cache. */
     cacheDir: z.string().min(1),
     /**
