@@ -99,14 +99,9 @@ export class KubeApi {
     }
   }
 
-  async exists(
-    kind: 'Service' | 'Secret' | 'ConfigMap' | 'NetworkPolicy',
-    namespace: string,
-    name: string
-  ): Promise<boolean> {
+  async exists(kind: 'Service' | 'ConfigMap' | 'NetworkPolicy', namespace: string, name: string): Promise<boolean> {
     try {
       if (kind === 'Service') await this.core.readNamespacedService({ namespace, name });
-      else if (kind === 'Secret') await this.core.readNamespacedSecret({ namespace, name });
       else if (kind === 'NetworkPolicy') await this.networking.readNamespacedNetworkPolicy({ namespace, name });
       else await this.core.readNamespacedConfigMap({ namespace, name });
       return true;

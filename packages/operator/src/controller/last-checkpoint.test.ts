@@ -36,14 +36,16 @@ describe('status.lastCheckpoint.uri', () => {
   for (const { title, checkpoint } of cases) {
     it(`opens the checkpoint it names, ${title}`, async () => {
       const dir = path.join(work, checkpoint ? 'b' : 'a');
-      const run = parseTrainingRun(
-        sampleRunInput({
+      // Started already (file:// URIs stand in for s3:// here: a new run naming them would be refused).
+      const run = parseTrainingRun({
+        ...sampleRunInput({
           spec: {
             output: { uri: pathToFileURL(path.join(dir, 'out')).href },
             ...(checkpoint ? { checkpoint: { uri: pathToFileURL(path.join(dir, checkpoint)).href } } : {})
           }
-        })
-      );
+        }),
+        status: { phase: 'Pending', attempt: 1 }
+      });
       // The workers get the coordinator's run configuration and open their checkpoint store as resources.ts does.
       const config = parseRunConfig(coordinatorRunConfig(run), 'the operator');
       const store = new CheckpointStore(workersCheckpointsUri(config), config.keepCheckpoints);

@@ -37,6 +37,13 @@ export interface ReconcileResult {
  */
 export class Reconciler {
   private readonly invalidReported = new Map<string, number | undefined>();
+  /**
+   * Runs (by uid) whose token Secret this process created or found already there (a 409 on create). The
+   * operator never reads a Secret: `get` on secrets would let it read every Secret it can see (the whole
+   * cluster, for an operator watching all namespaces), only to learn that its own token exists. So it tries to
+   * create the token once per run per process instead, and remembers.
+   */
+  private readonly tokens = new Set<string>();
 
   constructor(private readonly options: ReconcilerOptions) {}
 
@@ -85,7 +92,7 @@ export class Reconciler {
     const [coordinatorService, workersService, secretExists, configMapExists, networkPolicyExists] = await Promise.all([
       api.exists('Service', namespace, names.coordinatorService(run.metadata.name)),
       api.exists('Service', namespace, names.workersService(run.metadata.name)),
-      api.exists('Secret', namespace, names.secret(run.metadata.name)),
+      Promise.resolve(this.tokens.has(run.metadata.uid ?? '')),
       api.exists('ConfigMap', namespace, names.configMap(run.metadata.name)),
       networkPolicies
         ? api.exists('NetworkPolicy', namespace, names.networkPolicy(run.metadata.name))
@@ -145,6 +152,7 @@ export class Reconciler {
     for (const action of plan.actions) {
       if (action.kind === 'create') {
         const result = await api.create(action.object);
+        if (action.object.kind === 'Secret') this.tokens.add(run.metadata.uid ?? '');
         logger.debug({ run: key, kind: action.object.kind, name: action.object.metadata?.name, result }, 'create');
       } else if (action.kind === 'delete-pod') {
         await api.deletePod(namespace, action.name, action.force);
