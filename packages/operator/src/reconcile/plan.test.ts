@@ -203,6 +203,33 @@ describe('planReconcile', () => {
     assert.deepEqual(events(plan), []);
   });
 
+  it("says which pod the kubelet cannot start and why (a missing Secret), as a Pending run's message", () => {
+    const pods = gang(1, { phase: 'Pending' });
+    pods[1]!.status = {
+      ...pods[1]!.status,
+      containerStatuses: [
+        {
+          name: 'worker',
+          image: 'ringtrain:test',
+          imageID: '',
+          ready: false,
+          restartCount: 0,
+          state: { waiting: { reason: 'CreateContainerConfigError', message: 'secret "minio-creds" not found' } }
+        }
+      ]
+    };
+    const plan = planReconcile(runWith({ ...running, phase: 'Pending' }), everything(pods), at(5), {
+      token,
+      pollProgressSeconds: 0
+    });
+    assert.equal(plan.status?.phase, 'Pending');
+    assert.equal(condition(plan, 'Running')?.reason, 'PodsStuck');
+    assert.match(
+      condition(plan, 'Running')?.message ?? '',
+      /flowers-worker-0: CreateContainerConfigError: secret "minio-creds" not found/
+    );
+  });
+
   it('is Running with ready/desired workers once every pod of the gang runs', () => {
     const plan = planReconcile(runWith({ ...running, phase: 'Pending' }), everything(gang(1, RUNNING)), at(30), {
       token,

@@ -123,6 +123,21 @@ export interface PlanOptions {
 }
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+/** Waiting reasons that do not clear by themselves: a referenced Secret or ConfigMap missing, an image not pulled. */
+const STUCK_REASONS = new Set(['CreateContainerConfigError', 'ErrImagePull', 'ImagePullBackOff', 'InvalidImageName']);
+
+/** The first container the kubelet cannot start, as `<pod>: <reason>: <message>`; undefined when none is stuck. */
+function stuckContainers(pods: readonly V1Pod[]): string | undefined {
+  for (const pod of pods) {
+    for (const container of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
+      const waiting = container.state?.waiting;
+      if (waiting?.reason && STUCK_REASONS.has(waiting.reason))
+        return `${pod.metadata?.name ?? 'a pod'}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`;
+    }
+  }
+  return undefined;
+}
 const isTerminal = (pod: V1Pod) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 const attemptOf = (pod: V1Pod) => Number(pod.metadata?.labels?.[LABEL_ATTEMPT] ?? '0');
 const isReady = (pod: V1Pod) =>
@@ -295,12 +310,14 @@ class Planner {
         this.status.phase === 'Restarting' || (this.status.phase === 'Running' && attempt > 1)
           ? 'Restarting'
           : 'Pending';
-      this.setPhase(phase, `waiting for the pods of attempt ${attempt} to run`);
+      // What the kubelet says stops a pod (a missing Secret, an image it cannot pull) is what a user must fix.
+      const stuck = stuckContainers(this.observed.pods);
+      this.setPhase(phase, `waiting for the pods of attempt ${attempt} to run${stuck ? `: ${stuck}` : ''}`);
       this.setCondition(
         'Running',
         'False',
-        'PodsNotRunning',
-        `attempt ${attempt}: waiting for ${this.run.spec.workers.replicas + 1} pods to run`
+        stuck ? 'PodsStuck' : 'PodsNotRunning',
+        `attempt ${attempt}: waiting for ${this.run.spec.workers.replicas + 1} pods to run${stuck ? `: ${stuck}` : ''}`
       );
     }
   }
