@@ -72,6 +72,22 @@ describe('scanSource', () => {
     );
   });
 
+  it("refuses a local manifest row that leaves the manifest's folder, naming the row", async () => {
+    const dir = path.join(work, 'escape', 'data');
+    await mkdir(path.join(dir, 'pics'), { recursive: true });
+    await writeFile(path.join(dir, 'pics', 'ok.png'), 'png');
+    for (const row of ['../secret.png', '/etc/passwd.png', 'pics/../../secret.png']) {
+      await writeFile(path.join(dir, 'list.csv'), `path,label\npics/ok.png,cat\n${row},dog\n`);
+      await assert.rejects(scanSource(path.join(dir, 'list.csv')), (error: Error) => {
+        assert.match(error.message, /leaves the manifest's folder/);
+        assert.ok(error.message.includes(JSON.stringify(row)), error.message);
+        return true;
+      });
+    }
+    await writeFile(path.join(dir, 'list.csv'), 'path,label\npics/ok.png,cat\n./pics/ok.png,dog\n');
+    assert.equal((await scanSource(path.join(dir, 'list.csv'))).items.length, 2, 'inside the folder is fine');
+  });
+
   it('skips hidden class folders in both kinds of source', async () => {
     const root = path.join(work, 'hidden');
     await mkdir(path.join(root, '.cache'), { recursive: true });

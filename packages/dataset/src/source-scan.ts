@@ -63,7 +63,15 @@ async function scanLocalSource(source: string): Promise<SourceListing> {
   const base = path.dirname(source);
   const rows = parseRows(await readFile(source, 'utf8'), source, extension);
   return listingFromRows(rows, source, (rowPath) => {
+    // Confined to the manifest's folder, as in object storage: a manifest cannot make an ingest read the rest
+    // of the disk (../../etc/..., /root/...), and a dataset with its manifest moves as one folder.
     const file = path.resolve(base, rowPath);
+    const inside = path.relative(base, file);
+    if (inside === '' || inside.startsWith(`..${path.sep}`) || inside === '..' || path.isAbsolute(inside)) {
+      throw new Error(
+        `${source}: row path ${JSON.stringify(rowPath)} leaves the manifest's folder ${base}; paths are relative to it (move the manifest up, or the images under it)`
+      );
+    }
     return () => readFile(file);
   });
 }
