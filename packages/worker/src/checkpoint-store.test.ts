@@ -54,6 +54,15 @@ describe('CheckpointStore', () => {
     await assert.rejects(store.latest(), /is not a Ringtrain checkpoint pointer .*delete it to start afresh/);
   });
 
+  it('refuses a checkpoint changed after it was written, even at the same size (its SHA-256 is in the pointer)', async () => {
+    const dir = path.join(work, 'e');
+    const store = new CheckpointStore(dir, 2);
+    const pointer = await store.write('run-1', 1, cursor(8), Uint8Array.of(1, 2, 3));
+    assert.match(pointer.sha256 ?? '', /^[0-9a-f]{64}$/);
+    await writeFile(path.join(dir, pointer.key), Buffer.of(1, 2, 4));
+    await assert.rejects(store.read((await store.latest())!), /does not have the SHA-256 its pointer records/);
+  });
+
   it('reads a pointer written when keys were relative to the output (checkpoints/slot-<k>.ckpt) as relative to its directory', async () => {
     const dir = path.join(work, 'd');
     const store = new CheckpointStore(dir, 2);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isNotFound, openStore, type ObjectStore } from '@ringtrain/dataset';
 import { z } from 'zod';
 
@@ -26,6 +27,11 @@ export const CheckpointPointerSchema = z.object({
   globalStep: z.number().int().min(0),
   cursor: DataCursorSchema,
   bytes: z.number().int().min(0),
+  /** SHA-256 of the checkpoint's bytes, checked before they are used (absent in pointers from before it). */
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   writtenAt: z.string()
 });
 export type CheckpointPointer = z.output<typeof CheckpointPointerSchema>;
@@ -81,6 +87,12 @@ export class CheckpointStore {
         `checkpoint ${this.store.uri}/${pointer.key} has ${bytes.length} bytes, its pointer says ${pointer.bytes}: it was overwritten or damaged`
       );
     }
+    // Weights from a changed checkpoint would train on, and spread to every rank: refuse them instead.
+    if (pointer.sha256 !== undefined && sha256(bytes) !== pointer.sha256) {
+      throw new Error(
+        `checkpoint ${this.store.uri}/${pointer.key} does not have the SHA-256 its pointer records: it was changed or damaged after it was written; delete ${POINTER_KEY} to start afresh`
+      );
+    }
     return bytes;
   }
 
@@ -96,11 +108,16 @@ export class CheckpointStore {
       globalStep,
       cursor,
       bytes: bytes.byteLength,
+      sha256: sha256(bytes),
       writtenAt: new Date().toISOString()
     };
     await this.store.put(POINTER_KEY, Buffer.from(`${JSON.stringify(pointer, null, 1)}\n`));
     return pointer;
   }
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 function slotOf(key: string): number {
