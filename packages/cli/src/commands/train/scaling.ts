@@ -19,6 +19,7 @@ const schema = z.object({
   steps: z.coerce.number().int().min(1),
   warmupSteps: z.coerce.number().int().min(0),
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']),
+  computeThreads: z.coerce.number().int().min(1).optional(),
   json: z.boolean().optional(),
   ...linkFlagsSchema
 });
@@ -48,6 +49,10 @@ export function scalingBenchCommand(): Command {
     .option('--steps <n>', 'timed steps per world size', '8')
     .option('--warmup-steps <n>', 'steps before the clock starts', '2')
     .option('--backend <name>', 'compute backend of the workers', 'auto')
+    .option(
+      '--compute-threads <n>',
+      "TensorFlow's threads per worker at every world size (default: the cores divided among that size's workers)"
+    )
     .option('--json', 'print one JSON object on stdout');
   return addLinkFlags(command).action(async (raw: Record<string, unknown>) => {
     await benchScaling(parseOptions(schema, raw));
@@ -105,6 +110,7 @@ async function benchScaling(options: z.output<typeof schema>): Promise<void> {
         logDir: path.join(out, 'logs'),
         heartbeatTimeoutMs: 300_000,
         maxRestarts: 0,
+        ...(options.computeThreads !== undefined ? { computeThreads: options.computeThreads } : {}),
         onCoordinator: (coordinator) =>
           coordinator.on('step', (record) => steps.push({ at: performance.now(), record })),
         ...(network !== undefined
@@ -150,6 +156,7 @@ async function benchScaling(options: z.output<typeof schema>): Promise<void> {
       steps: options.steps,
       warmupSteps: options.warmupSteps,
       backend: options.backend,
+      computeThreads: options.computeThreads ?? null,
       link: link === undefined ? null : { gbit: link.gbit, latencyMs: link.latencyMs ?? 0 },
       points
     };
