@@ -87,8 +87,9 @@ test(
       assert.equal(bytes, TRANSFER_BYTES);
       const gbit = (bytes * 8) / (ms / 1000) / 1e9;
       t.diagnostic(`${(bytes / 2 ** 20).toFixed(0)} MiB in ${ms.toFixed(0)} ms: ${gbit.toFixed(3)} Gbit/s`);
-      // A token bucket lets one burst through unshaped and TCP's headers count against the rate: 0.17..0.22.
-      assert.ok(gbit > 0.17 && gbit < 0.22, `measured ${gbit.toFixed(3)} Gbit/s through a 0.2 Gbit/s link`);
+      // Above the rate means the shaping failed (a token bucket lets only one ~128 KiB burst through unshaped);
+      // TCP's headers count against the rate, and on a loaded machine the sink reads late: 0.14..0.22.
+      assert.ok(gbit > 0.14 && gbit < 0.22, `measured ${gbit.toFixed(3)} Gbit/s through a 0.2 Gbit/s link`);
     } finally {
       await network.close();
     }
