@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   CollectiveEndpoint,
   CollectiveTimeoutError,
+  GroupClosedError,
   PeerLostError,
   PeerRefusedError,
   ProcessGroup,
@@ -302,4 +303,22 @@ test('a wrong token is refused across the thread boundary as a PeerRefusedError 
   assert.ok(reason instanceof PeerRefusedError, String(reason));
   assert.equal(reason.code, 'REFUSED');
   assert.match(reason.message, /wrong or missing collective token/);
+});
+
+test('aborting a threaded group aborts its signal at once and fails the peer with a PeerLostError naming this rank', async () => {
+  const groups = await formPair(['threaded', 'plain']);
+  const [threadedRank, plainRank] = groups as [ThreadedProcessGroup, ProcessGroup];
+  try {
+    const peerFailed = plainRank.allReduce(new Float32Array(1_000)).catch((error: unknown) => error);
+    threadedRank.abort('the coordinator ended this generation');
+    assert.ok(threadedRank.signal.aborted, 'aborted before any message came back from the thread');
+    assert.ok(threadedRank.signal.reason instanceof GroupClosedError, String(threadedRank.signal.reason));
+    await assert.rejects(threadedRank.allReduce(new Float32Array(1_000)), { code: 'CLOSED' });
+    const error = await peerFailed;
+    assert.ok(error instanceof PeerLostError, String(error));
+    assert.equal(error.peerRank, 0);
+    assert.match(error.message, /the coordinator ended this generation/);
+  } finally {
+    await Promise.all(groups.map((group) => group.close()));
+  }
 });

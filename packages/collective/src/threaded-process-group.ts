@@ -377,6 +377,9 @@ export class ThreadedProcessGroup implements CollectiveGroup {
 
   /** Fails the group on purpose (e.g. the coordinator ended this generation): peers fail fast too. */
   abort(reason: string): void {
+    // The signal aborts at once, as ProcessGroup's does; the thread fails the group and tells the peers.
+    if (!this.abortController.signal.aborted)
+      this.abortController.abort(new GroupClosedError(`rank ${this.rank} aborted the group: ${reason}`, 'abort'));
     this.endpoint.post({ kind: 'abort', group: this.id, reason });
   }
 
