@@ -158,7 +158,7 @@ export function resizeBilinearWindow(
     for (let t = 0; t < n; t++) {
       const weight = vertical.weights[k + t]!;
       const from = (firstRow + t) * rowStride + columnOffset;
-      for (let i = 0; i < rowBytes; i++) sums[i] += rows[from + i]! * weight;
+      for (let i = 0; i < rowBytes; i++) sums[i] = sums[i]! + rows[from + i]! * weight;
     }
     for (let i = 0; i < rowBytes; i++) out[y * rowBytes + i] = clip8(sums[i]!);
   }

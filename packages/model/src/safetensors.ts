@@ -209,10 +209,12 @@ function parseEntry(
   const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
   if (!Array.isArray(shape) || !shape.every(isCount))
     throw new SafetensorsError(`${name}: shape is not a list of sizes`);
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
     throw new SafetensorsError(`${name}: data_offsets is not [begin, end] with begin <= end`);
   }
-  return { dtype: dtype as SafetensorsDtype, shape, begin: offsets[0], end: offsets[1] };
+  const [begin, end] = offsets as [number, number];
+  if (begin > end) throw new SafetensorsError(`${name}: data_offsets is not [begin, end] with begin <= end`);
+  return { dtype: dtype as SafetensorsDtype, shape, begin, end };
 }
 
 /** IEEE binary16 → number, exactly (every half is a float32): subnormals, ±0, ±Infinity and NaN included. */

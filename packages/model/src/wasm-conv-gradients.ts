@@ -92,7 +92,7 @@ function conv2DBackpropFilter(args: {
   release(backend, xT, dyT);
   let taps = conv;
   if (conv.shape[1] !== kh || conv.shape[2] !== kw) {
-    taps = run('Slice', backend, { x: conv }, { begin: [0, 0, 0, 0], size: [conv.shape[0], kh, kw, conv.shape[3]] });
+    taps = run('Slice', backend, { x: conv }, { begin: [0, 0, 0, 0], size: [conv.shape[0]!, kh, kw, conv.shape[3]!] });
     release(backend, conv);
   }
   const dw = run('Transpose', backend, { x: taps }, { perm: [1, 2, 0, 3] });
