@@ -3,7 +3,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CoordinatorConnection, parseRunConfig, RegistrationAbortedError, type RunConfig } from '@ringtrain/protocol';
+import {
+  type CheckpointReportInput,
+  CoordinatorConnection,
+  type EpochReport,
+  parseRunConfig,
+  RegistrationAbortedError,
+  type RunConfig
+} from '@ringtrain/protocol';
 import { pino } from 'pino';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
 
@@ -33,6 +40,32 @@ function config(overrides: Partial<RunConfig> = {}): RunConfig {
     'the test'
   );
 }
+
+/** worker-0's report of its first epoch of generation 0; a test names only what it checks. */
+function epochReport(overrides: Partial<EpochReport> = {}): EpochReport {
+  return {
+    workerId: 'worker-0',
+    generation: 0,
+    epoch: 0,
+    trainLoss: 1.2,
+    valAccuracy: 0.5,
+    valImages: 10,
+    samplesTrained: 40,
+    sampleChecksum: '1:2',
+    ...overrides
+  };
+}
+
+/** worker-0's checkpoint after epoch 1 (step 5) into slot 0. */
+const firstCheckpoint: CheckpointReportInput = {
+  workerId: 'worker-0',
+  generation: 0,
+  key: 'checkpoints/slot-0.ckpt',
+  epoch: 1,
+  globalStep: 5,
+  samplesConsumed: 0,
+  bytes: 123
+};
 
 async function start(
   overrides: Partial<CoordinatorOptions> = {},
@@ -216,35 +249,9 @@ describe('Coordinator', () => {
       computeSeconds: 0.1,
       allreduceSeconds: 0.05
     });
-    await a.reportEpoch({
-      workerId: 'worker-0',
-      generation: 0,
-      epoch: 0,
-      trainLoss: 1.2,
-      valAccuracy: 0.5,
-      valImages: 10,
-      samplesTrained: 40,
-      sampleChecksum: '1:2'
-    });
-    await a.reportEpoch({
-      workerId: 'worker-0',
-      generation: 0,
-      epoch: 0,
-      trainLoss: 1.1,
-      valAccuracy: 0.6,
-      valImages: 10,
-      samplesTrained: 40,
-      sampleChecksum: '1:2'
-    });
-    await a.reportCheckpoint({
-      workerId: 'worker-0',
-      generation: 0,
-      key: 'checkpoints/slot-0.ckpt',
-      epoch: 1,
-      globalStep: 5,
-      samplesConsumed: 0,
-      bytes: 123
-    });
+    await a.reportEpoch(epochReport());
+    await a.reportEpoch(epochReport({ trainLoss: 1.1, valAccuracy: 0.6 }));
+    await a.reportCheckpoint(firstCheckpoint);
     const status = (await (await fetch(`${coordinator.httpAddress}/status`)).json()) as {
       state: string;
       lastStep: { globalStep: number };
@@ -293,16 +300,7 @@ describe('Coordinator', () => {
     const { coordinator, connect } = await start({}, config({ runId: 'no-val', workers: 1 }));
     const a = connect();
     await a.register('worker-0', 'h:0');
-    await a.reportEpoch({
-      workerId: 'worker-0',
-      generation: 0,
-      epoch: 0,
-      trainLoss: 0.4,
-      valAccuracy: 0,
-      valImages: 0,
-      samplesTrained: 40,
-      sampleChecksum: '1:2'
-    });
+    await a.reportEpoch(epochReport({ trainLoss: 0.4, valAccuracy: 0, valImages: 0 }));
     await a.reportFinished({ workerId: 'worker-0', generation: 0, weightsSha256: 'abc', summaryJson: '{}' });
     const result = await coordinator.done;
     assert.equal(result.state, 'succeeded');
@@ -422,25 +420,8 @@ describe('Coordinator', () => {
     const first = await start({}, runConfig);
     const [a, b] = [first.connect(), first.connect()];
     await Promise.all([a.register('worker-0', 'h:0'), b.register('worker-1', 'h:1')]);
-    await a.reportEpoch({
-      workerId: 'worker-0',
-      generation: 0,
-      epoch: 0,
-      trainLoss: 1.2,
-      valAccuracy: 0.5,
-      valImages: 10,
-      samplesTrained: 40,
-      sampleChecksum: '1:2'
-    });
-    await a.reportCheckpoint({
-      workerId: 'worker-0',
-      generation: 0,
-      key: 'checkpoints/slot-0.ckpt',
-      epoch: 1,
-      globalStep: 5,
-      samplesConsumed: 0,
-      bytes: 123
-    });
+    await a.reportEpoch(epochReport());
+    await a.reportCheckpoint(firstCheckpoint);
     for (;;) {
       const written = await readFile(record, 'utf8').then(
         (text) => JSON.parse(text) as { checkpoints: unknown[] },
