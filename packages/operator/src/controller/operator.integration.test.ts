@@ -28,7 +28,9 @@ import {
   createRun,
   getRun,
   namespace,
+  operatorOptions,
   podsOf,
+  runBody,
   runGang,
   runStatus,
   setPodPhase,
@@ -42,20 +44,6 @@ let core: KubeWithTrainingRuns['core'];
 let custom: KubeWithTrainingRuns['custom'];
 let operator: RunningOperator | undefined;
 const progress = new Map<string, CoordinatorReport>();
-
-function runBody(name: string, spec: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: 'TrainingRun',
-    metadata: { name, namespace },
-    spec: {
-      dataset: { uri: 's3://datasets/flowers' },
-      workers: { replicas: 2, image: 'ringtrain:test' },
-      output: { uri: `s3://runs/${name}` },
-      ...spec
-    }
-  };
-}
 
 async function patchRunSpec(name: string, spec: Record<string, unknown>): Promise<void> {
   await custom.patchNamespacedCustomObject(
@@ -73,19 +61,10 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
   before(async () => {
     ({ kube, core, custom } = await startKubeWithTrainingRuns());
     operator = await startOperator({
-      kubeConfig: kube.kubeConfig,
-      namespace,
+      ...operatorOptions(kube, progress, logger),
       httpPort: 0,
       httpHost: '127.0.0.1',
-      leaseDurationSeconds: 4,
-      renewDeadlineSeconds: 3,
-      retryPeriodSeconds: 1,
-      // The coordinator's /status, as progressFromCoordinatorStatus maps it (e2e/local polls a real coordinator).
-      progress: async (run) => progress.get(run.metadata.name),
-      forceDeleteAfterSeconds: 2,
-      pollProgressSeconds: 1,
-      logger,
-      processMetrics: false
+      forceDeleteAfterSeconds: 2
     });
     await operator.leading;
   });
@@ -623,15 +602,8 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
 
   it('a second operator waits as standby and takes over when the leader stops', async () => {
     const standby = await startOperator({
-      kubeConfig: kube.kubeConfig,
-      namespace,
-      httpPort: null,
-      leaseDurationSeconds: 4,
-      renewDeadlineSeconds: 3,
-      retryPeriodSeconds: 1,
-      progress: async () => undefined,
-      logger,
-      processMetrics: false
+      ...operatorOptions(kube, new Map(), logger),
+      pollProgressSeconds: undefined
     });
     try {
       await sleep(2500);

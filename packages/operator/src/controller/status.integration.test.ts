@@ -13,6 +13,8 @@ import {
   createRun,
   getRun,
   namespace,
+  operatorOptions,
+  runBody,
   runGang,
   runStatus,
   setPodPhase,
@@ -29,19 +31,8 @@ let custom: KubeWithTrainingRuns['custom'];
 let operator: RunningOperator | undefined;
 const progress = new Map<string, CoordinatorReport>();
 
-function runBody(name: string, spec: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: 'TrainingRun',
-    metadata: { name, namespace },
-    spec: {
-      dataset: { uri: 's3://datasets/flowers' },
-      workers: { replicas: 1, image: 'ringtrain:test', gpu: { count: 0 } },
-      output: { uri: `s3://runs/${name}` },
-      ...spec
-    }
-  };
-}
+/** One CPU worker: these tests read status, and a run's pods never start here. */
+const oneCpuWorker = { replicas: 1, image: 'ringtrain:test', gpu: { count: 0 } };
 
 async function statusWrites(): Promise<number> {
   const metric = await operator?.metrics.registry.getSingleMetric('ringtrain_operator_status_writes_total')?.get();
@@ -51,18 +42,7 @@ async function statusWrites(): Promise<number> {
 describe('the TrainingRun status against a real kube-apiserver and etcd', { timeout: 300_000 }, () => {
   before(async () => {
     ({ kube, custom } = await startKubeWithTrainingRuns());
-    operator = await startOperator({
-      kubeConfig: kube.kubeConfig,
-      namespace,
-      httpPort: null,
-      leaseDurationSeconds: 4,
-      renewDeadlineSeconds: 3,
-      retryPeriodSeconds: 1,
-      progress: async (run) => progress.get(run.metadata.name),
-      pollProgressSeconds: 1,
-      logger,
-      processMetrics: false
-    });
+    operator = await startOperator(operatorOptions(kube, progress, logger));
     await operator.leading;
   });
 
@@ -73,7 +53,7 @@ describe('the TrainingRun status against a real kube-apiserver and etcd', { time
 
   it('a status written without a field it had before reads back without it', async () => {
     // Another controller's run: this operator leaves it alone, so only the test writes its status.
-    await createRun(runBody('written', { managedBy: 'example.com/other' }));
+    await createRun(runBody('written', { managedBy: 'example.com/other' }, oneCpuWorker));
     const api = new KubeApi(kube.kubeConfig);
     const asRun = (raw: RawRun) => raw as unknown as TrainingRun;
     const first = await api.writeRunStatus(asRun(await getRun('written')), {
@@ -98,7 +78,7 @@ describe('the TrainingRun status against a real kube-apiserver and etcd', { time
   });
 
   it('a reconcile that changes nothing writes nothing', async () => {
-    await createRun(runBody('quiet'));
+    await createRun(runBody('quiet', {}, oneCpuWorker));
     progress.set('quiet', {
       progress: {
         epoch: 1,
@@ -125,7 +105,11 @@ describe('the TrainingRun status against a real kube-apiserver and etcd', { time
 
   it('a re-ingest after a gang restart, counting from zero again, is progress', async () => {
     await createRun(
-      runBody('reingest', { dataset: { ingest: { source: 's3://raw/flowers', into: 's3://datasets/flowers' } } })
+      runBody(
+        'reingest',
+        { dataset: { ingest: { source: 's3://raw/flowers', into: 's3://datasets/flowers' } } },
+        oneCpuWorker
+      )
     );
     progress.set('reingest', { ingest: { imagesDone: 3000, imagesTotal: 3670, shardsWritten: 5 } });
     await runGang('reingest', 1);
@@ -163,9 +147,7 @@ describe('the TrainingRun status against a real kube-apiserver and etcd', { time
   });
 
   it(`the API server refuses a run of more than ${MAX_WORLD_SIZE} replicas, the most the coordinator accepts`, async () => {
-    const error = await createRun(
-      runBody('too-many', { workers: { replicas: MAX_WORLD_SIZE + 1, image: 'ringtrain:test', gpu: { count: 0 } } })
-    ).then(
+    const error = await createRun(runBody('too-many', {}, { ...oneCpuWorker, replicas: MAX_WORLD_SIZE + 1 })).then(
       () => undefined,
       (e: unknown) => e
     );
@@ -175,10 +157,7 @@ describe('the TrainingRun status against a real kube-apiserver and etcd', { time
       String((error as { body?: unknown }).body),
       new RegExp(`spec\\.workers\\.replicas.*less than or equal to ${MAX_WORLD_SIZE}`)
     );
-    const most = runBody('most', {
-      workers: { replicas: MAX_WORLD_SIZE, image: 'ringtrain:test', gpu: { count: 0 } },
-      runPolicy: { suspend: true }
-    });
+    const most = runBody('most', { runPolicy: { suspend: true } }, { ...oneCpuWorker, replicas: MAX_WORLD_SIZE });
     await custom.createNamespacedCustomObject({
       group: GROUP,
       version: VERSION,

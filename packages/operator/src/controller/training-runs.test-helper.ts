@@ -11,7 +11,9 @@ import { eventually, startKubeTestServer, type KubeTestServer } from '@ringtrain
 import { generateCrd } from '../api/crd.js';
 import { GROUP, PLURAL, VERSION } from '../api/group-version.js';
 import type { TrainingRunStatus } from '../api/status-schema.js';
+import type { CoordinatorReport } from '../reconcile/plan.js';
 import { createCrd, type RawRun } from './kube-api.js';
+import type { OperatorOptions } from './operator.js';
 
 /**
  * The integration suites' side of a real kube-apiserver: the server with the TrainingRun CRD Established, and the
@@ -27,6 +29,49 @@ export interface KubeWithTrainingRuns {
 }
 
 let clients: KubeWithTrainingRuns | undefined;
+
+/** A TrainingRun manifest named `name` with the given workers, `spec` laid over the minimal valid spec. */
+export function runBody(
+  name: string,
+  spec: Record<string, unknown> = {},
+  workers: Record<string, unknown> = { replicas: 2, image: 'ringtrain:test' }
+): Record<string, unknown> {
+  return {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'TrainingRun',
+    metadata: { name, namespace },
+    spec: {
+      dataset: { uri: 's3://datasets/flowers' },
+      workers,
+      output: { uri: `s3://runs/${name}` },
+      ...spec
+    }
+  };
+}
+
+/**
+ * The operator a suite runs against this server: lease timings short enough that a failover takes seconds, the
+ * coordinators' progress read from the suite's map (as progressFromCoordinatorStatus maps a real /status), and no
+ * process metrics (one registry per process).
+ */
+export function operatorOptions(
+  kube: KubeTestServer,
+  progress: ReadonlyMap<string, CoordinatorReport>,
+  logger: NonNullable<OperatorOptions['logger']>
+): OperatorOptions {
+  return {
+    kubeConfig: kube.kubeConfig,
+    namespace,
+    httpPort: null,
+    leaseDurationSeconds: 4,
+    renewDeadlineSeconds: 3,
+    retryPeriodSeconds: 1,
+    progress: async (run) => progress.get(run.metadata.name),
+    pollProgressSeconds: 1,
+    logger,
+    processMetrics: false
+  };
+}
 
 export async function startKubeWithTrainingRuns(): Promise<KubeWithTrainingRuns> {
   const kube = await startKubeTestServer();
