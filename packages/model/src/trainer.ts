@@ -261,8 +261,9 @@ export class Trainer {
     const gradients = options.into ?? new Float32Array(total);
     const micro = this.config.microBatchSize ?? count;
     const pending: Array<Promise<void>> = [];
-    // Per-bucket sums stay on the device across micro-batches: one read of each bucket, when it is final.
-    const bucketSums: Array<tf.Tensor1D | undefined> = buckets.map(() => undefined);
+    // Per-parameter sums stay on the device across micro-batches, each read once, straight into its place in the
+    // flat vector: concatenating a bucket on the device first would add a copy of it (measured: ~10% of a step).
+    const sums = new Map<string, tf.Tensor>();
     let lossSum: tf.Scalar | undefined;
     let correctSum: tf.Scalar | undefined;
     const tapes: RecordedTape[] = [];
@@ -332,19 +333,27 @@ export class Trainer {
               output = stageInput;
             }
             const entries = layout.filter((entry) => parameterGradients.has(entry.name));
-            const previous = bucketSums[bucket.index];
-            const sum = tf.tidy(() => {
-              const flat = tf.concat(entries.map((entry) => tf.reshape(parameterGradients.get(entry.name)!, [-1])));
-              const scaled = weight === 1 ? flat : tf.mul(flat, weight);
-              return (previous === undefined ? scaled : tf.add(previous, scaled)) as tf.Tensor1D;
-            });
-            tf.dispose([...parameterGradients.values(), ...(previous === undefined ? [] : [previous])]);
-            bucketSums[bucket.index] = sum;
+            for (const entry of entries) {
+              const gradient = parameterGradients.get(entry.name)!;
+              const previous = sums.get(entry.name);
+              sums.set(
+                entry.name,
+                tf.tidy(() => {
+                  const scaled = weight === 1 ? gradient : tf.mul(gradient, weight);
+                  return previous === undefined ? scaled : tf.add(previous, scaled);
+                })
+              );
+              if (sums.get(entry.name) !== gradient) gradient.dispose();
+              previous?.dispose();
+            }
             if (!last) continue;
+            for (const entry of entries) {
+              const sum = sums.get(entry.name)!;
+              gradients.set(sum.dataSync() as Float32Array, entry.offset);
+              sum.dispose();
+              sums.delete(entry.name);
+            }
             const values = gradients.subarray(bucket.offset, bucket.offset + bucket.length);
-            values.set(sum.dataSync() as Float32Array);
-            sum.dispose();
-            bucketSums[bucket.index] = undefined;
             const handed = onBucket({ ...bucket, values });
             if (handed !== undefined) {
               // Observed now, reported at the end: a rejection must not go unhandled while the backward runs on.
@@ -369,7 +378,7 @@ export class Trainer {
       throw error;
     } finally {
       for (const tape of tapes) tape.dispose();
-      tf.dispose([...live, ...bucketSums.filter((sum) => sum !== undefined), lossSum, correctSum].filter(isTensor));
+      tf.dispose([...live, ...sums.values(), lossSum, correctSum].filter(isTensor));
     }
   }
 
