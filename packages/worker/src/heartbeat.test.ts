@@ -80,6 +80,18 @@ async function gangWith(mode: 'thread' | 'main-thread', runId: string, mainThrea
 const exited = (child: ChildProcess) =>
   new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
 
+/** worker-1 starts beating, then the coordinator declares it hung: lost, and the abort it is told names the missed heartbeats. */
+async function assertDeclaredHung(gang: Awaited<ReturnType<typeof gangWith>>): Promise<void> {
+  try {
+    assert.equal(await gang.next(), 'beating');
+    const told = JSON.parse((await gang.next())!) as { aborted: string[] };
+    assert.deepEqual(gang.lost, ['worker-1']);
+    assert.match(told.aborted[0] ?? '', /worker-1 \(rank 1\) sent no heartbeat/);
+  } finally {
+    await gang.cleanup();
+  }
+}
+
 describe('heartbeats from a worker thread', { timeout: 60_000 }, () => {
   it(`keep a rank alive while its main thread computes for ${BLOCK_MS} ms, past the ${DEADLINE_MS} ms heartbeat deadline`, async () => {
     const gang = await gangWith('thread', 'blocked-thread');
@@ -96,27 +108,11 @@ describe('heartbeats from a worker thread', { timeout: 60_000 }, () => {
   });
 
   it('sent from the main thread, as they were, let the same step be taken for a hang (the fault this fixes)', async () => {
-    const gang = await gangWith('main-thread', 'blocked-main');
-    try {
-      assert.equal(await gang.next(), 'beating');
-      const told = JSON.parse((await gang.next())!) as { aborted: string[] };
-      assert.deepEqual(gang.lost, ['worker-1']);
-      assert.match(told.aborted[0] ?? '', /worker-1 \(rank 1\) sent no heartbeat/);
-    } finally {
-      await gang.cleanup();
-    }
+    await assertDeclaredHung(await gangWith('main-thread', 'blocked-main'));
   });
 
   it('stop when the main thread stays still past its stall limit (the collective timeout): a step that hangs is declared hung', async () => {
-    const gang = await gangWith('thread', 'stalled', 600);
-    try {
-      assert.equal(await gang.next(), 'beating');
-      const told = JSON.parse((await gang.next())!) as { aborted: string[] };
-      assert.deepEqual(gang.lost, ['worker-1']);
-      assert.match(told.aborted[0] ?? '', /worker-1 \(rank 1\) sent no heartbeat/);
-    } finally {
-      await gang.cleanup();
-    }
+    await assertDeclaredHung(await gangWith('thread', 'stalled', 600));
   });
 
   it('stop when the whole process stops (SIGSTOP): the watchdog still declares it hung', async () => {
