@@ -25,10 +25,11 @@ function planAll(
   base: Layout,
   w: { worldSize: number; batchSize: number },
   samplesConsumed: number,
-  remainder: RemainderPolicy
+  remainder: RemainderPolicy,
+  options: Pick<EpochPlanRequest, 'dropLastBatchBelow'> = {}
 ) {
   return Array.from({ length: w.worldSize }, (_, rank) =>
-    planEpoch({ ...base, ...w, rank, samplesConsumed, remainder })
+    planEpoch({ ...base, ...w, rank, samplesConsumed, remainder, ...options })
   );
 }
 
@@ -38,18 +39,22 @@ function counts(total: number, lists: Iterable<Uint32Array | number[]>): Uint32A
   return seen;
 }
 
+/** How many times each sample of the layout is assigned, over every rank's plan. */
+function assignments(base: Layout, plans: readonly { samples: Uint32Array | number[] }[]): Uint32Array {
+  return counts(
+    sum(base.shardSampleCounts),
+    plans.map((plan) => plan.samples)
+  );
+}
+
 const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
 
 describe('epoch plans', () => {
   it('drop: every sample at most once, fewer than worldSize dropped, equal counts per rank', () => {
     fc.assert(
       fc.property(layout, world, (base, w) => {
-        const total = sum(base.shardSampleCounts);
         const plans = planAll(base, w, 0, 'drop');
-        const seen = counts(
-          total,
-          plans.map((plan) => plan.samples)
-        );
+        const seen = assignments(base, plans);
         assert.ok(
           seen.every((n) => n <= 1),
           'a sample was assigned twice'
@@ -68,13 +73,8 @@ describe('epoch plans', () => {
       fc.property(layout, world, fc.double({ min: 0, max: 1, noNaN: true }), (base, w, fraction) => {
         const total = sum(base.shardSampleCounts);
         const window = w.worldSize * w.batchSize;
-        const plans = Array.from({ length: w.worldSize }, (_, rank) =>
-          planEpoch({ ...base, ...w, rank, samplesConsumed: 0, remainder: 'drop', dropLastBatchBelow: fraction })
-        );
-        const seen = counts(
-          total,
-          plans.map((plan) => plan.samples)
-        );
+        const plans = planAll(base, w, 0, 'drop', { dropLastBatchBelow: fraction });
+        const seen = assignments(base, plans);
         assert.ok(
           seen.every((n) => n <= 1),
           'a sample was assigned twice'
@@ -142,10 +142,7 @@ describe('epoch plans', () => {
         (base, w) => {
           const total = sum(base.shardSampleCounts);
           const plans = planAll(base, w, 0, 'pad');
-          const seen = counts(
-            total,
-            plans.map((plan) => plan.samples)
-          );
+          const seen = assignments(base, plans);
           assert.ok(
             seen.every((n) => n >= 1),
             'a sample was skipped'
