@@ -7,6 +7,22 @@ import { fileURLToPath } from 'node:url';
 import { ingest } from '@ringtrain/dataset';
 import { writeMnistImageFolder } from './commands/train/demo-data.js';
 
+/** The workers' backend in the CLI tests: the native one wherever npm ci built it (RINGTRAIN_BACKEND overrides). */
+export const TEST_BACKEND = process.env.RINGTRAIN_BACKEND ?? 'auto';
+
+/**
+ * The `ringtrain train` arguments of a small run on a `digitsDataset`: 32×32 images, 2 workers of 16 images each
+ * unless told, into `out`, on the test backend. A test appends the flags it is about.
+ */
+export function smallDigitsRun(
+  dataset: string,
+  out: string,
+  { epochs, workers = 2, batchSize = 16 }: { epochs: number; workers?: number; batchSize?: number }
+): string[] {
+  const shape = ['--workers', String(workers), '--epochs', String(epochs), '--batch-size', String(batchSize)];
+  return ['--data', dataset, ...shape, '--image-size', '32', '--out', out, '--backend', TEST_BACKEND];
+}
+
 /** The real `ringtrain` entry point, as users run it. */
 export const ringtrainBin = fileURLToPath(new URL('../bin/ringtrain.mjs', import.meta.url));
 

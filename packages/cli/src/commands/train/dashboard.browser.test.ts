@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { digitsDataset } from '../../run-cli.test-helper.js';
+import { digitsDataset, smallDigitsRun } from '../../run-cli.test-helper.js';
 
 /**
  * The live dashboard in a real browser during a real run: Debian's chromium (scripts/install-browser.sh)
@@ -66,18 +66,7 @@ describe('the live dashboard in a browser', () => {
           process.execPath,
           bin,
           'train',
-          '--data',
-          dataset,
-          '--workers',
-          '2',
-          '--epochs',
-          '2',
-          '--batch-size',
-          '8',
-          '--image-size',
-          '32',
-          '--out',
-          out,
+          ...smallDigitsRun(dataset, out, { epochs: 2, batchSize: 8 }),
           '--json'
         ],
         {

@@ -4,10 +4,8 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeSafetensors } from '@ringtrain/model';
-import { digitsDataset, ringtrainBin, runCli } from '../../run-cli.test-helper.js';
+import { digitsDataset, ringtrainBin, runCli, smallDigitsRun, TEST_BACKEND } from '../../run-cli.test-helper.js';
 
-/** The workers' backend: the native one wherever npm ci built it (RINGTRAIN_BACKEND overrides). */
-const TEST_BACKEND = process.env.RINGTRAIN_BACKEND ?? 'auto';
 /** A real run of 2 worker processes: a minute or more on two cores. */
 const slow = process.env.RINGTRAIN_SKIP_SLOW_TESTS === '1' ? 'RINGTRAIN_SKIP_SLOW_TESTS=1' : false;
 
@@ -25,6 +23,9 @@ interface Metrics {
  * frozen: the model never changes, so validation accuracy never rises after epoch 1, on any backend.
  */
 const FROZEN_MODEL = ['--freeze-backbone', '--freeze-batch-norm', '--lr', '1e-12'];
+
+/** A frozen model with a patience of 2 epochs and no step checkpoints: it stops after epoch 3 of 8. */
+const STOPS_AFTER_PATIENCE = [...FROZEN_MODEL, '--early-stopping-patience', '2', '--checkpoint-every', '0'];
 
 /**
  * `ringtrain train` that SIGKILLs worker-1 once the run's /status shows step `step` of epoch `epoch` (0-based),
@@ -92,25 +93,8 @@ describe('ringtrain train: the best model, early stopping and TensorBoard', () =
       const out = path.join(work, 'early');
       const run = await runCli([
         'train',
-        '--data',
-        dataset,
-        '--workers',
-        '2',
-        '--epochs',
-        '8',
-        '--batch-size',
-        '16',
-        '--image-size',
-        '32',
-        ...FROZEN_MODEL,
-        '--early-stopping-patience',
-        '2',
-        '--checkpoint-every',
-        '0',
-        '--out',
-        out,
-        '--backend',
-        TEST_BACKEND,
+        ...smallDigitsRun(dataset, out, { epochs: 8 }),
+        ...STOPS_AFTER_PATIENCE,
         '--json'
       ]);
       assert.equal(run.code, 0, run.stderr);
@@ -181,28 +165,7 @@ describe('ringtrain train: the best model, early stopping and TensorBoard', () =
     async () => {
       const out = path.join(work, 'restart');
       const run = await trainKillingWorker(
-        [
-          '--data',
-          dataset,
-          '--workers',
-          '2',
-          '--epochs',
-          '8',
-          '--batch-size',
-          '8',
-          '--image-size',
-          '32',
-          ...FROZEN_MODEL,
-          '--early-stopping-patience',
-          '2',
-          '--checkpoint-every',
-          '0',
-          '--out',
-          out,
-          '--backend',
-          TEST_BACKEND,
-          '--json'
-        ],
+        [...smallDigitsRun(dataset, out, { epochs: 8, batchSize: 8 }), ...STOPS_AFTER_PATIENCE, '--json'],
         out,
         // Inside epoch 2: the rollback goes to epoch 1's checkpoint, whose books name epoch 1 the best.
         { epoch: 1, step: 2 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { digitsDataset, runCli } from '../../run-cli.test-helper.js';
+import { digitsDataset, runCli, smallDigitsRun } from '../../run-cli.test-helper.js';
 
 const slow = process.env.RINGTRAIN_SKIP_SLOW_TESTS === '1' ? 'RINGTRAIN_SKIP_SLOW_TESTS=1' : false;
 
@@ -38,22 +38,11 @@ describe('ringtrain train --gradient-wire', () => {
           const out = path.join(work, `${wire}-${seed}`);
           const run = await runCli([
             'train',
-            '--data',
-            dataset,
-            '--workers',
-            '2',
-            '--epochs',
-            '4',
-            '--batch-size',
-            '16',
-            '--image-size',
-            '32',
+            ...smallDigitsRun(dataset, out, { epochs: 4 }),
             '--seed',
             String(seed),
             '--gradient-wire',
             wire,
-            '--out',
-            out,
             '--json'
           ]);
           assert.equal(run.code, 0, run.stderr);

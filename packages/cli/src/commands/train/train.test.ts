@@ -5,10 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { epochOrder, loadManifest, shardSampleCounts } from '@ringtrain/dataset';
 import { decodeSafetensors } from '@ringtrain/model';
-import { digitsDataset, ringtrainBin, runCli } from '../../run-cli.test-helper.js';
-
-/** The workers' backend: the native one wherever npm ci built it (RINGTRAIN_BACKEND overrides). */
-const TEST_BACKEND = process.env.RINGTRAIN_BACKEND ?? 'auto';
+import { digitsDataset, ringtrainBin, runCli, smallDigitsRun, TEST_BACKEND } from '../../run-cli.test-helper.js';
 
 /**
  * Real runs of `ringtrain train`: the CLI process runs the coordinator, each rank is its own worker process,
@@ -120,22 +117,7 @@ describe('ringtrain train', () => {
   after(() => rm(work, { recursive: true, force: true }));
 
   /** A small real run: 2 workers × batch 16 of the 32×32 digits for `epochs` epochs, on the test backend. */
-  const smallRun = (out: string, epochs: number): string[] => [
-    '--data',
-    dataset,
-    '--workers',
-    '2',
-    '--epochs',
-    String(epochs),
-    '--batch-size',
-    '16',
-    '--image-size',
-    '32',
-    '--out',
-    out,
-    '--backend',
-    TEST_BACKEND
-  ];
+  const smallRun = (out: string, epochs: number): string[] => smallDigitsRun(dataset, out, { epochs });
 
   it('rejects a run without data, and --resume of an output that holds no run, with the fix', async () => {
     const none = await train(['--out', path.join(work, 'none')]);
