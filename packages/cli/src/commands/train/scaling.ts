@@ -7,6 +7,7 @@ import type { StepRecord } from '@ringtrain/coordinator';
 import { ExitError } from '../../errors.js';
 import { parseOptions } from '../../options.js';
 import { addLinkFlags, linkFlagsSchema, shapedLink } from '../bench/link-flags.js';
+import { addStepFlags, stepFlagsSchema } from '../bench/step-flags.js';
 
 const schema = z.object({
   workers: z
@@ -15,12 +16,7 @@ const schema = z.object({
     .transform((list) => list.split(',').map(Number))
     .refine((list) => list.every((n) => n >= 1 && n <= 64), 'each world size must be 1..64'),
   imageSize: z.coerce.number().int().min(16).max(1024),
-  batchSize: z.coerce.number().int().min(1),
-  steps: z.coerce.number().int().min(1),
-  warmupSteps: z.coerce.number().int().min(0),
-  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']),
-  computeThreads: z.coerce.number().int().min(1).optional(),
-  json: z.boolean().optional(),
+  ...stepFlagsSchema,
   ...linkFlagsSchema
 });
 
@@ -44,16 +40,15 @@ export function scalingBenchCommand(): Command {
   const command = new Command('scaling')
     .description('images/s of real training at each world size and the scaling efficiency; --json prints one object')
     .option('--workers <list>', 'world sizes, comma-separated', '1,2')
-    .option('--image-size <px>', 'square input size', '64')
-    .option('--batch-size <n>', 'images per rank per step', '32')
-    .option('--steps <n>', 'timed steps per world size', '8')
-    .option('--warmup-steps <n>', 'steps before the clock starts', '2')
-    .option('--backend <name>', 'compute backend of the workers', 'auto')
-    .option(
-      '--compute-threads <n>',
+    .option('--image-size <px>', 'square input size', '64');
+  addStepFlags(command, {
+    batchSize: '32',
+    steps: '8',
+    warmupSteps: '2',
+    backendHelp: 'compute backend of the workers: auto, tensorflow, wasm or cpu (default: auto)',
+    computeThreadsHelp:
       "TensorFlow's threads per worker at every world size (default: the cores divided among that size's workers)"
-    )
-    .option('--json', 'print one JSON object on stdout');
+  });
   return addLinkFlags(command).action(async (raw: Record<string, unknown>) => {
     await benchScaling(parseOptions(schema, raw));
   });
