@@ -78,6 +78,14 @@ const running: TrainingRunStatus = {
   startTime: T0.toISOString(),
   lastProgressTime: T0.toISOString()
 };
+
+/** The plan at `seconds` for the running run (attempt 1) whose whole gang is Running, without progress polling. */
+function planRunningGangAt(seconds: number, runPolicy: Record<string, unknown> = {}) {
+  return planReconcile(runWith(running, runPolicy), everything(gang(1, RUNNING)), at(seconds), {
+    token,
+    pollProgressSeconds: 0
+  });
+}
 const RUNNING = { phase: 'Running', ready: true } as const;
 
 describe('planReconcile', () => {
@@ -527,19 +535,9 @@ describe('planReconcile', () => {
   });
 
   it('requeues for activeDeadlineSeconds, then fails the run with DeadlineExceeded', () => {
-    const before = planReconcile(
-      runWith(running, { activeDeadlineSeconds: 600 }),
-      everything(gang(1, RUNNING)),
-      at(450),
-      { token, pollProgressSeconds: 0 }
-    );
+    const before = planRunningGangAt(450, { activeDeadlineSeconds: 600 });
     assert.equal(before.requeueAfterSeconds, 150);
-    const after = planReconcile(
-      runWith(running, { activeDeadlineSeconds: 600 }),
-      everything(gang(1, RUNNING)),
-      at(600),
-      { token, pollProgressSeconds: 0 }
-    );
+    const after = planRunningGangAt(600, { activeDeadlineSeconds: 600 });
     assert.equal(after.status?.phase, 'Failed');
     assert.equal(condition(after, 'Failed')?.reason, 'DeadlineExceeded');
     assert.equal(deleted(after).length, 3);
@@ -563,19 +561,9 @@ describe('planReconcile', () => {
   });
 
   it('declares the run Stalled and restarts the gang after progressDeadlineSeconds without a step', () => {
-    const before = planReconcile(
-      runWith(running, { progressDeadlineSeconds: 300 }),
-      everything(gang(1, RUNNING)),
-      at(200),
-      { token, pollProgressSeconds: 0 }
-    );
+    const before = planRunningGangAt(200, { progressDeadlineSeconds: 300 });
     assert.equal(before.requeueAfterSeconds, 100);
-    const plan = planReconcile(
-      runWith(running, { progressDeadlineSeconds: 300 }),
-      everything(gang(1, RUNNING)),
-      at(300),
-      { token, pollProgressSeconds: 0 }
-    );
+    const plan = planRunningGangAt(300, { progressDeadlineSeconds: 300 });
     assert.equal(condition(plan, 'Stalled')?.status, 'True');
     assert.equal(plan.status?.phase, 'Restarting');
     assert.equal(plan.status?.attempt, 2);
@@ -662,10 +650,7 @@ describe('planReconcile', () => {
   });
 
   it('deletes the pods on suspend, keeps the attempt, and resumes as a new attempt', () => {
-    const suspended = planReconcile(runWith(running, { suspend: true }), everything(gang(1, RUNNING)), at(50), {
-      token,
-      pollProgressSeconds: 0
-    });
+    const suspended = planRunningGangAt(50, { suspend: true });
     assert.equal(suspended.status?.phase, 'Suspended');
     assert.deepEqual(deleted(suspended).sort(), ['flowers-coordinator', 'flowers-worker-0', 'flowers-worker-1']);
     assert.deepEqual(created(suspended), []);
