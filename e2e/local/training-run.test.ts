@@ -69,6 +69,13 @@ async function apply(manifest: Record<string, unknown>): Promise<void> {
   assert.equal(result.code, 0, `kubectl apply failed: ${result.stderr}`);
 }
 
+/** `kubectl patch` of the run's spec.runPolicy.suspend, as a user suspends or resumes a run. */
+async function setSuspended(name: string, suspend: boolean): Promise<void> {
+  const patch = JSON.stringify({ spec: { runPolicy: { suspend } } });
+  const patched = await cluster.kubectl(['patch', 'trainingrun', name, '--type', 'merge', '-p', patch]);
+  assert.equal(patched.code, 0, patched.stderr);
+}
+
 /** The phases a watch saw, once it has seen `last`: a watch may deliver a change a moment after a GET shows it. */
 function phasesUpTo(name: string, last: string): Promise<string[]> {
   return eventually(
@@ -596,16 +603,7 @@ describe(
     it('suspend deletes the pods and keeps the run; resume continues it to Succeeded', async () => {
       await apply(trainingRun('digits-pause'));
       await waitForCheckpoint('digits-pause');
-      const suspended = await cluster.kubectl([
-        'patch',
-        'trainingrun',
-        'digits-pause',
-        '--type',
-        'merge',
-        '-p',
-        JSON.stringify({ spec: { runPolicy: { suspend: true } } })
-      ]);
-      assert.equal(suspended.code, 0, suspended.stderr);
+      await setSuspended('digits-pause', true);
       await waitForPhase('digits-pause', 'Suspended', 60_000);
       await eventually(
         'no pods and no processes while suspended',
@@ -618,16 +616,7 @@ describe(
       );
       assert.ok(await hasObject(cluster.outputOf('digits-pause'), 'checkpoints/latest.json'), 'the checkpoint is kept');
 
-      const resumed = await cluster.kubectl([
-        'patch',
-        'trainingrun',
-        'digits-pause',
-        '--type',
-        'merge',
-        '-p',
-        JSON.stringify({ spec: { runPolicy: { suspend: false } } })
-      ]);
-      assert.equal(resumed.code, 0, resumed.stderr);
+      await setSuspended('digits-pause', false);
       const done = await waitForPhase('digits-pause', 'Succeeded', TRAINING_TIMEOUT_MS);
       assert.equal(done.status?.attempt, 2);
       assert.equal(done.status?.restarts ?? 0, 0, 'a suspension is not a failure');
