@@ -6,7 +6,12 @@ import { after, before, describe, it } from 'node:test';
 import { centerCropPlanner } from './crop-planner.js';
 import { DataLoader } from './loader.js';
 import { openStore } from './open-store.js';
-import { DatasetServiceConnection, startDatasetService, type RunningDatasetService } from './dataset-service.js';
+import {
+  DatasetServiceConnection,
+  startDatasetService,
+  type RemotePlanRequest,
+  type RunningDatasetService
+} from './dataset-service.js';
 import { planEpoch } from './epoch-plan.js';
 import { ingest } from './ingest.js';
 import { shardSampleCounts } from './manifest.js';
@@ -20,6 +25,20 @@ describe('dataset service over a dataset ingested into a real MinIO', () => {
   let client: DatasetServiceConnection;
   let work = '';
   const dataset = 's3://datasets/flowers';
+  /** Rank 0 of 2 over the train split, batches of 2, padded; a test overrides what it is about. */
+  const planRequest = (overrides: Partial<RemotePlanRequest> = {}): RemotePlanRequest => ({
+    dataset,
+    split: 'train',
+    seed: 1,
+    epoch: 0,
+    worldSize: 2,
+    rank: 0,
+    batchSize: 2,
+    samplesConsumed: 0,
+    remainder: 'pad',
+    partitions: 2,
+    ...overrides
+  });
 
   before(async () => {
     minio = await startMinio();
@@ -73,18 +92,7 @@ describe('dataset service over a dataset ingested into a real MinIO', () => {
 
   it('feeds a loader that streams the planned shards from MinIO into batches', async () => {
     const { manifest } = await client.getManifest(dataset);
-    const plan = await client.getEpochPlan({
-      dataset,
-      split: 'train',
-      seed: 1,
-      epoch: 0,
-      worldSize: 2,
-      rank: 1,
-      batchSize: 3,
-      samplesConsumed: 0,
-      remainder: 'pad',
-      partitions: 2
-    });
+    const plan = await client.getEpochPlan(planRequest({ rank: 1, batchSize: 3 }));
     const loader = new DataLoader({
       store: openStore(dataset, { s3: minio.config }),
       manifest,
@@ -111,23 +119,14 @@ describe('dataset service over a dataset ingested into a real MinIO', () => {
   });
 
   it('answers bad requests with status codes and messages that say what is wrong', async () => {
-    const base = {
-      dataset,
-      split: 'train' as const,
-      seed: 1,
-      epoch: 0,
-      worldSize: 2,
-      rank: 0,
-      batchSize: 2,
-      samplesConsumed: 0,
-      remainder: 'pad' as const,
-      partitions: 2
-    };
     await assert.rejects(
-      client.getEpochPlan({ ...base, samplesConsumed: 10_000 }),
+      client.getEpochPlan(planRequest({ samplesConsumed: 10_000 })),
       /INVALID_ARGUMENT: .*another dataset or split/
     );
-    await assert.rejects(client.getEpochPlan({ ...base, rank: 5 }), /INVALID_ARGUMENT: rank 5 is outside a world of 2/);
+    await assert.rejects(
+      client.getEpochPlan(planRequest({ rank: 5 })),
+      /INVALID_ARGUMENT: rank 5 is outside a world of 2/
+    );
     await assert.rejects(
       client.getManifest('s3://datasets/other'),
       /PERMISSION_DENIED: dataset s3:\/\/datasets\/other is not served here/
