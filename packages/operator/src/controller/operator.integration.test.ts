@@ -17,7 +17,6 @@ import {
   setHeaderOptions
 } from '@kubernetes/client-node';
 import { eventually } from '@ringtrain/testing';
-import pino from 'pino';
 import { parse } from 'yaml';
 import { GROUP, PLURAL, VERSION } from '../api/group-version.js';
 import type { CoordinatorReport } from '../reconcile/plan.js';
@@ -27,6 +26,7 @@ import { startOperator, type RunningOperator } from './operator.js';
 import {
   createRun,
   getRun,
+  logger,
   namespace,
   operatorOptions,
   podsOf,
@@ -38,7 +38,6 @@ import {
   type KubeWithTrainingRuns
 } from './training-runs.test-helper.js';
 
-const logger = pino({ level: process.env.RINGTRAIN_LOG_LEVEL ?? 'silent' });
 let kube: KubeWithTrainingRuns['kube'];
 let core: KubeWithTrainingRuns['core'];
 let custom: KubeWithTrainingRuns['custom'];
@@ -61,7 +60,7 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
   before(async () => {
     ({ kube, core, custom } = await startKubeWithTrainingRuns());
     operator = await startOperator({
-      ...operatorOptions(kube, progress, logger),
+      ...operatorOptions(kube, progress),
       httpPort: 0,
       httpHost: '127.0.0.1',
       forceDeleteAfterSeconds: 2
@@ -602,7 +601,7 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
 
   it('a second operator waits as standby and takes over when the leader stops', async () => {
     const standby = await startOperator({
-      ...operatorOptions(kube, new Map(), logger),
+      ...operatorOptions(kube, new Map()),
       pollProgressSeconds: undefined
     });
     try {

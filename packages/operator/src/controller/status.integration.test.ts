@@ -3,7 +3,6 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MAX_WORLD_SIZE } from '@ringtrain/proto';
 import { eventually } from '@ringtrain/testing';
-import pino from 'pino';
 import { GROUP, PLURAL, VERSION } from '../api/group-version.js';
 import type { TrainingRun } from '../api/training-run.js';
 import type { CoordinatorReport } from '../reconcile/plan.js';
@@ -25,7 +24,6 @@ import {
 // What the TrainingRun's status says, read back from a real kube-apiserver and etcd: written whole, so a field
 // the operator drops is gone, and written only when it changes.
 
-const logger = pino({ level: process.env.RINGTRAIN_LOG_LEVEL ?? 'silent' });
 let kube: KubeWithTrainingRuns['kube'];
 let custom: KubeWithTrainingRuns['custom'];
 let operator: RunningOperator | undefined;
@@ -42,7 +40,7 @@ async function statusWrites(): Promise<number> {
 describe('the TrainingRun status against a real kube-apiserver and etcd', { timeout: 300_000 }, () => {
   before(async () => {
     ({ kube, custom } = await startKubeWithTrainingRuns());
-    operator = await startOperator(operatorOptions(kube, progress, logger));
+    operator = await startOperator(operatorOptions(kube, progress));
     await operator.leading;
   });
 

@@ -8,6 +8,7 @@ import {
   type V1Pod
 } from '@kubernetes/client-node';
 import { eventually, startKubeTestServer, type KubeTestServer } from '@ringtrain/testing';
+import pino from 'pino';
 import { generateCrd } from '../api/crd.js';
 import { GROUP, PLURAL, VERSION } from '../api/group-version.js';
 import type { TrainingRunStatus } from '../api/status-schema.js';
@@ -21,6 +22,9 @@ import type { OperatorOptions } from './operator.js';
  * which node's test runner runs in a process of its own.
  */
 export const namespace = 'default';
+
+/** The suites' logger: silent unless RINGTRAIN_LOG_LEVEL asks for the operator's log. */
+export const logger = pino({ level: process.env.RINGTRAIN_LOG_LEVEL ?? 'silent' });
 
 export interface KubeWithTrainingRuns {
   readonly kube: KubeTestServer;
@@ -56,8 +60,7 @@ export function runBody(
  */
 export function operatorOptions(
   kube: KubeTestServer,
-  progress: ReadonlyMap<string, CoordinatorReport>,
-  logger: NonNullable<OperatorOptions['logger']>
+  progress: ReadonlyMap<string, CoordinatorReport>
 ): OperatorOptions {
   return {
     kubeConfig: kube.kubeConfig,
