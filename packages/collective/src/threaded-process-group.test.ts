@@ -322,3 +322,30 @@ test('aborting a threaded group aborts its signal at once and fails the peer wit
     await Promise.all(groups.map((group) => group.close()));
   }
 });
+
+test('a collective thread that dies fails its groups here with a GroupClosedError, and the peer with a PeerLostError', async () => {
+  const endpoint = await ThreadedEndpoint.listen();
+  const peers = [endpoint.address, plain[1]!.address];
+  const config = { groupId: 'dying', generation: 0, worldSize: 2, peers, token: 'secret', timeoutMs: 10_000 };
+  const [threadedRank, plainRank] = await Promise.all([
+    ThreadedProcessGroup.connect(endpoint, { ...config, rank: 0 }),
+    ProcessGroup.connect(plain[1]!, { ...config, rank: 1 })
+  ]);
+  try {
+    const here = threadedRank.allReduce(new Float32Array(1_000)).catch((error: unknown) => error);
+    const there = plainRank.allReduce(new Float32Array(1_000_000)).catch((error: unknown) => error);
+    // A crash of the thread, as an uncaught exception in it would end it.
+    await (endpoint as unknown as { thread: { terminate(): Promise<number> } }).thread.terminate();
+    const [ownError, peerError] = await Promise.all([here, there]);
+    assert.ok(ownError instanceof GroupClosedError, String(ownError));
+    assert.match(ownError.message, /collective thread exited unexpectedly/);
+    assert.ok(threadedRank.signal.aborted);
+    assert.ok(peerError instanceof PeerLostError, String(peerError));
+    assert.equal(peerError.peerRank, 0);
+    await assert.rejects(threadedRank.barrier(), { code: 'CLOSED' });
+  } finally {
+    await plainRank.close();
+    await threadedRank.close();
+    await endpoint.close();
+  }
+});

@@ -116,11 +116,14 @@ export class ThreadedEndpoint {
   private nextGroup = 0;
   private threadFailure: CollectiveError | undefined;
   private closed = false;
+  /** Resolves when the thread has exited, however it ended. */
+  private readonly exited: Promise<void>;
 
   private constructor(
     private readonly thread: Worker,
     readonly address: string
   ) {
+    this.exited = new Promise((resolve) => thread.once('exit', () => resolve()));
     thread.on('message', (message: FromCollectiveThread) => this.onMessage(message));
     const died = (why: string) => {
       this.threadFailure ??= new GroupClosedError(`the collective thread ${why}`, 'thread');
@@ -156,7 +159,6 @@ export class ThreadedEndpoint {
   /** Closes every group still open on it, the endpoint, and the thread. */
   async close(): Promise<void> {
     if (this.closed) return;
-    const exited = new Promise<void>((resolve) => this.thread.once('exit', () => resolve()));
     try {
       // Closing open groups says goodbye to their peers; one that does not answer must not hold the thread forever.
       let timer: NodeJS.Timeout | undefined;
@@ -169,7 +171,7 @@ export class ThreadedEndpoint {
     } finally {
       this.closed = true;
       const timer = setTimeout(() => void this.thread.terminate(), 2_000);
-      await exited;
+      await this.exited;
       clearTimeout(timer);
     }
   }
