@@ -79,6 +79,11 @@ const running: TrainingRunStatus = {
   lastProgressTime: T0.toISOString()
 };
 
+/** Where a plan leaves the run's attempts: its phase, which attempt, and how many restarts so far. */
+function attemptOf(plan: ReturnType<typeof planReconcile>) {
+  return { phase: plan.status?.phase, attempt: plan.status?.attempt, restarts: plan.status?.restarts };
+}
+
 /** The plan at `seconds` for the running run (attempt 1) whose whole gang is Running, without progress polling. */
 function planRunningGangAt(seconds: number, runPolicy: Record<string, unknown> = {}) {
   return planReconcile(runWith(running, runPolicy), everything(gang(1, RUNNING)), at(seconds), {
@@ -312,9 +317,7 @@ describe('planReconcile', () => {
       at(100),
       { token, pollProgressSeconds: 0 }
     );
-    assert.equal(plan.status?.phase, 'Restarting');
-    assert.equal(plan.status?.attempt, 2);
-    assert.equal(plan.status?.restarts, 1);
+    assert.deepEqual(attemptOf(plan), { phase: 'Restarting', attempt: 2, restarts: 1 });
     assert.deepEqual(plan.status?.lastFailure, {
       pod: 'flowers-worker-1',
       rank: 1,
@@ -368,9 +371,7 @@ describe('planReconcile', () => {
   it('restarts the gang, uncounted, when a pod of the running gang is deleted from outside (drain, lost node)', () => {
     const pods = gang(1, RUNNING, { 'flowers-worker-0': { phase: 'Running', deletionTimestamp: at(90) } });
     const plan = planReconcile(runWith(running), everything(pods), at(100), { token, pollProgressSeconds: 0 });
-    assert.equal(plan.status?.phase, 'Restarting');
-    assert.equal(plan.status?.attempt, 2);
-    assert.equal(plan.status?.restarts, 0);
+    assert.deepEqual(attemptOf(plan), { phase: 'Restarting', attempt: 2, restarts: 0 });
     assert.equal(plan.status?.lastFailure?.pod, 'flowers-worker-0');
     assert.equal(plan.status?.lastFailure?.rank, 0);
     assert.equal(plan.status?.lastFailure?.reason, 'Evicted');
@@ -396,9 +397,7 @@ describe('planReconcile', () => {
       token,
       pollProgressSeconds: 0
     });
-    assert.equal(plan.status?.phase, 'Restarting');
-    assert.equal(plan.status?.attempt, 2);
-    assert.equal(plan.status?.restarts, 1);
+    assert.deepEqual(attemptOf(plan), { phase: 'Restarting', attempt: 2, restarts: 1 });
     assert.deepEqual(plan.status?.lastFailure, {
       pod: 'flowers-worker-1',
       rank: 1,
@@ -565,9 +564,7 @@ describe('planReconcile', () => {
     assert.equal(before.requeueAfterSeconds, 100);
     const plan = planRunningGangAt(300, { progressDeadlineSeconds: 300 });
     assert.equal(condition(plan, 'Stalled')?.status, 'True');
-    assert.equal(plan.status?.phase, 'Restarting');
-    assert.equal(plan.status?.attempt, 2);
-    assert.equal(plan.status?.restarts, 1);
+    assert.deepEqual(attemptOf(plan), { phase: 'Restarting', attempt: 2, restarts: 1 });
     assert.equal(plan.status?.lastFailure?.reason, 'Stalled');
     assert.deepEqual(events(plan), ['Warning/Stalled', 'Warning/GangRestart']);
     assert.equal(plan.status?.lastProgressTime, at(300).toISOString(), 'the new attempt gets a fresh progress clock');
