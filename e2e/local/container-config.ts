@@ -62,10 +62,12 @@ async function keyOf(
   core: CoreV1Api,
   namespace: string,
   kind: 'Secret' | 'ConfigMap',
-  name: string,
-  key: string,
-  optional: boolean
+  /** A secretKeyRef or configMapKeyRef: the two have the same fields. */
+  ref: { name?: string; key: string; optional?: boolean }
 ): Promise<string | undefined> {
+  const { key } = ref;
+  const name = ref.name ?? '';
+  const optional = ref.optional ?? false;
   let data: Record<string, string> | undefined;
   try {
     if (kind === 'Secret') {
@@ -120,24 +122,8 @@ async function envOf(
   for (const variable of vars) {
     const from = variable.valueFrom;
     let value: string | undefined;
-    if (from?.secretKeyRef)
-      value = await keyOf(
-        core,
-        namespace,
-        'Secret',
-        from.secretKeyRef.name ?? '',
-        from.secretKeyRef.key,
-        from.secretKeyRef.optional ?? false
-      );
-    else if (from?.configMapKeyRef)
-      value = await keyOf(
-        core,
-        namespace,
-        'ConfigMap',
-        from.configMapKeyRef.name ?? '',
-        from.configMapKeyRef.key,
-        from.configMapKeyRef.optional ?? false
-      );
+    if (from?.secretKeyRef) value = await keyOf(core, namespace, 'Secret', from.secretKeyRef);
+    else if (from?.configMapKeyRef) value = await keyOf(core, namespace, 'ConfigMap', from.configMapKeyRef);
     else if (from?.fieldRef) value = fieldOf(pod, placement, from.fieldRef.fieldPath);
     else if (from)
       throw new ContainerConfigError(
