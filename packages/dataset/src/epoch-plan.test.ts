@@ -47,6 +47,22 @@ function assignments(base: Layout, plans: readonly { samples: Uint32Array | numb
   );
 }
 
+/** Rank 0 of 2 at the start of epoch 0 of two shards of 5, batches of 2, remainder dropped; `overrides` on top. */
+function rankZero(overrides: Partial<EpochPlanRequest> = {}): EpochPlanRequest {
+  return {
+    shardSampleCounts: [5, 5],
+    seed: 1,
+    epoch: 0,
+    worldSize: 2,
+    rank: 0,
+    batchSize: 2,
+    samplesConsumed: 0,
+    remainder: 'drop',
+    partitions: 2,
+    ...overrides
+  };
+}
+
 const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
 
 describe('epoch plans', () => {
@@ -270,17 +286,7 @@ describe('epoch plans', () => {
   });
 
   it('gives the checkpoint cursor after each step, and the whole epoch after the last', () => {
-    const request = {
-      shardSampleCounts: [7, 6],
-      seed: 2,
-      epoch: 1,
-      worldSize: 3,
-      rank: 0,
-      batchSize: 2,
-      samplesConsumed: 0,
-      remainder: 'drop' as const,
-      partitions: 2
-    };
+    const request = rankZero({ shardSampleCounts: [7, 6], seed: 2, epoch: 1, worldSize: 3 });
     const plan = planEpoch(request);
     assert.equal(plan.steps, 2); // 13 samples: two full steps of 6, then 1 dropped
     assert.deepEqual(
@@ -296,17 +302,7 @@ describe('epoch plans', () => {
   });
 
   it('refuses a cursor beyond the epoch and a rank outside the world', () => {
-    const base = {
-      shardSampleCounts: [5, 5],
-      seed: 1,
-      epoch: 0,
-      worldSize: 2,
-      rank: 0,
-      batchSize: 2,
-      samplesConsumed: 0,
-      remainder: 'drop' as const,
-      partitions: 2
-    };
+    const base = rankZero();
     assert.throws(() => planEpoch({ ...base, samplesConsumed: 11 }), /another dataset or split/);
     assert.throws(() => planEpoch({ ...base, rank: 2 }), PlanError);
     assert.throws(() => planEpoch({ ...base, partitions: 0 }), /partitions/);
