@@ -13,6 +13,7 @@ import {
   type RunningDatasetService
 } from './dataset-service.js';
 import { planEpoch } from './epoch-plan.js';
+import { rankZeroOfTwo } from './epoch-plan.test-helper.js';
 import { ingest } from './ingest.js';
 import { shardSampleCounts } from './manifest.js';
 import { S3Store } from './s3-store.js';
@@ -25,18 +26,12 @@ describe('dataset service over a dataset ingested into a real MinIO', () => {
   let client: DatasetServiceConnection;
   let work = '';
   const dataset = 's3://datasets/flowers';
-  /** Rank 0 of 2 over the train split, batches of 2, padded; a test overrides what it is about. */
+  /** rankZeroOfTwo over the train split, padded; a test overrides what it is about. */
   const planRequest = (overrides: Partial<RemotePlanRequest> = {}): RemotePlanRequest => ({
     dataset,
     split: 'train',
-    seed: 1,
-    epoch: 0,
-    worldSize: 2,
-    rank: 0,
-    batchSize: 2,
-    samplesConsumed: 0,
+    ...rankZeroOfTwo,
     remainder: 'pad',
-    partitions: 2,
     ...overrides
   });
 

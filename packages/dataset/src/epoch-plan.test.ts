@@ -9,6 +9,7 @@ import {
   type EpochPlanRequest,
   type RemainderPolicy
 } from './epoch-plan.js';
+import { rankZeroOfTwo } from './epoch-plan.test-helper.js';
 
 const layout = fc.record({
   shardSampleCounts: fc.array(fc.integer({ min: 0, max: 25 }), { minLength: 1, maxLength: 30 }),
@@ -49,18 +50,7 @@ function assignments(base: Layout, plans: readonly { samples: Uint32Array | numb
 
 /** Rank 0 of 2 at the start of epoch 0 of two shards of 5, batches of 2, remainder dropped; `overrides` on top. */
 function rankZero(overrides: Partial<EpochPlanRequest> = {}): EpochPlanRequest {
-  return {
-    shardSampleCounts: [5, 5],
-    seed: 1,
-    epoch: 0,
-    worldSize: 2,
-    rank: 0,
-    batchSize: 2,
-    samplesConsumed: 0,
-    remainder: 'drop',
-    partitions: 2,
-    ...overrides
-  };
+  return { shardSampleCounts: [5, 5], ...rankZeroOfTwo, ...overrides };
 }
 
 const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
