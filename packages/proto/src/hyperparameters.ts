@@ -78,6 +78,10 @@ export const HyperparametersSchema = z
       description:
         'element encoding of gradients on the ring: f32 exact; bf16 or f16 halve the bytes sent (every rank still ends identical)'
     }),
+    overlapAllReduce: z.boolean().default(false).meta({
+      description:
+        'all-reduce each gradient bucket (head, layer4, … layer1 and the stem) as the backward pass finishes it, not the whole gradient after it: the same gradients, with the communication behind the computation'
+    }),
     earlyStoppingPatience: z.int().min(1).max(10_000).optional().meta({
       description:
         'end the run once validation accuracy has not improved for this many epochs (unset: every epoch runs); the best model is kept in <output>/model-best either way'
@@ -115,6 +119,7 @@ export function runSettingsFromHyperparameters(
   augment: boolean;
   loaderThreads: number;
   gradientWire: GradientWire;
+  overlapAllReduce: boolean;
   dropLastBatchBelow?: number;
   earlyStopping?: { patience: number };
   lrSchedule: { kind: Hyperparameters['schedule']; warmupEpochs: number };
@@ -127,6 +132,7 @@ export function runSettingsFromHyperparameters(
     augment: hp.augment,
     loaderThreads: hp.loaderThreads,
     gradientWire: hp.gradientWire,
+    overlapAllReduce: hp.overlapAllReduce,
     ...(hp.dropLastBatchBelow !== undefined ? { dropLastBatchBelow: hp.dropLastBatchBelow } : {}),
     ...(hp.earlyStoppingPatience !== undefined ? { earlyStopping: { patience: hp.earlyStoppingPatience } } : {}),
     lrSchedule: { kind: hp.schedule, warmupEpochs: hp.warmupEpochs },

@@ -105,7 +105,8 @@ export const RunConfigSchema = z
     /** Element encoding of gradients on the ring (spec.hyperparameters.gradientWire, `--gradient-wire`). */
     gradientWire: z.enum(GRADIENT_WIRES).default('f32'),
     /**
-     * Overlap the all-reduce with the backward pass (`ringtrain train --overlap-allreduce`): the trainer's staged
+     * Overlap the all-reduce with the backward pass (spec.hyperparameters.overlapAllReduce,
+     * `ringtrain train --overlap-allreduce`): the trainer's staged
      * backward hands each gradient bucket over as it is final, head first, and its all-reduce starts at once. The
      * same gradients (bit for bit) reduced in five buckets instead of one; off by default until it measures faster.
      */

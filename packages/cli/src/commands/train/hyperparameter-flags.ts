@@ -10,7 +10,9 @@ import { UsageError } from '../../errors.js';
  */
 const FLAG_NAMES: Partial<Record<keyof Hyperparameters, string>> = {
   batchSizePerWorker: 'batch-size',
-  learningRate: 'lr'
+  learningRate: 'lr',
+  // As `ringtrain bench allreduce` spells it.
+  overlapAllReduce: 'overlap-allreduce'
 };
 
 interface JsonSchemaField {

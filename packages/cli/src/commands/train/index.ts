@@ -46,10 +46,6 @@ export function registerTrainCommand(program: Command): void {
     .option(heartbeatTimeoutFlag.flags, heartbeatTimeoutFlag.description)
     .option('--backend <name>', 'compute backend of the workers: auto, tensorflow, wasm or cpu')
     .option(
-      '--overlap-allreduce',
-      'all-reduce each gradient bucket (head, layer4, … layer1 and stem) as the backward pass finishes it, not the whole gradient after it'
-    )
-    .option(
       '--compute-threads <n>',
       "TensorFlow's threads per worker (default: this machine's cores divided among the workers)"
     )

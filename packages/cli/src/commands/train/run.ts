@@ -42,7 +42,6 @@ export const trainOptionsSchema = z
     heartbeatTimeout: heartbeatTimeoutSchema,
     computeThreads: z.coerce.number().int().min(1).optional(),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
-    overlapAllreduce: z.boolean().default(false),
     dryRun: z.boolean().default(false),
     json: z.boolean().default(false)
   })
@@ -284,7 +283,6 @@ async function prepareRun(
       : {}),
     tensorboard: options.tensorboard,
     cacheDir: path.join(out, 'cache'),
-    backend: options.backend,
-    overlapAllReduce: options.overlapAllreduce
+    backend: options.backend
   };
 }
