@@ -94,6 +94,14 @@ function readRequest(stream: http2.ServerHttp2Stream): Promise<Buffer | string> 
  * generations so a restarted gang can form a new group on the same address. Only the right neighbour of the
  * group being formed may link.
  */
+/**
+ * What one accepted session may hold in HTTP/2 buffers, in MB (Node's unit). A link's own need is one frame
+ * (chunkBytes, at most 16 MiB) plus its flow-control window (32 MiB by default, bounded by the ring's config):
+ * 256 MB is five times that, and bounds what any peer that reaches the port can make this process buffer.
+ * Node's default (10 MB) would stall a link that queues a few large frames, as grpc-js notes.
+ */
+export const ACCEPTED_SESSION_MEMORY_MB = 256;
+
 export class CollectiveEndpoint {
   private acceptor: LinkAcceptor | undefined;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
@@ -106,7 +114,7 @@ export class CollectiveEndpoint {
 
   static async listen(options: EndpointOptions = {}): Promise<CollectiveEndpoint> {
     const host = options.host ?? '127.0.0.1';
-    const common = { maxSessionMemory: Number.MAX_SAFE_INTEGER };
+    const common = { maxSessionMemory: ACCEPTED_SESSION_MEMORY_MB };
     const server =
       options.tls === undefined
         ? http2.createServer(common)

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import {
+  CollectiveArgumentError,
   CollectiveEndpoint,
   CollectiveTimeoutError,
   GroupClosedError,
@@ -439,6 +440,22 @@ test('a new generation forms on the same endpoints after a failure', async () =>
       [3, 3]
     );
     await Promise.all(next.map((group) => group.close()));
+  } finally {
+    await formed.closeAll();
+  }
+});
+
+test('refuses a receive window larger than what an accepting peer will buffer, before anything connects', async () => {
+  const formed = await formGroups(2, () => ({ flowControlWindowBytes: 1024 * 1024 * 1024 }));
+  try {
+    for (const attempt of formed.attempts) {
+      assert.equal(attempt.status, 'rejected');
+      assert.ok(attempt.reason instanceof CollectiveArgumentError);
+      assert.match(
+        String(attempt.reason.message),
+        /flowControlWindowBytes must be an integer between 64 KiB and 128 MiB/
+      );
+    }
   } finally {
     await formed.closeAll();
   }

@@ -137,7 +137,18 @@ export function validateConfig(config: ProcessGroupConfig): void {
       'connect'
     );
   }
+  // The accepting side buffers at most ACCEPTED_SESSION_MEMORY_MB per session: a window must leave room for it.
+  const window = config.flowControlWindowBytes;
+  if (window !== undefined && (!Number.isInteger(window) || window < 64 * 1024 || window > MAX_WINDOW_BYTES)) {
+    throw new CollectiveArgumentError(
+      `flowControlWindowBytes must be an integer between 64 KiB and ${MAX_WINDOW_BYTES / MiB} MiB, got ${window}`,
+      'connect'
+    );
+  }
 }
+
+/** The largest receive window a link may ask for (HTTP/2 allows 2 GiB; the accepting side's memory cap does not). */
+const MAX_WINDOW_BYTES = 128 * MiB;
 
 /**
  * A group of `worldSize` ranks joined in a ring: each rank reads from its left neighbour's endpoint and
