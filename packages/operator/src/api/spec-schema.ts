@@ -9,6 +9,7 @@ import {
 } from '@ringtrain/proto';
 import { z } from 'zod';
 import { OPERATOR_MANAGER } from './group-version.js';
+import { podTemplateFields } from './pod-template-schema.js';
 
 /**
  * The TrainingRun spec as one zod schema: the operator parses objects with it, `validateTrainingRun` reports
@@ -236,7 +237,11 @@ export const WorkersSpecSchema = z
     }),
     nodeSelector: nodeSelector('worker pods'),
     tolerations: tolerations('worker pods'),
-    env: z.array(EnvVarSchema).max(128).optional(),
+    env: z.array(EnvVarSchema).max(128).optional().meta({
+      description:
+        "environment of the worker container; the operator's own variables (RINGTRAIN_TOKEN, RINGTRAIN_RANK, ...) come last and win"
+    }),
+    ...podTemplateFields('the worker pods'),
     cacheSizeLimit: ByteQuantitySchema.default(DEFAULT_WORKER_CACHE_SIZE_LIMIT).meta({
       description:
         "sizeLimit of each worker's /cache emptyDir, where it keeps downloaded shards; the shard cache keeps 90% of it as its byte budget (least recently used shards evicted) and the kubelet evicts a pod past the limit. Must hold a few shards (64 MiB each by default)"
@@ -263,7 +268,12 @@ export const CoordinatorSpecSchema = defaulted(
     nodeSelector: nodeSelector(
       'the coordinator pod; not inherited from workers, so it need not land on (or wait for) a GPU node'
     ),
-    tolerations: tolerations('the coordinator pod; not inherited from workers')
+    tolerations: tolerations('the coordinator pod; not inherited from workers'),
+    env: z.array(EnvVarSchema).max(128).optional().meta({
+      description:
+        "environment of the coordinator container; the operator's own variables (RINGTRAIN_TOKEN, ...) come last and win"
+    }),
+    ...podTemplateFields('the coordinator pod')
   })
 ).meta({
   description: 'the coordinator pod: rendezvous, checkpoints bookkeeping, /status, and the ingest of dataset.ingest'

@@ -109,6 +109,111 @@ describe('validateTrainingRun', () => {
       /^spec\.workers\.env\[0\]\.name: /
     ],
     [
+      'a volume with two sources',
+      (s) => ({
+        ...s,
+        workers: {
+          ...s.workers,
+          volumes: [{ name: 'weights', persistentVolumeClaim: { claimName: 'w' }, emptyDir: {} }]
+        }
+      }),
+      /^spec\.workers\.volumes: each of spec\.workers\.volumes needs exactly one of/
+    ],
+    [
+      'a hostPath volume (pruned by the API server, so no source is left)',
+      (s) => ({ ...s, workers: { ...s.workers, volumes: [{ name: 'node', hostPath: { path: '/' } }] } }),
+      /^spec\.workers\.volumes: each of spec\.workers\.volumes needs exactly one of/
+    ],
+    [
+      "a volume named as one of the operator's",
+      (s) => ({ ...s, coordinator: { volumes: [{ name: 'cache', emptyDir: {} }] } }),
+      /^spec\.coordinator\.volumes: spec\.coordinator\.volumes may not be named tmp, cache/
+    ],
+    [
+      'two volumes of one name',
+      (s) => ({
+        ...s,
+        workers: {
+          ...s.workers,
+          volumes: [
+            { name: 'a', emptyDir: {} },
+            { name: 'a', emptyDir: {} }
+          ]
+        }
+      }),
+      /^spec\.workers\.volumes: volume names must be unique/
+    ],
+    [
+      'a mount of a volume the role does not have',
+      (s) => ({ ...s, workers: { ...s.workers, volumeMounts: [{ name: 'cache', mountPath: '/data' }] } }),
+      /^spec\.workers\.volumeMounts: each of spec\.workers\.volumeMounts must name one of spec\.workers\.volumes/
+    ],
+    [
+      'a mount beneath /cache',
+      (s) => ({
+        ...s,
+        workers: {
+          ...s.workers,
+          volumes: [{ name: 'weights', persistentVolumeClaim: { claimName: 'w' } }],
+          volumeMounts: [{ name: 'weights', mountPath: '/cache/weights' }]
+        }
+      }),
+      /^spec\.workers\.volumeMounts: spec\.workers\.volumeMounts may not mount at or beneath/
+    ],
+    [
+      'a mount over the run configuration',
+      (s) => ({
+        ...s,
+        coordinator: {
+          volumes: [{ name: 'conf', configMap: { name: 'c' } }],
+          volumeMounts: [{ name: 'conf', mountPath: '/etc/ringtrain' }]
+        }
+      }),
+      /^spec\.coordinator\.volumeMounts: spec\.coordinator\.volumeMounts may not mount at or beneath/
+    ],
+    [
+      "a label of the operator's",
+      (s) => ({ ...s, workers: { ...s.workers, labels: { 'ringtrain.dev/run': 'other' } } }),
+      /^spec\.workers\.labels: spec\.workers\.labels may not set ringtrain\.dev\/\*/
+    ],
+    [
+      "app.kubernetes.io/instance, the operator's",
+      (s) => ({ ...s, coordinator: { labels: { 'app.kubernetes.io/instance': 'x' } } }),
+      /^spec\.coordinator\.labels: /
+    ],
+    [
+      "the operator's kube-score annotation",
+      (s) => ({ ...s, workers: { ...s.workers, annotations: { 'kube-score/ignore': 'all' } } }),
+      /^spec\.workers\.annotations: spec\.workers\.annotations may not set/
+    ],
+    [
+      'a priorityClassName that is not a DNS name',
+      (s) => ({ ...s, workers: { ...s.workers, priorityClassName: 'High Priority' } }),
+      /^spec\.workers\.priorityClassName: /
+    ],
+    [
+      'an affinity operator Kubernetes does not know',
+      (s) => ({
+        ...s,
+        workers: {
+          ...s.workers,
+          affinity: {
+            nodeAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: {
+                nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'Near' }] }]
+              }
+            }
+          }
+        }
+      }),
+      /^spec\.workers\.affinity\.nodeAffinity\.requiredDuringSchedulingIgnoredDuringExecution\.nodeSelectorTerms\[0\]\.matchExpressions\[0\]\.operator: /
+    ],
+    [
+      'a topology spread without whenUnsatisfiable',
+      (s) => ({ ...s, workers: { ...s.workers, topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'zone' }] } }),
+      /^spec\.workers\.topologySpreadConstraints\[0\]\.whenUnsatisfiable: /
+    ],
+    [
       'a malformed quantity',
       (s) => ({ ...s, workers: { ...s.workers, resources: { requests: { memory: '16 GB' } } } }),
       /^spec\.workers\.resources\.requests\.memory: /

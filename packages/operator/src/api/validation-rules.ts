@@ -1,5 +1,12 @@
 import { isDeepStrictEqual } from 'node:util';
 import { MAX_RUN_NAME_LENGTH } from './group-version.js';
+import {
+  RESERVED_ANNOTATION_KEYS,
+  RESERVED_LABEL_KEYS,
+  RESERVED_LABEL_PREFIX,
+  RESERVED_MOUNT_PATHS,
+  RESERVED_VOLUME_NAMES
+} from './pod-template-schema.js';
 import type { TrainingRun } from './training-run.js';
 
 /**
@@ -31,7 +38,80 @@ export const WELL_KNOWN_GPU_RESOURCES: readonly string[] = [
 /** Fields a running gang depends on: changing them mid-run would make the checkpoint meaningless. */
 const IMMUTABLE_AFTER_START = ['model', 'dataset', 'hyperparameters', 'output'] as const;
 
+const celList = (items: readonly string[]) => `[${items.map((item) => `'${item}'`).join(', ')}]`;
+
+const VOLUME_SOURCES = ['persistentVolumeClaim', 'configMap', 'secret', 'emptyDir'] as const;
+
+const isReservedMountPath = (path: string) =>
+  RESERVED_MOUNT_PATHS.some((reserved) => path === reserved || path.startsWith(`${reserved}/`));
+
+const isReservedKey = (reserved: readonly string[]) => (key: string) =>
+  key.startsWith(RESERVED_LABEL_PREFIX) || reserved.includes(key);
+
+/**
+ * What a role's pod-template fields may not touch: the operator's volumes, mount paths, labels and annotations
+ * (its selectors, NetworkPolicy and Services find pods by them). Refused at admission with the field named,
+ * rather than silently overridden; the pod builders also put the operator's values last, for objects admitted
+ * before these rules. Environment variables are overridden instead (ours come last): a user's RINGTRAIN_LOG_LEVEL
+ * or RINGTRAIN_BACKEND is legitimate, and RINGTRAIN_TOKEN given by a user never reaches the process.
+ */
+function podTemplateRules(role: 'workers' | 'coordinator'): CrossFieldRule[] {
+  const at = ['spec', role];
+  const spec = (run: TrainingRun) => run.spec[role];
+  return [
+    {
+      at,
+      cel: `!has(self.volumes) || self.volumes.all(v, ${VOLUME_SOURCES.map((source) => `(has(v.${source}) ? 1 : 0)`).join(' + ')} == 1)`,
+      fieldPath: '.volumes',
+      message: `each of spec.${role}.volumes needs exactly one of ${VOLUME_SOURCES.join(', ')} (hostPath and other sources are not offered)`,
+      holds: (run) =>
+        (spec(run).volumes ?? []).every(
+          (volume) => VOLUME_SOURCES.filter((source) => volume[source] !== undefined).length === 1
+        )
+    },
+    {
+      at,
+      cel: `!has(self.volumes) || self.volumes.all(v, !(v.name in ${celList(RESERVED_VOLUME_NAMES)}))`,
+      fieldPath: '.volumes',
+      message: `spec.${role}.volumes may not be named ${RESERVED_VOLUME_NAMES.join(', ')}: the operator's own volumes`,
+      holds: (run) => (spec(run).volumes ?? []).every((volume) => !RESERVED_VOLUME_NAMES.includes(volume.name))
+    },
+    {
+      at,
+      cel: `!has(self.volumeMounts) || self.volumeMounts.all(m, has(self.volumes) && self.volumes.exists(v, v.name == m.name))`,
+      fieldPath: '.volumeMounts',
+      message: `each of spec.${role}.volumeMounts must name one of spec.${role}.volumes`,
+      holds: (run) =>
+        (spec(run).volumeMounts ?? []).every((mount) => (spec(run).volumes ?? []).some((v) => v.name === mount.name))
+    },
+    {
+      at,
+      cel: `!has(self.volumeMounts) || self.volumeMounts.all(m, !${celList(RESERVED_MOUNT_PATHS)}.exists(p, m.mountPath == p || m.mountPath.startsWith(p + '/')))`,
+      fieldPath: '.volumeMounts',
+      message: `spec.${role}.volumeMounts may not mount at or beneath ${RESERVED_MOUNT_PATHS.join(', ')}: the operator's own mounts`,
+      holds: (run) => (spec(run).volumeMounts ?? []).every((mount) => !isReservedMountPath(mount.mountPath))
+    },
+    {
+      at,
+      cel: `!has(self.labels) || self.labels.all(k, !k.startsWith('${RESERVED_LABEL_PREFIX}') && !(k in ${celList(RESERVED_LABEL_KEYS)}))`,
+      fieldPath: '.labels',
+      message: `spec.${role}.labels may not set ${RESERVED_LABEL_PREFIX}* or ${RESERVED_LABEL_KEYS.join(', ')}: the operator's selectors use them`,
+      holds: (run) => Object.keys(spec(run).labels ?? {}).every((key) => !isReservedKey(RESERVED_LABEL_KEYS)(key))
+    },
+    {
+      at,
+      cel: `!has(self.annotations) || self.annotations.all(k, !k.startsWith('${RESERVED_LABEL_PREFIX}') && !(k in ${celList(RESERVED_ANNOTATION_KEYS)}))`,
+      fieldPath: '.annotations',
+      message: `spec.${role}.annotations may not set ${RESERVED_LABEL_PREFIX}* or ${RESERVED_ANNOTATION_KEYS.join(', ')}: the operator's`,
+      holds: (run) =>
+        Object.keys(spec(run).annotations ?? {}).every((key) => !isReservedKey(RESERVED_ANNOTATION_KEYS)(key))
+    }
+  ];
+}
+
 export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
+  ...podTemplateRules('workers'),
+  ...podTemplateRules('coordinator'),
   {
     at: [],
     cel: `size(self.metadata.name) <= ${MAX_RUN_NAME_LENGTH}`,

@@ -14,6 +14,7 @@ import {
   NetworkingV1Api,
   PatchStrategy,
   RbacAuthorizationV1Api,
+  SchedulingV1Api,
   setHeaderOptions
 } from '@kubernetes/client-node';
 import { eventually } from '@ringtrain/testing';
@@ -110,6 +111,116 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
       assert.ok(error, `${String((body.metadata as { name: string }).name)} was accepted`);
       assert.equal(statusCodeOf(error), 422);
       assert.match(String((error as { body?: unknown }).body), expected);
+    }
+  });
+
+  it("takes the pod template fields through the CRD's schema to both roles' pods, and refuses what the operator owns at admission", async () => {
+    // The Priority admission plugin refuses a pod naming a PriorityClass that does not exist.
+    await kube.kubeConfig
+      .makeApiClient(SchedulingV1Api)
+      .createPriorityClass({ body: { metadata: { name: 'training-high' }, value: 1000 } });
+    const template = {
+      affinity: {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['train'] }] }]
+          }
+        }
+      },
+      topologySpreadConstraints: [
+        { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway' }
+      ],
+      priorityClassName: 'training-high',
+      schedulerName: 'default-scheduler',
+      serviceAccountName: 'trainer',
+      imagePullSecrets: [{ name: 'registry' }],
+      volumes: [{ name: 'weights', persistentVolumeClaim: { claimName: 'resnet-weights', readOnly: true } }],
+      volumeMounts: [{ name: 'weights', mountPath: '/weights', readOnly: true }],
+      labels: { team: 'vision' },
+      annotations: { 'example.com/cost-center': '42' },
+      envFrom: [{ configMapRef: { name: 'settings', optional: true } }]
+    };
+    await createRun(
+      runBody(
+        'templated',
+        { coordinator: { ...template, env: [{ name: 'RINGTRAIN_LOG_LEVEL', value: 'debug' }] } },
+        { replicas: 1, image: 'ringtrain:test', ...template }
+      )
+    );
+    const pods = await eventually('2 pods', async () => {
+      const list = await podsOf('templated');
+      return list.length === 2 ? list : undefined;
+    });
+    // The client's model classes, as the JSON the API server sent.
+    const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value)) as unknown;
+    for (const pod of pods) {
+      assert.deepEqual(plain(pod.spec?.affinity), template.affinity);
+      assert.deepEqual(plain(pod.spec?.topologySpreadConstraints), template.topologySpreadConstraints);
+      assert.equal(pod.spec?.priorityClassName, 'training-high');
+      assert.equal(pod.spec?.priority, 1000, 'the Priority admission plugin resolved the class');
+      assert.equal(pod.spec?.serviceAccountName, 'trainer');
+      assert.deepEqual(plain(pod.spec?.imagePullSecrets), [{ name: 'registry' }]);
+      assert.deepEqual(plain(pod.spec?.volumes?.at(-1)), template.volumes[0]);
+      assert.deepEqual(plain(pod.spec?.containers[0]?.volumeMounts?.at(-1)), template.volumeMounts[0]);
+      assert.equal(pod.metadata?.labels?.team, 'vision');
+      assert.equal(pod.metadata?.annotations?.['example.com/cost-center'], '42');
+      assert.deepEqual(plain(pod.spec?.containers[0]?.envFrom), template.envFrom);
+      assert.equal(pod.spec?.containers[0]?.securityContext?.readOnlyRootFilesystem, true);
+      assert.equal(pod.spec?.automountServiceAccountToken, false);
+    }
+    const refused: Array<[string, Record<string, unknown>, RegExp]> = [
+      [
+        'tpl-host-path',
+        { volumes: [{ name: 'node', hostPath: { path: '/' } }] },
+        /spec\.workers\.volumes.*exactly one of persistentVolumeClaim/
+      ],
+      [
+        'tpl-cache-mount',
+        {
+          volumes: [{ name: 'weights', persistentVolumeClaim: { claimName: 'w' } }],
+          volumeMounts: [{ name: 'weights', mountPath: '/cache' }]
+        },
+        /spec\.workers\.volumeMounts.*may not mount at or beneath/
+      ],
+      [
+        'tpl-reserved-volume',
+        { volumes: [{ name: 'run-config', emptyDir: {} }] },
+        /spec\.workers\.volumes.*may not be named/
+      ],
+      [
+        'tpl-duplicate-volume',
+        {
+          volumes: [
+            { name: 'a', emptyDir: {} },
+            { name: 'a', emptyDir: {} }
+          ]
+        },
+        /spec\.workers\.volumes\[1\].*Duplicate value/
+      ],
+      ['tpl-run-label', { labels: { 'ringtrain.dev/run': 'other' } }, /spec\.workers\.labels.*may not set/],
+      [
+        'tpl-bad-affinity',
+        {
+          affinity: {
+            nodeAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: {
+                nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'Near' }] }]
+              }
+            }
+          }
+        },
+        /spec\.workers\.affinity\.nodeAffinity\.requiredDuringSchedulingIgnoredDuringExecution\.nodeSelectorTerms\[0\]\.matchExpressions\[0\]\.operator/
+      ],
+      ['tpl-bad-priority', { priorityClassName: 'High Priority' }, /spec\.workers\.priorityClassName/]
+    ];
+    for (const [name, fields, expected] of refused) {
+      const error = await createRun(runBody(name, {}, { replicas: 1, image: 'x', ...fields })).then(
+        () => undefined,
+        (e: unknown) => e
+      );
+      assert.ok(error, `${name} was accepted`);
+      assert.equal(statusCodeOf(error), 422, name);
+      assert.match(String((error as { body?: unknown }).body), expected, name);
     }
   });
 

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_COLLECTIVE_TIMEOUT_SECONDS, DEFAULT_HEARTBEAT_TIMEOUT_SECONDS } from '@ringtrain/proto';
+import {
+  RESERVED_ANNOTATION_KEYS,
+  RESERVED_LABEL_KEYS,
+  RESERVED_LABEL_PREFIX,
+  RESERVED_MOUNT_PATHS,
+  RESERVED_VOLUME_NAMES
+} from '../api/pod-template-schema.js';
+import { TrainingRunSchema } from '../api/training-run.js';
 import { parseTrainingRun } from '../api/validate.js';
 import { sampleRunInput } from '../api/sample-run.test-helper.js';
 import {
@@ -484,5 +492,131 @@ describe('pod and service templates', () => {
   it('keep the collective token in the Secret only', () => {
     assert.deepEqual(buildSecret(run, 'secret-token-0123456789').stringData, { token: 'secret-token-0123456789' });
     assert.ok(!JSON.stringify(buildWorkerPod(run, 0, 1)).includes('secret-token'));
+  });
+});
+
+describe('pod template fields (spec.workers and spec.coordinator)', () => {
+  const weights = { name: 'weights', persistentVolumeClaim: { claimName: 'resnet-weights', readOnly: true } };
+  const fields = {
+    affinity: {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'In' as const, values: ['a', 'b'] }] }]
+        }
+      },
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          { weight: 50, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname' } }
+        ]
+      }
+    },
+    topologySpreadConstraints: [
+      { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway' as const }
+    ],
+    priorityClassName: 'training-high',
+    schedulerName: 'volcano',
+    serviceAccountName: 'trainer',
+    imagePullSecrets: [{ name: 'registry' }],
+    volumes: [weights, { name: 'extra', configMap: { name: 'labels' } }],
+    volumeMounts: [{ name: 'weights', mountPath: '/weights', readOnly: true }],
+    labels: { team: 'vision' },
+    annotations: { 'example.com/cost-center': '42' },
+    envFrom: [{ secretRef: { name: 'wandb' } }, { configMapRef: { name: 'settings' }, prefix: 'APP_' }]
+  };
+  const templated = parseTrainingRun(
+    sampleRunInput({
+      spec: {
+        workers: { replicas: 2, image: 'ringtrain:test', ...fields },
+        coordinator: { ...fields, env: [{ name: 'RINGTRAIN_LOG_LEVEL', value: 'debug' }] }
+      }
+    })
+  );
+
+  for (const [role, built] of [
+    ['worker', buildWorkerPod(templated, 1, 1)],
+    ['coordinator', buildCoordinatorPod(templated, 1)]
+  ] as const) {
+    it(`reach the ${role} pod, each where Kubernetes reads it`, () => {
+      const spec = built.spec;
+      const container = spec?.containers[0];
+      assert.deepEqual(spec?.affinity, fields.affinity);
+      assert.deepEqual(spec?.topologySpreadConstraints, fields.topologySpreadConstraints);
+      assert.equal(spec?.priorityClassName, 'training-high');
+      assert.equal(spec?.schedulerName, 'volcano');
+      assert.equal(spec?.serviceAccountName, 'trainer');
+      assert.deepEqual(spec?.imagePullSecrets, [{ name: 'registry' }]);
+      assert.deepEqual(spec?.volumes?.slice(-2), fields.volumes);
+      assert.deepEqual(container?.volumeMounts?.at(-1), { name: 'weights', mountPath: '/weights', readOnly: true });
+      assert.equal(built.metadata?.labels?.team, 'vision');
+      assert.equal(built.metadata?.annotations?.['example.com/cost-center'], '42');
+      assert.deepEqual(container?.envFrom, fields.envFrom);
+    });
+
+    it(`leave what the operator owns in the ${role} pod as it was`, () => {
+      const bare = parseTrainingRun(sampleRunInput());
+      const plain = role === 'worker' ? buildWorkerPod(bare, 1, 1) : buildCoordinatorPod(bare, 1);
+      const container = built.spec?.containers[0];
+      const plainContainer = plain.spec?.containers[0];
+      assert.deepEqual(container?.ports, plainContainer?.ports);
+      assert.deepEqual(container?.securityContext, plainContainer?.securityContext);
+      assert.deepEqual(built.spec?.securityContext, plain.spec?.securityContext);
+      assert.equal(built.spec?.automountServiceAccountToken, false, 'a ServiceAccount does not bring its API token');
+      assert.equal(built.spec?.restartPolicy, 'Never');
+      assert.equal(built.metadata?.labels?.['ringtrain.dev/run'], 'flowers');
+      assert.equal(built.metadata?.annotations?.['kube-score/ignore'], 'container-image-pull-policy');
+      const ownVolumes = (plain.spec?.volumes ?? []).map((v) => v.name);
+      assert.deepEqual(
+        built.spec?.volumes?.slice(0, ownVolumes.length).map((v) => v.name),
+        ownVolumes,
+        "the operator's volumes first, unchanged"
+      );
+    });
+  }
+
+  it("reserve every volume name, mount path and label key the operator's pods use (validation-rules.ts refuses them)", () => {
+    const withStorage = parseTrainingRun(
+      sampleRunInput({
+        spec: { storage: { endpoint: 'http://minio:9000', credentialsSecretRef: { name: 'creds' } } }
+      })
+    );
+    for (const built of [buildWorkerPod(withStorage, 0, 1), buildCoordinatorPod(withStorage, 1)]) {
+      for (const volume of built.spec?.volumes ?? [])
+        assert.ok(RESERVED_VOLUME_NAMES.includes(volume.name), `${volume.name} is reserved`);
+      for (const mount of built.spec?.containers[0]?.volumeMounts ?? [])
+        assert.ok(
+          RESERVED_MOUNT_PATHS.some((path) => mount.mountPath === path || mount.mountPath.startsWith(`${path}/`)),
+          `${mount.mountPath} is reserved`
+        );
+      for (const key of Object.keys(built.metadata?.labels ?? {}))
+        assert.ok(key.startsWith(RESERVED_LABEL_PREFIX) || RESERVED_LABEL_KEYS.includes(key), `${key} is reserved`);
+      for (const key of Object.keys(built.metadata?.annotations ?? {}))
+        assert.ok(RESERVED_ANNOTATION_KEYS.includes(key), `${key} is reserved`);
+    }
+  });
+
+  it("put the operator's labels, annotations and variables over the spec's, for runs admitted before the rules", () => {
+    // Parsed without the cross-field rules, as an object already stored would reach the operator.
+    const stored = TrainingRunSchema.parse(
+      sampleRunInput({
+        spec: {
+          coordinator: {
+            labels: { 'ringtrain.dev/role': 'worker' },
+            annotations: { 'kube-score/ignore': 'all' },
+            env: [{ name: 'RINGTRAIN_TOKEN', value: 'mine' }]
+          }
+        }
+      })
+    );
+    const built = buildCoordinatorPod(stored, 1);
+    assert.equal(built.metadata?.labels?.['ringtrain.dev/role'], 'coordinator');
+    assert.equal(built.metadata?.annotations?.['kube-score/ignore'], 'container-image-pull-policy');
+    const tokens = (built.spec?.containers[0]?.env ?? []).filter((e) => e.name === 'RINGTRAIN_TOKEN');
+    assert.equal(tokens.length, 2);
+    assert.deepEqual(tokens.at(-1)?.valueFrom, { secretKeyRef: { name: 'flowers-token', key: 'token' } });
+    assert.equal(
+      envOf(buildCoordinatorPod(templated, 1)).RINGTRAIN_LOG_LEVEL,
+      'debug',
+      "a variable the operator does not set is the user's"
+    );
   });
 });

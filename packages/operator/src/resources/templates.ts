@@ -1,4 +1,5 @@
 import type {
+  V1Affinity,
   V1ConfigMap,
   V1Container,
   V1EnvVar,
@@ -9,11 +10,12 @@ import type {
   V1SecurityContext,
   V1Secret,
   V1Service,
+  V1TopologySpreadConstraint,
   V1Volume,
   V1VolumeMount
 } from '@kubernetes/client-node';
 import { runSettingsFromHyperparameters } from '@ringtrain/proto';
-import { quantityBytes, type Toleration } from '../api/spec-schema.js';
+import { quantityBytes, type Toleration, type TrainingRunSpec } from '../api/spec-schema.js';
 import { checkpointsUri, type TrainingRun } from '../api/training-run.js';
 import type { UriPolicy } from '../api/uri-policy.js';
 import {
@@ -385,23 +387,65 @@ interface Placement {
   readonly cacheSizeLimit?: string;
 }
 
+/** A role's pod-template fields (spec.workers or spec.coordinator; pod-template-schema.ts). */
+type PodTemplateFields = Pick<
+  TrainingRunSpec['workers'] & TrainingRunSpec['coordinator'],
+  | 'affinity'
+  | 'topologySpreadConstraints'
+  | 'priorityClassName'
+  | 'schedulerName'
+  | 'serviceAccountName'
+  | 'imagePullSecrets'
+  | 'volumes'
+  | 'volumeMounts'
+  | 'labels'
+  | 'annotations'
+  | 'envFrom'
+>;
+
+/**
+ * The scheduling and identity fields of a role's pod, each only when the spec sets it. What the operator owns is
+ * not among them: ports, the token, the security context and automountServiceAccountToken are set in `pod`.
+ */
+function templateSpec(fields: PodTemplateFields): Partial<NonNullable<V1Pod['spec']>> {
+  return {
+    ...(fields.affinity ? { affinity: structuredClone(fields.affinity) as V1Affinity } : {}),
+    ...(fields.topologySpreadConstraints
+      ? { topologySpreadConstraints: structuredClone(fields.topologySpreadConstraints) as V1TopologySpreadConstraint[] }
+      : {}),
+    ...(fields.priorityClassName ? { priorityClassName: fields.priorityClassName } : {}),
+    ...(fields.schedulerName ? { schedulerName: fields.schedulerName } : {}),
+    ...(fields.serviceAccountName ? { serviceAccountName: fields.serviceAccountName } : {}),
+    ...(fields.imagePullSecrets ? { imagePullSecrets: fields.imagePullSecrets.map(({ name }) => ({ name })) } : {})
+  };
+}
+
 function pod(
   run: TrainingRun,
   name: string,
   labels: Record<string, string>,
   container: V1Container,
   placement: Placement,
+  template: PodTemplateFields,
   extra: Partial<NonNullable<V1Pod['spec']>>,
   more: { volumes: V1Volume[]; mounts: V1VolumeMount[] } = { volumes: [], mounts: [] }
 ): V1Pod {
   const base = volumes(run, placement.cacheSizeLimit);
-  const vols = [...base.volumes, ...more.volumes];
-  const mounts = [...base.mounts, ...more.mounts];
+  // The spec's volumes after ours: admission refuses their taking our names or paths (validation-rules.ts).
+  const vols = [...base.volumes, ...more.volumes, ...((structuredClone(template.volumes) ?? []) as V1Volume[])];
+  const mounts = [...base.mounts, ...more.mounts, ...(structuredClone(template.volumeMounts) ?? [])];
+  const meta = metadata(run, name, labels);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { ...metadata(run, name, labels), annotations: { ...POD_ANNOTATIONS } },
+    metadata: {
+      ...meta,
+      // The spec's labels and annotations first, ours over them: selectors and the NetworkPolicy find pods by ours.
+      labels: { ...template.labels, ...meta.labels },
+      annotations: { ...template.annotations, ...POD_ANNOTATIONS }
+    },
     spec: {
+      ...templateSpec(template),
       // The operator restarts the whole gang as one attempt; a kubelet restarting one container in place
       // would rejoin a ring that has moved on.
       restartPolicy: 'Never',
@@ -412,7 +456,14 @@ function pod(
       securityContext: podSecurity,
       volumes: vols,
       containers: [
-        { ...container, volumeMounts: mounts, securityContext: containerSecurity, imagePullPolicy: 'IfNotPresent' }
+        {
+          ...container,
+          // envFrom before env in Kubernetes' precedence: the operator's variables (in env) win over a ConfigMap's.
+          ...(template.envFrom ? { envFrom: structuredClone(template.envFrom) } : {}),
+          volumeMounts: mounts,
+          securityContext: containerSecurity,
+          imagePullPolicy: 'IfNotPresent'
+        }
       ],
       ...(placement.nodeSelector ? { nodeSelector: { ...placement.nodeSelector } } : {}),
       ...(placement.tolerations ? { tolerations: [...placement.tolerations] } : {}),
@@ -496,7 +547,13 @@ export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
         '--reconnect-deadline',
         String(run.spec.runPolicy.reconnectDeadlineSeconds)
       ],
-      env: [tokenEnv(run), { name: 'RINGTRAIN_ATTEMPT', value: String(attempt) }, ...storageEnv(run)],
+      env: [
+        // User env first: ours come last and win (a duplicate name takes the last value).
+        ...((coordinator.env ?? []) as V1EnvVar[]),
+        tokenEnv(run),
+        { name: 'RINGTRAIN_ATTEMPT', value: String(attempt) },
+        ...storageEnv(run)
+      ],
       ports: [
         { name: PORT_NAMES.grpc, containerPort: COORDINATOR_GRPC_PORT, protocol: 'TCP' },
         { name: PORT_NAMES.http, containerPort: COORDINATOR_HTTP_PORT, protocol: 'TCP' }
@@ -511,6 +568,7 @@ export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
       }
     },
     { nodeSelector: coordinator.nodeSelector, tolerations: coordinator.tolerations },
+    coordinator,
     {},
     {
       volumes: [{ name: 'run-config', configMap: { name: names.configMap(run.metadata.name) } }],
@@ -579,6 +637,7 @@ export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number, 
       }
     },
     { nodeSelector: workers.nodeSelector, tolerations: workers.tolerations, cacheSizeLimit: workers.cacheSizeLimit },
+    workers,
     { hostname: names.workerHostname(rank), subdomain: names.workersService(runName) }
   );
 }
