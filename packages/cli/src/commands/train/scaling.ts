@@ -16,6 +16,7 @@ const schema = z.object({
     .transform((list) => list.split(',').map(Number))
     .refine((list) => list.every((n) => n >= 1 && n <= 64), 'each world size must be 1..64'),
   imageSize: z.coerce.number().int().min(16).max(1024),
+  overlapAllreduce: z.boolean().default(false),
   ...stepFlagsSchema,
   ...linkFlagsSchema
 });
@@ -40,7 +41,11 @@ export function scalingBenchCommand(): Command {
   const command = new Command('scaling')
     .description('images/s of real training at each world size and the scaling efficiency; --json prints one object')
     .option('--workers <list>', 'world sizes, comma-separated', '1,2')
-    .option('--image-size <px>', 'square input size', '64');
+    .option('--image-size <px>', 'square input size', '64')
+    .option(
+      '--overlap-allreduce',
+      "all-reduce each gradient bucket as the staged backward pass finishes it (a TrainingRun's hyperparameters.overlapAllReduce)"
+    );
   addStepFlags(command, {
     batchSize: '32',
     steps: '8',
@@ -96,6 +101,7 @@ async function benchScaling(options: z.output<typeof schema>): Promise<void> {
           checkpointEverySteps: 0,
           cacheDir: path.join(out, 'cache'),
           backend: options.backend,
+          overlapAllReduce: options.overlapAllreduce,
           training: { numClasses: 10, imageSize: options.imageSize, seed: 0 }
         },
         'bench scaling'
@@ -152,6 +158,7 @@ async function benchScaling(options: z.output<typeof schema>): Promise<void> {
       warmupSteps: options.warmupSteps,
       backend: options.backend,
       computeThreads: options.computeThreads ?? null,
+      overlapAllReduce: options.overlapAllreduce,
       link: link === undefined ? null : { gbit: link.gbit, latencyMs: link.latencyMs ?? 0 },
       points
     };
