@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { HyperparametersSchema } from '@ringtrain/proto';
-import { CRD_PATH, crdYaml, trainingRunOpenApiSchema, type JsonSchema } from './crd.js';
+import { CRD_PATH, crdYaml, generateCrd, trainingRunOpenApiSchema, type JsonSchema } from './crd.js';
 import { CROSS_FIELD_RULES } from './validation-rules.js';
 
 function walk(node: JsonSchema, path: string, visit: (node: JsonSchema, path: string) => void): void {
@@ -38,6 +38,11 @@ describe('the generated CRD', () => {
         assert.equal(typeof node.maxLength, 'number', `${path} has no maxLength`);
       if (node.type === 'array') assert.equal(typeof node.maxItems, 'number', `${path} has no maxItems`);
     });
+  });
+
+  it('fits in the last-applied-configuration annotation of a client-side kubectl apply (256 KiB of annotations)', () => {
+    // Far below etcd's 1.5 MiB object limit too; the pod template fields (affinity above all) are most of it.
+    assert.ok(JSON.stringify(generateCrd()).length < 128 * 1024, 'the CRD as JSON is under half the annotation limit');
   });
 
   it('carries every cross-field rule as x-kubernetes-validations where the rule is placed', () => {

@@ -59,6 +59,10 @@ import {
  *                terminationGracePeriodSeconds from spec.runPolicy, time to finish a step and a checkpoint.
  *   placement:   workers take spec.workers' image, resources, nodeSelector and tolerations; the coordinator
  *                spec.coordinator's (image default: the workers'), never the workers' GPU placement.
+ *   template:    each role's affinity, topologySpreadConstraints, priorityClassName, schedulerName,
+ *                serviceAccountName, imagePullSecrets, volumes and volumeMounts (after the operator's), labels and
+ *                annotations (under the operator's), env (before the operator's) and envFrom, from its part of the
+ *                spec; ports, command, probes and security contexts stay the operator's.
  *   /cache:      an emptyDir; the workers' is bounded by spec.workers.cacheSizeLimit, and run.json's cacheBytes
  *                (CACHE_BUDGET_FRACTION of it) is what their shard caches keep.
  *   disk:        ephemeral-storage requested and limited unless the spec names it: the workers' cacheSizeLimit
