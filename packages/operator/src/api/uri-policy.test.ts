@@ -39,6 +39,51 @@ describe('which URIs a TrainingRun may name', () => {
     assert.equal(file.length, 1, 'even when configured');
   });
 
+  it('file:// weights beneath one of the workers’ own volumeMounts (a PVC of weights), nothing else by file://', () => {
+    const withWeights = (pretrained: string) =>
+      runWith({
+        model: { pretrained },
+        workers: {
+          replicas: 2,
+          image: 'ringtrain:test',
+          volumes: [{ name: 'weights', persistentVolumeClaim: { claimName: 'resnet-weights', readOnly: true } }],
+          volumeMounts: [{ name: 'weights', mountPath: '/weights/', readOnly: true }]
+        }
+      });
+    assert.deepEqual(uriPolicyViolations(withWeights('file:///weights/resnet18.safetensors')), []);
+    for (const outside of [
+      'file:///weights',
+      'file:///weightsX/resnet18.safetensors',
+      'file:///weights/../etc/passwd',
+      'file:///etc/passwd',
+      'file://node/weights/resnet18.safetensors'
+    ])
+      assert.match(
+        uriPolicyViolations(withWeights(outside))[0] ?? 'allowed',
+        /^spec\.model\.pretrained: file:\/\/ reads the node's disk.*beneath one of spec\.workers\.volumeMounts/,
+        outside
+      );
+    assert.match(
+      uriPolicyViolations(
+        parseTrainingRun(
+          sampleRunInput({
+            spec: {
+              dataset: { uri: 'file:///weights/flowers' },
+              workers: {
+                replicas: 1,
+                image: 'x',
+                volumes: [{ name: 'weights', persistentVolumeClaim: { claimName: 'w' } }],
+                volumeMounts: [{ name: 'weights', mountPath: '/weights' }]
+              }
+            }
+          })
+        )
+      )[0] ?? 'allowed',
+      /^spec\.dataset\.uri: file:\/\/ reads the node's disk, which no run may do in a cluster; use s3:\/\/$/,
+      'the dataset is read by the coordinator and the dataset service too'
+    );
+  });
+
   it('https only to the hosts allowed, and never to loopback, link-local or metadata addresses', () => {
     const policy = { schemes: ['s3', 'https'], hosts: ['models.example.com', '169.254.169.254'] };
     const weights = (url: string) => uriPolicyViolations(runWith({ model: { pretrained: url } }), policy);

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import type { TrainingRun } from './training-run.js';
 
 /**
@@ -51,6 +52,26 @@ function isLocalAddress(host: string): boolean {
   return v4 !== undefined && isIP(v4) === 4 && (v4.startsWith('127.') || v4.startsWith('0.'));
 }
 
+const WEIGHTS_FIELD = 'spec.model.pretrained';
+
+/**
+ * A file:// URI beneath one of the workers' own volumeMounts names a file in a volume the run mounted (a PVC,
+ * ConfigMap, Secret or emptyDir: no hostPath is offered, pod-template-schema.ts), not the node's disk. Only the
+ * weights may be read so: the workers alone read them, while the dataset is read by the coordinator and the
+ * cluster's dataset service too. `..` segments are resolved before the comparison (URL parsing does it).
+ */
+function isBeneathWorkerVolume(run: TrainingRun, uri: string): boolean {
+  let file: string;
+  try {
+    file = fileURLToPath(uri);
+  } catch {
+    return false; // a host other than localhost, or an encoded '/'
+  }
+  return (run.spec.workers.volumeMounts ?? []).some((mount) =>
+    file.startsWith(`${mount.mountPath.replace(/\/+$/, '')}/`)
+  );
+}
+
 /** Every URI-valued field of a spec, with its path. */
 function uriFields(run: TrainingRun): [string, string][] {
   const { spec } = run;
@@ -84,7 +105,10 @@ export function uriPolicyViolations(run: TrainingRun, policy: UriPolicy = DEFAUL
     const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
     if (scheme === undefined) continue; // the schema already refuses a URI without a scheme
     if (scheme === 'file') {
-      problems.push(`${field}: file:// reads the node's disk, which no run may do in a cluster; use s3://`);
+      if (field === WEIGHTS_FIELD && isBeneathWorkerVolume(run, value)) continue;
+      problems.push(
+        `${field}: file:// reads the node's disk, which no run may do in a cluster; use s3://${field === WEIGHTS_FIELD ? ', or a path beneath one of spec.workers.volumeMounts (a PVC of weights)' : ''}`
+      );
       continue;
     }
     if (!policy.schemes.includes(scheme)) {
