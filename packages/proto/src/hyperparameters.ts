@@ -94,6 +94,9 @@ export const HyperparametersSchema = z
   .meta({ description: 'optimisation settings, identical on every rank; the defaults are the fine-tuning recipe' });
 
 export type Hyperparameters = z.output<typeof HyperparametersSchema>;
+
+/** Every default of the schema, for the run configuration's fields that carry a hyperparameter (one default each). */
+export const HYPERPARAMETER_DEFAULTS: Hyperparameters = HyperparametersSchema.parse({});
 export type HyperparametersInput = z.input<typeof HyperparametersSchema>;
 
 /** What a model spec adds to the training step: transfer learning's frozen backbone. */

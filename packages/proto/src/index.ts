@@ -69,6 +69,7 @@ export {
   DEFAULT_CHECKPOINT_EVERY_STEPS,
   DEFAULT_KEEP_CHECKPOINTS,
   GRADIENT_WIRES,
+  HYPERPARAMETER_DEFAULTS,
   HyperparametersSchema,
   runSettingsFromHyperparameters,
   type FreezeSettings,

@@ -3,6 +3,7 @@ import {
   DEFAULT_COLLECTIVE_TIMEOUT_SECONDS,
   DEFAULT_KEEP_CHECKPOINTS,
   GRADIENT_WIRES,
+  HYPERPARAMETER_DEFAULTS,
   MAX_WORLD_SIZE
 } from '@ringtrain/proto';
 import { z } from 'zod';
@@ -52,7 +53,7 @@ export const RunConfigSchema = z
     epochs: z.number().int().min(1),
     /** Per-rank batch size; a global step consumes workers × batchSize samples. */
     batchSize: z.number().int().min(1),
-    seed: z.number().int().min(0).default(0),
+    seed: z.number().int().min(0).default(HYPERPARAMETER_DEFAULTS.seed),
     /** Canonical partitions of the epoch plans: fixed for the whole run so resume is exact. */
     partitions: z.number().int().min(1),
     /**
@@ -100,17 +101,17 @@ export const RunConfigSchema = z
       .strict()
       .optional(),
     /** Random-resized-crop + flip for training images (off for digits, where a flip changes the class). */
-    augment: z.boolean().default(false),
-    loaderThreads: z.number().int().min(1).default(1),
+    augment: z.boolean().default(HYPERPARAMETER_DEFAULTS.augment),
+    loaderThreads: z.number().int().min(1).default(HYPERPARAMETER_DEFAULTS.loaderThreads),
     /** Element encoding of gradients on the ring (spec.hyperparameters.gradientWire, `--gradient-wire`). */
-    gradientWire: z.enum(GRADIENT_WIRES).default('f32'),
+    gradientWire: z.enum(GRADIENT_WIRES).default(HYPERPARAMETER_DEFAULTS.gradientWire),
     /**
      * Overlap the all-reduce with the backward pass (spec.hyperparameters.overlapAllReduce,
      * `ringtrain train --overlap-allreduce`): the trainer's staged
      * backward hands each gradient bucket over as it is final, head first, and its all-reduce starts at once. The
      * same gradients (bit for bit) reduced in five buckets instead of one; off by default until it measures faster.
      */
-    overlapAllReduce: z.boolean().default(false),
+    overlapAllReduce: z.boolean().default(HYPERPARAMETER_DEFAULTS.overlapAllReduce),
     /** Local directory for each worker's shard cache. */
     cacheDir: z.string().min(1),
     /**
