@@ -324,7 +324,11 @@ export const RunPolicySchema = defaulted(
     suspend: z.boolean().default(false).meta({ description: 'true deletes the pods and keeps the checkpoint' }),
     progressDeadlineSeconds: z.int().min(30).default(3600).meta({
       description:
-        "no training step reported in this long: Stalled, and a gang restart. The default bounds every phase (an unschedulable gang is not Pending forever); the coordinator's ingest of dataset.ingest counts as progress while it moves"
+        "no training step reported in this long: Stalled, and a gang restart. The default bounds every phase but a wait for nodes: the clock stands still while a pod is Unschedulable (see scheduleTimeoutSeconds) and counts from when the scheduler placed the gang; the coordinator's ingest of dataset.ingest counts as progress while it moves"
+    }),
+    scheduleTimeoutSeconds: z.int().min(1).optional().meta({
+      description:
+        "how long a gang may wait for nodes (a pod Pending and Unschedulable: not enough free CPU, GPUs or memory) before the run fails with SchedulingTimeout, as PyTorchJob's schedulingPolicy.scheduleTimeoutSeconds; unset waits as long as it takes. activeDeadlineSeconds still counts the wait"
     }),
     reconnectDeadlineSeconds: z.int().min(1).max(86_400).default(DEFAULT_RECONNECT_DEADLINE_SECONDS).meta({
       description:

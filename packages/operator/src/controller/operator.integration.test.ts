@@ -20,6 +20,7 @@ import {
 import { eventually } from '@ringtrain/testing';
 import { parse } from 'yaml';
 import { GROUP, PLURAL, VERSION } from '../api/group-version.js';
+import { conditionIs } from '../reconcile/conditions.js';
 import type { CoordinatorReport } from '../reconcile/plan.js';
 import { Informer } from './informer.js';
 import { KubeApi, statusCodeOf, type RawRun } from './kube-api.js';
@@ -486,6 +487,48 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
         ),
       { timeoutMs: 20_000 }
     );
+  });
+
+  it('says a gang waits for nodes (condition Unschedulable, one event), then fails it at scheduleTimeoutSeconds', async () => {
+    await createRun(runBody('no-gpu', { runPolicy: { scheduleTimeoutSeconds: 4 } }));
+    await eventually('the pods of no-gpu', async () => ((await podsOf('no-gpu')).length === 3 ? true : undefined));
+    // What kube-scheduler writes when no node has a free GPU (this test server runs no scheduler).
+    const said = '0/3 nodes are available: 3 Insufficient nvidia.com/gpu.';
+    await core.patchNamespacedPodStatus(
+      {
+        namespace,
+        name: 'no-gpu-worker-1',
+        body: {
+          status: {
+            conditions: [
+              {
+                type: 'PodScheduled',
+                status: 'False',
+                reason: 'Unschedulable',
+                message: said,
+                lastTransitionTime: new Date().toISOString()
+              }
+            ]
+          }
+        }
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
+    );
+    const waiting = await eventually(
+      'condition Unschedulable',
+      runStatus('no-gpu', (s) => conditionIs(s.conditions, 'Unschedulable'))
+    );
+    const condition = waiting.conditions?.find((c) => c.type === 'Unschedulable');
+    assert.equal(condition?.reason, 'InsufficientResources');
+    assert.ok(condition?.message.includes(`pod no-gpu-worker-1 cannot be scheduled: ${said}`), condition?.message);
+    const failed = await eventually(
+      'Failed at scheduleTimeoutSeconds, through a requeue timer',
+      runStatus('no-gpu', (s) => s.phase === 'Failed'),
+      { timeoutMs: 20_000 }
+    );
+    assert.equal(failed.conditions?.find((c) => c.type === 'Failed')?.reason, 'SchedulingTimeout');
+    const told = await eventsOf('no-gpu');
+    assert.equal(told.filter((e) => e === 'Warning/Unschedulable').length, 1, told.join(', '));
   });
 
   it('fails at once on OOMKilled without using the backoff budget', async () => {

@@ -1,6 +1,14 @@
 import type { Condition } from '../api/status-schema.js';
 
-export const CONDITION_TYPES = ['Running', 'Restarting', 'Suspended', 'Stalled', 'Succeeded', 'Failed'] as const;
+export const CONDITION_TYPES = [
+  'Running',
+  'Restarting',
+  'Suspended',
+  'Stalled',
+  'Unschedulable',
+  'Succeeded',
+  'Failed'
+] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 
 /**

@@ -612,6 +612,112 @@ describe('planReconcile', () => {
     assert.equal(stalled.status?.ingest, undefined, 'the next attempt counts its own ingest from zero');
   });
 
+  describe('a gang waiting for nodes (PodScheduled False, Unschedulable)', () => {
+    const policy = { progressDeadlineSeconds: 300 };
+    const NO_GPU = '0/3 nodes are available: 3 Insufficient nvidia.com/gpu. preemption: 0/3 nodes are available.';
+    /** A pod the scheduler has found no node for since `since`, saying `message`. */
+    const unschedulableSince = (since: number, message = NO_GPU) =>
+      ({
+        phase: 'Pending',
+        conditions: [
+          { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastTransitionTime: at(since) }
+        ]
+      }) as const;
+    /** A pod the scheduler placed at `when`, its containers not started yet. */
+    const scheduledAt = (when: number) =>
+      ({
+        phase: 'Pending',
+        conditions: [{ type: 'PodScheduled', status: 'True', lastTransitionTime: at(when) }]
+      }) as const;
+    const pending: TrainingRunStatus = { ...running, phase: 'Pending' };
+    /** The coordinator and worker 0 placed at 2 s, worker 1 waiting for a GPU since 5 s. */
+    const oneWorkerWaits = (attempt = 1) =>
+      gang(attempt, scheduledAt(2), { 'flowers-worker-1': unschedulableSince(5) });
+    const reconcileAt = (seconds: number, status: TrainingRunStatus, pods: V1Pod[], extra = {}) =>
+      planReconcile(runWith(status, { ...policy, ...extra }), everything(pods), at(seconds), {
+        token,
+        pollProgressSeconds: 0
+      });
+
+    it('does not stall for as long as a pod waits, and says so in a condition and, once, a Warning event', () => {
+      const waiting = reconcileAt(1000, pending, oneWorkerWaits());
+      assert.deepEqual(
+        attemptOf(waiting),
+        { phase: 'Pending', attempt: 1, restarts: 0 },
+        'past the deadline, not Stalled'
+      );
+      assert.equal(condition(waiting, 'Stalled'), undefined);
+      assert.deepEqual(deleted(waiting), []);
+      assert.equal(waiting.requeueAfterSeconds, undefined, 'the pod being scheduled is a watch event; no timer needed');
+      const unschedulable = condition(waiting, 'Unschedulable');
+      assert.equal(unschedulable?.status, 'True');
+      assert.equal(unschedulable?.reason, 'InsufficientResources');
+      assert.match(
+        unschedulable?.message ?? '',
+        /^attempt 1: pod flowers-worker-1 cannot be scheduled: 0\/3 nodes are available: 3 Insufficient nvidia\.com\/gpu/
+      );
+      assert.equal(condition(waiting, 'Running')?.reason, 'PodsUnschedulable');
+      assert.deepEqual(waiting.events, [{ type: 'Warning', reason: 'Unschedulable', message: unschedulable?.message }]);
+
+      const still = reconcileAt(2000, waiting.status ?? {}, oneWorkerWaits());
+      assert.equal(still.status?.phase, 'Pending');
+      assert.deepEqual(events(still), [], 'the event is told once, not at every reconcile');
+      assert.equal(condition(still, 'Unschedulable')?.lastTransitionTime, at(1000).toISOString());
+    });
+
+    it("names a wait that is not for capacity (no node matches) by the scheduler's reason", () => {
+      const pods = gang(1, scheduledAt(2), {
+        'flowers-worker-0': unschedulableSince(
+          5,
+          "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity."
+        ),
+        'flowers-worker-1': unschedulableSince(5)
+      });
+      const plan = reconcileAt(10, pending, pods);
+      assert.equal(condition(plan, 'Unschedulable')?.reason, 'Unschedulable');
+      assert.match(
+        condition(plan, 'Unschedulable')?.message ?? '',
+        /pod flowers-worker-0 \(and 1 more\) cannot be scheduled/
+      );
+    });
+
+    it('starts the progress clock when the scheduler places the last pod, and clears the condition', () => {
+      const waiting = reconcileAt(1000, pending, oneWorkerWaits());
+      const placed = gang(1, scheduledAt(2), { 'flowers-worker-1': scheduledAt(2500) });
+      const scheduled = reconcileAt(2600, waiting.status ?? {}, placed);
+      assert.deepEqual(attemptOf(scheduled), { phase: 'Pending', attempt: 1, restarts: 0 });
+      assert.equal(condition(scheduled, 'Unschedulable')?.status, 'False');
+      assert.equal(condition(scheduled, 'Unschedulable')?.reason, 'Scheduled');
+      assert.equal(scheduled.requeueAfterSeconds, 200, 'the deadline counts from 2500 s, when the gang was placed');
+
+      const stalled = reconcileAt(2800, scheduled.status ?? {}, placed);
+      assert.equal(condition(stalled, 'Stalled')?.status, 'True');
+      assert.deepEqual(attemptOf(stalled), { phase: 'Restarting', attempt: 2, restarts: 1 });
+      assert.equal(condition(stalled, 'Unschedulable'), undefined, 'the next attempt tells its own wait');
+
+      // The next attempt's pods wait for a GPU too: told again, once for this attempt.
+      const again = reconcileAt(2900, stalled.status ?? {}, oneWorkerWaits(2));
+      assert.deepEqual(events(again), ['Warning/Unschedulable']);
+      assert.match(condition(again, 'Unschedulable')?.message ?? '', /^attempt 2: /);
+    });
+
+    it('fails a gang that waits longer than runPolicy.scheduleTimeoutSeconds, freeing what it holds', () => {
+      const timeout = { scheduleTimeoutSeconds: 600 };
+      const before = reconcileAt(400, pending, oneWorkerWaits(), timeout);
+      assert.equal(before.status?.phase, 'Pending');
+      assert.equal(before.requeueAfterSeconds, 205, 'worker 1 has waited since 5 s');
+      const after = reconcileAt(605, before.status ?? {}, oneWorkerWaits(), timeout);
+      assert.equal(after.status?.phase, 'Failed');
+      assert.equal(condition(after, 'Failed')?.reason, 'SchedulingTimeout');
+      assert.match(
+        condition(after, 'Failed')?.message ?? '',
+        /scheduleTimeoutSeconds \(600s\): pod flowers-worker-1 cannot be scheduled: 0\/3 nodes/
+      );
+      assert.deepEqual(events(after), ['Warning/SchedulingTimeout']);
+      assert.deepEqual(deleted(after), ['flowers-coordinator', 'flowers-worker-0', 'flowers-worker-1']);
+    });
+  });
+
   it("copies the coordinator's run plan into the status and tells it once, as a Planned event", () => {
     const plan = {
       summary:

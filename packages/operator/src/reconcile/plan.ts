@@ -1,4 +1,4 @@
-import type { V1ConfigMap, V1NetworkPolicy, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1NetworkPolicy, V1Pod, V1PodCondition, V1Secret, V1Service } from '@kubernetes/client-node';
 import { OPERATOR_MANAGER } from '../api/group-version.js';
 import type { Phase, TrainingRunStatus } from '../api/status-schema.js';
 import type { TrainingRun } from '../api/training-run.js';
@@ -14,7 +14,7 @@ import {
   buildWorkersService
 } from '../resources/templates.js';
 import type { ClusterSettings } from '../resources/templates.js';
-import { setCondition, type ConditionType } from './conditions.js';
+import { conditionIs, setCondition, type ConditionType } from './conditions.js';
 import { classifyPodFailure, type FailureVerdict } from './failure-policy.js';
 
 /** What the coordinator's /status said last, reduced to what the TrainingRun's status shows. */
@@ -138,6 +138,40 @@ function stuckContainers(pods: readonly V1Pod[]): string | undefined {
   }
   return undefined;
 }
+
+/** A pod the scheduler found no node for, and what it said (e.g. `0/3 nodes are available: 3 Insufficient nvidia.com/gpu`). */
+interface UnschedulablePod {
+  readonly pod: V1Pod;
+  readonly condition: V1PodCondition;
+}
+
+/**
+ * Pending pods whose PodScheduled condition is False for reason Unschedulable: no node has the free CPU, GPUs or
+ * memory they request, or none matches their affinity, selector and tolerations. The coordinator first, then
+ * workers by rank.
+ */
+function unschedulablePods(pods: readonly V1Pod[]): UnschedulablePod[] {
+  const waiting: UnschedulablePod[] = [];
+  for (const pod of [...pods].sort(byRoleAndRank)) {
+    if (pod.status?.phase !== 'Pending') continue;
+    const condition = pod.status.conditions?.find((c) => c.type === 'PodScheduled');
+    if (condition?.status === 'False' && condition.reason === 'Unschedulable') waiting.push({ pod, condition });
+  }
+  return waiting;
+}
+
+/** A metav1.Time in ms: client-node's list deserialises it to a Date, a watch event leaves the RFC 3339 string. */
+const timeOf = (time: Date | string | undefined): number => (time === undefined ? NaN : new Date(time).getTime());
+
+/** When the scheduler placed the last of these pods (PodScheduled True); undefined when it placed none. */
+function lastScheduledTime(pods: readonly V1Pod[]): number | undefined {
+  const times = pods
+    .map((pod) => pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'True'))
+    .map((condition) => timeOf(condition?.lastTransitionTime))
+    .filter((time) => Number.isFinite(time));
+  return times.length > 0 ? Math.max(...times) : undefined;
+}
+
 const isTerminal = (pod: V1Pod) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 const attemptOf = (pod: V1Pod) => Number(pod.metadata?.labels?.[LABEL_ATTEMPT] ?? '0');
 const isReady = (pod: V1Pod) =>
@@ -149,9 +183,10 @@ const isReady = (pod: V1Pod) =>
  * events and the next timer. Level-based: it reads only the current state, never remembers a previous call,
  * so running it twice, or after a crash, does the right thing. The controller only executes the plan.
  *
- * Phases and what ends each one (no phase lasts forever):
+ * Phases and what ends each one (no phase lasts forever, but for a wait for nodes without scheduleTimeoutSeconds):
  *   Pending/Restarting → Running when every pod runs; → Failed at activeDeadlineSeconds; → a gang restart
- *                        at progressDeadlineSeconds (the progress clock restarts with each attempt).
+ *                        at progressDeadlineSeconds (the progress clock restarts with each attempt, and stands
+ *                        still while a pod waits for a node); → Failed at scheduleTimeoutSeconds of such a wait.
  *   Running            → Succeeded when the coordinator exits 0; → Restarting on a retryable failure,
  *                        including a worker the coordinator's heartbeat watchdog declared hung;
  *                        → Failed on a permanent one, past backoffLimit, or at activeDeadlineSeconds.
@@ -272,8 +307,15 @@ class Planner {
     this.copyPlan();
     this.copyIngestProgress();
     this.copyProgress();
-    if (policy.progressDeadlineSeconds !== undefined) {
-      const since = Date.parse(this.status.lastProgressTime ?? this.nowIso);
+    const unschedulable = unschedulablePods(current);
+    if (this.waitForNodes(attempt, unschedulable)) return;
+    // Waiting for capacity is not a stall: while a pod waits for a node the clock stands still, and then it
+    // counts from the later of the last progress and the moment the scheduler placed the gang's last pod.
+    if (policy.progressDeadlineSeconds !== undefined && unschedulable.length === 0) {
+      const since = Math.max(
+        Date.parse(this.status.lastProgressTime ?? this.nowIso),
+        lastScheduledTime(current) ?? -Infinity
+      );
       const deadline = since + policy.progressDeadlineSeconds * 1000;
       if (deadline <= this.now.getTime()) {
         const unreadable = this.observed.statusUnreadable
@@ -310,14 +352,16 @@ class Planner {
         this.status.phase === 'Restarting' || (this.status.phase === 'Running' && attempt > 1)
           ? 'Restarting'
           : 'Pending';
-      // What the kubelet says stops a pod (a missing Secret, an image it cannot pull) is what a user must fix.
+      // What the kubelet says stops a pod (a missing Secret, an image it cannot pull) is what a user must fix;
+      // what the scheduler says, what the cluster lacks.
       const stuck = stuckContainers(this.observed.pods);
-      this.setPhase(phase, `waiting for the pods of attempt ${attempt} to run${stuck ? `: ${stuck}` : ''}`);
+      const why = stuck ?? (unschedulable.length > 0 ? describeUnschedulable(unschedulable) : undefined);
+      this.setPhase(phase, `waiting for the pods of attempt ${attempt} to run${why ? `: ${why}` : ''}`);
       this.setCondition(
         'Running',
         'False',
-        stuck ? 'PodsStuck' : 'PodsNotRunning',
-        `attempt ${attempt}: waiting for ${this.run.spec.workers.replicas + 1} pods to run${stuck ? `: ${stuck}` : ''}`
+        stuck ? 'PodsStuck' : unschedulable.length > 0 ? 'PodsUnschedulable' : 'PodsNotRunning',
+        `attempt ${attempt}: waiting for ${this.run.spec.workers.replicas + 1} pods to run${why ? `: ${why}` : ''}`
       );
     }
   }
@@ -330,6 +374,8 @@ class Planner {
       this.setCondition('Suspended', 'True', 'Suspended', 'spec.runPolicy.suspend is true');
       this.setCondition('Running', 'False', 'Suspended', 'the run is suspended');
     }
+    if (conditionIs(this.status.conditions, 'Unschedulable'))
+      this.setCondition('Unschedulable', 'False', 'Suspended', 'the run is suspended: it has no pods to schedule');
   }
 
   private finished(): void {
@@ -357,8 +403,12 @@ class Planner {
     // Kubernetes Job semantics, which Kueue relies on: activeDeadlineSeconds counts from the latest start or
     // resume, so time spent suspended (queued, preempted) does not use it up. A gang restart keeps counting.
     if (reason !== 'Restarted' || !this.status.startTime) this.status.startTime = this.nowIso;
-    // The progress clock restarts with every attempt: pulling images and rendezvous count against it.
+    // The progress clock restarts with every attempt: pulling images and rendezvous count against it (waiting
+    // for nodes does not, see waitForNodes).
     this.status.lastProgressTime = this.nowIso;
+    // Whether this attempt's gang waits for nodes is for its own pods to say, and its wait is told anew.
+    if (this.status.conditions)
+      this.status.conditions = this.status.conditions.filter((c) => c.type !== 'Unschedulable');
     // A new attempt's coordinator ingests afresh (skipping stored shards), counting from zero again.
     delete this.status.ingest;
     // A run created suspended (a queue admitting it later) starts rather than resumes, but is unsuspended all the same.
@@ -441,6 +491,55 @@ class Planner {
   }
 
   // ---- helpers -----------------------------------------------------------------------------------------
+
+  /**
+   * A gang that waits for the scheduler to place its pods: the Unschedulable condition says so in the
+   * scheduler's words while it lasts (and is cleared once no pod waits), a Warning event once as the wait
+   * begins, and runPolicy.scheduleTimeoutSeconds bounds it. Returns true when that timeout failed the run.
+   */
+  private waitForNodes(attempt: number, unschedulable: readonly UnschedulablePod[]): boolean {
+    const waitedBefore = conditionIs(this.status.conditions, 'Unschedulable');
+    if (unschedulable.length === 0) {
+      if (waitedBefore)
+        this.setCondition(
+          'Unschedulable',
+          'False',
+          'Scheduled',
+          `attempt ${attempt}: the scheduler found nodes for the gang's pods`
+        );
+      return false;
+    }
+    const what = describeUnschedulable(unschedulable);
+    const timeout = this.run.spec.runPolicy.scheduleTimeoutSeconds;
+    if (timeout !== undefined) {
+      // The pod's own condition dates the wait: when the scheduler first found no node for it.
+      const since = Math.min(
+        ...unschedulable.map(({ pod, condition }) => {
+          const time = timeOf(condition.lastTransitionTime ?? pod.metadata?.creationTimestamp);
+          return Number.isFinite(time) ? time : this.now.getTime();
+        })
+      );
+      const deadline = since + timeout * 1000;
+      if (deadline <= this.now.getTime()) {
+        this.fail(
+          'SchedulingTimeout',
+          `attempt ${attempt}: the gang was not scheduled within runPolicy.scheduleTimeoutSeconds (${timeout}s): ${what}`
+        );
+        return true;
+      }
+      this.timers.push(seconds(deadline - this.now.getTime()));
+    }
+    const schedulerSaid = unschedulable[0]?.condition.message ?? '';
+    const message = `attempt ${attempt}: ${what}; waiting for capacity, which does not count toward runPolicy.progressDeadlineSeconds`;
+    this.setCondition(
+      'Unschedulable',
+      'True',
+      /\bInsufficient\b/.test(schedulerSaid) ? 'InsufficientResources' : 'Unschedulable',
+      message
+    );
+    if (!waitedBefore) this.event('Warning', 'Unschedulable', message);
+    return false;
+  }
 
   private ensureChildren(attempt: number): void {
     const run = this.run;
@@ -614,6 +713,14 @@ class Planner {
   private event(type: RunEvent['type'], reason: string, message: string): void {
     this.events.push({ type, reason, message });
   }
+}
+
+/** `pod <name> (and N more) cannot be scheduled: <what the scheduler said>`, bounded for a condition or event. */
+function describeUnschedulable(unschedulable: readonly UnschedulablePod[]): string {
+  const [first] = unschedulable;
+  const more = unschedulable.length > 1 ? ` (and ${unschedulable.length - 1} more)` : '';
+  const said = first?.condition.message ? `: ${first.condition.message.slice(0, 1024)}` : '';
+  return `pod ${first?.pod.metadata?.name ?? 'a pod'}${more} cannot be scheduled${said}`;
 }
 
 /** The coordinator first, then workers by rank: the first failure reported is the most telling one. */
