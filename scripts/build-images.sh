@@ -91,6 +91,15 @@ renice_build_steps() {
   done
 }
 
+# The image a tag named before it was moved: removed when nothing else uses it, so rebuilds leave no untagged
+# gigabytes behind (docker refuses while a container or another tag holds it, and that is fine).
+drop_replaced() {
+  local old_id="$1" ref="$2"
+  if [[ -n "$old_id" && "$old_id" != "$("$DOCKER" image inspect --format '{{ .Id }}' "$ref")" ]]; then
+    "$DOCKER" rmi "$old_id" >/dev/null 2>&1 || true
+  fi
+}
+
 for target in "${targets[@]}"; do
   ref="$REPOSITORY/$target:$VERSION"
   key="$(tr 'a-z-' 'A-Z_' <<<"$target")_IMAGE"
@@ -99,10 +108,12 @@ for target in "${targets[@]}"; do
     echo "$key=$ref"
     continue
   fi
+  old_id="$("$DOCKER" image inspect --format '{{ .Id }}' "$ref" 2>/dev/null || true)"
   if [[ -f "$saved" ]]; then
     say "loading $ref from $saved"
     "$DOCKER" load --quiet --input "$saved" >&2
     if [[ "$(label_of "$ref")" == "$hash" ]]; then
+      drop_replaced "$old_id" "$ref"
       echo "$key=$ref"
       continue
     fi
@@ -120,6 +131,7 @@ for target in "${targets[@]}"; do
     --label "$INPUTS_LABEL=$hash" -t "$ref" . >&2
   kill "$renicer" 2>/dev/null || true
   trap - EXIT
+  drop_replaced "$old_id" "$ref"
   say "built $ref in $((SECONDS - started)) s"
   if [[ "$target" != worker-gpu ]]; then
     say "saving $ref to $saved"
