@@ -7,6 +7,11 @@
 # module and build caches for etcd (~4) and kube-apiserver (~15.5; ~3 GB of Go build cache), then ~9 more for
 # kube-controller-manager with that build cache warm. Prints the bin directory on stdout.
 #
+#   install-kube-test-servers.sh [BINARY...]   also builds these cmd/ binaries of the same release (e2e/kind's
+#                                              node image adds kubelet, kubeadm, kubectl, kube-scheduler and
+#                                              kube-proxy: about 3-6 minutes each once kube-apiserver's build
+#                                              cache is warm)
+#
 #   RINGTRAIN_CACHE  cache root (default ~/.cache/ringtrain); binaries land in $RINGTRAIN_CACHE/bin
 #
 # Why build: no download site is reachable here, only the Go module proxy. k8s.io/kubernetes cannot be
@@ -38,7 +43,7 @@ installed() { # binary version
   [[ -x "$bin_dir/$1" && -f "$bin_dir/$1.version" && "$(cat "$bin_dir/$1.version")" == "$2" ]]
 }
 
-KUBE_BINARIES=(kube-apiserver kube-controller-manager)
+KUBE_BINARIES=(kube-apiserver kube-controller-manager "$@")
 
 kube_installed() {
   for binary in "${KUBE_BINARIES[@]}"; do installed "$binary" "$KUBERNETES_VERSION" || return 1; done
