@@ -496,6 +496,22 @@ describe('planReconcile', () => {
     assert.match(condition(plan, 'Failed')?.message ?? '', /runPolicy\.backoffLimit \(2\)/);
   });
 
+  it('stays Running while the workers have finished and the coordinator is ending the run (seen on kind, attempt 1 and 2)', () => {
+    // The workers exit 0 a moment before the coordinator writes the model and exits: the gang is finishing, not
+    // waiting for pods. Before, the phase fell back to Pending (attempt 1) or Restarting (attempt 2) in between.
+    for (const attempt of [1, 2]) {
+      const pods = gang(attempt, { phase: 'Succeeded' }, { 'flowers-coordinator': RUNNING });
+      const plan = planReconcile(runWith({ ...running, attempt }), everything(pods), at(500), {
+        token,
+        pollProgressSeconds: 0
+      });
+      assert.equal(plan.status?.phase, 'Running', `attempt ${attempt}`);
+      assert.equal(condition(plan, 'Running')?.reason, 'WorkersFinished');
+      assert.deepEqual(created(plan), [], 'no pod re-created for a worker that finished');
+      assert.deepEqual(events(plan), []);
+    }
+  });
+
   it('succeeds when the coordinator exits 0, and with cleanPodPolicy Running keeps the finished pods', () => {
     const pods = gang(1, { phase: 'Succeeded' }, { 'flowers-worker-1': RUNNING });
     const plan = planReconcile(runWith(running, { cleanPodPolicy: 'Running' }), everything(pods), at(500), {

@@ -337,10 +337,22 @@ class Planner {
     );
     const poll = this.options.pollProgressSeconds ?? 15;
     if (coordinatorRuns && poll > 0) this.timers.push(poll);
+    const workers = this.workerPods();
     const allRunning =
+      coordinatorRuns && workers.filter((p) => p.status?.phase === 'Running').length === this.run.spec.workers.replicas;
+    // Workers exit 0 a moment before the coordinator writes the model and exits: a gang that is finishing,
+    // not one waiting for its pods (which would read as Pending, or Restarting after a restart).
+    const finishing =
       coordinatorRuns &&
-      this.workerPods().filter((p) => p.status?.phase === 'Running').length === this.run.spec.workers.replicas;
-    if (allRunning) {
+      this.status.phase === 'Running' &&
+      workers.length === this.run.spec.workers.replicas &&
+      workers.some((p) => p.status?.phase === 'Succeeded') &&
+      workers.every((p) => p.status?.phase === 'Running' || p.status?.phase === 'Succeeded');
+    if (finishing) {
+      const message = `attempt ${attempt}: the workers finished; the coordinator is ending the run`;
+      this.setPhase('Running', message);
+      this.setCondition('Running', 'True', 'WorkersFinished', message);
+    } else if (allRunning) {
       this.setPhase(
         'Running',
         `all ${this.run.spec.workers.replicas} workers and the coordinator are running (attempt ${attempt})`
