@@ -8,8 +8,8 @@
 # `kubectl get tr` prints its columns; `helm uninstall` leaves nothing of the chart. Then it deletes the cluster,
 # and stops the Docker daemon if it started it, also on failure and on Ctrl-C.
 #
-#   RINGTRAIN_KIND_CLUSTER  cluster name (default ringtrain-e2e); an existing cluster of that name is reused,
-#                           and deleted at the end like a new one unless RINGTRAIN_KIND_KEEP=1
+#   RINGTRAIN_KIND_CLUSTER  cluster name (default ringtrain-e2e); an existing cluster of that name is reused and
+#                           left in place at the end (only a cluster this script created is deleted)
 #   RINGTRAIN_KIND_KEEP=1   keep the cluster (and the runs) at the end, to look around
 #   RINGTRAIN_RUN_TIMEOUT   seconds to wait for each run's Succeeded (default 1800)
 #
