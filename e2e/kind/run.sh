@@ -189,23 +189,24 @@ restart_run() { # name
     -e 's/^    epochs: 1$/    epochs: 20/'
   printf '  checkpoint:\n    everySteps: 10\n'
 }
-# A TCP connection from a pod to host:port, with node from the worker image (5 s, then refused).
-connect_probe() { # pod-name labels host port
-  k -n "$run_ns" delete pod "$1" --ignore-not-found --wait >/dev/null
-  k -n "$run_ns" run "$1" --image="ghcr.io/ringtrain/worker-cpu:$tag" --image-pull-policy=Never --restart=Never \
-    --labels="$2" --command -- node -e "
-      const socket = require('node:net').connect({ host: '$3', port: $4 });
+# A TCP connection from a new pod to host:port, with node from the worker image (5 s, then refused).
+connect_probe() { # namespace pod-name labels host port
+  local ns="$1" pod="$2"
+  k -n "$ns" delete pod "$pod" --ignore-not-found --wait >/dev/null
+  k -n "$ns" run "$pod" --image="ghcr.io/ringtrain/worker-cpu:$tag" --image-pull-policy=Never --restart=Never \
+    --labels="$3" --command -- node -e "
+      const socket = require('node:net').connect({ host: '$4', port: $5 });
       socket.on('connect', () => { console.log('connected'); process.exit(0); });
       socket.on('error', (error) => { console.log('refused: ' + error.code); process.exit(1); });
       setTimeout(() => { console.log('timed out'); process.exit(1); }, 5000);" >/dev/null
   local phase="" deadline=$((SECONDS + 60))
   while ((SECONDS < deadline)); do
-    phase="$(k -n "$run_ns" get pod "$1" -o jsonpath='{.status.phase}')"
+    phase="$(k -n "$ns" get pod "$pod" -o jsonpath='{.status.phase}')"
     [[ "$phase" == "Succeeded" ]] && return 0
     [[ "$phase" == "Failed" ]] && return 1
     sleep 1
   done
-  fail "the probe pod $1 did not finish within 60 s (phase: $phase)"
+  fail "the probe pod $ns/$pod did not finish within 60 s (phase: $phase)"
 }
 
 step "TrainingRun cpu-smoke (deploy/examples/cpu-smoke.yaml)"
@@ -238,9 +239,19 @@ k -n "$run_ns" exec "$run-worker-0" -- node -e "
   socket.on('connect', () => process.exit(0)); socket.on('error', () => process.exit(1));
   setTimeout(() => process.exit(1), 5000);" || fail "$run's own worker cannot reach $coordinator:50051"
 echo "the run's own worker: connected to $coordinator:50051"
-connect_probe probe-other-run "ringtrain.dev/run=another-run" "$coordinator" 50051 &&
+connect_probe "$run_ns" probe-other-run "ringtrain.dev/run=another-run" "$coordinator" 50051 &&
   fail "a pod of another run reached $coordinator:50051: $(k -n "$run_ns" logs probe-other-run)"
 echo "a pod of another run: $(k -n "$run_ns" logs probe-other-run)"
+# Another tenant's namespace, even with the run's own labels (its name and uid, which the policy's peers name): a
+# policy's pod selector only admits pods of its own namespace.
+other_tenant="ringtrain-e2e-other-tenant"
+k create namespace "$other_tenant" --dry-run=client -o yaml | k apply -f - >/dev/null
+for _ in $(seq 1 30); do k -n "$other_tenant" get serviceaccount default >/dev/null 2>&1 && break; sleep 1; done
+run_uid="$(k -n "$run_ns" get tr "$run" -o jsonpath='{.metadata.uid}')"
+connect_probe "$other_tenant" probe-run-labels "ringtrain.dev/run=$run,ringtrain.dev/run-uid=$run_uid" "$coordinator" 50051 &&
+  fail "a pod of another namespace with the run's labels reached $coordinator:50051"
+echo "a pod of another namespace with the run's labels: $(k -n "$other_tenant" logs probe-run-labels)"
+k delete namespace "$other_tenant" --wait=false >/dev/null
 [[ "$(k -n "$run_ns" get tr "$run" -o jsonpath='{.status.phase}')" == "Running" ]] ||
   fail "$run stopped running during the isolation check: the check proved nothing"
 k -n "$run_ns" delete pod probe-other-run --wait=false >/dev/null
