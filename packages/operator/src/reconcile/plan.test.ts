@@ -697,6 +697,34 @@ describe('planReconcile', () => {
       );
     });
 
+    it('does not stall while a pod is held by scheduling gates (a queue such as Kueue admits it later), and names the gates', () => {
+      const pods = gang(1, scheduledAt(2), {
+        'flowers-worker-1': {
+          phase: 'Pending',
+          conditions: [
+            {
+              type: 'PodScheduled',
+              status: 'False',
+              reason: 'SchedulingGated',
+              message: 'Scheduling is blocked due to non-empty scheduling gates',
+              lastTransitionTime: at(5)
+            }
+          ]
+        }
+      });
+      pods[2]!.spec = { ...pods[2]!.spec!, schedulingGates: [{ name: 'kueue.x-k8s.io/admission' }] };
+      const plan = reconcileAt(1000, pending, pods);
+      assert.deepEqual(
+        attemptOf(plan),
+        { phase: 'Pending', attempt: 1, restarts: 0 },
+        'past the deadline, not Stalled'
+      );
+      assert.equal(condition(plan, 'Stalled'), undefined);
+      assert.equal(condition(plan, 'Unschedulable')?.reason, 'SchedulingGated');
+      assert.match(condition(plan, 'Unschedulable')?.message ?? '', /flowers-worker-1.*kueue\.x-k8s\.io\/admission/);
+      assert.deepEqual(events(plan), ['Normal/SchedulingGated'], 'a queue at work, not a warning');
+    });
+
     it('starts the progress clock when the scheduler places the last pod, and clears the condition', () => {
       const waiting = reconcileAt(1000, pending, oneWorkerWaits());
       const placed = gang(1, scheduledAt(2), { 'flowers-worker-1': scheduledAt(2500) });

@@ -146,16 +146,21 @@ interface UnschedulablePod {
 }
 
 /**
- * Pending pods whose PodScheduled condition is False for reason Unschedulable: no node has the free CPU, GPUs or
- * memory they request, or none matches their affinity, selector and tolerations. The coordinator first, then
- * workers by rank.
+ * Pending pods whose PodScheduled condition is False for reason Unschedulable (no node has the free CPU, GPUs or
+ * memory they request, or none matches their affinity, selector and tolerations) or SchedulingGated (held until
+ * whoever set the gate lifts it: a queue such as Kueue's plain-pod integration, which a user reaches through the
+ * pod template's labels). The coordinator first, then workers by rank.
  */
 function unschedulablePods(pods: readonly V1Pod[]): UnschedulablePod[] {
   const waiting: UnschedulablePod[] = [];
   for (const pod of [...pods].sort(byRoleAndRank)) {
     if (pod.status?.phase !== 'Pending') continue;
     const condition = pod.status.conditions?.find((c) => c.type === 'PodScheduled');
-    if (condition?.status === 'False' && condition.reason === 'Unschedulable') waiting.push({ pod, condition });
+    if (
+      condition?.status === 'False' &&
+      (condition.reason === 'Unschedulable' || condition.reason === 'SchedulingGated')
+    )
+      waiting.push({ pod, condition });
   }
   return waiting;
 }
@@ -541,15 +546,21 @@ class Planner {
       }
       this.timers.push(seconds(deadline - this.now.getTime()));
     }
-    const schedulerSaid = unschedulable[0]?.condition.message ?? '';
-    const message = `attempt ${attempt}: ${what}; waiting for capacity, which does not count toward runPolicy.progressDeadlineSeconds`;
+    const first = unschedulable[0]?.condition;
+    const gated = first?.reason === 'SchedulingGated';
+    const message = `attempt ${attempt}: ${what}; waiting for ${gated ? 'admission' : 'capacity'}, which does not count toward runPolicy.progressDeadlineSeconds`;
     this.setCondition(
       'Unschedulable',
       'True',
-      /\bInsufficient\b/.test(schedulerSaid) ? 'InsufficientResources' : 'Unschedulable',
+      gated
+        ? 'SchedulingGated'
+        : /\bInsufficient\b/.test(first?.message ?? '')
+          ? 'InsufficientResources'
+          : 'Unschedulable',
       message
     );
-    if (!waitedBefore) this.event('Warning', 'Unschedulable', message);
+    // A gate is a queue doing its job, not a cluster short of something.
+    if (!waitedBefore) this.event(gated ? 'Normal' : 'Warning', gated ? 'SchedulingGated' : 'Unschedulable', message);
     return false;
   }
 
@@ -727,12 +738,20 @@ class Planner {
   }
 }
 
-/** `pod <name> (and N more) cannot be scheduled: <what the scheduler said>`, bounded for a condition or event. */
+/**
+ * `pod <name> (and N more) cannot be scheduled: <what the scheduler said>`, or `... is held by scheduling gates
+ * (<gates>)`, bounded for a condition or event.
+ */
 function describeUnschedulable(unschedulable: readonly UnschedulablePod[]): string {
   const [first] = unschedulable;
   const more = unschedulable.length > 1 ? ` (and ${unschedulable.length - 1} more)` : '';
+  const name = first?.pod.metadata?.name ?? 'a pod';
+  if (first?.condition.reason === 'SchedulingGated') {
+    const gates = (first.pod.spec?.schedulingGates ?? []).map((gate) => gate.name).join(', ');
+    return `pod ${name}${more} is held by scheduling gates${gates ? ` (${gates.slice(0, 1024)})` : ''}`;
+  }
   const said = first?.condition.message ? `: ${first.condition.message.slice(0, 1024)}` : '';
-  return `pod ${first?.pod.metadata?.name ?? 'a pod'}${more} cannot be scheduled${said}`;
+  return `pod ${name}${more} cannot be scheduled${said}`;
 }
 
 /** The coordinator first, then workers by rank: the first failure reported is the most telling one. */
