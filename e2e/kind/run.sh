@@ -10,7 +10,7 @@
 #
 #   RINGTRAIN_KIND_CLUSTER  cluster name (default ringtrain-e2e); an existing cluster of that name is reused and
 #                           left in place at the end (only a cluster this script created is deleted)
-#   RINGTRAIN_KIND_KEEP=1   keep the cluster (and the runs) at the end, to look around
+#   RINGTRAIN_KIND_KEEP=1   keep the cluster (and the runs, and a dockerd this script started) at the end
 #   RINGTRAIN_RUN_TIMEOUT   seconds to wait for each run's Succeeded (default 1800)
 #
 # Needs Docker (a daemon, or Debian's docker.io installed: the script starts dockerd and stops it at the end),
@@ -56,6 +56,7 @@ cleanup() {
   for pid in "${background_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   if [[ "$keep" == "1" ]]; then
     echo "e2e/kind: kept cluster $cluster (kind delete cluster --name $cluster)"
+    if [[ -n "$dockerd_pid" ]]; then echo "e2e/kind: kept the dockerd this script started (pid $dockerd_pid)"; fi
   elif ((cluster_created)); then
     "$kind" delete cluster --name "$cluster" >/dev/null 2>&1 || true
   fi
