@@ -14,7 +14,8 @@ import {
   type KubeConfig,
   type KubernetesObject,
   type V1Lease,
-  type V1Pod
+  type V1Pod,
+  type V1Secret
 } from '@kubernetes/client-node';
 import { GROUP, KIND, API_VERSION, PLURAL, VERSION } from '../api/group-version.js';
 import type { TrainingRunStatus } from '../api/status-schema.js';
@@ -40,7 +41,8 @@ export type RawRun = KubernetesObject & { spec?: unknown; status?: TrainingRunSt
  * (trainingruns list/watch/delete, trainingruns/status patch, trainingruns/finalizers update for
  * blockOwnerDeletion; pods list/watch/create/delete;
  * services, secrets and configmaps get/create; networking.k8s.io networkpolicies get/create, unless started
- * with --network-policies=false; events create; leases get/create/update).
+ * with --network-policies=false; events create; leases get/create/update; secrets update, only with
+ * --store-credentials-dir, to renew the per-run storage credentials it minted, putSecret).
  */
 export class KubeApi {
   readonly watch: Watch;
@@ -97,6 +99,22 @@ export class KubeApi {
       if (statusCodeOf(error) === 409) return 'exists';
       throw error;
     }
+  }
+
+  /**
+   * Creates a Secret, or replaces the one of that name (no resourceVersion: an unconditional update, so the
+   * operator never reads it): renewing a run's minted storage credentials. Needs `create` and `update` on secrets.
+   */
+  async putSecret(secret: V1Secret): Promise<'created' | 'replaced'> {
+    const namespace = secret.metadata?.namespace ?? 'default';
+    try {
+      await this.core.createNamespacedSecret({ namespace, body: secret });
+      return 'created';
+    } catch (error) {
+      if (statusCodeOf(error) !== 409) throw error;
+    }
+    await this.core.replaceNamespacedSecret({ namespace, name: secret.metadata?.name ?? '', body: secret });
+    return 'replaced';
   }
 
   async exists(kind: 'Service' | 'ConfigMap' | 'NetworkPolicy', namespace: string, name: string): Promise<boolean> {

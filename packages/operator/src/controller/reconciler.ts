@@ -1,16 +1,20 @@
-import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { OPERATOR_MANAGER } from '../api/group-version.js';
+import type { TrainingRun } from '../api/training-run.js';
 import { validateTrainingRun } from '../api/validate.js';
+import { outputConflict } from '../reconcile/output-ownership.js';
 import { planReconcile, type Observed } from '../reconcile/plan.js';
+import { mintsCredentials, withMintedCredentials } from '../resources/storage-credentials.js';
 import { LABEL_ROLE, LABEL_RUN, names } from '../resources/names.js';
+import type { RunIdentityIssuer } from '../resources/run-identity.js';
 import type { ClusterSettings } from '../resources/templates.js';
 import type { Informer } from './informer.js';
 import { statusCodeOf, type KubeApi, type RawRun } from './kube-api.js';
 import type { OperatorMetrics } from './metrics.js';
 import type { ProgressSource } from './progress.js';
+import { StorageCredentialsMinter, type StoreAdmin } from './storage-credentials-minter.js';
 
 export interface ReconcilerOptions {
   readonly api: KubeApi;
@@ -24,6 +28,10 @@ export interface ReconcilerOptions {
   readonly cluster?: ClusterSettings;
   /** Events' source component. */
   readonly component?: string;
+  /** Issues each run's token and TLS identity (see RunIdentityIssuer). */
+  readonly identity: RunIdentityIssuer;
+  /** The cluster's store and its admin credential: runs on it get credentials minted for their own prefixes. */
+  readonly storeAdmin?: StoreAdmin;
 }
 
 export interface ReconcileResult {
@@ -45,7 +53,13 @@ export class Reconciler {
    */
   private readonly tokens = new Set<string>();
 
-  constructor(private readonly options: ReconcilerOptions) {}
+  private readonly minter: StorageCredentialsMinter | undefined;
+
+  constructor(private readonly options: ReconcilerOptions) {
+    this.minter = options.storeAdmin
+      ? new StorageCredentialsMinter(options.storeAdmin, (secret) => options.api.putSecret(secret))
+      : undefined;
+  }
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const { api, logger } = this.options;
@@ -81,7 +95,8 @@ export class Reconciler {
       }
       return {};
     }
-    const run = validated.run;
+    // On the cluster's store, the pods mount the run's minted credentials (spec.storage.credentialsSecretRef).
+    const run = withMintedCredentials(validated.run, this.options.storeAdmin);
     const namespace = run.metadata.namespace ?? 'default';
     const pods = this.options.pods
       .list()
@@ -118,14 +133,17 @@ export class Reconciler {
       ...(report?.unreadable ? { statusUnreadable: report.unreadable } : {})
     };
     const plan = planReconcile(run, observed, new Date(), {
-      token: randomBytes(32).toString('base64url'),
+      token: this.options.identity.token(run),
+      // Only when the Secret is to be made: certificates cost a few milliseconds of signing.
+      ...(secretExists ? {} : { tls: await this.options.identity.tls(run) }),
       ...(this.options.forceDeleteAfterSeconds !== undefined
         ? { forceDeleteAfterSeconds: this.options.forceDeleteAfterSeconds }
         : {}),
       ...(this.options.pollProgressSeconds !== undefined
         ? { pollProgressSeconds: this.options.pollProgressSeconds }
         : {}),
-      ...(this.options.cluster !== undefined ? { cluster: this.options.cluster } : {})
+      ...(this.options.cluster !== undefined ? { cluster: this.options.cluster } : {}),
+      ...this.outputInUse(run)
     });
 
     if (plan.status && !isDeepStrictEqual(plan.status, run.status ?? {})) {
@@ -149,6 +167,13 @@ export class Reconciler {
         .recordEvent(run, event, this.component)
         .catch((error: unknown) => logger.warn({ err: error, run: key }, 'could not record an event'));
     }
+    // Before the pods that mount them; renewed while the run may still have pods.
+    let renewInMs: number | undefined;
+    if (this.minter && mintsCredentials(validated.run, this.options.storeAdmin)) {
+      const phase = plan.status?.phase;
+      if (phase === 'Succeeded' || phase === 'Failed' || phase === 'Suspended') this.minter.forget(run.metadata.uid);
+      else renewInMs = await this.minter.ensure(run);
+    }
     for (const action of plan.actions) {
       if (action.kind === 'create') {
         const result = await api.create(action.object);
@@ -162,7 +187,20 @@ export class Reconciler {
         logger.info({ run: key, why: action.why }, 'deleted run');
       }
     }
-    return plan.requeueAfterSeconds !== undefined ? { requeueAfterMs: plan.requeueAfterSeconds * 1000 } : {};
+    const requeues = [plan.requeueAfterSeconds === undefined ? undefined : plan.requeueAfterSeconds * 1000, renewInMs];
+    const requeueAfterMs = Math.min(...requeues.filter((ms): ms is number => ms !== undefined));
+    return Number.isFinite(requeueAfterMs) ? { requeueAfterMs } : {};
+  }
+
+  /** Before a run's first attempt: whether another run it knows owns where this one would write. */
+  private outputInUse(run: TrainingRun): { outputInUse?: string } {
+    if (run.status?.attempt !== undefined) return {};
+    const others = this.options.runs.list().flatMap((raw) => {
+      const other = validateTrainingRun(raw);
+      return other.ok ? [other.run] : [];
+    });
+    const conflict = outputConflict(run, others);
+    return conflict === undefined ? {} : { outputInUse: conflict };
   }
 
   private get component(): string {

@@ -120,6 +120,11 @@ export interface PlanOptions {
    */
   readonly pollProgressSeconds?: number;
   readonly cluster?: ClusterSettings;
+  /**
+   * Why the run may not start: another run owns its output or checkpoint prefix (output-ownership.ts, from the
+   * runs the reconciler knows). Checked before the first attempt only, like the URI policy.
+   */
+  readonly outputInUse?: string;
 }
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
@@ -249,6 +254,10 @@ class Planner {
       const refused = uriPolicyViolations(this.run, this.options.cluster?.uriPolicy);
       if (refused.length > 0) {
         this.fail('URINotAllowed', refused.join('; '));
+        return;
+      }
+      if (this.options.outputInUse !== undefined) {
+        this.fail('OutputURIInUse', this.options.outputInUse);
         return;
       }
     }
