@@ -50,6 +50,11 @@ export const RunConfigSchema = z
     checkpoints: z.string().min(1).optional(),
     /** Ranks of the ring; the TrainingRun CRD's spec.workers.replicas has the same bound. */
     workers: z.number().int().min(1).max(MAX_WORLD_SIZE),
+    /**
+     * Ranks that share one pod or machine (a TrainingRun's spec.workers.ranksPerPod), each a process of its own;
+     * `workers` of them in all. Only how /status and the plan count pods (workers / ranksPerPod); unset: 1.
+     */
+    ranksPerPod: z.number().int().min(1).optional(),
     epochs: z.number().int().min(1),
     /** Per-rank batch size; a global step consumes workers × batchSize samples. */
     batchSize: z.number().int().min(1),

@@ -112,6 +112,12 @@ export function generateCrd(): JsonSchema {
           additionalPrinterColumns: [
             { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
             { name: 'Workers', type: 'string', jsonPath: '.status.workers', description: 'ready/desired worker pods' },
+            {
+              name: 'Ranks',
+              type: 'integer',
+              jsonPath: '.status.ranks',
+              description: 'ranks of the ring: worker pods × ranks per pod'
+            },
             { name: 'Epoch', type: 'integer', jsonPath: '.status.epoch' },
             { name: 'Loss', type: 'number', jsonPath: '.status.loss' },
             { name: 'Accuracy', type: 'number', jsonPath: '.status.accuracy' },

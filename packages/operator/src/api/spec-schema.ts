@@ -203,6 +203,9 @@ const tolerations = (what: string) =>
     .optional()
     .meta({ description: `taints tolerated by ${what}` });
 
+/** The most ranks one worker pod runs: as many as gpu.count allows (a 16-GPU node). */
+export const MAX_RANKS_PER_POD = 16;
+
 export const WorkersSpecSchema = z
   .object({
     replicas: z
@@ -210,7 +213,7 @@ export const WorkersSpecSchema = z
       .min(1)
       .max(MAX_WORLD_SIZE) // the coordinator's bound too (@ringtrain/proto), so a run it would refuse is refused at admission
       .default(1)
-      .meta({ description: 'ranks of the ring (one pod each)' }),
+      .meta({ description: 'worker pods; each runs ranksPerPod ranks of the ring' }),
     image: z.string().min(1).max(1024).meta({ description: 'container image holding the ringtrain CLI' }),
     gpu: defaulted(
       z.object({
@@ -231,6 +234,10 @@ export const WorkersSpecSchema = z
         count: z.int().min(0).max(16).default(1).meta({ description: 'GPUs per worker (0: CPU training)' })
       })
     ).meta({ description: 'accelerators per worker, added to resources.limits' }),
+    ranksPerPod: z.int().min(1).max(MAX_RANKS_PER_POD).optional().meta({
+      description:
+        "ranks (processes) each worker pod runs, as torchrun's --nproc-per-node: one per GPU, each with CUDA_VISIBLE_DEVICES set to its own device and its own collective port (50052 + local index); ring neighbours share a pod. Default: gpu.count, or 1 with gpu.count 0; with GPUs it must equal gpu.count. Set it with gpu.count 0 for several CPU ranks per pod. The ring has replicas × ranksPerPod ranks. Not yet run on a multi-GPU node"
+    }),
     resources: z.object({ requests: quantities.optional(), limits: quantities.optional() }).optional().meta({
       description:
         'per-worker CPU, memory and ephemeral-storage requests and limits; ephemeral-storage unset: cacheSizeLimit plus 1Gi for logs and /tmp, requested and limited (a limit must exceed cacheSizeLimit, as /cache counts toward it)'
@@ -247,7 +254,7 @@ export const WorkersSpecSchema = z
         "sizeLimit of each worker's /cache emptyDir, where it keeps downloaded shards; the shard cache keeps 90% of it as its byte budget (least recently used shards evicted) and the kubelet evicts a pod past the limit. Must hold a few shards (64 MiB each by default)"
     })
   })
-  .meta({ description: 'the worker pods: one per rank' });
+  .meta({ description: 'the worker pods: replicas pods of ranksPerPod ranks each' });
 
 export const CoordinatorSpecSchema = defaulted(
   z.object({

@@ -36,7 +36,11 @@ export const FAILURE_REASONS = [
 
 export const LastFailureSchema = z.object({
   pod: z.string().max(253),
-  rank: z.int().min(-1).optional().meta({ description: 'worker rank; absent for the coordinator' }),
+  rank: z
+    .int()
+    .min(-1)
+    .optional()
+    .meta({ description: 'worker rank (a pod of several ranks: its first); absent for the coordinator' }),
   exitCode: z.int().optional(),
   reason: z.enum(FAILURE_REASONS),
   message: z.string().max(4096),
@@ -58,8 +62,16 @@ export const TrainingRunStatusSchema = z
         'x-kubernetes-list-map-keys': ['type']
       }),
     observedGeneration: z.int().min(0).optional(),
-    readyWorkers: z.int().min(0).optional(),
-    workers: z.string().max(32).optional().meta({ description: '"ready/desired", for the printer column' }),
+    readyWorkers: z.int().min(0).optional().meta({ description: 'worker pods Ready (each runs ranksPerPod ranks)' }),
+    workers: z
+      .string()
+      .max(32)
+      .optional()
+      .meta({ description: 'worker pods "ready/desired", for the printer column Workers' }),
+    ranks: z.int().min(0).optional().meta({
+      description:
+        "ranks of the ring (replicas × ranksPerPod), for the printer column Ranks; what the coordinator's /status counts"
+    }),
     attempt: z.int().min(0).optional().meta({ description: 'gang attempt: 1 at first start, +1 per gang restart' }),
     restarts: z.int().min(0).optional().meta({ description: 'gang restarts counted against backoffLimit' }),
     epoch: z.int().min(0).optional(),

@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import { MAX_WORLD_SIZE } from '@ringtrain/proto';
 import { MAX_RUN_NAME_LENGTH } from './group-version.js';
 import {
   RESERVED_ANNOTATION_KEYS,
@@ -7,6 +8,7 @@ import {
   RESERVED_MOUNT_PATHS,
   RESERVED_VOLUME_NAMES
 } from './pod-template-schema.js';
+import { ranksPerPod, ranksPerPodCel, worldSize } from './ranks.js';
 import type { TrainingRun } from './training-run.js';
 
 /**
@@ -109,6 +111,38 @@ function podTemplateRules(role: 'workers' | 'coordinator'): CrossFieldRule[] {
   ];
 }
 
+/** Ranks per pod (ranks.ts): one per GPU, a ring within the coordinator's bound, fixed once the run has started. */
+const RANK_LAYOUT_RULES: readonly CrossFieldRule[] = [
+  {
+    at: ['spec', 'workers'],
+    cel: 'self.gpu.count == 0 || !has(self.ranksPerPod) || self.ranksPerPod == self.gpu.count',
+    fieldPath: '.ranksPerPod',
+    message:
+      'workers.ranksPerPod must equal workers.gpu.count (one rank per GPU, each process seeing its own device) or be left unset; for several CPU ranks per pod set workers.gpu.count: 0',
+    holds: (run) => {
+      const { gpu, ranksPerPod: set } = run.spec.workers;
+      return gpu.count === 0 || set === undefined || set === gpu.count;
+    }
+  },
+  {
+    at: ['spec', 'workers'],
+    cel: `self.replicas * ${ranksPerPodCel('self')} <= ${MAX_WORLD_SIZE}`,
+    fieldPath: '.replicas',
+    message: `workers.replicas × ranks per pod (workers.ranksPerPod, default gpu.count) is the ring's size and must be at most ${MAX_WORLD_SIZE}: use fewer pods or fewer ranks per pod`,
+    holds: (run) => worldSize(run.spec.workers) <= MAX_WORLD_SIZE
+  },
+  {
+    at: [],
+    cel: `!has(oldSelf.status) || !has(oldSelf.status.attempt) || ${ranksPerPodCel('self.spec.workers')} == ${ranksPerPodCel('oldSelf.spec.workers')}`,
+    fieldPath: '.spec.workers.ranksPerPod',
+    message:
+      "ranks per pod (spec.workers.ranksPerPod, default spec.workers.gpu.count) are immutable once the run has started: the ring's size fixes its epoch plans; create a new TrainingRun",
+    transition: true,
+    holds: (run, old) =>
+      old?.status?.attempt === undefined || ranksPerPod(run.spec.workers) === ranksPerPod(old.spec.workers)
+  }
+];
+
 export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
   ...podTemplateRules('workers'),
   ...podTemplateRules('coordinator'),
@@ -155,6 +189,7 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
       return !Object.keys(resources?.limits ?? {}).some((name) => gpuNames.includes(name));
     }
   },
+  ...RANK_LAYOUT_RULES,
   {
     at: ['spec'],
     cel: "(has(self.managedBy) ? self.managedBy : '') == (has(oldSelf.managedBy) ? oldSelf.managedBy : '')",

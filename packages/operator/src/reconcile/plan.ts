@@ -3,6 +3,7 @@ import { OPERATOR_MANAGER } from '../api/group-version.js';
 import type { Phase, TrainingRunStatus } from '../api/status-schema.js';
 import type { TrainingRun } from '../api/training-run.js';
 import { LABEL_ATTEMPT, LABEL_RANK, LABEL_ROLE, names } from '../resources/names.js';
+import { globalRank, ranksPerPod, worldSize } from '../api/ranks.js';
 import { uriPolicyViolations } from '../api/uri-policy.js';
 import {
   buildConfigMap,
@@ -239,6 +240,7 @@ class Planner {
     const requeue = this.timers.length > 0 ? Math.min(...this.timers) : undefined;
     return {
       actions: this.actions,
+    this.status.ranks = worldSize(this.run.spec.workers);
       status: this.status,
       events: this.events,
       ...(requeue !== undefined ? { requeueAfterSeconds: requeue } : {})
@@ -309,12 +311,16 @@ class Planner {
         force: true,
         why: `hung: ${hung.report.reason}`
       });
-      this.failure(hung.pod, {
-        reason: 'Hung',
-        message: `the coordinator declared it hung: ${hung.report.reason}`,
-        retryable: true,
-        counted: true
-      });
+      this.failure(
+        hung.pod,
+        {
+          reason: 'Hung',
+          message: `the coordinator declared it hung: ${hung.report.reason}`,
+          retryable: true,
+          counted: true
+        },
+        hung.report.rank
+      );
       return;
     }
 
@@ -367,10 +373,7 @@ class Planner {
       this.setPhase('Running', message);
       this.setCondition('Running', 'True', 'WorkersFinished', message);
     } else if (allRunning) {
-      this.setPhase(
-        'Running',
-        `all ${this.run.spec.workers.replicas} workers and the coordinator are running (attempt ${attempt})`
-      );
+      this.setPhase('Running', `all ${describeWorkers(this.run)} and the coordinator are running (attempt ${attempt})`);
       this.setCondition('Running', 'True', 'AllPodsRunning', `attempt ${attempt}: every pod of the gang is running`);
       this.setCondition('Restarting', 'False', 'AllPodsRunning', `attempt ${attempt} is running`);
     } else {
@@ -448,15 +451,18 @@ class Planner {
     if (reason === 'Resumed') {
       this.event('Normal', 'Resumed', `resumed as attempt ${this.status.attempt} from the last checkpoint`);
     } else if (reason === 'Started') {
-      this.event('Normal', 'Started', `attempt 1 of ${this.run.spec.workers.replicas} workers`);
+      this.event('Normal', 'Started', `attempt 1 of ${describeWorkers(this.run)}`);
     }
   }
 
-  private failure(pod: V1Pod | undefined, verdict: FailureVerdict): void {
-    const rank = pod?.metadata?.labels?.[LABEL_RANK];
+  /** `knownRank`: the failed process's own rank, where the coordinator named it (a pod may run several). */
+  private failure(pod: V1Pod | undefined, verdict: FailureVerdict, knownRank?: number): void {
+    const label = pod?.metadata?.labels?.[LABEL_RANK];
+    const rank = knownRank ?? (label !== undefined ? globalRank(this.run.spec.workers, Number(label), 0) : undefined);
     this.status.lastFailure = {
       pod: pod?.metadata?.name ?? names.coordinatorPod(this.run.metadata.name),
-      ...(rank !== undefined ? { rank: Number(rank) } : {}),
+      // The pod's label is its index; with several ranks per pod, the first of its ranks unless known.
+      ...(rank !== undefined ? { rank } : {}),
       ...(verdict.exitCode !== undefined ? { exitCode: verdict.exitCode } : {}),
       reason: verdict.reason,
       message: verdict.message,
@@ -698,7 +704,7 @@ class Planner {
     const restartedAt = Date.parse(this.status.lastFailure?.time ?? '');
     for (const report of [...(this.observed.hung ?? [])].sort((a, b) => a.rank - b.rank)) {
       if (Number.isFinite(restartedAt) && !(Date.parse(report.since) > restartedAt)) continue;
-      const pod = this.workerPods().find((p) => p.metadata?.name === report.workerId);
+      const pod = this.workerPods().find((p) => runsWorker(p.metadata?.name ?? '', report.workerId));
       if (pod) return { pod, report };
     }
     return undefined;
@@ -766,6 +772,23 @@ function describeUnschedulable(unschedulable: readonly UnschedulablePod[]): stri
 /** The coordinator first, then workers by rank: the first failure reported is the most telling one. */
 function byRoleAndRank(a: V1Pod, b: V1Pod): number {
   const key = (p: V1Pod) =>
+/**
+ * Whether pod `podName` runs the coordinator's worker `workerId`: the pod's own name with one rank per pod, or
+ * `<pod name>-<local rank>` for each process of a pod that runs several (`ringtrain worker`'s launcher).
+ */
+export function runsWorker(podName: string, workerId: string): boolean {
+  if (podName === '') return false;
+  const local = workerId.startsWith(`${podName}-`) ? workerId.slice(podName.length + 1) : '';
+  return workerId === podName || /^\d+$/.test(local);
+}
+
+/** `3 workers`, or `2 worker pods × 2 ranks` when pods run several ranks. */
+function describeWorkers(run: TrainingRun): string {
+  const { replicas } = run.spec.workers;
+  const perPod = ranksPerPod(run.spec.workers);
+  return perPod > 1 ? `${replicas} worker pods × ${perPod} ranks` : `${replicas} workers`;
+}
+
     p.metadata?.labels?.[LABEL_ROLE] === 'coordinator' ? -1 : Number(p.metadata?.labels?.[LABEL_RANK] ?? 0);
   return key(a) - key(b);
 }

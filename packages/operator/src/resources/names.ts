@@ -12,6 +12,14 @@ export const WORKER_COLLECTIVE_PORT = 50052;
  */
 export const PORT_NAMES = { grpc: 'grpc', http: 'http', collective: 'collective' } as const;
 
+/**
+ * The collective port's name of a worker pod's local rank `local`: `collective` for the first (as with one rank
+ * per pod), `collective-<local>` for the others (a port name has at most 15 characters: enough up to 16 ranks).
+ */
+export function collectivePortName(local: number): string {
+  return local === 0 ? PORT_NAMES.collective : `${PORT_NAMES.collective}-${local}`;
+}
+
 export const LABEL_RUN = 'ringtrain.dev/run';
 export const LABEL_ROLE = 'ringtrain.dev/role';
 export const LABEL_RANK = 'ringtrain.dev/rank';

@@ -15,6 +15,7 @@ import type {
   V1VolumeMount
 } from '@kubernetes/client-node';
 import { runSettingsFromHyperparameters } from '@ringtrain/proto';
+import { globalRank, ranksPerPod, worldSize } from '../api/ranks.js';
 import { quantityBytes, type Toleration, type TrainingRunSpec } from '../api/spec-schema.js';
 import { checkpointsUri, type TrainingRun } from '../api/training-run.js';
 import type { UriPolicy } from '../api/uri-policy.js';
@@ -31,6 +32,7 @@ import {
   WORKER_COLLECTIVE_PORT,
   commonLabels,
   names,
+  collectivePortName,
   runPodLabels,
   ownerReference,
   selectorLabels
@@ -171,11 +173,13 @@ export function buildNetworkPolicy(run: TrainingRun, cluster: ClusterSettings = 
       policyTypes: ['Ingress', 'Egress'],
       ingress: [
         // `_from`: client-node's model name for `from`, which its serializer writes as `from`.
-        { _from: [runPods], ports: [tcp(PORT_NAMES.collective), tcp(PORT_NAMES.grpc), tcp(PORT_NAMES.http)] },
+        { _from: [runPods], ports: [...collectivePorts.map(tcp), tcp(PORT_NAMES.grpc), tcp(PORT_NAMES.http)] },
         operator
           ? {
               _from: [
                 {
+  // One named port per local rank (collective, collective-1, ...): a pod of several ranks opens each.
+  const collectivePorts = localRanks(run).map(collectivePortName);
                   namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': operator.namespace } },
                   podSelector: { matchLabels: { ...operator.labels } }
                 }
@@ -186,7 +190,7 @@ export function buildNetworkPolicy(run: TrainingRun, cluster: ClusterSettings = 
             { ports: [tcp(PORT_NAMES.http)] }
       ],
       egress: [
-        { to: [runPods], ports: [tcp(PORT_NAMES.collective), tcp(PORT_NAMES.grpc), tcp(PORT_NAMES.http)] },
+        { to: [runPods], ports: [...collectivePorts.map(tcp), tcp(PORT_NAMES.grpc), tcp(PORT_NAMES.http)] },
         { ports: [{ port: 53, protocol: 'UDP' }, tcp(53)] },
         { ports: [...outPorts].sort((x, y) => x - y).map(tcp) },
         ...(cluster.runEgress ?? []).map((rule) => ({
@@ -236,14 +240,12 @@ export function buildWorkersService(run: TrainingRun): V1Service {
       clusterIP: 'None',
       publishNotReadyAddresses: true,
       selector: selectorLabels(run, 'worker'),
-      ports: [
-        {
-          name: PORT_NAMES.collective,
-          port: WORKER_COLLECTIVE_PORT,
-          targetPort: WORKER_COLLECTIVE_PORT,
-          protocol: 'TCP'
-        }
-      ]
+      ports: localRanks(run).map((local) => ({
+        name: collectivePortName(local),
+        port: WORKER_COLLECTIVE_PORT + local,
+        targetPort: WORKER_COLLECTIVE_PORT + local,
+        protocol: 'TCP'
+      }))
     }
   };
 }
@@ -272,12 +274,14 @@ export function coordinatorRunConfig(run: TrainingRun, cluster: ClusterSettings 
     tensorboard: spec.output.tensorboard,
     // Always spelled out, so status.lastCheckpoint.uri and the workers name one place.
     checkpoints: checkpointsUri(run),
-    workers: spec.workers.replicas,
+    // Ranks, not pods: each of the replicas pods runs ranksPerPod of them (ranks.ts).
+    workers: worldSize(spec.workers),
+    ...(ranksPerPod(spec.workers) > 1 ? { ranksPerPod: ranksPerPod(spec.workers) } : {}),
     // epochs, batch, seed, augmentation, loader threads, the gradient wire, the schedule in epochs and the model's
     // training configuration: the same mapping `ringtrain train` uses (@ringtrain/proto).
     ...withNumClasses(runSettingsFromHyperparameters(hp, spec.model), spec.model.numClasses),
     // Fixed for the run (replicas is immutable after start), so a resumed epoch plan is exact.
-    partitions: spec.workers.replicas,
+    partitions: worldSize(spec.workers),
     checkpointEverySteps: spec.checkpoint.everySteps,
     keepCheckpoints: spec.checkpoint.keep,
     // The workers' ring operations give up on a silent peer after this long (the coordinator hands them run.json).
@@ -285,7 +289,8 @@ export function coordinatorRunConfig(run: TrainingRun, cluster: ClusterSettings 
     ...(spec.model.pretrained ? { pretrained: spec.model.pretrained } : {}),
     ...(cluster.datasetService ? { datasetService: cluster.datasetService } : {}),
     cacheDir: '/cache',
-    cacheBytes: workerCacheBytes(run),
+    // Per rank: the ranks of a pod share its /cache emptyDir, each in a directory of its own.
+    cacheBytes: Math.max(1, Math.floor(workerCacheBytes(run) / ranksPerPod(spec.workers))),
     backend: spec.workers.gpu.count > 0 ? 'tensorflow' : 'auto'
   };
 }
@@ -609,13 +614,26 @@ export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number, 
         // How long it waits for unreachable storage or coordinator before exiting 75 or 80 (retryable).
         '--reconnect-deadline',
         String(run.spec.runPolicy.reconnectDeadlineSeconds)
+/** Local indices of a worker pod's ranks: 0 … ranksPerPod − 1. */
+function localRanks(run: TrainingRun): number[] {
+  return Array.from({ length: ranksPerPod(run.spec.workers) }, (_, local) => local);
+}
+
+/**
+ * Worker pod `index` (its name, hostname and LABEL_RANK; one pod per rank unless ranksPerPod says more). With
+ * several ranks per pod, `ringtrain worker` launches one process per rank (RINGTRAIN_RANKS_PER_POD): local rank l
+ * is global rank RINGTRAIN_RANK + l and listens on RINGTRAIN_COLLECTIVE_PORT + l, each port declared here.
+ */
       ],
       env: [
         // User env first: ours come last so a user cannot silently break the rank contract.
+  const perPod = ranksPerPod(workers);
         ...((workers.env ?? []) as V1EnvVar[]),
         tokenEnv(run),
-        { name: 'RINGTRAIN_RANK', value: String(rank) },
-        { name: 'RINGTRAIN_WORLD_SIZE', value: String(workers.replicas) },
+        // The pod's first rank; its local ranks follow, so ring neighbours share the pod.
+        { name: 'RINGTRAIN_RANK', value: String(globalRank(workers, rank, 0)) },
+        { name: 'RINGTRAIN_WORLD_SIZE', value: String(worldSize(workers)) },
+        ...(perPod > 1 ? [{ name: 'RINGTRAIN_RANKS_PER_POD', value: String(perPod) }] : []),
         { name: 'RINGTRAIN_ATTEMPT', value: String(attempt) },
         { name: 'RINGTRAIN_COLLECTIVE_PORT', value: String(WORKER_COLLECTIVE_PORT) },
         // What peers can dial: listening on 0.0.0.0 says nothing about where the pod is reachable.
@@ -628,7 +646,11 @@ export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number, 
         ...gpuEnv(workers.gpu.count, gpuResource),
         ...storageEnv(run)
       ],
-      ports: [{ name: PORT_NAMES.collective, containerPort: WORKER_COLLECTIVE_PORT, protocol: 'TCP' }],
+      ports: localRanks(run).map((local) => ({
+        name: collectivePortName(local),
+        containerPort: WORKER_COLLECTIVE_PORT + local,
+        protocol: 'TCP'
+      })),
       // Ready once its ring server listens: after the GPU check, before it registers. A TCP check, which the
       // kernel answers even while a synchronous training step blocks the event loop, so a busy rank stays Ready.
       // What status.readyWorkers counts; nothing routes by it (the headless Service publishes not-ready pods).
