@@ -60,7 +60,10 @@ const OptionsSchema = z.object({
       EXTENDED_RESOURCE_NAME,
       'expected an extended resource name, e.g. nvidia.com/gpu, amd.com/gpu or gpu.intel.com/i915'
     )
-    .default(DEFAULT_GPU_RESOURCE)
+    .default(DEFAULT_GPU_RESOURCE),
+  storeEndpoint: z.url().optional(),
+  storeCredentialsDir: z.string().min(1).optional(),
+  storeCredentialsSeconds: z.coerce.number().int().min(900).max(31_536_000).default(43_200)
 });
 
 /**
@@ -124,6 +127,15 @@ export function registerOperatorCommand(program: Command): void {
       "more than each run's NetworkPolicy lets its pods reach (their run, DNS, the object store, the dataset service)",
       ''
     )
+    .option(
+      '--store-endpoint <url>',
+      "the cluster's object store as runs name it in spec.storage.endpoint; with --store-credentials-dir, runs on it that bring no credentialsSecretRef get credentials minted for their own prefixes"
+    )
+    .option(
+      '--store-credentials-dir <dir>',
+      "a mounted Secret (files AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) of the store's admin, which mints the runs' credentials (STS AssumeRole)"
+    )
+    .option('--store-credentials-seconds <n>', "lifetime of a run's minted credentials, renewed at half", '43200')
     .action(async (raw: Record<string, unknown>) => {
       await runOperatorCommand(raw);
     });
@@ -218,6 +230,8 @@ export async function runOperatorCommand(raw: Record<string, unknown>): Promise<
     throw new Error(
       'operator: --operator-pod-labels needs $POD_NAMESPACE, the namespace of the operator pods (the downward API sets it)'
     );
+  if ((options.storeEndpoint === undefined) !== (options.storeCredentialsDir === undefined))
+    throw new Error('operator: --store-endpoint and --store-credentials-dir go together (set both, or neither)');
   const { startOperator } = await import('./controller/operator.js');
   let lost: (error: Error) => void = () => undefined;
   const lostLeadership = new Promise<never>((_, reject) => (lost = reject));
@@ -234,6 +248,15 @@ export async function runOperatorCommand(raw: Record<string, unknown>): Promise<
     networkPolicies: options.networkPolicies,
     uriPolicy: { schemes: options.allowedUriSchemes, hosts: options.allowedUriHosts },
     runEgress: options.runEgress,
+    ...(options.storeEndpoint && options.storeCredentialsDir
+      ? {
+          storeAdmin: {
+            endpoint: options.storeEndpoint,
+            credentialsDir: options.storeCredentialsDir,
+            durationSeconds: options.storeCredentialsSeconds
+          }
+        }
+      : {}),
     ...(options.operatorPodLabels && podNamespace
       ? { operatorPods: { namespace: podNamespace, labels: options.operatorPodLabels } }
       : {}),

@@ -11,6 +11,7 @@ import { LeaderElector } from './leader-election.js';
 import { OperatorMetrics } from './metrics.js';
 import { httpProgressSource, type ProgressSource } from './progress.js';
 import { Reconciler } from './reconciler.js';
+import type { StoreAdmin } from './storage-credentials-minter.js';
 import { WorkQueue } from './work-queue.js';
 
 export interface OperatorOptions {
@@ -45,6 +46,8 @@ export interface OperatorOptions {
   readonly runEgress?: ClusterSettings['runEgress'];
   /** The operator's own pods, whose reads of /status the per-run NetworkPolicy lets in (unset: any source). */
   readonly operatorPods?: ClusterSettings['operatorPods'];
+  /** The cluster's object store and its admin credential: the operator mints per-run credentials on it. */
+  readonly storeAdmin?: StoreAdmin;
   readonly progress?: ProgressSource;
   readonly logger?: Logger;
   /** Called when the operator can no longer work (lease lost, caches cannot sync): the process should exit. */
@@ -117,6 +120,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       ? { forceDeleteAfterSeconds: options.forceDeleteAfterSeconds }
       : {}),
     ...(options.pollProgressSeconds !== undefined ? { pollProgressSeconds: options.pollProgressSeconds } : {}),
+    ...(options.storeAdmin !== undefined ? { storeAdmin: options.storeAdmin } : {}),
     cluster: {
       ...(options.datasetService !== undefined ? { datasetService: options.datasetService } : {}),
       ...(options.defaultGpuResource !== undefined ? { defaultGpuResource: options.defaultGpuResource } : {}),
