@@ -1,11 +1,9 @@
-import { fork, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Coordinator } from '@ringtrain/coordinator';
-
-const BIN = fileURLToPath(new URL('../../../bin/ringtrain.mjs', import.meta.url));
+import { exitWithin, forkRingtrain, RINGTRAIN_BIN } from '../../worker-process.js';
 
 export interface LocalClusterOptions {
   coordinator: Coordinator;
@@ -82,20 +80,7 @@ export class LocalCluster {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     for (const slot of this.slots) clearTimeout(slot.timer);
-    await Promise.all(
-      this.slots.map(
-        (slot) =>
-          new Promise<void>((resolve) => {
-            const child = slot.child;
-            if (child === undefined || child.exitCode !== null || child.signalCode !== null) return resolve();
-            const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-            child.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-          })
-      )
-    );
+    await Promise.all(this.slots.map((slot) => (slot.child ? exitWithin(slot.child, graceMs) : undefined)));
   }
 
   private spawn(slot: Slot): void {
@@ -115,11 +100,11 @@ export class LocalCluster {
     const placement = this.options.placement;
     const child =
       placement === undefined
-        ? fork(BIN, args, options)
+        ? forkRingtrain(args, options)
         : placement.spawn(
             slot.index,
             process.execPath,
-            [...process.execArgv, BIN, ...args, '--host', placement.host(slot.index)],
+            [...process.execArgv, RINGTRAIN_BIN, ...args, '--host', placement.host(slot.index)],
             options
           );
     closeSync(log);
