@@ -214,6 +214,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   requestStop(reason: string): void {
     if (isEnding(this.rendezvous) || this.rendezvous.stopRequested) return;
     this.log.info({ reason }, 'stop requested');
+      ranksPerPod: this.config.ranksPerPod ?? 1,
     this.dispatch({ kind: 'stop', reason });
   }
 

@@ -52,7 +52,10 @@ export interface RunStatus {
   state: RunState;
   reason: string;
   generation: number;
+  /** Ranks of the ring; `registered` counts ranks too. */
   worldSize: number;
+  /** Ranks per pod (spec.workers.ranksPerPod; 1 outside a cluster): the ring spans worldSize / ranksPerPod pods. */
+  ranksPerPod: number;
   registered: number;
   restarts: RestartRecord[];
   maxRestarts: number;

@@ -18,7 +18,13 @@ export interface DatasetCounts {
 export interface RunPlan {
   runId: string;
   dataset: { uri: string; classes: string[]; images: number; trainImages: number; valImages: number };
+  /** Ranks of the ring (a worker is one rank, one process). */
   workers: number;
+  /**
+   * Ranks that share one pod (a TrainingRun's spec.workers.ranksPerPod, torchrun's --nproc-per-node), present when
+   * above 1: the ring's workers / ranksPerPod pods, neighbours on the ring sharing a pod.
+   */
+  ranksPerPod?: number;
   batchPerWorker: number;
   /** workers × batchPerWorker: the images whose gradients are averaged into one optimizer step. */
   globalBatch: number;
@@ -173,6 +179,7 @@ export function describeRunPlan(
       valImages: dataset.valImages
     },
     workers: config.workers,
+    ...(config.ranksPerPod !== undefined && config.ranksPerPod > 1 ? { ranksPerPod: config.ranksPerPod } : {}),
     batchPerWorker: config.batchSize,
     globalBatch,
     iterationsPerEpoch: epoch.iterations,
@@ -256,6 +263,12 @@ export function describeBackends(plan: Pick<RunPlan, 'backend' | 'workers'>): st
 }
 
 /** The plan as the lines `ringtrain train` prints (and the coordinator logs), in the course's words. */
+/** ` (2 pods × 2 ranks each)` when pods run several ranks; nothing otherwise. */
+function podsText(plan: Pick<RunPlan, 'workers' | 'ranksPerPod'>): string {
+  const perPod = plan.ranksPerPod ?? 1;
+  return perPod > 1 ? ` (${plural(Math.ceil(plan.workers / perPod), 'pod')} × ${count(perPod)} ranks each)` : '';
+}
+
 /** What happens to the images that do not fill the epoch's last global batch. */
 function droppedText(plan: RunPlan): string {
   const last =
@@ -316,7 +329,7 @@ export function renderRunPlan(plan: RunPlan): string {
     ],
     [
       'batch',
-      `${plural(plan.workers, 'worker')} × ${plural(plan.batchPerWorker, 'image')} per worker = global batch ${count(plan.globalBatch)}`
+      `${plural(plan.workers, 'worker')}${podsText(plan)} × ${plural(plan.batchPerWorker, 'image')} per worker = global batch ${count(plan.globalBatch)}`
     ],
     ['iterations', iterations],
     ['epochs', total],

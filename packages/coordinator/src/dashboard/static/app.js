@@ -117,6 +117,12 @@ function drawEpochs(history) {
   );
 }
 
+/** ` (2 pods × 2 ranks)` when pods run several ranks (a worker is one rank); nothing otherwise. */
+function podsOf(status) {
+  const perPod = status.ranksPerPod ?? 1;
+  return perPod > 1 ? ` (${Math.ceil(status.worldSize / perPod)} pods × ${perPod} ranks)` : '';
+}
+
 function drawHeader(status, plan) {
   document.body.dataset.state = status.state;
   byId('run-id').textContent = status.runId;
@@ -125,7 +131,7 @@ function drawHeader(status, plan) {
     status.state === 'failed' || status.state === 'stopped' ? `${status.state}: ${status.reason}` : status.state;
   state.className = `badge ${status.state}`;
   byId('generation').textContent =
-    `generation ${Math.max(0, status.generation)} · ${status.registered}/${status.worldSize} workers · ${clock(status.elapsedSeconds)} elapsed`;
+    `generation ${Math.max(0, status.generation)} · ${status.registered}/${status.worldSize} workers${podsOf(status)} · ${clock(status.elapsedSeconds)} elapsed`;
   const step = status.lastStep;
   if (step === undefined || step === null) {
     byId('progress-text').textContent =
