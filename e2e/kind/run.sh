@@ -216,7 +216,7 @@ smoke_run | k -n "$run_ns" apply -f -
 wait_for_phase cpu-smoke Succeeded
 columns="$(k -n "$run_ns" get tr cpu-smoke)"
 echo "$columns"
-[[ "$(head -1 <<<"$columns" | tr -s ' ')" == "NAME PHASE WORKERS EPOCH LOSS ACCURACY AGE" ]] ||
+[[ "$(head -1 <<<"$columns" | tr -s ' ')" == "NAME PHASE WORKERS RANKS EPOCH LOSS ACCURACY AGE" ]] ||
   fail "kubectl get tr printed other columns: $(head -1 <<<"$columns")"
 npx tsx e2e/kind/objects.ts check s3://runs/cpu-smoke model/model.safetensors metrics.json ||
   fail "no model in s3://runs/cpu-smoke"
