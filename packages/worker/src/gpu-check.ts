@@ -58,7 +58,7 @@ export function checkGpuBackend(expected: GpuExpectation, outcome: BackendOutcom
   if ('backend' in outcome && outcome.backend.name === 'tensorflow' && native?.gpu === true) {
     const idle =
       expected.count > 1
-        ? `; tfjs computes on one device, so ${expected.count - 1} of the pod's ${expected.count} GPUs stay idle (set spec.workers.gpu.count: 1)`
+        ? `; tfjs computes on one device, so ${expected.count - 1} of the pod's ${expected.count} GPUs stay idle (run one rank per GPU: RINGTRAIN_RANKS_PER_POD, which the operator sets from spec.workers.ranksPerPod)`
         : '';
     return {
       ok: true,
