@@ -4,6 +4,7 @@ import type http from 'node:http';
 import type * as grpc from '@grpc/grpc-js';
 import { openStore, type ObjectStore } from '@ringtrain/dataset';
 import { DEFAULT_HEARTBEAT_TIMEOUT_SECONDS } from '@ringtrain/proto';
+import type { RunStateKey } from '@ringtrain/proto';
 import type { HeartbeatAnswer, Logger, RunConfig } from '@ringtrain/protocol';
 import { generationBooks, membersByRank, reportingMember, type Generation, type Member } from './generation.js';
 import { startGrpcServer, stopGrpcServer, type CoordinatorService, type Respond } from './grpc-service.js';
@@ -54,6 +55,11 @@ export interface CoordinatorOptions {
   previous?: Pick<RunMetricsFile, 'epochs' | 'restarts'>;
   /** The run plan, when the caller has described it already; else the coordinator reads the dataset's manifest. */
   plan?: RunPlan;
+  /**
+   * The run's state key (from a token that stays the same across restarts, RINGTRAIN_HMAC_FROM_TOKEN): its
+   * run-record.json is signed with it, and one without a valid signature is refused. Unset: unsigned (a local run).
+   */
+  stateKey?: RunStateKey;
 }
 
 export interface CoordinatorEvents {
@@ -126,7 +132,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.config = options.config;
     this.log = options.logger;
     this.output = output;
-    this.record = new RunRecordWriter(output, this.log);
+    this.record = new RunRecordWriter(output, this.log, options.stateKey);
     this.deadlineMs = options.heartbeatDeadlineMs ?? DEFAULT_HEARTBEAT_TIMEOUT_SECONDS * 1000;
     this.maxRestarts = options.maxRestarts ?? 3;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
@@ -167,7 +173,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     // Before the plan and before any worker sees it: workers must all train the same, concrete configuration.
     const config = await resolveRunConfigFromManifest(options.config);
     const output = openStore(config.out);
-    const coordinator = new Coordinator({ ...options, config }, output, await readRunRecord(output, config.runId));
+    const coordinator = new Coordinator(
+      { ...options, config },
+      output,
+      await readRunRecord(output, config.runId, options.stateKey)
+    );
     await coordinator.describePlan(options.plan);
     await coordinator.listen();
     return coordinator;

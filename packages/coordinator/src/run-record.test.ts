@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FileStore } from '@ringtrain/dataset';
+import { RunStateKey } from '@ringtrain/proto';
 import { readRunRecord, RunRecordError, RUN_RECORD_KEY, writeRunRecord, type RunRecord } from './run-record.js';
 
 const record: RunRecord = {
@@ -70,6 +71,34 @@ test("another run's record, or a damaged one, is refused with what to do", async
     await assert.rejects(readRunRecord(store, 'run-a'), /is not a Ringtrain run record \(state: .*\): delete it/);
     await writeFile(path.join(dir, RUN_RECORD_KEY), 'not json');
     await assert.rejects(readRunRecord(store, 'run-a'), /is not JSON: delete it/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("with the run's key the record is signed; a changed, unsigned or foreign one is refused", async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-record-'));
+  const key = RunStateKey.fromToken('the-run-token-from-its-secret-0123');
+  const refused = (pattern: RegExp) => (error: Error) => error instanceof RunRecordError && pattern.test(error.message);
+  try {
+    const store = new FileStore(dir);
+    await writeRunRecord(store, record, key);
+    const signed = await readRunRecord(store, 'run-a', RunStateKey.fromToken('the-run-token-from-its-secret-0123'));
+    assert.deepEqual({ ...signed, hmac: undefined }, { ...record, hmac: undefined });
+    assert.match(signed?.hmac ?? '', /^[0-9a-f]{64}$/);
+    // A local run (no key) reads it as before.
+    assert.equal((await readRunRecord(store, 'run-a'))?.generation, 2);
+
+    const text = await readFile(path.join(dir, RUN_RECORD_KEY), 'utf8');
+    await writeFile(path.join(dir, RUN_RECORD_KEY), text.replace('"generation": 2', '"generation": 900'));
+    await assert.rejects(
+      readRunRecord(store, 'run-a', key),
+      refused(/does not carry a valid HMAC with this run's key: .*refusing to carry on its history/)
+    );
+    await writeRunRecord(store, record);
+    await assert.rejects(readRunRecord(store, 'run-a', key), refused(/carries no HMAC/));
+    await writeRunRecord(store, record, RunStateKey.fromToken('another-run-token-0123456789'));
+    await assert.rejects(readRunRecord(store, 'run-a', key), refused(/does not carry a valid HMAC/));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

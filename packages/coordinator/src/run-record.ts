@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isNotFound, type ObjectStore } from '@ringtrain/dataset';
+import { checkHmac, withHmac, type RunStateKey } from '@ringtrain/proto';
 import type { Logger } from '@ringtrain/protocol';
 import type { CheckpointRecord, EpochRecord, RestartRecord } from './records.js';
 
@@ -48,7 +49,12 @@ export const RunRecordSchema = z.object({
   epochs: z.array(EpochRecordSchema),
   checkpoints: z.array(CheckpointRecordSchema),
   startedAt: z.string(),
-  updatedAt: z.string()
+  updatedAt: z.string(),
+  /** HMAC-SHA256 of the other fields with the run's key (RunStateKey), when the run has one. */
+  hmac: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional()
 });
 
 export type RunRecord = z.infer<typeof RunRecordSchema>;
@@ -58,8 +64,16 @@ export class RunRecordError extends Error {
   override readonly name = 'RunRecordError';
 }
 
-/** This run's record in `store`, or undefined when the run has none yet. */
-export async function readRunRecord(store: ObjectStore, runId: string): Promise<RunRecord | undefined> {
+/**
+ * This run's record in `store`, or undefined when the run has none yet. With the run's key (`key`), a record
+ * without a valid HMAC is refused: its history and generation numbers would otherwise be whatever whoever wrote
+ * the object wanted.
+ */
+export async function readRunRecord(
+  store: ObjectStore,
+  runId: string,
+  key?: RunStateKey
+): Promise<RunRecord | undefined> {
   let bytes: Buffer;
   try {
     bytes = await store.get(RUN_RECORD_KEY);
@@ -72,6 +86,13 @@ export async function readRunRecord(store: ObjectStore, runId: string): Promise<
     json = JSON.parse(bytes.toString('utf8'));
   } catch {
     throw new RunRecordError(`${store.uri}/${RUN_RECORD_KEY} is not JSON: delete it to start the run's history afresh`);
+  }
+  if (key !== undefined) {
+    const verdict = checkHmac(json, key);
+    if (verdict !== 'valid')
+      throw new RunRecordError(
+        `${store.uri}/${RUN_RECORD_KEY} ${verdict === 'missing' ? 'carries no HMAC' : "does not carry a valid HMAC with this run's key"}: it was changed, or written by something other than this run; refusing to carry on its history. Delete it to start the run's history afresh`
+      );
   }
   const parsed = RunRecordSchema.safeParse(json);
   if (!parsed.success) {
@@ -88,9 +109,11 @@ export async function readRunRecord(store: ObjectStore, runId: string): Promise<
   return parsed.data;
 }
 
-/** Writes the record atomically (the store's put never exposes a prefix). */
-export async function writeRunRecord(store: ObjectStore, record: RunRecord): Promise<void> {
-  await store.put(RUN_RECORD_KEY, Buffer.from(`${JSON.stringify(RunRecordSchema.parse(record), null, 1)}\n`));
+/** Writes the record atomically (the store's put never exposes a prefix), signed with the run's key if it has one. */
+export async function writeRunRecord(store: ObjectStore, record: RunRecord, key?: RunStateKey): Promise<void> {
+  const { hmac: _unsigned, ...checked } = RunRecordSchema.parse(record);
+  const body = key === undefined ? checked : withHmac(checked, key);
+  await store.put(RUN_RECORD_KEY, Buffer.from(`${JSON.stringify(body, null, 1)}\n`));
 }
 
 /**
@@ -102,12 +125,13 @@ export class RunRecordWriter {
 
   constructor(
     private readonly store: ObjectStore,
-    private readonly log: Pick<Logger, 'warn'>
+    private readonly log: Pick<Logger, 'warn'>,
+    private readonly key?: RunStateKey
   ) {}
 
   save(record: RunRecord): void {
     this.writes = this.writes
-      .then(() => writeRunRecord(this.store, record))
+      .then(() => writeRunRecord(this.store, record, this.key))
       .catch((error: unknown) => this.log.warn({ error: String(error) }, 'could not write the run record'));
   }
 

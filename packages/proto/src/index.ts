@@ -82,3 +82,4 @@ export { cgroupCpuQuota, cgroupMemoryLimit, readCgroupFile, type ReadCgroupFile 
 export { describeRetry, logRetryToStderr, retryUntilDeadline, type Patience, type RetryEvent } from './retry.js';
 export { formatHostPort } from './host-port.js';
 export { sameSecret } from './same-secret.js';
+export { canonicalJson, checkHmac, RunStateKey, runStateKeyFromEnv, withHmac } from './run-state-key.js';

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CheckpointStore, type DataCursor } from './checkpoint-store.js';
+import { RunStateKey } from '@ringtrain/proto';
+import { CheckpointIntegrityError, CheckpointStore, type DataCursor } from './checkpoint-store.js';
 
 const cursor = (samplesConsumed: number): DataCursor => ({
   epoch: 1,
@@ -76,5 +78,68 @@ describe('CheckpointStore', () => {
       'slot-1.ckpt',
       'the ring carries on'
     );
+  });
+  describe("with the run's key (a run the operator manages)", () => {
+    const key = RunStateKey.fromToken('the-run-token-from-its-secret-0123');
+    const integrity = (pattern: RegExp) => (error: unknown) =>
+      error instanceof CheckpointIntegrityError && pattern.test(error.message);
+    const rewritePointer = async (dir: string, change: (pointer: Record<string, unknown>) => void) => {
+      const pointer = JSON.parse(await readFile(path.join(dir, 'latest.json'), 'utf8')) as Record<string, unknown>;
+      change(pointer);
+      await writeFile(path.join(dir, 'latest.json'), JSON.stringify(pointer));
+    };
+
+    it('signs the pointer, and a restarted rank with the same key resumes from it', async () => {
+      const dir = path.join(work, 'signed');
+      const pointer = await new CheckpointStore(dir, 2, key).write('run-1', 3, cursor(24), Uint8Array.of(7, 8));
+      assert.match(JSON.parse(await readFile(path.join(dir, 'latest.json'), 'utf8')).hmac, /^[0-9a-f]{64}$/);
+      const restarted = new CheckpointStore(dir, 2, RunStateKey.fromToken('the-run-token-from-its-secret-0123'));
+      const latest = await restarted.latest();
+      assert.deepEqual(latest, pointer);
+      assert.deepEqual([...(await restarted.read(latest!))], [7, 8]);
+      // A local run (no key) still reads it, by its SHA-256.
+      assert.deepEqual(
+        [...(await new CheckpointStore(dir, 2).read((await new CheckpointStore(dir, 2).latest())!))],
+        [7, 8]
+      );
+    });
+
+    it('refuses a pointer whose fields were changed (a later step, another cursor)', async () => {
+      const dir = path.join(work, 'tampered-pointer');
+      const store = new CheckpointStore(dir, 2, key);
+      await store.write('run-1', 3, cursor(24), Uint8Array.of(7, 8));
+      await rewritePointer(dir, (pointer) => (pointer.globalStep = 300));
+      await assert.rejects(
+        store.latest(),
+        integrity(/latest\.json does not carry a valid HMAC with this run's key: .*refusing to resume from it/)
+      );
+    });
+
+    it('refuses weights swapped with their SHA-256 recomputed in the pointer: the pointer no longer verifies', async () => {
+      const dir = path.join(work, 'poisoned');
+      const store = new CheckpointStore(dir, 2, key);
+      const pointer = await store.write('run-1', 3, cursor(24), Uint8Array.of(7, 8));
+      await writeFile(path.join(dir, pointer.key), Buffer.of(6, 6));
+      await assert.rejects(
+        store.read((await store.latest())!),
+        integrity(/does not have the SHA-256 its pointer records/)
+      );
+      await rewritePointer(dir, (p) => (p.sha256 = createHash('sha256').update(Buffer.of(6, 6)).digest('hex')));
+      await assert.rejects(store.latest(), integrity(/does not carry a valid HMAC/));
+    });
+
+    it('refuses an unsigned pointer, and one signed with another run’s key', async () => {
+      const unsigned = path.join(work, 'unsigned');
+      await new CheckpointStore(unsigned, 2).write('run-1', 3, cursor(24), Uint8Array.of(7, 8));
+      await assert.rejects(new CheckpointStore(unsigned, 2, key).latest(), integrity(/carries no HMAC/));
+      const foreign = path.join(work, 'foreign');
+      await new CheckpointStore(foreign, 2, RunStateKey.fromToken('another-run-token-0123456789')).write(
+        'run-1',
+        3,
+        cursor(24),
+        Uint8Array.of(1)
+      );
+      await assert.rejects(new CheckpointStore(foreign, 2, key).latest(), integrity(/does not carry a valid HMAC/));
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isNotFound, openStore, type ObjectStore } from '@ringtrain/dataset';
+import { checkHmac, withHmac, type RunStateKey } from '@ringtrain/proto';
 import { z } from 'zod';
 
 /** Where an epoch stands: enough to continue it exactly, and to prove afterwards that no sample was lost. */
@@ -32,7 +33,12 @@ export const CheckpointPointerSchema = z.object({
     .string()
     .regex(/^[0-9a-f]{64}$/)
     .optional(),
-  writtenAt: z.string()
+  writtenAt: z.string(),
+  /** HMAC-SHA256 of the other fields with the run's key (RunStateKey), when the run has one. */
+  hmac: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional()
 });
 export type CheckpointPointer = z.output<typeof CheckpointPointerSchema>;
 
@@ -40,6 +46,11 @@ export type CheckpointPointer = z.output<typeof CheckpointPointerSchema>;
 export const POINTER_KEY = 'latest.json';
 /** Pointers written before the store was rooted at the checkpoints directory named keys under the output. */
 const LEGACY_KEY_PREFIX = 'checkpoints/';
+
+/** A checkpoint or pointer that is not what this run wrote: refused, as weights from it would spread to every rank. */
+export class CheckpointIntegrityError extends Error {
+  override readonly name = 'CheckpointIntegrityError';
+}
 
 /**
  * Checkpoints in an object store rooted at the run's checkpoints directory (the coordinator's
@@ -51,9 +62,15 @@ const LEGACY_KEY_PREFIX = 'checkpoints/';
 export class CheckpointStore {
   readonly store: ObjectStore;
 
+  /**
+   * `key`: the run's state key. With it, every pointer written carries an HMAC, and a pointer without a valid
+   * one is refused; the pointer holds the checkpoint's SHA-256, so the checkpoint's bytes are covered too.
+   * Without it (a local run, whose token changes at each start), the SHA-256 alone guards against damage.
+   */
   constructor(
     directory: string | ObjectStore,
-    private readonly keep: number
+    private readonly keep: number,
+    private readonly key?: RunStateKey
   ) {
     this.store = typeof directory === 'string' ? openStore(directory) : directory;
     if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`keep must be a positive integer, got ${keep}`);
@@ -68,7 +85,20 @@ export class CheckpointStore {
       if (isNotFound(error)) return undefined;
       throw error;
     }
-    const parsed = CheckpointPointerSchema.safeParse(JSON.parse(body.toString('utf8')));
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new Error(`${this.store.uri}/${POINTER_KEY} is not JSON; delete it to start afresh`);
+    }
+    if (this.key !== undefined) {
+      const verdict = checkHmac(json, this.key);
+      if (verdict !== 'valid')
+        throw new CheckpointIntegrityError(
+          `${this.store.uri}/${POINTER_KEY} ${verdict === 'missing' ? 'carries no HMAC' : "does not carry a valid HMAC with this run's key"}: it was changed, or written by something other than this run (another run, or a version of ringtrain that did not sign); refusing to resume from it. Delete it (and the slot-*.ckpt beside it) to start afresh`
+        );
+    }
+    const parsed = CheckpointPointerSchema.safeParse(json);
     if (!parsed.success) {
       throw new Error(
         `${this.store.uri}/${POINTER_KEY} is not a Ringtrain checkpoint pointer (${parsed.error.issues[0]?.message}); delete it to start afresh`
@@ -88,8 +118,12 @@ export class CheckpointStore {
       );
     }
     // Weights from a changed checkpoint would train on, and spread to every rank: refuse them instead.
+    if (this.key !== undefined && pointer.sha256 === undefined)
+      throw new CheckpointIntegrityError(
+        `the pointer of checkpoint ${this.store.uri}/${pointer.key} records no SHA-256, which a signed run requires`
+      );
     if (pointer.sha256 !== undefined && sha256(bytes) !== pointer.sha256) {
-      throw new Error(
+      throw new CheckpointIntegrityError(
         `checkpoint ${this.store.uri}/${pointer.key} does not have the SHA-256 its pointer records: it was changed or damaged after it was written; delete ${POINTER_KEY} to start afresh`
       );
     }
@@ -102,7 +136,7 @@ export class CheckpointStore {
     const slot = previous === undefined ? 0 : (slotOf(previous.key) + 1) % this.keep;
     const key = `slot-${slot}.ckpt`;
     await this.store.put(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    const pointer: CheckpointPointer = {
+    const unsigned: CheckpointPointer = {
       runId,
       key,
       globalStep,
@@ -111,6 +145,7 @@ export class CheckpointStore {
       sha256: sha256(bytes),
       writtenAt: new Date().toISOString()
     };
+    const pointer = this.key === undefined ? unsigned : withHmac(unsigned, this.key);
     await this.store.put(POINTER_KEY, Buffer.from(`${JSON.stringify(pointer, null, 1)}\n`));
     return pointer;
   }

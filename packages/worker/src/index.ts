@@ -16,6 +16,7 @@ export {
   type GpuVerdict
 } from './gpu-check.js';
 export {
+  CheckpointIntegrityError,
   CheckpointStore,
   CheckpointPointerSchema,
   DataCursorSchema,

@@ -21,6 +21,7 @@ import {
   type ComputeThreads
 } from '@ringtrain/model';
 import { checkpointsUri, type RunConfig } from '@ringtrain/protocol';
+import type { RunStateKey } from '@ringtrain/proto';
 import { CheckpointStore } from './checkpoint-store.js';
 import { EVAL_PIPELINE } from './inference.js';
 
@@ -53,7 +54,8 @@ export async function openRunResources(
   config: RunConfig,
   workerId: string,
   log: (line: string) => void,
-  threads?: ComputeThreads
+  threads?: ComputeThreads,
+  stateKey?: RunStateKey
 ): Promise<RunResources> {
   const backend = await initBackend({ requested: config.backend, log, ...(threads !== undefined ? { threads } : {}) });
   const { manifest, sha256 } = await loadManifest(config.dataset);
@@ -96,7 +98,7 @@ export async function openRunResources(
     val,
     out,
     imageSize,
-    checkpoints: new CheckpointStore(checkpointsUri(config), config.keepCheckpoints),
+    checkpoints: new CheckpointStore(checkpointsUri(config), config.keepCheckpoints, stateKey),
     planTrain: async ({ epoch, worldSize, rank, samplesConsumed }) => {
       const request = {
         seed: config.seed,

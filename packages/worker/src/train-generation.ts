@@ -20,7 +20,7 @@ import {
   type BestModelState,
   type ValidationRecord
 } from './best-model.js';
-import { DataCursorSchema, type DataCursor } from './checkpoint-store.js';
+import { CheckpointIntegrityError, DataCursorSchema, type DataCursor } from './checkpoint-store.js';
 import type { RunResources } from './resources.js';
 import { GradientAverager } from './gradient-step.js';
 import { TensorBoardWriter } from './tensorboard-writer.js';
@@ -312,13 +312,13 @@ async function startingTrainer(
   const { group, resources, assignment } = context;
   let bytes: Uint8Array = new Uint8Array(0);
   if (assignment.rank === 0) {
-    const pointer = await resources.checkpoints.latest();
+    const pointer = await resources.checkpoints.latest().catch(refuseTampered);
     if (pointer !== undefined) {
       context.log.info(
         { key: pointer.key, step: pointer.globalStep, cursor: pointer.cursor },
         'resuming from checkpoint'
       );
-      bytes = await resources.checkpoints.read(pointer);
+      bytes = await resources.checkpoints.read(pointer).catch(refuseTampered);
     } else {
       bytes = await initialCheckpoint(resources);
     }
@@ -357,6 +357,11 @@ async function initialCheckpoint(resources: RunResources): Promise<Uint8Array> {
   const bytes = trainer.saveCheckpoint({ cursor: JSON.stringify(freshCursor(0)), runId: config.runId });
   trainer.dispose();
   return bytes;
+}
+
+/** A checkpoint that is not what the run wrote fails the run: another attempt would only find it again. */
+function refuseTampered(error: unknown): never {
+  throw error instanceof CheckpointIntegrityError ? new WorkerConfigError(error.message) : error;
 }
 
 /** A problem that no restart can fix (bad configuration or input): the coordinator fails the run at once. */

@@ -9,6 +9,7 @@ import {
 } from '@ringtrain/collective';
 import { initBackend, type ComputeThreads } from '@ringtrain/model';
 import { describeRetry, formatHostPort } from '@ringtrain/proto';
+import type { RunStateKey } from '@ringtrain/proto';
 import {
   CoordinatorConnection,
   createLogger,
@@ -60,6 +61,11 @@ export interface WorkerOptions {
    * while a synchronous training step blocks this thread (default true; RINGTRAIN_COLLECTIVE_THREAD=0 in the CLI).
    */
   collectiveThread?: boolean;
+  /**
+   * The run's state key (RunStateKey, from a token that stays the same across restarts): checkpoint pointers are
+   * signed with it and refused without a valid signature. Unset: the SHA-256 check alone (a local run).
+   */
+  stateKey?: RunStateKey;
   /** Aborting it stops the run cleanly after the current step (the CLI wires SIGINT/SIGTERM to it). */
   stop?: AbortSignal;
   logger?: Logger;
@@ -152,7 +158,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
           assignment.config,
           options.workerId,
           (line) => rankLog.info(line),
-          options.computeThreads
+          options.computeThreads,
+          options.stateKey
         );
         const outcome = await runGeneration(
           assignment,

@@ -83,6 +83,11 @@ describe('storage isolation: the operator against a real kube-apiserver and MinI
       const env = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e.value]));
       const mount = container?.volumeMounts?.find((m) => m.mountPath === env.RINGTRAIN_S3_CREDENTIALS_DIR);
       assert.ok(mount, `${pod.metadata?.name} mounts its credentials where RINGTRAIN_S3_CREDENTIALS_DIR says`);
+      assert.equal(
+        env.RINGTRAIN_HMAC_FROM_TOKEN,
+        'true',
+        'checkpoints and run-record.json are signed with the run key'
+      );
       const volume = pod.spec?.volumes?.find((v) => v.name === mount.name);
       assert.equal(volume?.secret?.secretName, 'tenant-a-storage');
     }

@@ -315,9 +315,14 @@ function withNumClasses<Settings extends { training: Record<string, unknown> }>(
   return numClasses ? { ...settings, training: { ...settings.training, numClasses } } : settings;
 }
 
+/**
+ * How the pods use the object store. RINGTRAIN_HMAC_FROM_TOKEN: the run's token (its Secret) stays the same on every
+ * attempt, so checkpoint pointers and run-record.json are signed with a key derived from it, and what another
+ * writer left there is refused instead of resumed from.
+ */
 function storageEnv(run: TrainingRun): V1EnvVar[] {
   const storage = run.spec.storage;
-  const env: V1EnvVar[] = [];
+  const env: V1EnvVar[] = [{ name: 'RINGTRAIN_HMAC_FROM_TOKEN', value: 'true' }];
   if (storage?.endpoint) env.push({ name: 'RINGTRAIN_S3_ENDPOINT', value: storage.endpoint });
   if (storage?.credentialsSecretRef) env.push({ name: 'RINGTRAIN_S3_CREDENTIALS_DIR', value: S3_CREDENTIALS_DIR });
   return env;

@@ -31,6 +31,9 @@ export async function runCoordinatorCommand(raw: Record<string, unknown>): Promi
     throw new UsageError('RINGTRAIN_TOKEN must hold the run secret (at least 16 characters) that the workers present');
   await applyReconnectDeadline(options.reconnectDeadline);
   const { Coordinator, DatasetIngestError } = await import('@ringtrain/coordinator');
+  // Set by the operator, whose token is the run's for its whole life: run-record.json is signed with a key from it.
+  const { runStateKeyFromEnv } = await import('@ringtrain/proto');
+  const stateKey = runStateKeyFromEnv(process.env, env.data.RINGTRAIN_TOKEN);
   const { createLogger, parseRunConfig } = await import('@ringtrain/protocol');
   let config;
   try {
@@ -41,6 +44,7 @@ export async function runCoordinatorCommand(raw: Record<string, unknown>): Promi
   const coordinator = await Coordinator.start({
     config,
     token: env.data.RINGTRAIN_TOKEN,
+    ...(stateKey ? { stateKey } : {}),
     logger: createLogger({ service: 'coordinator', runId: config.runId }),
     host: options.host,
     port: options.port,

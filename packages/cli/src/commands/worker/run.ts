@@ -43,6 +43,9 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
   await applyReconnectDeadline(options.reconnectDeadline);
   const { runWorker, GpuUnavailableError } = await import('@ringtrain/worker');
   const { chooseComputeThreads } = await import('@ringtrain/model');
+  // Set by the operator, whose token is the run's for its whole life: checkpoints are signed with a key from it.
+  const { runStateKeyFromEnv } = await import('@ringtrain/proto');
+  const stateKey = runStateKeyFromEnv(process.env, env.data.RINGTRAIN_TOKEN);
   const requestedThreads = options.computeThreads ?? env.data.RINGTRAIN_COMPUTE_THREADS;
   const computeThreads = chooseComputeThreads({
     ...(requestedThreads !== undefined ? { requested: requestedThreads } : {}),
@@ -67,6 +70,7 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
     await runWorker({
       coordinator: options.coordinator,
       token: env.data.RINGTRAIN_TOKEN,
+      ...(stateKey ? { stateKey } : {}),
       workerId: options.workerId,
       host: options.host,
       stop: stop.signal,
