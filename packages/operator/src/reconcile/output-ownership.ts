@@ -1,5 +1,5 @@
 import { checkpointsUri, type TrainingRun } from '../api/training-run.js';
-import { s3Location, type S3Location } from '../resources/storage-credentials.js';
+import { s3Location, storeIdentity, type S3Location } from '../resources/storage-credentials.js';
 
 /**
  * One output prefix, one run. A run that wrote into another's output would overwrite its model, checkpoints and
@@ -24,16 +24,7 @@ function place(run: TrainingRun, field: string, uri: string | undefined): Place[
   if (uri === undefined) return [];
   const location = s3Location(uri);
   if (location === undefined) return [];
-  let store = 'aws';
-  const endpoint = run.spec.storage?.endpoint;
-  if (endpoint !== undefined) {
-    try {
-      store = new URL(endpoint).origin;
-    } catch {
-      store = endpoint;
-    }
-  }
-  return [{ field, uri, store, location }];
+  return [{ field, uri, store: storeIdentity(run.spec.storage?.endpoint), location }];
 }
 
 /** Where a run writes: checked against what others own. */

@@ -118,10 +118,10 @@ export function sessionPolicy(prefixes: RunPrefixes): string {
         : { Condition: { StringLike: { 's3:prefix': mine.flatMap((l) => [l.prefix, `${l.prefix}/*`]) } } })
     });
   }
-  // Creating the run's buckets when missing (the store's ensureBucket), never anyone else's.
+  // Clients that ask a bucket's region first; no bucket is created or deleted with these keys.
   statements.push({
     Effect: 'Allow',
-    Action: ['s3:GetBucketLocation', 's3:CreateBucket'],
+    Action: ['s3:GetBucketLocation'],
     Resource: buckets.map((b) => `arn:aws:s3:::${b}`)
   });
   return JSON.stringify({ Version: '2012-10-17', Statement: statements });
@@ -156,13 +156,22 @@ export function buildStorageCredentialsSecret(run: TrainingRun, credentials: Tem
   };
 }
 
-const sameEndpoint = (a: string, b: string) => {
+/**
+ * Which store an endpoint names, for comparing two: its scheme, host and port, with an in-cluster Service's
+ * `.svc` and `.svc.cluster.local` suffixes dropped (http://minio.ns:9000 and http://minio.ns.svc:9000 are one
+ * server). AWS S3 (no endpoint) is `aws`.
+ */
+export function storeIdentity(endpoint: string | undefined): string {
+  if (endpoint === undefined) return 'aws';
   try {
-    return new URL(a).origin === new URL(b).origin;
+    const url = new URL(endpoint);
+    const host = url.hostname.toLowerCase().replace(/\.svc(\.cluster\.local)?\.?$/, '');
+    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+    return `${url.protocol}//${host}:${port}`;
   } catch {
-    return false;
+    return endpoint;
   }
-};
+}
 
 /**
  * Whether the operator mints this run's credentials: the run uses the cluster's store (its spec.storage.endpoint
@@ -175,7 +184,7 @@ export function mintsCredentials(run: Pick<TrainingRun, 'spec'>, store: ManagedS
     store !== undefined &&
     storage?.credentialsSecretRef === undefined &&
     storage?.endpoint !== undefined &&
-    sameEndpoint(storage.endpoint, store.endpoint)
+    storeIdentity(storage.endpoint) === storeIdentity(store.endpoint)
   );
 }
 
