@@ -54,6 +54,8 @@ export class Reconciler {
   private readonly tokens = new Set<string>();
 
   private readonly minter: StorageCredentialsMinter | undefined;
+  /** The last minting failure said per run (by uid), so a retry in backoff does not repeat the event. */
+  private readonly mintFailures = new Map<string, string>();
 
   constructor(private readonly options: ReconcilerOptions) {
     this.minter = options.storeAdmin
@@ -172,7 +174,7 @@ export class Reconciler {
     if (this.minter && mintsCredentials(validated.run, this.options.storeAdmin)) {
       const phase = plan.status?.phase;
       if (phase === 'Succeeded' || phase === 'Failed' || phase === 'Suspended') this.minter.forget(run.metadata.uid);
-      else renewInMs = await this.minter.ensure(run);
+      else renewInMs = await this.mintCredentials(run);
     }
     for (const action of plan.actions) {
       if (action.kind === 'create') {
@@ -190,6 +192,28 @@ export class Reconciler {
     const requeues = [plan.requeueAfterSeconds === undefined ? undefined : plan.requeueAfterSeconds * 1000, renewInMs];
     const requeueAfterMs = Math.min(...requeues.filter((ms): ms is number => ms !== undefined));
     return Number.isFinite(requeueAfterMs) ? { requeueAfterMs } : {};
+  }
+
+  /**
+   * The run's storage credentials, due or not; a failure (the store down, the admin credential wrong, a policy
+   * too long) is said once per distinct reason as a Warning event on the run, then retried with backoff.
+   */
+  private async mintCredentials(run: TrainingRun): Promise<number | undefined> {
+    const uid = run.metadata.uid ?? '';
+    try {
+      const renewInMs = await this.minter?.ensure(run);
+      this.mintFailures.delete(uid);
+      return renewInMs;
+    } catch (error) {
+      const message = `cannot mint the run's storage credentials; retrying: ${error instanceof Error ? error.message : String(error)}`;
+      if (this.mintFailures.get(uid) !== message) {
+        this.mintFailures.set(uid, message);
+        await this.options.api
+          .recordEvent(run, { type: 'Warning', reason: 'StorageCredentialsFailed', message }, this.component)
+          .catch(() => undefined);
+      }
+      throw error;
+    }
   }
 
   /** Before a run's first attempt: whether another run it knows owns where this one would write. */

@@ -32,10 +32,10 @@ describe('storage isolation: the operator against a real kube-apiserver and MinI
   let work = '';
   const progress = new Map<string, CoordinatorReport>();
 
-  const start = async () => {
+  const start = async (adminDir = 'admin') => {
     operator = await startOperator({
       ...operatorOptions(kube, progress),
-      storeAdmin: { endpoint: minio.config.endpoint, credentialsDir: path.join(work, 'admin'), durationSeconds: 900 }
+      storeAdmin: { endpoint: minio.config.endpoint, credentialsDir: path.join(work, adminDir), durationSeconds: 900 }
     });
     await operator.leading;
   };
@@ -150,5 +150,26 @@ describe('storage isolation: the operator against a real kube-apiserver and MinI
     );
     assert.deepEqual(await podsOf('tenant-b'), []);
     assert.ok(!(await secretsInNamespace()).some((s) => s.metadata?.name?.startsWith('tenant-b')));
+  });
+
+  it('an operator that cannot mint says why in a Warning event and creates no pod until it can', async () => {
+    await operator?.stop();
+    await mkdir(path.join(work, 'wrong-admin'));
+    await writeFile(path.join(work, 'wrong-admin', 'AWS_ACCESS_KEY_ID'), minio.config.accessKey);
+    await writeFile(path.join(work, 'wrong-admin', 'AWS_SECRET_ACCESS_KEY'), 'not-the-password');
+    await start('wrong-admin');
+    await createRun(runBody('tenant-c', { storage: { endpoint: minio.config.endpoint } }));
+    const event = await eventually('a StorageCredentialsFailed event', async () => {
+      const events = await core.listNamespacedEvent({ namespace, fieldSelector: 'involvedObject.name=tenant-c' });
+      return events.items.find((e) => e.reason === 'StorageCredentialsFailed');
+    });
+    assert.equal(event.type, 'Warning');
+    assert.match(event.message ?? '', /cannot mint the run's storage credentials; retrying: .*STS AssumeRole/);
+    assert.deepEqual(await podsOf('tenant-c'), []);
+    await operator?.stop();
+    await start();
+    await eventually('tenant-c pods once the credential is right', async () =>
+      (await podsOf('tenant-c')).length === 3 ? true : undefined
+    );
   });
 });
