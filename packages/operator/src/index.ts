@@ -69,6 +69,7 @@ import type { OperatorOptions, RunningOperator } from './controller/operator.js'
 export type { OperatorOptions, RunningOperator };
 export type { ProgressSource } from './controller/progress.js';
 export { progressFromCoordinatorStatus } from './controller/progress.js';
+export { RunIdentityIssuer, type RunTlsIdentity } from './resources/run-identity.js';
 
 /**
  * Starts the operator (list+watch, work queue, leader election, /healthz, /metrics). Loaded on first use so
