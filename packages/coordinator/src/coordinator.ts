@@ -1,15 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type http from 'node:http';
 import type * as grpc from '@grpc/grpc-js';
 import { openStore, type ObjectStore } from '@ringtrain/dataset';
-import { DEFAULT_HEARTBEAT_TIMEOUT_SECONDS } from '@ringtrain/proto';
+import { DEFAULT_HEARTBEAT_TIMEOUT_SECONDS, type RunIdentityPems } from '@ringtrain/proto';
 import type { RunStateKey } from '@ringtrain/proto';
 import type { HeartbeatAnswer, Logger, RunConfig } from '@ringtrain/protocol';
 import { generationBooks, membersByRank, reportingMember, type Generation, type Member } from './generation.js';
 import { startGrpcServer, stopGrpcServer, type CoordinatorService, type Respond } from './grpc-service.js';
 import { answerHeartbeat, findHungWorkers, watchdogPeriodMs } from './heartbeat-watchdog.js';
-import { startHttpServer, stopHttpServer } from './http-routes.js';
+import { LOCAL_HTTP_PORT, startHttpServer, stopHttpServer, type HttpServer } from './http-routes.js';
 import { ingestIfNeeded } from './ingest-before-training.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { assembleMetricsFile, writeMetricsFile, type RunMetricsFile, type RunResult } from './metrics-file.js';
@@ -47,6 +46,14 @@ export interface CoordinatorOptions {
   port?: number;
   /** HTTP port for /status, /healthz and /metrics; 0 picks a free one, null serves none. */
   httpPort?: number | null;
+  /**
+   * The run's TLS identity (a cluster run's, from the operator). With it, gRPC is mutual TLS (a worker must hold a
+   * certificate of the run's CA), the HTTP port is HTTPS and asks for the token on every path but /healthz, and the
+   * same routes are also served in plain HTTP on the loopback's LOCAL_HTTP_PORT for a `kubectl port-forward`.
+   */
+  tls?: RunIdentityPems;
+  /** With `tls`: the loopback port of the token-free plain HTTP routes (default LOCAL_HTTP_PORT; 0 picks a free one). */
+  localHttpPort?: number;
   /** A worker silent for this long ends its generation (it is hung or unreachable); default DEFAULT_HEARTBEAT_TIMEOUT_SECONDS. */
   heartbeatDeadlineMs?: number;
   /** Generations that may end in failure before the run is Failed (torchrun's max_restarts). */
@@ -97,7 +104,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private readonly maxRestarts: number;
   private readonly startedAt = new Date();
   private grpcServer: grpc.Server | undefined;
-  private httpServer: http.Server | undefined;
+  private httpServer: HttpServer | undefined;
+  private localHttpServer: HttpServer | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private current: Generation | undefined;
   /** Who waits, who is in which generation, when the run ends: a pure state machine (rendezvous.ts). */
@@ -116,6 +124,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private result: RunResult | undefined;
   address = '';
   httpAddress: string | undefined;
+  /** With a TLS identity: the loopback-only plain HTTP address a `kubectl port-forward` reaches. */
+  localHttpAddress: string | undefined;
 
   /** Generation numbers continue those of a predecessor, so nothing of its last generation passes for ours. */
   private readonly firstGeneration: number;
@@ -168,7 +178,15 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     await ingestIfNeeded(
       options.config,
       options.logger,
-      options.httpPort === null ? {} : { serve: { host: options.host ?? '127.0.0.1', port: options.httpPort ?? 0 } }
+      options.httpPort === null
+        ? {}
+        : {
+            serve: {
+              host: options.host ?? '127.0.0.1',
+              port: options.httpPort ?? 0,
+              ...(options.tls ? { tls: options.tls, token: options.token } : {})
+            }
+          }
     );
     // Before the plan and before any worker sees it: workers must all train the same, concrete configuration.
     const config = await resolveRunConfigFromManifest(options.config);
@@ -196,6 +214,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       reason: this.result?.reason ?? this.rendezvous.generation?.ended ?? '',
       generation: generation?.number ?? -1,
       worldSize: this.config.workers,
+      ranksPerPod: this.config.ranksPerPod ?? 1,
       registered:
         this.generationRuns() && generation !== undefined ? generation.members.size : this.rendezvous.pending.length,
       restarts: [...this.restarts],
@@ -224,7 +243,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   requestStop(reason: string): void {
     if (isEnding(this.rendezvous) || this.rendezvous.stopRequested) return;
     this.log.info({ reason }, 'stop requested');
-      ranksPerPod: this.config.ranksPerPod ?? 1,
     this.dispatch({ kind: 'stop', reason });
   }
 
@@ -242,6 +260,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.waiting.clear();
     if (this.grpcServer !== undefined) await stopGrpcServer(this.grpcServer);
     if (this.httpServer !== undefined) await stopHttpServer(this.httpServer);
+    if (this.localHttpServer !== undefined) await stopHttpServer(this.localHttpServer);
   }
 
   /** The workers' calls, as grpc-service.ts hands them over once their token is checked. */
@@ -336,19 +355,42 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       host,
       port: this.options.port ?? 0,
       token: this.options.token,
-      service: this.service()
+      service: this.service(),
+      ...(this.options.tls ? { tls: this.options.tls } : {})
     });
     this.grpcServer = grpcServer.server;
     this.address = grpcServer.address;
     if (this.options.httpPort !== null) {
-      const httpServer = await startHttpServer({ host, port: this.options.httpPort ?? 0, sources: this });
+      const tls = this.options.tls;
+      const httpServer = await startHttpServer({
+        host,
+        port: this.options.httpPort ?? 0,
+        sources: this,
+        ...(tls ? { tls, token: this.options.token } : {})
+      });
       this.httpServer = httpServer.server;
       this.httpAddress = httpServer.address;
+      if (tls) {
+        // A convenience for people, not part of the run: a port already taken costs the port-forward view only.
+        const local = await startHttpServer({
+          host: '127.0.0.1',
+          port: this.options.localHttpPort ?? LOCAL_HTTP_PORT,
+          sources: this
+        }).catch((error: unknown) => {
+          this.log.warn(
+            { error: error instanceof Error ? error.message : String(error) },
+            'no token-free dashboard on the loopback for kubectl port-forward; /status still answers with the token'
+          );
+          return undefined;
+        });
+        this.localHttpServer = local?.server;
+        this.localHttpAddress = local?.address;
+      }
     }
     this.watchdog = setInterval(() => this.checkHeartbeats(), watchdogPeriodMs(this.deadlineMs));
     this.watchdog.unref();
     this.log.info(
-      { address: this.address, http: this.httpAddress, workers: this.config.workers },
+      { address: this.address, http: this.httpAddress, local: this.localHttpAddress, workers: this.config.workers },
       'coordinator listening'
     );
   }

@@ -5,7 +5,8 @@ import {
   sameSecret,
   type CoordinatorHandlers,
   type CoordinatorProto,
-  type RegisterResponse
+  type RegisterResponse,
+  type RunIdentityPems
 } from '@ringtrain/proto';
 import type { HeartbeatAnswer } from '@ringtrain/protocol';
 import { StaleGenerationError } from './generation.js';
@@ -112,6 +113,8 @@ export async function startGrpcServer(options: {
   port: number;
   token: string;
   service: CoordinatorService;
+  /** The run's identity: mutual TLS, so only a holder of a certificate of the run's CA may call. */
+  tls?: RunIdentityPems;
 }): Promise<{ server: grpc.Server; address: string }> {
   const server = new grpc.Server({
     'grpc.keepalive_permit_without_calls': 1,
@@ -123,11 +126,16 @@ export async function startGrpcServer(options: {
   );
   const target = formatHostPort(options.host, options.port);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+    server.bindAsync(target, serverCredentials(options.tls), (error, bound) =>
       error ? reject(new Error(`the coordinator cannot listen on ${target}: ${error.message}`)) : resolve(bound)
     )
   );
   return { server, address: formatHostPort(options.host, port) };
+}
+
+function serverCredentials(tls: RunIdentityPems | undefined): grpc.ServerCredentials {
+  if (tls === undefined) return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(tls.ca, [{ private_key: tls.privateKey, cert_chain: tls.certificate }], true);
 }
 
 /** Lets calls in flight finish, for at most 2 s. */

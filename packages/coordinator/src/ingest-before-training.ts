@@ -1,4 +1,3 @@
-import http from 'node:http';
 import {
   defaultMaxResolution,
   ingest,
@@ -9,9 +8,9 @@ import {
   type IngestEvent,
   type Manifest
 } from '@ringtrain/dataset';
-import { formatHostPort } from '@ringtrain/proto';
 import type { Logger } from 'pino';
 import type { RunConfig } from '@ringtrain/protocol';
+import { listenHttp, stopHttpServer, type HttpListenOptions } from './http-routes.js';
 import { trainingImageSize } from './run-plan.js';
 
 /** The run's own ingest failed, or the dataset URI already holds a different dataset: the run cannot train. */
@@ -31,7 +30,7 @@ export interface IngestProgress {
 
 export interface IngestIfNeededOptions {
   /** Where the coordinator will serve HTTP: it answers there during the ingest already (0 picks a free port). */
-  serve?: { host: string; port: number };
+  serve?: HttpListenOptions;
   /** Called once the HTTP server listens, with its URL (tests). */
   onServing?: (url: string) => void;
   /** The dataset package's ingest, unless a test stands in for it. */
@@ -155,9 +154,9 @@ async function runIngest(
 async function serveIngestStatus(
   runId: string,
   progress: IngestProgress,
-  where: { host: string; port: number }
+  where: HttpListenOptions
 ): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer((request, response) => {
+  const { server, address } = await listenHttp(where, (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (path === '/healthz')
       response.writeHead(200, { 'content-type': 'text/plain' }).end('ok: ingesting the dataset\n');
@@ -170,19 +169,7 @@ async function serveIngestStatus(
         .writeHead(503, { 'content-type': 'text/plain', 'retry-after': '10' })
         .end('the coordinator is ingesting the dataset: /status says how far\n');
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error) => reject(new Error(`the coordinator's HTTP server cannot listen: ${error.message}`)));
-    server.listen(where.port, where.host, () => resolve());
-  });
-  const bound = server.address();
-  return {
-    url: `http://${formatHostPort(where.host, typeof bound === 'object' && bound !== null ? bound.port : where.port)}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      })
-  };
+  return { url: address, close: () => stopHttpServer(server) };
 }
 
 /**

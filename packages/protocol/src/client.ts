@@ -9,7 +9,9 @@ import {
   type CoordinatorProto,
   type EpochReport,
   type RegisterResponse__Output,
-  type StepReport
+  type StepReport,
+  type RunIdentityPems,
+  RUN_IDENTITY_SERVER_NAME
 } from '@ringtrain/proto';
 import { parseRunConfig, type RunConfig } from './run-config.js';
 
@@ -77,7 +79,9 @@ export class CoordinatorConnection {
     readonly address: string,
     token: string,
     /** How long and how register keeps retrying while the coordinator is unreachable (e.g. while it restarts). */
-    wait: CoordinatorWait = {}
+    wait: CoordinatorWait = {},
+    /** The run's identity: mutual TLS, the coordinator checked against the run's own CA. */
+    tls?: RunIdentityPems
   ) {
     this.wait = {
       deadlineMs: DEFAULT_RECONNECT_DEADLINE_SECONDS * 1000,
@@ -87,10 +91,18 @@ export class CoordinatorConnection {
       ...wait
     };
     const proto = grpc.loadPackageDefinition(loadProto('coordinator.proto')) as unknown as CoordinatorProto;
-    this.client = new proto.ringtrain.coordinator.v1.Coordinator(address, grpc.credentials.createInsecure(), {
-      'grpc.keepalive_time_ms': 10_000,
-      'grpc.keepalive_permit_without_calls': 1
-    });
+    this.client = new proto.ringtrain.coordinator.v1.Coordinator(
+      address,
+      tls === undefined
+        ? grpc.credentials.createInsecure()
+        : grpc.credentials.createSsl(tls.ca, tls.privateKey, tls.certificate),
+      {
+        'grpc.keepalive_time_ms': 10_000,
+        'grpc.keepalive_permit_without_calls': 1,
+        // Every pod of the run carries this name, whatever address reached it (see RUN_IDENTITY_SERVER_NAME).
+        ...(tls === undefined ? {} : { 'grpc.ssl_target_name_override': RUN_IDENTITY_SERVER_NAME })
+      }
+    );
     this.metadata.set('authorization', `Bearer ${token}`);
   }
 

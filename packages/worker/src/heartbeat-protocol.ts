@@ -5,6 +5,8 @@ export interface HeartbeatThreadData {
   coordinator: string;
   token: string;
   workerId: string;
+  /** The run's identity directory (RINGTRAIN_TLS_DIR): mutual TLS to the coordinator, as the main thread's client. */
+  tlsDir?: string;
   /** One BigInt64 the main thread keeps at Date.now() while its event loop turns. */
   mainThreadAlive: SharedArrayBuffer;
 }

@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { readRunIdentity } from '@ringtrain/proto';
 import { CoordinatorConnection, CoordinatorUnavailableError, createLogger } from '@ringtrain/protocol';
 import type { FromHeartbeatThread, HeartbeatThreadData, ToHeartbeatThread } from './heartbeat-protocol.js';
 
@@ -8,7 +9,12 @@ import type { FromHeartbeatThread, HeartbeatThreadData, ToHeartbeatThread } from
 // coordinator's watchdog is for.
 const data = workerData as HeartbeatThreadData;
 const port = parentPort!;
-const connection = new CoordinatorConnection(data.coordinator, data.token);
+const connection = new CoordinatorConnection(
+  data.coordinator,
+  data.token,
+  {},
+  data.tlsDir === undefined ? undefined : readRunIdentity(data.tlsDir)
+);
 const post = (message: FromHeartbeatThread) => port.postMessage(message);
 const mainThreadAlive = new BigInt64Array(data.mainThreadAlive);
 const log = createLogger({ service: 'worker', workerId: data.workerId }).child({ thread: 'heartbeats' });

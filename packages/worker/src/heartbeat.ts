@@ -48,6 +48,7 @@ export class HeartbeatSender {
       coordinator: options.coordinator,
       token: options.token,
       workerId: options.workerId,
+      ...(options.tlsDir !== undefined ? { tlsDir: options.tlsDir } : {}),
       mainThreadAlive: this.alive.buffer as SharedArrayBuffer
     };
     this.thread = new Worker(HEARTBEAT_THREAD_ENTRY, {

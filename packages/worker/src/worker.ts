@@ -1,3 +1,4 @@
+import path from 'node:path';
 import {
   CollectiveEndpoint,
   CollectiveError,
@@ -5,10 +6,18 @@ import {
   ThreadedEndpoint,
   ThreadedProcessGroup,
   type CollectiveGroup,
-  type ProcessGroupConfig
+  type ProcessGroupConfig,
+  type TlsFiles
 } from '@ringtrain/collective';
 import { initBackend, type ComputeThreads } from '@ringtrain/model';
-import { describeRetry, formatHostPort } from '@ringtrain/proto';
+import {
+  describeRetry,
+  formatHostPort,
+  readRunIdentity,
+  RUN_IDENTITY_FILES,
+  RUN_IDENTITY_SERVER_NAME,
+  type RunIdentityPems
+} from '@ringtrain/proto';
 import type { RunStateKey } from '@ringtrain/proto';
 import {
   CoordinatorConnection,
@@ -66,6 +75,11 @@ export interface WorkerOptions {
    * signed with it and refused without a valid signature. Unset: the SHA-256 check alone (a local run).
    */
   stateKey?: RunStateKey;
+  /**
+   * The run's TLS identity directory (RINGTRAIN_TLS_DIR, the Secret the operator mounts): with it, the coordinator
+   * calls and every ring link are mutual TLS against the run's own CA, so only pods of this run take part.
+   */
+  tlsDir?: string;
   /** Aborting it stops the run cleanly after the current step (the CLI wires SIGINT/SIGTERM to it). */
   stop?: AbortSignal;
   logger?: Logger;
@@ -89,6 +103,16 @@ export class RunFailedError extends Error {
   }
 }
 
+/** The ring's links use the run's identity as files: the collective's thread reads them itself. */
+function collectiveTls(identity: RunIdentityPems): TlsFiles {
+  return {
+    caFile: path.join(identity.dir, RUN_IDENTITY_FILES.ca),
+    certFile: path.join(identity.dir, RUN_IDENTITY_FILES.certificate),
+    keyFile: path.join(identity.dir, RUN_IDENTITY_FILES.privateKey),
+    serverName: RUN_IDENTITY_SERVER_NAME
+  };
+}
+
 /**
  * One rank's whole life in a run: listen for ring links, register, train each generation it is given, and
  * when a generation fails (a peer died, the coordinator ended it) report it and register for the next one.
@@ -103,7 +127,14 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
   // A rank blocks its event loop for each synchronous training step and cannot answer pings meanwhile: a
   // dead peer shows as a reset link at once, a hung one through the collective's timeout and the heartbeats.
   const keepalive = { keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS };
-  const endpointOptions = { host: options.host ?? '127.0.0.1', port: options.port ?? 0, ...keepalive };
+  // Read once here: a missing file fails the rank before it listens, with what provides it.
+  const identity = options.tlsDir === undefined ? undefined : readRunIdentity(options.tlsDir);
+  const endpointOptions = {
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 0,
+    ...keepalive,
+    ...(identity === undefined ? {} : { tls: collectiveTls(identity) })
+  };
   const endpoint =
     (options.collectiveThread ?? true)
       ? await ThreadedEndpoint.listen(endpointOptions)
@@ -111,16 +142,22 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
   const port = endpoint.address.slice(endpoint.address.lastIndexOf(':') + 1);
   const advertised =
     options.advertiseHost === undefined ? endpoint.address : formatHostPort(options.advertiseHost, port);
-  const connection = new CoordinatorConnection(options.coordinator, options.token, {
-    ...(options.coordinatorWaitMs !== undefined ? { deadlineMs: options.coordinatorWaitMs } : {}),
-    onRetry: (event) =>
-      log.warn({ downForSeconds: Math.round(event.downForMs / 1000), attempt: event.attempt }, describeRetry(event))
-  });
+  const connection = new CoordinatorConnection(
+    options.coordinator,
+    options.token,
+    {
+      ...(options.coordinatorWaitMs !== undefined ? { deadlineMs: options.coordinatorWaitMs } : {}),
+      onRetry: (event) =>
+        log.warn({ downForSeconds: Math.round(event.downForMs / 1000), attempt: event.attempt }, describeRetry(event))
+    },
+    identity
+  );
   // Heartbeats go from their own thread, up before the gang forms: a step blocks this thread's event loop.
   const heartbeats = new HeartbeatSender({
     coordinator: options.coordinator,
     token: options.token,
     workerId: options.workerId,
+    ...(options.tlsDir !== undefined ? { tlsDir: options.tlsDir } : {}),
     onFailure: (generation, error) => log.warn({ generation, error }, 'heartbeat failed')
   });
   await heartbeats.ready.catch(async (error: unknown) => {

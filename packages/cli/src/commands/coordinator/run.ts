@@ -20,7 +20,11 @@ const schema = z.object({
   maxRestarts: z.coerce.number().int().min(0),
   reconnectDeadline: reconnectDeadlineSchema
 });
-const envSchema = z.object({ RINGTRAIN_TOKEN: z.string().min(16) });
+const envSchema = z.object({
+  RINGTRAIN_TOKEN: z.string().min(16),
+  /** Set by the operator: the run's TLS identity (its mounted Secret): mutual TLS for gRPC, HTTPS with the token. */
+  RINGTRAIN_TLS_DIR: z.string().min(1).optional()
+});
 /** Where the kubelet reads a container's termination message (its default terminationMessagePath). */
 const TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 
@@ -35,6 +39,13 @@ export async function runCoordinatorCommand(raw: Record<string, unknown>): Promi
   const { runStateKeyFromEnv } = await import('@ringtrain/proto');
   const stateKey = runStateKeyFromEnv(process.env, env.data.RINGTRAIN_TOKEN);
   const { createLogger, parseRunConfig } = await import('@ringtrain/protocol');
+  const { readRunIdentity } = await import('@ringtrain/proto');
+  let tls;
+  try {
+    tls = env.data.RINGTRAIN_TLS_DIR === undefined ? undefined : readRunIdentity(env.data.RINGTRAIN_TLS_DIR);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
   let config;
   try {
     config = parseRunConfig(JSON.parse(await readFile(options.config, 'utf8')) as unknown, options.config);
@@ -50,7 +61,8 @@ export async function runCoordinatorCommand(raw: Record<string, unknown>): Promi
     port: options.port,
     httpPort: options.httpPort,
     heartbeatDeadlineMs: options.heartbeatTimeout * 1000,
-    maxRestarts: options.maxRestarts
+    maxRestarts: options.maxRestarts,
+    ...(tls !== undefined ? { tls } : {})
   }).catch((error: unknown) => {
     // The reason as the log's last line, no stack: in a pod it becomes the termination message the operator reports.
     // An ingest that failed on an outage (a transient StoreError as its cause) exits retryably, on bad data permanently.

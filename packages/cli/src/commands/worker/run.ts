@@ -28,7 +28,9 @@ const envSchema = z.object({
   RINGTRAIN_EXPECTED_GPUS: z.coerce.number().int().min(0).optional(),
   RINGTRAIN_GPU_RESOURCE: z.string().min(1).optional(),
   /** 0 keeps the collective on the main thread (the default, 1, runs it on a thread of its own). */
-  RINGTRAIN_COLLECTIVE_THREAD: z.enum(['0', '1']).optional()
+  RINGTRAIN_COLLECTIVE_THREAD: z.enum(['0', '1']).optional(),
+  /** Set by the operator: the run's TLS identity (its mounted Secret); coordinator calls and ring links use it. */
+  RINGTRAIN_TLS_DIR: z.string().min(1).optional()
 });
 
 export async function runWorkerCommand(raw: Record<string, unknown>): Promise<void> {
@@ -87,6 +89,7 @@ export async function runWorkerCommand(raw: Record<string, unknown>): Promise<vo
           }
         : {}),
       ...(env.data.RINGTRAIN_COLLECTIVE_PORT !== undefined ? { port: env.data.RINGTRAIN_COLLECTIVE_PORT } : {}),
+      ...(env.data.RINGTRAIN_TLS_DIR !== undefined ? { tlsDir: env.data.RINGTRAIN_TLS_DIR } : {}),
       ...(env.data.RINGTRAIN_ADVERTISE_HOST !== undefined ? { advertiseHost: env.data.RINGTRAIN_ADVERTISE_HOST } : {}),
       coordinatorWaitMs:
         env.data.RINGTRAIN_COORDINATOR_WAIT_SECONDS === undefined
