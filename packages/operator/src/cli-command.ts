@@ -22,6 +22,7 @@ const OptionsSchema = z.object({
   leaseNamespace: z.string().min(1).optional(),
   httpPort: z.coerce.number().int().min(0).max(65_535).default(8081),
   identity: z.string().min(1).optional(),
+  identityKeyFile: z.string().min(1).optional(),
   concurrency: z.coerce.number().int().min(1).max(64).default(4),
   forceDeleteAfter: z.coerce.number().int().min(0).default(300),
   pollProgress: z.coerce.number().int().min(0).default(15),
@@ -83,6 +84,10 @@ export function registerOperatorCommand(program: Command): void {
     )
     .option('--http-port <port>', '/healthz, /readyz and /metrics', '8081')
     .option('--identity <id>', 'leader-election identity (default: hostname + random suffix)')
+    .option(
+      '--identity-key-file <path>',
+      "the operator key (32+ random bytes, the chart's Secret <release>-operator-key): every run's token and TLS identity derive from it (default: a key of this process only)"
+    )
     .option('--concurrency <n>', 'runs reconciled at once', '4')
     .option(
       '--force-delete-after <seconds>',
@@ -233,6 +238,8 @@ export async function runOperatorCommand(raw: Record<string, unknown>): Promise<
   if ((options.storeEndpoint === undefined) !== (options.storeCredentialsDir === undefined))
     throw new Error('operator: --store-endpoint and --store-credentials-dir go together (set both, or neither)');
   const { startOperator } = await import('./controller/operator.js');
+  const { RunIdentityIssuer } = await import('./resources/run-identity.js');
+  const runIdentity = options.identityKeyFile ? RunIdentityIssuer.fromFile(options.identityKeyFile) : undefined;
   let lost: (error: Error) => void = () => undefined;
   const lostLeadership = new Promise<never>((_, reject) => (lost = reject));
   const operator = await startOperator({
@@ -240,6 +247,7 @@ export async function runOperatorCommand(raw: Record<string, unknown>): Promise<
     leaseNamespace: options.leaseNamespace ?? options.namespace ?? process.env.POD_NAMESPACE ?? 'default',
     httpPort: options.httpPort,
     ...(options.identity ? { identity: options.identity } : {}),
+    ...(runIdentity ? { runIdentity } : {}),
     concurrency: options.concurrency,
     forceDeleteAfterSeconds: options.forceDeleteAfter,
     pollProgressSeconds: options.pollProgress,

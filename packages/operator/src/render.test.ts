@@ -20,13 +20,13 @@ describe('operator render', () => {
     }
   });
 
-  it('never holds a real token, and names the namespace a run without one gets', () => {
+  it('never holds a real token or key, and names the namespace a run without one gets', () => {
     const manifest = readFileSync(new URL('cpu-smoke.yaml', examples), 'utf8').replace(/\n {2}namespace: .*\n/, '\n');
     const objects = renderTrainingRuns(manifest, { namespace: 'team-a' });
     const secret = objects.find((object) => object.kind === 'Secret');
-    assert.deepEqual(Object.values(secret && 'stringData' in secret ? (secret.stringData ?? {}) : {}), [
-      RENDERED_TOKEN
-    ]);
+    const values = Object.values(secret && 'stringData' in secret ? (secret.stringData ?? {}) : {});
+    assert.equal(values.length, 4, 'the token, the CA, the certificate and its key');
+    for (const value of values) assert.equal(value, RENDERED_TOKEN);
     for (const object of objects) assert.equal(object.metadata?.namespace, 'team-a');
   });
 

@@ -5,7 +5,10 @@ import type { TrainingRun } from './api/training-run.js';
 import { planReconcile, type ChildObject, type Observed } from './reconcile/plan.js';
 import type { ClusterSettings } from './resources/templates.js';
 
-/** What stands for the per-run token the operator generates at creation: a rendering never holds a real one. */
+/**
+ * What stands for the per-run token and TLS identity the operator derives at creation: a rendering never holds
+ * real ones.
+ */
 export const RENDERED_TOKEN = 'generated-by-the-operator-at-creation';
 
 const NOTHING_OBSERVED: Observed = {
@@ -49,6 +52,7 @@ export function renderTrainingRuns(manifests: string, options: RenderOptions = {
     run.spec.runPolicy.suspend = false;
     const plan = planReconcile(run, NOTHING_OBSERVED, new Date(), {
       token: RENDERED_TOKEN,
+      tls: { ca: RENDERED_TOKEN, certificate: RENDERED_TOKEN, privateKey: RENDERED_TOKEN },
       ...(options.cluster ? { cluster: options.cluster } : {})
     });
     // Refused before anything is created (a URI the cluster does not allow): what the run's status would say.

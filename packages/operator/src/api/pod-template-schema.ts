@@ -110,7 +110,13 @@ const keyToPath = z
   .optional();
 
 /** Volume names and mount paths the operator's own volumes use: a run's volumes may not take them. */
-export const RESERVED_VOLUME_NAMES: readonly string[] = ['tmp', 'cache', 'run-config', 's3-credentials'];
+export const RESERVED_VOLUME_NAMES: readonly string[] = [
+  'tmp',
+  'cache',
+  'run-config',
+  's3-credentials',
+  'run-identity'
+];
 export const RESERVED_MOUNT_PATHS: readonly string[] = [
   '/',
   '/tmp',

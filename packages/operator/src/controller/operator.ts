@@ -9,6 +9,7 @@ import { Informer, objectKey } from './informer.js';
 import { KubeApi, statusCodeOf, type RawRun } from './kube-api.js';
 import { LeaderElector } from './leader-election.js';
 import { OperatorMetrics } from './metrics.js';
+import { RunIdentityIssuer } from '../resources/run-identity.js';
 import { httpProgressSource, type ProgressSource } from './progress.js';
 import { Reconciler } from './reconciler.js';
 import type { StoreAdmin } from './storage-credentials-minter.js';
@@ -49,6 +50,11 @@ export interface OperatorOptions {
   /** The cluster's object store and its admin credential: the operator mints per-run credentials on it. */
   readonly storeAdmin?: StoreAdmin;
   readonly progress?: ProgressSource;
+  /**
+   * Derives each run's token and TLS identity from the operator key (`--identity-key-file`). Default: a key of this
+   * process only, so that after a restart the operator no longer reads the /status of runs it started before.
+   */
+  readonly runIdentity?: RunIdentityIssuer;
   readonly logger?: Logger;
   /** Called when the operator can no longer work (lease lost, caches cannot sync): the process should exit. */
   readonly onLostLeadership?: (reason: Error) => void;
@@ -109,11 +115,17 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     onRelist: (reason) => metrics.relists.inc({ resource: 'pods', reason }),
     logger
   });
+  if (options.runIdentity === undefined)
+    logger.warn(
+      'no operator key (--identity-key-file): run tokens and certificates derive from a key of this process, so a restarted operator cannot read the /status of the runs it started before'
+    );
+  const runIdentity = options.runIdentity ?? RunIdentityIssuer.ephemeral();
   const reconciler = new Reconciler({
+    identity: runIdentity,
     api,
     runs,
     pods,
-    progress: options.progress ?? httpProgressSource({ logger }),
+    progress: options.progress ?? httpProgressSource({ logger, identity: runIdentity }),
     metrics,
     logger,
     ...(options.forceDeleteAfterSeconds !== undefined

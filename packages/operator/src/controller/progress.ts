@@ -1,8 +1,10 @@
-import { MAX_WORLD_SIZE } from '@ringtrain/proto';
+import { MAX_WORLD_SIZE, RUN_IDENTITY_SERVER_NAME } from '@ringtrain/proto';
+import { Agent, fetch, type Response } from 'undici';
 import { z } from 'zod';
 import { checkpointsUri, type TrainingRun } from '../api/training-run.js';
 import type { CoordinatorProgress, CoordinatorReport, RunPlanSummary } from '../reconcile/plan.js';
 import { COORDINATOR_HTTP_PORT, names } from '../resources/names.js';
+import type { RunIdentityIssuer } from '../resources/run-identity.js';
 
 /** Reads one run's progress; undefined when the coordinator cannot say (not up yet, unreachable). */
 export type ProgressSource = (run: TrainingRun) => Promise<CoordinatorReport | undefined>;
@@ -174,22 +176,58 @@ export interface StatusReadOptions {
   readonly timeoutMs?: number;
 }
 
+/** What reading a coordinator with the run's identity takes: its token, and its CA to check the certificate. */
+export interface CoordinatorCredentials {
+  readonly token: string;
+  readonly ca: string;
+}
+
 /**
  * GETs a coordinator's /status and parses its JSON, reading at most `maxBytes` within `timeoutMs` (headers
  * and body both): past either the connection is dropped and a CoordinatorStatusError says which bound it hit.
  */
-export async function readCoordinatorStatus(url: string, options: StatusReadOptions = {}): Promise<unknown> {
+export async function readCoordinatorStatus(
+  url: string,
+  options: StatusReadOptions & { credentials?: CoordinatorCredentials } = {}
+): Promise<unknown> {
   const maxBytes = options.maxBytes ?? MAX_STATUS_BYTES;
   const timeoutMs = options.timeoutMs ?? STATUS_TIMEOUT_MS;
   const signal = AbortSignal.timeout(timeoutMs);
   const timedOut = () => new CoordinatorStatusError('timeout', `${url} did not answer in full within ${timeoutMs} ms`);
+  const credentials = options.credentials;
+  // The coordinator's certificate is the run's own, checked against the run's CA under the name every pod carries.
+  const dispatcher = credentials
+    ? new Agent({ connect: { ca: credentials.ca, servername: RUN_IDENTITY_SERVER_NAME } })
+    : undefined;
   let response: Response;
   try {
-    response = await fetch(url, { signal, headers: { accept: 'application/json' } });
+    response = await fetch(url, {
+      signal,
+      headers: {
+        accept: 'application/json',
+        ...(credentials ? { authorization: `Bearer ${credentials.token}` } : {})
+      },
+      ...(dispatcher ? { dispatcher } : {})
+    });
   } catch (error) {
+    await dispatcher?.destroy().catch(() => undefined);
     if (signal.aborted) throw timedOut();
     throw new CoordinatorStatusError('unreachable', `${url} is unreachable: ${describe(error)}`);
   }
+  try {
+    return await readBody(url, response, maxBytes, signal, timedOut);
+  } finally {
+    await dispatcher?.close().catch(() => undefined);
+  }
+}
+
+async function readBody(
+  url: string,
+  response: Response,
+  maxBytes: number,
+  signal: AbortSignal,
+  timedOut: () => CoordinatorStatusError
+): Promise<unknown> {
   const tooLarge = () =>
     new CoordinatorStatusError(
       'too-large',
@@ -245,11 +283,13 @@ export interface HttpProgressSourceOptions extends StatusReadOptions {
   readonly logger?: { debug(fields: object, message: string): void; warn(fields: object, message: string): void };
   /** The run's /status URL; default: its coordinator Service in the cluster. */
   readonly url?: (run: TrainingRun) => string;
+  /** With it, /status is read over HTTPS with the run's token, the certificate checked against the run's CA. */
+  readonly identity?: RunIdentityIssuer;
 }
 
-/** The in-cluster coordinator Service: http://<run>-coordinator.<namespace>.svc:8080/status. */
-export function coordinatorStatusUrl(run: TrainingRun): string {
-  return `http://${names.coordinatorService(run.metadata.name)}.${run.metadata.namespace ?? 'default'}.svc:${COORDINATOR_HTTP_PORT}/status`;
+/** The in-cluster coordinator Service: https://<run>-coordinator.<namespace>.svc:8080/status (http without TLS). */
+export function coordinatorStatusUrl(run: TrainingRun, scheme: 'http' | 'https' = 'https'): string {
+  return `${scheme}://${names.coordinatorService(run.metadata.name)}.${run.metadata.namespace ?? 'default'}.svc:${COORDINATOR_HTTP_PORT}/status`;
 }
 
 /**
@@ -259,11 +299,16 @@ export function coordinatorStatusUrl(run: TrainingRun): string {
  * keeps the last progress it had.
  */
 export function httpProgressSource(options: HttpProgressSourceOptions = {}): ProgressSource {
-  const url = options.url ?? coordinatorStatusUrl;
+  const identity = options.identity;
+  const url = options.url ?? ((run: TrainingRun) => coordinatorStatusUrl(run, identity ? 'https' : 'http'));
   return async (run) => {
     const where = url(run);
     try {
-      return coordinatorReport(await readCoordinatorStatus(where, options), checkpointsUri(run));
+      const credentials = identity ? { token: identity.token(run), ca: await identity.caCertificate(run) } : undefined;
+      return coordinatorReport(
+        await readCoordinatorStatus(where, { ...options, ...(credentials ? { credentials } : {}) }),
+        checkpointsUri(run)
+      );
     } catch (error) {
       if (!(error instanceof CoordinatorStatusError)) throw error;
       const key = `${run.metadata.namespace ?? 'default'}/${run.metadata.name}`;

@@ -15,6 +15,7 @@ import {
   buildWorkersService
 } from '../resources/templates.js';
 import type { ClusterSettings } from '../resources/templates.js';
+import type { RunTlsIdentity } from '../resources/run-identity.js';
 import { conditionIs, setCondition, type ConditionType } from './conditions.js';
 import { classifyPodFailure, type FailureVerdict } from './failure-policy.js';
 
@@ -113,6 +114,8 @@ export interface Plan {
 export interface PlanOptions {
   /** The collective token, used only if the run's Secret is missing. */
   readonly token: string;
+  /** The run's TLS identity, for its Secret with the token (the reconciler always has one; a plan test may not). */
+  readonly tls?: RunTlsIdentity;
   /** A pod still Terminating this long after its deletion deadline is force-deleted (its node is gone). */
   readonly forceDeleteAfterSeconds?: number;
   /**
@@ -237,10 +240,10 @@ class Planner {
     else this.active();
     this.status.readyWorkers = this.workerPods().filter(isReady).length;
     this.status.workers = `${this.status.readyWorkers}/${this.run.spec.workers.replicas}`;
+    this.status.ranks = worldSize(this.run.spec.workers);
     const requeue = this.timers.length > 0 ? Math.min(...this.timers) : undefined;
     return {
       actions: this.actions,
-    this.status.ranks = worldSize(this.run.spec.workers);
       status: this.status,
       events: this.events,
       ...(requeue !== undefined ? { requeueAfterSeconds: requeue } : {})
@@ -585,7 +588,7 @@ class Planner {
     // First, so that where a controller enforces NetworkPolicies no pod of the run is ever reachable by others.
     if (cluster.networkPolicies !== false && !this.observed.networkPolicyExists)
       this.create(buildNetworkPolicy(run, cluster));
-    if (!this.observed.secretExists) this.create(buildSecret(run, this.options.token));
+    if (!this.observed.secretExists) this.create(buildSecret(run, this.options.token, this.options.tls));
     if (!this.observed.configMapExists) this.create(buildConfigMap(run, this.options.cluster));
     for (const service of [buildCoordinatorService(run), buildWorkersService(run)]) {
       if (!this.observed.serviceNames.includes(service.metadata?.name ?? '')) this.create(service);
@@ -769,9 +772,6 @@ function describeUnschedulable(unschedulable: readonly UnschedulablePod[]): stri
   return `pod ${name}${more} cannot be scheduled${said}`;
 }
 
-/** The coordinator first, then workers by rank: the first failure reported is the most telling one. */
-function byRoleAndRank(a: V1Pod, b: V1Pod): number {
-  const key = (p: V1Pod) =>
 /**
  * Whether pod `podName` runs the coordinator's worker `workerId`: the pod's own name with one rank per pod, or
  * `<pod name>-<local rank>` for each process of a pod that runs several (`ringtrain worker`'s launcher).
@@ -789,6 +789,9 @@ function describeWorkers(run: TrainingRun): string {
   return perPod > 1 ? `${replicas} worker pods × ${perPod} ranks` : `${replicas} workers`;
 }
 
+/** The coordinator first, then workers by rank: the first failure reported is the most telling one. */
+function byRoleAndRank(a: V1Pod, b: V1Pod): number {
+  const key = (p: V1Pod) =>
     p.metadata?.labels?.[LABEL_ROLE] === 'coordinator' ? -1 : Number(p.metadata?.labels?.[LABEL_RANK] ?? 0);
   return key(a) - key(b);
 }

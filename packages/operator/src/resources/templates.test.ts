@@ -158,12 +158,42 @@ describe('pod and service templates', () => {
         readOnlyRootFilesystem: true,
         capabilities: { drop: ['ALL'] }
       });
-      assert.deepEqual(container?.volumeMounts?.map((m) => m.mountPath).slice(0, 3), [
+      assert.deepEqual(container?.volumeMounts?.map((m) => m.mountPath).slice(0, 4), [
         '/tmp',
         '/cache',
+        '/var/run/secrets/ringtrain/identity',
         '/var/run/secrets/ringtrain/s3'
       ]);
     }
+  });
+
+  it("give both roles the run's TLS identity from its Secret, readable by the pod's group only, and probe the coordinator over HTTPS", () => {
+    for (const pod of [buildWorkerPod(run, 0, 1), buildCoordinatorPod(run, 1)]) {
+      assert.deepEqual(
+        pod.spec?.volumes?.find((v) => v.name === 'run-identity'),
+        {
+          name: 'run-identity',
+          secret: {
+            secretName: 'flowers-token',
+            defaultMode: 0o440,
+            items: ['ca.crt', 'tls.crt', 'tls.key'].map((key) => ({ key, path: key }))
+          }
+        }
+      );
+      const env = pod.spec?.containers[0]?.env ?? [];
+      assert.equal(env.find((e) => e.name === 'RINGTRAIN_TLS_DIR')?.value, '/var/run/secrets/ringtrain/identity');
+    }
+    assert.deepEqual(buildCoordinatorPod(run, 1).spec?.containers[0]?.readinessProbe?.httpGet, {
+      path: '/healthz',
+      port: 8080,
+      scheme: 'HTTPS'
+    });
+    assert.deepEqual(
+      Object.keys(
+        buildSecret(run, 't'.repeat(32), { ca: 'CA', certificate: 'CERT', privateKey: 'KEY' }).stringData ?? {}
+      ),
+      ['token', 'ca.crt', 'tls.crt', 'tls.key']
+    );
   });
 
   describe('ephemeral storage and probes', () => {

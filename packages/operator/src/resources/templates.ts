@@ -14,10 +14,11 @@ import type {
   V1Volume,
   V1VolumeMount
 } from '@kubernetes/client-node';
-import { runSettingsFromHyperparameters } from '@ringtrain/proto';
+import { RUN_IDENTITY_FILES, runSettingsFromHyperparameters } from '@ringtrain/proto';
 import { globalRank, ranksPerPod, worldSize } from '../api/ranks.js';
 import { quantityBytes, type Toleration, type TrainingRunSpec } from '../api/spec-schema.js';
 import { checkpointsUri, type TrainingRun } from '../api/training-run.js';
+import type { RunTlsIdentity } from './run-identity.js';
 import type { UriPolicy } from '../api/uri-policy.js';
 import {
   COORDINATOR_GRPC_PORT,
@@ -30,9 +31,9 @@ import {
   RUN_CONFIG_PATH,
   TOKEN_KEY,
   WORKER_COLLECTIVE_PORT,
+  collectivePortName,
   commonLabels,
   names,
-  collectivePortName,
   runPodLabels,
   ownerReference,
   selectorLabels
@@ -72,6 +73,9 @@ import {
  */
 
 const S3_CREDENTIALS_DIR = '/var/run/secrets/ringtrain/s3';
+const RUN_IDENTITY_VOLUME = 'run-identity';
+/** Where both roles find the run's TLS identity (RINGTRAIN_TLS_DIR). */
+export const RUN_IDENTITY_DIR = '/var/run/secrets/ringtrain/identity';
 const RUN_UID = 65532; // distroless "nonroot": any non-zero uid works; this one owns nothing on the image.
 
 /**
@@ -99,14 +103,26 @@ function metadata(run: TrainingRun, name: string, labels: Record<string, string>
   };
 }
 
-/** The run's shared secret: workers present it to the coordinator, and the collective derives its tokens from it. */
-export function buildSecret(run: TrainingRun, token: string): V1Secret {
+/**
+ * The run's credentials: its shared secret (workers present it to the coordinator, and the collective derives its
+ * tokens from it) and its TLS identity (its own CA, and the certificate and key every pod of the run presents).
+ */
+export function buildSecret(run: TrainingRun, token: string, tls?: RunTlsIdentity): V1Secret {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: metadata(run, names.secret(run.metadata.name), {}),
     type: 'Opaque',
-    stringData: { [TOKEN_KEY]: token }
+    stringData: {
+      [TOKEN_KEY]: token,
+      ...(tls
+        ? {
+            [RUN_IDENTITY_FILES.ca]: tls.ca,
+            [RUN_IDENTITY_FILES.certificate]: tls.certificate,
+            [RUN_IDENTITY_FILES.privateKey]: tls.privateKey
+          }
+        : {})
+    }
   };
 }
 
@@ -161,6 +177,8 @@ export function buildNetworkPolicy(run: TrainingRun, cluster: ClusterSettings = 
   const tcp = (port: string | number) => ({ port, protocol: 'TCP' });
   const schemes = cluster.uriPolicy?.schemes ?? [];
   const outPorts = new Set<number>([objectStorePort(run)]);
+  // One named port per local rank (collective, collective-1, ...): a pod of several ranks opens each.
+  const collectivePorts = localRanks(run).map(collectivePortName);
   if (cluster.datasetService) outPorts.add(Number(cluster.datasetService.split(':').at(-1)));
   if (schemes.includes('https')) outPorts.add(443);
   if (schemes.includes('http')) outPorts.add(80);
@@ -178,8 +196,6 @@ export function buildNetworkPolicy(run: TrainingRun, cluster: ClusterSettings = 
           ? {
               _from: [
                 {
-  // One named port per local rank (collective, collective-1, ...): a pod of several ranks opens each.
-  const collectivePorts = localRanks(run).map(collectivePortName);
                   namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': operator.namespace } },
                   podSelector: { matchLabels: { ...operator.labels } }
                 }
@@ -339,11 +355,11 @@ function coordinatorWaitEnv(run: TrainingRun): V1EnvVar[] {
   return [{ name: 'RINGTRAIN_COORDINATOR_WAIT_SECONDS', value: '0' }];
 }
 
-function tokenEnv(run: TrainingRun): V1EnvVar {
-  return {
-    name: 'RINGTRAIN_TOKEN',
-    valueFrom: { secretKeyRef: { name: names.secret(run.metadata.name), key: TOKEN_KEY } }
-  };
+function tokenEnv(run: TrainingRun): V1EnvVar[] {
+  return [
+    { name: 'RINGTRAIN_TOKEN', valueFrom: { secretKeyRef: { name: names.secret(run.metadata.name), key: TOKEN_KEY } } },
+    { name: 'RINGTRAIN_TLS_DIR', value: RUN_IDENTITY_DIR }
+  ];
 }
 
 /**
@@ -372,6 +388,16 @@ function volumes(run: TrainingRun, cacheSizeLimit?: string): { volumes: V1Volume
     { name: 'tmp', mountPath: '/tmp' },
     { name: 'cache', mountPath: '/cache' }
   ];
+  // Both roles present the run's certificate (mutual TLS): readable by the pod's group only (fsGroup).
+  vols.push({
+    name: RUN_IDENTITY_VOLUME,
+    secret: {
+      secretName: names.secret(run.metadata.name),
+      defaultMode: 0o440,
+      items: Object.values(RUN_IDENTITY_FILES).map((key) => ({ key, path: key }))
+    }
+  });
+  mounts.push({ name: RUN_IDENTITY_VOLUME, mountPath: RUN_IDENTITY_DIR, readOnly: true });
   const secretRef = run.spec.storage?.credentialsSecretRef;
   if (secretRef) {
     vols.push({ name: 's3-credentials', secret: { secretName: secretRef.name } });
@@ -564,7 +590,7 @@ export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
       env: [
         // User env first: ours come last and win (a duplicate name takes the last value).
         ...((coordinator.env ?? []) as V1EnvVar[]),
-        tokenEnv(run),
+        ...tokenEnv(run),
         { name: 'RINGTRAIN_ATTEMPT', value: String(attempt) },
         ...storageEnv(run)
       ],
@@ -572,7 +598,8 @@ export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
         { name: PORT_NAMES.grpc, containerPort: COORDINATOR_GRPC_PORT, protocol: 'TCP' },
         { name: PORT_NAMES.http, containerPort: COORDINATOR_HTTP_PORT, protocol: 'TCP' }
       ],
-      readinessProbe: { httpGet: { path: '/healthz', port: COORDINATOR_HTTP_PORT }, periodSeconds: 5 },
+      // HTTPS with the run's certificate: the kubelet's probes do not check certificates, and /healthz asks no token.
+      readinessProbe: { httpGet: { path: '/healthz', port: COORDINATOR_HTTP_PORT, scheme: 'HTTPS' }, periodSeconds: 5 },
       // The CLI's last line says why it failed (e.g. the run's ingest): it becomes status.lastFailure.message.
       terminationMessagePolicy: 'FallbackToLogsOnError',
       // Its limits are also what its ingest sizes its decoding to (the cgroup's CPU quota and memory limit).
@@ -591,9 +618,20 @@ export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
   );
 }
 
+/** Local indices of a worker pod's ranks: 0 … ranksPerPod − 1. */
+function localRanks(run: TrainingRun): number[] {
+  return Array.from({ length: ranksPerPod(run.spec.workers) }, (_, local) => local);
+}
+
+/**
+ * Worker pod `index` (its name, hostname and LABEL_RANK; one pod per rank unless ranksPerPod says more). With
+ * several ranks per pod, `ringtrain worker` launches one process per rank (RINGTRAIN_RANKS_PER_POD): local rank l
+ * is global rank RINGTRAIN_RANK + l and listens on RINGTRAIN_COLLECTIVE_PORT + l, each port declared here.
+ */
 export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number, cluster: ClusterSettings = {}): V1Pod {
   const runName = run.metadata.name;
   const { workers } = run.spec;
+  const perPod = ranksPerPod(workers);
   const { requests, limits } = withEphemeralStorage(
     quantityStrings(workers.resources?.requests),
     quantityStrings(workers.resources?.limits),
@@ -619,22 +657,11 @@ export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number, 
         // How long it waits for unreachable storage or coordinator before exiting 75 or 80 (retryable).
         '--reconnect-deadline',
         String(run.spec.runPolicy.reconnectDeadlineSeconds)
-/** Local indices of a worker pod's ranks: 0 … ranksPerPod − 1. */
-function localRanks(run: TrainingRun): number[] {
-  return Array.from({ length: ranksPerPod(run.spec.workers) }, (_, local) => local);
-}
-
-/**
- * Worker pod `index` (its name, hostname and LABEL_RANK; one pod per rank unless ranksPerPod says more). With
- * several ranks per pod, `ringtrain worker` launches one process per rank (RINGTRAIN_RANKS_PER_POD): local rank l
- * is global rank RINGTRAIN_RANK + l and listens on RINGTRAIN_COLLECTIVE_PORT + l, each port declared here.
- */
       ],
       env: [
         // User env first: ours come last so a user cannot silently break the rank contract.
-  const perPod = ranksPerPod(workers);
         ...((workers.env ?? []) as V1EnvVar[]),
-        tokenEnv(run),
+        ...tokenEnv(run),
         // The pod's first rank; its local ranks follow, so ring neighbours share the pod.
         { name: 'RINGTRAIN_RANK', value: String(globalRank(workers, rank, 0)) },
         { name: 'RINGTRAIN_WORLD_SIZE', value: String(worldSize(workers)) },
