@@ -239,6 +239,8 @@ describe('the chart on a real kube-apiserver', { timeout: 300_000 }, () => {
       );
       assert.ok(!(await canI(ns, 'create', 'clusterrolebindings.rbac.authorization.k8s.io', ns)));
       assert.ok(!(await canI(ns, 'get', 'nodes', undefined)));
+      // With the chart's MinIO it mints each run's storage credentials and replaces their Secret to renew them.
+      assert.ok(await canI(ns, 'update', 'secrets', runNamespace), `update secrets in ${runNamespace} refused`);
     });
 
     it('confines an operator with watchNamespace to that namespace', async () => {
@@ -248,6 +250,8 @@ describe('the chart on a real kube-apiserver', { timeout: 300_000 }, () => {
       for (const [verb, resource] of needed)
         assert.ok(!(await canI(ns, verb, resource, 'default')), `${verb} ${resource} in default granted`);
       assert.ok(!(await canI(ns, 'list', 'pods', undefined)), 'list pods in all namespaces granted');
+      // No chart MinIO here, so nothing to mint: a Secret is created, never replaced.
+      assert.ok(!(await canI(ns, 'update', 'secrets', runNamespace)), `update secrets in ${runNamespace} granted`);
       assert.ok(await canI(ns, 'update', 'leases.coordination.k8s.io/ringtrain-operator', ns));
     });
 
