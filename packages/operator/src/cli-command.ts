@@ -162,6 +162,10 @@ export function registerOperatorCommand(program: Command): void {
     .option('--allowed-uri-schemes <list>', 'as the operator is started with', DEFAULT_URI_POLICY.schemes.join(','))
     .option('--allowed-uri-hosts <list>', 'as the operator is started with', '')
     .option('--run-egress <cidr:port,...>', 'as the operator is started with', '')
+    .option(
+      '--store-endpoint <url>',
+      'as the operator is started with: runs on that store are shown with the credentials Secret it mints for them'
+    )
     .action(async (raw: Record<string, unknown>) => {
       await runRenderCommand(raw);
     });
@@ -183,7 +187,8 @@ const RenderOptionsSchema = OptionsSchema.pick({
   defaultGpuResource: true,
   allowedUriSchemes: true,
   allowedUriHosts: true,
-  runEgress: true
+  runEgress: true,
+  storeEndpoint: true
 }).extend({
   filename: z.string().min(1),
   namespace: z.string().min(1).default('default'),
@@ -207,6 +212,7 @@ export async function runRenderCommand(raw: Record<string, unknown>): Promise<vo
   const text = readFileSync(options.filename === '-' ? 0 : options.filename, 'utf8');
   const objects = renderTrainingRuns(text, {
     namespace: options.namespace,
+    ...(options.storeEndpoint ? { store: { endpoint: options.storeEndpoint } } : {}),
     cluster: {
       ...(options.datasetService ? { datasetService: options.datasetService } : {}),
       defaultGpuResource: options.defaultGpuResource,

@@ -30,6 +30,25 @@ describe('operator render', () => {
     for (const object of objects) assert.equal(object.metadata?.namespace, 'team-a');
   });
 
+  it('with the cluster’s store, shows the storage credentials Secret the operator mints, mounted by the pods', () => {
+    const manifest = readFileSync(new URL('cpu-smoke.yaml', examples), 'utf8');
+    const withoutStore = renderTrainingRuns(manifest);
+    assert.ok(!withoutStore.some((object) => object.metadata?.name === 'cpu-smoke-storage'));
+    const objects = renderTrainingRuns(manifest, {
+      store: { endpoint: 'http://ringtrain-minio.ringtrain-system.svc.cluster.local:9000' }
+    });
+    const secret = objects.find((object) => object.metadata?.name === 'cpu-smoke-storage');
+    assert.ok(secret && 'stringData' in secret);
+    for (const value of Object.values(secret.stringData ?? {})) assert.equal(value, RENDERED_TOKEN);
+    for (const pod of objects.filter((object) => object.kind === 'Pod')) {
+      const volumes = 'spec' in pod && pod.spec && 'volumes' in pod.spec ? (pod.spec.volumes ?? []) : [];
+      assert.ok(
+        volumes.some((volume) => volume.secret?.secretName === 'cpu-smoke-storage'),
+        `${pod.metadata?.name} mounts the run's storage credentials`
+      );
+    }
+  });
+
   it('leaves other kinds out, and refuses a run the API server would refuse, naming the field', () => {
     assert.deepEqual(renderTrainingRuns('kind: ConfigMap\napiVersion: v1\nmetadata: {name: x}\n'), []);
     assert.throws(

@@ -3,6 +3,12 @@ import { parseAllDocuments } from 'yaml';
 import { InvalidTrainingRunError, parseTrainingRun } from './api/validate.js';
 import type { TrainingRun } from './api/training-run.js';
 import { planReconcile, type ChildObject, type Observed } from './reconcile/plan.js';
+import {
+  buildStorageCredentialsSecret,
+  mintsCredentials,
+  withMintedCredentials,
+  type ManagedStore
+} from './resources/storage-credentials.js';
 import type { ClusterSettings } from './resources/templates.js';
 
 /**
@@ -23,6 +29,11 @@ export interface RenderOptions {
   /** The namespace of runs whose metadata names none (kubectl's current namespace, in a cluster). */
   readonly namespace?: string;
   readonly cluster?: ClusterSettings;
+  /**
+   * The cluster's store (the operator's --store-endpoint): runs on it are shown with the storage credentials
+   * Secret the operator would mint for them (placeholder keys), mounted by their pods.
+   */
+  readonly store?: ManagedStore;
 }
 
 /**
@@ -50,7 +61,7 @@ export function renderTrainingRuns(manifests: string, options: RenderOptions = {
     });
     // A suspended run (one waiting for a queue's admission) is shown as it will be once admitted.
     run.spec.runPolicy.suspend = false;
-    const plan = planReconcile(run, NOTHING_OBSERVED, new Date(), {
+    const plan = planReconcile(withMintedCredentials(run, options.store), NOTHING_OBSERVED, new Date(), {
       token: RENDERED_TOKEN,
       tls: { ca: RENDERED_TOKEN, certificate: RENDERED_TOKEN, privateKey: RENDERED_TOKEN },
       ...(options.cluster ? { cluster: options.cluster } : {})
@@ -59,6 +70,15 @@ export function renderTrainingRuns(manifests: string, options: RenderOptions = {
     if (plan.status?.phase === 'Failed')
       throw new InvalidTrainingRunError(
         `TrainingRun ${run.metadata.name} would fail at once: ${plan.status.conditions?.find((c) => c.type === 'Failed')?.message ?? 'refused'}`
+      );
+    if (mintsCredentials(run, options.store))
+      objects.push(
+        buildStorageCredentialsSecret(run, {
+          accessKey: RENDERED_TOKEN,
+          secretKey: RENDERED_TOKEN,
+          sessionToken: RENDERED_TOKEN,
+          expiresAt: new Date(0)
+        })
       );
     for (const action of plan.actions) if (action.kind === 'create') objects.push(action.object);
   }
