@@ -31,8 +31,9 @@ const envSchema = z.object({
  * Reads the S3 configuration from the environment, once, at the edge. Without an endpoint it is AWS S3 in the
  * region (AWS_REGION, default us-east-1), with virtual-hosted URLs. Credentials, first found wins:
  * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (static); a mounted Kubernetes Secret, RINGTRAIN_S3_CREDENTIALS_DIR,
- * holding files `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (the Secret's keys), which keeps secrets out of
- * the pod spec and out of `ps`, and is re-read when the Secret is rotated; otherwise the AWS default chain
+ * holding files `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (the Secret's keys), and `AWS_SESSION_TOKEN` for
+ * temporary keys (the ones the operator mints per run), which keeps secrets out of the pod spec and out of `ps`,
+ * and is re-read when the Secret is rotated or renewed; otherwise the AWS default chain
  * (IRSA, EKS Pod Identity, the instance profile), renewed before expiry.
  */
 export function s3ConfigFromEnv(env: NodeJS.ProcessEnv = process.env): S3Config {
