@@ -86,6 +86,30 @@ describe('a run may not write under another run’s output', () => {
     it(`allows ${what}`, () => assert.equal(outputConflict(run('b', spec), [a]), undefined));
   }
 
+  it("reads another namespace's run output only in its own namespace (fine-tuning from a teammate's model is fine)", () => {
+    const fromOtherTenant = run('b', {
+      output: { uri: 's3://runs/b' },
+      model: { pretrained: 's3://runs/team/a/model/model.safetensors' }
+    });
+    assert.match(
+      outputConflict(fromOtherTenant, [a]) ?? '',
+      /^spec\.model\.pretrained s3:\/\/runs\/team\/a\/model\/model\.safetensors lies within s3:\/\/runs\/team\/a, the output of TrainingRun tenant-a\/a .*: a run reads another run's output only within its own namespace; .*or run it in tenant-a$/
+    );
+    const sameTenant = run(
+      'b',
+      { output: { uri: 's3://runs/b' }, model: { pretrained: 's3://runs/team/a/model/model.safetensors' } },
+      {
+        namespace: 'tenant-a'
+      }
+    );
+    assert.equal(outputConflict(sameTenant, [a]), undefined);
+    const datasetFromIt = run('b', {
+      output: { uri: 's3://runs/b' },
+      dataset: { uri: 's3://runs/team/a/checkpoints' }
+    });
+    assert.match(outputConflict(datasetFromIt, [a]) ?? '', /^spec\.dataset\.uri .* lies within s3:\/\/runs\/team\/a,/);
+  });
+
   it('a run is not in conflict with itself (a later reconcile of the same object)', () => {
     assert.equal(outputConflict(a, [a]), undefined);
   });

@@ -36,6 +36,19 @@ function written(run: TrainingRun): Place[] {
   ];
 }
 
+/**
+ * What a run reads: its dataset, the ingest's source and its weights. Reading another namespace's run output is
+ * refused as well (its credentials would be granted it); within a namespace, one tenant, a run may fine-tune from
+ * another's model.
+ */
+function read(run: TrainingRun): Place[] {
+  return [
+    ...place(run, 'spec.dataset.uri', run.spec.dataset.uri),
+    ...place(run, 'spec.dataset.ingest.source', run.spec.dataset.ingest?.source),
+    ...place(run, 'spec.model.pretrained', run.spec.model.pretrained)
+  ];
+}
+
 /** What a run owns: its output and its checkpoints. */
 function owned(run: TrainingRun): Place[] {
   return [...place(run, 'output', run.spec.output.uri), ...place(run, 'checkpoints', checkpointsUri(run))];
@@ -66,15 +79,20 @@ function holds(other: TrainingRun, run: TrainingRun): boolean {
  * other run and the fix; undefined when its prefixes are its own. Pure: the reconciler passes the runs it knows.
  */
 export function outputConflict(run: TrainingRun, others: readonly TrainingRun[]): string | undefined {
-  const mine = written(run);
   for (const other of others) {
     if (!holds(other, run)) continue;
+    const otherTenant = (other.metadata.namespace ?? 'default') !== (run.metadata.namespace ?? 'default');
+    const writes = written(run);
+    const mine = [...writes, ...(otherTenant ? read(run) : [])];
     for (const theirs of owned(other)) {
       for (const place of mine) {
         const how = overlap(place, theirs);
         if (how === undefined) continue;
         const otherName = `${other.metadata.namespace ?? 'default'}/${other.metadata.name}`;
-        return `${place.field} ${place.uri} ${how} ${theirs.uri}, the ${theirs.field} of TrainingRun ${otherName} (uid ${other.metadata.uid ?? '?'}): each run writes under prefixes of its own; give this run another ${place.field} (e.g. s3://${place.location.bucket}/${run.metadata.name}), or delete ${otherName} first if its results may be overwritten`;
+        const where = `${place.field} ${place.uri} ${how} ${theirs.uri}, the ${theirs.field} of TrainingRun ${otherName} (uid ${other.metadata.uid ?? '?'})`;
+        return writes.includes(place)
+          ? `${where}: each run writes under prefixes of its own; give this run another ${place.field} (e.g. s3://${place.location.bucket}/${run.metadata.name}), or delete ${otherName} first if its results may be overwritten`
+          : `${where}: a run reads another run's output only within its own namespace; copy what it needs to a prefix of this namespace's runs, or run it in ${other.metadata.namespace ?? 'default'}`;
       }
     }
   }
