@@ -402,7 +402,7 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     );
   });
 
-  it('shows Phase, Workers, Epoch, Loss, Accuracy and Age in `kubectl get tr`', async () => {
+  it('shows Phase, Workers (pods), Ranks, Epoch, Loss, Accuracy and Age in `kubectl get tr`', async () => {
     // What kubectl asks for: the server-side Table built from the CRD's printer columns.
     const options: https.RequestOptions = { headers: { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' } };
     await kube.kubeConfig.applyToHTTPSOptions(options);
@@ -427,9 +427,10 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     );
     assert.deepEqual(
       table.columnDefinitions.map((c) => c.name),
-      ['Name', 'Phase', 'Workers', 'Epoch', 'Loss', 'Accuracy', 'Age']
+      ['Name', 'Phase', 'Workers', 'Ranks', 'Epoch', 'Loss', 'Accuracy', 'Age']
     );
-    assert.deepEqual(table.rows[0]?.cells.slice(0, 6), ['gang', 'Succeeded', '0/2', 2, 0.75, 0.8]);
+    // 2 pods of one rank each (one GPU each, the default): a ring of 2.
+    assert.deepEqual(table.rows[0]?.cells.slice(0, 7), ['gang', 'Succeeded', '0/2', 2, 2, 0.75, 0.8]);
   });
 
   it('refuses changes to the model once the run has started', async () => {
