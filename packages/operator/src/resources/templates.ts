@@ -57,6 +57,8 @@ import {
  *                With spec.dataset.ingest, RINGTRAIN_COORDINATOR_WAIT_SECONDS: the coordinator ingests first.
  *                With spec.workers.gpu.count > 0, RINGTRAIN_EXPECTED_GPUS and RINGTRAIN_GPU_RESOURCE: the
  *                worker exits 69 before registering unless TensorFlow computes on a GPU.
+ *                With ranksPerPod n > 1 (api/ranks.ts), RINGTRAIN_RANKS_PER_POD: the worker launches n processes,
+ *                local rank l being rank RINGTRAIN_RANK + l on port RINGTRAIN_COLLECTIVE_PORT + l (each declared).
  *   both:        RINGTRAIN_S3_ENDPOINT and RINGTRAIN_S3_CREDENTIALS_DIR when spec.storage is set (the
  *                coordinator reads the ingest's source and writes the dataset with them);
  *                terminationGracePeriodSeconds from spec.runPolicy, time to finish a step and a checkpoint.
