@@ -5,6 +5,7 @@ import { ProcessGroup, type CollectiveGroup } from './process-group.js';
 import { ThreadedEndpoint, ThreadedProcessGroup } from './threaded-process-group.js';
 import { exchangeAddresses, forkRanks, reportFailure, reportResult, type RankLauncher } from './rank-processes.js';
 import { ShapedNetwork, type ShapedNetworkOptions } from './shaped-network.js';
+import type { TlsFiles } from './tls.js';
 import type { WireFormat } from './wire-format.js';
 
 export interface AllReduceBenchmarkOptions {
@@ -24,6 +25,8 @@ export interface AllReduceBenchmarkOptions {
   link?: Omit<ShapedNetworkOptions, 'ranks'>;
   /** Each rank runs its collective on a thread of its own (ThreadedProcessGroup), its buffer in shared memory. */
   thread?: boolean;
+  /** Every link mutual TLS with these files (one identity for all ranks, as a run's pods share theirs). */
+  tls?: TlsFiles;
 }
 
 /** Figures as nccl-tests defines them: algbw = bytes / time, busbw = algbw · 2(N−1)/N. */
@@ -36,6 +39,7 @@ export interface AllReduceBenchmarkResult {
   /** The shaped link the ranks ran behind, or null for loopback. */
   link: { gbit: number; latencyMs: number } | null;
   thread: boolean;
+  tls: boolean;
   medianMs: number;
   minMs: number;
   algbwGBs: number;
@@ -54,6 +58,7 @@ interface RankSettings {
   /** The address to listen on: the rank's own on a shaped network, loopback otherwise. */
   host: string;
   thread: boolean;
+  tls?: TlsFiles;
 }
 
 // Each rank runs this module's sibling in the same form: the compiled .js when built, the .ts under tsx.
@@ -85,7 +90,8 @@ export async function benchmarkAllReduce(options: AllReduceBenchmarkOptions): Pr
     chunkBytes,
     token,
     host: network?.ranks[rank]!.address ?? '127.0.0.1',
-    thread: options.thread === true
+    thread: options.thread === true,
+    ...(options.tls !== undefined ? { tls: options.tls } : {})
   }));
   const inNamespace: RankLauncher | undefined =
     network === undefined
@@ -111,6 +117,7 @@ export async function benchmarkAllReduce(options: AllReduceBenchmarkOptions): Pr
       chunkBytes,
       link: options.link === undefined ? null : { gbit: options.link.gbit, latencyMs: options.link.latencyMs ?? 0 },
       thread: options.thread === true,
+      tls: options.tls !== undefined,
       medianMs,
       minMs: Math.min(...perIteration),
       algbwGBs,
@@ -126,9 +133,8 @@ export async function benchmarkAllReduce(options: AllReduceBenchmarkOptions): Pr
 export async function runBenchmarkRank(settingsJson: string): Promise<void> {
   const settings = JSON.parse(settingsJson) as RankSettings;
   try {
-    const endpoint = settings.thread
-      ? await ThreadedEndpoint.listen({ host: settings.host })
-      : await CollectiveEndpoint.listen({ host: settings.host });
+    const listen = { host: settings.host, ...(settings.tls !== undefined ? { tls: settings.tls } : {}) };
+    const endpoint = settings.thread ? await ThreadedEndpoint.listen(listen) : await CollectiveEndpoint.listen(listen);
     const peers = await exchangeAddresses(settings.rank, endpoint.address);
     const config = {
       groupId: 'bench',

@@ -56,6 +56,13 @@ describe('RunIdentityIssuer', () => {
     assert.match(a.privateKey, /^-----BEGIN PRIVATE KEY-----/);
   });
 
+  it('refuses a run without a creation time, which its certificates are dated from', async () => {
+    await assert.rejects(
+      new RunIdentityIssuer(key).tls({ metadata: { name: 'fresh', uid: 'uid-fresh' } }),
+      /no metadata\.creationTimestamp/
+    );
+  });
+
   it('refuses a key too short to derive secrets from, and says what to give it', () => {
     assert.throws(() => new RunIdentityIssuer(Buffer.alloc(8)), /at least 32 random bytes/);
   });

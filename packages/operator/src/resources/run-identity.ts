@@ -198,6 +198,10 @@ function requireUid(run: RunIdentityRef): string {
 /** From the run's creation, so the same run always gets the same dates (and so the same certificates). */
 function validity(run: RunIdentityRef): { notBefore: Date; notAfter: Date } {
   const created = Date.parse(String(run.metadata.creationTimestamp ?? ''));
-  const notBefore = new Date((Number.isNaN(created) ? 0 : created) - CLOCK_SKEW_MS);
+  if (Number.isNaN(created))
+    throw new Error(
+      `TrainingRun ${run.metadata.name} has no metadata.creationTimestamp: its certificates' dates derive from it`
+    );
+  const notBefore = new Date(created - CLOCK_SKEW_MS);
   return { notBefore, notAfter: new Date(notBefore.getTime() + RUN_CERTIFICATE_LIFETIME_DAYS * 86_400_000) };
 }

@@ -1,3 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { TlsFiles } from '@ringtrain/collective';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { parseOptions } from '../../options.js';
@@ -15,8 +20,32 @@ const schema = z.object({
   chunkMib: z.coerce.number().positive().max(16),
   json: z.boolean().optional(),
   thread: z.boolean().optional(),
+  tls: z.boolean().optional(),
   ...linkFlagsSchema
 });
+
+/** A throwaway run identity, issued as the operator issues a run's, in a temporary directory. */
+async function benchIdentity(): Promise<{ files: TlsFiles; remove(): Promise<void> }> {
+  const { RunIdentityIssuer } = await import('@ringtrain/operator');
+  const { RUN_IDENTITY_FILES, RUN_IDENTITY_SERVER_NAME } = await import('@ringtrain/proto');
+  const tls = await RunIdentityIssuer.ephemeral().tls({
+    metadata: { name: 'bench', uid: randomUUID(), creationTimestamp: new Date() }
+  });
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ringtrain-bench-tls-'));
+  const write = async (file: string, pem: string) => {
+    await writeFile(path.join(dir, file), pem, { mode: 0o600 });
+    return path.join(dir, file);
+  };
+  return {
+    files: {
+      caFile: await write(RUN_IDENTITY_FILES.ca, tls.ca),
+      certFile: await write(RUN_IDENTITY_FILES.certificate, tls.certificate),
+      keyFile: await write(RUN_IDENTITY_FILES.privateKey, tls.privateKey),
+      serverName: RUN_IDENTITY_SERVER_NAME
+    },
+    remove: () => rm(dir, { recursive: true, force: true })
+  };
+}
 
 /**
  * `ringtrain bench allreduce`: N local rank processes on 127.0.0.1 all-reduce an f32 buffer; the slowest
@@ -26,7 +55,7 @@ const schema = z.object({
 export function allReduceBenchCommand(): Command {
   const command = new Command('allreduce')
     .description(
-      'ring all-reduce bandwidth between local processes, over loopback or (--link-gbit) shaped links; --json prints {workers, bytes, wire, iters, link, thread, medianMs, algbwGBs, busbwGBs}'
+      'ring all-reduce bandwidth between local processes, over loopback or (--link-gbit) shaped links; --json prints {workers, bytes, wire, iters, link, thread, tls, medianMs, algbwGBs, busbwGBs}'
     )
     .option('--workers <n>', 'rank processes', '2')
     .option('--mib <m>', 'f32 payload in MiB (ResNet18 gradients: 44.6)', '44.6')
@@ -35,12 +64,18 @@ export function allReduceBenchCommand(): Command {
     .option('--warmup <k>', 'untimed iterations first', '3')
     .option('--chunk-mib <m>', 'frame payload size in MiB', '4')
     .option('--thread', "each rank's collective on a worker thread of its own (ThreadedProcessGroup)")
+    .option(
+      '--tls',
+      "mutual TLS on every link, with a run identity as the operator issues one (Ed25519, the run's own CA)"
+    )
     .option('--json', 'print one JSON object on stdout');
   return addLinkFlags(command).action(async (raw: Record<string, unknown>) => {
     const options = parseOptions(schema, raw);
     const link = shapedLink(options);
     const { benchmarkAllReduce } = await import('@ringtrain/collective');
+    const identity = options.tls ? await benchIdentity() : undefined;
     const result = await benchmarkAllReduce({
+      ...(identity !== undefined ? { tls: identity.files } : {}),
       workers: options.workers,
       mib: options.mib,
       wire: options.wire,
@@ -50,7 +85,7 @@ export function allReduceBenchCommand(): Command {
       execArgv: TSX_EXEC_ARGV,
       thread: options.thread === true,
       ...(link !== undefined ? { link } : {})
-    });
+    }).finally(() => identity?.remove());
     if (options.json) {
       process.stdout.write(`${JSON.stringify(result)}\n`);
       return;
@@ -60,7 +95,7 @@ export function allReduceBenchCommand(): Command {
         ? 'loopback'
         : `${result.link.gbit} Gbit/s links${result.link.latencyMs > 0 ? `, ${result.link.latencyMs} ms` : ''}`;
     process.stdout.write(
-      `all-reduce of ${(result.bytes / MiB).toFixed(1)} MiB over ${result.workers} processes (${result.wire} wire, ${linkText}${result.thread ? ', threaded' : ''}): ` +
+      `all-reduce of ${(result.bytes / MiB).toFixed(1)} MiB over ${result.workers} processes (${result.wire} wire, ${linkText}${result.thread ? ', threaded' : ''}${result.tls ? ', TLS' : ''}): ` +
         `median ${result.medianMs.toFixed(1)} ms, algbw ${result.algbwGBs.toFixed(3)} GB/s, busbw ${result.busbwGBs.toFixed(3)} GB/s\n`
     );
   });
