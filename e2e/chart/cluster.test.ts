@@ -398,12 +398,22 @@ describe('the chart on a real kube-apiserver', { timeout: 300_000 }, () => {
       const ns = defaultValues.namespace;
       const container = (await workload('deployment', 'operator')).spec.template.spec.containers[0];
       assert.deepEqual(container?.command, ['ringtrain', 'operator']);
-      // The chart's flags as they are, but a free port here and a name to find in the Lease.
+      // The operator key as the kubelet would mount it: the chart's Secret, read back from the cluster.
+      const keySecret = JSON.parse(
+        await kubectlOk(['get', 'secret', `${RELEASE}-ringtrain-operator-key`, '--namespace', ns, '-o', 'json'])
+      ) as { data: { key: string } };
+      const keyFile = path.join(dir, 'operator-key');
+      await writeFile(keyFile, Buffer.from(keySecret.data.key, 'base64'), { mode: 0o600 });
+      // The chart's flags as they are, but a free port here, the key where this machine has it, and a name to find
+      // in the Lease.
       const args = [
-        ...(container?.args ?? []).filter((arg) => !arg.startsWith('--http-port=')),
+        ...(container?.args ?? [])
+          .filter((arg) => !arg.startsWith('--http-port='))
+          .map((arg) => (arg.startsWith('--identity-key-file=') ? `--identity-key-file=${keyFile}` : arg)),
         '--http-port=0',
         '--identity=from-the-deployment'
       ];
+      assert.ok(args.includes(`--identity-key-file=${keyFile}`), 'the Deployment passes the operator key');
       const file = path.join(dir, 'operator-kubeconfig.json');
       await writeFile(file, (await operatorKubeConfig(ns)).exportConfig(), { mode: 0o600 });
       const operator = start(process.execPath, [cli, 'operator', ...args], {
