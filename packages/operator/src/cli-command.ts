@@ -34,6 +34,10 @@ const OptionsSchema = z.object({
     .enum(['true', 'false'])
     .default('true')
     .transform((value) => value === 'true'),
+  kueue: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
   operatorPodLabels: z
     .string()
     .regex(
@@ -107,6 +111,11 @@ export function registerOperatorCommand(program: Command): void {
       '--network-policies <true|false>',
       "give every run a NetworkPolicy: only the run's own pods reach its workers and coordinator",
       'true'
+    )
+    .option(
+      '--kueue <true|false>',
+      "Kueue admits runs labelled kueue.x-k8s.io/queue-name, through a Workload per run (needs Kueue's CRDs, v0.17+)",
+      'false'
     )
     .option(
       '--operator-pod-labels <key=value,...>',
@@ -260,6 +269,7 @@ export async function runOperatorCommand(raw: Record<string, unknown>): Promise<
     ...(options.datasetService ? { datasetService: options.datasetService } : {}),
     defaultGpuResource: options.defaultGpuResource,
     networkPolicies: options.networkPolicies,
+    kueue: options.kueue,
     uriPolicy: { schemes: options.allowedUriSchemes, hosts: options.allowedUriHosts },
     runEgress: options.runEgress,
     ...(options.storeEndpoint && options.storeCredentialsDir

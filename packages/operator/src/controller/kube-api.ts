@@ -22,6 +22,16 @@ import type { TrainingRunStatus } from '../api/status-schema.js';
 import type { TrainingRun } from '../api/training-run.js';
 import type { RunEvent } from '../reconcile/plan.js';
 import { LABEL_RUN } from '../resources/names.js';
+import {
+  KUEUE_GROUP,
+  KUEUE_VERSION,
+  RESOURCE_FLAVORS,
+  ResourceFlavorSchema,
+  WORKLOADS,
+  WORKLOAD_SELECTOR,
+  type ResourceFlavor,
+  type WorkloadCondition
+} from '../resources/kueue.js';
 import type { ListResult } from './informer.js';
 
 /** The HTTP status of a failed API call, or undefined for a failure that never reached the API server. */
@@ -36,13 +46,17 @@ export function statusCodeOf(error: unknown): number | undefined {
 /** A raw TrainingRun as listed: validated later by reconcile, so a bad object cannot stop the cache. */
 export type RawRun = KubernetesObject & { spec?: unknown; status?: TrainingRunStatus };
 
+/** A raw kueue.x-k8s.io Workload as listed: parsed later (WorkloadSchema), like a run. */
+export type RawWorkload = KubernetesObject & { spec?: unknown; status?: unknown };
+
 /**
  * Every API call the operator makes, in one place: the RBAC the chart grants is exactly this list
  * (trainingruns list/watch/delete, trainingruns/status patch, trainingruns/finalizers update for
  * blockOwnerDeletion; pods list/watch/create/delete;
  * services, secrets and configmaps get/create; networking.k8s.io networkpolicies get/create, unless started
  * with --network-policies=false; events create; leases get/create/update; secrets update, only with
- * --store-credentials-dir, to renew the per-run storage credentials it minted, putSecret).
+ * --store-credentials-dir, to renew the per-run storage credentials it minted, putSecret; with --kueue:
+ * kueue.x-k8s.io workloads list/watch/create/delete, workloads/status patch, resourceflavors get).
  */
 export class KubeApi {
   readonly watch: Watch;
@@ -69,6 +83,76 @@ export class KubeApi {
 
   podsPath(namespace?: string): string {
     return namespace ? `/api/v1/namespaces/${namespace}/pods` : '/api/v1/pods';
+  }
+
+  workloadsPath(namespace?: string): string {
+    return namespace
+      ? `/apis/${KUEUE_GROUP}/${KUEUE_VERSION}/namespaces/${namespace}/${WORKLOADS}`
+      : `/apis/${KUEUE_GROUP}/${KUEUE_VERSION}/${WORKLOADS}`;
+  }
+
+  /** Only the Workloads of some run (labelled with it), never the cluster's others. */
+  async listWorkloads(namespace?: string): Promise<ListResult<RawWorkload>> {
+    const query = { group: KUEUE_GROUP, version: KUEUE_VERSION, plural: WORKLOADS, labelSelector: WORKLOAD_SELECTOR };
+    const list = (
+      namespace
+        ? await this.custom.listNamespacedCustomObject({ ...query, namespace })
+        : await this.custom.listClusterCustomObject(query)
+    ) as { items: RawWorkload[]; metadata?: { resourceVersion?: string } };
+    return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+  }
+
+  /** A ResourceFlavor (cluster-scoped), or undefined when there is none of that name. */
+  async readResourceFlavor(name: string): Promise<ResourceFlavor | undefined> {
+    try {
+      const flavor = await this.custom.getClusterCustomObject({
+        group: KUEUE_GROUP,
+        version: KUEUE_VERSION,
+        plural: RESOURCE_FLAVORS,
+        name
+      });
+      return ResourceFlavorSchema.parse(flavor);
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Writes a Workload's conditions (and removes its admission, after an eviction) through the status subresource,
+   * guarded by the resourceVersion they were decided from: Kueue writes the same status, and a write made from a
+   * stale cache is refused (409) rather than undo Kueue's. A JSON patch: `patch` on workloads/status only.
+   */
+  async writeWorkloadStatus(
+    namespace: string,
+    name: string,
+    resourceVersion: string,
+    conditions: readonly WorkloadCondition[],
+    clearAdmission: boolean
+  ): Promise<void> {
+    const body = [
+      { op: 'replace', path: '/metadata/resourceVersion', value: resourceVersion },
+      { op: 'add', path: '/status/conditions', value: conditions },
+      ...(clearAdmission ? [{ op: 'remove', path: '/status/admission' }] : [])
+    ];
+    await this.custom.patchNamespacedCustomObjectStatus(
+      { group: KUEUE_GROUP, version: KUEUE_VERSION, namespace, plural: WORKLOADS, name, body },
+      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch)
+    );
+  }
+
+  async deleteWorkload(namespace: string, name: string): Promise<void> {
+    try {
+      await this.custom.deleteNamespacedCustomObject({
+        group: KUEUE_GROUP,
+        version: KUEUE_VERSION,
+        namespace,
+        plural: WORKLOADS,
+        name
+      });
+    } catch (error) {
+      if (statusCodeOf(error) !== 404) throw error;
+    }
   }
 
   /** Only pods of some run: the operator never caches the cluster's other pods. */

@@ -6,7 +6,7 @@ import pino, { type Logger } from 'pino';
 import { LABEL_RUN } from '../resources/names.js';
 import type { ClusterSettings } from '../resources/templates.js';
 import { Informer, objectKey } from './informer.js';
-import { KubeApi, statusCodeOf, type RawRun } from './kube-api.js';
+import { KubeApi, statusCodeOf, type RawRun, type RawWorkload } from './kube-api.js';
 import { LeaderElector } from './leader-election.js';
 import { OperatorMetrics } from './metrics.js';
 import { RunIdentityIssuer } from '../resources/run-identity.js';
@@ -41,6 +41,11 @@ export interface OperatorOptions {
   readonly defaultGpuResource?: string;
   /** False: create no per-run NetworkPolicy (default true). */
   readonly networkPolicies?: boolean;
+  /**
+   * Kueue admits runs labelled `kueue.x-k8s.io/queue-name`, through a Workload per run (Kueue's CRDs must be
+   * installed). Off by default: the operator then never reads nor writes Kueue's objects, and the label is a label.
+   */
+  readonly kueue?: boolean;
   /** Which URIs a spec may name (default DEFAULT_URI_POLICY: s3:// only). */
   readonly uriPolicy?: ClusterSettings['uriPolicy'];
   /** More than each run's NetworkPolicy lets its pods reach. */
@@ -115,6 +120,21 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     onRelist: (reason) => metrics.relists.inc({ resource: 'pods', reason }),
     logger
   });
+  const workloads = options.kueue
+    ? new Informer<RawWorkload>({
+        resource: 'workloads',
+        list: () => api.listWorkloads(options.namespace),
+        watchPath: api.workloadsPath(options.namespace),
+        watchQuery: { labelSelector: LABEL_RUN },
+        watch: api.watch,
+        onChange: (workload) => {
+          const run = workload.metadata?.labels?.[LABEL_RUN];
+          if (run) queue.add(`${workload.metadata?.namespace ?? ''}/${run}`);
+        },
+        onRelist: (reason) => metrics.relists.inc({ resource: 'workloads', reason }),
+        logger
+      })
+    : undefined;
   if (options.runIdentity === undefined)
     logger.warn(
       'no operator key (--identity-key-file): run tokens and certificates derive from a key of this process, so a restarted operator cannot read the /status of the runs it started before'
@@ -125,6 +145,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     api,
     runs,
     pods,
+    ...(workloads ? { workloads } : {}),
     progress: options.progress ?? httpProgressSource({ logger, identity: runIdentity }),
     metrics,
     logger,
@@ -204,7 +225,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       metrics.leader.set(1);
       void (async () => {
         try {
-          await Promise.all([runs.start(), pods.start()]);
+          await Promise.all([runs.start(), pods.start(), ...(workloads ? [workloads.start()] : [])]);
           synced = true;
           for (let i = 0; i < (options.concurrency ?? 4); i++) workers.push(work());
           logger.info({ identity, namespace: options.namespace ?? '(all)' }, 'caches synced; reconciling');
@@ -221,6 +242,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       metrics.leader.set(0);
       runs.stop();
       pods.stop();
+      workloads?.stop();
       queue.shutDown();
       options.onLostLeadership?.(
         new Error(
@@ -240,6 +262,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
       stopping = true;
       runs.stop();
       pods.stop();
+      workloads?.stop();
       queue.shutDown();
       await Promise.all(workers);
       await elector.stop();
@@ -255,7 +278,7 @@ function cannotSync(error: unknown): Error {
   const status = statusCodeOf(error);
   if (status === 404)
     return new Error(
-      `cannot list TrainingRuns (HTTP 404): the CRD is not installed; kubectl apply -f deploy/crds/ringtrain.dev_trainingruns.yaml`
+      `cannot list TrainingRuns (HTTP 404): the CRD is not installed; kubectl apply -f deploy/crds/ringtrain.dev_trainingruns.yaml (with --kueue, Kueue v0.17 or later must be installed too: its Workload CRD, kueue.x-k8s.io/v1beta2)`
     );
   if (status === 403)
     return new Error(

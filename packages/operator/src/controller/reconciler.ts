@@ -11,7 +11,15 @@ import { LABEL_ROLE, LABEL_RUN, names } from '../resources/names.js';
 import type { RunIdentityIssuer } from '../resources/run-identity.js';
 import type { ClusterSettings } from '../resources/templates.js';
 import type { Informer } from './informer.js';
-import { statusCodeOf, type KubeApi, type RawRun } from './kube-api.js';
+import { statusCodeOf, type KubeApi, type RawRun, type RawWorkload } from './kube-api.js';
+import {
+  WorkloadSchema,
+  admittedFlavorNames,
+  isAdmitted,
+  workloadName,
+  type ResourceFlavor,
+  type Workload
+} from '../resources/kueue.js';
 import type { OperatorMetrics } from './metrics.js';
 import type { ProgressSource } from './progress.js';
 import { StorageCredentialsMinter, type StoreAdmin } from './storage-credentials-minter.js';
@@ -20,6 +28,8 @@ export interface ReconcilerOptions {
   readonly api: KubeApi;
   readonly runs: Informer<RawRun>;
   readonly pods: Informer<V1Pod>;
+  /** With Kueue (`--kueue`): the runs' Workloads; runs labelled kueue.x-k8s.io/queue-name wait for admission. */
+  readonly workloads?: Informer<RawWorkload>;
   readonly progress: ProgressSource;
   readonly metrics: OperatorMetrics;
   readonly logger: Logger;
@@ -119,6 +129,7 @@ export class Reconciler {
       (p) => p.metadata?.labels?.[LABEL_ROLE] === 'coordinator' && p.status?.phase === 'Running'
     );
     const report = coordinatorRunning ? await this.options.progress(run) : undefined;
+    const { workload, flavors } = await this.observeWorkload(run);
     const observed: Observed = {
       pods,
       serviceNames: [
@@ -132,7 +143,9 @@ export class Reconciler {
       ...(report?.ingest ? { ingest: report.ingest } : {}),
       ...(report?.plan ? { plan: report.plan } : {}),
       ...(report?.hung ? { hung: report.hung } : {}),
-      ...(report?.unreadable ? { statusUnreadable: report.unreadable } : {})
+      ...(report?.unreadable ? { statusUnreadable: report.unreadable } : {}),
+      ...(workload ? { workload } : {}),
+      ...(flavors ? { flavors } : {})
     };
     const plan = planReconcile(run, observed, new Date(), {
       token: this.options.identity.token(run),
@@ -145,6 +158,7 @@ export class Reconciler {
         ? { pollProgressSeconds: this.options.pollProgressSeconds }
         : {}),
       ...(this.options.cluster !== undefined ? { cluster: this.options.cluster } : {}),
+      ...(this.options.workloads ? { kueue: true } : {}),
       ...this.outputInUse(run)
     });
 
@@ -184,9 +198,22 @@ export class Reconciler {
       } else if (action.kind === 'delete-pod') {
         await api.deletePod(namespace, action.name, action.force);
         logger.info({ run: key, pod: action.name, force: action.force, why: action.why }, 'deleted pod');
-      } else {
+      } else if (action.kind === 'delete-run') {
         await api.deleteRun(namespace, run.metadata.name);
         logger.info({ run: key, why: action.why }, 'deleted run');
+      } else if (action.kind === 'delete-workload') {
+        await api.deleteWorkload(namespace, action.name);
+        logger.info({ run: key, workload: action.name, why: action.why }, 'deleted workload');
+      } else {
+        // A 409 (Kueue wrote the Workload since the informer's copy) fails this reconcile: retried with backoff.
+        await api.writeWorkloadStatus(
+          namespace,
+          action.name,
+          action.resourceVersion,
+          action.conditions,
+          action.clearAdmission
+        );
+        logger.info({ run: key, workload: action.name, why: action.why }, 'wrote workload status');
       }
     }
     const requeues = [plan.requeueAfterSeconds === undefined ? undefined : plan.requeueAfterSeconds * 1000, renewInMs];
@@ -214,6 +241,31 @@ export class Reconciler {
       }
       throw error;
     }
+  }
+
+  /**
+   * The run's Workload from the informer, and while it is admitted and the run not over, the ResourceFlavors its
+   * admission names (read each time: pods created later must land on them, and a flavor's labels may change).
+   */
+  private async observeWorkload(
+    run: TrainingRun
+  ): Promise<{ workload?: Workload; flavors?: ReadonlyMap<string, ResourceFlavor> }> {
+    const raw = this.options.workloads?.get(`${run.metadata.namespace ?? 'default'}/${workloadName(run)}`);
+    if (!raw) return {};
+    const parsed = WorkloadSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.options.logger.warn({ workload: raw.metadata?.name, err: parsed.error }, 'unreadable Workload; ignored');
+      return {};
+    }
+    const workload = parsed.data;
+    const phase = run.status?.phase;
+    if (!isAdmitted(workload) || phase === 'Succeeded' || phase === 'Failed') return { workload };
+    const flavors = new Map<string, ResourceFlavor>();
+    for (const name of admittedFlavorNames(workload)) {
+      const flavor = await this.options.api.readResourceFlavor(name);
+      if (flavor) flavors.set(name, flavor);
+    }
+    return { workload, flavors };
   }
 
   /** Before a run's first attempt: whether another run it knows owns where this one would write. */

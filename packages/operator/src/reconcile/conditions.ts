@@ -4,6 +4,7 @@ export const CONDITION_TYPES = [
   'Running',
   'Restarting',
   'Suspended',
+  'Admitted',
   'Stalled',
   'Unschedulable',
   'Succeeded',

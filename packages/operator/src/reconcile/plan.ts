@@ -1,4 +1,12 @@
-import type { V1ConfigMap, V1NetworkPolicy, V1Pod, V1PodCondition, V1Secret, V1Service } from '@kubernetes/client-node';
+import type {
+  KubernetesObject,
+  V1ConfigMap,
+  V1NetworkPolicy,
+  V1Pod,
+  V1PodCondition,
+  V1Secret,
+  V1Service
+} from '@kubernetes/client-node';
 import { OPERATOR_MANAGER } from '../api/group-version.js';
 import type { Phase, TrainingRunStatus } from '../api/status-schema.js';
 import type { TrainingRun } from '../api/training-run.js';
@@ -16,6 +24,25 @@ import {
 } from '../resources/templates.js';
 import type { ClusterSettings } from '../resources/templates.js';
 import type { RunTlsIdentity } from '../resources/run-identity.js';
+import {
+  POD_SETS,
+  admittedFlavorNames,
+  admittedPlacement,
+  buildWorkload,
+  evictionOf,
+  holdsQuota,
+  isAdmitted,
+  isFinished,
+  podSetOf,
+  queueNameOf,
+  workloadName,
+  withAdmittedPlacement,
+  type AdmittedPlacement,
+  type PodSetName,
+  type ResourceFlavor,
+  type Workload,
+  type WorkloadCondition
+} from '../resources/kueue.js';
 import { conditionIs, setCondition, type ConditionType } from './conditions.js';
 import { classifyPodFailure, type FailureVerdict } from './failure-policy.js';
 
@@ -86,15 +113,33 @@ export interface Observed {
   readonly hung?: readonly HungWorkerReport[];
   /** CoordinatorReport.unreadable: named in a Stalled verdict, where it is the likely cause. */
   readonly statusUnreadable?: string;
+  /** With PlanOptions.kueue, a queued run's Workload (`trainingrun-<run>`) as the informer has it; absent: none. */
+  readonly workload?: Workload;
+  /** The ResourceFlavors its admission names, by name; one missing here is not (yet) known to exist. */
+  readonly flavors?: ReadonlyMap<string, ResourceFlavor>;
 }
 
 export type Action =
   | { readonly kind: 'create'; readonly object: ChildObject }
   | { readonly kind: 'delete-pod'; readonly name: string; readonly force: boolean; readonly why: string }
-  | { readonly kind: 'delete-run'; readonly why: string };
+  | { readonly kind: 'delete-run'; readonly why: string }
+  | { readonly kind: 'delete-workload'; readonly name: string; readonly why: string }
+  | {
+      readonly kind: 'write-workload-status';
+      readonly name: string;
+      /** The Workload's resourceVersion this was decided from: the write is refused (409) if Kueue wrote since. */
+      readonly resourceVersion: string;
+      /** The whole list of the Workload's conditions to store. */
+      readonly conditions: WorkloadCondition[];
+      /** Remove status.admission: the quota goes back to the queue (after an eviction). */
+      readonly clearAdmission: boolean;
+      readonly why: string;
+    };
 
 /** What reconcile creates for a run; each is owned by the run, so the garbage collector deletes it with it. */
-export type ChildObject = V1Pod | V1Service | V1Secret | V1ConfigMap | V1NetworkPolicy;
+export type ChildObject = V1Pod | V1Service | V1Secret | V1ConfigMap | V1NetworkPolicy | QueuedWorkload;
+/** A kueue.x-k8s.io Workload (resources/kueue.ts buildWorkload). */
+export type QueuedWorkload = KubernetesObject & { readonly kind: 'Workload' };
 
 export interface RunEvent {
   readonly type: 'Normal' | 'Warning';
@@ -129,6 +174,11 @@ export interface PlanOptions {
    * runs the reconciler knows). Checked before the first attempt only, like the URI policy.
    */
   readonly outputInUse?: string;
+  /**
+   * Kueue admits runs labelled `kueue.x-k8s.io/queue-name` (`ringtrain operator --kueue`): through a Workload the
+   * operator creates, and no pod before Kueue admits it. Without it that label is only a label.
+   */
+  readonly kueue?: boolean;
 }
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
@@ -220,6 +270,8 @@ class Planner {
   private status: TrainingRunStatus;
   private readonly nowIso: string;
   private readonly previousPhase: Phase | undefined;
+  /** Where Kueue's admission puts each podSet's pods; set by queued() for an admitted run. */
+  private placements: ReadonlyMap<PodSetName, AdmittedPlacement> | undefined;
 
   constructor(
     private readonly run: TrainingRun,
@@ -237,7 +289,7 @@ class Planner {
     this.forceDeleteStuckPods();
     if (this.status.phase === 'Succeeded' || this.status.phase === 'Failed') this.finished();
     else if (this.run.spec.runPolicy.suspend) this.suspended();
-    else this.active();
+    else if (!this.queued()) this.active();
     this.status.readyWorkers = this.workerPods().filter(isReady).length;
     this.status.workers = `${this.status.readyWorkers}/${this.run.spec.workers.replicas}`;
     this.status.ranks = worldSize(this.run.spec.workers);
@@ -398,7 +450,127 @@ class Planner {
     }
   }
 
+  /**
+   * A run that Kueue admits (PlanOptions.kueue and the run's `kueue.x-k8s.io/queue-name` label) waits for its
+   * Workload's admission with no pods: true while it waits, false once admitted (active() then runs the attempt,
+   * its pods placed on the admission's flavors). Evicted (preempted, a stopped queue, PodsReady timeout): its pods
+   * go as for a suspend, then the quota goes back to the queue, as Kueue's job integrations do it; re-admitted, it
+   * resumes from its checkpoint as a new attempt. No wait in the queue counts toward progressDeadlineSeconds or
+   * activeDeadlineSeconds, nor uses the restart budget.
+   */
+  private queued(): boolean {
+    this.placements = undefined;
+    const queue = this.options.kueue ? queueNameOf(this.run) : undefined;
+    if (queue === undefined) return false;
+    // A run that may not start at all is failed by active(), not queued for quota it would never use.
+    if (this.status.attempt === undefined && this.refusedBeforeStart()) return false;
+    const workload = this.ownWorkload();
+    const admittedBefore = conditionIs(this.status.conditions, 'Admitted');
+    const waitedBefore = this.status.conditions?.find((c) => c.type === 'Admitted' && c.status === 'False');
+    const eviction = workload ? evictionOf(workload) : undefined;
+    if (workload && isAdmitted(workload) && !eviction) {
+      const placements = new Map<PodSetName, AdmittedPlacement>();
+      for (const podSet of [POD_SETS.coordinator, POD_SETS.workers]) {
+        const placement = admittedPlacement(workload, podSet, this.observed.flavors ?? new Map());
+        if (placement) placements.set(podSet, placement);
+      }
+      const clusterQueue = workload.status?.admission?.clusterQueue ?? '';
+      if (placements.size < 2) {
+        const missing = admittedFlavorNames(workload).filter((name) => !this.observed.flavors?.has(name));
+        this.waitInQueue(
+          'FlavorUnknown',
+          `admitted by ClusterQueue ${clusterQueue}, but ResourceFlavor ${missing.join(', ')} cannot be read: no pods until it can (placing them elsewhere would miss the quota's nodes)`
+        );
+        return true;
+      }
+      this.placements = placements;
+      const flavors = admittedFlavorNames(workload).join(', ');
+      const message = `admitted by ClusterQueue ${clusterQueue} from LocalQueue ${queue}${flavors ? ` on ResourceFlavor ${flavors}` : ''}`;
+      this.setCondition('Admitted', 'True', 'Admitted', message);
+      if (!admittedBefore) {
+        this.event('Normal', 'Admitted', message);
+        // Re-admitted after an eviction: the pods of the attempt Kueue stopped are gone; the next one resumes.
+        if (this.status.attempt !== undefined) this.startAttempt('Resumed');
+      }
+      return false;
+    }
+    for (const pod of this.observed.pods)
+      if (!pod.metadata?.deletionTimestamp)
+        this.deletePod(pod, eviction ? `evicted by Kueue: ${eviction.reason ?? 'Evicted'}` : 'not admitted by Kueue');
+    if (!workload) {
+      if (!this.observed.workload) this.create(buildWorkload(this.run, this.options.cluster) as QueuedWorkload);
+      this.waitInQueue(
+        'Queued',
+        `queued in LocalQueue ${queue}: waiting for Kueue to admit Workload ${workloadName(this.run)}`
+      );
+      return true;
+    }
+    if (eviction) {
+      const reason = eviction.reason ?? 'Evicted';
+      const message = `evicted by Kueue (${reason}${eviction.message ? `: ${eviction.message}` : ''}); waiting in LocalQueue ${queue} to be admitted again, which does not count toward runPolicy.progressDeadlineSeconds nor runPolicy.backoffLimit`;
+      // Kueue's job integrations give the quota back once the job has stopped: here, once no pod is left.
+      if (holdsQuota(workload) && this.observed.pods.length === 0 && workload.metadata.resourceVersion)
+        this.actions.push({
+          kind: 'write-workload-status',
+          name: workload.metadata.name,
+          resourceVersion: workload.metadata.resourceVersion,
+          conditions: requeuedConditions(workload, eviction, this.nowIso),
+          clearAdmission: true,
+          why: `its pods are gone after the eviction (${reason})`
+        });
+      if (waitedBefore?.reason !== 'Evicted') this.event('Warning', 'Evicted', message);
+      this.waitInQueue('Evicted', message);
+      return true;
+    }
+    this.waitInQueue(
+      'Queued',
+      `queued in LocalQueue ${queue}: waiting for Kueue to admit Workload ${workloadName(this.run)}`
+    );
+    return true;
+  }
+
+  /** The run waits for Kueue: phase Pending, condition Admitted False saying where and why. */
+  private waitInQueue(reason: 'Queued' | 'Evicted' | 'FlavorUnknown', message: string): void {
+    const before = this.status.conditions?.find((c) => c.type === 'Admitted');
+    this.setCondition('Admitted', 'False', reason, message);
+    this.setCondition('Running', 'False', reason, message);
+    if (conditionIs(this.status.conditions, 'Unschedulable'))
+      this.setCondition('Unschedulable', 'False', reason, 'the run has no pods to schedule until Kueue admits it');
+    this.setPhase('Pending', message);
+    if (reason === 'Queued' && (before === undefined || before.status === 'True'))
+      this.event('Normal', 'Queued', message);
+    if (reason === 'FlavorUnknown' && before?.reason !== 'FlavorUnknown')
+      this.event('Warning', 'FlavorUnknown', message);
+  }
+
+  /** The run's own Workload: by name, owned by this run (uid), not being deleted. */
+  private ownWorkload(): Workload | undefined {
+    const workload = this.observed.workload;
+    if (!workload || workload.metadata.deletionTimestamp) return undefined;
+    const uid = this.run.metadata.uid;
+    return (workload.metadata.ownerReferences ?? []).some((o) => o.uid === uid) ? workload : undefined;
+  }
+
+  /** Whether active() would fail a run before its first attempt (URI policy, output in use). */
+  private refusedBeforeStart(): boolean {
+    return (
+      uriPolicyViolations(this.run, this.options.cluster?.uriPolicy).length > 0 ||
+      this.options.outputInUse !== undefined
+    );
+  }
+
   private suspended(): void {
+    // A suspended run holds no quota: its Workload goes, and a new one queues when it is resumed.
+    const workload = this.options.kueue ? this.ownWorkload() : undefined;
+    if (workload)
+      this.actions.push({ kind: 'delete-workload', name: workload.metadata.name, why: 'the run is suspended' });
+    if (conditionIs(this.status.conditions, 'Admitted'))
+      this.setCondition(
+        'Admitted',
+        'False',
+        'Suspended',
+        'the run is suspended: its Workload is deleted, its quota released'
+      );
     for (const pod of this.observed.pods)
       if (!pod.metadata?.deletionTimestamp) this.deletePod(pod, 'the run is suspended');
     if (this.status.phase !== 'Suspended') {
@@ -412,6 +584,29 @@ class Planner {
 
   private finished(): void {
     const policy = this.run.spec.runPolicy;
+    // As Kueue's job integrations do: a finished job's Workload is marked Finished, and its quota released.
+    const workload = this.options.kueue ? this.ownWorkload() : undefined;
+    if (workload && !isFinished(workload) && workload.metadata.resourceVersion) {
+      const succeeded = this.status.phase === 'Succeeded';
+      const last = this.status.conditions?.find((c) => c.type === (succeeded ? 'Succeeded' : 'Failed'));
+      this.actions.push({
+        kind: 'write-workload-status',
+        name: workload.metadata.name,
+        resourceVersion: workload.metadata.resourceVersion,
+        conditions: withWorkloadCondition(
+          workload.status?.conditions ?? [],
+          {
+            type: 'Finished',
+            status: 'True',
+            reason: succeeded ? 'Succeeded' : 'Failed',
+            message: (last?.message ?? `the TrainingRun ${this.status.phase?.toLowerCase() ?? 'ended'}`).slice(0, 32768)
+          },
+          this.nowIso
+        ),
+        clearAdmission: false,
+        why: `the run ${this.status.phase}`
+      });
+    }
     for (const pod of this.observed.pods) {
       if (pod.metadata?.deletionTimestamp) continue;
       if (policy.cleanPodPolicy === 'All' || (policy.cleanPodPolicy === 'Running' && !isTerminal(pod)))
@@ -601,7 +796,11 @@ class Planner {
       )
     ];
     // A name still held by a pod of an earlier attempt (Terminating) is created on a later pass.
-    for (const pod of wanted) if (!present.has(pod.metadata?.name)) this.create(pod);
+    for (const pod of wanted) {
+      if (present.has(pod.metadata?.name)) continue;
+      const placement = this.placements?.get(podSetOf(pod));
+      this.create(placement ? withAdmittedPlacement(pod, placement) : pod);
+    }
   }
 
   /** The plan reaches the status, and once per run an event, so `kubectl describe tr` explains the run. */
@@ -754,6 +953,59 @@ class Planner {
   private event(type: RunEvent['type'], reason: string, message: string): void {
     this.events.push({ type, reason, message });
   }
+}
+
+/** metav1.Time as Kueue writes it: RFC 3339 in whole seconds. */
+const kubeTime = (time: string | Date): string => new Date(time).toISOString().replace(/\.\d+Z$/, 'Z');
+
+/** A Workload's conditions with one set in the metav1.Condition way (lastTransitionTime moves when status flips). */
+function withWorkloadCondition(
+  conditions: readonly WorkloadCondition[],
+  update: { type: string; status: 'True' | 'False'; reason: string; message: string },
+  now: string
+): WorkloadCondition[] {
+  const previous = conditions.find((c) => c.type === update.type);
+  const next: WorkloadCondition = {
+    ...update,
+    lastTransitionTime:
+      previous && previous.status === update.status && previous.lastTransitionTime !== undefined
+        ? kubeTime(previous.lastTransitionTime)
+        : kubeTime(now)
+  };
+  return [
+    ...conditions
+      .filter((c) => c.type !== update.type)
+      .map((c) => ({
+        ...c,
+        ...(c.lastTransitionTime !== undefined ? { lastTransitionTime: kubeTime(c.lastTransitionTime) } : {})
+      })),
+    next
+  ];
+}
+
+/**
+ * After an eviction, once the run's pods are gone: what Kueue's job reconciler writes when it clears a stopped job's
+ * admission (QuotaReserved False, reason Pending; Admitted False, NoReservation; Requeued True after a preemption
+ * or node failures, when Kueue requeues it at once, else False until Kueue decides).
+ */
+function requeuedConditions(workload: Workload, eviction: WorkloadCondition, now: string): WorkloadCondition[] {
+  const message = eviction.message ?? eviction.reason ?? 'Evicted';
+  const requeued = eviction.reason === 'Preempted' || eviction.reason === 'NodeFailures';
+  let conditions = withWorkloadCondition(
+    workload.status?.conditions ?? [],
+    { type: 'Requeued', status: requeued ? 'True' : 'False', reason: eviction.reason ?? 'Evicted', message },
+    now
+  );
+  conditions = withWorkloadCondition(
+    conditions,
+    { type: 'QuotaReserved', status: 'False', reason: 'Pending', message },
+    now
+  );
+  return withWorkloadCondition(
+    conditions,
+    { type: 'Admitted', status: 'False', reason: 'NoReservation', message: 'The workload has no reservation' },
+    now
+  );
 }
 
 /**
