@@ -158,6 +158,28 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
     assert.doesNotMatch(manifests, /--operator-pod-labels|networkpolicies/);
   });
 
+  it('with operator.kueue.enabled: an operator started with --kueue, granted Workloads and a get on ResourceFlavors only', async () => {
+    assert.match(await renderOk(defaultValues), /- --kueue=false\n/);
+    assert.doesNotMatch(await renderOk(defaultValues), /kueue\.x-k8s\.io/);
+    // One watched namespace: Workloads in its Role; ResourceFlavors are cluster-scoped, so a ClusterRole of their own.
+    const manifests = await renderOk(productionValues, ['--set', 'operator.kueue.enabled=true']);
+    assert.match(manifests, /- --kueue=true\n/);
+    assert.match(
+      manifests,
+      /- apiGroups: \[kueue\.x-k8s\.io\]\n\s+resources: \[workloads\]\n\s+verbs: \[list, watch, create, delete\]\n/
+    );
+    assert.match(
+      manifests,
+      /- apiGroups: \[kueue\.x-k8s\.io\]\n\s+resources: \[workloads\/status\]\n\s+verbs: \[patch\]\n/
+    );
+    assert.match(
+      manifests,
+      /- apiGroups: \[kueue\.x-k8s\.io\]\n\s+resources: \[resourceflavors\]\n\s+verbs: \[get\]\n/
+    );
+    assert.ok(objects(manifests).includes('ClusterRole/rt-ringtrain-operator-kueue-flavors'));
+    assert.ok(objects(manifests).includes('ClusterRoleBinding/rt-ringtrain-operator-kueue-flavors'));
+  });
+
   // Each bad value must be refused by values.schema.json with a message that names the field.
   const refusals: Array<[string, string[], RegExp]> = [
     ['a string where a number belongs', ['--set-string', 'operator.replicas=two'], /\/operator\/replicas/],
