@@ -158,7 +158,7 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
     assert.doesNotMatch(manifests, /--operator-pod-labels|networkpolicies/);
   });
 
-  it('with operator.kueue.enabled: an operator started with --kueue, granted Workloads and a get on ResourceFlavors only', async () => {
+  it('with operator.kueue.enabled: an operator started with --kueue, granted Workloads and a get on ResourceFlavors and PriorityClasses only', async () => {
     assert.match(await renderOk(defaultValues), /- --kueue=false\n/);
     assert.doesNotMatch(await renderOk(defaultValues), /kueue\.x-k8s\.io/);
     // One watched namespace: Workloads in its Role; ResourceFlavors are cluster-scoped, so a ClusterRole of their own.
@@ -176,8 +176,12 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
       manifests,
       /- apiGroups: \[kueue\.x-k8s\.io\]\n\s+resources: \[resourceflavors\]\n\s+verbs: \[get\]\n/
     );
-    assert.ok(objects(manifests).includes('ClusterRole/rt-ringtrain-operator-kueue-flavors'));
-    assert.ok(objects(manifests).includes('ClusterRoleBinding/rt-ringtrain-operator-kueue-flavors'));
+    assert.match(
+      manifests,
+      /- apiGroups: \[scheduling\.k8s\.io\]\n\s+resources: \[priorityclasses\]\n\s+verbs: \[get\]\n/
+    );
+    assert.ok(objects(manifests).includes('ClusterRole/rt-ringtrain-operator-kueue'));
+    assert.ok(objects(manifests).includes('ClusterRoleBinding/rt-ringtrain-operator-kueue'));
   });
 
   // Each bad value must be refused by values.schema.json with a message that names the field.

@@ -8,6 +8,7 @@ import {
   KubernetesObjectApi,
   NetworkingV1Api,
   PatchStrategy,
+  SchedulingV1Api,
   V1MicroTime,
   Watch,
   setHeaderOptions,
@@ -56,7 +57,8 @@ export type RawWorkload = KubernetesObject & { spec?: unknown; status?: unknown 
  * services, secrets and configmaps get/create; networking.k8s.io networkpolicies get/create, unless started
  * with --network-policies=false; events create; leases get/create/update; secrets update, only with
  * --store-credentials-dir, to renew the per-run storage credentials it minted, putSecret; with --kueue:
- * kueue.x-k8s.io workloads list/watch/create/delete, workloads/status patch, resourceflavors get).
+ * kueue.x-k8s.io workloads list/watch/create/delete, workloads/status patch, resourceflavors get, and
+ * scheduling.k8s.io priorityclasses get).
  */
 export class KubeApi {
   readonly watch: Watch;
@@ -64,6 +66,7 @@ export class KubeApi {
   private readonly custom: CustomObjectsApi;
   private readonly coordination: CoordinationV1Api;
   private readonly networking: NetworkingV1Api;
+  private readonly scheduling: SchedulingV1Api;
   private readonly objects: KubernetesObjectApi;
 
   constructor(readonly config: KubeConfig) {
@@ -72,6 +75,7 @@ export class KubeApi {
     this.custom = config.makeApiClient(CustomObjectsApi);
     this.coordination = config.makeApiClient(CoordinationV1Api);
     this.networking = config.makeApiClient(NetworkingV1Api);
+    this.scheduling = config.makeApiClient(SchedulingV1Api);
     this.objects = KubernetesObjectApi.makeApiClient(config);
   }
 
@@ -112,6 +116,16 @@ export class KubeApi {
         name
       });
       return ResourceFlavorSchema.parse(flavor);
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** The value of a PriorityClass (cluster-scoped), or undefined when there is none of that name. */
+  async readPriorityClassValue(name: string): Promise<number | undefined> {
+    try {
+      return (await this.scheduling.readPriorityClass({ name })).value;
     } catch (error) {
       if (statusCodeOf(error) === 404) return undefined;
       throw error;

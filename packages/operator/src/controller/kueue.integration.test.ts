@@ -5,7 +5,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiextensionsV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import {
+  ApiextensionsV1Api,
+  PatchStrategy,
+  SchedulingV1Api,
+  setHeaderOptions,
+  type V1Pod
+} from '@kubernetes/client-node';
 import { eventually } from '@ringtrain/testing';
 import { parse } from 'yaml';
 import {
@@ -275,6 +281,28 @@ describe(
         return condition(current, 'Finished')?.status === 'True' ? current : undefined;
       });
       assert.equal(condition(finished, 'Finished')?.reason, 'Succeeded');
+    });
+
+    it("queues a run with a PriorityClass: the Workload carries its name and value, as Kueue's schema requires both", async () => {
+      await kube.kubeConfig.makeApiClient(SchedulingV1Api).createPriorityClass({
+        body: { metadata: { name: 'research-high' }, value: 1000 }
+      });
+      const body = runBody(
+        'prioritized',
+        {},
+        { replicas: 1, image: 'ringtrain:test', priorityClassName: 'research-high' }
+      );
+      (body.metadata as { labels?: Record<string, string> }).labels = { [QUEUE_NAME_LABEL]: QUEUE };
+      await createRun(body);
+      const workload = (await eventually('the Workload', () => getWorkload('prioritized'))) as WorkloadObject & {
+        spec: { priorityClassRef?: unknown; priority?: number };
+      };
+      assert.deepEqual(workload.spec.priorityClassRef, {
+        group: 'scheduling.k8s.io',
+        kind: 'PriorityClass',
+        name: 'research-high'
+      });
+      assert.equal(workload.spec.priority, 1000);
     });
 
     it('a run without the queue label starts at once, with no Workload', async () => {

@@ -16,6 +16,8 @@ import {
   WorkloadSchema,
   admittedFlavorNames,
   isAdmitted,
+  queueNameOf,
+  runPriorityClassName,
   workloadName,
   type ResourceFlavor,
   type Workload
@@ -129,7 +131,7 @@ export class Reconciler {
       (p) => p.metadata?.labels?.[LABEL_ROLE] === 'coordinator' && p.status?.phase === 'Running'
     );
     const report = coordinatorRunning ? await this.options.progress(run) : undefined;
-    const { workload, flavors } = await this.observeWorkload(run);
+    const { workload, flavors, priorityClassValue } = await this.observeWorkload(run);
     const observed: Observed = {
       pods,
       serviceNames: [
@@ -145,7 +147,8 @@ export class Reconciler {
       ...(report?.hung ? { hung: report.hung } : {}),
       ...(report?.unreadable ? { statusUnreadable: report.unreadable } : {}),
       ...(workload ? { workload } : {}),
-      ...(flavors ? { flavors } : {})
+      ...(flavors ? { flavors } : {}),
+      ...(priorityClassValue !== undefined ? { priorityClassValue } : {})
     };
     const plan = planReconcile(run, observed, new Date(), {
       token: this.options.identity.token(run),
@@ -249,9 +252,16 @@ export class Reconciler {
    */
   private async observeWorkload(
     run: TrainingRun
-  ): Promise<{ workload?: Workload; flavors?: ReadonlyMap<string, ResourceFlavor> }> {
-    const raw = this.options.workloads?.get(`${run.metadata.namespace ?? 'default'}/${workloadName(run)}`);
-    if (!raw) return {};
+  ): Promise<{ workload?: Workload; flavors?: ReadonlyMap<string, ResourceFlavor>; priorityClassValue?: number }> {
+    if (!this.options.workloads || queueNameOf(run) === undefined) return {};
+    const raw = this.options.workloads.get(`${run.metadata.namespace ?? 'default'}/${workloadName(run)}`);
+    if (!raw) {
+      // Its Workload is to be created: with the value of the run's PriorityClass, which Kueue orders by.
+      const priorityClass = runPriorityClassName(run);
+      const value =
+        priorityClass === undefined ? undefined : await this.options.api.readPriorityClassValue(priorityClass);
+      return value === undefined ? {} : { priorityClassValue: value };
+    }
     const parsed = WorkloadSchema.safeParse(raw);
     if (!parsed.success) {
       this.options.logger.warn({ workload: raw.metadata?.name, err: parsed.error }, 'unreadable Workload; ignored');

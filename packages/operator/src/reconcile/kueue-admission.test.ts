@@ -163,6 +163,27 @@ describe('planReconcile with Kueue', () => {
     assert.ok(p.events.some((e) => e.reason === 'Queued'));
   });
 
+  it("gives the Workload the run's PriorityClass and its value, and waits for a class it cannot read", () => {
+    const input = sampleRunInput({
+      spec: { workers: { replicas: 2, image: 'x', priorityClassName: 'research-high' } }
+    });
+    const run = parseTrainingRun({ ...input, metadata: { ...input.metadata, labels: { [QUEUE_NAME_LABEL]: 'q' } } });
+    const created = plan(run, observed([], { priorityClassValue: 1000 })).actions.find(
+      (a) => a.kind === 'create' && a.object.kind === 'Workload'
+    );
+    assert.ok(created && created.kind === 'create');
+    assert.deepEqual((created.object as unknown as { spec: Record<string, unknown> }).spec.priorityClassRef, {
+      group: 'scheduling.k8s.io',
+      kind: 'PriorityClass',
+      name: 'research-high'
+    });
+    assert.equal((created.object as unknown as { spec: Record<string, unknown> }).spec.priority, 1000);
+    const unknown = plan(run, observed([]));
+    assert.deepEqual(kinds(unknown), []);
+    assert.equal(admittedCondition(unknown)?.reason, 'PriorityClassUnknown');
+    assert.ok(unknown.events.some((e) => e.type === 'Warning' && e.reason === 'PriorityClassUnknown'));
+  });
+
   it('waits without creating a Workload again while one exists unadmitted', () => {
     const p = plan(
       queuedRun(),

@@ -35,6 +35,7 @@ import {
   isFinished,
   podSetOf,
   queueNameOf,
+  runPriorityClassName,
   workloadName,
   withAdmittedPlacement,
   type AdmittedPlacement,
@@ -117,6 +118,8 @@ export interface Observed {
   readonly workload?: Workload;
   /** The ResourceFlavors its admission names, by name; one missing here is not (yet) known to exist. */
   readonly flavors?: ReadonlyMap<string, ResourceFlavor>;
+  /** Before its Workload is created: the value of the run's PriorityClass (runPriorityClassName), if it exists. */
+  readonly priorityClassValue?: number;
 }
 
 export type Action =
@@ -498,7 +501,21 @@ class Planner {
       if (!pod.metadata?.deletionTimestamp)
         this.deletePod(pod, eviction ? `evicted by Kueue: ${eviction.reason ?? 'Evicted'}` : 'not admitted by Kueue');
     if (!workload) {
-      if (!this.observed.workload) this.create(buildWorkload(this.run, this.options.cluster) as QueuedWorkload);
+      const priorityClass = runPriorityClassName(this.run);
+      if (priorityClass !== undefined && this.observed.priorityClassValue === undefined) {
+        // Kueue orders and preempts by its value; queued without it, the run would wait as if it had none.
+        this.waitInQueue(
+          'PriorityClassUnknown',
+          `PriorityClass ${priorityClass} cannot be read: the run is queued once it can (its pods would be refused without it too)`
+        );
+        return true;
+      }
+      const priority =
+        priorityClass !== undefined && this.observed.priorityClassValue !== undefined
+          ? { name: priorityClass, value: this.observed.priorityClassValue }
+          : undefined;
+      if (!this.observed.workload)
+        this.create(buildWorkload(this.run, this.options.cluster, priority) as QueuedWorkload);
       this.waitInQueue(
         'Queued',
         `queued in LocalQueue ${queue}: waiting for Kueue to admit Workload ${workloadName(this.run)}`
@@ -530,7 +547,7 @@ class Planner {
   }
 
   /** The run waits for Kueue: phase Pending, condition Admitted False saying where and why. */
-  private waitInQueue(reason: 'Queued' | 'Evicted' | 'FlavorUnknown', message: string): void {
+  private waitInQueue(reason: 'Queued' | 'Evicted' | 'FlavorUnknown' | 'PriorityClassUnknown', message: string): void {
     const before = this.status.conditions?.find((c) => c.type === 'Admitted');
     this.setCondition('Admitted', 'False', reason, message);
     this.setCondition('Running', 'False', reason, message);
@@ -539,8 +556,8 @@ class Planner {
     this.setPhase('Pending', message);
     if (reason === 'Queued' && (before === undefined || before.status === 'True'))
       this.event('Normal', 'Queued', message);
-    if (reason === 'FlavorUnknown' && before?.reason !== 'FlavorUnknown')
-      this.event('Warning', 'FlavorUnknown', message);
+    if ((reason === 'FlavorUnknown' || reason === 'PriorityClassUnknown') && before?.reason !== reason)
+      this.event('Warning', reason, message);
   }
 
   /** The run's own Workload: by name, owned by this run (uid), not being deleted. */

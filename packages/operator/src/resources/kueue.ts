@@ -30,6 +30,14 @@ export function queueNameOf(run: TrainingRun): string | undefined {
   return queue === undefined || queue === '' ? undefined : queue;
 }
 
+/**
+ * The PriorityClass whose value orders the run in its ClusterQueue: the workers' (most of its quota), else the
+ * coordinator's. Kueue's jobframework takes a job's pods' PriorityClass the same way.
+ */
+export function runPriorityClassName(run: TrainingRun): string | undefined {
+  return run.spec.workers.priorityClassName ?? run.spec.coordinator.priorityClassName;
+}
+
 /** `trainingrun-<run>`, as Kueue's jobframework names a Workload after its job's kind and name. */
 export function workloadName(run: TrainingRun | string): string {
   return `trainingrun-${typeof run === 'string' ? run : run.metadata.name}`;
@@ -49,9 +57,14 @@ function podSetTemplate(pod: V1Pod): Record<string, unknown> {
  * The Workload Kueue admits for a run: podSets `coordinator` (1) and `workers` (replicas), each with the pod
  * template the operator creates (containers with their requests and limits, GPUs included, nodeSelector,
  * tolerations, affinity, priorityClassName), in the run's LocalQueue, owned by the run so that deleting the run
- * deletes it. Labelled with the run's name, which the operator's informer selects on.
+ * deletes it. Labelled with the run's name, which the operator's informer selects on. With a PriorityClass
+ * (runPriorityClassName), its name and value: Kueue's schema wants both, and orders and preempts by the value.
  */
-export function buildWorkload(run: TrainingRun, cluster: ClusterSettings = {}): KubernetesObject {
+export function buildWorkload(
+  run: TrainingRun,
+  cluster: ClusterSettings = {},
+  priority?: { readonly name: string; readonly value: number }
+): KubernetesObject {
   const queue = queueNameOf(run);
   if (queue === undefined) throw new Error(`TrainingRun ${run.metadata.name} has no ${QUEUE_NAME_LABEL} label`);
   return {
@@ -65,6 +78,12 @@ export function buildWorkload(run: TrainingRun, cluster: ClusterSettings = {}): 
     },
     spec: {
       queueName: queue,
+      ...(priority
+        ? {
+            priorityClassRef: { group: 'scheduling.k8s.io', kind: 'PriorityClass', name: priority.name },
+            priority: priority.value
+          }
+        : {}),
       podSets: [
         { name: POD_SETS.coordinator, count: 1, template: podSetTemplate(buildCoordinatorPod(run, 1)) },
         {
