@@ -38,6 +38,11 @@ const OptionsSchema = z.object({
     .enum(['true', 'false'])
     .default('false')
     .transform((value) => value === 'true'),
+  podGroupScheduler: z
+    .string()
+    .max(253)
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a scheduler name, e.g. scheduler-plugins-scheduler')
+    .optional(),
   operatorPodLabels: z
     .string()
     .regex(
@@ -116,6 +121,10 @@ export function registerOperatorCommand(program: Command): void {
       '--kueue <true|false>',
       "Kueue admits runs labelled kueue.x-k8s.io/queue-name, through a Workload per run (needs Kueue's CRDs, v0.17+)",
       'false'
+    )
+    .option(
+      '--pod-group-scheduler <name>',
+      'make PodGroups (scheduler-plugins coscheduling) for runs with runPolicy.gangScheduling.podGroup, their pods scheduled by this scheduler unless they name another (default: no PodGroups; such runs fail)'
     )
     .option(
       '--operator-pod-labels <key=value,...>',
@@ -270,6 +279,7 @@ export async function runOperatorCommand(raw: Record<string, unknown>): Promise<
     defaultGpuResource: options.defaultGpuResource,
     networkPolicies: options.networkPolicies,
     kueue: options.kueue,
+    ...(options.podGroupScheduler ? { podGroupScheduler: options.podGroupScheduler } : {}),
     uriPolicy: { schemes: options.allowedUriSchemes, hosts: options.allowedUriHosts },
     runEgress: options.runEgress,
     ...(options.storeEndpoint && options.storeCredentialsDir

@@ -319,6 +319,40 @@ export const StorageSpecSchema = z
  */
 export const DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS = 120;
 
+/**
+ * All of a gang's pods placed at once or none: the coscheduling plugin of kubernetes-sigs/scheduler-plugins, as a
+ * second scheduler, holds the pods of a PodGroup until minMember of them fit. Without it, a gang that does not fit
+ * holds the nodes its placed pods took while the rest wait.
+ */
+export const GangSchedulingSchema = z
+  .object({
+    podGroup: z
+      .object({
+        schedulerName: z
+          .string()
+          .min(1)
+          .max(253)
+          .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/)
+          .optional()
+          .meta({
+            description:
+              "the scheduler that runs the coscheduling plugin; unset: the operator's --pod-group-scheduler (the chart's operator.podGroups.schedulerName). Set on both roles' pods, over their own schedulerName"
+          }),
+        scheduleTimeoutSeconds: z.int().min(1).max(86_400).optional().meta({
+          description:
+            "the PodGroup's scheduleTimeoutSeconds: how long the plugin holds placed pods waiting for the rest of the gang before it lets them go and tries again (the plugin's default when unset)"
+        })
+      })
+      .meta({
+        description:
+          'a PodGroup (scheduling.x-k8s.io/v1alpha1) per run with minMember = workers.replicas + 1, its pods labelled scheduling.x-k8s.io/pod-group and scheduled by the coscheduling scheduler'
+      })
+  })
+  .meta({
+    description:
+      "gang scheduling without a queue: the gang's pods are placed all at once or not at all, so a gang that does not fit holds no nodes"
+  });
+
 export const RunPolicySchema = defaulted(
   z.object({
     backoffLimit: z.int().min(0).max(1000).default(3).meta({ description: 'counted gang restarts before Failed' }),
@@ -352,7 +386,8 @@ export const RunPolicySchema = defaulted(
     terminationGracePeriodSeconds: z.int().min(1).max(86_400).default(DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS).meta({
       description:
         'terminationGracePeriodSeconds of the worker and coordinator pods: after SIGTERM (a drain, a gang restart, a deletion) a worker finishes its step and rank 0 writes a checkpoint (~140 MB for ResNet18 with Adam) before the kubelet kills it. Raise it for steps longer than about a minute'
-    })
+    }),
+    gangScheduling: GangSchedulingSchema.optional()
   })
 ).meta({ description: 'lifecycle: retries, deadlines, cleanup, suspension' });
 

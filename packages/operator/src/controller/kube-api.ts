@@ -23,6 +23,7 @@ import type { TrainingRunStatus } from '../api/status-schema.js';
 import type { TrainingRun } from '../api/training-run.js';
 import type { RunEvent } from '../reconcile/plan.js';
 import { LABEL_RUN } from '../resources/names.js';
+import { POD_GROUPS, POD_GROUP_GROUP, POD_GROUP_VERSION } from '../resources/pod-group.js';
 import {
   KUEUE_GROUP,
   KUEUE_VERSION,
@@ -58,7 +59,7 @@ export type RawWorkload = KubernetesObject & { spec?: unknown; status?: unknown 
  * with --network-policies=false; events create; leases get/create/update; secrets update, only with
  * --store-credentials-dir, to renew the per-run storage credentials it minted, putSecret; with --kueue:
  * kueue.x-k8s.io workloads list/watch/create/delete, workloads/status patch, resourceflavors get, and
- * scheduling.k8s.io priorityclasses get).
+ * scheduling.k8s.io priorityclasses get; with --pod-group-scheduler: scheduling.x-k8s.io podgroups get/create).
  */
 export class KubeApi {
   readonly watch: Watch;
@@ -118,6 +119,23 @@ export class KubeApi {
       return ResourceFlavorSchema.parse(flavor);
     } catch (error) {
       if (statusCodeOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Whether the run's PodGroup (scheduling.x-k8s.io, the coscheduling plugin's) exists: `get` on podgroups. */
+  async podGroupExists(namespace: string, name: string): Promise<boolean> {
+    try {
+      await this.custom.getNamespacedCustomObject({
+        group: POD_GROUP_GROUP,
+        version: POD_GROUP_VERSION,
+        namespace,
+        plural: POD_GROUPS,
+        name
+      });
+      return true;
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return false;
       throw error;
     }
   }

@@ -46,6 +46,11 @@ export interface OperatorOptions {
    * installed). Off by default: the operator then never reads nor writes Kueue's objects, and the label is a label.
    */
   readonly kueue?: boolean;
+  /**
+   * The scheduler that runs the coscheduling plugin (scheduler-plugins): runs with runPolicy.gangScheduling.podGroup
+   * get a PodGroup and their pods this scheduler, unless they name another. Unset: such runs fail before they start.
+   */
+  readonly podGroupScheduler?: string;
   /** Which URIs a spec may name (default DEFAULT_URI_POLICY: s3:// only). */
   readonly uriPolicy?: ClusterSettings['uriPolicy'];
   /** More than each run's NetworkPolicy lets its pods reach. */
@@ -146,6 +151,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     runs,
     pods,
     ...(workloads ? { workloads } : {}),
+    ...(options.podGroupScheduler ? { podGroups: { schedulerName: options.podGroupScheduler } } : {}),
     progress: options.progress ?? httpProgressSource({ logger, identity: runIdentity }),
     metrics,
     logger,

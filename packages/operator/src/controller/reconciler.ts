@@ -11,6 +11,7 @@ import { LABEL_ROLE, LABEL_RUN, names } from '../resources/names.js';
 import type { RunIdentityIssuer } from '../resources/run-identity.js';
 import type { ClusterSettings } from '../resources/templates.js';
 import type { Informer } from './informer.js';
+import { podGroupName, wantsPodGroup } from '../resources/pod-group.js';
 import { statusCodeOf, type KubeApi, type RawRun, type RawWorkload } from './kube-api.js';
 import {
   WorkloadSchema,
@@ -32,6 +33,8 @@ export interface ReconcilerOptions {
   readonly pods: Informer<V1Pod>;
   /** With Kueue (`--kueue`): the runs' Workloads; runs labelled kueue.x-k8s.io/queue-name wait for admission. */
   readonly workloads?: Informer<RawWorkload>;
+  /** PodGroups for runs that ask for gang scheduling (`--pod-group-scheduler`): PlanOptions.podGroups. */
+  readonly podGroups?: { readonly schedulerName: string };
   readonly progress: ProgressSource;
   readonly metrics: OperatorMetrics;
   readonly logger: Logger;
@@ -132,6 +135,8 @@ export class Reconciler {
     );
     const report = coordinatorRunning ? await this.options.progress(run) : undefined;
     const { workload, flavors, priorityClassValue } = await this.observeWorkload(run);
+    const podGroupExists =
+      this.options.podGroups && wantsPodGroup(run) ? await api.podGroupExists(namespace, podGroupName(run)) : undefined;
     const observed: Observed = {
       pods,
       serviceNames: [
@@ -148,7 +153,8 @@ export class Reconciler {
       ...(report?.unreadable ? { statusUnreadable: report.unreadable } : {}),
       ...(workload ? { workload } : {}),
       ...(flavors ? { flavors } : {}),
-      ...(priorityClassValue !== undefined ? { priorityClassValue } : {})
+      ...(priorityClassValue !== undefined ? { priorityClassValue } : {}),
+      ...(podGroupExists !== undefined ? { podGroupExists } : {})
     };
     const plan = planReconcile(run, observed, new Date(), {
       token: this.options.identity.token(run),
@@ -162,6 +168,7 @@ export class Reconciler {
         : {}),
       ...(this.options.cluster !== undefined ? { cluster: this.options.cluster } : {}),
       ...(this.options.workloads ? { kueue: true } : {}),
+      ...(this.options.podGroups ? { podGroups: this.options.podGroups } : {}),
       ...this.outputInUse(run)
     });
 

@@ -24,6 +24,7 @@ import {
 } from '../resources/templates.js';
 import type { ClusterSettings } from '../resources/templates.js';
 import type { RunTlsIdentity } from '../resources/run-identity.js';
+import { buildPodGroup, wantsPodGroup, withPodGroup, type PodGroup } from '../resources/pod-group.js';
 import {
   POD_SETS,
   admittedFlavorNames,
@@ -120,6 +121,8 @@ export interface Observed {
   readonly flavors?: ReadonlyMap<string, ResourceFlavor>;
   /** Before its Workload is created: the value of the run's PriorityClass (runPriorityClassName), if it exists. */
   readonly priorityClassValue?: number;
+  /** For a run with runPolicy.gangScheduling.podGroup: whether its PodGroup exists. */
+  readonly podGroupExists?: boolean;
 }
 
 export type Action =
@@ -140,7 +143,7 @@ export type Action =
     };
 
 /** What reconcile creates for a run; each is owned by the run, so the garbage collector deletes it with it. */
-export type ChildObject = V1Pod | V1Service | V1Secret | V1ConfigMap | V1NetworkPolicy | QueuedWorkload;
+export type ChildObject = V1Pod | V1Service | V1Secret | V1ConfigMap | V1NetworkPolicy | QueuedWorkload | PodGroup;
 /** A kueue.x-k8s.io Workload (resources/kueue.ts buildWorkload). */
 export type QueuedWorkload = KubernetesObject & { readonly kind: 'Workload' };
 
@@ -182,6 +185,11 @@ export interface PlanOptions {
    * operator creates, and no pod before Kueue admits it. Without it that label is only a label.
    */
   readonly kueue?: boolean;
+  /**
+   * PodGroups of the coscheduling plugin for runs that ask for them (`--pod-group-scheduler`), scheduled by this
+   * scheduler unless the run names another. Unset: such a run fails before it starts (PodGroupsDisabled).
+   */
+  readonly podGroups?: { readonly schedulerName: string };
 }
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
@@ -318,6 +326,13 @@ class Planner {
       }
       if (this.options.outputInUse !== undefined) {
         this.fail('OutputURIInUse', this.options.outputInUse);
+        return;
+      }
+      if (wantsPodGroup(this.run) && !this.options.podGroups) {
+        this.fail(
+          'PodGroupsDisabled',
+          'runPolicy.gangScheduling.podGroup: the operator was started without --pod-group-scheduler (the chart: operator.podGroups.enabled), so it makes no PodGroups here'
+        );
         return;
       }
     }
@@ -572,7 +587,8 @@ class Planner {
   private refusedBeforeStart(): boolean {
     return (
       uriPolicyViolations(this.run, this.options.cluster?.uriPolicy).length > 0 ||
-      this.options.outputInUse !== undefined
+      this.options.outputInUse !== undefined ||
+      (wantsPodGroup(this.run) && !this.options.podGroups)
     );
   }
 
@@ -805,6 +821,9 @@ class Planner {
     for (const service of [buildCoordinatorService(run), buildWorkersService(run)]) {
       if (!this.observed.serviceNames.includes(service.metadata?.name ?? '')) this.create(service);
     }
+    // Before its pods: the coscheduling plugin holds a pod whose PodGroup it does not know.
+    const podGroup = wantsPodGroup(run) ? this.options.podGroups : undefined;
+    if (podGroup && !this.observed.podGroupExists) this.create(buildPodGroup(run));
     const present = new Set(this.observed.pods.map((p) => p.metadata?.name));
     const wanted = [
       buildCoordinatorPod(run, attempt),
@@ -816,7 +835,8 @@ class Planner {
     for (const pod of wanted) {
       if (present.has(pod.metadata?.name)) continue;
       const placement = this.placements?.get(podSetOf(pod));
-      this.create(placement ? withAdmittedPlacement(pod, placement) : pod);
+      const placed = placement ? withAdmittedPlacement(pod, placement) : pod;
+      this.create(podGroup ? withPodGroup(placed, run, podGroup.schedulerName) : placed);
     }
   }
 
