@@ -184,6 +184,17 @@ describe('the helm chart (helm lint, helm template, values.schema.json)', () => 
     assert.ok(objects(manifests).includes('ClusterRoleBinding/rt-ringtrain-operator-kueue'));
   });
 
+  it('with operator.podGroups.enabled: an operator started with --pod-group-scheduler, granted get and create on podgroups', async () => {
+    const defaults = await renderOk(defaultValues);
+    assert.doesNotMatch(defaults, /--pod-group-scheduler|podgroups/);
+    const manifests = await renderOk(productionValues, ['--set', 'operator.podGroups.enabled=true']);
+    assert.match(manifests, /- --pod-group-scheduler=scheduler-plugins-scheduler\n/);
+    assert.match(
+      manifests,
+      /- apiGroups: \[scheduling\.x-k8s\.io\]\n\s+resources: \[podgroups\]\n\s+verbs: \[get, create\]\n/
+    );
+  });
+
   // Each bad value must be refused by values.schema.json with a message that names the field.
   const refusals: Array<[string, string[], RegExp]> = [
     ['a string where a number belongs', ['--set-string', 'operator.replicas=two'], /\/operator\/replicas/],
