@@ -114,9 +114,12 @@ describe('per-run storage credentials against a real MinIO', () => {
       await output.put('run-record.json', Buffer.from(`{"run":"${me}","step":2}`));
       await output.put('checkpoints/slot-0.ckpt', Buffer.from('weights'));
       await output.put('model/model.safetensors', Buffer.from('model'));
+      // A real checkpoint (ResNet18 with Adam's moments, ~135 MB) goes up in parts: the client first looks for an
+      // upload of that key to resume, a bucket-level request (found by the kind suite: AccessDenied at step 15).
+      await output.put('checkpoints/slot-1.ckpt', Buffer.alloc(65 * 1024 * 1024, 1));
       assert.deepEqual(
         (await output.list('checkpoints/')).map((o) => o.key),
-        ['checkpoints/latest.json', 'checkpoints/slot-0.ckpt']
+        ['checkpoints/latest.json', 'checkpoints/slot-0.ckpt', 'checkpoints/slot-1.ckpt']
       );
     });
 

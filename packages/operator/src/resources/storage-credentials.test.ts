@@ -48,7 +48,7 @@ describe('per-run storage credentials: which prefixes, which policy, which runs'
     const policy = JSON.parse(sessionPolicy(runPrefixes(run()))) as {
       Statement: { Action: string[]; Resource: string[]; Condition?: unknown }[];
     };
-    const [read, write, listDatasets, listRuns, location] = policy.Statement;
+    const [read, write, listDatasets, listRuns, listUploads, location] = policy.Statement;
     assert.deepEqual(read?.Action, ['s3:GetObject']);
     assert.deepEqual(read?.Resource, ['arn:aws:s3:::datasets/flowers', 'arn:aws:s3:::datasets/flowers/*']);
     assert.ok(write?.Action.includes('s3:PutObject'));
@@ -57,6 +57,12 @@ describe('per-run storage credentials: which prefixes, which policy, which runs'
       StringLike: { 's3:prefix': ['flowers', 'flowers/*'] }
     });
     assert.deepEqual(listRuns?.Resource, ['arn:aws:s3:::runs']);
+    // Multipart uploads (checkpoints) list the bucket's unfinished uploads: only where the run writes.
+    assert.deepEqual(listUploads, {
+      Effect: 'Allow',
+      Action: ['s3:ListBucketMultipartUploads'],
+      Resource: ['arn:aws:s3:::runs']
+    });
     assert.deepEqual(location?.Action, ['s3:GetBucketLocation']);
     assert.ok(!JSON.stringify(policy).includes('CreateBucket') && !JSON.stringify(policy).includes('s3:*'));
   });

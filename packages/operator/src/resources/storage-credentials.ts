@@ -118,6 +118,16 @@ export function sessionPolicy(prefixes: RunPrefixes): string {
         : { Condition: { StringLike: { 's3:prefix': mine.flatMap((l) => [l.prefix, `${l.prefix}/*`]) } } })
     });
   }
+  // A large object (a checkpoint) goes up in parts, and the client first lists the bucket's unfinished uploads of
+  // that key to resume one. S3 and MinIO grant that listing per bucket only, not per prefix: it shows the keys of
+  // uploads in progress (names, never contents) in the buckets the run writes to.
+  const writeBuckets = [...new Set(prefixes.write.map((l) => l.bucket))].sort();
+  if (writeBuckets.length > 0)
+    statements.push({
+      Effect: 'Allow',
+      Action: ['s3:ListBucketMultipartUploads'],
+      Resource: writeBuckets.map((b) => `arn:aws:s3:::${b}`)
+    });
   // Clients that ask a bucket's region first; no bucket is created or deleted with these keys.
   statements.push({
     Effect: 'Allow',
