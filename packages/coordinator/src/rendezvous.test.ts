@@ -117,6 +117,41 @@ describe('rendezvous (the state machine)', () => {
     assert.equal(state.phase, 'finished');
   });
 
+  it('a member that finished waits for the outcome: if another then fails, it joins the next generation (found on kind: rank 0 failed its last checkpoint after rank 1 had exited)', () => {
+    const { state, steps } = run([
+      register('worker-0'),
+      register('worker-1'),
+      { kind: 'member-finished', generation: 0, workerId: 'worker-1', stopped: false },
+      register('worker-1'),
+      { kind: 'generation-failed', generation: 0, workerId: 'worker-0', reason: 'AccessDenied', retryable: true },
+      register('worker-0')
+    ]);
+    assert.deepEqual(steps[3], [{ kind: 'wait', workerId: 'worker-1', address: 'worker-1:1', waiting: 1 }]);
+    assert.equal(state.restarts, 1);
+    assert.deepEqual(steps[5]!.at(-1), {
+      kind: 'form',
+      generation: 1,
+      members: [
+        { workerId: 'worker-0', address: 'worker-0:1' },
+        { workerId: 'worker-1', address: 'worker-1:1' }
+      ]
+    });
+  });
+
+  it('a member that finished and waits is answered when the others finish too', () => {
+    const { state, steps } = run([
+      register('worker-0'),
+      register('worker-1'),
+      { kind: 'member-finished', generation: 0, workerId: 'worker-1', stopped: false },
+      register('worker-1'),
+      { kind: 'member-finished', generation: 0, workerId: 'worker-0', stopped: false },
+      { kind: 'finished' }
+    ]);
+    assert.deepEqual(steps[4], [{ kind: 'finish', state: 'succeeded', reason: 'training finished' }]);
+    assert.deepEqual(steps[5], [{ kind: 'release', reason: 'training finished', outcome: 'succeeded' }]);
+    assert.equal(state.phase, 'finished');
+  });
+
   it('a stop ends a gathering run at once, and a running one when its generation ends', () => {
     assert.deepEqual(run([{ kind: 'stop', reason: 'SIGINT' }]).steps[0], [
       { kind: 'finish', state: 'stopped', reason: 'stopped: SIGINT' }

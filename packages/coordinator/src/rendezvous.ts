@@ -222,13 +222,16 @@ class Machine {
       return;
     }
     const running = runningGeneration(this.state);
-    if (running && running.ranks.includes(workerId)) {
+    // A member that finished its part registers again to learn how the run ends: it waits, and joins the next
+    // generation should another member still fail (rank 0's last checkpoint, say), instead of having exited.
+    const waitsForOutcome = running?.finished.includes(workerId) === true;
+    if (running && running.ranks.includes(workerId) && !waitsForOutcome) {
       this.endGeneration(`worker ${workerId} registered again: its previous process is gone`, true);
       if (isEnding(this.state)) {
         this.actions.push({ kind: 'answer-ended', reason: 'the run is ending', outcome: this.state.outcome?.state });
         return;
       }
-    } else if (running) {
+    } else if (running && !waitsForOutcome) {
       this.actions.push({
         kind: 'refuse',
         code: 'resource-exhausted',

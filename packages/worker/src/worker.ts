@@ -21,6 +21,7 @@ import {
 import type { RunStateKey } from '@ringtrain/proto';
 import {
   CoordinatorConnection,
+  CoordinatorUnavailableError,
   createLogger,
   RegistrationAbortedError,
   type Assignment,
@@ -38,6 +39,8 @@ import { openRunResources, type RunResources } from './resources.js';
 import { trainGeneration, WorkerConfigError } from './train-generation.js';
 
 const KEEPALIVE_TIMEOUT_MS = 10 * 60_000;
+/** How long a rank that finished its part waits for an unreachable coordinator to say how the run ended. */
+const OUTCOME_WAIT_MS = 30_000;
 
 export interface WorkerOptions {
   /** host:port of the coordinator's gRPC server. */
@@ -170,23 +173,43 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
   let stopRequested = options.stop?.aborted ?? false;
   options.stop?.addEventListener('abort', () => (stopRequested = true), { once: true });
   let generations = 0;
+  /**
+   * This rank's part is done, but the run's outcome is not known yet: another rank may still fail (rank 0 writing
+   * the last checkpoint, say), and then the gang needs this rank again for the next generation.
+   */
+  let finished: WorkerResult | undefined;
+  // After its part, a rank asks how the run ends; a coordinator that is gone by then has ended it (it exits once
+  // every rank has reported), so that question waits a short while, not the reconnect deadline.
+  const outcomeConnection = new CoordinatorConnection(
+    options.coordinator,
+    options.token,
+    { deadlineMs: OUTCOME_WAIT_MS, onRetry: () => {} },
+    identity
+  );
   try {
     for (;;) {
       let registered;
       heartbeats.idle();
       try {
-        registered = await connection.register(options.workerId, advertised, options.stop);
+        registered = await (finished ? outcomeConnection : connection).register(
+          options.workerId,
+          advertised,
+          options.stop
+        );
       } catch (error) {
         // Told to stop while waiting for the gang (a pod deleted during a gang restart): not a failure.
         if (error instanceof RegistrationAbortedError)
-          return { outcome: 'stopped', reason: error.message, generations };
+          return finished ?? { outcome: 'stopped', reason: error.message, generations };
+        if (finished && error instanceof CoordinatorUnavailableError) return finished;
         throw error;
       }
       if (registered.ended) {
         log.info({ reason: registered.reason, outcome: registered.outcome }, 'the run has ended');
         if (registered.outcome === 'failed') throw new RunFailedError(registered.reason);
-        return { outcome: 'run-ended', reason: registered.reason, generations };
+        return finished ?? { outcome: 'run-ended', reason: registered.reason, generations };
       }
+      if (finished) log.info('another rank failed after this one had finished: joining the next generation');
+      finished = undefined;
       const assignment = registered.assignment;
       generations += 1;
       const rankLog = log.child({ runId: assignment.runId, rank: assignment.rank, generation: assignment.generation });
@@ -205,7 +228,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
           () => stopRequested,
           (stop) => (stopRequested ||= stop)
         );
-        return outcome;
+        if (outcome.outcome !== 'finished') return outcome;
+        finished = outcome;
       } catch (error) {
         const configProblem = error instanceof WorkerConfigError;
         const reason = error instanceof Error ? error.message : String(error);
@@ -231,6 +255,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
   } finally {
     await heartbeats.close();
     connection.close();
+    outcomeConnection.close();
     await resources?.close();
     await endpoint.close();
   }
