@@ -221,6 +221,9 @@ describe(
       });
       for (const pod of pods) assert.ok(placedOnFlavor(pod), `${pod.metadata?.name}: ${JSON.stringify(pod.spec)}`);
       await runGang(name, 2);
+      await eventually('the Workload to say its pods are ready (PodsReady)', async () =>
+        condition(await getWorkload(name), 'PodsReady')?.status === 'True' ? true : undefined
+      );
       await eventually(
         'the run to run, admitted',
         runStatus(

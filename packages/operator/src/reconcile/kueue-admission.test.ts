@@ -210,6 +210,34 @@ describe('planReconcile with Kueue', () => {
     assert.equal(admittedCondition(p)?.status, 'True');
   });
 
+  it("keeps the Workload's PodsReady as Kueue's job integrations do (its waitForPodsReady evicts without it)", () => {
+    const podsReady = (p: Plan) => {
+      const write = p.actions.find((a) => a.kind === 'write-workload-status');
+      return write?.kind === 'write-workload-status' ? write.conditions.find((c) => c.type === 'PodsReady') : undefined;
+    };
+    const started = plan(queuedRun(), observed([], { workload: workload(admitted()), flavors }));
+    assert.equal(podsReady(started)?.reason, 'WaitForStart');
+    const runningStatus: TrainingRunStatus = {
+      phase: 'Pending',
+      attempt: 1,
+      startTime: '2026-12-06T09:00:00Z',
+      lastProgressTime: '2026-12-06T09:59:00Z',
+      conditions: [condition('Admitted', 'True', 'Admitted')]
+    };
+    const ready = plan(queuedRun(runningStatus), observed(gang(1), { workload: workload(admitted()), flavors }));
+    assert.equal(podsReady(ready)?.status, 'True');
+    assert.equal(podsReady(ready)?.reason, 'Started');
+    const status = admitted();
+    const already = workload({
+      ...status,
+      conditions: [...(status?.conditions ?? []), condition('PodsReady', 'True', 'Started')]
+    });
+    const unchanged = plan(queuedRun(runningStatus), observed(gang(1), { workload: already, flavors }));
+    assert.equal(podsReady(unchanged), undefined, 'no write when nothing changed');
+    const lost = plan(queuedRun(runningStatus), observed(gang(1).slice(0, 2), { workload: already, flavors }));
+    assert.equal(podsReady(lost)?.reason, 'WaitForRecovery');
+  });
+
   it('admitted on a flavor it cannot read: no pods, a FlavorUnknown wait', () => {
     const p = plan(queuedRun(), observed([], { workload: workload(admitted()), flavors: new Map() }));
     assert.deepEqual(createdPods(p), []);

@@ -283,6 +283,8 @@ class Planner {
   private readonly previousPhase: Phase | undefined;
   /** Where Kueue's admission puts each podSet's pods; set by queued() for an admitted run. */
   private placements: ReadonlyMap<PodSetName, AdmittedPlacement> | undefined;
+  /** The run's admitted Workload, whose PodsReady condition active() keeps (syncPodsReady). */
+  private admittedWorkload: Workload | undefined;
 
   constructor(
     private readonly run: TrainingRun,
@@ -466,6 +468,41 @@ class Planner {
         `attempt ${attempt}: waiting for ${this.run.spec.workers.replicas + 1} pods to run${why ? `: ${why}` : ''}`
       );
     }
+    this.syncPodsReady(allRunning || finishing);
+  }
+
+  /**
+   * The admitted Workload's PodsReady condition, as Kueue's job integrations keep it: Kueue's waitForPodsReady
+   * evicts a Workload whose pods are not all ready within its timeout, so one that never says they are would be
+   * evicted however well it runs. Written only when it changes.
+   */
+  private syncPodsReady(ready: boolean): void {
+    const workload = this.admittedWorkload;
+    if (!workload?.metadata.resourceVersion) return;
+    const current = workload.status?.conditions?.find((c) => c.type === 'PodsReady');
+    const recovering = current?.reason === 'WaitForRecovery' || current?.reason === 'Recovered';
+    const next = ready
+      ? {
+          status: 'True' as const,
+          reason: recovering ? 'Recovered' : 'Started',
+          message: 'All pods reached readiness and the workload is running'
+        }
+      : current?.status === 'True' || current?.reason === 'WaitForRecovery'
+        ? {
+            status: 'False' as const,
+            reason: 'WaitForRecovery',
+            message: 'At least one pod has failed, waiting for recovery'
+          }
+        : { status: 'False' as const, reason: 'WaitForStart', message: 'Not all pods are ready or succeeded' };
+    if (current?.status === next.status && current.reason === next.reason) return;
+    this.actions.push({
+      kind: 'write-workload-status',
+      name: workload.metadata.name,
+      resourceVersion: workload.metadata.resourceVersion,
+      conditions: withWorkloadCondition(workload.status?.conditions ?? [], { type: 'PodsReady', ...next }, this.nowIso),
+      clearAdmission: false,
+      why: `the gang's pods are ${ready ? '' : 'not '}all running`
+    });
   }
 
   /**
@@ -478,6 +515,7 @@ class Planner {
    */
   private queued(): boolean {
     this.placements = undefined;
+    this.admittedWorkload = undefined;
     const queue = this.options.kueue ? queueNameOf(this.run) : undefined;
     if (queue === undefined) return false;
     // A run that may not start at all is failed by active(), not queued for quota it would never use.
@@ -502,6 +540,7 @@ class Planner {
         return true;
       }
       this.placements = placements;
+      this.admittedWorkload = workload;
       const flavors = admittedFlavorNames(workload).join(', ');
       const message = `admitted by ClusterQueue ${clusterQueue} from LocalQueue ${queue}${flavors ? ` on ResourceFlavor ${flavors}` : ''}`;
       this.setCondition('Admitted', 'True', 'Admitted', message);
