@@ -22,6 +22,7 @@ import {
   WORKLOADS,
   workloadName
 } from '../resources/kueue.js';
+import { GROUP, PLURAL, VERSION } from '../api/group-version.js';
 import { createCrd } from './kube-api.js';
 import { startOperator, type RunningOperator } from './operator.js';
 import {
@@ -306,6 +307,31 @@ describe(
         name: 'research-high'
       });
       assert.equal(workload.spec.priority, 1000);
+    });
+
+    it("replaces the Workload of a run edited while it is queued (a Workload's podSets cannot change)", async () => {
+      const body = runBody('edited', {}, { replicas: 1, image: 'ringtrain:test' });
+      (body.metadata as { labels?: Record<string, string> }).labels = { [QUEUE_NAME_LABEL]: QUEUE };
+      await createRun(body);
+      const before = await eventually('the Workload', () => getWorkload('edited'));
+      assert.equal(before.spec.podSets.find((p) => p.name === 'workers')?.count, 1);
+      await custom.patchNamespacedCustomObject(
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: PLURAL,
+          name: 'edited',
+          body: { spec: { workers: { replicas: 3 } } }
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
+      );
+      const after = await eventually('a new Workload for 3 workers', async () => {
+        const current = await getWorkload('edited');
+        return current?.spec.podSets.find((p) => p.name === 'workers')?.count === 3 ? current : undefined;
+      });
+      assert.notEqual(after.metadata.uid, before.metadata.uid);
+      assert.deepEqual(await podsOf('edited'), []);
     });
 
     it('a run without the queue label starts at once, with no Workload', async () => {

@@ -262,13 +262,15 @@ export class Reconciler {
   ): Promise<{ workload?: Workload; flavors?: ReadonlyMap<string, ResourceFlavor>; priorityClassValue?: number }> {
     if (!this.options.workloads || queueNameOf(run) === undefined) return {};
     const raw = this.options.workloads.get(`${run.metadata.namespace ?? 'default'}/${workloadName(run)}`);
-    if (!raw) {
-      // Its Workload is to be created: with the value of the run's PriorityClass, which Kueue orders by.
-      const priorityClass = runPriorityClassName(run);
-      const value =
-        priorityClass === undefined ? undefined : await this.options.api.readPriorityClassValue(priorityClass);
-      return value === undefined ? {} : { priorityClassValue: value };
-    }
+    // A Workload to create, or to compare with while queued: with the value of the run's PriorityClass.
+    const holdsNoQuota = !raw || !(raw.status as { admission?: unknown } | undefined)?.admission;
+    const priorityClass = runPriorityClassName(run);
+    const priorityClassValue =
+      holdsNoQuota && priorityClass !== undefined
+        ? await this.options.api.readPriorityClassValue(priorityClass)
+        : undefined;
+    const priority = priorityClassValue === undefined ? {} : { priorityClassValue };
+    if (!raw) return priority;
     const parsed = WorkloadSchema.safeParse(raw);
     if (!parsed.success) {
       this.options.logger.warn({ workload: raw.metadata?.name, err: parsed.error }, 'unreadable Workload; ignored');
@@ -276,7 +278,7 @@ export class Reconciler {
     }
     const workload = parsed.data;
     const phase = run.status?.phase;
-    if (!isAdmitted(workload) || phase === 'Succeeded' || phase === 'Failed') return { workload };
+    if (!isAdmitted(workload) || phase === 'Succeeded' || phase === 'Failed') return { workload, ...priority };
     const flavors = new Map<string, ResourceFlavor>();
     for (const name of admittedFlavorNames(workload)) {
       const flavor = await this.options.api.readResourceFlavor(name);

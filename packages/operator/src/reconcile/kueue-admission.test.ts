@@ -184,12 +184,27 @@ describe('planReconcile with Kueue', () => {
     assert.ok(unknown.events.some((e) => e.type === 'Warning' && e.reason === 'PriorityClassUnknown'));
   });
 
+  it('replaces a queued Workload built from an older spec (podSets cannot change), and only a queued one', () => {
+    const built = buildWorkload(queuedRun()) as unknown as { metadata: { annotations: Record<string, string> } };
+    const current = {
+      ...workload({}),
+      metadata: { ...workload({}).metadata, annotations: built.metadata.annotations }
+    };
+    assert.deepEqual(kinds(plan(queuedRun(), observed([], { workload: current }))), []);
+    const edited = parseTrainingRun({
+      ...sampleRunInput({ spec: { workers: { replicas: 4, image: 'ringtrain:test' } } }),
+      metadata: { ...sampleRunInput().metadata, labels: { [QUEUE_NAME_LABEL]: 'gpu-queue' } }
+    });
+    assert.deepEqual(kinds(plan(edited, observed([], { workload: current }))), ['delete-workload']);
+    const admittedStale = { ...workload(admitted()), metadata: { ...workload({}).metadata } };
+    assert.ok(!kinds(plan(edited, observed([], { workload: admittedStale, flavors }))).includes('delete-workload'));
+  });
+
   it('waits without creating a Workload again while one exists unadmitted', () => {
-    const p = plan(
-      queuedRun(),
-      observed([], { workload: workload({ conditions: [condition('QuotaReserved', 'False', 'Pending')] }) })
-    );
-    assert.deepEqual(kinds(p), []);
+    const pending = workload({ conditions: [condition('QuotaReserved', 'False', 'Pending')] });
+    const built = buildWorkload(queuedRun()) as unknown as { metadata: { annotations: Record<string, string> } };
+    const current = { ...pending, metadata: { ...pending.metadata, annotations: built.metadata.annotations } };
+    assert.deepEqual(kinds(plan(queuedRun(), observed([], { workload: current }))), []);
   });
 
   it('ignores the label without PlanOptions.kueue', () => {

@@ -39,6 +39,7 @@ import {
   runPriorityClassName,
   workloadName,
   withAdmittedPlacement,
+  workloadInSync,
   type AdmittedPlacement,
   type PodSetName,
   type ResourceFlavor,
@@ -575,6 +576,26 @@ class Planner {
         `queued in LocalQueue ${queue}: waiting for Kueue to admit Workload ${workloadName(this.run)}`
       );
       return true;
+    }
+    if (!eviction && !holdsQuota(workload)) {
+      // Edited while queued (workers, resources, the queue): its Workload's podSets cannot change, so it is replaced.
+      const priorityClass = runPriorityClassName(this.run);
+      const wanted = buildWorkload(
+        this.run,
+        this.options.cluster,
+        priorityClass !== undefined && this.observed.priorityClassValue !== undefined
+          ? { name: priorityClass, value: this.observed.priorityClassValue }
+          : undefined
+      );
+      if (
+        (priorityClass === undefined || this.observed.priorityClassValue !== undefined) &&
+        !workloadInSync(workload, wanted)
+      )
+        this.actions.push({
+          kind: 'delete-workload',
+          name: workload.metadata.name,
+          why: 'the run changed while queued: its Workload is replaced'
+        });
     }
     if (eviction) {
       const reason = eviction.reason ?? 'Evicted';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { KubernetesObject, V1Pod, V1Toleration } from '@kubernetes/client-node';
 import { z } from 'zod';
 import type { TrainingRun } from '../api/training-run.js';
@@ -67,6 +68,20 @@ export function buildWorkload(
 ): KubernetesObject {
   const queue = queueNameOf(run);
   if (queue === undefined) throw new Error(`TrainingRun ${run.metadata.name} has no ${QUEUE_NAME_LABEL} label`);
+  const podSets = [
+    { name: POD_SETS.coordinator, count: 1, template: podSetTemplate(buildCoordinatorPod(run, 1)) },
+    {
+      name: POD_SETS.workers,
+      count: run.spec.workers.replicas,
+      template: podSetTemplate(buildWorkerPod(run, 0, 1, cluster))
+    }
+  ];
+  const priorityRef = priority
+    ? {
+        priorityClassRef: { group: 'scheduling.k8s.io', kind: 'PriorityClass', name: priority.name },
+        priority: priority.value
+      }
+    : {};
   return {
     apiVersion: KUEUE_API_VERSION,
     kind: 'Workload',
@@ -74,26 +89,26 @@ export function buildWorkload(
       name: workloadName(run),
       namespace: run.metadata.namespace ?? 'default',
       labels: { ...commonLabels(run), [QUEUE_NAME_LABEL]: queue },
+      annotations: { [SPEC_HASH_ANNOTATION]: specHash({ queue, podSets, priorityRef }) },
       ownerReferences: [ownerReference(run)]
     },
-    spec: {
-      queueName: queue,
-      ...(priority
-        ? {
-            priorityClassRef: { group: 'scheduling.k8s.io', kind: 'PriorityClass', name: priority.name },
-            priority: priority.value
-          }
-        : {}),
-      podSets: [
-        { name: POD_SETS.coordinator, count: 1, template: podSetTemplate(buildCoordinatorPod(run, 1)) },
-        {
-          name: POD_SETS.workers,
-          count: run.spec.workers.replicas,
-          template: podSetTemplate(buildWorkerPod(run, 0, 1, cluster))
-        }
-      ]
-    }
+    spec: { queueName: queue, ...priorityRef, podSets }
   } as KubernetesObject;
+}
+
+/**
+ * What the Workload was built from, hashed: its podSets cannot change once created, so a run edited while queued
+ * (more workers, other resources, another queue) gets a new Workload, as Kueue's jobframework replaces an out-of-sync
+ * one. A hash of what the operator built rather than a comparison with the stored object, which Kueue's CRD
+ * defaults (a container port's protocol, spec.active) make differ from it.
+ */
+export const SPEC_HASH_ANNOTATION = 'ringtrain.dev/workload-spec-hash';
+const specHash = (built: unknown): string =>
+  createHash('sha256').update(JSON.stringify(built)).digest('hex').slice(0, 16);
+
+/** Whether `workload` was built from the run as it is now (buildWorkload with the same inputs). */
+export function workloadInSync(workload: Workload, built: KubernetesObject): boolean {
+  return workload.metadata.annotations?.[SPEC_HASH_ANNOTATION] === built.metadata?.annotations?.[SPEC_HASH_ANNOTATION];
 }
 
 const ConditionSchema = z
@@ -125,7 +140,8 @@ export const WorkloadSchema = z
         namespace: z.string().optional(),
         resourceVersion: z.string().optional(),
         deletionTimestamp: z.union([z.string(), z.date()]).optional(),
-        ownerReferences: z.array(z.object({ uid: z.string() }).loose()).optional()
+        ownerReferences: z.array(z.object({ uid: z.string() }).loose()).optional(),
+        annotations: z.record(z.string(), z.string()).optional()
       })
       .loose(),
     status: z
