@@ -244,6 +244,20 @@ k -n "$run_ns" exec "$run-worker-0" -- node -e "
   socket.on('connect', () => process.exit(0)); socket.on('error', () => process.exit(1));
   setTimeout(() => process.exit(1), 5000);" || fail "$run's own worker cannot reach $coordinator:50051"
 echo "the run's own worker: connected to $coordinator:50051"
+# Encrypted and authenticated (the run's identity): /status over HTTPS checked against the run's CA answers 401
+# without the run's token and 200 with it, and plain HTTP gets no answer.
+k -n "$run_ns" exec "$run-worker-0" -- node -e "
+  const https = require('node:https'), fs = require('node:fs'), dir = process.env.RINGTRAIN_TLS_DIR;
+  const get = (headers) => new Promise((resolve, reject) => https.get('https://$coordinator:8080/status',
+    { ca: fs.readFileSync(dir + '/ca.crt'), servername: 'ringtrain-run', headers },
+    (r) => { r.resume(); resolve(r.statusCode); }).on('error', reject));
+  (async () => {
+    const without = await get({}), withToken = await get({ authorization: 'Bearer ' + process.env.RINGTRAIN_TOKEN });
+    const plain = await fetch('http://$coordinator:8080/status', { signal: AbortSignal.timeout(5000) }).then((r) => r.status, () => 'refused');
+    console.log('status without the token', without, 'with it', withToken, 'plain HTTP', plain);
+    process.exit(without === 401 && withToken === 200 && plain !== 200 ? 0 : 1);
+  })().catch((e) => { console.error(e.message); process.exit(1); });" ||
+  fail "$run's /status is not HTTPS with the run's certificate, asking for the token"
 connect_probe "$run_ns" probe-other-run "ringtrain.dev/run=another-run" "$coordinator" 50051 &&
   fail "a pod of another run reached $coordinator:50051: $(k -n "$run_ns" logs probe-other-run)"
 echo "a pod of another run: $(k -n "$run_ns" logs probe-other-run)"
