@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { CollectiveEndpoint } from './endpoint.js';
-import { ProcessGroup, type CollectiveGroup } from './process-group.js';
-import { ThreadedEndpoint, ThreadedProcessGroup } from './threaded-process-group.js';
+import { connectGroup } from './striped-process-group.js';
+import { ThreadedEndpoint } from './threaded-process-group.js';
 import { exchangeAddresses, forkRanks, reportFailure, reportResult, type RankLauncher } from './rank-processes.js';
 import { ShapedNetwork, type ShapedNetworkOptions } from './shaped-network.js';
 import type { TlsFiles } from './tls.js';
@@ -27,6 +27,8 @@ export interface AllReduceBenchmarkOptions {
   thread?: boolean;
   /** Every link mutual TLS with these files (one identity for all ranks, as a run's pods share theirs). */
   tls?: TlsFiles;
+  /** Links per ring edge, each on its own thread (StripedProcessGroup); more than 1 implies `thread`. */
+  stripes?: number;
 }
 
 /** Figures as nccl-tests defines them: algbw = bytes / time, busbw = algbw · 2(N−1)/N. */
@@ -40,6 +42,7 @@ export interface AllReduceBenchmarkResult {
   link: { gbit: number; latencyMs: number } | null;
   thread: boolean;
   tls: boolean;
+  stripes: number;
   medianMs: number;
   minMs: number;
   algbwGBs: number;
@@ -58,6 +61,7 @@ interface RankSettings {
   /** The address to listen on: the rank's own on a shaped network, loopback otherwise. */
   host: string;
   thread: boolean;
+  stripes: number;
   tls?: TlsFiles;
 }
 
@@ -77,6 +81,8 @@ export async function benchmarkAllReduce(options: AllReduceBenchmarkOptions): Pr
   const elements = Math.round((options.mib * 1024 * 1024) / 4);
   const chunkBytes = options.chunkBytes ?? 1024 * 1024;
   const token = randomBytes(16).toString('hex');
+  const stripes = options.stripes ?? 1;
+  const threaded = options.thread === true || stripes > 1;
   // The network exists before any rank and is removed after all have exited (or on Ctrl-C, SIGTERM, a crash).
   const network =
     options.link === undefined ? undefined : await ShapedNetwork.create({ ranks: options.workers, ...options.link });
@@ -90,7 +96,8 @@ export async function benchmarkAllReduce(options: AllReduceBenchmarkOptions): Pr
     chunkBytes,
     token,
     host: network?.ranks[rank]!.address ?? '127.0.0.1',
-    thread: options.thread === true,
+    thread: threaded,
+    stripes,
     ...(options.tls !== undefined ? { tls: options.tls } : {})
   }));
   const inNamespace: RankLauncher | undefined =
@@ -116,8 +123,9 @@ export async function benchmarkAllReduce(options: AllReduceBenchmarkOptions): Pr
       iters: options.iters,
       chunkBytes,
       link: options.link === undefined ? null : { gbit: options.link.gbit, latencyMs: options.link.latencyMs ?? 0 },
-      thread: options.thread === true,
+      thread: threaded,
       tls: options.tls !== undefined,
+      stripes,
       medianMs,
       minMs: Math.min(...perIteration),
       algbwGBs,
@@ -136,19 +144,16 @@ export async function runBenchmarkRank(settingsJson: string): Promise<void> {
     const listen = { host: settings.host, ...(settings.tls !== undefined ? { tls: settings.tls } : {}) };
     const endpoint = settings.thread ? await ThreadedEndpoint.listen(listen) : await CollectiveEndpoint.listen(listen);
     const peers = await exchangeAddresses(settings.rank, endpoint.address);
-    const config = {
+    const group = await connectGroup(endpoint, {
       groupId: 'bench',
       generation: 0,
       rank: settings.rank,
       worldSize: settings.workers,
       peers,
       token: settings.token,
-      chunkBytes: settings.chunkBytes
-    };
-    const group: CollectiveGroup =
-      endpoint instanceof ThreadedEndpoint
-        ? await ThreadedProcessGroup.connect(endpoint, config)
-        : await ProcessGroup.connect(endpoint, config);
+      chunkBytes: settings.chunkBytes,
+      stripes: settings.stripes
+    });
     const data = new Float32Array(
       settings.thread ? new SharedArrayBuffer(settings.elements * 4) : new ArrayBuffer(settings.elements * 4)
     );

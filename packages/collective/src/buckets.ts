@@ -54,3 +54,39 @@ export function unpackBucket(bucket: Float32Array, range: BucketRange, tensors: 
     offset += tensors[i]!.length;
   }
 }
+
+/** Where a group that hands its buckets to a thread packs them: shared memory, reused step after step. */
+export interface BucketStaging {
+  acquire(length: number): Float32Array;
+  release(staged: Float32Array): void;
+}
+
+/**
+ * `allReduceMany` for groups whose operations run elsewhere (a collective thread, or several): the same
+ * buckets as ProcessGroup's, each packed into `staging` and handed to `allReduce` before the first is
+ * awaited, so they are reduced back to back. Throws the first failure once every bucket has settled.
+ */
+export async function allReduceInBuckets(
+  tensors: readonly Float32Array[],
+  bucketElements: number,
+  staging: BucketStaging,
+  allReduce: (data: Float32Array) => Promise<void>
+): Promise<void> {
+  const operations: Promise<void>[] = [];
+  for (const range of bucketRanges(tensors, bucketElements)) {
+    if (range.inPlace) {
+      operations.push(allReduce(tensors[range.start]!));
+      continue;
+    }
+    const bucket = staging.acquire(range.elements);
+    packBucket(tensors, range, bucket);
+    operations.push(
+      allReduce(bucket)
+        .then(() => unpackBucket(bucket, range, tensors))
+        .finally(() => staging.release(bucket))
+    );
+  }
+  const outcomes = await Promise.allSettled(operations);
+  const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+}

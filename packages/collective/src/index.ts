@@ -1,5 +1,6 @@
 export { CollectiveEndpoint, type EndpointOptions } from './endpoint.js';
 export {
+  MAX_STRIPES,
   ProcessGroup,
   type AllReduceOptions,
   type CollectiveGroup,
@@ -17,7 +18,13 @@ export {
   ProtocolError,
   type CollectiveErrorCode
 } from './errors.js';
-export { SharedStagingPool, ThreadedEndpoint, ThreadedProcessGroup } from './threaded-process-group.js';
+export {
+  SharedStagingPool,
+  STRIPE_PORT_STEP,
+  ThreadedEndpoint,
+  ThreadedProcessGroup
+} from './threaded-process-group.js';
+export { connectGroup, stripeSlices, StripedProcessGroup } from './striped-process-group.js';
 export { roundThroughWire, WIRE_FORMATS, type WireFormat } from './wire-format.js';
 export type { TlsFiles } from './tls.js';
 export { benchmarkAllReduce, type AllReduceBenchmarkOptions, type AllReduceBenchmarkResult } from './benchmark.js';

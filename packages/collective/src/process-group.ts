@@ -34,6 +34,8 @@ const MiB = 1024 * 1024;
 const DEFAULT_CHUNK_BYTES = 4 * MiB;
 /** PyTorch DDP's default bucket. */
 export const DEFAULT_BUCKET_BYTES = 25 * MiB;
+/** The most links per ring edge: each is a thread, and past the cores there is nothing to gain. */
+export const MAX_STRIPES = 8;
 
 export interface ProcessGroupConfig {
   /** The run id: ranks of different runs never link. */
@@ -60,6 +62,12 @@ export interface ProcessGroupConfig {
   keepaliveTimeMs?: number;
   /** ...and fail the group when a ping is unanswered this long: more than the longest synchronous step. */
   keepaliveTimeoutMs?: number;
+  /**
+   * Links per ring edge, each its own HTTP/2 connection served by its own collective thread; a large
+   * operation is cut into this many slices, reduced side by side (StripedProcessGroup). Needs a
+   * ThreadedEndpoint; 1 (the default) is one link.
+   */
+  stripes?: number;
 }
 
 export interface AllReduceOptions {
@@ -137,6 +145,10 @@ export function validateConfig(config: ProcessGroupConfig): void {
       'connect'
     );
   }
+  const stripes = config.stripes ?? 1;
+  if (!Number.isInteger(stripes) || stripes < 1 || stripes > MAX_STRIPES) {
+    throw new CollectiveArgumentError(`stripes must be an integer from 1 to ${MAX_STRIPES}, got ${stripes}`, 'connect');
+  }
   // The accepting side buffers at most ACCEPTED_SESSION_MEMORY_MB per session: a window must leave room for it.
   const window = config.flowControlWindowBytes;
   if (window !== undefined && (!Number.isInteger(window) || window < 64 * 1024 || window > MAX_WINDOW_BYTES)) {
@@ -145,6 +157,15 @@ export function validateConfig(config: ProcessGroupConfig): void {
       'connect'
     );
   }
+}
+
+/** A ProcessGroup (or one ThreadedProcessGroup) is one link per edge; more are StripedProcessGroup's. */
+export function requireOneStripe(config: ProcessGroupConfig): void {
+  if ((config.stripes ?? 1) > 1)
+    throw new CollectiveArgumentError(
+      `stripes ${config.stripes} needs a collective thread per stripe: form the group with connectGroup (or StripedProcessGroup.connect) on a ThreadedEndpoint`,
+      'connect'
+    );
 }
 
 /** The largest receive window a link may ask for (HTTP/2 allows 2 GiB; the accepting side's memory cap does not). */
@@ -234,6 +255,7 @@ export class ProcessGroup implements CollectiveGroup {
   /** Forms the group: links to the left neighbour and waits for the right one to link here. */
   static async connect(endpoint: CollectiveEndpoint, config: ProcessGroupConfig): Promise<ProcessGroup> {
     validateConfig(config);
+    requireOneStripe(config);
     const group = new ProcessGroup(config);
     if (config.worldSize === 1) return group;
     await group.joinRing(endpoint);

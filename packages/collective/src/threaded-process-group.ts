@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { bucketRanges, packBucket, unpackBucket } from './buckets.js';
+import { allReduceInBuckets } from './buckets.js';
 import {
   STATS_BYTES,
   STATS_SLOTS,
@@ -18,6 +18,7 @@ import {
 } from './errors.js';
 import {
   DEFAULT_BUCKET_BYTES,
+  requireOneStripe,
   validateConfig,
   type AllReduceOptions,
   type CollectiveGroup,
@@ -35,6 +36,12 @@ const COLLECTIVE_THREAD_ENTRY = new URL(
   import.meta.url.endsWith('.ts') ? './collective-thread-entry.mjs' : './collective-thread.js',
   import.meta.url
 );
+
+/**
+ * Stripe k of an endpoint on a fixed port p listens on p + k · STRIPE_PORT_STEP: a pod's local ranks take
+ * p, p + 1, …, so their stripes never collide with one another up to this many ranks per pod.
+ */
+export const STRIPE_PORT_STEP = 256;
 
 /** How long closing waits for the thread to close its groups and endpoint before it is terminated. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -119,9 +126,13 @@ export class ThreadedEndpoint {
   /** Resolves when the thread has exited, however it ended. */
   private readonly exited: Promise<void>;
 
+  /** Stripe k's endpoint (k ≥ 1), each on a thread of its own, started by the first group that needs it. */
+  private readonly stripes = new Map<number, Promise<ThreadedEndpoint>>();
+
   private constructor(
     private readonly thread: Worker,
-    readonly address: string
+    readonly address: string,
+    private readonly options: EndpointOptions
   ) {
     this.exited = new Promise((resolve) => thread.once('exit', () => resolve()));
     thread.on('message', (message: FromCollectiveThread) => this.onMessage(message));
@@ -153,12 +164,34 @@ export class ThreadedEndpoint {
         else reject(new Error(`the collective thread said ${message.kind} before listening`));
       });
     });
-    return new ThreadedEndpoint(thread, address);
+    return new ThreadedEndpoint(thread, address, options);
+  }
+
+  /**
+   * The endpoint of this rank's stripe `stripe` (≥ 1), listening on a thread of its own with the same options:
+   * on port + stripe · STRIPE_PORT_STEP when this endpoint has a fixed port (a pod declares each), on any free
+   * port otherwise. Started once, kept across generations, closed with this endpoint.
+   */
+  stripeEndpoint(stripe: number): Promise<ThreadedEndpoint> {
+    if (this.closed) return Promise.reject(new GroupClosedError('the threaded endpoint is closed', 'connect'));
+    let endpoint = this.stripes.get(stripe);
+    if (endpoint === undefined) {
+      const port =
+        this.options.port === undefined || this.options.port === 0 ? 0 : this.options.port + stripe * STRIPE_PORT_STEP;
+      endpoint = ThreadedEndpoint.listen({ ...this.options, port });
+      // A stripe that could not listen is tried again by the next group rather than failing every later one.
+      endpoint.catch(() => this.stripes.delete(stripe));
+      this.stripes.set(stripe, endpoint);
+    }
+    return endpoint;
   }
 
   /** Closes every group still open on it, the endpoint, and the thread. */
   async close(): Promise<void> {
     if (this.closed) return;
+    const stripes = [...this.stripes.values()];
+    this.stripes.clear();
+    await Promise.allSettled(stripes.map((stripe) => stripe.then((endpoint) => endpoint.close())));
     try {
       // Closing open groups says goodbye to their peers; one that does not answer must not hold the thread forever.
       let timer: NodeJS.Timeout | undefined;
@@ -179,6 +212,7 @@ export class ThreadedEndpoint {
   /** @internal Forms a group in the thread; ThreadedProcessGroup.connect is the public way. */
   async connectGroup(config: ProcessGroupConfig): Promise<ThreadedProcessGroup> {
     validateConfig(config);
+    requireOneStripe(config);
     const id = this.nextGroup++;
     const stats = new SharedArrayBuffer(STATS_BYTES);
     const group = new ThreadedProcessGroup(this, id, config, new Float64Array(stats));
@@ -316,25 +350,10 @@ export class ThreadedProcessGroup implements CollectiveGroup {
    * Like ProcessGroup.allReduceMany (same buckets, so threaded and unthreaded ranks agree), but every bucket
    * is handed to the thread before the first is awaited: the thread reduces them back to back.
    */
-  async allReduceMany(tensors: readonly Float32Array[], options: AllReduceOptions = {}): Promise<void> {
-    const operations: Promise<void>[] = [];
-    for (const range of bucketRanges(tensors, this.bucketElements)) {
-      if (range.inPlace) {
-        operations.push(this.allReduce(tensors[range.start]!, options));
-        continue;
-      }
-      const bucket = this.endpoint.staging.acquire(range.elements);
-      packBucket(tensors, range, bucket);
-      operations.push(
-        this.endpoint
-          .request({ kind: 'allReduce', call: this.endpoint.callNumber(), group: this.id, data: span(bucket), options })
-          .then(() => unpackBucket(bucket, range, tensors))
-          .finally(() => this.endpoint.staging.release(bucket))
-      );
-    }
-    const outcomes = await Promise.allSettled(operations);
-    const failed = outcomes.find((outcome) => outcome.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
+  allReduceMany(tensors: readonly Float32Array[], options: AllReduceOptions = {}): Promise<void> {
+    return allReduceInBuckets(tensors, this.bucketElements, this.endpoint.staging, (bucket) =>
+      this.allReduce(bucket, options)
+    );
   }
 
   /** Copies `root`'s `data` into every rank's `data` (same length everywhere). */

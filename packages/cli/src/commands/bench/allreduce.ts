@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { TlsFiles } from '@ringtrain/collective';
+import { MAX_STRIPES, type TlsFiles } from '@ringtrain/collective';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { parseOptions } from '../../options.js';
@@ -21,6 +21,7 @@ const schema = z.object({
   json: z.boolean().optional(),
   thread: z.boolean().optional(),
   tls: z.boolean().optional(),
+  stripes: z.coerce.number().int().min(1).max(MAX_STRIPES),
   ...linkFlagsSchema
 });
 
@@ -55,7 +56,7 @@ async function benchIdentity(): Promise<{ files: TlsFiles; remove(): Promise<voi
 export function allReduceBenchCommand(): Command {
   const command = new Command('allreduce')
     .description(
-      'ring all-reduce bandwidth between local processes, over loopback or (--link-gbit) shaped links; --json prints {workers, bytes, wire, iters, link, thread, tls, medianMs, algbwGBs, busbwGBs}'
+      'ring all-reduce bandwidth between local processes, over loopback or (--link-gbit) shaped links; --json prints {workers, bytes, wire, iters, link, thread, tls, stripes, medianMs, algbwGBs, busbwGBs}'
     )
     .option('--workers <n>', 'rank processes', '2')
     .option('--mib <m>', 'f32 payload in MiB (ResNet18 gradients: 44.6)', '44.6')
@@ -64,6 +65,11 @@ export function allReduceBenchCommand(): Command {
     .option('--warmup <k>', 'untimed iterations first', '3')
     .option('--chunk-mib <m>', 'frame payload size in MiB', '4')
     .option('--thread', "each rank's collective on a worker thread of its own (ThreadedProcessGroup)")
+    .option(
+      '--stripes <k>',
+      `links per ring edge, each its own HTTP/2 connection on its own thread (1–${MAX_STRIPES}; above 1 implies --thread)`,
+      '1'
+    )
     .option(
       '--tls',
       "mutual TLS on every link, with a run identity as the operator issues one (Ed25519, the run's own CA)"
@@ -84,6 +90,7 @@ export function allReduceBenchCommand(): Command {
       chunkBytes: Math.round((options.chunkMib * MiB) / 4) * 4,
       execArgv: TSX_EXEC_ARGV,
       thread: options.thread === true,
+      stripes: options.stripes,
       ...(link !== undefined ? { link } : {})
     }).finally(() => identity?.remove());
     if (options.json) {
@@ -95,7 +102,7 @@ export function allReduceBenchCommand(): Command {
         ? 'loopback'
         : `${result.link.gbit} Gbit/s links${result.link.latencyMs > 0 ? `, ${result.link.latencyMs} ms` : ''}`;
     process.stdout.write(
-      `all-reduce of ${(result.bytes / MiB).toFixed(1)} MiB over ${result.workers} processes (${result.wire} wire, ${linkText}${result.thread ? ', threaded' : ''}${result.tls ? ', TLS' : ''}): ` +
+      `all-reduce of ${(result.bytes / MiB).toFixed(1)} MiB over ${result.workers} processes (${result.wire} wire, ${linkText}${result.thread ? ', threaded' : ''}${result.stripes > 1 ? `, ${result.stripes} stripes` : ''}${result.tls ? ', TLS' : ''}): ` +
         `median ${result.medianMs.toFixed(1)} ms, algbw ${result.algbwGBs.toFixed(3)} GB/s, busbw ${result.busbwGBs.toFixed(3)} GB/s\n`
     );
   });
