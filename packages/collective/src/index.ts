@@ -18,12 +18,7 @@ export {
   ProtocolError,
   type CollectiveErrorCode
 } from './errors.js';
-export {
-  SharedStagingPool,
-  STRIPE_PORT_STEP,
-  ThreadedEndpoint,
-  ThreadedProcessGroup
-} from './threaded-process-group.js';
+export { SharedStagingPool, ThreadedEndpoint, ThreadedProcessGroup } from './threaded-process-group.js';
 export { connectGroup, stripeSlices, StripedProcessGroup } from './striped-process-group.js';
 export { roundThroughWire, WIRE_FORMATS, type WireFormat } from './wire-format.js';
 export type { TlsFiles } from './tls.js';

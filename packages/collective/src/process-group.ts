@@ -1,4 +1,5 @@
 import { status } from '@grpc/grpc-js';
+import { MAX_COLLECTIVE_STRIPES } from '@ringtrain/proto';
 import { bucketRanges, packBucket, unpackBucket } from './buckets.js';
 import { BufferPool } from './buffer-pool.js';
 import { DEFAULT_KEEPALIVE_TIMEOUT_MS, type CollectiveEndpoint } from './endpoint.js';
@@ -34,8 +35,8 @@ const MiB = 1024 * 1024;
 const DEFAULT_CHUNK_BYTES = 4 * MiB;
 /** PyTorch DDP's default bucket. */
 export const DEFAULT_BUCKET_BYTES = 25 * MiB;
-/** The most links per ring edge: each is a thread, and past the cores there is nothing to gain. */
-export const MAX_STRIPES = 8;
+/** The most links per ring edge (a TrainingRun's hyperparameters.collectiveStripes has the same bound). */
+export const MAX_STRIPES = MAX_COLLECTIVE_STRIPES;
 
 export interface ProcessGroupConfig {
   /** The run id: ranks of different runs never link. */

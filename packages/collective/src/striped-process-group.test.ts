@@ -6,7 +6,6 @@ import {
   CollectiveArgumentError,
   connectGroup,
   PeerLostError,
-  STRIPE_PORT_STEP,
   stripeSlices,
   StripedProcessGroup,
   ThreadedEndpoint,
@@ -15,6 +14,7 @@ import {
   type ProcessGroupConfig
 } from './index.js';
 import { MIN_STRIPE_ELEMENTS } from './striped-process-group.js';
+import { STRIPE_PORT_STEP } from '@ringtrain/proto';
 
 // Three ranks' endpoints serve every test; their stripes' threads start with the first striped group and stay.
 let endpoints: ThreadedEndpoint[] = [];

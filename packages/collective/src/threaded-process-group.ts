@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { STRIPE_PORT_STEP } from '@ringtrain/proto';
 import { allReduceInBuckets } from './buckets.js';
 import {
   STATS_BYTES,
@@ -36,12 +37,6 @@ const COLLECTIVE_THREAD_ENTRY = new URL(
   import.meta.url.endsWith('.ts') ? './collective-thread-entry.mjs' : './collective-thread.js',
   import.meta.url
 );
-
-/**
- * Stripe k of an endpoint on a fixed port p listens on p + k · STRIPE_PORT_STEP: a pod's local ranks take
- * p, p + 1, …, so their stripes never collide with one another up to this many ranks per pod.
- */
-export const STRIPE_PORT_STEP = 256;
 
 /** How long closing waits for the thread to close its groups and endpoint before it is terminated. */
 const SHUTDOWN_GRACE_MS = 10_000;

@@ -59,13 +59,14 @@ describe('describeRunPlan', () => {
     assert.doesNotMatch(text, /tensorboard/);
   });
 
-  it('names AdamW, label smoothing, clipping and the gradient wire when a run sets them', () => {
+  it('names AdamW, label smoothing, clipping, the gradient wire and its stripes when a run sets them', () => {
     const plain = renderRunPlan(describeRunPlan(config(), digits));
     assert.match(plain, /gradients: +averaged by a ring all-reduce in float32 \(exact\)/);
     const text = renderRunPlan(
       describeRunPlan(
         config({
           gradientWire: 'bf16',
+          collectiveStripes: 2,
           training: {
             numClasses: 10,
             optimizer: { kind: 'adam', lr: 0.001, weightDecay: 0.01, decoupled: true },
@@ -81,6 +82,8 @@ describe('describeRunPlan', () => {
       /optimizer: +AdamW, learning rate 0\.001 \(constant; weight decay 0\.01; label smoothing 0\.1; gradient norm clipped to 1\)/
     );
     assert.match(text, /gradients: +averaged by a ring all-reduce sent as bf16 \(half the bytes/);
+    assert.match(text, /rank\), over 2 links per ring edge, each on its own thread/);
+    assert.doesNotMatch(plain, /links per ring edge/);
   });
 
   it('counts iterations exactly as the epoch planner cuts the epoch (short last iteration, dropped remainder)', () => {

@@ -59,6 +59,8 @@ export interface RunPlan {
   };
   /** How gradients travel in the all-reduce (the weights and the optimizer stay float32). */
   gradientWire: RunConfig['gradientWire'];
+  /** Links per ring edge, each on its own collective thread. */
+  collectiveStripes: number;
   /** Weights the run starts from (torchvision safetensors URI), or null for a seeded random initialisation. */
   pretrained: string | null;
   seed: number;
@@ -201,6 +203,7 @@ export function describeRunPlan(
       clipGradNorm: training.clipGradNorm ?? null
     },
     gradientWire: config.gradientWire,
+    collectiveStripes: config.collectiveStripes,
     pretrained: config.pretrained ?? null,
     seed: config.seed,
     frozen,
@@ -336,9 +339,12 @@ export function renderRunPlan(plan: RunPlan): string {
     ['optimizer', `${name}, learning rate ${formatRate(optimizer.learningRate)} (${extras.join('; ')})`],
     [
       'gradients',
-      plan.gradientWire === 'f32'
+      (plan.gradientWire === 'f32'
         ? 'averaged by a ring all-reduce in float32 (exact)'
-        : `averaged by a ring all-reduce sent as ${plan.gradientWire} (half the bytes, rounded the same on every rank)`
+        : `averaged by a ring all-reduce sent as ${plan.gradientWire} (half the bytes, rounded the same on every rank)`) +
+        (plan.collectiveStripes > 1
+          ? `, over ${plan.collectiveStripes} links per ring edge, each on its own thread`
+          : '')
     ],
     [
       '',

@@ -9,6 +9,8 @@ import { z } from 'zod';
  */
 export const GRADIENT_WIRES = ['f32', 'bf16', 'f16'] as const;
 export type GradientWire = (typeof GRADIENT_WIRES)[number];
+/** The most links per ring edge: each is a collective thread, and past a node's spare cores there is nothing to gain. */
+export const MAX_COLLECTIVE_STRIPES = 8;
 
 export const HyperparametersSchema = z
   .object({
@@ -78,6 +80,10 @@ export const HyperparametersSchema = z
       description:
         'element encoding of gradients on the ring: f32 exact; bf16 or f16 halve the bytes sent (every rank still ends identical)'
     }),
+    collectiveStripes: z.int().min(1).max(MAX_COLLECTIVE_STRIPES).default(1).meta({
+      description:
+        'links per ring edge, each its own HTTP/2 connection served by its own collective thread: a large all-reduce is cut into this many slices sent side by side. Raise it (2–4) on nodes with spare cores whose network is faster than one thread moves (see docs/concepts.md); 1 is one link'
+    }),
     overlapAllReduce: z.boolean().default(false).meta({
       description:
         'all-reduce each gradient bucket (head, layer4, … layer1 and the stem) as the backward pass finishes it, not the whole gradient after it: the same gradients, with the communication behind the computation'
@@ -122,6 +128,7 @@ export function runSettingsFromHyperparameters(
   augment: boolean;
   loaderThreads: number;
   gradientWire: GradientWire;
+  collectiveStripes: number;
   overlapAllReduce: boolean;
   dropLastBatchBelow?: number;
   earlyStopping?: { patience: number };
@@ -135,6 +142,7 @@ export function runSettingsFromHyperparameters(
     augment: hp.augment,
     loaderThreads: hp.loaderThreads,
     gradientWire: hp.gradientWire,
+    collectiveStripes: hp.collectiveStripes,
     overlapAllReduce: hp.overlapAllReduce,
     ...(hp.dropLastBatchBelow !== undefined ? { dropLastBatchBelow: hp.dropLastBatchBelow } : {}),
     ...(hp.earlyStoppingPatience !== undefined ? { earlyStopping: { patience: hp.earlyStoppingPatience } } : {}),

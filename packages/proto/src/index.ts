@@ -24,6 +24,13 @@ export const LOADER_OPTIONS = {
  */
 export const MAX_WORLD_SIZE = 256;
 
+/**
+ * A rank's collective stripe k (hyperparameters.collectiveStripes) listens on its port + k · STRIPE_PORT_STEP
+ * when its port is fixed: a pod's local ranks take 50052, 50053, …, so no stripe collides with another rank's
+ * port while a pod has fewer ranks than this; the operator declares each.
+ */
+export const STRIPE_PORT_STEP = 256;
+
 export type ProtoFile = 'collective.proto' | 'dataset.proto' | 'coordinator.proto';
 
 /** Loads one contract as a gRPC package definition (services keyed by their full name). */
@@ -71,6 +78,7 @@ export {
   GRADIENT_WIRES,
   HYPERPARAMETER_DEFAULTS,
   HyperparametersSchema,
+  MAX_COLLECTIVE_STRIPES,
   runSettingsFromHyperparameters,
   type FreezeSettings,
   type GradientWire,

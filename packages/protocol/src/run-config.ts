@@ -4,6 +4,7 @@ import {
   DEFAULT_KEEP_CHECKPOINTS,
   GRADIENT_WIRES,
   HYPERPARAMETER_DEFAULTS,
+  MAX_COLLECTIVE_STRIPES,
   MAX_WORLD_SIZE
 } from '@ringtrain/proto';
 import { z } from 'zod';
@@ -110,6 +111,13 @@ export const RunConfigSchema = z
     loaderThreads: z.number().int().min(1).default(HYPERPARAMETER_DEFAULTS.loaderThreads),
     /** Element encoding of gradients on the ring (spec.hyperparameters.gradientWire, `--gradient-wire`). */
     gradientWire: z.enum(GRADIENT_WIRES).default(HYPERPARAMETER_DEFAULTS.gradientWire),
+    /** Links per ring edge, each on its own collective thread (spec.hyperparameters.collectiveStripes, `--collective-stripes`). */
+    collectiveStripes: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_COLLECTIVE_STRIPES)
+      .default(HYPERPARAMETER_DEFAULTS.collectiveStripes),
     /**
      * Overlap the all-reduce with the backward pass (spec.hyperparameters.overlapAllReduce,
      * `ringtrain train --overlap-allreduce`): the trainer's staged

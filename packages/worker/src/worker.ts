@@ -2,10 +2,8 @@ import path from 'node:path';
 import {
   CollectiveEndpoint,
   CollectiveError,
-  ProcessGroup,
+  connectGroup,
   ThreadedEndpoint,
-  ThreadedProcessGroup,
-  type CollectiveGroup,
   type ProcessGroupConfig,
   type TlsFiles
 } from '@ringtrain/collective';
@@ -275,12 +273,18 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
       peers: assignment.peers,
       token: assignment.collectiveToken,
       timeoutMs: assignment.config.collectiveTimeoutMs,
+      stripes: assignment.config.collectiveStripes,
       ...keepalive
     };
-    const group: CollectiveGroup =
-      endpoint instanceof ThreadedEndpoint
-        ? await ThreadedProcessGroup.connect(endpoint, config)
-        : await ProcessGroup.connect(endpoint, config);
+    if (config.stripes! > 1 && !(endpoint instanceof ThreadedEndpoint))
+      throw new WorkerConfigError(
+        `collectiveStripes ${config.stripes} needs the collective thread (one per stripe): unset RINGTRAIN_COLLECTIVE_THREAD=0 or set collectiveStripes to 1`
+      );
+    const group = await connectGroup(endpoint, config);
+    rankLog.info(
+      { generation: config.generation, worldSize: config.worldSize, linksPerEdge: config.stripes },
+      'joined the ring'
+    );
     // The coordinator's answer is how a rank learns that a peer far around the ring died, or that it should
     // stop; read when this thread's loop turns (between steps, or while the collective waits on the network).
     const timing = {

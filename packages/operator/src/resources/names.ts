@@ -1,3 +1,4 @@
+import { STRIPE_PORT_STEP } from '@ringtrain/proto';
 import { API_VERSION, KIND } from '../api/group-version.js';
 import type { TrainingRun } from '../api/training-run.js';
 
@@ -18,6 +19,24 @@ export const PORT_NAMES = { grpc: 'grpc', http: 'http', collective: 'collective'
  */
 export function collectivePortName(local: number): string {
   return local === 0 ? PORT_NAMES.collective : `${PORT_NAMES.collective}-${local}`;
+}
+
+/**
+ * The named ports of a worker pod's collective: per local rank, its ring port (collectivePortName) and, with
+ * hyperparameters.collectiveStripes K > 1, one per further stripe (`stripe-<local>-<k>`, at most 11
+ * characters), on the ring port + k · STRIPE_PORT_STEP, where `ringtrain worker` listens for it.
+ */
+export function collectivePorts(ranksPerPod: number, stripes: number): { name: string; port: number }[] {
+  const ports: { name: string; port: number }[] = [];
+  for (let local = 0; local < ranksPerPod; local += 1) {
+    ports.push({ name: collectivePortName(local), port: WORKER_COLLECTIVE_PORT + local });
+    for (let stripe = 1; stripe < stripes; stripe += 1)
+      ports.push({
+        name: `stripe-${local}-${stripe}`,
+        port: WORKER_COLLECTIVE_PORT + local + stripe * STRIPE_PORT_STEP
+      });
+  }
+  return ports;
 }
 
 export const LABEL_RUN = 'ringtrain.dev/run';

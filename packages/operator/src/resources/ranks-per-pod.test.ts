@@ -76,6 +76,38 @@ describe('worker pods of several ranks (spec.workers.ranksPerPod)', () => {
     assert.deepEqual(runPorts(buildNetworkPolicy(single).spec?.ingress?.[0]), ['collective', 'grpc', 'http']);
   });
 
+  it("with collectiveStripes K, declare and open each local rank's further stripes at its port + k·256, where the worker listens", () => {
+    const striped = parseTrainingRun(
+      sampleRunInput({
+        spec: {
+          workers: { replicas: 2, image: 'ringtrain:test', gpu: { count: 0 }, ranksPerPod: 2 },
+          hyperparameters: { collectiveStripes: 3 }
+        }
+      })
+    );
+    const expected = [
+      'collective=50052',
+      'stripe-0-1=50308',
+      'stripe-0-2=50564',
+      'collective-1=50053',
+      'stripe-1-1=50309',
+      'stripe-1-2=50565'
+    ];
+    assert.deepEqual(portsOf(buildWorkerPod(striped, 1, 1)), expected);
+    assert.deepEqual(
+      buildWorkersService(striped).spec?.ports?.map((p) => `${p.name}=${p.port}`),
+      expected
+    );
+    const policy = buildNetworkPolicy(striped);
+    const names = expected.map((port) => port.split('=')[0]);
+    for (const rule of [policy.spec?.ingress?.[0], policy.spec?.egress?.[0]])
+      assert.deepEqual(
+        rule?.ports?.map((p) => p.port),
+        [...names, 'grpc', 'http']
+      );
+    assert.equal(RunConfigSchema.parse(coordinatorRunConfig(striped)).collectiveStripes, 3);
+  });
+
   it('hand the coordinator the ring in ranks: world size, partitions, ranks per pod, and a per-rank share of /cache', () => {
     const config = RunConfigSchema.parse(coordinatorRunConfig(cpuPairs));
     assert.equal(config.workers, 4);

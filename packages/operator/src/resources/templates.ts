@@ -31,7 +31,7 @@ import {
   RUN_CONFIG_PATH,
   TOKEN_KEY,
   WORKER_COLLECTIVE_PORT,
-  collectivePortName,
+  collectivePorts,
   commonLabels,
   names,
   runPodLabels,
@@ -179,8 +179,8 @@ export function buildNetworkPolicy(run: TrainingRun, cluster: ClusterSettings = 
   const tcp = (port: string | number) => ({ port, protocol: 'TCP' });
   const schemes = cluster.uriPolicy?.schemes ?? [];
   const outPorts = new Set<number>([objectStorePort(run)]);
-  // One named port per local rank (collective, collective-1, ...): a pod of several ranks opens each.
-  const collectivePorts = localRanks(run).map(collectivePortName);
+  // One named port per local rank (collective, collective-1, ...) and per further stripe: a pod opens each.
+  const collectivePortNames = workerCollectivePorts(run).map((port) => port.name);
   if (cluster.datasetService) outPorts.add(Number(cluster.datasetService.split(':').at(-1)));
   if (schemes.includes('https')) outPorts.add(443);
   if (schemes.includes('http')) outPorts.add(80);
@@ -193,7 +193,7 @@ export function buildNetworkPolicy(run: TrainingRun, cluster: ClusterSettings = 
       policyTypes: ['Ingress', 'Egress'],
       ingress: [
         // `_from`: client-node's model name for `from`, which its serializer writes as `from`.
-        { _from: [runPods], ports: [...collectivePorts.map(tcp), tcp(PORT_NAMES.grpc), tcp(PORT_NAMES.http)] },
+        { _from: [runPods], ports: [...collectivePortNames.map(tcp), tcp(PORT_NAMES.grpc), tcp(PORT_NAMES.http)] },
         operator
           ? {
               _from: [
@@ -208,7 +208,7 @@ export function buildNetworkPolicy(run: TrainingRun, cluster: ClusterSettings = 
             { ports: [tcp(PORT_NAMES.http)] }
       ],
       egress: [
-        { to: [runPods], ports: [...collectivePorts.map(tcp), tcp(PORT_NAMES.grpc), tcp(PORT_NAMES.http)] },
+        { to: [runPods], ports: [...collectivePortNames.map(tcp), tcp(PORT_NAMES.grpc), tcp(PORT_NAMES.http)] },
         { ports: [{ port: 53, protocol: 'UDP' }, tcp(53)] },
         { ports: [...outPorts].sort((x, y) => x - y).map(tcp) },
         ...(cluster.runEgress ?? []).map((rule) => ({
@@ -258,12 +258,7 @@ export function buildWorkersService(run: TrainingRun): V1Service {
       clusterIP: 'None',
       publishNotReadyAddresses: true,
       selector: selectorLabels(run, 'worker'),
-      ports: localRanks(run).map((local) => ({
-        name: collectivePortName(local),
-        port: WORKER_COLLECTIVE_PORT + local,
-        targetPort: WORKER_COLLECTIVE_PORT + local,
-        protocol: 'TCP'
-      }))
+      ports: workerCollectivePorts(run).map(({ name, port }) => ({ name, port, targetPort: port, protocol: 'TCP' }))
     }
   };
 }
@@ -620,15 +615,16 @@ export function buildCoordinatorPod(run: TrainingRun, attempt: number): V1Pod {
   );
 }
 
-/** Local indices of a worker pod's ranks: 0 … ranksPerPod − 1. */
-function localRanks(run: TrainingRun): number[] {
-  return Array.from({ length: ranksPerPod(run.spec.workers) }, (_, local) => local);
+/** A worker pod's collective ports: each local rank's ring port and its further stripes'. */
+function workerCollectivePorts(run: TrainingRun): { name: string; port: number }[] {
+  return collectivePorts(ranksPerPod(run.spec.workers), run.spec.hyperparameters.collectiveStripes);
 }
 
 /**
  * Worker pod `index` (its name, hostname and LABEL_RANK; one pod per rank unless ranksPerPod says more). With
  * several ranks per pod, `ringtrain worker` launches one process per rank (RINGTRAIN_RANKS_PER_POD): local rank l
- * is global rank RINGTRAIN_RANK + l and listens on RINGTRAIN_COLLECTIVE_PORT + l, each port declared here.
+ * is global rank RINGTRAIN_RANK + l and listens on RINGTRAIN_COLLECTIVE_PORT + l (its stripe k, if any, on that
+ * + k · STRIPE_PORT_STEP), each port declared here.
  */
 export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number, cluster: ClusterSettings = {}): V1Pod {
   const runName = run.metadata.name;
@@ -680,11 +676,7 @@ export function buildWorkerPod(run: TrainingRun, rank: number, attempt: number, 
         ...gpuEnv(workers.gpu.count, gpuResource),
         ...storageEnv(run)
       ],
-      ports: localRanks(run).map((local) => ({
-        name: collectivePortName(local),
-        containerPort: WORKER_COLLECTIVE_PORT + local,
-        protocol: 'TCP'
-      })),
+      ports: workerCollectivePorts(run).map(({ name, port }) => ({ name, containerPort: port, protocol: 'TCP' })),
       // Ready once its ring server listens: after the GPU check, before it registers. A TCP check, which the
       // kernel answers even while a synchronous training step blocks the event loop, so a busy rank stays Ready.
       // What status.readyWorkers counts; nothing routes by it (the headless Service publishes not-ready pods).

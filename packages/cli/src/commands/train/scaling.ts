@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { z } from 'zod';
 import type { StepRecord } from '@ringtrain/coordinator';
+import { MAX_COLLECTIVE_STRIPES } from '@ringtrain/proto';
 import { ExitError } from '../../errors.js';
 import { parseOptions } from '../../options.js';
 import { addLinkFlags, linkFlagsSchema, shapedLink } from '../bench/link-flags.js';
@@ -17,6 +18,7 @@ const schema = z.object({
     .refine((list) => list.every((n) => n >= 1 && n <= 64), 'each world size must be 1..64'),
   imageSize: z.coerce.number().int().min(16).max(1024),
   overlapAllreduce: z.boolean().default(false),
+  collectiveStripes: z.coerce.number().int().min(1).max(MAX_COLLECTIVE_STRIPES),
   ...stepFlagsSchema,
   ...linkFlagsSchema
 });
@@ -45,6 +47,11 @@ export function scalingBenchCommand(): Command {
     .option(
       '--overlap-allreduce',
       "all-reduce each gradient bucket as the staged backward pass finishes it (a TrainingRun's hyperparameters.overlapAllReduce)"
+    )
+    .option(
+      '--collective-stripes <k>',
+      `links per ring edge, each on its own collective thread (a TrainingRun's hyperparameters.collectiveStripes, 1–${MAX_COLLECTIVE_STRIPES})`,
+      '1'
     );
   addStepFlags(command, {
     batchSize: '32',
@@ -102,6 +109,7 @@ async function benchScaling(options: z.output<typeof schema>): Promise<void> {
           cacheDir: path.join(out, 'cache'),
           backend: options.backend,
           overlapAllReduce: options.overlapAllreduce,
+          collectiveStripes: options.collectiveStripes,
           training: { numClasses: 10, imageSize: options.imageSize, seed: 0 }
         },
         'bench scaling'
@@ -159,6 +167,7 @@ async function benchScaling(options: z.output<typeof schema>): Promise<void> {
       backend: options.backend,
       computeThreads: options.computeThreads ?? null,
       overlapAllReduce: options.overlapAllreduce,
+      collectiveStripes: options.collectiveStripes,
       link: link === undefined ? null : { gbit: link.gbit, latencyMs: link.latencyMs ?? 0 },
       points
     };
