@@ -183,9 +183,11 @@ smoke_run() {
 }
 # The same under another name, with more epochs and frequent checkpoints, for the checks that need a run in
 # progress.
+# Two links per ring edge (hyperparameters.collectiveStripes): its steps cross the stripes' ports, which the
+# run's NetworkPolicy must open (kube-router enforces it).
 restart_run() { # name
   smoke_run | sed -e "s/^  name: cpu-smoke$/  name: $1/" -e "s#s3://runs/cpu-smoke#s3://runs/$1#" \
-    -e 's/^    epochs: 1$/    epochs: 20/'
+    -e 's/^    epochs: 1$/    epochs: 20\n    collectiveStripes: 2/'
   printf '  checkpoint:\n    everySteps: 10\n'
 }
 # A TCP connection from a new pod to host:port, with node from the worker image (5 s, then refused).
@@ -236,6 +238,10 @@ until [[ -n "$(k -n "$run_ns" get tr "$run" -o jsonpath='{.status.lastCheckpoint
   ((SECONDS < deadline)) || fail "$run wrote no checkpoint within ${run_timeout}s"
   sleep 2
 done
+
+k -n "$run_ns" logs "$run-worker-0" | grep 'joined the ring' | grep -q '"linksPerEdge":2' ||
+  fail "$run's rank 0 did not form its ring with 2 links per edge: $(k -n "$run_ns" logs "$run-worker-0" | grep 'joined the ring')"
+echo "$run trains over 2 links per ring edge (ports stripe-0-1, opened by its NetworkPolicy) and has checkpointed"
 
 coordinator="$run-coordinator.$run_ns.svc"
 # First from the run's own worker, so that the refusal below is the policy's, not a coordinator that has gone.
