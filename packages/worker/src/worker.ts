@@ -265,6 +265,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
     stopped: () => boolean,
     requestStop: (stop: boolean) => void
   ): Promise<WorkerResult> {
+    const stripes = assignment.config.collectiveStripes;
     const config: ProcessGroupConfig = {
       groupId: assignment.runId,
       generation: assignment.generation,
@@ -273,16 +274,16 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
       peers: assignment.peers,
       token: assignment.collectiveToken,
       timeoutMs: assignment.config.collectiveTimeoutMs,
-      stripes: assignment.config.collectiveStripes,
+      stripes,
       ...keepalive
     };
-    if (config.stripes! > 1 && !(endpoint instanceof ThreadedEndpoint))
+    if (stripes > 1 && !(endpoint instanceof ThreadedEndpoint))
       throw new WorkerConfigError(
-        `collectiveStripes ${config.stripes} needs the collective thread (one per stripe): unset RINGTRAIN_COLLECTIVE_THREAD=0 or set collectiveStripes to 1`
+        `collectiveStripes ${stripes} needs the collective thread (one per stripe): unset RINGTRAIN_COLLECTIVE_THREAD=0 or set collectiveStripes to 1`
       );
     const group = await connectGroup(endpoint, config);
     rankLog.info(
-      { generation: config.generation, worldSize: config.worldSize, linksPerEdge: config.stripes },
+      { generation: config.generation, worldSize: config.worldSize, linksPerEdge: stripes },
       'joined the ring'
     );
     // The coordinator's answer is how a rank learns that a peer far around the ring died, or that it should
