@@ -176,18 +176,21 @@ export class DownstreamLink {
     this.stream.uncork();
   }
 
-  /** Calls `listener` if the link goes before this side ended it: the caller cancelled, or the connection broke. */
-  onLost(listener: (reason: string) => void): void {
+  /**
+   * Calls `listener` if the link goes before this side ended it: the caller cancelled (`cancelled`), or the
+   * connection broke.
+   */
+  onLost(listener: (reason: string, cancelled: boolean) => void): void {
     this.stream.on('close', () => {
-      if (!this.ended)
-        listener(
-          this.stream.rstCode === http2.constants.NGHTTP2_CANCEL
-            ? 'it cancelled the link'
-            : `the stream closed (HTTP/2 code ${this.stream.rstCode})`
-        );
+      if (this.ended) return;
+      const cancelled = this.stream.rstCode === http2.constants.NGHTTP2_CANCEL;
+      listener(
+        cancelled ? 'it cancelled the link' : `the stream closed (HTTP/2 code ${this.stream.rstCode})`,
+        cancelled
+      );
     });
     this.stream.on('error', (error: Error) => {
-      if (!this.ended) listener(error.message);
+      if (!this.ended) listener(error.message, false);
     });
   }
 

@@ -169,6 +169,9 @@ export function requireOneStripe(config: ProcessGroupConfig): void {
     );
 }
 
+/** How long a two-rank group whose peer cancelled a link waits for the peer's reason on the other link. */
+const PEER_REASON_GRACE_MS = 250;
+
 /** The largest receive window a link may ask for (HTTP/2 allows 2 GiB; the accepting side's memory cap does not). */
 const MAX_WINDOW_BYTES = 128 * MiB;
 
@@ -332,15 +335,24 @@ export class ProcessGroup implements CollectiveGroup {
 
   private attachDownstream(link: DownstreamLink): void {
     this.downstream = link;
-    link.onLost((reason) => {
+    link.onLost((reason, cancelled) => {
       if (this.closing) return;
-      this.fail(
-        new PeerLostError(
-          `rank ${this.rightRank} dropped its link to this rank: ${reason}`,
-          this.activeName(),
-          this.rightRank
-        )
-      );
+      const lost = () =>
+        this.fail(
+          new PeerLostError(
+            `rank ${this.rightRank} dropped its link to this rank: ${reason}`,
+            this.activeName(),
+            this.rightRank
+          )
+        );
+      // A rank that fails cancels the link it reads and ends the one it writes with its reason, at once. With two
+      // ranks both links join the same pair, on two connections, so the cancel may arrive first: wait briefly for
+      // the reason (the upstream's end fails the group with it) rather than fail without it.
+      if (cancelled && this.leftRank === this.rightRank && !this.upstreamHasEnded) {
+        setTimeout(lost, PEER_REASON_GRACE_MS).unref();
+        return;
+      }
+      lost();
     });
   }
 
