@@ -72,6 +72,9 @@ describe('s3ConfigFromEnv', () => {
     );
     assert.throws(() => s3ConfigFromEnv({ RINGTRAIN_S3_ENDPOINT: 'not a url' }), /RINGTRAIN_S3_ENDPOINT/);
     const missing = new RefreshingCredentials({ kind: 'mounted-secret', dir: '/nonexistent' });
-    await assert.rejects(missing.getCredentials(), /cannot read S3 credential \/nonexistent\/AWS_ACCESS_KEY_ID/);
+    await assert.rejects(
+      missing.getCredentials(),
+      /cannot read \/nonexistent\/AWS_ACCESS_KEY_ID \(an S3 credential, RINGTRAIN_S3_CREDENTIALS_DIR\)/
+    );
   });
 });

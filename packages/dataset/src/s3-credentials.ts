@@ -1,8 +1,10 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readSecretFile } from '@ringtrain/proto';
 // minio's index does not re-export its provider base class; the package exports this module by path.
 import { CredentialProvider } from 'minio/dist/esm/CredentialProvider.mjs';
 import { Credentials } from 'minio/dist/esm/Credentials.mjs';
+
+/** What provides a mounted Secret's key files, for an error that says where to look. */
+const CREDENTIALS_DIR_SOURCE = 'an S3 credential, RINGTRAIN_S3_CREDENTIALS_DIR';
 
 /**
  * Where an S3 store's credentials come from when they are not static keys, re-read while the process runs:
@@ -64,9 +66,9 @@ export class RefreshingCredentials extends CredentialProvider {
 
   private async readMounted(source: Extract<CredentialSource, { kind: 'mounted-secret' }>): Promise<Loaded> {
     const [accessKey, secretKey, sessionToken] = await Promise.all([
-      readSecretFile(source.dir, 'AWS_ACCESS_KEY_ID'),
-      readSecretFile(source.dir, 'AWS_SECRET_ACCESS_KEY'),
-      readSecretFile(source.dir, 'AWS_SESSION_TOKEN').catch(() => undefined)
+      readSecretFile(source.dir, 'AWS_ACCESS_KEY_ID', CREDENTIALS_DIR_SOURCE),
+      readSecretFile(source.dir, 'AWS_SECRET_ACCESS_KEY', CREDENTIALS_DIR_SOURCE),
+      readSecretFile(source.dir, 'AWS_SESSION_TOKEN', CREDENTIALS_DIR_SOURCE).catch(() => undefined)
     ]);
     return {
       accessKey,
@@ -100,16 +102,4 @@ function chainLoader(now: () => number): () => Promise<Loaded> {
       reloadAt: expires === undefined ? Number.POSITIVE_INFINITY : Math.max(now(), expires - EXPIRY_MARGIN_MS)
     };
   };
-}
-
-async function readSecretFile(dir: string, name: string): Promise<string> {
-  const file = path.join(dir, name);
-  try {
-    const value = (await readFile(file, 'utf8')).trim();
-    if (value === '') throw new Error('empty');
-    return value;
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`cannot read S3 credential ${file} (RINGTRAIN_S3_CREDENTIALS_DIR): ${reason}`);
-  }
 }

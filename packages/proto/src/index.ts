@@ -90,5 +90,6 @@ export { cgroupCpuQuota, cgroupMemoryLimit, readCgroupFile, type ReadCgroupFile 
 export { describeRetry, logRetryToStderr, retryUntilDeadline, type Patience, type RetryEvent } from './retry.js';
 export { formatHostPort } from './host-port.js';
 export { sameSecret } from './same-secret.js';
+export { readSecretFile } from './secret-file.js';
 export { readRunIdentity, RUN_IDENTITY_FILES, RUN_IDENTITY_SERVER_NAME, type RunIdentityPems } from './run-identity.js';
 export { canonicalJson, checkHmac, RunStateKey, runStateKeyFromEnv, withHmac } from './run-state-key.js';

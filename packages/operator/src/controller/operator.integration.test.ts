@@ -300,6 +300,9 @@ describe('the operator against a real kube-apiserver and etcd', { timeout: 600_0
     assert.equal((JSON.parse(configMap.data?.['run.json'] ?? '{}') as { workers?: number }).workers, 2);
     const secret = await core.readNamespacedSecret({ namespace, name: 'gang-token' });
     assert.equal(secret.metadata?.ownerReferences?.[0]?.uid, uid);
+    // The run's identity: the token and, issued only for the plan that makes the Secret, its CA and certificate.
+    assert.deepEqual(Object.keys(secret.data ?? {}).sort(), ['ca.crt', 'tls.crt', 'tls.key', 'token']);
+    assert.match(Buffer.from(secret.data?.['tls.crt'] ?? '', 'base64').toString(), /^-----BEGIN CERTIFICATE-----/);
     // The run's NetworkPolicy: over its pods, owned by it (the garbage collector deletes it with the run).
     const policy = await kube.kubeConfig
       .makeApiClient(NetworkingV1Api)

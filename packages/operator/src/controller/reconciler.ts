@@ -5,7 +5,7 @@ import { OPERATOR_MANAGER } from '../api/group-version.js';
 import type { TrainingRun } from '../api/training-run.js';
 import { validateTrainingRun } from '../api/validate.js';
 import { outputConflict } from '../reconcile/output-ownership.js';
-import { planReconcile, type Observed } from '../reconcile/plan.js';
+import { planReconcile, type Observed, type Plan, type PlanOptions } from '../reconcile/plan.js';
 import { mintsCredentials, withMintedCredentials } from '../resources/storage-credentials.js';
 import { LABEL_ROLE, LABEL_RUN, names } from '../resources/names.js';
 import type { RunIdentityIssuer } from '../resources/run-identity.js';
@@ -156,10 +156,9 @@ export class Reconciler {
       ...(priorityClassValue !== undefined ? { priorityClassValue } : {}),
       ...(podGroupExists !== undefined ? { podGroupExists } : {})
     };
-    const plan = planReconcile(run, observed, new Date(), {
+    const now = new Date();
+    const planOptions: PlanOptions = {
       token: this.options.identity.token(run),
-      // Only when the Secret is to be made: certificates cost a few milliseconds of signing.
-      ...(secretExists ? {} : { tls: await this.options.identity.tls(run) }),
       ...(this.options.forceDeleteAfterSeconds !== undefined
         ? { forceDeleteAfterSeconds: this.options.forceDeleteAfterSeconds }
         : {}),
@@ -170,7 +169,12 @@ export class Reconciler {
       ...(this.options.workloads ? { kueue: true } : {}),
       ...(this.options.podGroups ? { podGroups: this.options.podGroups } : {}),
       ...this.outputInUse(run)
-    });
+    };
+    let plan = planReconcile(run, observed, now, planOptions);
+    // Certificates cost a few milliseconds of signing: issued only for the plan that makes the run's Secret (a
+    // finished run's never does, though after a restart this process has not seen its Secret), by planning again.
+    if (createsSecret(plan, run))
+      plan = planReconcile(run, observed, now, { ...planOptions, tls: await this.options.identity.tls(run) });
 
     if (plan.status && !isDeepStrictEqual(plan.status, run.status ?? {})) {
       try {
@@ -301,4 +305,13 @@ export class Reconciler {
   private get component(): string {
     return this.options.component ?? 'ringtrain-operator';
   }
+}
+
+function createsSecret(plan: Plan, run: TrainingRun): boolean {
+  return plan.actions.some(
+    (action) =>
+      action.kind === 'create' &&
+      action.object.kind === 'Secret' &&
+      action.object.metadata?.name === names.secret(run.metadata.name)
+  );
 }

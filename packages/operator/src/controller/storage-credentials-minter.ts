@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { V1Secret } from '@kubernetes/client-node';
+import { readSecretFile } from '@ringtrain/proto';
 import { AssumeRoleProvider } from 'minio/dist/esm/AssumeRoleProvider.mjs';
 import type { TrainingRun } from '../api/training-run.js';
 import {
@@ -93,6 +92,9 @@ export class StorageCredentialsMinter {
   }
 }
 
+/** What provides the store admin's key files, for an error that says where to look. */
+const STORE_ADMIN_SOURCE = 'the store admin credential, --store-credentials-dir';
+
 /** MinIO's (or any S3 server's) STS AssumeRole, signed with the admin credential read from its mounted Secret. */
 export async function assumeRole(
   admin: StoreAdmin,
@@ -100,8 +102,8 @@ export async function assumeRole(
   durationSeconds: number
 ): Promise<TemporaryCredentials> {
   const [accessKey, secretKey] = await Promise.all([
-    readCredential(admin.credentialsDir, 'AWS_ACCESS_KEY_ID'),
-    readCredential(admin.credentialsDir, 'AWS_SECRET_ACCESS_KEY')
+    readSecretFile(admin.credentialsDir, 'AWS_ACCESS_KEY_ID', STORE_ADMIN_SOURCE),
+    readSecretFile(admin.credentialsDir, 'AWS_SECRET_ACCESS_KEY', STORE_ADMIN_SOURCE)
   ]);
   const provider = new AssumeRoleProvider({
     stsEndpoint: admin.apiEndpoint ?? admin.endpoint,
@@ -126,18 +128,4 @@ export async function assumeRole(
   if (!sessionToken || Number.isNaN(expiresAt.getTime()))
     throw new Error(`STS at ${admin.endpoint} answered without a session token or an expiry`);
   return { accessKey: credentials.getAccessKey(), secretKey: credentials.getSecretKey(), sessionToken, expiresAt };
-}
-
-async function readCredential(dir: string, name: string): Promise<string> {
-  const file = path.join(dir, name);
-  try {
-    const value = (await readFile(file, 'utf8')).trim();
-    if (value === '') throw new Error('empty');
-    return value;
-  } catch (error) {
-    throw new Error(
-      `cannot read the store admin credential ${file} (--store-credentials-dir): ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error }
-    );
-  }
 }
